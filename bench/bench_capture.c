@@ -1,0 +1,240 @@
+/*
+ * bench_capture.c — workload C of WORKLOAD.md: capture overhead.
+ *
+ * Inserts N standard records (seed 1, device 0) in one transaction into the
+ * synced table `records` through the public API (fs_tx_begin, fs_insert,
+ * fs_tx_commit), and the same rows with one prepared statement in one
+ * transaction into a plain SQLite table (WAL, synchronous=NORMAL).  Records
+ * and their text fields are generated before any timing; each run uses fresh
+ * database files in a private temporary directory, and only the insert
+ * transaction is timed (open and schema creation are not).  Runs alternate
+ * raw, fieldsync so drift on a noisy machine hits both sides alike; the
+ * ratio is taken per run, as WORKLOAD.md asks.
+ *
+ * By default fs_insert generates its own UUIDv7 id (fieldsync.h documents
+ * no way to pass one), so fieldsync's rows carry fresh ids while the raw rows
+ * carry the generator's; every other column is identical.  With the third
+ * argument "id" the generator's id is passed as a field named "id" (which
+ * core/write.c accepts), for a strictly row-for-row comparison.
+ *
+ * Usage: bench_capture [N=100000] [runs=3] [gen|id].  Prints one line per
+ * figure.
+ */
+#include "workload.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fieldsync/fieldsync.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_RUNS 101
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Parses a decimal argument in [lo, hi]; exits with a message otherwise. */
+static unsigned long parse_arg(const char *text, const char *what, unsigned long lo,
+                               unsigned long hi) {
+  char *end = NULL;
+  unsigned long v;
+  errno = 0;
+  v = strtoul(text, &end, 10);
+  if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi) {
+    fprintf(stderr, "bench_capture: %s must be an integer in %lu..%lu, got \"%s\"\n",
+            what, lo, hi, text);
+    exit(2);
+  }
+  return v;
+}
+
+/* Removes the files of directory `dir` (one level: stores keep no
+ * subdirectories), so every run starts from fresh files. */
+static void rm_files(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[PATH_MAX];
+  if (!d) return;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    int len = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (len < 0 || (size_t)len >= sizeof path || unlink(path) != 0) fprintf(stderr, "bench_capture: cannot remove %s\n", path);
+  }
+  closedir(d);
+}
+
+/* out = dir/name<k>.db; -1 (with a message) when it does not fit. */
+static int db_path(char out[PATH_MAX], const char *dir, const char *name, int k) {
+  int len = snprintf(out, PATH_MAX, "%s/%s%d.db", dir, name, k);
+  if (len < 0 || len >= PATH_MAX) {
+    fprintf(stderr, "bench_capture: path too long under %s\n", dir);
+    return -1;
+  }
+  return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median, min and max of v[0..n) (n >= 1); v is left unchanged. */
+static void stats(const double *v, size_t n, double *med, double *lo, double *hi) {
+  double s[MAX_RUNS];
+  memcpy(s, v, n * sizeof *v);
+  qsort(s, n, sizeof *s, cmp_double);
+  *med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  *lo = s[0];
+  *hi = s[n - 1];
+}
+
+/* One raw-SQLite run into a fresh file; seconds of the insert transaction. */
+static int run_raw(const char *dir, int k, const wl_record *recs, size_t n,
+                   double *secs) {
+  char path[PATH_MAX];
+  sqlite3 *db = NULL;
+  double t0;
+  int rc;
+  if (db_path(path, dir, "raw-", k) != 0) return -1;
+  rc = wl_raw_open(&db, path);
+  if (rc != SQLITE_OK) goto done;
+  t0 = now_s();
+  rc = wl_raw_insert(db, recs, n);
+  *secs = now_s() - t0;
+done:
+  sqlite3_close_v2(db);
+  return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* One fieldsync run into a fresh store; seconds of the insert transaction.
+ * rows[i*nf .. i*nf+nf) are the fields of row i. */
+static int run_fieldsync(const char *dir, int k, const fs_field *rows, size_t nf,
+                         size_t n, double *secs) {
+  char path[PATH_MAX];
+  char id[FS_ID_SIZE];
+  fs_store *st = NULL;
+  int64_t pending = -1;
+  int in_tx = 0;
+  double t0;
+  int rc;
+  if (db_path(path, dir, "fs-", k) != 0) return -1;
+  rc = fs_store_open(&st, path, wl_schema(), FS_OPEN_CREATE);
+  if (rc != FS_OK) goto fail;
+  t0 = now_s();
+  rc = fs_tx_begin(st);
+  in_tx = rc == FS_OK;
+  for (size_t i = 0; rc == FS_OK && i < n; i++)
+    rc = fs_insert(st, WL_TABLE, rows + i * nf, nf, id);
+  if (rc == FS_OK) rc = fs_tx_commit(st);
+  *secs = now_s() - t0;
+  if (rc != FS_OK) goto fail;
+  in_tx = 0;
+  /* Not timed: every inserted row must be waiting to sync. */
+  if (fs_pending_count(st, &pending) == FS_OK && pending != (int64_t)n)
+    fprintf(stderr, "bench_capture: warning: %lld rows pending after %zu inserts\n",
+            (long long)pending, n);
+  fs_store_close(st);
+  return 0;
+fail:
+  fprintf(stderr, "bench_capture: fieldsync: %s (%s)\n", fs_errmsg(), fs_strerror(rc));
+  if (in_tx) fs_tx_rollback(st);
+  fs_store_close(st);
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  size_t n = 100000;
+  int runs = 3;
+  const char *tmp = getenv("TMPDIR");
+  char dir[PATH_MAX];
+  wl_record *recs = NULL;
+  wl_fields *fields = NULL;
+  fs_field *rows = NULL;
+  size_t nf = WL_NFIELDS;
+  int pass_id = 0;
+  double raw_s[MAX_RUNS], fs_s[MAX_RUNS], raw_rate[MAX_RUNS], fs_rate[MAX_RUNS],
+      ratio[MAX_RUNS];
+  double med, lo, hi;
+  long gen_rss_kb;
+  struct rusage ru;
+  int status = 1;
+
+  if (argc > 4 || (argc == 4 && strcmp(argv[3], "gen") != 0 &&
+                    strcmp(argv[3], "id") != 0)) {
+    fprintf(stderr, "usage: %s [N=100000] [runs=3] [gen|id]\n", argv[0]);
+    return 2;
+  }
+  if (argc == 4 && strcmp(argv[3], "id") == 0) {
+    pass_id = 1;
+    nf = WL_NFIELDS + 1;
+  }
+  if (argc > 1) n = parse_arg(argv[1], "N", 1, 100000000);
+  if (argc > 2) runs = (int)parse_arg(argv[2], "runs", 1, MAX_RUNS);
+
+  if (!tmp || !*tmp) tmp = "/tmp";
+  if (strlen(tmp) > sizeof dir - 64) {
+    fprintf(stderr, "bench_capture: TMPDIR is too long\n");
+    return 2;
+  }
+  snprintf(dir, sizeof dir, "%s/fs-bench-capture-XXXXXX", tmp);
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "bench_capture: mkdtemp %s: %s\n", dir, strerror(errno));
+    return 1;
+  }
+  recs = wl_generate(1, 0, n);
+  fields = malloc(n * sizeof *fields);
+  rows = malloc(n * nf * sizeof *rows);
+  if (!recs || !fields || !rows) {
+    fprintf(stderr, "bench_capture: out of memory for %zu records\n", n);
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    fs_field *r = rows + i * nf;
+    wl_record_fields(&recs[i], &fields[i]);
+    if (pass_id) *r++ = (fs_field){"id", recs[i].id};
+    memcpy(r, fields[i].f, sizeof fields[i].f);
+  }
+  getrusage(RUSAGE_SELF, &ru);
+  gen_rss_kb = ru.ru_maxrss;
+
+  for (int k = 0; k < runs; k++) {
+    if (run_raw(dir, k, recs, n, &raw_s[k]) != 0) goto done;
+    rm_files(dir);
+    if (run_fieldsync(dir, k, rows, nf, n, &fs_s[k]) != 0) goto done;
+    rm_files(dir);
+    raw_rate[k] = (double)n / raw_s[k];
+    fs_rate[k] = (double)n / fs_s[k];
+    ratio[k] = fs_s[k] / raw_s[k];
+    fprintf(stderr, "run %d: raw %.3f s, fieldsync %.3f s, ratio %.2fx\n", k + 1,
+            raw_s[k], fs_s[k], ratio[k]);
+  }
+
+  printf("capture: N=%zu rows, one transaction, %d runs, ids %s, median (range)\n",
+         n, runs, pass_id ? "passed to fs_insert" : "generated by fs_insert");
+  stats(raw_rate, (size_t)runs, &med, &lo, &hi);
+  printf("raw sqlite insert: %.0f rows/s (%.0f-%.0f)\n", med, lo, hi);
+  stats(fs_rate, (size_t)runs, &med, &lo, &hi);
+  printf("fieldsync insert: %.0f rows/s (%.0f-%.0f)\n", med, lo, hi);
+  stats(ratio, (size_t)runs, &med, &lo, &hi);
+  printf("ratio fieldsync/raw (time): %.2fx (%.2fx-%.2fx), goal <= 1.5x\n", med, lo,
+         hi);
+  getrusage(RUSAGE_SELF, &ru);
+  printf("peak RSS: %.1f MB (%.1f MB before the first insert, rows generated)\n",
+         (double)ru.ru_maxrss / 1024.0, (double)gen_rss_kb / 1024.0);
+  status = 0;
+done:
+  free(rows);
+  free(fields);
+  free(recs);
+  rm_files(dir);
+  rmdir(dir);
+  return status;
+}

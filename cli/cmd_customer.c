@@ -1,0 +1,388 @@
+/*
+ * cmd_customer.c — `fieldsync customer add|edit|list|show` and
+ * `fieldsync contact add`.
+ *
+ * Customers and contacts are shared tables: edited on devices and at head
+ * office.  Each flag maps to one column of the same name (the table below),
+ * so add and edit accept exactly the same fields.  A customer created here is
+ * assigned to this device's manager by the library.  `customer show` is what
+ * a manager reads before taking an order, so an overdue balance is printed
+ * first, as a warning line, not buried in a table.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* flag name == column name, in the order they are listed in usage */
+static const char *const cust_cols[] = {"name",    "city",    "country",
+                                        "phone",   "email",   "vat",
+                                        "segment", "address", "status"};
+#define NCUST (sizeof cust_cols / sizeof cust_cols[0])
+
+static const char *const cust_status[] = {"prospect", "active", "key", "lost",
+                                          NULL};
+
+static const char add_usage[] =
+    "Usage: fieldsync customer add --name NAME [--city CITY] [--country CC]\n"
+    "           [--phone P] [--email E] [--vat VAT] [--segment S]\n"
+    "           [--address A] [--status prospect|active|key|lost] [--json]\n"
+    "\n"
+    "Creates a customer assigned to this device's manager and prints its id\n"
+    "(with --json: {\"id\":\"...\"}).\n"
+    "\n"
+    "  --name NAME     company name (required)\n"
+    "  --city CITY     city\n"
+    "  --country CC    country code, e.g. DE\n"
+    "  --phone P       phone number\n"
+    "  --email E       e-mail address\n"
+    "  --vat VAT       VAT or registry id\n"
+    "  --segment S     market segment\n"
+    "  --address A     street address\n"
+    "  --status S      prospect, active, key or lost\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print {\"id\":...}\n";
+
+static const char edit_usage[] =
+    "Usage: fieldsync customer edit ID [--name NAME] [--city CITY]\n"
+    "           [--country CC] [--phone P] [--email E] [--vat VAT]\n"
+    "           [--segment S] [--address A] [--status prospect|active|key|lost]\n"
+    "           [--json]\n"
+    "\n"
+    "Changes the given fields of customer ID (at least one).  An empty value\n"
+    "(--phone \"\") clears an optional field.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print {\"id\":...}\n";
+
+static const char list_usage[] =
+    "Usage: fieldsync customer list [--json]\n"
+    "\n"
+    "Lists the customers on this device: id, name, city, country, status and\n"
+    "manager.  --json prints the array of customer objects.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print JSON\n";
+
+static const char show_usage[] =
+    "Usage: fieldsync customer show ID [--json]\n"
+    "\n"
+    "Shows one customer with its contacts, meetings, orders and open balance;\n"
+    "an overdue balance is flagged on the first line.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print JSON\n";
+
+static const char group_usage[] =
+    "Usage: fieldsync customer COMMAND [ARGS...]\n"
+    "\n"
+    "Commands:\n"
+    "  add --name NAME [--city C] [--country CC] [--phone P] [--email E] ...\n"
+    "  edit ID [--name N] [--status prospect|active|key|lost] ...\n"
+    "  list [--json]\n"
+    "  show ID [--json]\n"
+    "\n"
+    "'fieldsync customer COMMAND --help' describes each command.\n";
+
+static const char contact_add_usage[] =
+    "Usage: fieldsync contact add --customer ID --name NAME [--role R]\n"
+    "           [--phone P] [--email E] [--json]\n"
+    "\n"
+    "Adds a contact person to customer ID and prints the contact's id.\n"
+    "\n"
+    "  --customer ID   the customer (required)\n"
+    "  --name NAME     the person's name (required)\n"
+    "  --role R        job title or role\n"
+    "  --phone P       phone number\n"
+    "  --email E       e-mail address\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print {\"id\":...}\n";
+
+static const char contact_usage[] =
+    "Usage: fieldsync contact COMMAND [ARGS...]\n"
+    "\n"
+    "Commands:\n"
+    "  add --customer ID --name NAME [--role R] [--phone P] [--email E]\n";
+
+static void cust_opts(cli_opt opts[NCUST + 1], const char *vals[NCUST]) {
+  for (size_t i = 0; i < NCUST; i++)
+    opts[i] = (cli_opt){cust_cols[i], 1, &vals[i], NULL};
+  opts[NCUST] = (cli_opt){NULL, 0, NULL, NULL};
+}
+
+static int customer_add(cli_ctx *ctx, int argc, char **argv) {
+  const char *vals[NCUST] = {0};
+  cli_opt opts[NCUST + 1];
+  fs_field fields[NCUST];
+  size_t n = 0;
+  int rc;
+  cust_opts(opts, vals);
+  cli_spec spec = {"customer add", add_usage, opts, NULL, NULL, 0};
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (!vals[0] || !*vals[0])
+    return cli_usage("customer add: --name is required; see 'fieldsync "
+                     "customer add --help'.");
+  if (vals[NCUST - 1] && *vals[NCUST - 1] &&
+      (rc = cli_parse_enum("status", vals[NCUST - 1], cust_status)) != CLI_OK)
+    return rc;
+  for (size_t i = 0; i < NCUST; i++)
+    if (vals[i] && *vals[i]) fields[n++] = (fs_field){cust_cols[i], vals[i]};
+  return cli_insert(ctx, "customers", fields, n);
+}
+
+static int customer_edit(cli_ctx *ctx, int argc, char **argv) {
+  const char *vals[NCUST] = {0};
+  const char *id = NULL;
+  static const char *const pos_names[] = {"the customer ID"};
+  cli_opt opts[NCUST + 1];
+  fs_field fields[NCUST];
+  size_t n = 0;
+  int rc;
+  fs_store *st = NULL;
+  cust_opts(opts, vals);
+  cli_spec spec = {"customer edit", edit_usage, opts, pos_names, &id, 1};
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  for (size_t i = 0; i < NCUST; i++)
+    if (vals[i]) fields[n++] = (fs_field){cust_cols[i], *vals[i] ? vals[i] : NULL};
+  if (n == 0)
+    return cli_usage("customer edit: give at least one field to change, such "
+                     "as --phone or --status; see 'fieldsync customer edit "
+                     "--help'.");
+  if (vals[0] && !*vals[0])
+    return cli_usage("customer edit: --name cannot be empty.");
+  if (vals[NCUST - 1] && *vals[NCUST - 1] &&
+      (rc = cli_parse_enum("status", vals[NCUST - 1], cust_status)) != CLI_OK)
+    return rc;
+  if ((rc = cli_open(ctx, &st)) != CLI_OK) return rc;
+  int lrc = fs_update(st, "customers", id, fields, n);
+  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  fs_store_close(st);
+  if (rc != CLI_OK) return rc;
+  return cli_print_id(ctx, id);
+}
+
+static int customer_list(cli_ctx *ctx, int argc, char **argv) {
+  static const cli_opt opts[] = {{NULL, 0, NULL, NULL}};
+  cli_spec spec = {"customer list", list_usage, opts, NULL, NULL, 0};
+  char *doc = NULL;
+  cJSON *arr = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if ((rc = cli_view(ctx, "customers", NULL, &doc)) != CLI_OK) return rc;
+  if (ctx->json) {
+    rc = cli_print_json(doc);
+    goto done;
+  }
+  if (!(arr = cli_parse_doc(doc, "a customer list"))) {
+    rc = CLI_EFAIL;
+    goto done;
+  }
+  if (cJSON_GetArraySize(arr) == 0) {
+    printf("No customers yet; add one with 'fieldsync customer add --name "
+           "NAME'.\n");
+    goto done;
+  }
+  {
+    static const char *const heads[] = {"ID",      "NAME",   "CITY",
+                                        "COUNTRY", "STATUS", "MANAGER"};
+    static const char *const keys[] = {"id",      "name",   "city",
+                                       "country", "status", "manager"};
+    cli_table *t = cli_table_new(6, heads, 0);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, arr) {
+      char b[6][256];
+      const char *cells[6];
+      for (int i = 0; i < 6; i++) cells[i] = cli_text(b[i], sizeof b[i], c, keys[i], "-");
+      cli_table_add(t, cells);
+    }
+    cli_table_print(t, "");
+    cli_table_free(t);
+  }
+done:
+  cJSON_Delete(arr);
+  fs_free(doc);
+  return rc;
+}
+
+/* The overdue warnings, one line per currency with overdue > 0. */
+static void print_overdue(const cJSON *balances) {
+  const cJSON *b;
+  cJSON_ArrayForEach(b, balances) {
+    char cur[16], o[64], d[64];
+    int64_t open = cli_int(b, "open", 0), overdue = cli_int(b, "overdue", 0);
+    if (overdue <= 0) continue;
+    cli_text(cur, sizeof cur, b, "currency", "");
+    printf("OVERDUE: %s overdue of %s open\n", cli_money(d, sizeof d, overdue, cur),
+           cli_money(o, sizeof o, open, cur));
+  }
+}
+
+/* One titled section: a table of `n` columns from the objects of `arr`,
+ * each cell formatted by `cell`. */
+typedef void (*cell_fn)(char *buf, size_t cap, const cJSON *row, size_t col);
+
+static void section(const char *title, const cJSON *arr, size_t n,
+                    const char *const *heads, unsigned right, cell_fn cell) {
+  printf("\n%s:", title);
+  if (cJSON_GetArraySize(arr) == 0) {
+    printf(" none\n");
+    return;
+  }
+  printf("\n");
+  cli_table *t = cli_table_new(n, heads, right);
+  const cJSON *r;
+  cJSON_ArrayForEach(r, arr) {
+    char b[8][256];
+    const char *cells[8];
+    for (size_t i = 0; i < n && i < 8; i++) {
+      cell(b[i], sizeof b[i], r, i);
+      cells[i] = b[i];
+    }
+    cli_table_add(t, cells);
+  }
+  cli_table_print(t, "  ");
+  cli_table_free(t);
+}
+
+static void balance_cell(char *buf, size_t cap, const cJSON *r, size_t col) {
+  char cur[16];
+  cli_text(cur, sizeof cur, r, "currency", "");
+  if (col == 0) snprintf(buf, cap, "%s", cur);
+  else cli_money(buf, cap, cli_int(r, col == 1 ? "open" : "overdue", 0), cur);
+}
+
+static void contact_cell(char *buf, size_t cap, const cJSON *r, size_t col) {
+  static const char *const keys[] = {"name", "role", "phone", "email", "id"};
+  cli_text(buf, cap, r, keys[col], "-");
+}
+
+static void meeting_cell(char *buf, size_t cap, const cJSON *r, size_t col) {
+  static const char *const keys[] = {"at",        "kind", "place", "outcome",
+                                     "follow_up", "id"};
+  char iso[64];
+  if (col == 0) cli_localtime(buf, cap, cli_text(iso, sizeof iso, r, "at", ""), "-");
+  else cli_text(buf, cap, r, keys[col], "-");
+}
+
+static void order_cell(char *buf, size_t cap, const cJSON *r, size_t col) {
+  char tmp[64];
+  switch (col) {
+  case 0: cli_text(buf, cap, r, "id", "-"); break;
+  case 1: cli_text(buf, cap, r, "status", "-"); break;
+  case 2:
+    cli_money(buf, cap, cli_int(r, "total", 0),
+              cli_text(tmp, sizeof tmp, r, "currency", ""));
+    break;
+  default:
+    cli_localtime(buf, cap, cli_text(tmp, sizeof tmp, r, "created_at", ""), "-");
+  }
+}
+
+static int customer_show(cli_ctx *ctx, int argc, char **argv) {
+  static const cli_opt opts[] = {{NULL, 0, NULL, NULL}};
+  static const char *const pos_names[] = {"the customer ID"};
+  const char *id = NULL;
+  cli_spec spec = {"customer show", show_usage, opts, pos_names, &id, 1};
+  char *doc = NULL;
+  cJSON *c = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if ((rc = cli_view(ctx, "customer", id, &doc)) != CLI_OK) return rc;
+  if (ctx->json) {
+    rc = cli_print_json(doc);
+    goto done;
+  }
+  if (!(c = cli_parse_doc(doc, "a customer"))) {
+    rc = CLI_EFAIL;
+    goto done;
+  }
+  print_overdue(cJSON_GetObjectItemCaseSensitive(c, "balances"));
+  {
+    static const char *const keys[] = {"id",     "name",    "vat",
+                                       "segment", "address", "city",
+                                       "country", "phone",   "email",
+                                       "status", "manager", "created_at"};
+    static const char *const labels[] = {"id",      "name",    "vat",
+                                         "segment", "address", "city",
+                                         "country", "phone",   "email",
+                                         "status",  "manager", "created"};
+    enum { NK = sizeof keys / sizeof keys[0] };
+    char b[NK][512], iso[64];
+    const char *vals[NK];
+    for (size_t i = 0; i < NK; i++) vals[i] = cli_text(b[i], sizeof b[i], c, keys[i], "-");
+    vals[NK - 1] = cli_localtime(b[NK - 1], sizeof b[NK - 1],
+                                 cli_text(iso, sizeof iso, c, "created_at", ""), "-");
+    cli_kv_print(labels, vals, NK, "");
+  }
+  {
+    static const char *const h[] = {"CURRENCY", "OPEN", "OVERDUE"};
+    section("Balances", cJSON_GetObjectItemCaseSensitive(c, "balances"), 3, h,
+            0x6u, balance_cell);
+  }
+  {
+    static const char *const h[] = {"NAME", "ROLE", "PHONE", "EMAIL", "ID"};
+    section("Contacts", cJSON_GetObjectItemCaseSensitive(c, "contacts"), 5, h, 0,
+            contact_cell);
+  }
+  {
+    static const char *const h[] = {"AT",        "KIND", "PLACE", "OUTCOME",
+                                    "FOLLOW-UP", "ID"};
+    section("Meetings", cJSON_GetObjectItemCaseSensitive(c, "meetings"), 6, h, 0,
+            meeting_cell);
+  }
+  {
+    static const char *const h[] = {"ID", "STATUS", "TOTAL", "CREATED"};
+    section("Orders", cJSON_GetObjectItemCaseSensitive(c, "orders"), 4, h, 0x4u,
+            order_cell);
+  }
+done:
+  cJSON_Delete(c);
+  fs_free(doc);
+  return rc;
+}
+
+static const cli_sub customer_subs[] = {
+    {"add", customer_add},   {"edit", customer_edit}, {"list", customer_list},
+    {"show", customer_show}, {NULL, NULL},
+};
+
+int cmd_customer(cli_ctx *ctx, int argc, char **argv) {
+  return cli_dispatch(ctx, "customer", group_usage, customer_subs, argc, argv);
+}
+
+/* ------------------------------------------------------------ contact */
+
+static int contact_add(cli_ctx *ctx, int argc, char **argv) {
+  const char *customer = NULL, *name = NULL, *role = NULL, *phone = NULL,
+             *email = NULL;
+  const cli_opt opts[] = {{"customer", 1, &customer, NULL},
+                          {"name", 1, &name, NULL},
+                          {"role", 1, &role, NULL},
+                          {"phone", 1, &phone, NULL},
+                          {"email", 1, &email, NULL},
+                          {NULL, 0, NULL, NULL}};
+  cli_spec spec = {"contact add", contact_add_usage, opts, NULL, NULL, 0};
+  fs_field f[5];
+  size_t n = 0;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (!customer || !*customer)
+    return cli_usage("contact add: --customer ID is required; see 'fieldsync "
+                     "contact add --help'.");
+  if (!name || !*name)
+    return cli_usage("contact add: --name is required; see 'fieldsync contact "
+                     "add --help'.");
+  f[n++] = (fs_field){"customer_id", customer};
+  f[n++] = (fs_field){"name", name};
+  if (role && *role) f[n++] = (fs_field){"role", role};
+  if (phone && *phone) f[n++] = (fs_field){"phone", phone};
+  if (email && *email) f[n++] = (fs_field){"email", email};
+  return cli_insert(ctx, "contacts", f, n);
+}
+
+static const cli_sub contact_subs[] = {{"add", contact_add}, {NULL, NULL}};
+
+int cmd_contact(cli_ctx *ctx, int argc, char **argv) {
+  return cli_dispatch(ctx, "contact", contact_usage, contact_subs, argc, argv);
+}

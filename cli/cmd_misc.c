@@ -1,0 +1,365 @@
+/*
+ * cmd_misc.c — `fieldsync init`, `product list`, `status`, `conflicts`
+ * (list and resolve) and `export --json`.
+ *
+ * The verbs that are not about one business object.  `init` is the only one
+ * that creates a store (through fs_device_init, which refuses to overwrite an
+ * existing one); every other verb opens an existing store and reports the
+ * library's "run fieldsync init" sentence when there is none.  Products are
+ * head-office owned: the device can list them but there is deliberately no
+ * verb that writes them.  `export --json` is the replica's whole state for
+ * comparing replicas, so it exists only as JSON.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
+
+/* ------------------------------------------------------------ init */
+
+static const char init_usage[] =
+    "Usage: fieldsync init --manager NAME [--home DIR] [--json]\n"
+    "\n"
+    "Creates the store and this device's keys in the home directory (mode\n"
+    "0700).  Refuses to overwrite an existing store.  Prints the device id\n"
+    "and the home (with --json: {\"device_id\",\"home\",\"manager\"}).\n"
+    "\n"
+    "  --manager NAME  the account manager using this device (required)\n"
+    "  --home DIR      the store directory (default $FIELDSYNC_HOME, else\n"
+    "                  ~/.fieldsync)\n"
+    "  --json          print JSON\n";
+
+int cmd_init(cli_ctx *ctx, int argc, char **argv) {
+  const char *manager = NULL;
+  const cli_opt opts[] = {{"manager", 1, &manager, NULL}, {NULL, 0, NULL, NULL}};
+  cli_spec spec = {"init", init_usage, opts, NULL, NULL, 0};
+  fs_store *st = NULL;
+  cJSON *o = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (!manager || !*manager)
+    return cli_usage("init: --manager NAME is required; see 'fieldsync init "
+                     "--help'.");
+  const char *home = cli_home(ctx);
+  if (!home) return CLI_EFAIL;
+  int lrc = fs_device_init(home, manager);
+  if (lrc != FS_OK) return cli_lib_fail(lrc);
+  if ((rc = cli_open(ctx, &st)) != CLI_OK) return rc;
+  const char *dev = fs_store_device_id(st);
+  if (ctx->json) {
+    o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "device_id", dev ? dev : "") ||
+        !cJSON_AddStringToObject(o, "home", home) ||
+        !cJSON_AddStringToObject(o, "manager", manager))
+      rc = cli_fail("out of memory.");
+    else
+      rc = cli_print_cjson(o);
+  } else {
+    static const char *const keys[] = {"device id", "home", "manager"};
+    const char *vals[] = {dev, home, manager};
+    cli_kv_print(keys, vals, 3, "");
+  }
+  cJSON_Delete(o);
+  fs_store_close(st);
+  return rc;
+}
+
+/* ------------------------------------------------------------ product */
+
+static const char product_list_usage[] =
+    "Usage: fieldsync product list [--json]\n"
+    "\n"
+    "Lists the catalog pushed down by head office, with prices per currency.\n"
+    "Products and prices are read-only on a device.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print JSON\n";
+
+static const char product_usage[] =
+    "Usage: fieldsync product COMMAND\n"
+    "\n"
+    "Commands:\n"
+    "  list [--json]   the catalog pushed down by head office (read-only here)\n";
+
+static int product_list(cli_ctx *ctx, int argc, char **argv) {
+  cli_spec spec = {"product list", product_list_usage, no_opts, NULL, NULL, 0};
+  char *doc = NULL;
+  cJSON *arr = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if ((rc = cli_view(ctx, "products", NULL, &doc)) != CLI_OK) return rc;
+  if (ctx->json) {
+    rc = cli_print_json(doc);
+    goto done;
+  }
+  if (!(arr = cli_parse_doc(doc, "a product list"))) {
+    rc = CLI_EFAIL;
+    goto done;
+  }
+  if (cJSON_GetArraySize(arr) == 0) {
+    printf("No products yet; the catalog arrives from head office with "
+           "'fieldsync sync'.\n");
+    goto done;
+  }
+  {
+    static const char *const heads[] = {"SKU", "NAME", "UNIT", "ACTIVE",
+                                        "PRICES"};
+    cli_table *t = cli_table_new(5, heads, 0);
+    const cJSON *p;
+    cJSON_ArrayForEach(p, arr) {
+      char b[4][256], prices[256] = "";
+      const char *cells[5];
+      size_t n = 0;
+      cells[0] = cli_text(b[0], sizeof b[0], p, "sku", "-");
+      cells[1] = cli_text(b[1], sizeof b[1], p, "name", "-");
+      cells[2] = cli_text(b[2], sizeof b[2], p, "unit", "-");
+      const cJSON *act = cJSON_GetObjectItemCaseSensitive(p, "active");
+      cells[3] = cJSON_IsNumber(act) ? (cli_int(p, "active", 0) ? "yes" : "no")
+                                     : cli_text(b[3], sizeof b[3], p, "active", "-");
+      const cJSON *pr;
+      cJSON_ArrayForEach(pr, cJSON_GetObjectItemCaseSensitive(p, "prices")) {
+        char cur[16], m[64];
+        cli_text(cur, sizeof cur, pr, "currency", "");
+        cli_money(m, sizeof m, cli_int(pr, "price", 0), cur);
+        if (n < sizeof prices)
+          n += (size_t)snprintf(prices + n, sizeof prices - n, "%s%s",
+                                n ? ", " : "", m);
+      }
+      cells[4] = prices;
+      cli_table_add(t, cells);
+    }
+    cli_table_print(t, "");
+    cli_table_free(t);
+  }
+done:
+  cJSON_Delete(arr);
+  fs_free(doc);
+  return rc;
+}
+
+static const cli_sub product_subs[] = {{"list", product_list}, {NULL, NULL}};
+
+int cmd_product(cli_ctx *ctx, int argc, char **argv) {
+  return cli_dispatch(ctx, "product", product_usage, product_subs, argc, argv);
+}
+
+/* ------------------------------------------------------------ status */
+
+static const char status_usage[] =
+    "Usage: fieldsync status [--json]\n"
+    "\n"
+    "Shows this device's id and manager, the server it is enrolled with, the\n"
+    "last sync, the number of changes waiting to be pushed and the number\n"
+    "refused by head office.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print JSON\n";
+
+int cmd_status(cli_ctx *ctx, int argc, char **argv) {
+  cli_spec spec = {"status", status_usage, no_opts, NULL, NULL, 0};
+  char *doc = NULL;
+  cJSON *s = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if ((rc = cli_view(ctx, "status", NULL, &doc)) != CLI_OK) return rc;
+  if (ctx->json) {
+    rc = cli_print_json(doc);
+    goto done;
+  }
+  if (!(s = cli_parse_doc(doc, "a status"))) {
+    rc = CLI_EFAIL;
+    goto done;
+  }
+  {
+    static const char *const keys[] = {"device id", "manager", "server",
+                                       "last sync", "pending changes",
+                                       "refused changes"};
+    char b[6][256], iso[64];
+    const char *vals[6];
+    vals[0] = cli_text(b[0], sizeof b[0], s, "device_id", "-");
+    vals[1] = cli_text(b[1], sizeof b[1], s, "manager", "-");
+    vals[2] = cli_text(b[2], sizeof b[2], s, "server", "not enrolled");
+    vals[3] = cli_localtime(b[3], sizeof b[3],
+                            cli_text(iso, sizeof iso, s, "last_sync", ""), "never");
+    vals[4] = cli_text(b[4], sizeof b[4], s, "pending", "0");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "refused");
+    if (cJSON_IsArray(r)) {
+      snprintf(b[5], sizeof b[5], "%d", cJSON_GetArraySize(r));
+      vals[5] = b[5];
+    } else {
+      vals[5] = cli_text(b[5], sizeof b[5], s, "refused", "0");
+    }
+    cli_kv_print(keys, vals, 6, "");
+  }
+done:
+  cJSON_Delete(s);
+  fs_free(doc);
+  return rc;
+}
+
+/* ------------------------------------------------------------ conflicts */
+
+static const char conflicts_usage[] =
+    "Usage: fieldsync conflicts [list] [--json]\n"
+    "       fieldsync conflicts resolve ID --keep winner|loser [--json]\n"
+    "\n"
+    "Lists concurrent edits that sync resolved by rule (newest first), or\n"
+    "settles one: --keep winner marks it reviewed; --keep loser writes the\n"
+    "losing value back as a new local edit that syncs like any other.\n"
+    "\n"
+    "  --keep K        winner or loser (resolve only)\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print JSON\n";
+
+static const char resolve_usage[] =
+    "Usage: fieldsync conflicts resolve ID --keep winner|loser [--json]\n"
+    "\n"
+    "Settles conflict ID (from 'fieldsync conflicts'): --keep winner marks it\n"
+    "reviewed; --keep loser writes the losing value back as a new local edit\n"
+    "that syncs like any other.\n"
+    "\n"
+    "  --keep K        winner or loser (required)\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print {\"id\":ID,\"kept\":\"winner\"|\"loser\"}\n";
+
+static int conflicts_resolve(cli_ctx *ctx, int argc, char **argv) {
+  const char *id_text = NULL, *keep = NULL;
+  static const char *const pos_names[] = {"the conflict ID"};
+  static const char *const keeps[] = {"winner", "loser", NULL};
+  const cli_opt opts[] = {{"keep", 1, &keep, NULL}, {NULL, 0, NULL, NULL}};
+  cli_spec spec = {"conflicts resolve", resolve_usage, opts, pos_names, &id_text, 1};
+  fs_store *st = NULL;
+  int64_t id = 0;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (!keep)
+    return cli_usage("conflicts resolve: --keep winner|loser is required; see "
+                     "'fieldsync conflicts resolve --help'.");
+  if ((rc = cli_parse_enum("keep", keep, keeps)) != CLI_OK) return rc;
+  {
+    const char *p = id_text;
+    if (!*p) goto bad_id;
+    for (; *p; p++) {
+      if (*p < '0' || *p > '9' || id > (INT64_MAX - 9) / 10) goto bad_id;
+      id = id * 10 + (*p - '0');
+    }
+  }
+  int keep_loser = strcmp(keep, "loser") == 0;
+  if ((rc = cli_open(ctx, &st)) != CLI_OK) return rc;
+  int lrc = fs_conflict_resolve(st, id, keep_loser);
+  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  fs_store_close(st);
+  if (rc != CLI_OK) return rc;
+  if (!ctx->json) {
+    printf("Conflict %lld resolved: kept the %s.\n", (long long)id, keep);
+    return CLI_OK;
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !cJSON_AddNumberToObject(o, "id", (double)id) ||
+      !cJSON_AddStringToObject(o, "kept", keep)) {
+    cJSON_Delete(o);
+    return cli_fail("out of memory.");
+  }
+  rc = cli_print_cjson(o);
+  cJSON_Delete(o);
+  return rc;
+bad_id:
+  return cli_usage("conflicts resolve: the conflict ID must be a number as "
+                   "shown by 'fieldsync conflicts' (got \"%.24s\").",
+                   id_text);
+}
+
+static int conflicts_list(cli_ctx *ctx, int argc, char **argv) {
+  cli_spec spec = {"conflicts", conflicts_usage, no_opts, NULL, NULL, 0};
+  char *doc = NULL;
+  cJSON *arr = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if ((rc = cli_view(ctx, "conflicts", NULL, &doc)) != CLI_OK) return rc;
+  if (ctx->json) {
+    rc = cli_print_json(doc);
+    goto done;
+  }
+  if (!(arr = cli_parse_doc(doc, "a conflict list"))) {
+    rc = CLI_EFAIL;
+    goto done;
+  }
+  if (cJSON_GetArraySize(arr) == 0) {
+    printf("No conflicts.\n");
+    goto done;
+  }
+  {
+    static const char *const heads[] = {"ID",     "TABLE", "ROW",      "COLUMN",
+                                        "WINNER", "LOSER", "DETECTED", "RESOLUTION"};
+    static const char *const keys[] = {"id",     "table", "row",         "column",
+                                       "winner", "loser", "detected_at", "resolution"};
+    cli_table *t = cli_table_new(8, heads, 0x1u);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, arr) {
+      char b[8][256], iso[64];
+      const char *cells[8];
+      for (int i = 0; i < 8; i++) cells[i] = cli_text(b[i], sizeof b[i], c, keys[i], "-");
+      cells[6] = cli_localtime(b[6], sizeof b[6],
+                               cli_text(iso, sizeof iso, c, "detected_at", ""), "-");
+      cli_table_add(t, cells);
+    }
+    cli_table_print(t, "");
+    cli_table_free(t);
+  }
+done:
+  cJSON_Delete(arr);
+  fs_free(doc);
+  return rc;
+}
+
+int cmd_conflicts(cli_ctx *ctx, int argc, char **argv) {
+  /* the first word that is not a global flag decides list or resolve */
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--home") == 0) {
+      i++;
+      continue;
+    }
+    if (strcmp(argv[i], "resolve") == 0 || strcmp(argv[i], "list") == 0) {
+      /* drop the sub-command word, keep the flags around it */
+      char **rest = malloc(sizeof *rest * (size_t)(argc > 0 ? argc : 1));
+      int n = 0, rc;
+      if (!rest) return cli_fail("out of memory.");
+      for (int j = 0; j < argc; j++)
+        if (j != i) rest[n++] = argv[j];
+      rc = argv[i][0] == 'r' ? conflicts_resolve(ctx, n, rest)
+                             : conflicts_list(ctx, n, rest);
+      free(rest);
+      return rc;
+    }
+    if (argv[i][0] != '-') break;
+  }
+  return conflicts_list(ctx, argc, argv);
+}
+
+/* ------------------------------------------------------------ export */
+
+static const char export_usage[] =
+    "Usage: fieldsync export --json\n"
+    "\n"
+    "Prints every synced table of this replica as one JSON document,\n"
+    "{\"table\":[rows sorted by id, all columns]}, for comparing replicas.\n"
+    "\n"
+    "  --json          required: the export exists only as JSON\n"
+    "  --home DIR      the store directory\n";
+
+int cmd_export(cli_ctx *ctx, int argc, char **argv) {
+  cli_spec spec = {"export", export_usage, no_opts, NULL, NULL, 0};
+  char *doc = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (!ctx->json)
+    return cli_usage("export: --json is required (the export is a JSON "
+                     "document); run 'fieldsync export --json'.");
+  if ((rc = cli_view(ctx, "export", NULL, &doc)) != CLI_OK) return rc;
+  rc = cli_print_json(doc);
+  fs_free(doc);
+  return rc;
+}

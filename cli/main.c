@@ -1,0 +1,103 @@
+/*
+ * main.c — `fieldsync`, the device command line: top-level dispatch.
+ *
+ * Reads the global flags that may come before the verb (--home DIR, --json,
+ * --help), finds the verb in one table and hands it the words after it.
+ * Each verb lives in a cmd_*.c file and returns the process exit status
+ * (0 ok, 1 failure, 2 usage error); main only adds the final flush check so
+ * a full disk or a closed pipe is reported rather than silently lost.
+ * The verb table is the single place that says which verbs exist: anything
+ * else (including head-office verbs such as `product add`) is a usage error.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char usage[] =
+    "Usage: fieldsync [--home DIR] COMMAND [ARGS...] [--json]\n"
+    "\n"
+    "The offline store of a field-sales manager: customers, contacts, meetings\n"
+    "and orders, recorded with or without a network.\n"
+    "\n"
+    "Commands:\n"
+    "  init --manager NAME              create the store and device keys\n"
+    "  customer add|edit|list|show      customers (with contacts, meetings,\n"
+    "                                   orders and open balance on show)\n"
+    "  contact add                      a contact person of a customer\n"
+    "  meeting add|list                 visits, calls, exhibition meetings\n"
+    "  order new|line|submit|list|show  orders priced from the synced price list\n"
+    "  product list                     the catalog pushed down by head office\n"
+    "  status                           device id, pending changes, last sync\n"
+    "  conflicts [resolve ID --keep winner|loser]\n"
+    "                                   concurrent edits resolved by rule\n"
+    "  export --json                    every synced table, for comparing\n"
+    "  enroll --server URL --token T --ca FILE|--pin SHA256\n"
+    "                                   join head office (once per device)\n"
+    "  sync                             push local changes, pull head office's\n"
+    "\n"
+    "Options (accepted before or after the command):\n"
+    "  --home DIR   the store directory (default $FIELDSYNC_HOME, else\n"
+    "               ~/.fieldsync)\n"
+    "  --json       print one JSON document on stdout instead of tables\n"
+    "  --help, -h   this help; 'fieldsync COMMAND --help' for a command\n"
+    "\n"
+    "Times accept \"YYYY-MM-DD HH:MM\" (local time), \"YYYY-MM-DD\" or ISO-8601.\n"
+    "Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+typedef struct verb {
+  const char *name;
+  cli_handler run;
+} verb;
+
+static const verb verbs[] = {
+    {"init", cmd_init},         {"customer", cmd_customer},
+    {"contact", cmd_contact},   {"meeting", cmd_meeting},
+    {"order", cmd_order},       {"product", cmd_product},
+    {"status", cmd_status},     {"conflicts", cmd_conflicts},
+    {"export", cmd_export},     {"enroll", cmd_enroll},
+    {"sync", cmd_sync},         {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+  cli_ctx ctx = {0};
+  int i = 1, rc;
+  tzset();
+
+  /* global flags before the verb */
+  while (i < argc && argv[i][0] == '-') {
+    const char *a = argv[i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(usage, stdout);
+      return cli_finish(CLI_OK);
+    }
+    if (strcmp(a, "--json") == 0) {
+      ctx.json = 1;
+    } else if (strcmp(a, "--home") == 0 || strncmp(a, "--home=", 7) == 0) {
+      const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!v || !*v)
+        return cli_usage("--home needs a directory; see 'fieldsync --help'.");
+      ctx.home = v;
+    } else {
+      return cli_usage("unknown option '%.40s'; see 'fieldsync --help'.", a);
+    }
+    i++;
+  }
+  if (i >= argc)
+    return cli_usage("no command given; see 'fieldsync --help' for the commands.");
+
+  const verb *v = NULL;
+  for (const verb *p = verbs; p->name; p++)
+    if (strcmp(p->name, argv[i]) == 0) v = p;
+  if (!v)
+    return cli_usage("unknown command '%.40s'; see 'fieldsync --help' for the "
+                     "commands.",
+                     argv[i]);
+
+  rc = v->run(&ctx, argc - i - 1, argv + i + 1);
+  rc = cli_finish(rc);
+  free(ctx.home_buf);
+  return rc;
+}

@@ -1,0 +1,253 @@
+/*
+ * output.c — how `fieldsync` prints: JSON verbatim, aligned tables and
+ * key/value blocks for people, money and local times.
+ *
+ * --json output is the library's document as it came, plus one newline:
+ * the CLI never reshapes what the acceptance tests compare.  Human output is
+ * built from the same document (parsed with cJSON) and is for reading only.
+ * Text that came from the store is untrusted here as everywhere: it may hold
+ * newlines or terminal escapes typed or synced from another device, so every
+ * cell has its control bytes replaced before it reaches the terminal, and
+ * column widths are counted in UTF-8 characters, not bytes, so accented
+ * names line up.  Very long cells are shortened in tables (never in --json).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CELL_MAX_CHARS 48 /* a table cell longer than this is shortened */
+
+int cli_print_json(const char *doc) {
+  size_t n = strlen(doc);
+  fwrite(doc, 1, n, stdout);
+  if (n == 0 || doc[n - 1] != '\n') fputc('\n', stdout);
+  return CLI_OK;
+}
+
+int cli_print_cjson(const cJSON *v) {
+  char *s = cJSON_PrintUnformatted(v);
+  if (!s) return cli_fail("out of memory while printing JSON.");
+  cli_print_json(s);
+  cJSON_free(s);
+  return CLI_OK;
+}
+
+cJSON *cli_parse_doc(const char *doc, const char *what) {
+  cJSON *v = cJSON_Parse(doc);
+  if (!v)
+    cli_fail("the store returned %s that is not valid JSON; this is a bug, "
+             "please report it.",
+             what);
+  return v;
+}
+
+int cli_finish(int rc) {
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    int e = errno;
+    if (rc == CLI_OK)
+      return cli_fail("cannot write the output: %s.", strerror(e ? e : EIO));
+  }
+  return rc;
+}
+
+/* Copies src into buf[cap] with control bytes made spaces and a cut on a
+ * UTF-8 boundary when it does not fit. */
+static void copy_clean(char *buf, size_t cap, const char *src) {
+  size_t n = 0;
+  if (cap == 0) return;
+  for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+    if (n + 1 >= cap) break;
+    buf[n++] = (char)((*p < 0x20 || *p == 0x7f) ? ' ' : *p);
+  }
+  while (n > 0 && src[n] && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
+  buf[n] = '\0';
+}
+
+const char *cli_text(char *buf, size_t cap, const cJSON *obj, const char *key,
+                     const char *dflt) {
+  const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+  if (cJSON_IsString(v) && v->valuestring) {
+    copy_clean(buf, cap, v->valuestring);
+  } else if (cJSON_IsNumber(v)) {
+    double d = v->valuedouble;
+    if (d > -9.0e15 && d < 9.0e15 && (double)(long long)d == d)
+      snprintf(buf, cap, "%lld", (long long)d);
+    else
+      snprintf(buf, cap, "%g", d);
+  } else if (cJSON_IsBool(v)) {
+    snprintf(buf, cap, "%s", cJSON_IsTrue(v) ? "yes" : "no");
+  } else {
+    snprintf(buf, cap, "%s", dflt ? dflt : "");
+  }
+  return buf;
+}
+
+int64_t cli_int(const cJSON *obj, const char *key, int64_t dflt) {
+  const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+  if (cJSON_IsNumber(v)) {
+    double d = v->valuedouble;
+    return (int64_t)(d < 0 ? d - 0.5 : d + 0.5);
+  }
+  if (cJSON_IsString(v) && v->valuestring) {
+    char *end = NULL;
+    long long x = strtoll(v->valuestring, &end, 10);
+    if (end != v->valuestring && *end == '\0') return (int64_t)x;
+  }
+  return dflt;
+}
+
+const char *cli_money(char *buf, size_t cap, int64_t minor, const char *cur) {
+  char m[40];
+  fs_money_format(m, minor);
+  if (cur && *cur) snprintf(buf, cap, "%s %s", m, cur);
+  else snprintf(buf, cap, "%s", m);
+  return buf;
+}
+
+const char *cli_localtime(char *buf, size_t cap, const char *iso,
+                          const char *dflt) {
+  int64_t ms = 0;
+  struct tm tm;
+  if (!iso || !*iso) {
+    snprintf(buf, cap, "%s", dflt ? dflt : "");
+    return buf;
+  }
+  if (fs_time_parse(&ms, iso) == FS_OK) {
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+    if (localtime_r(&t, &tm) && strftime(buf, cap, "%Y-%m-%d %H:%M", &tm) > 0)
+      return buf;
+  }
+  copy_clean(buf, cap, iso);
+  return buf;
+}
+
+const char *cli_pct(char *buf, size_t cap, int64_t bp) {
+  long long w = (long long)(bp / 100), f = (long long)(bp % 100);
+  if (f < 0) f = -f;
+  if (f == 0) snprintf(buf, cap, "%lld%%", w);
+  else if (f % 10 == 0) snprintf(buf, cap, "%lld.%lld%%", w, f / 10);
+  else snprintf(buf, cap, "%lld.%02lld%%", w, f);
+  return buf;
+}
+
+/* ------------------------------------------------------------ tables */
+
+struct cli_table {
+  size_t ncols, nrows, cap;
+  unsigned right;
+  char **cells; /* (nrows + 1) * ncols, row 0 = headings */
+};
+
+/* Display width: UTF-8 characters (continuation bytes do not count). */
+static size_t width(const char *s) {
+  size_t w = 0;
+  for (; *s; s++)
+    if (((unsigned char)*s & 0xC0) != 0x80) w++;
+  return w;
+}
+
+/* A cell copy: control bytes replaced, shortened past CELL_MAX_CHARS. */
+static char *cell_dup(const char *s) {
+  if (!s || !*s) s = "-";
+  size_t n = strlen(s), cut = n, chars = 0;
+  if (width(s) > CELL_MAX_CHARS)
+    for (size_t i = 0; i < n; i++)
+      if (((unsigned char)s[i] & 0xC0) != 0x80 && chars++ == CELL_MAX_CHARS - 3) {
+        cut = i;
+        break;
+      }
+  char *d = malloc(cut + 4);
+  if (!d) {
+    fprintf(stderr, "%s: out of memory.\n", cli_progname);
+    exit(CLI_EFAIL);
+  }
+  for (size_t i = 0; i < cut; i++) {
+    unsigned char c = (unsigned char)s[i];
+    d[i] = (char)((c < 0x20 || c == 0x7f) ? ' ' : c);
+  }
+  if (cut < n) memcpy(d + cut, "...", 4);
+  else d[cut] = '\0';
+  return d;
+}
+
+cli_table *cli_table_new(size_t ncols, const char *const *heads,
+                         unsigned right_mask) {
+  cli_table *t = calloc(1, sizeof *t);
+  if (!t) {
+    fprintf(stderr, "%s: out of memory.\n", cli_progname);
+    exit(CLI_EFAIL);
+  }
+  t->ncols = ncols;
+  t->right = right_mask;
+  cli_table_add(t, heads);
+  t->nrows = 0; /* the heading row is not counted */
+  return t;
+}
+
+void cli_table_add(cli_table *t, const char *const *cells) {
+  size_t used = (t->cells ? t->nrows + 1 : 0);
+  if (used + 1 > t->cap) {
+    size_t nc = t->cap ? t->cap * 2 : 16;
+    char **n = realloc(t->cells, nc * t->ncols * sizeof *n);
+    if (!n) {
+      fprintf(stderr, "%s: out of memory.\n", cli_progname);
+      exit(CLI_EFAIL);
+    }
+    t->cells = n;
+    t->cap = nc;
+  }
+  for (size_t c = 0; c < t->ncols; c++)
+    t->cells[used * t->ncols + c] = cell_dup(cells[c]);
+  if (used > 0) t->nrows++;
+}
+
+size_t cli_table_rows(const cli_table *t) { return t->nrows; }
+
+void cli_table_print(const cli_table *t, const char *indent) {
+  size_t w[32] = {0};
+  size_t nc = t->ncols < 32 ? t->ncols : 32;
+  for (size_t r = 0; r <= t->nrows; r++)
+    for (size_t c = 0; c < nc; c++) {
+      size_t x = width(t->cells[r * t->ncols + c]);
+      if (x > w[c]) w[c] = x;
+    }
+  for (size_t r = 0; r <= t->nrows; r++) {
+    fputs(indent ? indent : "", stdout);
+    for (size_t c = 0; c < nc; c++) {
+      const char *s = t->cells[r * t->ncols + c];
+      size_t pad = w[c] - width(s);
+      int right = (t->right >> c) & 1u;
+      int last = c + 1 == nc;
+      if (right) printf("%*s", (int)pad, "");
+      fputs(s, stdout);
+      if (!right && !last) printf("%*s", (int)pad, "");
+      if (!last) fputs("  ", stdout);
+    }
+    fputc('\n', stdout);
+  }
+}
+
+void cli_table_free(cli_table *t) {
+  if (!t) return;
+  if (t->cells)
+    for (size_t i = 0; i < (t->nrows + 1) * t->ncols; i++) free(t->cells[i]);
+  free(t->cells);
+  free(t);
+}
+
+void cli_kv_print(const char *const *keys, const char *const *values, size_t n,
+                  const char *indent) {
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++)
+    if (width(keys[i]) > w) w = width(keys[i]);
+  for (size_t i = 0; i < n; i++) {
+    char v[1024];
+    copy_clean(v, sizeof v, values[i] && *values[i] ? values[i] : "-");
+    printf("%s%s%*s  %s\n", indent ? indent : "", keys[i],
+           (int)(w - width(keys[i])), "", v);
+  }
+}

@@ -1,0 +1,154 @@
+/*
+ * conflict.c — the conflict log and the log of refused changes.
+ *
+ * Both are local review lists: a merge writes to them in its own
+ * transaction, deduplicated by the clocks involved, so receiving the same
+ * change twice never logs it twice.  Resolving a conflict by keeping the
+ * losing value writes that value back as a new local edit, which then syncs
+ * like any other edit; keeping the winner only records the decision.
+ */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storeInt.h"
+#include "util.h"
+
+int conflict_log(fs_store *st, const char *table, const char *pk, const char *col,
+                 const fs_value *winner, int64_t whlc, int64_t wsite, const fs_value *loser,
+                 int64_t lhlc, int64_t lsite) {
+  sqlite3_stmt *s = store_stmt(
+      st, "INSERT OR IGNORE INTO fs_conflict(tbl, pk, col, winner, loser, whlc, wsite,"
+          " lhlc, lsite, detected_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, col, -1, SQLITE_STATIC);
+  value_bind(s, 4, winner);
+  value_bind(s, 5, loser);
+  sqlite3_bind_int64(s, 6, whlc);
+  sqlite3_bind_int64(s, 7, wsite);
+  sqlite3_bind_int64(s, 8, lhlc);
+  sqlite3_bind_int64(s, 9, lsite);
+  sqlite3_bind_int64(s, 10, util_now_ms());
+  int step = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (step != SQLITE_DONE) return store_sqlfail(st, "logging a conflict");
+  return sqlite3_changes(st->db) > 0 ? 1 : 0;
+}
+
+int refused_log(fs_store *st, const char *table, const char *pk, const char *col,
+                int64_t site, int64_t hlc, const char *reason) {
+  sqlite3_stmt *s = store_stmt(
+      st, "INSERT OR IGNORE INTO fs_refused(tbl, pk, col, site, hlc, reason, at)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7)");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
+  if (col) sqlite3_bind_text(s, 3, col, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, site);
+  sqlite3_bind_int64(s, 5, hlc);
+  sqlite3_bind_text(s, 6, reason, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 7, util_now_ms());
+  int step = sqlite3_step(s);
+  sqlite3_reset(s);
+  return step == SQLITE_DONE ? FS_OK : store_sqlfail(st, "logging a refused change");
+}
+
+/* Re-creates a row lost to a delete from its logged JSON image. */
+static int restore_row(fs_store *st, const char *table, const char *pk, const char *json) {
+  cJSON *o = cJSON_Parse(json);
+  fs_field f[65];
+  char nums[64][24];
+  size_t n = 0;
+  int rc = FS_OK;
+  if (!cJSON_IsObject(o)) {
+    cJSON_Delete(o);
+    return fs_fail(FS_ECORRUPT, "the logged row of %s %s cannot be read", table, pk);
+  }
+  f[n++] = (fs_field){"id", pk};
+  const cJSON *it;
+  cJSON_ArrayForEach(it, o) {
+    if (n >= 64) break;
+    if (cJSON_IsString(it)) {
+      f[n++] = (fs_field){it->string, it->valuestring};
+    } else if (cJSON_IsNumber(it)) {
+      snprintf(nums[n], sizeof nums[n], "%.0f", it->valuedouble);
+      f[n] = (fs_field){it->string, nums[n]};
+      n++;
+    }
+  }
+  rc = fs_insert(st, table, f, n, NULL);
+  cJSON_Delete(o);
+  return rc;
+}
+
+int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
+  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  char *table = NULL, *pk = NULL, *col = NULL, *loser = NULL;
+  int64_t loser_int = 0;
+  int loser_type = SQLITE_NULL;
+  if (rc) return rc;
+  sqlite3_stmt *s = store_stmt(st, "SELECT tbl, pk, col, loser, resolution FROM fs_conflict"
+                                   " WHERE id=?1");
+  if (!s) {
+    rc = FS_EIO;
+    goto done;
+  }
+  sqlite3_bind_int64(s, 1, id);
+  int step = sqlite3_step(s);
+  if (step != SQLITE_ROW) {
+    sqlite3_reset(s);
+    rc = step == SQLITE_DONE ? fs_fail(FS_ENOTFOUND, "there is no conflict %" PRId64, id)
+                             : store_sqlfail(st, "reading a conflict");
+    goto done;
+  }
+  table = strdup((const char *)sqlite3_column_text(s, 0));
+  pk = strdup((const char *)sqlite3_column_text(s, 1));
+  col = strdup((const char *)sqlite3_column_text(s, 2));
+  loser_type = sqlite3_column_type(s, 3);
+  if (loser_type == SQLITE_INTEGER) loser_int = sqlite3_column_int64(s, 3);
+  else if (loser_type != SQLITE_NULL) loser = strdup((const char *)sqlite3_column_text(s, 3));
+  int already = sqlite3_column_type(s, 4) != SQLITE_NULL;
+  sqlite3_reset(s);
+  if (!table || !pk || !col || (loser_type == SQLITE_TEXT && !loser)) {
+    rc = fs_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  if (already) {
+    rc = fs_fail(FS_ECONFLICT, "conflict %" PRId64 " was already resolved", id);
+    goto done;
+  }
+  if (keep_loser) {
+    if (strcmp(col, "*") == 0) {
+      rc = restore_row(st, table, pk, loser ? loser : "{}");
+    } else {
+      char num[24];
+      const char *v = loser;
+      if (loser_type == SQLITE_INTEGER) {
+        snprintf(num, sizeof num, "%" PRId64, loser_int);
+        v = num;
+      }
+      fs_field f = {col, v};
+      rc = fs_update(st, table, pk, &f, 1);
+    }
+    if (rc) goto done;
+  }
+  s = store_stmt(st, "UPDATE fs_conflict SET resolution=?2 WHERE id=?1");
+  if (!s) {
+    rc = FS_EIO;
+    goto done;
+  }
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_text(s, 2, keep_loser ? "loser" : "winner", -1, SQLITE_STATIC);
+  if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "recording a resolution");
+  sqlite3_reset(s);
+done:
+  free(table);
+  free(pk);
+  free(col);
+  free(loser);
+  return store_tx_end(st, implicit, rc);
+}

@@ -1,0 +1,538 @@
+/*
+ * domain.c — the field-sales rules of local writes, and head-office imports.
+ *
+ * These rules run for writes made on this replica (a person's command or a
+ * head-office import), never for merges: a merge must accept whatever state
+ * a valid peer reached, or replicas would diverge.  They fill defaults
+ * (status, timestamps, the device's manager), check enumerations and
+ * references, take an order line's unit price from the synced price list
+ * (a snapshot), and freeze an order once it is submitted.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "merge.h"
+#include "storeInt.h"
+#include "util.h"
+
+static int col_index(const tbl_state *ts, const char *name) {
+  for (size_t i = 0; i < ts->decl->ncols; i++)
+    if (!strcmp(ts->decl->cols[i].name, name)) return (int)i;
+  return -1;
+}
+
+static fs_value text_value(const char *s) {
+  return (fs_value){FS_VAL_TEXT, 0, s, (uint32_t)strlen(s)};
+}
+
+static int is(const tbl_state *ts, const char *name) { return !strcmp(ts->decl->name, name); }
+
+static int one_of(const fs_value *v, const char *const *allowed) {
+  if (v->type != FS_VAL_TEXT) return 1;
+  for (size_t i = 0; allowed[i]; i++)
+    if (strlen(allowed[i]) == v->n && !memcmp(allowed[i], v->s, v->n)) return 1;
+  return 0;
+}
+
+static int check_enum(const tbl_state *ts, const fs_value *vals, const char *col,
+                      const char *const *allowed, const char *list) {
+  int i = col_index(ts, col);
+  if (i < 0 || one_of(&vals[i], allowed)) return FS_OK;
+  return fs_fail(FS_EINVAL, "%s %s \"%.40s\" is not one of %s", ts->decl->name, col,
+                 vals[i].s, list);
+}
+
+static int upper_code(const fs_value *v, size_t n) {
+  if (v->type != FS_VAL_TEXT) return 1;
+  if (v->n != n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (v->s[i] < 'A' || v->s[i] > 'Z') return 0;
+  return 1;
+}
+
+static int check_codes(const tbl_state *ts, const fs_value *vals) {
+  int i = ts->sp[SP_CURRENCY];
+  if (i >= 0 && !upper_code(&vals[i], 3))
+    return fs_fail(FS_EINVAL, "currency must be a 3-letter ISO code such as EUR");
+  i = ts->sp[SP_COUNTRY];
+  if (i >= 0 && !upper_code(&vals[i], 2))
+    return fs_fail(FS_EINVAL, "country must be a 2-letter ISO code such as DE");
+  i = ts->sp[SP_EMAIL];
+  if (i >= 0 && vals[i].type == FS_VAL_TEXT && !memchr(vals[i].s, '@', vals[i].n))
+    return fs_fail(FS_EINVAL, "email \"%.60s\" has no @", vals[i].s);
+  i = ts->sp[SP_DISCOUNT];
+  if (i >= 0 && vals[i].type == FS_VAL_INT && (vals[i].i < 0 || vals[i].i > 10000))
+    return fs_fail(FS_EINVAL, "a discount must be between 0 and 100 %%");
+  i = ts->sp[SP_AT];
+  if (i >= 0 && vals[i].type == FS_VAL_TEXT) {
+    int64_t ms;
+    int rc = fs_time_parse(&ms, vals[i].s);
+    if (rc) return rc;
+  }
+  i = ts->sp[SP_FOLLOWUP];
+  if (i >= 0 && vals[i].type == FS_VAL_TEXT) {
+    int64_t ms;
+    if (vals[i].n != 10 || fs_time_parse(&ms, vals[i].s))
+      return fs_fail(FS_EINVAL, "follow-up date \"%.40s\" must be YYYY-MM-DD", vals[i].s);
+  }
+  return FS_OK;
+}
+
+static void set_default(const tbl_state *ts, fs_value *vals, const char *col, fs_value v) {
+  int i = col_index(ts, col);
+  if (i >= 0 && vals[i].type == FS_VAL_NULL) vals[i] = v;
+}
+
+/* This device's manager (set at init), cached in the handle. */
+static const char *device_manager(fs_store *st) {
+  if (!st->manager_loaded) {
+    free(st->manager);
+    st->manager = NULL;
+    if (fs_store_get(st, "manager", &st->manager) != FS_OK) st->manager = NULL;
+    fs_clear_error();
+    st->manager_loaded = 1;
+  }
+  return st->manager;
+}
+
+/* The status of an order, into buf; FS_ENOTFOUND when it does not exist. */
+static int order_state(fs_store *st, const char *order_id, char *status, size_t n,
+                       char *customer, char *currency) {
+  sqlite3_stmt *s =
+      store_stmt(st, "SELECT status, customer_id, currency FROM orders WHERE id=?1");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, order_id, -1, SQLITE_STATIC);
+  int step = sqlite3_step(s);
+  if (step == SQLITE_ROW) {
+    snprintf(status, n, "%s", (const char *)sqlite3_column_text(s, 0));
+    if (customer) snprintf(customer, 65, "%s", (const char *)sqlite3_column_text(s, 1));
+    if (currency) snprintf(currency, 4, "%s", (const char *)sqlite3_column_text(s, 2));
+  }
+  sqlite3_reset(s);
+  if (step == SQLITE_ROW) return FS_OK;
+  if (step != SQLITE_DONE) return store_sqlfail(st, "reading an order");
+  return fs_fail(FS_ENOTFOUND, "order %.64s does not exist", order_id);
+}
+
+static int require_draft(fs_store *st, const char *order_id, char *customer, char *currency) {
+  char status[32];
+  int rc = order_state(st, order_id, status, sizeof status, customer, currency);
+  if (rc) return rc;
+  if (strcmp(status, "draft") != 0)
+    return fs_fail(FS_ECONFLICT, "order %s is %s; its lines are frozen", order_id, status);
+  return FS_OK;
+}
+
+static const char *const customer_status[] = {"prospect", "active", "key", "lost", NULL};
+static const char *const meeting_kind[] = {"visit", "call", "exhibition", NULL};
+static const char *const order_status[] = {"draft", "submitted", "confirmed", "cancelled", NULL};
+static const char *const complaint_kind[] = {"complaint", "feedback", NULL};
+
+static int check_table_enums(const tbl_state *ts, const fs_value *vals) {
+  int rc = check_codes(ts, vals);
+  if (rc) return rc;
+  if (is(ts, "customers"))
+    return check_enum(ts, vals, "status", customer_status, "prospect, active, key, lost");
+  if (is(ts, "meetings"))
+    return check_enum(ts, vals, "kind", meeting_kind, "visit, call, exhibition");
+  if (is(ts, "orders"))
+    return check_enum(ts, vals, "status", order_status,
+                      "draft, submitted, confirmed, cancelled");
+  if (is(ts, "complaints"))
+    return check_enum(ts, vals, "kind", complaint_kind, "complaint, feedback");
+  if (is(ts, "products")) {
+    int i = col_index(ts, "active");
+    if (i >= 0 && vals[i].type == FS_VAL_INT && vals[i].i != 0 && vals[i].i != 1)
+      return fs_fail(FS_EINVAL, "active must be 1 or 0");
+  }
+  if (is(ts, "prices")) {
+    int i = col_index(ts, "price");
+    if (i >= 0 && vals[i].type == FS_VAL_INT && vals[i].i < 0)
+      return fs_fail(FS_EINVAL, "a price cannot be negative");
+  }
+  return FS_OK;
+}
+
+/* Unit price of sku in currency from the synced price list. */
+static int price_of(fs_store *st, const char *sku, const char *currency, int64_t *out) {
+  sqlite3_stmt *s = store_stmt(st, "SELECT active FROM products WHERE sku=?1");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
+  int step = sqlite3_step(s);
+  int64_t active = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  if (step == SQLITE_DONE)
+    return fs_fail(FS_ENOTFOUND, "unknown SKU %.64s: it is not in the catalog", sku);
+  if (step != SQLITE_ROW) return store_sqlfail(st, "reading the catalog");
+  if (!active) return fs_fail(FS_EINVAL, "SKU %.64s is no longer sold (inactive)", sku);
+  s = store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, currency, -1, SQLITE_STATIC);
+  step = sqlite3_step(s);
+  if (step == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  if (step == SQLITE_ROW) return FS_OK;
+  if (step != SQLITE_DONE) return store_sqlfail(st, "reading the price list");
+  return fs_fail(FS_ENOTFOUND, "SKU %.64s has no price in %s", sku, currency);
+}
+
+int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *a) {
+  int ci = ts->sp[SP_CREATED], mi = ts->sp[SP_MANAGER];
+  if (ci >= 0 && vals[ci].type == FS_VAL_NULL) {
+    char now[32];
+    fs_time_format(now, util_now_ms());
+    char *nowp = arena_strndup(a, now, strlen(now));
+    if (!nowp) return fs_fail(FS_ENOMEM, "out of memory");
+    vals[ci] = text_value(nowp);
+  }
+  const char *mgr = mi < 0 || store_is_hq(st) ? NULL : device_manager(st);
+  if (mgr && !is(ts, "customers") && vals[mi].type == FS_VAL_NULL) vals[mi] = text_value(mgr);
+  if (is(ts, "customers")) {
+    set_default(ts, vals, "status", text_value("prospect"));
+    /* A customer born on a device belongs to that device's manager. */
+    if (mgr) vals[mi] = text_value(mgr);
+  } else if (is(ts, "meetings")) {
+    set_default(ts, vals, "kind", text_value("visit"));
+  } else if (is(ts, "orders")) {
+    set_default(ts, vals, "status", text_value("draft"));
+    set_default(ts, vals, "currency", text_value("EUR"));
+    set_default(ts, vals, "discount_bp", (fs_value){FS_VAL_INT, 0, NULL, 0});
+    int i = col_index(ts, "status");
+    if (vals[i].n != 5 || memcmp(vals[i].s, "draft", 5) != 0)
+      return fs_fail(FS_EINVAL, "a new order starts as a draft");
+  } else if (is(ts, "order_lines")) {
+    int oi = col_index(ts, "order_id"), si = col_index(ts, "sku"), qi = col_index(ts, "qty");
+    if (vals[oi].type != FS_VAL_TEXT) return fs_fail(FS_EINVAL, "an order line needs an order");
+    if (vals[si].type != FS_VAL_TEXT) return fs_fail(FS_EINVAL, "an order line needs a SKU");
+    if (vals[qi].type != FS_VAL_INT || vals[qi].i <= 0)
+      return fs_fail(FS_EINVAL, "quantity must be a positive whole number");
+    char cust[65], cur[4];
+    int rc = require_draft(st, vals[oi].s, cust, cur);
+    if (rc) return rc;
+    int64_t price = 0;
+    if ((rc = price_of(st, vals[si].s, cur, &price))) return rc;
+    const char *custp = arena_strndup(a, cust, strlen(cust));
+    const char *curp = arena_strndup(a, cur, strlen(cur));
+    if (!custp || !curp) return fs_fail(FS_ENOMEM, "out of memory");
+    vals[col_index(ts, "customer_id")] = text_value(custp);
+    vals[col_index(ts, "currency")] = text_value(curp);
+    vals[col_index(ts, "unit_price")] = (fs_value){FS_VAL_INT, price, NULL, 0};
+    set_default(ts, vals, "discount_bp", (fs_value){FS_VAL_INT, 0, NULL, 0});
+  } else if (is(ts, "complaints")) {
+    set_default(ts, vals, "kind", text_value("complaint"));
+  }
+  return check_table_enums(ts, vals);
+}
+
+int domain_update(fs_store *st, tbl_state *ts, const char *id, const fs_value *old,
+                  fs_value *vals, const uint8_t *set, struct fs_arena *a) {
+  (void)a;
+  fs_value merged[64];
+  for (size_t i = 0; i < ts->decl->ncols; i++) merged[i] = set[i] ? vals[i] : old[i];
+  if (is(ts, "orders")) {
+    int si = col_index(ts, "status");
+    if (old[si].type == FS_VAL_TEXT && strcmp(old[si].s, "draft") != 0)
+      return fs_fail(FS_ECONFLICT, "order %s is %s; it can no longer be changed", id,
+                     old[si].s);
+  } else if (is(ts, "order_lines")) {
+    int oi = col_index(ts, "order_id");
+    int rc = require_draft(st, old[oi].s, NULL, NULL);
+    if (rc) return rc;
+    for (size_t i = 0; i < ts->decl->ncols; i++) {
+      const char *c = ts->decl->cols[i].name;
+      if (set[i] && (!strcmp(c, "order_id") || !strcmp(c, "sku") || !strcmp(c, "unit_price") ||
+                     !strcmp(c, "currency") || !strcmp(c, "customer_id")))
+        return fs_fail(FS_EINVAL, "an order line's %s cannot be changed; add a new line", c);
+    }
+    int qi = col_index(ts, "qty");
+    if (merged[qi].type != FS_VAL_INT || merged[qi].i <= 0)
+      return fs_fail(FS_EINVAL, "quantity must be a positive whole number");
+  }
+  return check_table_enums(ts, merged);
+}
+
+int domain_delete(fs_store *st, tbl_state *ts, const char *id, const fs_value *old) {
+  (void)id;
+  if (is(ts, "order_lines")) return require_draft(st, old[col_index(ts, "order_id")].s, NULL, NULL);
+  if (is(ts, "orders")) {
+    int si = col_index(ts, "status");
+    if (old[si].type == FS_VAL_TEXT && strcmp(old[si].s, "draft") != 0)
+      return fs_fail(FS_ECONFLICT, "order %s is %s; it cannot be deleted", id, old[si].s);
+  }
+  return FS_OK;
+}
+
+/* --------------------------------------------------------------- orders */
+
+int fs_order_line_add(fs_store *st, const char *order_id, const char *sku, int64_t qty,
+                      int64_t discount_bp, char id_out[FS_ID_SIZE]) {
+  char q[24], d[24];
+  if (qty <= 0) return fs_fail(FS_EINVAL, "quantity must be a positive whole number");
+  if (discount_bp < 0 || discount_bp > 10000)
+    return fs_fail(FS_EINVAL, "a discount must be between 0 and 100 %%");
+  snprintf(q, sizeof q, "%" PRId64, qty);
+  snprintf(d, sizeof d, "%" PRId64, discount_bp);
+  fs_field f[] = {{"order_id", order_id}, {"sku", sku}, {"qty", q}, {"discount_bp", d}};
+  return fs_insert(st, "order_lines", f, 4, id_out);
+}
+
+int fs_order_submit(fs_store *st, const char *order_id) {
+  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  if (rc) return rc;
+  if ((rc = require_draft(st, order_id, NULL, NULL))) goto done;
+  sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM order_lines WHERE order_id=?1");
+  if (!s) {
+    rc = FS_EIO;
+    goto done;
+  }
+  sqlite3_bind_text(s, 1, order_id, -1, SQLITE_STATIC);
+  int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  if (n == 0) {
+    rc = fs_fail(FS_EINVAL, "order %s has no lines; add one with `fieldsync order line`",
+                 order_id);
+    goto done;
+  }
+  char now[32];
+  fs_time_format(now, util_now_ms());
+  fs_field f[] = {{"status", "submitted"}, {"submitted_at", now}};
+  rc = fs_update(st, "orders", order_id, f, 2);
+done:
+  return store_tx_end(st, implicit, rc);
+}
+
+/* ----------------------------------------------------- head-office data */
+
+int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager) {
+  if (!store_is_hq(st)) return fs_fail(FS_EPERM, "only head office assigns customers");
+  if (!manager || !*manager) return fs_fail(FS_EINVAL, "no manager given");
+  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  if (rc) return rc;
+  fs_field f = {"manager", manager};
+  rc = fs_update(st, "customers", customer_id, &f, 1);
+  if (!rc) rc = merge_touch_customer(st, customer_id);
+  return store_tx_end(st, implicit, rc);
+}
+
+#define CSV_MAX_FILE (64u << 20)
+#define CSV_MAX_FIELDS 8
+
+/* One CSV record (RFC 4180: quotes, doubled quotes, CRLF) from *p; fields
+ * are NUL-terminated in place.  Returns the field count, -1 on a syntax
+ * error, 0 at the end. */
+static int csv_record(char **p, char *end, char **fields, int max, int *line) {
+  char *s = *p;
+  if (s >= end) return 0;
+  int n = 0;
+  for (;;) {
+    if (n == max) return -1;
+    char *out = s, *start = s;
+    if (*s == '"') {
+      s++;
+      for (;;) {
+        if (s >= end) return -1;
+        if (*s == '"') {
+          if (s + 1 < end && s[1] == '"') {
+            *out++ = '"';
+            s += 2;
+            continue;
+          }
+          s++;
+          break;
+        }
+        if (*s == '\n') (*line)++;
+        *out++ = *s++;
+      }
+      if (s < end && *s != ',' && *s != '\n' && *s != '\r') return -1;
+    } else {
+      while (s < end && *s != ',' && *s != '\n' && *s != '\r') {
+        if (*s == '"') return -1;
+        out++, s++;
+      }
+    }
+    fields[n++] = start;
+    char c = s < end ? *s : '\n';
+    *out = '\0'; /* may overwrite the separator at s: decide on c alone */
+    if (s < end) s++;
+    if (c == ',') continue;
+    if (c == '\r' && s < end && *s == '\n') s++;
+    *p = s;
+    return n;
+  }
+}
+
+typedef struct import_kind {
+  const char *name, *table, *header;
+  int ncols;
+} import_kind;
+
+static const import_kind kinds[] = {
+    {"products", "products", "sku,name,unit,active", 4},
+    {"prices", "prices", "sku,currency,price", 3},
+    {"balances", "balances", "customer_id,currency,open,overdue", 4},
+};
+
+/* Finds the row id of the existing row with these key values. */
+static int find_existing(fs_store *st, const char *kind, char **f, char id[FS_ID_SIZE]) {
+  const char *sql;
+  if (!strcmp(kind, "products")) sql = "SELECT id FROM products WHERE sku=?1";
+  else if (!strcmp(kind, "prices")) sql = "SELECT id FROM prices WHERE sku=?1 AND currency=?2";
+  else sql = "SELECT id FROM balances WHERE customer_id=?1 AND currency=?2";
+  sqlite3_stmt *s = store_stmt(st, sql);
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, f[0], -1, SQLITE_STATIC);
+  if (strcmp(kind, "products")) sqlite3_bind_text(s, 2, f[1], -1, SQLITE_STATIC);
+  int step = sqlite3_step(s);
+  if (step == SQLITE_ROW) snprintf(id, FS_ID_SIZE, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  if (step == SQLITE_ROW) return 1;
+  return step == SQLITE_DONE ? 0 : store_sqlfail(st, "reading head-office data");
+}
+
+static int exists_in(fs_store *st, const char *sql, const char *key) {
+  sqlite3_stmt *s = store_stmt(st, sql);
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  int step = sqlite3_step(s);
+  sqlite3_reset(s);
+  return step == SQLITE_ROW;
+}
+
+static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
+  char a[24], b[24];
+  fs_field fields[4];
+  int n = 0, rc;
+  if (!strcmp(k->name, "products")) {
+    if (strcmp(f[3], "1") && strcmp(f[3], "0"))
+      return fs_fail(FS_EINVAL, "line %d: active must be 1 or 0, not \"%.20s\"", line, f[3]);
+    fields[n++] = (fs_field){"sku", f[0]};
+    fields[n++] = (fs_field){"name", f[1]};
+    fields[n++] = (fs_field){"unit", *f[2] ? f[2] : NULL};
+    fields[n++] = (fs_field){"active", f[3]};
+  } else if (!strcmp(k->name, "prices")) {
+    int64_t m;
+    if (!exists_in(st, "SELECT 1 FROM products WHERE sku=?1", f[0]))
+      return fs_fail(FS_EINVAL, "line %d: SKU %.64s is not in the catalog; import products first",
+                     line, f[0]);
+    if (fs_money_parse(&m, f[2]) || m < 0)
+      return fs_fail(FS_EINVAL, "line %d: price \"%.30s\" is not an amount such as 12.50",
+                     line, f[2]);
+    snprintf(a, sizeof a, "%" PRId64, m);
+    fields[n++] = (fs_field){"sku", f[0]};
+    fields[n++] = (fs_field){"currency", f[1]};
+    fields[n++] = (fs_field){"price", a};
+  } else {
+    int64_t o, d;
+    if (!exists_in(st, "SELECT 1 FROM customers WHERE id=?1", f[0]))
+      return fs_fail(FS_EINVAL, "line %d: customer %.64s does not exist", line, f[0]);
+    if (fs_money_parse(&o, f[2]))
+      return fs_fail(FS_EINVAL, "line %d: open amount \"%.30s\" is not an amount such as 12.50",
+                     line, f[2]);
+    if (fs_money_parse(&d, f[3]))
+      return fs_fail(FS_EINVAL,
+                     "line %d: overdue amount \"%.30s\" is not an amount such as 12.50", line,
+                     f[3]);
+    snprintf(a, sizeof a, "%" PRId64, o);
+    snprintf(b, sizeof b, "%" PRId64, d);
+    fields[n++] = (fs_field){"customer_id", f[0]};
+    fields[n++] = (fs_field){"currency", f[1]};
+    fields[n++] = (fs_field){"open", a};
+    fields[n++] = (fs_field){"overdue", b};
+  }
+  char id[FS_ID_SIZE];
+  int found = find_existing(st, k->name, f, id);
+  if (found < 0) return found;
+  rc = found ? fs_update(st, k->table, id, fields, (size_t)n)
+             : fs_insert(st, k->table, fields, (size_t)n, NULL);
+  if (rc) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", fs_errmsg());
+    return fs_fail(rc, "line %d: %s", line, msg);
+  }
+  return FS_OK;
+}
+
+int fs_hq_import_csv(fs_store *st, const char *kind, const char *path, size_t *count_out) {
+  const import_kind *k = NULL;
+  char *buf = NULL;
+  FILE *fp = NULL;
+  int rc = FS_OK, implicit = 0, txopen = 0;
+  size_t count = 0;
+  if (count_out) *count_out = 0;
+  if (!store_is_hq(st))
+    return fs_fail(FS_EPERM, "only head office imports %s", kind ? kind : "data");
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (kind && !strcmp(kinds[i].name, kind)) k = &kinds[i];
+  if (!k)
+    return fs_fail(FS_EINVAL, "unknown import \"%.30s\": use products, prices or balances",
+                   kind ? kind : "");
+  fp = fopen(path, "rb");
+  if (!fp) return fs_fail(FS_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    rc = fs_fail(FS_EINVAL, "%s is not a regular file", path);
+    goto done;
+  }
+  if ((uint64_t)sb.st_size > CSV_MAX_FILE) {
+    rc = fs_fail(FS_ETOOBIG, "%s is larger than %u MiB", path, CSV_MAX_FILE >> 20);
+    goto done;
+  }
+  size_t len = (size_t)sb.st_size;
+  buf = malloc(len + 1);
+  if (!buf) {
+    rc = fs_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  if (fread(buf, 1, len, fp) != len) {
+    rc = fs_fail(FS_EIO, "cannot read %s", path);
+    goto done;
+  }
+  buf[len] = '\0';
+  if (!util_utf8_valid(buf, len)) {
+    rc = fs_fail(FS_EINVAL, "%s is not UTF-8 text", path);
+    goto done;
+  }
+  char *p = buf, *end = buf + len, *f[CSV_MAX_FIELDS];
+  if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
+  int line = 1;
+  int n = csv_record(&p, end, f, CSV_MAX_FIELDS, &line);
+  char header[128] = "";
+  for (int i = 0; i < n; i++)
+    snprintf(header + strlen(header), sizeof header - strlen(header), "%s%s", i ? "," : "", f[i]);
+  if (n <= 0 || strcmp(header, k->header) != 0) {
+    rc = fs_fail(FS_EINVAL, "line 1: the header must be \"%s\"", k->header);
+    goto done;
+  }
+  if ((rc = store_tx_begin(st, &implicit))) goto done;
+  txopen = 1;
+  for (;;) {
+    line++;
+    int start = line;
+    if (p < end && (*p == '\n' || *p == '\r')) { /* blank line */
+      if (*p == '\r') p++;
+      if (p < end && *p == '\n') p++;
+      continue;
+    }
+    n = csv_record(&p, end, f, CSV_MAX_FIELDS, &line);
+    if (n == 0) break;
+    if (n != k->ncols) {
+      rc = fs_fail(FS_EINVAL, "line %d: expected %d fields (%s), found %s", start, k->ncols,
+                   k->header, n < 0 ? "a malformed record" : "a different number");
+      break;
+    }
+    if ((rc = import_row(st, k, f, start))) break;
+    count++;
+  }
+done:
+  if (txopen) rc = store_tx_end(st, implicit, rc);
+  if (fp) fclose(fp);
+  free(buf);
+  if (!rc && count_out) *count_out = count;
+  return rc;
+}

@@ -1,0 +1,107 @@
+/*
+ * schema.c — the default field-sales declaration (ARCHITECTURE.md).
+ *
+ * Device-born tables (meetings, orders, order lines, complaints, competitor
+ * notes), shared tables (customers, contacts) and head-office tables
+ * (products, prices, balances).  Every row that belongs to a customer names
+ * it in a column flagged FS_COL_CUSTOMER; head office uses it to send each
+ * manager's devices only their customers.  A customer's `manager` is set
+ * where the customer is born and head-office owned afterwards (FS_COL_HQ).
+ *
+ * Columns are only ever appended to a table; bump `version` when they are.
+ */
+#include <fieldsync/fieldsync.h>
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define T FS_COL_TEXT
+#define I FS_COL_INT
+
+static const fs_column customers[] = {
+    {"name", T, FS_COL_NOTNULL, 200},  {"vat", T, 0, 40},
+    {"segment", T, 0, 60},             {"address", T, 0, 300},
+    {"city", T, 0, 100},               {"country", T, 0, 2},
+    {"phone", T, 0, 40},               {"email", T, 0, 200},
+    {"status", T, FS_COL_NOTNULL, 16}, {"manager", T, FS_COL_HQ, 100},
+    {"created_at", T, 0, 32},
+};
+static const fs_column contacts[] = {
+    {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
+    {"name", T, FS_COL_NOTNULL, 200},
+    {"role", T, 0, 100},
+    {"phone", T, 0, 40},
+    {"email", T, 0, 200},
+};
+static const fs_column meetings[] = {
+    {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
+    {"at", T, FS_COL_NOTNULL, 32},
+    {"place", T, 0, 200},
+    {"kind", T, FS_COL_NOTNULL, 16},
+    {"outcome", T, 0, 2000},
+    {"notes", T, 0, 4000},
+    {"follow_up", T, 0, 10},
+    {"manager", T, 0, 100},
+};
+static const fs_column orders[] = {
+    {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
+    {"status", T, FS_COL_NOTNULL, 16},
+    {"currency", T, FS_COL_NOTNULL, 3},
+    {"discount_bp", I, 0, 0},
+    {"created_at", T, 0, 32},
+    {"submitted_at", T, 0, 32},
+    {"manager", T, 0, 100},
+};
+static const fs_column order_lines[] = {
+    {"order_id", T, FS_COL_NOTNULL, 64},
+    {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
+    {"sku", T, FS_COL_NOTNULL, 64},
+    {"qty", I, FS_COL_NOTNULL, 0},
+    {"unit_price", I, FS_COL_NOTNULL, 0},
+    {"currency", T, FS_COL_NOTNULL, 3},
+    {"discount_bp", I, 0, 0},
+};
+static const fs_column complaints[] = {
+    {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
+    {"kind", T, FS_COL_NOTNULL, 16},
+    {"text", T, FS_COL_NOTNULL, 4000},
+    {"created_at", T, 0, 32},
+};
+static const fs_column competitor_notes[] = {
+    {"customer_id", T, FS_COL_CUSTOMER, 64},
+    {"competitor", T, FS_COL_NOTNULL, 200},
+    {"note", T, FS_COL_NOTNULL, 4000},
+    {"created_at", T, 0, 32},
+};
+static const fs_column products[] = {
+    {"sku", T, FS_COL_NOTNULL, 64},
+    {"name", T, FS_COL_NOTNULL, 200},
+    {"unit", T, 0, 20},
+    {"active", I, FS_COL_NOTNULL, 0},
+};
+static const fs_column prices[] = {
+    {"sku", T, FS_COL_NOTNULL, 64},
+    {"currency", T, FS_COL_NOTNULL, 3},
+    {"price", I, FS_COL_NOTNULL, 0},
+};
+static const fs_column balances[] = {
+    {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
+    {"currency", T, FS_COL_NOTNULL, 3},
+    {"open", I, FS_COL_NOTNULL, 0},
+    {"overdue", I, FS_COL_NOTNULL, 0},
+};
+
+static const fs_table tables[] = {
+    {"customers", FS_OWNER_SHARED, customers, N(customers)},
+    {"contacts", FS_OWNER_SHARED, contacts, N(contacts)},
+    {"meetings", FS_OWNER_DEVICE, meetings, N(meetings)},
+    {"orders", FS_OWNER_DEVICE, orders, N(orders)},
+    {"order_lines", FS_OWNER_DEVICE, order_lines, N(order_lines)},
+    {"complaints", FS_OWNER_DEVICE, complaints, N(complaints)},
+    {"competitor_notes", FS_OWNER_DEVICE, competitor_notes, N(competitor_notes)},
+    {"products", FS_OWNER_HQ, products, N(products)},
+    {"prices", FS_OWNER_HQ, prices, N(prices)},
+    {"balances", FS_OWNER_HQ, balances, N(balances)},
+};
+
+static const fs_schema fieldsales = {"fieldsales", 1, tables, N(tables)};
+
+const fs_schema *fs_schema_fieldsales(void) { return &fieldsales; }

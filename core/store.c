@@ -1,0 +1,623 @@
+/*
+ * store.c — opening, creating and migrating a store; settings; transactions.
+ *
+ * Opening never changes a file it refuses: the checks (is it SQLite, is it
+ * a fieldsync store, which format and declaration version) run on a
+ * read-only look before anything is written, and only then is WAL switched
+ * on and a migration applied, inside one transaction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "storeInt.h"
+#include "util.h"
+
+/* Store format: the internal tables.  Each step upgrades from the previous
+ * version; a fresh store runs them all.  Never edit a shipped step. */
+#define STORE_FORMAT 2
+static const char *const format_steps[STORE_FORMAT] = {
+    /* 1: clocks, tombstones, conflicts */
+    "CREATE TABLE fs_cell(tbl TEXT NOT NULL, pk TEXT NOT NULL, col TEXT NOT NULL,"
+    " hlc INTEGER NOT NULL, site INTEGER NOT NULL, bhlc INTEGER NOT NULL,"
+    " bsite INTEGER NOT NULL, PRIMARY KEY(tbl, pk, col)) WITHOUT ROWID;"
+    "CREATE TABLE fs_tomb(tbl TEXT NOT NULL, pk TEXT NOT NULL, cl INTEGER NOT NULL,"
+    " hlc INTEGER NOT NULL, site INTEGER NOT NULL, seen INTEGER NOT NULL,"
+    " dbv INTEGER NOT NULL, src INTEGER NOT NULL, cust TEXT,"
+    " PRIMARY KEY(tbl, pk)) WITHOUT ROWID;"
+    "CREATE INDEX fs_tomb_dbv ON fs_tomb(tbl, dbv, pk);"
+    "CREATE TABLE fs_conflict(id INTEGER PRIMARY KEY, tbl TEXT NOT NULL,"
+    " pk TEXT NOT NULL, col TEXT NOT NULL, winner TEXT, loser TEXT,"
+    " whlc INTEGER NOT NULL, wsite INTEGER NOT NULL, lhlc INTEGER NOT NULL,"
+    " lsite INTEGER NOT NULL, detected_at INTEGER NOT NULL, resolution TEXT,"
+    " UNIQUE(tbl, pk, col, whlc, wsite, lhlc, lsite));",
+    /* 2: changes refused by the write policy, kept for a person to see */
+    "CREATE TABLE fs_refused(id INTEGER PRIMARY KEY, tbl TEXT NOT NULL,"
+    " pk TEXT NOT NULL, col TEXT, site INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+    " reason TEXT NOT NULL, at INTEGER NOT NULL,"
+    " UNIQUE(tbl, pk, col, site, hlc));",
+};
+
+int store_sqlfail(fs_store *st, const char *what) {
+  int ec = sqlite3_extended_errcode(st->db);
+  int pc = ec & 0xFF;
+  int code = FS_EIO;
+  if (pc == SQLITE_CORRUPT || pc == SQLITE_NOTADB) code = FS_ECORRUPT;
+  else if (pc == SQLITE_NOMEM) code = FS_ENOMEM;
+  else if (pc == SQLITE_CONSTRAINT) code = FS_EEXIST;
+  else if (pc == SQLITE_FULL) code = FS_EIO;
+  return fs_fail(code, "%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+sqlite3_stmt *store_stmt(fs_store *st, const char *sql) {
+  size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
+  for (size_t i = 0; i < STMT_CACHE; i++) {
+    size_t k = (h + i) % STMT_CACHE;
+    if (st->cache[k].sql == sql) {
+      sqlite3_stmt *s = st->cache[k].stmt;
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      return s;
+    }
+    if (!st->cache[k].sql) {
+      sqlite3_stmt *s = NULL;
+      if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
+                             NULL) != SQLITE_OK) {
+        store_sqlfail(st, "preparing a query");
+        return NULL;
+      }
+      st->cache[k].sql = sql;
+      st->cache[k].stmt = s;
+      return s;
+    }
+  }
+  /* Cache full: a programming error (more distinct queries than slots). */
+  fs_fail(FS_ENOMEM, "statement cache full");
+  return NULL;
+}
+
+static int exec(fs_store *st, const char *sql, const char *what) {
+  char *msg = NULL;
+  if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    int rc = store_sqlfail(st, what);
+    sqlite3_free(msg);
+    return rc;
+  }
+  return FS_OK;
+}
+
+int store_meta_get_i64(fs_store *st, const char *key, int64_t *out) {
+  sqlite3_stmt *s = store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW) {
+    *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return FS_OK;
+  }
+  sqlite3_reset(s);
+  if (r == SQLITE_DONE) return FS_ENOTFOUND;
+  return store_sqlfail(st, "reading settings");
+}
+
+int store_meta_set_i64(fs_store *st, const char *key, int64_t v) {
+  sqlite3_stmt *s = store_stmt(
+      st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
+          " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, v);
+  int r = sqlite3_step(s);
+  sqlite3_reset(s);
+  return r == SQLITE_DONE ? FS_OK : store_sqlfail(st, "writing settings");
+}
+
+int fs_store_get(fs_store *st, const char *key, char **out) {
+  *out = NULL;
+  sqlite3_stmt *s = store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    *out = strdup(v ? v : "");
+    sqlite3_reset(s);
+    return *out ? FS_OK : fs_fail(FS_ENOMEM, "out of memory");
+  }
+  sqlite3_reset(s);
+  if (r == SQLITE_ROW || r == SQLITE_DONE)
+    return fs_fail(FS_ENOTFOUND, "setting %s is not set", key);
+  return store_sqlfail(st, "reading settings");
+}
+
+int fs_store_set(fs_store *st, const char *key, const char *value) {
+  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  if (rc) return rc;
+  sqlite3_stmt *s = store_stmt(
+      st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
+          " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  if (!s) return store_tx_end(st, implicit, FS_EIO);
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  if (value) sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+  if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "writing settings");
+  sqlite3_reset(s);
+  if (!strcmp(key, "manager")) st->manager_loaded = 0; /* re-read when next needed */
+  return store_tx_end(st, implicit, rc);
+}
+
+int64_t fs_store_site(const fs_store *st) { return st->site; }
+const char *fs_store_device_id(const fs_store *st) { return st->device_id; }
+int64_t fs_store_db_version(fs_store *st) { return st->dbv; }
+void fs_store_set_max_skew(fs_store *st, int64_t ms) { st->max_skew = ms; }
+int64_t fs_store_hq_site(const fs_store *st) { return st->hq_site; }
+int store_is_hq(const fs_store *st) { return (st->flags & FS_OPEN_SERVER) != 0; }
+
+int fs_store_set_hq_site(fs_store *st, int64_t site) {
+  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  if (rc) return rc;
+  rc = store_meta_set_i64(st, "hq_site", site);
+  if (!rc) st->hq_site = site;
+  return store_tx_end(st, implicit, rc);
+}
+
+tbl_state *store_table(fs_store *st, const char *name) {
+  for (size_t i = 0; i < st->nt; i++)
+    if (strcmp(st->t[i].decl->name, name) == 0) return &st->t[i];
+  return NULL;
+}
+
+/* ---------------------------------------------------------- transactions */
+
+static int begin_raw(fs_store *st) {
+  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return store_sqlfail(st, "starting a transaction");
+  st->tx_dbv = 0;
+  st->saved_hlc = st->clock.last;
+  return FS_OK;
+}
+
+static int commit_raw(fs_store *st) {
+  int rc = FS_OK;
+  if (st->tx_dbv) {
+    rc = store_meta_set_i64(st, "dbv", st->tx_dbv);
+    if (!rc) rc = store_meta_set_i64(st, "hlc", st->clock.last);
+  } else if (st->clock.last != st->saved_hlc) {
+    rc = store_meta_set_i64(st, "hlc", st->clock.last);
+  }
+  if (!rc && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    rc = store_sqlfail(st, "committing");
+  if (rc) {
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    st->clock.last = st->saved_hlc;
+    st->tx_dbv = 0;
+    return rc;
+  }
+  if (st->tx_dbv) st->dbv = st->tx_dbv;
+  st->tx_dbv = 0;
+  return FS_OK;
+}
+
+static void rollback_raw(fs_store *st) {
+  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  st->clock.last = st->saved_hlc;
+  st->tx_dbv = 0;
+}
+
+int store_tx_begin(fs_store *st, int *implicit) {
+  if (st->flags & FS_OPEN_READONLY)
+    return fs_fail(FS_EPERM, "the store was opened read-only");
+  if (st->in_tx || !sqlite3_get_autocommit(st->db)) {
+    *implicit = 0; /* inside the caller's transaction */
+    return FS_OK;
+  }
+  *implicit = 1;
+  return begin_raw(st);
+}
+
+int store_tx_end(fs_store *st, int implicit, int rc) {
+  if (!implicit) return rc;
+  if (rc == FS_OK) return commit_raw(st);
+  /* keep the failure's message: rollback cannot fail in a way we report */
+  rollback_raw(st);
+  return rc;
+}
+
+int64_t store_tx_dbv(fs_store *st) {
+  if (!st->tx_dbv) st->tx_dbv = st->dbv + 1;
+  return st->tx_dbv;
+}
+
+int fs_tx_begin(fs_store *st) {
+  if (st->in_tx) return fs_fail(FS_EINVAL, "a transaction is already open");
+  if (st->flags & FS_OPEN_READONLY)
+    return fs_fail(FS_EPERM, "the store was opened read-only");
+  int rc = begin_raw(st);
+  if (!rc) st->in_tx = 1;
+  return rc;
+}
+
+int fs_tx_commit(fs_store *st) {
+  if (!st->in_tx) return fs_fail(FS_EINVAL, "no transaction is open");
+  st->in_tx = 0;
+  return commit_raw(st);
+}
+
+int fs_tx_rollback(fs_store *st) {
+  if (!st->in_tx) return fs_fail(FS_EINVAL, "no transaction is open");
+  st->in_tx = 0;
+  rollback_raw(st);
+  return FS_OK;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static const char *coltype_sql(fs_coltype t) { return t == FS_COL_INT ? "INTEGER" : "TEXT"; }
+
+static int create_table(fs_store *st, const fs_table *t) {
+  char *sql = NULL;
+  size_t cap = 512 + t->ncols * 96, n = 0;
+  int rc = FS_OK;
+  sql = malloc(cap);
+  if (!sql) return fs_fail(FS_ENOMEM, "out of memory");
+  n += (size_t)snprintf(sql + n, cap - n,
+                        "CREATE TABLE \"%s\"(id TEXT PRIMARY KEY NOT NULL", t->name);
+  for (size_t i = 0; i < t->ncols; i++)
+    n += (size_t)snprintf(sql + n, cap - n, ", \"%s\" %s", t->cols[i].name,
+                          coltype_sql(t->cols[i].type));
+  n += (size_t)snprintf(sql + n, cap - n,
+                        ", _cl INTEGER NOT NULL, _hlc INTEGER NOT NULL,"
+                        " _site INTEGER NOT NULL, _dbv INTEGER NOT NULL,"
+                        " _src INTEGER NOT NULL, _nc INTEGER NOT NULL) WITHOUT ROWID;"
+                        "CREATE INDEX \"%s__dbv\" ON \"%s\"(_dbv, id);",
+                        t->name, t->name);
+  rc = exec(st, sql, "creating a table");
+  free(sql);
+  return rc;
+}
+
+static int valid_name(const char *s) {
+  if (!s || !*s || strlen(s) > 60) return 0;
+  if (s[0] == '_' ) return 0;
+  for (const char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return 0;
+  return strncmp(s, "fs_", 3) != 0 && strcmp(s, "id") != 0;
+}
+
+static int check_schema(const fs_schema *sc) {
+  if (!sc->name || !sc->ntables || sc->version < 1)
+    return fs_fail(FS_EINVAL, "schema declaration is empty");
+  for (size_t i = 0; i < sc->ntables; i++) {
+    const fs_table *t = &sc->tables[i];
+    if (!valid_name(t->name) || t->ncols == 0 || t->ncols > 60)
+      return fs_fail(FS_EINVAL, "schema: bad table name or column count for \"%s\"",
+                     t->name ? t->name : "");
+    for (size_t j = 0; j < t->ncols; j++)
+      if (!valid_name(t->cols[j].name))
+        return fs_fail(FS_EINVAL, "schema: bad column name in table %s", t->name);
+  }
+  return FS_OK;
+}
+
+/* Adds the tables and columns a newer declaration has (append-only). */
+static int migrate_declaration(fs_store *st) {
+  int rc = FS_OK;
+  for (size_t i = 0; i < st->schema->ntables && !rc; i++) {
+    const fs_table *t = &st->schema->tables[i];
+    sqlite3_stmt *s = NULL;
+    char q[160];
+    snprintf(q, sizeof q, "SELECT name FROM pragma_table_info('%s')", t->name);
+    if (sqlite3_prepare_v2(st->db, q, -1, &s, NULL) != SQLITE_OK)
+      return store_sqlfail(st, "reading the schema");
+    int ncols = 0;
+    unsigned char have[64] = {0};
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      const char *name = (const char *)sqlite3_column_text(s, 0);
+      ncols++;
+      for (size_t j = 0; j < t->ncols && j < 64; j++)
+        if (name && strcmp(name, t->cols[j].name) == 0) have[j] = 1;
+    }
+    sqlite3_finalize(s);
+    if (ncols == 0) {
+      rc = create_table(st, t);
+      continue;
+    }
+    for (size_t j = 0; j < t->ncols && !rc; j++) {
+      if (have[j]) continue;
+      snprintf(q, sizeof q, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", t->name,
+               t->cols[j].name, coltype_sql(t->cols[j].type));
+      rc = exec(st, q, "adding a column");
+    }
+  }
+  return rc;
+}
+
+const char *const store_special_cols[SP_N] = {"currency", "country", "email", "discount_bp",
+                                               "at", "follow_up", "created_at", "manager"};
+
+static int prepare_tables(fs_store *st) {
+  st->nt = st->schema->ntables;
+  st->t = calloc(st->nt, sizeof *st->t);
+  if (!st->t) return fs_fail(FS_ENOMEM, "out of memory");
+  for (size_t i = 0; i < st->nt; i++) {
+    tbl_state *ts = &st->t[i];
+    const fs_table *t = &st->schema->tables[i];
+    ts->decl = t;
+    ts->idx = (int)i;
+    ts->cust_col = -1;
+    for (int k = 0; k < SP_N; k++) {
+      ts->sp[k] = -1;
+      for (size_t j = 0; j < t->ncols; j++)
+        if (!strcmp(t->cols[j].name, store_special_cols[k])) ts->sp[k] = (int)j;
+    }
+    size_t cap = 64 + t->ncols * 70;
+    ts->collist = malloc(cap);
+    char *sets = malloc(cap + 64);
+    char *qs = malloc(t->ncols * 2 + 8);
+    char *sql = malloc(cap * 2 + 256);
+    if (!ts->collist || !sets || !qs || !sql) {
+      free(sets), free(qs), free(sql);
+      return fs_fail(FS_ENOMEM, "out of memory");
+    }
+    size_t n = 0, m = 0;
+    for (size_t j = 0; j < t->ncols; j++) {
+      if (t->cols[j].flags & FS_COL_CUSTOMER) ts->cust_col = (int)j;
+      n += (size_t)snprintf(ts->collist + n, cap - n, "%s\"%s\"", j ? "," : "", t->cols[j].name);
+      m += (size_t)snprintf(sets + m, cap + 64 - m, "\"%s\"=?%zu,", t->cols[j].name, j + 2);
+      qs[2 * j] = ',';
+      qs[2 * j + 1] = '?';
+    }
+    qs[2 * t->ncols] = '\0';
+    int rc = SQLITE_OK;
+    snprintf(sql, cap * 2 + 256,
+             "INSERT INTO \"%s\"(id,%s,_cl,_hlc,_site,_dbv,_src,_nc) VALUES(?%s,?,?,?,?,?,?)",
+             t->name, ts->collist, qs);
+    rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->ins, NULL);
+    snprintf(sql, cap * 2 + 256,
+             "SELECT %s,_cl,_hlc,_site,_dbv,_src,_nc FROM \"%s\" WHERE id=?1",
+             ts->collist, t->name);
+    rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->get, NULL);
+    snprintf(sql, cap * 2 + 256,
+             "UPDATE \"%s\" SET %s_cl=?%zu,_hlc=?%zu,_site=?%zu,_dbv=?%zu,_src=?%zu,"
+             "_nc=?%zu WHERE id=?1",
+             t->name, sets, t->ncols + 2, t->ncols + 3, t->ncols + 4, t->ncols + 5,
+             t->ncols + 6, t->ncols + 7);
+    rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->put, NULL);
+    snprintf(sql, cap * 2 + 256, "DELETE FROM \"%s\" WHERE id=?1", t->name);
+    rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->del, NULL);
+    free(sets), free(qs), free(sql);
+    if (rc != SQLITE_OK) return store_sqlfail(st, "preparing table statements");
+  }
+  return FS_OK;
+}
+
+/* What kind of file is this?  0 = empty (new), 1 = fieldsync, else error. */
+static int inspect(fs_store *st, const char *path, int64_t *format,
+                   int64_t *decl_version, char **schema_name) {
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_schema", -1, &s, NULL);
+  if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+    int pc = sqlite3_errcode(st->db) & 0xFF;
+    sqlite3_finalize(s);
+    if (pc == SQLITE_NOTADB || pc == SQLITE_CORRUPT)
+      return fs_fail(FS_ECORRUPT, "%s is not a fieldsync store (the file is not a "
+                                  "readable SQLite database); it was left untouched",
+                     path);
+    return store_sqlfail(st, "reading the store");
+  }
+  int64_t nobj = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  if (nobj == 0) return 0;
+  s = NULL;
+  rc = sqlite3_prepare_v2(st->db,
+                          "SELECT key, value FROM fs_meta WHERE key IN"
+                          " ('magic','format','decl_version','schema')",
+                          -1, &s, NULL);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(s);
+    return fs_fail(FS_ECORRUPT, "%s is not a fieldsync store; it was left untouched", path);
+  }
+  int magic = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *k = (const char *)sqlite3_column_text(s, 0);
+    if (!k) continue;
+    if (!strcmp(k, "magic")) {
+      const char *v = (const char *)sqlite3_column_text(s, 1);
+      magic = v && !strcmp(v, "fieldsync");
+    } else if (!strcmp(k, "format")) {
+      *format = sqlite3_column_int64(s, 1);
+    } else if (!strcmp(k, "decl_version")) {
+      *decl_version = sqlite3_column_int64(s, 1);
+    } else if (!strcmp(k, "schema")) {
+      const char *v = (const char *)sqlite3_column_text(s, 1);
+      *schema_name = strdup(v ? v : "");
+    }
+  }
+  int pc = sqlite3_errcode(st->db) & 0xFF;
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) {
+    if (pc == SQLITE_CORRUPT || pc == SQLITE_NOTADB)
+      return fs_fail(FS_ECORRUPT, "%s is corrupt; it was left untouched", path);
+    return store_sqlfail(st, "reading the store");
+  }
+  if (!magic)
+    return fs_fail(FS_ECORRUPT, "%s is not a fieldsync store; it was left untouched", path);
+  return 1;
+}
+
+static int integrity(fs_store *st, const char *path) {
+  sqlite3_stmt *s = NULL;
+  int ok = 0;
+  if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s, NULL) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    ok = v && !strcmp(v, "ok");
+  }
+  sqlite3_finalize(s);
+  if (!ok)
+    return fs_fail(FS_ECORRUPT, "%s is corrupt (integrity check failed); it was left "
+                                "untouched: restore it from a backup",
+                   path);
+  return FS_OK;
+}
+
+static int setup_new(fs_store *st) {
+  int rc = exec(st,
+                "CREATE TABLE fs_meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;",
+                "creating the store");
+  if (rc) return rc;
+  do {
+    randombytes_buf(&st->site, sizeof st->site);
+    st->site &= INT64_MAX; /* positive, for readable ids */
+  } while (st->site == 0);
+  char q[256];
+  snprintf(q, sizeof q,
+           "INSERT INTO fs_meta VALUES('magic','fieldsync'),('format',0),"
+           "('site',%lld),('dbv',0),('hlc',0),('role','%s')",
+           (long long)st->site, (st->flags & FS_OPEN_SERVER) ? "server" : "device");
+  rc = exec(st, q, "creating the store");
+  if (rc) return rc;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(st->db, "INSERT INTO fs_meta VALUES('schema', ?1)", -1, &s,
+                         NULL) != SQLITE_OK)
+    return store_sqlfail(st, "creating the store");
+  sqlite3_bind_text(s, 1, st->schema->name, -1, SQLITE_STATIC);
+  rc = sqlite3_step(s) == SQLITE_DONE ? FS_OK : store_sqlfail(st, "creating the store");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
+                  unsigned flags) {
+  fs_store *st = NULL;
+  char *schema_name = NULL;
+  int rc = FS_OK;
+  int64_t format = 0, decl_version = 0;
+  *out = NULL;
+  if (sodium_init() < 0) return fs_fail(FS_ENOMEM, "libsodium failed to initialise");
+  if (!schema) schema = fs_schema_fieldsales();
+  if ((rc = check_schema(schema))) return rc;
+  struct stat sb;
+  int exists = stat(path, &sb) == 0;
+  if (!exists && !(flags & FS_OPEN_CREATE))
+    return fs_fail(FS_ENOTFOUND, "no store at %s", path);
+  if (exists && !S_ISREG(sb.st_mode))
+    return fs_fail(FS_EINVAL, "%s is not a regular file", path);
+
+  st = calloc(1, sizeof *st);
+  if (!st) return fs_fail(FS_ENOMEM, "out of memory");
+  st->schema = schema;
+  st->flags = flags;
+  st->max_skew = 3600 * 1000;
+  int oflags = (flags & FS_OPEN_READONLY) ? SQLITE_OPEN_READONLY
+                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    rc = st->db ? store_sqlfail(st, "opening the store")
+                : fs_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  sqlite3_extended_result_codes(st->db, 1);
+  sqlite3_busy_timeout(st->db, 10000);
+
+  rc = inspect(st, path, &format, &decl_version, &schema_name);
+  if (rc < 0) goto done;
+  int fresh = rc == 0;
+  rc = FS_OK;
+  if (fresh && !(flags & FS_OPEN_CREATE)) {
+    rc = fs_fail(FS_ECORRUPT, "%s is not a fieldsync store (empty database)", path);
+    goto done;
+  }
+  if (!fresh) {
+    if (format > STORE_FORMAT || decl_version > schema->version) {
+      rc = fs_fail(FS_EVERSION,
+                   "%s was written by a newer version of fieldsync (store format %lld, "
+                   "declaration %lld); upgrade fieldsync to open it",
+                   path, (long long)format, (long long)decl_version);
+      goto done;
+    }
+    if (!schema_name || strcmp(schema_name, schema->name) != 0) {
+      rc = fs_fail(FS_EINVAL, "%s holds the \"%s\" schema, not \"%s\"", path,
+                   schema_name ? schema_name : "?", schema->name);
+      goto done;
+    }
+    if ((rc = integrity(st, path))) goto done;
+  }
+  if (flags & FS_OPEN_READONLY) {
+    if (fresh || format < STORE_FORMAT || decl_version < schema->version) {
+      rc = fs_fail(FS_EVERSION, "%s needs an upgrade; open it writable first", path);
+      goto done;
+    }
+  } else {
+    if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                       " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;",
+                   "configuring the store")))
+      goto done;
+    if ((rc = exec(st, "BEGIN IMMEDIATE", "starting the upgrade"))) goto done;
+    if (fresh) rc = setup_new(st);
+    for (int64_t v = format; !rc && v < STORE_FORMAT; v++)
+      rc = exec(st, format_steps[v], "upgrading the store");
+    if (!rc) rc = migrate_declaration(st);
+    if (!rc && (format < STORE_FORMAT || fresh)) {
+      char q[96];
+      snprintf(q, sizeof q, "UPDATE fs_meta SET value=%d WHERE key='format'", STORE_FORMAT);
+      rc = exec(st, q, "upgrading the store");
+    }
+    if (!rc && decl_version != schema->version) {
+      char q[128];
+      snprintf(q, sizeof q,
+               "INSERT OR REPLACE INTO fs_meta VALUES('decl_version', %d)", schema->version);
+      rc = exec(st, q, "upgrading the store");
+    }
+    if (!rc) rc = exec(st, "COMMIT", "finishing the upgrade");
+    if (rc) {
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+      goto done;
+    }
+  }
+  if ((rc = store_meta_get_i64(st, "site", &st->site))) goto done;
+  if ((rc = store_meta_get_i64(st, "dbv", &st->dbv))) goto done;
+  if ((rc = store_meta_get_i64(st, "hlc", &st->clock.last))) goto done;
+  if (store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
+  int64_t skew;
+  if (!store_meta_get_i64(st, "max_skew_ms", &skew) && skew > 0) st->max_skew = skew;
+  {
+    char *role = NULL;
+    if (fs_store_get(st, "role", &role) == FS_OK && !strcmp(role, "server"))
+      st->flags |= FS_OPEN_SERVER;
+    free(role);
+  }
+  if (st->flags & FS_OPEN_SERVER) st->hq_site = st->site;
+  snprintf(st->device_id, sizeof st->device_id, "%016llx", (unsigned long long)st->site);
+  rc = prepare_tables(st);
+done:
+  free(schema_name);
+  if (rc) {
+    fs_store_close(st);
+    return rc;
+  }
+  fs_clear_error();
+  *out = st;
+  return FS_OK;
+}
+
+void fs_store_close(fs_store *st) {
+  if (!st) return;
+  if (st->in_tx) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  for (size_t i = 0; i < STMT_CACHE; i++) sqlite3_finalize(st->cache[i].stmt);
+  for (size_t i = 0; st->t && i < st->nt; i++) {
+    sqlite3_finalize(st->t[i].ins);
+    sqlite3_finalize(st->t[i].get);
+    sqlite3_finalize(st->t[i].put);
+    sqlite3_finalize(st->t[i].del);
+    free(st->t[i].collist);
+  }
+  free(st->t);
+  free(st->manager);
+  sqlite3_close(st->db);
+  free(st);
+}

@@ -1,0 +1,152 @@
+/*
+ * storeInt.h — the store handle and the internals shared by core/ modules.
+ *
+ * Layout of a store (one SQLite file):
+ *  - one table per declared synced table: `id TEXT PRIMARY KEY`, the declared
+ *    columns, and the compact clock of the row: _cl (causal length, odd),
+ *    _hlc/_site (the clock covering every column without its own entry),
+ *    _dbv (db_version of the last change to the row on this replica) and
+ *    _src (0 when the row holds something written or kept locally; else the
+ *    site of the peer whose state the row equals, so it is not echoed back);
+ *  - fs_cell: a clock (and base clock) for each column edited on its own
+ *    after the row's insert;
+ *  - fs_tomb: deleted rows (causal length even) with their delete clock;
+ *  - fs_conflict, fs_refused: what a person reviews;
+ *  - fs_meta: format version, site id, db_version, clock, settings.
+ *
+ * Invariants: a row is live in its table or in fs_tomb, never both; every
+ * write to a synced table goes through write.c or merge.c, in a transaction
+ * that also bumps _dbv and persists the clock (store_tx_*).
+ */
+#ifndef FS_STORE_INT_H
+#define FS_STORE_INT_H
+
+#include <fieldsync/fieldsync.h>
+#include <sqlite3.h>
+
+#include "hlc.h"
+
+/* Columns the domain rules look at, found by name once per table. */
+enum { SP_CURRENCY, SP_COUNTRY, SP_EMAIL, SP_DISCOUNT, SP_AT, SP_FOLLOWUP, SP_CREATED,
+       SP_MANAGER, SP_N };
+extern const char *const store_special_cols[SP_N];
+
+typedef struct tbl_state {
+  const fs_table *decl;
+  int idx;
+  int cust_col;        /* FS_COL_CUSTOMER column index, -1 if none */
+  char *collist;       /* "\"c1\",\"c2\",..." */
+  sqlite3_stmt *ins;   /* id, cols..., _cl, _hlc, _site, _dbv, _src */
+  sqlite3_stmt *get;   /* cols..., _cl, _hlc, _site, _dbv, _src WHERE id */
+  sqlite3_stmt *put;   /* UPDATE all cols + clock WHERE id */
+  sqlite3_stmt *del;   /* DELETE WHERE id */
+  int sp[SP_N];        /* index of each special column, -1 if absent */
+} tbl_state;
+
+#define STMT_CACHE 64
+
+struct fs_store {
+  sqlite3 *db;
+  const fs_schema *schema;
+  tbl_state *t;
+  size_t nt;
+  unsigned flags;
+  int64_t site;
+  char device_id[17];
+  hlc_clock clock;
+  int64_t dbv;       /* last committed db_version */
+  int64_t tx_dbv;    /* db_version of the open transaction's writes, 0 = none */
+  int in_tx;         /* 1 inside fs_tx_begin .. commit/rollback */
+  int64_t saved_hlc; /* clock at transaction start, restored on rollback */
+  int64_t max_skew;
+  int64_t hq_site;
+  char *manager;     /* cached "manager" setting (device), NULL if unset */
+  int manager_loaded;
+  struct {
+    const char *sql;
+    sqlite3_stmt *stmt;
+  } cache[STMT_CACHE];
+};
+
+/* A cached prepared statement for constant SQL text (reset and unbound on
+ * return).  NULL on error with the message set. */
+sqlite3_stmt *store_stmt(fs_store *st, const char *sql);
+/* Maps the last SQLite error to an fs_err with a sentence naming `what`. */
+int store_sqlfail(fs_store *st, const char *what);
+
+/* Write transactions.  store_tx_begin opens one unless fs_tx_begin already
+ * did (then it is a no-op); store_tx_end commits (rc == FS_OK) or rolls back
+ * an implicit one.  store_tx_dbv gives the db_version for this transaction's
+ * writes. */
+int store_tx_begin(fs_store *st, int *implicit);
+int store_tx_end(fs_store *st, int implicit, int rc);
+int64_t store_tx_dbv(fs_store *st);
+
+tbl_state *store_table(fs_store *st, const char *name);
+int store_is_hq(const fs_store *st);
+int store_meta_get_i64(fs_store *st, const char *key, int64_t *out);
+int store_meta_set_i64(fs_store *st, const char *key, int64_t v);
+
+/* Binds a value given as text to a column of `type`; validates it. */
+int store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
+                          const fs_table *t, const fs_column *c,
+                          const char *value);
+
+#endif
+
+/* ----------------------------------------------------- rows (write.c) */
+
+#include "change.h"
+
+/* One row as this replica holds it, with the effective clock of every
+ * column.  Allocated in an arena. */
+typedef struct row {
+  int state;   /* ROW_NONE, ROW_LIVE or ROW_TOMB */
+  int64_t cl, hlc, site, dbv, src, seen;
+  const char *cust; /* tombstone: the customer the row belonged to */
+  fs_value *vals;   /* live: ncols values */
+  uint8_t *has_cell;
+  fs_cell *cells;   /* per column (col index = position), valid if has_cell */
+} row;
+
+#define ROW_NONE 0
+#define ROW_LIVE 1
+#define ROW_TOMB 2
+
+/* Loads row `pk` of table ts (live or tombstone), values copied into `a`. */
+int row_load(fs_store *st, tbl_state *ts, const char *pk, struct fs_arena *a, row *r);
+/* Writes a live row's values and clock (insert when !exists, else update). */
+int row_put(fs_store *st, tbl_state *ts, const char *pk, const row *r, int exists);
+/* Replaces the fs_cell entries of a row with r's (has_cell) entries. */
+int row_put_cells(fs_store *st, tbl_state *ts, const char *pk, const row *r,
+                  int had_cells);
+int row_delete_cells(fs_store *st, tbl_state *ts, const char *pk);
+int row_put_tomb(fs_store *st, tbl_state *ts, const char *pk, const row *r);
+int row_delete_tomb(fs_store *st, tbl_state *ts, const char *pk);
+/* Value equality (type and content). */
+int value_equal(const fs_value *a, const fs_value *b);
+/* Binds v at index idx. */
+void value_bind(sqlite3_stmt *s, int idx, const fs_value *v);
+/* Reads column i of s into v (text copied into a). */
+int value_read(sqlite3_stmt *s, int i, struct fs_arena *a, fs_value *v);
+
+/* ---------------------------------------------- domain rules (domain.c) */
+
+/* Local writes only (not merges): defaults, enums, references, states. */
+int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *a);
+int domain_update(fs_store *st, tbl_state *ts, const char *id, const fs_value *old,
+                  fs_value *vals, const uint8_t *set, struct fs_arena *a);
+int domain_delete(fs_store *st, tbl_state *ts, const char *id, const fs_value *old);
+
+/* Conflict log (conflict.c). */
+int conflict_log(fs_store *st, const char *table, const char *pk, const char *col,
+                 const fs_value *winner, int64_t whlc, int64_t wsite,
+                 const fs_value *loser, int64_t lhlc, int64_t lsite);
+/* Head-office reports (views.c): kind orders|meetings|pipeline, month
+ * "YYYY-MM" or NULL, by manager|customer.  *out caller-owned JSON. */
+int view_report(fs_store *st, const char *kind, const char *month, const char *by,
+                char **out);
+
+/* Refused changes (merge.c / conflict.c). */
+int refused_log(fs_store *st, const char *table, const char *pk, const char *col,
+                int64_t site, int64_t hlc, const char *reason);

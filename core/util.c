@@ -1,0 +1,323 @@
+/*
+ * util.c — thread-local error messages, UTF-8 validation, ids, time and money
+ * text forms.
+ *
+ * Invariant: every failing public call leaves one sentence in the calling
+ * thread's buffer; fs_errmsg() never returns NULL.
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+static _Thread_local char errbuf[512];
+
+int fs_fail(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+void fs_clear_error(void) { errbuf[0] = '\0'; }
+
+const char *fs_errmsg(void) { return errbuf; }
+
+const char *fs_strerror(int code) {
+  switch (code) {
+  case FS_OK: return "ok";
+  case FS_EINVAL: return "invalid input";
+  case FS_ENOTFOUND: return "not found";
+  case FS_EEXIST: return "already exists";
+  case FS_EPERM: return "not permitted";
+  case FS_EAUTH: return "authentication failed";
+  case FS_ECORRUPT: return "corrupt data";
+  case FS_EVERSION: return "unsupported version";
+  case FS_ESKEW: return "clock skew";
+  case FS_ENETWORK: return "network error";
+  case FS_ECONFLICT: return "conflicting state";
+  case FS_ENOMEM: return "out of memory";
+  case FS_EIO: return "I/O error";
+  case FS_EREVOKED: return "device revoked";
+  case FS_ETOOBIG: return "too big";
+  default: return "unknown error";
+  }
+}
+
+void fs_free(void *p) { free(p); }
+
+int util_utf8_valid(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  while (p < end) {
+    unsigned c = *p;
+    if (c == 0) return 0;
+    if (c < 0x80) {
+      p++;
+      continue;
+    }
+    size_t len;
+    unsigned min;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2, min = 0x80, c &= 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, min = 0x800, c &= 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, min = 0x10000, c &= 0x07;
+    } else {
+      return 0;
+    }
+    if ((size_t)(end - p) < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+      if ((p[i] & 0xC0) != 0x80) return 0;
+      c = (c << 6) | (p[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    p += len;
+  }
+  return 1;
+}
+
+int util_parse_i64(const char *s, int64_t *out) {
+  if (!s || !*s || isspace((unsigned char)*s)) return 0;
+  errno = 0;
+  char *end = NULL;
+  long long v = strtoll(s, &end, 10);
+  if (errno || !end || *end) return 0;
+  *out = (int64_t)v;
+  return 1;
+}
+
+int64_t util_now_ms(void) {
+  const char *pin = getenv("FIELDSYNC_TEST_NOW_MS");
+  int64_t v;
+  if (pin && util_parse_i64(pin, &v)) return v;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int util_is_uuid(const char *s) {
+  static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+  for (size_t i = 0; i < sizeof pat - 1; i++) {
+    char c = s[i];
+    if (pat[i] == '-') {
+      if (c != '-') return 0;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return 0;
+    }
+  }
+  return s[sizeof pat - 1] == '\0';
+}
+
+/* UUIDv7 (RFC 9562, method 1): 48-bit ms timestamp, version 7, the 12-bit
+ * rand_a field used as a counter within the millisecond (when it runs out
+ * the timestamp moves on by one), 62 random bits.  A thread's ids therefore
+ * sort by creation.  Random bytes come from a per-thread pool refilled from
+ * libsodium, so an id costs no system call. */
+void fs_uuid7(char out[FS_ID_SIZE]) {
+  static const char hex[] = "0123456789abcdef";
+  static _Thread_local uint64_t last_ms;
+  static _Thread_local uint32_t seq;
+  static _Thread_local unsigned char pool[256];
+  static _Thread_local size_t used = sizeof pool;
+  if (used + 10 > sizeof pool) {
+    randombytes_buf(pool, sizeof pool);
+    used = 0;
+  }
+  const unsigned char *r = pool + used;
+  used += 10;
+  uint64_t ms = (uint64_t)util_now_ms();
+  if (ms <= last_ms) {
+    ms = last_ms;
+    if (++seq > 0xFFF) {
+      ms = ++last_ms;
+      seq = r[0] & 0x7F;
+    }
+  } else {
+    last_ms = ms;
+    seq = r[0] & 0x7F; /* room left for many ids in this millisecond */
+  }
+  unsigned char b[16];
+  for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ms >> (40 - 8 * i));
+  b[6] = (unsigned char)(0x70 | (seq >> 8));
+  b[7] = (unsigned char)seq;
+  b[8] = (unsigned char)(0x80 | (r[1] & 0x3F));
+  memcpy(b + 9, r + 2, 7);
+  char *o = out;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
+    *o++ = hex[b[i] >> 4];
+    *o++ = hex[b[i] & 15];
+  }
+  *o = '\0';
+  sodium_memzero(pool + used - 10, 10);
+}
+
+/* Days from civil date, proleptic Gregorian (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int valid_date(int y, int mo, int d) {
+  static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1) return 0;
+  int md = mdays[mo - 1];
+  if (mo == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) md = 29;
+  return d <= md;
+}
+
+static int digits(const char *s, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (!isdigit((unsigned char)s[i])) return 0;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return 1;
+}
+
+int fs_time_parse(int64_t *out_ms, const char *text) {
+  int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
+  const char *p = text;
+  if (!text) return fs_fail(FS_EINVAL, "no time given");
+  size_t len = strlen(text);
+  if (len < 10 || !digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) ||
+      p[7] != '-' || !digits(p + 8, 2, &d) || !valid_date(y, mo, d))
+    goto bad;
+  p += 10;
+  int has_time = 0, utc = 0;
+  int64_t offset_min = 0;
+  if (*p == 'T' || *p == ' ') {
+    char sep = *p++;
+    if (!digits(p, 2, &h) || p[2] != ':' || !digits(p + 3, 2, &mi)) goto bad;
+    p += 5;
+    has_time = 1;
+    if (*p == ':') {
+      if (!digits(p + 1, 2, &sec)) goto bad;
+      p += 3;
+      if (*p == '.') {
+        p++;
+        int nd = 0;
+        ms = 0;
+        while (isdigit((unsigned char)*p)) {
+          if (nd < 3) ms = ms * 10 + (*p - '0');
+          nd++;
+          p++;
+        }
+        if (nd == 0) goto bad;
+        for (; nd < 3; nd++) ms *= 10;
+      }
+    }
+    if (*p == 'Z') {
+      utc = 1;
+      p++;
+    } else if (*p == '+' || *p == '-') {
+      int oh, om;
+      int sign = *p == '-' ? -1 : 1;
+      if (!digits(p + 1, 2, &oh)) goto bad;
+      p += 3;
+      if (*p == ':') p++;
+      if (!digits(p, 2, &om)) goto bad;
+      p += 2;
+      if (oh > 23 || om > 59) goto bad;
+      utc = 1;
+      offset_min = sign * (oh * 60 + om);
+    } else if (sep == 'T' && *p == '\0') {
+      utc = 0; /* ISO without zone: local time */
+    }
+    if (h > 23 || mi > 59 || sec > 60) goto bad;
+  }
+  if (*p != '\0') goto bad;
+  if (utc) {
+    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t s = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    *out_ms = s * 1000 + ms;
+    return FS_OK;
+  }
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  tm.tm_isdst = -1;
+  (void)has_time;
+  time_t t = mktime(&tm);
+  if (t == (time_t)-1) goto bad;
+  *out_ms = (int64_t)t * 1000 + ms;
+  return FS_OK;
+bad:
+  return fs_fail(FS_EINVAL,
+                 "cannot read the time \"%.60s\": use YYYY-MM-DD HH:MM (local "
+                 "time) or ISO-8601 such as 2026-01-05T08:00:00Z",
+                 text);
+}
+
+void fs_time_format(char out[32], int64_t ms) {
+  time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int fs_money_parse(int64_t *out_minor, const char *text) {
+  const char *p = text;
+  int neg = 0;
+  int64_t units = 0, frac = 0;
+  int nd = 0, nf = 0;
+  if (!p) goto bad;
+  if (*p == '-') {
+    neg = 1;
+    p++;
+  }
+  while (isdigit((unsigned char)*p)) {
+    if (units > (INT64_MAX / 100 - 9) / 10) goto bad;
+    units = units * 10 + (*p++ - '0');
+    nd++;
+  }
+  if (*p == '.') {
+    p++;
+    while (isdigit((unsigned char)*p)) {
+      if (nf >= 2) goto bad;
+      frac = frac * 10 + (*p++ - '0');
+      nf++;
+    }
+    if (nf == 0) goto bad;
+  }
+  if (*p || nd == 0) goto bad;
+  if (nf == 1) frac *= 10;
+  *out_minor = (neg ? -1 : 1) * (units * 100 + frac);
+  return FS_OK;
+bad:
+  return fs_fail(FS_EINVAL,
+                 "cannot read the amount \"%.40s\": use a decimal such as 12.50",
+                 text ? text : "");
+}
+
+void fs_money_format(char out[40], int64_t minor) {
+  char digitsbuf[32];
+  uint64_t a = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
+  snprintf(digitsbuf, sizeof digitsbuf, "%llu", (unsigned long long)(a / 100));
+  size_t n = strlen(digitsbuf), o = 0;
+  if (minor < 0) out[o++] = '-';
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0 && (n - i) % 3 == 0) out[o++] = ' ';
+    out[o++] = digitsbuf[i];
+  }
+  snprintf(out + o, 40 - o, ".%02u", (unsigned)(a % 100));
+}

@@ -1,0 +1,33 @@
+/*
+ * util.h — error reporting and small helpers shared by every module.
+ *
+ * The library reports failures as a negative fs_err code plus a sentence
+ * kept per thread (fs_errmsg()).  fs_fail() is the one way to set it, at the
+ * place where the failure happens, so the message can name what failed.
+ */
+#ifndef FS_UTIL_H
+#define FS_UTIL_H
+
+#include <fieldsync/fieldsync.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Sets the thread's error message and returns code (for `return fs_fail()`). */
+int fs_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Clears the thread's error message. */
+void fs_clear_error(void);
+
+/* 1 when s[0..n) is valid UTF-8 with no NUL byte. */
+int util_utf8_valid(const char *s, size_t n);
+
+/* Strict decimal int64 parse of the whole string (no spaces, no junk). */
+int util_parse_i64(const char *s, int64_t *out);
+
+/* Wall clock in milliseconds since the epoch.  Tests may pin it with the
+ * FIELDSYNC_TEST_NOW_MS environment variable. */
+int64_t util_now_ms(void);
+
+/* Canonical lowercase UUID text check (8-4-4-4-12 hex). */
+int util_is_uuid(const char *s);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * fieldsync public API.
+ *
+ * fieldsync keeps an offline-first SQLite replica of a field-sales data model
+ * on each device and on the head-office server.  Every write goes through this
+ * library, which records a logical clock for every synced cell in the same
+ * transaction, so that replicas can exchange "changes since" batches and merge
+ * them deterministically (per-column last-writer-wins on (hlc, site)).
+ *
+ * Conventions (see STYLE.md):
+ *  - handles are opaque; out-parameters come first; `T **out` means the caller
+ *    owns the result and releases it with the matching _free/_close (which all
+ *    accept NULL);
+ *  - every function returning int returns FS_OK (0) or a negative fs_err, and
+ *    on failure fs_errmsg() holds one human sentence for this thread;
+ *  - money is int64 minor units plus an ISO currency code; time is int64
+ *    milliseconds since the Unix epoch; ids are UUIDv7 text (36 chars).
+ */
+#ifndef FIELDSYNC_H
+#define FIELDSYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum fs_err {
+  FS_OK = 0,
+  FS_EINVAL = -1,     /* bad argument or bad input (CLI, CSV, field value) */
+  FS_ENOTFOUND = -2,  /* no such row, file, device or token */
+  FS_EEXIST = -3,     /* already exists (store, key file, enrollment) */
+  FS_EPERM = -4,      /* refused by the write policy (head-office owned) */
+  FS_EAUTH = -5,      /* signature, key, token or TLS verification failed */
+  FS_ECORRUPT = -6,   /* malformed bytes, corrupt store or broken chain */
+  FS_EVERSION = -7,   /* written by a newer fieldsync or unknown format */
+  FS_ESKEW = -8,      /* remote clock too far ahead of local wall time */
+  FS_ENETWORK = -9,   /* the server could not be reached */
+  FS_ECONFLICT = -10, /* state does not allow it (submitted order, replay) */
+  FS_ENOMEM = -11,    /* out of memory */
+  FS_EIO = -12,       /* file system or SQLite I/O error */
+  FS_EREVOKED = -13,  /* this device was revoked by head office */
+  FS_ETOOBIG = -14    /* input over a documented size limit */
+} fs_err;
+
+/* The human sentence describing the last failure on this thread ("" if
+ * none).  Borrowed: valid until the next fieldsync call on this thread. */
+const char *fs_errmsg(void);
+
+/* A short fixed name for an error code ("invalid input", "not found", ...). */
+const char *fs_strerror(int code);
+
+/* ---------------------------------------------------------------- basics */
+
+#define FS_ID_SIZE 37 /* UUIDv7 text plus NUL */
+
+/* Fresh UUIDv7 text id into out[FS_ID_SIZE]. */
+void fs_uuid7(char out[FS_ID_SIZE]);
+
+/* Milliseconds since the epoch from "YYYY-MM-DD HH:MM" (local time),
+ * "YYYY-MM-DD" (local midnight) or ISO-8601 ("2026-01-05T08:00:00Z",
+ * "...+02:00", with optional seconds/fraction).  FS_EINVAL if unparseable. */
+int fs_time_parse(int64_t *out_ms, const char *text);
+
+/* ISO-8601 UTC text ("2026-01-05T08:00:00Z") of ms into out[32]. */
+void fs_time_format(char out[32], int64_t ms);
+
+/* Money: parses "12.50" / "12" / "-3.5" into minor units (2 decimals). */
+int fs_money_parse(int64_t *out_minor, const char *text);
+/* "1 234.50" (thin grouping with spaces) of minor units into out[40]. */
+void fs_money_format(char out[40], int64_t minor);
+
+/* --------------------------------------------------------------- schema */
+
+typedef enum fs_owner {
+  FS_OWNER_DEVICE = 0, /* born on devices, e.g. meetings, orders */
+  FS_OWNER_SHARED = 1, /* edited on both sides, e.g. customers */
+  FS_OWNER_HQ = 2      /* head-office owned, read-only on devices */
+} fs_owner;
+
+typedef enum fs_coltype { FS_COL_TEXT = 0, FS_COL_INT = 1 } fs_coltype;
+
+/* Column flags. */
+#define FS_COL_NOTNULL 0x1u  /* a row must have a value */
+#define FS_COL_HQ 0x2u       /* head-office owned after the row is created */
+#define FS_COL_CUSTOMER 0x4u /* holds the customer id the row belongs to */
+
+typedef struct fs_column {
+  const char *name;
+  fs_coltype type;
+  unsigned flags;
+  unsigned max_len; /* text: maximum bytes (0 = 4096) */
+} fs_column;
+
+/* A synced table: an `id TEXT PRIMARY KEY` (UUIDv7) plus these columns. */
+typedef struct fs_table {
+  const char *name;
+  fs_owner owner;
+  const fs_column *cols;
+  size_t ncols;
+} fs_table;
+
+typedef struct fs_schema {
+  const char *name; /* "fieldsales" */
+  int version;      /* bumped when the declaration changes */
+  const fs_table *tables;
+  size_t ntables;
+} fs_schema;
+
+/* The default field-sales schema of ARCHITECTURE.md. */
+const fs_schema *fs_schema_fieldsales(void);
+
+/* ---------------------------------------------------------------- store */
+
+typedef struct fs_store fs_store;
+
+#define FS_OPEN_CREATE 0x1u   /* create the file if missing */
+#define FS_OPEN_READONLY 0x2u /* never write (queries only) */
+#define FS_OPEN_SERVER 0x4u   /* this replica is head office (role) */
+
+/* Open (and with FS_OPEN_CREATE create) a store at `path` for `schema`
+ * (NULL = field-sales).  An older store is migrated in place; a store written
+ * by a newer version (FS_EVERSION), a corrupt file or a non-fieldsync
+ * database (FS_ECORRUPT) is refused and left untouched.  FS_ENOTFOUND when
+ * the file is missing and FS_OPEN_CREATE is not given. */
+int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
+                  unsigned flags);
+void fs_store_close(fs_store *st);
+
+/* This replica's site id (random, never 0) and its 16-hex text form. */
+int64_t fs_store_site(const fs_store *st);
+const char *fs_store_device_id(const fs_store *st);
+
+/* Key/value settings kept in the store (manager, server url, cursors...).
+ * fs_store_get returns FS_ENOTFOUND when unset; *out is caller-owned. */
+int fs_store_get(fs_store *st, const char *key, char **out);
+int fs_store_set(fs_store *st, const char *key, const char *value);
+
+/* The highest db_version of this store (bumped once per write transaction). */
+int64_t fs_store_db_version(fs_store *st);
+
+/* Bound on how far a received clock may be ahead of local wall time. */
+void fs_store_set_max_skew(fs_store *st, int64_t ms);
+
+/* The site id of head office as this replica knows it (set at enrollment);
+ * only changes from it may touch head-office owned tables and columns. */
+int fs_store_set_hq_site(fs_store *st, int64_t site);
+int64_t fs_store_hq_site(const fs_store *st);
+
+/* --------------------------------------------------------- transactions */
+
+/* Group many writes into one transaction (one db_version).  Without these,
+ * each write is its own transaction.  Not nestable: FS_EINVAL when one is
+ * already open.  fs_tx_rollback discards every write since fs_tx_begin. */
+int fs_tx_begin(fs_store *st);
+int fs_tx_commit(fs_store *st);
+int fs_tx_rollback(fs_store *st);
+
+/* ------------------------------------------------------- generic writes */
+
+typedef struct fs_field {
+  const char *name;
+  const char *value; /* text form; NULL = SQL NULL */
+} fs_field;
+
+/* Insert a row into a synced table with a fresh UUIDv7 id (written to
+ * id_out).  The write policy applies: a device write to a head-office table
+ * is FS_EPERM; domain validation (required fields, enums, customer exists,
+ * text length, valid UTF-8) is FS_EINVAL/FS_ENOTFOUND.  Nothing is written
+ * on failure. */
+int fs_insert(fs_store *st, const char *table, const fs_field *fields,
+              size_t n, char id_out[FS_ID_SIZE]);
+/* Set some columns of a row.  Same errors as fs_insert; FS_ENOTFOUND if the
+ * row does not exist. */
+int fs_update(fs_store *st, const char *table, const char *id,
+              const fs_field *fields, size_t n);
+/* Delete a row (a tombstone with its own clock). */
+int fs_delete(fs_store *st, const char *table, const char *id);
+
+/* ----------------------------------------------------- domain operations */
+
+/* An order line for `sku` on a draft order; the unit price is a snapshot of
+ * the synced price list for the order's currency at this moment.
+ * discount_bp: line discount in basis points (0..10000).  FS_ENOTFOUND for
+ * an unknown order or SKU (or no price in the currency), FS_EINVAL for
+ * qty <= 0, FS_ECONFLICT when the order is no longer a draft. */
+int fs_order_line_add(fs_store *st, const char *order_id, const char *sku,
+                      int64_t qty, int64_t discount_bp, char id_out[FS_ID_SIZE]);
+/* draft -> submitted; FS_EINVAL for an order without lines, FS_ECONFLICT when
+ * not a draft. */
+int fs_order_submit(fs_store *st, const char *order_id);
+
+/* Head-office import of a CSV file (products, prices or balances: see
+ * CLI.md).  Only on a head-office store.  A bad row refuses the whole file
+ * (FS_EINVAL, message names the line); nothing is imported from it.
+ * *count_out (may be NULL) receives the number of rows imported. */
+int fs_hq_import_csv(fs_store *st, const char *kind, const char *path,
+                     size_t *count_out);
+/* Head office assigns a customer to a manager. */
+int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager);
+
+/* ------------------------------------------------------------- queries */
+
+/* JSON documents for the CLI and reports; *out is a caller-owned
+ * NUL-terminated string (free with fs_free).  `view` is one of:
+ *   "customers"            array of customers (arg unused)
+ *   "customer"             one customer with contacts, meetings, orders,
+ *                          balances (arg = id)
+ *   "meetings"             array; arg = "customer=ID" and/or "day=YYYY-MM-DD"
+ *                          joined by '&', or NULL
+ *   "orders"               array of orders with totals
+ *   "order"                one order with its lines and totals (arg = id)
+ *   "products"             catalog with prices
+ *   "conflicts"            conflict log, newest first
+ *   "refused"              changes head office refused, with reasons
+ *   "export"               every synced table: {"table":[rows sorted by id]}
+ *   "export-manager"       the same, restricted to what a manager's devices
+ *                          hold (arg = manager; head office only)
+ * FS_ENOTFOUND for an unknown id, FS_EINVAL for an unknown view. */
+int fs_view_json(fs_store *st, const char *view, const char *arg, char **out);
+void fs_free(void *p);
+
+/* Number of locally made changes (rows) not yet acknowledged by head office. */
+int fs_pending_count(fs_store *st, int64_t *out);
+
+/* Resolve conflict `id` (from the "conflicts" view): keep_loser = 0 keeps
+ * the winner (marks it reviewed), 1 writes the losing value back as a new
+ * local edit that syncs like any other. */
+int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FIELDSYNC_H */

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The fieldsync demo: a head-office server with its SQLite store and a
+# generated certificate on 127.0.0.1, a small catalog, two managers' laptops
+# (one manager with two), offline work at an exhibition, a concurrent edit of
+# the same customer, syncs, then the merged orders report and the conflict.
+# Everything lives in a temporary directory that is removed at the end
+# (set FIELDSYNC_DEMO_KEEP=1 to keep it).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+"$here/scripts/setup.sh" "$here/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+bin="$here/build"
+fs="$bin/fieldsync"
+hq="$bin/fieldsync-server"
+
+work=$(mktemp -d /tmp/fieldsync-demo.XXXXXX)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  if [ "${FIELDSYNC_DEMO_KEEP:-0}" = 1 ]; then echo "demo files kept in $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "Head office: keys, self-signed certificate, store"
+H="$work/hq"
+"$hq" --home "$H" init
+cert="$H/tls/cert.pem"
+
+cat > "$work/products.csv" <<'CSV'
+sku,name,unit,active
+CHAIR-01,Ergonomic chair,piece,1
+DESK-02,Standing desk 160x80,piece,1
+LAMP-03,LED desk lamp,piece,1
+CSV
+cat > "$work/prices.csv" <<'CSV'
+sku,currency,price
+CHAIR-01,EUR,289.00
+DESK-02,EUR,649.50
+LAMP-03,EUR,39.90
+CHAIR-01,SEK,3290.00
+CSV
+"$hq" --home "$H" import products "$work/products.csv"
+"$hq" --home "$H" import prices "$work/prices.csv"
+
+"$hq" --home "$H" serve --listen 127.0.0.1:0 --port-file "$work/port" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+port=$(cat "$work/port")
+url="https://127.0.0.1:$port"
+echo "serving on $url (log: one line per request)"
+
+say "Three laptops: Anna (two devices) and Ben"
+for dev in anna-laptop:anna anna-tablet:anna ben-laptop:ben; do
+  home="$work/${dev%%:*}"; mgr="${dev##*:}"
+  "$fs" --home "$home" init --manager "$mgr" >/dev/null
+  tok=$("$hq" --home "$H" token create --manager "$mgr")
+  "$fs" --home "$home" enroll --server "$url" --token "$tok" --ca "$cert"
+  "$fs" --home "$home" sync >/dev/null
+  echo "${dev%%:*}: enrolled for $mgr, catalog received"
+done
+A="$work/anna-laptop"; T="$work/anna-tablet"; B="$work/ben-laptop"
+
+say "At the exhibition, offline: customers, meetings, orders"
+nord=$("$fs" --home "$A" customer add --name "Nordwind Büro GmbH" --city Hamburg --country DE --phone "+49 40 1234")
+"$fs" --home "$A" contact add --customer "$nord" --name "Jana Peters" --role Purchasing >/dev/null
+"$fs" --home "$A" meeting add --customer "$nord" --at "2026-03-10 10:30" --kind exhibition \
+  --place "Orgatec Cologne, hall 8" --notes "wants 40 chairs before summer" >/dev/null
+o1=$("$fs" --home "$A" order new --customer "$nord" --currency EUR)
+"$fs" --home "$A" order line "$o1" --sku CHAIR-01 --qty 40 --discount 5 >/dev/null
+"$fs" --home "$A" order line "$o1" --sku LAMP-03 --qty 40 >/dev/null
+"$fs" --home "$A" order submit "$o1"
+balt=$("$fs" --home "$B" customer add --name "Baltic Foods AB" --city Malmö --country SE)
+"$fs" --home "$B" meeting add --customer "$balt" --at "2026-03-10 14:00" --kind exhibition --place "Orgatec Cologne, hall 2" >/dev/null
+o2=$("$fs" --home "$B" order new --customer "$balt" --currency EUR)
+"$fs" --home "$B" order line "$o2" --sku DESK-02 --qty 6 >/dev/null
+"$fs" --home "$B" order submit "$o2"
+"$fs" --home "$A" order show "$o1"
+"$fs" --home "$A" status
+
+say "Back online: everyone syncs"
+for d in "$A" "$B" "$T"; do "$fs" --home "$d" sync; done
+
+say "A concurrent edit: Anna changes Nordwind's phone on both devices, offline"
+"$fs" --home "$A" customer edit "$nord" --phone "+49 40 5550" >/dev/null
+"$fs" --home "$T" customer edit "$nord" --phone "+49 40 7770" --status key >/dev/null
+for d in "$A" "$T" "$A"; do "$fs" --home "$d" sync >/dev/null; done
+echo "the laptop's view of the conflict:"
+"$fs" --home "$A" conflicts
+echo "laptop and tablet now agree:"
+"$fs" --home "$A" customer list
+"$fs" --home "$T" customer list
+
+say "Head office sends Nordwind's open balance; Anna sees it before the next order"
+printf 'customer_id,currency,open,overdue\n%s,EUR,12400.00,3150.00\n' "$nord" > "$work/balances.csv"
+"$hq" --home "$H" import balances "$work/balances.csv"
+"$fs" --home "$A" sync >/dev/null
+"$fs" --home "$A" customer show "$nord"
+
+say "Head office: merged orders report (by manager)"
+"$hq" --home "$H" report orders --by manager
+say "Head office: the conflict, resolved by rule and logged for review"
+"$hq" --home "$H" conflicts
+say "Head office: audit log"
+"$hq" --home "$H" verify-log
+say "Every laptop syncs once more; every replica converged"
+for d in "$A" "$T" "$B"; do "$fs" --home "$d" sync >/dev/null; done
+for dm in "$A:anna" "$T:anna" "$B:ben"; do
+  d=${dm%%:*}; m=${dm##*:}
+  if [ "$("$fs" --home "$d" export --json)" = "$("$hq" --home "$H" export --json --manager "$m")" ]; then
+    echo "$(basename "$d"): identical to head office's data for $m"
+  else
+    echo "$(basename "$d"): DIFFERS from head office's data for $m" >&2; exit 1
+  fi
+done

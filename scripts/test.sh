@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: a release build and an AddressSanitizer +
+# UndefinedBehaviorSanitizer build, each run through CTest.  Installs missing
+# Debian packages first (as root, or with sudo).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+jobs=$(nproc)
+
+echo "== release build"
+scripts/setup.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== release tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== sanitizer build (ASan + UBSan)"
+scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DFS_SANITIZE=ON -DFS_BENCH=OFF
+echo "== sanitizer tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  FS_PROPTEST_SEEDS=${FS_PROPTEST_SEEDS_ASAN:-2000} \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"

@@ -1,0 +1,445 @@
+/*
+ * client.c — the device side of the protocol: enrollment and sync.
+ *
+ * Push is exactly-once: an envelope is sealed and stored in the store's
+ * outbox (with the cursor it advances to) before it is sent; the outbox is
+ * cleared and the cursor advanced in one transaction when head office
+ * acknowledges it.  After a crash or a lost answer the same bytes are sent
+ * again, which head office recognises and acknowledges without applying
+ * twice.  Pull applies a batch and advances its cursor and chain state in
+ * one transaction.  Nothing is lost when the network goes away mid-sync.
+ */
+#include <fieldsync/device.h>
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "envelope.h"
+#include "http_client.h"
+#include "keys.h"
+#include "merge.h"
+#include "proto.h"
+#include "storeInt.h"
+#include "util.h"
+
+/* ----------------------------------------------------------- settings */
+
+static int get_text(fs_store *st, const char *key, char *buf, size_t n) {
+  char *v = NULL;
+  int rc = fs_store_get(st, key, &v);
+  if (rc) return rc;
+  snprintf(buf, n, "%s", v);
+  free(v);
+  return FS_OK;
+}
+
+static int64_t get_i64(fs_store *st, const char *key) {
+  int64_t v = 0;
+  if (store_meta_get_i64(st, key, &v)) v = 0;
+  return v;
+}
+
+static int set_blob(fs_store *st, const char *key, const void *b, size_t n) {
+  sqlite3_stmt *s = store_stmt(st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
+                                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  if (b) sqlite3_bind_blob(s, 2, b, (int)n, SQLITE_STATIC);
+  int step = sqlite3_step(s);
+  sqlite3_reset(s);
+  return step == SQLITE_DONE ? FS_OK : store_sqlfail(st, "writing sync state");
+}
+
+/* A blob setting, malloc'd; *out NULL when unset or empty. */
+static int get_blob(fs_store *st, const char *key, unsigned char **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  sqlite3_stmt *s = store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+  int rc = FS_OK;
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_BLOB) {
+    int len = sqlite3_column_bytes(s, 0);
+    if (len > 0) {
+      *out = malloc((size_t)len);
+      if (!*out) rc = fs_fail(FS_ENOMEM, "out of memory");
+      else memcpy(*out, sqlite3_column_blob(s, 0), (size_t)len), *n = (size_t)len;
+    }
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* Error sentence from a JSON error body, or a generic one. */
+static int http_error(const http_response *r, const char *what) {
+  cJSON *o = cJSON_ParseWithLength((const char *)r->body, r->len);
+  const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "error"));
+  char text[400];
+  snprintf(text, sizeof text, "%s", msg ? msg : "unexpected answer");
+  cJSON_Delete(o);
+  int code = r->status == 401 ? FS_EAUTH
+             : r->status == 403 ? (strstr(text, "revoked") ? FS_EREVOKED : FS_EPERM)
+             : r->status == 409 ? FS_ECONFLICT
+             : r->status == 413 ? FS_ETOOBIG
+             : r->status >= 500 ? FS_ENETWORK
+                                : FS_EINVAL;
+  return fs_fail(code, "%s: head office answered %ld: %s", what, r->status, text);
+}
+
+static int copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb"), *out = NULL;
+  char buf[8192];
+  size_t n;
+  int rc = FS_OK;
+  if (!in) return fs_fail(FS_ENOTFOUND, "cannot read the CA file %s: %s", from, strerror(errno));
+  out = fopen(to, "wb");
+  if (!out) {
+    fclose(in);
+    return fs_fail(FS_EIO, "cannot write %s: %s", to, strerror(errno));
+  }
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) rc = fs_fail(FS_EIO, "cannot write %s", to);
+  fclose(in);
+  if (fclose(out) != 0 && !rc) rc = fs_fail(FS_EIO, "cannot write %s", to);
+  return rc;
+}
+
+/* ------------------------------------------------------------- enroll */
+
+int fs_enroll(fs_store *st, const char *home, const char *url, const char *token,
+              const char *ca, const char *pin) {
+  http_client *c = NULL;
+  http_response r;
+  cJSON *req = NULL, *ans = NULL;
+  char *body = NULL, manager[128], cafile[4200];
+  fs_pubkeys mine;
+  int rc;
+  memset(&r, 0, sizeof r);
+  if (!url || !token) return fs_fail(FS_EINVAL, "enroll needs --server URL and --token T");
+  if (!ca && !pin)
+    return fs_fail(FS_EINVAL, "enroll needs --ca FILE or --pin SHA256 to trust the server");
+  if (fs_store_hq_site(st))
+    return fs_fail(FS_EEXIST, "this device is already enrolled with head office");
+  if ((rc = get_text(st, "manager", manager, sizeof manager))) return rc;
+  char keysdir[4200];
+  snprintf(keysdir, sizeof keysdir, "%s/keys", home);
+  if ((rc = keys_load_public(&mine, keysdir))) return rc;
+  if ((rc = http_client_new(&c, url, ca, pin))) return rc;
+  char hex[KEYS_PUB_HEX_SIZE];
+  keys_pub_to_hex(hex, &mine);
+  req = cJSON_CreateObject();
+  cJSON_AddStringToObject(req, "token", token);
+  cJSON_AddStringToObject(req, "device_id", fs_store_device_id(st));
+  cJSON_AddStringToObject(req, "manager", manager);
+  cJSON_AddStringToObject(req, "keys", hex);
+  body = cJSON_PrintUnformatted(req);
+  if (!body) {
+    rc = fs_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  if ((rc = http_client_post(c, "/v1/enroll", "application/json", body, strlen(body), &r)))
+    goto done;
+  if (r.status != 200) {
+    rc = http_error(&r, "enrollment refused");
+    goto done;
+  }
+  ans = cJSON_ParseWithLength((const char *)r.body, r.len);
+  const char *sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "server_id"));
+  const char *skeys = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "keys"));
+  int64_t site;
+  fs_pubkeys server;
+  if (!sid || !skeys || !proto_site_parse(sid, &site) || keys_pub_from_hex(&server, skeys)) {
+    rc = fs_fail(FS_ECORRUPT, "head office sent a malformed enrollment answer");
+    goto done;
+  }
+  if (ca) {
+    snprintf(cafile, sizeof cafile, "%s/server-ca.pem", home);
+    if ((rc = copy_file(ca, cafile))) goto done;
+  }
+  if ((rc = fs_tx_begin(st))) goto done;
+  rc = fs_store_set(st, "server_url", http_client_base_url(c));
+  if (!rc) rc = fs_store_set(st, "server_ca", ca ? cafile : NULL);
+  if (!rc) rc = fs_store_set(st, "server_pin", pin);
+  if (!rc) rc = fs_store_set(st, "server_keys", skeys);
+  if (!rc) rc = fs_store_set_hq_site(st, site);
+  if (!rc) rc = fs_tx_commit(st);
+  else fs_tx_rollback(st);
+  if (rc) st->hq_site = 0;
+done:
+  free(body);
+  cJSON_Delete(req);
+  cJSON_Delete(ans);
+  http_response_clear(&r);
+  http_client_free(c);
+  return rc;
+}
+
+/* --------------------------------------------------------------- sync */
+
+typedef struct session {
+  fs_store *st;
+  http_client *c;
+  fs_keys keys;
+  fs_pubkeys server;
+  fs_batch *batch;
+  fs_sync_stats *stats;
+  fs_progress_fn progress;
+  void *user;
+  int64_t pending;
+} session;
+
+static int open_session(session *s, fs_store *st, const char *home) {
+  char url[1024], keyhex[KEYS_PUB_HEX_SIZE + 8], ca[4200] = "", pin[256] = "";
+  char keysdir[4200];
+  int rc;
+  if (!fs_store_hq_site(st))
+    return fs_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
+                              "--server URL --token T --ca FILE` first");
+  if ((rc = get_text(st, "server_url", url, sizeof url))) return rc;
+  if ((rc = get_text(st, "server_keys", keyhex, sizeof keyhex))) return rc;
+  if (keys_pub_from_hex(&s->server, keyhex))
+    return fs_fail(FS_ECORRUPT, "the pinned head-office keys in this store are damaged");
+  int has_ca = get_text(st, "server_ca", ca, sizeof ca) == FS_OK && *ca;
+  int has_pin = get_text(st, "server_pin", pin, sizeof pin) == FS_OK && *pin;
+  snprintf(keysdir, sizeof keysdir, "%s/keys", home);
+  if ((rc = keys_load(&s->keys, keysdir))) return rc;
+  if ((rc = http_client_new(&s->c, url, has_ca ? ca : NULL, has_pin ? pin : NULL))) return rc;
+  if ((rc = http_client_set_header(s->c, PROTO_DEVICE_HEADER, fs_store_device_id(st))))
+    return rc;
+  s->batch = change_batch_new();
+  if (!s->batch) return fs_fail(FS_ENOMEM, "out of memory");
+  return FS_OK;
+}
+
+static void close_session(session *s) {
+  http_client_free(s->c);
+  keys_wipe(&s->keys);
+  change_batch_free(s->batch);
+}
+
+/* Seals the next batch of local changes into the outbox.  *none = 1 when
+ * there is nothing to push. */
+static int fill_outbox(session *s, int *none) {
+  fs_store *st = s->st;
+  char curtxt[256] = "", nexttxt[256], hashhex[72];
+  merge_cursor from, next;
+  uint8_t *plain = NULL, *env = NULL;
+  size_t plainlen = 0, envlen = 0;
+  int more = 0, rc;
+  *none = 0;
+  get_text(st, "push_cursor", curtxt, sizeof curtxt);
+  if ((rc = merge_cursor_parse(&from, curtxt))) return rc;
+  merge_filter f = {st->hq_site, NULL, 0};
+  if ((rc = merge_changes_since(st, &from, &f, PROTO_BATCH_ROWS, s->batch, &next, &more)))
+    return rc;
+  if (s->batch->nrows == 0) {
+    *none = 1;
+    return FS_OK;
+  }
+  envelope_header h;
+  memset(&h, 0, sizeof h);
+  h.sender = fs_store_site(st);
+  h.recipient = st->hq_site;
+  h.seq = (uint64_t)get_i64(st, "push_seq") + 1;
+  if (get_text(st, "push_hash", hashhex, sizeof hashhex) == FS_OK &&
+      !proto_unhex(h.prev, ENVELOPE_HASH_SIZE, hashhex))
+    return fs_fail(FS_ECORRUPT, "the push chain state in this store is damaged");
+  h.hlc_min = s->batch->hlc_min;
+  h.hlc_max = s->batch->hlc_max;
+  h.count = (uint32_t)s->batch->nrows;
+  if ((rc = codec_encode(s->batch, &plain, &plainlen))) goto done;
+  if ((rc = envelope_seal(&env, &envlen, &h, plain, plainlen, &s->keys, &s->server))) goto done;
+  merge_cursor_format(&next, nexttxt, sizeof nexttxt);
+  if ((rc = fs_tx_begin(st))) goto done;
+  rc = set_blob(st, "outbox", env, envlen);
+  if (!rc) rc = fs_store_set(st, "outbox_cursor", nexttxt);
+  if (!rc) rc = store_meta_set_i64(st, "outbox_rows", (int64_t)s->batch->nrows);
+  if (!rc) rc = fs_tx_commit(st);
+  else fs_tx_rollback(st);
+done:
+  free(plain);
+  free(env);
+  change_batch_reset(s->batch);
+  return rc;
+}
+
+/* Records head office's acknowledgement of the outbox envelope. */
+static int take_ack(session *s, const unsigned char *env, size_t envlen,
+                    const http_response *r) {
+  fs_store *st = s->st;
+  cJSON *ack = cJSON_ParseWithLength((const char *)r->body, r->len);
+  envelope_header h;
+  uint8_t hash[ENVELOPE_HASH_SIZE];
+  char hashhex[72], cursor[256];
+  int rc;
+  if ((rc = envelope_peek(&h, env, envlen)) || (rc = envelope_hash(hash, env, envlen))) {
+    cJSON_Delete(ack);
+    return rc;
+  }
+  const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ack, "ack");
+  if (!cJSON_IsNumber(seq) || (uint64_t)seq->valuedouble != h.seq) {
+    cJSON_Delete(ack);
+    return fs_fail(FS_ECORRUPT, "head office acknowledged a different batch than was sent");
+  }
+  proto_hex(hashhex, hash, sizeof hash);
+  if ((rc = get_text(st, "outbox_cursor", cursor, sizeof cursor))) {
+    cJSON_Delete(ack);
+    return rc;
+  }
+  int64_t rows = get_i64(st, "outbox_rows");
+  if ((rc = fs_tx_begin(st))) {
+    cJSON_Delete(ack);
+    return rc;
+  }
+  rc = set_blob(st, "outbox", NULL, 0);
+  if (!rc) rc = fs_store_set(st, "push_cursor", cursor);
+  if (!rc) rc = store_meta_set_i64(st, "push_seq", (int64_t)h.seq);
+  if (!rc) rc = fs_store_set(st, "push_hash", hashhex);
+  const cJSON *it;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(ack, "refused")) {
+    if (rc) break;
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "table"));
+    const char *pk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "row"));
+    const char *col = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "column"));
+    const char *why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "reason"));
+    if (!t || !pk || !why) continue;
+    rc = refused_log(st, t, pk, col, fs_store_site(st), 0, why);
+    s->stats->refused++;
+  }
+  if (!rc) rc = fs_tx_commit(st);
+  else fs_tx_rollback(st);
+  cJSON_Delete(ack);
+  if (!rc) {
+    s->stats->pushed += rows;
+    s->stats->batches++;
+  }
+  return rc;
+}
+
+static int push(session *s) {
+  fs_store *st = s->st;
+  int rc = FS_OK;
+  for (;;) {
+    unsigned char *env = NULL;
+    size_t envlen = 0;
+    if ((rc = get_blob(st, "outbox", &env, &envlen))) return rc;
+    if (!env) {
+      int none = 0;
+      if ((rc = fill_outbox(s, &none))) return rc;
+      if (none) return FS_OK;
+      if ((rc = get_blob(st, "outbox", &env, &envlen))) return rc;
+      if (!env) return fs_fail(FS_EIO, "the outbox could not be read back");
+    }
+    http_response r;
+    memset(&r, 0, sizeof r);
+    rc = http_client_post(s->c, "/v1/push", "application/octet-stream", env, envlen, &r);
+    if (!rc && r.status != 200) rc = http_error(&r, "push refused");
+    if (!rc) rc = take_ack(s, env, envlen, &r);
+    http_response_clear(&r);
+    free(env);
+    if (rc) return rc;
+    if (s->progress) s->progress(s->user, "push", s->stats->pushed, s->pending);
+  }
+}
+
+static int pull(session *s) {
+  fs_store *st = s->st;
+  int rc = FS_OK, more = 1;
+  while (more) {
+    char cursor[256] = "", curhex[520], hashhex[72] = "", path[1024];
+    get_text(st, "pull_cursor", cursor, sizeof cursor);
+    if (get_text(st, "pull_hash", hashhex, sizeof hashhex) != FS_OK) {
+      memset(hashhex, '0', 64);
+      hashhex[64] = '\0';
+    }
+    int64_t seq = get_i64(st, "pull_seq");
+    proto_hex(curhex, (const unsigned char *)cursor, strlen(cursor));
+    snprintf(path, sizeof path, "/v1/pull?cursor=%s&seq=%" PRId64 "&prev=%s", curhex, seq,
+             hashhex);
+    http_response r;
+    memset(&r, 0, sizeof r);
+    if ((rc = http_client_get(s->c, path, &r))) return rc;
+    if (r.status != 200) {
+      rc = http_error(&r, "pull refused");
+      http_response_clear(&r);
+      return rc;
+    }
+    const unsigned char *env = NULL;
+    size_t envlen = 0;
+    char next[256];
+    envelope_opened op;
+    memset(&op, 0, sizeof op);
+    envelope_chain chain;
+    memset(&chain, 0, sizeof chain);
+    chain.seq = (uint64_t)seq;
+    if (seq > 0 && !proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, hashhex)) {
+      http_response_clear(&r);
+      return fs_fail(FS_ECORRUPT, "the pull chain state in this store is damaged");
+    }
+    rc = proto_pull_parse(r.body, r.len, &more, next, &env, &envlen);
+    if (!rc)
+      rc = envelope_open(&op, env, envlen, fs_store_site(st), &s->keys, st->hq_site,
+                         &s->server, &chain);
+    if (!rc && op.duplicate)
+      rc = fs_fail(FS_ECORRUPT, "head office sent the previous batch again");
+    if (!rc) rc = codec_decode(s->batch, op.plain, op.plainlen);
+    if (!rc && s->batch->nrows != op.h.count)
+      rc = fs_fail(FS_ECORRUPT, "head office's envelope count does not match its content");
+    merge_cursor chk;
+    if (!rc) rc = merge_cursor_parse(&chk, next);
+    if (!rc) rc = fs_tx_begin(st);
+    if (!rc) {
+      merge_opts mo = {st->hq_site, NULL};
+      merge_result res;
+      rc = merge_apply(st, s->batch, &mo, &res);
+      if (!rc) {
+        s->stats->pulled += (int64_t)s->batch->nrows;
+        s->stats->conflicts += (int64_t)res.conflicts;
+        merge_result_free(&res);
+      }
+      proto_hex(hashhex, op.hash, ENVELOPE_HASH_SIZE);
+      if (!rc) rc = fs_store_set(st, "pull_cursor", next);
+      if (!rc) rc = store_meta_set_i64(st, "pull_seq", (int64_t)op.h.seq);
+      if (!rc) rc = fs_store_set(st, "pull_hash", hashhex);
+      if (!rc) rc = fs_tx_commit(st);
+      else fs_tx_rollback(st);
+    }
+    envelope_opened_clear(&op);
+    change_batch_reset(s->batch);
+    http_response_clear(&r);
+    if (rc) return rc;
+    s->stats->batches++;
+    if (s->progress) s->progress(s->user, "pull", s->stats->pulled, 0);
+  }
+  return FS_OK;
+}
+
+int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn progress,
+            void *user) {
+  session s;
+  fs_sync_stats local;
+  int rc;
+  memset(&s, 0, sizeof s);
+  if (!stats) stats = &local;
+  memset(stats, 0, sizeof *stats);
+  s.st = st;
+  s.stats = stats;
+  s.progress = progress;
+  s.user = user;
+  if ((rc = open_session(&s, st, home))) goto done;
+  fs_pending_count(st, &s.pending);
+  if ((rc = push(&s))) goto done;
+  if ((rc = pull(&s))) goto done;
+  char now[32];
+  fs_time_format(now, util_now_ms());
+  rc = fs_store_set(st, "last_sync", now);
+done:
+  close_session(&s);
+  return rc;
+}

@@ -1,0 +1,726 @@
+/*
+ * hq.c — head office: the central replica, the device registry, enrollment
+ * tokens, the audit log and the protocol handler.
+ *
+ * Invariants:
+ *  - a push is applied whole or not at all: verifying the envelope, merging
+ *    its batch, advancing the device's chain state and appending the
+ *    envelope to the audit log happen in one SQLite transaction;
+ *  - a re-sent acknowledged envelope (same sequence, same hash) is
+ *    acknowledged again with the original answer and applied once;
+ *  - tokens are stored only as hashes, single use, with an expiry;
+ *  - a revoked device is refused push, pull and enrollment; what it sent
+ *    before stays;
+ *  - one mutex serialises every use of the store (SQLite has one writer).
+ */
+#include <fieldsync/server.h>
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "codec.h"
+#include "envelope.h"
+#include "keys.h"
+#include "merge.h"
+#include "proto.h"
+#include "storeInt.h"
+#include "util.h"
+
+struct fs_hq {
+  fs_store *st;
+  fs_keys keys;
+  char fingerprint[KEYS_FINGERPRINT_SIZE];
+  pthread_mutex_t mu;
+  fs_batch *batch; /* reused for decoding and extraction, under mu */
+};
+
+static const char HQ_SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS hq_token(hash TEXT PRIMARY KEY, manager TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER,"
+    " used_by INTEGER);"
+    "CREATE TABLE IF NOT EXISTS hq_device(site INTEGER PRIMARY KEY, manager TEXT NOT NULL,"
+    " keys TEXT NOT NULL, enrolled_at INTEGER NOT NULL, last_seen INTEGER,"
+    " push_seq INTEGER NOT NULL DEFAULT 0, push_hash BLOB, last_ack TEXT,"
+    " revoked_at INTEGER);"
+    "CREATE TABLE IF NOT EXISTS hq_audit(device INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " hash BLOB NOT NULL, envelope BLOB NOT NULL, received_at INTEGER NOT NULL,"
+    " PRIMARY KEY(device, seq));";
+
+static void paths(const char *home, char *store, char *keys, size_t n) {
+  snprintf(store, n, "%s/store.db", home);
+  snprintf(keys, n, "%s/keys", home);
+}
+
+int fs_hq_create(const char *home) {
+  char store[4096], keys[4096];
+  int rc;
+  paths(home, store, keys, sizeof store);
+  if (access(store, F_OK) == 0)
+    return fs_fail(FS_EEXIST, "%s already holds a fieldsync server store; it was left "
+                              "untouched",
+                   home);
+  if (mkdir(keys, 0700) != 0 && errno != EEXIST)
+    return fs_fail(FS_EIO, "cannot create %s: %s", keys, strerror(errno));
+  if ((rc = keys_generate(keys))) return rc;
+  fs_store *st = NULL;
+  rc = fs_store_open(&st, store, NULL, FS_OPEN_CREATE | FS_OPEN_SERVER);
+  if (!rc && sqlite3_exec(st->db, HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
+    rc = store_sqlfail(st, "creating the server tables");
+  fs_store_close(st);
+  return rc;
+}
+
+int fs_hq_open(fs_hq **out, const char *home) {
+  char store[4096], keys[4096];
+  fs_hq *hq = NULL;
+  int rc;
+  *out = NULL;
+  paths(home, store, keys, sizeof store);
+  if (access(store, F_OK) != 0)
+    return fs_fail(FS_ENOTFOUND, "no fieldsync server in %s: run `fieldsync-server init` "
+                                 "first",
+                   home);
+  hq = calloc(1, sizeof *hq);
+  if (!hq) return fs_fail(FS_ENOMEM, "out of memory");
+  pthread_mutex_init(&hq->mu, NULL);
+  if ((rc = keys_load(&hq->keys, keys))) goto done;
+  if ((rc = fs_store_open(&hq->st, store, NULL, FS_OPEN_SERVER))) goto done;
+  if (!store_is_hq(hq->st)) {
+    rc = fs_fail(FS_EINVAL, "%s is a device store, not a server store", store);
+    goto done;
+  }
+  if (sqlite3_exec(hq->st->db, HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
+    rc = store_sqlfail(hq->st, "creating the server tables");
+    goto done;
+  }
+  hq->batch = change_batch_new();
+  if (!hq->batch) {
+    rc = fs_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  keys_fingerprint(hq->fingerprint, &hq->keys.pub);
+done:
+  if (rc) {
+    fs_hq_close(hq);
+    return rc;
+  }
+  *out = hq;
+  return FS_OK;
+}
+
+void fs_hq_close(fs_hq *hq) {
+  if (!hq) return;
+  fs_store_close(hq->st);
+  change_batch_free(hq->batch);
+  keys_wipe(&hq->keys);
+  pthread_mutex_destroy(&hq->mu);
+  free(hq);
+}
+
+fs_store *fs_hq_store(fs_hq *hq) { return hq->st; }
+void fs_hq_lock(fs_hq *hq) { pthread_mutex_lock(&hq->mu); }
+void fs_hq_unlock(fs_hq *hq) { pthread_mutex_unlock(&hq->mu); }
+const char *fs_hq_key_fingerprint(const fs_hq *hq) { return hq->fingerprint; }
+
+/* ---------------------------------------------------------------- tokens */
+
+static void token_hash(char out[65], const char *token) {
+  unsigned char h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
+  proto_hex(out, h, sizeof h);
+}
+
+int fs_hq_token_create(fs_hq *hq, const char *manager, int64_t ttl_ms, char **token_out) {
+  unsigned char raw[20];
+  char hash[65];
+  *token_out = NULL;
+  if (!manager || !*manager || strlen(manager) > 100 ||
+      !util_utf8_valid(manager, strlen(manager)))
+    return fs_fail(FS_EINVAL, "a manager name (UTF-8, at most 100 bytes) is needed");
+  if (ttl_ms <= 0) ttl_ms = PROTO_TOKEN_TTL_MS;
+  char *tok = malloc(4 + 2 * sizeof raw + 1);
+  if (!tok) return fs_fail(FS_ENOMEM, "out of memory");
+  randombytes_buf(raw, sizeof raw);
+  memcpy(tok, "fst-", 4);
+  proto_hex(tok + 4, raw, sizeof raw);
+  sodium_memzero(raw, sizeof raw);
+  token_hash(hash, tok);
+  int64_t now = util_now_ms();
+  sqlite3_stmt *s = store_stmt(hq->st, "INSERT INTO hq_token(hash, manager, created_at,"
+                                       " expires_at) VALUES(?1, ?2, ?3, ?4)");
+  int rc = FS_OK;
+  if (!s) {
+    rc = FS_EIO;
+  } else {
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, now + ttl_ms);
+    if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(hq->st, "storing a token");
+    sqlite3_reset(s);
+  }
+  if (rc) {
+    sodium_memzero(tok, strlen(tok));
+    free(tok);
+    return rc;
+  }
+  *token_out = tok;
+  return FS_OK;
+}
+
+/* --------------------------------------------------------------- devices */
+
+int fs_hq_devices_json(fs_hq *hq, char **out) {
+  *out = NULL;
+  cJSON *arr = cJSON_CreateArray();
+  sqlite3_stmt *s = store_stmt(hq->st, "SELECT printf('%016x', site), manager, enrolled_at,"
+                                       " last_seen, push_seq, revoked_at FROM hq_device"
+                                       " ORDER BY manager, site");
+  if (!arr || !s) {
+    cJSON_Delete(arr);
+    return s ? fs_fail(FS_ENOMEM, "out of memory") : FS_EIO;
+  }
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    cJSON *o = cJSON_CreateObject();
+    char t[32];
+    cJSON_AddStringToObject(o, "id", (const char *)sqlite3_column_text(s, 0));
+    cJSON_AddStringToObject(o, "manager", (const char *)sqlite3_column_text(s, 1));
+    fs_time_format(t, sqlite3_column_int64(s, 2));
+    cJSON_AddStringToObject(o, "enrolled_at", t);
+    if (sqlite3_column_type(s, 3) == SQLITE_NULL) {
+      cJSON_AddNullToObject(o, "last_seen");
+    } else {
+      fs_time_format(t, sqlite3_column_int64(s, 3));
+      cJSON_AddStringToObject(o, "last_seen", t);
+    }
+    cJSON_AddNumberToObject(o, "last_seq", (double)sqlite3_column_int64(s, 4));
+    if (sqlite3_column_type(s, 5) == SQLITE_NULL) {
+      cJSON_AddNullToObject(o, "revoked_at");
+    } else {
+      fs_time_format(t, sqlite3_column_int64(s, 5));
+      cJSON_AddStringToObject(o, "revoked_at", t);
+    }
+    cJSON_AddItemToArray(arr, o);
+  }
+  sqlite3_reset(s);
+  *out = cJSON_PrintUnformatted(arr);
+  cJSON_Delete(arr);
+  return *out ? FS_OK : fs_fail(FS_ENOMEM, "out of memory");
+}
+
+int fs_hq_revoke(fs_hq *hq, const char *device_id) {
+  int64_t site;
+  if (!device_id || !proto_site_parse(device_id, &site))
+    return fs_fail(FS_EINVAL, "\"%.40s\" is not a device id (16 hex digits)",
+                   device_id ? device_id : "");
+  sqlite3_stmt *s = store_stmt(hq->st, "UPDATE hq_device SET revoked_at = coalesce(revoked_at,"
+                                       " ?2) WHERE site = ?1");
+  if (!s) return FS_EIO;
+  sqlite3_bind_int64(s, 1, site);
+  sqlite3_bind_int64(s, 2, util_now_ms());
+  int step = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (step != SQLITE_DONE) return store_sqlfail(hq->st, "revoking a device");
+  if (sqlite3_changes(hq->st->db) == 0)
+    return fs_fail(FS_ENOTFOUND, "no enrolled device %s", device_id);
+  return FS_OK;
+}
+
+typedef struct device {
+  int64_t site;
+  char manager[128];
+  fs_pubkeys pub;
+  envelope_chain chain;
+  int revoked;
+  char *last_ack;
+} device;
+
+static int device_load(fs_hq *hq, int64_t site, device *d) {
+  memset(d, 0, sizeof *d);
+  sqlite3_stmt *s = store_stmt(hq->st, "SELECT manager, keys, push_seq, push_hash, revoked_at,"
+                                       " last_ack FROM hq_device WHERE site = ?1");
+  if (!s) return FS_EIO;
+  sqlite3_bind_int64(s, 1, site);
+  int step = sqlite3_step(s);
+  int rc = FS_OK;
+  if (step == SQLITE_ROW) {
+    d->site = site;
+    snprintf(d->manager, sizeof d->manager, "%s", (const char *)sqlite3_column_text(s, 0));
+    if (keys_pub_from_hex(&d->pub, (const char *)sqlite3_column_text(s, 1)))
+      rc = fs_fail(FS_ECORRUPT, "the keys of device %016llx are damaged",
+                   (unsigned long long)site);
+    d->chain.seq = (uint64_t)sqlite3_column_int64(s, 2);
+    if (sqlite3_column_bytes(s, 3) == ENVELOPE_HASH_SIZE)
+      memcpy(d->chain.hash, sqlite3_column_blob(s, 3), ENVELOPE_HASH_SIZE);
+    d->revoked = sqlite3_column_type(s, 4) != SQLITE_NULL;
+    if (sqlite3_column_type(s, 5) != SQLITE_NULL)
+      d->last_ack = strdup((const char *)sqlite3_column_text(s, 5));
+  } else if (step == SQLITE_DONE) {
+    rc = fs_fail(FS_ENOTFOUND, "device %016llx is not enrolled", (unsigned long long)site);
+  } else {
+    rc = store_sqlfail(hq->st, "reading the device registry");
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* ------------------------------------------------------------ responses */
+
+typedef struct reply {
+  int status;
+  const char *ctype;
+  unsigned char *body;
+  size_t len;
+} reply;
+
+static void reply_json(reply *r, int status, cJSON *doc) {
+  char *txt = cJSON_PrintUnformatted(doc);
+  cJSON_Delete(doc);
+  r->status = txt ? status : 500;
+  r->ctype = "application/json";
+  r->body = (unsigned char *)(txt ? txt : strdup("{\"error\":\"out of memory\"}"));
+  r->len = r->body ? strlen((char *)r->body) : 0;
+}
+
+static void reply_error(reply *r, int status, const char *msg) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "error", msg);
+  reply_json(r, status, o);
+}
+
+/* HTTP status for a library error. */
+static int http_status(int rc) {
+  switch (rc) {
+  case FS_EINVAL: case FS_ECORRUPT: case FS_EVERSION: return 400;
+  case FS_EAUTH: return 401;
+  case FS_EREVOKED: case FS_EPERM: return 403;
+  case FS_ENOTFOUND: return 404;
+  case FS_EEXIST: case FS_ECONFLICT: case FS_ESKEW: return 409;
+  case FS_ETOOBIG: return 413;
+  default: return 500;
+  }
+}
+
+static void reply_fail(reply *r, int rc) { reply_error(r, http_status(rc), fs_errmsg()); }
+
+/* Identifies the calling device from its header; refuses revoked ones. */
+static int caller(fs_hq *hq, const char *hdr, device *d) {
+  int64_t site;
+  if (!hdr || !proto_site_parse(hdr, &site))
+    return fs_fail(FS_EAUTH, "the request does not name a device (%s header)",
+                   PROTO_DEVICE_HEADER);
+  int rc = device_load(hq, site, d);
+  if (rc == FS_ENOTFOUND)
+    return fs_fail(FS_EAUTH, "device %s is not enrolled: run `fieldsync enroll`", hdr);
+  if (rc) return rc;
+  if (d->revoked)
+    return fs_fail(FS_EREVOKED, "device %s was revoked by head office; ask head office for "
+                                "a new device enrollment",
+                   hdr);
+  return FS_OK;
+}
+
+/* ----------------------------------------------------------- /v1/enroll */
+
+static void handle_enroll(fs_hq *hq, const unsigned char *body, size_t len, reply *r) {
+  cJSON *req = cJSON_ParseWithLength((const char *)body, len);
+  const char *token = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "token"));
+  const char *devid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "device_id"));
+  const char *mgr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "manager"));
+  const char *keyhex = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "keys"));
+  fs_pubkeys pub;
+  int64_t site;
+  char hash[65], msg[256];
+  if (!token || !devid || !mgr || !keyhex || strlen(token) > 200 ||
+      !proto_site_parse(devid, &site) || keys_pub_from_hex(&pub, keyhex)) {
+    cJSON_Delete(req);
+    reply_error(r, 400, "malformed enrollment request");
+    return;
+  }
+  token_hash(hash, token);
+  int rc = FS_OK, status = 200;
+  fs_store *st = hq->st;
+  if ((rc = fs_tx_begin(st))) goto fail;
+  device existing;
+  int e = device_load(hq, site, &existing);
+  free(existing.last_ack);
+  if (e == FS_OK) {
+    status = existing.revoked ? 403 : 409;
+    snprintf(msg, sizeof msg, existing.revoked ? "device %s was revoked by head office"
+                                               : "device %s is already enrolled",
+             devid);
+    rc = FS_EINVAL;
+    goto fail_msg;
+  }
+  sqlite3_stmt *s = store_stmt(st, "SELECT manager, expires_at, used_at FROM hq_token"
+                                   " WHERE hash = ?1");
+  if (!s) {
+    rc = FS_EIO;
+    goto fail;
+  }
+  sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+  int step = sqlite3_step(s);
+  char tmgr[128] = "";
+  int64_t expires = 0;
+  int used = 0;
+  if (step == SQLITE_ROW) {
+    snprintf(tmgr, sizeof tmgr, "%s", (const char *)sqlite3_column_text(s, 0));
+    expires = sqlite3_column_int64(s, 1);
+    used = sqlite3_column_type(s, 2) != SQLITE_NULL;
+  }
+  sqlite3_reset(s);
+  if (step != SQLITE_ROW || used || expires < util_now_ms()) {
+    status = 401;
+    snprintf(msg, sizeof msg, "%s", step != SQLITE_ROW ? "the enrollment token is not valid"
+                                    : used ? "the enrollment token was already used"
+                                           : "the enrollment token has expired");
+    rc = FS_EAUTH;
+    goto fail_msg;
+  }
+  if (strcmp(tmgr, mgr) != 0) {
+    status = 403;
+    snprintf(msg, sizeof msg, "the token is for manager %s, but this device belongs to %s",
+             tmgr, mgr);
+    rc = FS_EPERM;
+    goto fail_msg;
+  }
+  s = store_stmt(st, "UPDATE hq_token SET used_at = ?2, used_by = ?3 WHERE hash = ?1");
+  sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, util_now_ms());
+  sqlite3_bind_int64(s, 3, site);
+  step = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (step != SQLITE_DONE) {
+    rc = store_sqlfail(st, "using a token");
+    goto fail;
+  }
+  s = store_stmt(st, "INSERT INTO hq_device(site, manager, keys, enrolled_at)"
+                     " VALUES(?1, ?2, ?3, ?4)");
+  sqlite3_bind_int64(s, 1, site);
+  sqlite3_bind_text(s, 2, tmgr, -1, SQLITE_STATIC);
+  char hex[KEYS_PUB_HEX_SIZE];
+  keys_pub_to_hex(hex, &pub);
+  sqlite3_bind_text(s, 3, hex, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, util_now_ms());
+  step = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (step != SQLITE_DONE) {
+    rc = store_sqlfail(st, "recording a device");
+    goto fail;
+  }
+  if ((rc = fs_tx_commit(st))) goto fail;
+  cJSON_Delete(req);
+  cJSON *o = cJSON_CreateObject();
+  char sid[17];
+  snprintf(sid, sizeof sid, "%016llx", (unsigned long long)fs_store_site(st));
+  keys_pub_to_hex(hex, &hq->keys.pub);
+  cJSON_AddStringToObject(o, "server_id", sid);
+  cJSON_AddStringToObject(o, "keys", hex);
+  cJSON_AddStringToObject(o, "manager", tmgr);
+  reply_json(r, 200, o);
+  return;
+fail_msg:
+  fs_tx_rollback(st);
+  cJSON_Delete(req);
+  reply_error(r, status, msg);
+  return;
+fail:
+  if (st->in_tx) fs_tx_rollback(st);
+  cJSON_Delete(req);
+  reply_fail(r, rc);
+}
+
+/* ------------------------------------------------------------- /v1/push */
+
+static cJSON *ack_json(uint64_t seq, const merge_result *res) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "ack", (double)seq);
+  cJSON_AddNumberToObject(o, "rows", (double)res->rows);
+  cJSON_AddNumberToObject(o, "applied", (double)res->applied);
+  cJSON_AddNumberToObject(o, "conflicts", (double)res->conflicts);
+  cJSON *arr = cJSON_AddArrayToObject(o, "refused");
+  for (size_t i = 0; i < res->refused; i++) {
+    const merge_refusal *f = &res->refusals[i];
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "table", f->table);
+    cJSON_AddStringToObject(x, "row", f->pk);
+    if (f->col) cJSON_AddStringToObject(x, "column", f->col);
+    else cJSON_AddNullToObject(x, "column");
+    cJSON_AddStringToObject(x, "reason", f->reason);
+    cJSON_AddItemToArray(arr, x);
+  }
+  return o;
+}
+
+static void handle_push(fs_hq *hq, const char *hdr, const unsigned char *body, size_t len,
+                        reply *r) {
+  device d;
+  envelope_opened op;
+  merge_result res;
+  fs_store *st = hq->st;
+  int rc;
+  memset(&op, 0, sizeof op);
+  memset(&res, 0, sizeof res);
+  if ((rc = caller(hq, hdr, &d))) {
+    free(d.last_ack);
+    reply_fail(r, rc);
+    return;
+  }
+  rc = envelope_open(&op, body, len, fs_store_site(st), &hq->keys, d.site, &d.pub, &d.chain);
+  if (rc) goto fail;
+  if (op.duplicate) {
+    /* Acknowledged before: answer as then, apply nothing. */
+    r->status = 200;
+    r->ctype = "application/json";
+    r->body = (unsigned char *)strdup(d.last_ack ? d.last_ack : "{}");
+    r->len = r->body ? strlen((char *)r->body) : 0;
+    goto done;
+  }
+  if ((rc = codec_decode(hq->batch, op.plain, op.plainlen))) goto fail;
+  if (hq->batch->nrows != op.h.count) {
+    rc = fs_fail(FS_ECORRUPT, "the envelope says %u changes but holds %zu", op.h.count,
+                 hq->batch->nrows);
+    goto fail;
+  }
+  if ((rc = fs_tx_begin(st))) goto fail;
+  merge_opts mo = {d.site, d.manager};
+  rc = merge_apply(st, hq->batch, &mo, &res);
+  cJSON *ack = rc ? NULL : ack_json(op.h.seq, &res);
+  char *acktxt = ack ? cJSON_PrintUnformatted(ack) : NULL;
+  cJSON_Delete(ack);
+  if (!rc && !acktxt) rc = fs_fail(FS_ENOMEM, "out of memory");
+  if (!rc) {
+    sqlite3_stmt *s = store_stmt(st, "UPDATE hq_device SET push_seq=?2, push_hash=?3,"
+                                     " last_seen=?4, last_ack=?5 WHERE site=?1");
+    sqlite3_bind_int64(s, 1, d.site);
+    sqlite3_bind_int64(s, 2, (int64_t)op.h.seq);
+    sqlite3_bind_blob(s, 3, op.hash, ENVELOPE_HASH_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, util_now_ms());
+    sqlite3_bind_text(s, 5, acktxt, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "advancing the chain");
+    sqlite3_reset(s);
+  }
+  if (!rc) {
+    sqlite3_stmt *s = store_stmt(st, "INSERT INTO hq_audit(device, seq, hash, envelope,"
+                                     " received_at) VALUES(?1,?2,?3,?4,?5)");
+    sqlite3_bind_int64(s, 1, d.site);
+    sqlite3_bind_int64(s, 2, (int64_t)op.h.seq);
+    sqlite3_bind_blob(s, 3, op.hash, ENVELOPE_HASH_SIZE, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, body, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, util_now_ms());
+    if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "writing the audit log");
+    sqlite3_reset(s);
+  }
+  if (!rc) rc = fs_tx_commit(st);
+  else fs_tx_rollback(st);
+  if (rc) {
+    free(acktxt);
+    goto fail;
+  }
+  r->status = 200;
+  r->ctype = "application/json";
+  r->body = (unsigned char *)acktxt;
+  r->len = strlen(acktxt);
+  goto done;
+fail:
+  reply_fail(r, rc);
+done:
+  merge_result_free(&res);
+  envelope_opened_clear(&op);
+  change_batch_reset(hq->batch);
+  free(d.last_ack);
+}
+
+/* ------------------------------------------------------------- /v1/pull */
+
+static const char *query_arg(const char *query, const char *name, char *buf, size_t n) {
+  size_t nl = strlen(name);
+  const char *p = query;
+  while (p && *p) {
+    const char *amp = strchr(p, '&');
+    size_t len = amp ? (size_t)(amp - p) : strlen(p);
+    if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+      size_t vl = len - nl - 1;
+      if (vl >= n) return NULL;
+      memcpy(buf, p + nl + 1, vl);
+      buf[vl] = '\0';
+      return buf;
+    }
+    p = amp ? amp + 1 : NULL;
+  }
+  return NULL;
+}
+
+static void handle_pull(fs_hq *hq, const char *hdr, const char *query, reply *r) {
+  device d;
+  int rc;
+  char curhex[520], seqtxt[32], prevhex[72], curtxt[260];
+  uint8_t *env = NULL, *plain = NULL;
+  size_t envlen = 0, plainlen = 0;
+  if ((rc = caller(hq, hdr, &d))) {
+    free(d.last_ack);
+    reply_fail(r, rc);
+    return;
+  }
+  free(d.last_ack);
+  merge_cursor from;
+  int64_t seq = 0;
+  envelope_header h;
+  memset(&h, 0, sizeof h);
+  const char *c = query_arg(query, "cursor", curhex, sizeof curhex);
+  const char *sq = query_arg(query, "seq", seqtxt, sizeof seqtxt);
+  const char *pv = query_arg(query, "prev", prevhex, sizeof prevhex);
+  size_t cl = c ? strlen(c) / 2 : 0;
+  if (!sq || !util_parse_i64(sq, &seq) || seq < 0 || !pv ||
+      !proto_unhex(h.prev, ENVELOPE_HASH_SIZE, pv) || (c && (strlen(c) % 2 || cl > 255)) ||
+      (c && !proto_unhex((unsigned char *)curtxt, cl, c))) {
+    reply_error(r, 400, "malformed pull request (cursor, seq, prev)");
+    return;
+  }
+  curtxt[cl] = '\0';
+  if ((rc = merge_cursor_parse(&from, curtxt))) goto fail;
+  merge_cursor next;
+  int more = 0;
+  merge_filter f = {d.site, d.manager, 1};
+  if ((rc = merge_changes_since(hq->st, &from, &f, PROTO_BATCH_ROWS, hq->batch, &next, &more)))
+    goto fail;
+  if ((rc = codec_encode(hq->batch, &plain, &plainlen))) goto fail;
+  h.sender = fs_store_site(hq->st);
+  h.recipient = d.site;
+  h.seq = (uint64_t)seq + 1;
+  h.hlc_min = hq->batch->hlc_min;
+  h.hlc_max = hq->batch->hlc_max;
+  h.count = (uint32_t)hq->batch->nrows;
+  if ((rc = envelope_seal(&env, &envlen, &h, plain, plainlen, &hq->keys, &d.pub))) goto fail;
+  char nexttxt[256];
+  merge_cursor_format(&next, nexttxt, sizeof nexttxt);
+  size_t flen = 0;
+  unsigned char *frame = proto_pull_frame(more, nexttxt, env, envlen, &flen);
+  if (!frame) {
+    rc = fs_fail(FS_ENOMEM, "out of memory");
+    goto fail;
+  }
+  sqlite3_stmt *s = store_stmt(hq->st, "UPDATE hq_device SET last_seen=?2 WHERE site=?1");
+  if (s) {
+    sqlite3_bind_int64(s, 1, d.site);
+    sqlite3_bind_int64(s, 2, util_now_ms());
+    sqlite3_step(s);
+    sqlite3_reset(s);
+  }
+  r->status = 200;
+  r->ctype = "application/octet-stream";
+  r->body = frame;
+  r->len = flen;
+  goto done;
+fail:
+  reply_fail(r, rc);
+done:
+  free(env);
+  free(plain);
+  change_batch_reset(hq->batch);
+}
+
+void fs_hq_handle(fs_hq *hq, const char *method, const char *path, const char *query,
+                  const char *device_hdr, const unsigned char *body, size_t body_len,
+                  int *status, const char **ctype, unsigned char **resp, size_t *resp_len) {
+  reply r = {500, "application/json", NULL, 0};
+  int post = !strcmp(method, "POST"), get = !strcmp(method, "GET");
+  pthread_mutex_lock(&hq->mu);
+  if (!strcmp(path, "/v1/health") && get) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "ok");
+    cJSON_AddStringToObject(o, "server_id", fs_store_device_id(hq->st));
+    reply_json(&r, 200, o);
+  } else if (!strcmp(path, "/v1/enroll") && post) {
+    handle_enroll(hq, body, body_len, &r);
+  } else if (!strcmp(path, "/v1/push") && post) {
+    handle_push(hq, device_hdr, body, body_len, &r);
+  } else if (!strcmp(path, "/v1/pull") && get) {
+    handle_pull(hq, device_hdr, query ? query : "", &r);
+  } else if (!strcmp(path, "/v1/health") || !strcmp(path, "/v1/enroll") ||
+             !strcmp(path, "/v1/push") || !strcmp(path, "/v1/pull")) {
+    reply_error(&r, 405, "method not allowed");
+  } else {
+    reply_error(&r, 404, "no such endpoint");
+  }
+  pthread_mutex_unlock(&hq->mu);
+  *status = r.status;
+  *ctype = r.ctype;
+  *resp = r.body;
+  *resp_len = r.len;
+}
+
+/* ----------------------------------------------------------- verify-log */
+
+int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
+  int rc = FS_OK;
+  *checked = 0;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(hq->st->db,
+                         "SELECT a.device, a.seq, a.hash, a.envelope, d.keys FROM hq_audit a"
+                         " LEFT JOIN hq_device d ON d.site = a.device ORDER BY a.device, a.seq",
+                         -1, &s, NULL) != SQLITE_OK)
+    return store_sqlfail(hq->st, "reading the audit log");
+  int64_t cur = 0;
+  envelope_chain chain;
+  memset(&chain, 0, sizeof chain);
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    int64_t dev = sqlite3_column_int64(s, 0);
+    int64_t seq = sqlite3_column_int64(s, 1);
+    fs_pubkeys pub;
+    if (dev != cur) {
+      cur = dev;
+      memset(&chain, 0, sizeof chain);
+    }
+    const char *keyhex = (const char *)sqlite3_column_text(s, 4);
+    if (!keyhex || keys_pub_from_hex(&pub, keyhex)) {
+      rc = fs_fail(FS_ECORRUPT, "audit log: device %016llx seq %lld: unknown device keys",
+                   (unsigned long long)dev, (long long)seq);
+      break;
+    }
+    envelope_opened op;
+    memset(&op, 0, sizeof op);
+    const unsigned char *env = sqlite3_column_blob(s, 3);
+    size_t len = (size_t)sqlite3_column_bytes(s, 3);
+    int e = envelope_open(&op, env, len, fs_store_site(hq->st), &hq->keys, dev, &pub, &chain);
+    if (!e && op.duplicate) e = fs_fail(FS_ECORRUPT, "the same envelope appears twice");
+    if (!e && (sqlite3_column_bytes(s, 2) != ENVELOPE_HASH_SIZE ||
+               sodium_memcmp(op.hash, sqlite3_column_blob(s, 2), ENVELOPE_HASH_SIZE) != 0))
+      e = fs_fail(FS_ECORRUPT, "the recorded hash does not match the envelope");
+    if (!e && (int64_t)op.h.seq != seq)
+      e = fs_fail(FS_ECORRUPT, "recorded as sequence %lld but sealed as %llu", (long long)seq,
+                  (unsigned long long)op.h.seq);
+    if (e) {
+      char why[400];
+      snprintf(why, sizeof why, "%s", fs_errmsg());
+      rc = fs_fail(FS_ECORRUPT, "audit log broken at device %016llx sequence %lld: %s",
+                   (unsigned long long)dev, (long long)seq, why);
+    } else {
+      chain.seq = op.h.seq;
+      memcpy(chain.hash, op.hash, ENVELOPE_HASH_SIZE);
+      (*checked)++;
+    }
+    envelope_opened_clear(&op);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* --------------------------------------------------------------- reports */
+
+int fs_hq_report_json(fs_hq *hq, const char *kind, const char *month, const char *by,
+                      char **out) {
+  pthread_mutex_lock(&hq->mu);
+  int rc = view_report(hq->st, kind, month, by, out);
+  pthread_mutex_unlock(&hq->mu);
+  return rc;
+}

@@ -1,0 +1,599 @@
+/*
+ * test_cli_offline.c — the offline day of a field manager, through the real
+ * `fieldsync` binary in a temporary home.
+ *
+ * init; a customer; the catalog, prices and an overdue balance seeded
+ * through the head-office path (tu_seed_catalog, never a device write); a
+ * contact; an exhibition meeting typed in local time; an order with several
+ * lines, submitted; totals; export --json.  Then every kind of bad input a
+ * person can type (unknown customer, unparseable date, bad quantity, 5,000-
+ * byte name, invalid UTF-8, a corrupt store, head-office verbs, --json on a
+ * failing command) must give exactly one "fieldsync: ..." line on stderr,
+ * nothing on stdout, a non-zero exit, and leave `export --json` byte for
+ * byte as it was.  Every verb's --help exits 0 with usage on stdout.
+ *
+ * The tests run with TZ=Europe/Berlin so that "local time" differs from UTC
+ * and a missing conversion shows.
+ */
+#include "seed.h"
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define UNKNOWN_ID "01900000-0000-7000-8000-000000000000"
+
+static char *g_home;      /* the day's device home */
+static char g_cust[64];   /* the customer */
+static char g_order1[64]; /* submitted order */
+static char g_order2[64]; /* draft order */
+static char g_device[64];
+
+/* Runs `fieldsync --home HOME args...` (args NULL-terminated). */
+static int run_in(const char *home, char **out, char **err,
+                  const char *const *args) {
+  const char *argv[64];
+  size_t n = 0;
+  argv[n++] = "fieldsync";
+  if (home) {
+    argv[n++] = "--home";
+    argv[n++] = home;
+  }
+  for (size_t i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
+  argv[n] = NULL;
+  return tu_run(out, err, argv);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define RUN(out, err, ...) run_in(g_home, out, err, ARGS(__VA_ARGS__))
+
+/* Exactly one line, "fieldsync: " first, newline last. */
+static int one_line(const char *err) {
+  size_t n = err ? strlen(err) : 0;
+  if (n < 13 || strncmp(err, "fieldsync: ", 11) != 0 || err[n - 1] != '\n')
+    return 0;
+  return memchr(err, '\n', n - 1) == NULL;
+}
+
+/* stdout is exactly one JSON document (and whitespace); caller deletes. */
+static cJSON *json_doc(const char *out) {
+  const char *end = NULL;
+  if (!out) return NULL;
+  return cJSON_ParseWithOpts(out, &end, 1);
+}
+
+static char *export_of(const char *home) {
+  char *out = NULL, *err = NULL;
+  int rc = run_in(home, &out, &err, ARGS("export", "--json"));
+  CHECK_EQ_INT(rc, 0);
+  if (rc != 0) fprintf(stderr, "export failed: %s", err ? err : "");
+  free(err);
+  return out;
+}
+
+/* A command that must fail cleanly and change nothing.  want_rc 0 = any
+ * non-zero status. */
+static void refused_at(int line, int want_rc, const char *const *args) {
+  char *before = export_of(g_home), *after = NULL, *out = NULL, *err = NULL;
+  char what[256] = "";
+  size_t wn = 0;
+  for (size_t i = 0; args[i] && wn < sizeof what - 1; i++)
+    wn += (size_t)snprintf(what + wn, sizeof what - wn, "%s%.30s",
+                           i ? " " : "", args[i]);
+  int rc = run_in(g_home, &out, &err, args);
+  after = export_of(g_home);
+  tu_checks += 4;
+  if (want_rc ? rc != want_rc : (rc == 0 || rc < 0))
+    tu_fail(__FILE__, line, "[%s] exit %d, expected %s%d", what, rc,
+            want_rc ? "" : "non-zero, not ", want_rc);
+  if (!out || *out)
+    tu_fail(__FILE__, line, "[%s] printed on stdout: %s", what, out ? out : "(null)");
+  if (!one_line(err))
+    tu_fail(__FILE__, line, "[%s] stderr is not one 'fieldsync: ' line: \"%s\"",
+            what, err ? err : "(null)");
+  if (!before || !after || strcmp(before, after) != 0)
+    tu_fail(__FILE__, line, "[%s] changed the store", what);
+  free(before);
+  free(after);
+  free(out);
+  free(err);
+}
+#define REFUSED(rc, ...) refused_at(__LINE__, rc, ARGS(__VA_ARGS__))
+
+/* Runs a --json command that must succeed; returns the parsed document. */
+static cJSON *ok_json_at(int line, const char *const *args) {
+  char *out = NULL, *err = NULL;
+  int rc = run_in(g_home, &out, &err, args);
+  cJSON *doc = rc == 0 ? json_doc(out) : NULL;
+  tu_checks += 2;
+  if (rc != 0) tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
+  else if (!doc) tu_fail(__FILE__, line, "stdout is not one JSON document: %s", out);
+  free(out);
+  free(err);
+  return doc;
+}
+#define OK_JSON(...) ok_json_at(__LINE__, ARGS(__VA_ARGS__))
+
+/* The "id" of a {"id":...} document into buf. */
+static void take_id(char *buf, size_t cap, cJSON *doc) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
+  CHECK(cJSON_IsString(id) && strlen(id->valuestring) == 36);
+  snprintf(buf, cap, "%s", cJSON_IsString(id) ? id->valuestring : "");
+  cJSON_Delete(doc);
+}
+
+static const char *str_of(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static long long int_of(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? (long long)v->valuedouble : -999999;
+}
+
+static int count_of(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+}
+
+/* ------------------------------------------------------------ cases */
+
+static void test_help(void) {
+  static const char *const verbs[][4] = {
+      {"--help"},
+      {"customer", "--help"},
+      {"customer", "add", "--help"},
+      {"customer", "edit", "--help"},
+      {"customer", "list", "--help"},
+      {"customer", "show", "--help"},
+      {"contact", "--help"},
+      {"contact", "add", "--help"},
+      {"meeting", "--help"},
+      {"meeting", "add", "--help"},
+      {"meeting", "list", "--help"},
+      {"order", "--help"},
+      {"order", "new", "--help"},
+      {"order", "line", "--help"},
+      {"order", "submit", "--help"},
+      {"order", "list", "--help"},
+      {"order", "show", "--help"},
+      {"product", "--help"},
+      {"product", "list", "--help"},
+      {"status", "--help"},
+      {"conflicts", "--help"},
+      {"conflicts", "resolve", "--help"},
+      {"export", "--help"},
+      {"init", "--help"},
+      {"order", "line", "-h"},
+  };
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+    const char *argv[6] = {"fieldsync"};
+    char *out = NULL, *err = NULL;
+    for (size_t j = 0; j < 4 && verbs[i][j]; j++) argv[j + 1] = verbs[i][j];
+    int rc = tu_run(&out, &err, argv);
+    tu_checks += 3;
+    if (rc != 0) tu_fail(__FILE__, __LINE__, "%s %s: exit %d", verbs[i][0], verbs[i][1] ? verbs[i][1] : "", rc);
+    if (!out || !strstr(out, "Usage: fieldsync"))
+      tu_fail(__FILE__, __LINE__, "%s %s: no usage on stdout", verbs[i][0],
+              verbs[i][1] ? verbs[i][1] : "");
+    if (!err || *err) tu_fail(__FILE__, __LINE__, "%s: stderr not empty: %s", verbs[i][0], err);
+    free(out);
+    free(err);
+  }
+  /* --help wins over a mistake on the same line */
+  char *out = NULL;
+  CHECK_EQ_INT(tu_run(&out, NULL, ARGS("fieldsync", "order", "line", "--qty", "abc", "--help")), 0);
+  CHECK_CONTAINS(out, "--qty N");
+  free(out);
+}
+
+static void test_usage_errors(void) {
+  static const char *const cases[][5] = {
+      {"fieldsync"},
+      {"fieldsync", "frobnicate"},
+      {"fieldsync", "product", "add", "--sku", "X"},
+      {"fieldsync", "customer"},
+      {"fieldsync", "customer", "add"},
+      {"fieldsync", "customer", "add", "--name"},
+      {"fieldsync", "customer", "list", "--bogus"},
+      {"fieldsync", "customer", "show"},
+      {"fieldsync", "export"},
+      {"fieldsync", "order", "line", "X", "--qty"},
+      {"fieldsync", "init"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *out = NULL, *err = NULL;
+    int rc = tu_run(&out, &err, cases[i]);
+    tu_checks += 3;
+    if (rc != 2) tu_fail(__FILE__, __LINE__, "case %zu (%s): exit %d, want 2", i, cases[i][1] ? cases[i][1] : "", rc);
+    if (!out || *out) tu_fail(__FILE__, __LINE__, "case %zu: stdout: %s", i, out);
+    if (!one_line(err)) tu_fail(__FILE__, __LINE__, "case %zu: stderr: %s", i, err);
+    free(out);
+    free(err);
+  }
+  char *err = NULL;
+  CHECK_EQ_INT(tu_run(NULL, &err, ARGS("fieldsync", "product", "add", "--sku", "X")), 2);
+  CHECK_CONTAINS(err, "product add");
+  free(err);
+  err = NULL;
+  CHECK_EQ_INT(tu_run(NULL, &err, ARGS("fieldsync", "export")), 2);
+  CHECK_CONTAINS(err, "--json");
+  free(err);
+}
+
+static void test_no_store(void) {
+  char *dir = tu_tmpdir("cli-nostore"), path[4096], *out = NULL, *err = NULL;
+  snprintf(path, sizeof path, "%s/none", dir);
+  int rc = run_in(path, &out, &err, ARGS("customer", "list", "--json"));
+  CHECK_EQ_INT(rc, 1);
+  CHECK_STR(out, "");
+  CHECK(one_line(err));
+  CHECK_CONTAINS(err, "fieldsync init");
+  free(out);
+  free(err);
+  tu_rmrf(dir);
+  free(dir);
+}
+
+static int write_csv(const char *dir, const char *name, const char *text,
+                     char *path, size_t cap) {
+  snprintf(path, cap, "%s/%s", dir, name);
+  return tu_write_file(path, text);
+}
+
+static void test_offline_day(void) {
+  char *out = NULL, *err = NULL;
+  cJSON *doc = NULL;
+
+  /* init, then init again refuses to overwrite */
+  doc = OK_JSON("init", "--manager", "Anna Berger", "--json");
+  CHECK_STR(str_of(doc, "manager"), "Anna Berger");
+  CHECK_STR(str_of(doc, "home"), g_home);
+  snprintf(g_device, sizeof g_device, "%s", str_of(doc, "device_id") ? str_of(doc, "device_id") : "");
+  CHECK(strlen(g_device) == 16);
+  cJSON_Delete(doc);
+
+  /* a customer, with --home after the verb */
+  {
+    const char *argv[] = {"fieldsync", "customer", "add", "--name", "Müller GmbH",
+                          "--city", "München", "--country", "DE", "--email",
+                          "einkauf@mueller.example", "--json", "--home", g_home, NULL};
+    CHECK_EQ_INT(tu_run(&out, &err, argv), 0);
+    doc = json_doc(out);
+    CHECK(doc && cJSON_GetArraySize(doc) == 1); /* only the id */
+    take_id(g_cust, sizeof g_cust, doc);
+    free(out);
+    free(err);
+  }
+
+  /* the catalog, prices and this customer's balance, from head office */
+  {
+    char pp[4096], pr[4096], pb[4096], bal[256];
+    snprintf(bal, sizeof bal,
+             "customer_id,currency,open,overdue\n%s,EUR,2000.00,1234.50\n", g_cust);
+    CHECK(write_csv(g_home, "p.csv",
+                    "sku,name,unit,active\nWID-1,Widget,pcs,1\nGAD-2,Gadget Pro,pcs,1\n",
+                    pp, sizeof pp) == 0);
+    CHECK(write_csv(g_home, "pr.csv", "sku,currency,price\nWID-1,EUR,12.50\nGAD-2,EUR,1000.00\n",
+                    pr, sizeof pr) == 0);
+    CHECK(write_csv(g_home, "b.csv", bal, pb, sizeof pb) == 0);
+    CHECK_OK(tu_seed_catalog(g_home, pp, pr, pb));
+    remove(pp);
+    remove(pr);
+    remove(pb);
+  }
+  doc = OK_JSON("product", "list", "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 2);
+  cJSON_Delete(doc);
+
+  /* contact; meeting at an exhibition typed in local time */
+  char contact[64], meeting[64], line1[64], line2[64];
+  take_id(contact, sizeof contact,
+          OK_JSON("contact", "add", "--customer", g_cust, "--name", "Jörg Klein",
+                  "--role", "Einkauf", "--phone", "+49 89 123456", "--json"));
+  take_id(meeting, sizeof meeting,
+          OK_JSON("meeting", "add", "--customer", g_cust, "--at", "2026-03-10 14:30",
+                  "--kind", "exhibition", "--place", "Hannover Messe, Hall 4",
+                  "--notes", "wants a quote for 200 widgets", "--follow-up",
+                  "2026-03-17", "--json"));
+  {
+    int64_t ms = 0;
+    char iso[32];
+    CHECK_OK(fs_time_parse(&ms, "2026-03-10 14:30"));
+    fs_time_format(iso, ms);
+    CHECK_STR(iso, "2026-03-10T13:30:00Z"); /* Berlin is UTC+1 in March */
+    doc = OK_JSON("meeting", "list", "--customer", g_cust, "--json");
+    CHECK_EQ_INT(cJSON_GetArraySize(doc), 1);
+    const cJSON *m = cJSON_GetArrayItem(doc, 0);
+    CHECK_STR(str_of(m, "id"), meeting);
+    CHECK_STR(str_of(m, "at"), iso);
+    CHECK_STR(str_of(m, "kind"), "exhibition");
+    CHECK_STR(str_of(m, "follow_up"), "2026-03-17");
+    CHECK_STR(str_of(m, "customer_name"), "Müller GmbH");
+    cJSON_Delete(doc);
+    doc = OK_JSON("meeting", "list", "--day", "2026-03-10", "--json");
+    CHECK_EQ_INT(cJSON_GetArraySize(doc), 1);
+    cJSON_Delete(doc);
+    doc = OK_JSON("meeting", "list", "--day", "2026-03-11", "--json");
+    CHECK_EQ_INT(cJSON_GetArraySize(doc), 0);
+    cJSON_Delete(doc);
+    /* the human table shows local time */
+    CHECK_EQ_INT(RUN(&out, NULL, "meeting", "list"), 0);
+    CHECK_CONTAINS(out, "2026-03-10 14:30");
+    CHECK_CONTAINS(out, "exhibition");
+    free(out);
+  }
+
+  /* order 1: two lines, submitted */
+  take_id(g_order1, sizeof g_order1,
+          OK_JSON("order", "new", "--customer", g_cust, "--json"));
+  take_id(line1, sizeof line1,
+          OK_JSON("order", "line", g_order1, "--sku", "WID-1", "--qty", "3", "--json"));
+  take_id(line2, sizeof line2,
+          OK_JSON("order", "line", g_order1, "--sku", "GAD-2", "--qty", "2",
+                  "--discount", "10", "--json"));
+  CHECK_EQ_INT(RUN(&out, NULL, "order", "submit", g_order1), 0);
+  CHECK_CONTAINS(out, "submitted");
+  free(out);
+  doc = OK_JSON("order", "show", g_order1, "--json");
+  CHECK_STR(str_of(doc, "status"), "submitted");
+  CHECK_STR(str_of(doc, "currency"), "EUR");
+  CHECK_EQ_INT(count_of(doc, "lines"), 2);
+  {
+    long long sum = 0;
+    const cJSON *l;
+    cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(doc, "lines")) {
+      const char *sku = str_of(l, "sku");
+      if (sku && strcmp(sku, "WID-1") == 0) {
+        CHECK_EQ_INT(int_of(l, "unit_price"), 1250);
+        CHECK_EQ_INT(int_of(l, "qty"), 3);
+        CHECK_EQ_INT(int_of(l, "amount"), 3750);
+      } else {
+        CHECK_STR(sku, "GAD-2");
+        CHECK_EQ_INT(int_of(l, "unit_price"), 100000);
+        CHECK_EQ_INT(int_of(l, "discount_bp"), 1000);
+        CHECK_EQ_INT(int_of(l, "amount"), 180000);
+      }
+      sum += int_of(l, "amount");
+    }
+    CHECK_EQ_INT(int_of(doc, "total"), sum);
+    CHECK_EQ_INT(int_of(doc, "total"), 183750);
+  }
+  cJSON_Delete(doc);
+  CHECK_EQ_INT(RUN(&out, NULL, "order", "show", g_order1), 0);
+  CHECK_CONTAINS(out, "1 837.50 EUR");
+  CHECK_CONTAINS(out, "Gadget Pro");
+  free(out);
+
+  /* order 2 stays a draft, with a fractional order discount */
+  take_id(g_order2, sizeof g_order2,
+          OK_JSON("order", "new", "--customer", g_cust, "--discount", "2.5", "--json"));
+  doc = OK_JSON("order", "list", "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 2);
+  {
+    const cJSON *o;
+    int seen = 0;
+    cJSON_ArrayForEach(o, doc) {
+      const char *id = str_of(o, "id");
+      if (id && strcmp(id, g_order2) == 0) {
+        seen = 1;
+        CHECK_EQ_INT(int_of(o, "discount_bp"), 250);
+        CHECK_STR(str_of(o, "status"), "draft");
+      }
+    }
+    CHECK(seen);
+  }
+  cJSON_Delete(doc);
+
+  /* edit; the customer page warns about the overdue balance */
+  CHECK_EQ_INT(RUN(NULL, NULL, "customer", "edit", g_cust, "--status", "key",
+                   "--phone", "+49 89 7654321"),
+               0);
+  doc = OK_JSON("customer", "show", g_cust, "--json");
+  CHECK_STR(str_of(doc, "status"), "key");
+  CHECK_STR(str_of(doc, "phone"), "+49 89 7654321");
+  CHECK_STR(str_of(doc, "manager"), "Anna Berger");
+  CHECK_EQ_INT(count_of(doc, "contacts"), 1);
+  CHECK_EQ_INT(count_of(doc, "meetings"), 1);
+  CHECK_EQ_INT(count_of(doc, "orders"), 2);
+  CHECK_EQ_INT(count_of(doc, "balances"), 1);
+  CHECK_EQ_INT(int_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "balances"), 0),
+                      "overdue"),
+               123450);
+  cJSON_Delete(doc);
+  CHECK_EQ_INT(RUN(&out, NULL, "customer", "show", g_cust), 0);
+  CHECK_CONTAINS(out, "OVERDUE: 1 234.50 EUR overdue of 2 000.00 EUR open");
+  CHECK_CONTAINS(out, "Jörg Klein");
+  CHECK_CONTAINS(out, "2026-03-10 14:30");
+  free(out);
+  CHECK_EQ_INT(RUN(&out, NULL, "customer", "list"), 0);
+  CHECK_CONTAINS(out, "NAME");
+  CHECK_CONTAINS(out, "Müller GmbH");
+  free(out);
+
+  /* status, conflicts */
+  doc = OK_JSON("status", "--json");
+  CHECK_STR(str_of(doc, "device_id"), g_device);
+  CHECK_STR(str_of(doc, "manager"), "Anna Berger");
+  CHECK(int_of(doc, "pending") > 0);
+  cJSON_Delete(doc);
+  doc = OK_JSON("conflicts", "--json");
+  CHECK(cJSON_IsArray(doc) && cJSON_GetArraySize(doc) == 0);
+  cJSON_Delete(doc);
+
+  /* $FIELDSYNC_HOME is the default home */
+  setenv("FIELDSYNC_HOME", g_home, 1);
+  CHECK_EQ_INT(tu_run(&out, NULL, ARGS("fieldsync", "status", "--json")), 0);
+  CHECK_CONTAINS(out, g_device);
+  free(out);
+  unsetenv("FIELDSYNC_HOME");
+
+  /* export holds every row */
+  doc = OK_JSON("export", "--json");
+  CHECK(cJSON_IsObject(doc));
+  CHECK_EQ_INT(count_of(doc, "customers"), 1);
+  CHECK_EQ_INT(count_of(doc, "contacts"), 1);
+  CHECK_EQ_INT(count_of(doc, "meetings"), 1);
+  CHECK_EQ_INT(count_of(doc, "orders"), 2);
+  CHECK_STR(str_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "customers"), 0),
+                   "name"),
+            "Müller GmbH");
+  {
+    char *flat = cJSON_PrintUnformatted(doc);
+    CHECK_CONTAINS(flat, line1);
+    CHECK_CONTAINS(flat, line2);
+    CHECK_CONTAINS(flat, contact);
+    cJSON_free(flat);
+  }
+  cJSON_Delete(doc);
+}
+
+static void test_bad_input(void) {
+  char big[5001], bad_utf8[] = "Bad \xff\xfe Name", bad_utf8b[] = "Jo\xc3\x28rg";
+  memset(big, 'A', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+
+  REFUSED(1, "init", "--manager", "Someone Else");
+  REFUSED(0, "contact", "add", "--customer", UNKNOWN_ID, "--name", "Nobody");
+  REFUSED(0, "meeting", "add", "--customer", UNKNOWN_ID, "--at", "2026-03-10 10:00");
+  REFUSED(0, "order", "new", "--customer", UNKNOWN_ID);
+  REFUSED(0, "customer", "edit", UNKNOWN_ID, "--phone", "1");
+  REFUSED(0, "customer", "show", UNKNOWN_ID, "--json");
+  REFUSED(0, "order", "show", UNKNOWN_ID, "--json");
+  REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "next tuesday");
+  REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "2026-13-45 25:99");
+  REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "2026-03-10 10:00",
+          "--follow-up", "someday");
+  REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "2026-03-10 10:00",
+          "--kind", "party");
+  REFUSED(2, "meeting", "list", "--day", "tomorrow", "--json");
+  REFUSED(2, "order", "line", g_order2, "--sku", "WID-1", "--qty", "-3");
+  REFUSED(2, "order", "line", g_order2, "--sku", "WID-1", "--qty", "0");
+  REFUSED(2, "order", "line", g_order2, "--sku", "WID-1", "--qty", "abc");
+  REFUSED(2, "order", "line", g_order2, "--sku", "WID-1", "--qty", "1.5", "--json");
+  REFUSED(2, "order", "line", g_order2, "--sku", "WID-1", "--qty", "1", "--discount", "101");
+  REFUSED(0, "order", "line", g_order2, "--sku", "NO-SUCH-SKU", "--qty", "1");
+  REFUSED(0, "order", "line", UNKNOWN_ID, "--sku", "WID-1", "--qty", "1");
+  REFUSED(1, "order", "line", g_order1, "--sku", "WID-1", "--qty", "1", "--json");
+  REFUSED(0, "order", "submit", g_order1);
+  REFUSED(0, "order", "submit", g_order2); /* no lines */
+  REFUSED(2, "order", "new", "--customer", g_cust, "--discount", "150");
+  REFUSED(2, "order", "new", "--customer", g_cust, "--currency", "EURO");
+  REFUSED(0, "customer", "add", "--name", big);
+  REFUSED(0, "customer", "add", "--name", big, "--json");
+  REFUSED(0, "customer", "edit", g_cust, "--name", big);
+  REFUSED(0, "customer", "add", "--name", bad_utf8);
+  REFUSED(0, "contact", "add", "--customer", g_cust, "--name", bad_utf8b);
+  REFUSED(2, "customer", "edit", g_cust);
+  REFUSED(2, "customer", "edit", g_cust, "--status", "vip");
+  REFUSED(2, "product", "add", "--sku", "X", "--name", "Y");
+  REFUSED(2, "product", "edit", "WID-1");
+  REFUSED(0, "conflicts", "resolve", "999999", "--keep", "winner");
+  REFUSED(2, "conflicts", "resolve", "1", "--keep", "both");
+  REFUSED(2, "conflicts", "resolve", "abc", "--keep", "winner");
+  REFUSED(2, "export");
+
+  /* a line on the submitted order names the reason */
+  char *err = NULL;
+  CHECK(RUN(NULL, &err, "order", "line", g_order1, "--sku", "WID-1", "--qty", "1") != 0);
+  CHECK(one_line(err));
+  free(err);
+}
+
+/* Copies the regular files of src into dst (created). */
+static void copy_home(const char *src, const char *dst) {
+  DIR *d = opendir(src);
+  struct dirent *e;
+  CHECK(d != NULL);
+  if (!d) return;
+  mkdir(dst, 0700);
+  while ((e = readdir(d))) {
+    char a[4608], b[4608];
+    struct stat sb;
+    snprintf(a, sizeof a, "%s/%s", src, e->d_name);
+    snprintf(b, sizeof b, "%s/%s", dst, e->d_name);
+    if (stat(a, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+    size_t n = 0;
+    char *buf = tu_read_file(a, &n);
+    FILE *f = fopen(b, "wb");
+    CHECK(buf && f);
+    if (buf && f) CHECK(fwrite(buf, 1, n, f) == n);
+    if (f) fclose(f);
+    chmod(b, sb.st_mode & 07777);
+    free(buf);
+  }
+  closedir(d);
+}
+
+static void test_corrupt_store(void) {
+  char *dir = tu_tmpdir("cli-corrupt"), home[2048], db[2560];
+  size_t n = 0, m = 0;
+  snprintf(home, sizeof home, "%s/home", dir);
+  snprintf(db, sizeof db, "%s/store.db", home);
+  copy_home(g_home, home);
+  char *orig = tu_read_file(db, &n);
+  CHECK(orig && n > 512);
+  if (orig && n > 512) {
+    memcpy(orig, "this is not a fieldsync store, just garbage bytes....", 52);
+    memset(orig + 52, 0xA5, 200);
+    FILE *f = fopen(db, "wb");
+    CHECK(f && fwrite(orig, 1, n, f) == n);
+    if (f) fclose(f);
+  }
+  static const char *const cmds[][8] = {
+      {"customer", "list"},
+      {"customer", "list", "--json"},
+      {"export", "--json"},
+      {"status", "--json"},
+      {"customer", "add", "--name", "X"},
+      {"order", "line", "X", "--sku", "WID-1", "--qty", "1"},
+  };
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    const char *args[9] = {0};
+    char *out = NULL, *err = NULL;
+    for (size_t j = 0; j < 8 && cmds[i][j]; j++) args[j] = cmds[i][j];
+    int rc = run_in(home, &out, &err, args);
+    tu_checks += 3;
+    if (rc == 0 || rc < 0) tu_fail(__FILE__, __LINE__, "%s %s on a corrupt store: exit %d", cmds[i][0], cmds[i][1], rc);
+    if (!out || *out) tu_fail(__FILE__, __LINE__, "%s: stdout: %s", cmds[i][0], out);
+    if (!one_line(err)) tu_fail(__FILE__, __LINE__, "%s: stderr: %s", cmds[i][0], err);
+    free(out);
+    free(err);
+  }
+  char *after = tu_read_file(db, &m);
+  CHECK(after && orig && m == n && memcmp(after, orig, n) == 0);
+  free(after);
+  free(orig);
+  tu_rmrf(dir);
+  free(dir);
+}
+
+int main(void) {
+  setenv("TZ", "Europe/Berlin", 1);
+  unsetenv("FIELDSYNC_HOME");
+  char *dir = tu_tmpdir("cli-offline");
+  size_t n = strlen(dir) + 16;
+  g_home = malloc(n);
+  if (!g_home) return 1;
+  snprintf(g_home, n, "%s/home", dir);
+
+  TEST_RUN(test_help);
+  TEST_RUN(test_usage_errors);
+  TEST_RUN(test_no_store);
+  TEST_RUN(test_offline_day);
+  if (*g_cust && *g_order1 && *g_order2) {
+    TEST_RUN(test_bad_input);
+    TEST_RUN(test_corrupt_store);
+  } else {
+    tu_fail(__FILE__, __LINE__, "the offline day did not complete; bad-input cases skipped");
+  }
+  tu_rmrf(dir);
+  free(dir);
+  free(g_home);
+  return tu_finish();
+}

@@ -1,0 +1,524 @@
+/*
+ * test_domain.c — the field-sales rules of local writes (core/domain.c) and
+ * the head-office imports, on a real device home (fs_device_init, so the
+ * store has a manager) whose catalog and prices arrive only the way they do
+ * in production: imported at a head-office store (FS_OPEN_SERVER) from CSV
+ * files and merged into the device as changes of the head-office site.
+ *
+ * Covers: customer defaults (status, manager, created_at); enumeration,
+ * e-mail, country, length and UTF-8 validation; unknown customers for
+ * contacts, meetings and orders; the write policy on a device (products,
+ * customers.manager); order lines (price snapshot that survives a new price
+ * list, unknown or inactive SKU, quantity), submit rules and the frozen
+ * order afterwards; order totals and balances in the JSON views; CSV import
+ * (a bad row or header refuses the whole file, naming the line; quoted
+ * fields); fs_hq_assign moving a customer and re-sending its rows.
+ */
+#include <cjson/cJSON.h>
+#include <fieldsync/device.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "merge.h"
+#include "storeInt.h"
+#include "testutil.h"
+
+typedef struct env {
+  char *dir;
+  fs_store *dev, *hq;
+} env;
+
+/* Writes text to dir/name, with CRLF line ends when crlf is set. */
+static char *file_as(const env *e, const char *name, const char *text, int crlf) {
+  size_t n = strlen(e->dir) + strlen(name) + 2;
+  char *p = malloc(n), *buf = malloc(2 * strlen(text) + 1), *o = buf;
+  if (!p || !buf) abort();
+  snprintf(p, n, "%s/%s", e->dir, name);
+  for (const char *t = text; *t; t++) {
+    if (crlf && *t == '\n' && (t == text || t[-1] != '\r')) *o++ = '\r';
+    *o++ = *t;
+  }
+  *o = '\0';
+  CHECK(tu_write_file(p, buf) == 0);
+  free(buf);
+  return p;
+}
+
+/* The CSV files of these tests use CRLF line ends (spreadsheet exports);
+ * test_csv_lf_line_ends covers LF-only files. */
+static char *file_in(const env *e, const char *name, const char *text) {
+  return file_as(e, name, text, 1);
+}
+
+static void import(env *e, const char *kind, const char *csv, size_t expect) {
+  char *p = file_in(e, "import.csv", csv);
+  size_t n = 999;
+  CHECK_OK(fs_hq_import_csv(e->hq, kind, p, &n));
+  CHECK_EQ_INT(n, expect);
+  free(p);
+}
+
+/* Sends every change of `from` to `to` (from the beginning; idempotent). */
+static void transfer(fs_store *from, fs_store *to, const char *sender_mgr) {
+  merge_cursor c = {0, -1, ""};
+  merge_filter f = {fs_store_site(to), NULL, 0};
+  fs_batch *b = change_batch_new();
+  int more = 1;
+  while (more) {
+    merge_cursor next;
+    int rc = merge_changes_since(from, &c, &f, 1000, b, &next, &more);
+    CHECK_OK(rc);
+    if (rc) break;
+    merge_opts o = {fs_store_site(from), sender_mgr};
+    merge_result res;
+    CHECK_OK(merge_apply(to, b, &o, &res));
+    CHECK_EQ_INT(res.refused, 0);
+    merge_result_free(&res);
+    c = next;
+  }
+  change_batch_free(b);
+}
+
+static void pull(env *e) { transfer(e->hq, e->dev, NULL); }
+static void push(env *e) { transfer(e->dev, e->hq, "alice"); }
+
+static void env_setup(env *e) {
+  char home[512], hq[512];
+  memset(e, 0, sizeof *e);
+  e->dir = tu_tmpdir("domain");
+  snprintf(home, sizeof home, "%s/home", e->dir);
+  snprintf(hq, sizeof hq, "%s/hq.db", e->dir);
+  CHECK_OK(fs_device_init(home, "alice"));
+  CHECK_OK(fs_device_open(&e->dev, home));
+  CHECK_OK(fs_store_open(&e->hq, hq, NULL, FS_OPEN_CREATE | FS_OPEN_SERVER));
+  if (!e->dev || !e->hq) abort();
+  import(e, "products",
+         "sku,name,unit,active\r\n"
+         "A-1,Anvil,pcs,1\r\n"
+         "B-2,\"Bolt, large\",box,1\r\n"
+         "C-3,\"The \"\"old\"\" one\",,0\r\n",
+         3);
+  import(e, "prices", "sku,currency,price\nA-1,EUR,12.50\nB-2,EUR,3\nB-2,PLN,13.99\n", 3);
+  CHECK_OK(fs_store_set_hq_site(e->dev, fs_store_site(e->hq)));
+  pull(e);
+}
+
+static void env_teardown(env *e) {
+  fs_store_close(e->dev);
+  fs_store_close(e->hq);
+  tu_rmrf(e->dir);
+  free(e->dir);
+}
+
+static cJSON *view(fs_store *st, const char *name, const char *arg) {
+  char *j = NULL;
+  CHECK_OK(fs_view_json(st, name, arg, &j));
+  cJSON *doc = j ? cJSON_Parse(j) : NULL;
+  CHECK(doc != NULL);
+  fs_free(j);
+  return doc;
+}
+
+static const char *jstr(const cJSON *o, const char *key) {
+  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static double jnum(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : -1e18;
+}
+
+static int nproducts(fs_store *st) {
+  cJSON *doc = view(st, "products", NULL);
+  int n = cJSON_GetArraySize(doc);
+  cJSON_Delete(doc);
+  return n;
+}
+
+static void add_customer(env *e, const char *name, char id[FS_ID_SIZE]) {
+  CHECK_OK(fs_insert(e->dev, "customers", (fs_field[]){{"name", name}}, 1, id));
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void test_catalog_arrives(void) {
+  env e;
+  env_setup(&e);
+  cJSON *doc = view(e.dev, "products", NULL);
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 3);
+  const cJSON *b2 = cJSON_GetArrayItem(doc, 1);
+  CHECK_STR(jstr(b2, "sku"), "B-2");
+  CHECK_STR(jstr(b2, "name"), "Bolt, large"); /* quoted comma */
+  const cJSON *prices = cJSON_GetObjectItemCaseSensitive(b2, "prices");
+  CHECK_EQ_INT(cJSON_GetArraySize(prices), 2);
+  CHECK_STR(jstr(cJSON_GetArrayItem(prices, 1), "currency"), "PLN");
+  CHECK_EQ_INT(jnum(cJSON_GetArrayItem(prices, 1), "price"), 1399);
+  const cJSON *c3 = cJSON_GetArrayItem(doc, 2);
+  CHECK_STR(jstr(c3, "name"), "The \"old\" one"); /* doubled quotes */
+  CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c3, "unit")));
+  CHECK_EQ_INT(jnum(c3, "active"), 0);
+  cJSON_Delete(doc);
+  env_teardown(&e);
+}
+
+static void test_customer_defaults_and_validation(void) {
+  env e;
+  env_setup(&e);
+  char id[FS_ID_SIZE];
+  add_customer(&e, "Acme", id);
+  cJSON *c = view(e.dev, "customer", id);
+  CHECK_STR(jstr(c, "name"), "Acme");
+  CHECK_STR(jstr(c, "status"), "prospect");
+  CHECK_STR(jstr(c, "manager"), "alice");
+  const char *at = jstr(c, "created_at");
+  int64_t ms = 0;
+  CHECK(at && strlen(at) == 20 && at[19] == 'Z');
+  CHECK_OK(fs_time_parse(&ms, at));
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "contacts")), 0);
+  cJSON_Delete(c);
+
+  int64_t dbv = fs_store_db_version(e.dev);
+  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", "X"}, {"status", "vip"}}, 2, NULL),
+            FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "prospect, active, key, lost");
+  CHECK_ERR(fs_insert(e.dev, "customers",
+                      (fs_field[]){{"name", "X"}, {"email", "no-at.example.com"}}, 2, NULL),
+            FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "email");
+  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", "X"}, {"country", "de"}}, 2, NULL),
+            FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "country");
+  CHECK_ERR(fs_update(e.dev, "customers", id, (fs_field[]){{"status", "gone"}}, 1), FS_EINVAL);
+  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"city", "Nowhere"}}, 1, NULL), FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "name");
+  char longname[202];
+  memset(longname, 'n', 201);
+  longname[201] = '\0';
+  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", longname}}, 1, NULL), FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "too long");
+  longname[200] = '\0'; /* exactly the limit is fine */
+  CHECK_OK(fs_insert(e.dev, "customers", (fs_field[]){{"name", longname}}, 1, NULL));
+  dbv++;
+  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", "Bad \xc3\x28 text"}}, 1, NULL),
+            FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "UTF-8");
+  CHECK_ERR(fs_update(e.dev, "customers", id, (fs_field[]){{"city", "\xff"}}, 1), FS_EINVAL);
+  CHECK_OK(fs_update(e.dev, "customers", id,
+                     (fs_field[]){{"status", "key"}, {"country", "PL"}, {"email", "a@b.pl"}}, 3));
+  dbv++;
+  CHECK_EQ_INT(fs_store_db_version(e.dev), dbv); /* failures wrote nothing */
+  cJSON *all = view(e.dev, "customers", NULL);
+  CHECK_EQ_INT(cJSON_GetArraySize(all), 2);
+  cJSON_Delete(all);
+  env_teardown(&e);
+}
+
+static void test_unknown_customer(void) {
+  env e;
+  env_setup(&e);
+  char ghost[FS_ID_SIZE];
+  fs_uuid7(ghost);
+  CHECK_ERR(fs_insert(e.dev, "contacts", (fs_field[]){{"customer_id", ghost}, {"name", "Eve"}}, 2,
+                      NULL),
+            FS_ENOTFOUND);
+  CHECK_CONTAINS(fs_errmsg(), ghost);
+  CHECK_ERR(fs_insert(e.dev, "meetings",
+                      (fs_field[]){{"customer_id", ghost}, {"at", "2026-01-05T08:00:00Z"}}, 2,
+                      NULL),
+            FS_ENOTFOUND);
+  CHECK_ERR(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", ghost}}, 1, NULL),
+            FS_ENOTFOUND);
+  char id[FS_ID_SIZE], k[FS_ID_SIZE];
+  add_customer(&e, "Acme", id);
+  CHECK_OK(fs_insert(e.dev, "contacts", (fs_field[]){{"customer_id", id}, {"name", "Eve"}}, 2, k));
+  CHECK_ERR(fs_update(e.dev, "contacts", k, (fs_field[]){{"customer_id", ghost}}, 1),
+            FS_ENOTFOUND);
+  char m[FS_ID_SIZE];
+  CHECK_OK(fs_insert(e.dev, "meetings",
+                     (fs_field[]){{"customer_id", id}, {"at", "2026-01-05T08:00:00Z"}}, 2, m));
+  cJSON *c = view(e.dev, "customer", id);
+  const cJSON *ms = cJSON_GetObjectItemCaseSensitive(c, "meetings");
+  CHECK_EQ_INT(cJSON_GetArraySize(ms), 1);
+  CHECK_STR(jstr(cJSON_GetArrayItem(ms, 0), "kind"), "visit"); /* default */
+  cJSON_Delete(c);
+  CHECK_ERR(fs_view_json(e.dev, "customer", ghost, &(char *){NULL}), FS_ENOTFOUND);
+  env_teardown(&e);
+}
+
+static void test_device_write_policy(void) {
+  env e;
+  env_setup(&e);
+  char id[FS_ID_SIZE];
+  add_customer(&e, "Acme", id);
+  CHECK_ERR(fs_insert(e.dev, "products", (fs_field[]){{"sku", "Z"}, {"name", "Z"}, {"active", "1"}},
+                      3, NULL),
+            FS_EPERM);
+  CHECK_CONTAINS(fs_errmsg(), "head-office");
+  cJSON *doc = view(e.dev, "products", NULL);
+  const char *pid = jstr(cJSON_GetArrayItem(doc, 0), "id");
+  CHECK_ERR(fs_update(e.dev, "products", pid, (fs_field[]){{"name", "Cheap"}}, 1), FS_EPERM);
+  CHECK_ERR(fs_delete(e.dev, "products", pid), FS_EPERM);
+  cJSON_Delete(doc);
+  CHECK_ERR(fs_update(e.dev, "customers", id, (fs_field[]){{"manager", "bob"}}, 1), FS_EPERM);
+  CHECK_CONTAINS(fs_errmsg(), "head office");
+  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", "B"}, {"manager", "bob"}}, 2, NULL),
+            FS_EPERM);
+  CHECK_ERR(fs_hq_import_csv(e.dev, "products", "/nonexistent.csv", NULL), FS_EPERM);
+  CHECK_ERR(fs_hq_assign(e.dev, id, "bob"), FS_EPERM);
+  cJSON *c = view(e.dev, "customer", id);
+  CHECK_STR(jstr(c, "manager"), "alice");
+  cJSON_Delete(c);
+  CHECK_EQ_INT(nproducts(e.dev), 3);
+  env_teardown(&e);
+}
+
+static void test_orders(void) {
+  env e;
+  env_setup(&e);
+  char cust[FS_ID_SIZE], ord[FS_ID_SIZE], l1[FS_ID_SIZE], l2[FS_ID_SIZE];
+  add_customer(&e, "Acme", cust);
+  CHECK_ERR(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"status", "submitted"}},
+                      2, NULL),
+            FS_EINVAL);
+  CHECK_OK(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1, ord));
+  CHECK_ERR(fs_order_submit(e.dev, ord), FS_EINVAL); /* no lines */
+  CHECK_CONTAINS(fs_errmsg(), "no lines");
+  CHECK_ERR(fs_order_line_add(e.dev, ord, "NOPE-9", 1, 0, NULL), FS_ENOTFOUND);
+  CHECK_CONTAINS(fs_errmsg(), "NOPE-9");
+  CHECK_ERR(fs_order_line_add(e.dev, ord, "A-1", 0, 0, NULL), FS_EINVAL);
+  CHECK_ERR(fs_order_line_add(e.dev, ord, "A-1", -2, 0, NULL), FS_EINVAL);
+  CHECK_ERR(fs_order_line_add(e.dev, ord, "A-1", 1, 10001, NULL), FS_EINVAL);
+  CHECK_ERR(fs_order_line_add(e.dev, ord, "C-3", 1, 0, NULL), FS_EINVAL); /* inactive */
+  char ghost[FS_ID_SIZE];
+  fs_uuid7(ghost);
+  CHECK_ERR(fs_order_line_add(e.dev, ghost, "A-1", 1, 0, NULL), FS_ENOTFOUND);
+  CHECK_OK(fs_order_line_add(e.dev, ord, "A-1", 2, 0, l1));
+
+  /* head office raises the price; the line keeps its snapshot */
+  import(&e, "prices", "sku,currency,price\nA-1,EUR,15.00\n", 1);
+  pull(&e);
+  CHECK_OK(fs_order_line_add(e.dev, ord, "A-1", 3, 1000, l2));
+  CHECK_OK(fs_update(e.dev, "orders", ord, (fs_field[]){{"discount_bp", "1000"}}, 1));
+  cJSON *o = view(e.dev, "order", ord);
+  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(o, "lines");
+  CHECK_EQ_INT(cJSON_GetArraySize(lines), 2);
+  const cJSON *it;
+  cJSON_ArrayForEach(it, lines) {
+    const char *lid = jstr(it, "id");
+    if (lid && !strcmp(lid, l1)) {
+      CHECK_EQ_INT(jnum(it, "unit_price"), 1250);
+      CHECK_EQ_INT(jnum(it, "amount"), 2500);
+    } else {
+      CHECK_EQ_INT(jnum(it, "unit_price"), 1500);
+      CHECK_EQ_INT(jnum(it, "amount"), 4050); /* 3 x 15.00 less 10 % */
+    }
+    CHECK_STR(jstr(it, "name"), "Anvil");
+  }
+  CHECK_EQ_INT(jnum(o, "total"), 5895); /* (25.00 + 40.50) less 10 % */
+  CHECK_STR(jstr(o, "status"), "draft");
+  CHECK_STR(jstr(o, "currency"), "EUR");
+  CHECK_STR(jstr(o, "customer_name"), "Acme");
+  cJSON_Delete(o);
+  /* a line's product and price cannot be edited; its quantity can */
+  CHECK_ERR(fs_update(e.dev, "order_lines", l1, (fs_field[]){{"unit_price", "1"}}, 1), FS_EINVAL);
+  CHECK_ERR(fs_update(e.dev, "order_lines", l1, (fs_field[]){{"qty", "0"}}, 1), FS_EINVAL);
+  CHECK_OK(fs_update(e.dev, "order_lines", l1, (fs_field[]){{"qty", "4"}}, 1));
+
+  CHECK_OK(fs_order_submit(e.dev, ord));
+  o = view(e.dev, "order", ord);
+  CHECK_STR(jstr(o, "status"), "submitted");
+  CHECK(jstr(o, "submitted_at") != NULL);
+  CHECK_EQ_INT(jnum(o, "total"), 8145); /* (50.00 + 40.50) less 10 % */
+  cJSON_Delete(o);
+  int64_t dbv = fs_store_db_version(e.dev);
+  CHECK_ERR(fs_order_line_add(e.dev, ord, "A-1", 1, 0, NULL), FS_ECONFLICT);
+  CHECK_ERR(fs_update(e.dev, "order_lines", l1, (fs_field[]){{"qty", "9"}}, 1), FS_ECONFLICT);
+  CHECK_ERR(fs_delete(e.dev, "order_lines", l2), FS_ECONFLICT);
+  CHECK_ERR(fs_update(e.dev, "orders", ord, (fs_field[]){{"discount_bp", "0"}}, 1), FS_ECONFLICT);
+  CHECK_ERR(fs_delete(e.dev, "orders", ord), FS_ECONFLICT);
+  CHECK_ERR(fs_order_submit(e.dev, ord), FS_ECONFLICT);
+  CHECK_EQ_INT(fs_store_db_version(e.dev), dbv);
+  cJSON *list = view(e.dev, "orders", NULL);
+  CHECK_EQ_INT(cJSON_GetArraySize(list), 1);
+  CHECK_EQ_INT(jnum(cJSON_GetArrayItem(list, 0), "lines"), 2);
+  CHECK_EQ_INT(jnum(cJSON_GetArrayItem(list, 0), "total"), 8145);
+  cJSON_Delete(list);
+  /* the order reaches head office with its snapshot prices */
+  push(&e);
+  o = view(e.hq, "order", ord);
+  CHECK_EQ_INT(jnum(o, "total"), 8145);
+  cJSON_Delete(o);
+  env_teardown(&e);
+}
+
+static void test_balances_in_customer_view(void) {
+  env e;
+  env_setup(&e);
+  char cust[FS_ID_SIZE];
+  add_customer(&e, "Debtor GmbH", cust);
+  push(&e);
+  char csv[256];
+  snprintf(csv, sizeof csv, "customer_id,currency,open,overdue\n%s,EUR,1200.00,300.50\n", cust);
+  import(&e, "balances", csv, 1);
+  pull(&e);
+  cJSON *c = view(e.dev, "customer", cust);
+  const cJSON *bal = cJSON_GetObjectItemCaseSensitive(c, "balances");
+  CHECK_EQ_INT(cJSON_GetArraySize(bal), 1);
+  const cJSON *b0 = cJSON_GetArrayItem(bal, 0);
+  CHECK_STR(jstr(b0, "currency"), "EUR");
+  CHECK_EQ_INT(jnum(b0, "open"), 120000);
+  CHECK_EQ_INT(jnum(b0, "overdue"), 30050);
+  cJSON_Delete(c);
+  /* a re-import updates the same balance row */
+  snprintf(csv, sizeof csv, "customer_id,currency,open,overdue\n%s,EUR,0,0\n", cust);
+  import(&e, "balances", csv, 1);
+  pull(&e);
+  c = view(e.dev, "customer", cust);
+  bal = cJSON_GetObjectItemCaseSensitive(c, "balances");
+  CHECK_EQ_INT(cJSON_GetArraySize(bal), 1);
+  CHECK_EQ_INT(jnum(cJSON_GetArrayItem(bal, 0), "overdue"), 0);
+  cJSON_Delete(c);
+  env_teardown(&e);
+}
+
+static void test_csv_refusals(void) {
+  env e;
+  env_setup(&e);
+  size_t n = 77;
+  char *p = file_in(&e, "bad.csv",
+                    "sku,name,unit,active\nD-4,Drill,pcs,1\nE-5,Easel,pcs,yes\nF-6,Fan,pcs,1\n");
+  CHECK_ERR(fs_hq_import_csv(e.hq, "products", p, &n), FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "line 3");
+  CHECK_EQ_INT(n, 0);
+  CHECK_EQ_INT(nproducts(e.hq), 3); /* D-4 was not imported either */
+  free(p);
+  p = file_in(&e, "hdr.csv", "sku,name,active\nD-4,Drill,1\n");
+  CHECK_ERR(fs_hq_import_csv(e.hq, "products", p, NULL), FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "line 1");
+  CHECK_CONTAINS(fs_errmsg(), "sku,name,unit,active");
+  free(p);
+  p = file_in(&e, "fields.csv", "sku,name,unit,active\nD-4,Drill,pcs,1\nE-5,\"Ea,sel\",1\n");
+  CHECK_ERR(fs_hq_import_csv(e.hq, "products", p, NULL), FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "line 3");
+  free(p);
+  p = file_in(&e, "quote.csv", "sku,name,unit,active\nD-4,\"Drill,pcs,1\n");
+  CHECK_ERR(fs_hq_import_csv(e.hq, "products", p, NULL), FS_EINVAL);
+  free(p);
+  p = file_in(&e, "price.csv", "sku,currency,price\nA-1,EUR,9.99\nZZ-9,EUR,1.00\n");
+  CHECK_ERR(fs_hq_import_csv(e.hq, "prices", p, NULL), FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "line 3");
+  CHECK_CONTAINS(fs_errmsg(), "ZZ-9");
+  free(p);
+  p = file_in(&e, "price2.csv", "sku,currency,price\nA-1,EUR,12.345\n");
+  CHECK_ERR(fs_hq_import_csv(e.hq, "prices", p, NULL), FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "line 2");
+  free(p);
+  p = file_in(&e, "kind.csv", "x\n");
+  CHECK_ERR(fs_hq_import_csv(e.hq, "invoices", p, NULL), FS_EINVAL);
+  free(p);
+  CHECK_ERR(fs_hq_import_csv(e.hq, "products", "/nonexistent/x.csv", NULL), FS_ENOTFOUND);
+  /* A-1 still costs 12.50: the refused price file changed nothing */
+  cJSON *doc = view(e.hq, "products", NULL);
+  const cJSON *pr = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(doc, 0), "prices");
+  CHECK_EQ_INT(jnum(cJSON_GetArrayItem(pr, 0), "price"), 1250);
+  cJSON_Delete(doc);
+  /* a good file after the refusals, with blank lines and a quoted comma */
+  p = file_in(&e, "good.csv", "sku,name,unit,active\n\nD-4,\"Drill, cordless\",pcs,1\n\n");
+  CHECK_OK(fs_hq_import_csv(e.hq, "products", p, &n));
+  CHECK_EQ_INT(n, 1);
+  free(p);
+  CHECK_EQ_INT(nproducts(e.hq), 4);
+  env_teardown(&e);
+}
+
+/* Files with LF line ends (what most tools on Linux write) import the
+ * same as CRLF ones. */
+static void test_csv_lf_line_ends(void) {
+  env e;
+  env_setup(&e);
+  size_t n = 0;
+  char *p = file_as(&e, "lf.csv", "sku,name,unit,active\nD-4,Drill,pcs,1\nE-5,Easel,,1\n", 0);
+  CHECK_OK(fs_hq_import_csv(e.hq, "products", p, &n));
+  CHECK_EQ_INT(n, 2);
+  free(p);
+  p = file_as(&e, "lf2.csv", "sku,currency,price\nD-4,EUR,99.90\n", 0);
+  CHECK_OK(fs_hq_import_csv(e.hq, "prices", p, &n));
+  CHECK_EQ_INT(n, 1);
+  free(p);
+  cJSON *doc = view(e.hq, "products", NULL);
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 5);
+  const cJSON *d4 = cJSON_GetArrayItem(doc, 3);
+  CHECK_STR(jstr(d4, "sku"), "D-4");
+  CHECK_STR(jstr(d4, "name"), "Drill");
+  const cJSON *pr = cJSON_GetObjectItemCaseSensitive(d4, "prices");
+  CHECK_EQ_INT(jnum(cJSON_GetArrayItem(pr, 0), "price"), 9990);
+  cJSON_Delete(doc);
+  env_teardown(&e);
+}
+
+static void test_hq_assign(void) {
+  env e;
+  env_setup(&e);
+  char cust[FS_ID_SIZE], k[FS_ID_SIZE];
+  add_customer(&e, "Acme", cust);
+  CHECK_OK(fs_insert(e.dev, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2, k));
+  push(&e);
+  /* head office has sent everything: the cursor is at the end */
+  merge_cursor c = {0, -1, ""}, next;
+  merge_filter f = {0x4242, NULL, 0};
+  fs_batch *b = change_batch_new();
+  int more = 1;
+  while (more) {
+    CHECK_OK(merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
+    c = next;
+  }
+  CHECK_OK(merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
+  CHECK_EQ_INT(b->nrows, 0);
+  CHECK_ERR(fs_hq_assign(e.hq, cust, ""), FS_EINVAL);
+  char ghost[FS_ID_SIZE];
+  fs_uuid7(ghost);
+  CHECK_ERR(fs_hq_assign(e.hq, ghost, "bob"), FS_ENOTFOUND);
+  CHECK_OK(fs_hq_assign(e.hq, cust, "bob"));
+  CHECK_OK(merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
+  int saw_customer = 0, saw_contact = 0;
+  for (size_t i = 0; i < b->nrows; i++) {
+    const fs_rowchange *r = &b->rows[i];
+    const char *t = b->tables[r->table].name;
+    if (!strcmp(t, "customers") && !strcmp(r->pk, cust)) {
+      saw_customer = 1;
+      for (size_t j = 0; j < b->tables[r->table].ncols; j++)
+        if (!strcmp(b->tables[r->table].cols[j], "manager"))
+          CHECK(r->vals[j].type == FS_VAL_TEXT && !strcmp(r->vals[j].s, "bob"));
+    }
+    if (!strcmp(t, "contacts") && !strcmp(r->pk, k)) saw_contact = 1;
+  }
+  CHECK(saw_customer);
+  CHECK(saw_contact);
+  /* bob's devices get the customer and its contact; alice's view moves */
+  merge_filter fb = {0x4242, "bob", 1};
+  merge_cursor c0 = {0, -1, ""};
+  CHECK_OK(merge_changes_since(e.hq, &c0, &fb, 1000, b, &next, &more));
+  int bob_rows = 0;
+  for (size_t i = 0; i < b->nrows; i++)
+    bob_rows += !strcmp(b->rows[i].pk, cust) || !strcmp(b->rows[i].pk, k);
+  CHECK_EQ_INT(bob_rows, 2);
+  pull(&e);
+  cJSON *cv = view(e.dev, "customer", cust);
+  CHECK_STR(jstr(cv, "manager"), "bob"); /* head office's column, accepted */
+  cJSON_Delete(cv);
+  change_batch_free(b);
+  env_teardown(&e);
+}
+
+int main(void) {
+  TEST_RUN(test_catalog_arrives);
+  TEST_RUN(test_customer_defaults_and_validation);
+  TEST_RUN(test_unknown_customer);
+  TEST_RUN(test_device_write_policy);
+  TEST_RUN(test_orders);
+  TEST_RUN(test_balances_in_customer_view);
+  TEST_RUN(test_csv_refusals);
+  TEST_RUN(test_csv_lf_line_ends);
+  TEST_RUN(test_hq_assign);
+  return tu_finish();
+}

@@ -1,0 +1,5 @@
+fs_test(test_convergence ${CMAKE_CURRENT_LIST_DIR}/test_convergence.c)
+fs_test(test_hlc ${CMAKE_CURRENT_LIST_DIR}/test_hlc.c)
+fs_test(test_store ${CMAKE_CURRENT_LIST_DIR}/test_store.c)
+fs_test(test_merge ${CMAKE_CURRENT_LIST_DIR}/test_merge.c)
+fs_test(test_domain ${CMAKE_CURRENT_LIST_DIR}/test_domain.c)

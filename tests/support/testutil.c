@@ -1,0 +1,149 @@
+/*
+ * testutil.c — see testutil.h.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int tu_failed = 0;
+int tu_checks = 0;
+const char *tu_case = "";
+
+void tu_fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "FAIL [%s] %s:%d: ", tu_case, file, line);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  tu_failed++;
+}
+
+int tu_finish(void) {
+  printf("%d checks, %d failed\n", tu_checks, tu_failed);
+  return tu_failed ? 1 : 0;
+}
+
+char *tu_tmpdir(const char *tag) {
+  const char *base = getenv("TMPDIR");
+  char *path = NULL;
+  if (!base || !*base) base = "/tmp";
+  size_t n = strlen(base) + strlen(tag) + 32;
+  path = malloc(n);
+  if (!path) abort();
+  snprintf(path, n, "%s/fs-%s-XXXXXX", base, tag);
+  if (!mkdtemp(path)) {
+    perror("mkdtemp");
+    abort();
+  }
+  return path;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(p);
+}
+
+void tu_rmrf(const char *path) {
+  if (path) nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *tu_read_file(const char *path, size_t *len_out) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t cap = 0, len = 0;
+  if (!f) return NULL;
+  for (;;) {
+    if (len + 4096 + 1 > cap) {
+      cap = cap ? cap * 2 : 8192;
+      char *nb = realloc(buf, cap);
+      if (!nb) abort();
+      buf = nb;
+    }
+    size_t r = fread(buf + len, 1, cap - len - 1, f);
+    len += r;
+    if (r == 0) break;
+  }
+  fclose(f);
+  buf[len] = '\0';
+  if (len_out) *len_out = len;
+  return buf;
+}
+
+int tu_write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t n = strlen(text);
+  int ok = fwrite(text, 1, n, f) == n;
+  return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+static char *slurp_fd(int fd) {
+  char *buf = NULL;
+  size_t cap = 0, len = 0;
+  for (;;) {
+    if (len + 4096 + 1 > cap) {
+      cap = cap ? cap * 2 : 8192;
+      char *nb = realloc(buf, cap);
+      if (!nb) abort();
+      buf = nb;
+    }
+    ssize_t r = read(fd, buf + len, cap - len - 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    len += (size_t)r;
+  }
+  if (!buf) {
+    buf = malloc(1);
+    if (!buf) abort();
+  }
+  buf[len] = '\0';
+  return buf;
+}
+
+int tu_run(char **out, char **err, const char *const argv[]) {
+  char prog[4096];
+  const char *bin = getenv("FS_BIN_DIR");
+  if (!strchr(argv[0], '/') && bin)
+    snprintf(prog, sizeof prog, "%s/%s", bin, argv[0]);
+  else
+    snprintf(prog, sizeof prog, "%s", argv[0]);
+  /* stdout and stderr go to temp files, so large outputs cannot dead-lock. */
+  FILE *fo = tmpfile(), *fe = tmpfile();
+  if (!fo || !fe) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(fileno(fo), 1);
+    dup2(fileno(fe), 2);
+    execv(prog, (char *const *)argv);
+    fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
+    _exit(127);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (out) {
+    lseek(fileno(fo), 0, SEEK_SET);
+    *out = slurp_fd(fileno(fo));
+  }
+  if (err) {
+    lseek(fileno(fe), 0, SEEK_SET);
+    *err = slurp_fd(fileno(fe));
+  }
+  fclose(fo);
+  fclose(fe);
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  return -1;
+}

@@ -1,0 +1,96 @@
+/*
+ * testutil.h — the small assertion kit every fieldsync test program uses.
+ *
+ * A test program is a main() calling TEST_RUN(fn) for each case; a failed
+ * CHECK prints file:line and the expression (and fs_errmsg() for the FS_OK
+ * checks), marks the case failed and continues with the next check.  The
+ * program exits non-zero when any check failed, so CTest reports it.
+ */
+#ifndef FS_TESTUTIL_H
+#define FS_TESTUTIL_H
+
+#include <fieldsync/fieldsync.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+extern int tu_failed;
+extern int tu_checks;
+extern const char *tu_case;
+
+void tu_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    tu_checks++;                                                             \
+    if (!(cond)) tu_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);            \
+  } while (0)
+
+#define CHECK_OK(expr)                                                       \
+  do {                                                                       \
+    int tu_rc_ = (expr);                                                     \
+    tu_checks++;                                                             \
+    if (tu_rc_ != FS_OK)                                                     \
+      tu_fail(__FILE__, __LINE__, "%s = %d (%s)", #expr, tu_rc_, fs_errmsg()); \
+  } while (0)
+
+#define CHECK_ERR(expr, code)                                                \
+  do {                                                                       \
+    int tu_rc_ = (expr);                                                     \
+    tu_checks++;                                                             \
+    if (tu_rc_ != (code))                                                    \
+      tu_fail(__FILE__, __LINE__, "%s = %d, expected %s (%d); msg: %s", #expr, \
+              tu_rc_, #code, (int)(code), fs_errmsg());                      \
+  } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                   \
+  do {                                                                       \
+    long long tu_a_ = (long long)(a), tu_b_ = (long long)(b);                \
+    tu_checks++;                                                             \
+    if (tu_a_ != tu_b_)                                                      \
+      tu_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, tu_a_, tu_b_); \
+  } while (0)
+
+#define CHECK_STR(a, b)                                                      \
+  do {                                                                       \
+    const char *tu_a_ = (a), *tu_b_ = (b);                                   \
+    tu_checks++;                                                             \
+    if (!tu_a_ || !tu_b_ || strcmp(tu_a_, tu_b_) != 0)                       \
+      tu_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b,       \
+              tu_a_ ? tu_a_ : "(null)", tu_b_ ? tu_b_ : "(null)");           \
+  } while (0)
+
+#define CHECK_CONTAINS(hay, needle)                                          \
+  do {                                                                       \
+    const char *tu_h_ = (hay), *tu_n_ = (needle);                            \
+    tu_checks++;                                                             \
+    if (!tu_h_ || !strstr(tu_h_, tu_n_))                                     \
+      tu_fail(__FILE__, __LINE__, "%s contains \"%s\": got \"%s\"", #hay,    \
+              tu_n_, tu_h_ ? tu_h_ : "(null)");                              \
+  } while (0)
+
+#define TEST_RUN(fn)                                                         \
+  do {                                                                       \
+    tu_case = #fn;                                                           \
+    fn();                                                                    \
+  } while (0)
+
+/* Prints the summary line and returns the exit status for main(). */
+int tu_finish(void);
+
+/* A fresh empty directory under $TMPDIR (or /tmp); caller frees the path.
+ * tu_rmrf removes a tree (used at the end of a test). */
+char *tu_tmpdir(const char *tag);
+void tu_rmrf(const char *path);
+
+/* Whole file into a NUL-terminated malloc'd buffer (NULL if unreadable). */
+char *tu_read_file(const char *path, size_t *len_out);
+int tu_write_file(const char *path, const char *text);
+
+/* Runs argv (argv[0] is looked up relative to $FS_BIN_DIR when it has no
+ * slash), captures stdout and stderr into malloc'd strings (either out may
+ * be NULL) and returns the exit status (or -1 if it could not run). */
+int tu_run(char **out, char **err, const char *const argv[]);
+
+#endif

@@ -6,8 +6,8 @@
  * `records` table (cl 1, hlc = ts << 16, one site, no cells) before any
  * timing.  "seal" times codec_encode + envelope_seal (encode, compress,
  * encrypt, sign) over all batches, chaining each envelope to the previous
- * one; "open" times envelope_open + codec_decode (verify, chain checks,
- * decrypt, decompress, decode).  Bytes per record is the total size of the
+ * one; "open" times envelope_open + codec_decode + envelope_check_batch
+ * (verify, chain checks, decrypt, decompress, decode).  Bytes per record is the total size of the
  * envelopes over N.  Each figure is the median of `runs` runs, with the range.
  *
  * With "compare" as the fourth argument it also prints the measurements
@@ -300,6 +300,7 @@ int main(int argc, char **argv) {
       if (envelope_open(&o, env[i], envlen[i], srv_id, &srv, dev_id, &dev.pub, &chain))
         die("envelope_open");
       if (codec_decode(dec, o.plain, o.plainlen)) die("codec_decode");
+      if (envelope_check_batch(&o.h, dec)) die("envelope_check_batch");
       decoded += dec->nrows;
       chain.seq = o.h.seq;
       memcpy(chain.hash, o.hash, sizeof chain.hash);

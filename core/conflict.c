@@ -47,7 +47,8 @@ int refused_log(fs_store *st, const char *table, const char *pk, const char *col
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
-  if (col) sqlite3_bind_text(s, 3, col, -1, SQLITE_STATIC);
+  /* "" = the whole row (NULL would defeat the UNIQUE de-duplication) */
+  sqlite3_bind_text(s, 3, col ? col : "", -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 4, site);
   sqlite3_bind_int64(s, 5, hlc);
   sqlite3_bind_text(s, 6, reason, -1, SQLITE_STATIC);
@@ -59,6 +60,7 @@ int refused_log(fs_store *st, const char *table, const char *pk, const char *col
 
 /* Re-creates a row lost to a delete from its logged JSON image. */
 static int restore_row(fs_store *st, const char *table, const char *pk, const char *json) {
+  tbl_state *ts = store_table(st, table);
   cJSON *o = cJSON_Parse(json);
   fs_field f[65];
   char nums[64][24];
@@ -72,6 +74,12 @@ static int restore_row(fs_store *st, const char *table, const char *pk, const ch
   const cJSON *it;
   cJSON_ArrayForEach(it, o) {
     if (n >= 64) break;
+    /* A device cannot write head-office columns; its own rules fill them. */
+    int hq_only = 0;
+    for (size_t i = 0; ts && !store_is_hq(st) && i < ts->decl->ncols; i++)
+      if (!strcmp(ts->decl->cols[i].name, it->string) && (ts->decl->cols[i].flags & FS_COL_HQ))
+        hq_only = 1;
+    if (hq_only) continue;
     if (cJSON_IsString(it)) {
       f[n++] = (fs_field){it->string, it->valuestring};
     } else if (cJSON_IsNumber(it)) {

@@ -44,13 +44,24 @@ int merge_cursor_parse(merge_cursor *c, const char *text) {
   memset(c, 0, sizeof *c);
   c->tbl = -1;
   if (!text || !*text) return FS_OK;
-  char *end = NULL;
-  long long dbv = strtoll(text, &end, 10);
-  if (end == text || *end != '.' || dbv < 0) goto bad;
-  const char *p = end + 1;
-  long tbl = strtol(p, &end, 10);
-  if (end == p || *end != '.' || tbl < -1 || tbl > FS_BATCH_MAX_TABLES) goto bad;
-  p = end + 1;
+  /* Strictly "DIGITS.[-]DIGITS.PK": no signs, spaces or overflow. */
+  const char *p = text;
+  int64_t dbv = 0, tbl = 0;
+  int neg = 0;
+  if (*p < '0' || *p > '9') goto bad;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    if (dbv > (INT64_MAX - 9) / 10) goto bad;
+    dbv = dbv * 10 + (*p - '0');
+  }
+  if (*p++ != '.') goto bad;
+  if (*p == '-') neg = 1, p++;
+  if (*p < '0' || *p > '9') goto bad;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    tbl = tbl * 10 + (*p - '0');
+    if (tbl > FS_BATCH_MAX_TABLES) goto bad;
+  }
+  if (neg) tbl = -tbl;
+  if (*p++ != '.' || tbl < -1) goto bad;
   size_t n = strlen(p);
   if (n > FS_BATCH_MAX_PK || !util_utf8_valid(p, n)) goto bad;
   c->dbv = dbv;
@@ -297,18 +308,20 @@ typedef struct colmap {
   int idx[64]; /* local column -> remote column, -1 when the remote lacks it */
 } colmap;
 
-/* The highest clock in a live local row. */
-static int64_t local_max(const row *l, size_t nc) {
-  int64_t m = l->hlc;
+/* The highest clock in a live local row, and the site that wrote it. */
+static int64_t local_max(const row *l, size_t nc, int64_t *site) {
+  int64_t m = l->hlc, s = l->site;
   for (size_t i = 0; i < nc; i++)
-    if (l->has_cell[i] && l->cells[i].hlc > m) m = l->cells[i].hlc;
+    if (l->has_cell[i] && l->cells[i].hlc > m) m = l->cells[i].hlc, s = l->cells[i].site;
+  if (site) *site = s;
   return m;
 }
 
-static int64_t remote_max(const fs_rowchange *r) {
-  int64_t m = r->hlc;
+static int64_t remote_max(const fs_rowchange *r, int64_t *site) {
+  int64_t m = r->hlc, s = r->site;
   for (size_t i = 0; i < r->ncells; i++)
-    if (r->cells[i].hlc > m) m = r->cells[i].hlc;
+    if (r->cells[i].hlc > m) m = r->cells[i].hlc, s = r->cells[i].site;
+  if (site) *site = s;
   return m;
 }
 
@@ -376,15 +389,15 @@ static int log_lost_row(fs_store *st, tbl_state *ts, const char *pk, const fs_va
 }
 
 /* Write policy for one incoming row; returns 1 when the whole row is
- * refused (already logged), 0 to go on, <0 on error.  *drop_hq_col is set
- * when only the head-office column must be ignored. */
+ * refused (already logged), 0 to go on, <0 on error.  *drop gets a bit per
+ * head-office column whose incoming value must be ignored. */
 static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colmap *cm,
                   const merge_opts *o, const row *l, struct fs_arena *a, merge_result *res,
-                  int *drop_col) {
+                  uint64_t *drop) {
   const fs_table *t = ts->decl;
   int64_t hq = st->hq_site;
   char reason[256];
-  *drop_col = -1;
+  *drop = 0;
   if (t->owner == FS_OWNER_HQ) {
     int ok = hq != 0 && r->site == hq;
     for (size_t k = 0; ok && k < r->ncells; k++) ok = r->cells[k].site == hq;
@@ -407,7 +420,7 @@ static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colm
                t->cols[i].name);
       int e = refuse(st, res, t->name, r->pk, t->cols[i].name, c.site, c.hlc, reason);
       if (e) return e;
-      *drop_col = (int)i;
+      *drop |= 1ull << i;
     }
   }
   /* At head office: a device may only write its own manager's customers. */
@@ -450,6 +463,20 @@ static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colm
   return 0;
 }
 
+static int touch_customer(fs_store *st, const char *customer_id, int self);
+
+/* Head office sends a manager's devices the rows of that manager's
+ * customers.  Rows that arrived before their customer (or while it belonged
+ * to someone else) were filtered out then; when a customer appears or
+ * changes manager, its rows are marked changed so they are sent now. */
+static int customer_arrived(fs_store *st, tbl_state *ts, const char *pk, const row *old,
+                            const fs_value *vals) {
+  int mi = ts->sp[SP_MANAGER];
+  if (!store_is_hq(st) || !is_customers(ts) || mi < 0) return FS_OK;
+  if (old->state == ROW_LIVE && value_equal(&old->vals[mi], &vals[mi])) return FS_OK;
+  return touch_customer(st, pk, 0);
+}
+
 static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colmap *cm,
                      const merge_opts *o, struct fs_arena *a, merge_result *res) {
   const fs_table *t = ts->decl;
@@ -457,18 +484,17 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
   row l;
   int rc = row_load(st, ts, r->pk, a, &l);
   if (rc) return rc;
-  int drop_col = -1;
-  int pr = policy(st, ts, r, cm, o, &l, a, res, &drop_col);
+  uint64_t drop = 0; /* columns whose incoming value the policy refused */
+  int pr = policy(st, ts, r, cm, o, &l, a, res, &drop);
   if (pr < 0) return pr;
   if (pr > 0) return FS_OK;
-  int64_t dbv = store_tx_dbv(st);
   int alive = r->cl % 2 == 1;
 
   /* A newer incarnation, or a row this replica has never seen. */
   if (l.state == ROW_NONE || r->cl > l.cl) {
-    if (l.state == ROW_LIVE && !alive && local_max(&l, nc) > r->seen) {
-      if ((rc = log_lost_row(st, ts, r->pk, l.vals, r->hlc, r->site, local_max(&l, nc),
-                             l.site, a, res)))
+    int64_t lsite, lmax = l.state == ROW_LIVE ? local_max(&l, nc, &lsite) : 0;
+    if (l.state == ROW_LIVE && !alive && lmax > r->seen) {
+      if ((rc = log_lost_row(st, ts, r->pk, l.vals, r->hlc, r->site, lmax, lsite, a, res)))
         return rc;
     }
     if (l.state == ROW_LIVE) {
@@ -488,7 +514,7 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
       tomb.hlc = r->hlc;
       tomb.site = r->site;
       tomb.seen = r->seen;
-      tomb.dbv = dbv;
+      tomb.dbv = store_tx_dbv(st);
       tomb.src = o->sender;
       if (l.state == ROW_LIVE && ts->cust_col >= 0 && l.vals[ts->cust_col].type == FS_VAL_TEXT)
         tomb.cust = l.vals[ts->cust_col].s;
@@ -508,7 +534,7 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     memset(n.has_cell, 0, nc);
     for (size_t i = 0; i < nc; i++) {
       int ri = cm->idx[i];
-      if (ri < 0 || (int)i == drop_col) {
+      if (ri < 0 || (drop >> i & 1)) {
         n.vals[i] = (fs_value){FS_VAL_NULL, 0, NULL, 0};
         if (l.state == ROW_LIVE) n.vals[i] = l.vals[i];
         continue;
@@ -524,24 +550,25 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     n.cl = r->cl;
     n.hlc = r->hlc;
     n.site = r->site;
-    n.dbv = dbv;
-    n.src = drop_col >= 0 ? 0 : o->sender;
+    n.dbv = store_tx_dbv(st);
+    n.src = drop ? 0 : o->sender;
     if (l.state == ROW_TOMB && (rc = row_delete_tomb(st, ts, r->pk))) return rc;
     if ((rc = row_put(st, ts, r->pk, &n, l.state == ROW_LIVE))) return rc;
     if ((rc = row_put_cells(st, ts, r->pk, &n, 0))) return rc;
     res->applied++;
-    return FS_OK;
+    return customer_arrived(st, ts, r->pk, &l, n.vals);
   }
 
   /* An older incarnation: the local state wins; a live row that a delete
    * here never saw is logged so the edit is not lost without a trace. */
   if (r->cl < l.cl) {
-    if (l.state == ROW_TOMB && alive && r->cl == l.cl - 1 && remote_max(r) > l.seen) {
+    int64_t rsite, rmax = remote_max(r, &rsite);
+    if (l.state == ROW_TOMB && alive && r->cl == l.cl - 1 && rmax > l.seen) {
       fs_value *vals = arena_alloc(a, nc * sizeof *vals);
       if (!vals) return fs_fail(FS_ENOMEM, "out of memory");
       for (size_t i = 0; i < nc; i++)
         vals[i] = cm->idx[i] >= 0 ? r->vals[cm->idx[i]] : (fs_value){FS_VAL_NULL, 0, NULL, 0};
-      return log_lost_row(st, ts, r->pk, vals, l.hlc, l.site, remote_max(r), r->site, a, res);
+      return log_lost_row(st, ts, r->pk, vals, l.hlc, l.site, rmax, rsite, a, res);
     }
     return FS_OK;
   }
@@ -553,7 +580,7 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     l.hlc = r->hlc;
     l.site = r->site;
     l.seen = r->seen;
-    l.dbv = dbv;
+    l.dbv = store_tx_dbv(st);
     l.src = o->sender;
     res->applied++;
     return row_put_tomb(st, ts, r->pk, &l);
@@ -573,7 +600,7 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     vals[i] = l.vals[i];
     win[i] = lc;
     int ri = cm->idx[i];
-    if (ri < 0 || (int)i == drop_col) {
+    if (ri < 0 || (drop >> i & 1)) {
       remote_dominates = 0;
       continue;
     }
@@ -581,7 +608,10 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     const fs_value *rv = &r->vals[ri];
     int cmp = clock_cmp(rcl.hlc, rcl.site, lc.hlc, lc.site);
     if (cmp == 0) continue;
-    int concurrent = !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
+    /* One site's writes are ordered (each saw the one before); otherwise a
+     * write is concurrent with the other unless it was based on it. */
+    int concurrent = rcl.site != lc.site &&
+                     !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
                      !(lc.bhlc == rcl.hlc && lc.bsite == rcl.site);
     if (concurrent && !value_equal(rv, &l.vals[i])) {
       int e = cmp > 0 ? conflict_log(st, t->name, r->pk, t->cols[i].name, rv, rcl.hlc,
@@ -615,12 +645,12 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
   n.cl = l.cl;
   n.hlc = rh;
   n.site = rs;
-  n.dbv = dbv;
+  n.dbv = store_tx_dbv(st);
   n.src = remote_dominates ? o->sender : 0;
   if ((rc = row_put(st, ts, r->pk, &n, 1))) return rc;
   if ((rc = row_put_cells(st, ts, r->pk, &n, had_cells))) return rc;
   res->applied++;
-  return FS_OK;
+  return customer_arrived(st, ts, r->pk, &l, n.vals);
 }
 
 int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_result *res) {
@@ -637,11 +667,8 @@ int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_resu
   int64_t bound = util_now_ms() + st->max_skew;
   for (size_t k = 0; k < b->nrows; k++) {
     const fs_rowchange *r = &b->rows[k];
-    int64_t h = remote_max(r);
+    int64_t site, h = remote_max(r, &site);
     if (HLC_PHYS(h) > bound) {
-      int64_t site = r->site;
-      for (size_t c = 0; c < r->ncells; c++)
-        if (r->cells[c].hlc == h) site = r->cells[c].site;
       return fs_fail(FS_ESKEW,
                      "device %016llx has a clock %lld s ahead of this machine (more than "
                      "the allowed %lld s); nothing from this batch was applied: fix that "
@@ -693,7 +720,7 @@ int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_resu
                    r->table);
       break;
     }
-    int64_t h = remote_max(r);
+    int64_t h = remote_max(r, NULL);
     if (h > maxh) maxh = h;
     rc = merge_row(st, map[r->table], r, &cms[r->table], o, a, res);
     if ((k & 255) == 255) {
@@ -715,12 +742,15 @@ done:
   return rc;
 }
 
-int merge_touch_customer(fs_store *st, const char *customer_id) {
+/* Marks the rows of a customer (with or without the customer row itself)
+ * as changed in this transaction. */
+static int touch_customer(fs_store *st, const char *customer_id, int self) {
   int implicit = 0, rc = store_tx_begin(st, &implicit);
   if (rc) return rc;
   int64_t dbv = store_tx_dbv(st);
   for (size_t i = 0; i < st->nt && !rc; i++) {
     tbl_state *ts = &st->t[i];
+    if (is_customers(ts) && !self) continue;
     const char *col = is_customers(ts) ? "id"
                       : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
                                           : NULL;
@@ -739,4 +769,8 @@ int merge_touch_customer(fs_store *st, const char *customer_id) {
     sqlite3_finalize(s);
   }
   return store_tx_end(st, implicit, rc);
+}
+
+int merge_touch_customer(fs_store *st, const char *customer_id) {
+  return touch_customer(st, customer_id, 1);
 }

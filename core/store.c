@@ -310,7 +310,7 @@ static int migrate_declaration(fs_store *st) {
   for (size_t i = 0; i < st->schema->ntables && !rc; i++) {
     const fs_table *t = &st->schema->tables[i];
     sqlite3_stmt *s = NULL;
-    char q[160];
+    char q[256];
     snprintf(q, sizeof q, "SELECT name FROM pragma_table_info('%s')", t->name);
     if (sqlite3_prepare_v2(st->db, q, -1, &s, NULL) != SQLITE_OK)
       return store_sqlfail(st, "reading the schema");
@@ -323,10 +323,15 @@ static int migrate_declaration(fs_store *st) {
         if (name && strcmp(name, t->cols[j].name) == 0) have[j] = 1;
     }
     sqlite3_finalize(s);
-    if (ncols == 0) {
-      rc = create_table(st, t);
-      continue;
+    if (ncols == 0) rc = create_table(st, t);
+    /* Rows are looked up by customer (subsets, reassignment). */
+    for (size_t j = 0; j < t->ncols && !rc; j++) {
+      if (!(t->cols[j].flags & FS_COL_CUSTOMER)) continue;
+      snprintf(q, sizeof q, "CREATE INDEX IF NOT EXISTS \"%s__cust\" ON \"%s\"(\"%s\")",
+               t->name, t->name, t->cols[j].name);
+      rc = exec(st, q, "indexing a table");
     }
+    if (ncols == 0) continue;
     for (size_t j = 0; j < t->ncols && !rc; j++) {
       if (have[j]) continue;
       snprintf(q, sizeof q, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", t->name,

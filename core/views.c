@@ -94,9 +94,9 @@ static int attach(fs_store *st, cJSON *o, const char *name, const char *sql, con
  * less the order discount, each rounded half away from zero once per line. */
 #define LINE_AMOUNT \
   "(l.qty * l.unit_price * (10000 - coalesce(l.discount_bp, 0)) + 5000) / 10000"
-#define ORDER_TOTAL                                                                    \
-  "(SELECT coalesce(sum(" LINE_AMOUNT "), 0) * (10000 - coalesce(o.discount_bp, 0)) / " \
-  "10000 FROM order_lines l WHERE l.order_id = o.id)"
+#define ORDER_TOTAL                                                                      \
+  "(SELECT (coalesce(sum(" LINE_AMOUNT "), 0) * (10000 - coalesce(o.discount_bp, 0)) + " \
+  "5000) / 10000 FROM order_lines l WHERE l.order_id = o.id)"
 
 static const char SQL_CUSTOMERS[] =
     "SELECT id, name, vat, segment, address, city, country, phone, email, status, manager,"
@@ -144,7 +144,7 @@ static const char SQL_CONFLICTS[] =
     " strftime('%Y-%m-%dT%H:%M:%SZ', detected_at / 1000, 'unixepoch') AS detected_at,"
     " resolution FROM fs_conflict ORDER BY id DESC";
 static const char SQL_REFUSED[] =
-    "SELECT id, tbl AS \"table\", pk AS row, col AS \"column\","
+    "SELECT id, tbl AS \"table\", pk AS row, nullif(col, '') AS \"column\","
     " printf('%016x', site) AS site, reason,"
     " strftime('%Y-%m-%dT%H:%M:%SZ', at / 1000, 'unixepoch') AS at"
     " FROM fs_refused ORDER BY id";

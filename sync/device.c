@@ -27,6 +27,10 @@ static int make_dir(const char *path) {
 }
 
 int fs_device_init(const char *home, const char *manager) {
+  return fs_device_init_schema(home, manager, NULL);
+}
+
+int fs_device_init_schema(const char *home, const char *manager, const fs_schema *schema) {
   char store[4096], keys[4096];
   int rc;
   if (!home || !*home) return fs_fail(FS_EINVAL, "no home directory given");
@@ -42,7 +46,7 @@ int fs_device_init(const char *home, const char *manager) {
   if ((rc = make_dir(home)) || (rc = make_dir(keys))) return rc;
   if ((rc = keys_generate(keys))) return rc;
   fs_store *st = NULL;
-  rc = fs_store_open(&st, store, NULL, FS_OPEN_CREATE);
+  rc = fs_store_open(&st, store, schema, FS_OPEN_CREATE);
   if (!rc) rc = fs_store_set(st, "manager", manager);
   fs_store_close(st);
   if (rc) {
@@ -58,6 +62,10 @@ int fs_device_init(const char *home, const char *manager) {
 }
 
 int fs_device_open(fs_store **out, const char *home) {
+  return fs_device_open_schema(out, home, NULL);
+}
+
+int fs_device_open_schema(fs_store **out, const char *home, const fs_schema *schema) {
   char store[4096];
   *out = NULL;
   snprintf(store, sizeof store, "%s/store.db", home);
@@ -65,5 +73,5 @@ int fs_device_open(fs_store **out, const char *home) {
     return fs_fail(FS_ENOTFOUND, "no fieldsync store in %s: run `fieldsync init --manager "
                                  "NAME` first",
                    home);
-  return fs_store_open(out, store, NULL, 0);
+  return fs_store_open(out, store, schema, 0);
 }

@@ -204,6 +204,17 @@ done:
   return rc;
 }
 
+int envelope_check_batch(const envelope_header *h, const fs_batch *b) {
+  if (b->nrows != h->count)
+    return fs_fail(FS_ECORRUPT, "envelope %llu announces %u changes but its batch holds %zu",
+                   (unsigned long long)h->seq, h->count, b->nrows);
+  if (b->nrows && (b->hlc_min < h->hlc_min || b->hlc_max > h->hlc_max))
+    return fs_fail(FS_ECORRUPT,
+                   "envelope %llu: the batch's clocks fall outside the announced range",
+                   (unsigned long long)h->seq);
+  return FS_OK;
+}
+
 void envelope_opened_clear(envelope_opened *out) {
   if (!out) return;
   if (out->plain) {

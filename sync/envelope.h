@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "change.h"
 #include "keys.h"
 
 #define ENVELOPE_VERSION 1
@@ -100,6 +101,12 @@ int envelope_seal(uint8_t **out, size_t *outlen, const envelope_header *h,
 int envelope_open(envelope_opened *out, const uint8_t *env, size_t len,
                   int64_t my_id, const fs_keys *mykeys, int64_t from_id,
                   const fs_pubkeys *from, const envelope_chain *chain);
+
+/* After codec_decode of an opened envelope's plaintext: checks that the
+ * decoded batch is what the signed header announced — count equals
+ * b->nrows, and (for a non-empty batch) the batch's clock range lies inside
+ * [hlc_min, hlc_max].  FS_ECORRUPT otherwise; apply nothing then. */
+int envelope_check_batch(const envelope_header *h, const fs_batch *b);
 
 /* Frees out->plain (wiped first) and zeroes *out.  NULL is fine. */
 void envelope_opened_clear(envelope_opened *out);

@@ -60,7 +60,9 @@ static void paths(const char *home, char *store, char *keys, size_t n) {
   snprintf(keys, n, "%s/keys", home);
 }
 
-int fs_hq_create(const char *home) {
+int fs_hq_create(const char *home) { return fs_hq_create_schema(home, NULL); }
+
+int fs_hq_create_schema(const char *home, const fs_schema *schema) {
   char store[4096], keys[4096];
   int rc;
   paths(home, store, keys, sizeof store);
@@ -72,14 +74,16 @@ int fs_hq_create(const char *home) {
     return fs_fail(FS_EIO, "cannot create %s: %s", keys, strerror(errno));
   if ((rc = keys_generate(keys))) return rc;
   fs_store *st = NULL;
-  rc = fs_store_open(&st, store, NULL, FS_OPEN_CREATE | FS_OPEN_SERVER);
+  rc = fs_store_open(&st, store, schema, FS_OPEN_CREATE | FS_OPEN_SERVER);
   if (!rc && sqlite3_exec(st->db, HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
     rc = store_sqlfail(st, "creating the server tables");
   fs_store_close(st);
   return rc;
 }
 
-int fs_hq_open(fs_hq **out, const char *home) {
+int fs_hq_open(fs_hq **out, const char *home) { return fs_hq_open_schema(out, home, NULL); }
+
+int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema) {
   char store[4096], keys[4096];
   fs_hq *hq = NULL;
   int rc;
@@ -93,7 +97,7 @@ int fs_hq_open(fs_hq **out, const char *home) {
   if (!hq) return fs_fail(FS_ENOMEM, "out of memory");
   pthread_mutex_init(&hq->mu, NULL);
   if ((rc = keys_load(&hq->keys, keys))) goto done;
-  if ((rc = fs_store_open(&hq->st, store, NULL, FS_OPEN_SERVER))) goto done;
+  if ((rc = fs_store_open(&hq->st, store, schema, FS_OPEN_SERVER))) goto done;
   if (!store_is_hq(hq->st)) {
     rc = fs_fail(FS_EINVAL, "%s is a device store, not a server store", store);
     goto done;

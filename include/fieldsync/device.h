@@ -23,6 +23,14 @@ int fs_device_init(const char *home, const char *manager);
  * `fieldsync init`) when there is none; the errors of fs_store_open. */
 int fs_device_open(fs_store **out, const char *home);
 
+/* fs_device_init and fs_device_open for an application's own synced tables:
+ * `schema` as for fs_store_open (NULL = field-sales; it must outlive the
+ * store), the same as head office's (fs_hq_create_schema).  Opening a home
+ * with another schema than it was created with is FS_EINVAL; otherwise the
+ * errors of fs_device_init / fs_device_open. */
+int fs_device_init_schema(const char *home, const char *manager, const fs_schema *schema);
+int fs_device_open_schema(fs_store **out, const char *home, const fs_schema *schema);
+
 /* Enrolls this device with head office at `url` using a one-time token.
  * TLS trust: `ca` (a PEM file, e.g. the server's certificate) and/or `pin`
  * (the server's TLS public key as printed by `fieldsync-server init`,

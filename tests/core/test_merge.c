@@ -860,6 +860,7 @@ static void test_policy_hq_table(void) {
   const cJSON *x = cJSON_GetArrayItem(doc, 0);
   CHECK_STR(jstr(x, "table"), "products");
   CHECK_STR(jstr(x, "row"), ppk);
+  CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(x, "column"))); /* the whole row */
   CHECK_STR(jstr(x, "site"), fs_store_device_id(d));
   CHECK_CONTAINS(jstr(x, "reason"), "devices cannot change it");
   cJSON_Delete(doc);

@@ -48,10 +48,20 @@ static sealed seal_plain(const uint8_t *plain, size_t n, uint64_t seq, const uin
 }
 
 static sealed seal_batch(const fs_batch *b, uint64_t seq, const uint8_t *prev) {
+  envelope_header h;
+  sealed s = {NULL, 0};
   uint8_t *enc = NULL;
   size_t n = 0;
   CHECK_OK(codec_encode(b, &enc, &n));
-  sealed s = seal_plain(enc, n, seq, prev, (uint32_t)b->nrows);
+  memset(&h, 0, sizeof h);
+  h.sender = DEV_ID;
+  h.recipient = SRV_ID;
+  h.seq = seq;
+  if (prev) memcpy(h.prev, prev, ENVELOPE_HASH_SIZE);
+  h.hlc_min = b->hlc_min;
+  h.hlc_max = b->hlc_max;
+  h.count = (uint32_t)b->nrows;
+  CHECK_OK(envelope_seal(&s.p, &s.n, &h, enc, n, &dev, &srv.pub));
   free(enc);
   return s;
 }
@@ -75,6 +85,7 @@ static void open_and_compare(const sealed *s, const envelope_chain *c, const fs_
   CHECK(memcmp(h, o.hash, sizeof h) == 0);
   CHECK_OK(codec_decode(out, o.plain, o.plainlen));
   CHECK(tb_equal(b, out));
+  CHECK_OK(envelope_check_batch(&o.h, out));
   envelope_opened_clear(&o);
   change_batch_free(out);
 }
@@ -322,6 +333,26 @@ static void test_structure(void) {
   free(s.p);
 }
 
+/* The header must describe the batch it carries. */
+static void test_check_batch(void) {
+  fs_batch *b = tb_records(3, 0, DEV_ID);
+  envelope_header h;
+  memset(&h, 0, sizeof h);
+  h.seq = 4;
+  h.count = 3;
+  h.hlc_min = b->hlc_min;
+  h.hlc_max = b->hlc_max;
+  CHECK_OK(envelope_check_batch(&h, b));
+  h.count = 2;
+  CHECK_ERR(envelope_check_batch(&h, b), FS_ECORRUPT);
+  CHECK_CONTAINS(fs_errmsg(), "announces 2 changes");
+  h.count = 3;
+  h.hlc_max = b->hlc_max - 1;
+  CHECK_ERR(envelope_check_batch(&h, b), FS_ECORRUPT);
+  CHECK_CONTAINS(fs_errmsg(), "outside the announced range");
+  change_batch_free(b);
+}
+
 static void test_bad_batch_inside(void) {
   envelope_chain c = chain_zero();
   envelope_opened o;
@@ -350,6 +381,7 @@ int main(void) {
   TEST_RUN(test_identity_checks);
   TEST_RUN(test_every_bit_flip);
   TEST_RUN(test_structure);
+  TEST_RUN(test_check_batch);
   TEST_RUN(test_bad_batch_inside);
   keys_wipe(&dev);
   keys_wipe(&srv);

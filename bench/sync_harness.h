@@ -9,8 +9,8 @@
  * the server binary has no schema option.  It runs in a forked child until
  * sh_server_stop, which collects what the child counted at the handler (body
  * bytes in and out, requests, non-200 answers, rows acknowledged, the time
- * push requests were in flight) and its peak RSS (wait4).  Request log lines
- * go to HOME/server.log, not to the bench's stderr.
+ * push and pull requests held the server) and its peak RSS (wait4).
+ * Request log lines go to HOME/server.log, not to the bench's stderr.
  *
  * Device work (creating a store, inserting, enrolling, syncing) runs in
  * forked children too (sh_child_*): the child starts with the pages of a
@@ -31,9 +31,11 @@
 /* A run directory: the server home, its certificate, device homes below. */
 typedef struct sh_run {
   char dir[PATH_MAX - 256];
-  char hq[PATH_MAX];
+  char hq[PATH_MAX - 192];
   char cert[PATH_MAX];
   char key[PATH_MAX];
+  int port; /* 0 until the first server start; restarts reuse it, since
+               enrolled devices keep the server's URL */
 } sh_run;
 
 /* Creates dir/hq with the bench schema, server keys and a self-signed
@@ -52,8 +54,8 @@ typedef struct sh_server_stats {
   uint64_t bytes_in, bytes_out; /* request and response bodies */
   uint64_t push_bytes_in, push_bytes_out, pull_bytes_in, pull_bytes_out;
   uint64_t rows_acked;          /* sum of "rows" of the push acks */
-  double push_busy_s;           /* union of the push requests' handler times */
-  double push_handler_s;        /* sum of them (includes waits for the lock) */
+  double push_handler_s;        /* time push requests held the server */
+  double pull_handler_s;        /* time pull requests held the server */
   long maxrss_kb;               /* the server process's peak RSS */
 } sh_server_stats;
 
@@ -64,9 +66,10 @@ typedef struct sh_server {
   char url[64];
 } sh_server;
 
-/* Starts the server on 127.0.0.1 (a free port) in a child process.  -1 with
+/* Starts the server on 127.0.0.1 in a child process: on a free port the
+ * first time (remembered in r->port), on the same port afterwards.  -1 with
  * a message. */
-int sh_server_start(sh_server *s, const sh_run *r);
+int sh_server_start(sh_server *s, sh_run *r);
 /* SIGTERM, then the child's counters and peak RSS.  -1 with a message. */
 int sh_server_stop(sh_server *s, sh_server_stats *out);
 

@@ -39,11 +39,11 @@ int conflict_log(fs_store *st, const char *table, const char *pk, const char *co
   return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }
 
-int refused_log(fs_store *st, const char *table, const char *pk, const char *col,
-                int64_t site, int64_t hlc, const char *reason) {
+static int refused_insert(fs_store *st, const char *table, const char *pk, const char *col,
+                          int64_t site, int64_t hlc, const char *reason, const char *value) {
   sqlite3_stmt *s = store_stmt(
-      st, "INSERT OR IGNORE INTO fs_refused(tbl, pk, col, site, hlc, reason, at)"
-          " VALUES(?1,?2,?3,?4,?5,?6,?7)");
+      st, "INSERT OR IGNORE INTO fs_refused(tbl, pk, col, site, hlc, reason, at, value)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
@@ -53,9 +53,44 @@ int refused_log(fs_store *st, const char *table, const char *pk, const char *col
   sqlite3_bind_int64(s, 5, hlc);
   sqlite3_bind_text(s, 6, reason, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 7, util_now_ms());
+  if (value) sqlite3_bind_text(s, 8, value, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
   sqlite3_reset(s);
   return step == SQLITE_DONE ? FS_OK : store_sqlfail(st, "logging a refused change");
+}
+
+int refused_log(fs_store *st, const char *table, const char *pk, const char *col,
+                int64_t site, int64_t hlc, const char *reason) {
+  return refused_insert(st, table, pk, col, site, hlc, reason, NULL);
+}
+
+int refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
+                    int64_t site, const char *reason) {
+  tbl_state *ts = store_table(st, table);
+  char *image = NULL;
+  int rc;
+  if (ts) {
+    /* json_object('c1', "c1", ...) of the row, by SQLite's JSON functions */
+    size_t cap = 64 + strlen(ts->collist) * 2 + strlen(table);
+    char *sql = malloc(cap);
+    if (!sql) return fs_fail(FS_ENOMEM, "out of memory");
+    size_t n = (size_t)snprintf(sql, cap, "SELECT json_object(");
+    for (size_t i = 0; i < ts->decl->ncols; i++)
+      n += (size_t)snprintf(sql + n, cap - n, "%s'%s', \"%s\"", i ? ", " : "",
+                            ts->decl->cols[i].name, ts->decl->cols[i].name);
+    snprintf(sql + n, cap - n, ") FROM \"%s\" WHERE id = ?1", table);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK) {
+      sqlite3_bind_text(s, 1, pk, -1, SQLITE_STATIC);
+      if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        image = strdup((const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    free(sql);
+  }
+  rc = refused_insert(st, table, pk, col, site, 0, reason, image);
+  free(image);
+  return rc;
 }
 
 /* Re-creates a row lost to a delete from its logged JSON image. */

@@ -314,8 +314,25 @@ int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager) {
   if (!manager || !*manager) return fs_fail(FS_EINVAL, "no manager given");
   int implicit = 0, rc = store_tx_begin(st, &implicit);
   if (rc) return rc;
+  /* Remember who held it, so that manager's devices are told to let go. */
+  sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO fs_moved(pk, manager)"
+                                   " SELECT id, manager FROM customers WHERE id=?1"
+                                   " AND manager IS NOT NULL AND manager != ?2");
+  if (!s) return store_tx_end(st, implicit, FS_EIO);
+  sqlite3_bind_text(s, 1, customer_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
+  if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "recording a reassignment");
+  sqlite3_reset(s);
+  if (!rc) {
+    s = store_stmt(st, "DELETE FROM fs_moved WHERE pk=?1 AND manager=?2");
+    if (!s) return store_tx_end(st, implicit, FS_EIO);
+    sqlite3_bind_text(s, 1, customer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "recording a reassignment");
+    sqlite3_reset(s);
+  }
   fs_field f = {"manager", manager};
-  rc = fs_update(st, "customers", customer_id, &f, 1);
+  if (!rc) rc = fs_update(st, "customers", customer_id, &f, 1);
   if (!rc) rc = merge_touch_customer(st, customer_id);
   return store_tx_end(st, implicit, rc);
 }

@@ -105,8 +105,9 @@ static char *stream_sql(fs_store *st, tbl_state *ts, int tomb, const merge_filte
       snprintf(where, sizeof where,
                " AND (cust IS NULL OR cust IN (SELECT id FROM customers WHERE manager=?4)"
                " OR NOT EXISTS (SELECT 1 FROM customers WHERE id=cust))");
-    else if (is_customers(ts))
-      snprintf(where, sizeof where, " AND manager=?4");
+    else if (is_customers(ts)) /* and those moved away, so devices let go */
+      snprintf(where, sizeof where,
+               " AND (manager=?4 OR id IN (SELECT pk FROM fs_moved WHERE manager=?4))");
     else if (ts->cust_col >= 0)
       snprintf(where, sizeof where,
                " AND \"%s\" IN (SELECT id FROM customers WHERE manager=?4)",
@@ -773,4 +774,57 @@ static int touch_customer(fs_store *st, const char *customer_id, int self) {
 
 int merge_touch_customer(fs_store *st, const char *customer_id) {
   return touch_customer(st, customer_id, 1);
+}
+
+int store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted) {
+  tbl_state *cust = store_table(st, "customers");
+  sqlite3_stmt *q = NULL;
+  int rc = FS_OK;
+  *evicted = 0;
+  if (!cust || !manager) return FS_OK;
+  if (sqlite3_prepare_v2(st->db, "SELECT id FROM customers WHERE manager IS NOT NULL"
+                                 " AND manager != ?1", -1, &q, NULL) != SQLITE_OK)
+    return store_sqlfail(st, "finding customers to let go");
+  sqlite3_bind_text(q, 1, manager, -1, SQLITE_STATIC);
+  while (!rc && sqlite3_step(q) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(q, 0);
+    for (size_t i = 0; i < st->nt && !rc; i++) {
+      tbl_state *ts = &st->t[i];
+      const char *col = is_customers(ts) ? "id"
+                        : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
+                                            : NULL;
+      if (!col) continue;
+      char sql[512];
+      snprintf(sql, sizeof sql,
+               "DELETE FROM fs_cell WHERE tbl='%s' AND pk IN (SELECT id FROM \"%s\""
+               " WHERE \"%s\"=?1);"
+               "DELETE FROM \"%s\" WHERE \"%s\"=?1",
+               ts->decl->name, ts->decl->name, col, ts->decl->name, col);
+      const char *tail = sql;
+      while (!rc && tail && *tail) {
+        sqlite3_stmt *d = NULL;
+        if (sqlite3_prepare_v2(st->db, tail, -1, &d, &tail) != SQLITE_OK) {
+          rc = store_sqlfail(st, "letting a customer go");
+          break;
+        }
+        if (!d) break;
+        sqlite3_bind_text(d, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(d) != SQLITE_DONE) rc = store_sqlfail(st, "letting a customer go");
+        sqlite3_finalize(d);
+      }
+    }
+    if (!rc) {
+      sqlite3_stmt *t = store_stmt(st, "DELETE FROM fs_tomb WHERE cust=?1");
+      if (!t) {
+        rc = FS_EIO;
+        break;
+      }
+      sqlite3_bind_text(t, 1, id, -1, SQLITE_STATIC);
+      if (sqlite3_step(t) != SQLITE_DONE) rc = store_sqlfail(st, "letting a customer go");
+      sqlite3_reset(t);
+      (*evicted)++;
+    }
+  }
+  sqlite3_finalize(q);
+  return rc;
 }

@@ -36,11 +36,15 @@ static const char *const format_steps[STORE_FORMAT] = {
     " whlc INTEGER NOT NULL, wsite INTEGER NOT NULL, lhlc INTEGER NOT NULL,"
     " lsite INTEGER NOT NULL, detected_at INTEGER NOT NULL, resolution TEXT,"
     " UNIQUE(tbl, pk, col, whlc, wsite, lhlc, lsite));",
-    /* 2: changes refused by the write policy, kept for a person to see */
+    /* 2: changes refused by the write policy, kept for a person to see
+     * (with the row as this replica held it); customers head office moved
+     * away from a manager, so that manager's devices learn to let go */
     "CREATE TABLE fs_refused(id INTEGER PRIMARY KEY, tbl TEXT NOT NULL,"
     " pk TEXT NOT NULL, col TEXT, site INTEGER NOT NULL, hlc INTEGER NOT NULL,"
-    " reason TEXT NOT NULL, at INTEGER NOT NULL,"
-    " UNIQUE(tbl, pk, col, site, hlc));",
+    " reason TEXT NOT NULL, at INTEGER NOT NULL, value TEXT,"
+    " UNIQUE(tbl, pk, col, site, hlc));"
+    "CREATE TABLE fs_moved(pk TEXT NOT NULL, manager TEXT NOT NULL,"
+    " PRIMARY KEY(pk, manager)) WITHOUT ROWID;",
 };
 
 int store_sqlfail(fs_store *st, const char *what) {

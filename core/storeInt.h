@@ -150,3 +150,12 @@ int view_report(fs_store *st, const char *kind, const char *month, const char *b
 /* Refused changes (merge.c / conflict.c). */
 int refused_log(fs_store *st, const char *table, const char *pk, const char *col,
                 int64_t site, int64_t hlc, const char *reason);
+/* The same, keeping a JSON image of the row as this replica holds it (a
+ * device recording head office's refusal of its own change). */
+int refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
+                    int64_t site, const char *reason);
+
+/* Device: drops every customer assigned to another manager than `manager`,
+ * with the rows that belong to it, without recording deletes (the data
+ * still exists at head office; this device just no longer holds it). */
+int store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted);

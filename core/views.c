@@ -146,7 +146,7 @@ static const char SQL_CONFLICTS[] =
 static const char SQL_REFUSED[] =
     "SELECT id, tbl AS \"table\", pk AS row, nullif(col, '') AS \"column\","
     " printf('%016x', site) AS site, reason,"
-    " strftime('%Y-%m-%dT%H:%M:%SZ', at / 1000, 'unixepoch') AS at"
+    " strftime('%Y-%m-%dT%H:%M:%SZ', at / 1000, 'unixepoch') AS at, value"
     " FROM fs_refused ORDER BY id";
 
 static int view_customer(fs_store *st, const char *id, cJSON **out) {

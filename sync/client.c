@@ -309,7 +309,7 @@ static int take_ack(session *s, const unsigned char *env, size_t envlen,
     const char *col = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "column"));
     const char *why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "reason"));
     if (!t || !pk || !why) continue;
-    rc = refused_log(st, t, pk, col, fs_store_site(st), 0, why);
+    rc = refused_log_row(st, t, pk, col, fs_store_site(st), why);
     s->stats->refused++;
   }
   if (!rc) rc = fs_tx_commit(st);
@@ -346,6 +346,11 @@ static int push(session *s) {
     if (rc) return rc;
     if (s->progress) s->progress(s->user, "push", s->stats->pushed, s->pending);
   }
+}
+
+static const char *device_manager_name(fs_store *st) {
+  static _Thread_local char buf[128];
+  return get_text(st, "manager", buf, sizeof buf) == FS_OK ? buf : NULL;
 }
 
 static int pull(session *s) {
@@ -389,8 +394,7 @@ static int pull(session *s) {
     if (!rc && op.duplicate)
       rc = fs_fail(FS_ECORRUPT, "head office sent the previous batch again");
     if (!rc) rc = codec_decode(s->batch, op.plain, op.plainlen);
-    if (!rc && s->batch->nrows != op.h.count)
-      rc = fs_fail(FS_ECORRUPT, "head office's envelope count does not match its content");
+    if (!rc) rc = envelope_check_batch(&op.h, s->batch);
     merge_cursor chk;
     if (!rc) rc = merge_cursor_parse(&chk, next);
     if (!rc) rc = fs_tx_begin(st);
@@ -404,6 +408,9 @@ static int pull(session *s) {
         merge_result_free(&res);
       }
       proto_hex(hashhex, op.hash, ENVELOPE_HASH_SIZE);
+      /* Customers head office moved to another manager leave this device. */
+      int64_t evicted = 0;
+      if (!rc && device_manager_name(st)) rc = store_evict_foreign(st, device_manager_name(st), &evicted);
       if (!rc) rc = fs_store_set(st, "pull_cursor", next);
       if (!rc) rc = store_meta_set_i64(st, "pull_seq", (int64_t)op.h.seq);
       if (!rc) rc = fs_store_set(st, "pull_hash", hashhex);
@@ -433,7 +440,9 @@ int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn
   s.progress = progress;
   s.user = user;
   if ((rc = open_session(&s, st, home))) goto done;
-  fs_pending_count(st, &s.pending);
+  /* The pending total is only reported to a progress callback, and counting
+   * it reads every pending row once more. */
+  if (progress) fs_pending_count(st, &s.pending);
   if ((rc = push(&s))) goto done;
   if ((rc = pull(&s))) goto done;
   char now[32];

@@ -490,11 +490,7 @@ static void handle_push(fs_hq *hq, const char *hdr, const unsigned char *body, s
     goto done;
   }
   if ((rc = codec_decode(hq->batch, op.plain, op.plainlen))) goto fail;
-  if (hq->batch->nrows != op.h.count) {
-    rc = fs_fail(FS_ECORRUPT, "the envelope says %u changes but holds %zu", op.h.count,
-                 hq->batch->nrows);
-    goto fail;
-  }
+  if ((rc = envelope_check_batch(&op.h, hq->batch))) goto fail;
   if ((rc = fs_tx_begin(st))) goto fail;
   merge_opts mo = {d.site, d.manager};
   rc = merge_apply(st, hq->batch, &mo, &res);

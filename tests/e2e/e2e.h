@@ -70,8 +70,8 @@ char *e2e_hq_ok(int line, const e2e_server *s, const char *const *args);
 
 #define FS_JSON(home, ...) e2e_fs_json(__LINE__, home, ARGS(__VA_ARGS__))
 #define HQ_JSON(srv, ...) e2e_hq_json(__LINE__, srv, ARGS(__VA_ARGS__))
-#define FS_OK(home, ...) free(e2e_fs_ok(__LINE__, home, ARGS(__VA_ARGS__)))
-#define HQ_OK(srv, ...) free(e2e_hq_ok(__LINE__, srv, ARGS(__VA_ARGS__)))
+#define FS_RUN(home, ...) free(e2e_fs_ok(__LINE__, home, ARGS(__VA_ARGS__)))
+#define HQ_RUN(srv, ...) free(e2e_hq_ok(__LINE__, srv, ARGS(__VA_ARGS__)))
 
 /* A new device home DIR/NAME: `init --manager M`, a token from the server,
  * `enroll --server URL --token T --ca CERT`.  Caller frees the path. */

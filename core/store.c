@@ -359,6 +359,7 @@ static int prepare_tables(fs_store *st) {
     ts->decl = t;
     ts->idx = (int)i;
     ts->cust_col = -1;
+    ts->tombs = -1;
     for (int k = 0; k < SP_N; k++) {
       ts->sp[k] = -1;
       for (size_t j = 0; j < t->ncols; j++)
@@ -563,7 +564,8 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
     }
   } else {
     if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                       " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;",
+                       " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
+                       " PRAGMA wal_autocheckpoint=4096;",
                    "configuring the store")))
       goto done;
     if ((rc = exec(st, "BEGIN IMMEDIATE", "starting the upgrade"))) goto done;

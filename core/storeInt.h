@@ -41,6 +41,7 @@ typedef struct tbl_state {
   sqlite3_stmt *put;   /* UPDATE all cols + clock WHERE id */
   sqlite3_stmt *del;   /* DELETE WHERE id */
   int sp[SP_N];        /* index of each special column, -1 if absent */
+  int tombs;           /* -1 unknown, 0 no tombstones, 1 maybe some */
 } tbl_state;
 
 #define STMT_CACHE 64

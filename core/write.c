@@ -102,6 +102,15 @@ int row_load(fs_store *st, tbl_state *ts, const char *pk, struct fs_arena *a, ro
   }
   sqlite3_reset(s);
   if (step != SQLITE_DONE) return store_sqlfail(st, "reading a row");
+  /* Most tables never see a delete: skip the tombstone lookup for them. */
+  if (ts->tombs < 0) {
+    sqlite3_stmt *e = store_stmt(st, "SELECT 1 FROM fs_tomb WHERE tbl=?1 LIMIT 1");
+    if (!e) return FS_EIO;
+    sqlite3_bind_text(e, 1, ts->decl->name, -1, SQLITE_STATIC);
+    ts->tombs = sqlite3_step(e) == SQLITE_ROW;
+    sqlite3_reset(e);
+  }
+  if (!ts->tombs) return FS_OK;
   sqlite3_stmt *t = store_stmt(
       st, "SELECT cl, hlc, site, seen, dbv, src, cust FROM fs_tomb WHERE tbl=?1 AND pk=?2");
   if (!t) return FS_EIO;
@@ -183,6 +192,7 @@ int row_put_cells(fs_store *st, tbl_state *ts, const char *pk, const row *r,
 }
 
 int row_put_tomb(fs_store *st, tbl_state *ts, const char *pk, const row *r) {
+  ts->tombs = 1;
   sqlite3_stmt *s = store_stmt(st, "INSERT OR REPLACE INTO fs_tomb(tbl, pk, cl, hlc, site,"
                                    " seen, dbv, src, cust) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
   if (!s) return FS_EIO;

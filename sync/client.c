@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,84 +224,148 @@ static void close_session(session *s) {
   change_batch_free(s->batch);
 }
 
-/* Seals the next batch of local changes into the outbox.  *none = 1 when
- * there is nothing to push. */
-static int fill_outbox(session *s, int *none) {
-  fs_store *st = s->st;
-  char curtxt[256] = "", nexttxt[256], hashhex[72];
-  merge_cursor from, next;
-  uint8_t *plain = NULL, *env = NULL;
-  size_t plainlen = 0, envlen = 0;
-  int more = 0, rc;
-  *none = 0;
-  get_text(st, "push_cursor", curtxt, sizeof curtxt);
-  if ((rc = merge_cursor_parse(&from, curtxt))) return rc;
-  merge_filter f = {st->hq_site, NULL, 0};
-  if ((rc = merge_changes_since(st, &from, &f, PROTO_BATCH_ROWS, s->batch, &next, &more)))
-    return rc;
-  if (s->batch->nrows == 0) {
-    *none = 1;
+/* ------------------------------------------------------ overlapping I/O */
+
+/* One request on a helper thread, so that preparing the next push batch or
+ * merging the last pulled one overlaps head office's work on this one.  The
+ * thread touches only the HTTP client and the request bytes, never the
+ * store; the error sentence (thread-local) is carried back. */
+typedef struct inflight {
+  pthread_t th;
+  int running;
+  http_client *c;
+  const char *path;
+  const unsigned char *body; /* NULL = GET */
+  size_t len;
+  http_response r;
+  int rc;
+  char err[512];
+} inflight;
+
+static void *inflight_run(void *p) {
+  inflight *f = p;
+  f->rc = f->body ? http_client_post(f->c, f->path, "application/octet-stream", f->body,
+                                     f->len, &f->r)
+                  : http_client_get(f->c, f->path, &f->r);
+  if (f->rc) snprintf(f->err, sizeof f->err, "%s", fs_errmsg());
+  return NULL;
+}
+
+static int inflight_start(inflight *f, http_client *c, const char *path,
+                          const unsigned char *body, size_t len) {
+  memset(f, 0, sizeof *f);
+  f->c = c;
+  f->path = path;
+  f->body = body;
+  f->len = len;
+  if (pthread_create(&f->th, NULL, inflight_run, f) != 0) {
+    inflight_run(f); /* no thread to be had: do it here */
     return FS_OK;
   }
+  f->running = 1;
+  return FS_OK;
+}
+
+/* Waits for the request; FS_OK with f->r filled, or its error. */
+static int inflight_join(inflight *f) {
+  if (f->running) pthread_join(f->th, NULL);
+  f->running = 0;
+  return f->rc ? fs_fail(f->rc, "%s", f->err) : FS_OK;
+}
+
+/* ------------------------------------------------------------------ push */
+
+typedef struct sealed {
+  unsigned char *env;
+  size_t len;
+  char cursor[256]; /* push cursor once head office acknowledges it */
+  int64_t rows;
+} sealed;
+
+static void sealed_clear(sealed *e) {
+  free(e->env);
+  memset(e, 0, sizeof *e);
+}
+
+/* Seals the local changes after cursor `from` as envelope `seq` chained to
+ * `prev`; e->env stays NULL when there is nothing to push. */
+static int seal_next(session *s, const char *from, uint64_t seq,
+                     const uint8_t prev[ENVELOPE_HASH_SIZE], sealed *e) {
+  fs_store *st = s->st;
+  merge_cursor c, next;
+  uint8_t *plain = NULL;
+  size_t plainlen = 0;
+  int more = 0, rc;
+  memset(e, 0, sizeof *e);
+  if ((rc = merge_cursor_parse(&c, from))) return rc;
+  merge_filter f = {st->hq_site, NULL, 0};
+  if ((rc = merge_changes_since(st, &c, &f, PROTO_BATCH_ROWS, s->batch, &next, &more)))
+    return rc;
+  if (s->batch->nrows == 0) return FS_OK;
   envelope_header h;
   memset(&h, 0, sizeof h);
   h.sender = fs_store_site(st);
   h.recipient = st->hq_site;
-  h.seq = (uint64_t)get_i64(st, "push_seq") + 1;
-  if (get_text(st, "push_hash", hashhex, sizeof hashhex) == FS_OK &&
-      !proto_unhex(h.prev, ENVELOPE_HASH_SIZE, hashhex))
-    return fs_fail(FS_ECORRUPT, "the push chain state in this store is damaged");
+  h.seq = seq;
+  memcpy(h.prev, prev, ENVELOPE_HASH_SIZE);
   h.hlc_min = s->batch->hlc_min;
   h.hlc_max = s->batch->hlc_max;
   h.count = (uint32_t)s->batch->nrows;
-  if ((rc = codec_encode(s->batch, &plain, &plainlen))) goto done;
-  if ((rc = envelope_seal(&env, &envlen, &h, plain, plainlen, &s->keys, &s->server))) goto done;
-  merge_cursor_format(&next, nexttxt, sizeof nexttxt);
-  if ((rc = fs_tx_begin(st))) goto done;
-  rc = set_blob(st, "outbox", env, envlen);
-  if (!rc) rc = fs_store_set(st, "outbox_cursor", nexttxt);
-  if (!rc) rc = store_meta_set_i64(st, "outbox_rows", (int64_t)s->batch->nrows);
-  if (!rc) rc = fs_tx_commit(st);
-  else fs_tx_rollback(st);
-done:
+  e->rows = (int64_t)s->batch->nrows;
+  merge_cursor_format(&next, e->cursor, sizeof e->cursor);
+  rc = codec_encode(s->batch, &plain, &plainlen);
+  if (!rc) rc = envelope_seal(&e->env, &e->len, &h, plain, plainlen, &s->keys, &s->server);
   free(plain);
-  free(env);
   change_batch_reset(s->batch);
+  if (rc) sealed_clear(e);
   return rc;
 }
 
-/* Records head office's acknowledgement of the outbox envelope. */
-static int take_ack(session *s, const unsigned char *env, size_t envlen,
-                    const http_response *r) {
+/* Stores e as the outbox (inside the caller's transaction). */
+static int outbox_put(fs_store *st, const sealed *e) {
+  int rc = set_blob(st, "outbox", e->env, e->len);
+  if (!rc) rc = fs_store_set(st, "outbox_cursor", e->cursor);
+  if (!rc) rc = store_meta_set_i64(st, "outbox_rows", e->rows);
+  return rc;
+}
+
+static int outbox_get(fs_store *st, sealed *e) {
+  memset(e, 0, sizeof *e);
+  int rc = get_blob(st, "outbox", &e->env, &e->len);
+  if (rc || !e->env) return rc;
+  if ((rc = get_text(st, "outbox_cursor", e->cursor, sizeof e->cursor))) {
+    sealed_clear(e);
+    return rc;
+  }
+  e->rows = get_i64(st, "outbox_rows");
+  return FS_OK;
+}
+
+/* Records head office's acknowledgement of `sent` and, in the same
+ * transaction, makes `next` (if any) the outbox. */
+static int take_ack(session *s, const sealed *sent, const http_response *r,
+                    const sealed *next) {
   fs_store *st = s->st;
   cJSON *ack = cJSON_ParseWithLength((const char *)r->body, r->len);
   envelope_header h;
   uint8_t hash[ENVELOPE_HASH_SIZE];
-  char hashhex[72], cursor[256];
+  char hashhex[72];
   int rc;
-  if ((rc = envelope_peek(&h, env, envlen)) || (rc = envelope_hash(hash, env, envlen))) {
-    cJSON_Delete(ack);
-    return rc;
-  }
+  if ((rc = envelope_peek(&h, sent->env, sent->len)) ||
+      (rc = envelope_hash(hash, sent->env, sent->len)))
+    goto done;
   const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ack, "ack");
   if (!cJSON_IsNumber(seq) || (uint64_t)seq->valuedouble != h.seq) {
-    cJSON_Delete(ack);
-    return fs_fail(FS_ECORRUPT, "head office acknowledged a different batch than was sent");
+    rc = fs_fail(FS_ECORRUPT, "head office acknowledged a different batch than was sent");
+    goto done;
   }
   proto_hex(hashhex, hash, sizeof hash);
-  if ((rc = get_text(st, "outbox_cursor", cursor, sizeof cursor))) {
-    cJSON_Delete(ack);
-    return rc;
-  }
-  int64_t rows = get_i64(st, "outbox_rows");
-  if ((rc = fs_tx_begin(st))) {
-    cJSON_Delete(ack);
-    return rc;
-  }
-  rc = set_blob(st, "outbox", NULL, 0);
-  if (!rc) rc = fs_store_set(st, "push_cursor", cursor);
+  if ((rc = fs_tx_begin(st))) goto done;
+  rc = next && next->env ? outbox_put(st, next) : set_blob(st, "outbox", NULL, 0);
+  if (!rc) rc = fs_store_set(st, "push_cursor", sent->cursor);
   if (!rc) rc = store_meta_set_i64(st, "push_seq", (int64_t)h.seq);
   if (!rc) rc = fs_store_set(st, "push_hash", hashhex);
+  int64_t refused = 0;
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(ack, "refused")) {
     if (rc) break;
@@ -310,84 +375,120 @@ static int take_ack(session *s, const unsigned char *env, size_t envlen,
     const char *why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "reason"));
     if (!t || !pk || !why) continue;
     rc = refused_log_row(st, t, pk, col, fs_store_site(st), why);
-    s->stats->refused++;
+    refused++;
   }
   if (!rc) rc = fs_tx_commit(st);
   else fs_tx_rollback(st);
-  cJSON_Delete(ack);
   if (!rc) {
-    s->stats->pushed += rows;
+    s->stats->pushed += sent->rows;
+    s->stats->refused += refused;
     s->stats->batches++;
   }
+done:
+  cJSON_Delete(ack);
   return rc;
 }
 
+/* Sends the outbox, sealing the following batch while head office merges
+ * it; the next batch becomes the outbox in the transaction that records the
+ * acknowledgement, so a crash anywhere resends exactly what was sealed. */
 static int push(session *s) {
   fs_store *st = s->st;
-  int rc = FS_OK;
-  for (;;) {
-    unsigned char *env = NULL;
-    size_t envlen = 0;
-    if ((rc = get_blob(st, "outbox", &env, &envlen))) return rc;
-    if (!env) {
-      int none = 0;
-      if ((rc = fill_outbox(s, &none))) return rc;
-      if (none) return FS_OK;
-      if ((rc = get_blob(st, "outbox", &env, &envlen))) return rc;
-      if (!env) return fs_fail(FS_EIO, "the outbox could not be read back");
-    }
-    http_response r;
-    memset(&r, 0, sizeof r);
-    rc = http_client_post(s->c, "/v1/push", "application/octet-stream", env, envlen, &r);
-    if (!rc && r.status != 200) rc = http_error(&r, "push refused");
-    if (!rc) rc = take_ack(s, env, envlen, &r);
-    http_response_clear(&r);
-    free(env);
-    if (rc) return rc;
-    if (s->progress) s->progress(s->user, "push", s->stats->pushed, s->pending);
+  sealed cur, next;
+  int rc;
+  memset(&next, 0, sizeof next);
+  if ((rc = outbox_get(st, &cur))) return rc;
+  if (!cur.env) {
+    char from[256] = "", hashhex[72];
+    uint8_t prev[ENVELOPE_HASH_SIZE] = {0};
+    get_text(st, "push_cursor", from, sizeof from);
+    if (get_text(st, "push_hash", hashhex, sizeof hashhex) == FS_OK &&
+        !proto_unhex(prev, ENVELOPE_HASH_SIZE, hashhex))
+      return fs_fail(FS_ECORRUPT, "the push chain state in this store is damaged");
+    if ((rc = seal_next(s, from, (uint64_t)get_i64(st, "push_seq") + 1, prev, &cur)))
+      return rc;
+    if (!cur.env) return FS_OK;
+    if ((rc = fs_tx_begin(st))) goto done;
+    rc = outbox_put(st, &cur);
+    if (!rc) rc = fs_tx_commit(st);
+    else fs_tx_rollback(st);
+    if (rc) goto done;
   }
+  while (cur.env) {
+    envelope_header h;
+    uint8_t hash[ENVELOPE_HASH_SIZE];
+    inflight f;
+    if ((rc = envelope_peek(&h, cur.env, cur.len)) ||
+        (rc = envelope_hash(hash, cur.env, cur.len)))
+      goto done;
+    inflight_start(&f, s->c, "/v1/push", cur.env, cur.len);
+    int prep = seal_next(s, cur.cursor, h.seq + 1, hash, &next);
+    char preperr[512];
+    snprintf(preperr, sizeof preperr, "%s", fs_errmsg());
+    rc = inflight_join(&f);
+    if (!rc && f.r.status != 200) rc = http_error(&f.r, "push refused");
+    if (!rc && prep) rc = fs_fail(prep, "%s", preperr);
+    if (!rc) rc = take_ack(s, &cur, &f.r, &next);
+    http_response_clear(&f.r);
+    if (rc) goto done;
+    if (s->progress) s->progress(s->user, "push", s->stats->pushed, s->pending);
+    sealed_clear(&cur);
+    cur = next;
+    memset(&next, 0, sizeof next);
+  }
+done:
+  sealed_clear(&cur);
+  sealed_clear(&next);
+  return rc;
 }
+
+/* ------------------------------------------------------------------ pull */
 
 static const char *device_manager_name(fs_store *st) {
   static _Thread_local char buf[128];
   return get_text(st, "manager", buf, sizeof buf) == FS_OK ? buf : NULL;
 }
 
+static void pull_path(char *out, size_t n, const char *cursor, int64_t seq,
+                      const char *hashhex) {
+  char curhex[520];
+  proto_hex(curhex, (const unsigned char *)cursor, strlen(cursor));
+  snprintf(out, n, "/v1/pull?cursor=%s&seq=%" PRId64 "&prev=%s", curhex, seq, hashhex);
+}
+
+/* Pulls batch after batch; the request for the next batch is in flight
+ * while this one is merged.  Each batch is merged with its cursor and chain
+ * state in one transaction, so an interruption resumes after the last one
+ * merged (a prefetched answer that was never merged is simply asked again). */
 static int pull(session *s) {
   fs_store *st = s->st;
+  char cursor[256] = "", hashhex[72] = "", path[1024], nextpath[1024];
   int rc = FS_OK, more = 1;
+  inflight f;
+  memset(&f, 0, sizeof f);
+  get_text(st, "pull_cursor", cursor, sizeof cursor);
+  if (get_text(st, "pull_hash", hashhex, sizeof hashhex) != FS_OK) {
+    memset(hashhex, '0', 64);
+    hashhex[64] = '\0';
+  }
+  int64_t seq = get_i64(st, "pull_seq");
+  envelope_chain chain;
+  memset(&chain, 0, sizeof chain);
+  chain.seq = (uint64_t)seq;
+  if (seq > 0 && !proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, hashhex))
+    return fs_fail(FS_ECORRUPT, "the pull chain state in this store is damaged");
+  pull_path(path, sizeof path, cursor, seq, hashhex);
+  http_response r;
+  memset(&r, 0, sizeof r);
+  if ((rc = http_client_get(s->c, path, &r))) return rc;
   while (more) {
-    char cursor[256] = "", curhex[520], hashhex[72] = "", path[1024];
-    get_text(st, "pull_cursor", cursor, sizeof cursor);
-    if (get_text(st, "pull_hash", hashhex, sizeof hashhex) != FS_OK) {
-      memset(hashhex, '0', 64);
-      hashhex[64] = '\0';
-    }
-    int64_t seq = get_i64(st, "pull_seq");
-    proto_hex(curhex, (const unsigned char *)cursor, strlen(cursor));
-    snprintf(path, sizeof path, "/v1/pull?cursor=%s&seq=%" PRId64 "&prev=%s", curhex, seq,
-             hashhex);
-    http_response r;
-    memset(&r, 0, sizeof r);
-    if ((rc = http_client_get(s->c, path, &r))) return rc;
-    if (r.status != 200) {
-      rc = http_error(&r, "pull refused");
-      http_response_clear(&r);
-      return rc;
-    }
     const unsigned char *env = NULL;
     size_t envlen = 0;
     char next[256];
     envelope_opened op;
     memset(&op, 0, sizeof op);
-    envelope_chain chain;
-    memset(&chain, 0, sizeof chain);
-    chain.seq = (uint64_t)seq;
-    if (seq > 0 && !proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, hashhex)) {
-      http_response_clear(&r);
-      return fs_fail(FS_ECORRUPT, "the pull chain state in this store is damaged");
-    }
-    rc = proto_pull_parse(r.body, r.len, &more, next, &env, &envlen);
+    if (r.status != 200) rc = http_error(&r, "pull refused");
+    if (!rc) rc = proto_pull_parse(r.body, r.len, &more, next, &env, &envlen);
     if (!rc)
       rc = envelope_open(&op, env, envlen, fs_store_site(st), &s->keys, st->hq_site,
                          &s->server, &chain);
@@ -397,7 +498,14 @@ static int pull(session *s) {
     if (!rc) rc = envelope_check_batch(&op.h, s->batch);
     merge_cursor chk;
     if (!rc) rc = merge_cursor_parse(&chk, next);
-    if (!rc) rc = fs_tx_begin(st);
+    if (!rc) {
+      proto_hex(hashhex, op.hash, ENVELOPE_HASH_SIZE);
+      if (more) {
+        pull_path(nextpath, sizeof nextpath, next, (int64_t)op.h.seq, hashhex);
+        inflight_start(&f, s->c, nextpath, NULL, 0);
+      }
+      rc = fs_tx_begin(st);
+    }
     if (!rc) {
       merge_opts mo = {st->hq_site, NULL};
       merge_result res;
@@ -407,24 +515,35 @@ static int pull(session *s) {
         s->stats->conflicts += (int64_t)res.conflicts;
         merge_result_free(&res);
       }
-      proto_hex(hashhex, op.hash, ENVELOPE_HASH_SIZE);
       /* Customers head office moved to another manager leave this device. */
       int64_t evicted = 0;
-      if (!rc && device_manager_name(st)) rc = store_evict_foreign(st, device_manager_name(st), &evicted);
+      const char *mgr = device_manager_name(st);
+      if (!rc && mgr) rc = store_evict_foreign(st, mgr, &evicted);
       if (!rc) rc = fs_store_set(st, "pull_cursor", next);
       if (!rc) rc = store_meta_set_i64(st, "pull_seq", (int64_t)op.h.seq);
       if (!rc) rc = fs_store_set(st, "pull_hash", hashhex);
       if (!rc) rc = fs_tx_commit(st);
       else fs_tx_rollback(st);
     }
+    if (!rc) {
+      chain.seq = op.h.seq;
+      memcpy(chain.hash, op.hash, ENVELOPE_HASH_SIZE);
+    }
     envelope_opened_clear(&op);
     change_batch_reset(s->batch);
     http_response_clear(&r);
-    if (rc) return rc;
+    if (f.running || (more && !rc)) {
+      int jr = inflight_join(&f);
+      if (!rc) rc = jr;
+      r = f.r;
+      memset(&f.r, 0, sizeof f.r);
+    }
+    if (rc) break;
     s->stats->batches++;
     if (s->progress) s->progress(s->user, "pull", s->stats->pulled, 0);
   }
-  return FS_OK;
+  http_response_clear(&r);
+  return rc;
 }
 
 int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn progress,

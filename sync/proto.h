@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_BATCH_ROWS 5000  /* rows per envelope, both directions */
+#define PROTO_BATCH_ROWS 10000 /* rows per envelope, both directions */
 #define PROTO_DEVICE_HEADER "X-Fieldsync-Device"
 #define PROTO_PULL_MAGIC "FSPL"
 #define PROTO_TOKEN_TTL_MS (7LL * 24 * 3600 * 1000)

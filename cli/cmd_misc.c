@@ -158,6 +158,35 @@ static const char status_usage[] =
     "  --home DIR      the store directory\n"
     "  --json          print JSON\n";
 
+/* The changes head office refused, with its reasons: nothing is dropped
+ * without the person seeing it. */
+static int print_refused(cli_ctx *ctx) {
+  char *doc = NULL;
+  int rc = cli_view(ctx, "refused", NULL, &doc);
+  if (rc != CLI_OK) return rc;
+  cJSON *arr = cli_parse_doc(doc, "the refused changes");
+  fs_free(doc);
+  if (!arr) return CLI_EFAIL;
+  static const char *const heads[] = {"WHEN", "TABLE", "ROW", "COLUMN", "REASON"};
+  cli_table *t = cli_table_new(5, heads, 0);
+  const cJSON *it;
+  cJSON_ArrayForEach(it, arr) {
+    char c[5][300], iso[64];
+    cli_localtime(c[0], sizeof c[0], cli_text(iso, sizeof iso, it, "at", ""), "-");
+    cli_text(c[1], sizeof c[1], it, "table", "-");
+    cli_text(c[2], sizeof c[2], it, "row", "-");
+    cli_text(c[3], sizeof c[3], it, "column", "(whole row)");
+    cli_text(c[4], sizeof c[4], it, "reason", "-");
+    const char *cells[] = {c[0], c[1], c[2], c[3], c[4]};
+    cli_table_add(t, cells);
+  }
+  printf("\nRefused by head office:\n");
+  cli_table_print(t, "  ");
+  cli_table_free(t);
+  cJSON_Delete(arr);
+  return CLI_OK;
+}
+
 int cmd_status(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"status", status_usage, no_opts, NULL, NULL, 0};
   char *doc = NULL;
@@ -193,6 +222,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
       vals[5] = cli_text(b[5], sizeof b[5], s, "refused", "0");
     }
     cli_kv_print(keys, vals, 6, "");
+    if (cli_int(s, "refused", 0) > 0) rc = print_refused(ctx);
   }
 done:
   cJSON_Delete(s);

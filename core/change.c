@@ -67,7 +67,7 @@ char *arena_strndup(struct fs_arena *a, const char *s, size_t n) {
 }
 
 /* Keeps the most recent chunk (usually the largest) and frees the rest. */
-static void arena_reset(struct fs_arena *a) {
+void arena_reset(struct fs_arena *a) {
   struct chunk *c = a->head;
   if (!c) return;
   struct chunk *n = c->next;

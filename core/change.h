@@ -83,6 +83,8 @@ struct fs_arena *arena_new(size_t chunk);
 void arena_free(struct fs_arena *a);
 void *arena_alloc(struct fs_arena *a, size_t n);          /* 8-aligned */
 char *arena_strndup(struct fs_arena *a, const char *s, size_t n);
+/* Forgets every allocation, keeping the newest chunk for reuse. */
+void arena_reset(struct fs_arena *a);
 
 fs_batch *change_batch_new(void);
 void change_batch_free(fs_batch *b);

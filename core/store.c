@@ -629,6 +629,7 @@ void fs_store_close(fs_store *st) {
   }
   free(st->t);
   free(st->manager);
+  arena_free(st->scratch);
   sqlite3_close(st->db);
   free(st);
 }

@@ -62,6 +62,7 @@ struct fs_store {
   int64_t max_skew;
   int64_t hq_site;
   char *manager;     /* cached "manager" setting (device), NULL if unset */
+  struct fs_arena *scratch; /* fs_insert's working memory, reset per call */
   int manager_loaded;
   struct {
     const char *sql;

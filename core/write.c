@@ -296,7 +296,9 @@ static int parse_fields(fs_store *st, tbl_state *ts, const fs_field *f, size_t n
       *id = f[k].value;
       continue;
     }
-    int i = find_col(t, f[k].name);
+    /* fields usually come in declaration order: try that column first */
+    int i = k < t->ncols && !strcmp(t->cols[k].name, f[k].name) ? (int)k
+                                                                  : find_col(t, f[k].name);
     if (i < 0)
       return fs_fail(FS_EINVAL, "%s has no field \"%.64s\"", t->name, f[k].name);
     const fs_column *c = &t->cols[i];
@@ -349,8 +351,10 @@ int fs_insert(fs_store *st, const char *table, const fs_field *fields, size_t n,
   memset(vals, 0, nc * sizeof *vals);
   memset(set, 0, nc);
   if ((rc = parse_fields(st, ts, fields, n, vals, set, &given_id, 1))) return rc;
-  a = arena_new(1024);
-  if (!a) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!st->scratch && !(st->scratch = arena_new(4096)))
+    return fs_fail(FS_ENOMEM, "out of memory");
+  a = st->scratch;
+  arena_reset(a);
   if ((rc = store_tx_begin(st, &implicit))) goto done;
   txopen = 1;
   if ((rc = domain_insert(st, ts, vals, a))) goto done;
@@ -383,7 +387,6 @@ int fs_insert(fs_store *st, const char *table, const fs_field *fields, size_t n,
   if (id_out) memcpy(id_out, idbuf, FS_ID_SIZE);
 done:
   if (txopen) rc = store_tx_end(st, implicit, rc);
-  arena_free(a);
   return rc;
 }
 

@@ -262,10 +262,17 @@ int envelope_open(envelope_opened *out, const uint8_t *env, size_t len, int64_t 
       out->duplicate = 1;
       return FS_OK;
     }
-    rc = fs_fail(FS_ECONFLICT,
-                 "envelope %llu from site %016llx is a replay: sequence %llu was already "
-                 "accepted",
-                 (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq);
+    rc = h->seq == chain->seq
+             ? fs_fail(FS_ECONFLICT,
+                       "envelope %llu from site %016llx is a replay or a fork (a copied "
+                       "device?): sequence %llu was already accepted with other content",
+                       (unsigned long long)h->seq, hexid(from_id),
+                       (unsigned long long)chain->seq)
+             : fs_fail(FS_ECONFLICT,
+                       "envelope %llu from site %016llx is a replay: sequence %llu was "
+                       "already accepted",
+                       (unsigned long long)h->seq, hexid(from_id),
+                       (unsigned long long)chain->seq);
     goto fail;
   }
   if (h->seq - chain->seq > 1) {

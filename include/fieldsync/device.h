@@ -41,7 +41,7 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
               const char *ca, const char *pin);
 
 typedef struct fs_sync_stats {
-  int64_t pushed;    /* rows acknowledged by head office */
+  int64_t pushed;    /* rows head office acknowledged (refused ones included) */
   int64_t pulled;    /* rows received and merged */
   int64_t conflicts; /* concurrent edits logged on this device */
   int64_t refused;   /* rows or cells head office refused */

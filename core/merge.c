@@ -37,7 +37,7 @@ static int clock_cmp(int64_t h1, int64_t s1, int64_t h2, int64_t s2) {
 /* ----------------------------------------------------------- cursors */
 
 void merge_cursor_format(const merge_cursor *c, char *out, size_t n) {
-  snprintf(out, n, "%" PRId64 ".%" PRId32 ".%s", c->dbv, c->tbl, c->pk);
+  snprintf(out, n, "%" PRId64 ".%" PRId32 ".%s", c->seq, c->tbl, c->pk);
 }
 
 int merge_cursor_parse(merge_cursor *c, const char *text) {
@@ -46,12 +46,12 @@ int merge_cursor_parse(merge_cursor *c, const char *text) {
   if (!text || !*text) return FS_OK;
   /* Strictly "DIGITS.[-]DIGITS.PK": no signs, spaces or overflow. */
   const char *p = text;
-  int64_t dbv = 0, tbl = 0;
+  int64_t seq = 0, tbl = 0;
   int neg = 0;
   if (*p < '0' || *p > '9') goto bad;
   for (; *p >= '0' && *p <= '9'; p++) {
-    if (dbv > (INT64_MAX - 9) / 10) goto bad;
-    dbv = dbv * 10 + (*p - '0');
+    if (seq > (INT64_MAX - 9) / 10) goto bad;
+    seq = seq * 10 + (*p - '0');
   }
   if (*p++ != '.') goto bad;
   if (*p == '-') neg = 1, p++;
@@ -64,7 +64,7 @@ int merge_cursor_parse(merge_cursor *c, const char *text) {
   if (*p++ != '.' || tbl < -1) goto bad;
   size_t n = strlen(p);
   if (n > FS_BATCH_MAX_PK || !util_utf8_valid(p, n)) goto bad;
-  c->dbv = dbv;
+  c->seq = seq;
   c->tbl = (int32_t)tbl;
   memcpy(c->pk, p, n + 1);
   return FS_OK;
@@ -91,7 +91,7 @@ static int stream_key_cmp(const stream *a, const stream *b) {
 
 static int is_customers(const tbl_state *ts) { return !strcmp(ts->decl->name, "customers"); }
 
-/* SQL for one stream: column 0 = dbv, 1 = id, then the row. */
+/* SQL for one stream: column 0 = change number, 1 = id, then the row. */
 static char *stream_sql(fs_store *st, tbl_state *ts, int tomb, const merge_filter *f) {
   size_t cap = 1024 + strlen(ts->collist);
   char *sql = malloc(cap);
@@ -115,13 +115,13 @@ static char *stream_sql(fs_store *st, tbl_state *ts, int tomb, const merge_filte
   }
   if (tomb)
     snprintf(sql, cap,
-             "SELECT dbv, pk, cl, hlc, site, seen FROM fs_tomb WHERE tbl='%s'"
-             " AND (dbv, pk) > (?1, ?2) AND src != ?3%s ORDER BY dbv, pk LIMIT ?5",
+             "SELECT seq, pk, cl, hlc, site, seen FROM fs_tomb WHERE tbl='%s'"
+             " AND seq > ?1 AND src != ?3%s ORDER BY seq LIMIT ?5",
              t, where);
   else
     snprintf(sql, cap,
-             "SELECT _dbv, id, _cl, _hlc, _site, _nc, %s FROM \"%s\""
-             " WHERE (_dbv, id) > (?1, ?2) AND _src != ?3%s ORDER BY _dbv, id LIMIT ?5",
+             "SELECT _seq, id, _cl, _hlc, _site, _nc, %s FROM \"%s\""
+             " WHERE _seq > ?1 AND _src != ?3%s ORDER BY _seq LIMIT ?5",
              ts->collist, t, where);
   return sql;
 }
@@ -187,7 +187,6 @@ int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filt
   size_t ns = st->nt * 2;
   stream *ss = NULL;
   int rc = FS_OK;
-  static const char maxpk[] = "\xff";
   change_batch_reset(out);
   *more = 0;
   *next = *from;
@@ -227,13 +226,9 @@ int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filt
       rc = store_sqlfail(st, "preparing change extraction");
       goto done;
     }
-    sqlite3_bind_int64(s->s, 1, from->dbv);
-    if (s->tbl < from->tbl)
-      sqlite3_bind_text(s->s, 2, maxpk, 1, SQLITE_STATIC);
-    else if (s->tbl == from->tbl)
-      sqlite3_bind_text(s->s, 2, from->pk, -1, SQLITE_STATIC);
-    else
-      sqlite3_bind_text(s->s, 2, "", 0, SQLITE_STATIC);
+    /* Change numbers are unique across the store: the row at the cursor's
+     * number is the last one sent, everything after it is new. */
+    sqlite3_bind_int64(s->s, 1, from->seq);
     /* site ids are positive: -1 excludes nothing */
     sqlite3_bind_int64(s->s, 3, f && f->exclude_src ? f->exclude_src : -1);
     if (f && f->manager) sqlite3_bind_text(s->s, 4, f->manager, -1, SQLITE_STATIC);
@@ -250,7 +245,7 @@ int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filt
       break;
     }
     if ((rc = emit(st, out, best, &st->t[best->tbl]))) goto done;
-    next->dbv = sqlite3_column_int64(best->s, 0);
+    next->seq = sqlite3_column_int64(best->s, 0);
     next->tbl = best->tbl;
     snprintf(next->pk, sizeof next->pk, "%s", (const char *)sqlite3_column_text(best->s, 1));
     if ((rc = stream_step(st, best))) goto done;
@@ -515,7 +510,7 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
       tomb.hlc = r->hlc;
       tomb.site = r->site;
       tomb.seen = r->seen;
-      tomb.dbv = store_tx_dbv(st);
+      tomb.seq = store_next_seq(st);
       tomb.src = o->sender;
       if (l.state == ROW_LIVE && ts->cust_col >= 0 && l.vals[ts->cust_col].type == FS_VAL_TEXT)
         tomb.cust = l.vals[ts->cust_col].s;
@@ -551,7 +546,7 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     n.cl = r->cl;
     n.hlc = r->hlc;
     n.site = r->site;
-    n.dbv = store_tx_dbv(st);
+    n.seq = store_next_seq(st);
     n.src = drop ? 0 : o->sender;
     if (l.state == ROW_TOMB && (rc = row_delete_tomb(st, ts, r->pk))) return rc;
     if ((rc = row_put(st, ts, r->pk, &n, l.state == ROW_LIVE))) return rc;
@@ -581,7 +576,7 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     l.hlc = r->hlc;
     l.site = r->site;
     l.seen = r->seen;
-    l.dbv = store_tx_dbv(st);
+    l.seq = store_next_seq(st);
     l.src = o->sender;
     res->applied++;
     return row_put_tomb(st, ts, r->pk, &l);
@@ -646,7 +641,7 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
   n.cl = l.cl;
   n.hlc = rh;
   n.site = rs;
-  n.dbv = store_tx_dbv(st);
+  n.seq = store_next_seq(st);
   n.src = remote_dominates ? o->sender : 0;
   if ((rc = row_put(st, ts, r->pk, &n, 1))) return rc;
   if ((rc = row_put_cells(st, ts, r->pk, &n, had_cells))) return rc;
@@ -748,7 +743,6 @@ done:
 static int touch_customer(fs_store *st, const char *customer_id, int self) {
   int implicit = 0, rc = store_tx_begin(st, &implicit);
   if (rc) return rc;
-  int64_t dbv = store_tx_dbv(st);
   for (size_t i = 0; i < st->nt && !rc; i++) {
     tbl_state *ts = &st->t[i];
     if (is_customers(ts) && !self) continue;
@@ -756,18 +750,46 @@ static int touch_customer(fs_store *st, const char *customer_id, int self) {
                       : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
                                           : NULL;
     if (!col) continue;
+    /* Each row gets a change number of its own (it is the row's key). */
     char sql[256];
-    snprintf(sql, sizeof sql, "UPDATE \"%s\" SET _dbv=?1, _src=0 WHERE \"%s\"=?2",
-             ts->decl->name, col);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    snprintf(sql, sizeof sql, "SELECT _seq FROM \"%s\" WHERE \"%s\"=?1", ts->decl->name, col);
+    sqlite3_stmt *q = NULL, *u = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
       rc = store_sqlfail(st, "marking a customer's rows");
       break;
     }
-    sqlite3_bind_int64(s, 1, dbv);
-    sqlite3_bind_text(s, 2, customer_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "marking a customer's rows");
-    sqlite3_finalize(s);
+    snprintf(sql, sizeof sql, "UPDATE \"%s\" SET _seq=?1, _src=0 WHERE _seq=?2",
+             ts->decl->name);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &u, NULL) != SQLITE_OK) {
+      sqlite3_finalize(q);
+      rc = store_sqlfail(st, "marking a customer's rows");
+      break;
+    }
+    /* Collect first: updating the rowid while scanning would revisit rows. */
+    int64_t *olds = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_bind_text(q, 1, customer_id, -1, SQLITE_STATIC);
+    while (!rc && sqlite3_step(q) == SQLITE_ROW) {
+      if (n == cap) {
+        cap = cap ? cap * 2 : 64;
+        int64_t *nb = realloc(olds, cap * sizeof *nb);
+        if (!nb) {
+          rc = fs_fail(FS_ENOMEM, "out of memory");
+          break;
+        }
+        olds = nb;
+      }
+      olds[n++] = sqlite3_column_int64(q, 0);
+    }
+    for (size_t k = 0; !rc && k < n; k++) {
+      sqlite3_reset(u);
+      sqlite3_bind_int64(u, 1, store_next_seq(st));
+      sqlite3_bind_int64(u, 2, olds[k]);
+      if (sqlite3_step(u) != SQLITE_DONE) rc = store_sqlfail(st, "marking a customer's rows");
+    }
+    free(olds);
+    sqlite3_finalize(q);
+    sqlite3_finalize(u);
   }
   return store_tx_end(st, implicit, rc);
 }

@@ -18,7 +18,7 @@
 #include "change.h"
 
 typedef struct merge_cursor {
-  int64_t dbv;                      /* 0 = from the beginning */
+  int64_t seq;                      /* change number; 0 = from the beginning */
   int32_t tbl;                      /* table index in the declaration */
   char pk[FS_BATCH_MAX_PK + 1];     /* "" = before every id */
 } merge_cursor;
@@ -34,7 +34,7 @@ typedef struct merge_filter {
 int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filter *f,
                         size_t max_rows, fs_batch *out, merge_cursor *next, int *more);
 
-/* Text form of a cursor ("dbv.tbl.pk") for storing and sending; parse
+/* Text form of a cursor ("seq.tbl.pk") for storing and sending; parse
  * refuses anything malformed. */
 void merge_cursor_format(const merge_cursor *c, char *out, size_t n);
 int merge_cursor_parse(merge_cursor *c, const char *text);

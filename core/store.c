@@ -28,9 +28,9 @@ static const char *const format_steps[STORE_FORMAT] = {
     " bsite INTEGER NOT NULL, PRIMARY KEY(tbl, pk, col)) WITHOUT ROWID;"
     "CREATE TABLE fs_tomb(tbl TEXT NOT NULL, pk TEXT NOT NULL, cl INTEGER NOT NULL,"
     " hlc INTEGER NOT NULL, site INTEGER NOT NULL, seen INTEGER NOT NULL,"
-    " dbv INTEGER NOT NULL, src INTEGER NOT NULL, cust TEXT,"
+    " seq INTEGER NOT NULL, src INTEGER NOT NULL, cust TEXT,"
     " PRIMARY KEY(tbl, pk)) WITHOUT ROWID;"
-    "CREATE INDEX fs_tomb_dbv ON fs_tomb(tbl, dbv, pk);"
+    "CREATE INDEX fs_tomb_seq ON fs_tomb(tbl, seq);"
     "CREATE TABLE fs_conflict(id INTEGER PRIMARY KEY, tbl TEXT NOT NULL,"
     " pk TEXT NOT NULL, col TEXT NOT NULL, winner TEXT, loser TEXT,"
     " whlc INTEGER NOT NULL, wsite INTEGER NOT NULL, lhlc INTEGER NOT NULL,"
@@ -182,6 +182,14 @@ static int begin_raw(fs_store *st) {
   if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
     return store_sqlfail(st, "starting a transaction");
   st->tx_dbv = 0;
+  /* Another process (the server's admin commands beside `serve`) may have
+   * written since: with the write lock held, take the counters and clock
+   * from the file. */
+  int64_t v;
+  if (!store_meta_get_i64(st, "dbv", &v) && v > st->dbv) st->dbv = v;
+  if (!store_meta_get_i64(st, "seq", &v) && v > st->seq) st->seq = v;
+  if (!store_meta_get_i64(st, "hlc", &v) && v > st->clock.last) st->clock.last = v;
+  fs_clear_error();
   st->saved_hlc = st->clock.last;
   return FS_OK;
 }
@@ -190,6 +198,7 @@ static int commit_raw(fs_store *st) {
   int rc = FS_OK;
   if (st->tx_dbv) {
     rc = store_meta_set_i64(st, "dbv", st->tx_dbv);
+    if (!rc) rc = store_meta_set_i64(st, "seq", st->tx_seq);
     if (!rc) rc = store_meta_set_i64(st, "hlc", st->clock.last);
   } else if (st->clock.last != st->saved_hlc) {
     rc = store_meta_set_i64(st, "hlc", st->clock.last);
@@ -202,7 +211,10 @@ static int commit_raw(fs_store *st) {
     st->tx_dbv = 0;
     return rc;
   }
-  if (st->tx_dbv) st->dbv = st->tx_dbv;
+  if (st->tx_dbv) {
+    st->dbv = st->tx_dbv;
+    st->seq = st->tx_seq;
+  }
   st->tx_dbv = 0;
   return FS_OK;
 }
@@ -232,9 +244,12 @@ int store_tx_end(fs_store *st, int implicit, int rc) {
   return rc;
 }
 
-int64_t store_tx_dbv(fs_store *st) {
-  if (!st->tx_dbv) st->tx_dbv = st->dbv + 1;
-  return st->tx_dbv;
+int64_t store_next_seq(fs_store *st) {
+  if (!st->tx_dbv) {
+    st->tx_dbv = st->dbv + 1;
+    st->tx_seq = st->seq;
+  }
+  return ++st->tx_seq;
 }
 
 int fs_tx_begin(fs_store *st) {
@@ -270,16 +285,16 @@ static int create_table(fs_store *st, const fs_table *t) {
   sql = malloc(cap);
   if (!sql) return fs_fail(FS_ENOMEM, "out of memory");
   n += (size_t)snprintf(sql + n, cap - n,
-                        "CREATE TABLE \"%s\"(id TEXT PRIMARY KEY NOT NULL", t->name);
+                        "CREATE TABLE \"%s\"(id TEXT NOT NULL UNIQUE", t->name);
   for (size_t i = 0; i < t->ncols; i++)
     n += (size_t)snprintf(sql + n, cap - n, ", \"%s\" %s", t->cols[i].name,
                           coltype_sql(t->cols[i].type));
+  /* _seq is the rowid: rows are stored in change order, so "changes since"
+   * is a range scan and capture costs no index beyond the id's. */
   n += (size_t)snprintf(sql + n, cap - n,
                         ", _cl INTEGER NOT NULL, _hlc INTEGER NOT NULL,"
-                        " _site INTEGER NOT NULL, _dbv INTEGER NOT NULL,"
-                        " _src INTEGER NOT NULL, _nc INTEGER NOT NULL) WITHOUT ROWID;"
-                        "CREATE INDEX \"%s__dbv\" ON \"%s\"(_dbv, id);",
-                        t->name, t->name);
+                        " _site INTEGER NOT NULL, _seq INTEGER PRIMARY KEY,"
+                        " _src INTEGER NOT NULL, _nc INTEGER NOT NULL);");
   rc = exec(st, sql, "creating a table");
   free(sql);
   return rc;
@@ -385,15 +400,15 @@ static int prepare_tables(fs_store *st) {
     qs[2 * t->ncols] = '\0';
     int rc = SQLITE_OK;
     snprintf(sql, cap * 2 + 256,
-             "INSERT INTO \"%s\"(id,%s,_cl,_hlc,_site,_dbv,_src,_nc) VALUES(?%s,?,?,?,?,?,?)",
+             "INSERT INTO \"%s\"(id,%s,_cl,_hlc,_site,_seq,_src,_nc) VALUES(?%s,?,?,?,?,?,?)",
              t->name, ts->collist, qs);
     rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->ins, NULL);
     snprintf(sql, cap * 2 + 256,
-             "SELECT %s,_cl,_hlc,_site,_dbv,_src,_nc FROM \"%s\" WHERE id=?1",
+             "SELECT %s,_cl,_hlc,_site,_seq,_src,_nc FROM \"%s\" WHERE id=?1",
              ts->collist, t->name);
     rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->get, NULL);
     snprintf(sql, cap * 2 + 256,
-             "UPDATE \"%s\" SET %s_cl=?%zu,_hlc=?%zu,_site=?%zu,_dbv=?%zu,_src=?%zu,"
+             "UPDATE \"%s\" SET %s_cl=?%zu,_hlc=?%zu,_site=?%zu,_seq=?%zu,_src=?%zu,"
              "_nc=?%zu WHERE id=?1",
              t->name, sets, t->ncols + 2, t->ncols + 3, t->ncols + 4, t->ncols + 5,
              t->ncols + 6, t->ncols + 7);
@@ -488,7 +503,7 @@ static int setup_new(fs_store *st) {
   char q[256];
   snprintf(q, sizeof q,
            "INSERT INTO fs_meta VALUES('magic','fieldsync'),('format',0),"
-           "('site',%lld),('dbv',0),('hlc',0),('role','%s')",
+           "('site',%lld),('dbv',0),('seq',0),('hlc',0),('role','%s')",
            (long long)st->site, (st->flags & FS_OPEN_SERVER) ? "server" : "device");
   rc = exec(st, q, "creating the store");
   if (rc) return rc;
@@ -592,6 +607,7 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
   }
   if ((rc = store_meta_get_i64(st, "site", &st->site))) goto done;
   if ((rc = store_meta_get_i64(st, "dbv", &st->dbv))) goto done;
+  if ((rc = store_meta_get_i64(st, "seq", &st->seq))) goto done;
   if ((rc = store_meta_get_i64(st, "hlc", &st->clock.last))) goto done;
   if (store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
   int64_t skew;

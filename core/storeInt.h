@@ -5,7 +5,9 @@
  *  - one table per declared synced table: `id TEXT PRIMARY KEY`, the declared
  *    columns, and the compact clock of the row: _cl (causal length, odd),
  *    _hlc/_site (the clock covering every column without its own entry),
- *    _dbv (db_version of the last change to the row on this replica) and
+ *    _seq (the change number of the last change to the row on this replica,
+ *    unique across the store and the table's rowid, so rows sit in change
+ *    order) and
  *    _src (0 when the row holds something written or kept locally; else the
  *    site of the peer whose state the row equals, so it is not echoed back);
  *  - fs_cell: a clock (and base clock) for each column edited on its own
@@ -16,7 +18,7 @@
  *
  * Invariants: a row is live in its table or in fs_tomb, never both; every
  * write to a synced table goes through write.c or merge.c, in a transaction
- * that also bumps _dbv and persists the clock (store_tx_*).
+ * that also bumps _seq and persists the clock (store_tx_*).
  */
 #ifndef FS_STORE_INT_H
 #define FS_STORE_INT_H
@@ -36,8 +38,8 @@ typedef struct tbl_state {
   int idx;
   int cust_col;        /* FS_COL_CUSTOMER column index, -1 if none */
   char *collist;       /* "\"c1\",\"c2\",..." */
-  sqlite3_stmt *ins;   /* id, cols..., _cl, _hlc, _site, _dbv, _src */
-  sqlite3_stmt *get;   /* cols..., _cl, _hlc, _site, _dbv, _src WHERE id */
+  sqlite3_stmt *ins;   /* id, cols..., _cl, _hlc, _site, _seq, _src */
+  sqlite3_stmt *get;   /* cols..., _cl, _hlc, _site, _seq, _src WHERE id */
   sqlite3_stmt *put;   /* UPDATE all cols + clock WHERE id */
   sqlite3_stmt *del;   /* DELETE WHERE id */
   int sp[SP_N];        /* index of each special column, -1 if absent */
@@ -57,6 +59,8 @@ struct fs_store {
   hlc_clock clock;
   int64_t dbv;       /* last committed db_version */
   int64_t tx_dbv;    /* db_version of the open transaction's writes, 0 = none */
+  int64_t seq;       /* last committed change number (one per row change) */
+  int64_t tx_seq;    /* last change number handed out in the open transaction */
   int in_tx;         /* 1 inside fs_tx_begin .. commit/rollback */
   int64_t saved_hlc; /* clock at transaction start, restored on rollback */
   int64_t max_skew;
@@ -78,11 +82,12 @@ int store_sqlfail(fs_store *st, const char *what);
 
 /* Write transactions.  store_tx_begin opens one unless fs_tx_begin already
  * did (then it is a no-op); store_tx_end commits (rc == FS_OK) or rolls back
- * an implicit one.  store_tx_dbv gives the db_version for this transaction's
- * writes. */
+ * an implicit one.  store_next_seq gives the next change number for a row this
+ * transaction writes (each call a new one; the store's db_version is the
+ * highest committed). */
 int store_tx_begin(fs_store *st, int *implicit);
 int store_tx_end(fs_store *st, int implicit, int rc);
-int64_t store_tx_dbv(fs_store *st);
+int64_t store_next_seq(fs_store *st);
 
 tbl_state *store_table(fs_store *st, const char *name);
 int store_is_hq(const fs_store *st);
@@ -104,7 +109,7 @@ int store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
  * column.  Allocated in an arena. */
 typedef struct row {
   int state;   /* ROW_NONE, ROW_LIVE or ROW_TOMB */
-  int64_t cl, hlc, site, dbv, src, seen;
+  int64_t cl, hlc, site, seq, src, seen;
   const char *cust; /* tombstone: the customer the row belonged to */
   fs_value *vals;   /* live: ncols values */
   uint8_t *has_cell;

@@ -224,7 +224,7 @@ static int view_products(fs_store *st, cJSON **out) {
   return FS_OK;
 }
 
-/* Rows after the acknowledged push cursor (dbv, table, id) that did not
+/* Rows after the acknowledged push cursor (their change number) that did not
  * come from head office: what the next sync will push. */
 int fs_pending_count(fs_store *st, int64_t *out) {
   int64_t total = 0;
@@ -238,18 +238,15 @@ int fs_pending_count(fs_store *st, int64_t *out) {
   for (size_t i = 0; i < st->nt; i++) {
     char sql[400];
     snprintf(sql, sizeof sql,
-             "SELECT (SELECT count(*) FROM \"%s\" WHERE (_dbv, id) > (?1, ?3) AND _src != ?2)"
-             " + (SELECT count(*) FROM fs_tomb WHERE tbl = '%s' AND (dbv, pk) > (?1, ?3)"
+             "SELECT (SELECT count(*) FROM \"%s\" WHERE _seq > ?1 AND _src != ?2)"
+             " + (SELECT count(*) FROM fs_tomb WHERE tbl = '%s' AND seq > ?1"
              " AND src != ?2)",
              st->t[i].decl->name, st->t[i].decl->name);
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
       return store_sqlfail(st, "counting pending changes");
-    sqlite3_bind_int64(s, 1, c.dbv);
+    sqlite3_bind_int64(s, 1, c.seq);
     sqlite3_bind_int64(s, 2, st->hq_site ? st->hq_site : -1);
-    int ti = st->t[i].idx;
-    sqlite3_bind_text(s, 3, ti < c.tbl ? "\xff" : ti == c.tbl ? c.pk : "", -1,
-                      SQLITE_TRANSIENT);
     if (sqlite3_step(s) == SQLITE_ROW) total += sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
   }

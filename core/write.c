@@ -73,7 +73,7 @@ int row_load(fs_store *st, tbl_state *ts, const char *pk, struct fs_arena *a, ro
       r->cl = sqlite3_column_int64(s, (int)nc);
       r->hlc = sqlite3_column_int64(s, (int)nc + 1);
       r->site = sqlite3_column_int64(s, (int)nc + 2);
-      r->dbv = sqlite3_column_int64(s, (int)nc + 3);
+      r->seq = sqlite3_column_int64(s, (int)nc + 3);
       r->src = sqlite3_column_int64(s, (int)nc + 4);
     }
     int ncells = sqlite3_column_int(s, (int)nc + 5);
@@ -112,7 +112,7 @@ int row_load(fs_store *st, tbl_state *ts, const char *pk, struct fs_arena *a, ro
   }
   if (!ts->tombs) return FS_OK;
   sqlite3_stmt *t = store_stmt(
-      st, "SELECT cl, hlc, site, seen, dbv, src, cust FROM fs_tomb WHERE tbl=?1 AND pk=?2");
+      st, "SELECT cl, hlc, site, seen, seq, src, cust FROM fs_tomb WHERE tbl=?1 AND pk=?2");
   if (!t) return FS_EIO;
   sqlite3_bind_text(t, 1, ts->decl->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(t, 2, pk, -1, SQLITE_STATIC);
@@ -123,7 +123,7 @@ int row_load(fs_store *st, tbl_state *ts, const char *pk, struct fs_arena *a, ro
     r->hlc = sqlite3_column_int64(t, 1);
     r->site = sqlite3_column_int64(t, 2);
     r->seen = sqlite3_column_int64(t, 3);
-    r->dbv = sqlite3_column_int64(t, 4);
+    r->seq = sqlite3_column_int64(t, 4);
     r->src = sqlite3_column_int64(t, 5);
     const char *cust = (const char *)sqlite3_column_text(t, 6);
     if (cust) r->cust = arena_strndup(a, cust, strlen(cust));
@@ -143,7 +143,7 @@ int row_put(fs_store *st, tbl_state *ts, const char *pk, const row *r, int exist
   sqlite3_bind_int64(s, (int)nc + 2, r->cl);
   sqlite3_bind_int64(s, (int)nc + 3, r->hlc);
   sqlite3_bind_int64(s, (int)nc + 4, r->site);
-  sqlite3_bind_int64(s, (int)nc + 5, r->dbv);
+  sqlite3_bind_int64(s, (int)nc + 5, r->seq);
   sqlite3_bind_int64(s, (int)nc + 6, r->src);
   int ncells = 0;
   for (size_t i = 0; r->has_cell && i < nc; i++) ncells += r->has_cell[i];
@@ -194,7 +194,7 @@ int row_put_cells(fs_store *st, tbl_state *ts, const char *pk, const row *r,
 int row_put_tomb(fs_store *st, tbl_state *ts, const char *pk, const row *r) {
   ts->tombs = 1;
   sqlite3_stmt *s = store_stmt(st, "INSERT OR REPLACE INTO fs_tomb(tbl, pk, cl, hlc, site,"
-                                   " seen, dbv, src, cust) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+                                   " seen, seq, src, cust) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, ts->decl->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
@@ -202,7 +202,7 @@ int row_put_tomb(fs_store *st, tbl_state *ts, const char *pk, const row *r) {
   sqlite3_bind_int64(s, 4, r->hlc);
   sqlite3_bind_int64(s, 5, r->site);
   sqlite3_bind_int64(s, 6, r->seen);
-  sqlite3_bind_int64(s, 7, r->dbv);
+  sqlite3_bind_int64(s, 7, r->seq);
   sqlite3_bind_int64(s, 8, r->src);
   if (r->cust) sqlite3_bind_text(s, 9, r->cust, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
@@ -381,7 +381,7 @@ int fs_insert(fs_store *st, const char *table, const fs_field *fields, size_t n,
   r.vals = vals;
   r.hlc = hlc_next(&st->clock, util_now_ms());
   r.site = st->site;
-  r.dbv = store_tx_dbv(st);
+  r.seq = store_next_seq(st);
   r.src = 0;
   if ((rc = row_put(st, ts, idbuf, &r, 0))) goto done;
   if (id_out) memcpy(id_out, idbuf, FS_ID_SIZE);
@@ -438,7 +438,7 @@ int fs_update(fs_store *st, const char *table, const char *id, const fs_field *f
   }
   if (!changed) goto done; /* nothing to record */
   r.vals = merged;
-  r.dbv = store_tx_dbv(st);
+  r.seq = store_next_seq(st);
   r.src = 0;
   if ((rc = row_put(st, ts, id, &r, 1))) goto done;
   rc = row_put_cells(st, ts, id, &r, had_cells);
@@ -481,7 +481,7 @@ int fs_delete(fs_store *st, const char *table, const char *id) {
   tomb.hlc = hlc_next(&st->clock, util_now_ms());
   tomb.site = st->site;
   tomb.seen = seen;
-  tomb.dbv = store_tx_dbv(st);
+  tomb.seq = store_next_seq(st);
   if (ts->cust_col >= 0 && r.vals[ts->cust_col].type == FS_VAL_TEXT)
     tomb.cust = r.vals[ts->cust_col].s;
   else if (strcmp(ts->decl->name, "customers") == 0)

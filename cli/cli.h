@@ -104,6 +104,13 @@ int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields,
 /* Opens the store, runs view(arg) and returns its document in *out (free
  * with fs_free).  Returns the exit status (the error already printed). */
 int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out);
+/* A view for a command's output: with --json it is printed as it is and 0
+ * is returned (the command is done; *rc is its exit status); otherwise the
+ * parsed document is returned in *out (cJSON_Delete it) and the result is 1.
+ * Failures print their one line and return 0 with *rc set.  `what` names the
+ * document in messages ("a customer list"). */
+int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what,
+                 cJSON **out, int *rc);
 /* Prints {"id":id} with --json, or the id on its own line. */
 int cli_print_id(cli_ctx *ctx, const char *id);
 

@@ -165,19 +165,10 @@ static int customer_edit(cli_ctx *ctx, int argc, char **argv) {
 static int customer_list(cli_ctx *ctx, int argc, char **argv) {
   static const cli_opt opts[] = {{NULL, 0, NULL, NULL}};
   cli_spec spec = {"customer list", list_usage, opts, NULL, NULL, 0};
-  char *doc = NULL;
   cJSON *arr = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = cli_view(ctx, "customers", NULL, &doc)) != CLI_OK) return rc;
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    goto done;
-  }
-  if (!(arr = cli_parse_doc(doc, "a customer list"))) {
-    rc = CLI_EFAIL;
-    goto done;
-  }
+  if (!cli_view_doc(ctx, "customers", NULL, "a customer list", &arr, &rc)) return rc;
   if (cJSON_GetArraySize(arr) == 0) {
     printf("No customers yet; add one with 'fieldsync customer add --name "
            "NAME'.\n");
@@ -201,7 +192,6 @@ static int customer_list(cli_ctx *ctx, int argc, char **argv) {
   }
 done:
   cJSON_Delete(arr);
-  fs_free(doc);
   return rc;
 }
 
@@ -284,19 +274,10 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
   static const char *const pos_names[] = {"the customer ID"};
   const char *id = NULL;
   cli_spec spec = {"customer show", show_usage, opts, pos_names, &id, 1};
-  char *doc = NULL;
   cJSON *c = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = cli_view(ctx, "customer", id, &doc)) != CLI_OK) return rc;
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    goto done;
-  }
-  if (!(c = cli_parse_doc(doc, "a customer"))) {
-    rc = CLI_EFAIL;
-    goto done;
-  }
+  if (!cli_view_doc(ctx, "customer", id, "a customer", &c, &rc)) return rc;
   print_overdue(cJSON_GetObjectItemCaseSensitive(c, "balances"));
   {
     static const char *const keys[] = {"id",     "name",    "vat",
@@ -336,9 +317,7 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
     section("Orders", cJSON_GetObjectItemCaseSensitive(c, "orders"), 4, h, 0x4u,
             order_cell);
   }
-done:
   cJSON_Delete(c);
-  fs_free(doc);
   return rc;
 }
 

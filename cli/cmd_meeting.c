@@ -98,7 +98,6 @@ static int meeting_list(cli_ctx *ctx, int argc, char **argv) {
                           {NULL, 0, NULL, NULL}};
   cli_spec spec = {"meeting list", list_usage, opts, NULL, NULL, 0};
   char day[11], arg[512];
-  char *doc = NULL;
   cJSON *arr = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
@@ -112,16 +111,7 @@ static int meeting_list(cli_ctx *ctx, int argc, char **argv) {
     size_t l = strlen(arg);
     snprintf(arg + l, sizeof arg - l, "%sday=%s", l ? "&" : "", day);
   }
-  if ((rc = cli_view(ctx, "meetings", arg[0] ? arg : NULL, &doc)) != CLI_OK)
-    return rc;
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    goto done;
-  }
-  if (!(arr = cli_parse_doc(doc, "a meeting list"))) {
-    rc = CLI_EFAIL;
-    goto done;
-  }
+  if (!cli_view_doc(ctx, "meetings", arg[0] ? arg : NULL, "a meeting list", &arr, &rc)) return rc;
   if (cJSON_GetArraySize(arr) == 0) {
     printf("No meetings%s.\n", arg[0] ? " match" : " yet");
     goto done;
@@ -147,7 +137,6 @@ static int meeting_list(cli_ctx *ctx, int argc, char **argv) {
   }
 done:
   cJSON_Delete(arr);
-  fs_free(doc);
   return rc;
 }
 

@@ -86,19 +86,10 @@ static const char product_usage[] =
 
 static int product_list(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"product list", product_list_usage, no_opts, NULL, NULL, 0};
-  char *doc = NULL;
   cJSON *arr = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = cli_view(ctx, "products", NULL, &doc)) != CLI_OK) return rc;
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    goto done;
-  }
-  if (!(arr = cli_parse_doc(doc, "a product list"))) {
-    rc = CLI_EFAIL;
-    goto done;
-  }
+  if (!cli_view_doc(ctx, "products", NULL, "a product list", &arr, &rc)) return rc;
   if (cJSON_GetArraySize(arr) == 0) {
     printf("No products yet; the catalog arrives from head office with "
            "'fieldsync sync'.\n");
@@ -136,7 +127,6 @@ static int product_list(cli_ctx *ctx, int argc, char **argv) {
   }
 done:
   cJSON_Delete(arr);
-  fs_free(doc);
   return rc;
 }
 
@@ -189,19 +179,10 @@ static int print_refused(cli_ctx *ctx) {
 
 int cmd_status(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"status", status_usage, no_opts, NULL, NULL, 0};
-  char *doc = NULL;
   cJSON *s = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = cli_view(ctx, "status", NULL, &doc)) != CLI_OK) return rc;
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    goto done;
-  }
-  if (!(s = cli_parse_doc(doc, "a status"))) {
-    rc = CLI_EFAIL;
-    goto done;
-  }
+  if (!cli_view_doc(ctx, "status", NULL, "a status", &s, &rc)) return rc;
   {
     static const char *const keys[] = {"device id", "manager", "server",
                                        "last sync", "pending changes",
@@ -224,9 +205,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
     cli_kv_print(keys, vals, 6, "");
     if (cli_int(s, "refused", 0) > 0) rc = print_refused(ctx);
   }
-done:
   cJSON_Delete(s);
-  fs_free(doc);
   return rc;
 }
 
@@ -304,19 +283,10 @@ bad_id:
 
 static int conflicts_list(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"conflicts", conflicts_usage, no_opts, NULL, NULL, 0};
-  char *doc = NULL;
   cJSON *arr = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = cli_view(ctx, "conflicts", NULL, &doc)) != CLI_OK) return rc;
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    goto done;
-  }
-  if (!(arr = cli_parse_doc(doc, "a conflict list"))) {
-    rc = CLI_EFAIL;
-    goto done;
-  }
+  if (!cli_view_doc(ctx, "conflicts", NULL, "a conflict list", &arr, &rc)) return rc;
   if (cJSON_GetArraySize(arr) == 0) {
     printf("No conflicts.\n");
     goto done;
@@ -341,7 +311,6 @@ static int conflicts_list(cli_ctx *ctx, int argc, char **argv) {
   }
 done:
   cJSON_Delete(arr);
-  fs_free(doc);
   return rc;
 }
 

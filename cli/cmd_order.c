@@ -171,19 +171,10 @@ static int order_submit(cli_ctx *ctx, int argc, char **argv) {
 
 static int order_list(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"order list", list_usage, no_opts, NULL, NULL, 0};
-  char *doc = NULL;
   cJSON *arr = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = cli_view(ctx, "orders", NULL, &doc)) != CLI_OK) return rc;
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    goto done;
-  }
-  if (!(arr = cli_parse_doc(doc, "an order list"))) {
-    rc = CLI_EFAIL;
-    goto done;
-  }
+  if (!cli_view_doc(ctx, "orders", NULL, "an order list", &arr, &rc)) return rc;
   if (cJSON_GetArraySize(arr) == 0) {
     printf("No orders yet; start one with 'fieldsync order new --customer "
            "ID'.\n");
@@ -213,7 +204,6 @@ static int order_list(cli_ctx *ctx, int argc, char **argv) {
   }
 done:
   cJSON_Delete(arr);
-  fs_free(doc);
   return rc;
 }
 
@@ -221,19 +211,10 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
   const char *id = NULL;
   static const char *const pos_names[] = {"the ORDER id"};
   cli_spec spec = {"order show", show_usage, no_opts, pos_names, &id, 1};
-  char *doc = NULL;
   cJSON *o = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = cli_view(ctx, "order", id, &doc)) != CLI_OK) return rc;
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    goto done;
-  }
-  if (!(o = cli_parse_doc(doc, "an order"))) {
-    rc = CLI_EFAIL;
-    goto done;
-  }
+  if (!cli_view_doc(ctx, "order", id, "an order", &o, &rc)) return rc;
   char cur[16], iso1[64], iso2[64];
   cli_text(cur, sizeof cur, o, "currency", "");
   {
@@ -282,9 +263,7 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
     char tot[64];
     printf("\nTotal: %s\n", cli_money(tot, sizeof tot, cli_int(o, "total", 0), cur));
   }
-done:
   cJSON_Delete(o);
-  fs_free(doc);
   return rc;
 }
 

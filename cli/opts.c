@@ -411,3 +411,19 @@ int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
   fs_store_close(st);
   return rc;
 }
+
+int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what,
+                 cJSON **out, int *rc) {
+  char *doc = NULL;
+  *out = NULL;
+  if ((*rc = cli_view(ctx, view, arg, &doc)) != CLI_OK) return 0;
+  if (ctx->json) {
+    *rc = cli_print_json(doc);
+    fs_free(doc);
+    return 0;
+  }
+  *out = cli_parse_doc(doc, what);
+  fs_free(doc);
+  *rc = *out ? CLI_OK : CLI_EFAIL;
+  return *out != NULL;
+}

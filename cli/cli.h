@@ -111,6 +111,8 @@ int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out);
  * document in messages ("a customer list"). */
 int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what,
                  cJSON **out, int *rc);
+/* The same for a document the command already has (consumes doc). */
+int cli_take_doc(cli_ctx *ctx, char *doc, const char *what, cJSON **out, int *rc);
 /* Prints {"id":id} with --json, or the id on its own line. */
 int cli_print_id(cli_ctx *ctx, const char *id);
 
@@ -165,6 +167,9 @@ void cli_table_add(cli_table *t, const char *const *cells);
 size_t cli_table_rows(const cli_table *t);
 void cli_table_print(const cli_table *t, const char *indent);
 void cli_table_free(cli_table *t);
+
+/* The conflict log (the "conflicts" view) as a table, or "No conflicts." */
+void cli_print_conflicts(const cJSON *arr);
 
 /* "key  value" lines with the keys padded to one width. */
 void cli_kv_print(const char *const *keys, const char *const *values, size_t n,

@@ -287,29 +287,7 @@ static int conflicts_list(cli_ctx *ctx, int argc, char **argv) {
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc(ctx, "conflicts", NULL, "a conflict list", &arr, &rc)) return rc;
-  if (cJSON_GetArraySize(arr) == 0) {
-    printf("No conflicts.\n");
-    goto done;
-  }
-  {
-    static const char *const heads[] = {"ID",     "TABLE", "ROW",      "COLUMN",
-                                        "WINNER", "LOSER", "DETECTED", "RESOLUTION"};
-    static const char *const keys[] = {"id",     "table", "row",         "column",
-                                       "winner", "loser", "detected_at", "resolution"};
-    cli_table *t = cli_table_new(8, heads, 0x1u);
-    const cJSON *c;
-    cJSON_ArrayForEach(c, arr) {
-      char b[8][256], iso[64];
-      const char *cells[8];
-      for (int i = 0; i < 8; i++) cells[i] = cli_text(b[i], sizeof b[i], c, keys[i], "-");
-      cells[6] = cli_localtime(b[6], sizeof b[6],
-                               cli_text(iso, sizeof iso, c, "detected_at", ""), "-");
-      cli_table_add(t, cells);
-    }
-    cli_table_print(t, "");
-    cli_table_free(t);
-  }
-done:
+  cli_print_conflicts(arr);
   cJSON_Delete(arr);
   return rc;
 }

@@ -417,6 +417,11 @@ int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *wh
   char *doc = NULL;
   *out = NULL;
   if ((*rc = cli_view(ctx, view, arg, &doc)) != CLI_OK) return 0;
+  return cli_take_doc(ctx, doc, what, out, rc);
+}
+
+int cli_take_doc(cli_ctx *ctx, char *doc, const char *what, cJSON **out, int *rc) {
+  *out = NULL;
   if (ctx->json) {
     *rc = cli_print_json(doc);
     fs_free(doc);

@@ -251,3 +251,28 @@ void cli_kv_print(const char *const *keys, const char *const *values, size_t n,
            (int)(w - width(keys[i])), "", v);
   }
 }
+
+void cli_print_conflicts(const cJSON *arr) {
+  if (cJSON_GetArraySize(arr) == 0) {
+    printf("No conflicts.\n");
+    return;
+  }
+  static const char *const heads[] = {"ID",     "TABLE", "ROW",      "COLUMN",
+                                      "WINNER", "LOSER", "DETECTED", "RESOLUTION"};
+  static const char *const keys[] = {"id",     "table", "row",         "column",
+                                     "winner", "loser", "detected_at", "resolution"};
+  cli_table *t = cli_table_new(8, heads, 0x1u);
+  const cJSON *c;
+  cJSON_ArrayForEach(c, arr) {
+    char b[8][256], iso[64];
+    const char *cells[8];
+    for (int i = 0; i < 8; i++) cells[i] = cli_text(b[i], sizeof b[i], c, keys[i], "-");
+    if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c, "winner")))
+      cells[4] = "(deleted)";
+    cells[6] = cli_localtime(b[6], sizeof b[6], cli_text(iso, sizeof iso, c, "detected_at", ""),
+                             "-");
+    cli_table_add(t, cells);
+  }
+  cli_table_print(t, "");
+  cli_table_free(t);
+}

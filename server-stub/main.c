@@ -281,14 +281,8 @@ static int cmd_devices(cli_ctx *ctx, int argc, char **argv) {
   rc = fs_hq_devices_json(hq, &doc);
   fs_hq_close(hq);
   if (rc) return cli_lib_fail(rc);
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    fs_free(doc);
-    return rc;
-  }
-  cJSON *arr = cli_parse_doc(doc, "devices");
-  fs_free(doc);
-  if (!arr) return CLI_EFAIL;
+  cJSON *arr = NULL;
+  if (!cli_take_doc(ctx, doc, "the device list", &arr, &rc)) return rc;
   static const char *const heads[] = {"DEVICE", "MANAGER", "ENROLLED", "LAST SEEN", "SEQ",
                                       "REVOKED"};
   cli_table *t = cli_table_new(6, heads, 1u << 4);
@@ -430,14 +424,8 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
   rc = fs_hq_report_json(hq, kind, month, by, &doc);
   fs_hq_close(hq);
   if (rc) return cli_lib_fail(rc);
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    fs_free(doc);
-    return rc;
-  }
-  cJSON *o = cli_parse_doc(doc, "report");
-  fs_free(doc);
-  if (!o) return CLI_EFAIL;
+  cJSON *o = NULL;
+  if (!cli_take_doc(ctx, doc, "the report", &o, &rc)) return rc;
   const cJSON *rows = cJSON_GetObjectItem(o, "rows");
   const cJSON *first = cJSON_GetArrayItem(rows, 0);
   if (csv) {
@@ -532,32 +520,9 @@ static int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   char *doc = NULL;
   if ((rc = view_cmd(ctx, "conflicts", NULL, &doc))) return rc;
-  if (ctx->json) {
-    rc = cli_print_json(doc);
-    fs_free(doc);
-    return rc;
-  }
-  cJSON *arr = cli_parse_doc(doc, "conflicts");
-  fs_free(doc);
-  if (!arr) return CLI_EFAIL;
-  static const char *const heads[] = {"ID", "TABLE", "ROW", "COLUMN", "KEPT", "LOST", "WHEN"};
-  cli_table *t = cli_table_new(7, heads, 1u);
-  const cJSON *it;
-  cJSON_ArrayForEach(it, arr) {
-    char c[7][128];
-    cli_text(c[0], sizeof c[0], it, "id", "-");
-    cli_text(c[1], sizeof c[1], it, "table", "-");
-    cli_text(c[2], sizeof c[2], it, "row", "-");
-    cli_text(c[3], sizeof c[3], it, "column", "-");
-    cli_text(c[4], sizeof c[4], it, "winner", "(deleted)");
-    cli_text(c[5], sizeof c[5], it, "loser", "-");
-    cli_localtime(c[6], sizeof c[6], cJSON_GetStringValue(cJSON_GetObjectItem(it, "detected_at")), "-");
-    const char *cells[] = {c[0], c[1], c[2], c[3], c[4], c[5], c[6]};
-    cli_table_add(t, cells);
-  }
-  if (cli_table_rows(t)) cli_table_print(t, "");
-  else printf("no conflicts\n");
-  cli_table_free(t);
+  cJSON *arr = NULL;
+  if (!cli_take_doc(ctx, doc, "the conflict list", &arr, &rc)) return rc;
+  cli_print_conflicts(arr);
   cJSON_Delete(arr);
   return CLI_OK;
 }

@@ -95,7 +95,6 @@ int refused_log_row(fs_store *st, const char *table, const char *pk, const char 
 
 /* Re-creates a row lost to a delete from its logged JSON image. */
 static int restore_row(fs_store *st, const char *table, const char *pk, const char *json) {
-  tbl_state *ts = store_table(st, table);
   cJSON *o = cJSON_Parse(json);
   fs_field f[65];
   char nums[64][24];
@@ -109,12 +108,6 @@ static int restore_row(fs_store *st, const char *table, const char *pk, const ch
   const cJSON *it;
   cJSON_ArrayForEach(it, o) {
     if (n >= 64) break;
-    /* A device cannot write head-office columns; its own rules fill them. */
-    int hq_only = 0;
-    for (size_t i = 0; ts && !store_is_hq(st) && i < ts->decl->ncols; i++)
-      if (!strcmp(ts->decl->cols[i].name, it->string) && (ts->decl->cols[i].flags & FS_COL_HQ))
-        hq_only = 1;
-    if (hq_only) continue;
     if (cJSON_IsString(it)) {
       f[n++] = (fs_field){it->string, it->valuestring};
     } else if (cJSON_IsNumber(it)) {
@@ -123,7 +116,9 @@ static int restore_row(fs_store *st, const char *table, const char *pk, const ch
       n++;
     }
   }
+  st->restoring = 1;
   rc = fs_insert(st, table, f, n, NULL);
+  st->restoring = 0;
   cJSON_Delete(o);
   return rc;
 }

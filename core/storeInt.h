@@ -67,6 +67,7 @@ struct fs_store {
   int64_t hq_site;
   char *manager;     /* cached "manager" setting (device), NULL if unset */
   struct fs_arena *scratch; /* fs_insert's working memory, reset per call */
+  int restoring;     /* 1 while a conflict resolution re-creates a logged row */
   int manager_loaded;
   struct {
     const char *sql;

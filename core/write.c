@@ -302,7 +302,8 @@ static int parse_fields(fs_store *st, tbl_state *ts, const fs_field *f, size_t n
     if (i < 0)
       return fs_fail(FS_EINVAL, "%s has no field \"%.64s\"", t->name, f[k].name);
     const fs_column *c = &t->cols[i];
-    if ((c->flags & FS_COL_HQ) && !store_is_hq(st) && !(creating && !f[k].value))
+    if ((c->flags & FS_COL_HQ) && !store_is_hq(st) && !(creating && !f[k].value) &&
+        !st->restoring)
       return fs_fail(FS_EPERM, "%s.%s is set by head office and read-only on a device",
                      t->name, c->name);
     int rc = parse_value(t, c, f[k].value, &vals[i]);
@@ -357,7 +358,9 @@ int fs_insert(fs_store *st, const char *table, const fs_field *fields, size_t n,
   arena_reset(a);
   if ((rc = store_tx_begin(st, &implicit))) goto done;
   txopen = 1;
-  if ((rc = domain_insert(st, ts, vals, a))) goto done;
+  /* A row re-created from the conflict log keeps its values as they were
+   * (an order line its price snapshot, an order its status). */
+  if (!st->restoring && (rc = domain_insert(st, ts, vals, a))) goto done;
   if ((rc = check_notnull(t, vals))) goto done;
   if ((rc = check_customer(st, ts, vals))) goto done;
   row r;

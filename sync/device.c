@@ -73,5 +73,11 @@ int fs_device_open_schema(fs_store **out, const char *home, const fs_schema *sch
     return fs_fail(FS_ENOTFOUND, "no fieldsync store in %s: run `fieldsync init --manager "
                                  "NAME` first",
                    home);
-  return fs_store_open(out, store, schema, 0);
+  int rc = fs_store_open(out, store, schema, 0);
+  if (!rc && fs_store_hq_site(*out) == fs_store_site(*out)) {
+    fs_store_close(*out);
+    *out = NULL;
+    return fs_fail(FS_EINVAL, "%s is a head-office store; use fieldsync-server with it", home);
+  }
+  return rc;
 }

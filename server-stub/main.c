@@ -283,6 +283,12 @@ static int cmd_devices(cli_ctx *ctx, int argc, char **argv) {
   if (rc) return cli_lib_fail(rc);
   cJSON *arr = NULL;
   if (!cli_take_doc(ctx, doc, "the device list", &arr, &rc)) return rc;
+  if (cJSON_GetArraySize(arr) == 0) {
+    printf("No devices enrolled yet; create a token with `fieldsync-server token create "
+           "--manager NAME`.\n");
+    cJSON_Delete(arr);
+    return CLI_OK;
+  }
   static const char *const heads[] = {"DEVICE", "MANAGER", "ENROLLED", "LAST SEEN", "SEQ",
                                       "REVOKED"};
   cli_table *t = cli_table_new(6, heads, 1u << 4);

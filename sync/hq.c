@@ -355,8 +355,28 @@ static void handle_enroll(fs_hq *hq, const unsigned char *body, size_t len, repl
   fs_store *st = hq->st;
   if ((rc = fs_tx_begin(st))) goto fail;
   device existing;
+  char tmgr[128] = "";
   int e = device_load(hq, site, &existing);
   free(existing.last_ack);
+  if (e == FS_OK && !existing.revoked &&
+      sodium_memcmp(&existing.pub, &pub, sizeof pub) == 0) {
+    /* The same device with the same keys and the token it used: an answer
+     * that was lost on the way (the client retries); answer again. */
+    sqlite3_stmt *q = store_stmt(st, "SELECT 1 FROM hq_token WHERE hash = ?1 AND used_by = ?2");
+    if (!q) {
+      rc = FS_EIO;
+      goto fail;
+    }
+    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, site);
+    int again = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_reset(q);
+    if (again) {
+      snprintf(tmgr, sizeof tmgr, "%s", existing.manager);
+      fs_tx_rollback(st);
+      goto respond;
+    }
+  }
   if (e == FS_OK) {
     status = existing.revoked ? 403 : 409;
     snprintf(msg, sizeof msg, existing.revoked ? "device %s was revoked by head office"
@@ -373,7 +393,6 @@ static void handle_enroll(fs_hq *hq, const unsigned char *body, size_t len, repl
   }
   sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
-  char tmgr[128] = "";
   int64_t expires = 0;
   int used = 0;
   if (step == SQLITE_ROW) {
@@ -411,9 +430,9 @@ static void handle_enroll(fs_hq *hq, const unsigned char *body, size_t len, repl
                      " VALUES(?1, ?2, ?3, ?4)");
   sqlite3_bind_int64(s, 1, site);
   sqlite3_bind_text(s, 2, tmgr, -1, SQLITE_STATIC);
-  char hex[KEYS_PUB_HEX_SIZE];
-  keys_pub_to_hex(hex, &pub);
-  sqlite3_bind_text(s, 3, hex, -1, SQLITE_STATIC);
+  char keyhex_dev[KEYS_PUB_HEX_SIZE];
+  keys_pub_to_hex(keyhex_dev, &pub);
+  sqlite3_bind_text(s, 3, keyhex_dev, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 4, util_now_ms());
   step = sqlite3_step(s);
   sqlite3_reset(s);
@@ -422,9 +441,11 @@ static void handle_enroll(fs_hq *hq, const unsigned char *body, size_t len, repl
     goto fail;
   }
   if ((rc = fs_tx_commit(st))) goto fail;
+respond:
   cJSON_Delete(req);
   cJSON *o = cJSON_CreateObject();
   char sid[17];
+  char hex[KEYS_PUB_HEX_SIZE];
   snprintf(sid, sizeof sid, "%016llx", (unsigned long long)fs_store_site(st));
   keys_pub_to_hex(hex, &hq->keys.pub);
   cJSON_AddStringToObject(o, "server_id", sid);

@@ -21,6 +21,8 @@
  *    refused, the right --pin (the "fingerprint" of `init --json`) works
  *    without --ca and the device then syncs.
  */
+#include "http_client.h"
+#include "keys.h"
 #include "e2e.h"
 
 #include <stdlib.h>
@@ -284,6 +286,40 @@ static void test_tls_trust(void) {
   FS_RUN(p, "enroll", "--server", s1->url, "--token", t, "--ca", s1->cert);
   SYNC(p);
   SAME_AS_HQ(p, s1, "anna");
+
+  /* The enrollment answer lost on the way: the same device, keys and token
+   * ask again (as the client's retry does) and get the same answer; other
+   * keys under that device id are refused. */
+  {
+    char devid[64], keysdir[4200], hex[KEYS_PUB_HEX_SIZE], body[1024];
+    fs_pubkeys pub;
+    http_client *c = NULL;
+    http_response r;
+    memset(&r, 0, sizeof r);
+    e2e_device_id(__LINE__, p, devid);
+    snprintf(keysdir, sizeof keysdir, "%s/keys", p);
+    CHECK_OK(keys_load_public(&pub, keysdir));
+    keys_pub_to_hex(hex, &pub);
+    snprintf(body, sizeof body,
+             "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
+             t, devid, hex);
+    CHECK_OK(http_client_new(&c, s1->url, s1->cert, NULL));
+    if (c) {
+      CHECK_OK(http_client_post(c, "/v1/enroll", "application/json", body, strlen(body), &r));
+      CHECK_EQ_INT(r.status, 200);
+      CHECK_CONTAINS((const char *)r.body, "\"server_id\"");
+      http_response_clear(&r);
+      hex[0] = hex[0] == 'a' ? 'b' : 'a'; /* other keys, same device id */
+      snprintf(body, sizeof body,
+               "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
+               t, devid, hex);
+      CHECK_OK(http_client_post(c, "/v1/enroll", "application/json", body, strlen(body), &r));
+      CHECK_EQ_INT(r.status, 409);
+      CHECK_CONTAINS((const char *)r.body, "already enrolled");
+      http_response_clear(&r);
+    }
+    http_client_free(c);
+  }
 
 done:
   free(tok);

@@ -71,7 +71,8 @@ int refused_log_row(fs_store *st, const char *table, const char *pk, const char 
   int rc;
   if (ts) {
     /* json_object('c1', "c1", ...) of the row, by SQLite's JSON functions */
-    size_t cap = 64 + strlen(ts->collist) * 2 + strlen(table);
+    size_t cap = 64 + strlen(table);
+    for (size_t i = 0; i < ts->decl->ncols; i++) cap += 2 * strlen(ts->decl->cols[i].name) + 10;
     char *sql = malloc(cap);
     if (!sql) return fs_fail(FS_ENOMEM, "out of memory");
     size_t n = (size_t)snprintf(sql, cap, "SELECT json_object(");

@@ -190,6 +190,11 @@ int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filt
   change_batch_reset(out);
   *more = 0;
   *next = *from;
+  /* One read transaction: every stream sees the same snapshot, so a write
+   * committed meanwhile by another process cannot fall behind the cursor. */
+  int own_tx = sqlite3_get_autocommit(st->db);
+  if (own_tx && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    return store_sqlfail(st, "reading changes");
   if (max_rows == 0 || max_rows > FS_BATCH_MAX_ROWS) max_rows = FS_BATCH_MAX_ROWS;
   ss = calloc(ns, sizeof *ss);
   out->tables = arena_alloc(out->arena, st->nt * sizeof *out->tables);
@@ -253,6 +258,7 @@ int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filt
 done:
   for (size_t k = 0; ss && k < ns; k++) sqlite3_finalize(ss[k].s);
   free(ss);
+  if (own_tx) sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
   if (rc) change_batch_reset(out);
   return rc;
 }
@@ -384,6 +390,26 @@ static int log_lost_row(fs_store *st, tbl_state *ts, const char *pk, const fs_va
   return rc;
 }
 
+/* 1 when a change from a device carries a clock of head office's site that
+ * head office does not hold for that row or cell (see policy()). */
+static int forged_hq_clock(const tbl_state *ts, const fs_rowchange *r, const colmap *cm,
+                           const row *l, int64_t hq) {
+  int names_hq = r->site == hq;
+  for (size_t k = 0; k < r->ncells; k++) names_hq |= r->cells[k].site == hq;
+  if (!names_hq) return 0;
+  if (l->state == ROW_NONE || r->cl > l->cl) return 1; /* unknown incarnation */
+  if (r->cl < l->cl) return 0;                         /* stale: ignored anyway */
+  if (l->state == ROW_TOMB)
+    return r->site == hq && clock_cmp(r->hlc, r->site, l->hlc, l->site) > 0;
+  if (r->site == hq && clock_cmp(r->hlc, r->site, l->hlc, l->site) > 0) return 1;
+  for (size_t i = 0; i < ts->decl->ncols; i++) {
+    if (cm->idx[i] < 0) continue;
+    fs_cell rc = remote_cell(r, cm->idx[i]), lc = local_cell(l, i);
+    if (rc.site == hq && clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) > 0) return 1;
+  }
+  return 0;
+}
+
 /* Write policy for one incoming row; returns 1 when the whole row is
  * refused (already logged), 0 to go on, <0 on error.  *drop gets a bit per
  * head-office column whose incoming value must be ignored. */
@@ -394,6 +420,15 @@ static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colm
   int64_t hq = st->hq_site;
   char reason[256];
   *drop = 0;
+  /* Site ids are not secrets: a device could name head office's site on
+   * clocks it made up.  Head office never learns its own writes from a
+   * device, so a head-office clock it does not already hold is forged. */
+  if (o->sender_manager && forged_hq_clock(ts, r, cm, l, hq)) {
+    snprintf(reason, sizeof reason,
+             "the change claims a head-office write that head office never made");
+    int e = refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, reason);
+    return e ? e : 1;
+  }
   if (t->owner == FS_OWNER_HQ) {
     int ok = hq != 0 && r->site == hq;
     for (size_t k = 0; ok && k < r->ncells; k++) ok = r->cells[k].site == hq;
@@ -437,15 +472,22 @@ static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colm
         known = 1;
       }
     } else if (ts->cust_col >= 0) {
-      const char *cust = NULL;
+      /* Both the customer the row belongs to here and the one the change
+       * names must be the sender's: a row cannot be moved off another
+       * manager's customer either. */
+      const char *custs[2] = {NULL, NULL};
       if (r->cl % 2 == 1 && cm->idx[ts->cust_col] >= 0 &&
           r->vals[cm->idx[ts->cust_col]].type == FS_VAL_TEXT)
-        cust = r->vals[cm->idx[ts->cust_col]].s;
-      else if (l->state == ROW_LIVE && l->vals[ts->cust_col].type == FS_VAL_TEXT)
-        cust = l->vals[ts->cust_col].s;
-      if (cust) {
-        owner = customer_manager(st, cust, a);
-        known = owner != NULL;
+        custs[0] = r->vals[cm->idx[ts->cust_col]].s;
+      if (l->state == ROW_LIVE && l->vals[ts->cust_col].type == FS_VAL_TEXT)
+        custs[1] = l->vals[ts->cust_col].s;
+      for (int k = 0; k < 2 && !(known && owner && strcmp(owner, o->sender_manager)); k++) {
+        if (!custs[k]) continue;
+        const char *m = customer_manager(st, custs[k], a);
+        if (m) {
+          owner = m;
+          known = 1;
+        }
       }
     }
     if (known && (!owner || strcmp(owner, o->sender_manager) != 0)) {

@@ -190,6 +190,8 @@ static int begin_raw(fs_store *st) {
   if (!store_meta_get_i64(st, "seq", &v) && v > st->seq) st->seq = v;
   if (!store_meta_get_i64(st, "hlc", &v) && v > st->clock.last) st->clock.last = v;
   fs_clear_error();
+  /* ...and may have deleted rows: look for tombstones afresh. */
+  for (size_t i = 0; i < st->nt; i++) st->t[i].tombs = -1;
   st->saved_hlc = st->clock.last;
   return FS_OK;
 }

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "codec.h"
 #include "envelope.h"
 #include "http_client.h"
@@ -173,6 +175,7 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
   else fs_tx_rollback(st);
   if (rc) st->hq_site = 0;
 done:
+  if (body) sodium_memzero(body, strlen(body)); /* it holds the token */
   free(body);
   cJSON_Delete(req);
   cJSON_Delete(ans);

@@ -733,6 +733,24 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
     envelope_opened_clear(&op);
   }
   sqlite3_finalize(s);
+  if (rc) return rc;
+  /* The log must end where each device's chain ends: a missing tail (or a
+   * device whose envelopes are all gone) is a break too. */
+  s = NULL;
+  if (sqlite3_prepare_v2(hq->st->db,
+                         "SELECT d.site, d.push_seq, (SELECT max(seq) FROM hq_audit a"
+                         " WHERE a.device = d.site) FROM hq_device d"
+                         " WHERE d.push_seq != coalesce((SELECT max(seq) FROM hq_audit a"
+                         " WHERE a.device = d.site), 0) ORDER BY d.site LIMIT 1",
+                         -1, &s, NULL) != SQLITE_OK)
+    return store_sqlfail(hq->st, "reading the audit log");
+  if (sqlite3_step(s) == SQLITE_ROW)
+    rc = fs_fail(FS_ECORRUPT,
+                 "audit log broken at device %016llx: it accepted envelopes up to sequence "
+                 "%lld but the log ends at %lld",
+                 (unsigned long long)sqlite3_column_int64(s, 0),
+                 (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2));
+  sqlite3_finalize(s);
   return rc;
 }
 

@@ -816,6 +816,67 @@ static void test_skew_bound(void) {
   fs_store_close(st);
 }
 
+/* The row clock of a row as st holds it. */
+static void row_clock(fs_store *st, const char *table, const char *pk, int64_t *hlc,
+                      int64_t *site) {
+  struct fs_arena *a = arena_new(1024);
+  row r;
+  CHECK_OK(row_load(st, store_table(st, table), pk, a, &r));
+  *hlc = r.hlc;
+  *site = r.site;
+  arena_free(a);
+}
+
+/* Site ids are public: a device that puts head office's site on clocks it
+ * made up (a price, a customer's manager, a whole product) is refused at
+ * head office, and what head office holds is unchanged. */
+static void test_policy_forged_hq_site(void) {
+  set_now(T0);
+  fs_store *hq = open_mem(NULL, FS_OPEN_SERVER);
+  fs_store *d = open_device("alice", hq);
+  int64_t H = fs_store_site(hq);
+  char prod[FS_ID_SIZE], cust[FS_ID_SIZE];
+  CHECK_OK(fs_insert(hq, "products", (fs_field[]){{"sku", "A1"}, {"name", "Chair"}, {"active", "1"}},
+                     3, prod));
+  CHECK_OK(fs_insert(d, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
+  sync1(d, hq); /* the customer is alice's at head office */
+  int64_t ph, ps, ch, cs;
+  row_clock(hq, "products", prod, &ph, &ps);
+  row_clock(hq, "customers", cust, &ch, &cs);
+  int64_t later = (T0 + 1000) << HLC_LOGICAL_BITS;
+
+  fs_batch *b = hand_batch(fs_schema_fieldsales());
+  /* a product edit signed as if head office had made it */
+  fs_rowchange *r = hand_row(b, "products", prod, 1, ph, ps);
+  hand_text(b, r, "sku", "A1");
+  hand_text(b, r, "name", "Free chair");
+  hand_cell(b, r, "name", later, H);
+  /* a product head office never had, "from" head office */
+  r = hand_row(b, "products", "01900000-0000-7000-8000-0000000000bb", 1, later, H);
+  hand_text(b, r, "sku", "FAKE");
+  hand_text(b, r, "name", "Fake");
+  /* the customer moved to another manager by a forged head-office edit */
+  r = hand_row(b, "customers", cust, 1, ch, cs);
+  hand_text(b, r, "name", "Acme");
+  hand_text(b, r, "status", "prospect");
+  hand_text(b, r, "manager", "bob");
+  hand_cell(b, r, "manager", later, H);
+  merge_opts o = {fs_store_site(d), "alice"};
+  merge_result res;
+  CHECK_OK(merge_apply(hq, b, &o, &res));
+  CHECK_EQ_INT(res.refused, 3);
+  CHECK_EQ_INT(res.applied, 0);
+  for (size_t i = 0; i < res.refused; i++)
+    CHECK_CONTAINS(res.refusals[i].reason, "head-office write that head office never made");
+  merge_result_free(&res);
+  CHECK_STR(get_row(hq, "products", prod).text[1], "Chair");
+  CHECK_EQ_INT(get_row(hq, "products", "01900000-0000-7000-8000-0000000000bb").state, ROW_NONE);
+  CHECK_STR(get_row(hq, "customers", cust).text[9], "alice");
+  change_batch_free(b);
+  fs_store_close(d);
+  fs_store_close(hq);
+}
+
 /* Head-office tables: a device's change is refused (row), logged once,
  * reported, and the rest of the batch applies. */
 static void test_policy_hq_table(void) {
@@ -1208,6 +1269,7 @@ int main(void) {
   TEST_RUN(test_child_before_parent_reaches_other_devices);
   TEST_RUN(test_skew_bound);
   TEST_RUN(test_policy_hq_table);
+  TEST_RUN(test_policy_forged_hq_site);
   TEST_RUN(test_policy_hq_column);
   TEST_RUN(test_policy_two_hq_columns);
   TEST_RUN(test_bounded_extraction);

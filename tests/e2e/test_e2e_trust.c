@@ -21,6 +21,8 @@
  *    refused, the right --pin (the "fingerprint" of `init --json`) works
  *    without --ca and the device then syncs.
  */
+#include <sqlite3.h>
+
 #include "http_client.h"
 #include "keys.h"
 #include "e2e.h"
@@ -225,6 +227,23 @@ static void test_replayed_push(void) {
   snprintf(num, sizeof num, "%lld envelope", accepted);
   CHECK_CONTAINS(out, num);
   free(out);
+
+  /* A log whose tail was removed no longer verifies. */
+  {
+    char db[4200];
+    sqlite3 *h = NULL;
+    snprintf(db, sizeof db, "%s/store.db", s->home);
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    CHECK(sqlite3_exec(h, "DELETE FROM hq_audit WHERE rowid = (SELECT max(rowid) FROM hq_audit)",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(h);
+    char *verr = NULL;
+    CHECK(e2e_hq(s, NULL, &verr, ARGS("verify-log")) != 0);
+    CHECK_CONTAINS(verr, "audit log broken");
+    CHECK(verr && e2e_one_line(verr, "fieldsync-server: "));
+    free(verr);
+  }
 
 done:
   free(a);

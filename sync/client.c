@@ -485,19 +485,20 @@ static int pull(session *s) {
   memset(&r, 0, sizeof r);
   if ((rc = http_client_get(s->c, path, &r))) return rc;
   while (more) {
-    const unsigned char *env = NULL;
-    size_t envlen = 0;
+    const unsigned char *body = NULL;
+    size_t bodylen = 0;
     char next[256];
     envelope_opened op;
     memset(&op, 0, sizeof op);
     if (r.status != 200) rc = http_error(&r, "pull refused");
-    if (!rc) rc = proto_pull_parse(r.body, r.len, &more, next, &env, &envlen);
     if (!rc)
-      rc = envelope_open(&op, env, envlen, fs_store_site(st), &s->keys, st->hq_site,
+      rc = envelope_open(&op, r.body, r.len, fs_store_site(st), &s->keys, st->hq_site,
                          &s->server, &chain);
     if (!rc && op.duplicate)
       rc = fs_fail(FS_ECORRUPT, "head office sent the previous batch again");
-    if (!rc) rc = codec_decode(s->batch, op.plain, op.plainlen);
+    /* the next cursor and the more flag are inside the signed plaintext */
+    if (!rc) rc = proto_pull_parse(op.plain, op.plainlen, &more, next, &body, &bodylen);
+    if (!rc) rc = codec_decode(s->batch, body, bodylen);
     if (!rc) rc = envelope_check_batch(&op.h, s->batch);
     merge_cursor chk;
     if (!rc) rc = merge_cursor_parse(&chk, next);

@@ -615,6 +615,19 @@ static void handle_pull(fs_hq *hq, const char *hdr, const char *query, reply *r)
   if ((rc = merge_changes_since(hq->st, &from, &f, PROTO_BATCH_ROWS, hq->batch, &next, &more)))
     goto fail;
   if ((rc = codec_encode(hq->batch, &plain, &plainlen))) goto fail;
+  /* The next cursor and the more flag travel inside the sealed plaintext,
+   * so nothing outside the signature can make a device skip rows. */
+  char nexttxt[256];
+  merge_cursor_format(&next, nexttxt, sizeof nexttxt);
+  size_t flen = 0;
+  unsigned char *framed = proto_pull_frame(more, nexttxt, plain, plainlen, &flen);
+  free(plain);
+  plain = framed;
+  plainlen = flen;
+  if (!plain) {
+    rc = fs_fail(FS_ENOMEM, "out of memory");
+    goto fail;
+  }
   h.sender = fs_store_site(hq->st);
   h.recipient = d.site;
   h.seq = (uint64_t)seq + 1;
@@ -622,14 +635,6 @@ static void handle_pull(fs_hq *hq, const char *hdr, const char *query, reply *r)
   h.hlc_max = hq->batch->hlc_max;
   h.count = (uint32_t)hq->batch->nrows;
   if ((rc = envelope_seal(&env, &envlen, &h, plain, plainlen, &hq->keys, &d.pub))) goto fail;
-  char nexttxt[256];
-  merge_cursor_format(&next, nexttxt, sizeof nexttxt);
-  size_t flen = 0;
-  unsigned char *frame = proto_pull_frame(more, nexttxt, env, envlen, &flen);
-  if (!frame) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
-    goto fail;
-  }
   sqlite3_stmt *s = store_stmt(hq->st, "UPDATE hq_device SET last_seen=?2 WHERE site=?1");
   if (s) {
     sqlite3_bind_int64(s, 1, d.site);
@@ -639,8 +644,9 @@ static void handle_pull(fs_hq *hq, const char *hdr, const char *query, reply *r)
   }
   r->status = 200;
   r->ctype = "application/octet-stream";
-  r->body = frame;
-  r->len = flen;
+  r->body = env;
+  r->len = envlen;
+  env = NULL;
   goto done;
 fail:
   reply_fail(r, rc);

@@ -13,24 +13,24 @@
 
 #include "util.h"
 
-unsigned char *proto_pull_frame(int more, const char *cursor, const unsigned char *env,
-                                size_t envlen, size_t *outlen) {
+unsigned char *proto_pull_frame(int more, const char *cursor, const unsigned char *body,
+                                size_t bodylen, size_t *outlen) {
   size_t cl = strlen(cursor);
   if (cl > 255) return NULL;
-  size_t n = 4 + 1 + 1 + cl + envlen;
+  size_t n = 4 + 1 + 1 + cl + bodylen;
   unsigned char *out = malloc(n ? n : 1);
   if (!out) return NULL;
   memcpy(out, PROTO_PULL_MAGIC, 4);
   out[4] = (unsigned char)(more ? 1 : 0);
   out[5] = (unsigned char)cl;
   memcpy(out + 6, cursor, cl);
-  if (envlen) memcpy(out + 6 + cl, env, envlen);
+  if (bodylen) memcpy(out + 6 + cl, body, bodylen);
   *outlen = n;
   return out;
 }
 
 int proto_pull_parse(const unsigned char *in, size_t len, int *more, char cursor[256],
-                     const unsigned char **env, size_t *envlen) {
+                     const unsigned char **body, size_t *bodylen) {
   if (len < 6 || memcmp(in, PROTO_PULL_MAGIC, 4) != 0 || in[4] > 1)
     return fs_fail(FS_ECORRUPT, "head office sent a malformed pull response");
   size_t cl = in[5];
@@ -38,8 +38,8 @@ int proto_pull_parse(const unsigned char *in, size_t len, int *more, char cursor
   *more = in[4];
   memcpy(cursor, in + 6, cl);
   cursor[cl] = '\0';
-  *env = in + 6 + cl;
-  *envlen = len - 6 - cl;
+  *body = in + 6 + cl;
+  *bodylen = len - 6 - cl;
   return FS_OK;
 }
 

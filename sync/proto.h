@@ -13,13 +13,14 @@
 #define PROTO_PULL_MAGIC "FSPL"
 #define PROTO_TOKEN_TTL_MS (7LL * 24 * 3600 * 1000)
 
-/* Pull response frame: "FSPL", u8 more, u8 cursor length, cursor text,
- * then the envelope.  proto_pull_frame returns a malloc'd frame. */
-unsigned char *proto_pull_frame(int more, const char *cursor, const unsigned char *env,
-                                size_t envlen, size_t *outlen);
-/* Parses a frame; cursor copied into cursor[256]; *env points into in. */
+/* The plaintext of a pull envelope: "FSPL", u8 more, u8 cursor length,
+ * cursor text, then the codec bytes of the batch.  proto_pull_frame returns
+ * it malloc'd. */
+unsigned char *proto_pull_frame(int more, const char *cursor, const unsigned char *body,
+                                size_t bodylen, size_t *outlen);
+/* Parses it; cursor copied into cursor[256]; *body points into in. */
 int proto_pull_parse(const unsigned char *in, size_t len, int *more, char cursor[256],
-                     const unsigned char **env, size_t *envlen);
+                     const unsigned char **body, size_t *bodylen);
 
 /* Lowercase hex; proto_unhex returns 0 on malformed input or wrong length. */
 void proto_hex(char *out, const unsigned char *in, size_t n);

@@ -566,7 +566,18 @@ int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn
   /* The pending total is only reported to a progress callback, and counting
    * it reads every pending row once more. */
   if (progress) fs_pending_count(st, &s.pending);
-  if ((rc = push(&s))) goto done;
+  rc = push(&s);
+  if (rc && (rc == FS_ENETWORK || rc == FS_EREVOKED || rc == FS_EAUTH)) goto done;
+  if (rc) {
+    /* Head office refused this batch (for example a clock it will accept
+     * later): still receive what it has, then report the refusal. */
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", fs_errmsg());
+    int prc = pull(&s);
+    if (prc == FS_OK) fs_fail(rc, "%s", msg);
+    else rc = prc;
+    goto done;
+  }
   if ((rc = pull(&s))) goto done;
   char now[32];
   fs_time_format(now, util_now_ms());

@@ -35,27 +35,7 @@
 
 #define MAX_RUNS 101
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Parses a decimal argument in [lo, hi]; exits with a message otherwise. */
-static unsigned long parse_arg(const char *text, const char *what, unsigned long lo,
-                               unsigned long hi) {
-  char *end = NULL;
-  unsigned long v;
-  errno = 0;
-  v = strtoul(text, &end, 10);
-  if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi) {
-    fprintf(stderr, "bench_capture: %s must be an integer in %lu..%lu, got \"%s\"\n",
-            what, lo, hi, text);
-    exit(2);
-  }
-  return v;
-}
-
 /* Removes the files of directory `dir` (one level: stores keep no
  * subdirectories), so every run starts from fresh files. */
 static void rm_files(const char *dir) {
@@ -106,9 +86,9 @@ static int run_raw(const char *dir, int k, const wl_record *recs, size_t n,
   if (db_path(path, dir, "raw-", k) != 0) return -1;
   rc = wl_raw_open(&db, path);
   if (rc != SQLITE_OK) goto done;
-  t0 = now_s();
+  t0 = wl_now_s();
   rc = wl_raw_insert(db, recs, n);
-  *secs = now_s() - t0;
+  *secs = wl_now_s() - t0;
 done:
   sqlite3_close_v2(db);
   return rc == SQLITE_OK ? 0 : -1;
@@ -128,13 +108,13 @@ static int run_fieldsync(const char *dir, int k, const fs_field *rows, size_t nf
   if (db_path(path, dir, "fs-", k) != 0) return -1;
   rc = fs_store_open(&st, path, wl_schema(), FS_OPEN_CREATE);
   if (rc != FS_OK) goto fail;
-  t0 = now_s();
+  t0 = wl_now_s();
   rc = fs_tx_begin(st);
   in_tx = rc == FS_OK;
   for (size_t i = 0; rc == FS_OK && i < n; i++)
     rc = fs_insert(st, WL_TABLE, rows + i * nf, nf, id);
   if (rc == FS_OK) rc = fs_tx_commit(st);
-  *secs = now_s() - t0;
+  *secs = wl_now_s() - t0;
   if (rc != FS_OK) goto fail;
   in_tx = 0;
   /* Not timed: every inserted row must be waiting to sync. */
@@ -153,7 +133,6 @@ fail:
 int main(int argc, char **argv) {
   size_t n = 100000;
   int runs = 3;
-  const char *tmp = getenv("TMPDIR");
   char dir[PATH_MAX];
   wl_record *recs = NULL;
   wl_fields *fields = NULL;
@@ -176,19 +155,10 @@ int main(int argc, char **argv) {
     pass_id = 1;
     nf = WL_NFIELDS + 1;
   }
-  if (argc > 1) n = parse_arg(argv[1], "N", 1, 100000000);
-  if (argc > 2) runs = (int)parse_arg(argv[2], "runs", 1, MAX_RUNS);
+  if (argc > 1) n = wl_arg("bench_capture", argv[1], "N", 1, 100000000);
+  if (argc > 2) runs = (int)wl_arg("bench_capture", argv[2], "runs", 1, MAX_RUNS);
 
-  if (!tmp || !*tmp) tmp = "/tmp";
-  if (strlen(tmp) > sizeof dir - 64) {
-    fprintf(stderr, "bench_capture: TMPDIR is too long\n");
-    return 2;
-  }
-  snprintf(dir, sizeof dir, "%s/fs-bench-capture-XXXXXX", tmp);
-  if (!mkdtemp(dir)) {
-    fprintf(stderr, "bench_capture: mkdtemp %s: %s\n", dir, strerror(errno));
-    return 1;
-  }
+  if (wl_tmpdir(dir, sizeof dir, "bench-capture")) return 1;
   recs = wl_generate(1, 0, n);
   fields = malloc(n * sizeof *fields);
   rows = malloc(n * nf * sizeof *rows);

@@ -280,23 +280,8 @@ done:
   return ok ? 0 : -1;
 }
 
-static unsigned long parse_arg(const char *text, const char *what, unsigned long lo,
-                               unsigned long hi) {
-  char *end = NULL;
-  unsigned long v;
-  errno = 0;
-  v = strtoul(text, &end, 10);
-  if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi) {
-    fprintf(stderr, "bench_conflict: %s must be an integer in %lu..%lu, got \"%s\"\n", what,
-            lo, hi, text);
-    exit(2);
-  }
-  return v;
-}
-
 int main(int argc, char **argv) {
   static w4 r[MAX_RUNS];
-  const char *tmp = getenv("TMPDIR");
   char base[PATH_MAX - 1024];
   size_t n = 10000;
   int runs = 3, all_ok = 1;
@@ -305,18 +290,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s [runs=3] [N=10000]\n", argv[0]);
     return 2;
   }
-  if (argc > 1) runs = (int)parse_arg(argv[1], "runs", 1, MAX_RUNS);
-  if (argc > 2) n = parse_arg(argv[2], "N", 1, 10000000);
-  if (!tmp || !*tmp) tmp = "/tmp";
-  if (strlen(tmp) > sizeof base - 64) {
-    fprintf(stderr, "bench_conflict: TMPDIR is too long\n");
-    return 2;
-  }
-  snprintf(base, sizeof base, "%s/fs-bench-conflict-XXXXXX", tmp);
-  if (!mkdtemp(base)) {
-    fprintf(stderr, "bench_conflict: mkdtemp %s: %s\n", base, strerror(errno));
-    return 1;
-  }
+  if (argc > 1) runs = (int)wl_arg("bench_conflict", argv[1], "runs", 1, MAX_RUNS);
+  if (argc > 2) n = wl_arg("bench_conflict", argv[2], "N", 1, 10000000);
+  if (wl_tmpdir(base, sizeof base, "bench-conflict")) return 1;
   for (int k = 0; k < runs; k++) {
     if (run_w4(base, k, n, &r[k])) {
       rmdir(base);

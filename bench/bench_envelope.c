@@ -38,26 +38,6 @@
 static const char *const COLS[WL_NFIELDS] = {"customer_id", "kind",     "created_at", "amount",
                                              "currency",    "note",     "qty"};
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static unsigned long parse_arg(const char *text, const char *what, unsigned long lo,
-                               unsigned long hi) {
-  char *end = NULL;
-  unsigned long v;
-  errno = 0;
-  v = strtoul(text, &end, 10);
-  if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi) {
-    fprintf(stderr, "bench_envelope: %s must be an integer in %lu..%lu, got \"%s\"\n", what,
-            lo, hi, text);
-    exit(2);
-  }
-  return v;
-}
-
 static void die(const char *what) {
   fprintf(stderr, "bench_envelope: %s failed: %s\n", what, fs_errmsg());
   exit(1);
@@ -176,21 +156,21 @@ static void compare(fs_batch **batches, size_t nb, size_t nrec) {
     double tc, td;
     uint8_t **zb = calloc(nb, sizeof *zb);
     size_t *zl = calloc(nb, sizeof *zl);
-    t0 = now_s();
+    t0 = wl_now_s();
     for (size_t i = 0; i < nb; i++) {
       size_t cap = ZSTD_compressBound(blen[i]);
       zb[i] = malloc(cap);
       zl[i] = ZSTD_compress(zb[i], cap, bodies[i], blen[i], levels[l]);
       z += zl[i];
     }
-    tc = now_s() - t0;
-    t0 = now_s();
+    tc = wl_now_s() - t0;
+    t0 = wl_now_s();
     for (size_t i = 0; i < nb; i++) {
       uint8_t *out = malloc(blen[i] + 1);
       ZSTD_decompress(out, blen[i], zb[i], zl[i]);
       free(out);
     }
-    td = now_s() - t0;
+    td = wl_now_s() - t0;
     printf("codec body, zstd level %2d    %8.1f B/record  compress %6.0f MB/s  "
            "decompress %6.0f MB/s\n",
            levels[l], (double)z / nrec, rawtotal / tc / 1e6, rawtotal / td / 1e6);
@@ -202,16 +182,16 @@ static void compare(fs_batch **batches, size_t nb, size_t nrec) {
   size_t jraw = 0, jz = 0;
   double tenc = 0, tparse = 0;
   for (size_t i = 0; i < nb; i++) {
-    t0 = now_s();
+    t0 = wl_now_s();
     char *s = json_batch(batches[i]);
-    tenc += now_s() - t0;
+    tenc += wl_now_s() - t0;
     size_t n = strlen(s), cap = ZSTD_compressBound(n);
     uint8_t *z = malloc(cap);
     jraw += n;
     jz += ZSTD_compress(z, cap, s, n, CODEC_ZSTD_LEVEL);
-    t0 = now_s();
+    t0 = wl_now_s();
     cJSON *p = cJSON_Parse(s);
-    tparse += now_s() - t0;
+    tparse += wl_now_s() - t0;
     cJSON_Delete(p);
     free(z);
     cJSON_free(s);
@@ -228,12 +208,12 @@ static void compare(fs_batch **batches, size_t nb, size_t nrec) {
   for (size_t i = 0; i < nb; i++) {
     uint8_t *enc;
     size_t len;
-    t0 = now_s();
+    t0 = wl_now_s();
     if (codec_encode(batches[i], &enc, &len)) die("codec_encode");
-    te += now_s() - t0;
-    t0 = now_s();
+    te += wl_now_s() - t0;
+    t0 = wl_now_s();
     if (codec_decode(tmp, enc, len)) die("codec_decode");
-    tdec += now_s() - t0;
+    tdec += wl_now_s() - t0;
     free(enc);
   }
   printf("codec encode (level %d)       %8.0f rec/s  decode %8.0f rec/s\n",
@@ -247,9 +227,9 @@ static void compare(fs_batch **batches, size_t nb, size_t nrec) {
 /* ----------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
-  size_t n = argc > 1 ? parse_arg(argv[1], "N", 1, 10000000) : 100000;
-  size_t bsz = argc > 2 ? parse_arg(argv[2], "B", 1, FS_BATCH_MAX_ROWS) : 5000;
-  int runs = argc > 3 ? (int)parse_arg(argv[3], "runs", 1, MAX_RUNS) : 3;
+  size_t n = argc > 1 ? wl_arg("bench_envelope", argv[1], "N", 1, 10000000) : 100000;
+  size_t bsz = argc > 2 ? wl_arg("bench_envelope", argv[2], "B", 1, FS_BATCH_MAX_ROWS) : 5000;
+  int runs = argc > 3 ? (int)wl_arg("bench_envelope", argv[3], "runs", 1, MAX_RUNS) : 3;
   int do_compare = argc > 4 && strcmp(argv[4], "compare") == 0;
   size_t nb = (n + bsz - 1) / bsz;
   const int64_t dev_id = 0x1d2c3b4a59687700, srv_id = 0x5e4d3c2b1a090807;
@@ -271,7 +251,7 @@ int main(int argc, char **argv) {
   for (int run = 0; run < runs; run++) {
     envelope_header h;
     size_t total = 0, decoded = 0;
-    double t0 = now_s();
+    double t0 = wl_now_s();
     memset(&h, 0, sizeof h);
     h.sender = dev_id;
     h.recipient = srv_id;
@@ -290,11 +270,11 @@ int main(int argc, char **argv) {
       if (envelope_hash(h.prev, env[i], envlen[i])) die("envelope_hash");
       total += envlen[i];
     }
-    double t_seal = now_s() - t0;
+    double t_seal = wl_now_s() - t0;
 
     envelope_chain chain;
     memset(&chain, 0, sizeof chain);
-    t0 = now_s();
+    t0 = wl_now_s();
     for (size_t i = 0; i < nb; i++) {
       envelope_opened o;
       if (envelope_open(&o, env[i], envlen[i], srv_id, &srv, dev_id, &dev.pub, &chain))
@@ -306,7 +286,7 @@ int main(int argc, char **argv) {
       memcpy(chain.hash, o.hash, sizeof chain.hash);
       envelope_opened_clear(&o);
     }
-    double t_open = now_s() - t0;
+    double t_open = wl_now_s() - t0;
     if (decoded != n) {
       fprintf(stderr, "bench_envelope: decoded %zu of %zu records\n", decoded, n);
       return 1;

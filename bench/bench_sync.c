@@ -402,23 +402,8 @@ static int bench_m(const char *base, int runs, size_t n) {
 
 /* ---------------------------------------------------------------- main */
 
-static unsigned long parse_arg(const char *text, const char *what, unsigned long lo,
-                               unsigned long hi) {
-  char *end = NULL;
-  unsigned long v;
-  errno = 0;
-  v = strtoul(text, &end, 10);
-  if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi) {
-    fprintf(stderr, "bench_sync: %s must be an integer in %lu..%lu, got \"%s\"\n", what, lo,
-            hi, text);
-    exit(2);
-  }
-  return v;
-}
-
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "all";
-  const char *tmp = getenv("TMPDIR");
   char base[PATH_MAX - 1024];
   size_t n = 100000;
   int runs, rc = 0;
@@ -428,18 +413,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   runs = !strcmp(mode, "m") ? 1 : 3;
-  if (argc > 2) runs = (int)parse_arg(argv[2], "runs", 1, MAX_RUNS);
-  if (argc > 3) n = parse_arg(argv[3], "N", 1, 100000000);
-  if (!tmp || !*tmp) tmp = "/tmp";
-  if (strlen(tmp) > sizeof base - 64) {
-    fprintf(stderr, "bench_sync: TMPDIR is too long\n");
-    return 2;
-  }
-  snprintf(base, sizeof base, "%s/fs-bench-sync-XXXXXX", tmp);
-  if (!mkdtemp(base)) {
-    fprintf(stderr, "bench_sync: mkdtemp %s: %s\n", base, strerror(errno));
-    return 1;
-  }
+  if (argc > 2) runs = (int)wl_arg("bench_sync", argv[2], "runs", 1, MAX_RUNS);
+  if (argc > 3) n = wl_arg("bench_sync", argv[3], "N", 1, 100000000);
+  if (wl_tmpdir(base, sizeof base, "bench-sync")) return 1;
   printf("sync: real server over HTTPS on 127.0.0.1, each side its own process, %d run%s, "
          "median (range); bytes = request + response bodies per record\n",
          runs, runs > 1 ? "s" : "");

@@ -10,6 +10,9 @@
  */
 #include "workload.h"
 
+#include <errno.h>
+#include <time.h>
+
 #include <assert.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -316,4 +319,37 @@ done:
   sqlite3_finalize(ins);
   if (in_tx) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
   return rc;
+}
+
+double wl_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+unsigned long wl_arg(const char *prog, const char *text, const char *what, unsigned long lo,
+                     unsigned long hi) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi) {
+    fprintf(stderr, "%s: %s must be an integer in %lu..%lu, got \"%s\"\n", prog, what, lo, hi,
+            text);
+    exit(2);
+  }
+  return v;
+}
+
+int wl_tmpdir(char *out, size_t n, const char *prog) {
+  const char *tmp = getenv("TMPDIR");
+  if (!tmp || !*tmp) tmp = "/tmp";
+  if ((size_t)snprintf(out, n, "%s/fs-%s-XXXXXX", tmp, prog) >= n) {
+    fprintf(stderr, "%s: TMPDIR is too long\n", prog);
+    return -1;
+  }
+  if (!mkdtemp(out)) {
+    fprintf(stderr, "%s: mkdtemp %s: %s\n", prog, out, strerror(errno));
+    return -1;
+  }
+  return 0;
 }

@@ -111,4 +111,16 @@ void wl_record_fields(const wl_record *r, wl_fields *out);
 int wl_raw_open(sqlite3 **out, const char *path);
 int wl_raw_insert(sqlite3 *db, const wl_record *recs, size_t n);
 
+/* ------------------------------------------------ shared bench plumbing */
+
+/* Monotonic seconds. */
+double wl_now_s(void);
+/* argv text as an integer in [lo, hi]; otherwise prints one line naming
+ * the program and the argument and exits 2. */
+unsigned long wl_arg(const char *prog, const char *text, const char *what, unsigned long lo,
+                     unsigned long hi);
+/* A fresh directory $TMPDIR/fs-<prog>-XXXXXX into out[n]; prints one line
+ * and returns -1 on failure. */
+int wl_tmpdir(char *out, size_t n, const char *prog);
+
 #endif

@@ -88,17 +88,6 @@ static void set_default(const tbl_state *ts, fs_value *vals, const char *col, fs
   if (i >= 0 && vals[i].type == FS_VAL_NULL) vals[i] = v;
 }
 
-/* This device's manager (set at init), cached in the handle. */
-static const char *device_manager(fs_store *st) {
-  if (!st->manager_loaded) {
-    free(st->manager);
-    st->manager = NULL;
-    if (fs_store_get(st, "manager", &st->manager) != FS_OK) st->manager = NULL;
-    fs_clear_error();
-    st->manager_loaded = 1;
-  }
-  return st->manager;
-}
 
 /* The status of an order, into buf; FS_ENOTFOUND when it does not exist. */
 static int order_state(fs_store *st, const char *order_id, char *status, size_t n,
@@ -191,7 +180,7 @@ int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *
     if (!nowp) return fs_fail(FS_ENOMEM, "out of memory");
     vals[ci] = text_value(nowp);
   }
-  const char *mgr = mi < 0 || store_is_hq(st) ? NULL : device_manager(st);
+  const char *mgr = mi < 0 || store_is_hq(st) ? NULL : store_manager(st);
   if (mgr && !is(ts, "customers") && vals[mi].type == FS_VAL_NULL) vals[mi] = text_value(mgr);
   if (is(ts, "customers")) {
     set_default(ts, vals, "status", text_value("prospect"));
@@ -412,13 +401,15 @@ static int find_existing(fs_store *st, const char *kind, char **f, char id[FS_ID
   return step == SQLITE_DONE ? 0 : store_sqlfail(st, "reading head-office data");
 }
 
+/* 1 when the query finds key, 0 when not, <0 (message set) on error. */
 static int exists_in(fs_store *st, const char *sql, const char *key) {
   sqlite3_stmt *s = store_stmt(st, sql);
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
   sqlite3_reset(s);
-  return step == SQLITE_ROW;
+  if (step == SQLITE_ROW) return 1;
+  return step == SQLITE_DONE ? 0 : store_sqlfail(st, "reading head-office data");
 }
 
 static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
@@ -434,7 +425,9 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
     fields[n++] = (fs_field){"active", f[3]};
   } else if (!strcmp(k->name, "prices")) {
     int64_t m;
-    if (!exists_in(st, "SELECT 1 FROM products WHERE sku=?1", f[0]))
+    int found = exists_in(st, "SELECT 1 FROM products WHERE sku=?1", f[0]);
+    if (found < 0) return found;
+    if (!found)
       return fs_fail(FS_EINVAL, "line %d: SKU %.64s is not in the catalog; import products first",
                      line, f[0]);
     if (fs_money_parse(&m, f[2]) || m < 0)
@@ -446,7 +439,9 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
     fields[n++] = (fs_field){"price", a};
   } else {
     int64_t o, d;
-    if (!exists_in(st, "SELECT 1 FROM customers WHERE id=?1", f[0]))
+    int found = exists_in(st, "SELECT 1 FROM customers WHERE id=?1", f[0]);
+    if (found < 0) return found;
+    if (!found)
       return fs_fail(FS_EINVAL, "line %d: customer %.64s does not exist", line, f[0]);
     if (fs_money_parse(&o, f[2]))
       return fs_fail(FS_EINVAL, "line %d: open amount \"%.30s\" is not an amount such as 12.50",

@@ -155,6 +155,17 @@ int fs_store_set(fs_store *st, const char *key, const char *value) {
   return store_tx_end(st, implicit, rc);
 }
 
+const char *store_manager(fs_store *st) {
+  if (!st->manager_loaded) {
+    free(st->manager);
+    st->manager = NULL;
+    if (fs_store_get(st, "manager", &st->manager) != FS_OK) st->manager = NULL;
+    fs_clear_error();
+    st->manager_loaded = 1;
+  }
+  return st->manager;
+}
+
 int64_t fs_store_site(const fs_store *st) { return st->site; }
 const char *fs_store_device_id(const fs_store *st) { return st->device_id; }
 int64_t fs_store_db_version(fs_store *st) { return st->dbv; }

@@ -91,6 +91,8 @@ int store_tx_end(fs_store *st, int implicit, int rc);
 int64_t store_next_seq(fs_store *st);
 
 tbl_state *store_table(fs_store *st, const char *name);
+/* The device's manager (set at init), cached; NULL when unset. */
+const char *store_manager(fs_store *st);
 int store_is_hq(const fs_store *st);
 int store_meta_get_i64(fs_store *st, const char *key, int64_t *out);
 int store_meta_set_i64(fs_store *st, const char *key, int64_t v);

@@ -447,11 +447,6 @@ done:
 
 /* ------------------------------------------------------------------ pull */
 
-static const char *device_manager_name(fs_store *st) {
-  static _Thread_local char buf[128];
-  return get_text(st, "manager", buf, sizeof buf) == FS_OK ? buf : NULL;
-}
-
 static void pull_path(char *out, size_t n, const char *cursor, int64_t seq,
                       const char *hashhex) {
   char curhex[520];
@@ -521,7 +516,7 @@ static int pull(session *s) {
       }
       /* Customers head office moved to another manager leave this device. */
       int64_t evicted = 0;
-      const char *mgr = device_manager_name(st);
+      const char *mgr = store_manager(st);
       if (!rc && mgr) rc = store_evict_foreign(st, mgr, &evicted);
       if (!rc) rc = fs_store_set(st, "pull_cursor", next);
       if (!rc) rc = store_meta_set_i64(st, "pull_seq", (int64_t)op.h.seq);

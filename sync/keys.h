@@ -13,8 +13,8 @@
  * with keys_wipe() when done.
  *
  * The fingerprint of a public identity is the lowercase hex SHA-256
- * (crypto_hash_sha256) of sign.pub || kx.pub: 64 characters, what
- * `fieldsync enroll --pin` compares against.
+ * (crypto_hash_sha256) of sign.pub || kx.pub: 64 characters, printed by
+ * `fieldsync-server init --json` as keys_fingerprint for people to compare.
  */
 #ifndef FS_KEYS_H
 #define FS_KEYS_H

@@ -546,6 +546,12 @@ static void test_write_policy(void) {
   CHECK(hit != NULL);
   CHECK_CONTAINS(e2e_str(hit, "reason"), "ben");
   cJSON_Delete(why);
+  /* ...and a person sees it with `fieldsync status`. */
+  char *stat = e2e_fs_ok(__LINE__, a, ARGS("status"));
+  CHECK_CONTAINS(stat, "Refused by head office");
+  CHECK_CONTAINS(stat, moved);
+  CHECK_CONTAINS(stat, "assigned to ben");
+  free(stat);
 
   /* At the server: the refused edit did not apply, the rest did. */
   char *all = e2e_export_hq(__LINE__, s, NULL);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hq_http.h"
 #include "https.h"
 #include "tlsgen.h"
 
@@ -141,16 +142,12 @@ typedef struct srv_ctx {
 
 static void srv_handle(void *user, const https_request *req, https_reply *reply) {
   srv_ctx *c = user;
-  int status = 500;
-  const char *ctype = NULL;
-  unsigned char *body = NULL;
-  size_t len = 0;
   pthread_mutex_lock(&c->mu);
   double t0 = sh_now();
-  fs_hq_handle(c->hq, req->method, req->path, req->query,
-               https_request_header(req, "X-Fieldsync-Device"), req->body, req->body_len,
-               &status, &ctype, &body, &len);
+  hq_http_handle(c->hq, req, reply);
   double dt = sh_now() - t0;
+  int status = reply->status;
+  size_t len = reply->body_len;
   sh_server_stats *s = &c->st;
   int push = !strcmp(req->path, "/v1/push"), pull = !strcmp(req->path, "/v1/pull");
   s->requests++;
@@ -163,7 +160,7 @@ static void srv_handle(void *user, const https_request *req, https_reply *reply)
     s->push_bytes_out += len;
     s->push_handler_s += dt;
     if (status == 200) {
-      cJSON *ack = cJSON_ParseWithLength((const char *)body, len);
+      cJSON *ack = cJSON_ParseWithLength((const char *)reply->body, len);
       const cJSON *rows = cJSON_GetObjectItemCaseSensitive(ack, "rows");
       if (cJSON_IsNumber(rows)) s->rows_acked += (uint64_t)rows->valuedouble;
       cJSON_Delete(ack);
@@ -175,10 +172,12 @@ static void srv_handle(void *user, const https_request *req, https_reply *reply)
     s->pull_handler_s += dt;
   }
   pthread_mutex_unlock(&c->mu);
-  reply->status = status;
-  reply->content_type = ctype;
-  reply->body = body;
-  reply->body_len = len;
+}
+
+static int srv_admit(void *user, const https_request *req, https_reply *reply,
+                     size_t *max_body) {
+  srv_ctx *c = user;
+  return hq_http_admit(c->hq, req, reply, max_body);
 }
 
 static void server_child(const sh_run *r, int wfd) {
@@ -205,7 +204,8 @@ static void server_child(const sh_run *r, int wfd) {
   }
   char addr[32];
   snprintf(addr, sizeof addr, "127.0.0.1:%d", r->port);
-  if ((rc = https_server_start(&srv, addr, r->cert, r->key, srv_handle, &c))) {
+  https_server_opts so = {addr, r->cert, r->key, srv_handle, srv_admit, &c, 0, 0, 0, 0};
+  if ((rc = https_server_start_opts(&srv, &so))) {
     lib_fail("starting HTTPS", rc);
     goto fail;
   }

@@ -47,6 +47,7 @@ const char *fs_strerror(int code) {
   case FS_ENOMEM: return "out of memory";
   case FS_EIO: return "I/O error";
   case FS_EREVOKED: return "device revoked";
+  case FS_EBUSY: return "busy, try again shortly";
   case FS_ETOOBIG: return "too big";
   default: return "unknown error";
   }
@@ -95,7 +96,16 @@ int util_parse_i64(const char *s, int64_t *out) {
   return 1;
 }
 
+static int64_t (*test_clock)(void *);
+static void *test_clock_user;
+
+void util_set_clock(int64_t (*fn)(void *user), void *user) {
+  test_clock = fn;
+  test_clock_user = user;
+}
+
 int64_t util_now_ms(void) {
+  if (test_clock) return test_clock(test_clock_user);
   const char *pin = getenv("FIELDSYNC_TEST_NOW_MS");
   int64_t v;
   if (pin && util_parse_i64(pin, &v)) return v;

@@ -24,8 +24,16 @@ int util_utf8_valid(const char *s, size_t n);
 int util_parse_i64(const char *s, int64_t *out);
 
 /* Wall clock in milliseconds since the epoch.  Tests may pin it with the
- * FIELDSYNC_TEST_NOW_MS environment variable. */
+ * FIELDSYNC_TEST_NOW_MS environment variable, or drive it with
+ * util_set_clock. */
 int64_t util_now_ms(void);
+
+/* Test hook: while fn is set, util_now_ms() returns fn(user) instead of
+ * reading the wall clock (or the environment), so a property test can drive
+ * time from its seed and replay a run exactly.  util_set_clock(NULL, NULL)
+ * restores the wall clock.  Process-wide and unsynchronised: a test sets it
+ * from its one thread before using any store.  The library never calls it. */
+void util_set_clock(int64_t (*fn)(void *user), void *user);
 
 /* Canonical lowercase UUID text check (8-4-4-4-12 hex). */
 int util_is_uuid(const char *s);

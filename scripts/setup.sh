@@ -8,7 +8,8 @@ build=${1:?usage: scripts/setup.sh BUILD_DIR [cmake options]}
 shift
 
 pkgs=(gcc make cmake pkg-config libsqlite3-dev libsodium-dev libcjson-dev
-      libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libzstd-dev)
+      libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libzstd-dev
+      libfaketime)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

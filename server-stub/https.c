@@ -45,14 +45,22 @@
 
 #define HTTPS_SERVER_PEM_MAX ((size_t)1024 * 1024)
 #define HTTPS_SERVER_DISCARD_MAX ((size_t)16 * 1024 * 1024)
-#define HTTPS_SERVER_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* TLS 1.3 preferred, TLS 1.2 only with ECDHE and AEAD ciphers (no CBC, no
+ * SHA-1 MACs, no static RSA key exchange); docs/security.md. */
+#define HTTPS_SERVER_TLS_PRIORITIES                                            \
+  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+CHACHA20-POLY1305:" \
+  "+AES-256-GCM:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"   \
+  "%SERVER_PRECEDENCE"
+#define HTTPS_SERVER_CONN_MEMORY ((size_t)16 * 1024) /* headers per connection */
 
 struct https_server {
   struct MHD_Daemon *daemon;
   int listen_fd; /* ours until MHD_start_daemon succeeds */
   int port;
   https_handler_fn handler;
+  https_admit_fn admit;
   void *user;
+  size_t body_budget, body_reserved; /* under mu */
   char *cert_pem;
   char *key_pem;
   size_t key_len;
@@ -69,6 +77,8 @@ typedef struct https_server_req {
   char *query;
   unsigned char *body;
   size_t len, cap;
+  size_t limit;    /* body bytes this request may bring */
+  size_t reserved; /* of the server's body budget */
   size_t discarded;
   int started;
   int too_big;
@@ -193,7 +203,7 @@ static enum MHD_Result https_server_queue(struct MHD_Connection *conn,
                                           https_server_req *req, int status,
                                           const char *ctype,
                                           unsigned char *body, size_t len,
-                                          int close_after) {
+                                          int close_after, int retry_after) {
   struct MHD_Response *resp = NULL;
   enum MHD_Result ok;
   char msg[96];
@@ -226,6 +236,14 @@ static enum MHD_Result https_server_queue(struct MHD_Connection *conn,
                               "no-store") != MHD_YES) {
     MHD_destroy_response(resp);
     return MHD_NO;
+  }
+  if (retry_after > 0) {
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", retry_after);
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra) != MHD_YES) {
+      MHD_destroy_response(resp);
+      return MHD_NO;
+    }
   }
   pthread_mutex_lock(&req->srv->mu);
   if (req->srv->stopping)
@@ -307,27 +325,50 @@ static void https_server_done_cb(void *cls, struct MHD_Connection *conn,
     snprintf(status, sizeof status, "%d", req->status);
   else
     snprintf(status, sizeof status, "-");
-  fprintf(stderr, "%s %s %s %s in=%zu out=%zu %lldms%s%s%s\n", when,
+  char discarded[40] = "";
+  if (req->discarded)
+    snprintf(discarded, sizeof discarded, " discarded=%zu", req->discarded);
+  fprintf(stderr, "%s %s %s %s in=%zu%s out=%zu %lldms%s%s%s\n", when,
           req->method[0] ? req->method : "-", req->path[0] ? req->path : "-",
-          status, req->len + req->discarded, req->bytes_out,
+          status, req->len, discarded, req->bytes_out,
           (long long)((https_server_mono_ns() - req->t0_ns) / 1000000LL),
           req->device[0] ? " device=" : "", req->device, why);
   free(req->body);
   free(req->query);
-  free(req);
   pthread_mutex_lock(&srv->mu);
+  srv->body_reserved -= req->reserved;
   srv->active--;
   pthread_cond_broadcast(&srv->cv);
   pthread_mutex_unlock(&srv->mu);
+  free(req);
 }
 
-/* First call for a request: remember what the log needs, and refuse a body
- * that announces itself as too large before reading any of it. */
+/* Refuses a request before its body is read: the reply is queued and the
+ * connection closed afterwards (the unread body is never buffered). */
+static enum MHD_Result https_server_refuse(struct MHD_Connection *conn,
+                                           https_server_req *req,
+                                           https_reply *reply) {
+  req->too_big = 1;
+  return https_server_queue(conn, req, reply->status, reply->content_type,
+                            reply->body, reply->body_len, 1,
+                            reply->retry_after);
+}
+
+/* First call for a request: remember what the log needs, then admit it
+ * (declared length, the admission hook, the body budget) before reading any
+ * of its body.  Nothing proportional to the declared length is allocated
+ * here: the buffer grows as bytes arrive. */
 static enum MHD_Result https_server_begin(struct MHD_Connection *conn,
                                           https_server_req *req,
                                           const char *url, const char *method) {
+  https_server *srv = req->srv;
+  https_reply reply;
+  https_request hreq;
   const char *cl;
+  unsigned long long n = 0;
+  size_t max_body = HTTPS_SERVER_MAX_BODY;
 
+  memset(&reply, 0, sizeof reply);
   req->started = 1;
   https_server_log_copy(req->method, sizeof req->method, method);
   https_server_log_copy(req->path, sizeof req->path, url);
@@ -339,25 +380,55 @@ static enum MHD_Result https_server_begin(struct MHD_Connection *conn,
   if (cl) {
     char *end = NULL;
     errno = 0;
-    unsigned long long n = strtoull(cl, &end, 10);
-    if (errno || end == cl || n > HTTPS_SERVER_MAX_BODY) {
-      req->too_big = 1;
-      return https_server_queue(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-                                NULL, 0, 1);
+    n = strtoull(cl, &end, 10);
+    if (errno || end == cl || *end || n > HTTPS_SERVER_MAX_BODY) {
+      https_reply_error(&reply, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
+      free(reply.body);
+      reply.body = NULL;
+      return https_server_refuse(conn, req, &reply);
     }
-    if (n) {
-      req->body = malloc((size_t)n + 1);
-      if (!req->body)
-        return MHD_NO;
-      req->cap = (size_t)n + 1;
-    }
+  } else if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
+    https_reply_error(&reply, MHD_HTTP_LENGTH_REQUIRED,
+                      "a request body needs a Content-Length header");
+    return https_server_refuse(conn, req, &reply);
   }
+  if (srv->admit) {
+    memset(&hreq, 0, sizeof hreq);
+    hreq.method = method;
+    hreq.path = url;
+    hreq.query = req->query;
+    hreq.body = NULL;
+    hreq.body_len = (size_t)n;
+    hreq.conn_ = conn;
+    if (!srv->admit(srv->user, &hreq, &reply, &max_body))
+      return https_server_refuse(conn, req, &reply);
+  }
+  if (n > max_body) {
+    https_reply_error(&reply, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
+    free(reply.body);
+    reply.body = NULL;
+    return https_server_refuse(conn, req, &reply);
+  }
+  pthread_mutex_lock(&srv->mu);
+  int over = n > srv->body_budget - srv->body_reserved;
+  if (!over) {
+    srv->body_reserved += (size_t)n;
+    req->reserved = (size_t)n;
+  }
+  pthread_mutex_unlock(&srv->mu);
+  if (over) {
+    https_reply_error(&reply, MHD_HTTP_SERVICE_UNAVAILABLE,
+                      "head office is receiving too much at once; try again shortly");
+    reply.retry_after = 1;
+    return https_server_refuse(conn, req, &reply);
+  }
+  req->limit = (size_t)n;
   return MHD_YES;
 }
 
 static enum MHD_Result https_server_body(https_server_req *req,
                                          const char *data, size_t n) {
-  if (req->too_big || n > HTTPS_SERVER_MAX_BODY - req->len) {
+  if (req->too_big || n > req->limit - req->len) {
     if (!req->too_big) {
       req->too_big = 1;
       req->discarded = req->len;
@@ -368,16 +439,15 @@ static enum MHD_Result https_server_body(https_server_req *req,
     }
     req->discarded += n;
     /* A client that keeps streaming after the bound is cut off. */
-    return req->discarded > HTTPS_SERVER_MAX_BODY + HTTPS_SERVER_DISCARD_MAX
-               ? MHD_NO
-               : MHD_YES;
+    return req->discarded > req->limit + HTTPS_SERVER_DISCARD_MAX ? MHD_NO
+                                                                  : MHD_YES;
   }
   if (req->len + n + 1 > req->cap) {
     size_t cap = req->cap ? req->cap : 16384;
     while (cap < req->len + n + 1)
       cap *= 2;
-    if (cap > HTTPS_SERVER_MAX_BODY + 1)
-      cap = HTTPS_SERVER_MAX_BODY + 1;
+    if (cap > req->limit + 1)
+      cap = req->limit + 1;
     unsigned char *nb = realloc(req->body, cap);
     if (!nb)
       return MHD_NO;
@@ -412,7 +482,7 @@ https_server_access_cb(void *cls, struct MHD_Connection *conn, const char *url,
   }
   if (req->too_big)
     return https_server_queue(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
-                              0, 1);
+                              0, 1, 0);
 
   if (req->body)
     req->body[req->len] = '\0';
@@ -428,7 +498,7 @@ https_server_access_cb(void *cls, struct MHD_Connection *conn, const char *url,
   if (reply.body_len && !reply.body)
     reply.status = 0;
   return https_server_queue(conn, req, reply.status, reply.content_type,
-                            reply.body, reply.body_len, 0);
+                            reply.body, reply.body_len, 0, reply.retry_after);
 }
 
 const char *https_request_header(const https_request *req, const char *name) {
@@ -594,6 +664,20 @@ done:
 int https_server_start(https_server **out, const char *listen_addr,
                        const char *cert_pem_path, const char *key_pem_path,
                        https_handler_fn handler, void *user) {
+  https_server_opts o;
+  memset(&o, 0, sizeof o);
+  o.listen_addr = listen_addr;
+  o.cert_pem_path = cert_pem_path;
+  o.key_pem_path = key_pem_path;
+  o.handler = handler;
+  o.user = user;
+  return https_server_start_opts(out, &o);
+}
+
+int https_server_start_opts(https_server **out, const https_server_opts *o) {
+  const char *listen_addr = o->listen_addr, *cert_pem_path = o->cert_pem_path;
+  const char *key_pem_path = o->key_pem_path;
+  https_handler_fn handler = o->handler;
   https_server *srv = NULL;
   size_t cert_len = 0;
   int rc = FS_OK, v6 = 0;
@@ -607,7 +691,9 @@ int https_server_start(https_server **out, const char *listen_addr,
     return fs_fail(FS_ENOMEM, "out of memory");
   srv->listen_fd = -1;
   srv->handler = handler;
-  srv->user = user;
+  srv->admit = o->admit;
+  srv->user = o->user;
+  srv->body_budget = o->body_budget ? o->body_budget : HTTPS_SERVER_BODY_BUDGET;
   if (pthread_mutex_init(&srv->mu, NULL) != 0) {
     rc = fs_fail(FS_ENOMEM, "cannot create a mutex");
     goto done;
@@ -644,8 +730,14 @@ int https_server_start(https_server **out, const char *listen_addr,
       MHD_OPTION_EXTERNAL_LOGGER, https_server_mhd_log, srv, /* first: MHD */
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTPS_SERVER_THREADS,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPS_SERVER_IDLE_TIMEOUT_S,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512, MHD_OPTION_HTTPS_MEM_CERT,
+      MHD_OPTION_CONNECTION_TIMEOUT,
+      o->timeout_s ? o->timeout_s : (unsigned int)HTTPS_SERVER_IDLE_TIMEOUT_S,
+      MHD_OPTION_CONNECTION_LIMIT,
+      o->conn_limit ? o->conn_limit : (unsigned int)HTTPS_SERVER_CONN_LIMIT,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      o->per_ip_limit ? o->per_ip_limit : (unsigned int)HTTPS_SERVER_PER_IP_LIMIT,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPS_SERVER_CONN_MEMORY,
+      MHD_OPTION_HTTPS_MEM_CERT,
       (const char *)srv->cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
       (const char *)srv->key_pem, MHD_OPTION_HTTPS_PRIORITIES,
       HTTPS_SERVER_TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK,

@@ -13,8 +13,9 @@
  *    handler and is answered 413 with a JSON error body, connection closed;
  *  - every error response the server or the handler produces without a body
  *    carries {"error":"..."} (application/json);
- *  - one line per request goes to stderr: time, method, path, status, bytes
- *    in/out, duration, and the X-Fieldsync-Device header when present —
+ *  - one line per request goes to stderr: time, method, path, status, body
+ *    bytes buffered ("in"; bytes read and dropped unbuffered after a refusal
+ *    show as "discarded"), bytes out, duration, and the X-Fieldsync-Device header when present —
  *    never a body, a query string or any other header;
  *  - https_server_stop lets requests already being handled finish (bounded
  *    by HTTPS_SERVER_GRACE_MS) and accepts no new connections meanwhile.
@@ -27,7 +28,11 @@
 #define HTTPS_SERVER_THREADS 4
 #define HTTPS_SERVER_MAX_BODY ((size_t)48 * 1024 * 1024)
 #define HTTPS_SERVER_GRACE_MS 30000    /* stop waits this long for in-flight */
-#define HTTPS_SERVER_IDLE_TIMEOUT_S 60 /* idle keep-alive connections */
+#define HTTPS_SERVER_IDLE_TIMEOUT_S 15 /* a connection silent this long is closed:
+                                          TLS handshake, headers, keep-alive */
+#define HTTPS_SERVER_CONN_LIMIT 4096   /* connections at once, all addresses */
+#define HTTPS_SERVER_PER_IP_LIMIT 128  /* connections at once from one address */
+#define HTTPS_SERVER_BODY_BUDGET ((size_t)256 * 1024 * 1024) /* bodies in flight */
 
 typedef struct https_server https_server;
 
@@ -52,10 +57,30 @@ typedef struct https_reply {
   const char *content_type;
   unsigned char *body;
   size_t body_len;
+  int retry_after; /* seconds for a Retry-After header; 0 = none */
 } https_reply;
 
 typedef void (*https_handler_fn)(void *user, const https_request *req,
                                  https_reply *reply);
+
+/* Admission, called once the request line and headers are in and before
+ * any body byte is read: req->body is NULL and req->body_len the declared
+ * Content-Length.  Return 1 to read the body (at most *max_body bytes:
+ * more is answered 413), or 0 with *reply filled to refuse the request (its
+ * connection is closed afterwards). */
+typedef int (*https_admit_fn)(void *user, const https_request *req, https_reply *reply,
+                              size_t *max_body);
+
+/* Everything https_server_start_opts takes; zero fields get the defaults
+ * above.  admit NULL admits every request with HTTPS_SERVER_MAX_BODY. */
+typedef struct https_server_opts {
+  const char *listen_addr, *cert_pem_path, *key_pem_path;
+  https_handler_fn handler;
+  https_admit_fn admit;
+  void *user; /* passed to handler and admit */
+  unsigned conn_limit, per_ip_limit, timeout_s;
+  size_t body_budget; /* declared body bytes admitted at once; beyond: 503 */
+} https_server_opts;
 
 /* A request header by name (case-insensitive), or NULL if absent. */
 const char *https_request_header(const https_request *req, const char *name);
@@ -83,6 +108,12 @@ int https_reply_bytes(https_reply *reply, int status, const char *content_type,
 int https_server_start(https_server **out, const char *listen_addr,
                        const char *cert_pem_path, const char *key_pem_path,
                        https_handler_fn handler, void *user);
+
+/* https_server_start with every option (see https_server_opts).  Bodies
+ * are admitted against the budget by their declared length: when the
+ * admitted bodies would exceed it the request is answered 503 with
+ * Retry-After: 1.  A POST without Content-Length is answered 411. */
+int https_server_start_opts(https_server **out, const https_server_opts *opts);
 
 /* The port actually bound (useful after asking for port 0). */
 int https_server_port(const https_server *srv);

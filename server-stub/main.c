@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include <fieldsync/server.h>
 
 #include "../cli/cli.h"
+#include "hq_http.h"
 #include "https.h"
 #include "tlsgen.h"
 
@@ -138,38 +140,66 @@ static int cmd_init_server(cli_ctx *ctx, int argc, char **argv) {
 
 static fs_hq *g_hq;
 
-static void handle(void *user, const https_request *req, https_reply *reply) {
-  (void)user;
-  int status = 500;
-  const char *ctype = NULL;
-  unsigned char *body = NULL;
-  size_t len = 0;
-  fs_hq_handle(g_hq, req->method, req->path, req->query,
-               https_request_header(req, "X-Fieldsync-Device"), req->body, req->body_len,
-               &status, &ctype, &body, &len);
-  reply->status = status;
-  reply->content_type = ctype;
-  reply->body = body;
-  reply->body_len = len;
+/* Raises the open-file limit to its hard bound: every connection is a
+ * descriptor, and the connection limit is meant to be reachable. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+/* A positive count option, or 0 when absent; -1 when malformed. */
+static long count_opt(const char *v, long max) {
+  char *end = NULL;
+  if (!v) return 0;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  return errno || end == v || *end || n < 1 || n > max ? -1 : n;
 }
 
 static int cmd_serve(cli_ctx *ctx, int argc, char **argv) {
-  const char *listen_addr = NULL, *port_file = NULL;
+  const char *listen_addr = NULL, *port_file = NULL, *per_ip = NULL, *max_conn = NULL;
+  const char *timeout = NULL;
   const cli_opt opts[] = {{"listen", 1, &listen_addr, NULL},
                           {"port-file", 1, &port_file, NULL},
+                          {"per-ip-limit", 1, &per_ip, NULL},
+                          {"max-connections", 1, &max_conn, NULL},
+                          {"timeout", 1, &timeout, NULL},
                           {NULL, 0, NULL, NULL}};
   const cli_spec spec = {
       "serve",
       "Usage: fieldsync-server serve [--listen ADDR:PORT] [--port-file FILE]\n"
+      "                              [--per-ip-limit N] [--max-connections N]\n"
+      "                              [--timeout SECONDS]\n"
       "\n"
       "Serves the sync protocol over HTTPS (default 127.0.0.1:8443; port 0 picks\n"
       "a free port, written to --port-file).  Runs until SIGINT or SIGTERM, then\n"
       "finishes the requests in flight and exits 0.  One log line per request\n"
-      "goes to stderr.\n",
+      "goes to stderr.\n"
+      "\n"
+      "Every push and pull is authenticated from its signed headers before any\n"
+      "of its body is read.  Limits that keep head office up under load or attack:\n"
+      "  --per-ip-limit N     connections at once from one address (default 128:\n"
+      "                       a whole sales team behind one exhibition NAT)\n"
+      "  --max-connections N  connections at once in all (default 4096)\n"
+      "  --timeout SECONDS    a connection silent this long is closed, during the\n"
+      "                       TLS handshake, the headers or between requests\n"
+      "                       (default 15)\n"
+      "\n"
+      "Examples:\n"
+      "  fieldsync-server serve --listen 0.0.0.0:8443\n"
+      "  fieldsync-server serve --listen 127.0.0.1:0 --port-file hq.port\n",
       opts, NULL, NULL, 0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if (!listen_addr) listen_addr = "127.0.0.1:8443";
+  long n_ip = count_opt(per_ip, 100000), n_conn = count_opt(max_conn, 1000000);
+  long n_to = count_opt(timeout, 3600);
+  if (n_ip < 0) return cli_fail("--per-ip-limit takes a whole number from 1 to 100000.");
+  if (n_conn < 0) return cli_fail("--max-connections takes a whole number from 1 to 1000000.");
+  if (n_to < 0) return cli_fail("--timeout takes a number of seconds from 1 to 3600.");
   if ((rc = open_hq(ctx, &g_hq))) return rc;
   char *cert = NULL, *key = NULL;
   fs_store *st = fs_hq_store(g_hq);
@@ -187,8 +217,20 @@ static int cmd_serve(cli_ctx *ctx, int argc, char **argv) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
   https_server *srv = NULL;
-  rc = https_server_start(&srv, listen_addr, cert, key, handle, NULL);
+  https_server_opts so;
+  memset(&so, 0, sizeof so);
+  so.listen_addr = listen_addr;
+  so.cert_pem_path = cert;
+  so.key_pem_path = key;
+  so.handler = hq_http_handle;
+  so.admit = hq_http_admit;
+  so.user = g_hq;
+  so.per_ip_limit = (unsigned)n_ip;
+  so.conn_limit = (unsigned)n_conn;
+  so.timeout_s = (unsigned)n_to;
+  rc = https_server_start_opts(&srv, &so);
   free(cert);
   free(key);
   if (rc) {

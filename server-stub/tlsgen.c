@@ -169,8 +169,10 @@ int tlsgen_self_signed(const char *cert_path, const char *key_path,
   }
   serial[0] =
       (unsigned char)((serial[0] & 0x7f) | 0x40); /* positive, minimal */
+  /* valid from two days back: a laptop whose clock is behind by hours still
+   * trusts a certificate made today */
   if ((e = gnutls_x509_crt_set_serial(crt, serial, sizeof serial)) < 0 ||
-      (e = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
+      (e = gnutls_x509_crt_set_activation_time(crt, now - 2 * 24 * 3600)) < 0 ||
       (e = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)valid_days *
                                                               86400)) < 0 ||
       (e = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,

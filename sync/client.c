@@ -113,6 +113,52 @@ static int copy_file(const char *from, const char *to) {
   return rc;
 }
 
+/* ------------------------------------------------------ signed requests */
+
+/* Every request names the device and is signed with its Ed25519 key over
+ * the method, path, query, body length, a time and a fresh nonce
+ * (proto_request_text), so head office can authenticate it before it reads
+ * a byte of the body.  The time is the laptop's clock corrected by the
+ * offset head office reported the last time it found that clock too far
+ * off: a wrong laptop clock costs one extra round trip, not a failed sync. */
+typedef struct signer {
+  const uint8_t *sign_sk;
+  const char *device;
+  int64_t offset_ms;
+} signer;
+
+static int sign_request(void *user, const char *method, const char *path, const char *query,
+                        size_t body_len,
+                        char lines[HTTP_CLIENT_SIGN_LINES][HTTP_CLIENT_SIGN_LINE],
+                        size_t *nlines) {
+  signer *g = user;
+  *nlines = PROTO_SIGNED_LINES;
+  return proto_sign_headers(lines, g->sign_sk, g->device, method, path, query,
+                            (uint64_t)body_len, util_now_ms() + g->offset_ms);
+}
+
+/* 1 when head office refused the request's time and said its own: the
+ * offset is corrected (once per request) and the request is sent again. */
+static int clock_refused(signer *g, const http_response *r) {
+  if (r->status != 401) return 0;
+  cJSON *o = cJSON_ParseWithLength((const char *)r->body, r->len);
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "server_time");
+  int fix = cJSON_IsNumber(t) && t->valuedouble > 0;
+  if (fix) g->offset_ms = (int64_t)t->valuedouble - util_now_ms();
+  cJSON_Delete(o);
+  return fix;
+}
+
+/* POST (body non-NULL) or GET one signed request; see clock_refused. */
+static int signed_request(http_client *c, signer *g, const char *path, const char *ctype,
+                          const void *body, size_t len, http_response *r) {
+  for (int attempt = 0;; attempt++) {
+    int rc = body ? http_client_post(c, path, ctype, body, len, r) : http_client_get(c, path, r);
+    if (rc || attempt > 0 || !clock_refused(g, r)) return rc;
+    http_response_clear(r);
+  }
+}
+
 /* ------------------------------------------------------------- enroll */
 
 int fs_enroll(fs_store *st, const char *home, const char *url, const char *token,
@@ -121,7 +167,7 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
   http_response r;
   cJSON *req = NULL, *ans = NULL;
   char *body = NULL, manager[128], cafile[4200];
-  fs_pubkeys mine;
+  fs_keys mine;
   int rc;
   memset(&r, 0, sizeof r);
   if (!url || !token) return fs_fail(FS_EINVAL, "enroll needs --server URL and --token T");
@@ -132,10 +178,17 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
   if ((rc = get_text(st, "manager", manager, sizeof manager))) return rc;
   char keysdir[4200];
   snprintf(keysdir, sizeof keysdir, "%s/keys", home);
-  if ((rc = keys_load_public(&mine, keysdir))) return rc;
-  if ((rc = http_client_new(&c, url, ca, pin))) return rc;
+  if ((rc = keys_load(&mine, keysdir))) return rc;
+  signer g = {mine.sign_sk, fs_store_device_id(st), 0};
+  if ((rc = http_client_new(&c, url, ca, pin)) ||
+      (rc = http_client_set_header(c, PROTO_DEVICE_HEADER, g.device))) {
+    keys_wipe(&mine);
+    http_client_free(c);
+    return rc;
+  }
+  http_client_set_signer(c, sign_request, &g);
   char hex[KEYS_PUB_HEX_SIZE];
-  keys_pub_to_hex(hex, &mine);
+  keys_pub_to_hex(hex, &mine.pub);
   req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "token", token);
   cJSON_AddStringToObject(req, "device_id", fs_store_device_id(st));
@@ -146,7 +199,7 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
     rc = fs_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
-  if ((rc = http_client_post(c, "/v1/enroll", "application/json", body, strlen(body), &r)))
+  if ((rc = signed_request(c, &g, "/v1/enroll", "application/json", body, strlen(body), &r)))
     goto done;
   if (r.status != 200) {
     rc = http_error(&r, "enrollment refused");
@@ -181,6 +234,7 @@ done:
   cJSON_Delete(ans);
   http_response_clear(&r);
   http_client_free(c);
+  keys_wipe(&mine);
   return rc;
 }
 
@@ -190,6 +244,7 @@ typedef struct session {
   fs_store *st;
   http_client *c;
   fs_keys keys;
+  signer sign;
   fs_pubkeys server;
   fs_batch *batch;
   fs_sync_stats *stats;
@@ -216,6 +271,9 @@ static int open_session(session *s, fs_store *st, const char *home) {
   if ((rc = http_client_new(&s->c, url, has_ca ? ca : NULL, has_pin ? pin : NULL))) return rc;
   if ((rc = http_client_set_header(s->c, PROTO_DEVICE_HEADER, fs_store_device_id(st))))
     return rc;
+  s->sign.sign_sk = s->keys.sign_sk;
+  s->sign.device = fs_store_device_id(st);
+  http_client_set_signer(s->c, sign_request, &s->sign);
   s->batch = change_batch_new();
   if (!s->batch) return fs_fail(FS_ENOMEM, "out of memory");
   return FS_OK;
@@ -237,6 +295,7 @@ typedef struct inflight {
   pthread_t th;
   int running;
   http_client *c;
+  signer *sign;
   const char *path;
   const unsigned char *body; /* NULL = GET */
   size_t len;
@@ -247,17 +306,17 @@ typedef struct inflight {
 
 static void *inflight_run(void *p) {
   inflight *f = p;
-  f->rc = f->body ? http_client_post(f->c, f->path, "application/octet-stream", f->body,
-                                     f->len, &f->r)
-                  : http_client_get(f->c, f->path, &f->r);
+  f->rc = signed_request(f->c, f->sign, f->path, "application/octet-stream", f->body, f->len,
+                         &f->r);
   if (f->rc) snprintf(f->err, sizeof f->err, "%s", fs_errmsg());
   return NULL;
 }
 
-static int inflight_start(inflight *f, http_client *c, const char *path,
+static int inflight_start(inflight *f, session *s, const char *path,
                           const unsigned char *body, size_t len) {
   memset(f, 0, sizeof *f);
-  f->c = c;
+  f->c = s->c;
+  f->sign = &s->sign;
   f->path = path;
   f->body = body;
   f->len = len;
@@ -424,7 +483,7 @@ static int push(session *s) {
     if ((rc = envelope_peek(&h, cur.env, cur.len)) ||
         (rc = envelope_hash(hash, cur.env, cur.len)))
       goto done;
-    inflight_start(&f, s->c, "/v1/push", cur.env, cur.len);
+    inflight_start(&f, s, "/v1/push", cur.env, cur.len);
     int prep = seal_next(s, cur.cursor, h.seq + 1, hash, &next);
     char preperr[512];
     snprintf(preperr, sizeof preperr, "%s", fs_errmsg());
@@ -478,7 +537,7 @@ static int pull(session *s) {
   pull_path(path, sizeof path, cursor, seq, hashhex);
   http_response r;
   memset(&r, 0, sizeof r);
-  if ((rc = http_client_get(s->c, path, &r))) return rc;
+  if ((rc = signed_request(s->c, &s->sign, path, NULL, NULL, 0, &r))) return rc;
   while (more) {
     const unsigned char *body = NULL;
     size_t bodylen = 0;
@@ -501,7 +560,7 @@ static int pull(session *s) {
       proto_hex(hashhex, op.hash, ENVELOPE_HASH_SIZE);
       if (more) {
         pull_path(nextpath, sizeof nextpath, next, (int64_t)op.h.seq, hashhex);
-        inflight_start(&f, s->c, nextpath, NULL, 0);
+        inflight_start(&f, s, nextpath, NULL, 0);
       }
       rc = fs_tx_begin(st);
     }

@@ -282,7 +282,7 @@ int envelope_open(envelope_opened *out, const uint8_t *env, size_t len, int64_t 
     goto fail;
   }
   if (sodium_memcmp(h->prev, chain->hash, ENVELOPE_HASH_SIZE) != 0) {
-    rc = fs_fail(FS_ECORRUPT,
+    rc = fs_fail(FS_ECONFLICT,
                  "envelope %llu from site %016llx is a fork: its previous hash is not that "
                  "of accepted envelope %llu",
                  (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq);

@@ -41,7 +41,24 @@ struct fs_hq {
   char fingerprint[KEYS_FINGERPRINT_SIZE];
   pthread_mutex_t mu;
   fs_batch *batch; /* reused for decoding and extraction, under mu */
+  /* Nonces of signed requests seen within the clock window, under mu:
+   * open addressing keyed by a keyed short hash of (device, nonce). */
+  struct nonce_slot *nonces;
+  size_t ncap, nused;
+  unsigned char nkey[crypto_shorthash_KEYBYTES];
 };
+
+/* A signed request's nonce: state 1 = admitted (its body is being read),
+ * 2 = handled.  A slot whose time left the window is free for reuse at the
+ * next sweep. */
+typedef struct nonce_slot {
+  int64_t site, t;
+  unsigned char nonce[PROTO_NONCE_BYTES];
+  unsigned char state;
+} nonce_slot;
+
+#define HQ_NONCES_MIN ((size_t)1 << 12)
+#define HQ_NONCES_MAX ((size_t)1 << 20)
 
 static const char HQ_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS hq_token(hash TEXT PRIMARY KEY, manager TEXT NOT NULL,"
@@ -112,6 +129,7 @@ int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema) {
     goto done;
   }
   keys_fingerprint(hq->fingerprint, &hq->keys.pub);
+  crypto_shorthash_keygen(hq->nkey);
 done:
   if (rc) {
     fs_hq_close(hq);
@@ -126,6 +144,7 @@ void fs_hq_close(fs_hq *hq) {
   fs_store_close(hq->st);
   change_batch_free(hq->batch);
   keys_wipe(&hq->keys);
+  free(hq->nonces);
   pthread_mutex_destroy(&hq->mu);
   free(hq);
 }
@@ -279,16 +298,18 @@ static int device_load(fs_hq *hq, int64_t site, device *d) {
 
 /* ------------------------------------------------------------ responses */
 
-typedef struct reply {
-  int status;
-  const char *ctype;
-  unsigned char *body;
-  size_t len;
-} reply;
+typedef fs_hq_reply reply;
+
+void fs_hq_reply_clear(fs_hq_reply *r) {
+  if (!r) return;
+  free(r->body);
+  memset(r, 0, sizeof *r);
+}
 
 static void reply_json(reply *r, int status, cJSON *doc) {
   char *txt = cJSON_PrintUnformatted(doc);
   cJSON_Delete(doc);
+  free(r->body);
   r->status = txt ? status : 500;
   r->ctype = "application/json";
   r->body = (unsigned char *)(txt ? txt : strdup("{\"error\":\"out of memory\"}"));
@@ -310,33 +331,161 @@ static int http_status(int rc) {
   case FS_ENOTFOUND: return 404;
   case FS_EEXIST: case FS_ECONFLICT: case FS_ESKEW: return 409;
   case FS_ETOOBIG: return 413;
+  case FS_EBUSY: return 503;
   default: return 500;
   }
 }
 
 static void reply_fail(reply *r, int rc) { reply_error(r, http_status(rc), fs_errmsg()); }
 
-/* Identifies the calling device from its header; refuses revoked ones. */
-static int caller(fs_hq *hq, const char *hdr, device *d) {
-  int64_t site;
-  if (!hdr || !proto_site_parse(hdr, &site))
-    return fs_fail(FS_EAUTH, "the request does not name a device (%s header)",
-                   PROTO_DEVICE_HEADER);
-  int rc = device_load(hq, site, d);
-  if (rc == FS_ENOTFOUND)
-    return fs_fail(FS_EAUTH, "device %s is not enrolled: run `fieldsync enroll`", hdr);
-  if (rc) return rc;
-  if (d->revoked)
-    return fs_fail(FS_EREVOKED, "device %s was revoked by head office; ask head office for "
-                                "a new device enrollment",
-                   hdr);
+/* ------------------------------------------------ request authentication */
+
+static size_t nonce_index(const fs_hq *hq, int64_t site, const unsigned char *nonce) {
+  unsigned char in[8 + PROTO_NONCE_BYTES], h[crypto_shorthash_BYTES];
+  uint64_t v = 0;
+  memcpy(in, &site, 8);
+  memcpy(in + 8, nonce, PROTO_NONCE_BYTES);
+  crypto_shorthash(h, in, sizeof in, hq->nkey);
+  memcpy(&v, h, sizeof v);
+  return (size_t)(v & (hq->ncap - 1));
+}
+
+/* Rebuilds the table without the nonces whose time left the window, growing
+ * it while it would stay over half full.  FS_EBUSY when it is at its bound. */
+static int nonce_sweep(fs_hq *hq, int64_t now) {
+  size_t cap = hq->ncap ? hq->ncap : HQ_NONCES_MIN, live = 0;
+  for (size_t i = 0; i < hq->ncap; i++)
+    live += hq->nonces[i].state && hq->nonces[i].t >= now - PROTO_REQ_WINDOW_MS;
+  while (live + 1 > cap / 2 && cap < HQ_NONCES_MAX) cap *= 2;
+  if (live + 1 > cap / 2)
+    return fs_fail(FS_EBUSY, "head office is answering too many requests; try again shortly");
+  nonce_slot *old = hq->nonces, *fresh = calloc(cap, sizeof *fresh);
+  size_t oldcap = hq->ncap;
+  if (!fresh) return fs_fail(FS_ENOMEM, "out of memory");
+  hq->nonces = fresh;
+  hq->ncap = cap;
+  hq->nused = 0;
+  for (size_t i = 0; i < oldcap; i++) {
+    if (!old[i].state || old[i].t < now - PROTO_REQ_WINDOW_MS) continue;
+    size_t j = nonce_index(hq, old[i].site, old[i].nonce);
+    while (fresh[j].state) j = (j + 1) & (cap - 1);
+    fresh[j] = old[i];
+    hq->nused++;
+  }
+  free(old);
   return FS_OK;
+}
+
+/* Records a request's nonce at `stage` (1 admit, 2 handle).  FS_EAUTH for a
+ * replay: the nonce was handled before, or admitted before and is now
+ * admitted again. */
+static int nonce_take(fs_hq *hq, int64_t site, const unsigned char *nonce, int64_t t,
+                      int stage, int64_t now) {
+  int rc;
+  if ((hq->nused + 1) * 2 > hq->ncap && (rc = nonce_sweep(hq, now))) return rc;
+  size_t j = nonce_index(hq, site, nonce);
+  while (hq->nonces[j].state) {
+    nonce_slot *n = &hq->nonces[j];
+    if (n->site == site && !sodium_memcmp(n->nonce, nonce, PROTO_NONCE_BYTES)) {
+      if (n->state == 1 && stage == 2) {
+        n->state = 2;
+        return FS_OK;
+      }
+      return fs_fail(FS_EAUTH, "the request was sent before (a replayed request is refused)");
+    }
+    j = (j + 1) & (hq->ncap - 1);
+  }
+  nonce_slot *n = &hq->nonces[j];
+  n->site = site;
+  n->t = t;
+  memcpy(n->nonce, nonce, PROTO_NONCE_BYTES);
+  n->state = (unsigned char)stage;
+  hq->nused++;
+  return FS_OK;
+}
+
+/* Checks a signed request against the signing key `pub` (the device's
+ * enrolled key, or the key an enrollment presents): time within the window,
+ * nonce, signature, then records the nonce.  On failure the reply is filled
+ * and 0 returned (a clock refusal tells the device head office's time so it
+ * can correct its requests). */
+static int check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
+                        const unsigned char *sign_pk, int stage, reply *r) {
+  int64_t t = 0, now = util_now_ms();
+  unsigned char nonce[PROTO_NONCE_BYTES];
+  char text[PROTO_REQ_MSG_MAX];
+  if (!q->time || !util_parse_i64(q->time, &t) || t <= 0 || !q->nonce ||
+      !proto_unhex(nonce, sizeof nonce, q->nonce) || !q->signature ||
+      strlen(q->signature) != PROTO_SIG_HEX - 1) {
+    reply_error(r, 401, "the request is not signed (X-Fieldsync-Time, -Nonce and -Signature "
+                        "headers); update fieldsync on this device");
+    return 0;
+  }
+  size_t n = proto_request_text(text, q->method, q->path, q->query ? q->query : "",
+                                q->content_length, q->device, q->time, q->nonce);
+  if (!n || !proto_request_verify(q->signature, sign_pk, text, n)) {
+    reply_error(r, 401, "the request signature does not verify with this device's key");
+    return 0;
+  }
+  if (t < now - PROTO_REQ_WINDOW_MS || t > now + PROTO_REQ_WINDOW_MS) {
+    char msg[256];
+    int64_t off = t - now, mins = (off < 0 ? -off : off) / 60000;
+    snprintf(msg, sizeof msg,
+             "the device clock is %lld minutes %s head office's clock; the request was "
+             "refused (the device retries with head office's time; fix the device clock)",
+             (long long)mins, off > 0 ? "ahead of" : "behind");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    cJSON_AddNumberToObject(o, "server_time", (double)now);
+    reply_json(r, 401, o);
+    return 0;
+  }
+  int rc = nonce_take(hq, site, nonce, t, stage, now);
+  if (rc) {
+    reply_fail(r, rc);
+    if (rc == FS_EBUSY) r->status = 503, r->retry_after = 1;
+    return 0;
+  }
+  return 1;
+}
+
+/* Identifies and authenticates the calling device; refuses unknown,
+ * revoked and badly signed callers.  1 with *d loaded (free d->last_ack),
+ * or 0 with the reply filled. */
+static int caller(fs_hq *hq, const fs_hq_request *q, int stage, device *d, reply *r) {
+  int64_t site;
+  memset(d, 0, sizeof *d);
+  if (!q->device || !proto_site_parse(q->device, &site)) {
+    reply_error(r, 401, "the request does not name a device (" PROTO_DEVICE_HEADER
+                        " header, 16 hex digits)");
+    return 0;
+  }
+  int rc = device_load(hq, site, d);
+  if (rc == FS_ENOTFOUND) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "device %016llx is not enrolled: run `fieldsync enroll`",
+             (unsigned long long)site);
+    reply_error(r, 401, msg);
+    return 0;
+  }
+  if (rc) {
+    reply_fail(r, rc);
+    return 0;
+  }
+  if (d->revoked) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "device %016llx was revoked by head office; ask head office "
+                              "for a new device enrollment", (unsigned long long)site);
+    reply_error(r, 403, msg);
+    return 0;
+  }
+  return check_signed(hq, q, site, d->pub.sign, stage, r);
 }
 
 /* ----------------------------------------------------------- /v1/enroll */
 
-static void handle_enroll(fs_hq *hq, const unsigned char *body, size_t len, reply *r) {
-  cJSON *req = cJSON_ParseWithLength((const char *)body, len);
+static void handle_enroll(fs_hq *hq, const fs_hq_request *q, reply *r) {
+  cJSON *req = cJSON_ParseWithLength((const char *)q->body, q->body_len);
   const char *token = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "token"));
   const char *devid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "device_id"));
   const char *mgr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "manager"));
@@ -348,6 +497,24 @@ static void handle_enroll(fs_hq *hq, const unsigned char *body, size_t len, repl
       !proto_site_parse(devid, &site) || keys_pub_from_hex(&pub, keyhex)) {
     cJSON_Delete(req);
     reply_error(r, 400, "malformed enrollment request");
+    return;
+  }
+  /* The request is signed with the key it enrolls: whoever holds the token
+   * also proves it holds that key, and the device id it names is the one
+   * in the signed headers. */
+  if (!q->device || strcmp(q->device, devid) != 0) {
+    cJSON_Delete(req);
+    reply_error(r, 401, "the enrollment request is not signed by the device it enrolls");
+    return;
+  }
+  if (!check_signed(hq, q, site, pub.sign, 2, r)) {
+    cJSON_Delete(req);
+    return;
+  }
+  if (site == fs_store_site(hq->st)) {
+    cJSON_Delete(req);
+    reply_error(r, 409, "this device id is head office's own id; run `fieldsync init` "
+                        "again on a fresh home to get a new one");
     return;
   }
   token_hash(hash, token);
@@ -362,15 +529,15 @@ static void handle_enroll(fs_hq *hq, const unsigned char *body, size_t len, repl
       sodium_memcmp(&existing.pub, &pub, sizeof pub) == 0) {
     /* The same device with the same keys and the token it used: an answer
      * that was lost on the way (the client retries); answer again. */
-    sqlite3_stmt *q = store_stmt(st, "SELECT 1 FROM hq_token WHERE hash = ?1 AND used_by = ?2");
-    if (!q) {
+    sqlite3_stmt *tq = store_stmt(st, "SELECT 1 FROM hq_token WHERE hash = ?1 AND used_by = ?2");
+    if (!tq) {
       rc = FS_EIO;
       goto fail;
     }
-    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, site);
-    int again = sqlite3_step(q) == SQLITE_ROW;
-    sqlite3_reset(q);
+    sqlite3_bind_text(tq, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(tq, 2, site);
+    int again = sqlite3_step(tq) == SQLITE_ROW;
+    sqlite3_reset(tq);
     if (again) {
       snprintf(tmgr, sizeof tmgr, "%s", existing.manager);
       fs_tx_rollback(st);
@@ -486,8 +653,9 @@ static cJSON *ack_json(uint64_t seq, const merge_result *res) {
   return o;
 }
 
-static void handle_push(fs_hq *hq, const char *hdr, const unsigned char *body, size_t len,
-                        reply *r) {
+static void handle_push(fs_hq *hq, const fs_hq_request *q, reply *r) {
+  const unsigned char *body = q->body;
+  size_t len = q->body_len;
   device d;
   envelope_opened op;
   merge_result res;
@@ -495,9 +663,8 @@ static void handle_push(fs_hq *hq, const char *hdr, const unsigned char *body, s
   int rc;
   memset(&op, 0, sizeof op);
   memset(&res, 0, sizeof res);
-  if ((rc = caller(hq, hdr, &d))) {
+  if (!caller(hq, q, 2, &d, r)) {
     free(d.last_ack);
-    reply_fail(r, rc);
     return;
   }
   rc = envelope_open(&op, body, len, fs_store_site(st), &hq->keys, d.site, &d.pub, &d.chain);
@@ -581,15 +748,15 @@ static const char *query_arg(const char *query, const char *name, char *buf, siz
   return NULL;
 }
 
-static void handle_pull(fs_hq *hq, const char *hdr, const char *query, reply *r) {
+static void handle_pull(fs_hq *hq, const fs_hq_request *q, reply *r) {
+  const char *query = q->query ? q->query : "";
   device d;
   int rc;
   char curhex[520], seqtxt[32], prevhex[72], curtxt[260];
   uint8_t *env = NULL, *plain = NULL;
   size_t envlen = 0, plainlen = 0;
-  if ((rc = caller(hq, hdr, &d))) {
+  if (!caller(hq, q, 2, &d, r)) {
     free(d.last_ack);
-    reply_fail(r, rc);
     return;
   }
   free(d.last_ack);
@@ -656,34 +823,94 @@ done:
   change_batch_reset(hq->batch);
 }
 
-void fs_hq_handle(fs_hq *hq, const char *method, const char *path, const char *query,
-                  const char *device_hdr, const unsigned char *body, size_t body_len,
-                  int *status, const char **ctype, unsigned char **resp, size_t *resp_len) {
-  reply r = {500, "application/json", NULL, 0};
-  int post = !strcmp(method, "POST"), get = !strcmp(method, "GET");
+/* The endpoints: what each accepts before its body is read. */
+typedef enum { EP_NONE, EP_HEALTH, EP_ENROLL, EP_PUSH, EP_PULL } endpoint;
+
+static endpoint route(const fs_hq_request *q, int *method_ok) {
+  static const struct {
+    const char *path, *method;
+    endpoint ep;
+  } eps[] = {{"/v1/health", "GET", EP_HEALTH},
+             {"/v1/enroll", "POST", EP_ENROLL},
+             {"/v1/push", "POST", EP_PUSH},
+             {"/v1/pull", "GET", EP_PULL}};
+  *method_ok = 0;
+  for (size_t i = 0; q->path && i < sizeof eps / sizeof *eps; i++) {
+    if (strcmp(q->path, eps[i].path) != 0) continue;
+    *method_ok = q->method && !strcmp(q->method, eps[i].method);
+    return eps[i].ep;
+  }
+  return EP_NONE;
+}
+
+/* Body bound of an endpoint. */
+static size_t body_bound(endpoint ep) {
+  return ep == EP_ENROLL ? PROTO_ENROLL_MAX_BODY : ep == EP_PUSH ? PROTO_PUSH_MAX_BODY : 0;
+}
+
+/* Endpoint, method and declared length; 1 when they are acceptable. */
+static int admit_shape(const fs_hq_request *q, endpoint *ep, reply *r) {
+  int method_ok;
+  *ep = route(q, &method_ok);
+  if (*ep == EP_NONE) {
+    reply_error(r, 404, "no such endpoint");
+    return 0;
+  }
+  if (!method_ok) {
+    reply_error(r, 405, "method not allowed");
+    return 0;
+  }
+  if (q->content_length > body_bound(*ep)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "the request body is larger than %zu bytes, the bound of %s",
+             body_bound(*ep), q->path);
+    reply_error(r, 413, msg);
+    return 0;
+  }
+  return 1;
+}
+
+int fs_hq_admit(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
+  endpoint ep;
+  memset(r, 0, sizeof *r);
+  if (!admit_shape(q, &ep, r)) return 0;
+  if (ep == EP_PUSH || ep == EP_PULL) {
+    device d;
+    pthread_mutex_lock(&hq->mu);
+    int ok = caller(hq, q, 1, &d, r);
+    pthread_mutex_unlock(&hq->mu);
+    free(d.last_ack);
+    if (!ok) return 0;
+  }
+  r->max_body = body_bound(ep);
+  return 1;
+}
+
+void fs_hq_handle(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
+  endpoint ep;
+  memset(r, 0, sizeof *r);
+  r->status = 500;
+  r->ctype = "application/json";
+  if (!admit_shape(q, &ep, r)) return;
+  if (q->body_len > body_bound(ep) || q->body_len != q->content_length) {
+    reply_error(r, 400, "the request body does not have its declared length");
+    return;
+  }
   pthread_mutex_lock(&hq->mu);
-  if (!strcmp(path, "/v1/health") && get) {
+  switch (ep) {
+  case EP_HEALTH: {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "ok");
     cJSON_AddStringToObject(o, "server_id", fs_store_device_id(hq->st));
-    reply_json(&r, 200, o);
-  } else if (!strcmp(path, "/v1/enroll") && post) {
-    handle_enroll(hq, body, body_len, &r);
-  } else if (!strcmp(path, "/v1/push") && post) {
-    handle_push(hq, device_hdr, body, body_len, &r);
-  } else if (!strcmp(path, "/v1/pull") && get) {
-    handle_pull(hq, device_hdr, query ? query : "", &r);
-  } else if (!strcmp(path, "/v1/health") || !strcmp(path, "/v1/enroll") ||
-             !strcmp(path, "/v1/push") || !strcmp(path, "/v1/pull")) {
-    reply_error(&r, 405, "method not allowed");
-  } else {
-    reply_error(&r, 404, "no such endpoint");
+    reply_json(r, 200, o);
+    break;
+  }
+  case EP_ENROLL: handle_enroll(hq, q, r); break;
+  case EP_PUSH: handle_push(hq, q, r); break;
+  case EP_PULL: handle_pull(hq, q, r); break;
+  case EP_NONE: break;
   }
   pthread_mutex_unlock(&hq->mu);
-  *status = r.status;
-  *ctype = r.ctype;
-  *resp = r.body;
-  *resp_len = r.len;
 }
 
 /* ----------------------------------------------------------- verify-log */

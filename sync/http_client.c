@@ -47,6 +47,8 @@ struct http_client {
   size_t nheaders;
   http_client_progress_fn progress;
   void *progress_user;
+  http_client_sign_fn sign;
+  void *sign_user;
   int64_t progress_last_ns;
   int attempts;
   long backoff_ms;
@@ -387,6 +389,11 @@ int http_client_set_header(http_client *c, const char *name,
   return FS_OK;
 }
 
+void http_client_set_signer(http_client *c, http_client_sign_fn fn, void *user) {
+  c->sign = fn;
+  c->sign_user = user;
+}
+
 void http_client_set_progress(http_client *c, http_client_progress_fn fn,
                               void *user) {
   c->progress = fn;
@@ -518,6 +525,41 @@ static void http_client_copy_ctype(http_client *c, http_response *resp) {
   resp->content_type[n] = '\0';
 }
 
+/* The header list for one signed attempt: a copy of the base list, then
+ * the lines the signer writes for this attempt.  *out is caller-owned. */
+static int http_client_sign_request(http_client *c, int post, const char *path, size_t len,
+                                    const struct curl_slist *base, struct curl_slist **out) {
+  char bare[2048], lines[HTTP_CLIENT_SIGN_LINES][HTTP_CLIENT_SIGN_LINE];
+  const char *q = strchr(path, '?');
+  size_t pl = q ? (size_t)(q - path) : strlen(path), nlines = 0;
+  struct curl_slist *list = NULL, *tmp;
+  *out = NULL;
+  if (pl >= sizeof bare) return fs_fail(FS_EINVAL, "request path too long to sign");
+  memcpy(bare, path, pl);
+  bare[pl] = '\0';
+  int rc = c->sign(c->sign_user, post ? "POST" : "GET", bare, q ? q + 1 : "", len, lines,
+                   &nlines);
+  if (rc) return rc;
+  for (const struct curl_slist *b = base; b; b = b->next) {
+    if (!(tmp = curl_slist_append(list, b->data))) goto nomem;
+    list = tmp;
+  }
+  for (size_t i = 0; i < nlines && i < HTTP_CLIENT_SIGN_LINES; i++) {
+    lines[i][HTTP_CLIENT_SIGN_LINE - 1] = '\0';
+    if (strpbrk(lines[i], "\r\n")) {
+      curl_slist_free_all(list);
+      return fs_fail(FS_EINVAL, "a signed header contains a line break");
+    }
+    if (!(tmp = curl_slist_append(list, lines[i]))) goto nomem;
+    list = tmp;
+  }
+  *out = list;
+  return FS_OK;
+nomem:
+  curl_slist_free_all(list);
+  return fs_fail(FS_ENOMEM, "out of memory");
+}
+
 static int http_client_request(http_client *c, int post, const char *path,
                                const char *content_type, const void *body,
                                size_t len, http_response *resp) {
@@ -572,6 +614,12 @@ static int http_client_request(http_client *c, int post, const char *path,
   }
 
   for (;;) {
+    struct curl_slist *signed_hdrs = NULL;
+    if (c->sign) {
+      if ((rc = http_client_sign_request(c, post, path, len, hdrs, &signed_hdrs)))
+        goto done;
+      curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, signed_hdrs);
+    }
     sink.len = 0;
     sink.too_big = 0;
     sink.max = c->max_response;
@@ -579,6 +627,8 @@ static int http_client_request(http_client *c, int post, const char *path,
     c->progress_last_ns = 0;
     tries++;
     e = curl_easy_perform(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+    curl_slist_free_all(signed_hdrs);
     long fresh = 0;
     if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &fresh) == CURLE_OK)
       c->connections += fresh;

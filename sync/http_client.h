@@ -77,6 +77,20 @@ void http_client_free(http_client *c);
  * must be a plain token.  FS_ENOMEM. */
 int http_client_set_header(http_client *c, const char *name, const char *value);
 
+/* Request signing: fn is called before every attempt of every later
+ * request (a retry is signed afresh) with the method ("GET", "POST"), the
+ * path without its query, the raw query ("" when none) and the body length,
+ * and writes up to HTTP_CLIENT_SIGN_LINES header lines ("Name: value", no
+ * CR or LF) into lines, setting *nlines.  An error it returns fails the
+ * request with that error.  fn NULL = no signing. */
+#define HTTP_CLIENT_SIGN_LINES 3 /* = PROTO_SIGNED_LINES */
+#define HTTP_CLIENT_SIGN_LINE 320 /* = PROTO_SIGNED_LINE */
+typedef int (*http_client_sign_fn)(void *user, const char *method, const char *path,
+                                   const char *query, size_t body_len,
+                                   char lines[HTTP_CLIENT_SIGN_LINES][HTTP_CLIENT_SIGN_LINE],
+                                   size_t *nlines);
+void http_client_set_signer(http_client *c, http_client_sign_fn fn, void *user);
+
 /* Progress hook for later requests (fn NULL = none). */
 void http_client_set_progress(http_client *c, http_client_progress_fn fn,
                               void *user);

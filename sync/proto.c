@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <fieldsync/fieldsync.h>
+#include <inttypes.h>
+#include <sodium.h>
 
 #include "util.h"
 
@@ -76,4 +78,56 @@ int proto_site_parse(const char *hex, int64_t *site) {
   for (int i = 0; i < 8; i++) v = v << 8 | b[i];
   *site = (int64_t)v;
   return *site > 0;
+}
+
+static int proto_text_ok(const char *s) {
+  if (!s) return 0;
+  for (; *s; s++)
+    if (*s == '\n' || *s == '\r') return 0;
+  return 1;
+}
+
+size_t proto_request_text(char out[PROTO_REQ_MSG_MAX], const char *method, const char *path,
+                          const char *query, uint64_t body_len, const char *device,
+                          const char *time, const char *nonce) {
+  if (!query) query = "";
+  if (!proto_text_ok(method) || !proto_text_ok(path) || !proto_text_ok(query) ||
+      !proto_text_ok(device) || !proto_text_ok(time) || !proto_text_ok(nonce))
+    return 0;
+  int n = snprintf(out, PROTO_REQ_MSG_MAX, "fieldsync-request-v1\n%s\n%s\n%s\n%" PRIu64
+                   "\n%s\n%s\n%s", method, path, query, body_len, device, time, nonce);
+  return n > 0 && n < PROTO_REQ_MSG_MAX ? (size_t)n : 0;
+}
+
+int proto_request_sign(char sig_hex[PROTO_SIG_HEX], const unsigned char *sign_sk,
+                       const char *text, size_t len) {
+  unsigned char sig[crypto_sign_BYTES];
+  if (crypto_sign_detached(sig, NULL, (const unsigned char *)text, len, sign_sk) != 0)
+    return 0;
+  proto_hex(sig_hex, sig, sizeof sig);
+  return 1;
+}
+
+int proto_request_verify(const char *sig_hex, const unsigned char *sign_pk, const char *text,
+                         size_t len) {
+  unsigned char sig[crypto_sign_BYTES];
+  if (!proto_unhex(sig, sizeof sig, sig_hex)) return 0;
+  return crypto_sign_verify_detached(sig, (const unsigned char *)text, len, sign_pk) == 0;
+}
+
+int proto_sign_headers(char lines[PROTO_SIGNED_LINES][PROTO_SIGNED_LINE],
+                       const unsigned char *sign_sk, const char *device, const char *method,
+                       const char *path, const char *query, uint64_t body_len, int64_t when_ms) {
+  unsigned char nb[PROTO_NONCE_BYTES];
+  char when[24], nonce[2 * PROTO_NONCE_BYTES + 1], text[PROTO_REQ_MSG_MAX], sig[PROTO_SIG_HEX];
+  randombytes_buf(nb, sizeof nb);
+  proto_hex(nonce, nb, sizeof nb);
+  snprintf(when, sizeof when, "%" PRId64, when_ms);
+  size_t n = proto_request_text(text, method, path, query, body_len, device, when, nonce);
+  if (!n || !proto_request_sign(sig, sign_sk, text, n))
+    return fs_fail(FS_EINVAL, "cannot sign the request to %.100s", path ? path : "");
+  snprintf(lines[0], PROTO_SIGNED_LINE, "%s: %s", PROTO_TIME_HEADER, when);
+  snprintf(lines[1], PROTO_SIGNED_LINE, "%s: %s", PROTO_NONCE_HEADER, nonce);
+  snprintf(lines[2], PROTO_SIGNED_LINE, "%s: %s", PROTO_SIG_HEADER, sig);
+  return FS_OK;
 }

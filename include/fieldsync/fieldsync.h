@@ -43,7 +43,8 @@ typedef enum fs_err {
   FS_ENOMEM = -11,    /* out of memory */
   FS_EIO = -12,       /* file system or SQLite I/O error */
   FS_EREVOKED = -13,  /* this device was revoked by head office */
-  FS_ETOOBIG = -14    /* input over a documented size limit */
+  FS_ETOOBIG = -14,   /* input over a documented size limit */
+  FS_EBUSY = -15      /* busy right now (a bounded resource): try again shortly */
 } fs_err;
 
 /* The human sentence describing the last failure on this thread ("" if

@@ -65,14 +65,47 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked);
 int fs_hq_report_json(fs_hq *hq, const char *kind, const char *month, const char *by,
                       char **out);
 
-/* One protocol request (see docs/protocol.md).  device: the
- * X-Fieldsync-Device header or NULL.  On return *status is the HTTP status
- * and *resp (caller-owned, fs_free) the body of *resp_len bytes with
- * content type *ctype (static).  Thread-safe: takes the lock itself. */
-void fs_hq_handle(fs_hq *hq, const char *method, const char *path, const char *query,
-                  const char *device, const unsigned char *body, size_t body_len,
-                  int *status, const char **ctype, unsigned char **resp,
-                  size_t *resp_len);
+/* One protocol request as head office sees it (docs/protocol.md).  Every
+ * field is borrowed.  The header fields are the X-Fieldsync-Device, -Time,
+ * -Nonce and -Signature headers, NULL when absent; content_length is the
+ * declared body length (the signed one); body is NULL before the body is
+ * read (fs_hq_admit) and the whole body in fs_hq_handle. */
+typedef struct fs_hq_request {
+  const char *method, *path, *query; /* query: raw text after '?', "" if none */
+  const char *device, *time, *nonce, *signature;
+  uint64_t content_length;
+  const unsigned char *body;
+  size_t body_len;
+} fs_hq_request;
+
+/* A reply: HTTP status, a static content type, a caller-owned body
+ * (fs_free, or fs_hq_reply_clear), and retry_after (seconds, 0 = none) for
+ * a Retry-After header.  max_body: from fs_hq_admit, the most body bytes
+ * the front end may read for this request. */
+typedef struct fs_hq_reply {
+  int status;
+  const char *ctype;
+  unsigned char *body;
+  size_t len;
+  int retry_after;
+  size_t max_body;
+} fs_hq_reply;
+
+void fs_hq_reply_clear(fs_hq_reply *reply);
+
+/* Admission, before any body byte is read: the endpoint and method exist,
+ * the declared length is within the endpoint's bound, and (push, pull) the
+ * request is signed by an enrolled, unrevoked device within the clock
+ * window, with a nonce not seen before.  Returns 1 and sets
+ * reply->max_body when the front end may read the body; returns 0 with
+ * reply filled (401, 403, 404, 405, 411, 413, 503) otherwise.  Costs no
+ * allocation proportional to the declared length.  Thread-safe. */
+int fs_hq_admit(fs_hq_reply *reply, fs_hq *hq, const fs_hq_request *req);
+
+/* Handles one whole request.  It checks everything fs_hq_admit checks again
+ * (a request admitted before is not refused as a replay of itself), so a
+ * caller may use it alone.  Thread-safe: takes the lock itself. */
+void fs_hq_handle(fs_hq_reply *reply, fs_hq *hq, const fs_hq_request *req);
 
 #ifdef __cplusplus
 }

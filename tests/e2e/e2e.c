@@ -267,9 +267,11 @@ static int start_once(e2e_server *s, int port) {
   char listen[64];
   snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
   unlink(s->port_file);
-  const char *argv[] = {
+  const char *argv[24] = {
       "fieldsync-server", "--home",     s->home, "serve", "--listen", listen,
       "--port-file",      s->port_file, NULL};
+  for (size_t i = 0, n = 8; s->serve_args && s->serve_args[i] && n + 1 < 24; i++)
+    argv[n++] = s->serve_args[i], argv[n] = NULL;
   s->pid = e2e_spawn(argv, NULL, s->log);
   if (s->pid <= 0)
     return -1;

@@ -35,6 +35,7 @@ typedef struct e2e_server {
   char url[64];    /* https://127.0.0.1:PORT once started */
   int port;        /* 0 until started */
   pid_t pid;       /* >0 while running */
+  const char *const *serve_args; /* more `serve` options, NULL-terminated */
 } e2e_server;
 
 /* `fieldsync-server --home DIR/NAME init --json` (cert and pin recorded) and

@@ -26,6 +26,7 @@
 #include "http_client.h"
 #include "keys.h"
 #include "e2e.h"
+#include "hostile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -310,34 +311,30 @@ static void test_tls_trust(void) {
    * ask again (as the client's retry does) and get the same answer; other
    * keys under that device id are refused. */
   {
-    char devid[64], keysdir[4200], hex[KEYS_PUB_HEX_SIZE], body[1024];
-    fs_pubkeys pub;
-    http_client *c = NULL;
+    char hex[KEYS_PUB_HEX_SIZE], body[1024];
+    hostile h;
     http_response r;
     memset(&r, 0, sizeof r);
-    e2e_device_id(__LINE__, p, devid);
-    snprintf(keysdir, sizeof keysdir, "%s/keys", p);
-    CHECK_OK(keys_load_public(&pub, keysdir));
-    keys_pub_to_hex(hex, &pub);
-    snprintf(body, sizeof body,
-             "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
-             t, devid, hex);
-    CHECK_OK(http_client_new(&c, s1->url, s1->cert, NULL));
-    if (c) {
-      CHECK_OK(http_client_post(c, "/v1/enroll", "application/json", body, strlen(body), &r));
+    if (hostile_open(&h, s1, p) == 0) {
+      keys_pub_to_hex(hex, &h.keys.pub);
+      snprintf(body, sizeof body,
+               "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
+               t, h.device, hex);
+      CHECK_OK(hostile_request(&h, "/v1/enroll", body, strlen(body), &r));
       CHECK_EQ_INT(r.status, 200);
       CHECK_CONTAINS((const char *)r.body, "\"server_id\"");
       http_response_clear(&r);
-      hex[0] = hex[0] == 'a' ? 'b' : 'a'; /* other keys, same device id */
+      CHECK_OK(keys_new(&h.keys)); /* other keys, same device id */
+      keys_pub_to_hex(hex, &h.keys.pub);
       snprintf(body, sizeof body,
                "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
-               t, devid, hex);
-      CHECK_OK(http_client_post(c, "/v1/enroll", "application/json", body, strlen(body), &r));
+               t, h.device, hex);
+      CHECK_OK(hostile_request(&h, "/v1/enroll", body, strlen(body), &r));
       CHECK_EQ_INT(r.status, 409);
       CHECK_CONTAINS((const char *)r.body, "already enrolled");
       http_response_clear(&r);
     }
-    http_client_free(c);
+    hostile_close(&h);
   }
 
 done:

@@ -197,7 +197,7 @@ static void test_chain(void) {
   uint8_t bogus[ENVELOPE_HASH_SIZE];
   memset(bogus, 0xab, sizeof bogus);
   sealed fork = seal_plain((const uint8_t *)"fork", 4, 2, bogus, 1);
-  CHECK_ERR(open_at_srv(&o, &fork, &at1), FS_ECORRUPT);
+  CHECK_ERR(open_at_srv(&o, &fork, &at1), FS_ECONFLICT);
   CHECK_CONTAINS(fs_errmsg(), "fork");
   free(fork.p);
   /* A second seq 1 after seq 1 was accepted is a replay, not a fork. */

@@ -424,17 +424,11 @@ static void test_chunked_bounds(void) {
   long status;
   char body[256];
 
+  /* A body of unknown length could not be judged before it is read: a POST
+   * without Content-Length is refused at once, nothing of it buffered. */
   CHECK_EQ_INT(chunked_post(100000, &status, body), CURLE_OK);
-  CHECK_EQ_INT(status, 200);
-  /* Over the bound without announcing it: the rest is discarded unread
-   * into memory, then 413. */
-  CHECK_EQ_INT(chunked_post(HTTPS_SERVER_MAX_BODY + 1024 * 1024, &status, body),
-               CURLE_OK);
-  CHECK_EQ_INT(status, 413);
-  CHECK_CONTAINS(body, "{\"error\":\"request body is larger than");
-  /* A client that keeps streaming far past it is cut off. */
-  CHECK(chunked_post(HTTPS_SERVER_MAX_BODY + (size_t)40 * 1024 * 1024, &status,
-                     body) != CURLE_OK);
+  CHECK_EQ_INT(status, 411);
+  CHECK_CONTAINS(body, "{\"error\":\"a request body needs a Content-Length header");
 }
 
 static void test_trust(void) {

@@ -52,6 +52,7 @@
   "+AES-256-GCM:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"   \
   "%SERVER_PRECEDENCE"
 #define HTTPS_SERVER_CONN_MEMORY ((size_t)16 * 1024) /* headers per connection */
+#define HTTPS_SERVER_DRAIN_MAX ((size_t)64 * 1024) /* refused bodies drained */
 
 struct https_server {
   struct MHD_Daemon *daemon;
@@ -82,6 +83,8 @@ typedef struct https_server_req {
   size_t discarded;
   int started;
   int too_big;
+  https_reply refusal; /* queued once a small refused body is drained */
+  int refused;
   int status;
   size_t bytes_out;
   char method[16];
@@ -335,6 +338,8 @@ static void https_server_done_cb(void *cls, struct MHD_Connection *conn,
           req->device[0] ? " device=" : "", req->device, why);
   free(req->body);
   free(req->query);
+  if (req->refused)
+    free(req->refusal.body);
   pthread_mutex_lock(&srv->mu);
   srv->body_reserved -= req->reserved;
   srv->active--;
@@ -343,14 +348,25 @@ static void https_server_done_cb(void *cls, struct MHD_Connection *conn,
   free(req);
 }
 
-/* Refuses a request before its body is read: the reply is queued and the
- * connection closed afterwards (the unread body is never buffered). */
+/* Refuses a request before its body is read.  A small declared body
+ * (at most HTTPS_SERVER_DRAIN_MAX) is drained unbuffered and the refusal
+ * answered after it, keeping the connection: closing a socket with unread
+ * bytes in it resets the connection, and the client could lose the answer
+ * (the clock correction rides on a 401).  A larger one is answered at once
+ * and the connection closed; curl sends such bodies only after
+ * "100 Continue", which a refused request never gets. */
 static enum MHD_Result https_server_refuse(struct MHD_Connection *conn,
                                            https_server_req *req,
-                                           https_reply *reply) {
-  req->too_big = 1;
+                                           https_reply *reply, size_t declared) {
+  if (declared && declared <= HTTPS_SERVER_DRAIN_MAX) {
+    req->refused = 1;
+    req->refusal = *reply;
+    req->limit = declared;
+    return MHD_YES;
+  }
+  req->too_big = declared != 0;
   return https_server_queue(conn, req, reply->status, reply->content_type,
-                            reply->body, reply->body_len, 1,
+                            reply->body, reply->body_len, declared != 0,
                             reply->retry_after);
 }
 
@@ -385,12 +401,12 @@ static enum MHD_Result https_server_begin(struct MHD_Connection *conn,
       https_reply_error(&reply, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
       free(reply.body);
       reply.body = NULL;
-      return https_server_refuse(conn, req, &reply);
+      return https_server_refuse(conn, req, &reply, SIZE_MAX);
     }
   } else if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
     https_reply_error(&reply, MHD_HTTP_LENGTH_REQUIRED,
                       "a request body needs a Content-Length header");
-    return https_server_refuse(conn, req, &reply);
+    return https_server_refuse(conn, req, &reply, SIZE_MAX);
   }
   if (srv->admit) {
     memset(&hreq, 0, sizeof hreq);
@@ -401,13 +417,13 @@ static enum MHD_Result https_server_begin(struct MHD_Connection *conn,
     hreq.body_len = (size_t)n;
     hreq.conn_ = conn;
     if (!srv->admit(srv->user, &hreq, &reply, &max_body))
-      return https_server_refuse(conn, req, &reply);
+      return https_server_refuse(conn, req, &reply, (size_t)n);
   }
   if (n > max_body) {
     https_reply_error(&reply, MHD_HTTP_CONTENT_TOO_LARGE, NULL);
     free(reply.body);
     reply.body = NULL;
-    return https_server_refuse(conn, req, &reply);
+    return https_server_refuse(conn, req, &reply, (size_t)n);
   }
   pthread_mutex_lock(&srv->mu);
   int over = n > srv->body_budget - srv->body_reserved;
@@ -420,7 +436,7 @@ static enum MHD_Result https_server_begin(struct MHD_Connection *conn,
     https_reply_error(&reply, MHD_HTTP_SERVICE_UNAVAILABLE,
                       "head office is receiving too much at once; try again shortly");
     reply.retry_after = 1;
-    return https_server_refuse(conn, req, &reply);
+    return https_server_refuse(conn, req, &reply, (size_t)n);
   }
   req->limit = (size_t)n;
   return MHD_YES;
@@ -428,6 +444,11 @@ static enum MHD_Result https_server_begin(struct MHD_Connection *conn,
 
 static enum MHD_Result https_server_body(https_server_req *req,
                                          const char *data, size_t n) {
+  (void)data;
+  if (req->refused) { /* drained, never buffered */
+    req->discarded += n;
+    return req->discarded > req->limit ? MHD_NO : MHD_YES;
+  }
   if (req->too_big || n > req->limit - req->len) {
     if (!req->too_big) {
       req->too_big = 1;
@@ -479,6 +500,12 @@ https_server_access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     size_t n = *upload_data_size;
     *upload_data_size = 0;
     return https_server_body(req, upload_data, n);
+  }
+  if (req->refused) {
+    https_reply *f = &req->refusal;
+    req->refused = 0;
+    return https_server_queue(conn, req, f->status, f->content_type, f->body,
+                              f->body_len, 0, f->retry_after);
   }
   if (req->too_big)
     return https_server_queue(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,

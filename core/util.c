@@ -96,6 +96,22 @@ int util_parse_i64(const char *s, int64_t *out) {
   return 1;
 }
 
+#ifdef FS_TEST_HOOKS
+static int (*test_fault)(void *, const char *);
+static void *test_fault_user;
+
+void util_set_fault(int (*fn)(void *user, const char *point), void *user) {
+  test_fault = fn;
+  test_fault_user = user;
+}
+
+int util_fault(const char *point) {
+  return test_fault && test_fault(test_fault_user, point)
+             ? fs_fail(FS_EIO, "fault injected at %s", point)
+             : 0;
+}
+#endif
+
 static int64_t (*test_clock)(void *);
 static void *test_clock_user;
 

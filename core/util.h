@@ -35,6 +35,18 @@ int64_t util_now_ms(void);
  * from its one thread before using any store.  The library never calls it. */
 void util_set_clock(int64_t (*fn)(void *user), void *user);
 
+/* Deterministic fault points for the tests (a test build configured with
+ * -DFS_TEST_HOOKS=ON): util_fault("push-commit") returns nonzero when the
+ * hook the test set says this point fails; the caller then behaves as if
+ * the process died there (it rolls back what it had not committed and
+ * returns an error).  In other builds util_fault is the constant 0. */
+#ifdef FS_TEST_HOOKS
+int util_fault(const char *point);
+void util_set_fault(int (*fn)(void *user, const char *point), void *user);
+#else
+#define util_fault(point) 0
+#endif
+
 /* Canonical lowercase UUID text check (8-4-4-4-12 hex). */
 int util_is_uuid(const char *s);
 

@@ -8,12 +8,12 @@ cd "$here"
 jobs=$(nproc)
 
 echo "== release build"
-scripts/setup.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+scripts/setup.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFS_TEST_HOOKS=ON
 echo "== release tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 echo "== sanitizer build (ASan + UBSan)"
-scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DFS_SANITIZE=ON -DFS_BENCH=OFF
+scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DFS_SANITIZE=ON -DFS_BENCH=OFF -DFS_TEST_HOOKS=ON
 echo "== sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   FS_PROPTEST_SEEDS=${FS_PROPTEST_SEEDS_ASAN:-2000} \

@@ -439,6 +439,7 @@ static int take_ack(session *s, const sealed *sent, const http_response *r,
     rc = refused_log_row(st, t, pk, col, fs_store_site(st), why);
     refused++;
   }
+  if (!rc) rc = util_fault("push-commit");
   if (!rc) rc = fs_tx_commit(st);
   else fs_tx_rollback(st);
   if (!rc) {
@@ -580,6 +581,7 @@ static int pull(session *s) {
       if (!rc) rc = fs_store_set(st, "pull_cursor", next);
       if (!rc) rc = store_meta_set_i64(st, "pull_seq", (int64_t)op.h.seq);
       if (!rc) rc = fs_store_set(st, "pull_hash", hashhex);
+      if (!rc) rc = util_fault("pull-commit");
       if (!rc) rc = fs_tx_commit(st);
       else fs_tx_rollback(st);
     }

@@ -33,6 +33,15 @@
 #define FS_BATCH_MAX_NAME 64   /* table and column names, bytes */
 #define FS_BATCH_MAX_PK 64     /* primary key text, bytes */
 #define FS_BATCH_MAX_TEXT 65536 /* one text value, bytes */
+/* The highest causal length a replica accepts or reaches: a row may be
+ * deleted and re-created about 2^39 times, and `cl + 1` can never overflow. */
+#define FS_MAX_CL ((int64_t)1 << 40)
+
+/* The batch table that carries head office's let-go markers: a row of it
+ * (no columns, an even causal length, no values) names a customer that head
+ * office moved to another manager; the receiving device drops the customer
+ * and everything belonging to it.  A name no declared table can have. */
+#define FS_LETGO_TABLE "fs_letgo"
 
 typedef struct fs_value {
   uint8_t type;  /* FS_VAL_* */

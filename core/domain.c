@@ -1,12 +1,17 @@
 /*
  * domain.c — the field-sales rules of local writes, and head-office imports.
  *
- * These rules run for writes made on this replica (a person's command or a
- * head-office import), never for merges: a merge must accept whatever state
- * a valid peer reached, or replicas would diverge.  They fill defaults
- * (status, timestamps, the device's manager), check enumerations and
- * references, take an order line's unit price from the synced price list
- * (a snapshot), and freeze an order once it is submitted.
+ * domain_insert, domain_update and domain_delete run for writes made on
+ * this replica (a person's command or a head-office import): they fill
+ * defaults (status, timestamps, the device's manager), check references,
+ * take an order line's unit price from the synced price list (a snapshot),
+ * and freeze an order once it is submitted.  domain_check_row holds the
+ * rules every row must satisfy (types, lengths, enumerations, codes,
+ * ranges); a local write runs it on the row it is about to store, and head
+ * office runs the same function on every row a device pushes, so a tampered
+ * device gets no further than a person at its keyboard.  A device never
+ * runs it on what it merges from head office: a replica must accept the
+ * state head office reached, or replicas would diverge.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -171,6 +176,107 @@ static int price_of(fs_store *st, const char *sku, const char *currency, int64_t
   return fs_fail(FS_ENOTFOUND, "SKU %.64s has no price in %s", sku, currency);
 }
 
+/* A received order line carries the unit price its device took from the
+ * price list it had synced.  Head office keeps every price its list has
+ * held and from when (fs_price_log), so it accepts the current list price
+ * and any earlier one set before the line was taken (a device that was
+ * offline when the price changed), and refuses a price the list never had
+ * by then. */
+static int check_line_price(fs_store *st, tbl_state *ts, const fs_value *vals, int64_t when) {
+  int si = col_index(ts, "sku"), ci = col_index(ts, "currency"), pi = col_index(ts, "unit_price");
+  if (si < 0 || ci < 0 || pi < 0 || !store_table(st, "prices")) return FS_OK;
+  if (vals[si].type != FS_VAL_TEXT || vals[ci].type != FS_VAL_TEXT || vals[pi].type != FS_VAL_INT)
+    return FS_OK; /* NOT NULL and types are checked first */
+  sqlite3_stmt *s = store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
+  int step = sqlite3_step(s);
+  int64_t price = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  if (step == SQLITE_DONE)
+    return fs_fail(FS_EINVAL, "SKU %.64s has no price in %.3s on the price list", vals[si].s,
+                   vals[ci].s);
+  if (step != SQLITE_ROW) return store_sqlfail(st, "reading the price list");
+  if (price == vals[pi].i) return FS_OK;
+  s = store_stmt(st, "SELECT 1 FROM fs_price_log WHERE sku=?1 AND currency=?2 AND price=?3"
+                     " AND hlc <= ?4");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, vals[pi].i);
+  sqlite3_bind_int64(s, 4, when);
+  step = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (step == SQLITE_ROW) return FS_OK;
+  if (step != SQLITE_DONE) return store_sqlfail(st, "reading the price list");
+  return fs_fail(FS_EINVAL,
+                 "the unit price %" PRId64 " of SKU %.64s was not on the price list when the "
+                 "line was taken; the list price is %" PRId64 " %.3s",
+                 vals[pi].i, vals[si].s, price, vals[ci].s);
+}
+
+int domain_written(fs_store *st, tbl_state *ts, const fs_value *vals, int64_t hlc) {
+  if (!is(ts, "prices")) return FS_OK;
+  int si = col_index(ts, "sku"), ci = col_index(ts, "currency"), pi = col_index(ts, "price");
+  if (si < 0 || ci < 0 || pi < 0 || vals[si].type != FS_VAL_TEXT ||
+      vals[ci].type != FS_VAL_TEXT || vals[pi].type != FS_VAL_INT)
+    return FS_OK;
+  /* the first time a price was set is when lines could start using it */
+  sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO fs_price_log(sku, currency, price,"
+                                   " hlc) VALUES(?1,?2,?3,?4)");
+  if (!s) return FS_EIO;
+  sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, vals[pi].i);
+  sqlite3_bind_int64(s, 4, hlc);
+  int step = sqlite3_step(s);
+  sqlite3_reset(s);
+  return step == SQLITE_DONE ? FS_OK : store_sqlfail(st, "recording the price list");
+}
+
+static int check_line_qty(const tbl_state *ts, const fs_value *vals) {
+  int qi = col_index(ts, "qty");
+  if (qi >= 0 && (vals[qi].type != FS_VAL_INT || vals[qi].i <= 0))
+    return fs_fail(FS_EINVAL, "quantity must be a positive whole number");
+  return FS_OK;
+}
+
+int domain_check_row(fs_store *st, tbl_state *ts, const fs_value *vals, const domain_merge *m) {
+  const fs_table *t = ts->decl;
+  for (size_t i = 0; i < t->ncols; i++) {
+    const fs_column *c = &t->cols[i];
+    const fs_value *v = &vals[i];
+    if (v->type == FS_VAL_NULL) continue;
+    int want = c->type == FS_COL_INT ? FS_VAL_INT : FS_VAL_TEXT;
+    if (v->type != want)
+      return fs_fail(FS_EINVAL, "%s.%s must be %s", t->name, c->name,
+                     want == FS_VAL_INT ? "a whole number" : "text");
+    if (v->type != FS_VAL_TEXT) continue;
+    size_t max = c->max_len ? c->max_len : 4096;
+    if (!v->s || !util_utf8_valid(v->s, v->n))
+      return fs_fail(FS_EINVAL, "%s is not valid UTF-8 text", c->name);
+    if (v->n > max)
+      return fs_fail(FS_EINVAL, "%s is too long (%zu bytes; at most %zu for %s)", c->name,
+                     (size_t)v->n, max, t->name);
+  }
+  int rc = check_table_enums(ts, vals);
+  if (rc) return rc;
+  for (size_t i = 0; i < t->ncols; i++)
+    if ((t->cols[i].flags & FS_COL_NOTNULL) && vals[i].type == FS_VAL_NULL)
+      return fs_fail(FS_EINVAL, "%s needs a %s", t->name, t->cols[i].name);
+  if (is(ts, "order_lines")) {
+    if (!(FS_MUT(28) && m == NULL) && (rc = check_line_qty(ts, vals))) return rc;
+    /* A line's price is checked when the line is new here or its price
+     * changes: a later list price does not make an accepted line wrong. */
+    int pi = col_index(ts, "unit_price");
+    if (m && (!m->held || (pi >= 0 && !value_equal(&m->held[pi], &vals[pi]))) &&
+        (rc = check_line_price(st, ts, vals, m->when)))
+      return rc;
+  }
+  return FS_OK;
+}
+
 int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *a) {
   int ci = ts->sp[SP_CREATED], mi = ts->sp[SP_MANAGER];
   if (ci >= 0 && vals[ci].type == FS_VAL_NULL) {
@@ -196,16 +302,16 @@ int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *
     if (vals[i].n != 5 || memcmp(vals[i].s, "draft", 5) != 0)
       return fs_fail(FS_EINVAL, "a new order starts as a draft");
   } else if (is(ts, "order_lines")) {
-    int oi = col_index(ts, "order_id"), si = col_index(ts, "sku"), qi = col_index(ts, "qty");
+    int oi = col_index(ts, "order_id"), si = col_index(ts, "sku");
     if (vals[oi].type != FS_VAL_TEXT) return fs_fail(FS_EINVAL, "an order line needs an order");
     if (vals[si].type != FS_VAL_TEXT) return fs_fail(FS_EINVAL, "an order line needs a SKU");
-    if (vals[qi].type != FS_VAL_INT || vals[qi].i <= 0)
-      return fs_fail(FS_EINVAL, "quantity must be a positive whole number");
+    int rc = check_line_qty(ts, vals);
+    if (rc) return rc;
     char cust[65], cur[4];
-    int rc = require_draft(st, vals[oi].s, cust, cur);
+    rc = require_draft(st, vals[oi].s, cust, cur);
     if (rc) return rc;
     int64_t price = 0;
-    if ((rc = price_of(st, vals[si].s, cur, &price))) return rc;
+    if ((rc = price_of(st, vals[si].s, FS_MUT(29) ? "EUR" : cur, &price))) return rc;
     const char *custp = arena_strndup(a, cust, strlen(cust));
     const char *curp = arena_strndup(a, cur, strlen(cur));
     if (!custp || !curp) return fs_fail(FS_ENOMEM, "out of memory");
@@ -216,14 +322,13 @@ int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *
   } else if (is(ts, "complaints")) {
     set_default(ts, vals, "kind", text_value("complaint"));
   }
-  return check_table_enums(ts, vals);
+  return FS_OK; /* the row's rules: domain_check_row, once defaults are in */
 }
 
 int domain_update(fs_store *st, tbl_state *ts, const char *id, const fs_value *old,
                   fs_value *vals, const uint8_t *set, struct fs_arena *a) {
   (void)a;
-  fs_value merged[64];
-  for (size_t i = 0; i < ts->decl->ncols; i++) merged[i] = set[i] ? vals[i] : old[i];
+  (void)vals; /* the new values' rules are domain_check_row's */
   if (is(ts, "orders")) {
     int si = col_index(ts, "status");
     if (old[si].type == FS_VAL_TEXT && strcmp(old[si].s, "draft") != 0)
@@ -239,11 +344,8 @@ int domain_update(fs_store *st, tbl_state *ts, const char *id, const fs_value *o
                      !strcmp(c, "currency") || !strcmp(c, "customer_id")))
         return fs_fail(FS_EINVAL, "an order line's %s cannot be changed; add a new line", c);
     }
-    int qi = col_index(ts, "qty");
-    if (merged[qi].type != FS_VAL_INT || merged[qi].i <= 0)
-      return fs_fail(FS_EINVAL, "quantity must be a positive whole number");
   }
-  return check_table_enums(ts, merged);
+  return FS_OK; /* the row's rules: domain_check_row on the merged row */
 }
 
 int domain_delete(fs_store *st, tbl_state *ts, const char *id, const fs_value *old) {
@@ -303,13 +405,19 @@ int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager) {
   if (!manager || !*manager) return fs_fail(FS_EINVAL, "no manager given");
   int implicit = 0, rc = store_tx_begin(st, &implicit);
   if (rc) return rc;
-  /* Remember who held it, so that manager's devices are told to let go. */
-  sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO fs_moved(pk, manager)"
-                                   " SELECT id, manager FROM customers WHERE id=?1"
+  /* The manager who held it gets a let-go marker: a change number of its
+   * own, taken before the customer's rows are re-marked, so the marker
+   * reaches that manager's devices once and before anything newer.  A
+   * marker for the manager it comes back to is dropped: those devices
+   * either never let go or receive the customer again after the marker. */
+  sqlite3_stmt *s = store_stmt(st, "INSERT OR REPLACE INTO fs_moved(pk, manager, seq, hlc)"
+                                   " SELECT id, manager, ?3, ?4 FROM customers WHERE id=?1"
                                    " AND manager IS NOT NULL AND manager != ?2");
   if (!s) return store_tx_end(st, implicit, FS_EIO);
   sqlite3_bind_text(s, 1, customer_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, store_next_seq(st));
+  sqlite3_bind_int64(s, 4, hlc_next(&st->clock, util_now_ms()));
   if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "recording a reassignment");
   sqlite3_reset(s);
   if (!rc) {

@@ -8,14 +8,16 @@
  */
 #include "hlc.h"
 
+#include "util.h"
+
 int64_t hlc_next(hlc_clock *c, int64_t now_ms) {
   int64_t wall = (int64_t)((uint64_t)now_ms << HLC_LOGICAL_BITS);
   int64_t next = c->last + 1;
-  if (wall > next) next = wall;
+  if (wall > next || FS_MUT(30)) next = wall; /* mutant: the wall clock alone */
   c->last = next;
   return next;
 }
 
 void hlc_observe(hlc_clock *c, int64_t remote) {
-  if (remote > c->last) c->last = remote;
+  if (remote > c->last && !FS_MUT(18)) c->last = remote;
 }

@@ -15,8 +15,17 @@
  *     such values differ, both go to fs_conflict (deduplicated).
  *  4. Write policy: head-office tables and head-office columns accept clocks
  *     of the head-office site only; at head office, a device may only write
- *     its own manager's customers.  Refusals are logged and reported, the
- *     rest of the batch applies.
+ *     its own manager's customers (a deleted one too: its tombstone
+ *     remembers the manager), a device's value for a head-office column only
+ *     when it creates the row, every clock in a device's change that is not
+ *     the device's own must be one head office already holds, and every row
+ *     must pass the same domain rules as a local write (domain_check_row).
+ *     Causal lengths and clocks are bounded on every replica.  Refusals are
+ *     logged and reported, the rest of the batch applies.
+ *  5. Subsets: head office sends a manager's devices that manager's
+ *     customers, their rows and tombstones, and one let-go marker (a row of
+ *     FS_LETGO_TABLE: an id, no values) for each customer moved away from
+ *     the manager; the device drops that customer on receiving it.
  */
 #include "merge.h"
 
@@ -77,9 +86,11 @@ bad:
 typedef struct stream {
   sqlite3_stmt *s;
   int tbl;
-  int tomb;
-  int has; /* a row is pending in s */
+  int tomb;  /* 1: fs_tomb rows; 2: let-go markers (fs_moved) */
+  int has;   /* a row is pending in s */
 } stream;
+
+#define STREAM_LETGO 2
 
 static int stream_key_cmp(const stream *a, const stream *b) {
   int64_t da = sqlite3_column_int64(a->s, 0), db = sqlite3_column_int64(b->s, 0);
@@ -98,16 +109,26 @@ static char *stream_sql(fs_store *st, tbl_state *ts, int tomb, const merge_filte
   if (!sql) return NULL;
   const char *t = ts->decl->name;
   char where[512] = "";
-  int by_manager = f && f->manager && store_table(st, "customers") &&
+  int by_manager = !FS_MUT(20) && f && f->manager && store_table(st, "customers") &&
                    !(f->include_all_hq && ts->decl->owner == FS_OWNER_HQ && ts->cust_col < 0);
+  if (tomb == STREAM_LETGO) {
+    /* Only what the manager let go of: an id and head office's clock. */
+    snprintf(sql, cap,
+             "SELECT seq, pk, hlc FROM fs_moved WHERE manager=?4 AND seq > ?1 AND ?3 = ?3"
+             " ORDER BY seq LIMIT ?5");
+    return sql;
+  }
   if (by_manager) {
+    /* A tombstone goes to the devices of the manager whose customer the
+     * row belonged to when it was deleted; one that does not know it (made
+     * before tombstones remembered it) to the devices of the manager its
+     * customer has now, and one that belongs to no customer to everyone. */
     if (tomb)
       snprintf(where, sizeof where,
-               " AND (cust IS NULL OR cust IN (SELECT id FROM customers WHERE manager=?4)"
-               " OR NOT EXISTS (SELECT 1 FROM customers WHERE id=cust))");
-    else if (is_customers(ts)) /* and those moved away, so devices let go */
-      snprintf(where, sizeof where,
-               " AND (manager=?4 OR id IN (SELECT pk FROM fs_moved WHERE manager=?4))");
+               " AND (manager=?4 OR (manager IS NULL AND (cust IS NULL"
+               " OR cust IN (SELECT id FROM customers WHERE manager=?4))))");
+    else if (is_customers(ts))
+      snprintf(where, sizeof where, " AND manager=?4");
     else if (ts->cust_col >= 0)
       snprintf(where, sizeof where,
                " AND \"%s\" IN (SELECT id FROM customers WHERE manager=?4)",
@@ -145,12 +166,24 @@ static int emit(fs_store *st, fs_batch *b, stream *s, tbl_state *ts) {
   rc->table = (uint16_t)s->tbl;
   const char *pk = (const char *)sqlite3_column_text(q, 1);
   rc->pk = arena_strndup(a, pk, strlen(pk));
-  rc->cl = sqlite3_column_int64(q, 2);
-  rc->hlc = sqlite3_column_int64(q, 3);
-  rc->site = sqlite3_column_int64(q, 4);
   if (!rc->pk) return fs_fail(FS_ENOMEM, "out of memory");
+  if (s->tomb == STREAM_LETGO) {
+    /* The marker's table is the dictionary's last entry, listed only in a
+     * batch that holds a marker; it has the shape of a deleted row. */
+    rc->table = (uint16_t)st->nt;
+    rc->cl = 2;
+    rc->hlc = sqlite3_column_int64(q, 2);
+    rc->site = st->site;
+    b->ntables = (uint16_t)(st->nt + 1);
+  } else {
+    rc->cl = sqlite3_column_int64(q, 2);
+    rc->hlc = sqlite3_column_int64(q, 3);
+    rc->site = sqlite3_column_int64(q, 4);
+  }
   int64_t lo = rc->hlc, hi = rc->hlc;
-  if (s->tomb) {
+  if (s->tomb == STREAM_LETGO) {
+    /* no values, no cells */
+  } else if (s->tomb) {
     rc->seen = sqlite3_column_int64(q, 5);
   } else {
     size_t nc = ts->decl->ncols;
@@ -184,7 +217,7 @@ static int emit(fs_store *st, fs_batch *b, stream *s, tbl_state *ts) {
 
 int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filter *f,
                         size_t max_rows, fs_batch *out, merge_cursor *next, int *more) {
-  size_t ns = st->nt * 2;
+  size_t ns = st->nt * 2 + 1; /* rows and tombstones per table, let-go markers */
   stream *ss = NULL;
   int rc = FS_OK;
   change_batch_reset(out);
@@ -197,7 +230,7 @@ int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filt
     return store_sqlfail(st, "reading changes");
   if (max_rows == 0 || max_rows > FS_BATCH_MAX_ROWS) max_rows = FS_BATCH_MAX_ROWS;
   ss = calloc(ns, sizeof *ss);
-  out->tables = arena_alloc(out->arena, st->nt * sizeof *out->tables);
+  out->tables = arena_alloc(out->arena, (st->nt + 1) * sizeof *out->tables);
   out->rows = arena_alloc(out->arena, max_rows * sizeof *out->rows);
   if (!ss || !out->tables || !out->rows) {
     rc = fs_fail(FS_ENOMEM, "out of memory");
@@ -215,11 +248,20 @@ int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filt
     for (size_t j = 0; j < st->t[i].decl->ncols; j++)
       out->tables[i].cols[j] = st->t[i].decl->cols[j].name;
   }
+  out->tables[st->nt] = (fs_batch_table){FS_LETGO_TABLE, 0, NULL};
+  if (!(out->tables[st->nt].cols = arena_alloc(out->arena, sizeof(char *)))) {
+    rc = fs_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  tbl_state *custs = store_table(st, "customers");
   for (size_t k = 0; k < ns; k++) {
-    tbl_state *ts = &st->t[k / 2];
+    int letgo = k == ns - 1;
+    /* Markers only for a manager's devices. */
+    if (letgo && !(f && f->manager && custs)) continue;
+    tbl_state *ts = letgo ? custs : &st->t[k / 2];
     stream *s = &ss[k];
     s->tbl = ts->idx;
-    s->tomb = (int)(k % 2);
+    s->tomb = letgo ? STREAM_LETGO : (int)(k % 2);
     char *sql = stream_sql(st, ts, s->tomb, f);
     if (!sql) {
       rc = fs_fail(FS_ENOMEM, "out of memory");
@@ -235,7 +277,7 @@ int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filt
      * number is the last one sent, everything after it is new. */
     sqlite3_bind_int64(s->s, 1, from->seq);
     /* site ids are positive: -1 excludes nothing */
-    sqlite3_bind_int64(s->s, 3, f && f->exclude_src ? f->exclude_src : -1);
+    sqlite3_bind_int64(s->s, 3, f && f->exclude_src && !FS_MUT(19) ? f->exclude_src : -1);
     if (f && f->manager) sqlite3_bind_text(s->s, 4, f->manager, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s->s, 5, (sqlite3_int64)max_rows + 1);
     if ((rc = stream_step(st, s))) goto done;
@@ -292,18 +334,27 @@ static int refuse(fs_store *st, merge_result *res, const char *table, const char
   return refused_log(st, table, pk, col, site, hlc, reason);
 }
 
-/* The manager a customer is assigned to here; NULL when unknown. */
-static const char *customer_manager(fs_store *st, const char *cust, struct fs_arena *a) {
-  sqlite3_stmt *s = store_stmt(st, "SELECT manager FROM customers WHERE id=?1");
-  if (!s) return NULL;
-  sqlite3_bind_text(s, 1, cust, -1, SQLITE_STATIC);
-  const char *m = NULL;
-  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_TEXT) {
-    const char *t = (const char *)sqlite3_column_text(s, 0);
-    m = arena_strndup(a, t, strlen(t));
+/* Whose customer `cust` is here: *known is 1 when it is live (its manager)
+ * or deleted (the manager its tombstone remembers, NULL when that is not
+ * known); 0 when this replica has never seen it. */
+static int customer_owner(fs_store *st, const char *cust, struct fs_arena *a,
+                          const char **owner, int *known) {
+  *owner = NULL;
+  *known = 0;
+  tbl_state *cs = store_table(st, "customers");
+  if (!cs || !cust) return FS_OK;
+  row c;
+  int rc = row_load(st, cs, cust, a, &c);
+  if (rc) return rc;
+  int mi = cs->sp[SP_MANAGER];
+  if (c.state == ROW_LIVE) {
+    *known = 1;
+    if (mi >= 0 && c.vals[mi].type == FS_VAL_TEXT) *owner = c.vals[mi].s;
+  } else if (c.state == ROW_TOMB) {
+    *known = 1;
+    *owner = c.mgr;
   }
-  sqlite3_reset(s);
-  return m;
+  return FS_OK;
 }
 
 typedef struct colmap {
@@ -390,23 +441,100 @@ static int log_lost_row(fs_store *st, tbl_state *ts, const char *pk, const fs_va
   return rc;
 }
 
-/* 1 when a change from a device carries a clock of head office's site that
- * head office does not hold for that row or cell (see policy()). */
-static int forged_hq_clock(const tbl_state *ts, const fs_rowchange *r, const colmap *cm,
-                           const row *l, int64_t hq) {
-  int names_hq = r->site == hq;
-  for (size_t k = 0; k < r->ncells; k++) names_hq |= r->cells[k].site == hq;
-  if (!names_hq) return 0;
-  if (l->state == ROW_NONE || r->cl > l->cl) return 1; /* unknown incarnation */
-  if (r->cl < l->cl) return 0;                         /* stale: ignored anyway */
-  if (l->state == ROW_TOMB)
-    return r->site == hq && clock_cmp(r->hlc, r->site, l->hlc, l->site) > 0;
-  if (r->site == hq && clock_cmp(r->hlc, r->site, l->hlc, l->site) > 0) return 1;
+/* 1 when the clock (h, site) is not the sender's and beats `held`, the
+ * clock this replica holds for the same row or cell. */
+static int unheld(int64_t h, int64_t site, int64_t sender, fs_cell held, int64_t *who) {
+  if (site == sender || clock_cmp(h, site, held.hlc, held.site) <= 0) return 0;
+  *who = site;
+  return 1;
+}
+
+/* A device sends its own writes, and may send back state it received from
+ * head office (a row it merged with an edit of its own).  So every clock
+ * in its change that is not its own must be one head office already holds
+ * for that row or cell, or older: anything else is a write made up in
+ * another site's name.  Returns 1 (and the site named, in *who) when the
+ * change carries such a clock. */
+static int unheld_clock(const tbl_state *ts, const fs_rowchange *r, const colmap *cm,
+                        const row *l, int64_t sender, int64_t *who) {
+  static const fs_cell none = {0, 0, 0, 0, 0};
+  if (l->state == ROW_NONE || r->cl > l->cl) { /* an incarnation head office never had */
+    if (unheld(r->hlc, r->site, sender, none, who)) return 1;
+    for (size_t k = 0; k < r->ncells; k++)
+      if (unheld(r->cells[k].hlc, r->cells[k].site, sender, none, who)) return 1;
+    return 0;
+  }
+  if (r->cl < l->cl) return 0; /* an older incarnation: ignored anyway */
+  fs_cell lrow = {0, l->hlc, l->site, 0, 0};
+  if (unheld(r->hlc, r->site, sender, lrow, who)) return 1;
+  if (l->state != ROW_LIVE) return 0;
   for (size_t i = 0; i < ts->decl->ncols; i++) {
     if (cm->idx[i] < 0) continue;
-    fs_cell rc = remote_cell(r, cm->idx[i]), lc = local_cell(l, i);
-    if (rc.site == hq && clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) > 0) return 1;
+    fs_cell rc = remote_cell(r, cm->idx[i]);
+    if (unheld(rc.hlc, rc.site, sender, local_cell(l, i), who)) return 1;
   }
+  return 0;
+}
+
+/* Causal lengths and clocks a replica accepts: a causal length of 1 to
+ * FS_MAX_CL (so `cl + 1` stays defined), positive clocks and sites, bases
+ * that are a clock or none.  A reason into buf, or NULL when in bounds. */
+static const char *out_of_bounds(const fs_rowchange *r, char *buf, size_t n) {
+  if (r->cl < 1 || r->cl > FS_MAX_CL) {
+    snprintf(buf, n, "the change has causal length %lld, outside the accepted 1 to %lld.",
+             (long long)r->cl, (long long)FS_MAX_CL);
+    return buf;
+  }
+  int bad = r->hlc <= 0 || r->site <= 0 || r->seen < 0;
+  for (size_t k = 0; k < r->ncells; k++) {
+    const fs_cell *c = &r->cells[k];
+    bad |= c->hlc <= 0 || c->site <= 0 || c->bhlc < 0 || c->bsite < 0;
+  }
+  if (!bad) return NULL;
+  snprintf(buf, n, "the change carries a clock or site id that is zero or negative.");
+  return buf;
+}
+
+/* The values an incoming live row would give the row, in local column
+ * order: a column the sender does not have keeps this replica's value. */
+static fs_value *incoming_values(const tbl_state *ts, const fs_rowchange *r, const colmap *cm,
+                                 const row *l, struct fs_arena *a) {
+  size_t nc = ts->decl->ncols;
+  fs_value *v = arena_alloc(a, nc * sizeof *v);
+  if (!v) return NULL;
+  for (size_t i = 0; i < nc; i++) {
+    if (cm->idx[i] >= 0) v[i] = r->vals[cm->idx[i]];
+    else if (l->state == ROW_LIVE) v[i] = l->vals[i];
+    else v[i] = (fs_value){FS_VAL_NULL, 0, NULL, 0};
+  }
+  return v;
+}
+
+static int refuse_row(fs_store *st, merge_result *res, const fs_table *t,
+                      const fs_rowchange *r, const char *reason) {
+  int e = refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, reason);
+  return e ? e : 1;
+}
+
+/* At head office: may a device's value for head-office column i stand?
+ * Only when the device creates the row (head office has never seen it and
+ * it is the first incarnation), when it changes nothing head office holds,
+ * or when it carries head office's own clock (checked by unheld_clock). */
+static int hq_column_ok(const tbl_state *ts, const fs_rowchange *r, const colmap *cm,
+                        const row *l, size_t i, int64_t hq) {
+  fs_cell c = remote_cell(r, cm->idx[i]);
+  const fs_value *v = &r->vals[cm->idx[i]];
+  if (c.site == hq) return 1;
+  if (l->state == ROW_NONE) return r->cl == 1;
+  if (r->cl < l->cl) return 1; /* an older incarnation: ignored */
+  if (l->state == ROW_LIVE && r->cl == l->cl)
+    return clock_cmp(c.hlc, c.site, local_cell(l, i).hlc, local_cell(l, i).site) <= 0 ||
+           value_equal(v, &l->vals[i]);
+  /* A re-creation: the value must be the one head office holds, or for a
+   * customer's manager the one its tombstone remembers. */
+  if (l->state == ROW_LIVE) return value_equal(v, &l->vals[i]);
+  if ((int)i == ts->sp[SP_MANAGER] && is_customers(ts) && l->mgr)
+    return v->type == FS_VAL_TEXT && strlen(l->mgr) == v->n && !memcmp(l->mgr, v->s, v->n);
   return 0;
 }
 
@@ -418,84 +546,143 @@ static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colm
                   uint64_t *drop) {
   const fs_table *t = ts->decl;
   int64_t hq = st->hq_site;
-  char reason[256];
+  /* Head office merges only what devices push: every rule a device obeys
+   * locally is checked again here. */
+  int at_hq = o->sender_manager || (store_is_hq(st) && o->sender != st->site);
+  int alive = r->cl % 2 == 1;
+  char reason[512];
   *drop = 0;
-  /* Site ids are not secrets: a device could name head office's site on
-   * clocks it made up.  Head office never learns its own writes from a
-   * device, so a head-office clock it does not already hold is forged. */
-  if (o->sender_manager && forged_hq_clock(ts, r, cm, l, hq)) {
-    snprintf(reason, sizeof reason,
-             "the change claims a head-office write that head office never made");
-    int e = refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, reason);
-    return e ? e : 1;
+  /* Site ids are not secrets: a device could name head office's site, or
+   * another device's, on clocks it made up. */
+  int64_t who = 0;
+  if (at_hq && !FS_MUT(21) && unheld_clock(ts, r, cm, l, o->sender, &who)) {
+    if (who == hq)
+      snprintf(reason, sizeof reason,
+               "the change claims a head-office write that head office never made");
+    else
+      snprintf(reason, sizeof reason,
+               "the change carries a write by device %016llx that head office does not hold; "
+               "a device may only send its own writes and what it received from head office.",
+               (unsigned long long)who);
+    return refuse_row(st, res, t, r, reason);
   }
   if (t->owner == FS_OWNER_HQ) {
-    int ok = hq != 0 && r->site == hq;
+    int ok = (hq != 0 && r->site == hq) || FS_MUT(22);
     for (size_t k = 0; ok && k < r->ncells; k++) ok = r->cells[k].site == hq;
     if (!ok) {
       snprintf(reason, sizeof reason, "%s is head-office data; devices cannot change it",
                t->name);
-      int e = refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, reason);
-      return e ? e : 1;
+      return refuse_row(st, res, t, r, reason);
     }
     return 0;
   }
-  /* Head-office owned columns: a value written after creation must carry
-   * the head-office site's clock. */
-  for (size_t i = 0; i < t->ncols; i++) {
-    if (!(t->cols[i].flags & FS_COL_HQ) || cm->idx[i] < 0 || r->cl % 2 == 0) continue;
-    fs_cell c = remote_cell(r, cm->idx[i]);
-    int is_creation = c.hlc == r->hlc && c.site == r->site;
-    if (!is_creation && c.site != hq) {
-      snprintf(reason, sizeof reason, "%s.%s is set by head office only", t->name,
-               t->cols[i].name);
-      int e = refuse(st, res, t->name, r->pk, t->cols[i].name, c.site, c.hlc, reason);
-      if (e) return e;
-      *drop |= 1ull << i;
-    }
-  }
-  /* At head office: a device may only write its own manager's customers. */
+  /* At head office: a device may only write its own manager's customers,
+   * live or deleted (a tombstone remembers whose customer it was). */
   if (o->sender_manager && store_table(st, "customers")) {
     const char *owner = NULL;
-    int known = 0;
+    int known = 0, deleted = 0;
     if (is_customers(ts)) {
+      int mi = ts->sp[SP_MANAGER];
       if (l->state == ROW_LIVE) {
-        for (size_t i = 0; i < t->ncols; i++)
-          if (!strcmp(t->cols[i].name, "manager") && l->vals[i].type == FS_VAL_TEXT)
-            owner = l->vals[i].s;
+        if (mi >= 0 && l->vals[mi].type == FS_VAL_TEXT) owner = l->vals[mi].s;
         known = 1;
-      } else if (l->state == ROW_NONE && r->cl % 2 == 1) {
-        for (size_t i = 0; i < t->ncols; i++)
-          if (!strcmp(t->cols[i].name, "manager") && cm->idx[i] >= 0 &&
-              r->vals[cm->idx[i]].type == FS_VAL_TEXT)
-            owner = r->vals[cm->idx[i]].s;
+      } else if (l->state == ROW_TOMB) {
+        owner = l->mgr;
+        known = deleted = 1;
+      } else if (alive) {
+        if (mi >= 0 && cm->idx[mi] >= 0 && r->vals[cm->idx[mi]].type == FS_VAL_TEXT)
+          owner = r->vals[cm->idx[mi]].s;
         known = 1;
       }
     } else if (ts->cust_col >= 0) {
       /* Both the customer the row belongs to here and the one the change
        * names must be the sender's: a row cannot be moved off another
-       * manager's customer either. */
+       * manager's customer, nor attached to one, nor to a deleted one. */
       const char *custs[2] = {NULL, NULL};
-      if (r->cl % 2 == 1 && cm->idx[ts->cust_col] >= 0 &&
+      if (alive && cm->idx[ts->cust_col] >= 0 &&
           r->vals[cm->idx[ts->cust_col]].type == FS_VAL_TEXT)
         custs[0] = r->vals[cm->idx[ts->cust_col]].s;
       if (l->state == ROW_LIVE && l->vals[ts->cust_col].type == FS_VAL_TEXT)
         custs[1] = l->vals[ts->cust_col].s;
+      else if (l->state == ROW_TOMB)
+        custs[1] = l->cust;
       for (int k = 0; k < 2 && !(known && owner && strcmp(owner, o->sender_manager)); k++) {
         if (!custs[k]) continue;
-        const char *m = customer_manager(st, custs[k], a);
-        if (m) {
+        const char *m = NULL;
+        int kn = 0, e = customer_owner(st, custs[k], a, &m, &kn);
+        if (e) return e;
+        if (kn) {
           owner = m;
           known = 1;
         }
       }
+      if (!known && l->state == ROW_TOMB && l->mgr) {
+        owner = l->mgr;
+        known = 1;
+      }
     }
-    if (known && (!owner || strcmp(owner, o->sender_manager) != 0)) {
+    if (known && !FS_MUT(23) && (!owner || strcmp(owner, o->sender_manager) != 0)) {
+      if (deleted)
+        snprintf(reason, sizeof reason,
+                 "this customer was deleted while assigned to %.100s; only that manager's "
+                 "devices or head office may re-create it, not this device's manager %.100s.",
+                 owner ? owner : "nobody head office knows of", o->sender_manager);
+      else
+        snprintf(reason, sizeof reason,
+                 "this customer is assigned to %.100s, not to this device's manager %.100s",
+                 owner ? owner : "nobody", o->sender_manager);
+      return refuse_row(st, res, t, r, reason);
+    }
+  }
+  /* A device records its own manager on what it creates (an order, a
+   * meeting): reports credit them to that manager. */
+  int mi = ts->sp[SP_MANAGER];
+  if (!FS_MUT(24) && o->sender_manager && alive && !is_customers(ts) && mi >= 0 &&
+      cm->idx[mi] >= 0) {
+    const fs_value *v = &r->vals[cm->idx[mi]];
+    int taken = l->state != ROW_LIVE || r->cl > l->cl;
+    if (!taken && r->cl == l->cl) {
+      fs_cell rc = remote_cell(r, cm->idx[mi]), lc = local_cell(l, (size_t)mi);
+      taken = clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) > 0 && !value_equal(v, &l->vals[mi]);
+    }
+    if (taken && v->type != FS_VAL_NULL &&
+        (v->type != FS_VAL_TEXT || strlen(o->sender_manager) != v->n ||
+         memcmp(v->s, o->sender_manager, v->n) != 0)) {
       snprintf(reason, sizeof reason,
-               "this customer is assigned to %s, not to this device's manager %s",
-               owner ? owner : "nobody", o->sender_manager);
-      int e = refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, reason);
-      return e ? e : 1;
+               "%s.manager names %.100s; a device may only record its own manager %.100s.",
+               t->name, v->type == FS_VAL_TEXT ? v->s : "a number", o->sender_manager);
+      return refuse_row(st, res, t, r, reason);
+    }
+  }
+  /* The domain rules of a local write (types, lengths, enumerations,
+   * codes, ranges, an order line's list price), on the row as it arrives. */
+  if (at_hq && alive && !FS_MUT(25) && (l->state == ROW_NONE || r->cl >= l->cl)) {
+    fs_value *vals = incoming_values(ts, r, cm, l, a);
+    if (!vals) return fs_fail(FS_ENOMEM, "out of memory");
+    domain_merge m = {l->state == ROW_LIVE && r->cl == l->cl ? l->vals : NULL,
+                      remote_max(r, NULL)};
+    int e = domain_check_row(st, ts, vals, &m);
+    if (e == FS_EINVAL) {
+      snprintf(reason, sizeof reason, "head office refuses this row: %s.", fs_errmsg());
+      fs_clear_error();
+      return refuse_row(st, res, t, r, reason);
+    }
+    if (e) return e;
+  }
+  /* Head-office owned columns.  At head office a device's value stands
+   * only when the device creates the row; on a device, a value written
+   * after creation must carry the head-office site's clock. */
+  for (size_t i = 0; i < t->ncols; i++) {
+    if (!(t->cols[i].flags & FS_COL_HQ) || cm->idx[i] < 0 || !alive) continue;
+    fs_cell c = remote_cell(r, cm->idx[i]);
+    int ok = FS_MUT(26) ? 1 : at_hq ? hq_column_ok(ts, r, cm, l, i, hq)
+                   : (c.hlc == r->hlc && c.site == r->site) || c.site == hq;
+    if (!ok) {
+      snprintf(reason, sizeof reason, "%s.%s is set by head office only", t->name,
+               t->cols[i].name);
+      int e = refuse(st, res, t->name, r->pk, t->cols[i].name, c.site, c.hlc, reason);
+      if (e) return e;
+      *drop |= 1ull << i;
     }
   }
   return 0;
@@ -519,6 +706,9 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
                      const merge_opts *o, struct fs_arena *a, merge_result *res) {
   const fs_table *t = ts->decl;
   size_t nc = t->ncols;
+  char why[160];
+  const char *oob = FS_MUT(27) ? NULL : out_of_bounds(r, why, sizeof why);
+  if (oob) return refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, oob);
   row l;
   int rc = row_load(st, ts, r->pk, a, &l);
   if (rc) return rc;
@@ -552,7 +742,7 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
       tomb.hlc = r->hlc;
       tomb.site = r->site;
       tomb.seen = r->seen;
-      tomb.seq = store_next_seq(st);
+      tomb.seq = FS_MUT(32) && store_is_hq(st) && l.state == ROW_LIVE ? l.seq : store_next_seq(st);
       tomb.src = o->sender;
       if (l.state == ROW_LIVE && ts->cust_col >= 0 && l.vals[ts->cust_col].type == FS_VAL_TEXT)
         tomb.cust = l.vals[ts->cust_col].s;
@@ -560,6 +750,20 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
         tomb.cust = l.cust;
       else if (is_customers(ts))
         tomb.cust = r->pk;
+      /* Whose customer it was, as this replica knows it: that manager alone
+       * may re-create it, and only that manager's devices get the delete.
+       * A row head office never had was the sending device's. */
+      int mi = ts->sp[SP_MANAGER];
+      if (l.state == ROW_TOMB) {
+        tomb.mgr = l.mgr;
+      } else if (l.state == ROW_LIVE && is_customers(ts)) {
+        if (mi >= 0 && l.vals[mi].type == FS_VAL_TEXT) tomb.mgr = l.vals[mi].s;
+      } else if (l.state == ROW_LIVE && tomb.cust) {
+        int known = 0;
+        if ((rc = customer_owner(st, tomb.cust, a, &tomb.mgr, &known))) return rc;
+      } else if (l.state == ROW_NONE && (is_customers(ts) || ts->cust_col >= 0)) {
+        tomb.mgr = o->sender_manager;
+      }
       res->applied++;
       return row_put_tomb(st, ts, r->pk, &tomb);
     }
@@ -645,13 +849,14 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     fs_cell rcl = remote_cell(r, ri);
     const fs_value *rv = &r->vals[ri];
     int cmp = clock_cmp(rcl.hlc, rcl.site, lc.hlc, lc.site);
+    if (FS_MUT(16) && i == 0 && (rcl.site & 1)) cmp = cmp < 0 ? 1 : cmp;
     if (cmp == 0) continue;
     /* One site's writes are ordered (each saw the one before); otherwise a
      * write is concurrent with the other unless it was based on it. */
     int concurrent = rcl.site != lc.site &&
                      !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
                      !(lc.bhlc == rcl.hlc && lc.bsite == rcl.site);
-    if (concurrent && !value_equal(rv, &l.vals[i])) {
+    if (concurrent && !value_equal(rv, &l.vals[i]) && !FS_MUT(17)) {
       int e = cmp > 0 ? conflict_log(st, t->name, r->pk, t->cols[i].name, rv, rcl.hlc,
                                      rcl.site, &l.vals[i], lc.hlc, lc.site)
                       : conflict_log(st, t->name, r->pk, t->cols[i].name, &l.vals[i],
@@ -691,6 +896,26 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
   return customer_arrived(st, ts, r->pk, &l, n.vals);
 }
 
+static int evict_customer(fs_store *st, const char *id, int64_t *rows);
+
+/* A let-go marker: head office moved customer r->pk to another manager, so
+ * this device drops it and everything belonging to it, recording no
+ * deletes (the data lives on at head office).  Only head office can send
+ * one, and only to a device. */
+static int let_go(fs_store *st, const fs_rowchange *r, const merge_opts *o, merge_result *res) {
+  tbl_state *cs = store_table(st, "customers");
+  int64_t hq = st->hq_site;
+  if (FS_MUT(31)) return FS_OK; /* the marker is ignored */
+  if (store_is_hq(st) || hq == 0 || o->sender != hq || r->site != hq || r->nvals != 0 ||
+      r->ncells != 0 || !cs)
+    return refuse(st, res, cs ? cs->decl->name : FS_LETGO_TABLE, r->pk, NULL, r->site, r->hlc,
+                  "only head office can tell a device to let a customer go.");
+  int64_t rows = 0;
+  int rc = evict_customer(st, r->pk, &rows);
+  if (!rc && rows) res->applied++;
+  return rc;
+}
+
 int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_result *res) {
   int implicit = 0, rc = FS_OK, txopen = 0;
   tbl_state **map = NULL;
@@ -724,6 +949,10 @@ int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_resu
     goto done;
   }
   for (size_t i = 0; i < b->ntables; i++) {
+    if (!strcmp(b->tables[i].name, FS_LETGO_TABLE) && b->tables[i].ncols == 0) {
+      map[i] = NULL; /* let-go markers: let_go() */
+      continue;
+    }
     tbl_state *ts = store_table(st, b->tables[i].name);
     if (!ts) {
       rc = fs_fail(FS_EVERSION, "the batch has table \"%.64s\" which this replica does not "
@@ -760,7 +989,8 @@ int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_resu
     }
     int64_t h = remote_max(r, NULL);
     if (h > maxh) maxh = h;
-    rc = merge_row(st, map[r->table], r, &cms[r->table], o, a, res);
+    rc = map[r->table] ? merge_row(st, map[r->table], r, &cms[r->table], o, a, res)
+                       : let_go(st, r, o, res);
     if ((k & 255) == 255) {
       arena_free(a);
       a = arena_new(64 * 1024);
@@ -840,6 +1070,47 @@ int merge_touch_customer(fs_store *st, const char *customer_id) {
   return touch_customer(st, customer_id, 1);
 }
 
+/* Removes customer `id` and every row and tombstone belonging to it, with
+ * their clocks, recording nothing; *rows counts the rows removed. */
+static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
+  int rc = FS_OK;
+  *rows = 0;
+  for (size_t i = 0; i < st->nt && !rc; i++) {
+    tbl_state *ts = &st->t[i];
+    const char *col = is_customers(ts) ? "id"
+                      : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
+                                          : NULL;
+    if (!col) continue;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "DELETE FROM fs_cell WHERE tbl='%s' AND pk IN (SELECT id FROM \"%s\""
+             " WHERE \"%s\"=?1);"
+             "DELETE FROM \"%s\" WHERE \"%s\"=?1",
+             ts->decl->name, ts->decl->name, col, ts->decl->name, col);
+    const char *tail = sql;
+    for (int k = 0; !rc && tail && *tail; k++) {
+      sqlite3_stmt *d = NULL;
+      if (sqlite3_prepare_v2(st->db, tail, -1, &d, &tail) != SQLITE_OK) {
+        rc = store_sqlfail(st, "letting a customer go");
+        break;
+      }
+      if (!d) break;
+      sqlite3_bind_text(d, 1, id, -1, SQLITE_STATIC);
+      if (sqlite3_step(d) != SQLITE_DONE) rc = store_sqlfail(st, "letting a customer go");
+      else if (k == 1) *rows += sqlite3_changes(st->db); /* the table's rows */
+      sqlite3_finalize(d);
+    }
+  }
+  if (rc) return rc;
+  sqlite3_stmt *t = store_stmt(st, "DELETE FROM fs_tomb WHERE cust=?1");
+  if (!t) return FS_EIO;
+  sqlite3_bind_text(t, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step(t) != SQLITE_DONE) rc = store_sqlfail(st, "letting a customer go");
+  else *rows += sqlite3_changes(st->db);
+  sqlite3_reset(t);
+  return rc;
+}
+
 int store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted) {
   tbl_state *cust = store_table(st, "customers");
   sqlite3_stmt *q = NULL;
@@ -851,44 +1122,26 @@ int store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted) {
     return store_sqlfail(st, "finding customers to let go");
   sqlite3_bind_text(q, 1, manager, -1, SQLITE_STATIC);
   while (!rc && sqlite3_step(q) == SQLITE_ROW) {
-    const char *id = (const char *)sqlite3_column_text(q, 0);
-    for (size_t i = 0; i < st->nt && !rc; i++) {
-      tbl_state *ts = &st->t[i];
-      const char *col = is_customers(ts) ? "id"
-                        : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
-                                            : NULL;
-      if (!col) continue;
-      char sql[512];
-      snprintf(sql, sizeof sql,
-               "DELETE FROM fs_cell WHERE tbl='%s' AND pk IN (SELECT id FROM \"%s\""
-               " WHERE \"%s\"=?1);"
-               "DELETE FROM \"%s\" WHERE \"%s\"=?1",
-               ts->decl->name, ts->decl->name, col, ts->decl->name, col);
-      const char *tail = sql;
-      while (!rc && tail && *tail) {
-        sqlite3_stmt *d = NULL;
-        if (sqlite3_prepare_v2(st->db, tail, -1, &d, &tail) != SQLITE_OK) {
-          rc = store_sqlfail(st, "letting a customer go");
-          break;
-        }
-        if (!d) break;
-        sqlite3_bind_text(d, 1, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(d) != SQLITE_DONE) rc = store_sqlfail(st, "letting a customer go");
-        sqlite3_finalize(d);
-      }
-    }
-    if (!rc) {
-      sqlite3_stmt *t = store_stmt(st, "DELETE FROM fs_tomb WHERE cust=?1");
-      if (!t) {
-        rc = FS_EIO;
-        break;
-      }
-      sqlite3_bind_text(t, 1, id, -1, SQLITE_STATIC);
-      if (sqlite3_step(t) != SQLITE_DONE) rc = store_sqlfail(st, "letting a customer go");
-      sqlite3_reset(t);
-      (*evicted)++;
-    }
+    /* copied: the rows the query stands on are about to go */
+    char id[FS_BATCH_MAX_PK + 1];
+    snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(q, 0));
+    int64_t rows = 0;
+    rc = evict_customer(st, id, &rows);
+    if (!rc) (*evicted)++;
   }
   sqlite3_finalize(q);
   return rc;
+}
+
+int merge_moved_delivered(fs_store *st, const char *manager, int64_t seq) {
+  if (!store_is_hq(st) || !manager) return FS_OK;
+  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  if (rc) return rc;
+  sqlite3_stmt *s = store_stmt(st, "DELETE FROM fs_moved WHERE manager=?1 AND seq <= ?2");
+  if (!s) return store_tx_end(st, implicit, FS_EIO);
+  sqlite3_bind_text(s, 1, manager, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, seq);
+  if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "forgetting delivered moves");
+  sqlite3_reset(s);
+  return store_tx_end(st, implicit, rc);
 }

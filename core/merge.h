@@ -25,7 +25,8 @@ typedef struct merge_cursor {
 
 typedef struct merge_filter {
   int64_t exclude_src;  /* skip rows whose state came from this site (0: none) */
-  const char *manager;  /* head office: only what this manager's devices hold */
+  const char *manager;  /* head office: only what this manager's devices hold,
+                           plus a let-go marker per customer moved away */
   int include_all_hq;   /* with manager: still send every head-office row */
 } merge_filter;
 
@@ -69,5 +70,12 @@ void merge_result_free(merge_result *res);
 /* Marks a customer and every row belonging to it as changed, so that
  * extraction sends them again (used when head office reassigns it). */
 int merge_touch_customer(fs_store *st, const char *customer_id);
+
+/* Head office: every device of `manager` has pulled past change number
+ * `seq` (the smallest pull cursor among that manager's enrolled devices),
+ * so the let-go markers up to it have been delivered and are forgotten.
+ * Call it after a pull with that minimum; FS_OK when there is nothing to
+ * forget, or on a device. */
+int merge_moved_delivered(fs_store *st, const char *manager, int64_t seq);
 
 #endif

@@ -7,6 +7,7 @@
  * on and a migration applied, inside one transaction.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 
 /* Store format: the internal tables.  Each step upgrades from the previous
  * version; a fresh store runs them all.  Never edit a shipped step. */
-#define STORE_FORMAT 2
+#define STORE_FORMAT 3
 static const char *const format_steps[STORE_FORMAT] = {
     /* 1: clocks, tombstones, conflicts */
     "CREATE TABLE fs_cell(tbl TEXT NOT NULL, pk TEXT NOT NULL, col TEXT NOT NULL,"
@@ -45,6 +46,24 @@ static const char *const format_steps[STORE_FORMAT] = {
     " UNIQUE(tbl, pk, col, site, hlc));"
     "CREATE TABLE fs_moved(pk TEXT NOT NULL, manager TEXT NOT NULL,"
     " PRIMARY KEY(pk, manager)) WITHOUT ROWID;",
+    /* 3: a tombstone remembers the manager of the customer its row belonged
+     * to (who may re-create it, whose devices are told); a move is a let-go
+     * marker with a change number of its own and head office's clock.
+     * Moves recorded before get fresh change numbers, so every device of
+     * the manager they left is told once. */
+    "ALTER TABLE fs_tomb ADD COLUMN manager TEXT;"
+    "ALTER TABLE fs_moved ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE fs_moved ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE fs_moved SET hlc=(SELECT value FROM fs_meta WHERE key='hlc'),"
+    " seq=(SELECT value FROM fs_meta WHERE key='seq') + (SELECT count(*) FROM fs_moved m"
+    " WHERE m.pk < fs_moved.pk OR (m.pk = fs_moved.pk AND m.manager <= fs_moved.manager));"
+    "UPDATE fs_meta SET value=value + (SELECT count(*) FROM fs_moved) WHERE key='seq';"
+    "CREATE INDEX fs_moved_seq ON fs_moved(manager, seq);"
+    /* ... and head office keeps every price its list has held, from when,
+     * so a line taken offline on an older list still checks out */
+    "CREATE TABLE fs_price_log(sku TEXT NOT NULL, currency TEXT NOT NULL,"
+    " price INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+    " PRIMARY KEY(sku, currency, price)) WITHOUT ROWID;",
 };
 
 int store_sqlfail(fs_store *st, const char *what) {
@@ -179,6 +198,20 @@ int fs_store_set_hq_site(fs_store *st, int64_t site) {
   rc = store_meta_set_i64(st, "hq_site", site);
   if (!rc) st->hq_site = site;
   return store_tx_end(st, implicit, rc);
+}
+
+int store_set_site_for_test(fs_store *st, int64_t site) {
+  if (site <= 0) return fs_fail(FS_EINVAL, "a site id must be positive");
+  if (st->dbv != 0 || st->seq != 0 || st->clock.last != 0)
+    return fs_fail(FS_EINVAL, "the site id can only be chosen before the store is first used");
+  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  if (rc) return rc;
+  rc = store_tx_end(st, implicit, store_meta_set_i64(st, "site", site));
+  if (rc) return rc;
+  st->site = site;
+  if (st->flags & FS_OPEN_SERVER) st->hq_site = site;
+  snprintf(st->device_id, sizeof st->device_id, "%016llx", (unsigned long long)site);
+  return FS_OK;
 }
 
 tbl_state *store_table(fs_store *st, const char *name) {
@@ -530,6 +563,55 @@ static int setup_new(fs_store *st) {
   return rc;
 }
 
+/* A store holds customer data, so it and the -wal, -shm and -journal files
+ * SQLite keeps beside it are readable by their owner only (0600), whatever
+ * the umask or the mode of the directory they are in.  A new store file is
+ * created here, exclusively and 0600, before SQLite opens it: SQLite's unix
+ * VFS gives the files it creates beside a database the database's mode. */
+static int store_create_private(const char *path) {
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST)
+      return fs_fail(FS_EEXIST, "%s appeared while the store was being created", path);
+    return fs_fail(FS_EIO, "cannot create %s: %s", path, strerror(errno));
+  }
+  /* the umask may have taken the owner's bits too (umask 0277) */
+  int e = fchmod(fd, 0600) != 0 ? errno : 0;
+  close(fd);
+  if (e) {
+    unlink(path);
+    return fs_fail(FS_EIO, "cannot set the mode of %s: %s", path, strerror(e));
+  }
+  return FS_OK;
+}
+
+/* An existing store others may read (made by an older fieldsync, copied in
+ * by a person, or a -wal/-shm left from then) is tightened to owner-only on
+ * open: for a file of customer data that is the only safe mode, and doing it
+ * silently beats refusing a store the owner can fix with one chmod anyway.
+ * Only when that is not allowed (another user owns it) is the open refused,
+ * with the command to run.  Missing sidecar files are fine.  By path, never
+ * through a descriptor of our own: SQLite already has these files open, and
+ * closing any other descriptor of them would drop this process's POSIX
+ * locks on them (a reader would then see, or break, a half-written WAL). */
+static int store_keep_private(const char *path) {
+  static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+    char p[4200];
+    struct stat sb;
+    int n = snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+    if (n < 0 || (size_t)n >= sizeof p)
+      return fs_fail(FS_EINVAL, "the store path is too long: %.200s", path);
+    if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode) || !(sb.st_mode & 077)) continue;
+    if (chmod(p, sb.st_mode & 0700) != 0)
+      return fs_fail(FS_EIO,
+                     "%s has mode %04o (other users can read it) and cannot be made "
+                     "private: %s; run: chmod 600 %s",
+                     p, (unsigned)(sb.st_mode & 07777), strerror(errno), p);
+  }
+  return FS_OK;
+}
+
 int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
                   unsigned flags) {
   fs_store *st = NULL;
@@ -546,9 +628,18 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
     return fs_fail(FS_ENOTFOUND, "no store at %s", path);
   if (exists && !S_ISREG(sb.st_mode))
     return fs_fail(FS_EINVAL, "%s is not a regular file", path);
+  /* ":memory:" and "" are SQLite's private in-memory / temporary databases */
+  int on_disk = *path && strcmp(path, ":memory:") != 0, created = 0;
+  if (!exists && on_disk && !(flags & FS_OPEN_READONLY)) {
+    if ((rc = store_create_private(path))) return rc;
+    created = 1;
+  }
 
   st = calloc(1, sizeof *st);
-  if (!st) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!st) {
+    if (created) unlink(path);
+    return fs_fail(FS_ENOMEM, "out of memory");
+  }
   st->schema = schema;
   st->flags = flags;
   st->max_skew = 3600 * 1000;
@@ -585,6 +676,8 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
     }
     if ((rc = integrity(st, path))) goto done;
   }
+  /* after the checks, so a file that is refused is left as it was */
+  if (on_disk && (rc = store_keep_private(path))) goto done;
   if (flags & FS_OPEN_READONLY) {
     if (fresh || format < STORE_FORMAT || decl_version < schema->version) {
       rc = fs_fail(FS_EVERSION, "%s needs an upgrade; open it writable first", path);
@@ -638,6 +731,7 @@ done:
   free(schema_name);
   if (rc) {
     fs_store_close(st);
+    if (created) unlink(path); /* a failed create leaves nothing behind */
     return rc;
   }
   fs_clear_error();

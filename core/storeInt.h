@@ -12,7 +12,10 @@
  *    site of the peer whose state the row equals, so it is not echoed back);
  *  - fs_cell: a clock (and base clock) for each column edited on its own
  *    after the row's insert;
- *  - fs_tomb: deleted rows (causal length even) with their delete clock;
+ *  - fs_tomb: deleted rows (causal length even) with their delete clock,
+ *    the customer they belonged to and that customer's manager then;
+ *  - fs_moved (head office): customers moved away from a manager, with the
+ *    change number of the let-go marker that manager's devices receive;
  *  - fs_conflict, fs_refused: what a person reviews;
  *  - fs_meta: format version, site id, db_version, clock, settings.
  *
@@ -97,6 +100,14 @@ int store_is_hq(const fs_store *st);
 int store_meta_get_i64(fs_store *st, const char *key, int64_t *out);
 int store_meta_set_i64(fs_store *st, const char *key, int64_t v);
 
+/* Test hook: gives a store that has never been used (no write, no merge)
+ * the positive site id `site` instead of the random one it was created with,
+ * so that a property test's sites, and every (hlc, site) tie-break with them,
+ * follow from its seed.  FS_EINVAL once the store was used (clocks already
+ * issued carry the old site) or for site <= 0; FS_EIO if the setting cannot
+ * be written.  The library never calls it. */
+int store_set_site_for_test(fs_store *st, int64_t site);
+
 /* Binds a value given as text to a column of `type`; validates it. */
 int store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
                           const fs_table *t, const fs_column *c,
@@ -114,6 +125,7 @@ typedef struct row {
   int state;   /* ROW_NONE, ROW_LIVE or ROW_TOMB */
   int64_t cl, hlc, site, seq, src, seen;
   const char *cust; /* tombstone: the customer the row belonged to */
+  const char *mgr;  /* tombstone: the manager that customer had (NULL unknown) */
   fs_value *vals;   /* live: ncols values */
   uint8_t *has_cell;
   fs_cell *cells;   /* per column (col index = position), valid if has_cell */
@@ -140,7 +152,30 @@ void value_bind(sqlite3_stmt *s, int idx, const fs_value *v);
 /* Reads column i of s into v (text copied into a). */
 int value_read(sqlite3_stmt *s, int i, struct fs_arena *a, fs_value *v);
 
+/* The manager customer `cust` is assigned to here (live), copied into `a`;
+ * NULL when the customer is not live here or has no manager. */
+const char *row_customer_manager(fs_store *st, const char *cust, struct fs_arena *a);
+
 /* ---------------------------------------------- domain rules (domain.c) */
+
+/* The rules every row of ts must satisfy, for a local write and for what
+ * head office merges from a device alike: value types, NOT NULL, UTF-8 and
+ * length limits, enumerations, codes, ranges and per-table invariants.  A
+ * merge (m != NULL) adds what only a received row can get wrong: an order
+ * line's unit price must be one the price list held when the line was
+ * taken (checked when the line is new here or its price differs from
+ * m->held, the values this replica holds for the same incarnation).
+ * FS_EINVAL (message set) when a rule is broken; other codes are store
+ * errors. */
+typedef struct domain_merge {
+  const fs_value *held; /* NULL: the row is new here */
+  int64_t when;         /* the clock the row was written with */
+} domain_merge;
+int domain_check_row(fs_store *st, tbl_state *ts, const fs_value *vals,
+                     const domain_merge *m);
+/* After a local write at head office (clock hlc): keeps what later checks
+ * need (the price list's history). */
+int domain_written(fs_store *st, tbl_state *ts, const fs_value *vals, int64_t hlc);
 
 /* Local writes only (not merges): defaults, enums, references, states. */
 int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *a);

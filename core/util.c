@@ -112,6 +112,17 @@ int util_fault(const char *point) {
 }
 #endif
 
+#ifdef FS_MUTANTS
+int util_mutant(int n) {
+  static int active = -1;
+  if (active < 0) {
+    const char *v = getenv("FS_MUTANT");
+    active = v ? atoi(v) : 0;
+  }
+  return active == n;
+}
+#endif
+
 static int64_t (*test_clock)(void *);
 static void *test_clock_user;
 

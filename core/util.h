@@ -47,6 +47,18 @@ void util_set_fault(int (*fn)(void *user, const char *point), void *user);
 #define util_fault(point) 0
 #endif
 
+/* Planted bugs for the mutation test (tests/mutants/): in a build
+ * configured with -DFS_MUTANTS=ON, FS_MUT(n) is true when the environment
+ * variable FS_MUTANT equals n, so one build carries every mutant and a run
+ * selects one.  In every other build FS_MUT(n) is the constant 0 and the
+ * mutated branch is compiled away.  The list is tests/mutants/mutants.txt. */
+#ifdef FS_MUTANTS
+int util_mutant(int n);
+#define FS_MUT(n) util_mutant(n)
+#else
+#define FS_MUT(n) 0
+#endif
+
 /* Canonical lowercase UUID text check (8-4-4-4-12 hex). */
 int util_is_uuid(const char *s);
 

@@ -112,7 +112,8 @@ int row_load(fs_store *st, tbl_state *ts, const char *pk, struct fs_arena *a, ro
   }
   if (!ts->tombs) return FS_OK;
   sqlite3_stmt *t = store_stmt(
-      st, "SELECT cl, hlc, site, seen, seq, src, cust FROM fs_tomb WHERE tbl=?1 AND pk=?2");
+      st, "SELECT cl, hlc, site, seen, seq, src, cust, manager FROM fs_tomb"
+          " WHERE tbl=?1 AND pk=?2");
   if (!t) return FS_EIO;
   sqlite3_bind_text(t, 1, ts->decl->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(t, 2, pk, -1, SQLITE_STATIC);
@@ -127,6 +128,9 @@ int row_load(fs_store *st, tbl_state *ts, const char *pk, struct fs_arena *a, ro
     r->src = sqlite3_column_int64(t, 5);
     const char *cust = (const char *)sqlite3_column_text(t, 6);
     if (cust) r->cust = arena_strndup(a, cust, strlen(cust));
+    const char *mgr = (const char *)sqlite3_column_text(t, 7);
+    if (mgr) r->mgr = arena_strndup(a, mgr, strlen(mgr));
+    if ((cust && !r->cust) || (mgr && !r->mgr)) rc = fs_fail(FS_ENOMEM, "out of memory");
   } else if (step != SQLITE_DONE) {
     rc = store_sqlfail(st, "reading a tombstone");
   }
@@ -194,7 +198,8 @@ int row_put_cells(fs_store *st, tbl_state *ts, const char *pk, const row *r,
 int row_put_tomb(fs_store *st, tbl_state *ts, const char *pk, const row *r) {
   ts->tombs = 1;
   sqlite3_stmt *s = store_stmt(st, "INSERT OR REPLACE INTO fs_tomb(tbl, pk, cl, hlc, site,"
-                                   " seen, seq, src, cust) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+                                   " seen, seq, src, cust, manager)"
+                                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, ts->decl->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
@@ -205,6 +210,7 @@ int row_put_tomb(fs_store *st, tbl_state *ts, const char *pk, const row *r) {
   sqlite3_bind_int64(s, 7, r->seq);
   sqlite3_bind_int64(s, 8, r->src);
   if (r->cust) sqlite3_bind_text(s, 9, r->cust, -1, SQLITE_STATIC);
+  if (r->mgr) sqlite3_bind_text(s, 10, r->mgr, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
   sqlite3_reset(s);
   return step == SQLITE_DONE ? FS_OK : store_sqlfail(st, "writing a tombstone");
@@ -218,6 +224,21 @@ int row_delete_tomb(fs_store *st, tbl_state *ts, const char *pk) {
   int step = sqlite3_step(s);
   sqlite3_reset(s);
   return step == SQLITE_DONE ? FS_OK : store_sqlfail(st, "removing a tombstone");
+}
+
+const char *row_customer_manager(fs_store *st, const char *cust, struct fs_arena *a) {
+  tbl_state *ts = store_table(st, "customers");
+  if (!cust || !ts || ts->sp[SP_MANAGER] < 0) return NULL;
+  sqlite3_stmt *s = store_stmt(st, "SELECT manager FROM customers WHERE id=?1");
+  if (!s) return NULL;
+  sqlite3_bind_text(s, 1, cust, -1, SQLITE_STATIC);
+  const char *m = NULL;
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_TEXT) {
+    const char *t = (const char *)sqlite3_column_text(s, 0);
+    m = arena_strndup(a, t, strlen(t));
+  }
+  sqlite3_reset(s);
+  return m;
 }
 
 /* ---------------------------------------------------- field parsing */
@@ -254,9 +275,9 @@ int store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx, const fs_table
   return FS_OK;
 }
 
-/* Text form -> typed value, validated against the column's declaration. */
-static int parse_value(const fs_table *t, const fs_column *c, const char *text,
-                       fs_value *v) {
+/* Text form -> typed value of the column's type.  The value's rules (UTF-8,
+ * length, enumerations, ...) are domain_check_row's, for the whole row. */
+static int parse_value(const fs_column *c, const char *text, fs_value *v) {
   memset(v, 0, sizeof *v);
   if (!text) return FS_OK;
   if (c->type == FS_COL_INT) {
@@ -265,12 +286,8 @@ static int parse_value(const fs_table *t, const fs_column *c, const char *text,
       return fs_fail(FS_EINVAL, "%s must be a whole number, not \"%.40s\"", c->name, text);
     return FS_OK;
   }
-  size_t n = strlen(text), max = c->max_len ? c->max_len : 4096;
-  if (!util_utf8_valid(text, n))
-    return fs_fail(FS_EINVAL, "%s is not valid UTF-8 text", c->name);
-  if (n > max)
-    return fs_fail(FS_EINVAL, "%s is too long (%zu bytes; at most %zu for %s)", c->name, n,
-                   max, t->name);
+  size_t n = strlen(text);
+  if (n > UINT32_MAX) return fs_fail(FS_EINVAL, "%s is too long", c->name);
   v->type = FS_VAL_TEXT;
   v->s = text;
   v->n = (uint32_t)n;
@@ -306,17 +323,10 @@ static int parse_fields(fs_store *st, tbl_state *ts, const fs_field *f, size_t n
         !st->restoring)
       return fs_fail(FS_EPERM, "%s.%s is set by head office and read-only on a device",
                      t->name, c->name);
-    int rc = parse_value(t, c, f[k].value, &vals[i]);
+    int rc = parse_value(c, f[k].value, &vals[i]);
     if (rc) return rc;
     set[i] = 1;
   }
-  return FS_OK;
-}
-
-static int check_notnull(const fs_table *t, const fs_value *vals) {
-  for (size_t i = 0; i < t->ncols; i++)
-    if ((t->cols[i].flags & FS_COL_NOTNULL) && vals[i].type == FS_VAL_NULL)
-      return fs_fail(FS_EINVAL, "%s needs a %s", t->name, t->cols[i].name);
   return FS_OK;
 }
 
@@ -361,7 +371,7 @@ int fs_insert(fs_store *st, const char *table, const fs_field *fields, size_t n,
   /* A row re-created from the conflict log keeps its values as they were
    * (an order line its price snapshot, an order its status). */
   if (!st->restoring && (rc = domain_insert(st, ts, vals, a))) goto done;
-  if ((rc = check_notnull(t, vals))) goto done;
+  if ((rc = domain_check_row(st, ts, vals, NULL))) goto done;
   if ((rc = check_customer(st, ts, vals))) goto done;
   row r;
   memset(&r, 0, sizeof r);
@@ -374,6 +384,12 @@ int fs_insert(fs_store *st, const char *table, const fs_field *fields, size_t n,
       goto done;
     }
     if (old.state == ROW_TOMB) {
+      if (old.cl >= FS_MAX_CL) {
+        rc = fs_fail(FS_EINVAL, "%s %s was deleted and re-created too many times to be "
+                                "re-created again; use a new id",
+                     t->name, given_id);
+        goto done;
+      }
       r.cl = old.cl + 1; /* re-insert: a new incarnation */
       if ((rc = row_delete_tomb(st, ts, given_id))) goto done;
     }
@@ -387,6 +403,7 @@ int fs_insert(fs_store *st, const char *table, const fs_field *fields, size_t n,
   r.seq = store_next_seq(st);
   r.src = 0;
   if ((rc = row_put(st, ts, idbuf, &r, 0))) goto done;
+  if (store_is_hq(st) && (rc = domain_written(st, ts, vals, r.hlc))) goto done;
   if (id_out) memcpy(id_out, idbuf, FS_ID_SIZE);
 done:
   if (txopen) rc = store_tx_end(st, implicit, rc);
@@ -427,7 +444,7 @@ int fs_update(fs_store *st, const char *table, const char *id, const fs_field *f
     had_cells |= r.has_cell[i];
     merged[i] = set[i] ? vals[i] : r.vals[i];
   }
-  if ((rc = check_notnull(t, merged))) goto done;
+  if ((rc = domain_check_row(st, ts, merged, NULL))) goto done;
   if ((rc = check_customer(st, ts, merged))) goto done;
   int64_t h = 0;
   for (size_t i = 0; i < nc; i++) {
@@ -444,7 +461,8 @@ int fs_update(fs_store *st, const char *table, const char *id, const fs_field *f
   r.seq = store_next_seq(st);
   r.src = 0;
   if ((rc = row_put(st, ts, id, &r, 1))) goto done;
-  rc = row_put_cells(st, ts, id, &r, had_cells);
+  if ((rc = row_put_cells(st, ts, id, &r, had_cells))) goto done;
+  if (store_is_hq(st)) rc = domain_written(st, ts, merged, h);
 done:
   if (txopen) rc = store_tx_end(st, implicit, rc);
   arena_free(a);
@@ -471,6 +489,14 @@ int fs_delete(fs_store *st, const char *table, const char *id) {
     goto done;
   }
   if ((rc = domain_delete(st, ts, id, r.vals))) goto done;
+  /* A received causal length is bounded at merge; this keeps `+ 1` defined
+   * whatever the store holds. */
+  if (r.cl < 1 || r.cl >= FS_MAX_CL) {
+    rc = fs_fail(FS_EINVAL, "%s %.64s has causal length %lld, outside 1..%lld; it cannot be "
+                            "deleted",
+                 ts->decl->name, id, (long long)r.cl, (long long)FS_MAX_CL - 1);
+    goto done;
+  }
   int64_t seen = r.hlc;
   int had_cells = 0;
   for (size_t i = 0; i < ts->decl->ncols; i++) {
@@ -489,6 +515,14 @@ int fs_delete(fs_store *st, const char *table, const char *id) {
     tomb.cust = r.vals[ts->cust_col].s;
   else if (strcmp(ts->decl->name, "customers") == 0)
     tomb.cust = id;
+  /* The tombstone remembers whose customer it was: only that manager may
+   * re-create it, and only that manager's devices are sent the delete. */
+  if (strcmp(ts->decl->name, "customers") == 0) {
+    int mi = ts->sp[SP_MANAGER];
+    if (mi >= 0 && r.vals[mi].type == FS_VAL_TEXT) tomb.mgr = r.vals[mi].s;
+  } else if (tomb.cust) {
+    tomb.mgr = row_customer_manager(st, tomb.cust, a);
+  }
   if (had_cells && (rc = row_delete_cells(st, ts, id))) goto done;
   sqlite3_reset(ts->del);
   sqlite3_bind_text(ts->del, 1, id, -1, SQLITE_STATIC);

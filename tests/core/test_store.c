@@ -11,7 +11,9 @@
  * in place keeping old rows; explicit transactions (one db_version per
  * commit, rollback discards and keeps db_version); settings; read-only
  * opening; device init (store + 0600 keys), init twice refused with
- * nothing changed, and opening an empty home pointing to `fieldsync init`.
+ * nothing changed, and opening an empty home pointing to `fieldsync init`;
+ * the store, its -wal/-shm and the keys are 0600 under umask 022 in a 0755
+ * directory, and an older 0644 store is tightened when opened.
  */
 #include <fieldsync/device.h>
 #include <sqlite3.h>
@@ -449,6 +451,120 @@ static void test_device_init(void) {
   free(dir);
 }
 
+/* 1 when path exists and neither group nor others have any access to it. */
+static int owner_only(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    tu_fail(__FILE__, __LINE__, "%s does not exist", path);
+    return 0;
+  }
+  if (sb.st_mode & 077)
+    tu_fail(__FILE__, __LINE__, "%s has mode %04o", path, (unsigned)(sb.st_mode & 07777));
+  return (sb.st_mode & 077) == 0;
+}
+
+/* Checks the store and its -wal/-shm while it is open, after a write. */
+static void check_open_store_private(const char *path) {
+  size_t n = strlen(path) + 8;
+  char *wal = malloc(n), *shm = malloc(n);
+  if (!wal || !shm) abort();
+  snprintf(wal, n, "%s-wal", path);
+  snprintf(shm, n, "%s-shm", path);
+  fs_store *st = NULL;
+  CHECK_OK(fs_store_open(&st, path, &schema_v1, FS_OPEN_CREATE));
+  if (st) {
+    CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "customer data"}}, 1, NULL));
+    CHECK(owner_only(path));
+    CHECK(owner_only(wal));
+    CHECK(owner_only(shm));
+    fs_store_close(st);
+  }
+  free(wal);
+  free(shm);
+}
+
+/* A store holds customer data: 0600 with its -wal and -shm, whatever the
+ * umask and the directory's mode; an older store made 0644 (and its
+ * sidecars) is tightened when opened; a file that is refused keeps its mode;
+ * a device home made inside a 0755 directory has a 0600 store and keys. */
+static void test_files_private(void) {
+  mode_t old_umask = umask(022);
+  char *dir = tu_tmpdir("perm");
+  CHECK(chmod(dir, 0755) == 0);
+  char *path = path_in(dir, "s.db");
+  struct stat sb;
+
+  check_open_store_private(path);
+  CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+
+  /* an older fieldsync's store: 0644, reopened */
+  CHECK(chmod(path, 0644) == 0);
+  check_open_store_private(path);
+  CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+
+  /* a stricter umask cannot leave the owner without write access */
+  char *strict = path_in(dir, "strict.db");
+  umask(0277);
+  fs_store *st = NULL;
+  CHECK_OK(fs_store_open(&st, strict, &schema_v1, FS_OPEN_CREATE));
+  umask(022);
+  if (st) CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "x"}}, 1, NULL));
+  fs_store_close(st);
+  CHECK(stat(strict, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+
+  /* an in-memory store is not a file: nothing may appear on disk for it */
+  char cwd[4096];
+  CHECK(getcwd(cwd, sizeof cwd) != NULL && chdir(dir) == 0);
+  CHECK_OK(fs_store_open(&st, ":memory:", &schema_v1, FS_OPEN_CREATE));
+  fs_store_close(st);
+  CHECK(!file_exists(":memory:"));
+  CHECK(chdir(cwd) == 0);
+
+  /* a refused file is not a store: its mode is the owner's business */
+  char *junk = path_in(dir, "junk.db");
+  CHECK(tu_write_file(junk, "not a database, not a store, just text") == 0);
+  CHECK(chmod(junk, 0644) == 0);
+  CHECK_ERR(fs_store_open(&st, junk, &schema_v1, 0), FS_ECORRUPT);
+  CHECK(stat(junk, &sb) == 0 && (sb.st_mode & 0777) == 0644);
+
+  /* a device home inside a world-readable directory */
+  char *home = path_in(dir, "home");
+  CHECK(mkdir(home, 0755) == 0);
+  CHECK_OK(fs_device_init(home, "alice"));
+  char *store = path_in(home, "store.db"), *sign = path_in(home, "keys/sign.key");
+  char *kx = path_in(home, "keys/kx.key"), *keys = path_in(home, "keys");
+  CHECK(owner_only(store));
+  CHECK(owner_only(sign));
+  CHECK(owner_only(kx));
+  CHECK(owner_only(keys));
+  CHECK_OK(fs_device_open(&st, home));
+  if (st) {
+    CHECK_OK(fs_insert(st, "customers", (fs_field[]){{"name", "Acme"}}, 1, NULL));
+    size_t n = strlen(store) + 8;
+    char *wal = malloc(n), *shm = malloc(n);
+    if (!wal || !shm) abort();
+    snprintf(wal, n, "%s-wal", store);
+    snprintf(shm, n, "%s-shm", store);
+    CHECK(owner_only(store));
+    CHECK(owner_only(wal));
+    CHECK(owner_only(shm));
+    free(wal);
+    free(shm);
+    fs_store_close(st);
+  }
+  free(keys);
+  free(kx);
+  free(sign);
+  free(store);
+  free(home);
+  free(junk);
+  free(strict);
+  tu_rmrf(dir);
+  free(path);
+  free(dir);
+  umask(old_umask);
+}
+
 int main(void) {
   TEST_RUN(test_create_reopen);
   TEST_RUN(test_random_bytes_refused);
@@ -461,5 +577,6 @@ int main(void) {
   TEST_RUN(test_transactions);
   TEST_RUN(test_settings);
   TEST_RUN(test_device_init);
+  TEST_RUN(test_files_private);
   return tu_finish();
 }

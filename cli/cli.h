@@ -22,6 +22,7 @@
 #include <fieldsync/fieldsync.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
@@ -167,6 +168,21 @@ void cli_table_add(cli_table *t, const char *const *cells);
 size_t cli_table_rows(const cli_table *t);
 void cli_table_print(const cli_table *t, const char *indent);
 void cli_table_free(cli_table *t);
+
+/* CSV (RFC 4180, UTF-8) for spreadsheets: the one writer every --csv output
+ * goes through.  Numbers are written as numbers (a negative total stays
+ * -1250); text is written as it is, except that a cell that a spreadsheet
+ * would run as a formula (first character = + - @ tab CR LF) is prefixed
+ * with a single quote and quoted, so `=HYPERLINK(...)` arrives as text (see
+ * docs/security.md, "CSV exports").  Cells holding , " CR or LF are quoted
+ * with "" doubling; other control bytes become spaces. */
+void cli_csv_text(FILE *f, const char *s);
+/* One cell from a JSON value: number, text, true/false as 1/0, null empty. */
+void cli_csv_value(FILE *f, const cJSON *v);
+/* An array of objects with the same keys: a header row of the first
+ * object's keys, then one row per object, each ended by LF (as before;
+ * every spreadsheet reads it).  Nothing at all for an empty array. */
+void cli_csv_rows(FILE *f, const cJSON *rows);
 
 /* The conflict log (the "conflicts" view) as a table, or "No conflicts." */
 void cli_print_conflicts(const cJSON *arr);

@@ -5,42 +5,163 @@
  * progress line on stderr only when stdout is a terminal; with --json it
  * prints one summary document and nothing else.  With no network it fails
  * with the library's one sentence and loses nothing: the next sync resumes.
+ *
+ * The enrollment token is a secret until it is used: whoever holds it can
+ * enroll a laptop as that manager.  It is read from a file or standard input
+ * (--token-file FILE, --token -) so it never has to sit in argv, where every
+ * user sees it in `ps`; --token T still works and its argv copy is
+ * overwritten as soon as it has been read.  The token is only ever held in
+ * one buffer of ours (read(2), no stdio buffer keeps a copy), wiped with
+ * sodium_memzero on every path, and never printed, not even in errors.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
 
+/* An enrollment token is "fst-" and 40 characters; anything much longer in
+ * a token file is not one (the whole file is never read). */
+#define TOKEN_MAX 512
+
+/* Reads a token from `file` ("-" = standard input) into buf[TOKEN_MAX + 2]:
+ * one line, trailing newline, CR and blanks stripped.  On a terminal the
+ * prompt goes to stderr and the typing is not echoed.  Returns CLI_OK, or
+ * the exit status after printing one line (which never shows the bytes). */
+static int token_read(char *buf, const char *file) {
+  int is_stdin = strcmp(file, "-") == 0, fd = STDIN_FILENO, rc = CLI_OK, echo_off = 0;
+  const char *from = is_stdin ? "standard input" : file;
+  struct termios saved;
+  size_t n = 0;
+  if (!is_stdin) {
+    fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return cli_fail("cannot read the token file %s: %s.", file, strerror(errno));
+  } else if (isatty(fd)) {
+    fputs("Enrollment token: ", stderr);
+    fflush(stderr);
+    if (tcgetattr(fd, &saved) == 0) {
+      struct termios quiet = saved;
+      quiet.c_lflag &= ~(tcflag_t)ECHO;
+      echo_off = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+    }
+  }
+  while (n <= TOKEN_MAX) {
+    ssize_t r = read(fd, buf + n, TOKEN_MAX + 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      rc = cli_fail("cannot read the token from %s: %s.", from, strerror(errno));
+      goto done;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+    if (echo_off && memchr(buf + n - (size_t)r, '\n', (size_t)r)) break; /* one typed line */
+  }
+  if (n > TOKEN_MAX) {
+    rc = cli_fail("%s holds more than %d bytes; it is not an enrollment token.", from,
+                  TOKEN_MAX);
+    goto done;
+  }
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+                   buf[n - 1] == '\t'))
+    n--;
+  buf[n] = '\0';
+  if (n == 0) {
+    rc = cli_fail(is_stdin ? "no token on %s; pipe in the token from `fieldsync-server token "
+                             "create`."
+                           : "the token file %s is empty; put the token from "
+                             "`fieldsync-server token create` in it.",
+                  from);
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)buf[i] <= 0x20 || (unsigned char)buf[i] == 0x7f) {
+      rc = cli_fail("%s holds more than one token; it must hold the token alone, on one "
+                    "line.",
+                    from);
+      goto done;
+    }
+done:
+  if (echo_off) {
+    tcsetattr(fd, TCSAFLUSH, &saved);
+    fputc('\n', stderr);
+  }
+  if (!is_stdin) close(fd);
+  if (rc) sodium_memzero(buf, TOKEN_MAX + 2);
+  return rc;
+}
+
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv) {
-  const char *server = NULL, *token = NULL, *ca = NULL, *pin = NULL;
+  const char *server = NULL, *token = NULL, *token_file = NULL, *ca = NULL, *pin = NULL;
   const cli_opt opts[] = {{"server", 1, &server, NULL},
                           {"token", 1, &token, NULL},
+                          {"token-file", 1, &token_file, NULL},
                           {"ca", 1, &ca, NULL},
                           {"pin", 1, &pin, NULL},
                           {NULL, 0, NULL, NULL}};
   const cli_spec spec = {
       "enroll",
-      "Usage: fieldsync enroll --server URL --token T [--ca FILE] [--pin SHA256]\n"
+      "Usage: fieldsync enroll --server URL --token-file FILE [--ca FILE] [--pin SHA256]\n"
+      "       fieldsync enroll --server URL --token - ...      (token on standard input)\n"
+      "       fieldsync enroll --server URL --token T ...      (token in argv: avoid)\n"
       "\n"
       "Enrolls this device with head office using a one-time token from\n"
       "`fieldsync-server token create`.  The server is trusted through --ca (its\n"
       "certificate file) or --pin (the fingerprint `fieldsync-server init`\n"
       "printed); at least one is required, and TLS verification cannot be\n"
-      "turned off.  Head office's signing keys are pinned in the store.\n",
+      "turned off.  Head office's signing keys are pinned in the store.\n"
+      "\n"
+      "The token is a secret until it is used: give it in a file (--token-file\n"
+      "FILE) or on standard input (--token - or --token-file -), one line, a\n"
+      "trailing newline is fine.  A token typed after --token T is visible to\n"
+      "every user of this computer in the process list while enroll starts.\n"
+      "On a terminal, --token - asks for the token without echoing it.\n"
+      "\n"
+      "Examples:\n"
+      "  fieldsync enroll --server https://hq.example.com:8443 --token-file anna.token \\\n"
+      "                   --ca hq-cert.pem\n"
+      "  ssh hq fieldsync-server token create --manager anna | \\\n"
+      "    fieldsync enroll --server https://hq.example.com:8443 --token - \\\n"
+      "                     --pin sha256//...\n",
       opts, NULL, NULL, 0};
+  char tok[TOKEN_MAX + 2];
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
-  if (!server || !token) return cli_usage("enroll: --server URL and --token T are required.");
+  if (token && token_file)
+    return cli_usage("enroll: give the token once, with --token or --token-file, not both.");
+  if (!server || (!token && !token_file))
+    return cli_usage("enroll: --server URL and --token-file FILE (or --token -) are "
+                     "required; see 'fieldsync enroll --help'.");
   if (!ca && !pin) return cli_usage("enroll: give --ca FILE or --pin SHA256 to trust the server.");
+  if (token && strcmp(token, "-") != 0) {
+    size_t n = strlen(token);
+    if (n > TOKEN_MAX)
+      return cli_usage("enroll: --token is longer than %d bytes; it is not an enrollment token.",
+                       TOKEN_MAX);
+    memcpy(tok, token, n + 1);
+    /* the string lives in argv (cli_parse keeps borrowed pointers), which
+     * `ps` shows: the token need not stay there */
+    memset((char *)token, 'x', n);
+  } else if ((rc = token_read(tok, token_file ? token_file : "-"))) {
+    return rc;
+  }
   fs_store *st = NULL;
-  if ((rc = cli_open(ctx, &st))) return rc;
-  rc = fs_enroll(st, cli_home(ctx), server, token, ca, pin);
+  if ((rc = cli_open(ctx, &st))) goto done;
+  rc = fs_enroll(st, cli_home(ctx), server, tok, ca, pin);
   fs_store_close(st);
-  if (rc) return cli_lib_fail(rc);
+  if (rc) {
+    rc = cli_lib_fail(rc);
+    goto done;
+  }
   if (ctx->json) printf("{\"enrolled\":true,\"server\":\"%s\"}\n", server);
   else printf("enrolled with %s\n", server);
-  return CLI_OK;
+  rc = CLI_OK;
+done:
+  sodium_memzero(tok, sizeof tok);
+  return rc;
 }
 
 typedef struct bar {

@@ -34,7 +34,7 @@ static const char usage[] =
     "  conflicts [resolve ID --keep winner|loser]\n"
     "                                   concurrent edits resolved by rule\n"
     "  export --json                    every synced table, for comparing\n"
-    "  enroll --server URL --token T --ca FILE|--pin SHA256\n"
+    "  enroll --server URL --token-file FILE --ca FILE|--pin SHA256\n"
     "                                   join head office (once per device)\n"
     "  sync                             push local changes, pull head office's\n"
     "\n"

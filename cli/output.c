@@ -10,6 +10,8 @@
  * cell has its control bytes replaced before it reaches the terminal, and
  * column widths are counted in UTF-8 characters, not bytes, so accented
  * names line up.  Very long cells are shortened in tables (never in --json).
+ * CSV for spreadsheets has one writer here (cli_csv_*), shared by both
+ * programs, which neutralises text a spreadsheet would run as a formula.
  */
 #include "cli.h"
 
@@ -275,4 +277,65 @@ void cli_print_conflicts(const cJSON *arr) {
   }
   cli_table_print(t, "");
   cli_table_free(t);
+}
+
+/* ------------------------------------------------------------ CSV */
+
+/* A spreadsheet runs a cell whose text starts with one of these as a
+ * formula (=, + and - start arithmetic, @ a function in Lotus-compatible
+ * mode; a leading tab, CR or LF is skipped by some of them before they
+ * look).  OWASP's "CSV Injection" list, plus LF. */
+static int csv_formula_start(unsigned char c) {
+  return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r' ||
+         c == '\n';
+}
+
+void cli_csv_text(FILE *f, const char *s) {
+  const unsigned char *p = (const unsigned char *)(s ? s : "");
+  int neutralise = csv_formula_start(p[0]);
+  int quote = neutralise || strpbrk((const char *)p, ",\"\r\n") != NULL;
+  if (quote) fputc('"', f);
+  if (neutralise) fputc('\'', f);
+  for (; *p; p++) {
+    unsigned char c = *p;
+    if (c == '"') fputc('"', f);
+    if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) c = ' ';
+    fputc(c, f);
+  }
+  if (quote) fputc('"', f);
+}
+
+void cli_csv_value(FILE *f, const cJSON *v) {
+  if (cJSON_IsNumber(v)) {
+    /* a number we print is data, never a formula: "-1250" stays a number */
+    double d = v->valuedouble;
+    if (d > -9.0e15 && d < 9.0e15 && (double)(long long)d == d)
+      fprintf(f, "%lld", (long long)d);
+    else
+      fprintf(f, "%.17g", d);
+  } else if (cJSON_IsString(v)) {
+    cli_csv_text(f, v->valuestring);
+  } else if (cJSON_IsBool(v)) {
+    fputc(cJSON_IsTrue(v) ? '1' : '0', f);
+  }
+  /* null, missing: an empty cell */
+}
+
+void cli_csv_rows(FILE *f, const cJSON *rows) {
+  const cJSON *first = cJSON_GetArrayItem(rows, 0), *row, *k;
+  if (!cJSON_IsObject(first)) return;
+  int n = 0;
+  cJSON_ArrayForEach(k, first) {
+    if (n++) fputc(',', f);
+    cli_csv_text(f, k->string);
+  }
+  fputc('\n', f);
+  cJSON_ArrayForEach(row, rows) {
+    n = 0;
+    cJSON_ArrayForEach(k, first) {
+      if (n++) fputc(',', f);
+      cli_csv_value(f, cJSON_GetObjectItemCaseSensitive(row, k->string));
+    }
+    fputc('\n', f);
+  }
 }

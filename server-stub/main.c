@@ -128,8 +128,8 @@ static int cmd_init_server(cli_ctx *ctx, int argc, char **argv) {
     const char *k[] = {"home", "certificate", "fingerprint", "server id"};
     const char *v[] = {home, certp, pin, fs_store_device_id(st)};
     cli_kv_print(k, v, 4, "");
-    printf("\nDevices enroll with: fieldsync enroll --server https://HOST:PORT --token T "
-           "--ca %s\n",
+    printf("\nDevices enroll with: fieldsync enroll --server https://HOST:PORT "
+           "--token-file FILE --ca %s\n",
            certp);
   }
   fs_hq_close(hq);
@@ -427,19 +427,6 @@ static int cmd_assign(cli_ctx *ctx, int argc, char **argv) {
 
 /* ---------------------------------------------------------------- report */
 
-static void csv_field(const char *s) {
-  if (!strpbrk(s, ",\"\n\r")) {
-    fputs(s, stdout);
-    return;
-  }
-  putchar('"');
-  for (; *s; s++) {
-    if (*s == '"') putchar('"');
-    putchar(*s);
-  }
-  putchar('"');
-}
-
 static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
   const char *kind = NULL, *month = NULL, *by = NULL;
   int csv = 0;
@@ -477,24 +464,9 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
   const cJSON *rows = cJSON_GetObjectItem(o, "rows");
   const cJSON *first = cJSON_GetArrayItem(rows, 0);
   if (csv) {
-    const cJSON *it, *f;
-    int n = 0;
-    if (first) {
-      cJSON_ArrayForEach(f, first) {
-        if (n++) putchar(',');
-        csv_field(f->string);
-      }
-      putchar('\n');
-    }
-    cJSON_ArrayForEach(it, rows) {
-      n = 0;
-      cJSON_ArrayForEach(f, it) {
-        char buf[256];
-        if (n++) putchar(',');
-        csv_field(cli_text(buf, sizeof buf, it, f->string, ""));
-      }
-      putchar('\n');
-    }
+    /* the one CSV writer: text that would run as a spreadsheet formula (a
+     * customer named "=HYPERLINK(...)") is neutralised there */
+    cli_csv_rows(stdout, rows);
     cJSON_Delete(o);
     return CLI_OK;
   }

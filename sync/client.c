@@ -416,8 +416,9 @@ static int take_ack(session *s, const sealed *sent, const http_response *r,
   if ((rc = envelope_peek(&h, sent->env, sent->len)) ||
       (rc = envelope_hash(hash, sent->env, sent->len)))
     goto done;
+  if (FS_MUT(6)) set_blob(st, "outbox", NULL, 0); /* cleared before the ack is checked */
   const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ack, "ack");
-  if (!cJSON_IsNumber(seq) || (uint64_t)seq->valuedouble != h.seq) {
+  if (!FS_MUT(5) && (!cJSON_IsNumber(seq) || (uint64_t)seq->valuedouble != h.seq)) {
     rc = fs_fail(FS_ECORRUPT, "head office acknowledged a different batch than was sent");
     goto done;
   }

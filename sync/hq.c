@@ -45,6 +45,9 @@ struct fs_hq {
    * open addressing keyed by a keyed short hash of (device, nonce). */
   struct nonce_slot *nonces;
   size_t ncap, nused;
+  int64_t noldest; /* smallest request time in the table */
+  struct dev_slot *devs; /* live nonces per device, open addressing by site */
+  size_t dcap, dused;
   unsigned char nkey[crypto_shorthash_KEYBYTES];
 };
 
@@ -52,13 +55,21 @@ struct fs_hq {
  * 2 = handled.  A slot whose time left the window is free for reuse at the
  * next sweep. */
 typedef struct nonce_slot {
+  uint64_t key; /* keyed short hash of (site, nonce); 0 = free */
   int64_t site, t;
-  unsigned char nonce[PROTO_NONCE_BYTES];
   unsigned char state;
 } nonce_slot;
 
+typedef struct dev_slot {
+  int64_t site; /* 0 = free */
+  uint32_t live;
+} dev_slot;
+
 #define HQ_NONCES_MIN ((size_t)1 << 12)
-#define HQ_NONCES_MAX ((size_t)1 << 20)
+#define HQ_NONCES_MAX ((size_t)1 << 20) /* slots: 32 MiB at most */
+/* Live nonces one device may hold within the window (about 27 signed
+ * requests a second for ten minutes); past it only that device waits. */
+#define HQ_NONCES_PER_DEVICE 16384
 
 static const char HQ_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS hq_token(hash TEXT PRIMARY KEY, manager TEXT NOT NULL,"
@@ -145,6 +156,7 @@ void fs_hq_close(fs_hq *hq) {
   change_batch_free(hq->batch);
   keys_wipe(&hq->keys);
   free(hq->nonces);
+  free(hq->devs);
   pthread_mutex_destroy(&hq->mu);
   free(hq);
 }
@@ -340,37 +352,81 @@ static void reply_fail(reply *r, int rc) { reply_error(r, http_status(rc), fs_er
 
 /* ------------------------------------------------ request authentication */
 
-static size_t nonce_index(const fs_hq *hq, int64_t site, const unsigned char *nonce) {
+static uint64_t nonce_key(const fs_hq *hq, int64_t site, const unsigned char *nonce) {
   unsigned char in[8 + PROTO_NONCE_BYTES], h[crypto_shorthash_BYTES];
   uint64_t v = 0;
   memcpy(in, &site, 8);
   memcpy(in + 8, nonce, PROTO_NONCE_BYTES);
   crypto_shorthash(h, in, sizeof in, hq->nkey);
   memcpy(&v, h, sizeof v);
-  return (size_t)(v & (hq->ncap - 1));
+  return v ? v : 1;
 }
 
-/* Rebuilds the table without the nonces whose time left the window, growing
- * it while it would stay over half full.  FS_EBUSY when it is at its bound. */
+/* The live-nonce counter of a device (created at 0); NULL when out of
+ * memory.  The table holds at most the devices with nonces in the window,
+ * and only authenticated devices get there. */
+static dev_slot *dev_count(fs_hq *hq, int64_t site) {
+  if ((hq->dused + 1) * 2 > hq->dcap) {
+    size_t cap = hq->dcap ? hq->dcap * 2 : 64;
+    dev_slot *fresh = calloc(cap, sizeof *fresh);
+    if (!fresh) return NULL;
+    for (size_t i = 0; i < hq->dcap; i++) {
+      if (!hq->devs[i].site) continue;
+      size_t j = (size_t)hq->devs[i].site & (cap - 1);
+      while (fresh[j].site) j = (j + 1) & (cap - 1);
+      fresh[j] = hq->devs[i];
+    }
+    free(hq->devs);
+    hq->devs = fresh;
+    hq->dcap = cap;
+  }
+  size_t j = (size_t)site & (hq->dcap - 1);
+  while (hq->devs[j].site && hq->devs[j].site != site) j = (j + 1) & (hq->dcap - 1);
+  if (!hq->devs[j].site) {
+    hq->devs[j].site = site;
+    hq->devs[j].live = 0;
+    hq->dused++;
+  }
+  return &hq->devs[j];
+}
+
+/* Rebuilds the table without the nonces whose time left the window, so
+ * that it stays under a quarter full (growing up to its bound), and counts
+ * each device's live nonces afresh.  FS_EBUSY when even that leaves it over
+ * half full; then nothing is scanned again until its oldest entry expires. */
 static int nonce_sweep(fs_hq *hq, int64_t now) {
+  int64_t horizon = now - PROTO_REQ_WINDOW_MS;
+  if (hq->ncap == HQ_NONCES_MAX && hq->noldest >= horizon)
+    return fs_fail(FS_EBUSY, "head office is answering too many requests; try again shortly");
   size_t cap = hq->ncap ? hq->ncap : HQ_NONCES_MIN, live = 0;
   for (size_t i = 0; i < hq->ncap; i++)
-    live += hq->nonces[i].state && hq->nonces[i].t >= now - PROTO_REQ_WINDOW_MS;
-  while (live + 1 > cap / 2 && cap < HQ_NONCES_MAX) cap *= 2;
-  if (live + 1 > cap / 2)
+    live += hq->nonces[i].key && hq->nonces[i].t >= horizon;
+  while ((live + 1) * 4 > cap && cap < HQ_NONCES_MAX) cap *= 2;
+  if ((live + 1) * 2 > cap) {
+    hq->noldest = horizon; /* nothing to drop before this moves on */
+    for (size_t i = 0; i < hq->ncap; i++)
+      if (hq->nonces[i].key && hq->nonces[i].t < hq->noldest) hq->noldest = hq->nonces[i].t;
     return fs_fail(FS_EBUSY, "head office is answering too many requests; try again shortly");
+  }
   nonce_slot *old = hq->nonces, *fresh = calloc(cap, sizeof *fresh);
   size_t oldcap = hq->ncap;
   if (!fresh) return fs_fail(FS_ENOMEM, "out of memory");
+  free(hq->devs);
+  hq->devs = NULL;
+  hq->dcap = hq->dused = 0;
   hq->nonces = fresh;
   hq->ncap = cap;
   hq->nused = 0;
+  hq->noldest = now + PROTO_REQ_WINDOW_MS;
   for (size_t i = 0; i < oldcap; i++) {
-    if (!old[i].state || old[i].t < now - PROTO_REQ_WINDOW_MS) continue;
-    size_t j = nonce_index(hq, old[i].site, old[i].nonce);
-    while (fresh[j].state) j = (j + 1) & (cap - 1);
+    if (!old[i].key || old[i].t < horizon) continue;
+    size_t j = (size_t)(old[i].key & (cap - 1));
+    while (fresh[j].key) j = (j + 1) & (cap - 1);
     fresh[j] = old[i];
     hq->nused++;
+    if (old[i].t < hq->noldest) hq->noldest = old[i].t;
+    dev_slot *d = dev_count(hq, old[i].site);
+    if (d) d->live++;
   }
   free(old);
   return FS_OK;
@@ -378,15 +434,17 @@ static int nonce_sweep(fs_hq *hq, int64_t now) {
 
 /* Records a request's nonce at `stage` (1 admit, 2 handle).  FS_EAUTH for a
  * replay: the nonce was handled before, or admitted before and is now
- * admitted again. */
+ * admitted again.  FS_EBUSY when the table, or this device's share of it,
+ * is full. */
 static int nonce_take(fs_hq *hq, int64_t site, const unsigned char *nonce, int64_t t,
                       int stage, int64_t now) {
   int rc;
   if ((hq->nused + 1) * 2 > hq->ncap && (rc = nonce_sweep(hq, now))) return rc;
-  size_t j = nonce_index(hq, site, nonce);
-  while (hq->nonces[j].state) {
+  uint64_t key = nonce_key(hq, site, nonce);
+  size_t j = (size_t)(key & (hq->ncap - 1));
+  while (hq->nonces[j].key) {
     nonce_slot *n = &hq->nonces[j];
-    if (n->site == site && !sodium_memcmp(n->nonce, nonce, PROTO_NONCE_BYTES)) {
+    if (n->key == key && n->site == site && !FS_MUT(7)) {
       if (n->state == 1 && stage == 2) {
         n->state = 2;
         return FS_OK;
@@ -395,12 +453,19 @@ static int nonce_take(fs_hq *hq, int64_t site, const unsigned char *nonce, int64
     }
     j = (j + 1) & (hq->ncap - 1);
   }
+  dev_slot *d = dev_count(hq, site);
+  if (!d) return fs_fail(FS_ENOMEM, "out of memory");
+  if (d->live >= HQ_NONCES_PER_DEVICE)
+    return fs_fail(FS_EBUSY, "this device sends more requests than head office accepts; "
+                             "try again shortly");
+  d->live++;
   nonce_slot *n = &hq->nonces[j];
+  n->key = key;
   n->site = site;
   n->t = t;
-  memcpy(n->nonce, nonce, PROTO_NONCE_BYTES);
   n->state = (unsigned char)stage;
   hq->nused++;
+  if (t < hq->noldest || hq->nused == 1) hq->noldest = t;
   return FS_OK;
 }
 
@@ -411,6 +476,9 @@ static int nonce_take(fs_hq *hq, int64_t site, const unsigned char *nonce, int64
  * can correct its requests). */
 static int check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
                         const unsigned char *sign_pk, int stage, reply *r) {
+  /* stage 0: check only, record no nonce (enrollment: its key is the
+   * caller's own choice, so recording would let anyone fill the table; a
+   * replayed enrollment is answered again or refused as enrolled) */
   int64_t t = 0, now = util_now_ms();
   unsigned char nonce[PROTO_NONCE_BYTES];
   char text[PROTO_REQ_MSG_MAX];
@@ -427,7 +495,7 @@ static int check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
     reply_error(r, 401, "the request signature does not verify with this device's key");
     return 0;
   }
-  if (t < now - PROTO_REQ_WINDOW_MS || t > now + PROTO_REQ_WINDOW_MS) {
+  if ((t < now - PROTO_REQ_WINDOW_MS || t > now + PROTO_REQ_WINDOW_MS) && !FS_MUT(8)) {
     char msg[256];
     int64_t off = t - now, mins = (off < 0 ? -off : off) / 60000;
     snprintf(msg, sizeof msg,
@@ -440,7 +508,7 @@ static int check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
     reply_json(r, 401, o);
     return 0;
   }
-  int rc = nonce_take(hq, site, nonce, t, stage, now);
+  int rc = stage ? nonce_take(hq, site, nonce, t, stage, now) : FS_OK;
   if (rc) {
     reply_fail(r, rc);
     if (rc == FS_EBUSY) r->status = 503, r->retry_after = 1;
@@ -472,7 +540,7 @@ static int caller(fs_hq *hq, const fs_hq_request *q, int stage, device *d, reply
     reply_fail(r, rc);
     return 0;
   }
-  if (d->revoked) {
+  if (d->revoked && !FS_MUT(9)) {
     char msg[200];
     snprintf(msg, sizeof msg, "device %016llx was revoked by head office; ask head office "
                               "for a new device enrollment", (unsigned long long)site);
@@ -507,11 +575,11 @@ static void handle_enroll(fs_hq *hq, const fs_hq_request *q, reply *r) {
     reply_error(r, 401, "the enrollment request is not signed by the device it enrolls");
     return;
   }
-  if (!check_signed(hq, q, site, pub.sign, 2, r)) {
+  if (!check_signed(hq, q, site, pub.sign, 0, r)) {
     cJSON_Delete(req);
     return;
   }
-  if (site == fs_store_site(hq->st)) {
+  if (site == fs_store_site(hq->st) && !FS_MUT(12)) {
     cJSON_Delete(req);
     reply_error(r, 409, "this device id is head office's own id; run `fieldsync init` "
                         "again on a fresh home to get a new one");
@@ -568,7 +636,7 @@ static void handle_enroll(fs_hq *hq, const fs_hq_request *q, reply *r) {
     used = sqlite3_column_type(s, 2) != SQLITE_NULL;
   }
   sqlite3_reset(s);
-  if (step != SQLITE_ROW || used || expires < util_now_ms()) {
+  if (step != SQLITE_ROW || (used && !FS_MUT(10)) || (expires < util_now_ms() && !FS_MUT(11))) {
     status = 401;
     snprintf(msg, sizeof msg, "%s", step != SQLITE_ROW ? "the enrollment token is not valid"
                                     : used ? "the enrollment token was already used"
@@ -576,7 +644,7 @@ static void handle_enroll(fs_hq *hq, const fs_hq_request *q, reply *r) {
     rc = FS_EAUTH;
     goto fail_msg;
   }
-  if (strcmp(tmgr, mgr) != 0) {
+  if (strcmp(tmgr, mgr) != 0 && !FS_MUT(14)) {
     status = 403;
     snprintf(msg, sizeof msg, "the token is for manager %s, but this device belongs to %s",
              tmgr, mgr);
@@ -730,7 +798,10 @@ done:
 
 /* ------------------------------------------------------------- /v1/pull */
 
-static const char *query_arg(const char *query, const char *name, char *buf, size_t n) {
+/* A query argument into buf; NULL when absent, and *bad set when present
+ * but too long for buf (a too-long value is an error, never "absent"). */
+static const char *query_arg(const char *query, const char *name, char *buf, size_t n,
+                             int *bad) {
   size_t nl = strlen(name);
   const char *p = query;
   while (p && *p) {
@@ -738,7 +809,10 @@ static const char *query_arg(const char *query, const char *name, char *buf, siz
     size_t len = amp ? (size_t)(amp - p) : strlen(p);
     if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
       size_t vl = len - nl - 1;
-      if (vl >= n) return NULL;
+      if (vl >= n) {
+        *bad = 1;
+        return NULL;
+      }
       memcpy(buf, p + nl + 1, vl);
       buf[vl] = '\0';
       return buf;
@@ -764,11 +838,12 @@ static void handle_pull(fs_hq *hq, const fs_hq_request *q, reply *r) {
   int64_t seq = 0;
   envelope_header h;
   memset(&h, 0, sizeof h);
-  const char *c = query_arg(query, "cursor", curhex, sizeof curhex);
-  const char *sq = query_arg(query, "seq", seqtxt, sizeof seqtxt);
-  const char *pv = query_arg(query, "prev", prevhex, sizeof prevhex);
+  int bad = 0;
+  const char *c = query_arg(query, "cursor", curhex, sizeof curhex, &bad);
+  const char *sq = query_arg(query, "seq", seqtxt, sizeof seqtxt, &bad);
+  const char *pv = query_arg(query, "prev", prevhex, sizeof prevhex, &bad);
   size_t cl = c ? strlen(c) / 2 : 0;
-  if (!sq || !util_parse_i64(sq, &seq) || seq < 0 || !pv ||
+  if (bad || !sq || !util_parse_i64(sq, &seq) || seq < 0 || !pv ||
       !proto_unhex(h.prev, ENVELOPE_HASH_SIZE, pv) || (c && (strlen(c) % 2 || cl > 255)) ||
       (c && !proto_unhex((unsigned char *)curtxt, cl, c))) {
     reply_error(r, 400, "malformed pull request (cursor, seq, prev)");
@@ -860,7 +935,7 @@ static int admit_shape(const fs_hq_request *q, endpoint *ep, reply *r) {
     reply_error(r, 405, "method not allowed");
     return 0;
   }
-  if (q->content_length > body_bound(*ep)) {
+  if (q->content_length > body_bound(*ep) && !FS_MUT(13)) {
     char msg[160];
     snprintf(msg, sizeof msg, "the request body is larger than %zu bytes, the bound of %s",
              body_bound(*ep), q->path);

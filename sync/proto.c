@@ -95,7 +95,8 @@ size_t proto_request_text(char out[PROTO_REQ_MSG_MAX], const char *method, const
       !proto_text_ok(device) || !proto_text_ok(time) || !proto_text_ok(nonce))
     return 0;
   int n = snprintf(out, PROTO_REQ_MSG_MAX, "fieldsync-request-v1\n%s\n%s\n%s\n%" PRIu64
-                   "\n%s\n%s\n%s", method, path, query, body_len, device, time, nonce);
+                   "\n%s\n%s\n%s", method, path, FS_MUT(15) ? "" : query, body_len, device,
+                   time, nonce);
   return n > 0 && n < PROTO_REQ_MSG_MAX ? (size_t)n : 0;
 }
 

@@ -98,7 +98,8 @@ void fs_hq_reply_clear(fs_hq_reply *reply);
  * request is signed by an enrolled, unrevoked device within the clock
  * window, with a nonce not seen before.  Returns 1 and sets
  * reply->max_body when the front end may read the body; returns 0 with
- * reply filled (401, 403, 404, 405, 411, 413, 503) otherwise.  Costs no
+ * reply filled (401, 403, 404, 405, 413, 503) otherwise (a POST without
+ * Content-Length is the front end's to refuse: 411).  Costs no
  * allocation proportional to the declared length.  Thread-safe. */
 int fs_hq_admit(fs_hq_reply *reply, fs_hq *hq, const fs_hq_request *req);
 

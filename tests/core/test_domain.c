@@ -510,6 +510,282 @@ static void test_hq_assign(void) {
   env_teardown(&e);
 }
 
+/* ------------------------------------------- rules on both write paths */
+
+/* An order line snapshots the price of the ORDER's currency: SEK, PLN and
+ * EUR lines of the same SKU carry different prices, a currency the list
+ * has no price in is refused, and head office accepts each snapshot. */
+static void test_price_snapshot_per_currency(void) {
+  env e;
+  env_setup(&e);
+  import(&e, "prices", "sku,currency,price\nA-1,SEK,145.00\n", 1);
+  pull(&e);
+  char cust[FS_ID_SIZE], sek[FS_ID_SIZE], pln[FS_ID_SIZE], eur[FS_ID_SIZE], l[FS_ID_SIZE];
+  add_customer(&e, "Nordic AB", cust);
+  CHECK_OK(
+      fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"currency", "SEK"}}, 2, sek));
+  CHECK_OK(
+      fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"currency", "PLN"}}, 2, pln));
+  CHECK_OK(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1, eur));
+
+  CHECK_OK(fs_order_line_add(e.dev, sek, "A-1", 2, 0, l));
+  cJSON *o = view(e.dev, "order", sek);
+  CHECK_STR(jstr(o, "currency"), "SEK");
+  const cJSON *line = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "lines"), 0);
+  CHECK_EQ_INT(jnum(line, "unit_price"), 14500); /* not the 1250 EUR price */
+  CHECK_EQ_INT(jnum(o, "total"), 29000);
+  cJSON_Delete(o);
+  cJSON *ex = view(e.dev, "export", NULL);
+  const cJSON *it;
+  int seen = 0;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(ex, "order_lines")) {
+    if (jstr(it, "id") && !strcmp(jstr(it, "id"), l)) {
+      seen++;
+      CHECK_STR(jstr(it, "currency"), "SEK");
+      CHECK_EQ_INT(jnum(it, "unit_price"), 14500);
+    }
+  }
+  CHECK_EQ_INT(seen, 1);
+  cJSON_Delete(ex);
+
+  /* B-2: 3.00 EUR and 13.99 PLN, no SEK price. */
+  CHECK_OK(fs_order_line_add(e.dev, pln, "B-2", 1, 0, l));
+  o = view(e.dev, "order", pln);
+  CHECK_EQ_INT(
+      jnum(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "lines"), 0), "unit_price"),
+      1399);
+  cJSON_Delete(o);
+  CHECK_OK(fs_order_line_add(e.dev, eur, "B-2", 1, 0, l));
+  o = view(e.dev, "order", eur);
+  CHECK_EQ_INT(
+      jnum(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "lines"), 0), "unit_price"), 300);
+  cJSON_Delete(o);
+  int64_t dbv = fs_store_db_version(e.dev);
+  CHECK_ERR(fs_order_line_add(e.dev, sek, "B-2", 1, 0, NULL), FS_ENOTFOUND);
+  CHECK_CONTAINS(fs_errmsg(), "no price in SEK");
+  CHECK_ERR(fs_insert(e.dev, "order_lines",
+                      (fs_field[]){{"order_id", sek}, {"sku", "B-2"}, {"qty", "1"}}, 3, NULL),
+            FS_ENOTFOUND);
+  CHECK_EQ_INT(fs_store_db_version(e.dev), dbv);
+  o = view(e.dev, "order", sek);
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "lines")), 1);
+  cJSON_Delete(o);
+
+  /* Head office checks each line against its own currency's list price
+   * (push() asserts nothing was refused). */
+  push(&e);
+  o = view(e.hq, "order", sek);
+  CHECK_EQ_INT(jnum(o, "total"), 29000);
+  cJSON_Delete(o);
+  o = view(e.hq, "order", pln);
+  CHECK_EQ_INT(jnum(o, "total"), 1399);
+  cJSON_Delete(o);
+  env_teardown(&e);
+}
+
+/* One validation rule: `bad` in table.col is refused (FS_EINVAL, message
+ * containing the needle) on insert and on update; `good` is accepted. */
+typedef struct rule {
+  const char *table, *col, *bad, *good;
+  const char *insert_needle, *update_needle; /* NULL: the error code alone */
+} rule;
+
+/* The smallest valid row of each table; the rule's column is then set. */
+static size_t base_fields(fs_field *f, const char *table, const char *cust, const char *ord) {
+  size_t n = 0;
+  if (!strcmp(table, "customers")) {
+    f[n++] = (fs_field){"name", "Acme"};
+  } else if (!strcmp(table, "contacts")) {
+    f[n++] = (fs_field){"customer_id", cust};
+    f[n++] = (fs_field){"name", "Eve"};
+  } else if (!strcmp(table, "meetings")) {
+    f[n++] = (fs_field){"customer_id", cust};
+    f[n++] = (fs_field){"at", "2026-01-05T08:00:00Z"};
+  } else if (!strcmp(table, "orders")) {
+    f[n++] = (fs_field){"customer_id", cust};
+  } else if (!strcmp(table, "order_lines")) {
+    f[n++] = (fs_field){"order_id", ord};
+    f[n++] = (fs_field){"sku", "A-1"};
+    f[n++] = (fs_field){"qty", "1"};
+  } else if (!strcmp(table, "complaints")) {
+    f[n++] = (fs_field){"customer_id", cust};
+    f[n++] = (fs_field){"text", "late delivery"};
+  } else if (!strcmp(table, "competitor_notes")) {
+    f[n++] = (fs_field){"customer_id", cust};
+    f[n++] = (fs_field){"competitor", "Rival Oy"};
+    f[n++] = (fs_field){"note", "cheaper by 5 %"};
+  } else if (!strcmp(table, "products")) {
+    f[n++] = (fs_field){"sku", "R-9"};
+    f[n++] = (fs_field){"name", "Rule"};
+    f[n++] = (fs_field){"active", "1"};
+  } else if (!strcmp(table, "prices")) {
+    f[n++] = (fs_field){"sku", "A-1"};
+    f[n++] = (fs_field){"currency", "NOK"};
+    f[n++] = (fs_field){"price", "100"};
+  }
+  return n;
+}
+
+static size_t with_field(fs_field *f, size_t n, const char *col, const char *val) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(f[i].name, col)) {
+      f[i].value = val;
+      return n;
+    }
+  f[n++] = (fs_field){col, val};
+  return n;
+}
+
+static void check_rule(int line, fs_store *st, const rule *r, const char *cust, const char *ord) {
+  fs_field f[8];
+  char id[FS_ID_SIZE];
+  int64_t dbv = fs_store_db_version(st);
+  size_t n = with_field(f, base_fields(f, r->table, cust, ord), r->col, r->bad);
+  int rc = fs_insert(st, r->table, f, n, NULL);
+  tu_checks++;
+  if (rc != FS_EINVAL || (r->insert_needle && !strstr(fs_errmsg(), r->insert_needle)))
+    tu_fail(__FILE__, line, "insert %s.%s = \"%.20s\": %d (%s), expected FS_EINVAL naming \"%s\"",
+            r->table, r->col, r->bad ? r->bad : "NULL", rc, fs_errmsg(),
+            r->insert_needle ? r->insert_needle : "");
+  /* a valid row, then the same value by update */
+  n = base_fields(f, r->table, cust, ord);
+  rc = fs_insert(st, r->table, f, n, id);
+  tu_checks++;
+  if (rc != FS_OK) {
+    tu_fail(__FILE__, line, "insert a valid %s row: %d (%s)", r->table, rc, fs_errmsg());
+    return;
+  }
+  dbv = fs_store_db_version(st);
+  rc = fs_update(st, r->table, id, (fs_field[]){{r->col, r->bad}}, 1);
+  tu_checks++;
+  if (rc != FS_EINVAL || (r->update_needle && !strstr(fs_errmsg(), r->update_needle)))
+    tu_fail(__FILE__, line, "update %s.%s = \"%.20s\": %d (%s), expected FS_EINVAL naming \"%s\"",
+            r->table, r->col, r->bad ? r->bad : "NULL", rc, fs_errmsg(),
+            r->update_needle ? r->update_needle : "");
+  tu_checks++;
+  if (fs_store_db_version(st) != dbv)
+    tu_fail(__FILE__, line, "a refused update of %s.%s wrote something", r->table, r->col);
+  /* the column itself is writable: a good value passes both ways */
+  if (r->good) {
+    rc = fs_update(st, r->table, id, (fs_field[]){{r->col, r->good}}, 1);
+    tu_checks++;
+    if (rc != FS_OK)
+      tu_fail(__FILE__, line, "update %s.%s = \"%.20s\": %d (%s)", r->table, r->col, r->good, rc,
+              fs_errmsg());
+    if (strcmp(r->table, "products") != 0) { /* products: the SKU is unique */
+      n = with_field(f, base_fields(f, r->table, cust, ord), r->col, r->good);
+      rc = fs_insert(st, r->table, f, n, NULL);
+      tu_checks++;
+      if (rc != FS_OK)
+        tu_fail(__FILE__, line, "insert %s.%s = \"%.20s\": %d (%s)", r->table, r->col, r->good, rc,
+                fs_errmsg());
+    }
+  }
+}
+
+static void test_line_qty_on_insert_and_update(void) {
+  env e;
+  env_setup(&e);
+  char cust[FS_ID_SIZE], ord[FS_ID_SIZE], l[FS_ID_SIZE];
+  add_customer(&e, "Acme", cust);
+  CHECK_OK(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1, ord));
+  int64_t dbv = fs_store_db_version(e.dev);
+  /* the write path itself, not only fs_order_line_add's own check */
+  static const char *const bad[] = {"0", "-1", "-9223372036854775808", NULL};
+  for (size_t i = 0; bad[i]; i++) {
+    CHECK_ERR(fs_insert(e.dev, "order_lines",
+                        (fs_field[]){{"order_id", ord}, {"sku", "A-1"}, {"qty", bad[i]}}, 3, NULL),
+              FS_EINVAL);
+    CHECK_CONTAINS(fs_errmsg(), "positive");
+  }
+  CHECK_ERR(
+      fs_insert(e.dev, "order_lines", (fs_field[]){{"order_id", ord}, {"sku", "A-1"}}, 2, NULL),
+      FS_EINVAL); /* no quantity at all */
+  CHECK_EQ_INT(fs_store_db_version(e.dev), dbv);
+  CHECK_OK(fs_insert(e.dev, "order_lines",
+                     (fs_field[]){{"order_id", ord}, {"sku", "A-1"}, {"qty", "3"}}, 3, l));
+  dbv = fs_store_db_version(e.dev);
+  for (size_t i = 0; bad[i]; i++) {
+    CHECK_ERR(fs_update(e.dev, "order_lines", l, (fs_field[]){{"qty", bad[i]}}, 1), FS_EINVAL);
+    CHECK_CONTAINS(fs_errmsg(), "positive");
+  }
+  CHECK_ERR(fs_update(e.dev, "order_lines", l, (fs_field[]){{"qty", NULL}}, 1), FS_EINVAL);
+  CHECK_ERR(fs_update(e.dev, "order_lines", l, (fs_field[]){{"qty", "2.5"}}, 1), FS_EINVAL);
+  CHECK_EQ_INT(fs_store_db_version(e.dev), dbv);
+  cJSON *o = view(e.dev, "order", ord);
+  CHECK_EQ_INT(jnum(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "lines"), 0), "qty"), 3);
+  cJSON_Delete(o);
+  CHECK_OK(fs_update(e.dev, "order_lines", l, (fs_field[]){{"qty", "1"}}, 1));
+  o = view(e.dev, "order", ord);
+  CHECK_EQ_INT(jnum(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "lines"), 0), "qty"), 1);
+  CHECK_EQ_INT(jnum(o, "total"), 1250);
+  cJSON_Delete(o);
+  env_teardown(&e);
+}
+
+static void test_every_rule_on_insert_and_update(void) {
+  env e;
+  env_setup(&e);
+  char cust[FS_ID_SIZE], ord[FS_ID_SIZE];
+  add_customer(&e, "Acme", cust);
+  CHECK_OK(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1, ord));
+  char n201[202], n101[102], t4001[4002], c41[42];
+  memset(n201, 'n', 201);
+  n201[201] = '\0';
+  memset(n101, 'r', 101);
+  n101[101] = '\0';
+  memset(t4001, 't', 4001);
+  t4001[4001] = '\0';
+  memset(c41, '1', 41);
+  c41[41] = '\0';
+  const rule dev_rules[] = {
+      {"customers", "status", "vip", "key", "prospect, active, key, lost",
+       "prospect, active, key, lost"},
+      {"customers", "country", "de", "SE", "country", "country"},
+      {"customers", "country", "DEU", "PL", "country", "country"},
+      {"customers", "email", "no-at.example.com", "a@b.se", "email", "email"},
+      {"customers", "name", n201, "Acme 2", "too long", "too long"},
+      {"customers", "name", NULL, "Acme 3", "needs a name", "needs a name"},
+      {"customers", "city", "Bad \xc3\x28", "Malmö", "UTF-8", "UTF-8"},
+      {"customers", "vat", c41, "SE556677889901", "too long", "too long"},
+      {"contacts", "email", "eve.example.com", "eve@example.com", "email", "email"},
+      {"contacts", "role", n101, "Buyer", "too long", "too long"},
+      {"contacts", "name", NULL, "Eva", "needs a name", "needs a name"},
+      {"meetings", "kind", "party", "call", "visit, call, exhibition", "visit, call, exhibition"},
+      {"meetings", "at", "tomorrow", "2026-02-01T09:00:00Z", NULL, NULL},
+      {"meetings", "follow_up", "2026-13-01", "2026-04-01", "YYYY-MM-DD", "YYYY-MM-DD"},
+      {"meetings", "follow_up", "2026-04-01T10:00", "2026-04-02", "too long", "too long"},
+      {"meetings", "follow_up", "01.04.2026", "2026-05-01", "YYYY-MM-DD", "YYYY-MM-DD"},
+      {"meetings", "notes", t4001, "short", "too long", "too long"},
+      {"orders", "currency", "eur", "PLN", "3-letter", "3-letter"},
+      {"orders", "currency", "E1R", "SEK", "3-letter", "3-letter"},
+      {"orders", "currency", "EURO", "EUR", "too long", "too long"},
+      {"orders", "discount_bp", "10001", "10000", "between 0 and 100", "between 0 and 100"},
+      {"orders", "discount_bp", "-1", "0", "between 0 and 100", "between 0 and 100"},
+      {"orders", "discount_bp", "ten", "5", "whole number", "whole number"},
+      {"orders", "status", "shipped", NULL, "draft", "draft, submitted, confirmed, cancelled"},
+      {"order_lines", "discount_bp", "10001", "500", "between 0 and 100", "between 0 and 100"},
+      {"order_lines", "discount_bp", "-5", "0", "between 0 and 100", "between 0 and 100"},
+      {"order_lines", "qty", "abc", "7", "whole number", "whole number"},
+      {"complaints", "kind", "praise", "feedback", "complaint, feedback", "complaint, feedback"},
+      {"complaints", "text", t4001, "broken leg", "too long", "too long"},
+      {"complaints", "text", NULL, "late", "needs a text", "needs a text"},
+      {"competitor_notes", "competitor", n201, "Rival AB", "too long", "too long"},
+  };
+  for (size_t i = 0; i < sizeof dev_rules / sizeof dev_rules[0]; i++)
+    check_rule(__LINE__, e.dev, &dev_rules[i], cust, ord);
+  /* Head-office data is validated by the same rules at head office. */
+  const rule hq_rules[] = {
+      {"products", "active", "2", "0", "1 or 0", "1 or 0"},
+      {"products", "name", n201, "Ruler", "too long", "too long"},
+      {"prices", "price", "-1", "0", "negative", "negative"},
+      {"prices", "currency", "nok", NULL, "3-letter", "3-letter"},
+  };
+  for (size_t i = 0; i < sizeof hq_rules / sizeof hq_rules[0]; i++)
+    check_rule(__LINE__, e.hq, &hq_rules[i], cust, ord);
+  env_teardown(&e);
+}
+
 int main(void) {
   TEST_RUN(test_catalog_arrives);
   TEST_RUN(test_customer_defaults_and_validation);
@@ -520,5 +796,8 @@ int main(void) {
   TEST_RUN(test_csv_refusals);
   TEST_RUN(test_csv_lf_line_ends);
   TEST_RUN(test_hq_assign);
+  TEST_RUN(test_price_snapshot_per_currency);
+  TEST_RUN(test_line_qty_on_insert_and_update);
+  TEST_RUN(test_every_rule_on_insert_and_update);
   return tu_finish();
 }

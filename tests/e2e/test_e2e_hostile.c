@@ -18,6 +18,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fieldsync/device.h>
+#include <stdint.h>
+
 #include "e2e.h"
 #include "hostile.h"
 #include "proto.h"
@@ -68,6 +71,18 @@ static void refused(int line, hostile *h, const char *path, const void *body, si
 }
 #define REFUSED(h, path, body, len, status, needle)                            \
   refused(__LINE__, h, path, body, len, status, needle)
+
+/* 1 when the server log shows `needle` within ms milliseconds. */
+static int log_has(const e2e_server *s, const char *needle, int ms) {
+  for (int waited = 0;; waited += 50) {
+    char *log = tu_read_file(s->log, NULL);
+    int found = log && strstr(log, needle);
+    free(log);
+    if (found) return 1;
+    if (waited >= ms) return 0;
+    e2e_msleep(50);
+  }
+}
 
 static e2e_server *server(const char *name, const char *const *serve_args) {
   e2e_server *s = e2e_server_new(g_dir, name);
@@ -190,12 +205,10 @@ static void test_body_bounds(void) {
     hostile_close(&h);
   }
   free(body);
-  /* The log shows the refused bodies were not read. */
-  char *log = tu_read_file(s->log, NULL);
-  CHECK(log != NULL);
-  CHECK(log && strstr(log, "POST /v1/push 401 in=0 "));
-  CHECK(log && strstr(log, "POST /v1/push 413 in=0 "));
-  free(log);
+  /* The log shows the refused bodies were not read (a request's line is
+   * written when its connection is done, so wait for it, bounded). */
+  CHECK(log_has(s, "POST /v1/push 401 in=0 ", 10000));
+  CHECK(log_has(s, "POST /v1/push 413 in=0 ", 10000));
   LEGIT_SYNC(ben, s, "ben");
   STILL_UP(s);
   free(ben);
@@ -218,11 +231,12 @@ typedef struct slow_body {
   size_t sent;
 } slow_body;
 
-/* Sends 16 KiB, then holds the upload (never finishes the declared body). */
+/* Body bytes on demand; the handle's send speed is capped (8 KiB/s), so
+ * the declared body trickles in and never finishes while the test runs.
+ * (Pausing the upload instead can keep curl from reading the answer.) */
 static size_t slow_read(char *buf, size_t size, size_t n, void *user) {
   slow_body *b = user;
-  if (b->sent >= 16384) return CURL_READFUNC_PAUSE;
-  size_t k = size * n < 16384 - b->sent ? size * n : 16384 - b->sent;
+  size_t k = size * n < 4096 ? size * n : 4096;
   memset(buf, 'x', k);
   b->sent += k;
   return k;
@@ -267,6 +281,7 @@ static void flood(const e2e_server *s, hostile *h, int sign, int n, size_t decla
     curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, hd[i]);
     curl_easy_setopt(e[i], CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e[i], CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)8192);
     curl_easy_setopt(e[i], CURLOPT_NOSIGNAL, 1L);
     curl_multi_add_handle(m, e[i]);
   }
@@ -550,11 +565,250 @@ static void test_wrong_laptop_clock(void) {
     cJSON_Delete(st);
   }
   /* the refusals happened (one per request of each sync), and were answered */
-  char *log = tu_read_file(s->log, NULL);
-  CHECK(log && strstr(log, "GET /v1/pull 401"));
-  free(log);
+  CHECK(log_has(s, "GET /v1/pull 401", 10000));
   SAME_AS_HQ(ben, s, "ben");
   STILL_UP(s);
+  free(ben);
+  e2e_server_free(s);
+}
+
+/* ------------------------------------------------ crafted batches (4-9) */
+
+static const char *const CUST_COLS[] = {"name", "vat", "segment", "address", "city", "country",
+                                        "phone", "email", "status", "manager", "created_at",
+                                        NULL};
+
+/* A whole customers row: name, country, status, manager (the rest NULL). */
+static fs_rowchange *cust_row(fs_batch *b, const char *pk, int64_t cl, int64_t hlc,
+                              int64_t site, const char *name, const char *country,
+                              const char *status, const char *manager) {
+  const char *v[] = {name, "~", "~", "~", "~", country, "~", "~", status, manager, "~"};
+  return hb_row(b, pk, cl, hlc, site, v);
+}
+
+/* Pushes b as h and expects 200 with exactly `refused` refusals, the first
+ * containing `reason`.  Returns the ack (caller deletes). */
+static cJSON *push_expect(int line, hostile *h, fs_batch *b, int refused, const char *reason) {
+  http_response r;
+  memset(&r, 0, sizeof r);
+  int rc = hostile_push(h, b, &r);
+  tu_checks += 3;
+  if (rc != FS_OK || r.status != 200) {
+    tu_fail(__FILE__, line, "push: %s status %ld %s", rc ? fs_errmsg() : "", r.status,
+            r.body ? (const char *)r.body : "");
+    http_response_clear(&r);
+    return NULL;
+  }
+  cJSON *ack = cJSON_ParseWithLength((const char *)r.body, r.len);
+  http_response_clear(&r);
+  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(ack, "refused");
+  if (cJSON_GetArraySize(arr) != refused)
+    tu_fail(__FILE__, line, "push: %d refused, expected %d", cJSON_GetArraySize(arr), refused);
+  const char *why = e2e_str(cJSON_GetArrayItem(arr, 0), "reason");
+  if (reason && (!why || !strstr(why, reason)))
+    tu_fail(__FILE__, line, "push: refusal \"%s\" does not mention \"%s\"", why ? why : "",
+            reason);
+  return ack;
+}
+#define PUSH_EXPECT(h, b, n, reason) cJSON_Delete(push_expect(__LINE__, h, b, n, reason))
+
+/* 1 when head office's export (all managers) mentions text. */
+static int hq_has(const e2e_server *s, const char *text) {
+  char *all = e2e_export_hq(__LINE__, s, NULL);
+  int has = all && strstr(all, text);
+  free(all);
+  return has;
+}
+
+static void delete_row(const char *home, const char *table, const char *id) {
+  fs_store *st = NULL;
+  CHECK_OK(fs_device_open(&st, home));
+  if (st) CHECK_OK(fs_delete(st, table, id));
+  fs_store_close(st);
+}
+
+/* Break 4: a device re-creates another manager's deleted customer. */
+static void test_tombstone_takeover(void) {
+  e2e_server *s = server("hq9", NULL);
+  if (!s) return;
+  char *anna = e2e_device_new(__LINE__, s, g_dir, "anna9", "anna");
+  char *ben = e2e_device_new(__LINE__, s, g_dir, "ben9", "ben");
+  char c[64], contact[64];
+  ADD(ben, c, "customer", "add", "--name", "Bens Geheimkunde AG", "--json");
+  ADD(ben, contact, "contact", "add", "--customer", c, "--name", "Frau Vertraulich", "--json");
+  SYNC(ben);
+  delete_row(ben, "contacts", contact);
+  delete_row(ben, "customers", c);
+  SYNC(ben);
+  SYNC(anna);
+  hostile h;
+  if (hostile_open(&h, s, anna) == 0) {
+    fs_batch *b = hb_new("customers", CUST_COLS);
+    cust_row(b, c, 3, hostile_now_hlc(), h.site, "Annas Kunde jetzt", "DE", "active", "anna");
+    PUSH_EXPECT(&h, b, 1, "deleted while assigned to ben");
+    change_batch_free(b);
+    /* nor a contact attached to ben's deleted customer */
+    const char *cc[] = {"customer_id", "name", "role", "phone", "email", NULL};
+    b = hb_new("contacts", cc);
+    char pk[FS_ID_SIZE];
+    fs_uuid7(pk);
+    const char *v[] = {c, "Spion", "~", "~", "~"};
+    hb_row(b, pk, 1, hostile_now_hlc(), h.site, v);
+    PUSH_EXPECT(&h, b, 1, "ben");
+    change_batch_free(b);
+  }
+  hostile_close(&h);
+  CHECK(!hq_has(s, "Annas Kunde jetzt"));
+  CHECK(!hq_has(s, "Spion"));
+  SYNC(anna);
+  char *ex = e2e_export_dev(__LINE__, anna);
+  CHECK(ex && !strstr(ex, c));         /* neither the customer nor its tombstone id */
+  CHECK(ex && !strstr(ex, "Vertraulich"));
+  free(ex);
+  SAME_AS_HQ(anna, s, "anna");
+  SAME_AS_HQ(ben, s, "ben");
+  free(anna);
+  free(ben);
+  e2e_server_free(s);
+}
+
+/* Break 5: a moved customer keeps reaching its previous manager. */
+static void test_moved_customer(void) {
+  e2e_server *s = server("hq10", NULL);
+  if (!s) return;
+  char *anna = e2e_device_new(__LINE__, s, g_dir, "anna10", "anna");
+  char *ben = e2e_device_new(__LINE__, s, g_dir, "ben10", "ben");
+  char k[64], k2[64];
+  ADD(anna, k, "customer", "add", "--name", "Wandernde GmbH", "--json");
+  ADD(anna, k2, "customer", "add", "--name", "Pendel KG", "--json");
+  SYNC(anna);
+  HQ_RUN(s, "assign", k, "ben");
+  SYNC(anna);
+  SYNC(ben);
+  for (int i = 0; i < 3; i++) { /* ben edits K again and again */
+    char phone[32];
+    snprintf(phone, sizeof phone, "+49 30 999 11%d", i);
+    FS_RUN(ben, "customer", "edit", k, "--phone", phone);
+    SYNC(ben);
+    cJSON *st = e2e_sync(__LINE__, anna);
+    CHECK_EQ_INT((int)e2e_int(st, "pulled"), 0); /* nothing of K reaches anna */
+    cJSON_Delete(st);
+  }
+  char *ex = e2e_export_dev(__LINE__, anna);
+  CHECK(ex && !strstr(ex, k));
+  CHECK(ex && !strstr(ex, "+49 30 999 11"));
+  free(ex);
+  /* back and forth: nothing of K2 reaches ben afterwards */
+  HQ_RUN(s, "assign", k2, "ben");
+  HQ_RUN(s, "assign", k2, "anna");
+  SYNC(ben);
+  FS_RUN(anna, "customer", "edit", k2, "--phone", "+49 40 222 333");
+  SYNC(anna);
+  cJSON *bs = e2e_sync(__LINE__, ben);
+  CHECK_EQ_INT((int)e2e_int(bs, "pulled"), 0); /* nothing of K2 reaches ben */
+  cJSON_Delete(bs);
+  ex = e2e_export_dev(__LINE__, ben);
+  CHECK(ex && !strstr(ex, k2));
+  CHECK(ex && !strstr(ex, "+49 40 222 333"));
+  free(ex);
+  SAME_AS_HQ(anna, s, "anna");
+  SAME_AS_HQ(ben, s, "ben");
+  free(anna);
+  free(ben);
+  e2e_server_free(s);
+}
+
+/* Breaks 6-9: head-office columns, domain validation, clock bounds,
+ * authorship. */
+static void test_crafted_rows(void) {
+  e2e_server *s = server("hq11", NULL);
+  if (!s) return;
+  char *anna = e2e_device_new(__LINE__, s, g_dir, "anna11", "anna");
+  char *ben = e2e_device_new(__LINE__, s, g_dir, "ben11", "ben");
+  char own[64], bendev[64], order[64];
+  ADD(anna, own, "customer", "add", "--name", "Eigene GmbH", "--country", "DE", "--json");
+  ADD(anna, order, "order", "new", "--customer", own, "--currency", "EUR", "--json");
+  SYNC(anna); /* the real device pushes no more after this: the hostile one
+                 continues its chain */
+  e2e_device_id(__LINE__, ben, bendev);
+  hostile h;
+  if (hostile_open(&h, s, anna) == 0) {
+    int64_t now = hostile_now_hlc();
+    /* 6: its own customer re-sent with a raised clock and manager=ben */
+    fs_batch *b = hb_new("customers", CUST_COLS);
+    cust_row(b, own, 1, now, h.site, "Eigene GmbH", "DE", "prospect", "ben");
+    PUSH_EXPECT(&h, b, 1, "set by head office only");
+    change_batch_free(b);
+    /* 7: values a local write would refuse */
+    char pk[5][FS_ID_SIZE];
+    for (int i = 0; i < 5; i++) fs_uuid7(pk[i]);
+    b = hb_new("customers", CUST_COLS);
+    cust_row(b, pk[0], 1, now + 1, h.site, "Hacked AG", "DE", "HACKED", "anna");
+    cust_row(b, pk[1], 1, now + 2, h.site, "Vierland GmbH", "DEUX", "active", "anna");
+    PUSH_EXPECT(&h, b, 2, "head office refuses this row");
+    change_batch_free(b);
+    char *longname = malloc(5001);
+    memset(longname, 'x', 5000);
+    longname[5000] = '\0';
+    const char *cc[] = {"customer_id", "name", "role", "phone", "email", NULL};
+    b = hb_new("contacts", cc);
+    const char *cv[] = {own, longname, "~", "~", "~"};
+    hb_row(b, pk[2], 1, now + 3, h.site, cv);
+    PUSH_EXPECT(&h, b, 1, "too long");
+    change_batch_free(b);
+    free(longname);
+    const char *oc[] = {"customer_id", "status", "currency", "discount_bp", "created_at",
+                        "submitted_at", "manager", NULL};
+    b = hb_new("orders", oc);
+    const char *ov[] = {own, "draft", "EUR", "#-50000", "~", "~", "anna"};
+    hb_row(b, pk[3], 1, now + 4, h.site, ov);
+    const char *ov2[] = {own, "draft", "EUR", "#0", "~", "~", "ben"};
+    hb_row(b, pk[4], 1, now + 5, h.site, ov2);
+    PUSH_EXPECT(&h, b, 2, NULL);
+    change_batch_free(b);
+    /* an order line at a price the list never had */
+    char line[FS_ID_SIZE];
+    const char *lc[] = {"order_id", "customer_id", "sku", "qty", "unit_price", "currency",
+                        "discount_bp", NULL};
+    b = hb_new("order_lines", lc);
+    fs_uuid7(line);
+    const char *lv[] = {order, own, "CHAIR-01", "#40", "#1", "EUR", "#0"};
+    hb_row(b, line, 1, hostile_now_hlc(), h.site, lv);
+    PUSH_EXPECT(&h, b, 1, "price");
+    change_batch_free(b);
+    /* 8: a causal length at the top of int64 */
+    b = hb_new("customers", CUST_COLS);
+    char big[FS_ID_SIZE];
+    fs_uuid7(big);
+    cust_row(b, big, INT64_MAX, hostile_now_hlc(), h.site, "Ewig GmbH", "DE", "active",
+             "anna");
+    PUSH_EXPECT(&h, b, 1, NULL);
+    change_batch_free(b);
+    /* 9: a new row written in ben's device's name */
+    int64_t bsite = 0;
+    proto_site_parse(bendev, &bsite);
+    b = hb_new("customers", CUST_COLS);
+    char forged[FS_ID_SIZE];
+    fs_uuid7(forged);
+    cust_row(b, forged, 1, hostile_now_hlc(), bsite, "Fremde Feder GmbH", "DE", "active",
+             "anna");
+    PUSH_EXPECT(&h, b, 1, "does not hold");
+    change_batch_free(b);
+  }
+  hostile_close(&h);
+  char *all = e2e_export_hq(__LINE__, s, NULL);
+  CHECK(all && !strstr(all, "HACKED"));
+  CHECK(all && !strstr(all, "Vierland"));
+  CHECK(all && !strstr(all, "xxxxxxxxxx"));
+  CHECK(all && !strstr(all, "-50000"));
+  CHECK(all && !strstr(all, "Ewig GmbH"));
+  CHECK(all && !strstr(all, "Fremde Feder"));
+  free(all);
+  cJSON *doc = HQ_JSON(s, "export", "--json", "--manager", "ben");
+  CHECK(doc && e2e_rows_where(doc, "customers", "id", own) == 0);
+  cJSON_Delete(doc);
+  STILL_UP(s);
+  free(anna);
   free(ben);
   e2e_server_free(s);
 }
@@ -570,6 +824,9 @@ int main(void) {
   TEST_RUN(test_enroll_identity);
   TEST_RUN(test_tls_policy);
   TEST_RUN(test_wrong_laptop_clock);
+  TEST_RUN(test_tombstone_takeover);
+  TEST_RUN(test_moved_customer);
+  TEST_RUN(test_crafted_rows);
   e2e_stop_all();
   tu_rmrf(g_dir);
   free(g_dir);

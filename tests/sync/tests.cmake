@@ -6,3 +6,15 @@ foreach(name codec envelope keys)
           ${PROJECT_SOURCE_DIR}/bench/workload.c)
   target_include_directories(test_${name} PRIVATE ${PROJECT_SOURCE_DIR}/bench)
 endforeach()
+
+# The head-office request handler (sync/hq.c) driven through fs_hq_admit and
+# fs_hq_handle, with devices and envelopes made in memory.
+fs_test(test_hq_handle ${CMAKE_CURRENT_LIST_DIR}/test_hq_handle.c)
+
+# Enrollment tokens (single use, expiry, manager) through fs_hq_handle.
+fs_test(test_tokens ${CMAKE_CURRENT_LIST_DIR}/test_tokens.c)
+
+# Format stability: a checked-in envelope sealed with fixed keys must keep
+# opening to the same batch (tests/sync/golden/).  `test_golden --write DIR`
+# regenerates it after a deliberate format change.
+fs_test(test_golden ${CMAKE_CURRENT_LIST_DIR}/test_golden.c)

@@ -81,7 +81,8 @@ static const char HQ_SCHEMA[] =
     " revoked_at INTEGER);"
     "CREATE TABLE IF NOT EXISTS hq_audit(device INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " hash BLOB NOT NULL, envelope BLOB NOT NULL, received_at INTEGER NOT NULL,"
-    " PRIMARY KEY(device, seq));";
+    " PRIMARY KEY(device, seq));"
+    "CREATE TABLE IF NOT EXISTS hq_cursor(site INTEGER PRIMARY KEY, seq INTEGER NOT NULL);";
 
 static void paths(const char *home, char *store, char *keys, size_t n) {
   snprintf(store, n, "%s/store.db", home);
@@ -822,6 +823,29 @@ static const char *query_arg(const char *query, const char *name, char *buf, siz
   return NULL;
 }
 
+/* The device asks from `merged`: it has merged everything up to that change
+ * number.  Let-go markers that every enrolled device of its manager has
+ * pulled past are delivered and forgotten.  Bookkeeping only: a failure
+ * here costs a marker sent once more, never the pull. */
+static void forget_delivered_moves(fs_hq *hq, const device *d, int64_t merged) {
+  fs_store *st = hq->st;
+  sqlite3_stmt *s = store_stmt(st, "INSERT INTO hq_cursor(site, seq) VALUES(?1, ?2)"
+                                   " ON CONFLICT(site) DO UPDATE SET seq = excluded.seq");
+  if (!s) return;
+  sqlite3_bind_int64(s, 1, d->site);
+  sqlite3_bind_int64(s, 2, merged);
+  int ok = sqlite3_step(s) == SQLITE_DONE;
+  sqlite3_reset(s);
+  s = ok ? store_stmt(st, "SELECT min(coalesce(c.seq, 0)) FROM hq_device v LEFT JOIN hq_cursor c"
+                          " ON c.site = v.site WHERE v.manager = ?1 AND v.revoked_at IS NULL")
+         : NULL;
+  if (!s) return;
+  sqlite3_bind_text(s, 1, d->manager, -1, SQLITE_STATIC);
+  int64_t low = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  if (low > 0 && merge_moved_delivered(st, d->manager, low)) fs_clear_error();
+}
+
 static void handle_pull(fs_hq *hq, const fs_hq_request *q, reply *r) {
   const char *query = q->query ? q->query : "";
   device d;
@@ -884,6 +908,7 @@ static void handle_pull(fs_hq *hq, const fs_hq_request *q, reply *r) {
     sqlite3_step(s);
     sqlite3_reset(s);
   }
+  forget_delivered_moves(hq, &d, from.seq);
   r->status = 200;
   r->ctype = "application/octet-stream";
   r->body = env;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <fieldsync/device.h>
+#include <sqlite3.h>
 #include <stdint.h>
 
 #include "e2e.h"
@@ -707,6 +708,21 @@ static void test_moved_customer(void) {
   cJSON *bs = e2e_sync(__LINE__, ben);
   CHECK_EQ_INT((int)e2e_int(bs, "pulled"), 0); /* nothing of K2 reaches ben */
   cJSON_Delete(bs);
+  /* the let-go bookkeeping is gone once every device pulled past it */
+  {
+    char path[4200];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    snprintf(path, sizeof path, "%s/store.db", s->home);
+    int moved = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM fs_moved", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+      moved = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    CHECK_EQ_INT(moved, 0);
+  }
   ex = e2e_export_dev(__LINE__, ben);
   CHECK(ex && !strstr(ex, k2));
   CHECK(ex && !strstr(ex, "+49 40 222 333"));

@@ -734,99 +734,155 @@ static void test_moved_customer(void) {
   e2e_server_free(s);
 }
 
-/* Breaks 6-9: head-office columns, domain validation, clock bounds,
- * authorship. */
-static void test_crafted_rows(void) {
-  e2e_server *s = server("hq11", NULL);
-  if (!s) return;
-  char *anna = e2e_device_new(__LINE__, s, g_dir, "anna11", "anna");
-  char *ben = e2e_device_new(__LINE__, s, g_dir, "ben11", "ben");
+/* Breaks 6-9 share a fixture: anna's real device with a customer and a
+ * draft order synced, then a hostile device with anna's keys that continues
+ * her push chain (her real device pushes nothing after that), and ben. */
+typedef struct crafted {
+  e2e_server *s;
+  char *anna, *ben;
   char own[64], bendev[64], order[64];
-  ADD(anna, own, "customer", "add", "--name", "Eigene GmbH", "--country", "DE", "--json");
-  ADD(anna, order, "order", "new", "--customer", own, "--currency", "EUR", "--json");
-  SYNC(anna); /* the real device pushes no more after this: the hostile one
-                 continues its chain */
-  e2e_device_id(__LINE__, ben, bendev);
   hostile h;
-  if (hostile_open(&h, s, anna) == 0) {
-    int64_t now = hostile_now_hlc();
-    /* 6: its own customer re-sent with a raised clock and manager=ben */
+  int ok;
+} crafted;
+
+static void crafted_open(crafted *c, const char *name) {
+  char dev[64];
+  memset(c, 0, sizeof *c);
+  if (!(c->s = server(name, NULL))) return;
+  snprintf(dev, sizeof dev, "%s-anna", name);
+  c->anna = e2e_device_new(__LINE__, c->s, g_dir, dev, "anna");
+  snprintf(dev, sizeof dev, "%s-ben", name);
+  c->ben = e2e_device_new(__LINE__, c->s, g_dir, dev, "ben");
+  ADD(c->anna, c->own, "customer", "add", "--name", "Eigene GmbH", "--country", "DE", "--json");
+  ADD(c->anna, c->order, "order", "new", "--customer", c->own, "--currency", "EUR", "--json");
+  SYNC(c->anna);
+  e2e_device_id(__LINE__, c->ben, c->bendev);
+  c->ok = hostile_open(&c->h, c->s, c->anna) == 0;
+}
+
+/* Head office's whole export must not contain any of `absent`. */
+static void crafted_close(int line, crafted *c, const char *const *absent) {
+  hostile_close(&c->h);
+  if (c->s) {
+    char *all = e2e_export_hq(line, c->s, NULL);
+    for (size_t i = 0; absent && absent[i]; i++) {
+      tu_checks++;
+      if (!all || strstr(all, absent[i]))
+        tu_fail(__FILE__, line, "head office holds \"%s\"", absent[i]);
+    }
+    free(all);
+    still_up(line, c->s);
+  }
+  free(c->anna);
+  free(c->ben);
+  e2e_server_free(c->s);
+}
+
+/* Break 6: a device moves its own customer to another manager. */
+static void test_hq_column_at_creation(void) {
+  crafted c;
+  crafted_open(&c, "hq11");
+  if (c.ok) {
     fs_batch *b = hb_new("customers", CUST_COLS);
-    cust_row(b, own, 1, now, h.site, "Eigene GmbH", "DE", "prospect", "ben");
-    PUSH_EXPECT(&h, b, 1, "set by head office only");
+    cust_row(b, c.own, 1, hostile_now_hlc(), c.h.site, "Eigene GmbH", "DE", "prospect", "ben");
+    PUSH_EXPECT(&c.h, b, 1, "set by head office only");
     change_batch_free(b);
-    /* 7: values a local write would refuse */
+    cJSON *doc = HQ_JSON(c.s, "export", "--json", "--manager", "ben");
+    CHECK(doc && e2e_rows_where(doc, "customers", "id", c.own) == 0);
+    cJSON_Delete(doc);
+    doc = HQ_JSON(c.s, "export", "--json", "--manager", "anna");
+    CHECK(doc && e2e_rows_where(doc, "customers", "id", c.own) == 1);
+    cJSON_Delete(doc);
+  }
+  crafted_close(__LINE__, &c, NULL);
+}
+
+/* Break 7: values a local write would refuse, merged at head office. */
+static void test_domain_at_hq(void) {
+  crafted c;
+  crafted_open(&c, "hq12");
+  if (c.ok) {
+    int64_t now = hostile_now_hlc();
     char pk[5][FS_ID_SIZE];
     for (int i = 0; i < 5; i++) fs_uuid7(pk[i]);
-    b = hb_new("customers", CUST_COLS);
-    cust_row(b, pk[0], 1, now + 1, h.site, "Hacked AG", "DE", "HACKED", "anna");
-    cust_row(b, pk[1], 1, now + 2, h.site, "Vierland GmbH", "DEUX", "active", "anna");
-    PUSH_EXPECT(&h, b, 2, "head office refuses this row");
+    fs_batch *b = hb_new("customers", CUST_COLS);
+    cust_row(b, pk[0], 1, now + 1, c.h.site, "Hacked AG", "DE", "HACKED", "anna");
+    cust_row(b, pk[1], 1, now + 2, c.h.site, "Vierland GmbH", "DEUX", "active", "anna");
+    PUSH_EXPECT(&c.h, b, 2, "head office refuses this row");
     change_batch_free(b);
     char *longname = malloc(5001);
     memset(longname, 'x', 5000);
     longname[5000] = '\0';
     const char *cc[] = {"customer_id", "name", "role", "phone", "email", NULL};
     b = hb_new("contacts", cc);
-    const char *cv[] = {own, longname, "~", "~", "~"};
-    hb_row(b, pk[2], 1, now + 3, h.site, cv);
-    PUSH_EXPECT(&h, b, 1, "too long");
+    const char *cv[] = {c.own, longname, "~", "~", "~"};
+    hb_row(b, pk[2], 1, now + 3, c.h.site, cv);
+    PUSH_EXPECT(&c.h, b, 1, "too long");
     change_batch_free(b);
     free(longname);
     const char *oc[] = {"customer_id", "status", "currency", "discount_bp", "created_at",
                         "submitted_at", "manager", NULL};
     b = hb_new("orders", oc);
-    const char *ov[] = {own, "draft", "EUR", "#-50000", "~", "~", "anna"};
-    hb_row(b, pk[3], 1, now + 4, h.site, ov);
-    const char *ov2[] = {own, "draft", "EUR", "#0", "~", "~", "ben"};
-    hb_row(b, pk[4], 1, now + 5, h.site, ov2);
-    PUSH_EXPECT(&h, b, 2, NULL);
+    const char *ov[] = {c.own, "draft", "EUR", "#-50000", "~", "~", "anna"};
+    hb_row(b, pk[3], 1, now + 4, c.h.site, ov);
+    const char *ov2[] = {c.own, "draft", "EUR", "#0", "~", "~", "ben"};
+    hb_row(b, pk[4], 1, now + 5, c.h.site, ov2);
+    PUSH_EXPECT(&c.h, b, 2, NULL);
     change_batch_free(b);
     /* an order line at a price the list never had */
-    char line[FS_ID_SIZE];
     const char *lc[] = {"order_id", "customer_id", "sku", "qty", "unit_price", "currency",
                         "discount_bp", NULL};
     b = hb_new("order_lines", lc);
+    char line[FS_ID_SIZE];
     fs_uuid7(line);
-    const char *lv[] = {order, own, "CHAIR-01", "#40", "#1", "EUR", "#0"};
-    hb_row(b, line, 1, hostile_now_hlc(), h.site, lv);
-    PUSH_EXPECT(&h, b, 1, "price");
+    const char *lv[] = {c.order, c.own, "CHAIR-01", "#40", "#1", "EUR", "#0"};
+    hb_row(b, line, 1, hostile_now_hlc(), c.h.site, lv);
+    PUSH_EXPECT(&c.h, b, 1, "price");
     change_batch_free(b);
-    /* 8: a causal length at the top of int64 */
-    b = hb_new("customers", CUST_COLS);
+    CHECK(!hq_has(c.s, pk[3]));
+    CHECK(!hq_has(c.s, pk[4]));
+    CHECK(!hq_has(c.s, line));
+  }
+  crafted_close(__LINE__, &c,
+                (const char *const[]){"HACKED", "Vierland", "xxxxxxxxxx", "-50000", NULL});
+}
+
+/* Break 8: a causal length at the top of int64. */
+static void test_clock_bounds(void) {
+  crafted c;
+  crafted_open(&c, "hq13");
+  if (c.ok) {
+    fs_batch *b = hb_new("customers", CUST_COLS);
     char big[FS_ID_SIZE];
     fs_uuid7(big);
-    cust_row(b, big, INT64_MAX, hostile_now_hlc(), h.site, "Ewig GmbH", "DE", "active",
+    cust_row(b, big, INT64_MAX, hostile_now_hlc(), c.h.site, "Ewig GmbH", "DE", "active",
              "anna");
-    PUSH_EXPECT(&h, b, 1, NULL);
+    cust_row(b, c.own, INT64_MAX - 2, hostile_now_hlc(), c.h.site, "Eigene GmbH", "DE",
+             "active", "anna");
+    PUSH_EXPECT(&c.h, b, 2, NULL);
     change_batch_free(b);
-    /* 9: a new row written in ben's device's name */
+    /* her own customer keeps its causal length: her device still syncs */
+    SYNC(c.anna);
+  }
+  crafted_close(__LINE__, &c, (const char *const[]){"Ewig GmbH", NULL});
+}
+
+/* Break 9: a new row written in another device's name. */
+static void test_site_authorship(void) {
+  crafted c;
+  crafted_open(&c, "hq14");
+  if (c.ok) {
     int64_t bsite = 0;
-    proto_site_parse(bendev, &bsite);
-    b = hb_new("customers", CUST_COLS);
+    proto_site_parse(c.bendev, &bsite);
+    fs_batch *b = hb_new("customers", CUST_COLS);
     char forged[FS_ID_SIZE];
     fs_uuid7(forged);
     cust_row(b, forged, 1, hostile_now_hlc(), bsite, "Fremde Feder GmbH", "DE", "active",
              "anna");
-    PUSH_EXPECT(&h, b, 1, "does not hold");
+    PUSH_EXPECT(&c.h, b, 1, "does not hold");
     change_batch_free(b);
   }
-  hostile_close(&h);
-  char *all = e2e_export_hq(__LINE__, s, NULL);
-  CHECK(all && !strstr(all, "HACKED"));
-  CHECK(all && !strstr(all, "Vierland"));
-  CHECK(all && !strstr(all, "xxxxxxxxxx"));
-  CHECK(all && !strstr(all, "-50000"));
-  CHECK(all && !strstr(all, "Ewig GmbH"));
-  CHECK(all && !strstr(all, "Fremde Feder"));
-  free(all);
-  cJSON *doc = HQ_JSON(s, "export", "--json", "--manager", "ben");
-  CHECK(doc && e2e_rows_where(doc, "customers", "id", own) == 0);
-  cJSON_Delete(doc);
-  STILL_UP(s);
-  free(anna);
-  free(ben);
-  e2e_server_free(s);
+  crafted_close(__LINE__, &c, (const char *const[]){"Fremde Feder", NULL});
 }
 
 int main(void) {
@@ -842,7 +898,10 @@ int main(void) {
   TEST_RUN(test_wrong_laptop_clock);
   TEST_RUN(test_tombstone_takeover);
   TEST_RUN(test_moved_customer);
-  TEST_RUN(test_crafted_rows);
+  TEST_RUN(test_hq_column_at_creation);
+  TEST_RUN(test_domain_at_hq);
+  TEST_RUN(test_clock_bounds);
+  TEST_RUN(test_site_authorship);
   e2e_stop_all();
   tu_rmrf(g_dir);
   free(g_dir);

@@ -170,7 +170,9 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
   fs_keys mine;
   int rc;
   memset(&r, 0, sizeof r);
-  if (!url || !token) return fs_fail(FS_EINVAL, "enroll needs --server URL and --token T");
+  if (!url || !token)
+    return fs_fail(FS_EINVAL, "enroll needs --server URL and a token (--token-file FILE, or "
+                              "--token - to read it from stdin)");
   if (!ca && !pin)
     return fs_fail(FS_EINVAL, "enroll needs --ca FILE or --pin SHA256 to trust the server");
   if (fs_store_hq_site(st))
@@ -259,7 +261,7 @@ static int open_session(session *s, fs_store *st, const char *home) {
   int rc;
   if (!fs_store_hq_site(st))
     return fs_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
-                              "--server URL --token T --ca FILE` first");
+                              "--server URL --token-file FILE --ca FILE` first");
   if ((rc = get_text(st, "server_url", url, sizeof url))) return rc;
   if ((rc = get_text(st, "server_keys", keyhex, sizeof keyhex))) return rc;
   if (keys_pub_from_hex(&s->server, keyhex))

@@ -24,6 +24,7 @@
 
 #include "merge.h"
 #include "storeInt.h"
+#include "hand_batch.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -134,69 +135,6 @@ static int64_t count(fs_store *st, const char *sql) {
 
 /* --- batches built by hand (a tampered device) --- */
 
-static fs_batch *hand_batch(void) {
-  const fs_schema *sc = fs_schema_fieldsales();
-  fs_batch *b = change_batch_new();
-  b->ntables = (uint16_t)sc->ntables;
-  b->tables = arena_alloc(b->arena, sc->ntables * sizeof *b->tables);
-  for (size_t i = 0; i < sc->ntables; i++) {
-    b->tables[i].name = sc->tables[i].name;
-    b->tables[i].ncols = (uint16_t)sc->tables[i].ncols;
-    b->tables[i].cols = arena_alloc(b->arena, sc->tables[i].ncols * sizeof(char *));
-    for (size_t j = 0; j < sc->tables[i].ncols; j++)
-      b->tables[i].cols[j] = sc->tables[i].cols[j].name;
-  }
-  b->rows = arena_alloc(b->arena, 32 * sizeof *b->rows);
-  return b;
-}
-
-static int batch_table(const fs_batch *b, const char *name) {
-  for (int i = 0; i < b->ntables; i++)
-    if (!strcmp(b->tables[i].name, name)) return i;
-  abort();
-}
-
-static int batch_col(const fs_batch *b, int t, const char *name) {
-  for (int i = 0; i < b->tables[t].ncols; i++)
-    if (!strcmp(b->tables[t].cols[i], name)) return i;
-  abort();
-}
-
-/* Appends a row (live: all columns NULL) to b. */
-static fs_rowchange *hand_row(fs_batch *b, const char *table, const char *pk, int64_t cl,
-                              int64_t hlc, int64_t site) {
-  fs_rowchange *r = &b->rows[b->nrows++];
-  memset(r, 0, sizeof *r);
-  r->table = (uint16_t)batch_table(b, table);
-  r->pk = arena_strndup(b->arena, pk, strlen(pk));
-  r->cl = cl;
-  r->hlc = hlc;
-  r->site = site;
-  if (cl % 2 == 1) {
-    r->nvals = b->tables[r->table].ncols;
-    r->vals = arena_alloc(b->arena, r->nvals * sizeof *r->vals);
-    memset(r->vals, 0, r->nvals * sizeof *r->vals);
-  }
-  return r;
-}
-
-static void hand_text(fs_batch *b, fs_rowchange *r, const char *col, const char *v) {
-  int c = batch_col(b, r->table, col);
-  r->vals[c] =
-      (fs_value){FS_VAL_TEXT, 0, arena_strndup(b->arena, v, strlen(v)), (uint32_t)strlen(v)};
-}
-
-static void hand_int(fs_batch *b, fs_rowchange *r, const char *col, int64_t v) {
-  r->vals[batch_col(b, r->table, col)] = (fs_value){FS_VAL_INT, v, NULL, 0};
-}
-
-/* Gives column col its own clock entry (r must have none yet). */
-static void hand_cell(fs_batch *b, fs_rowchange *r, const char *col, int64_t hlc, int64_t site) {
-  r->cells = arena_alloc(b->arena, sizeof *r->cells);
-  r->cells[0] = (fs_cell){(uint16_t)batch_col(b, r->table, col), hlc, site, r->hlc, r->site};
-  r->ncells = 1;
-}
-
 static fs_rowchange *hand_customer(fs_batch *b, const char *pk, int64_t cl, int64_t hlc,
                                    int64_t site, const char *name, const char *mgr) {
   fs_rowchange *r = hand_row(b, "customers", pk, cl, hlc, site);
@@ -272,7 +210,7 @@ static void test_tombstone_takeover(void) {
 
   /* anna's device re-creates ben's customer as hers, and adds a child */
   set_now(T0 + 2000);
-  fs_batch *b = hand_batch();
+  fs_batch *b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, cust, 3, LATER(2000), fs_store_site(anna), "Annacorp", "anna");
   char c2[FS_ID_SIZE];
   new_id(c2);
@@ -375,7 +313,7 @@ static void test_moved_customer_let_go(void) {
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_moved WHERE manager='anna'"), 0);
 
   /* a marker is head office's word only */
-  fs_batch *b = hand_batch();
+  fs_batch *b = hand_batch(fs_schema_fieldsales());
   fs_batch_table *tabs = arena_alloc(b->arena, (b->ntables + 1u) * sizeof *tabs);
   memcpy(tabs, b->tables, b->ntables * sizeof *tabs);
   tabs[b->ntables++] = (fs_batch_table){"fs_letgo", 0, tabs[0].cols};
@@ -414,7 +352,7 @@ static void test_hq_column_only_at_creation(void) {
   char cust[FS_ID_SIZE], fresh[FS_ID_SIZE];
   CHECK_OK(fs_insert(anna, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
   push(anna, hq, &ap, "anna");
-  fs_batch *b = hand_batch();
+  fs_batch *b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, cust, 1, LATER(5000), fs_store_site(anna), "Acme", "ben");
   new_id(fresh);
   hand_customer(b, fresh, 1, LATER(5000), fs_store_site(anna), "Fresh", "anna");
@@ -454,7 +392,7 @@ static void test_hq_validates_domain(void) {
   int64_t h = LATER(1000), s = fs_store_site(anna);
   char id[8][FS_ID_SIZE];
   for (int i = 0; i < 8; i++) new_id(id[i]);
-  fs_batch *b = hand_batch();
+  fs_batch *b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, id[0], 1, h, s, "Hacked", "anna");
   hand_text(b, &b->rows[0], "status", "HACKED");
   fs_rowchange *r = hand_customer(b, id[1], 1, h, s, "Deutsch", "anna");
@@ -550,7 +488,7 @@ static void test_site_authorship(void) {
   row_clock(hq, "customers", cust, &ch, &cs);
 
   /* d2 claims an edit d1 never made, and a row d1 never wrote */
-  fs_batch *b = hand_batch();
+  fs_batch *b = hand_batch(fs_schema_fieldsales());
   fs_rowchange *r = hand_customer(b, cust, 1, ch, cs, "Acme (closed)", "anna");
   hand_cell(b, r, "name", LATER(1000), fs_store_site(d1));
   new_id(fake);
@@ -589,7 +527,7 @@ static void test_clock_bounds(void) {
   new_id(c1);
   new_id(c2);
   new_id(c3);
-  fs_batch *b = hand_batch();
+  fs_batch *b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, c1, INT64_MAX, LATER(0), fs_store_site(anna), "Forever", "anna");
   fs_rowchange *r = hand_customer(b, c2, 1, LATER(0), fs_store_site(anna), "Zero", "anna");
   hand_cell(b, r, "phone", 0, fs_store_site(anna));
@@ -608,7 +546,7 @@ static void test_clock_bounds(void) {
   change_batch_free(b);
 
   /* a device too refuses an unbounded causal length, even from head office */
-  b = hand_batch();
+  b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, c1, INT64_MAX, LATER(0), fs_store_site(hq), "Forever", "anna");
   merge_opts o = {fs_store_site(hq), NULL};
   CHECK_OK(merge_apply(anna, b, &o, &res));

@@ -748,16 +748,6 @@ static void test_skew_bound(void) {
   fs_store_close(st);
 }
 
-/* The row clock of a row as st holds it. */
-static void row_clock(fs_store *st, const char *table, const char *pk, int64_t *hlc,
-                      int64_t *site) {
-  struct fs_arena *a = arena_new(1024);
-  row r;
-  CHECK_OK(row_load(st, store_table(st, table), pk, a, &r));
-  *hlc = r.hlc;
-  *site = r.site;
-  arena_free(a);
-}
 
 /* Site ids are public: a device that puts head office's site on clocks it
  * made up (a price, a customer's manager, a whole product) is refused at

@@ -114,15 +114,6 @@ static const char *text_of(fs_store *st, const char *table, const char *pk, cons
   return buf;
 }
 
-static void row_clock(fs_store *st, const char *table, const char *pk, int64_t *hlc,
-                      int64_t *site) {
-  struct fs_arena *a = arena_new(1024);
-  row r;
-  CHECK_OK(row_load(st, store_table(st, table), pk, a, &r));
-  *hlc = r.hlc;
-  *site = r.site;
-  arena_free(a);
-}
 
 static int64_t count(fs_store *st, const char *sql) {
   sqlite3_stmt *s = NULL;

@@ -2,7 +2,7 @@
  * hand_batch.h — change batches built by hand for the core tests (a
  * tampered or hand-written device batch): every table of a schema in the
  * dictionary, rows appended with explicit causal lengths, clocks, values
- * and cell clocks.  Header-only (static functions); b->rows holds up to
+ * and cell clocks, and the row clock a store holds.  Header-only (static functions); b->rows holds up to
  * HAND_BATCH_ROWS rows.
  */
 #ifndef FS_TEST_HAND_BATCH_H
@@ -13,7 +13,8 @@
 
 #include <fieldsync/fieldsync.h>
 
-#include "change.h"
+#include "change.h" /* and storeInt.h, included first by each user */
+#include "testutil.h"
 
 #define HAND_BATCH_ROWS 64
 
@@ -89,6 +90,17 @@ static inline void hand_cell(fs_batch *b, fs_rowchange *r, const char *col, int6
   if (!placed) cells[n++] = (fs_cell){c, hlc, site, r->hlc, r->site};
   r->cells = cells;
   r->ncells = (uint16_t)n;
+}
+
+/* The row clock of a row as st holds it (a failed check when unreadable). */
+static inline void row_clock(fs_store *st, const char *table, const char *pk, int64_t *hlc,
+                             int64_t *site) {
+  struct fs_arena *a = arena_new(1024);
+  row r;
+  CHECK_OK(row_load(st, store_table(st, table), pk, a, &r));
+  *hlc = r.hlc;
+  *site = r.site;
+  arena_free(a);
 }
 
 #endif

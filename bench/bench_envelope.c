@@ -4,9 +4,9 @@
  *
  * N standard records (seed 1, device 0) become batches of B rows of the
  * `records` table (cl 1, hlc = ts << 16, one site, no cells) before any
- * timing.  "seal" times codec_encode + envelope_seal (encode, compress,
+ * timing.  "seal" times fsi_codec_encode + fsi_envelope_seal (encode, compress,
  * encrypt, sign) over all batches, chaining each envelope to the previous
- * one; "open" times envelope_open + codec_decode + envelope_check_batch
+ * one; "open" times fsi_envelope_open + fsi_codec_decode + fsi_envelope_check_batch
  * (verify, chain checks, decrypt, decompress, decode).  Bytes per record is the total size of the
  * envelopes over N.  Each figure is the median of `runs` runs, with the range.
  *
@@ -43,40 +43,40 @@ static void die(const char *what) {
   exit(1);
 }
 
-static fs_value text(fs_batch *b, const char *s) {
-  fs_value v = {FS_VAL_TEXT, 0, NULL, (uint32_t)strlen(s)};
-  v.s = arena_strndup(b->arena, s, v.n);
+static fsi_value text(fsi_batch *b, const char *s) {
+  fsi_value v = {FS_VAL_TEXT, 0, NULL, (uint32_t)strlen(s)};
+  v.s = fsi_arena_strndup(b->arena, s, v.n);
   return v;
 }
 
 /* recs[0..n) as one batch of the records table. */
-static fs_batch *make_batch(const wl_record *recs, size_t n, int64_t site) {
-  fs_batch *b = change_batch_new();
+static fsi_batch *make_batch(const wl_record *recs, size_t n, int64_t site) {
+  fsi_batch *b = fsi_change_batch_new();
   if (!b) die("change_batch_new");
   b->ntables = 1;
-  b->tables = arena_alloc(b->arena, sizeof *b->tables);
+  b->tables = fsi_arena_alloc(b->arena, sizeof *b->tables);
   b->tables[0].name = WL_TABLE;
   b->tables[0].ncols = WL_NFIELDS;
   b->tables[0].cols = (const char **)COLS;
-  b->rows = arena_alloc(b->arena, n * sizeof *b->rows);
+  b->rows = fsi_arena_alloc(b->arena, n * sizeof *b->rows);
   b->nrows = n;
   for (size_t i = 0; i < n; i++) {
     const wl_record *r = &recs[i];
-    fs_rowchange *row = &b->rows[i];
+    fsi_rowchange *row = &b->rows[i];
     memset(row, 0, sizeof *row);
-    row->pk = arena_strndup(b->arena, r->id, strlen(r->id));
+    row->pk = fsi_arena_strndup(b->arena, r->id, strlen(r->id));
     row->cl = 1;
     row->hlc = r->ts_ms << 16;
     row->site = site;
     row->nvals = WL_NFIELDS;
-    row->vals = arena_alloc(b->arena, WL_NFIELDS * sizeof *row->vals);
+    row->vals = fsi_arena_alloc(b->arena, WL_NFIELDS * sizeof *row->vals);
     row->vals[0] = text(b, r->customer_id);
     row->vals[1] = text(b, r->kind);
     row->vals[2] = text(b, r->created_at);
-    row->vals[3] = (fs_value){FS_VAL_INT, r->amount, NULL, 0};
+    row->vals[3] = (fsi_value){FS_VAL_INT, r->amount, NULL, 0};
     row->vals[4] = text(b, r->currency);
     row->vals[5] = text(b, r->note);
-    row->vals[6] = (fs_value){FS_VAL_INT, r->qty, NULL, 0};
+    row->vals[6] = (fsi_value){FS_VAL_INT, r->qty, NULL, 0};
     if (i == 0 || row->hlc < b->hlc_min) b->hlc_min = row->hlc;
     if (i == 0 || row->hlc > b->hlc_max) b->hlc_max = row->hlc;
   }
@@ -107,11 +107,11 @@ static uint8_t *body_of(const uint8_t *enc, size_t len, size_t *n) {
   return raw;
 }
 
-static char *json_batch(const fs_batch *b) {
+static char *json_batch(const fsi_batch *b) {
   cJSON *arr = cJSON_CreateArray();
   char hex[24];
   for (size_t i = 0; i < b->nrows; i++) {
-    const fs_rowchange *r = &b->rows[i];
+    const fsi_rowchange *r = &b->rows[i];
     cJSON *o = cJSON_CreateObject(), *v = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "table", b->tables[r->table].name);
     cJSON_AddStringToObject(o, "pk", r->pk);
@@ -121,7 +121,7 @@ static char *json_batch(const fs_batch *b) {
     snprintf(hex, sizeof hex, "%016" PRIx64, (uint64_t)r->site);
     cJSON_AddStringToObject(o, "site", hex);
     for (uint16_t c = 0; c < r->nvals; c++) {
-      const fs_value *x = &r->vals[c];
+      const fsi_value *x = &r->vals[c];
       const char *name = b->tables[r->table].cols[c];
       if (x->type == FS_VAL_TEXT) cJSON_AddStringToObject(v, name, x->s);
       else if (x->type == FS_VAL_INT) cJSON_AddNumberToObject(v, name, (double)x->i);
@@ -135,7 +135,7 @@ static char *json_batch(const fs_batch *b) {
   return s;
 }
 
-static void compare(fs_batch **batches, size_t nb, size_t nrec) {
+static void compare(fsi_batch **batches, size_t nb, size_t nrec) {
   static const int levels[] = {1, 3, 6, 9, 12, 19};
   size_t rawtotal = 0;
   uint8_t **bodies = calloc(nb, sizeof *bodies);
@@ -145,7 +145,7 @@ static void compare(fs_batch **batches, size_t nb, size_t nrec) {
   for (size_t i = 0; i < nb; i++) {
     uint8_t *enc;
     size_t len;
-    if (codec_encode(batches[i], &enc, &len)) die("codec_encode");
+    if (fsi_codec_encode(batches[i], &enc, &len)) die("codec_encode");
     bodies[i] = body_of(enc, len, &blen[i]);
     rawtotal += blen[i];
     free(enc);
@@ -203,22 +203,22 @@ static void compare(fs_batch **batches, size_t nb, size_t nrec) {
          (double)jz / nrec);
 
   /* The codec's own speed for the same batches (encode / decode only). */
-  fs_batch *tmp = change_batch_new();
+  fsi_batch *tmp = fsi_change_batch_new();
   double te = 0, tdec = 0;
   for (size_t i = 0; i < nb; i++) {
     uint8_t *enc;
     size_t len;
     t0 = wl_now_s();
-    if (codec_encode(batches[i], &enc, &len)) die("codec_encode");
+    if (fsi_codec_encode(batches[i], &enc, &len)) die("codec_encode");
     te += wl_now_s() - t0;
     t0 = wl_now_s();
-    if (codec_decode(tmp, enc, len)) die("codec_decode");
+    if (fsi_codec_decode(tmp, enc, len)) die("codec_decode");
     tdec += wl_now_s() - t0;
     free(enc);
   }
   printf("codec encode (level %d)       %8.0f rec/s  decode %8.0f rec/s\n",
          CODEC_ZSTD_LEVEL, nrec / te, nrec / tdec);
-  change_batch_free(tmp);
+  fsi_change_batch_free(tmp);
   for (size_t i = 0; i < nb; i++) free(bodies[i]);
   free(bodies);
   free(blen);
@@ -234,11 +234,11 @@ int main(int argc, char **argv) {
   size_t nb = (n + bsz - 1) / bsz;
   const int64_t dev_id = 0x1d2c3b4a59687700, srv_id = 0x5e4d3c2b1a090807;
   double seal_rs[MAX_RUNS], open_rs[MAX_RUNS], bpr[MAX_RUNS];
-  fs_keys dev, srv;
+  fsi_keys dev, srv;
 
-  if (keys_new(&dev) || keys_new(&srv)) die("keys_new");
+  if (fsi_keys_new(&dev) || fsi_keys_new(&srv)) die("keys_new");
   wl_record *recs = wl_generate(1, 0, n);
-  fs_batch **batches = calloc(nb, sizeof *batches);
+  fsi_batch **batches = calloc(nb, sizeof *batches);
   uint8_t **env = calloc(nb, sizeof *env);
   size_t *envlen = calloc(nb, sizeof *envlen);
   if (!recs || !batches || !env || !envlen) die("allocation");
@@ -246,10 +246,10 @@ int main(int argc, char **argv) {
     size_t k = i * bsz, m = n - k < bsz ? n - k : bsz;
     batches[i] = make_batch(recs + k, m, dev_id);
   }
-  fs_batch *dec = change_batch_new();
+  fsi_batch *dec = fsi_change_batch_new();
 
   for (int run = 0; run < runs; run++) {
-    envelope_header h;
+    fsi_envelope_header h;
     size_t total = 0, decoded = 0;
     double t0 = wl_now_s();
     memset(&h, 0, sizeof h);
@@ -259,32 +259,32 @@ int main(int argc, char **argv) {
       uint8_t *plain;
       size_t plen;
       free(env[i]);
-      if (codec_encode(batches[i], &plain, &plen)) die("codec_encode");
+      if (fsi_codec_encode(batches[i], &plain, &plen)) die("codec_encode");
       h.seq = i + 1;
       h.hlc_min = batches[i]->hlc_min;
       h.hlc_max = batches[i]->hlc_max;
       h.count = (uint32_t)batches[i]->nrows;
-      if (envelope_seal(&env[i], &envlen[i], &h, plain, plen, &dev, &srv.pub))
+      if (fsi_envelope_seal(&env[i], &envlen[i], &h, plain, plen, &dev, &srv.pub))
         die("envelope_seal");
       free(plain);
-      if (envelope_hash(h.prev, env[i], envlen[i])) die("envelope_hash");
+      if (fsi_envelope_hash(h.prev, env[i], envlen[i])) die("envelope_hash");
       total += envlen[i];
     }
     double t_seal = wl_now_s() - t0;
 
-    envelope_chain chain;
+    fsi_envelope_chain chain;
     memset(&chain, 0, sizeof chain);
     t0 = wl_now_s();
     for (size_t i = 0; i < nb; i++) {
-      envelope_opened o;
-      if (envelope_open(&o, env[i], envlen[i], srv_id, &srv, dev_id, &dev.pub, &chain))
+      fsi_envelope_opened o;
+      if (fsi_envelope_open(&o, env[i], envlen[i], srv_id, &srv, dev_id, &dev.pub, &chain))
         die("envelope_open");
-      if (codec_decode(dec, o.plain, o.plainlen)) die("codec_decode");
-      if (envelope_check_batch(&o.h, dec)) die("envelope_check_batch");
+      if (fsi_codec_decode(dec, o.plain, o.plainlen)) die("codec_decode");
+      if (fsi_envelope_check_batch(&o.h, dec)) die("envelope_check_batch");
       decoded += dec->nrows;
       chain.seq = o.h.seq;
       memcpy(chain.hash, o.hash, sizeof chain.hash);
-      envelope_opened_clear(&o);
+      fsi_envelope_opened_clear(&o);
     }
     double t_open = wl_now_s() - t0;
     if (decoded != n) {
@@ -304,15 +304,15 @@ int main(int argc, char **argv) {
   if (do_compare) compare(batches, nb, n);
 
   for (size_t i = 0; i < nb; i++) {
-    change_batch_free(batches[i]);
+    fsi_change_batch_free(batches[i]);
     free(env[i]);
   }
-  change_batch_free(dec);
+  fsi_change_batch_free(dec);
   free(batches);
   free(env);
   free(envlen);
   free(recs);
-  keys_wipe(&dev);
-  keys_wipe(&srv);
+  fsi_keys_wipe(&dev);
+  fsi_keys_wipe(&srv);
   return 0;
 }

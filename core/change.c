@@ -17,19 +17,19 @@ struct chunk {
   max_align_t data[];
 };
 
-struct fs_arena {
+struct fsi_arena {
   struct chunk *head;
   size_t chunk;
 };
 
-struct fs_arena *arena_new(size_t chunk) {
-  struct fs_arena *a = calloc(1, sizeof *a);
+struct fsi_arena *fsi_arena_new(size_t chunk) {
+  struct fsi_arena *a = calloc(1, sizeof *a);
   if (!a) return NULL;
   a->chunk = chunk ? chunk : 64 * 1024;
   return a;
 }
 
-void arena_free(struct fs_arena *a) {
+void fsi_arena_free(struct fsi_arena *a) {
   if (!a) return;
   struct chunk *c = a->head;
   while (c) {
@@ -40,7 +40,7 @@ void arena_free(struct fs_arena *a) {
   free(a);
 }
 
-void *arena_alloc(struct fs_arena *a, size_t n) {
+void *fsi_arena_alloc(struct fsi_arena *a, size_t n) {
   n = (n + 7) & ~(size_t)7;
   if (n == 0) n = 8;
   struct chunk *c = a->head;
@@ -58,8 +58,8 @@ void *arena_alloc(struct fs_arena *a, size_t n) {
   return p;
 }
 
-char *arena_strndup(struct fs_arena *a, const char *s, size_t n) {
-  char *p = arena_alloc(a, n + 1);
+char *fsi_arena_strndup(struct fsi_arena *a, const char *s, size_t n) {
+  char *p = fsi_arena_alloc(a, n + 1);
   if (!p) return NULL;
   memcpy(p, s, n);
   p[n] = '\0';
@@ -67,7 +67,7 @@ char *arena_strndup(struct fs_arena *a, const char *s, size_t n) {
 }
 
 /* Keeps the most recent chunk (usually the largest) and frees the rest. */
-void arena_reset(struct fs_arena *a) {
+void fsi_arena_reset(struct fsi_arena *a) {
   struct chunk *c = a->head;
   if (!c) return;
   struct chunk *n = c->next;
@@ -80,10 +80,10 @@ void arena_reset(struct fs_arena *a) {
   c->used = 0;
 }
 
-fs_batch *change_batch_new(void) {
-  fs_batch *b = calloc(1, sizeof *b);
+fsi_batch *fsi_change_batch_new(void) {
+  fsi_batch *b = calloc(1, sizeof *b);
   if (!b) return NULL;
-  b->arena = arena_new(0);
+  b->arena = fsi_arena_new(0);
   if (!b->arena) {
     free(b);
     return NULL;
@@ -91,15 +91,15 @@ fs_batch *change_batch_new(void) {
   return b;
 }
 
-void change_batch_free(fs_batch *b) {
+void fsi_change_batch_free(fsi_batch *b) {
   if (!b) return;
-  arena_free(b->arena);
+  fsi_arena_free(b->arena);
   free(b);
 }
 
-void change_batch_reset(fs_batch *b) {
-  struct fs_arena *a = b->arena;
-  arena_reset(a);
+void fsi_change_batch_reset(fsi_batch *b) {
+  struct fsi_arena *a = b->arena;
+  fsi_arena_reset(a);
   memset(b, 0, sizeof *b);
   b->arena = a;
 }

@@ -12,7 +12,7 @@
  *
  * Tables and columns travel by name (the batch's dictionary), so replicas
  * with differently ordered declarations still agree.  Values are borrowed
- * from the batch's arena; a batch is freed whole with change_batch_free().
+ * from the batch's arena; a batch is freed whole with fsi_change_batch_free().
  *
  * This header is internal to the library (core/ and sync/).
  */
@@ -43,23 +43,23 @@
  * and everything belonging to it.  A name no declared table can have. */
 #define FS_LETGO_TABLE "fs_letgo"
 
-typedef struct fs_value {
+typedef struct fsi_value {
   uint8_t type;  /* FS_VAL_* */
   int64_t i;     /* FS_VAL_INT */
   const char *s; /* FS_VAL_TEXT: NUL-terminated, n bytes, valid UTF-8 */
   uint32_t n;
-} fs_value;
+} fsi_value;
 
 /* The clock of one cell when it differs from the row clock. */
-typedef struct fs_cell {
+typedef struct fsi_cell {
   uint16_t col;  /* index into the table's column dictionary */
   int64_t hlc;   /* clock of the value */
   int64_t site;  /* site that wrote the value */
   int64_t bhlc;  /* base: clock of the value its writer last saw (0 = none) */
   int64_t bsite;
-} fs_cell;
+} fsi_cell;
 
-typedef struct fs_rowchange {
+typedef struct fsi_rowchange {
   uint16_t table;  /* index into batch->tables */
   const char *pk;  /* NUL-terminated text, 1..FS_BATCH_MAX_PK bytes */
   int64_t cl;      /* causal length: odd alive, even deleted; >= 1 */
@@ -67,37 +67,37 @@ typedef struct fs_rowchange {
   int64_t site;    /* site of the row clock */
   int64_t seen;    /* tombstone: highest cell hlc the deleter had seen */
   uint16_t nvals;  /* alive: == tables[table].ncols; deleted: 0 */
-  fs_value *vals;
+  fsi_value *vals;
   uint16_t ncells;
-  fs_cell *cells;  /* sorted by col, no duplicates */
-} fs_rowchange;
+  fsi_cell *cells;  /* sorted by col, no duplicates */
+} fsi_rowchange;
 
-typedef struct fs_batch_table {
+typedef struct fsi_batch_table {
   const char *name;
   uint16_t ncols;
   const char **cols; /* column names, without the id column */
-} fs_batch_table;
+} fsi_batch_table;
 
-typedef struct fs_batch {
-  struct fs_arena *arena;
+typedef struct fsi_batch {
+  struct fsi_arena *arena;
   uint16_t ntables;
-  fs_batch_table *tables;
+  fsi_batch_table *tables;
   size_t nrows;
-  fs_rowchange *rows;
+  fsi_rowchange *rows;
   int64_t hlc_min, hlc_max; /* over every clock in the batch (0,0 if empty) */
-} fs_batch;
+} fsi_batch;
 
 /* Arena allocation: everything a batch points to lives in its arena. */
-struct fs_arena *arena_new(size_t chunk);
-void arena_free(struct fs_arena *a);
-void *arena_alloc(struct fs_arena *a, size_t n);          /* 8-aligned */
-char *arena_strndup(struct fs_arena *a, const char *s, size_t n);
+struct fsi_arena *fsi_arena_new(size_t chunk);
+void fsi_arena_free(struct fsi_arena *a);
+void *fsi_arena_alloc(struct fsi_arena *a, size_t n);          /* 8-aligned */
+char *fsi_arena_strndup(struct fsi_arena *a, const char *s, size_t n);
 /* Forgets every allocation, keeping the newest chunk for reuse. */
-void arena_reset(struct fs_arena *a);
+void fsi_arena_reset(struct fsi_arena *a);
 
-fs_batch *change_batch_new(void);
-void change_batch_free(fs_batch *b);
+fsi_batch *fsi_change_batch_new(void);
+void fsi_change_batch_free(fsi_batch *b);
 /* Empties a batch for reuse, keeping its arena's first chunk. */
-void change_batch_reset(fs_batch *b);
+void fsi_change_batch_reset(fsi_batch *b);
 
 #endif /* FS_CHANGE_H */

@@ -16,32 +16,32 @@
 #include "storeInt.h"
 #include "util.h"
 
-int conflict_log(fs_store *st, const char *table, const char *pk, const char *col,
-                 const fs_value *winner, int64_t whlc, int64_t wsite, const fs_value *loser,
+int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char *col,
+                 const fsi_value *winner, int64_t whlc, int64_t wsite, const fsi_value *loser,
                  int64_t lhlc, int64_t lsite) {
-  sqlite3_stmt *s = store_stmt(
+  sqlite3_stmt *s = fsi_store_stmt(
       st, "INSERT OR IGNORE INTO fs_conflict(tbl, pk, col, winner, loser, whlc, wsite,"
           " lhlc, lsite, detected_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 3, col, -1, SQLITE_STATIC);
-  value_bind(s, 4, winner);
-  value_bind(s, 5, loser);
+  fsi_value_bind(s, 4, winner);
+  fsi_value_bind(s, 5, loser);
   sqlite3_bind_int64(s, 6, whlc);
   sqlite3_bind_int64(s, 7, wsite);
   sqlite3_bind_int64(s, 8, lhlc);
   sqlite3_bind_int64(s, 9, lsite);
-  sqlite3_bind_int64(s, 10, util_now_ms());
+  sqlite3_bind_int64(s, 10, fsi_util_now_ms());
   int step = sqlite3_step(s);
   sqlite3_reset(s);
-  if (step != SQLITE_DONE) return store_sqlfail(st, "logging a conflict");
+  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "logging a conflict");
   return sqlite3_changes(st->db) > 0 ? 1 : 0;
 }
 
 static int refused_insert(fs_store *st, const char *table, const char *pk, const char *col,
                           int64_t site, int64_t hlc, const char *reason, const char *value) {
-  sqlite3_stmt *s = store_stmt(
+  sqlite3_stmt *s = fsi_store_stmt(
       st, "INSERT OR IGNORE INTO fs_refused(tbl, pk, col, site, hlc, reason, at, value)"
           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
   if (!s) return FS_EIO;
@@ -52,21 +52,21 @@ static int refused_insert(fs_store *st, const char *table, const char *pk, const
   sqlite3_bind_int64(s, 4, site);
   sqlite3_bind_int64(s, 5, hlc);
   sqlite3_bind_text(s, 6, reason, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 7, util_now_ms());
+  sqlite3_bind_int64(s, 7, fsi_util_now_ms());
   if (value) sqlite3_bind_text(s, 8, value, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
   sqlite3_reset(s);
-  return step == SQLITE_DONE ? FS_OK : store_sqlfail(st, "logging a refused change");
+  return step == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "logging a refused change");
 }
 
-int refused_log(fs_store *st, const char *table, const char *pk, const char *col,
+int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col,
                 int64_t site, int64_t hlc, const char *reason) {
   return refused_insert(st, table, pk, col, site, hlc, reason, NULL);
 }
 
-int refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
+int fsi_refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
                     int64_t site, const char *reason) {
-  tbl_state *ts = store_table(st, table);
+  fsi_tbl_state *ts = fsi_store_table(st, table);
   char *image = NULL;
   int rc;
   if (ts) {
@@ -74,7 +74,7 @@ int refused_log_row(fs_store *st, const char *table, const char *pk, const char 
     size_t cap = 64 + strlen(table);
     for (size_t i = 0; i < ts->decl->ncols; i++) cap += 2 * strlen(ts->decl->cols[i].name) + 10;
     char *sql = malloc(cap);
-    if (!sql) return fs_fail(FS_ENOMEM, "out of memory");
+    if (!sql) return fsi_fail(FS_ENOMEM, "out of memory");
     size_t n = (size_t)snprintf(sql, cap, "SELECT json_object(");
     for (size_t i = 0; i < ts->decl->ncols; i++)
       n += (size_t)snprintf(sql + n, cap - n, "%s'%s', \"%s\"", i ? ", " : "",
@@ -103,7 +103,7 @@ static int restore_row(fs_store *st, const char *table, const char *pk, const ch
   int rc = FS_OK;
   if (!cJSON_IsObject(o)) {
     cJSON_Delete(o);
-    return fs_fail(FS_ECORRUPT, "the logged row of %s %s cannot be read", table, pk);
+    return fsi_fail(FS_ECORRUPT, "the logged row of %s %s cannot be read", table, pk);
   }
   f[n++] = (fs_field){"id", pk};
   const cJSON *it;
@@ -125,12 +125,12 @@ static int restore_row(fs_store *st, const char *table, const char *pk, const ch
 }
 
 int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
-  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   char *table = NULL, *pk = NULL, *col = NULL, *loser = NULL;
   int64_t loser_int = 0;
   int loser_type = SQLITE_NULL;
   if (rc) return rc;
-  sqlite3_stmt *s = store_stmt(st, "SELECT tbl, pk, col, loser, resolution FROM fs_conflict"
+  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT tbl, pk, col, loser, resolution FROM fs_conflict"
                                    " WHERE id=?1");
   if (!s) {
     rc = FS_EIO;
@@ -140,8 +140,8 @@ int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
   int step = sqlite3_step(s);
   if (step != SQLITE_ROW) {
     sqlite3_reset(s);
-    rc = step == SQLITE_DONE ? fs_fail(FS_ENOTFOUND, "there is no conflict %" PRId64, id)
-                             : store_sqlfail(st, "reading a conflict");
+    rc = step == SQLITE_DONE ? fsi_fail(FS_ENOTFOUND, "there is no conflict %" PRId64, id)
+                             : fsi_store_sqlfail(st, "reading a conflict");
     goto done;
   }
   table = strdup((const char *)sqlite3_column_text(s, 0));
@@ -153,11 +153,11 @@ int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
   int already = sqlite3_column_type(s, 4) != SQLITE_NULL;
   sqlite3_reset(s);
   if (!table || !pk || !col || (loser_type == SQLITE_TEXT && !loser)) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   if (already) {
-    rc = fs_fail(FS_ECONFLICT, "conflict %" PRId64 " was already resolved", id);
+    rc = fsi_fail(FS_ECONFLICT, "conflict %" PRId64 " was already resolved", id);
     goto done;
   }
   if (keep_loser) {
@@ -175,19 +175,19 @@ int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
     }
     if (rc) goto done;
   }
-  s = store_stmt(st, "UPDATE fs_conflict SET resolution=?2 WHERE id=?1");
+  s = fsi_store_stmt(st, "UPDATE fs_conflict SET resolution=?2 WHERE id=?1");
   if (!s) {
     rc = FS_EIO;
     goto done;
   }
   sqlite3_bind_int64(s, 1, id);
   sqlite3_bind_text(s, 2, keep_loser ? "loser" : "winner", -1, SQLITE_STATIC);
-  if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "recording a resolution");
+  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "recording a resolution");
   sqlite3_reset(s);
 done:
   free(table);
   free(pk);
   free(col);
   free(loser);
-  return store_tx_end(st, implicit, rc);
+  return fsi_store_tx_end(st, implicit, rc);
 }

@@ -1,11 +1,11 @@
 /*
  * domain.c — the field-sales rules of local writes, and head-office imports.
  *
- * domain_insert, domain_update and domain_delete run for writes made on
+ * fsi_domain_insert, fsi_domain_update and fsi_domain_delete run for writes made on
  * this replica (a person's command or a head-office import): they fill
  * defaults (status, timestamps, the device's manager), check references,
  * take an order line's unit price from the synced price list (a snapshot),
- * and freeze an order once it is submitted.  domain_check_row holds the
+ * and freeze an order once it is submitted.  fsi_domain_check_row holds the
  * rules every row must satisfy (types, lengths, enumerations, codes,
  * ranges); a local write runs it on the row it is about to store, and head
  * office runs the same function on every row a device pushes, so a tampered
@@ -25,34 +25,34 @@
 #include "storeInt.h"
 #include "util.h"
 
-static int col_index(const tbl_state *ts, const char *name) {
+static int col_index(const fsi_tbl_state *ts, const char *name) {
   for (size_t i = 0; i < ts->decl->ncols; i++)
     if (!strcmp(ts->decl->cols[i].name, name)) return (int)i;
   return -1;
 }
 
-static fs_value text_value(const char *s) {
-  return (fs_value){FS_VAL_TEXT, 0, s, (uint32_t)strlen(s)};
+static fsi_value text_value(const char *s) {
+  return (fsi_value){FS_VAL_TEXT, 0, s, (uint32_t)strlen(s)};
 }
 
-static int is(const tbl_state *ts, const char *name) { return !strcmp(ts->decl->name, name); }
+static int is(const fsi_tbl_state *ts, const char *name) { return !strcmp(ts->decl->name, name); }
 
-static int one_of(const fs_value *v, const char *const *allowed) {
+static int one_of(const fsi_value *v, const char *const *allowed) {
   if (v->type != FS_VAL_TEXT) return 1;
   for (size_t i = 0; allowed[i]; i++)
     if (strlen(allowed[i]) == v->n && !memcmp(allowed[i], v->s, v->n)) return 1;
   return 0;
 }
 
-static int check_enum(const tbl_state *ts, const fs_value *vals, const char *col,
+static int check_enum(const fsi_tbl_state *ts, const fsi_value *vals, const char *col,
                       const char *const *allowed, const char *list) {
   int i = col_index(ts, col);
   if (i < 0 || one_of(&vals[i], allowed)) return FS_OK;
-  return fs_fail(FS_EINVAL, "%s %s \"%.40s\" is not one of %s", ts->decl->name, col,
+  return fsi_fail(FS_EINVAL, "%s %s \"%.40s\" is not one of %s", ts->decl->name, col,
                  vals[i].s, list);
 }
 
-static int upper_code(const fs_value *v, size_t n) {
+static int upper_code(const fsi_value *v, size_t n) {
   if (v->type != FS_VAL_TEXT) return 1;
   if (v->n != n) return 0;
   for (size_t i = 0; i < n; i++)
@@ -60,19 +60,19 @@ static int upper_code(const fs_value *v, size_t n) {
   return 1;
 }
 
-static int check_codes(const tbl_state *ts, const fs_value *vals) {
+static int check_codes(const fsi_tbl_state *ts, const fsi_value *vals) {
   int i = ts->sp[SP_CURRENCY];
   if (i >= 0 && !upper_code(&vals[i], 3))
-    return fs_fail(FS_EINVAL, "currency must be a 3-letter ISO code such as EUR");
+    return fsi_fail(FS_EINVAL, "currency must be a 3-letter ISO code such as EUR");
   i = ts->sp[SP_COUNTRY];
   if (i >= 0 && !upper_code(&vals[i], 2))
-    return fs_fail(FS_EINVAL, "country must be a 2-letter ISO code such as DE");
+    return fsi_fail(FS_EINVAL, "country must be a 2-letter ISO code such as DE");
   i = ts->sp[SP_EMAIL];
   if (i >= 0 && vals[i].type == FS_VAL_TEXT && !memchr(vals[i].s, '@', vals[i].n))
-    return fs_fail(FS_EINVAL, "email \"%.60s\" has no @", vals[i].s);
+    return fsi_fail(FS_EINVAL, "email \"%.60s\" has no @", vals[i].s);
   i = ts->sp[SP_DISCOUNT];
   if (i >= 0 && vals[i].type == FS_VAL_INT && (vals[i].i < 0 || vals[i].i > 10000))
-    return fs_fail(FS_EINVAL, "a discount must be between 0 and 100 %%");
+    return fsi_fail(FS_EINVAL, "a discount must be between 0 and 100 %%");
   i = ts->sp[SP_AT];
   if (i >= 0 && vals[i].type == FS_VAL_TEXT) {
     int64_t ms;
@@ -83,12 +83,12 @@ static int check_codes(const tbl_state *ts, const fs_value *vals) {
   if (i >= 0 && vals[i].type == FS_VAL_TEXT) {
     int64_t ms;
     if (vals[i].n != 10 || fs_time_parse(&ms, vals[i].s))
-      return fs_fail(FS_EINVAL, "follow-up date \"%.40s\" must be YYYY-MM-DD", vals[i].s);
+      return fsi_fail(FS_EINVAL, "follow-up date \"%.40s\" must be YYYY-MM-DD", vals[i].s);
   }
   return FS_OK;
 }
 
-static void set_default(const tbl_state *ts, fs_value *vals, const char *col, fs_value v) {
+static void set_default(const fsi_tbl_state *ts, fsi_value *vals, const char *col, fsi_value v) {
   int i = col_index(ts, col);
   if (i >= 0 && vals[i].type == FS_VAL_NULL) vals[i] = v;
 }
@@ -98,7 +98,7 @@ static void set_default(const tbl_state *ts, fs_value *vals, const char *col, fs
 static int order_state(fs_store *st, const char *order_id, char *status, size_t n,
                        char *customer, char *currency) {
   sqlite3_stmt *s =
-      store_stmt(st, "SELECT status, customer_id, currency FROM orders WHERE id=?1");
+      fsi_store_stmt(st, "SELECT status, customer_id, currency FROM orders WHERE id=?1");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, order_id, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
@@ -109,8 +109,8 @@ static int order_state(fs_store *st, const char *order_id, char *status, size_t 
   }
   sqlite3_reset(s);
   if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return store_sqlfail(st, "reading an order");
-  return fs_fail(FS_ENOTFOUND, "order %.64s does not exist", order_id);
+  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "reading an order");
+  return fsi_fail(FS_ENOTFOUND, "order %.64s does not exist", order_id);
 }
 
 static int require_draft(fs_store *st, const char *order_id, char *customer, char *currency) {
@@ -118,7 +118,7 @@ static int require_draft(fs_store *st, const char *order_id, char *customer, cha
   int rc = order_state(st, order_id, status, sizeof status, customer, currency);
   if (rc) return rc;
   if (strcmp(status, "draft") != 0)
-    return fs_fail(FS_ECONFLICT, "order %s is %s; its lines are frozen", order_id, status);
+    return fsi_fail(FS_ECONFLICT, "order %s is %s; its lines are frozen", order_id, status);
   return FS_OK;
 }
 
@@ -127,7 +127,7 @@ static const char *const meeting_kind[] = {"visit", "call", "exhibition", NULL};
 static const char *const order_status[] = {"draft", "submitted", "confirmed", "cancelled", NULL};
 static const char *const complaint_kind[] = {"complaint", "feedback", NULL};
 
-static int check_table_enums(const tbl_state *ts, const fs_value *vals) {
+static int check_table_enums(const fsi_tbl_state *ts, const fsi_value *vals) {
   int rc = check_codes(ts, vals);
   if (rc) return rc;
   if (is(ts, "customers"))
@@ -142,29 +142,29 @@ static int check_table_enums(const tbl_state *ts, const fs_value *vals) {
   if (is(ts, "products")) {
     int i = col_index(ts, "active");
     if (i >= 0 && vals[i].type == FS_VAL_INT && vals[i].i != 0 && vals[i].i != 1)
-      return fs_fail(FS_EINVAL, "active must be 1 or 0");
+      return fsi_fail(FS_EINVAL, "active must be 1 or 0");
   }
   if (is(ts, "prices")) {
     int i = col_index(ts, "price");
     if (i >= 0 && vals[i].type == FS_VAL_INT && vals[i].i < 0)
-      return fs_fail(FS_EINVAL, "a price cannot be negative");
+      return fsi_fail(FS_EINVAL, "a price cannot be negative");
   }
   return FS_OK;
 }
 
 /* Unit price of sku in currency from the synced price list. */
 static int price_of(fs_store *st, const char *sku, const char *currency, int64_t *out) {
-  sqlite3_stmt *s = store_stmt(st, "SELECT active FROM products WHERE sku=?1");
+  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT active FROM products WHERE sku=?1");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
   int64_t active = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
   sqlite3_reset(s);
   if (step == SQLITE_DONE)
-    return fs_fail(FS_ENOTFOUND, "unknown SKU %.64s: it is not in the catalog", sku);
-  if (step != SQLITE_ROW) return store_sqlfail(st, "reading the catalog");
-  if (!active) return fs_fail(FS_EINVAL, "SKU %.64s is no longer sold (inactive)", sku);
-  s = store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
+    return fsi_fail(FS_ENOTFOUND, "unknown SKU %.64s: it is not in the catalog", sku);
+  if (step != SQLITE_ROW) return fsi_store_sqlfail(st, "reading the catalog");
+  if (!active) return fsi_fail(FS_EINVAL, "SKU %.64s is no longer sold (inactive)", sku);
+  s = fsi_store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, currency, -1, SQLITE_STATIC);
@@ -172,8 +172,8 @@ static int price_of(fs_store *st, const char *sku, const char *currency, int64_t
   if (step == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
   if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return store_sqlfail(st, "reading the price list");
-  return fs_fail(FS_ENOTFOUND, "SKU %.64s has no price in %s", sku, currency);
+  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "reading the price list");
+  return fsi_fail(FS_ENOTFOUND, "SKU %.64s has no price in %s", sku, currency);
 }
 
 /* A received order line carries the unit price its device took from the
@@ -182,12 +182,12 @@ static int price_of(fs_store *st, const char *sku, const char *currency, int64_t
  * and any earlier one set before the line was taken (a device that was
  * offline when the price changed), and refuses a price the list never had
  * by then. */
-static int check_line_price(fs_store *st, tbl_state *ts, const fs_value *vals, int64_t when) {
+static int check_line_price(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, int64_t when) {
   int si = col_index(ts, "sku"), ci = col_index(ts, "currency"), pi = col_index(ts, "unit_price");
-  if (si < 0 || ci < 0 || pi < 0 || !store_table(st, "prices")) return FS_OK;
+  if (si < 0 || ci < 0 || pi < 0 || !fsi_store_table(st, "prices")) return FS_OK;
   if (vals[si].type != FS_VAL_TEXT || vals[ci].type != FS_VAL_TEXT || vals[pi].type != FS_VAL_INT)
     return FS_OK; /* NOT NULL and types are checked first */
-  sqlite3_stmt *s = store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
+  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
@@ -195,11 +195,11 @@ static int check_line_price(fs_store *st, tbl_state *ts, const fs_value *vals, i
   int64_t price = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
   sqlite3_reset(s);
   if (step == SQLITE_DONE)
-    return fs_fail(FS_EINVAL, "SKU %.64s has no price in %.3s on the price list", vals[si].s,
+    return fsi_fail(FS_EINVAL, "SKU %.64s has no price in %.3s on the price list", vals[si].s,
                    vals[ci].s);
-  if (step != SQLITE_ROW) return store_sqlfail(st, "reading the price list");
+  if (step != SQLITE_ROW) return fsi_store_sqlfail(st, "reading the price list");
   if (price == vals[pi].i) return FS_OK;
-  s = store_stmt(st, "SELECT 1 FROM fs_price_log WHERE sku=?1 AND currency=?2 AND price=?3"
+  s = fsi_store_stmt(st, "SELECT 1 FROM fs_price_log WHERE sku=?1 AND currency=?2 AND price=?3"
                      " AND hlc <= ?4");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
@@ -209,21 +209,21 @@ static int check_line_price(fs_store *st, tbl_state *ts, const fs_value *vals, i
   step = sqlite3_step(s);
   sqlite3_reset(s);
   if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return store_sqlfail(st, "reading the price list");
-  return fs_fail(FS_EINVAL,
+  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "reading the price list");
+  return fsi_fail(FS_EINVAL,
                  "the unit price %" PRId64 " of SKU %.64s was not on the price list when the "
                  "line was taken; the list price is %" PRId64 " %.3s",
                  vals[pi].i, vals[si].s, price, vals[ci].s);
 }
 
-int domain_written(fs_store *st, tbl_state *ts, const fs_value *vals, int64_t hlc) {
+int fsi_domain_written(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, int64_t hlc) {
   if (!is(ts, "prices")) return FS_OK;
   int si = col_index(ts, "sku"), ci = col_index(ts, "currency"), pi = col_index(ts, "price");
   if (si < 0 || ci < 0 || pi < 0 || vals[si].type != FS_VAL_TEXT ||
       vals[ci].type != FS_VAL_TEXT || vals[pi].type != FS_VAL_INT)
     return FS_OK;
   /* the first time a price was set is when lines could start using it */
-  sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO fs_price_log(sku, currency, price,"
+  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT OR IGNORE INTO fs_price_log(sku, currency, price,"
                                    " hlc) VALUES(?1,?2,?3,?4)");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
@@ -232,61 +232,61 @@ int domain_written(fs_store *st, tbl_state *ts, const fs_value *vals, int64_t hl
   sqlite3_bind_int64(s, 4, hlc);
   int step = sqlite3_step(s);
   sqlite3_reset(s);
-  return step == SQLITE_DONE ? FS_OK : store_sqlfail(st, "recording the price list");
+  return step == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "recording the price list");
 }
 
-static int check_line_qty(const tbl_state *ts, const fs_value *vals) {
+static int check_line_qty(const fsi_tbl_state *ts, const fsi_value *vals) {
   int qi = col_index(ts, "qty");
   if (qi >= 0 && (vals[qi].type != FS_VAL_INT || vals[qi].i <= 0))
-    return fs_fail(FS_EINVAL, "quantity must be a positive whole number");
+    return fsi_fail(FS_EINVAL, "quantity must be a positive whole number");
   return FS_OK;
 }
 
-int domain_check_row(fs_store *st, tbl_state *ts, const fs_value *vals, const domain_merge *m) {
+int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, const fsi_domain_merge *m) {
   const fs_table *t = ts->decl;
   for (size_t i = 0; i < t->ncols; i++) {
     const fs_column *c = &t->cols[i];
-    const fs_value *v = &vals[i];
+    const fsi_value *v = &vals[i];
     if (v->type == FS_VAL_NULL) continue;
     int want = c->type == FS_COL_INT ? FS_VAL_INT : FS_VAL_TEXT;
     if (v->type != want)
-      return fs_fail(FS_EINVAL, "%s.%s must be %s", t->name, c->name,
+      return fsi_fail(FS_EINVAL, "%s.%s must be %s", t->name, c->name,
                      want == FS_VAL_INT ? "a whole number" : "text");
     if (v->type != FS_VAL_TEXT) continue;
     size_t max = c->max_len ? c->max_len : 4096;
-    if (!v->s || !util_utf8_valid(v->s, v->n))
-      return fs_fail(FS_EINVAL, "%s is not valid UTF-8 text", c->name);
+    if (!v->s || !fsi_util_utf8_valid(v->s, v->n))
+      return fsi_fail(FS_EINVAL, "%s is not valid UTF-8 text", c->name);
     if (v->n > max)
-      return fs_fail(FS_EINVAL, "%s is too long (%zu bytes; at most %zu for %s)", c->name,
+      return fsi_fail(FS_EINVAL, "%s is too long (%zu bytes; at most %zu for %s)", c->name,
                      (size_t)v->n, max, t->name);
   }
   int rc = check_table_enums(ts, vals);
   if (rc) return rc;
   for (size_t i = 0; i < t->ncols; i++)
     if ((t->cols[i].flags & FS_COL_NOTNULL) && vals[i].type == FS_VAL_NULL)
-      return fs_fail(FS_EINVAL, "%s needs a %s", t->name, t->cols[i].name);
+      return fsi_fail(FS_EINVAL, "%s needs a %s", t->name, t->cols[i].name);
   if (is(ts, "order_lines")) {
     if (!(FS_MUT(28) && m == NULL) && (rc = check_line_qty(ts, vals))) return rc;
     /* A line's price is checked when the line is new here or its price
      * changes: a later list price does not make an accepted line wrong. */
     int pi = col_index(ts, "unit_price");
-    if (m && (!m->held || (pi >= 0 && !value_equal(&m->held[pi], &vals[pi]))) &&
+    if (m && (!m->held || (pi >= 0 && !fsi_value_equal(&m->held[pi], &vals[pi]))) &&
         (rc = check_line_price(st, ts, vals, m->when)))
       return rc;
   }
   return FS_OK;
 }
 
-int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *a) {
+int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct fsi_arena *a) {
   int ci = ts->sp[SP_CREATED], mi = ts->sp[SP_MANAGER];
   if (ci >= 0 && vals[ci].type == FS_VAL_NULL) {
     char now[32];
-    fs_time_format(now, util_now_ms());
-    char *nowp = arena_strndup(a, now, strlen(now));
-    if (!nowp) return fs_fail(FS_ENOMEM, "out of memory");
+    fs_time_format(now, fsi_util_now_ms());
+    char *nowp = fsi_arena_strndup(a, now, strlen(now));
+    if (!nowp) return fsi_fail(FS_ENOMEM, "out of memory");
     vals[ci] = text_value(nowp);
   }
-  const char *mgr = mi < 0 || store_is_hq(st) ? NULL : store_manager(st);
+  const char *mgr = mi < 0 || fsi_store_is_hq(st) ? NULL : fsi_store_manager(st);
   if (mgr && !is(ts, "customers") && vals[mi].type == FS_VAL_NULL) vals[mi] = text_value(mgr);
   if (is(ts, "customers")) {
     set_default(ts, vals, "status", text_value("prospect"));
@@ -297,14 +297,14 @@ int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *
   } else if (is(ts, "orders")) {
     set_default(ts, vals, "status", text_value("draft"));
     set_default(ts, vals, "currency", text_value("EUR"));
-    set_default(ts, vals, "discount_bp", (fs_value){FS_VAL_INT, 0, NULL, 0});
+    set_default(ts, vals, "discount_bp", (fsi_value){FS_VAL_INT, 0, NULL, 0});
     int i = col_index(ts, "status");
     if (vals[i].n != 5 || memcmp(vals[i].s, "draft", 5) != 0)
-      return fs_fail(FS_EINVAL, "a new order starts as a draft");
+      return fsi_fail(FS_EINVAL, "a new order starts as a draft");
   } else if (is(ts, "order_lines")) {
     int oi = col_index(ts, "order_id"), si = col_index(ts, "sku");
-    if (vals[oi].type != FS_VAL_TEXT) return fs_fail(FS_EINVAL, "an order line needs an order");
-    if (vals[si].type != FS_VAL_TEXT) return fs_fail(FS_EINVAL, "an order line needs a SKU");
+    if (vals[oi].type != FS_VAL_TEXT) return fsi_fail(FS_EINVAL, "an order line needs an order");
+    if (vals[si].type != FS_VAL_TEXT) return fsi_fail(FS_EINVAL, "an order line needs a SKU");
     int rc = check_line_qty(ts, vals);
     if (rc) return rc;
     char cust[65], cur[4];
@@ -312,27 +312,27 @@ int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *
     if (rc) return rc;
     int64_t price = 0;
     if ((rc = price_of(st, vals[si].s, FS_MUT(29) ? "EUR" : cur, &price))) return rc;
-    const char *custp = arena_strndup(a, cust, strlen(cust));
-    const char *curp = arena_strndup(a, cur, strlen(cur));
-    if (!custp || !curp) return fs_fail(FS_ENOMEM, "out of memory");
+    const char *custp = fsi_arena_strndup(a, cust, strlen(cust));
+    const char *curp = fsi_arena_strndup(a, cur, strlen(cur));
+    if (!custp || !curp) return fsi_fail(FS_ENOMEM, "out of memory");
     vals[col_index(ts, "customer_id")] = text_value(custp);
     vals[col_index(ts, "currency")] = text_value(curp);
-    vals[col_index(ts, "unit_price")] = (fs_value){FS_VAL_INT, price, NULL, 0};
-    set_default(ts, vals, "discount_bp", (fs_value){FS_VAL_INT, 0, NULL, 0});
+    vals[col_index(ts, "unit_price")] = (fsi_value){FS_VAL_INT, price, NULL, 0};
+    set_default(ts, vals, "discount_bp", (fsi_value){FS_VAL_INT, 0, NULL, 0});
   } else if (is(ts, "complaints")) {
     set_default(ts, vals, "kind", text_value("complaint"));
   }
-  return FS_OK; /* the row's rules: domain_check_row, once defaults are in */
+  return FS_OK; /* the row's rules: fsi_domain_check_row, once defaults are in */
 }
 
-int domain_update(fs_store *st, tbl_state *ts, const char *id, const fs_value *old,
-                  fs_value *vals, const uint8_t *set, struct fs_arena *a) {
+int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old,
+                  fsi_value *vals, const uint8_t *set, struct fsi_arena *a) {
   (void)a;
-  (void)vals; /* the new values' rules are domain_check_row's */
+  (void)vals; /* the new values' rules are fsi_domain_check_row's */
   if (is(ts, "orders")) {
     int si = col_index(ts, "status");
     if (old[si].type == FS_VAL_TEXT && strcmp(old[si].s, "draft") != 0)
-      return fs_fail(FS_ECONFLICT, "order %s is %s; it can no longer be changed", id,
+      return fsi_fail(FS_ECONFLICT, "order %s is %s; it can no longer be changed", id,
                      old[si].s);
   } else if (is(ts, "order_lines")) {
     int oi = col_index(ts, "order_id");
@@ -342,19 +342,19 @@ int domain_update(fs_store *st, tbl_state *ts, const char *id, const fs_value *o
       const char *c = ts->decl->cols[i].name;
       if (set[i] && (!strcmp(c, "order_id") || !strcmp(c, "sku") || !strcmp(c, "unit_price") ||
                      !strcmp(c, "currency") || !strcmp(c, "customer_id")))
-        return fs_fail(FS_EINVAL, "an order line's %s cannot be changed; add a new line", c);
+        return fsi_fail(FS_EINVAL, "an order line's %s cannot be changed; add a new line", c);
     }
   }
-  return FS_OK; /* the row's rules: domain_check_row on the merged row */
+  return FS_OK; /* the row's rules: fsi_domain_check_row on the merged row */
 }
 
-int domain_delete(fs_store *st, tbl_state *ts, const char *id, const fs_value *old) {
+int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old) {
   (void)id;
   if (is(ts, "order_lines")) return require_draft(st, old[col_index(ts, "order_id")].s, NULL, NULL);
   if (is(ts, "orders")) {
     int si = col_index(ts, "status");
     if (old[si].type == FS_VAL_TEXT && strcmp(old[si].s, "draft") != 0)
-      return fs_fail(FS_ECONFLICT, "order %s is %s; it cannot be deleted", id, old[si].s);
+      return fsi_fail(FS_ECONFLICT, "order %s is %s; it cannot be deleted", id, old[si].s);
   }
   return FS_OK;
 }
@@ -364,9 +364,9 @@ int domain_delete(fs_store *st, tbl_state *ts, const char *id, const fs_value *o
 int fs_order_line_add(fs_store *st, const char *order_id, const char *sku, int64_t qty,
                       int64_t discount_bp, char id_out[FS_ID_SIZE]) {
   char q[24], d[24];
-  if (qty <= 0) return fs_fail(FS_EINVAL, "quantity must be a positive whole number");
+  if (qty <= 0) return fsi_fail(FS_EINVAL, "quantity must be a positive whole number");
   if (discount_bp < 0 || discount_bp > 10000)
-    return fs_fail(FS_EINVAL, "a discount must be between 0 and 100 %%");
+    return fsi_fail(FS_EINVAL, "a discount must be between 0 and 100 %%");
   snprintf(q, sizeof q, "%" PRId64, qty);
   snprintf(d, sizeof d, "%" PRId64, discount_bp);
   fs_field f[] = {{"order_id", order_id}, {"sku", sku}, {"qty", q}, {"discount_bp", d}};
@@ -374,10 +374,10 @@ int fs_order_line_add(fs_store *st, const char *order_id, const char *sku, int64
 }
 
 int fs_order_submit(fs_store *st, const char *order_id) {
-  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
   if ((rc = require_draft(st, order_id, NULL, NULL))) goto done;
-  sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM order_lines WHERE order_id=?1");
+  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT count(*) FROM order_lines WHERE order_id=?1");
   if (!s) {
     rc = FS_EIO;
     goto done;
@@ -386,52 +386,52 @@ int fs_order_submit(fs_store *st, const char *order_id) {
   int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
   sqlite3_reset(s);
   if (n == 0) {
-    rc = fs_fail(FS_EINVAL, "order %s has no lines; add one with `fieldsync order line`",
+    rc = fsi_fail(FS_EINVAL, "order %s has no lines; add one with `fieldsync order line`",
                  order_id);
     goto done;
   }
   char now[32];
-  fs_time_format(now, util_now_ms());
+  fs_time_format(now, fsi_util_now_ms());
   fs_field f[] = {{"status", "submitted"}, {"submitted_at", now}};
   rc = fs_update(st, "orders", order_id, f, 2);
 done:
-  return store_tx_end(st, implicit, rc);
+  return fsi_store_tx_end(st, implicit, rc);
 }
 
 /* ----------------------------------------------------- head-office data */
 
 int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager) {
-  if (!store_is_hq(st)) return fs_fail(FS_EPERM, "only head office assigns customers");
-  if (!manager || !*manager) return fs_fail(FS_EINVAL, "no manager given");
-  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  if (!fsi_store_is_hq(st)) return fsi_fail(FS_EPERM, "only head office assigns customers");
+  if (!manager || !*manager) return fsi_fail(FS_EINVAL, "no manager given");
+  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
   /* The manager who held it gets a let-go marker: a change number of its
    * own, taken before the customer's rows are re-marked, so the marker
    * reaches that manager's devices once and before anything newer.  A
    * marker for the manager it comes back to is dropped: those devices
    * either never let go or receive the customer again after the marker. */
-  sqlite3_stmt *s = store_stmt(st, "INSERT OR REPLACE INTO fs_moved(pk, manager, seq, hlc)"
+  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT OR REPLACE INTO fs_moved(pk, manager, seq, hlc)"
                                    " SELECT id, manager, ?3, ?4 FROM customers WHERE id=?1"
                                    " AND manager IS NOT NULL AND manager != ?2");
-  if (!s) return store_tx_end(st, implicit, FS_EIO);
+  if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
   sqlite3_bind_text(s, 1, customer_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, store_next_seq(st));
-  sqlite3_bind_int64(s, 4, hlc_next(&st->clock, util_now_ms()));
-  if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "recording a reassignment");
+  sqlite3_bind_int64(s, 3, fsi_store_next_seq(st));
+  sqlite3_bind_int64(s, 4, fsi_hlc_next(&st->clock, fsi_util_now_ms()));
+  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "recording a reassignment");
   sqlite3_reset(s);
   if (!rc) {
-    s = store_stmt(st, "DELETE FROM fs_moved WHERE pk=?1 AND manager=?2");
-    if (!s) return store_tx_end(st, implicit, FS_EIO);
+    s = fsi_store_stmt(st, "DELETE FROM fs_moved WHERE pk=?1 AND manager=?2");
+    if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
     sqlite3_bind_text(s, 1, customer_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "recording a reassignment");
+    if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "recording a reassignment");
     sqlite3_reset(s);
   }
   fs_field f = {"manager", manager};
   if (!rc) rc = fs_update(st, "customers", customer_id, &f, 1);
-  if (!rc) rc = merge_touch_customer(st, customer_id);
-  return store_tx_end(st, implicit, rc);
+  if (!rc) rc = fsi_merge_touch_customer(st, customer_id);
+  return fsi_store_tx_end(st, implicit, rc);
 }
 
 #define CSV_MAX_FILE (64u << 20)
@@ -498,7 +498,7 @@ static int find_existing(fs_store *st, const char *kind, char **f, char id[FS_ID
   if (!strcmp(kind, "products")) sql = "SELECT id FROM products WHERE sku=?1";
   else if (!strcmp(kind, "prices")) sql = "SELECT id FROM prices WHERE sku=?1 AND currency=?2";
   else sql = "SELECT id FROM balances WHERE customer_id=?1 AND currency=?2";
-  sqlite3_stmt *s = store_stmt(st, sql);
+  sqlite3_stmt *s = fsi_store_stmt(st, sql);
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, f[0], -1, SQLITE_STATIC);
   if (strcmp(kind, "products")) sqlite3_bind_text(s, 2, f[1], -1, SQLITE_STATIC);
@@ -506,18 +506,18 @@ static int find_existing(fs_store *st, const char *kind, char **f, char id[FS_ID
   if (step == SQLITE_ROW) snprintf(id, FS_ID_SIZE, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
   if (step == SQLITE_ROW) return 1;
-  return step == SQLITE_DONE ? 0 : store_sqlfail(st, "reading head-office data");
+  return step == SQLITE_DONE ? 0 : fsi_store_sqlfail(st, "reading head-office data");
 }
 
 /* 1 when the query finds key, 0 when not, <0 (message set) on error. */
 static int exists_in(fs_store *st, const char *sql, const char *key) {
-  sqlite3_stmt *s = store_stmt(st, sql);
+  sqlite3_stmt *s = fsi_store_stmt(st, sql);
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
   sqlite3_reset(s);
   if (step == SQLITE_ROW) return 1;
-  return step == SQLITE_DONE ? 0 : store_sqlfail(st, "reading head-office data");
+  return step == SQLITE_DONE ? 0 : fsi_store_sqlfail(st, "reading head-office data");
 }
 
 static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
@@ -526,7 +526,7 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
   int n = 0, rc;
   if (!strcmp(k->name, "products")) {
     if (strcmp(f[3], "1") && strcmp(f[3], "0"))
-      return fs_fail(FS_EINVAL, "line %d: active must be 1 or 0, not \"%.20s\"", line, f[3]);
+      return fsi_fail(FS_EINVAL, "line %d: active must be 1 or 0, not \"%.20s\"", line, f[3]);
     fields[n++] = (fs_field){"sku", f[0]};
     fields[n++] = (fs_field){"name", f[1]};
     fields[n++] = (fs_field){"unit", *f[2] ? f[2] : NULL};
@@ -536,10 +536,10 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
     int found = exists_in(st, "SELECT 1 FROM products WHERE sku=?1", f[0]);
     if (found < 0) return found;
     if (!found)
-      return fs_fail(FS_EINVAL, "line %d: SKU %.64s is not in the catalog; import products first",
+      return fsi_fail(FS_EINVAL, "line %d: SKU %.64s is not in the catalog; import products first",
                      line, f[0]);
     if (fs_money_parse(&m, f[2]) || m < 0)
-      return fs_fail(FS_EINVAL, "line %d: price \"%.30s\" is not an amount such as 12.50",
+      return fsi_fail(FS_EINVAL, "line %d: price \"%.30s\" is not an amount such as 12.50",
                      line, f[2]);
     snprintf(a, sizeof a, "%" PRId64, m);
     fields[n++] = (fs_field){"sku", f[0]};
@@ -550,12 +550,12 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
     int found = exists_in(st, "SELECT 1 FROM customers WHERE id=?1", f[0]);
     if (found < 0) return found;
     if (!found)
-      return fs_fail(FS_EINVAL, "line %d: customer %.64s does not exist", line, f[0]);
+      return fsi_fail(FS_EINVAL, "line %d: customer %.64s does not exist", line, f[0]);
     if (fs_money_parse(&o, f[2]))
-      return fs_fail(FS_EINVAL, "line %d: open amount \"%.30s\" is not an amount such as 12.50",
+      return fsi_fail(FS_EINVAL, "line %d: open amount \"%.30s\" is not an amount such as 12.50",
                      line, f[2]);
     if (fs_money_parse(&d, f[3]))
-      return fs_fail(FS_EINVAL,
+      return fsi_fail(FS_EINVAL,
                      "line %d: overdue amount \"%.30s\" is not an amount such as 12.50", line,
                      f[3]);
     snprintf(a, sizeof a, "%" PRId64, o);
@@ -573,7 +573,7 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
   if (rc) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", fs_errmsg());
-    return fs_fail(rc, "line %d: %s", line, msg);
+    return fsi_fail(rc, "line %d: %s", line, msg);
   }
   return FS_OK;
 }
@@ -585,37 +585,37 @@ int fs_hq_import_csv(fs_store *st, const char *kind, const char *path, size_t *c
   int rc = FS_OK, implicit = 0, txopen = 0;
   size_t count = 0;
   if (count_out) *count_out = 0;
-  if (!store_is_hq(st))
-    return fs_fail(FS_EPERM, "only head office imports %s", kind ? kind : "data");
+  if (!fsi_store_is_hq(st))
+    return fsi_fail(FS_EPERM, "only head office imports %s", kind ? kind : "data");
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
     if (kind && !strcmp(kinds[i].name, kind)) k = &kinds[i];
   if (!k)
-    return fs_fail(FS_EINVAL, "unknown import \"%.30s\": use products, prices or balances",
+    return fsi_fail(FS_EINVAL, "unknown import \"%.30s\": use products, prices or balances",
                    kind ? kind : "");
   fp = fopen(path, "rb");
-  if (!fp) return fs_fail(FS_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
+  if (!fp) return fsi_fail(FS_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
   struct stat sb;
   if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    rc = fs_fail(FS_EINVAL, "%s is not a regular file", path);
+    rc = fsi_fail(FS_EINVAL, "%s is not a regular file", path);
     goto done;
   }
   if ((uint64_t)sb.st_size > CSV_MAX_FILE) {
-    rc = fs_fail(FS_ETOOBIG, "%s is larger than %u MiB", path, CSV_MAX_FILE >> 20);
+    rc = fsi_fail(FS_ETOOBIG, "%s is larger than %u MiB", path, CSV_MAX_FILE >> 20);
     goto done;
   }
   size_t len = (size_t)sb.st_size;
   buf = malloc(len + 1);
   if (!buf) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   if (fread(buf, 1, len, fp) != len) {
-    rc = fs_fail(FS_EIO, "cannot read %s", path);
+    rc = fsi_fail(FS_EIO, "cannot read %s", path);
     goto done;
   }
   buf[len] = '\0';
-  if (!util_utf8_valid(buf, len)) {
-    rc = fs_fail(FS_EINVAL, "%s is not UTF-8 text", path);
+  if (!fsi_util_utf8_valid(buf, len)) {
+    rc = fsi_fail(FS_EINVAL, "%s is not UTF-8 text", path);
     goto done;
   }
   char *p = buf, *end = buf + len, *f[CSV_MAX_FIELDS];
@@ -626,10 +626,10 @@ int fs_hq_import_csv(fs_store *st, const char *kind, const char *path, size_t *c
   for (int i = 0; i < n; i++)
     snprintf(header + strlen(header), sizeof header - strlen(header), "%s%s", i ? "," : "", f[i]);
   if (n <= 0 || strcmp(header, k->header) != 0) {
-    rc = fs_fail(FS_EINVAL, "line 1: the header must be \"%s\"", k->header);
+    rc = fsi_fail(FS_EINVAL, "line 1: the header must be \"%s\"", k->header);
     goto done;
   }
-  if ((rc = store_tx_begin(st, &implicit))) goto done;
+  if ((rc = fsi_store_tx_begin(st, &implicit))) goto done;
   txopen = 1;
   for (;;) {
     line++;
@@ -642,7 +642,7 @@ int fs_hq_import_csv(fs_store *st, const char *kind, const char *path, size_t *c
     n = csv_record(&p, end, f, CSV_MAX_FIELDS, &line);
     if (n == 0) break;
     if (n != k->ncols) {
-      rc = fs_fail(FS_EINVAL, "line %d: expected %d fields (%s), found %s", start, k->ncols,
+      rc = fsi_fail(FS_EINVAL, "line %d: expected %d fields (%s), found %s", start, k->ncols,
                    k->header, n < 0 ? "a malformed record" : "a different number");
       break;
     }
@@ -650,7 +650,7 @@ int fs_hq_import_csv(fs_store *st, const char *kind, const char *path, size_t *c
     count++;
   }
 done:
-  if (txopen) rc = store_tx_end(st, implicit, rc);
+  if (txopen) rc = fsi_store_tx_end(st, implicit, rc);
   if (fp) fclose(fp);
   free(buf);
   if (!rc && count_out) *count_out = count;

@@ -10,7 +10,7 @@
 
 #include "util.h"
 
-int64_t hlc_next(hlc_clock *c, int64_t now_ms) {
+int64_t fsi_hlc_next(fsi_hlc_clock *c, int64_t now_ms) {
   int64_t wall = (int64_t)((uint64_t)now_ms << HLC_LOGICAL_BITS);
   int64_t next = c->last + 1;
   if (wall > next || FS_MUT(30)) next = wall; /* mutant: the wall clock alone */
@@ -18,6 +18,6 @@ int64_t hlc_next(hlc_clock *c, int64_t now_ms) {
   return next;
 }
 
-void hlc_observe(hlc_clock *c, int64_t remote) {
+void fsi_hlc_observe(fsi_hlc_clock *c, int64_t remote) {
   if (remote > c->last && !FS_MUT(18)) c->last = remote;
 }

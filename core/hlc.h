@@ -14,13 +14,13 @@
 #define HLC_LOGICAL_BITS 16
 #define HLC_PHYS(h) ((int64_t)((uint64_t)(h) >> HLC_LOGICAL_BITS))
 
-typedef struct hlc_clock {
+typedef struct fsi_hlc_clock {
   int64_t last; /* the highest clock issued or received */
-} hlc_clock;
+} fsi_hlc_clock;
 
 /* Next clock for a local write: > every clock issued or received so far. */
-int64_t hlc_next(hlc_clock *c, int64_t now_ms);
+int64_t fsi_hlc_next(fsi_hlc_clock *c, int64_t now_ms);
 /* Takes a received clock into account (never lowers the clock). */
-void hlc_observe(hlc_clock *c, int64_t remote);
+void fsi_hlc_observe(fsi_hlc_clock *c, int64_t remote);
 
 #endif

@@ -19,7 +19,7 @@
  *     remembers the manager), a device's value for a head-office column only
  *     when it creates the row, every clock in a device's change that is not
  *     the device's own must be one head office already holds, and every row
- *     must pass the same domain rules as a local write (domain_check_row).
+ *     must pass the same domain rules as a local write (fsi_domain_check_row).
  *     Causal lengths and clocks are bounded on every replica.  Refusals are
  *     logged and reported, the rest of the batch applies.
  *  5. Subsets: head office sends a manager's devices that manager's
@@ -45,11 +45,11 @@ static int clock_cmp(int64_t h1, int64_t s1, int64_t h2, int64_t s2) {
 
 /* ----------------------------------------------------------- cursors */
 
-void merge_cursor_format(const merge_cursor *c, char *out, size_t n) {
+void fsi_merge_cursor_format(const fsi_merge_cursor *c, char *out, size_t n) {
   snprintf(out, n, "%" PRId64 ".%" PRId32 ".%s", c->seq, c->tbl, c->pk);
 }
 
-int merge_cursor_parse(merge_cursor *c, const char *text) {
+int fsi_merge_cursor_parse(fsi_merge_cursor *c, const char *text) {
   memset(c, 0, sizeof *c);
   c->tbl = -1;
   if (!text || !*text) return FS_OK;
@@ -72,13 +72,13 @@ int merge_cursor_parse(merge_cursor *c, const char *text) {
   if (neg) tbl = -tbl;
   if (*p++ != '.' || tbl < -1) goto bad;
   size_t n = strlen(p);
-  if (n > FS_BATCH_MAX_PK || !util_utf8_valid(p, n)) goto bad;
+  if (n > FS_BATCH_MAX_PK || !fsi_util_utf8_valid(p, n)) goto bad;
   c->seq = seq;
   c->tbl = (int32_t)tbl;
   memcpy(c->pk, p, n + 1);
   return FS_OK;
 bad:
-  return fs_fail(FS_EINVAL, "malformed sync cursor \"%.80s\"", text);
+  return fsi_fail(FS_EINVAL, "malformed sync cursor \"%.80s\"", text);
 }
 
 /* -------------------------------------------------------- extraction */
@@ -100,16 +100,16 @@ static int stream_key_cmp(const stream *a, const stream *b) {
                 (const char *)sqlite3_column_text(b->s, 1));
 }
 
-static int is_customers(const tbl_state *ts) { return !strcmp(ts->decl->name, "customers"); }
+static int is_customers(const fsi_tbl_state *ts) { return !strcmp(ts->decl->name, "customers"); }
 
 /* SQL for one stream: column 0 = change number, 1 = id, then the row. */
-static char *stream_sql(fs_store *st, tbl_state *ts, int tomb, const merge_filter *f) {
+static char *stream_sql(fs_store *st, fsi_tbl_state *ts, int tomb, const fsi_merge_filter *f) {
   size_t cap = 1024 + strlen(ts->collist);
   char *sql = malloc(cap);
   if (!sql) return NULL;
   const char *t = ts->decl->name;
   char where[512] = "";
-  int by_manager = !FS_MUT(20) && f && f->manager && store_table(st, "customers") &&
+  int by_manager = !FS_MUT(20) && f && f->manager && fsi_store_table(st, "customers") &&
                    !(f->include_all_hq && ts->decl->owner == FS_OWNER_HQ && ts->cust_col < 0);
   if (tomb == STREAM_LETGO) {
     /* Only what the manager let go of: an id and head office's clock. */
@@ -154,19 +154,19 @@ static int stream_step(fs_store *st, stream *s) {
     return FS_OK;
   }
   s->has = 0;
-  return r == SQLITE_DONE ? FS_OK : store_sqlfail(st, "reading changes");
+  return r == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "reading changes");
 }
 
 /* Copies the current row of stream s into a row change of batch b. */
-static int emit(fs_store *st, fs_batch *b, stream *s, tbl_state *ts) {
-  struct fs_arena *a = b->arena;
-  fs_rowchange *rc = &b->rows[b->nrows];
+static int emit(fs_store *st, fsi_batch *b, stream *s, fsi_tbl_state *ts) {
+  struct fsi_arena *a = b->arena;
+  fsi_rowchange *rc = &b->rows[b->nrows];
   sqlite3_stmt *q = s->s;
   memset(rc, 0, sizeof *rc);
   rc->table = (uint16_t)s->tbl;
   const char *pk = (const char *)sqlite3_column_text(q, 1);
-  rc->pk = arena_strndup(a, pk, strlen(pk));
-  if (!rc->pk) return fs_fail(FS_ENOMEM, "out of memory");
+  rc->pk = fsi_arena_strndup(a, pk, strlen(pk));
+  if (!rc->pk) return fsi_fail(FS_ENOMEM, "out of memory");
   if (s->tomb == STREAM_LETGO) {
     /* The marker's table is the dictionary's last entry, listed only in a
      * batch that holds a marker; it has the shape of a deleted row. */
@@ -189,18 +189,18 @@ static int emit(fs_store *st, fs_batch *b, stream *s, tbl_state *ts) {
     size_t nc = ts->decl->ncols;
     int ncells = sqlite3_column_int(q, 5);
     rc->nvals = (uint16_t)nc;
-    rc->vals = arena_alloc(a, nc * sizeof *rc->vals);
-    if (!rc->vals) return fs_fail(FS_ENOMEM, "out of memory");
+    rc->vals = fsi_arena_alloc(a, nc * sizeof *rc->vals);
+    if (!rc->vals) return fsi_fail(FS_ENOMEM, "out of memory");
     for (size_t i = 0; i < nc; i++) {
-      int e = value_read(q, (int)i + 6, a, &rc->vals[i]);
+      int e = fsi_value_read(q, (int)i + 6, a, &rc->vals[i]);
       if (e) return e;
     }
     if (ncells > 0) {
-      row r;
-      int e = row_load(st, ts, rc->pk, a, &r);
+      fsi_row r;
+      int e = fsi_row_load(st, ts, rc->pk, a, &r);
       if (e) return e;
-      rc->cells = arena_alloc(a, nc * sizeof *rc->cells);
-      if (!rc->cells) return fs_fail(FS_ENOMEM, "out of memory");
+      rc->cells = fsi_arena_alloc(a, nc * sizeof *rc->cells);
+      if (!rc->cells) return fsi_fail(FS_ENOMEM, "out of memory");
       for (size_t i = 0; r.state == ROW_LIVE && i < nc; i++) {
         if (!r.has_cell[i]) continue;
         rc->cells[rc->ncells++] = r.cells[i];
@@ -215,62 +215,62 @@ static int emit(fs_store *st, fs_batch *b, stream *s, tbl_state *ts) {
   return FS_OK;
 }
 
-int merge_changes_since(fs_store *st, const merge_cursor *from, const merge_filter *f,
-                        size_t max_rows, fs_batch *out, merge_cursor *next, int *more) {
+int fsi_merge_changes_since(fs_store *st, const fsi_merge_cursor *from, const fsi_merge_filter *f,
+                        size_t max_rows, fsi_batch *out, fsi_merge_cursor *next, int *more) {
   size_t ns = st->nt * 2 + 1; /* rows and tombstones per table, let-go markers */
   stream *ss = NULL;
   int rc = FS_OK;
-  change_batch_reset(out);
+  fsi_change_batch_reset(out);
   *more = 0;
   *next = *from;
   /* One read transaction: every stream sees the same snapshot, so a write
    * committed meanwhile by another process cannot fall behind the cursor. */
   int own_tx = sqlite3_get_autocommit(st->db);
   if (own_tx && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-    return store_sqlfail(st, "reading changes");
+    return fsi_store_sqlfail(st, "reading changes");
   if (max_rows == 0 || max_rows > FS_BATCH_MAX_ROWS) max_rows = FS_BATCH_MAX_ROWS;
   ss = calloc(ns, sizeof *ss);
-  out->tables = arena_alloc(out->arena, (st->nt + 1) * sizeof *out->tables);
-  out->rows = arena_alloc(out->arena, max_rows * sizeof *out->rows);
+  out->tables = fsi_arena_alloc(out->arena, (st->nt + 1) * sizeof *out->tables);
+  out->rows = fsi_arena_alloc(out->arena, max_rows * sizeof *out->rows);
   if (!ss || !out->tables || !out->rows) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   out->ntables = (uint16_t)st->nt;
   for (size_t i = 0; i < st->nt; i++) {
     out->tables[i].name = st->t[i].decl->name;
     out->tables[i].ncols = (uint16_t)st->t[i].decl->ncols;
-    out->tables[i].cols = arena_alloc(out->arena, st->t[i].decl->ncols * sizeof(char *));
+    out->tables[i].cols = fsi_arena_alloc(out->arena, st->t[i].decl->ncols * sizeof(char *));
     if (!out->tables[i].cols) {
-      rc = fs_fail(FS_ENOMEM, "out of memory");
+      rc = fsi_fail(FS_ENOMEM, "out of memory");
       goto done;
     }
     for (size_t j = 0; j < st->t[i].decl->ncols; j++)
       out->tables[i].cols[j] = st->t[i].decl->cols[j].name;
   }
-  out->tables[st->nt] = (fs_batch_table){FS_LETGO_TABLE, 0, NULL};
-  if (!(out->tables[st->nt].cols = arena_alloc(out->arena, sizeof(char *)))) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+  out->tables[st->nt] = (fsi_batch_table){FS_LETGO_TABLE, 0, NULL};
+  if (!(out->tables[st->nt].cols = fsi_arena_alloc(out->arena, sizeof(char *)))) {
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
-  tbl_state *custs = store_table(st, "customers");
+  fsi_tbl_state *custs = fsi_store_table(st, "customers");
   for (size_t k = 0; k < ns; k++) {
     int letgo = k == ns - 1;
     /* Markers only for a manager's devices. */
     if (letgo && !(f && f->manager && custs)) continue;
-    tbl_state *ts = letgo ? custs : &st->t[k / 2];
+    fsi_tbl_state *ts = letgo ? custs : &st->t[k / 2];
     stream *s = &ss[k];
     s->tbl = ts->idx;
     s->tomb = letgo ? STREAM_LETGO : (int)(k % 2);
     char *sql = stream_sql(st, ts, s->tomb, f);
     if (!sql) {
-      rc = fs_fail(FS_ENOMEM, "out of memory");
+      rc = fsi_fail(FS_ENOMEM, "out of memory");
       goto done;
     }
     int pr = sqlite3_prepare_v2(st->db, sql, -1, &s->s, NULL);
     free(sql);
     if (pr != SQLITE_OK) {
-      rc = store_sqlfail(st, "preparing change extraction");
+      rc = fsi_store_sqlfail(st, "preparing change extraction");
       goto done;
     }
     /* Change numbers are unique across the store: the row at the cursor's
@@ -301,50 +301,50 @@ done:
   for (size_t k = 0; ss && k < ns; k++) sqlite3_finalize(ss[k].s);
   free(ss);
   if (own_tx) sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-  if (rc) change_batch_reset(out);
+  if (rc) fsi_change_batch_reset(out);
   return rc;
 }
 
 /* ------------------------------------------------------------- apply */
 
-void merge_result_free(merge_result *res) {
+void fsi_merge_result_free(fsi_merge_result *res) {
   if (!res) return;
-  arena_free(res->arena);
+  fsi_arena_free(res->arena);
   memset(res, 0, sizeof *res);
 }
 
-static int refuse(fs_store *st, merge_result *res, const char *table, const char *pk,
+static int refuse(fs_store *st, fsi_merge_result *res, const char *table, const char *pk,
                   const char *col, int64_t site, int64_t hlc, const char *reason) {
   if (res->refused == res->cap) {
     size_t cap = res->cap ? res->cap * 2 : 16;
-    merge_refusal *n = arena_alloc(res->arena, cap * sizeof *n);
-    if (!n) return fs_fail(FS_ENOMEM, "out of memory");
+    fsi_merge_refusal *n = fsi_arena_alloc(res->arena, cap * sizeof *n);
+    if (!n) return fsi_fail(FS_ENOMEM, "out of memory");
     if (res->refused) memcpy(n, res->refusals, res->refused * sizeof *n);
     res->refusals = n;
     res->cap = cap;
   }
-  merge_refusal *r = &res->refusals[res->refused++];
+  fsi_merge_refusal *r = &res->refusals[res->refused++];
   r->table = table;
-  r->pk = arena_strndup(res->arena, pk, strlen(pk));
+  r->pk = fsi_arena_strndup(res->arena, pk, strlen(pk));
   r->col = col;
   r->site = site;
   r->hlc = hlc;
-  r->reason = arena_strndup(res->arena, reason, strlen(reason));
-  if (!r->pk || !r->reason) return fs_fail(FS_ENOMEM, "out of memory");
-  return refused_log(st, table, pk, col, site, hlc, reason);
+  r->reason = fsi_arena_strndup(res->arena, reason, strlen(reason));
+  if (!r->pk || !r->reason) return fsi_fail(FS_ENOMEM, "out of memory");
+  return fsi_refused_log(st, table, pk, col, site, hlc, reason);
 }
 
 /* Whose customer `cust` is here: *known is 1 when it is live (its manager)
  * or deleted (the manager its tombstone remembers, NULL when that is not
  * known); 0 when this replica has never seen it. */
-static int customer_owner(fs_store *st, const char *cust, struct fs_arena *a,
+static int customer_owner(fs_store *st, const char *cust, struct fsi_arena *a,
                           const char **owner, int *known) {
   *owner = NULL;
   *known = 0;
-  tbl_state *cs = store_table(st, "customers");
+  fsi_tbl_state *cs = fsi_store_table(st, "customers");
   if (!cs || !cust) return FS_OK;
-  row c;
-  int rc = row_load(st, cs, cust, a, &c);
+  fsi_row c;
+  int rc = fsi_row_load(st, cs, cust, a, &c);
   if (rc) return rc;
   int mi = cs->sp[SP_MANAGER];
   if (c.state == ROW_LIVE) {
@@ -362,7 +362,7 @@ typedef struct colmap {
 } colmap;
 
 /* The highest clock in a live local row, and the site that wrote it. */
-static int64_t local_max(const row *l, size_t nc, int64_t *site) {
+static int64_t local_max(const fsi_row *l, size_t nc, int64_t *site) {
   int64_t m = l->hlc, s = l->site;
   for (size_t i = 0; i < nc; i++)
     if (l->has_cell[i] && l->cells[i].hlc > m) m = l->cells[i].hlc, s = l->cells[i].site;
@@ -370,7 +370,7 @@ static int64_t local_max(const row *l, size_t nc, int64_t *site) {
   return m;
 }
 
-static int64_t remote_max(const fs_rowchange *r, int64_t *site) {
+static int64_t remote_max(const fsi_rowchange *r, int64_t *site) {
   int64_t m = r->hlc, s = r->site;
   for (size_t i = 0; i < r->ncells; i++)
     if (r->cells[i].hlc > m) m = r->cells[i].hlc, s = r->cells[i].site;
@@ -379,28 +379,28 @@ static int64_t remote_max(const fs_rowchange *r, int64_t *site) {
 }
 
 /* Effective remote clock of local column i. */
-static fs_cell remote_cell(const fs_rowchange *r, int ri) {
+static fsi_cell remote_cell(const fsi_rowchange *r, int ri) {
   for (size_t k = 0; k < r->ncells; k++)
     if (r->cells[k].col == ri) return r->cells[k];
-  return (fs_cell){(uint16_t)ri, r->hlc, r->site, 0, 0};
+  return (fsi_cell){(uint16_t)ri, r->hlc, r->site, 0, 0};
 }
 
-static fs_cell local_cell(const row *l, size_t i) {
+static fsi_cell local_cell(const fsi_row *l, size_t i) {
   if (l->has_cell[i]) return l->cells[i];
-  return (fs_cell){(uint16_t)i, l->hlc, l->site, 0, 0};
+  return (fsi_cell){(uint16_t)i, l->hlc, l->site, 0, 0};
 }
 
 /* Row as a JSON object text, for logging a row lost to a delete. */
-static char *row_json(const tbl_state *ts, const fs_value *vals, struct fs_arena *a) {
+static char *row_json(const fsi_tbl_state *ts, const fsi_value *vals, struct fsi_arena *a) {
   size_t cap = 64;
   for (size_t i = 0; i < ts->decl->ncols; i++)
     cap += strlen(ts->decl->cols[i].name) + 8 + (vals[i].type == FS_VAL_TEXT ? vals[i].n * 6 : 24);
-  char *out = arena_alloc(a, cap), *p = out;
+  char *out = fsi_arena_alloc(a, cap), *p = out;
   if (!out) return NULL;
   *p++ = '{';
   for (size_t i = 0; i < ts->decl->ncols; i++) {
     p += sprintf(p, "%s\"%s\":", i ? "," : "", ts->decl->cols[i].name);
-    const fs_value *v = &vals[i];
+    const fsi_value *v = &vals[i];
     if (v->type == FS_VAL_INT) {
       p += sprintf(p, "%" PRId64, v->i);
     } else if (v->type == FS_VAL_NULL) {
@@ -426,14 +426,14 @@ static char *row_json(const tbl_state *ts, const fs_value *vals, struct fs_arena
   return out;
 }
 
-static int log_lost_row(fs_store *st, tbl_state *ts, const char *pk, const fs_value *vals,
+static int log_lost_row(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_value *vals,
                         int64_t whlc, int64_t wsite, int64_t lhlc, int64_t lsite,
-                        struct fs_arena *a, merge_result *res) {
+                        struct fsi_arena *a, fsi_merge_result *res) {
   char *json = row_json(ts, vals, a);
-  if (!json) return fs_fail(FS_ENOMEM, "out of memory");
-  fs_value loser = {FS_VAL_TEXT, 0, json, (uint32_t)strlen(json)};
-  fs_value winner = {FS_VAL_NULL, 0, NULL, 0};
-  int rc = conflict_log(st, ts->decl->name, pk, "*", &winner, whlc, wsite, &loser, lhlc, lsite);
+  if (!json) return fsi_fail(FS_ENOMEM, "out of memory");
+  fsi_value loser = {FS_VAL_TEXT, 0, json, (uint32_t)strlen(json)};
+  fsi_value winner = {FS_VAL_NULL, 0, NULL, 0};
+  int rc = fsi_conflict_log(st, ts->decl->name, pk, "*", &winner, whlc, wsite, &loser, lhlc, lsite);
   if (rc > 0) {
     res->conflicts++;
     rc = FS_OK;
@@ -443,7 +443,7 @@ static int log_lost_row(fs_store *st, tbl_state *ts, const char *pk, const fs_va
 
 /* 1 when the clock (h, site) is not the sender's and beats `held`, the
  * clock this replica holds for the same row or cell. */
-static int unheld(int64_t h, int64_t site, int64_t sender, fs_cell held, int64_t *who) {
+static int unheld(int64_t h, int64_t site, int64_t sender, fsi_cell held, int64_t *who) {
   if (site == sender || clock_cmp(h, site, held.hlc, held.site) <= 0) return 0;
   *who = site;
   return 1;
@@ -455,9 +455,9 @@ static int unheld(int64_t h, int64_t site, int64_t sender, fs_cell held, int64_t
  * for that row or cell, or older: anything else is a write made up in
  * another site's name.  Returns 1 (and the site named, in *who) when the
  * change carries such a clock. */
-static int unheld_clock(const tbl_state *ts, const fs_rowchange *r, const colmap *cm,
-                        const row *l, int64_t sender, int64_t *who) {
-  static const fs_cell none = {0, 0, 0, 0, 0};
+static int unheld_clock(const fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
+                        const fsi_row *l, int64_t sender, int64_t *who) {
+  static const fsi_cell none = {0, 0, 0, 0, 0};
   if (l->state == ROW_NONE || r->cl > l->cl) { /* an incarnation head office never had */
     if (unheld(r->hlc, r->site, sender, none, who)) return 1;
     for (size_t k = 0; k < r->ncells; k++)
@@ -465,12 +465,12 @@ static int unheld_clock(const tbl_state *ts, const fs_rowchange *r, const colmap
     return 0;
   }
   if (r->cl < l->cl) return 0; /* an older incarnation: ignored anyway */
-  fs_cell lrow = {0, l->hlc, l->site, 0, 0};
+  fsi_cell lrow = {0, l->hlc, l->site, 0, 0};
   if (unheld(r->hlc, r->site, sender, lrow, who)) return 1;
   if (l->state != ROW_LIVE) return 0;
   for (size_t i = 0; i < ts->decl->ncols; i++) {
     if (cm->idx[i] < 0) continue;
-    fs_cell rc = remote_cell(r, cm->idx[i]);
+    fsi_cell rc = remote_cell(r, cm->idx[i]);
     if (unheld(rc.hlc, rc.site, sender, local_cell(l, i), who)) return 1;
   }
   return 0;
@@ -479,7 +479,7 @@ static int unheld_clock(const tbl_state *ts, const fs_rowchange *r, const colmap
 /* Causal lengths and clocks a replica accepts: a causal length of 1 to
  * FS_MAX_CL (so `cl + 1` stays defined), positive clocks and sites, bases
  * that are a clock or none.  A reason into buf, or NULL when in bounds. */
-static const char *out_of_bounds(const fs_rowchange *r, char *buf, size_t n) {
+static const char *out_of_bounds(const fsi_rowchange *r, char *buf, size_t n) {
   if (r->cl < 1 || r->cl > FS_MAX_CL) {
     snprintf(buf, n, "the change has causal length %lld, outside the accepted 1 to %lld.",
              (long long)r->cl, (long long)FS_MAX_CL);
@@ -487,7 +487,7 @@ static const char *out_of_bounds(const fs_rowchange *r, char *buf, size_t n) {
   }
   int bad = r->hlc <= 0 || r->site <= 0 || r->seen < 0;
   for (size_t k = 0; k < r->ncells; k++) {
-    const fs_cell *c = &r->cells[k];
+    const fsi_cell *c = &r->cells[k];
     bad |= c->hlc <= 0 || c->site <= 0 || c->bhlc < 0 || c->bsite < 0;
   }
   if (!bad) return NULL;
@@ -497,21 +497,21 @@ static const char *out_of_bounds(const fs_rowchange *r, char *buf, size_t n) {
 
 /* The values an incoming live row would give the row, in local column
  * order: a column the sender does not have keeps this replica's value. */
-static fs_value *incoming_values(const tbl_state *ts, const fs_rowchange *r, const colmap *cm,
-                                 const row *l, struct fs_arena *a) {
+static fsi_value *incoming_values(const fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
+                                 const fsi_row *l, struct fsi_arena *a) {
   size_t nc = ts->decl->ncols;
-  fs_value *v = arena_alloc(a, nc * sizeof *v);
+  fsi_value *v = fsi_arena_alloc(a, nc * sizeof *v);
   if (!v) return NULL;
   for (size_t i = 0; i < nc; i++) {
     if (cm->idx[i] >= 0) v[i] = r->vals[cm->idx[i]];
     else if (l->state == ROW_LIVE) v[i] = l->vals[i];
-    else v[i] = (fs_value){FS_VAL_NULL, 0, NULL, 0};
+    else v[i] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
   }
   return v;
 }
 
-static int refuse_row(fs_store *st, merge_result *res, const fs_table *t,
-                      const fs_rowchange *r, const char *reason) {
+static int refuse_row(fs_store *st, fsi_merge_result *res, const fs_table *t,
+                      const fsi_rowchange *r, const char *reason) {
   int e = refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, reason);
   return e ? e : 1;
 }
@@ -520,19 +520,19 @@ static int refuse_row(fs_store *st, merge_result *res, const fs_table *t,
  * Only when the device creates the row (head office has never seen it and
  * it is the first incarnation), when it changes nothing head office holds,
  * or when it carries head office's own clock (checked by unheld_clock). */
-static int hq_column_ok(const tbl_state *ts, const fs_rowchange *r, const colmap *cm,
-                        const row *l, size_t i, int64_t hq) {
-  fs_cell c = remote_cell(r, cm->idx[i]);
-  const fs_value *v = &r->vals[cm->idx[i]];
+static int hq_column_ok(const fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
+                        const fsi_row *l, size_t i, int64_t hq) {
+  fsi_cell c = remote_cell(r, cm->idx[i]);
+  const fsi_value *v = &r->vals[cm->idx[i]];
   if (c.site == hq) return 1;
   if (l->state == ROW_NONE) return r->cl == 1;
   if (r->cl < l->cl) return 1; /* an older incarnation: ignored */
   if (l->state == ROW_LIVE && r->cl == l->cl)
     return clock_cmp(c.hlc, c.site, local_cell(l, i).hlc, local_cell(l, i).site) <= 0 ||
-           value_equal(v, &l->vals[i]);
+           fsi_value_equal(v, &l->vals[i]);
   /* A re-creation: the value must be the one head office holds, or for a
    * customer's manager the one its tombstone remembers. */
-  if (l->state == ROW_LIVE) return value_equal(v, &l->vals[i]);
+  if (l->state == ROW_LIVE) return fsi_value_equal(v, &l->vals[i]);
   if ((int)i == ts->sp[SP_MANAGER] && is_customers(ts) && l->mgr)
     return v->type == FS_VAL_TEXT && strlen(l->mgr) == v->n && !memcmp(l->mgr, v->s, v->n);
   return 0;
@@ -541,14 +541,14 @@ static int hq_column_ok(const tbl_state *ts, const fs_rowchange *r, const colmap
 /* Write policy for one incoming row; returns 1 when the whole row is
  * refused (already logged), 0 to go on, <0 on error.  *drop gets a bit per
  * head-office column whose incoming value must be ignored. */
-static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colmap *cm,
-                  const merge_opts *o, const row *l, struct fs_arena *a, merge_result *res,
+static int policy(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
+                  const fsi_merge_opts *o, const fsi_row *l, struct fsi_arena *a, fsi_merge_result *res,
                   uint64_t *drop) {
   const fs_table *t = ts->decl;
   int64_t hq = st->hq_site;
   /* Head office merges only what devices push: every rule a device obeys
    * locally is checked again here. */
-  int at_hq = o->sender_manager || (store_is_hq(st) && o->sender != st->site);
+  int at_hq = o->sender_manager || (fsi_store_is_hq(st) && o->sender != st->site);
   int alive = r->cl % 2 == 1;
   char reason[512];
   *drop = 0;
@@ -578,7 +578,7 @@ static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colm
   }
   /* At head office: a device may only write its own manager's customers,
    * live or deleted (a tombstone remembers whose customer it was). */
-  if (o->sender_manager && store_table(st, "customers")) {
+  if (o->sender_manager && fsi_store_table(st, "customers")) {
     const char *owner = NULL;
     int known = 0, deleted = 0;
     if (is_customers(ts)) {
@@ -639,11 +639,11 @@ static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colm
   int mi = ts->sp[SP_MANAGER];
   if (!FS_MUT(24) && o->sender_manager && alive && !is_customers(ts) && mi >= 0 &&
       cm->idx[mi] >= 0) {
-    const fs_value *v = &r->vals[cm->idx[mi]];
+    const fsi_value *v = &r->vals[cm->idx[mi]];
     int taken = l->state != ROW_LIVE || r->cl > l->cl;
     if (!taken && r->cl == l->cl) {
-      fs_cell rc = remote_cell(r, cm->idx[mi]), lc = local_cell(l, (size_t)mi);
-      taken = clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) > 0 && !value_equal(v, &l->vals[mi]);
+      fsi_cell rc = remote_cell(r, cm->idx[mi]), lc = local_cell(l, (size_t)mi);
+      taken = clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) > 0 && !fsi_value_equal(v, &l->vals[mi]);
     }
     if (taken && v->type != FS_VAL_NULL &&
         (v->type != FS_VAL_TEXT || strlen(o->sender_manager) != v->n ||
@@ -657,14 +657,14 @@ static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colm
   /* The domain rules of a local write (types, lengths, enumerations,
    * codes, ranges, an order line's list price), on the row as it arrives. */
   if (at_hq && alive && !FS_MUT(25) && (l->state == ROW_NONE || r->cl >= l->cl)) {
-    fs_value *vals = incoming_values(ts, r, cm, l, a);
-    if (!vals) return fs_fail(FS_ENOMEM, "out of memory");
-    domain_merge m = {l->state == ROW_LIVE && r->cl == l->cl ? l->vals : NULL,
+    fsi_value *vals = incoming_values(ts, r, cm, l, a);
+    if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
+    fsi_domain_merge m = {l->state == ROW_LIVE && r->cl == l->cl ? l->vals : NULL,
                       remote_max(r, NULL)};
-    int e = domain_check_row(st, ts, vals, &m);
+    int e = fsi_domain_check_row(st, ts, vals, &m);
     if (e == FS_EINVAL) {
       snprintf(reason, sizeof reason, "head office refuses this row: %s.", fs_errmsg());
-      fs_clear_error();
+      fsi_clear_error();
       return refuse_row(st, res, t, r, reason);
     }
     if (e) return e;
@@ -674,7 +674,7 @@ static int policy(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colm
    * after creation must carry the head-office site's clock. */
   for (size_t i = 0; i < t->ncols; i++) {
     if (!(t->cols[i].flags & FS_COL_HQ) || cm->idx[i] < 0 || !alive) continue;
-    fs_cell c = remote_cell(r, cm->idx[i]);
+    fsi_cell c = remote_cell(r, cm->idx[i]);
     int ok = FS_MUT(26) ? 1 : at_hq ? hq_column_ok(ts, r, cm, l, i, hq)
                    : (c.hlc == r->hlc && c.site == r->site) || c.site == hq;
     if (!ok) {
@@ -694,23 +694,23 @@ static int touch_customer(fs_store *st, const char *customer_id, int self);
  * customers.  Rows that arrived before their customer (or while it belonged
  * to someone else) were filtered out then; when a customer appears or
  * changes manager, its rows are marked changed so they are sent now. */
-static int customer_arrived(fs_store *st, tbl_state *ts, const char *pk, const row *old,
-                            const fs_value *vals) {
+static int customer_arrived(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *old,
+                            const fsi_value *vals) {
   int mi = ts->sp[SP_MANAGER];
-  if (!store_is_hq(st) || !is_customers(ts) || mi < 0) return FS_OK;
-  if (old->state == ROW_LIVE && value_equal(&old->vals[mi], &vals[mi])) return FS_OK;
+  if (!fsi_store_is_hq(st) || !is_customers(ts) || mi < 0) return FS_OK;
+  if (old->state == ROW_LIVE && fsi_value_equal(&old->vals[mi], &vals[mi])) return FS_OK;
   return touch_customer(st, pk, 0);
 }
 
-static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const colmap *cm,
-                     const merge_opts *o, struct fs_arena *a, merge_result *res) {
+static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
+                     const fsi_merge_opts *o, struct fsi_arena *a, fsi_merge_result *res) {
   const fs_table *t = ts->decl;
   size_t nc = t->ncols;
   char why[160];
   const char *oob = FS_MUT(27) ? NULL : out_of_bounds(r, why, sizeof why);
   if (oob) return refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, oob);
-  row l;
-  int rc = row_load(st, ts, r->pk, a, &l);
+  fsi_row l;
+  int rc = fsi_row_load(st, ts, r->pk, a, &l);
   if (rc) return rc;
   uint64_t drop = 0; /* columns whose incoming value the policy refused */
   int pr = policy(st, ts, r, cm, o, &l, a, res, &drop);
@@ -726,23 +726,23 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
         return rc;
     }
     if (l.state == ROW_LIVE) {
-      if ((rc = row_delete_cells(st, ts, r->pk))) return rc;
+      if ((rc = fsi_row_delete_cells(st, ts, r->pk))) return rc;
       if (!alive) {
         sqlite3_reset(ts->del);
         sqlite3_bind_text(ts->del, 1, r->pk, -1, SQLITE_STATIC);
         int step = sqlite3_step(ts->del);
         sqlite3_reset(ts->del);
-        if (step != SQLITE_DONE) return store_sqlfail(st, "deleting a row");
+        if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "deleting a row");
       }
     }
     if (!alive) {
-      row tomb;
+      fsi_row tomb;
       memset(&tomb, 0, sizeof tomb);
       tomb.cl = r->cl;
       tomb.hlc = r->hlc;
       tomb.site = r->site;
       tomb.seen = r->seen;
-      tomb.seq = FS_MUT(32) && store_is_hq(st) && l.state == ROW_LIVE ? l.seq : store_next_seq(st);
+      tomb.seq = FS_MUT(32) && fsi_store_is_hq(st) && l.state == ROW_LIVE ? l.seq : fsi_store_next_seq(st);
       tomb.src = o->sender;
       if (l.state == ROW_LIVE && ts->cust_col >= 0 && l.vals[ts->cust_col].type == FS_VAL_TEXT)
         tomb.cust = l.vals[ts->cust_col].s;
@@ -765,19 +765,19 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
         tomb.mgr = o->sender_manager;
       }
       res->applied++;
-      return row_put_tomb(st, ts, r->pk, &tomb);
+      return fsi_row_put_tomb(st, ts, r->pk, &tomb);
     }
-    row n;
+    fsi_row n;
     memset(&n, 0, sizeof n);
-    n.vals = arena_alloc(a, nc * sizeof *n.vals);
-    n.has_cell = arena_alloc(a, nc);
-    n.cells = arena_alloc(a, nc * sizeof *n.cells);
-    if (!n.vals || !n.has_cell || !n.cells) return fs_fail(FS_ENOMEM, "out of memory");
+    n.vals = fsi_arena_alloc(a, nc * sizeof *n.vals);
+    n.has_cell = fsi_arena_alloc(a, nc);
+    n.cells = fsi_arena_alloc(a, nc * sizeof *n.cells);
+    if (!n.vals || !n.has_cell || !n.cells) return fsi_fail(FS_ENOMEM, "out of memory");
     memset(n.has_cell, 0, nc);
     for (size_t i = 0; i < nc; i++) {
       int ri = cm->idx[i];
       if (ri < 0 || (drop >> i & 1)) {
-        n.vals[i] = (fs_value){FS_VAL_NULL, 0, NULL, 0};
+        n.vals[i] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
         if (l.state == ROW_LIVE) n.vals[i] = l.vals[i];
         continue;
       }
@@ -792,11 +792,11 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     n.cl = r->cl;
     n.hlc = r->hlc;
     n.site = r->site;
-    n.seq = store_next_seq(st);
+    n.seq = fsi_store_next_seq(st);
     n.src = drop ? 0 : o->sender;
-    if (l.state == ROW_TOMB && (rc = row_delete_tomb(st, ts, r->pk))) return rc;
-    if ((rc = row_put(st, ts, r->pk, &n, l.state == ROW_LIVE))) return rc;
-    if ((rc = row_put_cells(st, ts, r->pk, &n, 0))) return rc;
+    if (l.state == ROW_TOMB && (rc = fsi_row_delete_tomb(st, ts, r->pk))) return rc;
+    if ((rc = fsi_row_put(st, ts, r->pk, &n, l.state == ROW_LIVE))) return rc;
+    if ((rc = fsi_row_put_cells(st, ts, r->pk, &n, 0))) return rc;
     res->applied++;
     return customer_arrived(st, ts, r->pk, &l, n.vals);
   }
@@ -806,10 +806,10 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
   if (r->cl < l.cl) {
     int64_t rsite, rmax = remote_max(r, &rsite);
     if (l.state == ROW_TOMB && alive && r->cl == l.cl - 1 && rmax > l.seen) {
-      fs_value *vals = arena_alloc(a, nc * sizeof *vals);
-      if (!vals) return fs_fail(FS_ENOMEM, "out of memory");
+      fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
+      if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
       for (size_t i = 0; i < nc; i++)
-        vals[i] = cm->idx[i] >= 0 ? r->vals[cm->idx[i]] : (fs_value){FS_VAL_NULL, 0, NULL, 0};
+        vals[i] = cm->idx[i] >= 0 ? r->vals[cm->idx[i]] : (fsi_value){FS_VAL_NULL, 0, NULL, 0};
       return log_lost_row(st, ts, r->pk, vals, l.hlc, l.site, rmax, rsite, a, res);
     }
     return FS_OK;
@@ -822,10 +822,10 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     l.hlc = r->hlc;
     l.site = r->site;
     l.seen = r->seen;
-    l.seq = store_next_seq(st);
+    l.seq = fsi_store_next_seq(st);
     l.src = o->sender;
     res->applied++;
-    return row_put_tomb(st, ts, r->pk, &l);
+    return fsi_row_put_tomb(st, ts, r->pk, &l);
   }
   if (l.state != ROW_LIVE) return FS_OK;
 
@@ -833,12 +833,12 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
   int64_t rh = l.hlc, rs = l.site;
   if (clock_cmp(r->hlc, r->site, rh, rs) > 0) rh = r->hlc, rs = r->site;
   int changed = rh != l.hlc || rs != l.site, remote_dominates = 1, had_cells = 0;
-  fs_value *vals = arena_alloc(a, nc * sizeof *vals);
-  fs_cell *win = arena_alloc(a, nc * sizeof *win);
-  if (!vals || !win) return fs_fail(FS_ENOMEM, "out of memory");
+  fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
+  fsi_cell *win = fsi_arena_alloc(a, nc * sizeof *win);
+  if (!vals || !win) return fsi_fail(FS_ENOMEM, "out of memory");
   for (size_t i = 0; i < nc; i++) {
     had_cells |= l.has_cell[i];
-    fs_cell lc = local_cell(&l, i);
+    fsi_cell lc = local_cell(&l, i);
     vals[i] = l.vals[i];
     win[i] = lc;
     int ri = cm->idx[i];
@@ -846,8 +846,8 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
       remote_dominates = 0;
       continue;
     }
-    fs_cell rcl = remote_cell(r, ri);
-    const fs_value *rv = &r->vals[ri];
+    fsi_cell rcl = remote_cell(r, ri);
+    const fsi_value *rv = &r->vals[ri];
     int cmp = clock_cmp(rcl.hlc, rcl.site, lc.hlc, lc.site);
     if (FS_MUT(16) && i == 0 && (rcl.site & 1)) cmp = cmp < 0 ? 1 : cmp;
     if (cmp == 0) continue;
@@ -856,10 +856,10 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     int concurrent = rcl.site != lc.site &&
                      !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
                      !(lc.bhlc == rcl.hlc && lc.bsite == rcl.site);
-    if (concurrent && !value_equal(rv, &l.vals[i]) && !FS_MUT(17)) {
-      int e = cmp > 0 ? conflict_log(st, t->name, r->pk, t->cols[i].name, rv, rcl.hlc,
+    if (concurrent && !fsi_value_equal(rv, &l.vals[i]) && !FS_MUT(17)) {
+      int e = cmp > 0 ? fsi_conflict_log(st, t->name, r->pk, t->cols[i].name, rv, rcl.hlc,
                                      rcl.site, &l.vals[i], lc.hlc, lc.site)
-                      : conflict_log(st, t->name, r->pk, t->cols[i].name, &l.vals[i],
+                      : fsi_conflict_log(st, t->name, r->pk, t->cols[i].name, &l.vals[i],
                                      lc.hlc, lc.site, rv, rcl.hlc, rcl.site);
       if (e < 0) return e;
       if (e > 0) res->conflicts++;
@@ -874,12 +874,12 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
     }
   }
   if (!changed) return FS_OK;
-  row n;
+  fsi_row n;
   memset(&n, 0, sizeof n);
   n.vals = vals;
   n.cells = win;
-  n.has_cell = arena_alloc(a, nc);
-  if (!n.has_cell) return fs_fail(FS_ENOMEM, "out of memory");
+  n.has_cell = fsi_arena_alloc(a, nc);
+  if (!n.has_cell) return fsi_fail(FS_ENOMEM, "out of memory");
   for (size_t i = 0; i < nc; i++) {
     int covered = win[i].hlc == rh && win[i].site == rs;
     n.has_cell[i] = !covered;
@@ -888,10 +888,10 @@ static int merge_row(fs_store *st, tbl_state *ts, const fs_rowchange *r, const c
   n.cl = l.cl;
   n.hlc = rh;
   n.site = rs;
-  n.seq = store_next_seq(st);
+  n.seq = fsi_store_next_seq(st);
   n.src = remote_dominates ? o->sender : 0;
-  if ((rc = row_put(st, ts, r->pk, &n, 1))) return rc;
-  if ((rc = row_put_cells(st, ts, r->pk, &n, had_cells))) return rc;
+  if ((rc = fsi_row_put(st, ts, r->pk, &n, 1))) return rc;
+  if ((rc = fsi_row_put_cells(st, ts, r->pk, &n, had_cells))) return rc;
   res->applied++;
   return customer_arrived(st, ts, r->pk, &l, n.vals);
 }
@@ -902,11 +902,11 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows);
  * this device drops it and everything belonging to it, recording no
  * deletes (the data lives on at head office).  Only head office can send
  * one, and only to a device. */
-static int let_go(fs_store *st, const fs_rowchange *r, const merge_opts *o, merge_result *res) {
-  tbl_state *cs = store_table(st, "customers");
+static int let_go(fs_store *st, const fsi_rowchange *r, const fsi_merge_opts *o, fsi_merge_result *res) {
+  fsi_tbl_state *cs = fsi_store_table(st, "customers");
   int64_t hq = st->hq_site;
   if (FS_MUT(31)) return FS_OK; /* the marker is ignored */
-  if (store_is_hq(st) || hq == 0 || o->sender != hq || r->site != hq || r->nvals != 0 ||
+  if (fsi_store_is_hq(st) || hq == 0 || o->sender != hq || r->site != hq || r->nvals != 0 ||
       r->ncells != 0 || !cs)
     return refuse(st, res, cs ? cs->decl->name : FS_LETGO_TABLE, r->pk, NULL, r->site, r->hlc,
                   "only head office can tell a device to let a customer go.");
@@ -916,36 +916,36 @@ static int let_go(fs_store *st, const fs_rowchange *r, const merge_opts *o, merg
   return rc;
 }
 
-int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_result *res) {
+int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, fsi_merge_result *res) {
   int implicit = 0, rc = FS_OK, txopen = 0;
-  tbl_state **map = NULL;
+  fsi_tbl_state **map = NULL;
   colmap *cms = NULL;
-  struct fs_arena *a = NULL;
+  struct fsi_arena *a = NULL;
   memset(res, 0, sizeof *res);
   res->rows = b->nrows;
-  res->arena = arena_new(4096);
-  if (!res->arena) return fs_fail(FS_ENOMEM, "out of memory");
+  res->arena = fsi_arena_new(4096);
+  if (!res->arena) return fsi_fail(FS_ENOMEM, "out of memory");
 
   /* Refuse the whole batch on a clock too far ahead, before anything. */
-  int64_t bound = util_now_ms() + st->max_skew;
+  int64_t bound = fsi_util_now_ms() + st->max_skew;
   for (size_t k = 0; k < b->nrows; k++) {
-    const fs_rowchange *r = &b->rows[k];
+    const fsi_rowchange *r = &b->rows[k];
     int64_t site, h = remote_max(r, &site);
     if (HLC_PHYS(h) > bound) {
-      return fs_fail(FS_ESKEW,
+      return fsi_fail(FS_ESKEW,
                      "device %016llx has a clock %lld s ahead of this machine (more than "
                      "the allowed %lld s); nothing from this batch was applied: fix that "
                      "device's clock",
                      (unsigned long long)site,
-                     (long long)((HLC_PHYS(h) - util_now_ms()) / 1000),
+                     (long long)((HLC_PHYS(h) - fsi_util_now_ms()) / 1000),
                      (long long)(st->max_skew / 1000));
     }
   }
   map = calloc(b->ntables ? b->ntables : 1, sizeof *map);
   cms = calloc(b->ntables ? b->ntables : 1, sizeof *cms);
-  a = arena_new(64 * 1024);
+  a = fsi_arena_new(64 * 1024);
   if (!map || !cms || !a) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   for (size_t i = 0; i < b->ntables; i++) {
@@ -953,9 +953,9 @@ int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_resu
       map[i] = NULL; /* let-go markers: let_go() */
       continue;
     }
-    tbl_state *ts = store_table(st, b->tables[i].name);
+    fsi_tbl_state *ts = fsi_store_table(st, b->tables[i].name);
     if (!ts) {
-      rc = fs_fail(FS_EVERSION, "the batch has table \"%.64s\" which this replica does not "
+      rc = fsi_fail(FS_EVERSION, "the batch has table \"%.64s\" which this replica does not "
                                 "know; upgrade fieldsync",
                    b->tables[i].name);
       goto done;
@@ -970,20 +970,20 @@ int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_resu
           found = 1;
         }
       if (!found) {
-        rc = fs_fail(FS_EVERSION, "the batch has column %s.%.64s which this replica does "
+        rc = fsi_fail(FS_EVERSION, "the batch has column %s.%.64s which this replica does "
                                   "not know; upgrade fieldsync",
                      ts->decl->name, b->tables[i].cols[c]);
         goto done;
       }
     }
   }
-  if ((rc = store_tx_begin(st, &implicit))) goto done;
+  if ((rc = fsi_store_tx_begin(st, &implicit))) goto done;
   txopen = 1;
   int64_t maxh = 0;
   for (size_t k = 0; k < b->nrows && !rc; k++) {
-    const fs_rowchange *r = &b->rows[k];
+    const fsi_rowchange *r = &b->rows[k];
     if (r->table >= b->ntables) {
-      rc = fs_fail(FS_ECORRUPT, "a change names table #%u, beyond the batch's tables",
+      rc = fsi_fail(FS_ECORRUPT, "a change names table #%u, beyond the batch's tables",
                    r->table);
       break;
     }
@@ -992,19 +992,19 @@ int merge_apply(fs_store *st, const fs_batch *b, const merge_opts *o, merge_resu
     rc = map[r->table] ? merge_row(st, map[r->table], r, &cms[r->table], o, a, res)
                        : let_go(st, r, o, res);
     if ((k & 255) == 255) {
-      arena_free(a);
-      a = arena_new(64 * 1024);
-      if (!a) rc = fs_fail(FS_ENOMEM, "out of memory");
+      fsi_arena_free(a);
+      a = fsi_arena_new(64 * 1024);
+      if (!a) rc = fsi_fail(FS_ENOMEM, "out of memory");
     }
   }
-  if (!rc) hlc_observe(&st->clock, maxh);
+  if (!rc) fsi_hlc_observe(&st->clock, maxh);
 done:
-  if (txopen) rc = store_tx_end(st, implicit, rc);
-  arena_free(a);
+  if (txopen) rc = fsi_store_tx_end(st, implicit, rc);
+  fsi_arena_free(a);
   free(map);
   free(cms);
   if (rc) {
-    merge_result_free(res);
+    fsi_merge_result_free(res);
     res->rows = b->nrows;
   }
   return rc;
@@ -1013,10 +1013,10 @@ done:
 /* Marks the rows of a customer (with or without the customer row itself)
  * as changed in this transaction. */
 static int touch_customer(fs_store *st, const char *customer_id, int self) {
-  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
   for (size_t i = 0; i < st->nt && !rc; i++) {
-    tbl_state *ts = &st->t[i];
+    fsi_tbl_state *ts = &st->t[i];
     if (is_customers(ts) && !self) continue;
     const char *col = is_customers(ts) ? "id"
                       : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
@@ -1027,14 +1027,14 @@ static int touch_customer(fs_store *st, const char *customer_id, int self) {
     snprintf(sql, sizeof sql, "SELECT _seq FROM \"%s\" WHERE \"%s\"=?1", ts->decl->name, col);
     sqlite3_stmt *q = NULL, *u = NULL;
     if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
-      rc = store_sqlfail(st, "marking a customer's rows");
+      rc = fsi_store_sqlfail(st, "marking a customer's rows");
       break;
     }
     snprintf(sql, sizeof sql, "UPDATE \"%s\" SET _seq=?1, _src=0 WHERE _seq=?2",
              ts->decl->name);
     if (sqlite3_prepare_v2(st->db, sql, -1, &u, NULL) != SQLITE_OK) {
       sqlite3_finalize(q);
-      rc = store_sqlfail(st, "marking a customer's rows");
+      rc = fsi_store_sqlfail(st, "marking a customer's rows");
       break;
     }
     /* Collect first: updating the rowid while scanning would revisit rows. */
@@ -1046,7 +1046,7 @@ static int touch_customer(fs_store *st, const char *customer_id, int self) {
         cap = cap ? cap * 2 : 64;
         int64_t *nb = realloc(olds, cap * sizeof *nb);
         if (!nb) {
-          rc = fs_fail(FS_ENOMEM, "out of memory");
+          rc = fsi_fail(FS_ENOMEM, "out of memory");
           break;
         }
         olds = nb;
@@ -1055,18 +1055,18 @@ static int touch_customer(fs_store *st, const char *customer_id, int self) {
     }
     for (size_t k = 0; !rc && k < n; k++) {
       sqlite3_reset(u);
-      sqlite3_bind_int64(u, 1, store_next_seq(st));
+      sqlite3_bind_int64(u, 1, fsi_store_next_seq(st));
       sqlite3_bind_int64(u, 2, olds[k]);
-      if (sqlite3_step(u) != SQLITE_DONE) rc = store_sqlfail(st, "marking a customer's rows");
+      if (sqlite3_step(u) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "marking a customer's rows");
     }
     free(olds);
     sqlite3_finalize(q);
     sqlite3_finalize(u);
   }
-  return store_tx_end(st, implicit, rc);
+  return fsi_store_tx_end(st, implicit, rc);
 }
 
-int merge_touch_customer(fs_store *st, const char *customer_id) {
+int fsi_merge_touch_customer(fs_store *st, const char *customer_id) {
   return touch_customer(st, customer_id, 1);
 }
 
@@ -1076,7 +1076,7 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
   int rc = FS_OK;
   *rows = 0;
   for (size_t i = 0; i < st->nt && !rc; i++) {
-    tbl_state *ts = &st->t[i];
+    fsi_tbl_state *ts = &st->t[i];
     const char *col = is_customers(ts) ? "id"
                       : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
                                           : NULL;
@@ -1091,35 +1091,35 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
     for (int k = 0; !rc && tail && *tail; k++) {
       sqlite3_stmt *d = NULL;
       if (sqlite3_prepare_v2(st->db, tail, -1, &d, &tail) != SQLITE_OK) {
-        rc = store_sqlfail(st, "letting a customer go");
+        rc = fsi_store_sqlfail(st, "letting a customer go");
         break;
       }
       if (!d) break;
       sqlite3_bind_text(d, 1, id, -1, SQLITE_STATIC);
-      if (sqlite3_step(d) != SQLITE_DONE) rc = store_sqlfail(st, "letting a customer go");
+      if (sqlite3_step(d) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "letting a customer go");
       else if (k == 1) *rows += sqlite3_changes(st->db); /* the table's rows */
       sqlite3_finalize(d);
     }
   }
   if (rc) return rc;
-  sqlite3_stmt *t = store_stmt(st, "DELETE FROM fs_tomb WHERE cust=?1");
+  sqlite3_stmt *t = fsi_store_stmt(st, "DELETE FROM fs_tomb WHERE cust=?1");
   if (!t) return FS_EIO;
   sqlite3_bind_text(t, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(t) != SQLITE_DONE) rc = store_sqlfail(st, "letting a customer go");
+  if (sqlite3_step(t) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "letting a customer go");
   else *rows += sqlite3_changes(st->db);
   sqlite3_reset(t);
   return rc;
 }
 
-int store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted) {
-  tbl_state *cust = store_table(st, "customers");
+int fsi_store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted) {
+  fsi_tbl_state *cust = fsi_store_table(st, "customers");
   sqlite3_stmt *q = NULL;
   int rc = FS_OK;
   *evicted = 0;
   if (!cust || !manager) return FS_OK;
   if (sqlite3_prepare_v2(st->db, "SELECT id FROM customers WHERE manager IS NOT NULL"
                                  " AND manager != ?1", -1, &q, NULL) != SQLITE_OK)
-    return store_sqlfail(st, "finding customers to let go");
+    return fsi_store_sqlfail(st, "finding customers to let go");
   sqlite3_bind_text(q, 1, manager, -1, SQLITE_STATIC);
   while (!rc && sqlite3_step(q) == SQLITE_ROW) {
     /* copied: the rows the query stands on are about to go */
@@ -1133,15 +1133,15 @@ int store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted) {
   return rc;
 }
 
-int merge_moved_delivered(fs_store *st, const char *manager, int64_t seq) {
-  if (!store_is_hq(st) || !manager) return FS_OK;
-  int implicit = 0, rc = store_tx_begin(st, &implicit);
+int fsi_merge_moved_delivered(fs_store *st, const char *manager, int64_t seq) {
+  if (!fsi_store_is_hq(st) || !manager) return FS_OK;
+  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
-  sqlite3_stmt *s = store_stmt(st, "DELETE FROM fs_moved WHERE manager=?1 AND seq <= ?2");
-  if (!s) return store_tx_end(st, implicit, FS_EIO);
+  sqlite3_stmt *s = fsi_store_stmt(st, "DELETE FROM fs_moved WHERE manager=?1 AND seq <= ?2");
+  if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
   sqlite3_bind_text(s, 1, manager, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 2, seq);
-  if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "forgetting delivered moves");
+  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "forgetting delivered moves");
   sqlite3_reset(s);
-  return store_tx_end(st, implicit, rc);
+  return fsi_store_tx_end(st, implicit, rc);
 }

@@ -66,7 +66,7 @@ static const char *const format_steps[STORE_FORMAT] = {
     " PRIMARY KEY(sku, currency, price)) WITHOUT ROWID;",
 };
 
-int store_sqlfail(fs_store *st, const char *what) {
+int fsi_store_sqlfail(fs_store *st, const char *what) {
   int ec = sqlite3_extended_errcode(st->db);
   int pc = ec & 0xFF;
   int code = FS_EIO;
@@ -74,10 +74,10 @@ int store_sqlfail(fs_store *st, const char *what) {
   else if (pc == SQLITE_NOMEM) code = FS_ENOMEM;
   else if (pc == SQLITE_CONSTRAINT) code = FS_EEXIST;
   else if (pc == SQLITE_FULL) code = FS_EIO;
-  return fs_fail(code, "%s: %s", what, sqlite3_errmsg(st->db));
+  return fsi_fail(code, "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
-sqlite3_stmt *store_stmt(fs_store *st, const char *sql) {
+sqlite3_stmt *fsi_store_stmt(fs_store *st, const char *sql) {
   size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
   for (size_t i = 0; i < STMT_CACHE; i++) {
     size_t k = (h + i) % STMT_CACHE;
@@ -91,7 +91,7 @@ sqlite3_stmt *store_stmt(fs_store *st, const char *sql) {
       sqlite3_stmt *s = NULL;
       if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
                              NULL) != SQLITE_OK) {
-        store_sqlfail(st, "preparing a query");
+        fsi_store_sqlfail(st, "preparing a query");
         return NULL;
       }
       st->cache[k].sql = sql;
@@ -100,22 +100,22 @@ sqlite3_stmt *store_stmt(fs_store *st, const char *sql) {
     }
   }
   /* Cache full: a programming error (more distinct queries than slots). */
-  fs_fail(FS_ENOMEM, "statement cache full");
+  fsi_fail(FS_ENOMEM, "statement cache full");
   return NULL;
 }
 
 static int exec(fs_store *st, const char *sql, const char *what) {
   char *msg = NULL;
   if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-    int rc = store_sqlfail(st, what);
+    int rc = fsi_store_sqlfail(st, what);
     sqlite3_free(msg);
     return rc;
   }
   return FS_OK;
 }
 
-int store_meta_get_i64(fs_store *st, const char *key, int64_t *out) {
-  sqlite3_stmt *s = store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+int fsi_store_meta_get_i64(fs_store *st, const char *key, int64_t *out) {
+  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   int r = sqlite3_step(s);
@@ -126,11 +126,11 @@ int store_meta_get_i64(fs_store *st, const char *key, int64_t *out) {
   }
   sqlite3_reset(s);
   if (r == SQLITE_DONE) return FS_ENOTFOUND;
-  return store_sqlfail(st, "reading settings");
+  return fsi_store_sqlfail(st, "reading settings");
 }
 
-int store_meta_set_i64(fs_store *st, const char *key, int64_t v) {
-  sqlite3_stmt *s = store_stmt(
+int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v) {
+  sqlite3_stmt *s = fsi_store_stmt(
       st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
           " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   if (!s) return FS_EIO;
@@ -138,12 +138,12 @@ int store_meta_set_i64(fs_store *st, const char *key, int64_t v) {
   sqlite3_bind_int64(s, 2, v);
   int r = sqlite3_step(s);
   sqlite3_reset(s);
-  return r == SQLITE_DONE ? FS_OK : store_sqlfail(st, "writing settings");
+  return r == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "writing settings");
 }
 
 int fs_store_get(fs_store *st, const char *key, char **out) {
   *out = NULL;
-  sqlite3_stmt *s = store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   int r = sqlite3_step(s);
@@ -151,35 +151,35 @@ int fs_store_get(fs_store *st, const char *key, char **out) {
     const char *v = (const char *)sqlite3_column_text(s, 0);
     *out = strdup(v ? v : "");
     sqlite3_reset(s);
-    return *out ? FS_OK : fs_fail(FS_ENOMEM, "out of memory");
+    return *out ? FS_OK : fsi_fail(FS_ENOMEM, "out of memory");
   }
   sqlite3_reset(s);
   if (r == SQLITE_ROW || r == SQLITE_DONE)
-    return fs_fail(FS_ENOTFOUND, "setting %s is not set", key);
-  return store_sqlfail(st, "reading settings");
+    return fsi_fail(FS_ENOTFOUND, "setting %s is not set", key);
+  return fsi_store_sqlfail(st, "reading settings");
 }
 
 int fs_store_set(fs_store *st, const char *key, const char *value) {
-  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
-  sqlite3_stmt *s = store_stmt(
+  sqlite3_stmt *s = fsi_store_stmt(
       st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
           " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-  if (!s) return store_tx_end(st, implicit, FS_EIO);
+  if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   if (value) sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
-  if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "writing settings");
+  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "writing settings");
   sqlite3_reset(s);
   if (!strcmp(key, "manager")) st->manager_loaded = 0; /* re-read when next needed */
-  return store_tx_end(st, implicit, rc);
+  return fsi_store_tx_end(st, implicit, rc);
 }
 
-const char *store_manager(fs_store *st) {
+const char *fsi_store_manager(fs_store *st) {
   if (!st->manager_loaded) {
     free(st->manager);
     st->manager = NULL;
     if (fs_store_get(st, "manager", &st->manager) != FS_OK) st->manager = NULL;
-    fs_clear_error();
+    fsi_clear_error();
     st->manager_loaded = 1;
   }
   return st->manager;
@@ -190,23 +190,23 @@ const char *fs_store_device_id(const fs_store *st) { return st->device_id; }
 int64_t fs_store_db_version(fs_store *st) { return st->dbv; }
 void fs_store_set_max_skew(fs_store *st, int64_t ms) { st->max_skew = ms; }
 int64_t fs_store_hq_site(const fs_store *st) { return st->hq_site; }
-int store_is_hq(const fs_store *st) { return (st->flags & FS_OPEN_SERVER) != 0; }
+int fsi_store_is_hq(const fs_store *st) { return (st->flags & FS_OPEN_SERVER) != 0; }
 
 int fs_store_set_hq_site(fs_store *st, int64_t site) {
-  int implicit = 0, rc = store_tx_begin(st, &implicit);
+  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
-  rc = store_meta_set_i64(st, "hq_site", site);
+  rc = fsi_store_meta_set_i64(st, "hq_site", site);
   if (!rc) st->hq_site = site;
-  return store_tx_end(st, implicit, rc);
+  return fsi_store_tx_end(st, implicit, rc);
 }
 
-int store_set_site_for_test(fs_store *st, int64_t site) {
-  if (site <= 0) return fs_fail(FS_EINVAL, "a site id must be positive");
+int fsi_store_set_site_for_test(fs_store *st, int64_t site) {
+  if (site <= 0) return fsi_fail(FS_EINVAL, "a site id must be positive");
   if (st->dbv != 0 || st->seq != 0 || st->clock.last != 0)
-    return fs_fail(FS_EINVAL, "the site id can only be chosen before the store is first used");
-  int implicit = 0, rc = store_tx_begin(st, &implicit);
+    return fsi_fail(FS_EINVAL, "the site id can only be chosen before the store is first used");
+  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
-  rc = store_tx_end(st, implicit, store_meta_set_i64(st, "site", site));
+  rc = fsi_store_tx_end(st, implicit, fsi_store_meta_set_i64(st, "site", site));
   if (rc) return rc;
   st->site = site;
   if (st->flags & FS_OPEN_SERVER) st->hq_site = site;
@@ -214,7 +214,7 @@ int store_set_site_for_test(fs_store *st, int64_t site) {
   return FS_OK;
 }
 
-tbl_state *store_table(fs_store *st, const char *name) {
+fsi_tbl_state *fsi_store_table(fs_store *st, const char *name) {
   for (size_t i = 0; i < st->nt; i++)
     if (strcmp(st->t[i].decl->name, name) == 0) return &st->t[i];
   return NULL;
@@ -224,16 +224,16 @@ tbl_state *store_table(fs_store *st, const char *name) {
 
 static int begin_raw(fs_store *st) {
   if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-    return store_sqlfail(st, "starting a transaction");
+    return fsi_store_sqlfail(st, "starting a transaction");
   st->tx_dbv = 0;
   /* Another process (the server's admin commands beside `serve`) may have
    * written since: with the write lock held, take the counters and clock
    * from the file. */
   int64_t v;
-  if (!store_meta_get_i64(st, "dbv", &v) && v > st->dbv) st->dbv = v;
-  if (!store_meta_get_i64(st, "seq", &v) && v > st->seq) st->seq = v;
-  if (!store_meta_get_i64(st, "hlc", &v) && v > st->clock.last) st->clock.last = v;
-  fs_clear_error();
+  if (!fsi_store_meta_get_i64(st, "dbv", &v) && v > st->dbv) st->dbv = v;
+  if (!fsi_store_meta_get_i64(st, "seq", &v) && v > st->seq) st->seq = v;
+  if (!fsi_store_meta_get_i64(st, "hlc", &v) && v > st->clock.last) st->clock.last = v;
+  fsi_clear_error();
   /* ...and may have deleted rows: look for tombstones afresh. */
   for (size_t i = 0; i < st->nt; i++) st->t[i].tombs = -1;
   st->saved_hlc = st->clock.last;
@@ -243,14 +243,14 @@ static int begin_raw(fs_store *st) {
 static int commit_raw(fs_store *st) {
   int rc = FS_OK;
   if (st->tx_dbv) {
-    rc = store_meta_set_i64(st, "dbv", st->tx_dbv);
-    if (!rc) rc = store_meta_set_i64(st, "seq", st->tx_seq);
-    if (!rc) rc = store_meta_set_i64(st, "hlc", st->clock.last);
+    rc = fsi_store_meta_set_i64(st, "dbv", st->tx_dbv);
+    if (!rc) rc = fsi_store_meta_set_i64(st, "seq", st->tx_seq);
+    if (!rc) rc = fsi_store_meta_set_i64(st, "hlc", st->clock.last);
   } else if (st->clock.last != st->saved_hlc) {
-    rc = store_meta_set_i64(st, "hlc", st->clock.last);
+    rc = fsi_store_meta_set_i64(st, "hlc", st->clock.last);
   }
   if (!rc && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-    rc = store_sqlfail(st, "committing");
+    rc = fsi_store_sqlfail(st, "committing");
   if (rc) {
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     st->clock.last = st->saved_hlc;
@@ -271,9 +271,9 @@ static void rollback_raw(fs_store *st) {
   st->tx_dbv = 0;
 }
 
-int store_tx_begin(fs_store *st, int *implicit) {
+int fsi_store_tx_begin(fs_store *st, int *implicit) {
   if (st->flags & FS_OPEN_READONLY)
-    return fs_fail(FS_EPERM, "the store was opened read-only");
+    return fsi_fail(FS_EPERM, "the store was opened read-only");
   if (st->in_tx || !sqlite3_get_autocommit(st->db)) {
     *implicit = 0; /* inside the caller's transaction */
     return FS_OK;
@@ -282,7 +282,7 @@ int store_tx_begin(fs_store *st, int *implicit) {
   return begin_raw(st);
 }
 
-int store_tx_end(fs_store *st, int implicit, int rc) {
+int fsi_store_tx_end(fs_store *st, int implicit, int rc) {
   if (!implicit) return rc;
   if (rc == FS_OK) return commit_raw(st);
   /* keep the failure's message: rollback cannot fail in a way we report */
@@ -290,7 +290,7 @@ int store_tx_end(fs_store *st, int implicit, int rc) {
   return rc;
 }
 
-int64_t store_next_seq(fs_store *st) {
+int64_t fsi_store_next_seq(fs_store *st) {
   if (!st->tx_dbv) {
     st->tx_dbv = st->dbv + 1;
     st->tx_seq = st->seq;
@@ -299,22 +299,22 @@ int64_t store_next_seq(fs_store *st) {
 }
 
 int fs_tx_begin(fs_store *st) {
-  if (st->in_tx) return fs_fail(FS_EINVAL, "a transaction is already open");
+  if (st->in_tx) return fsi_fail(FS_EINVAL, "a transaction is already open");
   if (st->flags & FS_OPEN_READONLY)
-    return fs_fail(FS_EPERM, "the store was opened read-only");
+    return fsi_fail(FS_EPERM, "the store was opened read-only");
   int rc = begin_raw(st);
   if (!rc) st->in_tx = 1;
   return rc;
 }
 
 int fs_tx_commit(fs_store *st) {
-  if (!st->in_tx) return fs_fail(FS_EINVAL, "no transaction is open");
+  if (!st->in_tx) return fsi_fail(FS_EINVAL, "no transaction is open");
   st->in_tx = 0;
   return commit_raw(st);
 }
 
 int fs_tx_rollback(fs_store *st) {
-  if (!st->in_tx) return fs_fail(FS_EINVAL, "no transaction is open");
+  if (!st->in_tx) return fsi_fail(FS_EINVAL, "no transaction is open");
   st->in_tx = 0;
   rollback_raw(st);
   return FS_OK;
@@ -329,7 +329,7 @@ static int create_table(fs_store *st, const fs_table *t) {
   size_t cap = 512 + t->ncols * 96, n = 0;
   int rc = FS_OK;
   sql = malloc(cap);
-  if (!sql) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!sql) return fsi_fail(FS_ENOMEM, "out of memory");
   n += (size_t)snprintf(sql + n, cap - n,
                         "CREATE TABLE \"%s\"(id TEXT NOT NULL UNIQUE", t->name);
   for (size_t i = 0; i < t->ncols; i++)
@@ -356,15 +356,15 @@ static int valid_name(const char *s) {
 
 static int check_schema(const fs_schema *sc) {
   if (!sc->name || !sc->ntables || sc->version < 1)
-    return fs_fail(FS_EINVAL, "schema declaration is empty");
+    return fsi_fail(FS_EINVAL, "schema declaration is empty");
   for (size_t i = 0; i < sc->ntables; i++) {
     const fs_table *t = &sc->tables[i];
     if (!valid_name(t->name) || t->ncols == 0 || t->ncols > 60)
-      return fs_fail(FS_EINVAL, "schema: bad table name or column count for \"%s\"",
+      return fsi_fail(FS_EINVAL, "schema: bad table name or column count for \"%s\"",
                      t->name ? t->name : "");
     for (size_t j = 0; j < t->ncols; j++)
       if (!valid_name(t->cols[j].name))
-        return fs_fail(FS_EINVAL, "schema: bad column name in table %s", t->name);
+        return fsi_fail(FS_EINVAL, "schema: bad column name in table %s", t->name);
   }
   return FS_OK;
 }
@@ -378,7 +378,7 @@ static int migrate_declaration(fs_store *st) {
     char q[256];
     snprintf(q, sizeof q, "SELECT name FROM pragma_table_info('%s')", t->name);
     if (sqlite3_prepare_v2(st->db, q, -1, &s, NULL) != SQLITE_OK)
-      return store_sqlfail(st, "reading the schema");
+      return fsi_store_sqlfail(st, "reading the schema");
     int ncols = 0;
     unsigned char have[64] = {0};
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -407,15 +407,15 @@ static int migrate_declaration(fs_store *st) {
   return rc;
 }
 
-const char *const store_special_cols[SP_N] = {"currency", "country", "email", "discount_bp",
+const char *const fsi_store_special_cols[SP_N] = {"currency", "country", "email", "discount_bp",
                                                "at", "follow_up", "created_at", "manager"};
 
 static int prepare_tables(fs_store *st) {
   st->nt = st->schema->ntables;
   st->t = calloc(st->nt, sizeof *st->t);
-  if (!st->t) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!st->t) return fsi_fail(FS_ENOMEM, "out of memory");
   for (size_t i = 0; i < st->nt; i++) {
-    tbl_state *ts = &st->t[i];
+    fsi_tbl_state *ts = &st->t[i];
     const fs_table *t = &st->schema->tables[i];
     ts->decl = t;
     ts->idx = (int)i;
@@ -424,7 +424,7 @@ static int prepare_tables(fs_store *st) {
     for (int k = 0; k < SP_N; k++) {
       ts->sp[k] = -1;
       for (size_t j = 0; j < t->ncols; j++)
-        if (!strcmp(t->cols[j].name, store_special_cols[k])) ts->sp[k] = (int)j;
+        if (!strcmp(t->cols[j].name, fsi_store_special_cols[k])) ts->sp[k] = (int)j;
     }
     size_t cap = 64 + t->ncols * 70;
     ts->collist = malloc(cap);
@@ -433,7 +433,7 @@ static int prepare_tables(fs_store *st) {
     char *sql = malloc(cap * 2 + 256);
     if (!ts->collist || !sets || !qs || !sql) {
       free(sets), free(qs), free(sql);
-      return fs_fail(FS_ENOMEM, "out of memory");
+      return fsi_fail(FS_ENOMEM, "out of memory");
     }
     size_t n = 0, m = 0;
     for (size_t j = 0; j < t->ncols; j++) {
@@ -462,7 +462,7 @@ static int prepare_tables(fs_store *st) {
     snprintf(sql, cap * 2 + 256, "DELETE FROM \"%s\" WHERE id=?1", t->name);
     rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->del, NULL);
     free(sets), free(qs), free(sql);
-    if (rc != SQLITE_OK) return store_sqlfail(st, "preparing table statements");
+    if (rc != SQLITE_OK) return fsi_store_sqlfail(st, "preparing table statements");
   }
   return FS_OK;
 }
@@ -476,10 +476,10 @@ static int inspect(fs_store *st, const char *path, int64_t *format,
     int pc = sqlite3_errcode(st->db) & 0xFF;
     sqlite3_finalize(s);
     if (pc == SQLITE_NOTADB || pc == SQLITE_CORRUPT)
-      return fs_fail(FS_ECORRUPT, "%s is not a fieldsync store (the file is not a "
+      return fsi_fail(FS_ECORRUPT, "%s is not a fieldsync store (the file is not a "
                                   "readable SQLite database); it was left untouched",
                      path);
-    return store_sqlfail(st, "reading the store");
+    return fsi_store_sqlfail(st, "reading the store");
   }
   int64_t nobj = sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
@@ -491,7 +491,7 @@ static int inspect(fs_store *st, const char *path, int64_t *format,
                           -1, &s, NULL);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(s);
-    return fs_fail(FS_ECORRUPT, "%s is not a fieldsync store; it was left untouched", path);
+    return fsi_fail(FS_ECORRUPT, "%s is not a fieldsync store; it was left untouched", path);
   }
   int magic = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -513,11 +513,11 @@ static int inspect(fs_store *st, const char *path, int64_t *format,
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) {
     if (pc == SQLITE_CORRUPT || pc == SQLITE_NOTADB)
-      return fs_fail(FS_ECORRUPT, "%s is corrupt; it was left untouched", path);
-    return store_sqlfail(st, "reading the store");
+      return fsi_fail(FS_ECORRUPT, "%s is corrupt; it was left untouched", path);
+    return fsi_store_sqlfail(st, "reading the store");
   }
   if (!magic)
-    return fs_fail(FS_ECORRUPT, "%s is not a fieldsync store; it was left untouched", path);
+    return fsi_fail(FS_ECORRUPT, "%s is not a fieldsync store; it was left untouched", path);
   return 1;
 }
 
@@ -531,7 +531,7 @@ static int integrity(fs_store *st, const char *path) {
   }
   sqlite3_finalize(s);
   if (!ok)
-    return fs_fail(FS_ECORRUPT, "%s is corrupt (integrity check failed); it was left "
+    return fsi_fail(FS_ECORRUPT, "%s is corrupt (integrity check failed); it was left "
                                 "untouched: restore it from a backup",
                    path);
   return FS_OK;
@@ -556,9 +556,9 @@ static int setup_new(fs_store *st) {
   sqlite3_stmt *s = NULL;
   if (sqlite3_prepare_v2(st->db, "INSERT INTO fs_meta VALUES('schema', ?1)", -1, &s,
                          NULL) != SQLITE_OK)
-    return store_sqlfail(st, "creating the store");
+    return fsi_store_sqlfail(st, "creating the store");
   sqlite3_bind_text(s, 1, st->schema->name, -1, SQLITE_STATIC);
-  rc = sqlite3_step(s) == SQLITE_DONE ? FS_OK : store_sqlfail(st, "creating the store");
+  rc = sqlite3_step(s) == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "creating the store");
   sqlite3_finalize(s);
   return rc;
 }
@@ -572,15 +572,15 @@ static int store_create_private(const char *path) {
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == EEXIST)
-      return fs_fail(FS_EEXIST, "%s appeared while the store was being created", path);
-    return fs_fail(FS_EIO, "cannot create %s: %s", path, strerror(errno));
+      return fsi_fail(FS_EEXIST, "%s appeared while the store was being created", path);
+    return fsi_fail(FS_EIO, "cannot create %s: %s", path, strerror(errno));
   }
   /* the umask may have taken the owner's bits too (umask 0277) */
   int e = fchmod(fd, 0600) != 0 ? errno : 0;
   close(fd);
   if (e) {
     unlink(path);
-    return fs_fail(FS_EIO, "cannot set the mode of %s: %s", path, strerror(e));
+    return fsi_fail(FS_EIO, "cannot set the mode of %s: %s", path, strerror(e));
   }
   return FS_OK;
 }
@@ -601,10 +601,10 @@ static int store_keep_private(const char *path) {
     struct stat sb;
     int n = snprintf(p, sizeof p, "%s%s", path, suffix[i]);
     if (n < 0 || (size_t)n >= sizeof p)
-      return fs_fail(FS_EINVAL, "the store path is too long: %.200s", path);
+      return fsi_fail(FS_EINVAL, "the store path is too long: %.200s", path);
     if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode) || !(sb.st_mode & 077)) continue;
     if (chmod(p, sb.st_mode & 0700) != 0)
-      return fs_fail(FS_EIO,
+      return fsi_fail(FS_EIO,
                      "%s has mode %04o (other users can read it) and cannot be made "
                      "private: %s; run: chmod 600 %s",
                      p, (unsigned)(sb.st_mode & 07777), strerror(errno), p);
@@ -619,15 +619,15 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
   int rc = FS_OK;
   int64_t format = 0, decl_version = 0;
   *out = NULL;
-  if (sodium_init() < 0) return fs_fail(FS_ENOMEM, "libsodium failed to initialise");
+  if (sodium_init() < 0) return fsi_fail(FS_ENOMEM, "libsodium failed to initialise");
   if (!schema) schema = fs_schema_fieldsales();
   if ((rc = check_schema(schema))) return rc;
   struct stat sb;
   int exists = stat(path, &sb) == 0;
   if (!exists && !(flags & FS_OPEN_CREATE))
-    return fs_fail(FS_ENOTFOUND, "no store at %s", path);
+    return fsi_fail(FS_ENOTFOUND, "no store at %s", path);
   if (exists && !S_ISREG(sb.st_mode))
-    return fs_fail(FS_EINVAL, "%s is not a regular file", path);
+    return fsi_fail(FS_EINVAL, "%s is not a regular file", path);
   /* ":memory:" and "" are SQLite's private in-memory / temporary databases */
   int on_disk = *path && strcmp(path, ":memory:") != 0, created = 0;
   if (!exists && on_disk && !(flags & FS_OPEN_READONLY)) {
@@ -638,7 +638,7 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
   st = calloc(1, sizeof *st);
   if (!st) {
     if (created) unlink(path);
-    return fs_fail(FS_ENOMEM, "out of memory");
+    return fsi_fail(FS_ENOMEM, "out of memory");
   }
   st->schema = schema;
   st->flags = flags;
@@ -646,8 +646,8 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
   int oflags = (flags & FS_OPEN_READONLY) ? SQLITE_OPEN_READONLY
                                           : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    rc = st->db ? store_sqlfail(st, "opening the store")
-                : fs_fail(FS_ENOMEM, "out of memory");
+    rc = st->db ? fsi_store_sqlfail(st, "opening the store")
+                : fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   sqlite3_extended_result_codes(st->db, 1);
@@ -658,19 +658,19 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
   int fresh = rc == 0;
   rc = FS_OK;
   if (fresh && !(flags & FS_OPEN_CREATE)) {
-    rc = fs_fail(FS_ECORRUPT, "%s is not a fieldsync store (empty database)", path);
+    rc = fsi_fail(FS_ECORRUPT, "%s is not a fieldsync store (empty database)", path);
     goto done;
   }
   if (!fresh) {
     if (format > STORE_FORMAT || decl_version > schema->version) {
-      rc = fs_fail(FS_EVERSION,
+      rc = fsi_fail(FS_EVERSION,
                    "%s was written by a newer version of fieldsync (store format %lld, "
                    "declaration %lld); upgrade fieldsync to open it",
                    path, (long long)format, (long long)decl_version);
       goto done;
     }
     if (!schema_name || strcmp(schema_name, schema->name) != 0) {
-      rc = fs_fail(FS_EINVAL, "%s holds the \"%s\" schema, not \"%s\"", path,
+      rc = fsi_fail(FS_EINVAL, "%s holds the \"%s\" schema, not \"%s\"", path,
                    schema_name ? schema_name : "?", schema->name);
       goto done;
     }
@@ -680,7 +680,7 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
   if (on_disk && (rc = store_keep_private(path))) goto done;
   if (flags & FS_OPEN_READONLY) {
     if (fresh || format < STORE_FORMAT || decl_version < schema->version) {
-      rc = fs_fail(FS_EVERSION, "%s needs an upgrade; open it writable first", path);
+      rc = fsi_fail(FS_EVERSION, "%s needs an upgrade; open it writable first", path);
       goto done;
     }
   } else {
@@ -711,13 +711,13 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
       goto done;
     }
   }
-  if ((rc = store_meta_get_i64(st, "site", &st->site))) goto done;
-  if ((rc = store_meta_get_i64(st, "dbv", &st->dbv))) goto done;
-  if ((rc = store_meta_get_i64(st, "seq", &st->seq))) goto done;
-  if ((rc = store_meta_get_i64(st, "hlc", &st->clock.last))) goto done;
-  if (store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
+  if ((rc = fsi_store_meta_get_i64(st, "site", &st->site))) goto done;
+  if ((rc = fsi_store_meta_get_i64(st, "dbv", &st->dbv))) goto done;
+  if ((rc = fsi_store_meta_get_i64(st, "seq", &st->seq))) goto done;
+  if ((rc = fsi_store_meta_get_i64(st, "hlc", &st->clock.last))) goto done;
+  if (fsi_store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
   int64_t skew;
-  if (!store_meta_get_i64(st, "max_skew_ms", &skew) && skew > 0) st->max_skew = skew;
+  if (!fsi_store_meta_get_i64(st, "max_skew_ms", &skew) && skew > 0) st->max_skew = skew;
   {
     char *role = NULL;
     if (fs_store_get(st, "role", &role) == FS_OK && !strcmp(role, "server"))
@@ -734,7 +734,7 @@ done:
     if (created) unlink(path); /* a failed create leaves nothing behind */
     return rc;
   }
-  fs_clear_error();
+  fsi_clear_error();
   *out = st;
   return FS_OK;
 }
@@ -752,7 +752,7 @@ void fs_store_close(fs_store *st) {
   }
   free(st->t);
   free(st->manager);
-  arena_free(st->scratch);
+  fsi_arena_free(st->scratch);
   sqlite3_close(st->db);
   free(st);
 }

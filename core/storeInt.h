@@ -10,7 +10,7 @@
  *    order) and
  *    _src (0 when the row holds something written or kept locally; else the
  *    site of the peer whose state the row equals, so it is not echoed back);
- *  - fs_cell: a clock (and base clock) for each column edited on its own
+ *  - fsi_cell: a clock (and base clock) for each column edited on its own
  *    after the row's insert;
  *  - fs_tomb: deleted rows (causal length even) with their delete clock,
  *    the customer they belonged to and that customer's manager then;
@@ -34,9 +34,9 @@
 /* Columns the domain rules look at, found by name once per table. */
 enum { SP_CURRENCY, SP_COUNTRY, SP_EMAIL, SP_DISCOUNT, SP_AT, SP_FOLLOWUP, SP_CREATED,
        SP_MANAGER, SP_N };
-extern const char *const store_special_cols[SP_N];
+extern const char *const fsi_store_special_cols[SP_N];
 
-typedef struct tbl_state {
+typedef struct fsi_tbl_state {
   const fs_table *decl;
   int idx;
   int cust_col;        /* FS_COL_CUSTOMER column index, -1 if none */
@@ -47,19 +47,19 @@ typedef struct tbl_state {
   sqlite3_stmt *del;   /* DELETE WHERE id */
   int sp[SP_N];        /* index of each special column, -1 if absent */
   int tombs;           /* -1 unknown, 0 no tombstones, 1 maybe some */
-} tbl_state;
+} fsi_tbl_state;
 
 #define STMT_CACHE 64
 
 struct fs_store {
   sqlite3 *db;
   const fs_schema *schema;
-  tbl_state *t;
+  fsi_tbl_state *t;
   size_t nt;
   unsigned flags;
   int64_t site;
   char device_id[17];
-  hlc_clock clock;
+  fsi_hlc_clock clock;
   int64_t dbv;       /* last committed db_version */
   int64_t tx_dbv;    /* db_version of the open transaction's writes, 0 = none */
   int64_t seq;       /* last committed change number (one per row change) */
@@ -69,7 +69,7 @@ struct fs_store {
   int64_t max_skew;
   int64_t hq_site;
   char *manager;     /* cached "manager" setting (device), NULL if unset */
-  struct fs_arena *scratch; /* fs_insert's working memory, reset per call */
+  struct fsi_arena *scratch; /* fs_insert's working memory, reset per call */
   int restoring;     /* 1 while a conflict resolution re-creates a logged row */
   int manager_loaded;
   struct {
@@ -80,25 +80,25 @@ struct fs_store {
 
 /* A cached prepared statement for constant SQL text (reset and unbound on
  * return).  NULL on error with the message set. */
-sqlite3_stmt *store_stmt(fs_store *st, const char *sql);
+sqlite3_stmt *fsi_store_stmt(fs_store *st, const char *sql);
 /* Maps the last SQLite error to an fs_err with a sentence naming `what`. */
-int store_sqlfail(fs_store *st, const char *what);
+int fsi_store_sqlfail(fs_store *st, const char *what);
 
-/* Write transactions.  store_tx_begin opens one unless fs_tx_begin already
- * did (then it is a no-op); store_tx_end commits (rc == FS_OK) or rolls back
- * an implicit one.  store_next_seq gives the next change number for a row this
+/* Write transactions.  fsi_store_tx_begin opens one unless fs_tx_begin already
+ * did (then it is a no-op); fsi_store_tx_end commits (rc == FS_OK) or rolls back
+ * an implicit one.  fsi_store_next_seq gives the next change number for a row this
  * transaction writes (each call a new one; the store's db_version is the
  * highest committed). */
-int store_tx_begin(fs_store *st, int *implicit);
-int store_tx_end(fs_store *st, int implicit, int rc);
-int64_t store_next_seq(fs_store *st);
+int fsi_store_tx_begin(fs_store *st, int *implicit);
+int fsi_store_tx_end(fs_store *st, int implicit, int rc);
+int64_t fsi_store_next_seq(fs_store *st);
 
-tbl_state *store_table(fs_store *st, const char *name);
+fsi_tbl_state *fsi_store_table(fs_store *st, const char *name);
 /* The device's manager (set at init), cached; NULL when unset. */
-const char *store_manager(fs_store *st);
-int store_is_hq(const fs_store *st);
-int store_meta_get_i64(fs_store *st, const char *key, int64_t *out);
-int store_meta_set_i64(fs_store *st, const char *key, int64_t v);
+const char *fsi_store_manager(fs_store *st);
+int fsi_store_is_hq(const fs_store *st);
+int fsi_store_meta_get_i64(fs_store *st, const char *key, int64_t *out);
+int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v);
 
 /* Test hook: gives a store that has never been used (no write, no merge)
  * the positive site id `site` instead of the random one it was created with,
@@ -106,10 +106,10 @@ int store_meta_set_i64(fs_store *st, const char *key, int64_t v);
  * follow from its seed.  FS_EINVAL once the store was used (clocks already
  * issued carry the old site) or for site <= 0; FS_EIO if the setting cannot
  * be written.  The library never calls it. */
-int store_set_site_for_test(fs_store *st, int64_t site);
+int fsi_store_set_site_for_test(fs_store *st, int64_t site);
 
 /* Binds a value given as text to a column of `type`; validates it. */
-int store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
+int fsi_store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
                           const fs_table *t, const fs_column *c,
                           const char *value);
 
@@ -121,40 +121,40 @@ int store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
 
 /* One row as this replica holds it, with the effective clock of every
  * column.  Allocated in an arena. */
-typedef struct row {
+typedef struct fsi_row {
   int state;   /* ROW_NONE, ROW_LIVE or ROW_TOMB */
   int64_t cl, hlc, site, seq, src, seen;
   const char *cust; /* tombstone: the customer the row belonged to */
   const char *mgr;  /* tombstone: the manager that customer had (NULL unknown) */
-  fs_value *vals;   /* live: ncols values */
+  fsi_value *vals;   /* live: ncols values */
   uint8_t *has_cell;
-  fs_cell *cells;   /* per column (col index = position), valid if has_cell */
-} row;
+  fsi_cell *cells;   /* per column (col index = position), valid if has_cell */
+} fsi_row;
 
 #define ROW_NONE 0
 #define ROW_LIVE 1
 #define ROW_TOMB 2
 
 /* Loads row `pk` of table ts (live or tombstone), values copied into `a`. */
-int row_load(fs_store *st, tbl_state *ts, const char *pk, struct fs_arena *a, row *r);
+int fsi_row_load(fs_store *st, fsi_tbl_state *ts, const char *pk, struct fsi_arena *a, fsi_row *r);
 /* Writes a live row's values and clock (insert when !exists, else update). */
-int row_put(fs_store *st, tbl_state *ts, const char *pk, const row *r, int exists);
-/* Replaces the fs_cell entries of a row with r's (has_cell) entries. */
-int row_put_cells(fs_store *st, tbl_state *ts, const char *pk, const row *r,
+int fsi_row_put(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r, int exists);
+/* Replaces the fsi_cell entries of a row with r's (has_cell) entries. */
+int fsi_row_put_cells(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r,
                   int had_cells);
-int row_delete_cells(fs_store *st, tbl_state *ts, const char *pk);
-int row_put_tomb(fs_store *st, tbl_state *ts, const char *pk, const row *r);
-int row_delete_tomb(fs_store *st, tbl_state *ts, const char *pk);
+int fsi_row_delete_cells(fs_store *st, fsi_tbl_state *ts, const char *pk);
+int fsi_row_put_tomb(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r);
+int fsi_row_delete_tomb(fs_store *st, fsi_tbl_state *ts, const char *pk);
 /* Value equality (type and content). */
-int value_equal(const fs_value *a, const fs_value *b);
+int fsi_value_equal(const fsi_value *a, const fsi_value *b);
 /* Binds v at index idx. */
-void value_bind(sqlite3_stmt *s, int idx, const fs_value *v);
+void fsi_value_bind(sqlite3_stmt *s, int idx, const fsi_value *v);
 /* Reads column i of s into v (text copied into a). */
-int value_read(sqlite3_stmt *s, int i, struct fs_arena *a, fs_value *v);
+int fsi_value_read(sqlite3_stmt *s, int i, struct fsi_arena *a, fsi_value *v);
 
 /* The manager customer `cust` is assigned to here (live), copied into `a`;
  * NULL when the customer is not live here or has no manager. */
-const char *row_customer_manager(fs_store *st, const char *cust, struct fs_arena *a);
+const char *fsi_row_customer_manager(fs_store *st, const char *cust, struct fsi_arena *a);
 
 /* ---------------------------------------------- domain rules (domain.c) */
 
@@ -167,40 +167,40 @@ const char *row_customer_manager(fs_store *st, const char *cust, struct fs_arena
  * m->held, the values this replica holds for the same incarnation).
  * FS_EINVAL (message set) when a rule is broken; other codes are store
  * errors. */
-typedef struct domain_merge {
-  const fs_value *held; /* NULL: the row is new here */
+typedef struct fsi_domain_merge {
+  const fsi_value *held; /* NULL: the row is new here */
   int64_t when;         /* the clock the row was written with */
-} domain_merge;
-int domain_check_row(fs_store *st, tbl_state *ts, const fs_value *vals,
-                     const domain_merge *m);
+} fsi_domain_merge;
+int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
+                     const fsi_domain_merge *m);
 /* After a local write at head office (clock hlc): keeps what later checks
  * need (the price list's history). */
-int domain_written(fs_store *st, tbl_state *ts, const fs_value *vals, int64_t hlc);
+int fsi_domain_written(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, int64_t hlc);
 
 /* Local writes only (not merges): defaults, enums, references, states. */
-int domain_insert(fs_store *st, tbl_state *ts, fs_value *vals, struct fs_arena *a);
-int domain_update(fs_store *st, tbl_state *ts, const char *id, const fs_value *old,
-                  fs_value *vals, const uint8_t *set, struct fs_arena *a);
-int domain_delete(fs_store *st, tbl_state *ts, const char *id, const fs_value *old);
+int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct fsi_arena *a);
+int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old,
+                  fsi_value *vals, const uint8_t *set, struct fsi_arena *a);
+int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old);
 
 /* Conflict log (conflict.c). */
-int conflict_log(fs_store *st, const char *table, const char *pk, const char *col,
-                 const fs_value *winner, int64_t whlc, int64_t wsite,
-                 const fs_value *loser, int64_t lhlc, int64_t lsite);
+int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char *col,
+                 const fsi_value *winner, int64_t whlc, int64_t wsite,
+                 const fsi_value *loser, int64_t lhlc, int64_t lsite);
 /* Head-office reports (views.c): kind orders|meetings|pipeline, month
  * "YYYY-MM" or NULL, by manager|customer.  *out caller-owned JSON. */
-int view_report(fs_store *st, const char *kind, const char *month, const char *by,
+int fsi_view_report(fs_store *st, const char *kind, const char *month, const char *by,
                 char **out);
 
 /* Refused changes (merge.c / conflict.c). */
-int refused_log(fs_store *st, const char *table, const char *pk, const char *col,
+int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col,
                 int64_t site, int64_t hlc, const char *reason);
 /* The same, keeping a JSON image of the row as this replica holds it (a
  * device recording head office's refusal of its own change). */
-int refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
+int fsi_refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
                     int64_t site, const char *reason);
 
 /* Device: drops every customer assigned to another manager than `manager`,
  * with the rows that belong to it, without recording deletes (the data
  * still exists at head office; this device just no longer holds it). */
-int store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted);
+int fsi_store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted);

@@ -19,7 +19,7 @@
 
 static _Thread_local char errbuf[512];
 
-int fs_fail(int code, const char *fmt, ...) {
+int fsi_fail(int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(errbuf, sizeof errbuf, fmt, ap);
@@ -27,7 +27,7 @@ int fs_fail(int code, const char *fmt, ...) {
   return code;
 }
 
-void fs_clear_error(void) { errbuf[0] = '\0'; }
+void fsi_clear_error(void) { errbuf[0] = '\0'; }
 
 const char *fs_errmsg(void) { return errbuf; }
 
@@ -55,7 +55,7 @@ const char *fs_strerror(int code) {
 
 void fs_free(void *p) { free(p); }
 
-int util_utf8_valid(const char *s, size_t n) {
+int fsi_util_utf8_valid(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s, *end = p + n;
   while (p < end) {
     unsigned c = *p;
@@ -86,7 +86,7 @@ int util_utf8_valid(const char *s, size_t n) {
   return 1;
 }
 
-int util_parse_i64(const char *s, int64_t *out) {
+int fsi_util_parse_i64(const char *s, int64_t *out) {
   if (!s || !*s || isspace((unsigned char)*s)) return 0;
   errno = 0;
   char *end = NULL;
@@ -100,14 +100,14 @@ int util_parse_i64(const char *s, int64_t *out) {
 static int (*test_fault)(void *, const char *);
 static void *test_fault_user;
 
-void util_set_fault(int (*fn)(void *user, const char *point), void *user) {
+void fsi_util_set_fault(int (*fn)(void *user, const char *point), void *user) {
   test_fault = fn;
   test_fault_user = user;
 }
 
-int util_fault(const char *point) {
+int fsi_util_fault(const char *point) {
   return test_fault && test_fault(test_fault_user, point)
-             ? fs_fail(FS_EIO, "fault injected at %s", point)
+             ? fsi_fail(FS_EIO, "fault injected at %s", point)
              : 0;
 }
 #endif
@@ -126,22 +126,22 @@ int util_mutant(int n) {
 static int64_t (*test_clock)(void *);
 static void *test_clock_user;
 
-void util_set_clock(int64_t (*fn)(void *user), void *user) {
+void fsi_util_set_clock(int64_t (*fn)(void *user), void *user) {
   test_clock = fn;
   test_clock_user = user;
 }
 
-int64_t util_now_ms(void) {
+int64_t fsi_util_now_ms(void) {
   if (test_clock) return test_clock(test_clock_user);
   const char *pin = getenv("FIELDSYNC_TEST_NOW_MS");
   int64_t v;
-  if (pin && util_parse_i64(pin, &v)) return v;
+  if (pin && fsi_util_parse_i64(pin, &v)) return v;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int util_is_uuid(const char *s) {
+int fsi_util_is_uuid(const char *s) {
   static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
   for (size_t i = 0; i < sizeof pat - 1; i++) {
     char c = s[i];
@@ -171,7 +171,7 @@ void fs_uuid7(char out[FS_ID_SIZE]) {
   }
   const unsigned char *r = pool + used;
   used += 10;
-  uint64_t ms = (uint64_t)util_now_ms();
+  uint64_t ms = (uint64_t)fsi_util_now_ms();
   if (ms <= last_ms) {
     ms = last_ms;
     if (++seq > 0xFFF) {
@@ -229,7 +229,7 @@ static int digits(const char *s, int n, int *out) {
 int fs_time_parse(int64_t *out_ms, const char *text) {
   int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
   const char *p = text;
-  if (!text) return fs_fail(FS_EINVAL, "no time given");
+  if (!text) return fsi_fail(FS_EINVAL, "no time given");
   size_t len = strlen(text);
   if (len < 10 || !digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) ||
       p[7] != '-' || !digits(p + 8, 2, &d) || !valid_date(y, mo, d))
@@ -299,7 +299,7 @@ int fs_time_parse(int64_t *out_ms, const char *text) {
   *out_ms = (int64_t)t * 1000 + ms;
   return FS_OK;
 bad:
-  return fs_fail(FS_EINVAL,
+  return fsi_fail(FS_EINVAL,
                  "cannot read the time \"%.60s\": use YYYY-MM-DD HH:MM (local "
                  "time) or ISO-8601 such as 2026-01-05T08:00:00Z",
                  text);
@@ -341,7 +341,7 @@ int fs_money_parse(int64_t *out_minor, const char *text) {
   *out_minor = (neg ? -1 : 1) * (units * 100 + frac);
   return FS_OK;
 bad:
-  return fs_fail(FS_EINVAL,
+  return fsi_fail(FS_EINVAL,
                  "cannot read the amount \"%.40s\": use a decimal such as 12.50",
                  text ? text : "");
 }

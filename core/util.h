@@ -2,7 +2,7 @@
  * util.h — error reporting and small helpers shared by every module.
  *
  * The library reports failures as a negative fs_err code plus a sentence
- * kept per thread (fs_errmsg()).  fs_fail() is the one way to set it, at the
+ * kept per thread (fs_errmsg()).  fsi_fail() is the one way to set it, at the
  * place where the failure happens, so the message can name what failed.
  */
 #ifndef FS_UTIL_H
@@ -12,39 +12,39 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Sets the thread's error message and returns code (for `return fs_fail()`). */
-int fs_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets the thread's error message and returns code (for `return fsi_fail()`). */
+int fsi_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Clears the thread's error message. */
-void fs_clear_error(void);
+void fsi_clear_error(void);
 
 /* 1 when s[0..n) is valid UTF-8 with no NUL byte. */
-int util_utf8_valid(const char *s, size_t n);
+int fsi_util_utf8_valid(const char *s, size_t n);
 
 /* Strict decimal int64 parse of the whole string (no spaces, no junk). */
-int util_parse_i64(const char *s, int64_t *out);
+int fsi_util_parse_i64(const char *s, int64_t *out);
 
 /* Wall clock in milliseconds since the epoch.  Tests may pin it with the
  * FIELDSYNC_TEST_NOW_MS environment variable, or drive it with
- * util_set_clock. */
-int64_t util_now_ms(void);
+ * fsi_util_set_clock. */
+int64_t fsi_util_now_ms(void);
 
-/* Test hook: while fn is set, util_now_ms() returns fn(user) instead of
+/* Test hook: while fn is set, fsi_util_now_ms() returns fn(user) instead of
  * reading the wall clock (or the environment), so a property test can drive
- * time from its seed and replay a run exactly.  util_set_clock(NULL, NULL)
+ * time from its seed and replay a run exactly.  fsi_util_set_clock(NULL, NULL)
  * restores the wall clock.  Process-wide and unsynchronised: a test sets it
  * from its one thread before using any store.  The library never calls it. */
-void util_set_clock(int64_t (*fn)(void *user), void *user);
+void fsi_util_set_clock(int64_t (*fn)(void *user), void *user);
 
 /* Deterministic fault points for the tests (a test build configured with
- * -DFS_TEST_HOOKS=ON): util_fault("push-commit") returns nonzero when the
+ * -DFS_TEST_HOOKS=ON): fsi_util_fault("push-commit") returns nonzero when the
  * hook the test set says this point fails; the caller then behaves as if
  * the process died there (it rolls back what it had not committed and
- * returns an error).  In other builds util_fault is the constant 0. */
+ * returns an error).  In other builds fsi_util_fault is the constant 0. */
 #ifdef FS_TEST_HOOKS
-int util_fault(const char *point);
-void util_set_fault(int (*fn)(void *user, const char *point), void *user);
+int fsi_util_fault(const char *point);
+void fsi_util_set_fault(int (*fn)(void *user, const char *point), void *user);
 #else
-#define util_fault(point) 0
+#define fsi_util_fault(point) 0
 #endif
 
 /* Planted bugs for the mutation test (tests/mutants/): in a build
@@ -60,6 +60,6 @@ int util_mutant(int n);
 #endif
 
 /* Canonical lowercase UUID text check (8-4-4-4-12 hex). */
-int util_is_uuid(const char *s);
+int fsi_util_is_uuid(const char *s);
 
 #endif

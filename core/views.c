@@ -37,9 +37,9 @@ static int query_array(fs_store *st, const char *sql, const char *const *args, i
   cJSON *arr = cJSON_CreateArray();
   int rc = FS_OK;
   *out = NULL;
-  if (!arr) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!arr) return fsi_fail(FS_ENOMEM, "out of memory");
   if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-    rc = store_sqlfail(st, "preparing a view");
+    rc = fsi_store_sqlfail(st, "preparing a view");
     goto done;
   }
   for (int i = 0; i < nargs; i++)
@@ -49,17 +49,17 @@ static int query_array(fs_store *st, const char *sql, const char *const *args, i
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(arr, o)) {
       cJSON_Delete(o);
-      rc = fs_fail(FS_ENOMEM, "out of memory");
+      rc = fsi_fail(FS_ENOMEM, "out of memory");
       goto done;
     }
     int nc = sqlite3_column_count(s);
     for (int i = 0; i < nc; i++)
       if (add_col(o, s, i, sqlite3_column_name(s, i))) {
-        rc = fs_fail(FS_ENOMEM, "out of memory");
+        rc = fsi_fail(FS_ENOMEM, "out of memory");
         goto done;
       }
   }
-  if (step != SQLITE_DONE) rc = store_sqlfail(st, "reading a view");
+  if (step != SQLITE_DONE) rc = fsi_store_sqlfail(st, "reading a view");
 done:
   sqlite3_finalize(s);
   if (rc) {
@@ -77,7 +77,7 @@ static int query_object(fs_store *st, const char *sql, const char *arg, const ch
   if (rc) return rc;
   cJSON *first = cJSON_DetachItemFromArray(arr, 0);
   cJSON_Delete(arr);
-  if (!first) return fs_fail(FS_ENOTFOUND, "%s %.64s does not exist", what, arg);
+  if (!first) return fsi_fail(FS_ENOTFOUND, "%s %.64s does not exist", what, arg);
   *out = first;
   return FS_OK;
 }
@@ -180,14 +180,14 @@ static int view_meetings(fs_store *st, const char *arg, cJSON **out) {
       memcpy(day, p + 4, n - 4);
       day[n - 4] = '\0';
     } else {
-      return fs_fail(FS_EINVAL, "bad meeting filter \"%.60s\"", arg);
+      return fsi_fail(FS_EINVAL, "bad meeting filter \"%.60s\"", arg);
     }
     p = amp ? amp + 1 : NULL;
   }
   if (*day) {
     int64_t start;
     if (strlen(day) != 10 || fs_time_parse(&start, day))
-      return fs_fail(FS_EINVAL, "the day \"%.20s\" must be YYYY-MM-DD", day);
+      return fsi_fail(FS_EINVAL, "the day \"%.20s\" must be YYYY-MM-DD", day);
     /* The person's local day, as a UTC range over the stored ISO times. */
     fs_time_format(lo, start);
     fs_time_format(hi, start + 86400000);
@@ -229,10 +229,10 @@ static int view_products(fs_store *st, cJSON **out) {
 int fs_pending_count(fs_store *st, int64_t *out) {
   int64_t total = 0;
   char *text = NULL;
-  merge_cursor c;
+  fsi_merge_cursor c;
   *out = 0;
   fs_store_get(st, "push_cursor", &text);
-  int rc = merge_cursor_parse(&c, text);
+  int rc = fsi_merge_cursor_parse(&c, text);
   free(text);
   if (rc) return rc;
   for (size_t i = 0; i < st->nt; i++) {
@@ -244,7 +244,7 @@ int fs_pending_count(fs_store *st, int64_t *out) {
              st->t[i].decl->name, st->t[i].decl->name);
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-      return store_sqlfail(st, "counting pending changes");
+      return fsi_store_sqlfail(st, "counting pending changes");
     sqlite3_bind_int64(s, 1, c.seq);
     sqlite3_bind_int64(s, 2, st->hq_site ? st->hq_site : -1);
     if (sqlite3_step(s) == SQLITE_ROW) total += sqlite3_column_int64(s, 0);
@@ -266,12 +266,12 @@ static int view_status(fs_store *st, cJSON **out) {
   int64_t pending = 0, refused = 0;
   int rc = fs_pending_count(st, &pending);
   if (rc) return rc;
-  sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM fs_refused");
+  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT count(*) FROM fs_refused");
   if (!s) return FS_EIO;
   if (sqlite3_step(s) == SQLITE_ROW) refused = sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
   cJSON *o = cJSON_CreateObject();
-  if (!o) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!o) return fsi_fail(FS_ENOMEM, "out of memory");
   cJSON_AddStringToObject(o, "device_id", st->device_id);
   cJSON_AddItemToObject(o, "manager", meta_string(st, "manager"));
   cJSON_AddItemToObject(o, "server", meta_string(st, "server_url"));
@@ -287,13 +287,13 @@ static int view_status(fs_store *st, cJSON **out) {
 static int view_export(fs_store *st, const char *manager, cJSON **out) {
   cJSON *o = cJSON_CreateObject();
   int rc = FS_OK;
-  if (!o) return fs_fail(FS_ENOMEM, "out of memory");
-  int has_customers = store_table(st, "customers") != NULL;
+  if (!o) return fsi_fail(FS_ENOMEM, "out of memory");
+  int has_customers = fsi_store_table(st, "customers") != NULL;
   for (size_t i = 0; i < st->nt && !rc; i++) {
-    tbl_state *ts = &st->t[i];
+    fsi_tbl_state *ts = &st->t[i];
     char *sql = malloc(strlen(ts->collist) + 512);
     if (!sql) {
-      rc = fs_fail(FS_ENOMEM, "out of memory");
+      rc = fsi_fail(FS_ENOMEM, "out of memory");
       break;
     }
     const char *where = "";
@@ -327,9 +327,9 @@ int fs_view_json(fs_store *st, const char *view, const char *arg, char **out) {
   cJSON *doc = NULL;
   int rc;
   *out = NULL;
-  if (!view) return fs_fail(FS_EINVAL, "no view named");
+  if (!view) return fsi_fail(FS_EINVAL, "no view named");
   if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-    return store_sqlfail(st, "reading the store");
+    return fsi_store_sqlfail(st, "reading the store");
   if (!strcmp(view, "customers")) rc = query_array(st, SQL_CUSTOMERS, NULL, 0, &doc);
   else if (!strcmp(view, "customer")) rc = view_customer(st, arg, &doc);
   else if (!strcmp(view, "meetings")) rc = view_meetings(st, arg, &doc);
@@ -342,15 +342,15 @@ int fs_view_json(fs_store *st, const char *view, const char *arg, char **out) {
   else if (!strcmp(view, "export")) rc = view_export(st, NULL, &doc);
   else if (!strcmp(view, "export-manager")) {
     rc = arg && *arg ? view_export(st, arg, &doc)
-                     : fs_fail(FS_EINVAL, "export-manager needs a manager name");
+                     : fsi_fail(FS_EINVAL, "export-manager needs a manager name");
   } else {
-    rc = fs_fail(FS_EINVAL, "unknown view \"%.40s\"", view);
+    rc = fsi_fail(FS_EINVAL, "unknown view \"%.40s\"", view);
   }
   sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
   if (rc) return rc;
   *out = cJSON_PrintUnformatted(doc);
   cJSON_Delete(doc);
-  return *out ? FS_OK : fs_fail(FS_ENOMEM, "out of memory");
+  return *out ? FS_OK : fsi_fail(FS_ENOMEM, "out of memory");
 }
 
 /* ---------------------------------------------------------------- reports */
@@ -365,22 +365,22 @@ static int report_rows(fs_store *st, const char *sql, const char *month, cJSON *
   return query_array(st, sql, args, 1, out);
 }
 
-int view_report(fs_store *st, const char *kind, const char *month, const char *by,
+int fsi_view_report(fs_store *st, const char *kind, const char *month, const char *by,
                 char **out) {
   char sql[2048];
   int by_customer = by && !strcmp(by, "customer");
   *out = NULL;
   if (by && strcmp(by, "manager") && strcmp(by, "customer"))
-    return fs_fail(FS_EINVAL, "--by must be manager or customer, not \"%.30s\"", by);
+    return fsi_fail(FS_EINVAL, "--by must be manager or customer, not \"%.30s\"", by);
   if (month) {
     int64_t ms;
     char day[16];
     snprintf(day, sizeof day, "%.7s-01", month);
     if (strlen(month) != 7 || fs_time_parse(&ms, day))
-      return fs_fail(FS_EINVAL, "--month must be YYYY-MM, not \"%.30s\"", month);
+      return fsi_fail(FS_EINVAL, "--month must be YYYY-MM, not \"%.30s\"", month);
   }
-  if (!store_table(st, "orders"))
-    return fs_fail(FS_EINVAL, "this store has no field-sales schema to report on");
+  if (!fsi_store_table(st, "orders"))
+    return fsi_fail(FS_EINVAL, "this store has no field-sales schema to report on");
   const char *group = by_customer ? GROUP_CUSTOMER : GROUP_MANAGER;
   const char *gname = by_customer ? "customer_id" : "manager";
   const char *extra = by_customer ? ", c.name AS customer_name" : "";
@@ -408,13 +408,13 @@ int view_report(fs_store *st, const char *kind, const char *month, const char *b
              " GROUP BY 1, o.status, o.currency ORDER BY 1, o.status, o.currency",
              group, gname, extra);
   } else {
-    return fs_fail(FS_EINVAL, "unknown report \"%.30s\": use orders, meetings or pipeline",
+    return fsi_fail(FS_EINVAL, "unknown report \"%.30s\": use orders, meetings or pipeline",
                    kind);
   }
   cJSON *rows = NULL, *totals = NULL;
   int rc;
   if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-    return store_sqlfail(st, "reading the store");
+    return fsi_store_sqlfail(st, "reading the store");
   rc = report_rows(st, sql, month, &rows);
   if (!rc && strcmp(kind ? kind : "orders", "meetings") != 0)
     rc = report_rows(st,
@@ -441,5 +441,5 @@ int view_report(fs_store *st, const char *kind, const char *month, const char *b
   if (totals) cJSON_AddItemToObject(o, "totals", totals);
   *out = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
-  return *out ? FS_OK : fs_fail(FS_ENOMEM, "out of memory");
+  return *out ? FS_OK : fsi_fail(FS_ENOMEM, "out of memory");
 }

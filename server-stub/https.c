@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* server-stub/ otherwise uses only the public API; fs_fail is how every
+/* server-stub/ otherwise uses only the public API; fsi_fail is how every
  * fieldsync module reports a failure so that fs_errmsg() describes it. */
 #include "../core/util.h"
 
@@ -160,7 +160,7 @@ int https_reply_error(https_reply *reply, int status, const char *message) {
   reply->status = status;
   reply->content_type = "application/json";
   if (!body)
-    return fs_fail(FS_ENOMEM, "out of memory");
+    return fsi_fail(FS_ENOMEM, "out of memory");
   reply->body = body;
   reply->body_len = len;
   return FS_OK;
@@ -175,7 +175,7 @@ int https_reply_bytes(https_reply *reply, int status, const char *content_type,
   reply->status = status;
   reply->content_type = content_type;
   if (!copy)
-    return fs_fail(FS_ENOMEM, "out of memory");
+    return fsi_fail(FS_ENOMEM, "out of memory");
   if (len)
     memcpy(copy, body, len);
   reply->body = copy;
@@ -549,20 +549,20 @@ static int https_server_read_pem(const char *path, const char *what, char **out,
   *out = NULL;
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    rc = fs_fail(errno == ENOENT ? FS_ENOTFOUND : FS_EIO,
+    rc = fsi_fail(errno == ENOENT ? FS_ENOTFOUND : FS_EIO,
                  "cannot read the TLS %s %s: %s", what, path, strerror(errno));
     goto done;
   }
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
       (size_t)st.st_size > HTTPS_SERVER_PEM_MAX) {
-    rc = fs_fail(FS_EINVAL,
+    rc = fsi_fail(FS_EINVAL,
                  "the TLS %s %s is not a PEM file of at most %zu bytes", what,
                  path, HTTPS_SERVER_PEM_MAX);
     goto done;
   }
   buf = malloc((size_t)st.st_size + 1);
   if (!buf) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   while (len < (size_t)st.st_size) {
@@ -570,7 +570,7 @@ static int https_server_read_pem(const char *path, const char *what, char **out,
     if (r < 0 && errno == EINTR)
       continue;
     if (r <= 0) {
-      rc = fs_fail(FS_EIO, "cannot read the TLS %s %s: %s", what, path,
+      rc = fsi_fail(FS_EIO, "cannot read the TLS %s %s: %s", what, path,
                    r < 0 ? strerror(errno) : "file shrank while reading");
       goto done;
     }
@@ -600,16 +600,16 @@ static int https_server_check_pair(https_server *srv, const char *cert_path,
   int rc = FS_OK, e;
 
   if (gnutls_certificate_allocate_credentials(&cred) < 0)
-    return fs_fail(FS_ENOMEM, "out of memory");
+    return fsi_fail(FS_ENOMEM, "out of memory");
   e = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM,
                                            NULL, 0);
   if (e == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-    rc = fs_fail(FS_EINVAL,
+    rc = fsi_fail(FS_EINVAL,
                  "the TLS key %s does not belong to the certificate %s",
                  key_path, cert_path);
   else if (e < 0)
     rc =
-        fs_fail(FS_EINVAL, "cannot load the TLS certificate %s with key %s: %s",
+        fsi_fail(FS_EINVAL, "cannot load the TLS certificate %s with key %s: %s",
                 cert_path, key_path, gnutls_strerror(e));
   gnutls_certificate_free_credentials(cred);
   return rc;
@@ -652,7 +652,7 @@ static int https_server_listen(https_server *srv, const char *addr, int *v6) {
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   if ((e = getaddrinfo(host, port, &hints, &ai)) != 0) {
-    rc = fs_fail(FS_EINVAL, "cannot listen on %s: %s", addr, gai_strerror(e));
+    rc = fsi_fail(FS_EINVAL, "cannot listen on %s: %s", addr, gai_strerror(e));
     goto done;
   }
   fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -660,13 +660,13 @@ static int https_server_listen(https_server *srv, const char *addr, int *v6) {
   if (fd < 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
       bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-    rc = fs_fail(FS_ENETWORK, "cannot listen on %s: %s", addr, strerror(errno));
+    rc = fsi_fail(FS_ENETWORK, "cannot listen on %s: %s", addr, strerror(errno));
     goto done;
   }
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-    rc = fs_fail(FS_ENETWORK, "cannot listen on %s: %s", addr, strerror(errno));
+    rc = fsi_fail(FS_ENETWORK, "cannot listen on %s: %s", addr, strerror(errno));
     goto done;
   }
   *v6 = ss.ss_family == AF_INET6;
@@ -676,7 +676,7 @@ static int https_server_listen(https_server *srv, const char *addr, int *v6) {
   fd = -1;
   goto done;
 bad:
-  rc = fs_fail(FS_EINVAL,
+  rc = fsi_fail(FS_EINVAL,
                "listen address \"%s\" is not HOST:PORT (e.g. 127.0.0.1:8443 or "
                "[::1]:8443)",
                addr);
@@ -712,29 +712,29 @@ int https_server_start_opts(https_server **out, const https_server_opts *o) {
 
   *out = NULL;
   if (!listen_addr || !cert_pem_path || !key_pem_path || !handler)
-    return fs_fail(FS_EINVAL, "https_server_start: missing argument");
+    return fsi_fail(FS_EINVAL, "https_server_start: missing argument");
   srv = calloc(1, sizeof *srv);
   if (!srv)
-    return fs_fail(FS_ENOMEM, "out of memory");
+    return fsi_fail(FS_ENOMEM, "out of memory");
   srv->listen_fd = -1;
   srv->handler = handler;
   srv->admit = o->admit;
   srv->user = o->user;
   srv->body_budget = o->body_budget ? o->body_budget : HTTPS_SERVER_BODY_BUDGET;
   if (pthread_mutex_init(&srv->mu, NULL) != 0) {
-    rc = fs_fail(FS_ENOMEM, "cannot create a mutex");
+    rc = fsi_fail(FS_ENOMEM, "cannot create a mutex");
     goto done;
   }
   if (pthread_condattr_init(&ca) != 0) {
     pthread_mutex_destroy(&srv->mu);
-    rc = fs_fail(FS_ENOMEM, "cannot create a condition variable");
+    rc = fsi_fail(FS_ENOMEM, "cannot create a condition variable");
     goto done;
   }
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   if (pthread_cond_init(&srv->cv, &ca) != 0) {
     pthread_condattr_destroy(&ca);
     pthread_mutex_destroy(&srv->mu);
-    rc = fs_fail(FS_ENOMEM, "cannot create a condition variable");
+    rc = fsi_fail(FS_ENOMEM, "cannot create a condition variable");
     goto done;
   }
   pthread_condattr_destroy(&ca);
@@ -771,7 +771,7 @@ int https_server_start_opts(https_server **out, const https_server_opts *o) {
       https_server_uri_cb, srv, MHD_OPTION_NOTIFY_COMPLETED,
       https_server_done_cb, srv, MHD_OPTION_END);
   if (!srv->daemon) {
-    rc = fs_fail(FS_EIO,
+    rc = fsi_fail(FS_EIO,
                  "cannot start the HTTPS server on %s (see the log above)",
                  listen_addr);
     goto done;

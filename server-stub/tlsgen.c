@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* See https.c: fs_fail sets the message fs_errmsg() returns. */
+/* See https.c: fsi_fail sets the message fs_errmsg() returns. */
 #include "../core/util.h"
 
 #define TLSGEN_PEM_MAX ((size_t)1024 * 1024)
@@ -50,7 +50,7 @@ static int tlsgen_add_san(gnutls_x509_crt_t crt, const char *name) {
                                              (unsigned)strlen(name),
                                              GNUTLS_FSAN_APPEND);
   if (e < 0)
-    return fs_fail(FS_EINVAL, "cannot put \"%s\" in the certificate: %s", name,
+    return fsi_fail(FS_EINVAL, "cannot put \"%s\" in the certificate: %s", name,
                    gnutls_strerror(e));
   return FS_OK;
 }
@@ -83,13 +83,13 @@ static int tlsgen_write_new(const char *path, mode_t mode,
   fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) {
     if (errno == EEXIST)
-      return fs_fail(FS_EEXIST, "%s already exists; not overwriting it", path);
-    return fs_fail(FS_EIO, "cannot create %s: %s", path, strerror(errno));
+      return fsi_fail(FS_EEXIST, "%s already exists; not overwriting it", path);
+    return fsi_fail(FS_EIO, "cannot create %s: %s", path, strerror(errno));
   }
   *created = 1;
   if (fchmod(fd, mode) != 0) {
     rc =
-        fs_fail(FS_EIO, "cannot set the mode of %s: %s", path, strerror(errno));
+        fsi_fail(FS_EIO, "cannot set the mode of %s: %s", path, strerror(errno));
     goto done;
   }
   while (off < len) {
@@ -97,24 +97,24 @@ static int tlsgen_write_new(const char *path, mode_t mode,
     if (w < 0 && errno == EINTR)
       continue;
     if (w < 0) {
-      rc = fs_fail(FS_EIO, "cannot write %s: %s", path, strerror(errno));
+      rc = fsi_fail(FS_EIO, "cannot write %s: %s", path, strerror(errno));
       goto done;
     }
     off += (size_t)w;
   }
   if (fsync(fd) != 0) {
-    rc = fs_fail(FS_EIO, "cannot write %s: %s", path, strerror(errno));
+    rc = fsi_fail(FS_EIO, "cannot write %s: %s", path, strerror(errno));
     goto done;
   }
 done:
   if (close(fd) != 0 && rc == FS_OK)
-    rc = fs_fail(FS_EIO, "cannot write %s: %s", path, strerror(errno));
+    rc = fsi_fail(FS_EIO, "cannot write %s: %s", path, strerror(errno));
   return rc;
 }
 
 /* gnutls error -> FS_ENOMEM or FS_EIO with a sentence naming the step. */
 static int tlsgen_gnutls_fail(int e, const char *step) {
-  return fs_fail(e == GNUTLS_E_MEMORY_ERROR ? FS_ENOMEM : FS_EIO,
+  return fsi_fail(e == GNUTLS_E_MEMORY_ERROR ? FS_ENOMEM : FS_EIO,
                  "cannot generate the TLS certificate (%s): %s", step,
                  gnutls_strerror(e));
 }
@@ -132,17 +132,17 @@ int tlsgen_self_signed(const char *cert_path, const char *key_path,
   static const char *const sans[] = {"127.0.0.1", "::1", "localhost"};
 
   if (!cert_path || !key_path || !*cert_path || !*key_path)
-    return fs_fail(FS_EINVAL, "no certificate or key path given");
+    return fsi_fail(FS_EINVAL, "no certificate or key path given");
   if (extra_host && *extra_host && !tlsgen_host_valid(extra_host))
-    return fs_fail(
+    return fsi_fail(
         FS_EINVAL,
         "\"%s\" is not a host name or IP address for the certificate",
         extra_host);
   if (lstat(cert_path, &st) == 0)
-    return fs_fail(FS_EEXIST, "%s already exists; not overwriting it",
+    return fsi_fail(FS_EEXIST, "%s already exists; not overwriting it",
                    cert_path);
   if (lstat(key_path, &st) == 0)
-    return fs_fail(FS_EEXIST, "%s already exists; not overwriting it",
+    return fsi_fail(FS_EEXIST, "%s already exists; not overwriting it",
                    key_path);
   if (valid_days <= 0)
     valid_days = TLSGEN_DEFAULT_DAYS;
@@ -265,33 +265,33 @@ int tlsgen_pin_from_cert(char out[TLSGEN_PIN_SIZE], const char *cert_path) {
   out[0] = '\0';
   f = fopen(cert_path, "rb");
   if (!f) {
-    rc = fs_fail(errno == ENOENT ? FS_ENOTFOUND : FS_EIO,
+    rc = fsi_fail(errno == ENOENT ? FS_ENOTFOUND : FS_EIO,
                  "cannot read the certificate %s: %s", cert_path,
                  strerror(errno));
     goto done;
   }
   if (!(pem = malloc(TLSGEN_PEM_MAX + 1))) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   len = fread(pem, 1, TLSGEN_PEM_MAX + 1, f);
   if (ferror(f)) {
-    rc = fs_fail(FS_EIO, "cannot read the certificate %s", cert_path);
+    rc = fsi_fail(FS_EIO, "cannot read the certificate %s", cert_path);
     goto done;
   }
   if (len > TLSGEN_PEM_MAX) {
-    rc = fs_fail(FS_EINVAL, "the certificate %s is larger than %zu bytes",
+    rc = fsi_fail(FS_EINVAL, "the certificate %s is larger than %zu bytes",
                  cert_path, TLSGEN_PEM_MAX);
     goto done;
   }
   gnutls_datum_t d = {pem, (unsigned)len};
   if ((e = gnutls_x509_crt_init(&crt)) < 0 ||
       (e = gnutls_pubkey_init(&pub)) < 0) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   if ((e = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM)) < 0) {
-    rc = fs_fail(FS_EINVAL, "%s is not a PEM certificate: %s", cert_path,
+    rc = fsi_fail(FS_EINVAL, "%s is not a PEM certificate: %s", cert_path,
                  gnutls_strerror(e));
     goto done;
   }
@@ -299,7 +299,7 @@ int tlsgen_pin_from_cert(char out[TLSGEN_PIN_SIZE], const char *cert_path) {
       (e = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki)) < 0 ||
       (e = gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size, digest)) <
           0) {
-    rc = fs_fail(FS_EINVAL, "cannot read the public key of %s: %s", cert_path,
+    rc = fsi_fail(FS_EINVAL, "cannot read the public key of %s: %s", cert_path,
                  gnutls_strerror(e));
     goto done;
   }

@@ -44,26 +44,26 @@ static int get_text(fs_store *st, const char *key, char *buf, size_t n) {
 
 static int64_t get_i64(fs_store *st, const char *key) {
   int64_t v = 0;
-  if (store_meta_get_i64(st, key, &v)) v = 0;
+  if (fsi_store_meta_get_i64(st, key, &v)) v = 0;
   return v;
 }
 
 static int set_blob(fs_store *st, const char *key, const void *b, size_t n) {
-  sqlite3_stmt *s = store_stmt(st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
+  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
                                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   if (b) sqlite3_bind_blob(s, 2, b, (int)n, SQLITE_STATIC);
   int step = sqlite3_step(s);
   sqlite3_reset(s);
-  return step == SQLITE_DONE ? FS_OK : store_sqlfail(st, "writing sync state");
+  return step == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "writing sync state");
 }
 
 /* A blob setting, malloc'd; *out NULL when unset or empty. */
 static int get_blob(fs_store *st, const char *key, unsigned char **out, size_t *n) {
   *out = NULL;
   *n = 0;
-  sqlite3_stmt *s = store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   int rc = FS_OK;
@@ -71,7 +71,7 @@ static int get_blob(fs_store *st, const char *key, unsigned char **out, size_t *
     int len = sqlite3_column_bytes(s, 0);
     if (len > 0) {
       *out = malloc((size_t)len);
-      if (!*out) rc = fs_fail(FS_ENOMEM, "out of memory");
+      if (!*out) rc = fsi_fail(FS_ENOMEM, "out of memory");
       else memcpy(*out, sqlite3_column_blob(s, 0), (size_t)len), *n = (size_t)len;
     }
   }
@@ -80,7 +80,7 @@ static int get_blob(fs_store *st, const char *key, unsigned char **out, size_t *
 }
 
 /* Error sentence from a JSON error body, or a generic one. */
-static int http_error(const http_response *r, const char *what) {
+static int http_error(const fsi_http_response *r, const char *what) {
   cJSON *o = cJSON_ParseWithLength((const char *)r->body, r->len);
   const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "error"));
   char text[400];
@@ -92,7 +92,7 @@ static int http_error(const http_response *r, const char *what) {
              : r->status == 413 ? FS_ETOOBIG
              : r->status >= 500 ? FS_ENETWORK
                                 : FS_EINVAL;
-  return fs_fail(code, "%s: head office answered %ld: %s", what, r->status, text);
+  return fsi_fail(code, "%s: head office answered %ld: %s", what, r->status, text);
 }
 
 static int copy_file(const char *from, const char *to) {
@@ -100,16 +100,16 @@ static int copy_file(const char *from, const char *to) {
   char buf[8192];
   size_t n;
   int rc = FS_OK;
-  if (!in) return fs_fail(FS_ENOTFOUND, "cannot read the CA file %s: %s", from, strerror(errno));
+  if (!in) return fsi_fail(FS_ENOTFOUND, "cannot read the CA file %s: %s", from, strerror(errno));
   out = fopen(to, "wb");
   if (!out) {
     fclose(in);
-    return fs_fail(FS_EIO, "cannot write %s: %s", to, strerror(errno));
+    return fsi_fail(FS_EIO, "cannot write %s: %s", to, strerror(errno));
   }
   while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-    if (fwrite(buf, 1, n, out) != n) rc = fs_fail(FS_EIO, "cannot write %s", to);
+    if (fwrite(buf, 1, n, out) != n) rc = fsi_fail(FS_EIO, "cannot write %s", to);
   fclose(in);
-  if (fclose(out) != 0 && !rc) rc = fs_fail(FS_EIO, "cannot write %s", to);
+  if (fclose(out) != 0 && !rc) rc = fsi_fail(FS_EIO, "cannot write %s", to);
   return rc;
 }
 
@@ -117,7 +117,7 @@ static int copy_file(const char *from, const char *to) {
 
 /* Every request names the device and is signed with its Ed25519 key over
  * the method, path, query, body length, a time and a fresh nonce
- * (proto_request_text), so head office can authenticate it before it reads
+ * (fsi_proto_request_text), so head office can authenticate it before it reads
  * a byte of the body.  The time is the laptop's clock corrected by the
  * offset head office reported the last time it found that clock too far
  * off: a wrong laptop clock costs one extra round trip, not a failed sync. */
@@ -133,29 +133,29 @@ static int sign_request(void *user, const char *method, const char *path, const 
                         size_t *nlines) {
   signer *g = user;
   *nlines = PROTO_SIGNED_LINES;
-  return proto_sign_headers(lines, g->sign_sk, g->device, method, path, query,
-                            (uint64_t)body_len, util_now_ms() + g->offset_ms);
+  return fsi_proto_sign_headers(lines, g->sign_sk, g->device, method, path, query,
+                            (uint64_t)body_len, fsi_util_now_ms() + g->offset_ms);
 }
 
 /* 1 when head office refused the request's time and said its own: the
  * offset is corrected (once per request) and the request is sent again. */
-static int clock_refused(signer *g, const http_response *r) {
+static int clock_refused(signer *g, const fsi_http_response *r) {
   if (r->status != 401) return 0;
   cJSON *o = cJSON_ParseWithLength((const char *)r->body, r->len);
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "server_time");
   int fix = cJSON_IsNumber(t) && t->valuedouble > 0;
-  if (fix) g->offset_ms = (int64_t)t->valuedouble - util_now_ms();
+  if (fix) g->offset_ms = (int64_t)t->valuedouble - fsi_util_now_ms();
   cJSON_Delete(o);
   return fix;
 }
 
 /* POST (body non-NULL) or GET one signed request; see clock_refused. */
-static int signed_request(http_client *c, signer *g, const char *path, const char *ctype,
-                          const void *body, size_t len, http_response *r) {
+static int signed_request(fsi_http_client *c, signer *g, const char *path, const char *ctype,
+                          const void *body, size_t len, fsi_http_response *r) {
   for (int attempt = 0;; attempt++) {
-    int rc = body ? http_client_post(c, path, ctype, body, len, r) : http_client_get(c, path, r);
+    int rc = body ? fsi_http_client_post(c, path, ctype, body, len, r) : fsi_http_client_get(c, path, r);
     if (rc || attempt > 0 || !clock_refused(g, r)) return rc;
-    http_response_clear(r);
+    fsi_http_response_clear(r);
   }
 }
 
@@ -163,34 +163,34 @@ static int signed_request(http_client *c, signer *g, const char *path, const cha
 
 int fs_enroll(fs_store *st, const char *home, const char *url, const char *token,
               const char *ca, const char *pin) {
-  http_client *c = NULL;
-  http_response r;
+  fsi_http_client *c = NULL;
+  fsi_http_response r;
   cJSON *req = NULL, *ans = NULL;
   char *body = NULL, manager[128], cafile[4200];
-  fs_keys mine;
+  fsi_keys mine;
   int rc;
   memset(&r, 0, sizeof r);
   if (!url || !token)
-    return fs_fail(FS_EINVAL, "enroll needs --server URL and a token (--token-file FILE, or "
+    return fsi_fail(FS_EINVAL, "enroll needs --server URL and a token (--token-file FILE, or "
                               "--token - to read it from stdin)");
   if (!ca && !pin)
-    return fs_fail(FS_EINVAL, "enroll needs --ca FILE or --pin SHA256 to trust the server");
+    return fsi_fail(FS_EINVAL, "enroll needs --ca FILE or --pin SHA256 to trust the server");
   if (fs_store_hq_site(st))
-    return fs_fail(FS_EEXIST, "this device is already enrolled with head office");
+    return fsi_fail(FS_EEXIST, "this device is already enrolled with head office");
   if ((rc = get_text(st, "manager", manager, sizeof manager))) return rc;
   char keysdir[4200];
   snprintf(keysdir, sizeof keysdir, "%s/keys", home);
-  if ((rc = keys_load(&mine, keysdir))) return rc;
+  if ((rc = fsi_keys_load(&mine, keysdir))) return rc;
   signer g = {mine.sign_sk, fs_store_device_id(st), 0};
-  if ((rc = http_client_new(&c, url, ca, pin)) ||
-      (rc = http_client_set_header(c, PROTO_DEVICE_HEADER, g.device))) {
-    keys_wipe(&mine);
-    http_client_free(c);
+  if ((rc = fsi_http_client_new(&c, url, ca, pin)) ||
+      (rc = fsi_http_client_set_header(c, PROTO_DEVICE_HEADER, g.device))) {
+    fsi_keys_wipe(&mine);
+    fsi_http_client_free(c);
     return rc;
   }
-  http_client_set_signer(c, sign_request, &g);
+  fsi_http_client_set_signer(c, sign_request, &g);
   char hex[KEYS_PUB_HEX_SIZE];
-  keys_pub_to_hex(hex, &mine.pub);
+  fsi_keys_pub_to_hex(hex, &mine.pub);
   req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "token", token);
   cJSON_AddStringToObject(req, "device_id", fs_store_device_id(st));
@@ -198,7 +198,7 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
   cJSON_AddStringToObject(req, "keys", hex);
   body = cJSON_PrintUnformatted(req);
   if (!body) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   if ((rc = signed_request(c, &g, "/v1/enroll", "application/json", body, strlen(body), &r)))
@@ -211,9 +211,9 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
   const char *sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "server_id"));
   const char *skeys = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "keys"));
   int64_t site;
-  fs_pubkeys server;
-  if (!sid || !skeys || !proto_site_parse(sid, &site) || keys_pub_from_hex(&server, skeys)) {
-    rc = fs_fail(FS_ECORRUPT, "head office sent a malformed enrollment answer");
+  fsi_pubkeys server;
+  if (!sid || !skeys || !fsi_proto_site_parse(sid, &site) || fsi_keys_pub_from_hex(&server, skeys)) {
+    rc = fsi_fail(FS_ECORRUPT, "head office sent a malformed enrollment answer");
     goto done;
   }
   if (ca) {
@@ -221,7 +221,7 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
     if ((rc = copy_file(ca, cafile))) goto done;
   }
   if ((rc = fs_tx_begin(st))) goto done;
-  rc = fs_store_set(st, "server_url", http_client_base_url(c));
+  rc = fs_store_set(st, "server_url", fsi_http_client_base_url(c));
   if (!rc) rc = fs_store_set(st, "server_ca", ca ? cafile : NULL);
   if (!rc) rc = fs_store_set(st, "server_pin", pin);
   if (!rc) rc = fs_store_set(st, "server_keys", skeys);
@@ -234,9 +234,9 @@ done:
   free(body);
   cJSON_Delete(req);
   cJSON_Delete(ans);
-  http_response_clear(&r);
-  http_client_free(c);
-  keys_wipe(&mine);
+  fsi_http_response_clear(&r);
+  fsi_http_client_free(c);
+  fsi_keys_wipe(&mine);
   return rc;
 }
 
@@ -244,11 +244,11 @@ done:
 
 typedef struct session {
   fs_store *st;
-  http_client *c;
-  fs_keys keys;
+  fsi_http_client *c;
+  fsi_keys keys;
   signer sign;
-  fs_pubkeys server;
-  fs_batch *batch;
+  fsi_pubkeys server;
+  fsi_batch *batch;
   fs_sync_stats *stats;
   fs_progress_fn progress;
   void *user;
@@ -260,31 +260,31 @@ static int open_session(session *s, fs_store *st, const char *home) {
   char keysdir[4200];
   int rc;
   if (!fs_store_hq_site(st))
-    return fs_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
+    return fsi_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
                               "--server URL --token-file FILE --ca FILE` first");
   if ((rc = get_text(st, "server_url", url, sizeof url))) return rc;
   if ((rc = get_text(st, "server_keys", keyhex, sizeof keyhex))) return rc;
-  if (keys_pub_from_hex(&s->server, keyhex))
-    return fs_fail(FS_ECORRUPT, "the pinned head-office keys in this store are damaged");
+  if (fsi_keys_pub_from_hex(&s->server, keyhex))
+    return fsi_fail(FS_ECORRUPT, "the pinned head-office keys in this store are damaged");
   int has_ca = get_text(st, "server_ca", ca, sizeof ca) == FS_OK && *ca;
   int has_pin = get_text(st, "server_pin", pin, sizeof pin) == FS_OK && *pin;
   snprintf(keysdir, sizeof keysdir, "%s/keys", home);
-  if ((rc = keys_load(&s->keys, keysdir))) return rc;
-  if ((rc = http_client_new(&s->c, url, has_ca ? ca : NULL, has_pin ? pin : NULL))) return rc;
-  if ((rc = http_client_set_header(s->c, PROTO_DEVICE_HEADER, fs_store_device_id(st))))
+  if ((rc = fsi_keys_load(&s->keys, keysdir))) return rc;
+  if ((rc = fsi_http_client_new(&s->c, url, has_ca ? ca : NULL, has_pin ? pin : NULL))) return rc;
+  if ((rc = fsi_http_client_set_header(s->c, PROTO_DEVICE_HEADER, fs_store_device_id(st))))
     return rc;
   s->sign.sign_sk = s->keys.sign_sk;
   s->sign.device = fs_store_device_id(st);
-  http_client_set_signer(s->c, sign_request, &s->sign);
-  s->batch = change_batch_new();
-  if (!s->batch) return fs_fail(FS_ENOMEM, "out of memory");
+  fsi_http_client_set_signer(s->c, sign_request, &s->sign);
+  s->batch = fsi_change_batch_new();
+  if (!s->batch) return fsi_fail(FS_ENOMEM, "out of memory");
   return FS_OK;
 }
 
 static void close_session(session *s) {
-  http_client_free(s->c);
-  keys_wipe(&s->keys);
-  change_batch_free(s->batch);
+  fsi_http_client_free(s->c);
+  fsi_keys_wipe(&s->keys);
+  fsi_change_batch_free(s->batch);
 }
 
 /* ------------------------------------------------------ overlapping I/O */
@@ -296,12 +296,12 @@ static void close_session(session *s) {
 typedef struct inflight {
   pthread_t th;
   int running;
-  http_client *c;
+  fsi_http_client *c;
   signer *sign;
   const char *path;
   const unsigned char *body; /* NULL = GET */
   size_t len;
-  http_response r;
+  fsi_http_response r;
   int rc;
   char err[512];
 } inflight;
@@ -334,7 +334,7 @@ static int inflight_start(inflight *f, session *s, const char *path,
 static int inflight_join(inflight *f) {
   if (f->running) pthread_join(f->th, NULL);
   f->running = 0;
-  return f->rc ? fs_fail(f->rc, "%s", f->err) : FS_OK;
+  return f->rc ? fsi_fail(f->rc, "%s", f->err) : FS_OK;
 }
 
 /* ------------------------------------------------------------------ push */
@@ -356,17 +356,17 @@ static void sealed_clear(sealed *e) {
 static int seal_next(session *s, const char *from, uint64_t seq,
                      const uint8_t prev[ENVELOPE_HASH_SIZE], sealed *e) {
   fs_store *st = s->st;
-  merge_cursor c, next;
+  fsi_merge_cursor c, next;
   uint8_t *plain = NULL;
   size_t plainlen = 0;
   int more = 0, rc;
   memset(e, 0, sizeof *e);
-  if ((rc = merge_cursor_parse(&c, from))) return rc;
-  merge_filter f = {st->hq_site, NULL, 0};
-  if ((rc = merge_changes_since(st, &c, &f, PROTO_BATCH_ROWS, s->batch, &next, &more)))
+  if ((rc = fsi_merge_cursor_parse(&c, from))) return rc;
+  fsi_merge_filter f = {st->hq_site, NULL, 0};
+  if ((rc = fsi_merge_changes_since(st, &c, &f, PROTO_BATCH_ROWS, s->batch, &next, &more)))
     return rc;
   if (s->batch->nrows == 0) return FS_OK;
-  envelope_header h;
+  fsi_envelope_header h;
   memset(&h, 0, sizeof h);
   h.sender = fs_store_site(st);
   h.recipient = st->hq_site;
@@ -376,11 +376,11 @@ static int seal_next(session *s, const char *from, uint64_t seq,
   h.hlc_max = s->batch->hlc_max;
   h.count = (uint32_t)s->batch->nrows;
   e->rows = (int64_t)s->batch->nrows;
-  merge_cursor_format(&next, e->cursor, sizeof e->cursor);
-  rc = codec_encode(s->batch, &plain, &plainlen);
-  if (!rc) rc = envelope_seal(&e->env, &e->len, &h, plain, plainlen, &s->keys, &s->server);
+  fsi_merge_cursor_format(&next, e->cursor, sizeof e->cursor);
+  rc = fsi_codec_encode(s->batch, &plain, &plainlen);
+  if (!rc) rc = fsi_envelope_seal(&e->env, &e->len, &h, plain, plainlen, &s->keys, &s->server);
   free(plain);
-  change_batch_reset(s->batch);
+  fsi_change_batch_reset(s->batch);
   if (rc) sealed_clear(e);
   return rc;
 }
@@ -389,7 +389,7 @@ static int seal_next(session *s, const char *from, uint64_t seq,
 static int outbox_put(fs_store *st, const sealed *e) {
   int rc = set_blob(st, "outbox", e->env, e->len);
   if (!rc) rc = fs_store_set(st, "outbox_cursor", e->cursor);
-  if (!rc) rc = store_meta_set_i64(st, "outbox_rows", e->rows);
+  if (!rc) rc = fsi_store_meta_set_i64(st, "outbox_rows", e->rows);
   return rc;
 }
 
@@ -407,28 +407,28 @@ static int outbox_get(fs_store *st, sealed *e) {
 
 /* Records head office's acknowledgement of `sent` and, in the same
  * transaction, makes `next` (if any) the outbox. */
-static int take_ack(session *s, const sealed *sent, const http_response *r,
+static int take_ack(session *s, const sealed *sent, const fsi_http_response *r,
                     const sealed *next) {
   fs_store *st = s->st;
   cJSON *ack = cJSON_ParseWithLength((const char *)r->body, r->len);
-  envelope_header h;
+  fsi_envelope_header h;
   uint8_t hash[ENVELOPE_HASH_SIZE];
   char hashhex[72];
   int rc;
-  if ((rc = envelope_peek(&h, sent->env, sent->len)) ||
-      (rc = envelope_hash(hash, sent->env, sent->len)))
+  if ((rc = fsi_envelope_peek(&h, sent->env, sent->len)) ||
+      (rc = fsi_envelope_hash(hash, sent->env, sent->len)))
     goto done;
   if (FS_MUT(6)) set_blob(st, "outbox", NULL, 0); /* cleared before the ack is checked */
   const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ack, "ack");
   if (!FS_MUT(5) && (!cJSON_IsNumber(seq) || (uint64_t)seq->valuedouble != h.seq)) {
-    rc = fs_fail(FS_ECORRUPT, "head office acknowledged a different batch than was sent");
+    rc = fsi_fail(FS_ECORRUPT, "head office acknowledged a different batch than was sent");
     goto done;
   }
-  proto_hex(hashhex, hash, sizeof hash);
+  fsi_proto_hex(hashhex, hash, sizeof hash);
   if ((rc = fs_tx_begin(st))) goto done;
   rc = next && next->env ? outbox_put(st, next) : set_blob(st, "outbox", NULL, 0);
   if (!rc) rc = fs_store_set(st, "push_cursor", sent->cursor);
-  if (!rc) rc = store_meta_set_i64(st, "push_seq", (int64_t)h.seq);
+  if (!rc) rc = fsi_store_meta_set_i64(st, "push_seq", (int64_t)h.seq);
   if (!rc) rc = fs_store_set(st, "push_hash", hashhex);
   int64_t refused = 0;
   const cJSON *it;
@@ -439,10 +439,10 @@ static int take_ack(session *s, const sealed *sent, const http_response *r,
     const char *col = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "column"));
     const char *why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "reason"));
     if (!t || !pk || !why) continue;
-    rc = refused_log_row(st, t, pk, col, fs_store_site(st), why);
+    rc = fsi_refused_log_row(st, t, pk, col, fs_store_site(st), why);
     refused++;
   }
-  if (!rc) rc = util_fault("push-commit");
+  if (!rc) rc = fsi_util_fault("push-commit");
   if (!rc) rc = fs_tx_commit(st);
   else fs_tx_rollback(st);
   if (!rc) {
@@ -469,8 +469,8 @@ static int push(session *s) {
     uint8_t prev[ENVELOPE_HASH_SIZE] = {0};
     get_text(st, "push_cursor", from, sizeof from);
     if (get_text(st, "push_hash", hashhex, sizeof hashhex) == FS_OK &&
-        !proto_unhex(prev, ENVELOPE_HASH_SIZE, hashhex))
-      return fs_fail(FS_ECORRUPT, "the push chain state in this store is damaged");
+        !fsi_proto_unhex(prev, ENVELOPE_HASH_SIZE, hashhex))
+      return fsi_fail(FS_ECORRUPT, "the push chain state in this store is damaged");
     if ((rc = seal_next(s, from, (uint64_t)get_i64(st, "push_seq") + 1, prev, &cur)))
       return rc;
     if (!cur.env) return FS_OK;
@@ -481,11 +481,11 @@ static int push(session *s) {
     if (rc) goto done;
   }
   while (cur.env) {
-    envelope_header h;
+    fsi_envelope_header h;
     uint8_t hash[ENVELOPE_HASH_SIZE];
     inflight f;
-    if ((rc = envelope_peek(&h, cur.env, cur.len)) ||
-        (rc = envelope_hash(hash, cur.env, cur.len)))
+    if ((rc = fsi_envelope_peek(&h, cur.env, cur.len)) ||
+        (rc = fsi_envelope_hash(hash, cur.env, cur.len)))
       goto done;
     inflight_start(&f, s, "/v1/push", cur.env, cur.len);
     int prep = seal_next(s, cur.cursor, h.seq + 1, hash, &next);
@@ -493,9 +493,9 @@ static int push(session *s) {
     snprintf(preperr, sizeof preperr, "%s", fs_errmsg());
     rc = inflight_join(&f);
     if (!rc && f.r.status != 200) rc = http_error(&f.r, "push refused");
-    if (!rc && prep) rc = fs_fail(prep, "%s", preperr);
+    if (!rc && prep) rc = fsi_fail(prep, "%s", preperr);
     if (!rc) rc = take_ack(s, &cur, &f.r, &next);
-    http_response_clear(&f.r);
+    fsi_http_response_clear(&f.r);
     if (rc) goto done;
     if (s->progress) s->progress(s->user, "push", s->stats->pushed, s->pending);
     sealed_clear(&cur);
@@ -513,7 +513,7 @@ done:
 static void pull_path(char *out, size_t n, const char *cursor, int64_t seq,
                       const char *hashhex) {
   char curhex[520];
-  proto_hex(curhex, (const unsigned char *)cursor, strlen(cursor));
+  fsi_proto_hex(curhex, (const unsigned char *)cursor, strlen(cursor));
   snprintf(out, n, "/v1/pull?cursor=%s&seq=%" PRId64 "&prev=%s", curhex, seq, hashhex);
 }
 
@@ -533,35 +533,35 @@ static int pull(session *s) {
     hashhex[64] = '\0';
   }
   int64_t seq = get_i64(st, "pull_seq");
-  envelope_chain chain;
+  fsi_envelope_chain chain;
   memset(&chain, 0, sizeof chain);
   chain.seq = (uint64_t)seq;
-  if (seq > 0 && !proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, hashhex))
-    return fs_fail(FS_ECORRUPT, "the pull chain state in this store is damaged");
+  if (seq > 0 && !fsi_proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, hashhex))
+    return fsi_fail(FS_ECORRUPT, "the pull chain state in this store is damaged");
   pull_path(path, sizeof path, cursor, seq, hashhex);
-  http_response r;
+  fsi_http_response r;
   memset(&r, 0, sizeof r);
   if ((rc = signed_request(s->c, &s->sign, path, NULL, NULL, 0, &r))) return rc;
   while (more) {
     const unsigned char *body = NULL;
     size_t bodylen = 0;
     char next[256];
-    envelope_opened op;
+    fsi_envelope_opened op;
     memset(&op, 0, sizeof op);
     if (r.status != 200) rc = http_error(&r, "pull refused");
     if (!rc)
-      rc = envelope_open(&op, r.body, r.len, fs_store_site(st), &s->keys, st->hq_site,
+      rc = fsi_envelope_open(&op, r.body, r.len, fs_store_site(st), &s->keys, st->hq_site,
                          &s->server, &chain);
     if (!rc && op.duplicate)
-      rc = fs_fail(FS_ECORRUPT, "head office sent the previous batch again");
+      rc = fsi_fail(FS_ECORRUPT, "head office sent the previous batch again");
     /* the next cursor and the more flag are inside the signed plaintext */
-    if (!rc) rc = proto_pull_parse(op.plain, op.plainlen, &more, next, &body, &bodylen);
-    if (!rc) rc = codec_decode(s->batch, body, bodylen);
-    if (!rc) rc = envelope_check_batch(&op.h, s->batch);
-    merge_cursor chk;
-    if (!rc) rc = merge_cursor_parse(&chk, next);
+    if (!rc) rc = fsi_proto_pull_parse(op.plain, op.plainlen, &more, next, &body, &bodylen);
+    if (!rc) rc = fsi_codec_decode(s->batch, body, bodylen);
+    if (!rc) rc = fsi_envelope_check_batch(&op.h, s->batch);
+    fsi_merge_cursor chk;
+    if (!rc) rc = fsi_merge_cursor_parse(&chk, next);
     if (!rc) {
-      proto_hex(hashhex, op.hash, ENVELOPE_HASH_SIZE);
+      fsi_proto_hex(hashhex, op.hash, ENVELOPE_HASH_SIZE);
       if (more) {
         pull_path(nextpath, sizeof nextpath, next, (int64_t)op.h.seq, hashhex);
         inflight_start(&f, s, nextpath, NULL, 0);
@@ -569,22 +569,22 @@ static int pull(session *s) {
       rc = fs_tx_begin(st);
     }
     if (!rc) {
-      merge_opts mo = {st->hq_site, NULL};
-      merge_result res;
-      rc = merge_apply(st, s->batch, &mo, &res);
+      fsi_merge_opts mo = {st->hq_site, NULL};
+      fsi_merge_result res;
+      rc = fsi_merge_apply(st, s->batch, &mo, &res);
       if (!rc) {
         s->stats->pulled += (int64_t)s->batch->nrows;
         s->stats->conflicts += (int64_t)res.conflicts;
-        merge_result_free(&res);
+        fsi_merge_result_free(&res);
       }
       /* Customers head office moved to another manager leave this device. */
       int64_t evicted = 0;
-      const char *mgr = store_manager(st);
-      if (!rc && mgr) rc = store_evict_foreign(st, mgr, &evicted);
+      const char *mgr = fsi_store_manager(st);
+      if (!rc && mgr) rc = fsi_store_evict_foreign(st, mgr, &evicted);
       if (!rc) rc = fs_store_set(st, "pull_cursor", next);
-      if (!rc) rc = store_meta_set_i64(st, "pull_seq", (int64_t)op.h.seq);
+      if (!rc) rc = fsi_store_meta_set_i64(st, "pull_seq", (int64_t)op.h.seq);
       if (!rc) rc = fs_store_set(st, "pull_hash", hashhex);
-      if (!rc) rc = util_fault("pull-commit");
+      if (!rc) rc = fsi_util_fault("pull-commit");
       if (!rc) rc = fs_tx_commit(st);
       else fs_tx_rollback(st);
     }
@@ -592,9 +592,9 @@ static int pull(session *s) {
       chain.seq = op.h.seq;
       memcpy(chain.hash, op.hash, ENVELOPE_HASH_SIZE);
     }
-    envelope_opened_clear(&op);
-    change_batch_reset(s->batch);
-    http_response_clear(&r);
+    fsi_envelope_opened_clear(&op);
+    fsi_change_batch_reset(s->batch);
+    fsi_http_response_clear(&r);
     if (f.running || (more && !rc)) {
       int jr = inflight_join(&f);
       if (!rc) rc = jr;
@@ -605,7 +605,7 @@ static int pull(session *s) {
     s->stats->batches++;
     if (s->progress) s->progress(s->user, "pull", s->stats->pulled, 0);
   }
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
   return rc;
 }
 
@@ -633,13 +633,13 @@ int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn
     char msg[512];
     snprintf(msg, sizeof msg, "%s", fs_errmsg());
     int prc = pull(&s);
-    if (prc == FS_OK) fs_fail(rc, "%s", msg);
+    if (prc == FS_OK) fsi_fail(rc, "%s", msg);
     else rc = prc;
     goto done;
   }
   if ((rc = pull(&s))) goto done;
   char now[32];
-  fs_time_format(now, util_now_ms());
+  fs_time_format(now, fsi_util_now_ms());
   rc = fs_store_set(st, "last_sync", now);
 done:
   close_session(&s);

@@ -1,5 +1,5 @@
 /*
- * codec.c — fs_batch <-> bytes (see codec.h; the format is specified in
+ * codec.c — fsi_batch <-> bytes (see codec.h; the format is specified in
  * docs/protocol.md, "## Batch encoding").
  *
  * The body is column-oriented so that zstd sees homogeneous runs: the row
@@ -102,9 +102,9 @@ typedef struct rd {
 
 static int rd_fail(const rd *r, int code, const char *problem) {
   if (r->col)
-    return fs_fail(code, "batch %s in the values of column %s.%s", problem,
+    return fsi_fail(code, "batch %s in the values of column %s.%s", problem,
                    r->tab, r->col);
-  return fs_fail(code, "batch %s in the %s", problem, r->what);
+  return fsi_fail(code, "batch %s in the %s", problem, r->what);
 }
 
 /* LEB128, at most 10 bytes, minimal (no trailing zero groups). */
@@ -133,7 +133,7 @@ static int rd_bytes(rd *r, size_t n, const uint8_t **out) {
 
 /* A length-prefixed UTF-8 string of minlen..maxlen bytes, copied into the
  * arena NUL-terminated. */
-static int rd_text(rd *r, struct fs_arena *a, size_t minlen, size_t maxlen,
+static int rd_text(rd *r, struct fsi_arena *a, size_t minlen, size_t maxlen,
                    const char *what, const char **out, uint32_t *nout) {
   uint64_t n;
   const uint8_t *p = NULL;
@@ -141,22 +141,22 @@ static int rd_text(rd *r, struct fs_arena *a, size_t minlen, size_t maxlen,
   if (rc) return rc;
   if (n < minlen || n > maxlen) {
     if (r->col)
-      return fs_fail(FS_ECORRUPT,
+      return fsi_fail(FS_ECORRUPT,
                      "batch %s of %llu bytes in column %s.%s is outside %zu..%zu",
                      what, (unsigned long long)n, r->tab, r->col, minlen, maxlen);
-    return fs_fail(FS_ECORRUPT, "batch %s of %llu bytes in the %s is outside %zu..%zu",
+    return fsi_fail(FS_ECORRUPT, "batch %s of %llu bytes in the %s is outside %zu..%zu",
                    what, (unsigned long long)n, r->what, minlen, maxlen);
   }
   if ((rc = rd_bytes(r, (size_t)n, &p))) return rc;
-  if (!util_utf8_valid((const char *)p, (size_t)n)) {
+  if (!fsi_util_utf8_valid((const char *)p, (size_t)n)) {
     if (r->col)
-      return fs_fail(FS_ECORRUPT, "batch %s in column %s.%s is not valid UTF-8",
+      return fsi_fail(FS_ECORRUPT, "batch %s in column %s.%s is not valid UTF-8",
                      what, r->tab, r->col);
-    return fs_fail(FS_ECORRUPT, "batch %s in the %s is not valid UTF-8", what,
+    return fsi_fail(FS_ECORRUPT, "batch %s in the %s is not valid UTF-8", what,
                    r->what);
   }
-  char *s = arena_strndup(a, (const char *)p, (size_t)n);
-  if (!s) return fs_fail(FS_ENOMEM, "out of memory decoding a batch");
+  char *s = fsi_arena_strndup(a, (const char *)p, (size_t)n);
+  if (!s) return fsi_fail(FS_ENOMEM, "out of memory decoding a batch");
   *out = s;
   if (nout) *nout = (uint32_t)n;
   return FS_OK;
@@ -166,7 +166,7 @@ static int rd_text(rd *r, struct fs_arena *a, size_t minlen, size_t maxlen,
 
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  return c - 'a' + 10; /* caller checked util_is_uuid: lowercase hex */
+  return c - 'a' + 10; /* caller checked fsi_util_is_uuid: lowercase hex */
 }
 
 /* Canonical lowercase UUID text -> 16 bytes. */
@@ -219,7 +219,7 @@ static int sitemap_grow(sitemap *m) {
   if (!slot || !ids) {
     free(slot);
     if (ids) m->ids = ids;
-    return fs_fail(FS_ENOMEM, "out of memory encoding a batch");
+    return fsi_fail(FS_ENOMEM, "out of memory encoding a batch");
   }
   m->ids = ids;
   for (size_t i = 0; i < m->n; i++) {
@@ -251,7 +251,7 @@ static int sitemap_index(sitemap *m, int64_t id, uint32_t *idx) {
     h = (h + 1) & (m->cap - 1);
   }
   if (m->n >= CODEC_MAX_SITES)
-    return fs_fail(FS_ETOOBIG, "batch refers to more than %d distinct sites",
+    return fsi_fail(FS_ETOOBIG, "batch refers to more than %d distinct sites",
                    CODEC_MAX_SITES);
   m->ids[m->n] = id;
   m->slot[h] = (uint32_t)m->n + 1;
@@ -268,85 +268,85 @@ static int name_ok(const char *s, size_t *len) {
   if (!s) return 0;
   size_t n = strnlen(s, FS_BATCH_MAX_NAME + 1);
   *len = n;
-  return n >= 1 && n <= FS_BATCH_MAX_NAME && util_utf8_valid(s, n);
+  return n >= 1 && n <= FS_BATCH_MAX_NAME && fsi_util_utf8_valid(s, n);
 }
 
 /* Dictionary checks shared by both directions: names valid, unique. */
-static int check_dict(const fs_batch *b, int code) {
+static int check_dict(const fsi_batch *b, int code) {
   const char *who = code == FS_EINVAL ? "batch to encode" : "batch";
   for (uint16_t t = 0; t < b->ntables; t++) {
-    const fs_batch_table *bt = &b->tables[t];
+    const fsi_batch_table *bt = &b->tables[t];
     for (uint16_t u = 0; u < t; u++)
       if (strcmp(b->tables[u].name, bt->name) == 0)
-        return fs_fail(code, "%s lists table %s twice", who, bt->name);
+        return fsi_fail(code, "%s lists table %s twice", who, bt->name);
     for (uint16_t c = 0; c < bt->ncols; c++)
       for (uint16_t d = 0; d < c; d++)
         if (strcmp(bt->cols[d], bt->cols[c]) == 0)
-          return fs_fail(code, "%s lists column %s.%s twice", who, bt->name,
+          return fsi_fail(code, "%s lists column %s.%s twice", who, bt->name,
                          bt->cols[c]);
   }
   return FS_OK;
 }
 
-static int check_encode_input(const fs_batch *b) {
+static int check_encode_input(const fsi_batch *b) {
   size_t n;
   if (b->ntables > FS_BATCH_MAX_TABLES)
-    return fs_fail(FS_ETOOBIG, "batch to encode has %u tables, over the limit of %d",
+    return fsi_fail(FS_ETOOBIG, "batch to encode has %u tables, over the limit of %d",
                    b->ntables, FS_BATCH_MAX_TABLES);
   if (b->nrows > FS_BATCH_MAX_ROWS)
-    return fs_fail(FS_ETOOBIG, "batch to encode has %zu rows, over the limit of %d",
+    return fsi_fail(FS_ETOOBIG, "batch to encode has %zu rows, over the limit of %d",
                    b->nrows, FS_BATCH_MAX_ROWS);
   for (uint16_t t = 0; t < b->ntables; t++) {
-    const fs_batch_table *bt = &b->tables[t];
+    const fsi_batch_table *bt = &b->tables[t];
     if (!name_ok(bt->name, &n))
-      return fs_fail(FS_EINVAL, "batch to encode: table %u has an invalid name", t);
+      return fsi_fail(FS_EINVAL, "batch to encode: table %u has an invalid name", t);
     if (bt->ncols > FS_BATCH_MAX_COLS)
-      return fs_fail(FS_ETOOBIG, "batch to encode: table %s has %u columns, over %d",
+      return fsi_fail(FS_ETOOBIG, "batch to encode: table %s has %u columns, over %d",
                      bt->name, bt->ncols, FS_BATCH_MAX_COLS);
     for (uint16_t c = 0; c < bt->ncols; c++)
       if (!name_ok(bt->cols[c], &n))
-        return fs_fail(FS_EINVAL, "batch to encode: column %u of table %s has an invalid name",
+        return fsi_fail(FS_EINVAL, "batch to encode: column %u of table %s has an invalid name",
                        c, bt->name);
   }
   int rc = check_dict(b, FS_EINVAL);
   if (rc) return rc;
   for (size_t i = 0; i < b->nrows; i++) {
-    const fs_rowchange *r = &b->rows[i];
+    const fsi_rowchange *r = &b->rows[i];
     if (r->table >= b->ntables)
-      return fs_fail(FS_EINVAL, "batch to encode: row %zu refers to table %u of %u",
+      return fsi_fail(FS_EINVAL, "batch to encode: row %zu refers to table %u of %u",
                      i, r->table, b->ntables);
-    const fs_batch_table *bt = &b->tables[r->table];
+    const fsi_batch_table *bt = &b->tables[r->table];
     if (!r->pk || (n = strnlen(r->pk, FS_BATCH_MAX_PK + 1)) < 1 ||
-        n > FS_BATCH_MAX_PK || !util_utf8_valid(r->pk, n))
-      return fs_fail(FS_EINVAL, "batch to encode: row %zu of %s has an invalid primary key",
+        n > FS_BATCH_MAX_PK || !fsi_util_utf8_valid(r->pk, n))
+      return fsi_fail(FS_EINVAL, "batch to encode: row %zu of %s has an invalid primary key",
                      i, bt->name);
     if (r->cl < 1)
-      return fs_fail(FS_EINVAL, "batch to encode: row %s.%s has causal length %lld < 1",
+      return fsi_fail(FS_EINVAL, "batch to encode: row %s.%s has causal length %lld < 1",
                      bt->name, r->pk, (long long)r->cl);
     if (r->cl % 2 == 1 ? r->nvals != bt->ncols || (bt->ncols && !r->vals)
                        : r->nvals != 0)
-      return fs_fail(FS_EINVAL, "batch to encode: %s row %s.%s has %u values for %u columns",
+      return fsi_fail(FS_EINVAL, "batch to encode: %s row %s.%s has %u values for %u columns",
                      r->cl % 2 ? "live" : "deleted", bt->name, r->pk, r->nvals,
                      bt->ncols);
     if (r->ncells && !r->cells)
-      return fs_fail(FS_EINVAL, "batch to encode: row %s.%s has no cell array",
+      return fsi_fail(FS_EINVAL, "batch to encode: row %s.%s has no cell array",
                      bt->name, r->pk);
     for (uint16_t k = 0; k < r->ncells; k++)
       if (r->cells[k].col >= bt->ncols || (k && r->cells[k].col <= r->cells[k - 1].col))
-        return fs_fail(FS_EINVAL,
+        return fsi_fail(FS_EINVAL,
                        "batch to encode: cells of row %s.%s are not sorted, unique column indexes",
                        bt->name, r->pk);
     for (uint16_t c = 0; c < r->nvals; c++) {
-      const fs_value *v = &r->vals[c];
+      const fsi_value *v = &r->vals[c];
       if (v->type == FS_VAL_TEXT) {
         if (v->n > FS_BATCH_MAX_TEXT)
-          return fs_fail(FS_ETOOBIG, "batch to encode: %s.%s of row %s is %u bytes, over %d",
+          return fsi_fail(FS_ETOOBIG, "batch to encode: %s.%s of row %s is %u bytes, over %d",
                          bt->name, bt->cols[c], r->pk, v->n, FS_BATCH_MAX_TEXT);
-        if ((v->n && !v->s) || !util_utf8_valid(v->s, v->n))
-          return fs_fail(FS_EINVAL, "batch to encode: %s.%s of row %s is not valid UTF-8",
+        if ((v->n && !v->s) || !fsi_util_utf8_valid(v->s, v->n))
+          return fsi_fail(FS_EINVAL, "batch to encode: %s.%s of row %s is not valid UTF-8",
                          bt->name, bt->cols[c], r->pk);
       } else if (v->type != FS_VAL_NULL && v->type != FS_VAL_INT) {
-        return fs_fail(FS_EINVAL, "batch to encode: %s.%s of row %s has value type %u",
+        return fsi_fail(FS_EINVAL, "batch to encode: %s.%s of row %s has value type %u",
                        bt->name, bt->cols[c], r->pk, v->type);
       }
     }
@@ -356,7 +356,7 @@ static int check_encode_input(const fs_batch *b) {
 
 /* --------------------------------------------------------------- encode */
 
-int codec_encode(const fs_batch *b, uint8_t **out, size_t *outlen) {
+int fsi_codec_encode(const fsi_batch *b, uint8_t **out, size_t *outlen) {
   size_t nsec = S_FIXED, *colbase = NULL;
   cbuf *sec = NULL, body = {0};
   sitemap sm = {0};
@@ -380,14 +380,14 @@ int codec_encode(const fs_batch *b, uint8_t **out, size_t *outlen) {
 
   uint64_t prev_hlc = 0, prev_uuid = 0;
   for (size_t i = 0; i < b->nrows; i++) {
-    const fs_rowchange *r = &b->rows[i];
+    const fsi_rowchange *r = &b->rows[i];
     uint32_t si;
 
     cb_varint(&sec[S_ROWS], r->table);
     cb_varint(&sec[S_ROWS], (uint64_t)r->cl);
     cb_varint(&sec[S_ROWS], (uint64_t)r->ncells << 1 | (r->seen != 0));
 
-    if (util_is_uuid(r->pk)) {
+    if (fsi_util_is_uuid(r->pk)) {
       uint8_t u[16];
       uuid_pack(u, r->pk);
       uint64_t pre = uuid_prefix(u);
@@ -409,7 +409,7 @@ int codec_encode(const fs_batch *b, uint8_t **out, size_t *outlen) {
 
     int prev_col = -1;
     for (uint16_t k = 0; k < r->ncells; k++) {
-      const fs_cell *c = &r->cells[k];
+      const fsi_cell *c = &r->cells[k];
       int base = c->bhlc != 0 || c->bsite != 0;
       cb_varint(&sec[S_CELLS], (uint64_t)(c->col - prev_col - 1) << 1 | (uint64_t)base);
       cb_varint(&sec[S_CELLS], zz_enc((uint64_t)c->hlc - (uint64_t)r->hlc));
@@ -424,7 +424,7 @@ int codec_encode(const fs_batch *b, uint8_t **out, size_t *outlen) {
     }
 
     for (uint16_t c = 0; c < r->nvals; c++) {
-      const fs_value *v = &r->vals[c];
+      const fsi_value *v = &r->vals[c];
       size_t s = colbase[r->table] + c;
       cb_byte(&sec[S_TYPES], v->type);
       if (v->type == FS_VAL_INT) {
@@ -440,7 +440,7 @@ int codec_encode(const fs_batch *b, uint8_t **out, size_t *outlen) {
   /* Body: dictionaries, row count, then every section length-prefixed. */
   cb_varint(&body, b->ntables);
   for (uint16_t t = 0; t < b->ntables; t++) {
-    const fs_batch_table *bt = &b->tables[t];
+    const fsi_batch_table *bt = &b->tables[t];
     size_t n = strlen(bt->name);
     cb_varint(&body, n);
     cb_put(&body, bt->name, n);
@@ -463,7 +463,7 @@ int codec_encode(const fs_batch *b, uint8_t **out, size_t *outlen) {
   }
   if (body.oom) goto oom;
   if (body.n > CODEC_MAX_RAW) {
-    rc = fs_fail(FS_ETOOBIG, "batch encodes to %zu bytes before compression, over the %u limit",
+    rc = fsi_fail(FS_ETOOBIG, "batch encodes to %zu bytes before compression, over the %u limit",
                  body.n, CODEC_MAX_RAW);
     goto done;
   }
@@ -485,7 +485,7 @@ int codec_encode(const fs_batch *b, uint8_t **out, size_t *outlen) {
     size_t hn = head.n;
     free(head.p);
     if (ZSTD_isError(zn)) {
-      rc = fs_fail(FS_ENOMEM, "zstd could not compress a batch: %s", ZSTD_getErrorName(zn));
+      rc = fsi_fail(FS_ENOMEM, "zstd could not compress a batch: %s", ZSTD_getErrorName(zn));
       goto done;
     }
     uint8_t *shrunk = realloc(dst, hn + zn);
@@ -498,7 +498,7 @@ int codec_encode(const fs_batch *b, uint8_t **out, size_t *outlen) {
   goto done;
 
 oom:
-  rc = fs_fail(FS_ENOMEM, "out of memory encoding a batch");
+  rc = fsi_fail(FS_ENOMEM, "out of memory encoding a batch");
 done:
   if (sec)
     for (size_t s = 0; s < nsec; s++) free(sec[s].p);
@@ -519,14 +519,14 @@ static int decode_site(rd *r, const int64_t *sites, size_t nsites, int64_t *out)
   int rc = rd_varint(r, &v);
   if (rc) return rc;
   if (v >= nsites)
-    return fs_fail(FS_ECORRUPT, "batch refers to site %llu of a %zu-site dictionary",
+    return fsi_fail(FS_ECORRUPT, "batch refers to site %llu of a %zu-site dictionary",
                    (unsigned long long)v, nsites);
   *out = sites[v];
   return FS_OK;
 }
 
-static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
-  struct fs_arena *a = b->arena;
+static int decode_body(fsi_batch *b, const uint8_t *raw, size_t rawlen) {
+  struct fsi_arena *a = b->arena;
   rd r = {raw, raw + rawlen, "dictionary", NULL, NULL};
   rd *sec = NULL;
   int64_t *sites = NULL, *prev_int = NULL;
@@ -536,28 +536,28 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
 
   if ((rc = rd_varint(&r, &v))) goto done;
   if (v > FS_BATCH_MAX_TABLES) {
-    rc = fs_fail(FS_ETOOBIG, "batch declares %llu tables, over the limit of %d",
+    rc = fsi_fail(FS_ETOOBIG, "batch declares %llu tables, over the limit of %d",
                  (unsigned long long)v, FS_BATCH_MAX_TABLES);
     goto done;
   }
   b->ntables = (uint16_t)v;
   if (b->ntables) {
-    b->tables = arena_alloc(a, b->ntables * sizeof *b->tables);
+    b->tables = fsi_arena_alloc(a, b->ntables * sizeof *b->tables);
     colbase = malloc(b->ntables * sizeof *colbase);
     if (!b->tables || !colbase) goto oom;
   }
   for (uint16_t t = 0; t < b->ntables; t++) {
-    fs_batch_table *bt = &b->tables[t];
+    fsi_batch_table *bt = &b->tables[t];
     if ((rc = rd_text(&r, a, 1, FS_BATCH_MAX_NAME, "table name", &bt->name, NULL)))
       goto done;
     if ((rc = rd_varint(&r, &v))) goto done;
     if (v > FS_BATCH_MAX_COLS) {
-      rc = fs_fail(FS_ETOOBIG, "batch table %s declares %llu columns, over the limit of %d",
+      rc = fsi_fail(FS_ETOOBIG, "batch table %s declares %llu columns, over the limit of %d",
                    bt->name, (unsigned long long)v, FS_BATCH_MAX_COLS);
       goto done;
     }
     bt->ncols = (uint16_t)v;
-    if (bt->ncols && !(bt->cols = arena_alloc(a, bt->ncols * sizeof *bt->cols))) goto oom;
+    if (bt->ncols && !(bt->cols = fsi_arena_alloc(a, bt->ncols * sizeof *bt->cols))) goto oom;
     for (uint16_t c = 0; c < bt->ncols; c++)
       if ((rc = rd_text(&r, a, 1, FS_BATCH_MAX_NAME, "column name", &bt->cols[c], NULL)))
         goto done;
@@ -569,7 +569,7 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
   r.what = "site dictionary";
   if ((rc = rd_varint(&r, &v))) goto done;
   if (v > CODEC_MAX_SITES) {
-    rc = fs_fail(FS_ETOOBIG, "batch declares %llu sites, over the limit of %d",
+    rc = fsi_fail(FS_ETOOBIG, "batch declares %llu sites, over the limit of %d",
                  (unsigned long long)v, CODEC_MAX_SITES);
     goto done;
   }
@@ -588,7 +588,7 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
   r.what = "row count";
   if ((rc = rd_varint(&r, &v))) goto done;
   if (v > FS_BATCH_MAX_ROWS) {
-    rc = fs_fail(FS_ETOOBIG, "batch declares %llu rows, over the limit of %d",
+    rc = fsi_fail(FS_ETOOBIG, "batch declares %llu rows, over the limit of %d",
                  (unsigned long long)v, FS_BATCH_MAX_ROWS);
     goto done;
   }
@@ -602,7 +602,7 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
     r.what = "section table";
     if ((rc = rd_varint(&r, &v))) goto done;
     if (v > (uint64_t)(r.end - r.p)) {
-      rc = fs_fail(FS_ECORRUPT, "batch truncated: a section declares %llu bytes, %zu remain",
+      rc = fsi_fail(FS_ECORRUPT, "batch truncated: a section declares %llu bytes, %zu remain",
                    (unsigned long long)v, (size_t)(r.end - r.p));
       goto done;
     }
@@ -620,18 +620,18 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
     }
   }
   if (r.p != r.end) {
-    rc = fs_fail(FS_ECORRUPT, "batch has %zu trailing bytes after its last section",
+    rc = fsi_fail(FS_ECORRUPT, "batch has %zu trailing bytes after its last section",
                  (size_t)(r.end - r.p));
     goto done;
   }
 
   if (nrows > (size_t)(sec[S_ROWS].end - sec[S_ROWS].p) / ROW_MIN_BYTES) {
-    rc = fs_fail(FS_ECORRUPT, "batch truncated: %zu rows do not fit in the row section",
+    rc = fsi_fail(FS_ECORRUPT, "batch truncated: %zu rows do not fit in the row section",
                  nrows);
     goto done;
   }
   if (nrows) {
-    b->rows = arena_alloc(a, nrows * sizeof *b->rows);
+    b->rows = fsi_arena_alloc(a, nrows * sizeof *b->rows);
     if (!b->rows) goto oom;
     memset(b->rows, 0, nrows * sizeof *b->rows);
   }
@@ -639,27 +639,27 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
   uint64_t prev_hlc = 0, prev_uuid = 0;
   int64_t lo = INT64_MAX, hi = INT64_MIN;
   for (size_t i = 0; i < nrows; i++) {
-    fs_rowchange *row = &b->rows[i];
+    fsi_rowchange *row = &b->rows[i];
     uint64_t flags;
 
     if ((rc = rd_varint(&sec[S_ROWS], &v))) goto done;
     if (v >= b->ntables) {
-      rc = fs_fail(FS_ECORRUPT, "batch row %zu refers to table %llu of %u", i,
+      rc = fsi_fail(FS_ECORRUPT, "batch row %zu refers to table %llu of %u", i,
                    (unsigned long long)v, b->ntables);
       goto done;
     }
     row->table = (uint16_t)v;
-    const fs_batch_table *bt = &b->tables[row->table];
+    const fsi_batch_table *bt = &b->tables[row->table];
     if ((rc = rd_varint(&sec[S_ROWS], &v))) goto done;
     if (v < 1 || v > INT64_MAX) {
-      rc = fs_fail(FS_ECORRUPT, "batch row %zu of %s has causal length %llu, not 1..2^63-1",
+      rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has causal length %llu, not 1..2^63-1",
                    i, bt->name, (unsigned long long)v);
       goto done;
     }
     row->cl = (int64_t)v;
     if ((rc = rd_varint(&sec[S_ROWS], &flags))) goto done;
     if ((flags >> 1) > bt->ncols) {
-      rc = fs_fail(FS_ECORRUPT, "batch row %zu of %s has %llu cells for %u columns", i,
+      rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has %llu cells for %u columns", i,
                    bt->name, (unsigned long long)(flags >> 1), bt->ncols);
       goto done;
     }
@@ -675,30 +675,30 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
       if ((rc = rd_varint(&sec[S_PKS], &d))) goto done;
       prev_uuid += zz_dec(d);
       if (prev_uuid >> 48) {
-        rc = fs_fail(FS_ECORRUPT, "batch row %zu of %s has a UUID timestamp out of range",
+        rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a UUID timestamp out of range",
                      i, bt->name);
         goto done;
       }
       if ((rc = rd_bytes(&sec[S_UUIDS], UUID_RAND_BYTES, &rnd))) goto done;
       for (int k = 0; k < 6; k++) u[k] = (uint8_t)(prev_uuid >> (8 * (5 - k)));
       memcpy(u + 6, rnd, UUID_RAND_BYTES);
-      if (!(pk = arena_alloc(a, UUID_TEXT_LEN + 1))) goto oom;
+      if (!(pk = fsi_arena_alloc(a, UUID_TEXT_LEN + 1))) goto oom;
       uuid_unpack(pk, u);
       row->pk = pk;
     } else {
       const uint8_t *p = NULL;
       if (v > FS_BATCH_MAX_PK) {
-        rc = fs_fail(FS_ECORRUPT, "batch row %zu of %s has a %llu-byte primary key, over %d",
+        rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a %llu-byte primary key, over %d",
                      i, bt->name, (unsigned long long)v, FS_BATCH_MAX_PK);
         goto done;
       }
       if ((rc = rd_bytes(&sec[S_PKS], (size_t)v, &p))) goto done;
-      if (!util_utf8_valid((const char *)p, (size_t)v)) {
-        rc = fs_fail(FS_ECORRUPT, "batch row %zu of %s has a primary key that is not valid UTF-8",
+      if (!fsi_util_utf8_valid((const char *)p, (size_t)v)) {
+        rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a primary key that is not valid UTF-8",
                      i, bt->name);
         goto done;
       }
-      if (!(row->pk = arena_strndup(a, (const char *)p, (size_t)v))) goto oom;
+      if (!(row->pk = fsi_arena_strndup(a, (const char *)p, (size_t)v))) goto oom;
     }
 
     /* Clocks: row hlc delta from the previous row, site, optional seen. */
@@ -714,17 +714,17 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
     if (row->hlc > hi) hi = row->hlc;
 
     if (row->ncells) {
-      row->cells = arena_alloc(a, row->ncells * sizeof *row->cells);
+      row->cells = fsi_arena_alloc(a, row->ncells * sizeof *row->cells);
       if (!row->cells) goto oom;
     }
     uint64_t next_col = 0;
     for (uint16_t k = 0; k < row->ncells; k++) {
-      fs_cell *c = &row->cells[k];
+      fsi_cell *c = &row->cells[k];
       rd *cs = &sec[S_CELLS];
       memset(c, 0, sizeof *c);
       if ((rc = rd_varint(cs, &v))) goto done;
       if ((v >> 1) >= bt->ncols - next_col) {
-        rc = fs_fail(FS_ECORRUPT, "batch row %zu of %s has a cell past its last column", i,
+        rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a cell past its last column", i,
                      bt->name);
         goto done;
       }
@@ -745,9 +745,9 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
 
     if (row->cl % 2 == 0 || bt->ncols == 0) continue;
     row->nvals = bt->ncols;
-    if (!(row->vals = arena_alloc(a, bt->ncols * sizeof *row->vals))) goto oom;
+    if (!(row->vals = fsi_arena_alloc(a, bt->ncols * sizeof *row->vals))) goto oom;
     for (uint16_t c = 0; c < bt->ncols; c++) {
-      fs_value *val = &row->vals[c];
+      fsi_value *val = &row->vals[c];
       size_t s = colbase[row->table] + c;
       const uint8_t *tp = NULL;
       memset(val, 0, sizeof *val);
@@ -761,7 +761,7 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
         if ((rc = rd_text(&sec[s], a, 0, FS_BATCH_MAX_TEXT, "text value", &val->s, &val->n)))
           goto done;
       } else if (val->type != FS_VAL_NULL) {
-        rc = fs_fail(FS_ECORRUPT, "batch value of %s.%s in row %zu has unknown type %u",
+        rc = fsi_fail(FS_ECORRUPT, "batch value of %s.%s in row %zu has unknown type %u",
                      bt->name, bt->cols[c], i, val->type);
         goto done;
       }
@@ -779,7 +779,7 @@ static int decode_body(fs_batch *b, const uint8_t *raw, size_t rawlen) {
   goto done;
 
 oom:
-  rc = fs_fail(FS_ENOMEM, "out of memory decoding a batch");
+  rc = fsi_fail(FS_ENOMEM, "out of memory decoding a batch");
 done:
   free(sec);
   free(sites);
@@ -788,57 +788,57 @@ done:
   return rc;
 }
 
-int codec_decode(fs_batch *b, const uint8_t *in, size_t len) {
+int fsi_codec_decode(fsi_batch *b, const uint8_t *in, size_t len) {
   uint8_t *raw = NULL;
   uint64_t rawlen;
   int rc;
 
-  change_batch_reset(b);
-  if (len < 1 || !in) return fs_fail(FS_ECORRUPT, "batch truncated: no bytes");
+  fsi_change_batch_reset(b);
+  if (len < 1 || !in) return fsi_fail(FS_ECORRUPT, "batch truncated: no bytes");
   if (in[0] != CODEC_VERSION)
-    return fs_fail(FS_EVERSION, "batch format version %u is not supported (this build reads %d)",
+    return fsi_fail(FS_EVERSION, "batch format version %u is not supported (this build reads %d)",
                    in[0], CODEC_VERSION);
   rd h = {in + 1, in + len, "batch header", NULL, NULL};
   if ((rc = rd_varint(&h, &rawlen))) return rc;
   if (rawlen > CODEC_MAX_RAW)
-    return fs_fail(FS_ETOOBIG, "batch declares %llu decompressed bytes, over the %u-byte limit",
+    return fsi_fail(FS_ETOOBIG, "batch declares %llu decompressed bytes, over the %u-byte limit",
                    (unsigned long long)rawlen, CODEC_MAX_RAW);
 
   size_t zlen = (size_t)(h.end - h.p);
   if (zlen < 4 || h.p[0] != 0x28 || h.p[1] != 0xB5 || h.p[2] != 0x2F || h.p[3] != 0xFD)
-    return fs_fail(FS_ECORRUPT, "batch body is truncated or not a zstd frame");
+    return fsi_fail(FS_ECORRUPT, "batch body is truncated or not a zstd frame");
   unsigned long long fcs = ZSTD_getFrameContentSize(h.p, zlen);
   if (fcs == ZSTD_CONTENTSIZE_ERROR)
-    return fs_fail(FS_ECORRUPT, "batch body is truncated or not a zstd frame");
+    return fsi_fail(FS_ECORRUPT, "batch body is truncated or not a zstd frame");
   if (fcs == ZSTD_CONTENTSIZE_UNKNOWN)
-    return fs_fail(FS_ECORRUPT, "batch zstd frame does not declare its size");
+    return fsi_fail(FS_ECORRUPT, "batch zstd frame does not declare its size");
   if (fcs != rawlen)
-    return fs_fail(FS_ECORRUPT,
+    return fsi_fail(FS_ECORRUPT,
                    "batch declares %llu decompressed bytes but its zstd frame declares %llu",
                    (unsigned long long)rawlen, fcs);
   size_t fsz = ZSTD_findFrameCompressedSize(h.p, zlen);
   if (ZSTD_isError(fsz))
-    return fs_fail(FS_ECORRUPT, "batch zstd frame is truncated or malformed (%s)",
+    return fsi_fail(FS_ECORRUPT, "batch zstd frame is truncated or malformed (%s)",
                    ZSTD_getErrorName(fsz));
   if (fsz != zlen)
-    return fs_fail(FS_ECORRUPT, "batch has %zu trailing bytes after its zstd frame",
+    return fsi_fail(FS_ECORRUPT, "batch has %zu trailing bytes after its zstd frame",
                    zlen - fsz);
   if (!(raw = malloc(rawlen ? (size_t)rawlen : 1)))
-    return fs_fail(FS_ENOMEM, "out of memory decoding a batch");
+    return fsi_fail(FS_ENOMEM, "out of memory decoding a batch");
   size_t got = ZSTD_decompress(raw, (size_t)rawlen, h.p, zlen);
   if (ZSTD_isError(got)) {
-    rc = fs_fail(FS_ECORRUPT, "batch zstd frame does not decompress (%s)",
+    rc = fsi_fail(FS_ECORRUPT, "batch zstd frame does not decompress (%s)",
                  ZSTD_getErrorName(got));
     goto done;
   }
   if (got != rawlen) {
-    rc = fs_fail(FS_ECORRUPT, "batch decompresses to %zu bytes, not the declared %llu", got,
+    rc = fsi_fail(FS_ECORRUPT, "batch decompresses to %zu bytes, not the declared %llu", got,
                  (unsigned long long)rawlen);
     goto done;
   }
   rc = decode_body(b, raw, (size_t)rawlen);
 done:
   free(raw);
-  if (rc) change_batch_reset(b);
+  if (rc) fsi_change_batch_reset(b);
   return rc;
 }

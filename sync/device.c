@@ -21,9 +21,9 @@ static int make_dir(const char *path) {
   if (errno == EEXIST) {
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return FS_OK;
-    return fs_fail(FS_EINVAL, "%s exists and is not a directory", path);
+    return fsi_fail(FS_EINVAL, "%s exists and is not a directory", path);
   }
-  return fs_fail(FS_EIO, "cannot create %s: %s", path, strerror(errno));
+  return fsi_fail(FS_EIO, "cannot create %s: %s", path, strerror(errno));
 }
 
 int fs_device_init(const char *home, const char *manager) {
@@ -33,18 +33,18 @@ int fs_device_init(const char *home, const char *manager) {
 int fs_device_init_schema(const char *home, const char *manager, const fs_schema *schema) {
   char store[4096], keys[4096];
   int rc;
-  if (!home || !*home) return fs_fail(FS_EINVAL, "no home directory given");
+  if (!home || !*home) return fsi_fail(FS_EINVAL, "no home directory given");
   if (!manager || !*manager)
-    return fs_fail(FS_EINVAL, "a manager name is needed (--manager NAME)");
-  if (strlen(manager) > 100 || !util_utf8_valid(manager, strlen(manager)))
-    return fs_fail(FS_EINVAL, "the manager name must be UTF-8 text of at most 100 bytes");
+    return fsi_fail(FS_EINVAL, "a manager name is needed (--manager NAME)");
+  if (strlen(manager) > 100 || !fsi_util_utf8_valid(manager, strlen(manager)))
+    return fsi_fail(FS_EINVAL, "the manager name must be UTF-8 text of at most 100 bytes");
   snprintf(store, sizeof store, "%s/store.db", home);
   snprintf(keys, sizeof keys, "%s/keys", home);
   if (access(store, F_OK) == 0)
-    return fs_fail(FS_EEXIST, "%s already holds a fieldsync store; it was left untouched",
+    return fsi_fail(FS_EEXIST, "%s already holds a fieldsync store; it was left untouched",
                    home);
   if ((rc = make_dir(home)) || (rc = make_dir(keys))) return rc;
-  if ((rc = keys_generate(keys))) return rc;
+  if ((rc = fsi_keys_generate(keys))) return rc;
   fs_store *st = NULL;
   rc = fs_store_open(&st, store, schema, FS_OPEN_CREATE);
   if (!rc) rc = fs_store_set(st, "manager", manager);
@@ -70,14 +70,14 @@ int fs_device_open_schema(fs_store **out, const char *home, const fs_schema *sch
   *out = NULL;
   snprintf(store, sizeof store, "%s/store.db", home);
   if (access(store, F_OK) != 0)
-    return fs_fail(FS_ENOTFOUND, "no fieldsync store in %s: run `fieldsync init --manager "
+    return fsi_fail(FS_ENOTFOUND, "no fieldsync store in %s: run `fieldsync init --manager "
                                  "NAME` first",
                    home);
   int rc = fs_store_open(out, store, schema, 0);
   if (!rc && fs_store_hq_site(*out) == fs_store_site(*out)) {
     fs_store_close(*out);
     *out = NULL;
-    return fs_fail(FS_EINVAL, "%s is a head-office store; use fieldsync-server with it", home);
+    return fsi_fail(FS_EINVAL, "%s is a head-office store; use fieldsync-server with it", home);
   }
   return rc;
 }

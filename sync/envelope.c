@@ -66,7 +66,7 @@ static uint64_t get_u64(const uint8_t *p) {
 static unsigned long long hexid(int64_t id) { return (unsigned long long)(uint64_t)id; }
 
 /* The AEAD key of the direction sender -> recipient; see envelope.h. */
-static int direction_key(uint8_t key[crypto_kx_SESSIONKEYBYTES], const fs_keys *me,
+static int direction_key(uint8_t key[crypto_kx_SESSIONKEYBYTES], const fsi_keys *me,
                          const uint8_t peer_kx[KEYS_KX_PK], int sending) {
   uint8_t rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
   const uint8_t *sender_pk = sending ? me->pub.kx : peer_kx;
@@ -84,30 +84,30 @@ static int direction_key(uint8_t key[crypto_kx_SESSIONKEYBYTES], const fs_keys *
 
 /* Structural checks shared by peek and open: every length and header field
  * that can be checked without keys.  *ctlen receives the ciphertext length. */
-static int envelope_parse(envelope_header *h, size_t *ctlen, const uint8_t *env,
+static int envelope_parse(fsi_envelope_header *h, size_t *ctlen, const uint8_t *env,
                           size_t len) {
   if (len > ENVELOPE_MAX_SIZE)
-    return fs_fail(FS_ETOOBIG, "envelope of %zu bytes is over the %u-byte limit", len,
+    return fsi_fail(FS_ETOOBIG, "envelope of %zu bytes is over the %u-byte limit", len,
                    ENVELOPE_MAX_SIZE);
   if (!env || memcmp(env, MAGIC, len < 4 ? len : 4) != 0)
-    return fs_fail(FS_ECORRUPT, "not a fieldsync envelope (bad magic)");
+    return fsi_fail(FS_ECORRUPT, "not a fieldsync envelope (bad magic)");
   if (len > OFF_VERSION && env[OFF_VERSION] != ENVELOPE_VERSION)
-    return fs_fail(FS_EVERSION, "envelope version %u is not supported (this build reads %d)",
+    return fsi_fail(FS_EVERSION, "envelope version %u is not supported (this build reads %d)",
                    env[OFF_VERSION], ENVELOPE_VERSION);
   if (len < ENVELOPE_OVERHEAD)
-    return fs_fail(FS_ECORRUPT, "envelope truncated: %zu bytes, the minimum is %d", len,
+    return fsi_fail(FS_ECORRUPT, "envelope truncated: %zu bytes, the minimum is %d", len,
                    ENVELOPE_OVERHEAD);
   if (env[OFF_RESERVED] || env[OFF_RESERVED + 1] || env[OFF_RESERVED + 2])
-    return fs_fail(FS_ECORRUPT, "envelope header has non-zero reserved bytes");
+    return fsi_fail(FS_ECORRUPT, "envelope header has non-zero reserved bytes");
   size_t ct = get_u32(env + OFF_CTLEN);
   if (ct < ENVELOPE_TAG_SIZE)
-    return fs_fail(FS_ECORRUPT, "envelope ciphertext length %zu is shorter than its tag", ct);
+    return fsi_fail(FS_ECORRUPT, "envelope ciphertext length %zu is shorter than its tag", ct);
   if (ct > len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE)
-    return fs_fail(FS_ECORRUPT,
+    return fsi_fail(FS_ECORRUPT,
                    "envelope truncated: the header declares %zu ciphertext bytes, %zu present",
                    ct, len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE);
   if (ct < len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE)
-    return fs_fail(FS_ECORRUPT, "envelope has %zu trailing bytes after its signature",
+    return fsi_fail(FS_ECORRUPT, "envelope has %zu trailing bytes after its signature",
                    len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE - ct);
   h->sender = (int64_t)get_u64(env + OFF_SENDER);
   h->recipient = (int64_t)get_u64(env + OFF_RECIPIENT);
@@ -116,26 +116,26 @@ static int envelope_parse(envelope_header *h, size_t *ctlen, const uint8_t *env,
   h->hlc_min = (int64_t)get_u64(env + OFF_HLC_MIN);
   h->hlc_max = (int64_t)get_u64(env + OFF_HLC_MAX);
   h->count = get_u32(env + OFF_COUNT);
-  if (h->seq == 0) return fs_fail(FS_ECORRUPT, "envelope has sequence number 0");
+  if (h->seq == 0) return fsi_fail(FS_ECORRUPT, "envelope has sequence number 0");
   if (h->count > FS_BATCH_MAX_ROWS)
-    return fs_fail(FS_ECORRUPT, "envelope declares %u changes, over the limit of %d",
+    return fsi_fail(FS_ECORRUPT, "envelope declares %u changes, over the limit of %d",
                    h->count, FS_BATCH_MAX_ROWS);
   if (h->hlc_min > h->hlc_max)
-    return fs_fail(FS_ECORRUPT, "envelope clock range is inverted");
+    return fsi_fail(FS_ECORRUPT, "envelope clock range is inverted");
   *ctlen = ct;
   return FS_OK;
 }
 
-int envelope_peek(envelope_header *h, const uint8_t *env, size_t len) {
+int fsi_envelope_peek(fsi_envelope_header *h, const uint8_t *env, size_t len) {
   size_t ct;
   return envelope_parse(h, &ct, env, len);
 }
 
-int envelope_hash(uint8_t out[ENVELOPE_HASH_SIZE], const uint8_t *env, size_t len) {
-  int rc = keys_init();
+int fsi_envelope_hash(uint8_t out[ENVELOPE_HASH_SIZE], const uint8_t *env, size_t len) {
+  int rc = fsi_keys_init();
   if (rc) return rc;
   if (!env || len < ENVELOPE_OVERHEAD)
-    return fs_fail(FS_ECORRUPT, "envelope truncated: %zu bytes, the minimum is %d", len,
+    return fsi_fail(FS_ECORRUPT, "envelope truncated: %zu bytes, the minimum is %d", len,
                    ENVELOPE_OVERHEAD);
   crypto_generichash(out, ENVELOPE_HASH_SIZE, env, len - ENVELOPE_SIG_SIZE, NULL, 0);
   return FS_OK;
@@ -143,9 +143,9 @@ int envelope_hash(uint8_t out[ENVELOPE_HASH_SIZE], const uint8_t *env, size_t le
 
 static int is_zero(const uint8_t *p, size_t n) { return sodium_is_zero(p, n); }
 
-int envelope_seal(uint8_t **out, size_t *outlen, const envelope_header *h,
-                  const uint8_t *plain, size_t plainlen, const fs_keys *sender,
-                  const fs_pubkeys *to) {
+int fsi_envelope_seal(uint8_t **out, size_t *outlen, const fsi_envelope_header *h,
+                  const uint8_t *plain, size_t plainlen, const fsi_keys *sender,
+                  const fsi_pubkeys *to) {
   uint8_t key[crypto_kx_SESSIONKEYBYTES];
   uint8_t *env = NULL;
   unsigned long long ctlen = 0;
@@ -153,28 +153,28 @@ int envelope_seal(uint8_t **out, size_t *outlen, const envelope_header *h,
 
   *out = NULL;
   *outlen = 0;
-  if ((rc = keys_init())) return rc;
-  if (h->seq == 0) return fs_fail(FS_EINVAL, "envelope sequence numbers start at 1");
+  if ((rc = fsi_keys_init())) return rc;
+  if (h->seq == 0) return fsi_fail(FS_EINVAL, "envelope sequence numbers start at 1");
   if ((h->seq == 1) != is_zero(h->prev, sizeof h->prev))
-    return fs_fail(FS_EINVAL, "envelope %llu: the previous hash must be zero exactly for "
+    return fsi_fail(FS_EINVAL, "envelope %llu: the previous hash must be zero exactly for "
                               "sequence 1",
                    (unsigned long long)h->seq);
   if (h->hlc_min > h->hlc_max)
-    return fs_fail(FS_EINVAL, "envelope clock range is inverted");
+    return fsi_fail(FS_EINVAL, "envelope clock range is inverted");
   if (h->count > FS_BATCH_MAX_ROWS)
-    return fs_fail(FS_EINVAL, "envelope of %u changes is over the limit of %d", h->count,
+    return fsi_fail(FS_EINVAL, "envelope of %u changes is over the limit of %d", h->count,
                    FS_BATCH_MAX_ROWS);
   if (plainlen > ENVELOPE_MAX_PLAIN)
-    return fs_fail(FS_ETOOBIG, "batch of %zu bytes does not fit in one envelope (limit %u)",
+    return fsi_fail(FS_ETOOBIG, "batch of %zu bytes does not fit in one envelope (limit %u)",
                    plainlen, (unsigned)ENVELOPE_MAX_PLAIN);
-  if (!plain && plainlen) return fs_fail(FS_EINVAL, "envelope plaintext is NULL");
+  if (!plain && plainlen) return fsi_fail(FS_EINVAL, "envelope plaintext is NULL");
   if (direction_key(key, sender, to->kx, 1) != 0) {
-    rc = fs_fail(FS_EINVAL, "the recipient's key-exchange public key is unusable");
+    rc = fsi_fail(FS_EINVAL, "the recipient's key-exchange public key is unusable");
     goto done;
   }
   env = malloc(ENVELOPE_OVERHEAD + plainlen);
   if (!env) {
-    rc = fs_fail(FS_ENOMEM, "out of memory sealing an envelope");
+    rc = fsi_fail(FS_ENOMEM, "out of memory sealing an envelope");
     goto done;
   }
   memcpy(env + OFF_MAGIC, MAGIC, 4);
@@ -205,18 +205,18 @@ done:
   return rc;
 }
 
-int envelope_check_batch(const envelope_header *h, const fs_batch *b) {
+int fsi_envelope_check_batch(const fsi_envelope_header *h, const fsi_batch *b) {
   if (b->nrows != h->count)
-    return fs_fail(FS_ECORRUPT, "envelope %llu announces %u changes but its batch holds %zu",
+    return fsi_fail(FS_ECORRUPT, "envelope %llu announces %u changes but its batch holds %zu",
                    (unsigned long long)h->seq, h->count, b->nrows);
   if (b->nrows && (b->hlc_min < h->hlc_min || b->hlc_max > h->hlc_max))
-    return fs_fail(FS_ECORRUPT,
+    return fsi_fail(FS_ECORRUPT,
                    "envelope %llu: the batch's clocks fall outside the announced range",
                    (unsigned long long)h->seq);
   return FS_OK;
 }
 
-void envelope_opened_clear(envelope_opened *out) {
+void fsi_envelope_opened_clear(fsi_envelope_opened *out) {
   if (!out) return;
   if (out->plain) {
     sodium_memzero(out->plain, out->plainlen);
@@ -225,34 +225,34 @@ void envelope_opened_clear(envelope_opened *out) {
   memset(out, 0, sizeof *out);
 }
 
-int envelope_open(envelope_opened *out, const uint8_t *env, size_t len, int64_t my_id,
-                  const fs_keys *mykeys, int64_t from_id, const fs_pubkeys *from,
-                  const envelope_chain *chain) {
+int fsi_envelope_open(fsi_envelope_opened *out, const uint8_t *env, size_t len, int64_t my_id,
+                  const fsi_keys *mykeys, int64_t from_id, const fsi_pubkeys *from,
+                  const fsi_envelope_chain *chain) {
   uint8_t key[crypto_kx_SESSIONKEYBYTES];
-  envelope_header *h = &out->h;
+  fsi_envelope_header *h = &out->h;
   size_t ct = 0;
   unsigned long long plen = 0;
   int rc;
 
   memset(out, 0, sizeof *out);
-  if ((rc = keys_init())) return rc;
+  if ((rc = fsi_keys_init())) return rc;
   if ((rc = envelope_parse(h, &ct, env, len))) goto fail;
 
   if (crypto_sign_verify_detached(env + ENVELOPE_HEADER_SIZE + ct, env,
                                   ENVELOPE_HEADER_SIZE + ct, from->sign) != 0 &&
       !FS_MUT(2)) {
-    rc = fs_fail(FS_EAUTH,
+    rc = fsi_fail(FS_EAUTH,
                  "envelope signature does not verify against the pinned key of site %016llx",
                  hexid(from_id));
     goto fail;
   }
   if (h->recipient != my_id) {
-    rc = fs_fail(FS_EAUTH, "envelope is addressed to recipient %016llx, not to this site %016llx",
+    rc = fsi_fail(FS_EAUTH, "envelope is addressed to recipient %016llx, not to this site %016llx",
                  hexid(h->recipient), hexid(my_id));
     goto fail;
   }
   if (h->sender != from_id) {
-    rc = fs_fail(FS_EAUTH, "envelope names sender %016llx but is signed with the key of %016llx",
+    rc = fsi_fail(FS_EAUTH, "envelope names sender %016llx but is signed with the key of %016llx",
                  hexid(h->sender), hexid(from_id));
     goto fail;
   }
@@ -265,12 +265,12 @@ int envelope_open(envelope_opened *out, const uint8_t *env, size_t len, int64_t 
       return FS_OK;
     }
     rc = h->seq == chain->seq
-             ? fs_fail(FS_ECONFLICT,
+             ? fsi_fail(FS_ECONFLICT,
                        "envelope %llu from site %016llx is a replay or a fork (a copied "
                        "device?): sequence %llu was already accepted with other content",
                        (unsigned long long)h->seq, hexid(from_id),
                        (unsigned long long)chain->seq)
-             : fs_fail(FS_ECONFLICT,
+             : fsi_fail(FS_ECONFLICT,
                        "envelope %llu from site %016llx is a replay: sequence %llu was "
                        "already accepted",
                        (unsigned long long)h->seq, hexid(from_id),
@@ -278,13 +278,13 @@ int envelope_open(envelope_opened *out, const uint8_t *env, size_t len, int64_t 
     goto fail;
   }
   if (h->seq - chain->seq > 1 && !FS_MUT(3)) {
-    rc = fs_fail(FS_ECONFLICT,
+    rc = fsi_fail(FS_ECONFLICT,
                  "envelope %llu from site %016llx leaves a gap: the last accepted is %llu",
                  (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq);
     goto fail;
   }
   if (sodium_memcmp(h->prev, chain->hash, ENVELOPE_HASH_SIZE) != 0 && !FS_MUT(4)) {
-    rc = fs_fail(FS_ECONFLICT,
+    rc = fsi_fail(FS_ECONFLICT,
                  "envelope %llu from site %016llx is a fork: its previous hash is not that "
                  "of accepted envelope %llu",
                  (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq);
@@ -292,12 +292,12 @@ int envelope_open(envelope_opened *out, const uint8_t *env, size_t len, int64_t 
   }
 
   if (direction_key(key, mykeys, from->kx, 0) != 0) {
-    rc = fs_fail(FS_EAUTH, "envelope could not be decrypted");
+    rc = fsi_fail(FS_EAUTH, "envelope could not be decrypted");
     goto fail;
   }
   out->plain = malloc(ct - ENVELOPE_TAG_SIZE + 1);
   if (!out->plain) {
-    rc = fs_fail(FS_ENOMEM, "out of memory opening an envelope");
+    rc = fsi_fail(FS_ENOMEM, "out of memory opening an envelope");
     goto fail;
   }
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->plain, &plen, NULL,
@@ -305,7 +305,7 @@ int envelope_open(envelope_opened *out, const uint8_t *env, size_t len, int64_t 
                                                  FS_MUT(1) ? 0 : ENVELOPE_HEADER_SIZE,
                                                  env + OFF_NONCE,
                                                  key) != 0) {
-    rc = fs_fail(FS_EAUTH, "envelope could not be decrypted");
+    rc = fsi_fail(FS_EAUTH, "envelope could not be decrypted");
     goto fail;
   }
   out->plainlen = (size_t)plen;
@@ -314,6 +314,6 @@ int envelope_open(envelope_opened *out, const uint8_t *env, size_t len, int64_t 
 
 fail:
   sodium_memzero(key, sizeof key);
-  envelope_opened_clear(out);
+  fsi_envelope_opened_clear(out);
   return rc;
 }

@@ -37,10 +37,10 @@
 
 struct fs_hq {
   fs_store *st;
-  fs_keys keys;
+  fsi_keys keys;
   char fingerprint[KEYS_FINGERPRINT_SIZE];
   pthread_mutex_t mu;
-  fs_batch *batch; /* reused for decoding and extraction, under mu */
+  fsi_batch *batch; /* reused for decoding and extraction, under mu */
   /* Nonces of signed requests seen within the clock window, under mu:
    * open addressing keyed by a keyed short hash of (device, nonce). */
   struct nonce_slot *nonces;
@@ -96,16 +96,16 @@ int fs_hq_create_schema(const char *home, const fs_schema *schema) {
   int rc;
   paths(home, store, keys, sizeof store);
   if (access(store, F_OK) == 0)
-    return fs_fail(FS_EEXIST, "%s already holds a fieldsync server store; it was left "
+    return fsi_fail(FS_EEXIST, "%s already holds a fieldsync server store; it was left "
                               "untouched",
                    home);
   if (mkdir(keys, 0700) != 0 && errno != EEXIST)
-    return fs_fail(FS_EIO, "cannot create %s: %s", keys, strerror(errno));
-  if ((rc = keys_generate(keys))) return rc;
+    return fsi_fail(FS_EIO, "cannot create %s: %s", keys, strerror(errno));
+  if ((rc = fsi_keys_generate(keys))) return rc;
   fs_store *st = NULL;
   rc = fs_store_open(&st, store, schema, FS_OPEN_CREATE | FS_OPEN_SERVER);
   if (!rc && sqlite3_exec(st->db, HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
-    rc = store_sqlfail(st, "creating the server tables");
+    rc = fsi_store_sqlfail(st, "creating the server tables");
   fs_store_close(st);
   return rc;
 }
@@ -119,28 +119,28 @@ int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema) {
   *out = NULL;
   paths(home, store, keys, sizeof store);
   if (access(store, F_OK) != 0)
-    return fs_fail(FS_ENOTFOUND, "no fieldsync server in %s: run `fieldsync-server init` "
+    return fsi_fail(FS_ENOTFOUND, "no fieldsync server in %s: run `fieldsync-server init` "
                                  "first",
                    home);
   hq = calloc(1, sizeof *hq);
-  if (!hq) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!hq) return fsi_fail(FS_ENOMEM, "out of memory");
   pthread_mutex_init(&hq->mu, NULL);
-  if ((rc = keys_load(&hq->keys, keys))) goto done;
+  if ((rc = fsi_keys_load(&hq->keys, keys))) goto done;
   if ((rc = fs_store_open(&hq->st, store, schema, FS_OPEN_SERVER))) goto done;
-  if (!store_is_hq(hq->st)) {
-    rc = fs_fail(FS_EINVAL, "%s is a device store, not a server store", store);
+  if (!fsi_store_is_hq(hq->st)) {
+    rc = fsi_fail(FS_EINVAL, "%s is a device store, not a server store", store);
     goto done;
   }
   if (sqlite3_exec(hq->st->db, HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
-    rc = store_sqlfail(hq->st, "creating the server tables");
+    rc = fsi_store_sqlfail(hq->st, "creating the server tables");
     goto done;
   }
-  hq->batch = change_batch_new();
+  hq->batch = fsi_change_batch_new();
   if (!hq->batch) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
-  keys_fingerprint(hq->fingerprint, &hq->keys.pub);
+  fsi_keys_fingerprint(hq->fingerprint, &hq->keys.pub);
   crypto_shorthash_keygen(hq->nkey);
 done:
   if (rc) {
@@ -154,8 +154,8 @@ done:
 void fs_hq_close(fs_hq *hq) {
   if (!hq) return;
   fs_store_close(hq->st);
-  change_batch_free(hq->batch);
-  keys_wipe(&hq->keys);
+  fsi_change_batch_free(hq->batch);
+  fsi_keys_wipe(&hq->keys);
   free(hq->nonces);
   free(hq->devs);
   pthread_mutex_destroy(&hq->mu);
@@ -172,7 +172,7 @@ const char *fs_hq_key_fingerprint(const fs_hq *hq) { return hq->fingerprint; }
 static void token_hash(char out[65], const char *token) {
   unsigned char h[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
-  proto_hex(out, h, sizeof h);
+  fsi_proto_hex(out, h, sizeof h);
 }
 
 int fs_hq_token_create(fs_hq *hq, const char *manager, int64_t ttl_ms, char **token_out) {
@@ -180,18 +180,18 @@ int fs_hq_token_create(fs_hq *hq, const char *manager, int64_t ttl_ms, char **to
   char hash[65];
   *token_out = NULL;
   if (!manager || !*manager || strlen(manager) > 100 ||
-      !util_utf8_valid(manager, strlen(manager)))
-    return fs_fail(FS_EINVAL, "a manager name (UTF-8, at most 100 bytes) is needed");
+      !fsi_util_utf8_valid(manager, strlen(manager)))
+    return fsi_fail(FS_EINVAL, "a manager name (UTF-8, at most 100 bytes) is needed");
   if (ttl_ms <= 0) ttl_ms = PROTO_TOKEN_TTL_MS;
   char *tok = malloc(4 + 2 * sizeof raw + 1);
-  if (!tok) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!tok) return fsi_fail(FS_ENOMEM, "out of memory");
   randombytes_buf(raw, sizeof raw);
   memcpy(tok, "fst-", 4);
-  proto_hex(tok + 4, raw, sizeof raw);
+  fsi_proto_hex(tok + 4, raw, sizeof raw);
   sodium_memzero(raw, sizeof raw);
   token_hash(hash, tok);
-  int64_t now = util_now_ms();
-  sqlite3_stmt *s = store_stmt(hq->st, "INSERT INTO hq_token(hash, manager, created_at,"
+  int64_t now = fsi_util_now_ms();
+  sqlite3_stmt *s = fsi_store_stmt(hq->st, "INSERT INTO hq_token(hash, manager, created_at,"
                                        " expires_at) VALUES(?1, ?2, ?3, ?4)");
   int rc = FS_OK;
   if (!s) {
@@ -201,7 +201,7 @@ int fs_hq_token_create(fs_hq *hq, const char *manager, int64_t ttl_ms, char **to
     sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, now);
     sqlite3_bind_int64(s, 4, now + ttl_ms);
-    if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(hq->st, "storing a token");
+    if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(hq->st, "storing a token");
     sqlite3_reset(s);
   }
   if (rc) {
@@ -218,12 +218,12 @@ int fs_hq_token_create(fs_hq *hq, const char *manager, int64_t ttl_ms, char **to
 int fs_hq_devices_json(fs_hq *hq, char **out) {
   *out = NULL;
   cJSON *arr = cJSON_CreateArray();
-  sqlite3_stmt *s = store_stmt(hq->st, "SELECT printf('%016x', site), manager, enrolled_at,"
+  sqlite3_stmt *s = fsi_store_stmt(hq->st, "SELECT printf('%016x', site), manager, enrolled_at,"
                                        " last_seen, push_seq, revoked_at FROM hq_device"
                                        " ORDER BY manager, site");
   if (!arr || !s) {
     cJSON_Delete(arr);
-    return s ? fs_fail(FS_ENOMEM, "out of memory") : FS_EIO;
+    return s ? fsi_fail(FS_ENOMEM, "out of memory") : FS_EIO;
   }
   while (sqlite3_step(s) == SQLITE_ROW) {
     cJSON *o = cJSON_CreateObject();
@@ -250,39 +250,39 @@ int fs_hq_devices_json(fs_hq *hq, char **out) {
   sqlite3_reset(s);
   *out = cJSON_PrintUnformatted(arr);
   cJSON_Delete(arr);
-  return *out ? FS_OK : fs_fail(FS_ENOMEM, "out of memory");
+  return *out ? FS_OK : fsi_fail(FS_ENOMEM, "out of memory");
 }
 
 int fs_hq_revoke(fs_hq *hq, const char *device_id) {
   int64_t site;
-  if (!device_id || !proto_site_parse(device_id, &site))
-    return fs_fail(FS_EINVAL, "\"%.40s\" is not a device id (16 hex digits)",
+  if (!device_id || !fsi_proto_site_parse(device_id, &site))
+    return fsi_fail(FS_EINVAL, "\"%.40s\" is not a device id (16 hex digits)",
                    device_id ? device_id : "");
-  sqlite3_stmt *s = store_stmt(hq->st, "UPDATE hq_device SET revoked_at = coalesce(revoked_at,"
+  sqlite3_stmt *s = fsi_store_stmt(hq->st, "UPDATE hq_device SET revoked_at = coalesce(revoked_at,"
                                        " ?2) WHERE site = ?1");
   if (!s) return FS_EIO;
   sqlite3_bind_int64(s, 1, site);
-  sqlite3_bind_int64(s, 2, util_now_ms());
+  sqlite3_bind_int64(s, 2, fsi_util_now_ms());
   int step = sqlite3_step(s);
   sqlite3_reset(s);
-  if (step != SQLITE_DONE) return store_sqlfail(hq->st, "revoking a device");
+  if (step != SQLITE_DONE) return fsi_store_sqlfail(hq->st, "revoking a device");
   if (sqlite3_changes(hq->st->db) == 0)
-    return fs_fail(FS_ENOTFOUND, "no enrolled device %s", device_id);
+    return fsi_fail(FS_ENOTFOUND, "no enrolled device %s", device_id);
   return FS_OK;
 }
 
 typedef struct device {
   int64_t site;
   char manager[128];
-  fs_pubkeys pub;
-  envelope_chain chain;
+  fsi_pubkeys pub;
+  fsi_envelope_chain chain;
   int revoked;
   char *last_ack;
 } device;
 
 static int device_load(fs_hq *hq, int64_t site, device *d) {
   memset(d, 0, sizeof *d);
-  sqlite3_stmt *s = store_stmt(hq->st, "SELECT manager, keys, push_seq, push_hash, revoked_at,"
+  sqlite3_stmt *s = fsi_store_stmt(hq->st, "SELECT manager, keys, push_seq, push_hash, revoked_at,"
                                        " last_ack FROM hq_device WHERE site = ?1");
   if (!s) return FS_EIO;
   sqlite3_bind_int64(s, 1, site);
@@ -291,8 +291,8 @@ static int device_load(fs_hq *hq, int64_t site, device *d) {
   if (step == SQLITE_ROW) {
     d->site = site;
     snprintf(d->manager, sizeof d->manager, "%s", (const char *)sqlite3_column_text(s, 0));
-    if (keys_pub_from_hex(&d->pub, (const char *)sqlite3_column_text(s, 1)))
-      rc = fs_fail(FS_ECORRUPT, "the keys of device %016llx are damaged",
+    if (fsi_keys_pub_from_hex(&d->pub, (const char *)sqlite3_column_text(s, 1)))
+      rc = fsi_fail(FS_ECORRUPT, "the keys of device %016llx are damaged",
                    (unsigned long long)site);
     d->chain.seq = (uint64_t)sqlite3_column_int64(s, 2);
     if (sqlite3_column_bytes(s, 3) == ENVELOPE_HASH_SIZE)
@@ -301,9 +301,9 @@ static int device_load(fs_hq *hq, int64_t site, device *d) {
     if (sqlite3_column_type(s, 5) != SQLITE_NULL)
       d->last_ack = strdup((const char *)sqlite3_column_text(s, 5));
   } else if (step == SQLITE_DONE) {
-    rc = fs_fail(FS_ENOTFOUND, "device %016llx is not enrolled", (unsigned long long)site);
+    rc = fsi_fail(FS_ENOTFOUND, "device %016llx is not enrolled", (unsigned long long)site);
   } else {
-    rc = store_sqlfail(hq->st, "reading the device registry");
+    rc = fsi_store_sqlfail(hq->st, "reading the device registry");
   }
   sqlite3_reset(s);
   return rc;
@@ -398,7 +398,7 @@ static dev_slot *dev_count(fs_hq *hq, int64_t site) {
 static int nonce_sweep(fs_hq *hq, int64_t now) {
   int64_t horizon = now - PROTO_REQ_WINDOW_MS;
   if (hq->ncap == HQ_NONCES_MAX && hq->noldest >= horizon)
-    return fs_fail(FS_EBUSY, "head office is answering too many requests; try again shortly");
+    return fsi_fail(FS_EBUSY, "head office is answering too many requests; try again shortly");
   size_t cap = hq->ncap ? hq->ncap : HQ_NONCES_MIN, live = 0;
   for (size_t i = 0; i < hq->ncap; i++)
     live += hq->nonces[i].key && hq->nonces[i].t >= horizon;
@@ -407,11 +407,11 @@ static int nonce_sweep(fs_hq *hq, int64_t now) {
     hq->noldest = horizon; /* nothing to drop before this moves on */
     for (size_t i = 0; i < hq->ncap; i++)
       if (hq->nonces[i].key && hq->nonces[i].t < hq->noldest) hq->noldest = hq->nonces[i].t;
-    return fs_fail(FS_EBUSY, "head office is answering too many requests; try again shortly");
+    return fsi_fail(FS_EBUSY, "head office is answering too many requests; try again shortly");
   }
   nonce_slot *old = hq->nonces, *fresh = calloc(cap, sizeof *fresh);
   size_t oldcap = hq->ncap;
-  if (!fresh) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!fresh) return fsi_fail(FS_ENOMEM, "out of memory");
   free(hq->devs);
   hq->devs = NULL;
   hq->dcap = hq->dused = 0;
@@ -450,14 +450,14 @@ static int nonce_take(fs_hq *hq, int64_t site, const unsigned char *nonce, int64
         n->state = 2;
         return FS_OK;
       }
-      return fs_fail(FS_EAUTH, "the request was sent before (a replayed request is refused)");
+      return fsi_fail(FS_EAUTH, "the request was sent before (a replayed request is refused)");
     }
     j = (j + 1) & (hq->ncap - 1);
   }
   dev_slot *d = dev_count(hq, site);
-  if (!d) return fs_fail(FS_ENOMEM, "out of memory");
+  if (!d) return fsi_fail(FS_ENOMEM, "out of memory");
   if (d->live >= HQ_NONCES_PER_DEVICE)
-    return fs_fail(FS_EBUSY, "this device sends more requests than head office accepts; "
+    return fsi_fail(FS_EBUSY, "this device sends more requests than head office accepts; "
                              "try again shortly");
   d->live++;
   nonce_slot *n = &hq->nonces[j];
@@ -480,19 +480,19 @@ static int check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
   /* stage 0: check only, record no nonce (enrollment: its key is the
    * caller's own choice, so recording would let anyone fill the table; a
    * replayed enrollment is answered again or refused as enrolled) */
-  int64_t t = 0, now = util_now_ms();
+  int64_t t = 0, now = fsi_util_now_ms();
   unsigned char nonce[PROTO_NONCE_BYTES];
   char text[PROTO_REQ_MSG_MAX];
-  if (!q->time || !util_parse_i64(q->time, &t) || t <= 0 || !q->nonce ||
-      !proto_unhex(nonce, sizeof nonce, q->nonce) || !q->signature ||
+  if (!q->time || !fsi_util_parse_i64(q->time, &t) || t <= 0 || !q->nonce ||
+      !fsi_proto_unhex(nonce, sizeof nonce, q->nonce) || !q->signature ||
       strlen(q->signature) != PROTO_SIG_HEX - 1) {
     reply_error(r, 401, "the request is not signed (X-Fieldsync-Time, -Nonce and -Signature "
                         "headers); update fieldsync on this device");
     return 0;
   }
-  size_t n = proto_request_text(text, q->method, q->path, q->query ? q->query : "",
+  size_t n = fsi_proto_request_text(text, q->method, q->path, q->query ? q->query : "",
                                 q->content_length, q->device, q->time, q->nonce);
-  if (!n || !proto_request_verify(q->signature, sign_pk, text, n)) {
+  if (!n || !fsi_proto_request_verify(q->signature, sign_pk, text, n)) {
     reply_error(r, 401, "the request signature does not verify with this device's key");
     return 0;
   }
@@ -524,7 +524,7 @@ static int check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
 static int caller(fs_hq *hq, const fs_hq_request *q, int stage, device *d, reply *r) {
   int64_t site;
   memset(d, 0, sizeof *d);
-  if (!q->device || !proto_site_parse(q->device, &site)) {
+  if (!q->device || !fsi_proto_site_parse(q->device, &site)) {
     reply_error(r, 401, "the request does not name a device (" PROTO_DEVICE_HEADER
                         " header, 16 hex digits)");
     return 0;
@@ -559,11 +559,11 @@ static void handle_enroll(fs_hq *hq, const fs_hq_request *q, reply *r) {
   const char *devid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "device_id"));
   const char *mgr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "manager"));
   const char *keyhex = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "keys"));
-  fs_pubkeys pub;
+  fsi_pubkeys pub;
   int64_t site;
   char hash[65], msg[256];
   if (!token || !devid || !mgr || !keyhex || strlen(token) > 200 ||
-      !proto_site_parse(devid, &site) || keys_pub_from_hex(&pub, keyhex)) {
+      !fsi_proto_site_parse(devid, &site) || fsi_keys_pub_from_hex(&pub, keyhex)) {
     cJSON_Delete(req);
     reply_error(r, 400, "malformed enrollment request");
     return;
@@ -598,7 +598,7 @@ static void handle_enroll(fs_hq *hq, const fs_hq_request *q, reply *r) {
       sodium_memcmp(&existing.pub, &pub, sizeof pub) == 0) {
     /* The same device with the same keys and the token it used: an answer
      * that was lost on the way (the client retries); answer again. */
-    sqlite3_stmt *tq = store_stmt(st, "SELECT 1 FROM hq_token WHERE hash = ?1 AND used_by = ?2");
+    sqlite3_stmt *tq = fsi_store_stmt(st, "SELECT 1 FROM hq_token WHERE hash = ?1 AND used_by = ?2");
     if (!tq) {
       rc = FS_EIO;
       goto fail;
@@ -621,7 +621,7 @@ static void handle_enroll(fs_hq *hq, const fs_hq_request *q, reply *r) {
     rc = FS_EINVAL;
     goto fail_msg;
   }
-  sqlite3_stmt *s = store_stmt(st, "SELECT manager, expires_at, used_at FROM hq_token"
+  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT manager, expires_at, used_at FROM hq_token"
                                    " WHERE hash = ?1");
   if (!s) {
     rc = FS_EIO;
@@ -637,7 +637,7 @@ static void handle_enroll(fs_hq *hq, const fs_hq_request *q, reply *r) {
     used = sqlite3_column_type(s, 2) != SQLITE_NULL;
   }
   sqlite3_reset(s);
-  if (step != SQLITE_ROW || (used && !FS_MUT(10)) || (expires < util_now_ms() && !FS_MUT(11))) {
+  if (step != SQLITE_ROW || (used && !FS_MUT(10)) || (expires < fsi_util_now_ms() && !FS_MUT(11))) {
     status = 401;
     snprintf(msg, sizeof msg, "%s", step != SQLITE_ROW ? "the enrollment token is not valid"
                                     : used ? "the enrollment token was already used"
@@ -652,28 +652,28 @@ static void handle_enroll(fs_hq *hq, const fs_hq_request *q, reply *r) {
     rc = FS_EPERM;
     goto fail_msg;
   }
-  s = store_stmt(st, "UPDATE hq_token SET used_at = ?2, used_by = ?3 WHERE hash = ?1");
+  s = fsi_store_stmt(st, "UPDATE hq_token SET used_at = ?2, used_by = ?3 WHERE hash = ?1");
   sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, util_now_ms());
+  sqlite3_bind_int64(s, 2, fsi_util_now_ms());
   sqlite3_bind_int64(s, 3, site);
   step = sqlite3_step(s);
   sqlite3_reset(s);
   if (step != SQLITE_DONE) {
-    rc = store_sqlfail(st, "using a token");
+    rc = fsi_store_sqlfail(st, "using a token");
     goto fail;
   }
-  s = store_stmt(st, "INSERT INTO hq_device(site, manager, keys, enrolled_at)"
+  s = fsi_store_stmt(st, "INSERT INTO hq_device(site, manager, keys, enrolled_at)"
                      " VALUES(?1, ?2, ?3, ?4)");
   sqlite3_bind_int64(s, 1, site);
   sqlite3_bind_text(s, 2, tmgr, -1, SQLITE_STATIC);
   char keyhex_dev[KEYS_PUB_HEX_SIZE];
-  keys_pub_to_hex(keyhex_dev, &pub);
+  fsi_keys_pub_to_hex(keyhex_dev, &pub);
   sqlite3_bind_text(s, 3, keyhex_dev, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, util_now_ms());
+  sqlite3_bind_int64(s, 4, fsi_util_now_ms());
   step = sqlite3_step(s);
   sqlite3_reset(s);
   if (step != SQLITE_DONE) {
-    rc = store_sqlfail(st, "recording a device");
+    rc = fsi_store_sqlfail(st, "recording a device");
     goto fail;
   }
   if ((rc = fs_tx_commit(st))) goto fail;
@@ -683,7 +683,7 @@ respond:
   char sid[17];
   char hex[KEYS_PUB_HEX_SIZE];
   snprintf(sid, sizeof sid, "%016llx", (unsigned long long)fs_store_site(st));
-  keys_pub_to_hex(hex, &hq->keys.pub);
+  fsi_keys_pub_to_hex(hex, &hq->keys.pub);
   cJSON_AddStringToObject(o, "server_id", sid);
   cJSON_AddStringToObject(o, "keys", hex);
   cJSON_AddStringToObject(o, "manager", tmgr);
@@ -702,7 +702,7 @@ fail:
 
 /* ------------------------------------------------------------- /v1/push */
 
-static cJSON *ack_json(uint64_t seq, const merge_result *res) {
+static cJSON *ack_json(uint64_t seq, const fsi_merge_result *res) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "ack", (double)seq);
   cJSON_AddNumberToObject(o, "rows", (double)res->rows);
@@ -710,7 +710,7 @@ static cJSON *ack_json(uint64_t seq, const merge_result *res) {
   cJSON_AddNumberToObject(o, "conflicts", (double)res->conflicts);
   cJSON *arr = cJSON_AddArrayToObject(o, "refused");
   for (size_t i = 0; i < res->refused; i++) {
-    const merge_refusal *f = &res->refusals[i];
+    const fsi_merge_refusal *f = &res->refusals[i];
     cJSON *x = cJSON_CreateObject();
     cJSON_AddStringToObject(x, "table", f->table);
     cJSON_AddStringToObject(x, "row", f->pk);
@@ -726,8 +726,8 @@ static void handle_push(fs_hq *hq, const fs_hq_request *q, reply *r) {
   const unsigned char *body = q->body;
   size_t len = q->body_len;
   device d;
-  envelope_opened op;
-  merge_result res;
+  fsi_envelope_opened op;
+  fsi_merge_result res;
   fs_store *st = hq->st;
   int rc;
   memset(&op, 0, sizeof op);
@@ -736,7 +736,7 @@ static void handle_push(fs_hq *hq, const fs_hq_request *q, reply *r) {
     free(d.last_ack);
     return;
   }
-  rc = envelope_open(&op, body, len, fs_store_site(st), &hq->keys, d.site, &d.pub, &d.chain);
+  rc = fsi_envelope_open(&op, body, len, fs_store_site(st), &hq->keys, d.site, &d.pub, &d.chain);
   if (rc) goto fail;
   if (op.duplicate) {
     /* Acknowledged before: answer as then, apply nothing. */
@@ -746,35 +746,35 @@ static void handle_push(fs_hq *hq, const fs_hq_request *q, reply *r) {
     r->len = r->body ? strlen((char *)r->body) : 0;
     goto done;
   }
-  if ((rc = codec_decode(hq->batch, op.plain, op.plainlen))) goto fail;
-  if ((rc = envelope_check_batch(&op.h, hq->batch))) goto fail;
+  if ((rc = fsi_codec_decode(hq->batch, op.plain, op.plainlen))) goto fail;
+  if ((rc = fsi_envelope_check_batch(&op.h, hq->batch))) goto fail;
   if ((rc = fs_tx_begin(st))) goto fail;
-  merge_opts mo = {d.site, d.manager};
-  rc = merge_apply(st, hq->batch, &mo, &res);
+  fsi_merge_opts mo = {d.site, d.manager};
+  rc = fsi_merge_apply(st, hq->batch, &mo, &res);
   cJSON *ack = rc ? NULL : ack_json(op.h.seq, &res);
   char *acktxt = ack ? cJSON_PrintUnformatted(ack) : NULL;
   cJSON_Delete(ack);
-  if (!rc && !acktxt) rc = fs_fail(FS_ENOMEM, "out of memory");
+  if (!rc && !acktxt) rc = fsi_fail(FS_ENOMEM, "out of memory");
   if (!rc) {
-    sqlite3_stmt *s = store_stmt(st, "UPDATE hq_device SET push_seq=?2, push_hash=?3,"
+    sqlite3_stmt *s = fsi_store_stmt(st, "UPDATE hq_device SET push_seq=?2, push_hash=?3,"
                                      " last_seen=?4, last_ack=?5 WHERE site=?1");
     sqlite3_bind_int64(s, 1, d.site);
     sqlite3_bind_int64(s, 2, (int64_t)op.h.seq);
     sqlite3_bind_blob(s, 3, op.hash, ENVELOPE_HASH_SIZE, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, util_now_ms());
+    sqlite3_bind_int64(s, 4, fsi_util_now_ms());
     sqlite3_bind_text(s, 5, acktxt, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "advancing the chain");
+    if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "advancing the chain");
     sqlite3_reset(s);
   }
   if (!rc) {
-    sqlite3_stmt *s = store_stmt(st, "INSERT INTO hq_audit(device, seq, hash, envelope,"
+    sqlite3_stmt *s = fsi_store_stmt(st, "INSERT INTO hq_audit(device, seq, hash, envelope,"
                                      " received_at) VALUES(?1,?2,?3,?4,?5)");
     sqlite3_bind_int64(s, 1, d.site);
     sqlite3_bind_int64(s, 2, (int64_t)op.h.seq);
     sqlite3_bind_blob(s, 3, op.hash, ENVELOPE_HASH_SIZE, SQLITE_STATIC);
     sqlite3_bind_blob(s, 4, body, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, util_now_ms());
-    if (sqlite3_step(s) != SQLITE_DONE) rc = store_sqlfail(st, "writing the audit log");
+    sqlite3_bind_int64(s, 5, fsi_util_now_ms());
+    if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "writing the audit log");
     sqlite3_reset(s);
   }
   if (!rc) rc = fs_tx_commit(st);
@@ -791,9 +791,9 @@ static void handle_push(fs_hq *hq, const fs_hq_request *q, reply *r) {
 fail:
   reply_fail(r, rc);
 done:
-  merge_result_free(&res);
-  envelope_opened_clear(&op);
-  change_batch_reset(hq->batch);
+  fsi_merge_result_free(&res);
+  fsi_envelope_opened_clear(&op);
+  fsi_change_batch_reset(hq->batch);
   free(d.last_ack);
 }
 
@@ -829,21 +829,21 @@ static const char *query_arg(const char *query, const char *name, char *buf, siz
  * here costs a marker sent once more, never the pull. */
 static void forget_delivered_moves(fs_hq *hq, const device *d, int64_t merged) {
   fs_store *st = hq->st;
-  sqlite3_stmt *s = store_stmt(st, "INSERT INTO hq_cursor(site, seq) VALUES(?1, ?2)"
+  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT INTO hq_cursor(site, seq) VALUES(?1, ?2)"
                                    " ON CONFLICT(site) DO UPDATE SET seq = excluded.seq");
   if (!s) return;
   sqlite3_bind_int64(s, 1, d->site);
   sqlite3_bind_int64(s, 2, merged);
   int ok = sqlite3_step(s) == SQLITE_DONE;
   sqlite3_reset(s);
-  s = ok ? store_stmt(st, "SELECT min(coalesce(c.seq, 0)) FROM hq_device v LEFT JOIN hq_cursor c"
+  s = ok ? fsi_store_stmt(st, "SELECT min(coalesce(c.seq, 0)) FROM hq_device v LEFT JOIN hq_cursor c"
                           " ON c.site = v.site WHERE v.manager = ?1 AND v.revoked_at IS NULL")
          : NULL;
   if (!s) return;
   sqlite3_bind_text(s, 1, d->manager, -1, SQLITE_STATIC);
   int64_t low = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
   sqlite3_reset(s);
-  if (low > 0 && merge_moved_delivered(st, d->manager, low)) fs_clear_error();
+  if (low > 0 && fsi_merge_moved_delivered(st, d->manager, low)) fsi_clear_error();
 }
 
 static void handle_pull(fs_hq *hq, const fs_hq_request *q, reply *r) {
@@ -858,40 +858,40 @@ static void handle_pull(fs_hq *hq, const fs_hq_request *q, reply *r) {
     return;
   }
   free(d.last_ack);
-  merge_cursor from;
+  fsi_merge_cursor from;
   int64_t seq = 0;
-  envelope_header h;
+  fsi_envelope_header h;
   memset(&h, 0, sizeof h);
   int bad = 0;
   const char *c = query_arg(query, "cursor", curhex, sizeof curhex, &bad);
   const char *sq = query_arg(query, "seq", seqtxt, sizeof seqtxt, &bad);
   const char *pv = query_arg(query, "prev", prevhex, sizeof prevhex, &bad);
   size_t cl = c ? strlen(c) / 2 : 0;
-  if (bad || !sq || !util_parse_i64(sq, &seq) || seq < 0 || !pv ||
-      !proto_unhex(h.prev, ENVELOPE_HASH_SIZE, pv) || (c && (strlen(c) % 2 || cl > 255)) ||
-      (c && !proto_unhex((unsigned char *)curtxt, cl, c))) {
+  if (bad || !sq || !fsi_util_parse_i64(sq, &seq) || seq < 0 || !pv ||
+      !fsi_proto_unhex(h.prev, ENVELOPE_HASH_SIZE, pv) || (c && (strlen(c) % 2 || cl > 255)) ||
+      (c && !fsi_proto_unhex((unsigned char *)curtxt, cl, c))) {
     reply_error(r, 400, "malformed pull request (cursor, seq, prev)");
     return;
   }
   curtxt[cl] = '\0';
-  if ((rc = merge_cursor_parse(&from, curtxt))) goto fail;
-  merge_cursor next;
+  if ((rc = fsi_merge_cursor_parse(&from, curtxt))) goto fail;
+  fsi_merge_cursor next;
   int more = 0;
-  merge_filter f = {d.site, d.manager, 1};
-  if ((rc = merge_changes_since(hq->st, &from, &f, PROTO_BATCH_ROWS, hq->batch, &next, &more)))
+  fsi_merge_filter f = {d.site, d.manager, 1};
+  if ((rc = fsi_merge_changes_since(hq->st, &from, &f, PROTO_BATCH_ROWS, hq->batch, &next, &more)))
     goto fail;
-  if ((rc = codec_encode(hq->batch, &plain, &plainlen))) goto fail;
+  if ((rc = fsi_codec_encode(hq->batch, &plain, &plainlen))) goto fail;
   /* The next cursor and the more flag travel inside the sealed plaintext,
    * so nothing outside the signature can make a device skip rows. */
   char nexttxt[256];
-  merge_cursor_format(&next, nexttxt, sizeof nexttxt);
+  fsi_merge_cursor_format(&next, nexttxt, sizeof nexttxt);
   size_t flen = 0;
-  unsigned char *framed = proto_pull_frame(more, nexttxt, plain, plainlen, &flen);
+  unsigned char *framed = fsi_proto_pull_frame(more, nexttxt, plain, plainlen, &flen);
   free(plain);
   plain = framed;
   plainlen = flen;
   if (!plain) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto fail;
   }
   h.sender = fs_store_site(hq->st);
@@ -900,11 +900,11 @@ static void handle_pull(fs_hq *hq, const fs_hq_request *q, reply *r) {
   h.hlc_min = hq->batch->hlc_min;
   h.hlc_max = hq->batch->hlc_max;
   h.count = (uint32_t)hq->batch->nrows;
-  if ((rc = envelope_seal(&env, &envlen, &h, plain, plainlen, &hq->keys, &d.pub))) goto fail;
-  sqlite3_stmt *s = store_stmt(hq->st, "UPDATE hq_device SET last_seen=?2 WHERE site=?1");
+  if ((rc = fsi_envelope_seal(&env, &envlen, &h, plain, plainlen, &hq->keys, &d.pub))) goto fail;
+  sqlite3_stmt *s = fsi_store_stmt(hq->st, "UPDATE hq_device SET last_seen=?2 WHERE site=?1");
   if (s) {
     sqlite3_bind_int64(s, 1, d.site);
-    sqlite3_bind_int64(s, 2, util_now_ms());
+    sqlite3_bind_int64(s, 2, fsi_util_now_ms());
     sqlite3_step(s);
     sqlite3_reset(s);
   }
@@ -920,7 +920,7 @@ fail:
 done:
   free(env);
   free(plain);
-  change_batch_reset(hq->batch);
+  fsi_change_batch_reset(hq->batch);
 }
 
 /* The endpoints: what each accepts before its body is read. */
@@ -1023,47 +1023,47 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
                          "SELECT a.device, a.seq, a.hash, a.envelope, d.keys FROM hq_audit a"
                          " LEFT JOIN hq_device d ON d.site = a.device ORDER BY a.device, a.seq",
                          -1, &s, NULL) != SQLITE_OK)
-    return store_sqlfail(hq->st, "reading the audit log");
+    return fsi_store_sqlfail(hq->st, "reading the audit log");
   int64_t cur = 0;
-  envelope_chain chain;
+  fsi_envelope_chain chain;
   memset(&chain, 0, sizeof chain);
   while (!rc && sqlite3_step(s) == SQLITE_ROW) {
     int64_t dev = sqlite3_column_int64(s, 0);
     int64_t seq = sqlite3_column_int64(s, 1);
-    fs_pubkeys pub;
+    fsi_pubkeys pub;
     if (dev != cur) {
       cur = dev;
       memset(&chain, 0, sizeof chain);
     }
     const char *keyhex = (const char *)sqlite3_column_text(s, 4);
-    if (!keyhex || keys_pub_from_hex(&pub, keyhex)) {
-      rc = fs_fail(FS_ECORRUPT, "audit log: device %016llx seq %lld: unknown device keys",
+    if (!keyhex || fsi_keys_pub_from_hex(&pub, keyhex)) {
+      rc = fsi_fail(FS_ECORRUPT, "audit log: device %016llx seq %lld: unknown device keys",
                    (unsigned long long)dev, (long long)seq);
       break;
     }
-    envelope_opened op;
+    fsi_envelope_opened op;
     memset(&op, 0, sizeof op);
     const unsigned char *env = sqlite3_column_blob(s, 3);
     size_t len = (size_t)sqlite3_column_bytes(s, 3);
-    int e = envelope_open(&op, env, len, fs_store_site(hq->st), &hq->keys, dev, &pub, &chain);
-    if (!e && op.duplicate) e = fs_fail(FS_ECORRUPT, "the same envelope appears twice");
+    int e = fsi_envelope_open(&op, env, len, fs_store_site(hq->st), &hq->keys, dev, &pub, &chain);
+    if (!e && op.duplicate) e = fsi_fail(FS_ECORRUPT, "the same envelope appears twice");
     if (!e && (sqlite3_column_bytes(s, 2) != ENVELOPE_HASH_SIZE ||
                sodium_memcmp(op.hash, sqlite3_column_blob(s, 2), ENVELOPE_HASH_SIZE) != 0))
-      e = fs_fail(FS_ECORRUPT, "the recorded hash does not match the envelope");
+      e = fsi_fail(FS_ECORRUPT, "the recorded hash does not match the envelope");
     if (!e && (int64_t)op.h.seq != seq)
-      e = fs_fail(FS_ECORRUPT, "recorded as sequence %lld but sealed as %llu", (long long)seq,
+      e = fsi_fail(FS_ECORRUPT, "recorded as sequence %lld but sealed as %llu", (long long)seq,
                   (unsigned long long)op.h.seq);
     if (e) {
       char why[400];
       snprintf(why, sizeof why, "%s", fs_errmsg());
-      rc = fs_fail(FS_ECORRUPT, "audit log broken at device %016llx sequence %lld: %s",
+      rc = fsi_fail(FS_ECORRUPT, "audit log broken at device %016llx sequence %lld: %s",
                    (unsigned long long)dev, (long long)seq, why);
     } else {
       chain.seq = op.h.seq;
       memcpy(chain.hash, op.hash, ENVELOPE_HASH_SIZE);
       (*checked)++;
     }
-    envelope_opened_clear(&op);
+    fsi_envelope_opened_clear(&op);
   }
   sqlite3_finalize(s);
   if (rc) return rc;
@@ -1076,9 +1076,9 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
                          " WHERE d.push_seq != coalesce((SELECT max(seq) FROM hq_audit a"
                          " WHERE a.device = d.site), 0) ORDER BY d.site LIMIT 1",
                          -1, &s, NULL) != SQLITE_OK)
-    return store_sqlfail(hq->st, "reading the audit log");
+    return fsi_store_sqlfail(hq->st, "reading the audit log");
   if (sqlite3_step(s) == SQLITE_ROW)
-    rc = fs_fail(FS_ECORRUPT,
+    rc = fsi_fail(FS_ECORRUPT,
                  "audit log broken at device %016llx: it accepted envelopes up to sequence "
                  "%lld but the log ends at %lld",
                  (unsigned long long)sqlite3_column_int64(s, 0),
@@ -1092,7 +1092,7 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
 int fs_hq_report_json(fs_hq *hq, const char *kind, const char *month, const char *by,
                       char **out) {
   pthread_mutex_lock(&hq->mu);
-  int rc = view_report(hq->st, kind, month, by, out);
+  int rc = fsi_view_report(hq->st, kind, month, by, out);
   pthread_mutex_unlock(&hq->mu);
   return rc;
 }

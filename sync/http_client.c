@@ -1,10 +1,10 @@
 /*
- * http_client.c — the device's HTTPS transport on libcurl (see http_client.h).
+ * fsi_http_client.c — the device's HTTPS transport on libcurl (see fsi_http_client.h).
  *
  * One CURL easy handle per client holds the connection cache, so consecutive
  * requests to the same server reuse one TLS connection.  Options that never
  * change (trust anchor, timeouts, protocol restrictions) are set once in
- * http_client_new; each request sets only its URL, method, body and headers.
+ * fsi_http_client_new; each request sets only its URL, method, body and headers.
  *
  * Invariants:
  *  - peer verification is never disabled except when a pin is given and no
@@ -38,7 +38,7 @@ typedef struct http_client_sink {
   int too_big;
 } http_client_sink;
 
-struct http_client {
+struct fsi_http_client {
   CURL *curl;
   char *base_url;
   char *ca_file; /* NULL when not given */
@@ -87,7 +87,7 @@ static int http_client_pin_normalize(const char *pin, char **out) {
   *out = NULL;
   res = malloc(n / 44 * 53 + 64);
   if (!res)
-    return fs_fail(FS_ENOMEM, "out of memory");
+    return fsi_fail(FS_ENOMEM, "out of memory");
   w = res;
   while (*p) {
     const char *end = strchr(p, ';');
@@ -100,7 +100,7 @@ static int http_client_pin_normalize(const char *pin, char **out) {
     for (size_t i = 0; ok && i < 43; i++)
       ok = http_client_b64_char(p[i]);
     if (!ok || items >= 16) {
-      rc = fs_fail(FS_EINVAL,
+      rc = fsi_fail(FS_EINVAL,
                    "pin \"%s\" is not a public key fingerprint: expected "
                    "sha256// followed by 44 base64 characters",
                    pin);
@@ -118,7 +118,7 @@ static int http_client_pin_normalize(const char *pin, char **out) {
   }
   *w = '\0';
   if (!items) {
-    rc = fs_fail(FS_EINVAL, "pin is empty");
+    rc = fsi_fail(FS_EINVAL, "pin is empty");
     goto done;
   }
   *out = res;
@@ -139,15 +139,15 @@ static int http_client_url_normalize(const char *base_url, char **out) {
   *out = NULL;
   u = curl_url();
   if (!u)
-    return fs_fail(FS_ENOMEM, "out of memory");
+    return fsi_fail(FS_ENOMEM, "out of memory");
   if (curl_url_set(u, CURLUPART_URL, base_url, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
-    rc = fs_fail(FS_EINVAL, "server URL \"%s\" is not a valid URL", base_url);
+    rc = fsi_fail(FS_EINVAL, "server URL \"%s\" is not a valid URL", base_url);
     goto done;
   }
   if (strcmp(scheme, "https") != 0) {
-    rc = fs_fail(FS_EINVAL,
+    rc = fsi_fail(FS_EINVAL,
                  "server URL \"%s\" must start with https:// (fieldsync only "
                  "talks to its server over TLS)",
                  base_url);
@@ -156,14 +156,14 @@ static int http_client_url_normalize(const char *base_url, char **out) {
   if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
       curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK ||
       curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
-    rc = fs_fail(FS_EINVAL,
+    rc = fsi_fail(FS_EINVAL,
                  "server URL \"%s\" must not carry a user, query or fragment",
                  base_url);
     goto done;
   }
   res = strdup(base_url);
   if (!res) {
-    rc = fs_fail(FS_ENOMEM, "out of memory");
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
   for (size_t n = strlen(res); n > 0 && res[n - 1] == '/'; n--)
@@ -211,7 +211,7 @@ static size_t http_client_write_cb(char *data, size_t size, size_t nmemb,
 static int http_client_xfer_cb(void *userp, curl_off_t dltotal,
                                curl_off_t dlnow, curl_off_t ultotal,
                                curl_off_t ulnow) {
-  http_client *c = userp;
+  fsi_http_client *c = userp;
   int64_t now = http_client_mono_ns();
 
   if (c->progress && now - c->progress_last_ns >= HTTP_CLIENT_PROGRESS_NS) {
@@ -222,22 +222,22 @@ static int http_client_xfer_cb(void *userp, curl_off_t dltotal,
   return 0;
 }
 
-int http_client_new(http_client **out, const char *base_url,
+int fsi_http_client_new(fsi_http_client **out, const char *base_url,
                     const char *ca_file, const char *pin) {
-  http_client *c = NULL;
+  fsi_http_client *c = NULL;
   int rc = FS_OK;
 
   *out = NULL;
   if (!base_url || !*base_url)
-    return fs_fail(FS_EINVAL, "no server URL given");
+    return fsi_fail(FS_EINVAL, "no server URL given");
   pthread_once(&http_client_once, http_client_global_init);
   if (http_client_init_rc != CURLE_OK)
-    return fs_fail(FS_ENOMEM, "cannot initialize libcurl: %s",
+    return fsi_fail(FS_ENOMEM, "cannot initialize libcurl: %s",
                    curl_easy_strerror(http_client_init_rc));
 
   c = calloc(1, sizeof *c);
   if (!c)
-    return fs_fail(FS_ENOMEM, "out of memory");
+    return fsi_fail(FS_ENOMEM, "out of memory");
   c->attempts = HTTP_CLIENT_ATTEMPTS;
   c->backoff_ms = HTTP_CLIENT_BACKOFF_MS;
   c->max_response = HTTP_CLIENT_MAX_RESPONSE;
@@ -250,12 +250,12 @@ int http_client_new(http_client **out, const char *base_url,
     goto done;
   if (ca_file && *ca_file) {
     if (access(ca_file, R_OK) != 0) {
-      rc = fs_fail(FS_ENOTFOUND, "cannot read the CA file %s: %s", ca_file,
+      rc = fsi_fail(FS_ENOTFOUND, "cannot read the CA file %s: %s", ca_file,
                    strerror(errno));
       goto done;
     }
     if (!(c->ca_file = strdup(ca_file))) {
-      rc = fs_fail(FS_ENOMEM, "out of memory");
+      rc = fsi_fail(FS_ENOMEM, "out of memory");
       goto done;
     }
   }
@@ -263,7 +263,7 @@ int http_client_new(http_client **out, const char *base_url,
     goto done;
 
   if (!(c->curl = curl_easy_init())) {
-    rc = fs_fail(FS_ENOMEM, "cannot create a libcurl handle");
+    rc = fsi_fail(FS_ENOMEM, "cannot create a libcurl handle");
     goto done;
   }
   CURL *h = c->curl;
@@ -310,18 +310,18 @@ int http_client_new(http_client **out, const char *base_url,
   }
 #undef HTTP_CLIENT_OPT
   if (e != CURLE_OK) {
-    rc = fs_fail(e == CURLE_OUT_OF_MEMORY ? FS_ENOMEM : FS_EINVAL,
+    rc = fsi_fail(e == CURLE_OUT_OF_MEMORY ? FS_ENOMEM : FS_EINVAL,
                  "cannot configure libcurl: %s", curl_easy_strerror(e));
     goto done;
   }
   *out = c;
   c = NULL;
 done:
-  http_client_free(c);
+  fsi_http_client_free(c);
   return rc;
 }
 
-void http_client_free(http_client *c) {
+void fsi_http_client_free(fsi_http_client *c) {
   if (!c)
     return;
   if (c->curl)
@@ -334,34 +334,34 @@ void http_client_free(http_client *c) {
   free(c);
 }
 
-const char *http_client_base_url(const http_client *c) { return c->base_url; }
+const char *fsi_http_client_base_url(const fsi_http_client *c) { return c->base_url; }
 
-long http_client_connections(const http_client *c) { return c->connections; }
+long fsi_http_client_connections(const fsi_http_client *c) { return c->connections; }
 
 static int http_client_token_char(char ch) {
   return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
          (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-int http_client_set_header(http_client *c, const char *name,
+int fsi_http_client_set_header(fsi_http_client *c, const char *name,
                            const char *value) {
   size_t nlen, i;
   char *line = NULL;
 
   if (!name || !*name)
-    return fs_fail(FS_EINVAL, "empty HTTP header name");
+    return fsi_fail(FS_EINVAL, "empty HTTP header name");
   nlen = strlen(name);
   for (i = 0; i < nlen; i++)
     if (!http_client_token_char(name[i]))
-      return fs_fail(FS_EINVAL, "HTTP header name \"%s\" is not a token", name);
+      return fsi_fail(FS_EINVAL, "HTTP header name \"%s\" is not a token", name);
   if (value) {
     for (const char *v = value; *v; v++)
       if (*v == '\r' || *v == '\n')
-        return fs_fail(FS_EINVAL, "HTTP header %s: value contains a line break",
+        return fsi_fail(FS_EINVAL, "HTTP header %s: value contains a line break",
                        name);
     size_t n = nlen + strlen(value) + 3;
     if (!(line = malloc(n)))
-      return fs_fail(FS_ENOMEM, "out of memory");
+      return fsi_fail(FS_ENOMEM, "out of memory");
     snprintf(line, n, "%s: %s", name, value);
   }
   for (i = 0; i < c->nheaders; i++) {
@@ -382,34 +382,34 @@ int http_client_set_header(http_client *c, const char *name,
     return FS_OK;
   if (c->nheaders == HTTP_CLIENT_MAX_HEADERS) {
     free(line);
-    return fs_fail(FS_EINVAL, "too many HTTP headers (at most %d)",
+    return fsi_fail(FS_EINVAL, "too many HTTP headers (at most %d)",
                    HTTP_CLIENT_MAX_HEADERS);
   }
   c->headers[c->nheaders++] = line;
   return FS_OK;
 }
 
-void http_client_set_signer(http_client *c, http_client_sign_fn fn, void *user) {
+void fsi_http_client_set_signer(fsi_http_client *c, http_client_sign_fn fn, void *user) {
   c->sign = fn;
   c->sign_user = user;
 }
 
-void http_client_set_progress(http_client *c, http_client_progress_fn fn,
+void fsi_http_client_set_progress(fsi_http_client *c, http_client_progress_fn fn,
                               void *user) {
   c->progress = fn;
   c->progress_user = user;
 }
 
-void http_client_set_retry(http_client *c, int attempts, long backoff_ms) {
+void fsi_http_client_set_retry(fsi_http_client *c, int attempts, long backoff_ms) {
   c->attempts = attempts < 1 ? 1 : attempts;
   c->backoff_ms = backoff_ms < 0 ? 0 : backoff_ms;
 }
 
-void http_client_set_max_response(http_client *c, size_t max_bytes) {
+void fsi_http_client_set_max_response(fsi_http_client *c, size_t max_bytes) {
   c->max_response = max_bytes ? max_bytes : HTTP_CLIENT_MAX_RESPONSE;
 }
 
-void http_response_clear(http_response *resp) {
+void fsi_http_response_clear(fsi_http_response *resp) {
   if (!resp)
     return;
   free(resp->body);
@@ -439,7 +439,7 @@ static int http_client_status_transient(long status) {
 
 /* Sleeps before retry number `retry` (0-based): exponential with "equal
  * jitter", i.e. uniformly in [d/2, d] where d = backoff * 2^retry, capped. */
-static void http_client_backoff(http_client *c, int retry) {
+static void http_client_backoff(fsi_http_client *c, int retry) {
   long d = c->backoff_ms;
   for (int i = 0; i < retry && d < HTTP_CLIENT_BACKOFF_MAX_MS; i++)
     d *= 2;
@@ -458,60 +458,60 @@ static void http_client_backoff(http_client *c, int retry) {
 
 static int http_client_check_path(const char *path) {
   if (!path || path[0] != '/')
-    return fs_fail(FS_EINVAL, "request path \"%s\" must start with '/'",
+    return fsi_fail(FS_EINVAL, "request path \"%s\" must start with '/'",
                    path ? path : "(null)");
   for (const unsigned char *p = (const unsigned char *)path; *p; p++)
     if (*p <= 0x20 || *p == 0x7f)
-      return fs_fail(FS_EINVAL,
+      return fsi_fail(FS_EINVAL,
                      "request path contains a space or control character");
   return FS_OK;
 }
 
 /* Maps a final libcurl failure to an fs_err with a sentence. */
-static int http_client_fail(http_client *c, CURLcode e, int tries) {
+static int http_client_fail(fsi_http_client *c, CURLcode e, int tries) {
   const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(e);
 
   switch (e) {
   case CURLE_PEER_FAILED_VERIFICATION:
     if (strstr(why, "host name"))
-      return fs_fail(FS_EAUTH,
+      return fsi_fail(FS_EAUTH,
                      "the server's certificate is not valid for the host in %s "
                      "(%s)",
                      c->base_url, why);
     if (c->ca_file)
-      return fs_fail(FS_EAUTH,
+      return fsi_fail(FS_EAUTH,
                      "the server's certificate is not trusted by CA file %s "
                      "(%s)",
                      c->ca_file, why);
-    return fs_fail(FS_EAUTH,
+    return fsi_fail(FS_EAUTH,
                    "the server's certificate at %s is not trusted by the "
                    "system's CA store (%s); give its CA file or its pin",
                    c->base_url, why);
   case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    return fs_fail(FS_EAUTH,
+    return fsi_fail(FS_EAUTH,
                    "the server's key does not match the pinned fingerprint %s",
                    c->pin ? c->pin : "");
   case CURLE_SSL_CACERT_BADFILE:
-    return fs_fail(FS_EINVAL, "cannot use the CA file %s: %s",
+    return fsi_fail(FS_EINVAL, "cannot use the CA file %s: %s",
                    c->ca_file ? c->ca_file : "(system)", why);
   case CURLE_OUT_OF_MEMORY:
-    return fs_fail(FS_ENOMEM, "out of memory during a request to %s",
+    return fsi_fail(FS_ENOMEM, "out of memory during a request to %s",
                    c->base_url);
   case CURLE_FILESIZE_EXCEEDED:
-    return fs_fail(FS_ETOOBIG,
+    return fsi_fail(FS_ETOOBIG,
                    "the server's response is larger than the %zu-byte limit",
                    c->max_response);
   default:
     if (tries > 1)
-      return fs_fail(FS_ENETWORK,
+      return fsi_fail(FS_ENETWORK,
                      "cannot reach the server at %s: %s (tried %d times)",
                      c->base_url, why, tries);
-    return fs_fail(FS_ENETWORK, "cannot reach the server at %s: %s",
+    return fsi_fail(FS_ENETWORK, "cannot reach the server at %s: %s",
                    c->base_url, why);
   }
 }
 
-static void http_client_copy_ctype(http_client *c, http_response *resp) {
+static void http_client_copy_ctype(fsi_http_client *c, fsi_http_response *resp) {
   char *ct = NULL;
   size_t n = 0;
 
@@ -527,14 +527,14 @@ static void http_client_copy_ctype(http_client *c, http_response *resp) {
 
 /* The header list for one signed attempt: a copy of the base list, then
  * the lines the signer writes for this attempt.  *out is caller-owned. */
-static int http_client_sign_request(http_client *c, int post, const char *path, size_t len,
+static int http_client_sign_request(fsi_http_client *c, int post, const char *path, size_t len,
                                     const struct curl_slist *base, struct curl_slist **out) {
   char bare[2048], lines[HTTP_CLIENT_SIGN_LINES][HTTP_CLIENT_SIGN_LINE];
   const char *q = strchr(path, '?');
   size_t pl = q ? (size_t)(q - path) : strlen(path), nlines = 0;
   struct curl_slist *list = NULL, *tmp;
   *out = NULL;
-  if (pl >= sizeof bare) return fs_fail(FS_EINVAL, "request path too long to sign");
+  if (pl >= sizeof bare) return fsi_fail(FS_EINVAL, "request path too long to sign");
   memcpy(bare, path, pl);
   bare[pl] = '\0';
   int rc = c->sign(c->sign_user, post ? "POST" : "GET", bare, q ? q + 1 : "", len, lines,
@@ -548,7 +548,7 @@ static int http_client_sign_request(http_client *c, int post, const char *path, 
     lines[i][HTTP_CLIENT_SIGN_LINE - 1] = '\0';
     if (strpbrk(lines[i], "\r\n")) {
       curl_slist_free_all(list);
-      return fs_fail(FS_EINVAL, "a signed header contains a line break");
+      return fsi_fail(FS_EINVAL, "a signed header contains a line break");
     }
     if (!(tmp = curl_slist_append(list, lines[i]))) goto nomem;
     list = tmp;
@@ -557,12 +557,12 @@ static int http_client_sign_request(http_client *c, int post, const char *path, 
   return FS_OK;
 nomem:
   curl_slist_free_all(list);
-  return fs_fail(FS_ENOMEM, "out of memory");
+  return fsi_fail(FS_ENOMEM, "out of memory");
 }
 
-static int http_client_request(http_client *c, int post, const char *path,
+static int http_client_request(fsi_http_client *c, int post, const char *path,
                                const char *content_type, const void *body,
-                               size_t len, http_response *resp) {
+                               size_t len, fsi_http_response *resp) {
   struct curl_slist *hdrs = NULL, *tmp;
   http_client_sink sink = {0};
   char *url = NULL, *ct_line = NULL;
@@ -575,7 +575,7 @@ static int http_client_request(http_client *c, int post, const char *path,
     return rc;
   size_t ulen = strlen(c->base_url) + strlen(path) + 1;
   if (!(url = malloc(ulen)))
-    return fs_fail(FS_ENOMEM, "out of memory");
+    return fsi_fail(FS_ENOMEM, "out of memory");
   snprintf(url, ulen, "%s%s", c->base_url, path);
 
   for (size_t i = 0; i < c->nheaders; i++) {
@@ -588,7 +588,7 @@ static int http_client_request(http_client *c, int post, const char *path,
     size_t n = strlen(ct) + 16;
     for (const char *p = ct; *p; p++)
       if (*p == '\r' || *p == '\n') {
-        rc = fs_fail(FS_EINVAL, "content type contains a line break");
+        rc = fsi_fail(FS_EINVAL, "content type contains a line break");
         goto done;
       }
     if (!(ct_line = malloc(n)))
@@ -644,11 +644,11 @@ static int http_client_request(http_client *c, int post, const char *path,
 
   if (e != CURLE_OK) {
     if (sink.too_big) {
-      rc = fs_fail(FS_ETOOBIG,
+      rc = fsi_fail(FS_ETOOBIG,
                    "the server's response is larger than the %zu-byte limit",
                    c->max_response);
     } else if (e == CURLE_WRITE_ERROR) {
-      rc = fs_fail(FS_ENOMEM, "out of memory while receiving from %s",
+      rc = fsi_fail(FS_ENOMEM, "out of memory while receiving from %s",
                    c->base_url);
     } else {
       rc = http_client_fail(c, e, tries);
@@ -670,7 +670,7 @@ static int http_client_request(http_client *c, int post, const char *path,
   goto done;
 
 nomem:
-  rc = fs_fail(FS_ENOMEM, "out of memory");
+  rc = fsi_fail(FS_ENOMEM, "out of memory");
 done:
   /* The handle outlives this call: drop pointers to our locals. */
   curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
@@ -684,13 +684,13 @@ done:
   return rc;
 }
 
-int http_client_post(http_client *c, const char *path, const char *content_type,
-                     const void *body, size_t len, http_response *resp) {
+int fsi_http_client_post(fsi_http_client *c, const char *path, const char *content_type,
+                     const void *body, size_t len, fsi_http_response *resp) {
   if (len && !body)
-    return fs_fail(FS_EINVAL, "POST body is NULL");
+    return fsi_fail(FS_EINVAL, "POST body is NULL");
   return http_client_request(c, 1, path, content_type, body, len, resp);
 }
 
-int http_client_get(http_client *c, const char *path, http_response *resp) {
+int fsi_http_client_get(fsi_http_client *c, const char *path, fsi_http_response *resp) {
   return http_client_request(c, 0, path, NULL, NULL, 0, resp);
 }

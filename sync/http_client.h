@@ -1,7 +1,7 @@
 /*
- * http_client.h — the device's HTTPS transport (libcurl).
+ * fsi_http_client.h — the device's HTTPS transport (libcurl).
  *
- * One http_client talks to one server (a base URL such as
+ * One fsi_http_client talks to one server (a base URL such as
  * "https://hq.example.com:8443") over one CURL easy handle, so the many batch
  * requests of a sync reuse one TLS connection (keep-alive).  It knows nothing
  * of the sync protocol: it POSTs bytes, GETs bytes and reports the HTTP status.
@@ -37,19 +37,19 @@
 #define HTTP_CLIENT_BACKOFF_MS 250L       /* first retry waits up to this */
 #define HTTP_CLIENT_BACKOFF_MAX_MS 8000L  /* no single wait longer than this */
 
-typedef struct http_client http_client;
+typedef struct fsi_http_client fsi_http_client;
 
-/* One HTTP response.  body is malloc'd (free with http_response_clear or
+/* One HTTP response.  body is malloc'd (free with fsi_http_response_clear or
  * free()), NUL-terminated for convenience (len excludes the NUL), and NULL
  * only when len is 0 and nothing was received.  content_type is the
  * response's Content-Type without parameters ("application/json"), "" if
  * absent. */
-typedef struct http_response {
+typedef struct fsi_http_response {
   long status;
   unsigned char *body;
   size_t len;
   char content_type[96];
-} http_response;
+} fsi_http_response;
 
 /* Called while a request runs (several times a second at most), with bytes
  * sent / to send and received / to receive so far (a total is 0 while
@@ -64,18 +64,18 @@ typedef void (*http_client_progress_fn)(void *user, uint64_t up_now,
  * server's public key as "sha256//BASE64" (bare BASE64 is accepted too;
  * several may be joined by ';'), or NULL; with a pin and no CA file the pin
  * is the only trust anchor (no CA or hostname check, the key itself is the
- * identity).  *out is caller-owned; free with http_client_free.
+ * identity).  *out is caller-owned; free with fsi_http_client_free.
  * Errors: FS_EINVAL (not an https URL, malformed pin), FS_ENOTFOUND (CA
  * file unreadable), FS_ENOMEM. */
-int http_client_new(http_client **out, const char *base_url,
+int fsi_http_client_new(fsi_http_client **out, const char *base_url,
                     const char *ca_file, const char *pin);
-void http_client_free(http_client *c);
+void fsi_http_client_free(fsi_http_client *c);
 
 /* Adds a request header sent with every later request ("X-Fieldsync-Device",
  * "abcd...").  Setting a name again replaces its value; value NULL removes
  * it.  Names and values must not contain CR, LF or NUL (FS_EINVAL); the name
  * must be a plain token.  FS_ENOMEM. */
-int http_client_set_header(http_client *c, const char *name, const char *value);
+int fsi_http_client_set_header(fsi_http_client *c, const char *name, const char *value);
 
 /* Request signing: fn is called before every attempt of every later
  * request (a retry is signed afresh) with the method ("GET", "POST"), the
@@ -89,16 +89,16 @@ typedef int (*http_client_sign_fn)(void *user, const char *method, const char *p
                                    const char *query, size_t body_len,
                                    char lines[HTTP_CLIENT_SIGN_LINES][HTTP_CLIENT_SIGN_LINE],
                                    size_t *nlines);
-void http_client_set_signer(http_client *c, http_client_sign_fn fn, void *user);
+void fsi_http_client_set_signer(fsi_http_client *c, http_client_sign_fn fn, void *user);
 
 /* Progress hook for later requests (fn NULL = none). */
-void http_client_set_progress(http_client *c, http_client_progress_fn fn,
+void fsi_http_client_set_progress(fsi_http_client *c, http_client_progress_fn fn,
                               void *user);
 
 /* Tunables, mostly for tests: attempts >= 1 (1 = no retry), base delay of
  * the backoff in ms, and the response size bound (0 = default). */
-void http_client_set_retry(http_client *c, int attempts, long backoff_ms);
-void http_client_set_max_response(http_client *c, size_t max_bytes);
+void fsi_http_client_set_retry(fsi_http_client *c, int attempts, long backoff_ms);
+void fsi_http_client_set_max_response(fsi_http_client *c, size_t max_bytes);
 
 /* POST body[0..len) to base_url + path (path starts with '/', may carry a
  * query string) with the given Content-Type ("application/json",
@@ -113,18 +113,18 @@ void http_client_set_max_response(http_client *c, size_t max_bytes);
  *                does not match the pin (never retried)
  *   FS_ETOOBIG   response larger than the bound
  *   FS_EINVAL    bad path;  FS_ENOMEM. */
-int http_client_post(http_client *c, const char *path, const char *content_type,
-                     const void *body, size_t len, http_response *resp);
-int http_client_get(http_client *c, const char *path, http_response *resp);
+int fsi_http_client_post(fsi_http_client *c, const char *path, const char *content_type,
+                     const void *body, size_t len, fsi_http_response *resp);
+int fsi_http_client_get(fsi_http_client *c, const char *path, fsi_http_response *resp);
 
 /* Number of connections (TCP + TLS handshakes) this client has opened so
  * far; stays flat while keep-alive reuses one.  For diagnostics and tests. */
-long http_client_connections(const http_client *c);
+long fsi_http_client_connections(const fsi_http_client *c);
 
-/* The base URL as normalized by http_client_new (borrowed). */
-const char *http_client_base_url(const http_client *c);
+/* The base URL as normalized by fsi_http_client_new (borrowed). */
+const char *fsi_http_client_base_url(const fsi_http_client *c);
 
 /* Frees resp->body and zeroes *resp (accepts NULL). */
-void http_response_clear(http_response *resp);
+void fsi_http_response_clear(fsi_http_response *resp);
 
 #endif

@@ -26,29 +26,29 @@
 #define F_SIGN_PK "sign.pub"
 #define F_KX_PK "kx.pub"
 
-int keys_init(void) {
+int fsi_keys_init(void) {
   /* sodium_init: 0 = initialised now, 1 = already, -1 = failure. */
   if (sodium_init() < 0)
-    return fs_fail(FS_EINVAL, "libsodium could not be initialised");
+    return fsi_fail(FS_EINVAL, "libsodium could not be initialised");
   return FS_OK;
 }
 
-int keys_new(fs_keys *out) {
-  int rc = keys_init();
+int fsi_keys_new(fsi_keys *out) {
+  int rc = fsi_keys_init();
   if (rc) return rc;
   crypto_sign_keypair(out->pub.sign, out->sign_sk);
   crypto_kx_keypair(out->pub.kx, out->kx_sk);
   return FS_OK;
 }
 
-void keys_wipe(fs_keys *k) {
+void fsi_keys_wipe(fsi_keys *k) {
   if (k) sodium_memzero(k, sizeof *k);
 }
 
 static int key_path(char out[PATH_MAX], const char *dir, const char *name) {
   int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
   if (n < 0 || n >= PATH_MAX)
-    return fs_fail(FS_EINVAL, "key directory path is too long: %s", dir);
+    return fsi_fail(FS_EINVAL, "key directory path is too long: %s", dir);
   return FS_OK;
 }
 
@@ -57,48 +57,48 @@ static int write_new(const char *path, const uint8_t *data, size_t n, mode_t mod
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) {
     if (errno == EEXIST)
-      return fs_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it",
+      return fsi_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it",
                      path);
-    return fs_fail(FS_EIO, "cannot create key file %s: %s", path, strerror(errno));
+    return fsi_fail(FS_EIO, "cannot create key file %s: %s", path, strerror(errno));
   }
   int rc = FS_OK;
   size_t off = 0;
   if (fchmod(fd, mode) != 0) {
-    rc = fs_fail(FS_EIO, "cannot set the mode of key file %s: %s", path, strerror(errno));
+    rc = fsi_fail(FS_EIO, "cannot set the mode of key file %s: %s", path, strerror(errno));
     goto done;
   }
   while (off < n) {
     ssize_t w = write(fd, data + off, n - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
-      rc = fs_fail(FS_EIO, "cannot write key file %s: %s", path, strerror(errno));
+      rc = fsi_fail(FS_EIO, "cannot write key file %s: %s", path, strerror(errno));
       goto done;
     }
     off += (size_t)w;
   }
   if (fsync(fd) != 0)
-    rc = fs_fail(FS_EIO, "cannot sync key file %s: %s", path, strerror(errno));
+    rc = fsi_fail(FS_EIO, "cannot sync key file %s: %s", path, strerror(errno));
 done:
   close(fd);
   if (rc) unlink(path);
   return rc;
 }
 
-int keys_generate(const char *dir) {
+int fsi_keys_generate(const char *dir) {
   static const char *const names[4] = {F_SIGN_SK, F_KX_SK, F_SIGN_PK, F_KX_PK};
   char paths[4][PATH_MAX];
-  fs_keys k;
+  fsi_keys k;
   int rc, made = 0;
   struct stat st;
 
-  if ((rc = keys_init())) return rc;
+  if ((rc = fsi_keys_init())) return rc;
   for (int i = 0; i < 4; i++) {
     if ((rc = key_path(paths[i], dir, names[i]))) return rc;
     if (lstat(paths[i], &st) == 0)
-      return fs_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it",
+      return fsi_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it",
                      paths[i]);
   }
-  if ((rc = keys_new(&k))) goto done;
+  if ((rc = fsi_keys_new(&k))) goto done;
   const uint8_t *data[4] = {k.sign_sk, k.kx_sk, k.pub.sign, k.pub.kx};
   const size_t len[4] = {KEYS_SIGN_SK, KEYS_KX_SK, KEYS_SIGN_PK, KEYS_KX_PK};
   const mode_t mode[4] = {0600, 0600, 0644, 0644};
@@ -108,7 +108,7 @@ int keys_generate(const char *dir) {
 done:
   if (rc)
     for (int i = 0; i < made; i++) unlink(paths[i]);
-  keys_wipe(&k);
+  fsi_keys_wipe(&k);
   return rc;
 }
 
@@ -123,26 +123,26 @@ static int read_key(uint8_t *out, size_t n, const char *dir, const char *name,
   if (rc) return rc;
   fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return fs_fail(FS_ENOTFOUND, "key file %s does not exist", path);
-    return fs_fail(FS_EIO, "cannot open key file %s: %s", path, strerror(errno));
+    if (errno == ENOENT) return fsi_fail(FS_ENOTFOUND, "key file %s does not exist", path);
+    return fsi_fail(FS_EIO, "cannot open key file %s: %s", path, strerror(errno));
   }
   if (fstat(fd, &st) != 0) {
-    rc = fs_fail(FS_EIO, "cannot stat key file %s: %s", path, strerror(errno));
+    rc = fsi_fail(FS_EIO, "cannot stat key file %s: %s", path, strerror(errno));
     goto done;
   }
   if (!S_ISREG(st.st_mode)) {
-    rc = fs_fail(FS_ECORRUPT, "key file %s is not a regular file", path);
+    rc = fsi_fail(FS_ECORRUPT, "key file %s is not a regular file", path);
     goto done;
   }
   if (secret && (st.st_mode & 077)) {
-    rc = fs_fail(FS_EAUTH,
+    rc = fsi_fail(FS_EAUTH,
                  "secret key file %s has mode %04o and is accessible by group or "
                  "others; run: chmod 600 %s",
                  path, (unsigned)(st.st_mode & 07777), path);
     goto done;
   }
   if (st.st_size != (off_t)n) {
-    rc = fs_fail(FS_ECORRUPT, "key file %s is %lld bytes, expected %zu", path,
+    rc = fsi_fail(FS_ECORRUPT, "key file %s is %lld bytes, expected %zu", path,
                  (long long)st.st_size, n);
     goto done;
   }
@@ -150,8 +150,8 @@ static int read_key(uint8_t *out, size_t n, const char *dir, const char *name,
     ssize_t r = read(fd, out + off, n - off);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
-      rc = r == 0 ? fs_fail(FS_ECORRUPT, "key file %s is shorter than %zu bytes", path, n)
-                  : fs_fail(FS_EIO, "cannot read key file %s: %s", path, strerror(errno));
+      rc = r == 0 ? fsi_fail(FS_ECORRUPT, "key file %s is shorter than %zu bytes", path, n)
+                  : fsi_fail(FS_EIO, "cannot read key file %s: %s", path, strerror(errno));
       goto done;
     }
     off += (size_t)r;
@@ -162,41 +162,41 @@ done:
   return rc;
 }
 
-int keys_load_public(fs_pubkeys *out, const char *dir) {
-  int rc = keys_init();
+int fsi_keys_load_public(fsi_pubkeys *out, const char *dir) {
+  int rc = fsi_keys_init();
   if (rc) return rc;
   if ((rc = read_key(out->sign, KEYS_SIGN_PK, dir, F_SIGN_PK, 0))) return rc;
   return read_key(out->kx, KEYS_KX_PK, dir, F_KX_PK, 0);
 }
 
-int keys_load(fs_keys *out, const char *dir) {
+int fsi_keys_load(fsi_keys *out, const char *dir) {
   uint8_t pk[32];
   int rc;
-  if ((rc = keys_load_public(&out->pub, dir))) goto done;
+  if ((rc = fsi_keys_load_public(&out->pub, dir))) goto done;
   if ((rc = read_key(out->sign_sk, KEYS_SIGN_SK, dir, F_SIGN_SK, 1))) goto done;
   if ((rc = read_key(out->kx_sk, KEYS_KX_SK, dir, F_KX_SK, 1))) goto done;
   crypto_sign_ed25519_sk_to_pk(pk, out->sign_sk);
   if (sodium_memcmp(pk, out->pub.sign, sizeof pk) != 0) {
-    rc = fs_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir,
+    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir,
                  F_SIGN_SK, dir, F_SIGN_PK);
     goto done;
   }
   if (crypto_scalarmult_base(pk, out->kx_sk) != 0 ||
       sodium_memcmp(pk, out->pub.kx, sizeof pk) != 0) {
-    rc = fs_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir,
+    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir,
                  F_KX_SK, dir, F_KX_PK);
     goto done;
   }
 done:
   sodium_memzero(pk, sizeof pk);
-  if (rc) keys_wipe(out);
+  if (rc) fsi_keys_wipe(out);
   return rc;
 }
 
-void keys_fingerprint(char out[KEYS_FINGERPRINT_SIZE], const fs_pubkeys *pub) {
+void fsi_keys_fingerprint(char out[KEYS_FINGERPRINT_SIZE], const fsi_pubkeys *pub) {
   uint8_t h[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_state st;
-  (void)keys_init();
+  (void)fsi_keys_init();
   crypto_hash_sha256_init(&st);
   crypto_hash_sha256_update(&st, pub->sign, sizeof pub->sign);
   crypto_hash_sha256_update(&st, pub->kx, sizeof pub->kx);
@@ -204,22 +204,22 @@ void keys_fingerprint(char out[KEYS_FINGERPRINT_SIZE], const fs_pubkeys *pub) {
   sodium_bin2hex(out, KEYS_FINGERPRINT_SIZE, h, sizeof h);
 }
 
-void keys_pub_to_hex(char out[KEYS_PUB_HEX_SIZE], const fs_pubkeys *pub) {
-  (void)keys_init();
+void fsi_keys_pub_to_hex(char out[KEYS_PUB_HEX_SIZE], const fsi_pubkeys *pub) {
+  (void)fsi_keys_init();
   sodium_bin2hex(out, 65, pub->sign, sizeof pub->sign);
   sodium_bin2hex(out + 64, 65, pub->kx, sizeof pub->kx);
 }
 
-int keys_pub_from_hex(fs_pubkeys *out, const char *hex) {
+int fsi_keys_pub_from_hex(fsi_pubkeys *out, const char *hex) {
   uint8_t bin[KEYS_SIGN_PK + KEYS_KX_PK];
   size_t binlen = 0;
   const char *end = NULL;
-  int rc = keys_init();
+  int rc = fsi_keys_init();
   if (rc) return rc;
   if (!hex || strlen(hex) != 2 * sizeof bin ||
       sodium_hex2bin(bin, sizeof bin, hex, 2 * sizeof bin, NULL, &binlen, &end) != 0 ||
       binlen != sizeof bin || end != hex + 2 * sizeof bin)
-    return fs_fail(FS_EINVAL, "public keys must be %zu hex digits", 2 * sizeof bin);
+    return fsi_fail(FS_EINVAL, "public keys must be %zu hex digits", 2 * sizeof bin);
   memcpy(out->sign, bin, KEYS_SIGN_PK);
   memcpy(out->kx, bin + KEYS_SIGN_PK, KEYS_KX_PK);
   return FS_OK;

@@ -9,12 +9,12 @@
  *   kx.pub    32-byte X25519 public key, 0644
  * Secret files are created with O_EXCL and mode 0600 and are refused on load
  * when group or others have any access to them.  Every secret buffer is
- * wiped (sodium_memzero) on every path; a caller holding an fs_keys wipes it
- * with keys_wipe() when done.
+ * wiped (sodium_memzero) on every path; a caller holding an fsi_keys wipes it
+ * with fsi_keys_wipe() when done.
  *
  * The fingerprint of a public identity is the lowercase hex SHA-256
  * (crypto_hash_sha256) of sign.pub || kx.pub: 64 characters, printed by
- * `fieldsync-server init --json` as keys_fingerprint for people to compare.
+ * `fieldsync-server init --json` as fsi_keys_fingerprint for people to compare.
  */
 #ifndef FS_KEYS_H
 #define FS_KEYS_H
@@ -30,54 +30,54 @@
 #define KEYS_PUB_HEX_SIZE 129    /* hex of sign.pub || kx.pub + NUL */
 
 /* The public half of an identity: what peers pin. */
-typedef struct fs_pubkeys {
+typedef struct fsi_pubkeys {
   uint8_t sign[KEYS_SIGN_PK];
   uint8_t kx[KEYS_KX_PK];
-} fs_pubkeys;
+} fsi_pubkeys;
 
-/* A whole identity.  Holds secrets: keys_wipe() it when done. */
-typedef struct fs_keys {
-  fs_pubkeys pub;
+/* A whole identity.  Holds secrets: fsi_keys_wipe() it when done. */
+typedef struct fsi_keys {
+  fsi_pubkeys pub;
   uint8_t sign_sk[KEYS_SIGN_SK];
   uint8_t kx_sk[KEYS_KX_SK];
-} fs_keys;
+} fsi_keys;
 
 /* Initialises libsodium (thread-safe, idempotent).  Every keys_ and
  * envelope_ function calls it; callers of raw libsodium may too.
  * FS_EINVAL if libsodium cannot initialise (no entropy source). */
-int keys_init(void);
+int fsi_keys_init(void);
 
 /* A fresh identity in memory (tests, benchmarks, servers keeping keys
  * elsewhere).  FS_EINVAL if libsodium cannot initialise. */
-int keys_new(fs_keys *out);
+int fsi_keys_new(fsi_keys *out);
 
 /* Creates an identity in the existing directory `dir` (the four files
  * above).  Refuses to overwrite: FS_EEXIST if any of the files exists (and
  * then nothing is written).  FS_EIO on a file system failure (files this call
  * created are removed again). */
-int keys_generate(const char *dir);
+int fsi_keys_generate(const char *dir);
 
 /* Loads the identity in `dir` into *out, checking that each secret key
  * matches its public key.  Errors: FS_ENOTFOUND (missing file), FS_EAUTH
  * (a secret key file is accessible by group or others; the message names
  * the file and says to chmod 600 it), FS_ECORRUPT (wrong size, or secret and
  * public keys do not match), FS_EIO.  *out is wiped on failure. */
-int keys_load(fs_keys *out, const char *dir);
+int fsi_keys_load(fsi_keys *out, const char *dir);
 
 /* Loads only sign.pub and kx.pub from `dir`.  FS_ENOTFOUND, FS_ECORRUPT
  * (wrong size), FS_EIO. */
-int keys_load_public(fs_pubkeys *out, const char *dir);
+int fsi_keys_load_public(fsi_pubkeys *out, const char *dir);
 
 /* Wipes every byte of *k (NULL is fine). */
-void keys_wipe(fs_keys *k);
+void fsi_keys_wipe(fsi_keys *k);
 
 /* Lowercase hex SHA-256 of sign || kx into out[KEYS_FINGERPRINT_SIZE]. */
-void keys_fingerprint(char out[KEYS_FINGERPRINT_SIZE], const fs_pubkeys *pub);
+void fsi_keys_fingerprint(char out[KEYS_FINGERPRINT_SIZE], const fsi_pubkeys *pub);
 
 /* Lowercase hex of sign || kx (128 chars) into out[KEYS_PUB_HEX_SIZE], and
- * back: keys_pub_from_hex accepts exactly 128 hex digits (either case),
+ * back: fsi_keys_pub_from_hex accepts exactly 128 hex digits (either case),
  * else FS_EINVAL.  For carrying public keys in enrollment messages. */
-void keys_pub_to_hex(char out[KEYS_PUB_HEX_SIZE], const fs_pubkeys *pub);
-int keys_pub_from_hex(fs_pubkeys *out, const char *hex);
+void fsi_keys_pub_to_hex(char out[KEYS_PUB_HEX_SIZE], const fsi_pubkeys *pub);
+int fsi_keys_pub_from_hex(fsi_pubkeys *out, const char *hex);
 
 #endif /* FS_KEYS_H */

@@ -15,7 +15,7 @@
 
 #include "util.h"
 
-unsigned char *proto_pull_frame(int more, const char *cursor, const unsigned char *body,
+unsigned char *fsi_proto_pull_frame(int more, const char *cursor, const unsigned char *body,
                                 size_t bodylen, size_t *outlen) {
   size_t cl = strlen(cursor);
   if (cl > 255) return NULL;
@@ -31,12 +31,12 @@ unsigned char *proto_pull_frame(int more, const char *cursor, const unsigned cha
   return out;
 }
 
-int proto_pull_parse(const unsigned char *in, size_t len, int *more, char cursor[256],
+int fsi_proto_pull_parse(const unsigned char *in, size_t len, int *more, char cursor[256],
                      const unsigned char **body, size_t *bodylen) {
   if (len < 6 || memcmp(in, PROTO_PULL_MAGIC, 4) != 0 || in[4] > 1)
-    return fs_fail(FS_ECORRUPT, "head office sent a malformed pull response");
+    return fsi_fail(FS_ECORRUPT, "head office sent a malformed pull response");
   size_t cl = in[5];
-  if (len < 6 + cl) return fs_fail(FS_ECORRUPT, "head office sent a truncated pull response");
+  if (len < 6 + cl) return fsi_fail(FS_ECORRUPT, "head office sent a truncated pull response");
   *more = in[4];
   memcpy(cursor, in + 6, cl);
   cursor[cl] = '\0';
@@ -45,7 +45,7 @@ int proto_pull_parse(const unsigned char *in, size_t len, int *more, char cursor
   return FS_OK;
 }
 
-void proto_hex(char *out, const unsigned char *in, size_t n) {
+void fsi_proto_hex(char *out, const unsigned char *in, size_t n) {
   static const char d[] = "0123456789abcdef";
   for (size_t i = 0; i < n; i++) {
     out[2 * i] = d[in[i] >> 4];
@@ -61,7 +61,7 @@ static int nib(char c) {
   return -1;
 }
 
-int proto_unhex(unsigned char *out, size_t n, const char *hex) {
+int fsi_proto_unhex(unsigned char *out, size_t n, const char *hex) {
   if (!hex || strlen(hex) != 2 * n) return 0;
   for (size_t i = 0; i < n; i++) {
     int a = nib(hex[2 * i]), b = nib(hex[2 * i + 1]);
@@ -71,9 +71,9 @@ int proto_unhex(unsigned char *out, size_t n, const char *hex) {
   return 1;
 }
 
-int proto_site_parse(const char *hex, int64_t *site) {
+int fsi_proto_site_parse(const char *hex, int64_t *site) {
   unsigned char b[8];
-  if (!proto_unhex(b, 8, hex)) return 0;
+  if (!fsi_proto_unhex(b, 8, hex)) return 0;
   uint64_t v = 0;
   for (int i = 0; i < 8; i++) v = v << 8 | b[i];
   *site = (int64_t)v;
@@ -87,7 +87,7 @@ static int proto_text_ok(const char *s) {
   return 1;
 }
 
-size_t proto_request_text(char out[PROTO_REQ_MSG_MAX], const char *method, const char *path,
+size_t fsi_proto_request_text(char out[PROTO_REQ_MSG_MAX], const char *method, const char *path,
                           const char *query, uint64_t body_len, const char *device,
                           const char *time, const char *nonce) {
   if (!query) query = "";
@@ -100,33 +100,33 @@ size_t proto_request_text(char out[PROTO_REQ_MSG_MAX], const char *method, const
   return n > 0 && n < PROTO_REQ_MSG_MAX ? (size_t)n : 0;
 }
 
-int proto_request_sign(char sig_hex[PROTO_SIG_HEX], const unsigned char *sign_sk,
+int fsi_proto_request_sign(char sig_hex[PROTO_SIG_HEX], const unsigned char *sign_sk,
                        const char *text, size_t len) {
   unsigned char sig[crypto_sign_BYTES];
   if (crypto_sign_detached(sig, NULL, (const unsigned char *)text, len, sign_sk) != 0)
     return 0;
-  proto_hex(sig_hex, sig, sizeof sig);
+  fsi_proto_hex(sig_hex, sig, sizeof sig);
   return 1;
 }
 
-int proto_request_verify(const char *sig_hex, const unsigned char *sign_pk, const char *text,
+int fsi_proto_request_verify(const char *sig_hex, const unsigned char *sign_pk, const char *text,
                          size_t len) {
   unsigned char sig[crypto_sign_BYTES];
-  if (!proto_unhex(sig, sizeof sig, sig_hex)) return 0;
+  if (!fsi_proto_unhex(sig, sizeof sig, sig_hex)) return 0;
   return crypto_sign_verify_detached(sig, (const unsigned char *)text, len, sign_pk) == 0;
 }
 
-int proto_sign_headers(char lines[PROTO_SIGNED_LINES][PROTO_SIGNED_LINE],
+int fsi_proto_sign_headers(char lines[PROTO_SIGNED_LINES][PROTO_SIGNED_LINE],
                        const unsigned char *sign_sk, const char *device, const char *method,
                        const char *path, const char *query, uint64_t body_len, int64_t when_ms) {
   unsigned char nb[PROTO_NONCE_BYTES];
   char when[24], nonce[2 * PROTO_NONCE_BYTES + 1], text[PROTO_REQ_MSG_MAX], sig[PROTO_SIG_HEX];
   randombytes_buf(nb, sizeof nb);
-  proto_hex(nonce, nb, sizeof nb);
+  fsi_proto_hex(nonce, nb, sizeof nb);
   snprintf(when, sizeof when, "%" PRId64, when_ms);
-  size_t n = proto_request_text(text, method, path, query, body_len, device, when, nonce);
-  if (!n || !proto_request_sign(sig, sign_sk, text, n))
-    return fs_fail(FS_EINVAL, "cannot sign the request to %.100s", path ? path : "");
+  size_t n = fsi_proto_request_text(text, method, path, query, body_len, device, when, nonce);
+  if (!n || !fsi_proto_request_sign(sig, sign_sk, text, n))
+    return fsi_fail(FS_EINVAL, "cannot sign the request to %.100s", path ? path : "");
   snprintf(lines[0], PROTO_SIGNED_LINE, "%s: %s", PROTO_TIME_HEADER, when);
   snprintf(lines[1], PROTO_SIGNED_LINE, "%s: %s", PROTO_NONCE_HEADER, nonce);
   snprintf(lines[2], PROTO_SIGNED_LINE, "%s: %s", PROTO_SIG_HEADER, sig);

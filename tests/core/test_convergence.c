@@ -5,9 +5,9 @@
  * re-inserts, and random exchanges (partial, duplicated, reordered and
  * late batches) in a topology the seed picks: a hub (every exchange goes
  * through replica 0, as devices sync only with head office) or all pairs.
- * Everything random follows from the seed: site ids (store_set_site_for_test),
+ * Everything random follows from the seed: site ids (fsi_store_set_site_for_test),
  * row ids, values, delivery order, and time: the library reads a clock the
- * test drives (util_set_clock), one wall clock that each replica sees with
+ * test drives (fsi_util_set_clock), one wall clock that each replica sees with
  * its own offset, which sometimes jumps back.  So FS_PROPTEST_SEED=S
  * replays a run exactly (test_replay checks that).
  *
@@ -147,7 +147,7 @@ static fs_store *rep[MAXR];
 static int64_t site_of[MAXR];
 static wset known[MAXR];       /* the writes that reached each replica */
 static int64_t hlc_last[MAXR]; /* highest clock each replica issued or received */
-static merge_cursor cur[MAXR][MAXR];
+static fsi_merge_cursor cur[MAXR][MAXR];
 
 /* What docs/merge.md prescribes for a row, given a set of writes. */
 typedef struct ostate {
@@ -491,7 +491,7 @@ static void op(int r) {
 /* -------------------------------------------------------------- delivery */
 
 typedef struct batch {
-  fs_batch *b;
+  fsi_batch *b;
   int from, to;
   wset kfrom; /* what had reached the sender when the batch was extracted */
 } batch;
@@ -502,7 +502,7 @@ static batch kept[MAXR * MAXR]; /* the full exchange's batches, delivered again 
 static int nkept;
 static long total_rows, total_expected, total_over, total_logged, total_over_conc;
 
-static int value_is(const fs_value *v, int tbl, int c, const char *want) {
+static int value_is(const fsi_value *v, int tbl, int c, const char *want) {
   char buf[24];
   if (tables[tbl].cols[c].type == FS_COL_INT) {
     if (v->type != FS_VAL_INT) return 0;
@@ -513,7 +513,7 @@ static int value_is(const fs_value *v, int tbl, int c, const char *want) {
 }
 
 /* A delivered row is its sender's state: the oracle of what had reached it. */
-static void check_sent(const batch *p, const fs_rowchange *rc, int ri, const ostate *o) {
+static void check_sent(const batch *p, const fsi_rowchange *rc, int ri, const ostate *o) {
   int tbl = rows[ri].tbl;
   PCHECK(rc->cl == o->cl, "replica %d sent %s with cl %" PRId64 ", the oracle has %" PRId64,
          p->from, rc->pk, rc->cl, o->cl);
@@ -574,14 +574,14 @@ static void check_logged(const expect *e) {
 
 /* Applies a batch at its receiver; returns the rows whose state changed. */
 static long deliver(const batch *p) {
-  const fs_batch *b = p->b;
+  const fsi_batch *b = p->b;
   int to = p->to;
   int first = nex;
   int64_t maxh = 0;
   wset gained = known[to];
   if (b->nrows == 0) return 0;
   for (size_t i = 0; i < b->nrows; i++) {
-    const fs_rowchange *rc = &b->rows[i];
+    const fsi_rowchange *rc = &b->rows[i];
     int tbl = tbl_of(b->tables[rc->table].name);
     int ri = tbl < 0 ? -1 : row_of(tbl, rc->pk);
     PCHECK(ri >= 0, "replica %d sent %s, which no one wrote", p->from, rc->pk);
@@ -603,15 +603,15 @@ static long deliver(const batch *p) {
     for (int k = 0; k < rows[ri].nw; k++)
       if (ws_has(&p->kfrom, rows[ri].w[k])) ws_add(&gained, rows[ri].w[k]);
   }
-  merge_opts o = {site_of[p->from], NULL};
-  merge_result res;
+  fsi_merge_opts o = {site_of[p->from], NULL};
+  fsi_merge_result res;
   tclock.at = to;
   long applied = 0;
-  int rc = merge_apply(rep[to], b, &o, &res);
+  int rc = fsi_merge_apply(rep[to], b, &o, &res);
   CHECK_OK(rc);
   if (rc == FS_OK) {
     applied = (long)res.applied;
-    merge_result_free(&res);
+    fsi_merge_result_free(&res);
     known[to] = gained;
     if (maxh > hlc_last[to]) hlc_last[to] = maxh;
   }
@@ -624,7 +624,7 @@ static void deliver_pending(int i) {
   batch p = pend[i];
   pend[i] = pend[--npend];
   deliver(&p);
-  change_batch_free(p.b);
+  fsi_change_batch_free(p.b);
   check_replica(p.to, &known[p.to], "after a late batch");
 }
 
@@ -634,14 +634,14 @@ static void deliver_pending(int i) {
 static void exchange(int from, int to, int full) {
   batch bs[8];
   int nb = 0, more = 1;
-  merge_cursor c = cur[from][to];
-  merge_filter f = {site_of[to], NULL, 0};
+  fsi_merge_cursor c = cur[from][to];
+  fsi_merge_filter f = {site_of[to], NULL, 0};
   tclock.at = from;
   while (more && nb < 8) {
     size_t max = full ? 1000 : 1 + below(4);
-    merge_cursor next;
-    bs[nb] = (batch){change_batch_new(), from, to, known[from]};
-    CHECK_OK(merge_changes_since(rep[from], &c, &f, max, bs[nb].b, &next, &more));
+    fsi_merge_cursor next;
+    bs[nb] = (batch){fsi_change_batch_new(), from, to, known[from]};
+    CHECK_OK(fsi_merge_changes_since(rep[from], &c, &f, max, bs[nb].b, &next, &more));
     c = next;
     nb++;
     if (!full && below(2)) break;
@@ -662,7 +662,7 @@ static void exchange(int from, int to, int full) {
     if (full && bs[i].b->nrows && nkept < MAXR * MAXR)
       kept[nkept++] = bs[i];
     else
-      change_batch_free(bs[i].b);
+      fsi_change_batch_free(bs[i].b);
   }
   PCHECK(!full || !more, "a full exchange %d -> %d left rows behind", from, to);
   cur[from][to] = c;
@@ -755,7 +755,7 @@ static void run_seed(uint32_t seed, char **digest) {
   memset(cur, 0, sizeof cur);
   tclock.base = EPOCH_MS + below(1000);
   tclock.at = 0;
-  util_set_clock(test_now, NULL);
+  fsi_util_set_clock(test_now, NULL);
   for (int r = 0; r < nrep; r++) {
     tclock.off[r] = (int64_t)below(41) - 20;
     for (int j = 0; j < nrep; j++) cur[r][j].tbl = -1;
@@ -770,7 +770,7 @@ static void run_seed(uint32_t seed, char **digest) {
     site_of[r] = s;
     unsigned flags = FS_OPEN_CREATE | (hub && r == 0 ? FS_OPEN_SERVER : 0);
     CHECK_OK(fs_store_open(&rep[r], ":memory:", &schema, flags));
-    CHECK_OK(store_set_site_for_test(rep[r], s));
+    CHECK_OK(fsi_store_set_site_for_test(rep[r], s));
     CHECK_EQ_INT(fs_store_site(rep[r]), s);
     for (int k = 0; k < Q_N; k++)
       CHECK(sqlite3_prepare_v3(rep[r]->db, q_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &q[r][k],
@@ -828,7 +828,7 @@ static void run_seed(uint32_t seed, char **digest) {
   while (nkept) {
     batch *p = &kept[--nkept];
     again += deliver(p);
-    change_batch_free(p->b);
+    fsi_change_batch_free(p->b);
   }
   PCHECK(again == 0, "batches delivered again after convergence changed %ld rows", again);
   for (int r = 0; r < nrep; r++) check_replica(r, &all, "after batches delivered again");

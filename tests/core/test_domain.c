@@ -60,23 +60,23 @@ static void import(env *e, const char *kind, const char *csv, size_t expect) {
 
 /* Sends every change of `from` to `to` (from the beginning; idempotent). */
 static void transfer(fs_store *from, fs_store *to, const char *sender_mgr) {
-  merge_cursor c = {0, -1, ""};
-  merge_filter f = {fs_store_site(to), NULL, 0};
-  fs_batch *b = change_batch_new();
+  fsi_merge_cursor c = {0, -1, ""};
+  fsi_merge_filter f = {fs_store_site(to), NULL, 0};
+  fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   while (more) {
-    merge_cursor next;
-    int rc = merge_changes_since(from, &c, &f, 1000, b, &next, &more);
+    fsi_merge_cursor next;
+    int rc = fsi_merge_changes_since(from, &c, &f, 1000, b, &next, &more);
     CHECK_OK(rc);
     if (rc) break;
-    merge_opts o = {fs_store_site(from), sender_mgr};
-    merge_result res;
-    CHECK_OK(merge_apply(to, b, &o, &res));
+    fsi_merge_opts o = {fs_store_site(from), sender_mgr};
+    fsi_merge_result res;
+    CHECK_OK(fsi_merge_apply(to, b, &o, &res));
     CHECK_EQ_INT(res.refused, 0);
-    merge_result_free(&res);
+    fsi_merge_result_free(&res);
     c = next;
   }
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 }
 
 static void pull(env *e) { transfer(e->hq, e->dev, NULL); }
@@ -464,25 +464,25 @@ static void test_hq_assign(void) {
   CHECK_OK(fs_insert(e.dev, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2, k));
   push(&e);
   /* head office has sent everything: the cursor is at the end */
-  merge_cursor c = {0, -1, ""}, next;
-  merge_filter f = {0x4242, NULL, 0};
-  fs_batch *b = change_batch_new();
+  fsi_merge_cursor c = {0, -1, ""}, next;
+  fsi_merge_filter f = {0x4242, NULL, 0};
+  fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   while (more) {
-    CHECK_OK(merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
+    CHECK_OK(fsi_merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
     c = next;
   }
-  CHECK_OK(merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 0);
   CHECK_ERR(fs_hq_assign(e.hq, cust, ""), FS_EINVAL);
   char ghost[FS_ID_SIZE];
   fs_uuid7(ghost);
   CHECK_ERR(fs_hq_assign(e.hq, ghost, "bob"), FS_ENOTFOUND);
   CHECK_OK(fs_hq_assign(e.hq, cust, "bob"));
-  CHECK_OK(merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
   int saw_customer = 0, saw_contact = 0;
   for (size_t i = 0; i < b->nrows; i++) {
-    const fs_rowchange *r = &b->rows[i];
+    const fsi_rowchange *r = &b->rows[i];
     const char *t = b->tables[r->table].name;
     if (!strcmp(t, "customers") && !strcmp(r->pk, cust)) {
       saw_customer = 1;
@@ -495,9 +495,9 @@ static void test_hq_assign(void) {
   CHECK(saw_customer);
   CHECK(saw_contact);
   /* bob's devices get the customer and its contact; alice's view moves */
-  merge_filter fb = {0x4242, "bob", 1};
-  merge_cursor c0 = {0, -1, ""};
-  CHECK_OK(merge_changes_since(e.hq, &c0, &fb, 1000, b, &next, &more));
+  fsi_merge_filter fb = {0x4242, "bob", 1};
+  fsi_merge_cursor c0 = {0, -1, ""};
+  CHECK_OK(fsi_merge_changes_since(e.hq, &c0, &fb, 1000, b, &next, &more));
   int bob_rows = 0;
   for (size_t i = 0; i < b->nrows; i++)
     bob_rows += !strcmp(b->rows[i].pk, cust) || !strcmp(b->rows[i].pk, k);
@@ -506,7 +506,7 @@ static void test_hq_assign(void) {
   cJSON *cv = view(e.dev, "customer", cust);
   CHECK_STR(jstr(cv, "manager"), "bob"); /* head office's column, accepted */
   cJSON_Delete(cv);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   env_teardown(&e);
 }
 

@@ -75,18 +75,18 @@ static void test_merge_disk_full(void) {
     CHECK_OK(fs_insert(a, "items", (fs_field[]){{"name", big}, {"n", "7"}}, 2, NULL));
   CHECK_OK(fs_tx_commit(a));
   CHECK_OK(fs_insert(b, "items", (fs_field[]){{"name", "b's own"}, {"n", "1"}}, 2, NULL));
-  fs_batch *batch = change_batch_new();
-  merge_cursor from = {0, -1, ""}, next;
-  merge_filter f = {0, NULL, 0};
+  fsi_batch *batch = fsi_change_batch_new();
+  fsi_merge_cursor from = {0, -1, ""}, next;
+  fsi_merge_filter f = {0, NULL, 0};
   int more = 0;
-  CHECK_OK(merge_changes_since(a, &from, &f, 1000, batch, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(a, &from, &f, 1000, batch, &next, &more));
   CHECK_EQ_INT(batch->nrows, 400);
   char *before = export_of(b);
   int64_t v0 = fs_store_db_version(b), clock0 = b->clock.last;
   cap_pages(b, 30);
-  merge_opts o = {fs_store_site(a), NULL};
-  merge_result res;
-  CHECK_ERR(merge_apply(b, batch, &o, &res), FS_EIO);
+  fsi_merge_opts o = {fs_store_site(a), NULL};
+  fsi_merge_result res;
+  CHECK_ERR(fsi_merge_apply(b, batch, &o, &res), FS_EIO);
   CHECK_CONTAINS(fs_errmsg(), "full");
   char *after = export_of(b);
   CHECK(before && after && !strcmp(before, after)); /* nothing half-applied */
@@ -94,12 +94,12 @@ static void test_merge_disk_full(void) {
   CHECK_EQ_INT(b->clock.last, clock0); /* no clock advanced by a refused batch */
   /* with room again the same batch applies whole */
   CHECK(sqlite3_exec(b->db, "PRAGMA max_page_count=1073741823", NULL, NULL, NULL) == SQLITE_OK);
-  CHECK_OK(merge_apply(b, batch, &o, &res));
+  CHECK_OK(fsi_merge_apply(b, batch, &o, &res));
   CHECK_EQ_INT(res.applied, 400);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   fs_free(before);
   fs_free(after);
-  change_batch_free(batch);
+  fsi_change_batch_free(batch);
 done:
   fs_store_close(a);
   fs_store_close(b);

@@ -22,29 +22,29 @@ static const fs_schema schema = {"hlctest", 1, tables, 1};
 #define T0 1767600000000LL /* 2026-01-05T08:00:00Z */
 
 static void test_next_monotonic(void) {
-  hlc_clock c = {0};
-  int64_t prev = hlc_next(&c, T0);
+  fsi_hlc_clock c = {0};
+  int64_t prev = fsi_hlc_next(&c, T0);
   CHECK_EQ_INT(prev, T0 << HLC_LOGICAL_BITS); /* wall ahead: counter 0 */
   CHECK_EQ_INT(HLC_PHYS(prev), T0);
   int ok = 1;
   for (int i = 0; i < 100000; i++) { /* same millisecond: the counter moves */
-    int64_t h = hlc_next(&c, T0);
+    int64_t h = fsi_hlc_next(&c, T0);
     if (h <= prev) ok = 0;
     prev = h;
   }
   CHECK(ok);
   /* the counter overflowed into the millisecond part and kept the order */
   CHECK(HLC_PHYS(prev) > T0);
-  int64_t later = hlc_next(&c, T0 + 60000);
+  int64_t later = fsi_hlc_next(&c, T0 + 60000);
   CHECK_EQ_INT(later, (T0 + 60000) << HLC_LOGICAL_BITS);
   CHECK_EQ_INT(c.last, later);
 }
 
 static void test_wall_clock_backwards(void) {
-  hlc_clock c = {0};
-  int64_t a = hlc_next(&c, T0 + 5000);
-  int64_t b = hlc_next(&c, T0); /* NTP stepped the clock back 5 s */
-  int64_t d = hlc_next(&c, T0 - 3600 * 1000);
+  fsi_hlc_clock c = {0};
+  int64_t a = fsi_hlc_next(&c, T0 + 5000);
+  int64_t b = fsi_hlc_next(&c, T0); /* NTP stepped the clock back 5 s */
+  int64_t d = fsi_hlc_next(&c, T0 - 3600 * 1000);
   CHECK(b > a);
   CHECK(d > b);
   CHECK_EQ_INT(b, a + 1);
@@ -52,25 +52,25 @@ static void test_wall_clock_backwards(void) {
 }
 
 static void test_observe(void) {
-  hlc_clock c = {0};
-  int64_t mine = hlc_next(&c, T0);
+  fsi_hlc_clock c = {0};
+  int64_t mine = fsi_hlc_next(&c, T0);
   int64_t remote = ((T0 + 10000) << HLC_LOGICAL_BITS) + 7;
-  hlc_observe(&c, remote);
-  int64_t next = hlc_next(&c, T0 + 1);
+  fsi_hlc_observe(&c, remote);
+  int64_t next = fsi_hlc_next(&c, T0 + 1);
   CHECK(next > remote);
   CHECK(next > mine);
-  hlc_observe(&c, mine); /* an older clock never lowers it */
-  int64_t again = hlc_next(&c, T0 + 2);
+  fsi_hlc_observe(&c, mine); /* an older clock never lowers it */
+  int64_t again = fsi_hlc_next(&c, T0 + 2);
   CHECK(again > next);
 }
 
 /* Clock of row pk (its insert clock) as stored. */
 static int64_t row_clock(fs_store *st, const char *pk) {
-  struct fs_arena *a = arena_new(1024);
-  row r;
+  struct fsi_arena *a = fsi_arena_new(1024);
+  fsi_row r;
   int64_t h = -1;
-  if (row_load(st, &st->t[0], pk, a, &r) == FS_OK && r.state == ROW_LIVE) h = r.hlc;
-  arena_free(a);
+  if (fsi_row_load(st, &st->t[0], pk, a, &r) == FS_OK && r.state == ROW_LIVE) h = r.hlc;
+  fsi_arena_free(a);
   return h;
 }
 
@@ -79,7 +79,7 @@ static void test_persisted_across_reopen(void) {
   char path[512];
   snprintf(path, sizeof path, "%s/s.db", dir);
   char future[32];
-  int64_t fut = util_now_ms() + 30LL * 86400 * 1000; /* 30 days ahead */
+  int64_t fut = fsi_util_now_ms() + 30LL * 86400 * 1000; /* 30 days ahead */
   snprintf(future, sizeof future, "%lld", (long long)fut);
   char id1[FS_ID_SIZE], id2[FS_ID_SIZE];
   fs_store *st = NULL;
@@ -113,7 +113,7 @@ static void test_observed_clock_persisted(void) {
   fs_store *a = NULL, *b = NULL;
   char id[FS_ID_SIZE], id2[FS_ID_SIZE];
   char future[32];
-  int64_t fut = util_now_ms() + 2LL * 86400 * 1000;
+  int64_t fut = fsi_util_now_ms() + 2LL * 86400 * 1000;
   snprintf(future, sizeof future, "%lld", (long long)fut);
 
   CHECK_OK(fs_store_open(&a, ":memory:", &schema, FS_OPEN_CREATE));
@@ -125,17 +125,17 @@ static void test_observed_clock_persisted(void) {
 
   CHECK_OK(fs_store_open(&b, path, &schema, FS_OPEN_CREATE));
   fs_store_set_max_skew(b, 3LL * 86400 * 1000); /* accept the fast clock */
-  fs_batch *batch = change_batch_new();
-  merge_cursor from = {0, -1, ""}, next;
+  fsi_batch *batch = fsi_change_batch_new();
+  fsi_merge_cursor from = {0, -1, ""}, next;
   int more = 0;
-  merge_filter flt = {fs_store_site(b), NULL, 0};
-  CHECK_OK(merge_changes_since(a, &from, &flt, 100, batch, &next, &more));
+  fsi_merge_filter flt = {fs_store_site(b), NULL, 0};
+  CHECK_OK(fsi_merge_changes_since(a, &from, &flt, 100, batch, &next, &more));
   CHECK_EQ_INT(batch->nrows, 1);
-  merge_opts o = {fs_store_site(a), NULL};
-  merge_result res;
-  CHECK_OK(merge_apply(b, batch, &o, &res));
-  merge_result_free(&res);
-  change_batch_free(batch);
+  fsi_merge_opts o = {fs_store_site(a), NULL};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(b, batch, &o, &res));
+  fsi_merge_result_free(&res);
+  fsi_change_batch_free(batch);
   fs_store_close(b);
 
   CHECK_OK(fs_store_open(&b, path, &schema, 0));

@@ -1,6 +1,6 @@
 /*
  * test_merge.c — the merge rules of core/merge.c (docs/merge.md), checked on
- * small in-memory replicas that exchange merge_changes_since batches.
+ * small in-memory replicas that exchange fsi_merge_changes_since batches.
  *
  * Covers: per-column last-writer-wins (the later edit wins whichever site
  * made it; the site id breaks an exact clock tie, in any order); disjoint
@@ -74,29 +74,29 @@ static fs_store *open_device(const char *mgr, fs_store *hq) {
 
 /* Sends every change of `from` after *cur (NULL: from the beginning) to
  * `to` in batches of max_rows; returns the conflicts `to` logged. */
-static size_t sync_ex(fs_store *from, fs_store *to, merge_cursor *cur, const char *mgr_filter,
+static size_t sync_ex(fs_store *from, fs_store *to, fsi_merge_cursor *cur, const char *mgr_filter,
                       const char *sender_mgr, size_t max_rows) {
-  merge_cursor c0 = {0, -1, ""};
-  merge_cursor *c = cur ? cur : &c0;
-  merge_filter f = {fs_store_site(to), mgr_filter, 1};
-  fs_batch *b = change_batch_new();
+  fsi_merge_cursor c0 = {0, -1, ""};
+  fsi_merge_cursor *c = cur ? cur : &c0;
+  fsi_merge_filter f = {fs_store_site(to), mgr_filter, 1};
+  fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   size_t conflicts = 0;
   while (more) {
-    merge_cursor next;
-    int rc = merge_changes_since(from, c, &f, max_rows, b, &next, &more);
+    fsi_merge_cursor next;
+    int rc = fsi_merge_changes_since(from, c, &f, max_rows, b, &next, &more);
     CHECK_OK(rc);
     if (rc) break;
-    merge_opts o = {fs_store_site(from), sender_mgr};
-    merge_result res;
-    rc = merge_apply(to, b, &o, &res);
+    fsi_merge_opts o = {fs_store_site(from), sender_mgr};
+    fsi_merge_result res;
+    rc = fsi_merge_apply(to, b, &o, &res);
     CHECK_OK(rc);
     conflicts += res.conflicts;
-    merge_result_free(&res);
+    fsi_merge_result_free(&res);
     if (rc) break;
     *c = next;
   }
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   return conflicts;
 }
 
@@ -121,10 +121,10 @@ typedef struct held {
 static held get_row(fs_store *st, const char *table, const char *pk) {
   held h;
   memset(&h, 0, sizeof h);
-  tbl_state *ts = store_table(st, table);
-  struct fs_arena *a = arena_new(4096);
-  row r;
-  CHECK_OK(row_load(st, ts, pk, a, &r));
+  fsi_tbl_state *ts = fsi_store_table(st, table);
+  struct fsi_arena *a = fsi_arena_new(4096);
+  fsi_row r;
+  CHECK_OK(fsi_row_load(st, ts, pk, a, &r));
   h.state = r.state;
   h.cl = r.cl;
   for (size_t i = 0; r.state == ROW_LIVE && i < ts->decl->ncols && i < 12; i++) {
@@ -132,7 +132,7 @@ static held get_row(fs_store *st, const char *table, const char *pk) {
     if (r.vals[i].type == FS_VAL_TEXT) snprintf(h.text[i], sizeof h.text[i], "%s", r.vals[i].s);
     if (r.vals[i].type == FS_VAL_INT) h.num[i] = r.vals[i].i;
   }
-  arena_free(a);
+  fsi_arena_free(a);
   return h;
 }
 
@@ -174,12 +174,12 @@ static const char *jstr(const cJSON *o, const char *key) {
 /* The clock of column col of row pk (its own entry or the row clock). */
 static void cell_clock(fs_store *st, const char *table, const char *pk, int col, int64_t *hlc,
                        int64_t *site) {
-  struct fs_arena *a = arena_new(4096);
-  row r;
-  CHECK_OK(row_load(st, store_table(st, table), pk, a, &r));
+  struct fsi_arena *a = fsi_arena_new(4096);
+  fsi_row r;
+  CHECK_OK(fsi_row_load(st, fsi_store_table(st, table), pk, a, &r));
   *hlc = r.has_cell && r.has_cell[col] ? r.cells[col].hlc : r.hlc;
   *site = r.has_cell && r.has_cell[col] ? r.cells[col].site : r.site;
-  arena_free(a);
+  fsi_arena_free(a);
 }
 
 /* --- batches built by hand (a misbehaving or tampered peer) --- */
@@ -220,27 +220,27 @@ static void test_site_breaks_exact_tie(void) {
   set_now(T0);
   const char *pk = "01900000-0000-7000-8000-000000000001";
   int64_t h = T0 << HLC_LOGICAL_BITS;
-  fs_batch *lo = hand_batch(&schema), *hi = hand_batch(&schema);
+  fsi_batch *lo = hand_batch(&schema), *hi = hand_batch(&schema);
   hand_text(lo, hand_row(lo, "items", pk, 1, h, 100), "a", "site 100");
   hand_text(hi, hand_row(hi, "items", pk, 1, h, 200), "a", "site 200");
   fs_store *x = open_mem(&schema, 0), *y = open_mem(&schema, 0);
-  merge_result res;
-  merge_opts o = {100, NULL};
-  CHECK_OK(merge_apply(x, lo, &o, &res));
-  merge_result_free(&res);
+  fsi_merge_result res;
+  fsi_merge_opts o = {100, NULL};
+  CHECK_OK(fsi_merge_apply(x, lo, &o, &res));
+  fsi_merge_result_free(&res);
   o.sender = 200;
-  CHECK_OK(merge_apply(x, hi, &o, &res));
-  merge_result_free(&res);
-  CHECK_OK(merge_apply(y, hi, &o, &res));
-  merge_result_free(&res);
+  CHECK_OK(fsi_merge_apply(x, hi, &o, &res));
+  fsi_merge_result_free(&res);
+  CHECK_OK(fsi_merge_apply(y, hi, &o, &res));
+  fsi_merge_result_free(&res);
   o.sender = 100;
-  CHECK_OK(merge_apply(y, lo, &o, &res));
-  merge_result_free(&res);
+  CHECK_OK(fsi_merge_apply(y, lo, &o, &res));
+  fsi_merge_result_free(&res);
   CHECK_STR(get_row(x, "items", pk).text[0], "site 200");
   CHECK_STR(get_row(y, "items", pk).text[0], "site 200");
   check_same_export(x, y);
-  change_batch_free(lo);
-  change_batch_free(hi);
+  fsi_change_batch_free(lo);
+  fsi_change_batch_free(hi);
   fs_store_close(x);
   fs_store_close(y);
 }
@@ -389,36 +389,36 @@ static void test_idempotent(void) {
   CHECK_OK(fs_update(a, "items", id, (fs_field[]){{"a", "A"}, {"c", "A only"}}, 2));
   CHECK_OK(fs_delete(a, "items", id2));
   CHECK_OK(fs_update(b, "items", id, (fs_field[]){{"a", "B"}}, 1));
-  fs_batch *batch = change_batch_new();
-  merge_cursor from = {0, -1, ""}, next;
-  merge_filter f = {fs_store_site(b), NULL, 0};
+  fsi_batch *batch = fsi_change_batch_new();
+  fsi_merge_cursor from = {0, -1, ""}, next;
+  fsi_merge_filter f = {fs_store_site(b), NULL, 0};
   int more = 0;
-  CHECK_OK(merge_changes_since(a, &from, &f, 100, batch, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(a, &from, &f, 100, batch, &next, &more));
   CHECK_EQ_INT(batch->nrows, 2);
-  merge_opts o = {fs_store_site(a), NULL};
-  merge_result res;
-  CHECK_OK(merge_apply(b, batch, &o, &res));
+  fsi_merge_opts o = {fs_store_site(a), NULL};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(b, batch, &o, &res));
   CHECK_EQ_INT(res.applied, 2);
   CHECK_EQ_INT(res.conflicts, 1);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   char *before = export_of(b);
   int64_t seq = b->seq; /* the last change number b handed out */
-  CHECK_OK(merge_apply(b, batch, &o, &res));
+  CHECK_OK(fsi_merge_apply(b, batch, &o, &res));
   CHECK_EQ_INT(res.rows, 2);
   CHECK_EQ_INT(res.applied, 0);
   CHECK_EQ_INT(res.conflicts, 0);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(count(b, "SELECT count(*) FROM fs_conflict"), 1);
   char *after = export_of(b);
   CHECK(before && after && !strcmp(before, after));
   /* nothing new to send on from b: no row changed after that change */
-  merge_cursor since = {seq, -1, ""};
+  fsi_merge_cursor since = {seq, -1, ""};
   f.exclude_src = 12345;
-  CHECK_OK(merge_changes_since(b, &since, &f, 100, batch, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(b, &since, &f, 100, batch, &next, &more));
   CHECK_EQ_INT(batch->nrows, 0);
   fs_free(before);
   fs_free(after);
-  change_batch_free(batch);
+  fsi_change_batch_free(batch);
   fs_store_close(a);
   fs_store_close(b);
 }
@@ -428,33 +428,33 @@ static void test_edited_50_times_ships_once(void) {
   char id[FS_ID_SIZE];
   set_now(T0);
   CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "v0"}, {"b", "0"}}, 2, id));
-  merge_cursor cur = {0, -1, ""};
+  fsi_merge_cursor cur = {0, -1, ""};
   sync_ex(a, b, &cur, NULL, NULL, 1000);
   for (int i = 1; i <= 50; i++) {
     char v[8];
     snprintf(v, sizeof v, "v%d", i);
     CHECK_OK(fs_update(a, "items", id, (fs_field[]){{"a", v}}, 1));
   }
-  fs_batch *batch = change_batch_new();
-  merge_cursor next;
-  merge_filter f = {fs_store_site(b), NULL, 0};
+  fsi_batch *batch = fsi_change_batch_new();
+  fsi_merge_cursor next;
+  fsi_merge_filter f = {fs_store_site(b), NULL, 0};
   int more = 1;
-  CHECK_OK(merge_changes_since(a, &cur, &f, 1000, batch, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(a, &cur, &f, 1000, batch, &next, &more));
   CHECK_EQ_INT(batch->nrows, 1);
   CHECK_EQ_INT(more, 0);
   if (batch->nrows == 1) {
-    const fs_rowchange *r = &batch->rows[0];
+    const fsi_rowchange *r = &batch->rows[0];
     CHECK_STR(r->pk, id);
     CHECK_EQ_INT(r->vals[0].type, FS_VAL_TEXT);
     CHECK_STR(r->vals[0].s, "v50");
     CHECK_EQ_INT(r->ncells, 1);
   }
-  merge_opts o = {fs_store_site(a), NULL};
-  merge_result res;
-  CHECK_OK(merge_apply(b, batch, &o, &res));
-  merge_result_free(&res);
+  fsi_merge_opts o = {fs_store_site(a), NULL};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(b, batch, &o, &res));
+  fsi_merge_result_free(&res);
   CHECK_STR(get_row(b, "items", id).text[0], "v50");
-  change_batch_free(batch);
+  fsi_change_batch_free(batch);
   fs_store_close(a);
   fs_store_close(b);
 }
@@ -550,16 +550,16 @@ static void test_reinsert_after_delete(void) {
   CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "first life"}, {"b", "1"}}, 2, id));
   sync1(a, b);
   CHECK_OK(fs_delete(a, "items", id));
-  fs_batch *del = change_batch_new();
-  merge_cursor from = {0, -1, ""}, next;
-  merge_filter f = {fs_store_site(b), NULL, 0};
+  fsi_batch *del = fsi_change_batch_new();
+  fsi_merge_cursor from = {0, -1, ""}, next;
+  fsi_merge_filter f = {fs_store_site(b), NULL, 0};
   int more = 0;
-  CHECK_OK(merge_changes_since(a, &from, &f, 100, del, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(a, &from, &f, 100, del, &next, &more));
   CHECK_EQ_INT(del->nrows, 1);
-  merge_opts o = {fs_store_site(a), NULL};
-  merge_result res;
-  CHECK_OK(merge_apply(b, del, &o, &res));
-  merge_result_free(&res);
+  fsi_merge_opts o = {fs_store_site(a), NULL};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(b, del, &o, &res));
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(get_row(b, "items", id).state, ROW_TOMB);
   /* B brings the row back under the same id: a new incarnation */
   CHECK_OK(fs_insert(b, "items", (fs_field[]){{"id", id}, {"a", "second life"}}, 2, NULL));
@@ -572,13 +572,13 @@ static void test_reinsert_after_delete(void) {
   CHECK_EQ_INT(h.state, ROW_LIVE);
   CHECK_STR(h.text[0], "second life");
   /* the old delete arriving again changes nothing */
-  CHECK_OK(merge_apply(b, del, &o, &res));
+  CHECK_OK(fsi_merge_apply(b, del, &o, &res));
   CHECK_EQ_INT(res.applied, 0);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_STR(get_row(b, "items", id).text[0], "second life");
   check_same_export(a, b);
   CHECK_EQ_INT(count(a, "SELECT count(*) FROM fs_conflict"), 0);
-  change_batch_free(del);
+  fsi_change_batch_free(del);
   fs_store_close(a);
   fs_store_close(b);
 }
@@ -613,23 +613,23 @@ static void test_children_kept(void) {
   CHECK_OK(fs_insert(d, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2, k1));
   CHECK_OK(fs_update(d, "customers", cust, (fs_field[]){{"city", "Gdansk"}}, 1));
   /* extraction order is by db_version: the contact now comes first */
-  merge_cursor c0 = {0, -1, ""}, mid, end;
-  merge_filter f = {fs_store_site(hq), NULL, 0};
-  fs_batch *b1 = change_batch_new(), *b2 = change_batch_new();
+  fsi_merge_cursor c0 = {0, -1, ""}, mid, end;
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_batch *b1 = fsi_change_batch_new(), *b2 = fsi_change_batch_new();
   int more = 0;
-  CHECK_OK(merge_changes_since(d, &c0, &f, 1, b1, &mid, &more));
-  CHECK_OK(merge_changes_since(d, &mid, &f, 1, b2, &end, &more));
+  CHECK_OK(fsi_merge_changes_since(d, &c0, &f, 1, b1, &mid, &more));
+  CHECK_OK(fsi_merge_changes_since(d, &mid, &f, 1, b2, &end, &more));
   CHECK_EQ_INT(b1->nrows, 1);
   CHECK(b1->nrows == 1 && !strcmp(b1->tables[b1->rows[0].table].name, "contacts"));
-  merge_opts o = {fs_store_site(d), "alice"};
-  merge_result res;
-  CHECK_OK(merge_apply(hq, b1, &o, &res));
+  fsi_merge_opts o = {fs_store_site(d), "alice"};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(hq, b1, &o, &res));
   CHECK_EQ_INT(res.applied, 1);
   CHECK_EQ_INT(res.refused, 0);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(get_row(hq, "contacts", k1).state, ROW_LIVE);
-  CHECK_OK(merge_apply(hq, b2, &o, &res));
-  merge_result_free(&res);
+  CHECK_OK(fsi_merge_apply(hq, b2, &o, &res));
+  fsi_merge_result_free(&res);
   cJSON *doc = view(hq, "customer", cust);
   cJSON *contacts = cJSON_GetObjectItemCaseSensitive(doc, "contacts");
   CHECK_EQ_INT(cJSON_GetArraySize(contacts), 1);
@@ -655,8 +655,8 @@ static void test_children_kept(void) {
     CHECK_CONTAINS(e, "\"name\":\"Finn\"");
     fs_free(e);
   }
-  change_batch_free(b1);
-  change_batch_free(b2);
+  fsi_change_batch_free(b1);
+  fsi_change_batch_free(b2);
   fs_store_close(d);
   fs_store_close(hq);
 }
@@ -673,30 +673,30 @@ static void test_child_before_parent_reaches_other_devices(void) {
   CHECK_OK(fs_insert(d, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
   CHECK_OK(fs_insert(d, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2, k1));
   CHECK_OK(fs_update(d, "customers", cust, (fs_field[]){{"city", "Gdansk"}}, 1));
-  merge_cursor dc = {0, -1, ""};
+  fsi_merge_cursor dc = {0, -1, ""};
   /* push the contact only (first batch of one row) */
-  merge_filter f = {fs_store_site(hq), NULL, 0};
-  fs_batch *b = change_batch_new();
-  merge_cursor next;
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_batch *b = fsi_change_batch_new();
+  fsi_merge_cursor next;
   int more = 0;
-  CHECK_OK(merge_changes_since(d, &dc, &f, 1, b, &next, &more));
-  merge_opts o = {fs_store_site(d), "alice"};
-  merge_result res;
-  CHECK_OK(merge_apply(hq, b, &o, &res));
-  merge_result_free(&res);
+  CHECK_OK(fsi_merge_changes_since(d, &dc, &f, 1, b, &next, &more));
+  fsi_merge_opts o = {fs_store_site(d), "alice"};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(hq, b, &o, &res));
+  fsi_merge_result_free(&res);
   dc = next;
   /* head office writes something every device gets, after the contact */
   CHECK_OK(fs_insert(hq, "products", (fs_field[]){{"sku", "A-1"}, {"name", "Anvil"},
                                                   {"active", "1"}}, 3, NULL));
   /* alice's second laptop pulls now, then again after the customer came */
   fs_store *d2 = open_device("alice", hq);
-  merge_cursor pc = {0, -1, ""};
+  fsi_merge_cursor pc = {0, -1, ""};
   sync_ex(hq, d2, &pc, "alice", NULL, 1000);
   sync_ex(d, hq, &dc, NULL, "alice", 1000);
   sync_ex(hq, d2, &pc, "alice", NULL, 1000);
   CHECK_EQ_INT(get_row(d2, "customers", cust).state, ROW_LIVE);
   CHECK_EQ_INT(get_row(d2, "contacts", k1).state, ROW_LIVE);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   fs_store_close(d2);
   fs_store_close(d);
   fs_store_close(hq);
@@ -709,18 +709,18 @@ static void test_skew_bound(void) {
   CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "local"}}, 1, local));
   const char *good = "01900000-0000-7000-8000-000000000001";
   const char *bad = "01900000-0000-7000-8000-000000000002";
-  int64_t now = util_now_ms();
+  int64_t now = fsi_util_now_ms();
   int64_t fast = (now + 2 * 3600 * 1000) << HLC_LOGICAL_BITS;
-  fs_batch *bt = hand_batch(&schema);
+  fsi_batch *bt = hand_batch(&schema);
   hand_text(bt, hand_row(bt, "items", good, 1, now << HLC_LOGICAL_BITS, 0x77), "a", "fine");
   hand_text(bt, hand_row(bt, "items", bad, 1, fast, 0xabc), "a", "from the future");
   int64_t clock = st->clock.last, dbv = fs_store_db_version(st);
-  merge_opts o = {0xabc, NULL};
-  merge_result res;
-  CHECK_ERR(merge_apply(st, bt, &o, &res), FS_ESKEW);
+  fsi_merge_opts o = {0xabc, NULL};
+  fsi_merge_result res;
+  CHECK_ERR(fsi_merge_apply(st, bt, &o, &res), FS_ESKEW);
   CHECK_CONTAINS(fs_errmsg(), "0000000000000abc");
   CHECK_CONTAINS(fs_errmsg(), "ahead");
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(get_row(st, "items", good).state, ROW_NONE);
   CHECK_EQ_INT(get_row(st, "items", bad).state, ROW_NONE);
   CHECK_EQ_INT(st->clock.last, clock);
@@ -731,20 +731,20 @@ static void test_skew_bound(void) {
   cell_clock(st, "items", after, 0, &h, &s);
   CHECK(h < fast);
   /* a cell clock counts too */
-  fs_batch *bc = hand_batch(&schema);
-  fs_rowchange *r = hand_row(bc, "items", good, 1, now << HLC_LOGICAL_BITS, 0x77);
+  fsi_batch *bc = hand_batch(&schema);
+  fsi_rowchange *r = hand_row(bc, "items", good, 1, now << HLC_LOGICAL_BITS, 0x77);
   hand_text(bc, r, "a", "x");
   hand_cell(bc, r, "b", fast, 0xdef);
-  CHECK_ERR(merge_apply(st, bc, &o, &res), FS_ESKEW);
+  CHECK_ERR(fsi_merge_apply(st, bc, &o, &res), FS_ESKEW);
   CHECK_CONTAINS(fs_errmsg(), "0000000000000def");
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   /* a wider bound accepts it */
   fs_store_set_max_skew(st, 3 * 3600 * 1000);
-  CHECK_OK(merge_apply(st, bt, &o, &res));
-  merge_result_free(&res);
+  CHECK_OK(fsi_merge_apply(st, bt, &o, &res));
+  fsi_merge_result_free(&res);
   CHECK_STR(get_row(st, "items", bad).text[0], "from the future");
-  change_batch_free(bt);
-  change_batch_free(bc);
+  fsi_change_batch_free(bt);
+  fsi_change_batch_free(bc);
   fs_store_close(st);
 }
 
@@ -767,9 +767,9 @@ static void test_policy_forged_hq_site(void) {
   row_clock(hq, "customers", cust, &ch, &cs);
   int64_t later = (T0 + 1000) << HLC_LOGICAL_BITS;
 
-  fs_batch *b = hand_batch(fs_schema_fieldsales());
+  fsi_batch *b = hand_batch(fs_schema_fieldsales());
   /* a product edit signed as if head office had made it */
-  fs_rowchange *r = hand_row(b, "products", prod, 1, ph, ps);
+  fsi_rowchange *r = hand_row(b, "products", prod, 1, ph, ps);
   hand_text(b, r, "sku", "A1");
   hand_text(b, r, "name", "Free chair");
   hand_cell(b, r, "name", later, H);
@@ -783,18 +783,18 @@ static void test_policy_forged_hq_site(void) {
   hand_text(b, r, "status", "prospect");
   hand_text(b, r, "manager", "bob");
   hand_cell(b, r, "manager", later, H);
-  merge_opts o = {fs_store_site(d), "alice"};
-  merge_result res;
-  CHECK_OK(merge_apply(hq, b, &o, &res));
+  fsi_merge_opts o = {fs_store_site(d), "alice"};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(hq, b, &o, &res));
   CHECK_EQ_INT(res.refused, 3);
   CHECK_EQ_INT(res.applied, 0);
   for (size_t i = 0; i < res.refused; i++)
     CHECK_CONTAINS(res.refusals[i].reason, "head-office write that head office never made");
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_STR(get_row(hq, "products", prod).text[1], "Chair");
   CHECK_EQ_INT(get_row(hq, "products", "01900000-0000-7000-8000-0000000000bb").state, ROW_NONE);
   CHECK_STR(get_row(hq, "customers", cust).text[9], "alice");
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   fs_store_close(d);
   fs_store_close(hq);
 }
@@ -810,20 +810,20 @@ static void test_policy_hq_table(void) {
   CHECK_ERR(fs_insert(d, "products", (fs_field[]){{"sku", "X"}, {"name", "X"}, {"active", "1"}},
                       3, NULL),
             FS_EPERM);
-  fs_batch *b = change_batch_new();
-  merge_cursor c0 = {0, -1, ""}, next;
-  merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_batch *b = fsi_change_batch_new();
+  fsi_merge_cursor c0 = {0, -1, ""}, next;
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
   int more = 0;
-  CHECK_OK(merge_changes_since(d, &c0, &f, 100, b, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(d, &c0, &f, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
   const char *ppk = "01900000-0000-7000-8000-0000000000aa";
-  fs_rowchange *r = hand_row(b, "products", ppk, 1, (T0 << HLC_LOGICAL_BITS) + 5,
+  fsi_rowchange *r = hand_row(b, "products", ppk, 1, (T0 << HLC_LOGICAL_BITS) + 5,
                              fs_store_site(d));
   hand_text(b, r, "sku", "FREE-1");
   hand_text(b, r, "name", "Free lunch");
-  merge_opts o = {fs_store_site(d), "alice"};
-  merge_result res;
-  CHECK_OK(merge_apply(hq, b, &o, &res));
+  fsi_merge_opts o = {fs_store_site(d), "alice"};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(hq, b, &o, &res));
   CHECK_EQ_INT(res.rows, 2);
   CHECK_EQ_INT(res.refused, 1);
   CHECK_EQ_INT(res.applied, 1);
@@ -834,7 +834,7 @@ static void test_policy_hq_table(void) {
     CHECK_EQ_INT(res.refusals[0].site, fs_store_site(d));
     CHECK_CONTAINS(res.refusals[0].reason, "head-office data");
   }
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(get_row(hq, "customers", cust).state, ROW_LIVE);
   CHECK_EQ_INT(get_row(hq, "products", ppk).state, ROW_NONE);
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_refused"), 1);
@@ -848,24 +848,24 @@ static void test_policy_hq_table(void) {
   CHECK_CONTAINS(jstr(x, "reason"), "devices cannot change it");
   cJSON_Delete(doc);
   /* the same batch again (a resent push): reported again, logged once */
-  CHECK_OK(merge_apply(hq, b, &o, &res));
+  CHECK_OK(fsi_merge_apply(hq, b, &o, &res));
   CHECK_EQ_INT(res.refused, 1);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_refused"), 1);
 
   /* a device refuses head-office rows that do not come from head office */
-  fs_batch *rogue = change_batch_new();
-  CHECK_OK(merge_changes_since(hq, &c0, &f, 100, rogue, &next, &more));
+  fsi_batch *rogue = fsi_change_batch_new();
+  CHECK_OK(fsi_merge_changes_since(hq, &c0, &f, 100, rogue, &next, &more));
   rogue->nrows = 0;
   r = hand_row(rogue, "products", ppk, 1, (T0 << HLC_LOGICAL_BITS) + 9, 0x999);
   hand_text(rogue, r, "sku", "FREE-1");
-  o = (merge_opts){0x999, NULL};
-  CHECK_OK(merge_apply(d, rogue, &o, &res));
+  o = (fsi_merge_opts){0x999, NULL};
+  CHECK_OK(fsi_merge_apply(d, rogue, &o, &res));
   CHECK_EQ_INT(res.refused, 1);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(get_row(d, "products", ppk).state, ROW_NONE);
-  change_batch_free(rogue);
-  change_batch_free(b);
+  fsi_change_batch_free(rogue);
+  fsi_change_batch_free(b);
   fs_store_close(d);
   fs_store_close(hq);
 }
@@ -878,38 +878,38 @@ static void test_policy_hq_column(void) {
   fs_store *d = open_device("alice", hq);
   char cust[FS_ID_SIZE];
   CHECK_OK(fs_insert(d, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
-  merge_cursor dc = {0, -1, ""};
+  fsi_merge_cursor dc = {0, -1, ""};
   sync_ex(d, hq, &dc, NULL, "alice", 1000);
   CHECK_STR(get_row(hq, "customers", cust).text[9], "alice");
   set_now(T0 + 1000);
   CHECK_ERR(fs_update(d, "customers", cust, (fs_field[]){{"manager", "mallory"}}, 1), FS_EPERM);
   CHECK_OK(fs_update(d, "customers", cust, (fs_field[]){{"name", "Acme Ltd"}}, 1));
-  fs_batch *b = change_batch_new();
-  merge_cursor next;
-  merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_batch *b = fsi_change_batch_new();
+  fsi_merge_cursor next;
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
   int more = 0;
-  CHECK_OK(merge_changes_since(d, &dc, &f, 100, b, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(d, &dc, &f, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
   if (b->nrows != 1) goto out;
-  fs_rowchange *r = &b->rows[0];
+  fsi_rowchange *r = &b->rows[0];
   int64_t h = r->cells[0].hlc;
   hand_text(b, r, "manager", "mallory"); /* a tampered device */
   hand_cell(b, r, "manager", h, fs_store_site(d));
-  merge_opts o = {fs_store_site(d), "alice"};
-  merge_result res;
-  CHECK_OK(merge_apply(hq, b, &o, &res));
+  fsi_merge_opts o = {fs_store_site(d), "alice"};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(hq, b, &o, &res));
   CHECK_EQ_INT(res.refused, 1);
   if (res.refused == 1) {
     CHECK_STR(res.refusals[0].col, "manager");
     CHECK_CONTAINS(res.refusals[0].reason, "customers.manager is set by head office only");
   }
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   held c = get_row(hq, "customers", cust);
   CHECK_STR(c.text[0], "Acme Ltd");
   CHECK_STR(c.text[9], "alice");
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_refused WHERE col='manager'"), 1);
 out:
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   fs_store_close(d);
   fs_store_close(hq);
 }
@@ -926,33 +926,33 @@ static void test_policy_two_hq_columns(void) {
                      3, id));
   sync1(hq, d);
   CHECK_STR(get_row(d, "owned", id).text[1], "b1");
-  merge_cursor dc = {0, -1, ""};
+  fsi_merge_cursor dc = {0, -1, ""};
   set_now(T0 + 1000);
   CHECK_OK(fs_update(d, "owned", id, (fs_field[]){{"name", "renamed"}}, 1));
-  fs_batch *b = change_batch_new();
-  merge_cursor next;
-  merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_batch *b = fsi_change_batch_new();
+  fsi_merge_cursor next;
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
   int more = 0;
-  CHECK_OK(merge_changes_since(d, &dc, &f, 100, b, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(d, &dc, &f, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
   if (b->nrows != 1) goto out;
-  fs_rowchange *r = &b->rows[0];
+  fsi_rowchange *r = &b->rows[0];
   int64_t h = r->cells[0].hlc;
   hand_text(b, r, "boss", "evil1");
   hand_cell(b, r, "boss", h, fs_store_site(d));
   hand_text(b, r, "boss2", "evil2");
   hand_cell(b, r, "boss2", h, fs_store_site(d));
-  merge_opts o = {fs_store_site(d), NULL};
-  merge_result res;
-  CHECK_OK(merge_apply(hq, b, &o, &res));
+  fsi_merge_opts o = {fs_store_site(d), NULL};
+  fsi_merge_result res;
+  CHECK_OK(fsi_merge_apply(hq, b, &o, &res));
   CHECK_EQ_INT(res.refused, 2);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   held x = get_row(hq, "owned", id);
   CHECK_STR(x.text[0], "renamed");
   CHECK_STR(x.text[1], "b1");
   CHECK_STR(x.text[2], "c1");
 out:
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   fs_store_close(d);
   fs_store_close(hq);
 }
@@ -978,21 +978,21 @@ static void test_bounded_extraction(void) {
   for (int i = 0; i < DEL; i++) CHECK_OK(fs_delete(st, "items", ids[i * 97]));
   CHECK_OK(fs_tx_commit(st));
   char curtext[128] = "";
-  fs_batch *b = change_batch_new();
-  merge_filter f = {0x5151, NULL, 0};
+  fsi_batch *b = fsi_change_batch_new();
+  fsi_merge_filter f = {0x5151, NULL, 0};
   int batches = 0, more = 1, tombs = 0;
   size_t total = 0;
   while (more && batches < 20) {
-    merge_cursor from, next;
-    CHECK_OK(merge_cursor_parse(&from, curtext));
-    CHECK_OK(merge_changes_since(st, &from, &f, 1000, b, &next, &more));
+    fsi_merge_cursor from, next;
+    CHECK_OK(fsi_merge_cursor_parse(&from, curtext));
+    CHECK_OK(fsi_merge_changes_since(st, &from, &f, 1000, b, &next, &more));
     batches++;
     CHECK(b->nrows <= 1000);
     for (size_t i = 0; i < b->nrows && total < N + 1; i++) {
       seen[total++] = strdup(b->rows[i].pk);
       tombs += b->rows[i].cl % 2 == 0;
     }
-    merge_cursor_format(&next, curtext, sizeof curtext);
+    fsi_merge_cursor_format(&next, curtext, sizeof curtext);
     if (b->nrows == 0) break;
   }
   CHECK_EQ_INT(batches, 10);
@@ -1010,14 +1010,14 @@ static void test_bounded_extraction(void) {
   }
   CHECK_EQ_INT(missing, 0);
   /* nothing after the end */
-  merge_cursor from, next;
-  CHECK_OK(merge_cursor_parse(&from, curtext));
-  CHECK_OK(merge_changes_since(st, &from, &f, 1000, b, &next, &more));
+  fsi_merge_cursor from, next;
+  CHECK_OK(fsi_merge_cursor_parse(&from, curtext));
+  CHECK_OK(fsi_merge_changes_since(st, &from, &f, 1000, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 0);
   for (size_t i = 0; i < total; i++) free(seen[i]);
   free(seen);
   free(ids);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   fs_store_close(st);
 }
 
@@ -1027,33 +1027,33 @@ static void test_extract_without_filter(void) {
   set_now(T0);
   fs_store *st = open_mem(&schema, 0);
   CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "local"}}, 1, NULL));
-  fs_batch *b = change_batch_new();
-  merge_cursor from = {0, -1, ""}, next;
+  fsi_batch *b = fsi_change_batch_new();
+  fsi_merge_cursor from = {0, -1, ""}, next;
   int more = 0;
-  CHECK_OK(merge_changes_since(st, &from, NULL, 100, b, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(st, &from, NULL, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
-  merge_filter f = {0, NULL, 0};
-  CHECK_OK(merge_changes_since(st, &from, &f, 100, b, &next, &more));
+  fsi_merge_filter f = {0, NULL, 0};
+  CHECK_OK(fsi_merge_changes_since(st, &from, &f, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   fs_store_close(st);
 }
 
 static void test_cursor_text(void) {
-  merge_cursor c = {123456789012LL, 4, "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"}, back;
+  fsi_merge_cursor c = {123456789012LL, 4, "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"}, back;
   char text[128];
-  merge_cursor_format(&c, text, sizeof text);
-  CHECK_OK(merge_cursor_parse(&back, text));
+  fsi_merge_cursor_format(&c, text, sizeof text);
+  CHECK_OK(fsi_merge_cursor_parse(&back, text));
   CHECK_EQ_INT(back.seq, c.seq);
   CHECK_EQ_INT(back.tbl, c.tbl);
   CHECK_STR(back.pk, c.pk);
-  merge_cursor start = {0, -1, ""};
-  merge_cursor_format(&start, text, sizeof text);
-  CHECK_OK(merge_cursor_parse(&back, text));
+  fsi_merge_cursor start = {0, -1, ""};
+  fsi_merge_cursor_format(&start, text, sizeof text);
+  CHECK_OK(fsi_merge_cursor_parse(&back, text));
   CHECK_EQ_INT(back.seq, 0);
   CHECK_EQ_INT(back.tbl, -1);
   CHECK_STR(back.pk, "");
-  CHECK_OK(merge_cursor_parse(&back, "")); /* empty = from the beginning */
+  CHECK_OK(fsi_merge_cursor_parse(&back, "")); /* empty = from the beginning */
   CHECK_EQ_INT(back.tbl, -1);
   char longpk[100] = "5.1.";
   memset(longpk + 4, 'a', 65);
@@ -1061,7 +1061,7 @@ static void test_cursor_text(void) {
   const char *bad[] = {"x", "12", "12.", "12.3", "a.1.x", "-1.0.", "5.-2.", "5.x.", "5.65.",
                        "5.0.\xff\xfe", longpk};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    int rc = merge_cursor_parse(&back, bad[i]);
+    int rc = fsi_merge_cursor_parse(&back, bad[i]);
     if (rc != FS_EINVAL) tu_fail(__FILE__, __LINE__, "cursor \"%s\" accepted", bad[i]);
     tu_checks++;
   }
@@ -1071,10 +1071,10 @@ static void test_cursor_text(void) {
 /* Cursors come from the network: numbers outside int64, signs and spaces
  * are malformed too (strtoll would saturate or skip them). */
 static void test_cursor_text_strict(void) {
-  merge_cursor back;
+  fsi_merge_cursor back;
   const char *bad[] = {"99999999999999999999.0.", " 1.0.", "+1.0.", "1. 0.", "1.+0."};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    int rc = merge_cursor_parse(&back, bad[i]);
+    int rc = fsi_merge_cursor_parse(&back, bad[i]);
     if (rc != FS_EINVAL) tu_fail(__FILE__, __LINE__, "cursor \"%s\" accepted", bad[i]);
     tu_checks++;
   }
@@ -1087,18 +1087,18 @@ static void test_echo_suppression(void) {
   CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "x"}}, 1, id));
   CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "y"}}, 1, NULL));
   sync1(a, b);
-  fs_batch *bt = change_batch_new();
-  merge_cursor from = {0, -1, ""}, next;
+  fsi_batch *bt = fsi_change_batch_new();
+  fsi_merge_cursor from = {0, -1, ""}, next;
   int more = 0;
-  merge_filter to_a = {fs_store_site(a), NULL, 0}, to_c = {fs_store_site(c), NULL, 0};
-  CHECK_OK(merge_changes_since(b, &from, &to_a, 100, bt, &next, &more));
+  fsi_merge_filter to_a = {fs_store_site(a), NULL, 0}, to_c = {fs_store_site(c), NULL, 0};
+  CHECK_OK(fsi_merge_changes_since(b, &from, &to_a, 100, bt, &next, &more));
   CHECK_EQ_INT(bt->nrows, 0); /* nothing echoes back to its source */
-  CHECK_OK(merge_changes_since(b, &from, &to_c, 100, bt, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(b, &from, &to_c, 100, bt, &next, &more));
   CHECK_EQ_INT(bt->nrows, 2); /* but it is relayed to others */
   CHECK_OK(fs_update(b, "items", id, (fs_field[]){{"c", "B's"}}, 1));
-  CHECK_OK(merge_changes_since(b, &from, &to_a, 100, bt, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(b, &from, &to_a, 100, bt, &next, &more));
   CHECK_EQ_INT(bt->nrows, 1);
-  change_batch_free(bt);
+  fsi_change_batch_free(bt);
   fs_store_close(a);
   fs_store_close(b);
   fs_store_close(c);

@@ -1,9 +1,9 @@
 /*
  * test_policy.c — head office trusts no device (core/merge.c policy(),
- * core/domain.c domain_check_row, docs/merge.md "Write policy").
+ * core/domain.c fsi_domain_check_row, docs/merge.md "Write policy").
  *
  * Each test plays a tampered device: it builds a push by hand, merges it at
- * head office as a device push (merge_opts.sender_manager set) and checks
+ * head office as a device push (fsi_merge_opts.sender_manager set) and checks
  * that what breaks a rule is refused with a sentence naming the rule, that
  * head office holds what it held before, and that the rest of the batch
  * applies.  Covers: a deleted customer cannot be taken over through its
@@ -59,58 +59,58 @@ static fs_store *open_device(const char *mgr, fs_store *hq) {
 /* Sends every change of `from` after *cur to `to`, filtered for manager
  * `filter` (NULL: everything), merged as a push of a device of sender_mgr
  * (NULL: not a device push); returns the refusals. */
-static size_t sync_ex(fs_store *from, fs_store *to, merge_cursor *cur, const char *filter,
+static size_t sync_ex(fs_store *from, fs_store *to, fsi_merge_cursor *cur, const char *filter,
                       const char *sender_mgr) {
-  merge_filter f = {fs_store_site(to), filter, 1};
-  fs_batch *b = change_batch_new();
+  fsi_merge_filter f = {fs_store_site(to), filter, 1};
+  fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   size_t refused = 0;
   while (more) {
-    merge_cursor next;
-    int rc = merge_changes_since(from, cur, &f, 1000, b, &next, &more);
+    fsi_merge_cursor next;
+    int rc = fsi_merge_changes_since(from, cur, &f, 1000, b, &next, &more);
     CHECK_OK(rc);
     if (rc) break;
-    merge_opts o = {fs_store_site(from), sender_mgr};
-    merge_result res;
-    rc = merge_apply(to, b, &o, &res);
+    fsi_merge_opts o = {fs_store_site(from), sender_mgr};
+    fsi_merge_result res;
+    rc = fsi_merge_apply(to, b, &o, &res);
     CHECK_OK(rc);
     if (rc) break;
     refused += res.refused;
-    merge_result_free(&res);
+    fsi_merge_result_free(&res);
     *cur = next;
   }
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   return refused;
 }
 
-static void push(fs_store *dev, fs_store *hq, merge_cursor *cur, const char *mgr) {
+static void push(fs_store *dev, fs_store *hq, fsi_merge_cursor *cur, const char *mgr) {
   CHECK_EQ_INT(sync_ex(dev, hq, cur, NULL, mgr), 0);
 }
 
-static void pull(fs_store *hq, fs_store *dev, merge_cursor *cur, const char *mgr) {
+static void pull(fs_store *hq, fs_store *dev, fsi_merge_cursor *cur, const char *mgr) {
   CHECK_EQ_INT(sync_ex(hq, dev, cur, mgr, NULL), 0);
 }
 
 static int row_state(fs_store *st, const char *table, const char *pk) {
-  struct fs_arena *a = arena_new(4096);
-  row r;
-  CHECK_OK(row_load(st, store_table(st, table), pk, a, &r));
-  arena_free(a);
+  struct fsi_arena *a = fsi_arena_new(4096);
+  fsi_row r;
+  CHECK_OK(fsi_row_load(st, fsi_store_table(st, table), pk, a, &r));
+  fsi_arena_free(a);
   return r.state;
 }
 
 /* Text of column col of a live row ("" when NULL or not live). */
 static const char *text_of(fs_store *st, const char *table, const char *pk, const char *col) {
   static char buf[256];
-  struct fs_arena *a = arena_new(4096);
-  tbl_state *ts = store_table(st, table);
-  row r;
+  struct fsi_arena *a = fsi_arena_new(4096);
+  fsi_tbl_state *ts = fsi_store_table(st, table);
+  fsi_row r;
   buf[0] = '\0';
-  CHECK_OK(row_load(st, ts, pk, a, &r));
+  CHECK_OK(fsi_row_load(st, ts, pk, a, &r));
   for (size_t i = 0; r.state == ROW_LIVE && i < ts->decl->ncols; i++)
     if (!strcmp(ts->decl->cols[i].name, col) && r.vals[i].type == FS_VAL_TEXT)
       snprintf(buf, sizeof buf, "%s", r.vals[i].s);
-  arena_free(a);
+  fsi_arena_free(a);
   return buf;
 }
 
@@ -126,9 +126,9 @@ static int64_t count(fs_store *st, const char *sql) {
 
 /* --- batches built by hand (a tampered device) --- */
 
-static fs_rowchange *hand_customer(fs_batch *b, const char *pk, int64_t cl, int64_t hlc,
+static fsi_rowchange *hand_customer(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc,
                                    int64_t site, const char *name, const char *mgr) {
-  fs_rowchange *r = hand_row(b, "customers", pk, cl, hlc, site);
+  fsi_rowchange *r = hand_row(b, "customers", pk, cl, hlc, site);
   hand_text(b, r, "name", name);
   hand_text(b, r, "status", "prospect");
   if (mgr) hand_text(b, r, "manager", mgr);
@@ -138,15 +138,15 @@ static fs_rowchange *hand_customer(fs_batch *b, const char *pk, int64_t cl, int6
 static void new_id(char id[FS_ID_SIZE]) { fs_uuid7(id); }
 
 /* Merges b at head office as a push of device `dev` of manager mgr. */
-static void merge_push(fs_store *hq, fs_store *dev, const char *mgr, fs_batch *b,
-                       merge_result *res) {
-  merge_opts o = {fs_store_site(dev), mgr};
-  CHECK_OK(merge_apply(hq, b, &o, res));
+static void merge_push(fs_store *hq, fs_store *dev, const char *mgr, fsi_batch *b,
+                       fsi_merge_result *res) {
+  fsi_merge_opts o = {fs_store_site(dev), mgr};
+  CHECK_OK(fsi_merge_apply(hq, b, &o, res));
 }
 
 /* 1 when some row of b names pk (in any table but the let-go markers'
  * when skip_markers). */
-static int batch_names(const fs_batch *b, const char *pk, int skip_markers) {
+static int batch_names(const fsi_batch *b, const char *pk, int skip_markers) {
   for (size_t i = 0; i < b->nrows; i++) {
     if (strcmp(b->rows[i].pk, pk) != 0) continue;
     if (skip_markers && !strcmp(b->tables[b->rows[i].table].name, "fs_letgo")) continue;
@@ -156,12 +156,12 @@ static int batch_names(const fs_batch *b, const char *pk, int skip_markers) {
 }
 
 /* What head office would send device dev of manager mgr after *cur. */
-static void extract_for(fs_store *hq, fs_store *dev, const char *mgr, const merge_cursor *cur,
-                        fs_batch *b) {
-  merge_filter f = {fs_store_site(dev), mgr, 1};
-  merge_cursor next;
+static void extract_for(fs_store *hq, fs_store *dev, const char *mgr, const fsi_merge_cursor *cur,
+                        fsi_batch *b) {
+  fsi_merge_filter f = {fs_store_site(dev), mgr, 1};
+  fsi_merge_cursor next;
   int more = 0;
-  CHECK_OK(merge_changes_since(hq, cur, &f, 1000, b, &next, &more));
+  CHECK_OK(fsi_merge_changes_since(hq, cur, &f, 1000, b, &next, &more));
 }
 
 /* ------------------------------------------------------------- tests */
@@ -174,7 +174,7 @@ static void test_tombstone_takeover(void) {
   set_now(T0);
   fs_store *hq = open_hq();
   fs_store *anna = open_device("anna", hq), *ben = open_device("ben", hq);
-  merge_cursor bc = {0, -1, ""}, a0 = {0, -1, ""};
+  fsi_merge_cursor bc = {0, -1, ""}, a0 = {0, -1, ""};
   char cust[FS_ID_SIZE], contact[FS_ID_SIZE];
   CHECK_OK(fs_insert(ben, "customers", (fs_field[]){{"name", "Bencorp"}}, 1, cust));
   CHECK_OK(
@@ -188,7 +188,7 @@ static void test_tombstone_takeover(void) {
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_tomb WHERE manager='ben'"), 2);
 
   /* the tombstones do not reach anna's devices, they reach ben's */
-  fs_batch *out = change_batch_new();
+  fsi_batch *out = fsi_change_batch_new();
   extract_for(hq, anna, "anna", &a0, out);
   CHECK(!batch_names(out, cust, 0));
   CHECK(!batch_names(out, contact, 0));
@@ -196,19 +196,19 @@ static void test_tombstone_takeover(void) {
   extract_for(hq, ben2, "ben", &a0, out);
   CHECK(batch_names(out, cust, 0));
   CHECK(batch_names(out, contact, 0));
-  change_batch_free(out);
+  fsi_change_batch_free(out);
   fs_store_close(ben2);
 
   /* anna's device re-creates ben's customer as hers, and adds a child */
   set_now(T0 + 2000);
-  fs_batch *b = hand_batch(fs_schema_fieldsales());
+  fsi_batch *b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, cust, 3, LATER(2000), fs_store_site(anna), "Annacorp", "anna");
   char c2[FS_ID_SIZE];
   new_id(c2);
-  fs_rowchange *r = hand_row(b, "contacts", c2, 1, LATER(2000), fs_store_site(anna));
+  fsi_rowchange *r = hand_row(b, "contacts", c2, 1, LATER(2000), fs_store_site(anna));
   hand_text(b, r, "customer_id", cust);
   hand_text(b, r, "name", "Spy");
-  merge_result res;
+  fsi_merge_result res;
   merge_push(hq, anna, "anna", b, &res);
   CHECK_EQ_INT(res.refused, 2);
   CHECK_EQ_INT(res.applied, 0);
@@ -218,10 +218,10 @@ static void test_tombstone_takeover(void) {
     CHECK_STR(res.refusals[1].table, "contacts");
     CHECK_CONTAINS(res.refusals[1].reason, "ben");
   }
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(row_state(hq, "customers", cust), ROW_TOMB);
   CHECK_EQ_INT(row_state(hq, "contacts", c2), ROW_NONE);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 
   /* ben's device brings it back (a re-insert under the same id) */
   CHECK_OK(fs_insert(ben, "customers", (fs_field[]){{"id", cust}, {"name", "Bencorp"}}, 2, NULL));
@@ -240,7 +240,7 @@ static void test_moved_customer_let_go(void) {
   set_now(T0);
   fs_store *hq = open_hq();
   fs_store *anna = open_device("anna", hq), *ben = open_device("ben", hq);
-  merge_cursor ap = {0, -1, ""}, apull = {0, -1, ""}, bpull = {0, -1, ""};
+  fsi_merge_cursor ap = {0, -1, ""}, apull = {0, -1, ""}, bpull = {0, -1, ""};
   char c[FS_ID_SIZE], k[FS_ID_SIZE], contact[FS_ID_SIZE];
   CHECK_OK(fs_insert(anna, "customers", (fs_field[]){{"name", "Moving Ltd"}}, 1, c));
   CHECK_OK(
@@ -252,17 +252,17 @@ static void test_moved_customer_let_go(void) {
 
   set_now(T0 + 1000);
   CHECK_OK(fs_hq_assign(hq, c, "ben"));
-  fs_batch *out = change_batch_new();
+  fsi_batch *out = fsi_change_batch_new();
   extract_for(hq, anna, "anna", &apull, out);
   CHECK_EQ_INT(out->nrows, 1);
   if (out->nrows == 1) {
-    const fs_rowchange *m = &out->rows[0];
+    const fsi_rowchange *m = &out->rows[0];
     CHECK_STR(out->tables[m->table].name, "fs_letgo");
     CHECK_STR(m->pk, c);
     CHECK_EQ_INT(m->nvals, 0);
     CHECK_EQ_INT(m->ncells, 0);
   }
-  change_batch_free(out);
+  fsi_change_batch_free(out);
   pull(hq, anna, &apull, "anna");
   CHECK_EQ_INT(row_state(anna, "customers", c), ROW_NONE);
   CHECK_EQ_INT(row_state(anna, "contacts", contact), ROW_NONE);
@@ -273,17 +273,17 @@ static void test_moved_customer_let_go(void) {
   /* ben edits C: nothing of it reaches anna's devices any more */
   set_now(T0 + 2000);
   CHECK_OK(fs_update(ben, "customers", c, (fs_field[]){{"phone", "+49 30 1"}}, 1));
-  merge_cursor bp = {0, -1, ""};
+  fsi_merge_cursor bp = {0, -1, ""};
   CHECK_EQ_INT(sync_ex(ben, hq, &bp, NULL, "ben"), 0);
   CHECK_OK(fs_update(hq, "customers", c, (fs_field[]){{"segment", "retail"}}, 1));
-  out = change_batch_new();
+  out = fsi_change_batch_new();
   extract_for(hq, anna, "anna", &apull, out);
   CHECK_EQ_INT(out->nrows, 0);
-  change_batch_free(out);
+  fsi_change_batch_free(out);
 
   /* delivered to every device of anna's: the bookkeeping goes */
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_moved WHERE manager='anna'"), 1);
-  CHECK_OK(merge_moved_delivered(hq, "anna", apull.seq));
+  CHECK_OK(fsi_merge_moved_delivered(hq, "anna", apull.seq));
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_moved"), 0);
 
   /* back and forth: K goes to ben and straight back to anna */
@@ -292,10 +292,10 @@ static void test_moved_customer_let_go(void) {
   CHECK_OK(fs_hq_assign(hq, k, "anna"));
   CHECK_OK(fs_update(anna, "customers", k, (fs_field[]){{"phone", "+48 58 2"}}, 1));
   push(anna, hq, &ap, "anna");
-  out = change_batch_new();
+  out = fsi_change_batch_new();
   extract_for(hq, ben, "ben", &bpull, out);
   CHECK(!batch_names(out, k, 1)); /* at most a marker, never K's values */
-  change_batch_free(out);
+  fsi_change_batch_free(out);
   pull(hq, ben, &bpull, "ben");
   CHECK_EQ_INT(row_state(ben, "customers", k), ROW_NONE);
   pull(hq, anna, &apull, "anna");
@@ -304,29 +304,29 @@ static void test_moved_customer_let_go(void) {
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_moved WHERE manager='anna'"), 0);
 
   /* a marker is head office's word only */
-  fs_batch *b = hand_batch(fs_schema_fieldsales());
-  fs_batch_table *tabs = arena_alloc(b->arena, (b->ntables + 1u) * sizeof *tabs);
+  fsi_batch *b = hand_batch(fs_schema_fieldsales());
+  fsi_batch_table *tabs = fsi_arena_alloc(b->arena, (b->ntables + 1u) * sizeof *tabs);
   memcpy(tabs, b->tables, b->ntables * sizeof *tabs);
-  tabs[b->ntables++] = (fs_batch_table){"fs_letgo", 0, tabs[0].cols};
+  tabs[b->ntables++] = (fsi_batch_table){"fs_letgo", 0, tabs[0].cols};
   b->tables = tabs;
-  fs_rowchange *r = &b->rows[b->nrows++];
+  fsi_rowchange *r = &b->rows[b->nrows++];
   memset(r, 0, sizeof *r);
   r->table = (uint16_t)(b->ntables - 1);
   r->pk = k;
   r->cl = 2;
   r->hlc = LATER(3000);
   r->site = fs_store_site(ben);
-  merge_result res;
-  merge_opts o = {fs_store_site(ben), NULL};
-  CHECK_OK(merge_apply(anna, b, &o, &res)); /* from a peer that is not head office */
+  fsi_merge_result res;
+  fsi_merge_opts o = {fs_store_site(ben), NULL};
+  CHECK_OK(fsi_merge_apply(anna, b, &o, &res)); /* from a peer that is not head office */
   CHECK_EQ_INT(res.refused, 1);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(row_state(anna, "customers", k), ROW_LIVE);
   merge_push(hq, ben, "ben", b, &res); /* a device telling head office */
   CHECK_EQ_INT(res.refused, 1);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(row_state(hq, "customers", k), ROW_LIVE);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   fs_store_close(anna);
   fs_store_close(ben);
   fs_store_close(hq);
@@ -339,15 +339,15 @@ static void test_hq_column_only_at_creation(void) {
   set_now(T0);
   fs_store *hq = open_hq();
   fs_store *anna = open_device("anna", hq);
-  merge_cursor ap = {0, -1, ""};
+  fsi_merge_cursor ap = {0, -1, ""};
   char cust[FS_ID_SIZE], fresh[FS_ID_SIZE];
   CHECK_OK(fs_insert(anna, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
   push(anna, hq, &ap, "anna");
-  fs_batch *b = hand_batch(fs_schema_fieldsales());
+  fsi_batch *b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, cust, 1, LATER(5000), fs_store_site(anna), "Acme", "ben");
   new_id(fresh);
   hand_customer(b, fresh, 1, LATER(5000), fs_store_site(anna), "Fresh", "anna");
-  merge_result res;
+  fsi_merge_result res;
   merge_push(hq, anna, "anna", b, &res);
   CHECK_EQ_INT(res.refused, 1);
   if (res.refused == 1) {
@@ -355,10 +355,10 @@ static void test_hq_column_only_at_creation(void) {
     CHECK(res.refusals[0].col != NULL && !strcmp(res.refusals[0].col, "manager"));
     CHECK_CONTAINS(res.refusals[0].reason, "customers.manager is set by head office only");
   }
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_STR(text_of(hq, "customers", cust, "manager"), "anna");
   CHECK_STR(text_of(hq, "customers", fresh, "manager"), "anna");
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   fs_store_close(anna);
   fs_store_close(hq);
 }
@@ -369,7 +369,7 @@ static void test_hq_validates_domain(void) {
   set_now(T0);
   fs_store *hq = open_hq();
   fs_store *anna = open_device("anna", hq);
-  merge_cursor ap = {0, -1, ""}, apull = {0, -1, ""};
+  fsi_merge_cursor ap = {0, -1, ""}, apull = {0, -1, ""};
   CHECK_OK(fs_insert(hq, "products",
                      (fs_field[]){{"sku", "A-1"}, {"name", "Anvil"}, {"active", "1"}}, 3, NULL));
   CHECK_OK(fs_insert(
@@ -383,10 +383,10 @@ static void test_hq_validates_domain(void) {
   int64_t h = LATER(1000), s = fs_store_site(anna);
   char id[8][FS_ID_SIZE];
   for (int i = 0; i < 8; i++) new_id(id[i]);
-  fs_batch *b = hand_batch(fs_schema_fieldsales());
+  fsi_batch *b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, id[0], 1, h, s, "Hacked", "anna");
   hand_text(b, &b->rows[0], "status", "HACKED");
-  fs_rowchange *r = hand_customer(b, id[1], 1, h, s, "Deutsch", "anna");
+  fsi_rowchange *r = hand_customer(b, id[1], 1, h, s, "Deutsch", "anna");
   hand_text(b, r, "country", "DEUT");
   char *big = malloc(65537);
   memset(big, 'x', 65536);
@@ -423,7 +423,7 @@ static void test_hq_validates_domain(void) {
   hand_int(b, r, "qty", 2);
   hand_int(b, r, "unit_price", 1250);
   hand_text(b, r, "currency", "EUR");
-  merge_result res;
+  fsi_merge_result res;
   merge_push(hq, anna, "anna", b, &res);
   CHECK_EQ_INT(res.refused, 6);
   CHECK_EQ_INT(res.applied, 2);
@@ -436,7 +436,7 @@ static void test_hq_validates_domain(void) {
     const char *why = res.refusals[i].reason;
     CHECK(why[strlen(why) - 1] == '.'); /* a whole sentence */
   }
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_refused"), 6);
   CHECK_EQ_INT(row_state(hq, "customers", id[0]), ROW_NONE);
   CHECK_EQ_INT(row_state(hq, "customers", id[1]), ROW_NONE);
@@ -446,7 +446,7 @@ static void test_hq_validates_domain(void) {
   CHECK_EQ_INT(row_state(hq, "orders", id[5]), ROW_NONE);
   CHECK_EQ_INT(row_state(hq, "contacts", id[6]), ROW_LIVE);
   CHECK_EQ_INT(row_state(hq, "order_lines", id[7]), ROW_LIVE);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 
   /* a line taken on the list before a price change is still accepted */
   CHECK_OK(fs_order_line_add(anna, ord, "A-1", 1, 0, id[0]));
@@ -470,7 +470,7 @@ static void test_site_authorship(void) {
   set_now(T0);
   fs_store *hq = open_hq();
   fs_store *d1 = open_device("anna", hq), *d2 = open_device("anna", hq);
-  merge_cursor p1 = {0, -1, ""}, p2 = {0, -1, ""}, q2 = {0, -1, ""};
+  fsi_merge_cursor p1 = {0, -1, ""}, p2 = {0, -1, ""}, q2 = {0, -1, ""};
   char cust[FS_ID_SIZE], fake[FS_ID_SIZE];
   CHECK_OK(fs_insert(d1, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
   push(d1, hq, &p1, "anna");
@@ -479,20 +479,20 @@ static void test_site_authorship(void) {
   row_clock(hq, "customers", cust, &ch, &cs);
 
   /* d2 claims an edit d1 never made, and a row d1 never wrote */
-  fs_batch *b = hand_batch(fs_schema_fieldsales());
-  fs_rowchange *r = hand_customer(b, cust, 1, ch, cs, "Acme (closed)", "anna");
+  fsi_batch *b = hand_batch(fs_schema_fieldsales());
+  fsi_rowchange *r = hand_customer(b, cust, 1, ch, cs, "Acme (closed)", "anna");
   hand_cell(b, r, "name", LATER(1000), fs_store_site(d1));
   new_id(fake);
   hand_customer(b, fake, 1, LATER(1000), fs_store_site(d1), "Ghost", "anna");
-  merge_result res;
+  fsi_merge_result res;
   merge_push(hq, d2, "anna", b, &res);
   CHECK_EQ_INT(res.refused, 2);
   for (size_t i = 0; i < res.refused; i++)
     CHECK_CONTAINS(res.refusals[i].reason, "a device may only send its own writes");
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_STR(text_of(hq, "customers", cust, "name"), "Acme");
   CHECK_EQ_INT(row_state(hq, "customers", fake), ROW_NONE);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 
   /* legitimately: d1 renames, d2 (not having seen it) edits the phone of
    * the row whose clock is d1's; both land */
@@ -518,33 +518,33 @@ static void test_clock_bounds(void) {
   new_id(c1);
   new_id(c2);
   new_id(c3);
-  fs_batch *b = hand_batch(fs_schema_fieldsales());
+  fsi_batch *b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, c1, INT64_MAX, LATER(0), fs_store_site(anna), "Forever", "anna");
-  fs_rowchange *r = hand_customer(b, c2, 1, LATER(0), fs_store_site(anna), "Zero", "anna");
+  fsi_rowchange *r = hand_customer(b, c2, 1, LATER(0), fs_store_site(anna), "Zero", "anna");
   hand_cell(b, r, "phone", 0, fs_store_site(anna));
   hand_customer(b, c3, 1, LATER(0), fs_store_site(anna), "Fine", "anna");
-  merge_result res;
+  fsi_merge_result res;
   merge_push(hq, anna, "anna", b, &res);
   CHECK_EQ_INT(res.refused, 2);
   if (res.refused == 2) {
     CHECK_CONTAINS(res.refusals[0].reason, "causal length");
     CHECK_CONTAINS(res.refusals[1].reason, "zero or negative");
   }
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(row_state(hq, "customers", c1), ROW_NONE);
   CHECK_EQ_INT(row_state(hq, "customers", c2), ROW_NONE);
   CHECK_EQ_INT(row_state(hq, "customers", c3), ROW_LIVE);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 
   /* a device too refuses an unbounded causal length, even from head office */
   b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, c1, INT64_MAX, LATER(0), fs_store_site(hq), "Forever", "anna");
-  merge_opts o = {fs_store_site(hq), NULL};
-  CHECK_OK(merge_apply(anna, b, &o, &res));
+  fsi_merge_opts o = {fs_store_site(hq), NULL};
+  CHECK_OK(fsi_merge_apply(anna, b, &o, &res));
   CHECK_EQ_INT(res.refused, 1);
-  merge_result_free(&res);
+  fsi_merge_result_free(&res);
   CHECK_EQ_INT(row_state(anna, "customers", c1), ROW_NONE);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 
   /* whatever a store holds, a delete or re-insert never overflows */
   char x[FS_ID_SIZE];
@@ -596,12 +596,12 @@ static void test_upgrade_from_format_2(void) {
   CHECK_EQ_INT(count(hq, "SELECT value FROM fs_meta WHERE key='seq'"), seq + 1);
   /* anna's device is told, once */
   fs_store *anna = open_device("anna", hq);
-  merge_cursor ac = {0, -1, ""};
-  fs_batch *out = change_batch_new();
+  fsi_merge_cursor ac = {0, -1, ""};
+  fsi_batch *out = fsi_change_batch_new();
   extract_for(hq, anna, "anna", &ac, out);
   CHECK_EQ_INT(out->nrows, 1);
   if (out->nrows == 1) CHECK_STR(out->tables[out->rows[0].table].name, "fs_letgo");
-  change_batch_free(out);
+  fsi_change_batch_free(out);
   /* and a new change numbers after it */
   char c2[FS_ID_SIZE];
   CHECK_OK(fs_insert(hq, "customers", (fs_field[]){{"name", "New"}, {"manager", "anna"}}, 2, c2));

@@ -66,8 +66,8 @@ static void exec_sql(const char *path, const char *sql) {
   sqlite3_close(db);
 }
 
-static void load(fs_store *st, const char *table, const char *pk, struct fs_arena *a, row *r) {
-  CHECK_OK(row_load(st, store_table(st, table), pk, a, r));
+static void load(fs_store *st, const char *table, const char *pk, struct fsi_arena *a, fsi_row *r) {
+  CHECK_OK(fsi_row_load(st, fsi_store_table(st, table), pk, a, r));
 }
 
 static void test_create_reopen(void) {
@@ -99,15 +99,15 @@ static void test_create_reopen(void) {
   CHECK_EQ_INT(fs_store_site(st), site);
   CHECK_STR(fs_store_device_id(st), devid);
   CHECK_EQ_INT(fs_store_db_version(st), dbv);
-  struct fs_arena *a = arena_new(1024);
-  row r;
+  struct fsi_arena *a = fsi_arena_new(1024);
+  fsi_row r;
   load(st, "items", id, a, &r);
   CHECK_EQ_INT(r.state, ROW_LIVE);
   if (r.state == ROW_LIVE) {
     CHECK_STR(r.vals[0].s, "kept");
     CHECK_EQ_INT(r.vals[1].i, 42);
   }
-  arena_free(a);
+  fsi_arena_free(a);
   char *v = NULL;
   CHECK_OK(fs_store_get(st, "server_url", &v));
   CHECK_STR(v, "https://hq.example:8443");
@@ -217,8 +217,8 @@ static void test_declaration_upgrade(void) {
   CHECK_OK(fs_store_get(st, "decl_version", &v));
   CHECK_STR(v, "2");
   free(v);
-  struct fs_arena *a = arena_new(1024);
-  row r;
+  struct fsi_arena *a = fsi_arena_new(1024);
+  fsi_row r;
   load(st, "items", id1, a, &r);
   CHECK_EQ_INT(r.state, ROW_LIVE);
   if (r.state == ROW_LIVE) {
@@ -232,7 +232,7 @@ static void test_declaration_upgrade(void) {
   CHECK_OK(fs_insert(st, "tags", (fs_field[]){{"name", "vip"}}, 1, tag));
   load(st, "items", id2, a, &r);
   if (r.state == ROW_LIVE) CHECK_STR(r.vals[2].s, "new column");
-  arena_free(a);
+  fsi_arena_free(a);
   char *exp = NULL;
   CHECK_OK(fs_view_json(st, "export", NULL, &exp));
   CHECK_CONTAINS(exp, "\"a\":\"one\",\"b\":1,\"c\":null");
@@ -342,11 +342,11 @@ static void test_transactions(void) {
   CHECK_EQ_INT(st->clock.last, clock_before);
   char *v = NULL;
   CHECK_ERR(fs_store_get(st, "in_tx_setting", &v), FS_ENOTFOUND);
-  struct fs_arena *a = arena_new(1024);
-  row r;
+  struct fsi_arena *a = fsi_arena_new(1024);
+  fsi_row r;
   load(st, "items", gone, a, &r);
   CHECK_EQ_INT(r.state, ROW_NONE);
-  arena_free(a);
+  fsi_arena_free(a);
 
   CHECK_ERR(fs_tx_commit(st), FS_EINVAL);
   CHECK_ERR(fs_tx_rollback(st), FS_EINVAL);

@@ -35,7 +35,7 @@ static int hostile_sign(void *user, const char *method, const char *path, const 
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + h->time_skew_ms;
-  int rc = proto_sign_headers(lines, h->keys.sign_sk, h->device, method,
+  int rc = fsi_proto_sign_headers(lines, h->keys.sign_sk, h->device, method,
                               h->sign_path_as_pull ? "/v1/pull" : path, query,
                               (uint64_t)body_len, now);
   if (rc) return rc;
@@ -62,7 +62,7 @@ static void hostile_chain(hostile *h, const char *home) {
       const char *v = (const char *)sqlite3_column_text(s, 1);
       if (!v) continue;
       if (!strcmp(k, "push_seq")) h->seq = strtoull(v, NULL, 10);
-      else if (!strcmp(k, "push_hash")) proto_unhex(h->prev, 32, v);
+      else if (!strcmp(k, "push_hash")) fsi_proto_unhex(h->prev, 32, v);
       else if (!strcmp(k, "hq_site")) h->hq_site = strtoll(v, NULL, 10);
     }
   }
@@ -74,81 +74,81 @@ int hostile_open(hostile *h, const e2e_server *s, const char *home) {
   char dir[4200];
   memset(h, 0, sizeof *h);
   snprintf(dir, sizeof dir, "%s/keys", s->home);
-  CHECK_OK(keys_load_public(&h->hq, dir));
+  CHECK_OK(fsi_keys_load_public(&h->hq, dir));
   /* head office's site id, from its /v1/health answer */
   {
-    http_client *c = NULL;
-    http_response r;
+    fsi_http_client *c = NULL;
+    fsi_http_response r;
     memset(&r, 0, sizeof r);
-    if (http_client_new(&c, s->url, s->cert, NULL) == FS_OK &&
-        http_client_get(c, "/v1/health", &r) == FS_OK) {
+    if (fsi_http_client_new(&c, s->url, s->cert, NULL) == FS_OK &&
+        fsi_http_client_get(c, "/v1/health", &r) == FS_OK) {
       cJSON *o = cJSON_ParseWithLength((const char *)r.body, r.len);
       const char *id = e2e_str(o, "server_id");
-      if (id) proto_site_parse(id, &h->hq_site);
+      if (id) fsi_proto_site_parse(id, &h->hq_site);
       cJSON_Delete(o);
     }
-    http_response_clear(&r);
-    http_client_free(c);
+    fsi_http_response_clear(&r);
+    fsi_http_client_free(c);
     CHECK(h->hq_site != 0);
   }
   if (home) {
     snprintf(dir, sizeof dir, "%s/keys", home);
-    CHECK_OK(keys_load(&h->keys, dir));
+    CHECK_OK(fsi_keys_load(&h->keys, dir));
     h->has_keys = 1;
     e2e_device_id(__LINE__, home, h->device);
-    proto_site_parse(h->device, &h->site);
+    fsi_proto_site_parse(h->device, &h->site);
     hostile_chain(h, home);
   }
-  CHECK_OK(http_client_new(&h->c, s->url, s->cert, NULL));
+  CHECK_OK(fsi_http_client_new(&h->c, s->url, s->cert, NULL));
   if (!h->c) return -1;
-  http_client_set_retry(h->c, 1, 0);
-  http_client_set_signer(h->c, hostile_sign, h);
-  if (h->device[0]) http_client_set_header(h->c, PROTO_DEVICE_HEADER, h->device);
+  fsi_http_client_set_retry(h->c, 1, 0);
+  fsi_http_client_set_signer(h->c, hostile_sign, h);
+  if (h->device[0]) fsi_http_client_set_header(h->c, PROTO_DEVICE_HEADER, h->device);
   return 0;
 }
 
 void hostile_close(hostile *h) {
-  http_client_free(h->c);
-  keys_wipe(&h->keys);
+  fsi_http_client_free(h->c);
+  fsi_keys_wipe(&h->keys);
   memset(h, 0, sizeof *h);
 }
 
 int hostile_request(hostile *h, const char *path, const void *body, size_t len,
-                    http_response *r) {
-  http_client_set_header(h->c, PROTO_DEVICE_HEADER, h->device[0] ? h->device : NULL);
-  return body ? http_client_post(h->c, path, "application/octet-stream", body, len, r)
-              : http_client_get(h->c, path, r);
+                    fsi_http_response *r) {
+  fsi_http_client_set_header(h->c, PROTO_DEVICE_HEADER, h->device[0] ? h->device : NULL);
+  return body ? fsi_http_client_post(h->c, path, "application/octet-stream", body, len, r)
+              : fsi_http_client_get(h->c, path, r);
 }
 
-fs_batch *hb_new(const char *table, const char *const *cols) {
-  fs_batch *b = change_batch_new();
+fsi_batch *hb_new(const char *table, const char *const *cols) {
+  fsi_batch *b = fsi_change_batch_new();
   size_t n = 0;
   while (cols[n]) n++;
   b->ntables = 1;
-  b->tables = arena_alloc(b->arena, sizeof *b->tables);
-  b->tables[0].name = arena_strndup(b->arena, table, strlen(table));
+  b->tables = fsi_arena_alloc(b->arena, sizeof *b->tables);
+  b->tables[0].name = fsi_arena_strndup(b->arena, table, strlen(table));
   b->tables[0].ncols = (uint16_t)n;
-  b->tables[0].cols = arena_alloc(b->arena, (n ? n : 1) * sizeof(char *));
+  b->tables[0].cols = fsi_arena_alloc(b->arena, (n ? n : 1) * sizeof(char *));
   for (size_t i = 0; i < n; i++)
-    b->tables[0].cols[i] = arena_strndup(b->arena, cols[i], strlen(cols[i]));
-  b->rows = arena_alloc(b->arena, 64 * sizeof *b->rows);
+    b->tables[0].cols[i] = fsi_arena_strndup(b->arena, cols[i], strlen(cols[i]));
+  b->rows = fsi_arena_alloc(b->arena, 64 * sizeof *b->rows);
   return b;
 }
 
-fs_rowchange *hb_row(fs_batch *b, const char *pk, int64_t cl, int64_t hlc, int64_t site,
+fsi_rowchange *hb_row(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc, int64_t site,
                      const char *const *vals) {
   if (b->nrows == 64) return NULL;
-  fs_rowchange *r = &b->rows[b->nrows++];
+  fsi_rowchange *r = &b->rows[b->nrows++];
   size_t n = b->tables[0].ncols;
   memset(r, 0, sizeof *r);
-  r->pk = arena_strndup(b->arena, pk, strlen(pk));
+  r->pk = fsi_arena_strndup(b->arena, pk, strlen(pk));
   r->cl = cl;
   r->hlc = hlc;
   r->site = site;
   r->nvals = (uint16_t)n;
-  r->vals = arena_alloc(b->arena, (n ? n : 1) * sizeof *r->vals);
+  r->vals = fsi_arena_alloc(b->arena, (n ? n : 1) * sizeof *r->vals);
   for (size_t i = 0; i < n; i++) {
-    fs_value *v = &r->vals[i];
+    fsi_value *v = &r->vals[i];
     memset(v, 0, sizeof *v);
     if (!strcmp(vals[i], "~")) {
       v->type = FS_VAL_NULL;
@@ -158,15 +158,15 @@ fs_rowchange *hb_row(fs_batch *b, const char *pk, int64_t cl, int64_t hlc, int64
     } else {
       v->type = FS_VAL_TEXT;
       v->n = (uint32_t)strlen(vals[i]);
-      v->s = arena_strndup(b->arena, vals[i], v->n);
+      v->s = fsi_arena_strndup(b->arena, vals[i], v->n);
     }
   }
   return r;
 }
 
-static void hb_clock_range(fs_batch *b) {
+static void hb_clock_range(fsi_batch *b) {
   for (size_t i = 0; i < b->nrows; i++) {
-    const fs_rowchange *r = &b->rows[i];
+    const fsi_rowchange *r = &b->rows[i];
     int64_t lo = r->hlc, hi = r->hlc;
     for (size_t k = 0; k < r->ncells; k++) {
       if (r->cells[k].hlc < lo) lo = r->cells[k].hlc;
@@ -177,8 +177,8 @@ static void hb_clock_range(fs_batch *b) {
   }
 }
 
-int hostile_push(hostile *h, fs_batch *b, http_response *r) {
-  envelope_header eh;
+int hostile_push(hostile *h, fsi_batch *b, fsi_http_response *r) {
+  fsi_envelope_header eh;
   uint8_t *plain = NULL, *env = NULL;
   size_t plainlen = 0, envlen = 0;
   int rc;
@@ -191,14 +191,14 @@ int hostile_push(hostile *h, fs_batch *b, http_response *r) {
   eh.hlc_min = b->hlc_min;
   eh.hlc_max = b->hlc_max;
   eh.count = (uint32_t)b->nrows;
-  if ((rc = codec_encode(b, &plain, &plainlen))) return rc;
-  rc = envelope_seal(&env, &envlen, &eh, plain, plainlen, &h->keys, &h->hq);
+  if ((rc = fsi_codec_encode(b, &plain, &plainlen))) return rc;
+  rc = fsi_envelope_seal(&env, &envlen, &eh, plain, plainlen, &h->keys, &h->hq);
   free(plain);
   if (rc) return rc;
   rc = hostile_request(h, "/v1/push", env, envlen, r);
   if (!rc && r->status == 200) {
     h->seq = eh.seq;
-    envelope_hash(h->prev, env, envlen);
+    fsi_envelope_hash(h->prev, env, envlen);
   }
   free(env);
   return rc;

@@ -25,10 +25,10 @@
 #include "keys.h"
 
 typedef struct hostile {
-  http_client *c;
+  fsi_http_client *c;
   int has_keys;
-  fs_keys keys;         /* the device's identity (has_keys) */
-  fs_pubkeys hq;        /* head office's keys */
+  fsi_keys keys;         /* the device's identity (has_keys) */
+  fsi_pubkeys hq;        /* head office's keys */
   int64_t hq_site, site;
   char device[64];      /* sent as X-Fieldsync-Device ("" = none) */
   uint64_t seq;         /* last push sequence head office acknowledged */
@@ -51,18 +51,18 @@ void hostile_close(hostile *h);
 /* One request: path may carry a query; body NULL = GET.  FS_OK when an
  * HTTP answer came (r filled), else the transport error. */
 int hostile_request(hostile *h, const char *path, const void *body, size_t len,
-                    http_response *r);
+                    fsi_http_response *r);
 
 /* A one-table batch with the named columns (NULL-terminated list). */
-fs_batch *hb_new(const char *table, const char *const *cols);
+fsi_batch *hb_new(const char *table, const char *const *cols);
 /* Adds a live row: cl, row clock (hlc, site), values as text (see above),
  * exactly as many as the batch's columns. */
-fs_rowchange *hb_row(fs_batch *b, const char *pk, int64_t cl, int64_t hlc, int64_t site,
+fsi_rowchange *hb_row(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc, int64_t site,
                      const char *const *vals);
 
 /* Seals b as the next envelope of h's chain and POSTs it to /v1/push; on
  * 200 the chain advances.  FS_OK when an HTTP answer came. */
-int hostile_push(hostile *h, fs_batch *b, http_response *r);
+int hostile_push(hostile *h, fsi_batch *b, fsi_http_response *r);
 
 /* Current HLC value for "now" (wall clock << 16). */
 int64_t hostile_now_hlc(void);

@@ -32,7 +32,7 @@ static char *g_dir;
 /* The server process is alive and answers /v1/health. */
 static void still_up(int line, const e2e_server *s) {
   hostile h;
-  http_response r;
+  fsi_http_response r;
   memset(&r, 0, sizeof r);
   tu_checks += 2;
   if (s->pid <= 0 || kill(s->pid, 0) != 0) {
@@ -42,7 +42,7 @@ static void still_up(int line, const e2e_server *s) {
   if (hostile_open(&h, s, NULL) != 0) return;
   if (hostile_request(&h, "/v1/health", NULL, 0, &r) != FS_OK || r.status != 200)
     tu_fail(__FILE__, line, "the server does not answer /v1/health (status %ld)", r.status);
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
   hostile_close(&h);
 }
 #define STILL_UP(s) still_up(__LINE__, s)
@@ -51,7 +51,7 @@ static void still_up(int line, const e2e_server *s) {
  * containing `needle`. */
 static void refused(int line, hostile *h, const char *path, const void *body, size_t len,
                     long status, const char *needle) {
-  http_response r;
+  fsi_http_response r;
   memset(&r, 0, sizeof r);
   int rc = hostile_request(h, path, body, len, &r);
   tu_checks += 3;
@@ -68,7 +68,7 @@ static void refused(int line, hostile *h, const char *path, const void *body, si
   else if (needle && !strstr(err, needle))
     tu_fail(__FILE__, line, "%s: error \"%s\" does not mention \"%s\"", path, err, needle);
   cJSON_Delete(o);
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 }
 #define REFUSED(h, path, body, len, status, needle)                            \
   refused(__LINE__, h, path, body, len, status, needle)
@@ -150,11 +150,11 @@ static void test_signed_requests(void) {
     REFUSED(&h, "/v1/push", "x", 1, 401, "does not verify");
     h.sign_path_as_pull = 0;
     /* a valid request, then the same signed headers again */
-    http_response r;
+    fsi_http_response r;
     memset(&r, 0, sizeof r);
     CHECK_OK(hostile_request(&h, pull, NULL, 0, &r));
     CHECK_EQ_INT(r.status, 200);
-    http_response_clear(&r);
+    fsi_http_response_clear(&r);
     h.replay_last = 1;
     REFUSED(&h, pull, NULL, 0, 401, "sent before");
     h.replay_last = 0;
@@ -165,16 +165,16 @@ static void test_signed_requests(void) {
     CHECK_EQ_INT(r.status, 401);
     CHECK_CONTAINS((const char *)r.body, "minutes ahead of head office");
     CHECK_CONTAINS((const char *)r.body, "\"server_time\"");
-    http_response_clear(&r);
+    fsi_http_response_clear(&r);
     h.time_skew_ms = -2 * 3600 * 1000LL;
     REFUSED(&h, pull, NULL, 0, 401, "behind");
     h.time_skew_ms = 0;
     /* someone else's keys under anna's device id */
-    fs_keys real = h.keys;
-    CHECK_OK(keys_new(&h.keys));
+    fsi_keys real = h.keys;
+    CHECK_OK(fsi_keys_new(&h.keys));
     REFUSED(&h, pull, NULL, 0, 401, "does not verify");
     h.keys = real;
-    keys_wipe(&real);
+    fsi_keys_wipe(&real);
   }
   hostile_close(&h);
   /* revoked: refused before anything else */
@@ -269,8 +269,8 @@ static void flood(const e2e_server *s, hostile *h, int sign, int n, size_t decla
     e[i] = curl_easy_init();
     snprintf(line, sizeof line, "%s: %s", PROTO_DEVICE_HEADER, h->device);
     hd[i] = curl_slist_append(NULL, line);
-    if (sign && proto_sign_headers(lines, h->keys.sign_sk, h->device, "POST", "/v1/push", "",
-                                   declared, util_now_ms()) == FS_OK)
+    if (sign && fsi_proto_sign_headers(lines, h->keys.sign_sk, h->device, "POST", "/v1/push", "",
+                                   declared, fsi_util_now_ms()) == FS_OK)
       for (int k = 0; k < PROTO_SIGNED_LINES; k++) hd[i] = curl_slist_append(hd[i], lines[k]);
     hd[i] = curl_slist_append(hd[i], "Expect:");
     curl_easy_setopt(e[i], CURLOPT_URL, url);
@@ -286,12 +286,12 @@ static void flood(const e2e_server *s, hostile *h, int sign, int n, size_t decla
     curl_easy_setopt(e[i], CURLOPT_NOSIGNAL, 1L);
     curl_multi_add_handle(m, e[i]);
   }
-  long long until = util_now_ms() + ms, hard = util_now_ms() + 30000;
+  long long until = fsi_util_now_ms() + ms, hard = fsi_util_now_ms() + 30000;
   int running = 1;
   /* at least ms, and until every connection was answered or holds (the
    * handshakes of hundreds of connections take a while on two cores) */
-  while (running && (util_now_ms() < until ||
-                     (util_now_ms() < hard && running > max_open))) {
+  while (running && (fsi_util_now_ms() < until ||
+                     (fsi_util_now_ms() < hard && running > max_open))) {
     curl_multi_perform(m, &running);
     curl_multi_poll(m, NULL, 0, 50, NULL);
     long kb = rss_kb(s->pid);
@@ -459,9 +459,9 @@ static void test_enroll_identity(void) {
     char body[1024], hex[KEYS_PUB_HEX_SIZE];
     char *tok = e2e_hq_ok(__LINE__, s, ARGS("token", "create", "--manager", "anna"));
     if (tok) tok[strcspn(tok, "\r\n")] = '\0';
-    CHECK_OK(keys_new(&h.keys));
+    CHECK_OK(fsi_keys_new(&h.keys));
     h.has_keys = 1;
-    keys_pub_to_hex(hex, &h.keys.pub);
+    fsi_keys_pub_to_hex(hex, &h.keys.pub);
     snprintf(h.device, sizeof h.device, "%016llx", (unsigned long long)h.hq_site);
     snprintf(body, sizeof body,
              "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
@@ -474,10 +474,10 @@ static void test_enroll_identity(void) {
     REFUSED(&h, "/v1/enroll", body, strlen(body), 409, "already enrolled");
     /* an enrollment signed by other keys than the ones it enrolls */
     char other[KEYS_PUB_HEX_SIZE];
-    fs_keys k2;
-    CHECK_OK(keys_new(&k2));
-    keys_pub_to_hex(other, &k2.pub);
-    keys_wipe(&k2);
+    fsi_keys k2;
+    CHECK_OK(fsi_keys_new(&k2));
+    fsi_keys_pub_to_hex(other, &k2.pub);
+    fsi_keys_wipe(&k2);
     snprintf(h.device, sizeof h.device, "%s", "1234567890abcdef");
     snprintf(body, sizeof body,
              "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
@@ -580,7 +580,7 @@ static const char *const CUST_COLS[] = {"name", "vat", "segment", "address", "ci
                                         NULL};
 
 /* A whole customers row: name, country, status, manager (the rest NULL). */
-static fs_rowchange *cust_row(fs_batch *b, const char *pk, int64_t cl, int64_t hlc,
+static fsi_rowchange *cust_row(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc,
                               int64_t site, const char *name, const char *country,
                               const char *status, const char *manager) {
   const char *v[] = {name, "~", "~", "~", "~", country, "~", "~", status, manager, "~"};
@@ -589,19 +589,19 @@ static fs_rowchange *cust_row(fs_batch *b, const char *pk, int64_t cl, int64_t h
 
 /* Pushes b as h and expects 200 with exactly `refused` refusals, the first
  * containing `reason`.  Returns the ack (caller deletes). */
-static cJSON *push_expect(int line, hostile *h, fs_batch *b, int refused, const char *reason) {
-  http_response r;
+static cJSON *push_expect(int line, hostile *h, fsi_batch *b, int refused, const char *reason) {
+  fsi_http_response r;
   memset(&r, 0, sizeof r);
   int rc = hostile_push(h, b, &r);
   tu_checks += 3;
   if (rc != FS_OK || r.status != 200) {
     tu_fail(__FILE__, line, "push: %s status %ld %s", rc ? fs_errmsg() : "", r.status,
             r.body ? (const char *)r.body : "");
-    http_response_clear(&r);
+    fsi_http_response_clear(&r);
     return NULL;
   }
   cJSON *ack = cJSON_ParseWithLength((const char *)r.body, r.len);
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
   const cJSON *arr = cJSON_GetObjectItemCaseSensitive(ack, "refused");
   if (cJSON_GetArraySize(arr) != refused)
     tu_fail(__FILE__, line, "push: %d refused, expected %d", cJSON_GetArraySize(arr), refused);
@@ -644,10 +644,10 @@ static void test_tombstone_takeover(void) {
   SYNC(anna);
   hostile h;
   if (hostile_open(&h, s, anna) == 0) {
-    fs_batch *b = hb_new("customers", CUST_COLS);
+    fsi_batch *b = hb_new("customers", CUST_COLS);
     cust_row(b, c, 3, hostile_now_hlc(), h.site, "Annas Kunde jetzt", "DE", "active", "anna");
     PUSH_EXPECT(&h, b, 1, "deleted while assigned to ben");
-    change_batch_free(b);
+    fsi_change_batch_free(b);
     /* nor a contact attached to ben's deleted customer */
     const char *cc[] = {"customer_id", "name", "role", "phone", "email", NULL};
     b = hb_new("contacts", cc);
@@ -656,7 +656,7 @@ static void test_tombstone_takeover(void) {
     const char *v[] = {c, "Spion", "~", "~", "~"};
     hb_row(b, pk, 1, hostile_now_hlc(), h.site, v);
     PUSH_EXPECT(&h, b, 1, "ben");
-    change_batch_free(b);
+    fsi_change_batch_free(b);
   }
   hostile_close(&h);
   CHECK(!hq_has(s, "Annas Kunde jetzt"));
@@ -783,10 +783,10 @@ static void test_hq_column_at_creation(void) {
   crafted c;
   crafted_open(&c, "hq11");
   if (c.ok) {
-    fs_batch *b = hb_new("customers", CUST_COLS);
+    fsi_batch *b = hb_new("customers", CUST_COLS);
     cust_row(b, c.own, 1, hostile_now_hlc(), c.h.site, "Eigene GmbH", "DE", "prospect", "ben");
     PUSH_EXPECT(&c.h, b, 1, "set by head office only");
-    change_batch_free(b);
+    fsi_change_batch_free(b);
     cJSON *doc = HQ_JSON(c.s, "export", "--json", "--manager", "ben");
     CHECK(doc && e2e_rows_where(doc, "customers", "id", c.own) == 0);
     cJSON_Delete(doc);
@@ -805,11 +805,11 @@ static void test_domain_at_hq(void) {
     int64_t now = hostile_now_hlc();
     char pk[5][FS_ID_SIZE];
     for (int i = 0; i < 5; i++) fs_uuid7(pk[i]);
-    fs_batch *b = hb_new("customers", CUST_COLS);
+    fsi_batch *b = hb_new("customers", CUST_COLS);
     cust_row(b, pk[0], 1, now + 1, c.h.site, "Hacked AG", "DE", "HACKED", "anna");
     cust_row(b, pk[1], 1, now + 2, c.h.site, "Vierland GmbH", "DEUX", "active", "anna");
     PUSH_EXPECT(&c.h, b, 2, "head office refuses this row");
-    change_batch_free(b);
+    fsi_change_batch_free(b);
     char *longname = malloc(5001);
     memset(longname, 'x', 5000);
     longname[5000] = '\0';
@@ -818,7 +818,7 @@ static void test_domain_at_hq(void) {
     const char *cv[] = {c.own, longname, "~", "~", "~"};
     hb_row(b, pk[2], 1, now + 3, c.h.site, cv);
     PUSH_EXPECT(&c.h, b, 1, "too long");
-    change_batch_free(b);
+    fsi_change_batch_free(b);
     free(longname);
     const char *oc[] = {"customer_id", "status", "currency", "discount_bp", "created_at",
                         "submitted_at", "manager", NULL};
@@ -828,7 +828,7 @@ static void test_domain_at_hq(void) {
     const char *ov2[] = {c.own, "draft", "EUR", "#0", "~", "~", "ben"};
     hb_row(b, pk[4], 1, now + 5, c.h.site, ov2);
     PUSH_EXPECT(&c.h, b, 2, NULL);
-    change_batch_free(b);
+    fsi_change_batch_free(b);
     /* an order line at a price the list never had */
     const char *lc[] = {"order_id", "customer_id", "sku", "qty", "unit_price", "currency",
                         "discount_bp", NULL};
@@ -838,7 +838,7 @@ static void test_domain_at_hq(void) {
     const char *lv[] = {c.order, c.own, "CHAIR-01", "#40", "#1", "EUR", "#0"};
     hb_row(b, line, 1, hostile_now_hlc(), c.h.site, lv);
     PUSH_EXPECT(&c.h, b, 1, "price");
-    change_batch_free(b);
+    fsi_change_batch_free(b);
     CHECK(!hq_has(c.s, pk[3]));
     CHECK(!hq_has(c.s, pk[4]));
     CHECK(!hq_has(c.s, line));
@@ -852,7 +852,7 @@ static void test_clock_bounds(void) {
   crafted c;
   crafted_open(&c, "hq13");
   if (c.ok) {
-    fs_batch *b = hb_new("customers", CUST_COLS);
+    fsi_batch *b = hb_new("customers", CUST_COLS);
     char big[FS_ID_SIZE];
     fs_uuid7(big);
     cust_row(b, big, INT64_MAX, hostile_now_hlc(), c.h.site, "Ewig GmbH", "DE", "active",
@@ -860,7 +860,7 @@ static void test_clock_bounds(void) {
     cust_row(b, c.own, INT64_MAX - 2, hostile_now_hlc(), c.h.site, "Eigene GmbH", "DE",
              "active", "anna");
     PUSH_EXPECT(&c.h, b, 2, NULL);
-    change_batch_free(b);
+    fsi_change_batch_free(b);
     /* her own customer keeps its causal length: her device still syncs */
     SYNC(c.anna);
   }
@@ -873,14 +873,14 @@ static void test_site_authorship(void) {
   crafted_open(&c, "hq14");
   if (c.ok) {
     int64_t bsite = 0;
-    proto_site_parse(c.bendev, &bsite);
-    fs_batch *b = hb_new("customers", CUST_COLS);
+    fsi_proto_site_parse(c.bendev, &bsite);
+    fsi_batch *b = hb_new("customers", CUST_COLS);
     char forged[FS_ID_SIZE];
     fs_uuid7(forged);
     cust_row(b, forged, 1, hostile_now_hlc(), bsite, "Fremde Feder GmbH", "DE", "active",
              "anna");
     PUSH_EXPECT(&c.h, b, 1, "does not hold");
-    change_batch_free(b);
+    fsi_change_batch_free(b);
   }
   crafted_close(__LINE__, &c, (const char *const[]){"Fremde Feder", NULL});
 }

@@ -313,26 +313,26 @@ static void test_tls_trust(void) {
   {
     char hex[KEYS_PUB_HEX_SIZE], body[1024];
     hostile h;
-    http_response r;
+    fsi_http_response r;
     memset(&r, 0, sizeof r);
     if (hostile_open(&h, s1, p) == 0) {
-      keys_pub_to_hex(hex, &h.keys.pub);
+      fsi_keys_pub_to_hex(hex, &h.keys.pub);
       snprintf(body, sizeof body,
                "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
                t, h.device, hex);
       CHECK_OK(hostile_request(&h, "/v1/enroll", body, strlen(body), &r));
       CHECK_EQ_INT(r.status, 200);
       CHECK_CONTAINS((const char *)r.body, "\"server_id\"");
-      http_response_clear(&r);
-      CHECK_OK(keys_new(&h.keys)); /* other keys, same device id */
-      keys_pub_to_hex(hex, &h.keys.pub);
+      fsi_http_response_clear(&r);
+      CHECK_OK(fsi_keys_new(&h.keys)); /* other keys, same device id */
+      fsi_keys_pub_to_hex(hex, &h.keys.pub);
       snprintf(body, sizeof body,
                "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
                t, h.device, hex);
       CHECK_OK(hostile_request(&h, "/v1/enroll", body, strlen(body), &r));
       CHECK_EQ_INT(r.status, 409);
       CHECK_CONTAINS((const char *)r.body, "already enrolled");
-      http_response_clear(&r);
+      fsi_http_response_clear(&r);
     }
     hostile_close(&h);
   }

@@ -1,5 +1,5 @@
 /*
- * fuzz_codec.c — libFuzzer target for codec_decode (sync/codec.c), the parser
+ * fuzz_codec.c — libFuzzer target for fsi_codec_decode (sync/codec.c), the parser
  * of batch bytes.  Two modes, chosen by the first byte:
  *   0xFF  the rest is an uncompressed batch body; the harness wraps it in a
  *         valid frame (version, size, zstd level 1) so mutations reach the
@@ -40,28 +40,28 @@ static uint8_t *frame(const uint8_t *body, size_t n, size_t *outlen) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static fs_batch *b, *again;
+  static fsi_batch *b, *again;
   uint8_t *enc = NULL, *framed = NULL;
   size_t len = 0;
   int rc;
   if (!b) {
-    b = change_batch_new();
-    again = change_batch_new();
+    b = fsi_change_batch_new();
+    again = fsi_change_batch_new();
     if (!b || !again) abort();
   }
   if (size > 0 && data[0] == RAW_MODE) {
     framed = frame(data + 1, size - 1, &len);
-    rc = codec_decode(b, framed, len);
+    rc = fsi_codec_decode(b, framed, len);
     free(framed);
   } else {
-    rc = codec_decode(b, data, size);
+    rc = fsi_codec_decode(b, data, size);
   }
   if (rc != 0) {
     if (b->nrows != 0 || b->ntables != 0) abort(); /* nothing returned */
     return 0;
   }
-  if (codec_encode(b, &enc, &len) != 0) abort();
-  if (codec_decode(again, enc, len) != 0 || again->nrows != b->nrows ||
+  if (fsi_codec_encode(b, &enc, &len) != 0) abort();
+  if (fsi_codec_decode(again, enc, len) != 0 || again->nrows != b->nrows ||
       again->ntables != b->ntables)
     abort();
   free(enc);

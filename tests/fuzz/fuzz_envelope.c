@@ -1,6 +1,6 @@
 /*
- * fuzz_envelope.c — libFuzzer target for envelope_open (sync/envelope.c) and,
- * behind it, codec_decode of what an envelope carries.  The fixed test
+ * fuzz_envelope.c — libFuzzer target for fsi_envelope_open (sync/envelope.c) and,
+ * behind it, fsi_codec_decode of what an envelope carries.  The fixed test
  * identities of fuzz_keys.h are compiled in, so the sealed seeds of
  * corpus/envelope/ verify and reach the chain checks, decryption and the
  * codec; mutations of them exercise every rejection path.  Each input is
@@ -17,30 +17,30 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static fs_keys sender, recipient;
-  static fs_batch *b;
-  envelope_chain chain;
-  envelope_opened o;
-  envelope_header h;
+  static fsi_keys sender, recipient;
+  static fsi_batch *b;
+  fsi_envelope_chain chain;
+  fsi_envelope_opened o;
+  fsi_envelope_header h;
 
   if (!b) {
     fuzz_test_keys(&sender, &recipient);
-    if (!(b = change_batch_new())) abort();
+    if (!(b = fsi_change_batch_new())) abort();
   }
-  (void)envelope_peek(&h, data, size);
+  (void)fsi_envelope_peek(&h, data, size);
   memset(&chain, 0, sizeof chain);
-  if (envelope_open(&o, data, size, FUZZ_RECIPIENT_ID, &recipient, FUZZ_SENDER_ID,
+  if (fsi_envelope_open(&o, data, size, FUZZ_RECIPIENT_ID, &recipient, FUZZ_SENDER_ID,
                     &sender.pub, &chain) == 0) {
     if (o.duplicate || !o.plain) abort(); /* chain seq 0 cannot be a duplicate */
-    (void)codec_decode(b, o.plain, o.plainlen);
-    envelope_opened_clear(&o);
+    (void)fsi_codec_decode(b, o.plain, o.plainlen);
+    fsi_envelope_opened_clear(&o);
   }
-  if (envelope_hash(chain.hash, data, size) == 0) {
+  if (fsi_envelope_hash(chain.hash, data, size) == 0) {
     chain.seq = 1;
-    if (envelope_open(&o, data, size, FUZZ_RECIPIENT_ID, &recipient, FUZZ_SENDER_ID,
+    if (fsi_envelope_open(&o, data, size, FUZZ_RECIPIENT_ID, &recipient, FUZZ_SENDER_ID,
                       &sender.pub, &chain) == 0) {
       if (o.h.seq == 1 && !o.duplicate) abort();
-      envelope_opened_clear(&o);
+      fsi_envelope_opened_clear(&o);
     }
   }
   return 0;

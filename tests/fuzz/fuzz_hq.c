@@ -9,10 +9,10 @@
  * secret key the harness holds (fuzz_identity), so that with FUZZ_HQ_SIGN a
  * fuzzed method/path/query/length is signed validly and the input reaches
  * what lies behind authentication.  With FUZZ_HQ_SEAL the body is sealed
- * as the device's next envelope, so fuzzed batches reach codec_decode,
- * envelope_check_batch and the merge under head office's write policy.
+ * as the device's next envelope, so fuzzed batches reach fsi_codec_decode,
+ * fsi_envelope_check_batch and the merge under head office's write policy.
  *
- * The harness drives util_now_ms: every input advances the clock by
+ * The harness drives fsi_util_now_ms: every input advances the clock by
  * $FUZZ_HQ_TICK_MS (default 50) milliseconds, so nonces leave the replay
  * window and the bounded nonce cache is swept as in a long-running server;
  * FUZZ_HQ_TICK_MS=0 keeps time still and drives it to its bound (503).
@@ -47,14 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct {
   char home[4096];
   fs_hq *hq;
-  fs_keys dev, enr;
-  fs_pubkeys srv;
+  fsi_keys dev, enr;
+  fsi_pubkeys srv;
   int64_t srv_site;
   char *token;
   int64_t now, tick;
   int verbose;
   uint64_t nonces;
-  fs_batch *batch;
+  fsi_batch *batch;
 } F;
 
 static int64_t fake_clock(void *user) {
@@ -77,46 +77,46 @@ static void cleanup(void) {
   F.hq = NULL;
   if (F.home[0]) nftw(F.home, rm_one, 16, FTW_DEPTH | FTW_PHYS);
   free(F.token);
-  keys_wipe(&F.dev);
-  keys_wipe(&F.enr);
-  change_batch_free(F.batch);
+  fsi_keys_wipe(&F.dev);
+  fsi_keys_wipe(&F.enr);
+  fsi_change_batch_free(F.batch);
 }
 
 /* Signs a request as identity k (site id text `device`) at `when`, with the
  * next harness nonce.  0 when the parts cannot be signed. */
-static int sign(const fs_keys *k, const fs_hq_request *q, int64_t when, char *tbuf, char *nbuf,
+static int sign(const fsi_keys *k, const fs_hq_request *q, int64_t when, char *tbuf, char *nbuf,
                 char *sbuf) {
   unsigned char nb[PROTO_NONCE_BYTES];
   char text[PROTO_REQ_MSG_MAX];
   memset(nb, 0, sizeof nb);
   F.nonces++;
   memcpy(nb, &F.nonces, sizeof F.nonces);
-  proto_hex(nbuf, nb, sizeof nb);
+  fsi_proto_hex(nbuf, nb, sizeof nb);
   snprintf(tbuf, 24, "%" PRId64, when);
-  size_t n = proto_request_text(text, q->method, q->path, q->query, q->content_length, q->device,
+  size_t n = fsi_proto_request_text(text, q->method, q->path, q->query, q->content_length, q->device,
                                 tbuf, nbuf);
-  return n && proto_request_sign(sbuf, k->sign_sk, text, n);
+  return n && fsi_proto_request_sign(sbuf, k->sign_sk, text, n);
 }
 
 static void setup(void) {
   const char *base = getenv("TMPDIR"), *tick = getenv("FUZZ_HQ_TICK_MS");
   char *tok = NULL, *body = NULL;
   int64_t t = 50;
-  if (keys_init()) die("libsodium", NULL);
+  if (fsi_keys_init()) die("libsodium", NULL);
   snprintf(F.home, sizeof F.home, "%s/fuzz-hq-XXXXXX", base && *base ? base : "/tmp");
   if (!mkdtemp(F.home)) die("mkdtemp", F.home);
   atexit(cleanup);
-  if (tick && util_parse_i64(tick, &t) && t >= 0)
+  if (tick && fsi_util_parse_i64(tick, &t) && t >= 0)
     F.tick = t;
   else
     F.tick = 50;
   F.verbose = getenv("FUZZ_HQ_VERBOSE") != NULL;
-  F.now = util_now_ms();
-  util_set_clock(fake_clock, NULL);
+  F.now = fsi_util_now_ms();
+  fsi_util_set_clock(fake_clock, NULL);
   fuzz_identity(&F.dev, FUZZ_HQ_DEVICE_TAG);
   fuzz_identity(&F.enr, FUZZ_HQ_ENROLLER_TAG);
   if (fs_hq_create(F.home) || fs_hq_open(&F.hq, F.home)) die("server home", fs_errmsg());
-  if (!(F.batch = change_batch_new())) die("out of memory", NULL);
+  if (!(F.batch = fsi_change_batch_new())) die("out of memory", NULL);
   /* The enroller's token (seeds carry FUZZ_HQ_TOKEN_SLOT), then the device. */
   if (fs_hq_token_create(F.hq, FUZZ_HQ_MANAGER, INT64_C(1) << 50, &F.token) ||
       strlen(F.token) != strlen(FUZZ_HQ_TOKEN_SLOT) ||
@@ -124,7 +124,7 @@ static void setup(void) {
     die("token", fs_errmsg());
   cJSON *o = cJSON_CreateObject();
   char hex[KEYS_PUB_HEX_SIZE], tb[24], nb[40], sb[PROTO_SIG_HEX];
-  keys_pub_to_hex(hex, &F.dev.pub);
+  fsi_keys_pub_to_hex(hex, &F.dev.pub);
   cJSON_AddStringToObject(o, "token", tok);
   cJSON_AddStringToObject(o, "device_id", FUZZ_HQ_DEVICE_HEX);
   cJSON_AddStringToObject(o, "manager", FUZZ_HQ_MANAGER);
@@ -140,7 +140,7 @@ static void setup(void) {
   cJSON *a = cJSON_ParseWithLength((const char *)r.body, r.len);
   const char *sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "server_id"));
   const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "keys"));
-  if (!sid || !k || !proto_site_parse(sid, &F.srv_site) || keys_pub_from_hex(&F.srv, k))
+  if (!sid || !k || !fsi_proto_site_parse(sid, &F.srv_site) || fsi_keys_pub_from_hex(&F.srv, k))
     die("enrollment answer", (const char *)r.body);
   cJSON_Delete(a);
   fs_hq_reply_clear(&r);
@@ -167,7 +167,7 @@ static uint8_t *frame(const uint8_t *body, size_t n, size_t *outlen) {
 }
 
 /* The device's chain state at head office, read from its registry. */
-static void device_chain(envelope_chain *c) {
+static void device_chain(fsi_envelope_chain *c) {
   memset(c, 0, sizeof *c);
   fs_hq_lock(F.hq);
   sqlite3_stmt *s = NULL;
@@ -188,8 +188,8 @@ static void device_chain(envelope_chain *c) {
 /* Seals plain as the device's envelope (next sequence + delta); NULL when
  * the header cannot be sealed (sequence 0). */
 static uint8_t *seal(const uint8_t *plain, size_t n, int delta, size_t *outlen) {
-  envelope_chain c;
-  envelope_header h;
+  fsi_envelope_chain c;
+  fsi_envelope_header h;
   uint8_t *env = NULL;
   device_chain(&c);
   memset(&h, 0, sizeof h);
@@ -203,13 +203,13 @@ static uint8_t *seal(const uint8_t *plain, size_t n, int delta, size_t *outlen) 
     if (h.seq != c.seq + 1 || c.seq == 0 || delta == 127) memset(h.prev, 0xa5, sizeof h.prev);
   }
   /* Announce what an honest device would: the decoded batch's shape. */
-  if (codec_decode(F.batch, plain, n) == 0) {
+  if (fsi_codec_decode(F.batch, plain, n) == 0) {
     h.count = (uint32_t)F.batch->nrows;
     h.hlc_min = F.batch->hlc_min;
     h.hlc_max = F.batch->hlc_max;
   }
-  change_batch_reset(F.batch);
-  if (envelope_seal(&env, outlen, &h, plain, n, &F.dev, &F.srv)) return NULL;
+  fsi_change_batch_reset(F.batch);
+  if (fsi_envelope_seal(&env, outlen, &h, plain, n, &F.dev, &F.srv)) return NULL;
   return env;
 }
 
@@ -235,25 +235,25 @@ static void check_refusal(const fs_hq_reply *r, const char *where) {
 
 /* A 200 pull signed by the device must open with its keys and decode. */
 static void check_pull(const fs_hq_reply *r) {
-  envelope_header h;
-  envelope_chain c;
-  envelope_opened o;
+  fsi_envelope_header h;
+  fsi_envelope_chain c;
+  fsi_envelope_opened o;
   int more = 0;
   char cursor[256];
   const unsigned char *body = NULL;
   size_t blen = 0;
   if (!r->ctype || strcmp(r->ctype, "application/octet-stream")) die("pull", "content type");
-  if (envelope_peek(&h, r->body, r->len)) die("pull: peek", fs_errmsg());
+  if (fsi_envelope_peek(&h, r->body, r->len)) die("pull: peek", fs_errmsg());
   c.seq = h.seq - 1;
   memcpy(c.hash, h.prev, sizeof c.hash);
-  if (envelope_open(&o, r->body, r->len, FUZZ_HQ_DEVICE_ID, &F.dev, F.srv_site, &F.srv, &c))
+  if (fsi_envelope_open(&o, r->body, r->len, FUZZ_HQ_DEVICE_ID, &F.dev, F.srv_site, &F.srv, &c))
     die("pull: open", fs_errmsg());
-  if (proto_pull_parse(o.plain, o.plainlen, &more, cursor, &body, &blen))
+  if (fsi_proto_pull_parse(o.plain, o.plainlen, &more, cursor, &body, &blen))
     die("pull: frame", fs_errmsg());
-  if (codec_decode(F.batch, body, blen) || envelope_check_batch(&o.h, F.batch))
+  if (fsi_codec_decode(F.batch, body, blen) || fsi_envelope_check_batch(&o.h, F.batch))
     die("pull: batch", fs_errmsg());
-  change_batch_reset(F.batch);
-  envelope_opened_clear(&o);
+  fsi_change_batch_reset(F.batch);
+  fsi_envelope_opened_clear(&o);
 }
 
 static void check_answer(const fs_hq_reply *r, const fs_hq_request *q, int by_device) {
@@ -308,7 +308,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!(body = malloc(blen))) die("out of memory", NULL);
     memcpy(body, data + off, blen);
   }
-  const fs_keys *who = flags & FUZZ_HQ_ENROLLER ? &F.enr : &F.dev;
+  const fsi_keys *who = flags & FUZZ_HQ_ENROLLER ? &F.enr : &F.dev;
   const char *who_id = flags & FUZZ_HQ_ENROLLER ? FUZZ_HQ_ENROLLER_HEX : FUZZ_HQ_DEVICE_HEX;
   /* The enrollment token a seed cannot know. */
   size_t sl = strlen(FUZZ_HQ_TOKEN_SLOT);

@@ -15,7 +15,7 @@
 #define FUZZ_SENDER_ID INT64_C(0x0a11ce0000000001)
 #define FUZZ_RECIPIENT_ID INT64_C(0x0b0b000000000002)
 
-static inline void fuzz_identity(fs_keys *k, unsigned char tag) {
+static inline void fuzz_identity(fsi_keys *k, unsigned char tag) {
   unsigned char seed[32];
   memset(seed, tag, sizeof seed);
   crypto_sign_seed_keypair(k->pub.sign, k->sign_sk, seed);
@@ -24,8 +24,8 @@ static inline void fuzz_identity(fs_keys *k, unsigned char tag) {
 }
 
 /* The sender (device) and the recipient (server) of the seed envelopes. */
-static inline void fuzz_test_keys(fs_keys *sender, fs_keys *recipient) {
-  (void)keys_init();
+static inline void fuzz_test_keys(fsi_keys *sender, fsi_keys *recipient) {
+  (void)fsi_keys_init();
   fuzz_identity(sender, 0x5e);
   fuzz_identity(recipient, 0x7c);
 }

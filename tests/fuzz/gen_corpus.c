@@ -35,9 +35,9 @@ static void put(const char *dir, const char *name, const uint8_t *p, size_t n) {
   }
 }
 
-static uint8_t *enc_of(fs_batch *b, size_t *n) {
+static uint8_t *enc_of(fsi_batch *b, size_t *n) {
   uint8_t *e = NULL;
-  if (codec_encode(b, &e, n) != 0) {
+  if (fsi_codec_encode(b, &e, n) != 0) {
     fprintf(stderr, "gen_corpus: %s\n", fs_errmsg());
     exit(1);
   }
@@ -59,9 +59,9 @@ static void put_raw(const char *dir, const char *name, const uint8_t *e, size_t 
 
 static uint8_t *seal(const uint8_t *plain, size_t n, uint64_t seq, const uint8_t *prev,
                      int64_t recipient, uint32_t count, size_t *outlen) {
-  static fs_keys s, r;
+  static fsi_keys s, r;
   static int init;
-  envelope_header h;
+  fsi_envelope_header h;
   uint8_t *e = NULL;
   if (!init) fuzz_test_keys(&s, &r), init = 1;
   memset(&h, 0, sizeof h);
@@ -72,7 +72,7 @@ static uint8_t *seal(const uint8_t *plain, size_t n, uint64_t seq, const uint8_t
   h.hlc_min = 1;
   h.hlc_max = 2;
   h.count = count;
-  if (envelope_seal(&e, outlen, &h, plain, n, &s, &r.pub) != 0) {
+  if (fsi_envelope_seal(&e, outlen, &h, plain, n, &s, &r.pub) != 0) {
     fprintf(stderr, "gen_corpus: %s\n", fs_errmsg());
     exit(1);
   }
@@ -122,36 +122,36 @@ static void put_simple(const char *dir, const char *name, uint8_t flags, const c
   put_req(dir, name, flags, 0, 0, 0, f, (const uint8_t *)body, body ? strlen(body) : 0);
 }
 
-static fs_value hq_text(fs_batch *b, const char *s) { return tb_text(b, s); }
+static fsi_value hq_text(fsi_batch *b, const char *s) { return tb_text(b, s); }
 
 /* A customer of `manager` with a contact and a meeting, written by the
  * fuzz device at clock hlc: what a real device would push. */
-static fs_batch *hq_batch(const char *manager, const char *cust_id, int64_t hlc) {
+static fsi_batch *hq_batch(const char *manager, const char *cust_id, int64_t hlc) {
   static const char *const cc[] = {"name", "status", "manager"};
   static const char *const kc[] = {"customer_id", "name"};
   static const char *const mc[] = {"customer_id", "at", "kind"};
-  fs_batch *b = change_batch_new();
+  fsi_batch *b = fsi_change_batch_new();
   b->ntables = 3;
-  b->tables = arena_alloc(b->arena, 3 * sizeof *b->tables);
-  b->tables[0] = (fs_batch_table){"customers", 3, (const char **)cc};
-  b->tables[1] = (fs_batch_table){"contacts", 2, (const char **)kc};
-  b->tables[2] = (fs_batch_table){"meetings", 3, (const char **)mc};
+  b->tables = fsi_arena_alloc(b->arena, 3 * sizeof *b->tables);
+  b->tables[0] = (fsi_batch_table){"customers", 3, (const char **)cc};
+  b->tables[1] = (fsi_batch_table){"contacts", 2, (const char **)kc};
+  b->tables[2] = (fsi_batch_table){"meetings", 3, (const char **)mc};
   b->nrows = 3;
-  b->rows = arena_alloc(b->arena, 3 * sizeof *b->rows);
+  b->rows = fsi_arena_alloc(b->arena, 3 * sizeof *b->rows);
   memset(b->rows, 0, 3 * sizeof *b->rows);
   static const char *const pks[] = {NULL, "019b8d2b-8c00-76b8-b9e4-6c71acdfd700",
                                     "019b8d2b-8c00-76b8-b9e4-6c71acdfd701"};
   for (size_t i = 0; i < 3; i++) {
-    fs_rowchange *r = &b->rows[i];
+    fsi_rowchange *r = &b->rows[i];
     r->table = (uint16_t)i;
     r->pk = i ? pks[i] : cust_id;
     r->cl = 1;
     r->hlc = hlc + (int64_t)i;
     r->site = FUZZ_HQ_DEVICE_ID;
     r->nvals = b->tables[i].ncols;
-    r->vals = arena_alloc(b->arena, r->nvals * sizeof *r->vals);
+    r->vals = fsi_arena_alloc(b->arena, r->nvals * sizeof *r->vals);
   }
-  fs_value *v = b->rows[0].vals;
+  fsi_value *v = b->rows[0].vals;
   v[0] = hq_text(b, "Acme GmbH"), v[1] = hq_text(b, "active"), v[2] = hq_text(b, manager);
   v = b->rows[1].vals;
   v[0] = hq_text(b, cust_id), v[1] = hq_text(b, "Eva Muster");
@@ -165,7 +165,7 @@ static fs_batch *hq_batch(const char *manager, const char *cust_id, int64_t hlc)
 static void gen_hq(const char *dir) {
   const uint8_t S = FUZZ_HQ_SIGN | FUZZ_HQ_DEVICE;
   char zeros[65], cur[64], q[200], hex[KEYS_PUB_HEX_SIZE], body[600];
-  fs_keys enr;
+  fsi_keys enr;
   size_t n;
   memset(zeros, '0', 64);
   zeros[64] = '\0';
@@ -174,9 +174,9 @@ static void gen_hq(const char *dir) {
   put_simple(dir, "health-post", FUZZ_HQ_ALWAYS, "POST", "/v1/health", NULL, "x");
   put_simple(dir, "no-endpoint", 0, "GET", "/v1/nothing", "a=b", NULL);
 
-  (void)keys_init();
+  (void)fsi_keys_init();
   fuzz_identity(&enr, FUZZ_HQ_ENROLLER_TAG);
-  keys_pub_to_hex(hex, &enr.pub);
+  fsi_keys_pub_to_hex(hex, &enr.pub);
   snprintf(body, sizeof body,
            "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"%s\",\"keys\":\"%s\"}",
            FUZZ_HQ_TOKEN_SLOT, FUZZ_HQ_ENROLLER_HEX, FUZZ_HQ_MANAGER, hex);
@@ -184,11 +184,11 @@ static void gen_hq(const char *dir) {
   put_simple(dir, "enroll-unsigned", 0, "POST", "/v1/enroll", NULL, body);
   put_simple(dir, "enroll-malformed", S | FUZZ_HQ_ENROLLER, "POST", "/v1/enroll", NULL,
              "{\"token\":1}");
-  keys_wipe(&enr);
+  fsi_keys_wipe(&enr);
 
   snprintf(q, sizeof q, "seq=0&prev=%s", zeros);
   put_simple(dir, "pull-first", S, "GET", "/v1/pull", q, NULL);
-  proto_hex(cur, (const uint8_t *)"0.-1.", 5);
+  fsi_proto_hex(cur, (const uint8_t *)"0.-1.", 5);
   snprintf(q, sizeof q, "cursor=%s&seq=0&prev=%s", cur, zeros);
   put_simple(dir, "pull-cursor", S | FUZZ_HQ_NO_ADMIT, "GET", "/v1/pull", q, NULL);
   put_simple(dir, "pull-malformed", S, "GET", "/v1/pull", "cursor=abc&seq=x", NULL);
@@ -208,8 +208,8 @@ static void gen_hq(const char *dir) {
 
   const uint8_t P = S | FUZZ_HQ_SEAL;
   const char *pf[FUZZ_HQ_FIELDS] = {"POST", "/v1/push", NULL, NULL, NULL, NULL, NULL};
-  int64_t hlc = util_now_ms() << 16;
-  fs_batch *b = hq_batch(FUZZ_HQ_MANAGER, "019b8d2b-8c00-76b8-b9e4-6c71acdfd6ff", hlc);
+  int64_t hlc = fsi_util_now_ms() << 16;
+  fsi_batch *b = hq_batch(FUZZ_HQ_MANAGER, "019b8d2b-8c00-76b8-b9e4-6c71acdfd6ff", hlc);
   uint8_t *e = enc_of(b, &n);
   put_req(dir, "push-customer", P, 0, 0, 0, pf, e, n);
   put_req(dir, "push-gap", P, 0, 0, 2, pf, e, n);
@@ -220,16 +220,16 @@ static void gen_hq(const char *dir) {
   put_req(dir, "push-unsealed", S, 0, 0, 0, pf, e, n);
   put_raw_req(dir, "push-raw", P | FUZZ_HQ_RAW, pf, e, n);
   free(e);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   b = hq_batch("bob", "019b8d2b-8c00-76b8-b9e4-6c71acdfd6fe", hlc);
   e = enc_of(b, &n);
   put_req(dir, "push-other-manager", P, 0, 0, 0, pf, e, n);
   free(e);
-  change_batch_free(b);
-  e = enc_of(b = change_batch_new(), &n);
+  fsi_change_batch_free(b);
+  e = enc_of(b = fsi_change_batch_new(), &n);
   put_req(dir, "push-empty-batch", P, 0, 0, 0, pf, e, n);
   free(e);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 }
 
 int main(int argc, char **argv) {
@@ -238,9 +238,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *edir = argv[1], *cdir = argv[2];
-  fs_batch *empty = change_batch_new(), *variety = tb_variety();
-  fs_batch *recs = tb_records(6, 0, 77), *dict = tb_records(0, 0, 77);
-  fs_batch *tomb = tb_records(4, 1, 78);
+  fsi_batch *empty = fsi_change_batch_new(), *variety = tb_variety();
+  fsi_batch *recs = tb_records(6, 0, 77), *dict = tb_records(0, 0, 77);
+  fsi_batch *tomb = tb_records(4, 1, 78);
   size_t n, m;
   uint8_t *e, *v, *s, hash[ENVELOPE_HASH_SIZE];
 
@@ -260,7 +260,7 @@ int main(int argc, char **argv) {
   s = seal(v, n, 1, NULL, FUZZ_RECIPIENT_ID, (uint32_t)variety->nrows, &m);
   put(edir, "variety-seq1", s, m);
   put(edir, "variety-truncated", s, m - 7);
-  envelope_hash(hash, s, m);
+  fsi_envelope_hash(hash, s, m);
   free(s);
   s = seal(v, n, 2, hash, FUZZ_RECIPIENT_ID, (uint32_t)variety->nrows, &m);
   put(edir, "variety-seq2-gap", s, m), free(s);
@@ -277,11 +277,11 @@ int main(int argc, char **argv) {
   s = seal(junk, sizeof junk, 1, NULL, FUZZ_RECIPIENT_ID, 0, &m);
   put(edir, "bad-batch-inside", s, m), free(s);
 
-  change_batch_free(empty);
-  change_batch_free(variety);
-  change_batch_free(recs);
-  change_batch_free(dict);
-  change_batch_free(tomb);
+  fsi_change_batch_free(empty);
+  fsi_change_batch_free(variety);
+  fsi_change_batch_free(recs);
+  fsi_change_batch_free(dict);
+  fsi_change_batch_free(tomb);
   if (argc == 4) gen_hq(argv[3]);
   return 0;
 }

@@ -18,76 +18,76 @@
 
 #define HAND_BATCH_ROWS 64
 
-static inline fs_batch *hand_batch(const fs_schema *sc) {
-  fs_batch *b = change_batch_new();
+static inline fsi_batch *hand_batch(const fs_schema *sc) {
+  fsi_batch *b = fsi_change_batch_new();
   b->ntables = (uint16_t)sc->ntables;
-  b->tables = arena_alloc(b->arena, sc->ntables * sizeof *b->tables);
+  b->tables = fsi_arena_alloc(b->arena, sc->ntables * sizeof *b->tables);
   for (size_t i = 0; i < sc->ntables; i++) {
     b->tables[i].name = sc->tables[i].name;
     b->tables[i].ncols = (uint16_t)sc->tables[i].ncols;
-    b->tables[i].cols = arena_alloc(b->arena, sc->tables[i].ncols * sizeof(char *));
+    b->tables[i].cols = fsi_arena_alloc(b->arena, sc->tables[i].ncols * sizeof(char *));
     for (size_t j = 0; j < sc->tables[i].ncols; j++)
       b->tables[i].cols[j] = sc->tables[i].cols[j].name;
   }
-  b->rows = arena_alloc(b->arena, HAND_BATCH_ROWS * sizeof *b->rows);
+  b->rows = fsi_arena_alloc(b->arena, HAND_BATCH_ROWS * sizeof *b->rows);
   return b;
 }
 
-static inline int batch_table(const fs_batch *b, const char *name) {
+static inline int batch_table(const fsi_batch *b, const char *name) {
   for (int i = 0; i < b->ntables; i++)
     if (!strcmp(b->tables[i].name, name)) return i;
   abort();
 }
 
-static inline int batch_col(const fs_batch *b, int t, const char *name) {
+static inline int batch_col(const fsi_batch *b, int t, const char *name) {
   for (int i = 0; i < b->tables[t].ncols; i++)
     if (!strcmp(b->tables[t].cols[i], name)) return i;
   abort();
 }
 
 /* Appends a live row (all columns NULL) to b; b->rows must have room. */
-static inline fs_rowchange *hand_row(fs_batch *b, const char *table, const char *pk, int64_t cl,
+static inline fsi_rowchange *hand_row(fsi_batch *b, const char *table, const char *pk, int64_t cl,
                               int64_t hlc, int64_t site) {
   if (b->nrows == HAND_BATCH_ROWS) abort();
-  fs_rowchange *r = &b->rows[b->nrows++];
+  fsi_rowchange *r = &b->rows[b->nrows++];
   memset(r, 0, sizeof *r);
   r->table = (uint16_t)batch_table(b, table);
-  r->pk = arena_strndup(b->arena, pk, strlen(pk));
+  r->pk = fsi_arena_strndup(b->arena, pk, strlen(pk));
   r->cl = cl;
   r->hlc = hlc;
   r->site = site;
   if (cl % 2 == 1) {
     r->nvals = b->tables[r->table].ncols;
-    r->vals = arena_alloc(b->arena, r->nvals * sizeof *r->vals);
+    r->vals = fsi_arena_alloc(b->arena, r->nvals * sizeof *r->vals);
     memset(r->vals, 0, r->nvals * sizeof *r->vals);
   }
   return r;
 }
 
-static inline void hand_text(fs_batch *b, fs_rowchange *r, const char *col, const char *v) {
+static inline void hand_text(fsi_batch *b, fsi_rowchange *r, const char *col, const char *v) {
   int c = batch_col(b, r->table, col);
-  r->vals[c] = (fs_value){FS_VAL_TEXT, 0, arena_strndup(b->arena, v, strlen(v)),
+  r->vals[c] = (fsi_value){FS_VAL_TEXT, 0, fsi_arena_strndup(b->arena, v, strlen(v)),
                           (uint32_t)strlen(v)};
 }
 
-static inline void hand_int(fs_batch *b, fs_rowchange *r, const char *col, int64_t v) {
-  r->vals[batch_col(b, r->table, col)] = (fs_value){FS_VAL_INT, v, NULL, 0};
+static inline void hand_int(fsi_batch *b, fsi_rowchange *r, const char *col, int64_t v) {
+  r->vals[batch_col(b, r->table, col)] = (fsi_value){FS_VAL_INT, v, NULL, 0};
 }
 
 /* Gives column col its own clock entry in r (kept sorted by column). */
-static inline void hand_cell(fs_batch *b, fs_rowchange *r, const char *col, int64_t hlc, int64_t site) {
+static inline void hand_cell(fsi_batch *b, fsi_rowchange *r, const char *col, int64_t hlc, int64_t site) {
   uint16_t c = (uint16_t)batch_col(b, r->table, col);
-  fs_cell *cells = arena_alloc(b->arena, (r->ncells + 1u) * sizeof *cells);
+  fsi_cell *cells = fsi_arena_alloc(b->arena, (r->ncells + 1u) * sizeof *cells);
   size_t n = 0;
   int placed = 0;
   for (size_t i = 0; i < r->ncells; i++) {
     if (!placed && r->cells[i].col > c) {
-      cells[n++] = (fs_cell){c, hlc, site, r->hlc, r->site};
+      cells[n++] = (fsi_cell){c, hlc, site, r->hlc, r->site};
       placed = 1;
     }
     if (r->cells[i].col != c) cells[n++] = r->cells[i];
   }
-  if (!placed) cells[n++] = (fs_cell){c, hlc, site, r->hlc, r->site};
+  if (!placed) cells[n++] = (fsi_cell){c, hlc, site, r->hlc, r->site};
   r->cells = cells;
   r->ncells = (uint16_t)n;
 }
@@ -95,12 +95,12 @@ static inline void hand_cell(fs_batch *b, fs_rowchange *r, const char *col, int6
 /* The row clock of a row as st holds it (a failed check when unreadable). */
 static inline void row_clock(fs_store *st, const char *table, const char *pk, int64_t *hlc,
                              int64_t *site) {
-  struct fs_arena *a = arena_new(1024);
-  row r;
-  CHECK_OK(row_load(st, store_table(st, table), pk, a, &r));
+  struct fsi_arena *a = fsi_arena_new(1024);
+  fsi_row r;
+  CHECK_OK(fsi_row_load(st, fsi_store_table(st, table), pk, a, &r));
   *hlc = r.hlc;
   *site = r.site;
-  arena_free(a);
+  fsi_arena_free(a);
 }
 
 #endif

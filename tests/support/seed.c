@@ -10,21 +10,21 @@
 
 /* Everything of `from` that `to` has not seen, as a pull would deliver it. */
 static int copy_all(fs_store *from, fs_store *to) {
-  merge_cursor c = {0, -1, ""}, next;
-  merge_filter f = {0, NULL, 0};
-  fs_batch *b = change_batch_new();
+  fsi_merge_cursor c = {0, -1, ""}, next;
+  fsi_merge_filter f = {0, NULL, 0};
+  fsi_batch *b = fsi_change_batch_new();
   int more = 1, rc = FS_OK;
   while (!rc && more) {
-    rc = merge_changes_since(from, &c, &f, 1000, b, &next, &more);
+    rc = fsi_merge_changes_since(from, &c, &f, 1000, b, &next, &more);
     if (!rc) {
-      merge_opts o = {fs_store_site(from), NULL};
-      merge_result res;
-      rc = merge_apply(to, b, &o, &res);
-      if (!rc) merge_result_free(&res);
+      fsi_merge_opts o = {fs_store_site(from), NULL};
+      fsi_merge_result res;
+      rc = fsi_merge_apply(to, b, &o, &res);
+      if (!rc) fsi_merge_result_free(&res);
     }
     c = next;
   }
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   return rc;
 }
 

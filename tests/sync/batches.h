@@ -21,46 +21,46 @@
 static const char *const TB_RECORD_COLS[WL_NFIELDS] = {
     "customer_id", "kind", "created_at", "amount", "currency", "note", "qty"};
 
-static inline fs_value tb_text(fs_batch *b, const char *s) {
-  fs_value v = {FS_VAL_TEXT, 0, NULL, (uint32_t)strlen(s)};
-  v.s = arena_strndup(b->arena, s, v.n);
+static inline fsi_value tb_text(fsi_batch *b, const char *s) {
+  fsi_value v = {FS_VAL_TEXT, 0, NULL, (uint32_t)strlen(s)};
+  v.s = fsi_arena_strndup(b->arena, s, v.n);
   return v;
 }
 
-static inline fs_value tb_int(int64_t i) {
-  fs_value v = {FS_VAL_INT, i, NULL, 0};
+static inline fsi_value tb_int(int64_t i) {
+  fsi_value v = {FS_VAL_INT, i, NULL, 0};
   return v;
 }
 
-static inline fs_value tb_null(void) {
-  fs_value v = {FS_VAL_NULL, 0, NULL, 0};
+static inline fsi_value tb_null(void) {
+  fsi_value v = {FS_VAL_NULL, 0, NULL, 0};
   return v;
 }
 
 /* Records 0..n-1 of (seed 1, device) as alive rows of table `records`,
  * cl 1, hlc = ts << 16, one site, no cells. */
-static inline fs_batch *tb_records(size_t n, uint32_t device, int64_t site) {
-  fs_batch *b = change_batch_new();
+static inline fsi_batch *tb_records(size_t n, uint32_t device, int64_t site) {
+  fsi_batch *b = fsi_change_batch_new();
   wl_gen g;
   wl_record r;
   b->ntables = 1;
-  b->tables = arena_alloc(b->arena, sizeof *b->tables);
+  b->tables = fsi_arena_alloc(b->arena, sizeof *b->tables);
   b->tables[0].name = "records";
   b->tables[0].ncols = WL_NFIELDS;
   b->tables[0].cols = (const char **)TB_RECORD_COLS;
-  b->rows = n ? arena_alloc(b->arena, n * sizeof *b->rows) : NULL;
+  b->rows = n ? fsi_arena_alloc(b->arena, n * sizeof *b->rows) : NULL;
   b->nrows = n;
   wl_gen_init(&g, 1, device);
   for (size_t i = 0; i < n; i++) {
-    fs_rowchange *row = &b->rows[i];
+    fsi_rowchange *row = &b->rows[i];
     wl_gen_next(&g, &r);
     memset(row, 0, sizeof *row);
-    row->pk = arena_strndup(b->arena, r.id, strlen(r.id));
+    row->pk = fsi_arena_strndup(b->arena, r.id, strlen(r.id));
     row->cl = 1;
     row->hlc = r.ts_ms << 16;
     row->site = site;
     row->nvals = WL_NFIELDS;
-    row->vals = arena_alloc(b->arena, WL_NFIELDS * sizeof *row->vals);
+    row->vals = fsi_arena_alloc(b->arena, WL_NFIELDS * sizeof *row->vals);
     row->vals[0] = tb_text(b, r.customer_id);
     row->vals[1] = tb_text(b, r.kind);
     row->vals[2] = tb_text(b, r.created_at);
@@ -78,11 +78,11 @@ static const char *const TB_CUST_COLS[3] = {"company", "balance", "städte"};
 static const char *const TB_NOTE_COLS[1] = {"text"};
 
 /* Every kind of field once or more (see the top of this file). */
-static inline fs_batch *tb_variety(void) {
-  fs_batch *b = change_batch_new();
-  fs_rowchange *r;
+static inline fsi_batch *tb_variety(void) {
+  fsi_batch *b = fsi_change_batch_new();
+  fsi_rowchange *r;
   b->ntables = 2;
-  b->tables = arena_alloc(b->arena, 2 * sizeof *b->tables);
+  b->tables = fsi_arena_alloc(b->arena, 2 * sizeof *b->tables);
   b->tables[0].name = "customers";
   b->tables[0].ncols = 3;
   b->tables[0].cols = (const char **)TB_CUST_COLS;
@@ -90,7 +90,7 @@ static inline fs_batch *tb_variety(void) {
   b->tables[1].ncols = 1;
   b->tables[1].cols = (const char **)TB_NOTE_COLS;
   b->nrows = 6;
-  b->rows = arena_alloc(b->arena, 6 * sizeof *b->rows);
+  b->rows = fsi_arena_alloc(b->arena, 6 * sizeof *b->rows);
   memset(b->rows, 0, 6 * sizeof *b->rows);
 
   r = &b->rows[0]; /* live, UUID key, unicode, NULL, INT64_MIN */
@@ -100,7 +100,7 @@ static inline fs_batch *tb_variety(void) {
   r->hlc = (int64_t)1767600000000 << 16;
   r->site = 0x1122334455667788;
   r->nvals = 3;
-  r->vals = arena_alloc(b->arena, 3 * sizeof *r->vals);
+  r->vals = fsi_arena_alloc(b->arena, 3 * sizeof *r->vals);
   r->vals[0] = tb_text(b, "Zürich — 東京 🚀 GmbH");
   r->vals[1] = tb_int(INT64_MIN);
   r->vals[2] = tb_null();
@@ -112,14 +112,14 @@ static inline fs_batch *tb_variety(void) {
   r->hlc = ((int64_t)1767600000000 << 16) + 5;
   r->site = -42;
   r->nvals = 3;
-  r->vals = arena_alloc(b->arena, 3 * sizeof *r->vals);
+  r->vals = fsi_arena_alloc(b->arena, 3 * sizeof *r->vals);
   r->vals[0] = tb_text(b, "");
   r->vals[1] = tb_int(INT64_MAX);
   r->vals[2] = tb_text(b, "Malmö");
   r->ncells = 2;
-  r->cells = arena_alloc(b->arena, 2 * sizeof *r->cells);
-  r->cells[0] = (fs_cell){0, r->hlc + 1000, 7, 0, 0};
-  r->cells[1] = (fs_cell){2, r->hlc + 2000, -42, r->hlc - 3, 7};
+  r->cells = fsi_arena_alloc(b->arena, 2 * sizeof *r->cells);
+  r->cells[0] = (fsi_cell){0, r->hlc + 1000, 7, 0, 0};
+  r->cells[1] = (fsi_cell){2, r->hlc + 2000, -42, r->hlc - 3, 7};
 
   r = &b->rows[2]; /* tombstone with seen, uppercase UUID (not packed) */
   r->table = 0;
@@ -136,7 +136,7 @@ static inline fs_batch *tb_variety(void) {
   r->hlc = INT64_MAX;
   r->site = 0;
   r->nvals = 1;
-  r->vals = arena_alloc(b->arena, sizeof *r->vals);
+  r->vals = fsi_arena_alloc(b->arena, sizeof *r->vals);
   r->vals[0] = tb_int(-1);
 
   r = &b->rows[4]; /* clock going backwards, tombstone without seen, cells */
@@ -146,8 +146,8 @@ static inline fs_batch *tb_variety(void) {
   r->hlc = INT64_MIN;
   r->site = INT64_MIN;
   r->ncells = 1;
-  r->cells = arena_alloc(b->arena, sizeof *r->cells);
-  r->cells[0] = (fs_cell){1, INT64_MAX, INT64_MAX, INT64_MIN, INT64_MIN};
+  r->cells = fsi_arena_alloc(b->arena, sizeof *r->cells);
+  r->cells[0] = (fsi_cell){1, INT64_MAX, INT64_MAX, INT64_MIN, INT64_MIN};
 
   r = &b->rows[5]; /* long key text with spaces, 64 bytes */
   r->table = 1;
@@ -156,12 +156,12 @@ static inline fs_batch *tb_variety(void) {
   r->hlc = 12345;
   r->site = 1;
   r->nvals = 1;
-  r->vals = arena_alloc(b->arena, sizeof *r->vals);
+  r->vals = fsi_arena_alloc(b->arena, sizeof *r->vals);
   r->vals[0] = tb_text(b, "a note\nwith a newline and a tab\t.");
   return b;
 }
 
-static inline int tb_value_equal(const fs_value *a, const fs_value *b) {
+static inline int tb_value_equal(const fsi_value *a, const fsi_value *b) {
   if (a->type != b->type) return 0;
   if (a->type == FS_VAL_INT) return a->i == b->i;
   if (a->type == FS_VAL_TEXT)
@@ -170,14 +170,14 @@ static inline int tb_value_equal(const fs_value *a, const fs_value *b) {
 }
 
 /* 1 when a and b hold the same dictionary and rows. */
-static inline int tb_equal(const fs_batch *a, const fs_batch *b) {
+static inline int tb_equal(const fsi_batch *a, const fsi_batch *b) {
   if (a->ntables != b->ntables || a->nrows != b->nrows) {
     fprintf(stderr, "batch shape differs: %u/%zu vs %u/%zu\n", a->ntables, a->nrows,
             b->ntables, b->nrows);
     return 0;
   }
   for (uint16_t t = 0; t < a->ntables; t++) {
-    const fs_batch_table *x = &a->tables[t], *y = &b->tables[t];
+    const fsi_batch_table *x = &a->tables[t], *y = &b->tables[t];
     if (strcmp(x->name, y->name) || x->ncols != y->ncols) {
       fprintf(stderr, "table %u differs\n", t);
       return 0;
@@ -189,7 +189,7 @@ static inline int tb_equal(const fs_batch *a, const fs_batch *b) {
       }
   }
   for (size_t i = 0; i < a->nrows; i++) {
-    const fs_rowchange *x = &a->rows[i], *y = &b->rows[i];
+    const fsi_rowchange *x = &a->rows[i], *y = &b->rows[i];
     int same = x->table == y->table && strcmp(x->pk, y->pk) == 0 && x->cl == y->cl &&
                x->hlc == y->hlc && x->site == y->site && x->seen == y->seen &&
                x->nvals == y->nvals && x->ncells == y->ncells;

@@ -60,65 +60,65 @@ static uint8_t *unwrap(const uint8_t *enc, size_t len, size_t *rawlen) {
   return raw;
 }
 
-static int decode_raw(fs_batch *b, const uint8_t *raw, size_t n) {
+static int decode_raw(fsi_batch *b, const uint8_t *raw, size_t n) {
   size_t len;
   uint8_t *enc = wrap(raw, n, n, &len);
-  int rc = codec_decode(b, enc, len);
+  int rc = fsi_codec_decode(b, enc, len);
   free(enc);
   return rc;
 }
 
-static void roundtrip(const fs_batch *in, size_t *enclen) {
+static void roundtrip(const fsi_batch *in, size_t *enclen) {
   uint8_t *enc = NULL;
   size_t len = 0;
-  fs_batch *out = change_batch_new();
-  CHECK_OK(codec_encode(in, &enc, &len));
-  CHECK_OK(codec_decode(out, enc, len));
+  fsi_batch *out = fsi_change_batch_new();
+  CHECK_OK(fsi_codec_encode(in, &enc, &len));
+  CHECK_OK(fsi_codec_decode(out, enc, len));
   CHECK(tb_equal(in, out));
   if (enclen) *enclen = len;
   free(enc);
-  change_batch_free(out);
+  fsi_change_batch_free(out);
 }
 
 /* -------------------------------------------------------- round trips */
 
 static void test_empty(void) {
-  fs_batch *b = change_batch_new();
+  fsi_batch *b = fsi_change_batch_new();
   size_t len;
   roundtrip(b, &len);
   CHECK(len < 32);
-  fs_batch *d = tb_records(0, 0, 1); /* a dictionary but no rows */
+  fsi_batch *d = tb_records(0, 0, 1); /* a dictionary but no rows */
   roundtrip(d, NULL);
-  change_batch_free(b);
-  change_batch_free(d);
+  fsi_change_batch_free(b);
+  fsi_change_batch_free(d);
 }
 
 static void test_one_record(void) {
-  fs_batch *b = tb_records(1, 0, 0x0123456789abcdef);
-  fs_batch *out = change_batch_new();
+  fsi_batch *b = tb_records(1, 0, 0x0123456789abcdef);
+  fsi_batch *out = fsi_change_batch_new();
   uint8_t *enc = NULL;
   size_t len = 0;
   roundtrip(b, NULL);
-  CHECK_OK(codec_encode(b, &enc, &len));
-  CHECK_OK(codec_decode(out, enc, len));
+  CHECK_OK(fsi_codec_encode(b, &enc, &len));
+  CHECK_OK(fsi_codec_decode(out, enc, len));
   CHECK_STR(out->rows[0].pk, "019b8d2b-8c00-76b8-b9e4-6c71acdfd63c");
   CHECK_STR(out->rows[0].vals[0].s, "C03910");
   CHECK_EQ_INT(out->rows[0].vals[3].i, 797714);
   CHECK_EQ_INT(out->hlc_min, b->rows[0].hlc);
   CHECK_EQ_INT(out->hlc_max, b->rows[0].hlc);
   free(enc);
-  change_batch_free(out);
-  change_batch_free(b);
+  fsi_change_batch_free(out);
+  fsi_change_batch_free(b);
 }
 
 static void test_variety(void) {
-  fs_batch *b = tb_variety();
-  fs_batch *out = change_batch_new();
+  fsi_batch *b = tb_variety();
+  fsi_batch *out = fsi_change_batch_new();
   uint8_t *enc = NULL, *enc2 = NULL;
   size_t len = 0, len2 = 0;
   roundtrip(b, NULL);
-  CHECK_OK(codec_encode(b, &enc, &len));
-  CHECK_OK(codec_decode(out, enc, len));
+  CHECK_OK(fsi_codec_encode(b, &enc, &len));
+  CHECK_OK(fsi_codec_decode(out, enc, len));
   CHECK_EQ_INT(out->rows[2].nvals, 0);             /* tombstone */
   CHECK_EQ_INT(out->rows[2].seen, b->rows[2].seen);
   CHECK_EQ_INT(out->rows[1].cells[1].bhlc, b->rows[1].cells[1].bhlc);
@@ -129,75 +129,75 @@ static void test_variety(void) {
   CHECK_EQ_INT(out->hlc_min, INT64_MIN);
   CHECK_EQ_INT(out->hlc_max, INT64_MAX);
   /* Deterministic: the same batch encodes to the same bytes. */
-  CHECK_OK(codec_encode(out, &enc2, &len2));
+  CHECK_OK(fsi_codec_encode(out, &enc2, &len2));
   CHECK(len == len2 && memcmp(enc, enc2, len) == 0);
   /* Decoding into a batch that held something resets it first. */
-  CHECK_OK(codec_decode(out, enc, len));
+  CHECK_OK(fsi_codec_decode(out, enc, len));
   CHECK(tb_equal(b, out));
   free(enc);
   free(enc2);
-  change_batch_free(out);
-  change_batch_free(b);
+  fsi_change_batch_free(out);
+  fsi_change_batch_free(b);
 }
 
 static void test_large(void) {
-  fs_batch *b = tb_records(20000, 3, 0x55aa55aa55aa55aa);
+  fsi_batch *b = tb_records(20000, 3, 0x55aa55aa55aa55aa);
   size_t len = 0;
   roundtrip(b, &len);
   printf("# 20000 records encode to %zu bytes (%.1f bytes/record)\n", len,
          (double)len / 20000);
   CHECK(len < 20000 * 60); /* well under the 120 B/record budget */
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 }
 
 /* -------------------------------------------------------- encoder input */
 
 static void test_encode_refuses(void) {
-  fs_batch *b = tb_variety();
+  fsi_batch *b = tb_variety();
   uint8_t *enc = (uint8_t *)"x";
   size_t len = 1;
 
   b->rows[0].nvals = 2;
-  CHECK_ERR(codec_encode(b, &enc, &len), FS_EINVAL);
+  CHECK_ERR(fsi_codec_encode(b, &enc, &len), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "values for 3 columns");
   CHECK(enc == NULL && len == 0);
   b->rows[0].nvals = 3;
 
   b->rows[1].cells[1].col = 0;
-  CHECK_ERR(codec_encode(b, &enc, &len), FS_EINVAL);
+  CHECK_ERR(fsi_codec_encode(b, &enc, &len), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "not sorted");
   b->rows[1].cells[1].col = 2;
 
   b->rows[0].vals[0].s = "\xc3\x28";
   b->rows[0].vals[0].n = 2;
-  CHECK_ERR(codec_encode(b, &enc, &len), FS_EINVAL);
+  CHECK_ERR(fsi_codec_encode(b, &enc, &len), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "UTF-8");
   b->rows[0].vals[0] = tb_text(b, "ok");
 
   b->rows[3].cl = 0;
-  CHECK_ERR(codec_encode(b, &enc, &len), FS_EINVAL);
+  CHECK_ERR(fsi_codec_encode(b, &enc, &len), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "causal length");
   b->rows[3].cl = 1;
 
   b->tables[1].name = "customers";
-  CHECK_ERR(codec_encode(b, &enc, &len), FS_EINVAL);
+  CHECK_ERR(fsi_codec_encode(b, &enc, &len), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "twice");
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 
   b = tb_records(FS_BATCH_MAX_ROWS + 1, 0, 1);
-  CHECK_ERR(codec_encode(b, &enc, &len), FS_ETOOBIG);
-  change_batch_free(b);
+  CHECK_ERR(fsi_codec_encode(b, &enc, &len), FS_ETOOBIG);
+  fsi_change_batch_free(b);
 }
 
 /* ------------------------------------------------------ outer framing */
 
 static void test_truncation_everywhere(void) {
-  fs_batch *b = tb_variety(), *out = change_batch_new();
+  fsi_batch *b = tb_variety(), *out = fsi_change_batch_new();
   uint8_t *enc = NULL, *raw;
   size_t len = 0, rawlen = 0, bad = 0;
-  CHECK_OK(codec_encode(b, &enc, &len));
+  CHECK_OK(fsi_codec_encode(b, &enc, &len));
   for (size_t n = 0; n < len; n++) {
-    int rc = codec_decode(out, enc, n);
+    int rc = fsi_codec_decode(out, enc, n);
     if (rc != FS_ECORRUPT || !strstr(fs_errmsg(), "truncated") || out->nrows) {
       if (!bad++) tu_fail(__FILE__, __LINE__, "prefix %zu: rc %d, %s", n, rc, fs_errmsg());
     }
@@ -218,42 +218,42 @@ static void test_truncation_everywhere(void) {
   CHECK(tb_equal(b, out));
   free(raw);
   free(enc);
-  change_batch_free(out);
-  change_batch_free(b);
+  fsi_change_batch_free(out);
+  fsi_change_batch_free(b);
 }
 
 static void test_framing(void) {
-  fs_batch *b = tb_variety(), *out = change_batch_new();
+  fsi_batch *b = tb_variety(), *out = fsi_change_batch_new();
   uint8_t *enc = NULL, *raw, *big, *re;
   size_t len = 0, rawlen = 0, relen;
-  CHECK_OK(codec_encode(b, &enc, &len));
+  CHECK_OK(fsi_codec_encode(b, &enc, &len));
   raw = unwrap(enc, len, &rawlen);
 
   /* Unknown version. */
   enc[0] = 2;
-  CHECK_ERR(codec_decode(out, enc, len), FS_EVERSION);
+  CHECK_ERR(fsi_codec_decode(out, enc, len), FS_EVERSION);
   CHECK_CONTAINS(fs_errmsg(), "version 2");
   enc[0] = CODEC_VERSION;
 
   /* Declared size lies (either way). */
   re = wrap(raw, rawlen, rawlen + 1, &relen);
-  CHECK_ERR(codec_decode(out, re, relen), FS_ECORRUPT);
+  CHECK_ERR(fsi_codec_decode(out, re, relen), FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "declares");
   free(re);
   re = wrap(raw, rawlen, rawlen - 1, &relen);
-  CHECK_ERR(codec_decode(out, re, relen), FS_ECORRUPT);
+  CHECK_ERR(fsi_codec_decode(out, re, relen), FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "declares");
   free(re);
 
   /* Declared size over the limit. */
   re = wrap(raw, rawlen, (uint64_t)CODEC_MAX_RAW + 1, &relen);
-  CHECK_ERR(codec_decode(out, re, relen), FS_ETOOBIG);
+  CHECK_ERR(fsi_codec_decode(out, re, relen), FS_ETOOBIG);
   free(re);
 
   /* A body really over the limit, declared honestly. */
   big = calloc(1, (size_t)CODEC_MAX_RAW + 1);
   re = wrap(big, (size_t)CODEC_MAX_RAW + 1, (uint64_t)CODEC_MAX_RAW + 1, &relen);
-  CHECK_ERR(codec_decode(out, re, relen), FS_ETOOBIG);
+  CHECK_ERR(fsi_codec_decode(out, re, relen), FS_ETOOBIG);
   free(re);
   free(big);
 
@@ -261,13 +261,13 @@ static void test_framing(void) {
   re = malloc(len + 1);
   memcpy(re, enc, len);
   re[len] = 0;
-  CHECK_ERR(codec_decode(out, re, len + 1), FS_ECORRUPT);
+  CHECK_ERR(fsi_codec_decode(out, re, len + 1), FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "trailing");
   free(re);
 
   /* Not zstd at all. */
   uint8_t junk[] = {CODEC_VERSION, 4, 'a', 'b', 'c', 'd'};
-  CHECK_ERR(codec_decode(out, junk, sizeof junk), FS_ECORRUPT);
+  CHECK_ERR(fsi_codec_decode(out, junk, sizeof junk), FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "zstd");
 
   /* Trailing bytes after the body's last section. */
@@ -280,8 +280,8 @@ static void test_framing(void) {
 
   free(raw);
   free(enc);
-  change_batch_free(out);
-  change_batch_free(b);
+  fsi_change_batch_free(out);
+  fsi_change_batch_free(b);
 }
 
 /* -------------------------------------------------- hand-crafted bodies */
@@ -320,7 +320,7 @@ static void tsection(tbuf *b, const void *p, size_t n) {
   tput(b, p, n);
 }
 
-static int craft_decode(fs_batch *out, const craft *c) {
+static int craft_decode(fsi_batch *out, const craft *c) {
   static tbuf b, s;
   static const uint8_t site[8] = {1, 2, 3, 4, 5, 6, 7, 8};
   b.n = 0;
@@ -370,7 +370,7 @@ static int craft_decode(fs_batch *out, const craft *c) {
   } while (0)
 
 static void test_crafted(void) {
-  fs_batch *out = change_batch_new();
+  fsi_batch *out = fsi_change_batch_new();
   craft ok = craft_default();
   CHECK_OK(craft_decode(out, &ok));
   CHECK_EQ_INT(out->nrows, 1);
@@ -424,7 +424,7 @@ static void test_crafted(void) {
   uint8_t many[] = {65};
   CHECK_ERR(decode_raw(out, many, 1), FS_ETOOBIG);
   CHECK_CONTAINS(fs_errmsg(), "65 tables");
-  change_batch_free(out);
+  fsi_change_batch_free(out);
 }
 
 int main(void) {

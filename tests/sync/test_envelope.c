@@ -17,15 +17,15 @@
 #define DEV_ID INT64_C(0x1d2c3b4a59687701)
 #define SRV_ID INT64_C(0x5e4d3c2b1a090807)
 
-static fs_keys dev, srv, stranger;
+static fsi_keys dev, srv, stranger;
 
 typedef struct sealed {
   uint8_t *p;
   size_t n;
 } sealed;
 
-static envelope_chain chain_zero(void) {
-  envelope_chain c;
+static fsi_envelope_chain chain_zero(void) {
+  fsi_envelope_chain c;
   memset(&c, 0, sizeof c);
   return c;
 }
@@ -33,7 +33,7 @@ static envelope_chain chain_zero(void) {
 /* Seals plain from the device to the server with sequence seq after prev. */
 static sealed seal_plain(const uint8_t *plain, size_t n, uint64_t seq, const uint8_t *prev,
                          uint32_t count) {
-  envelope_header h;
+  fsi_envelope_header h;
   sealed s = {NULL, 0};
   memset(&h, 0, sizeof h);
   h.sender = DEV_ID;
@@ -43,16 +43,16 @@ static sealed seal_plain(const uint8_t *plain, size_t n, uint64_t seq, const uin
   h.hlc_min = 100;
   h.hlc_max = 200;
   h.count = count;
-  CHECK_OK(envelope_seal(&s.p, &s.n, &h, plain, n, &dev, &srv.pub));
+  CHECK_OK(fsi_envelope_seal(&s.p, &s.n, &h, plain, n, &dev, &srv.pub));
   return s;
 }
 
-static sealed seal_batch(const fs_batch *b, uint64_t seq, const uint8_t *prev) {
-  envelope_header h;
+static sealed seal_batch(const fsi_batch *b, uint64_t seq, const uint8_t *prev) {
+  fsi_envelope_header h;
   sealed s = {NULL, 0};
   uint8_t *enc = NULL;
   size_t n = 0;
-  CHECK_OK(codec_encode(b, &enc, &n));
+  CHECK_OK(fsi_codec_encode(b, &enc, &n));
   memset(&h, 0, sizeof h);
   h.sender = DEV_ID;
   h.recipient = SRV_ID;
@@ -61,19 +61,19 @@ static sealed seal_batch(const fs_batch *b, uint64_t seq, const uint8_t *prev) {
   h.hlc_min = b->hlc_min;
   h.hlc_max = b->hlc_max;
   h.count = (uint32_t)b->nrows;
-  CHECK_OK(envelope_seal(&s.p, &s.n, &h, enc, n, &dev, &srv.pub));
+  CHECK_OK(fsi_envelope_seal(&s.p, &s.n, &h, enc, n, &dev, &srv.pub));
   free(enc);
   return s;
 }
 
-static int open_at_srv(envelope_opened *o, const sealed *s, const envelope_chain *c) {
-  return envelope_open(o, s->p, s->n, SRV_ID, &srv, DEV_ID, &dev.pub, c);
+static int open_at_srv(fsi_envelope_opened *o, const sealed *s, const fsi_envelope_chain *c) {
+  return fsi_envelope_open(o, s->p, s->n, SRV_ID, &srv, DEV_ID, &dev.pub, c);
 }
 
 /* Opens s as the next envelope after chain c, decodes it, compares with b. */
-static void open_and_compare(const sealed *s, const envelope_chain *c, const fs_batch *b) {
-  envelope_opened o;
-  fs_batch *out = change_batch_new();
+static void open_and_compare(const sealed *s, const fsi_envelope_chain *c, const fsi_batch *b) {
+  fsi_envelope_opened o;
+  fsi_batch *out = fsi_change_batch_new();
   uint8_t h[ENVELOPE_HASH_SIZE];
   CHECK_OK(open_at_srv(&o, s, c));
   CHECK_EQ_INT(o.duplicate, 0);
@@ -81,18 +81,18 @@ static void open_and_compare(const sealed *s, const envelope_chain *c, const fs_
   CHECK_EQ_INT(o.h.recipient, SRV_ID);
   CHECK_EQ_INT(o.h.seq, c->seq + 1);
   CHECK_EQ_INT(o.h.count, b->nrows);
-  CHECK_OK(envelope_hash(h, s->p, s->n));
+  CHECK_OK(fsi_envelope_hash(h, s->p, s->n));
   CHECK(memcmp(h, o.hash, sizeof h) == 0);
-  CHECK_OK(codec_decode(out, o.plain, o.plainlen));
+  CHECK_OK(fsi_codec_decode(out, o.plain, o.plainlen));
   CHECK(tb_equal(b, out));
-  CHECK_OK(envelope_check_batch(&o.h, out));
-  envelope_opened_clear(&o);
-  change_batch_free(out);
+  CHECK_OK(fsi_envelope_check_batch(&o.h, out));
+  fsi_envelope_opened_clear(&o);
+  fsi_change_batch_free(out);
 }
 
 static void test_roundtrip(void) {
-  envelope_chain c = chain_zero();
-  fs_batch *empty = change_batch_new(), *one = tb_records(1, 0, DEV_ID),
+  fsi_envelope_chain c = chain_zero();
+  fsi_batch *empty = fsi_change_batch_new(), *one = tb_records(1, 0, DEV_ID),
            *large = tb_records(20000, 0, DEV_ID);
   sealed s = seal_batch(empty, 1, NULL);
   open_and_compare(&s, &c, empty);
@@ -108,88 +108,88 @@ static void test_roundtrip(void) {
   free(s.p);
 
   /* A zero-length plaintext is a valid envelope too. */
-  envelope_opened o;
+  fsi_envelope_opened o;
   s = seal_plain(NULL, 0, 1, NULL, 0);
   CHECK_EQ_INT(s.n, ENVELOPE_OVERHEAD);
   CHECK_OK(open_at_srv(&o, &s, &c));
   CHECK_EQ_INT(o.plainlen, 0);
-  envelope_opened_clear(&o);
+  fsi_envelope_opened_clear(&o);
   free(s.p);
 
   /* The other direction: server to device, verified with the pinned server
    * key. */
-  envelope_header h;
+  fsi_envelope_header h;
   memset(&h, 0, sizeof h);
   h.sender = SRV_ID;
   h.recipient = DEV_ID;
   h.seq = 1;
-  CHECK_OK(envelope_seal(&s.p, &s.n, &h, (const uint8_t *)"pull", 4, &srv, &dev.pub));
-  CHECK_OK(envelope_open(&o, s.p, s.n, DEV_ID, &dev, SRV_ID, &srv.pub, &c));
+  CHECK_OK(fsi_envelope_seal(&s.p, &s.n, &h, (const uint8_t *)"pull", 4, &srv, &dev.pub));
+  CHECK_OK(fsi_envelope_open(&o, s.p, s.n, DEV_ID, &dev, SRV_ID, &srv.pub, &c));
   CHECK(o.plainlen == 4 && memcmp(o.plain, "pull", 4) == 0);
-  envelope_opened_clear(&o);
+  fsi_envelope_opened_clear(&o);
   free(s.p);
-  change_batch_free(empty);
-  change_batch_free(one);
-  change_batch_free(large);
+  fsi_change_batch_free(empty);
+  fsi_change_batch_free(one);
+  fsi_change_batch_free(large);
 }
 
 static void test_peek_and_hash(void) {
   sealed s = seal_plain((const uint8_t *)"abc", 3, 1, NULL, 1);
-  envelope_header h;
+  fsi_envelope_header h;
   uint8_t hash[ENVELOPE_HASH_SIZE], expect[ENVELOPE_HASH_SIZE];
-  CHECK_OK(envelope_peek(&h, s.p, s.n));
+  CHECK_OK(fsi_envelope_peek(&h, s.p, s.n));
   CHECK_EQ_INT(h.sender, DEV_ID);
   CHECK_EQ_INT(h.recipient, SRV_ID);
   CHECK_EQ_INT(h.seq, 1);
   CHECK_EQ_INT(h.hlc_min, 100);
   CHECK_EQ_INT(h.hlc_max, 200);
-  CHECK_OK(envelope_hash(hash, s.p, s.n));
+  CHECK_OK(fsi_envelope_hash(hash, s.p, s.n));
   crypto_generichash(expect, sizeof expect, s.p, s.n - ENVELOPE_SIG_SIZE, NULL, 0);
   CHECK(memcmp(hash, expect, sizeof hash) == 0);
-  CHECK_ERR(envelope_hash(hash, s.p, ENVELOPE_OVERHEAD - 1), FS_ECORRUPT);
+  CHECK_ERR(fsi_envelope_hash(hash, s.p, ENVELOPE_OVERHEAD - 1), FS_ECORRUPT);
   free(s.p);
 }
 
 static void test_chain(void) {
-  envelope_chain c = chain_zero();
-  envelope_opened o;
+  fsi_envelope_chain c = chain_zero();
+  fsi_envelope_opened o;
   sealed e[3];
   uint8_t prev[ENVELOPE_HASH_SIZE] = {0};
   for (int i = 0; i < 3; i++) {
     e[i] = seal_plain((const uint8_t *)"batch", 5, (uint64_t)i + 1, i ? prev : NULL, 1);
-    CHECK_OK(envelope_hash(prev, e[i].p, e[i].n));
+    CHECK_OK(fsi_envelope_hash(prev, e[i].p, e[i].n));
   }
   for (int i = 0; i < 3; i++) {
     CHECK_OK(open_at_srv(&o, &e[i], &c));
     c.seq = o.h.seq;
     memcpy(c.hash, o.hash, sizeof c.hash);
-    envelope_opened_clear(&o);
+    fsi_envelope_opened_clear(&o);
   }
   /* The last accepted one again: a duplicate, acknowledged, nothing to apply. */
   CHECK_OK(open_at_srv(&o, &e[2], &c));
   CHECK_EQ_INT(o.duplicate, 1);
   CHECK(o.plain == NULL);
   CHECK_EQ_INT(o.h.seq, 3);
-  envelope_opened_clear(&o);
+  fsi_envelope_opened_clear(&o);
 
   /* An older one: replay. */
   CHECK_ERR(open_at_srv(&o, &e[0], &c), FS_ECONFLICT);
   CHECK_CONTAINS(fs_errmsg(), "replay");
   /* The same sequence as the last, but different bytes: replay too. */
   uint8_t h2[ENVELOPE_HASH_SIZE];
-  CHECK_OK(envelope_hash(h2, e[1].p, e[1].n));
+  CHECK_OK(fsi_envelope_hash(h2, e[1].p, e[1].n));
   sealed other = seal_plain((const uint8_t *)"other", 5, 3, h2, 1);
   CHECK_ERR(open_at_srv(&o, &other, &c), FS_ECONFLICT);
   CHECK_CONTAINS(fs_errmsg(), "replay");
   free(other.p);
 
   /* Gap: 3 after 1. */
-  envelope_chain at1 = chain_zero();
+  fsi_envelope_chain at1 = chain_zero();
   at1.seq = 1;
-  CHECK_OK(envelope_hash(at1.hash, e[0].p, e[0].n));
+  CHECK_OK(fsi_envelope_hash(at1.hash, e[0].p, e[0].n));
   CHECK_ERR(open_at_srv(&o, &e[2], &at1), FS_ECONFLICT);
   CHECK_CONTAINS(fs_errmsg(), "gap");
-  envelope_chain at0 = chain_zero();
+  fsi_envelope_chain at0 = chain_zero();
   CHECK_ERR(open_at_srv(&o, &e[1], &at0), FS_ECONFLICT);
   CHECK_CONTAINS(fs_errmsg(), "gap");
 
@@ -209,26 +209,26 @@ static void test_chain(void) {
 }
 
 static void test_identity_checks(void) {
-  envelope_chain c = chain_zero();
-  envelope_opened o;
+  fsi_envelope_chain c = chain_zero();
+  fsi_envelope_opened o;
   sealed s = seal_plain((const uint8_t *)"hello", 5, 1, NULL, 1);
 
-  CHECK_ERR(envelope_open(&o, s.p, s.n, SRV_ID + 1, &srv, DEV_ID, &dev.pub, &c), FS_EAUTH);
+  CHECK_ERR(fsi_envelope_open(&o, s.p, s.n, SRV_ID + 1, &srv, DEV_ID, &dev.pub, &c), FS_EAUTH);
   CHECK_CONTAINS(fs_errmsg(), "recipient");
-  CHECK_ERR(envelope_open(&o, s.p, s.n, SRV_ID, &srv, DEV_ID, &stranger.pub, &c), FS_EAUTH);
+  CHECK_ERR(fsi_envelope_open(&o, s.p, s.n, SRV_ID, &srv, DEV_ID, &stranger.pub, &c), FS_EAUTH);
   CHECK_CONTAINS(fs_errmsg(), "signature");
-  CHECK_ERR(envelope_open(&o, s.p, s.n, SRV_ID, &srv, DEV_ID + 1, &dev.pub, &c), FS_EAUTH);
+  CHECK_ERR(fsi_envelope_open(&o, s.p, s.n, SRV_ID, &srv, DEV_ID + 1, &dev.pub, &c), FS_EAUTH);
   CHECK_CONTAINS(fs_errmsg(), "sender");
   CHECK(o.plain == NULL && o.plainlen == 0);
 
   /* Right signature and ids, but the receiver's key-exchange key is not the
    * one it was sealed to: decryption fails and says nothing more. */
-  fs_keys wrong = srv;
+  fsi_keys wrong = srv;
   memcpy(wrong.pub.kx, stranger.pub.kx, KEYS_KX_PK);
   memcpy(wrong.kx_sk, stranger.kx_sk, KEYS_KX_SK);
-  CHECK_ERR(envelope_open(&o, s.p, s.n, SRV_ID, &wrong, DEV_ID, &dev.pub, &c), FS_EAUTH);
+  CHECK_ERR(fsi_envelope_open(&o, s.p, s.n, SRV_ID, &wrong, DEV_ID, &dev.pub, &c), FS_EAUTH);
   CHECK_STR(fs_errmsg(), "envelope could not be decrypted");
-  keys_wipe(&wrong);
+  fsi_keys_wipe(&wrong);
 
   /* A holder of the signing key alone (not the kx key) who alters the
    * ciphertext and re-signs is still refused by the AEAD. */
@@ -241,9 +241,9 @@ static void test_identity_checks(void) {
 }
 
 static void test_every_bit_flip(void) {
-  envelope_chain c = chain_zero();
-  envelope_opened o;
-  fs_batch *b = tb_records(1, 0, DEV_ID);
+  fsi_envelope_chain c = chain_zero();
+  fsi_envelope_opened o;
+  fsi_batch *b = tb_records(1, 0, DEV_ID);
   sealed s = seal_batch(b, 1, NULL);
   size_t accepted = 0, wrong_code = 0;
   for (size_t i = 0; i < s.n; i++) {
@@ -252,7 +252,7 @@ static void test_every_bit_flip(void) {
       int rc = open_at_srv(&o, &s, &c);
       if (rc == FS_OK) {
         accepted++;
-        envelope_opened_clear(&o);
+        fsi_envelope_opened_clear(&o);
       } else if (i >= ENVELOPE_HEADER_SIZE || (i >= 8 && i < 80) || i >= 88) {
         /* ids, seq, prev, clocks... nonce, ciphertext, signature: only the
          * signature can tell (a flipped seq/count may also fail structure). */
@@ -268,19 +268,19 @@ static void test_every_bit_flip(void) {
   CHECK_EQ_INT(accepted, 0);
   CHECK_EQ_INT(wrong_code, 0);
   CHECK_OK(open_at_srv(&o, &s, &c)); /* the unflipped original still opens */
-  envelope_opened_clear(&o);
+  fsi_envelope_opened_clear(&o);
   free(s.p);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 }
 
 static void test_structure(void) {
-  envelope_chain c = chain_zero();
-  envelope_opened o;
+  fsi_envelope_chain c = chain_zero();
+  fsi_envelope_opened o;
   sealed s = seal_plain((const uint8_t *)"structure", 9, 1, NULL, 1);
   size_t bad = 0;
 
   for (size_t n = 0; n < s.n; n++) {
-    int rc = envelope_open(&o, s.p, n, SRV_ID, &srv, DEV_ID, &dev.pub, &c);
+    int rc = fsi_envelope_open(&o, s.p, n, SRV_ID, &srv, DEV_ID, &dev.pub, &c);
     if (rc != FS_ECORRUPT || !strstr(fs_errmsg(), "truncated")) bad++;
   }
   CHECK_EQ_INT(bad, 0);
@@ -288,7 +288,7 @@ static void test_structure(void) {
   uint8_t *longer = malloc(s.n + 1);
   memcpy(longer, s.p, s.n);
   longer[s.n] = 0;
-  CHECK_ERR(envelope_open(&o, longer, s.n + 1, SRV_ID, &srv, DEV_ID, &dev.pub, &c),
+  CHECK_ERR(fsi_envelope_open(&o, longer, s.n + 1, SRV_ID, &srv, DEV_ID, &dev.pub, &c),
             FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "trailing");
   free(longer);
@@ -306,75 +306,75 @@ static void test_structure(void) {
   size_t big = (size_t)ENVELOPE_MAX_SIZE + 1;
   uint8_t *huge = calloc(1, big);
   memcpy(huge, s.p, s.n);
-  CHECK_ERR(envelope_open(&o, huge, big, SRV_ID, &srv, DEV_ID, &dev.pub, &c), FS_ETOOBIG);
+  CHECK_ERR(fsi_envelope_open(&o, huge, big, SRV_ID, &srv, DEV_ID, &dev.pub, &c), FS_ETOOBIG);
   CHECK_CONTAINS(fs_errmsg(), "limit");
-  envelope_header h;
+  fsi_envelope_header h;
   memset(&h, 0, sizeof h);
   h.seq = 1;
   uint8_t *out = NULL;
   size_t outlen = 0;
-  CHECK_ERR(envelope_seal(&out, &outlen, &h, huge, ENVELOPE_MAX_PLAIN + 1, &dev, &srv.pub),
+  CHECK_ERR(fsi_envelope_seal(&out, &outlen, &h, huge, ENVELOPE_MAX_PLAIN + 1, &dev, &srv.pub),
             FS_ETOOBIG);
   CHECK(out == NULL);
   free(huge);
 
   /* Seal refuses inconsistent headers. */
   h.seq = 0;
-  CHECK_ERR(envelope_seal(&out, &outlen, &h, s.p, 1, &dev, &srv.pub), FS_EINVAL);
+  CHECK_ERR(fsi_envelope_seal(&out, &outlen, &h, s.p, 1, &dev, &srv.pub), FS_EINVAL);
   h.seq = 2; /* prev all zero */
-  CHECK_ERR(envelope_seal(&out, &outlen, &h, s.p, 1, &dev, &srv.pub), FS_EINVAL);
+  CHECK_ERR(fsi_envelope_seal(&out, &outlen, &h, s.p, 1, &dev, &srv.pub), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "previous hash");
   h.seq = 1;
   h.prev[3] = 1;
-  CHECK_ERR(envelope_seal(&out, &outlen, &h, s.p, 1, &dev, &srv.pub), FS_EINVAL);
+  CHECK_ERR(fsi_envelope_seal(&out, &outlen, &h, s.p, 1, &dev, &srv.pub), FS_EINVAL);
   h.prev[3] = 0;
   h.hlc_min = 5;
-  CHECK_ERR(envelope_seal(&out, &outlen, &h, s.p, 1, &dev, &srv.pub), FS_EINVAL);
+  CHECK_ERR(fsi_envelope_seal(&out, &outlen, &h, s.p, 1, &dev, &srv.pub), FS_EINVAL);
   free(s.p);
 }
 
 /* The header must describe the batch it carries. */
 static void test_check_batch(void) {
-  fs_batch *b = tb_records(3, 0, DEV_ID);
-  envelope_header h;
+  fsi_batch *b = tb_records(3, 0, DEV_ID);
+  fsi_envelope_header h;
   memset(&h, 0, sizeof h);
   h.seq = 4;
   h.count = 3;
   h.hlc_min = b->hlc_min;
   h.hlc_max = b->hlc_max;
-  CHECK_OK(envelope_check_batch(&h, b));
+  CHECK_OK(fsi_envelope_check_batch(&h, b));
   h.count = 2;
-  CHECK_ERR(envelope_check_batch(&h, b), FS_ECORRUPT);
+  CHECK_ERR(fsi_envelope_check_batch(&h, b), FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "announces 2 changes");
   h.count = 3;
   h.hlc_max = b->hlc_max - 1;
-  CHECK_ERR(envelope_check_batch(&h, b), FS_ECORRUPT);
+  CHECK_ERR(fsi_envelope_check_batch(&h, b), FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "outside the announced range");
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 }
 
 static void test_bad_batch_inside(void) {
-  envelope_chain c = chain_zero();
-  envelope_opened o;
-  fs_batch *b = change_batch_new();
+  fsi_envelope_chain c = chain_zero();
+  fsi_envelope_opened o;
+  fsi_batch *b = fsi_change_batch_new();
   static const uint8_t junk[] = {CODEC_VERSION, 5, 'n', 'o', 'p', 'e', '!'};
   static const uint8_t future[] = {9, 0};
   sealed s = seal_plain(junk, sizeof junk, 1, NULL, 1);
   CHECK_OK(open_at_srv(&o, &s, &c));
-  CHECK_ERR(codec_decode(b, o.plain, o.plainlen), FS_ECORRUPT);
+  CHECK_ERR(fsi_codec_decode(b, o.plain, o.plainlen), FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "zstd");
-  envelope_opened_clear(&o);
+  fsi_envelope_opened_clear(&o);
   free(s.p);
   s = seal_plain(future, sizeof future, 1, NULL, 1);
   CHECK_OK(open_at_srv(&o, &s, &c));
-  CHECK_ERR(codec_decode(b, o.plain, o.plainlen), FS_EVERSION);
-  envelope_opened_clear(&o);
+  CHECK_ERR(fsi_codec_decode(b, o.plain, o.plainlen), FS_EVERSION);
+  fsi_envelope_opened_clear(&o);
   free(s.p);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 }
 
 int main(void) {
-  if (keys_new(&dev) || keys_new(&srv) || keys_new(&stranger)) return 1;
+  if (fsi_keys_new(&dev) || fsi_keys_new(&srv) || fsi_keys_new(&stranger)) return 1;
   TEST_RUN(test_roundtrip);
   TEST_RUN(test_peek_and_hash);
   TEST_RUN(test_chain);
@@ -383,8 +383,8 @@ int main(void) {
   TEST_RUN(test_structure);
   TEST_RUN(test_check_batch);
   TEST_RUN(test_bad_batch_inside);
-  keys_wipe(&dev);
-  keys_wipe(&srv);
-  keys_wipe(&stranger);
+  fsi_keys_wipe(&dev);
+  fsi_keys_wipe(&srv);
+  fsi_keys_wipe(&stranger);
   return tu_finish();
 }

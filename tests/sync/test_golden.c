@@ -17,7 +17,7 @@
  * yet both open to the same plaintext.
  *
  * The keys are derived from fixed seeds (crypto_sign_seed_keypair and
- * crypto_kx_seed_keypair into the fs_keys layout of sync/keys.h); the file
+ * crypto_kx_seed_keypair into the fsi_keys layout of sync/keys.h); the file
  * also records both fingerprints, so a different key derivation is told
  * apart from a different envelope format.
  *
@@ -49,11 +49,11 @@
 #define PULL_CURSOR "42.7.019b8d2b-8c00-76b8-b9e4-6c71acdfd63c"
 #define H0 ((int64_t)1767600000000 << 16) /* 2026-01-05, a clock */
 
-static fs_keys dev, srv;
+static fsi_keys dev, srv;
 
 /* ------------------------------------------------------- fixed inputs */
 
-static void fixed_keys(fs_keys *k, const char *name) {
+static void fixed_keys(fsi_keys *k, const char *name) {
   uint8_t seed[32];
   memset(k, 0, sizeof *k);
   /* seed = BLAKE2b-256("fieldsync golden <name> sign|kx"): fixed, distinct */
@@ -70,22 +70,22 @@ static void fixed_keys(fs_keys *k, const char *name) {
 static const char *const CUST_COLS[3] = {"name", "city", "status"};
 static const char *const LINE_COLS[3] = {"qty", "unit_price", "sku"};
 
-static fs_value v_text(const char *s) { return (fs_value){FS_VAL_TEXT, 0, s, (uint32_t)strlen(s)}; }
-static fs_value v_int(int64_t i) { return (fs_value){FS_VAL_INT, i, NULL, 0}; }
-static fs_value v_null(void) { return (fs_value){FS_VAL_NULL, 0, NULL, 0}; }
+static fsi_value v_text(const char *s) { return (fsi_value){FS_VAL_TEXT, 0, s, (uint32_t)strlen(s)}; }
+static fsi_value v_int(int64_t i) { return (fsi_value){FS_VAL_INT, i, NULL, 0}; }
+static fsi_value v_null(void) { return (fsi_value){FS_VAL_NULL, 0, NULL, 0}; }
 
 /* The known batch: two tables; a live customer with non-ASCII text, a NULL
  * and an edited cell with its base; a tombstone with `seen`; an order line
  * with integers (one negative). */
-static fs_batch *known_batch(void) {
-  fs_batch *b = change_batch_new();
-  fs_rowchange *r;
+static fsi_batch *known_batch(void) {
+  fsi_batch *b = fsi_change_batch_new();
+  fsi_rowchange *r;
   b->ntables = 2;
-  b->tables = arena_alloc(b->arena, 2 * sizeof *b->tables);
-  b->tables[0] = (fs_batch_table){"customers", 3, (const char **)CUST_COLS};
-  b->tables[1] = (fs_batch_table){"order_lines", 3, (const char **)LINE_COLS};
+  b->tables = fsi_arena_alloc(b->arena, 2 * sizeof *b->tables);
+  b->tables[0] = (fsi_batch_table){"customers", 3, (const char **)CUST_COLS};
+  b->tables[1] = (fsi_batch_table){"order_lines", 3, (const char **)LINE_COLS};
   b->nrows = 3;
-  b->rows = arena_alloc(b->arena, 3 * sizeof *b->rows);
+  b->rows = fsi_arena_alloc(b->arena, 3 * sizeof *b->rows);
   memset(b->rows, 0, 3 * sizeof *b->rows);
 
   r = &b->rows[0];
@@ -95,13 +95,13 @@ static fs_batch *known_batch(void) {
   r->hlc = H0 + 1;
   r->site = DEV_ID;
   r->nvals = 3;
-  r->vals = arena_alloc(b->arena, 3 * sizeof *r->vals);
+  r->vals = fsi_arena_alloc(b->arena, 3 * sizeof *r->vals);
   r->vals[0] = v_text("Nordwind Büro GmbH");
   r->vals[1] = v_text("Malmö");
   r->vals[2] = v_null();
   r->ncells = 1;
-  r->cells = arena_alloc(b->arena, sizeof *r->cells);
-  r->cells[0] = (fs_cell){1, H0 + 7, DEV_ID, H0 + 1, DEV_ID};
+  r->cells = fsi_arena_alloc(b->arena, sizeof *r->cells);
+  r->cells[0] = (fsi_cell){1, H0 + 7, DEV_ID, H0 + 1, DEV_ID};
 
   r = &b->rows[1];
   r->table = 0;
@@ -118,7 +118,7 @@ static fs_batch *known_batch(void) {
   r->hlc = H0 + 5;
   r->site = DEV_ID;
   r->nvals = 3;
-  r->vals = arena_alloc(b->arena, 3 * sizeof *r->vals);
+  r->vals = fsi_arena_alloc(b->arena, 3 * sizeof *r->vals);
   r->vals[0] = v_int(40);
   r->vals[1] = v_int(-28900);
   r->vals[2] = v_text("CHAIR-01");
@@ -128,7 +128,7 @@ static fs_batch *known_batch(void) {
 }
 
 /* Asserts, field by field, that b is the known batch. */
-static void check_known_batch(const fs_batch *b) {
+static void check_known_batch(const fsi_batch *b) {
   CHECK_EQ_INT(b->ntables, 2);
   CHECK_EQ_INT(b->nrows, 3);
   if (b->ntables != 2 || b->nrows != 3) return;
@@ -141,7 +141,7 @@ static void check_known_batch(const fs_batch *b) {
     CHECK_STR(b->tables[0].cols[i], CUST_COLS[i]);
     CHECK_STR(b->tables[1].cols[i], LINE_COLS[i]);
   }
-  const fs_rowchange *r = &b->rows[0];
+  const fsi_rowchange *r = &b->rows[0];
   CHECK_EQ_INT(r->table, 0);
   CHECK_STR(r->pk, "019b8d2b-8c00-76b8-b9e4-6c71acdfd63c");
   CHECK_EQ_INT(r->cl, 1);
@@ -192,8 +192,8 @@ static void pull_prev(uint8_t prev[ENVELOPE_HASH_SIZE]) {
                      0);
 }
 
-static envelope_header push_header(const fs_batch *b) {
-  envelope_header h;
+static fsi_envelope_header push_header(const fsi_batch *b) {
+  fsi_envelope_header h;
   memset(&h, 0, sizeof h);
   h.sender = DEV_ID;
   h.recipient = SRV_ID;
@@ -204,8 +204,8 @@ static envelope_header push_header(const fs_batch *b) {
   return h;
 }
 
-static envelope_header pull_header(const fs_batch *b) {
-  envelope_header h = push_header(b);
+static fsi_envelope_header pull_header(const fsi_batch *b) {
+  fsi_envelope_header h = push_header(b);
   h.sender = SRV_ID;
   h.recipient = DEV_ID;
   h.seq = 2;
@@ -290,18 +290,18 @@ static void put_hex(FILE *f, const char *name, const uint8_t *p, size_t n) {
 
 /* Seals the known batch both ways and writes DIR/envelope-v1.txt. */
 static int write_golden(const char *dir) {
-  fs_batch *b = known_batch();
+  fsi_batch *b = known_batch();
   uint8_t *enc = NULL, *push = NULL, *pull = NULL, *frame = NULL;
   size_t enclen = 0, pushlen = 0, pulllen = 0, framelen = 0;
   char fp[KEYS_FINGERPRINT_SIZE], path[1024];
   int rc = 1;
-  if (codec_encode(b, &enc, &enclen)) goto done;
-  envelope_header h = push_header(b);
-  if (envelope_seal(&push, &pushlen, &h, enc, enclen, &dev, &srv.pub)) goto done;
-  frame = proto_pull_frame(1, PULL_CURSOR, enc, enclen, &framelen);
+  if (fsi_codec_encode(b, &enc, &enclen)) goto done;
+  fsi_envelope_header h = push_header(b);
+  if (fsi_envelope_seal(&push, &pushlen, &h, enc, enclen, &dev, &srv.pub)) goto done;
+  frame = fsi_proto_pull_frame(1, PULL_CURSOR, enc, enclen, &framelen);
   if (!frame) goto done;
   h = pull_header(b);
-  if (envelope_seal(&pull, &pulllen, &h, frame, framelen, &srv, &dev.pub)) goto done;
+  if (fsi_envelope_seal(&pull, &pulllen, &h, frame, framelen, &srv, &dev.pub)) goto done;
   snprintf(path, sizeof path, "%s/%s", dir, GOLDEN_FILE);
   FILE *f = fopen(path, "w");
   if (!f) goto done;
@@ -312,9 +312,9 @@ static int write_golden(const char *dir) {
           "# regenerate only for a deliberate format change:\n"
           "#     test_golden --write tests/sync/golden\n",
           ENVELOPE_VERSION);
-  keys_fingerprint(fp, &dev.pub);
+  fsi_keys_fingerprint(fp, &dev.pub);
   fprintf(f, "dev.fingerprint %s\n", fp);
-  keys_fingerprint(fp, &srv.pub);
+  fsi_keys_fingerprint(fp, &srv.pub);
   fprintf(f, "srv.fingerprint %s\n", fp);
   put_hex(f, "push.plain", enc, enclen);
   put_hex(f, "push.envelope", push, pushlen);
@@ -328,7 +328,7 @@ done:
   free(push);
   free(pull);
   free(frame);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
   return rc;
 }
 
@@ -339,17 +339,17 @@ static int g_loaded;
 
 static void test_keys_are_the_fixed_ones(void) {
   char fp[KEYS_FINGERPRINT_SIZE];
-  keys_fingerprint(fp, &dev.pub);
+  fsi_keys_fingerprint(fp, &dev.pub);
   CHECK_STR(fp, g.dev_fp);
-  keys_fingerprint(fp, &srv.pub);
+  fsi_keys_fingerprint(fp, &srv.pub);
   CHECK_STR(fp, g.srv_fp);
 }
 
 static void test_push_opens(void) {
-  envelope_chain c;
-  envelope_opened o;
+  fsi_envelope_chain c;
+  fsi_envelope_opened o;
   memset(&c, 0, sizeof c);
-  int rc = envelope_open(&o, g.push_env.p, g.push_env.n, SRV_ID, &srv, DEV_ID, &dev.pub, &c);
+  int rc = fsi_envelope_open(&o, g.push_env.p, g.push_env.n, SRV_ID, &srv, DEV_ID, &dev.pub, &c);
   CHECK_OK(rc);
   if (rc) return;
   CHECK_EQ_INT(o.duplicate, 0);
@@ -365,28 +365,28 @@ static void test_push_opens(void) {
   CHECK(o.plain && o.plainlen == g.push_plain.n &&
         memcmp(o.plain, g.push_plain.p, o.plainlen) == 0);
   /* ... which is still the known batch */
-  fs_batch *b = change_batch_new();
-  CHECK_OK(codec_decode(b, o.plain, o.plainlen));
+  fsi_batch *b = fsi_change_batch_new();
+  CHECK_OK(fsi_codec_decode(b, o.plain, o.plainlen));
   check_known_batch(b);
-  CHECK_OK(envelope_check_batch(&o.h, b));
+  CHECK_OK(fsi_envelope_check_batch(&o.h, b));
   /* the chain hash is over the signed part, as protocol.md says */
   uint8_t hash[ENVELOPE_HASH_SIZE], expect[ENVELOPE_HASH_SIZE];
-  CHECK_OK(envelope_hash(hash, g.push_env.p, g.push_env.n));
+  CHECK_OK(fsi_envelope_hash(hash, g.push_env.p, g.push_env.n));
   crypto_generichash(expect, sizeof expect, g.push_env.p, g.push_env.n - ENVELOPE_SIG_SIZE, NULL,
                      0);
   CHECK(memcmp(hash, expect, sizeof hash) == 0);
   CHECK(memcmp(hash, o.hash, sizeof hash) == 0);
-  change_batch_free(b);
-  envelope_opened_clear(&o);
+  fsi_change_batch_free(b);
+  fsi_envelope_opened_clear(&o);
 }
 
 static void test_pull_opens(void) {
-  envelope_chain c;
-  envelope_opened o;
+  fsi_envelope_chain c;
+  fsi_envelope_opened o;
   memset(&c, 0, sizeof c);
   c.seq = 1;
   pull_prev(c.hash);
-  int rc = envelope_open(&o, g.pull_env.p, g.pull_env.n, DEV_ID, &dev, SRV_ID, &srv.pub, &c);
+  int rc = fsi_envelope_open(&o, g.pull_env.p, g.pull_env.n, DEV_ID, &dev, SRV_ID, &srv.pub, &c);
   CHECK_OK(rc);
   if (rc) return;
   CHECK_EQ_INT(o.h.sender, SRV_ID);
@@ -399,19 +399,19 @@ static void test_pull_opens(void) {
   char cursor[256] = "";
   const unsigned char *body = NULL;
   size_t bodylen = 0;
-  CHECK_OK(proto_pull_parse(o.plain, o.plainlen, &more, cursor, &body, &bodylen));
+  CHECK_OK(fsi_proto_pull_parse(o.plain, o.plainlen, &more, cursor, &body, &bodylen));
   CHECK_EQ_INT(more, 1);
   CHECK_STR(cursor, PULL_CURSOR);
-  fs_batch *b = change_batch_new();
-  CHECK_OK(codec_decode(b, body, bodylen));
+  fsi_batch *b = fsi_change_batch_new();
+  CHECK_OK(fsi_codec_decode(b, body, bodylen));
   check_known_batch(b);
-  CHECK_OK(envelope_check_batch(&o.h, b));
-  change_batch_free(b);
-  envelope_opened_clear(&o);
+  CHECK_OK(fsi_envelope_check_batch(&o.h, b));
+  fsi_change_batch_free(b);
+  fsi_envelope_opened_clear(&o);
   /* Only the party it was sealed for, from the key it was signed with,
    * opens it. */
   memset(&c, 0, sizeof c);
-  CHECK_ERR(envelope_open(&o, g.pull_env.p, g.pull_env.n, SRV_ID, &srv, DEV_ID, &dev.pub, &c),
+  CHECK_ERR(fsi_envelope_open(&o, g.pull_env.p, g.pull_env.n, SRV_ID, &srv, DEV_ID, &dev.pub, &c),
             FS_EAUTH);
 }
 
@@ -421,12 +421,12 @@ static void test_header_is_associated_data(void) {
   /* The golden envelope, and one this build seals now: this build must
    * bind the header too (the golden bytes alone would fail to open in a
    * build that does not, and so fail for another reason). */
-  fs_batch *batch = known_batch();
+  fsi_batch *batch = known_batch();
   uint8_t *enc = NULL, *fresh = NULL;
   size_t enclen = 0, freshlen = 0;
-  CHECK_OK(codec_encode(batch, &enc, &enclen));
-  envelope_header h = push_header(batch);
-  CHECK_OK(envelope_seal(&fresh, &freshlen, &h, enc, enclen, &dev, &srv.pub));
+  CHECK_OK(fsi_codec_encode(batch, &enc, &enclen));
+  fsi_envelope_header h = push_header(batch);
+  CHECK_OK(fsi_envelope_seal(&fresh, &freshlen, &h, enc, enclen, &dev, &srv.pub));
   const blob sources[2] = {g.push_env, {fresh, freshlen}};
   static const size_t offsets[] = {72 /* hlc_max */, 80 /* count */, 64 /* hlc_min */};
   for (size_t src = 0; src < 2; src++) {
@@ -445,48 +445,48 @@ static void test_header_is_associated_data(void) {
       size_t ct = n - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE;
       crypto_sign_detached(e + ENVELOPE_HEADER_SIZE + ct, NULL, e, ENVELOPE_HEADER_SIZE + ct,
                            dev.sign_sk);
-      envelope_chain c;
-      envelope_opened o;
+      fsi_envelope_chain c;
+      fsi_envelope_opened o;
       memset(&c, 0, sizeof c);
-      CHECK_ERR(envelope_open(&o, e, n, SRV_ID, &srv, DEV_ID, &dev.pub, &c), FS_EAUTH);
+      CHECK_ERR(fsi_envelope_open(&o, e, n, SRV_ID, &srv, DEV_ID, &dev.pub, &c), FS_EAUTH);
       CHECK_CONTAINS(fs_errmsg(), "could not be decrypted");
       CHECK(o.plain == NULL);
-      envelope_opened_clear(&o);
+      fsi_envelope_opened_clear(&o);
       free(e);
     }
   }
   free(fresh);
   free(enc);
-  change_batch_free(batch);
+  fsi_change_batch_free(batch);
 }
 
 /* Sealing is randomized (a fresh nonce each time): two seals of the same
  * input differ, and both open to it.  Only opening is pinned by the golden
  * file; this build's seal must also open with this build. */
 static void test_sealing_is_not_deterministic(void) {
-  fs_batch *b = known_batch();
+  fsi_batch *b = known_batch();
   uint8_t *enc = NULL, *s1 = NULL, *s2 = NULL;
   size_t enclen = 0, n1 = 0, n2 = 0;
-  CHECK_OK(codec_encode(b, &enc, &enclen));
-  envelope_header h = push_header(b);
-  CHECK_OK(envelope_seal(&s1, &n1, &h, enc, enclen, &dev, &srv.pub));
-  CHECK_OK(envelope_seal(&s2, &n2, &h, enc, enclen, &dev, &srv.pub));
+  CHECK_OK(fsi_codec_encode(b, &enc, &enclen));
+  fsi_envelope_header h = push_header(b);
+  CHECK_OK(fsi_envelope_seal(&s1, &n1, &h, enc, enclen, &dev, &srv.pub));
+  CHECK_OK(fsi_envelope_seal(&s2, &n2, &h, enc, enclen, &dev, &srv.pub));
   CHECK_EQ_INT(n1, n2);
   if (s1 && s2 && n1 == n2) {
     CHECK(memcmp(s1, s2, 88) == 0); /* same header fields before the nonce */
     CHECK(memcmp(s1 + 88, s2 + 88, 24) != 0);
     CHECK(memcmp(s1, s2, n1) != 0);
     for (int i = 0; i < 2; i++) {
-      envelope_chain c;
-      envelope_opened o;
+      fsi_envelope_chain c;
+      fsi_envelope_opened o;
       memset(&c, 0, sizeof c);
-      CHECK_OK(envelope_open(&o, i ? s2 : s1, n1, SRV_ID, &srv, DEV_ID, &dev.pub, &c));
+      CHECK_OK(fsi_envelope_open(&o, i ? s2 : s1, n1, SRV_ID, &srv, DEV_ID, &dev.pub, &c));
       CHECK(o.plain && o.plainlen == enclen && memcmp(o.plain, enc, enclen) == 0);
-      fs_batch *d = change_batch_new();
-      CHECK_OK(codec_decode(d, o.plain, o.plainlen));
+      fsi_batch *d = fsi_change_batch_new();
+      CHECK_OK(fsi_codec_decode(d, o.plain, o.plainlen));
       check_known_batch(d);
-      change_batch_free(d);
-      envelope_opened_clear(&o);
+      fsi_change_batch_free(d);
+      fsi_envelope_opened_clear(&o);
     }
   }
   /* The golden envelope has the same length as a fresh one: the format's
@@ -495,11 +495,11 @@ static void test_sealing_is_not_deterministic(void) {
   free(enc);
   free(s1);
   free(s2);
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 }
 
 int main(int argc, char **argv) {
-  CHECK_OK(keys_init());
+  CHECK_OK(fsi_keys_init());
   fixed_keys(&dev, "device");
   fixed_keys(&srv, "head office");
   if (argc == 3 && !strcmp(argv[1], "--write")) return write_golden(argv[2]);
@@ -529,7 +529,7 @@ int main(int argc, char **argv) {
     TEST_RUN(test_sealing_is_not_deterministic);
   }
   golden_free(&g);
-  keys_wipe(&dev);
-  keys_wipe(&srv);
+  fsi_keys_wipe(&dev);
+  fsi_keys_wipe(&srv);
   return tu_finish();
 }

@@ -28,15 +28,15 @@
 
 /* A device identity in memory and its chain state towards head office. */
 typedef struct dev {
-  fs_keys k;
+  fsi_keys k;
   int64_t site;
   char id[17];
-  envelope_chain push; /* last envelope head office acknowledged */
+  fsi_envelope_chain push; /* last envelope head office acknowledged */
 } dev;
 
 static char *home;
 static fs_hq *hq;
-static fs_pubkeys srv;
+static fsi_pubkeys srv;
 static int64_t srv_site;
 static char srv_id[17];
 static dev anna1, anna2, bobdev, revoked, stranger;
@@ -65,7 +65,7 @@ static fs_hq_request view(const req *r) {
   return q;
 }
 
-/* The value of a "Header: value" line from proto_sign_headers. */
+/* The value of a "Header: value" line from fsi_proto_sign_headers. */
 static void header_value(char *out, size_t n, const char *line) {
   const char *v = strstr(line, ": ");
   snprintf(out, n, "%s", v ? v + 2 : "");
@@ -73,7 +73,7 @@ static void header_value(char *out, size_t n, const char *line) {
 
 /* A request by device d signed with key k at time `when` over exactly
  * these method, path, query and length. */
-static req signed_as(const fs_keys *k, const char *device, const char *method, const char *path,
+static req signed_as(const fsi_keys *k, const char *device, const char *method, const char *path,
                      const char *query, const void *body, size_t blen, int64_t when) {
   req r;
   char lines[PROTO_SIGNED_LINES][PROTO_SIGNED_LINE];
@@ -86,7 +86,7 @@ static req signed_as(const fs_keys *k, const char *device, const char *method, c
   r.clen = blen;
   r.body = body;
   r.blen = blen;
-  CHECK_OK(proto_sign_headers(lines, k->sign_sk, device, method, path, r.query, blen, when));
+  CHECK_OK(fsi_proto_sign_headers(lines, k->sign_sk, device, method, path, r.query, blen, when));
   header_value(r.time, sizeof r.time, lines[0]);
   header_value(r.nonce, sizeof r.nonce, lines[1]);
   header_value(r.sig, sizeof r.sig, lines[2]);
@@ -96,7 +96,7 @@ static req signed_as(const fs_keys *k, const char *device, const char *method, c
 
 static req signed_by(const dev *d, const char *method, const char *path, const char *query,
                      const void *body, size_t blen) {
-  return signed_as(&d->k, d->id, method, path, query, body, blen, util_now_ms());
+  return signed_as(&d->k, d->id, method, path, query, body, blen, fsi_util_now_ms());
 }
 
 /* The "error" sentence of a JSON error answer, or NULL when the answer is
@@ -180,7 +180,7 @@ static void admit_expect(const req *r, int status, size_t max_body, const char *
 
 static void dev_new(dev *d) {
   memset(d, 0, sizeof *d);
-  CHECK_OK(keys_new(&d->k));
+  CHECK_OK(fsi_keys_new(&d->k));
   randombytes_buf(&d->site, sizeof d->site);
   d->site &= INT64_MAX;
   d->site |= 1;
@@ -188,9 +188,9 @@ static void dev_new(dev *d) {
 }
 
 static char *enroll_body(const char *token, const char *device_id, const char *manager,
-                         const fs_pubkeys *pub) {
+                         const fsi_pubkeys *pub) {
   char hex[KEYS_PUB_HEX_SIZE];
-  keys_pub_to_hex(hex, pub);
+  fsi_keys_pub_to_hex(hex, pub);
   cJSON *o = cJSON_CreateObject();
   if (token) cJSON_AddStringToObject(o, "token", token);
   if (device_id) cJSON_AddStringToObject(o, "device_id", device_id);
@@ -218,7 +218,7 @@ static int enroll(dev *d, const char *manager) {
     cJSON *o = cJSON_ParseWithLength((const char *)rep.body, rep.len);
     const char *sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "server_id"));
     const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "keys"));
-    ok = sid && k && proto_site_parse(sid, &srv_site) && !keys_pub_from_hex(&srv, k);
+    ok = sid && k && fsi_proto_site_parse(sid, &srv_site) && !fsi_keys_pub_from_hex(&srv, k);
     if (sid) snprintf(srv_id, sizeof srv_id, "%s", sid);
     cJSON_Delete(o);
   }
@@ -249,11 +249,11 @@ static void teardown(void) {
   fs_hq_close(hq);
   tu_rmrf(home);
   free(home);
-  keys_wipe(&anna1.k);
-  keys_wipe(&anna2.k);
-  keys_wipe(&bobdev.k);
-  keys_wipe(&revoked.k);
-  keys_wipe(&stranger.k);
+  fsi_keys_wipe(&anna1.k);
+  fsi_keys_wipe(&anna2.k);
+  fsi_keys_wipe(&bobdev.k);
+  fsi_keys_wipe(&revoked.k);
+  fsi_keys_wipe(&stranger.k);
 }
 
 /* ---------------------------------------------------------------- health */
@@ -315,10 +315,10 @@ static void test_enroll(void) {
   fs_hq_reply rep = handle_req(&r);
   expect("enroll with a fresh token", "handle", &rep, 200, NULL, __FILE__, __LINE__);
   cJSON *o = cJSON_ParseWithLength((const char *)rep.body, rep.len);
-  fs_pubkeys got;
+  fsi_pubkeys got;
   const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "keys"));
   char fp[KEYS_FINGERPRINT_SIZE] = "";
-  if (k && !keys_pub_from_hex(&got, k)) keys_fingerprint(fp, &got);
+  if (k && !fsi_keys_pub_from_hex(&got, k)) fsi_keys_fingerprint(fp, &got);
   CHECK_STR(fp, fs_hq_key_fingerprint(hq));
   CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "server_id")), srv_id);
   CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "manager")), "anna");
@@ -342,10 +342,10 @@ static void test_enroll(void) {
   r = signed_by(&d, "POST", "/v1/enroll", "", b2, strlen(b2));
   HANDLE(&r, 409, "already enrolled", "an enrolled device with another token");
   free(b2);
-  fs_keys other;
-  CHECK_OK(keys_new(&other));
+  fsi_keys other;
+  CHECK_OK(fsi_keys_new(&other));
   b2 = enroll_body(tok2, d.id, "anna", &other.pub);
-  r = signed_as(&other, d.id, "POST", "/v1/enroll", "", b2, strlen(b2), util_now_ms());
+  r = signed_as(&other, d.id, "POST", "/v1/enroll", "", b2, strlen(b2), fsi_util_now_ms());
   HANDLE(&r, 409, "already enrolled", "an enrolled device id with other keys");
   free(b2);
 
@@ -390,7 +390,7 @@ static void test_enroll(void) {
   HANDLE(&r, 400, "malformed enrollment request", "enrollment without a manager");
   free(b2);
   b2 = enroll_body(bobtok, "0000000000000000", "anna", &e.k.pub);
-  r = signed_as(&e.k, "0000000000000000", "POST", "/v1/enroll", "", b2, strlen(b2), util_now_ms());
+  r = signed_as(&e.k, "0000000000000000", "POST", "/v1/enroll", "", b2, strlen(b2), fsi_util_now_ms());
   HANDLE(&r, 400, "malformed enrollment request", "device id 0");
   free(b2);
   char longtok[300];
@@ -402,7 +402,7 @@ static void test_enroll(void) {
   free(b2);
   b2 = strdup("{\"token\":\"fst-1\",\"device_id\":\"0123456789abcdef\",\"manager\":\"anna\","
               "\"keys\":\"abcd\"}");
-  r = signed_as(&e.k, "0123456789abcdef", "POST", "/v1/enroll", "", b2, strlen(b2), util_now_ms());
+  r = signed_as(&e.k, "0123456789abcdef", "POST", "/v1/enroll", "", b2, strlen(b2), fsi_util_now_ms());
   HANDLE(&r, 400, "malformed enrollment request", "keys that are not 128 hex digits");
   free(b2);
 
@@ -410,18 +410,18 @@ static void test_enroll(void) {
   char *etok = token_for("anna");
   b2 = enroll_body(etok, e.id, "anna", &e.k.pub);
   size_t n2 = strlen(b2);
-  r = signed_as(&e.k, d.id, "POST", "/v1/enroll", "", b2, n2, util_now_ms());
+  r = signed_as(&e.k, d.id, "POST", "/v1/enroll", "", b2, n2, fsi_util_now_ms());
   HANDLE(&r, 401, "not signed by the device it enrolls", "device header is another id");
   r = signed_by(&e, "POST", "/v1/enroll", "", b2, n2);
   r.has_device = 0;
   HANDLE(&r, 401, "not signed by the device it enrolls", "no device header");
-  r = signed_as(&other, e.id, "POST", "/v1/enroll", "", b2, n2, util_now_ms());
+  r = signed_as(&other, e.id, "POST", "/v1/enroll", "", b2, n2, fsi_util_now_ms());
   HANDLE(&r, 401, "does not verify", "signed with a key other than the one it enrolls");
   r = signed_by(&e, "POST", "/v1/enroll", "", b2, n2);
   r.has_sig = 0;
   HANDLE(&r, 401, "not signed", "enrollment without a signature");
   r = signed_as(&e.k, e.id, "POST", "/v1/enroll", "", b2, n2,
-                util_now_ms() - PROTO_REQ_WINDOW_MS - 60000);
+                fsi_util_now_ms() - PROTO_REQ_WINDOW_MS - 60000);
   HANDLE(&r, 401, "behind", "enrollment with a clock behind the window");
   r = signed_by(&e, "POST", "/v1/enroll", "", b2, n2);
   r.clen = n2 + 1;
@@ -434,10 +434,10 @@ static void test_enroll(void) {
   BOTH(&r, 405, "method not allowed", "GET /v1/enroll");
 
   /* Head office's own id, then e enrolls after all (the token still holds). */
-  fs_keys hqk;
-  CHECK_OK(keys_new(&hqk));
+  fsi_keys hqk;
+  CHECK_OK(fsi_keys_new(&hqk));
   char *b3 = enroll_body(etok, srv_id, "anna", &hqk.pub);
-  r = signed_as(&hqk, srv_id, "POST", "/v1/enroll", "", b3, strlen(b3), util_now_ms());
+  r = signed_as(&hqk, srv_id, "POST", "/v1/enroll", "", b3, strlen(b3), fsi_util_now_ms());
   HANDLE(&r, 409, "head office's own id", "enrolling head office's own id");
   free(b3);
   r = signed_by(&e, "POST", "/v1/enroll", "", b2, n2);
@@ -451,10 +451,10 @@ static void test_enroll(void) {
   free(b3);
   free(rtok);
 
-  keys_wipe(&other);
-  keys_wipe(&hqk);
-  keys_wipe(&d.k);
-  keys_wipe(&e.k);
+  fsi_keys_wipe(&other);
+  fsi_keys_wipe(&hqk);
+  fsi_keys_wipe(&d.k);
+  fsi_keys_wipe(&e.k);
   free(etok);
   free(bobtok);
   free(b2);
@@ -522,7 +522,7 @@ static void test_headers(void) {
   r.sig[0] = r.sig[0] == '0' ? '1' : '0';
   BOTH(&r, 401, "does not verify", "a flipped signature digit");
 
-  r = signed_as(&anna2.k, anna1.id, "GET", "/v1/pull", q, NULL, 0, util_now_ms());
+  r = signed_as(&anna2.k, anna1.id, "GET", "/v1/pull", q, NULL, 0, fsi_util_now_ms());
   BOTH(&r, 401, "does not verify", "signed with another device's key");
   r = signed_by(&anna1, "POST", "/v1/pull", q, NULL, 0);
   strcpy(r.method, "GET");
@@ -546,7 +546,7 @@ static void test_headers(void) {
     BOTH(&r, 401, "does not verify", "the device id in another case than signed");
 
   /* The clock window, both ways, with head office's time in the answer. */
-  int64_t now = util_now_ms();
+  int64_t now = fsi_util_now_ms();
   for (int dir = -1; dir <= 1; dir += 2) {
     r = signed_as(&anna1.k, anna1.id, "GET", "/v1/pull", q, NULL, 0,
                   now + dir * (PROTO_REQ_WINDOW_MS + 60000));
@@ -557,7 +557,7 @@ static void test_headers(void) {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "server_time");
     int64_t st = cJSON_IsNumber(t) ? (int64_t)t->valuedouble : 0;
     tu_checks++;
-    if (st < now || st > util_now_ms())
+    if (st < now || st > fsi_util_now_ms())
       tu_fail(__FILE__, __LINE__, "%s: server_time %lld is not head office's time %lld", what,
               (long long)st, (long long)now);
     cJSON_Delete(o);
@@ -585,8 +585,8 @@ static void test_headers(void) {
   req mine = r, theirs = r;
   char text[PROTO_REQ_MSG_MAX];
   snprintf(theirs.device, sizeof theirs.device, "%s", anna2.id);
-  size_t tn = proto_request_text(text, "GET", "/v1/pull", q, 0, anna2.id, mine.time, mine.nonce);
-  CHECK(tn > 0 && proto_request_sign(theirs.sig, anna2.k.sign_sk, text, tn));
+  size_t tn = fsi_proto_request_text(text, "GET", "/v1/pull", q, 0, anna2.id, mine.time, mine.nonce);
+  CHECK(tn > 0 && fsi_proto_request_sign(theirs.sig, anna2.k.sign_sk, text, tn));
   HANDLE(&theirs, 200, NULL, "another device's request with the same nonce");
   /* Revoked devices. */
   r = signed_by(&revoked, "GET", "/v1/pull", q, NULL, 0);
@@ -602,23 +602,23 @@ static void test_headers(void) {
 /* ------------------------------------------------------------------ push */
 
 /* One customer (with the named manager) written by device d now. */
-static fs_batch *customer_batch(const dev *d, const char *pk, const char *name, const char *manager,
+static fsi_batch *customer_batch(const dev *d, const char *pk, const char *name, const char *manager,
                                 int64_t hlc) {
   static const char *const cols[] = {"name", "status", "manager"};
-  fs_batch *b = change_batch_new();
+  fsi_batch *b = fsi_change_batch_new();
   b->ntables = 1;
-  b->tables = arena_alloc(b->arena, sizeof *b->tables);
-  b->tables[0] = (fs_batch_table){"customers", 3, (const char **)cols};
+  b->tables = fsi_arena_alloc(b->arena, sizeof *b->tables);
+  b->tables[0] = (fsi_batch_table){"customers", 3, (const char **)cols};
   b->nrows = 1;
-  b->rows = arena_alloc(b->arena, sizeof *b->rows);
+  b->rows = fsi_arena_alloc(b->arena, sizeof *b->rows);
   memset(b->rows, 0, sizeof *b->rows);
-  fs_rowchange *r = &b->rows[0];
+  fsi_rowchange *r = &b->rows[0];
   r->pk = pk;
   r->cl = 1;
   r->hlc = hlc;
   r->site = d->site;
   r->nvals = 3;
-  r->vals = arena_alloc(b->arena, 3 * sizeof *r->vals);
+  r->vals = fsi_arena_alloc(b->arena, 3 * sizeof *r->vals);
   const char *v[3] = {name, "active", manager};
   for (int i = 0; i < 3; i++) {
     r->vals[i].type = FS_VAL_TEXT;
@@ -637,10 +637,10 @@ typedef struct env {
 
 /* Seals b from d to head office as sequence seq after prev (NULL = zero),
  * as client.c's seal_next does; `to`/`recipient` default to head office. */
-static env seal_to(const dev *d, const fs_batch *b, uint64_t seq, const uint8_t *prev,
-                   int64_t recipient, const fs_pubkeys *to) {
+static env seal_to(const dev *d, const fsi_batch *b, uint64_t seq, const uint8_t *prev,
+                   int64_t recipient, const fsi_pubkeys *to) {
   env e = {NULL, 0, {0}};
-  envelope_header h;
+  fsi_envelope_header h;
   uint8_t *plain = NULL;
   size_t plen = 0;
   memset(&h, 0, sizeof h);
@@ -651,14 +651,14 @@ static env seal_to(const dev *d, const fs_batch *b, uint64_t seq, const uint8_t 
   h.hlc_min = b->hlc_min;
   h.hlc_max = b->hlc_max;
   h.count = (uint32_t)b->nrows;
-  CHECK_OK(codec_encode(b, &plain, &plen));
-  CHECK_OK(envelope_seal(&e.p, &e.n, &h, plain, plen, &d->k, to));
-  CHECK_OK(envelope_hash(e.hash, e.p, e.n));
+  CHECK_OK(fsi_codec_encode(b, &plain, &plen));
+  CHECK_OK(fsi_envelope_seal(&e.p, &e.n, &h, plain, plen, &d->k, to));
+  CHECK_OK(fsi_envelope_hash(e.hash, e.p, e.n));
   free(plain);
   return e;
 }
 
-static env seal(const dev *d, const fs_batch *b, uint64_t seq, const uint8_t *prev) {
+static env seal(const dev *d, const fsi_batch *b, uint64_t seq, const uint8_t *prev) {
   return seal_to(d, b, seq, prev, srv_site, &srv);
 }
 
@@ -697,8 +697,8 @@ static const char *const CUST2 = "019b8d2b-8c00-76b8-b9e4-6c71acdfd002";
 static const char *const CUSTB = "019b8d2b-8c00-76b8-b9e4-6c71acdfd0b0";
 
 static void test_push(void) {
-  int64_t hlc = util_now_ms() << 16;
-  fs_batch *b1 = customer_batch(&anna1, CUST1, "Acme GmbH", "anna", hlc);
+  int64_t hlc = fsi_util_now_ms() << 16;
+  fsi_batch *b1 = customer_batch(&anna1, CUST1, "Acme GmbH", "anna", hlc);
   env e1 = seal(&anna1, b1, 1, NULL);
   char name[256], mgr[256];
 
@@ -727,7 +727,7 @@ static void test_push(void) {
   CHECK_EQ_INT(checked, 1);
 
   /* Replay, gap and fork of the chain. */
-  fs_batch *b2 = customer_batch(&anna1, CUST2, "Beta AB", "anna", hlc + 1);
+  fsi_batch *b2 = customer_batch(&anna1, CUST2, "Beta AB", "anna", hlc + 1);
   env replay = seal(&anna1, b2, 1, NULL);
   rep = push(&anna1, &replay);
   expect("another envelope numbered 1", "handle", &rep, 409, "replay", __FILE__, __LINE__);
@@ -768,7 +768,7 @@ static void test_push(void) {
   expect("a push of garbage", "handle", &rep, 400, NULL, __FILE__, __LINE__);
   fs_hq_reply_clear(&rep);
   {
-    envelope_header h;
+    fsi_envelope_header h;
     uint8_t *p = NULL;
     size_t n = 0;
     static const uint8_t junk[] = {CODEC_VERSION, 3, 0x28, 0xb5, 0x2f, 0xfd, 0, 0};
@@ -778,7 +778,7 @@ static void test_push(void) {
     h.seq = 2;
     memcpy(h.prev, e1.hash, ENVELOPE_HASH_SIZE);
     h.hlc_min = h.hlc_max = hlc;
-    CHECK_OK(envelope_seal(&p, &n, &h, junk, sizeof junk, &anna1.k, &srv));
+    CHECK_OK(fsi_envelope_seal(&p, &n, &h, junk, sizeof junk, &anna1.k, &srv));
     env bad = {p, n, {0}};
     rep = push(&anna1, &bad);
     expect("a valid envelope around a malformed batch", "handle", &rep, 400, NULL, __FILE__,
@@ -787,9 +787,9 @@ static void test_push(void) {
     free(p);
     uint8_t *plain = NULL;
     size_t plen = 0;
-    CHECK_OK(codec_encode(b2, &plain, &plen));
+    CHECK_OK(fsi_codec_encode(b2, &plain, &plen));
     h.count = 2; /* the batch holds 1 row */
-    CHECK_OK(envelope_seal(&p, &n, &h, plain, plen, &anna1.k, &srv));
+    CHECK_OK(fsi_envelope_seal(&p, &n, &h, plain, plen, &anna1.k, &srv));
     env liar = {p, n, {0}};
     rep = push(&anna1, &liar);
     expect("a header announcing 2 rows for 1", "handle", &rep, 400, "announces 2", __FILE__,
@@ -798,8 +798,8 @@ static void test_push(void) {
     free(p);
     free(plain);
   }
-  fs_batch *future =
-      customer_batch(&anna1, CUST2, "Beta AB", "anna", (util_now_ms() + 24 * 3600 * 1000LL) << 16);
+  fsi_batch *future =
+      customer_batch(&anna1, CUST2, "Beta AB", "anna", (fsi_util_now_ms() + 24 * 3600 * 1000LL) << 16);
   env skew = seal(&anna1, future, 2, e1.hash);
   rep = push(&anna1, &skew);
   expect("a batch with a clock a day ahead", "handle", &rep, 409, NULL, __FILE__, __LINE__);
@@ -830,7 +830,7 @@ static void test_push(void) {
   CHECK_STR(name, "Beta AB");
 
   /* Another manager's customer is refused by the write policy, in the ack. */
-  fs_batch *bb = customer_batch(&anna1, CUSTB, "Bobs Bikes", "bob", hlc + 2);
+  fsi_batch *bb = customer_batch(&anna1, CUSTB, "Bobs Bikes", "bob", hlc + 2);
   env e3 = seal(&anna1, bb, 3, e2.hash);
   rep = push(&anna1, &e3);
   expect("envelope 3 with bob's customer", "handle", &rep, 200, NULL, __FILE__, __LINE__);
@@ -858,49 +858,49 @@ static void test_push(void) {
   free(ack1);
   env *all[] = {&e1, &replay, &gap, &fork, &to_other, &foreign, &trunc, &skew, &e2, &e3};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]->p);
-  change_batch_free(b1);
-  change_batch_free(b2);
-  change_batch_free(bb);
-  change_batch_free(future);
+  fsi_change_batch_free(b1);
+  fsi_change_batch_free(b2);
+  fsi_change_batch_free(bb);
+  fsi_change_batch_free(future);
 }
 
 /* ------------------------------------------------------------------ pull */
 
 /* Pulls as d with query q; on a 200 opens the answer against chain
  * {seq, prev} and fills the batch, more and the next cursor. */
-static int pull(const dev *d, const char *q, uint64_t seq, const uint8_t *prev, fs_batch *b,
+static int pull(const dev *d, const char *q, uint64_t seq, const uint8_t *prev, fsi_batch *b,
                 int *more, char cursor[256], uint8_t hash[ENVELOPE_HASH_SIZE]) {
   req r = signed_by(d, "GET", "/v1/pull", q, NULL, 0);
   fs_hq_reply rep = handle_req(&r);
   int status = rep.status;
   if (status == 200) {
-    envelope_chain c;
-    envelope_opened o;
+    fsi_envelope_chain c;
+    fsi_envelope_opened o;
     const unsigned char *body = NULL;
     size_t blen = 0;
     c.seq = seq;
     memcpy(c.hash, prev, ENVELOPE_HASH_SIZE);
     CHECK_STR(rep.ctype, "application/octet-stream");
-    CHECK_OK(envelope_open(&o, rep.body, rep.len, d->site, &d->k, srv_site, &srv, &c));
+    CHECK_OK(fsi_envelope_open(&o, rep.body, rep.len, d->site, &d->k, srv_site, &srv, &c));
     CHECK_EQ_INT(o.h.seq, seq + 1);
-    CHECK_OK(proto_pull_parse(o.plain, o.plainlen, more, cursor, &body, &blen));
-    CHECK_OK(codec_decode(b, body, blen));
-    CHECK_OK(envelope_check_batch(&o.h, b));
-    CHECK_OK(envelope_hash(hash, rep.body, rep.len));
-    envelope_opened_clear(&o);
+    CHECK_OK(fsi_proto_pull_parse(o.plain, o.plainlen, more, cursor, &body, &blen));
+    CHECK_OK(fsi_codec_decode(b, body, blen));
+    CHECK_OK(fsi_envelope_check_batch(&o.h, b));
+    CHECK_OK(fsi_envelope_hash(hash, rep.body, rep.len));
+    fsi_envelope_opened_clear(&o);
   }
   fs_hq_reply_clear(&rep);
   return status;
 }
 
-static int batch_has(const fs_batch *b, const char *table, const char *pk) {
+static int batch_has(const fsi_batch *b, const char *table, const char *pk) {
   for (size_t i = 0; i < b->nrows; i++)
     if (!strcmp(b->tables[b->rows[i].table].name, table) && !strcmp(b->rows[i].pk, pk)) return 1;
   return 0;
 }
 
 static void test_pull(void) {
-  fs_batch *b = change_batch_new();
+  fsi_batch *b = fsi_change_batch_new();
   uint8_t zero[ENVELOPE_HASH_SIZE], h1[ENVELOPE_HASH_SIZE], h2[ENVELOPE_HASH_SIZE];
   char q[1200], cursor[256], cur2[256], hex[600];
   int more = -1;
@@ -920,9 +920,9 @@ static void test_pull(void) {
   CHECK_EQ_INT(pull(&bobdev, q, 0, zero, b, &more, cur2, h2), 200);
   CHECK(!batch_has(b, "customers", CUST1)); /* another manager's customer */
 
-  proto_hex(hex, (const unsigned char *)cursor, strlen(cursor));
+  fsi_proto_hex(hex, (const unsigned char *)cursor, strlen(cursor));
   char prevhex[65];
-  proto_hex(prevhex, h1, sizeof h1);
+  fsi_proto_hex(prevhex, h1, sizeof h1);
   snprintf(q, sizeof q, "cursor=%s&seq=1&prev=%s", hex, prevhex);
   CHECK_EQ_INT(pull(&anna2, q, 1, h1, b, &more, cur2, h2), 200);
   CHECK_EQ_INT(b->nrows, 0);
@@ -941,7 +941,7 @@ static void test_pull(void) {
   memset(huge, 'a', 600);
   huge[600] = '\0';
   char badcur[64];
-  proto_hex(badcur, (const unsigned char *)"zzz", 3);
+  fsi_proto_hex(badcur, (const unsigned char *)"zzz", 3);
   struct {
     const char *fmt, *arg, *what;
   } bad[] = {
@@ -993,7 +993,7 @@ static void test_pull(void) {
   r.body = (const unsigned char *)"x";
   ADMITTED(&r, 0, "a pull declaring no body");
   HANDLE(&r, 400, "declared length", "a pull sending a body it did not declare");
-  change_batch_free(b);
+  fsi_change_batch_free(b);
 }
 
 /* One device cannot fill head office's nonce table: past its share it alone
@@ -1022,7 +1022,7 @@ static void test_nonce_share(void) {
 }
 
 int main(void) {
-  if (keys_init()) return 1;
+  if (fsi_keys_init()) return 1;
   setup();
   TEST_RUN(test_health);
   TEST_RUN(test_enroll);

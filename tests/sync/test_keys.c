@@ -26,17 +26,17 @@ static int mode_of(const char *dir, const char *name) {
 
 static void test_generate_and_load(void) {
   char *dir = tu_tmpdir("keys");
-  fs_keys k, again;
-  fs_pubkeys pub;
-  CHECK_OK(keys_generate(dir));
+  fsi_keys k, again;
+  fsi_pubkeys pub;
+  CHECK_OK(fsi_keys_generate(dir));
   CHECK_EQ_INT(mode_of(dir, "sign.key"), 0600);
   CHECK_EQ_INT(mode_of(dir, "kx.key"), 0600);
   CHECK_EQ_INT(mode_of(dir, "sign.pub"), 0644);
   CHECK_EQ_INT(mode_of(dir, "kx.pub"), 0644);
-  CHECK_OK(keys_load(&k, dir));
-  CHECK_OK(keys_load_public(&pub, dir));
+  CHECK_OK(fsi_keys_load(&k, dir));
+  CHECK_OK(fsi_keys_load_public(&pub, dir));
   CHECK(memcmp(&pub, &k.pub, sizeof pub) == 0);
-  CHECK_OK(keys_load(&again, dir));
+  CHECK_OK(fsi_keys_load(&again, dir));
   CHECK(memcmp(&again, &k, sizeof k) == 0);
 
   /* The keys work: a signature made with the loaded secret verifies. */
@@ -44,28 +44,28 @@ static void test_generate_and_load(void) {
   crypto_sign_detached(sig, NULL, (const uint8_t *)"m", 1, k.sign_sk);
   CHECK(crypto_sign_verify_detached(sig, (const uint8_t *)"m", 1, pub.sign) == 0);
 
-  keys_wipe(&k);
+  fsi_keys_wipe(&k);
   CHECK(sodium_is_zero((const uint8_t *)&k, sizeof k));
-  keys_wipe(NULL);
-  keys_wipe(&again);
+  fsi_keys_wipe(NULL);
+  fsi_keys_wipe(&again);
   tu_rmrf(dir);
   free(dir);
 }
 
 static void test_no_overwrite(void) {
   char *dir = tu_tmpdir("keys");
-  fs_pubkeys before, after;
-  CHECK_OK(keys_generate(dir));
-  CHECK_OK(keys_load_public(&before, dir));
-  CHECK_ERR(keys_generate(dir), FS_EEXIST);
+  fsi_pubkeys before, after;
+  CHECK_OK(fsi_keys_generate(dir));
+  CHECK_OK(fsi_keys_load_public(&before, dir));
+  CHECK_ERR(fsi_keys_generate(dir), FS_EEXIST);
   CHECK_CONTAINS(fs_errmsg(), "already exists");
-  CHECK_OK(keys_load_public(&after, dir));
+  CHECK_OK(fsi_keys_load_public(&after, dir));
   CHECK(memcmp(&before, &after, sizeof before) == 0);
 
   /* Even one leftover file refuses the whole identity. */
   char *dir2 = tu_tmpdir("keys");
   CHECK_OK(tu_write_file(path_in(dir2, "kx.pub"), "x"));
-  CHECK_ERR(keys_generate(dir2), FS_EEXIST);
+  CHECK_ERR(fsi_keys_generate(dir2), FS_EEXIST);
   CHECK_CONTAINS(fs_errmsg(), "kx.pub");
   CHECK(mode_of(dir2, "sign.key") == -1); /* nothing written */
   tu_rmrf(dir);
@@ -76,44 +76,44 @@ static void test_no_overwrite(void) {
 
 static void test_permissions(void) {
   char *dir = tu_tmpdir("keys");
-  fs_keys k;
-  CHECK_OK(keys_generate(dir));
+  fsi_keys k;
+  CHECK_OK(fsi_keys_generate(dir));
   CHECK(chmod(path_in(dir, "sign.key"), 0644) == 0);
-  CHECK_ERR(keys_load(&k, dir), FS_EAUTH);
+  CHECK_ERR(fsi_keys_load(&k, dir), FS_EAUTH);
   CHECK_CONTAINS(fs_errmsg(), "sign.key");
   CHECK_CONTAINS(fs_errmsg(), "chmod 600");
   CHECK(sodium_is_zero((const uint8_t *)&k, sizeof k)); /* wiped on failure */
   CHECK(chmod(path_in(dir, "sign.key"), 0600) == 0);
   CHECK(chmod(path_in(dir, "kx.key"), 0640) == 0);
-  CHECK_ERR(keys_load(&k, dir), FS_EAUTH);
+  CHECK_ERR(fsi_keys_load(&k, dir), FS_EAUTH);
   CHECK_CONTAINS(fs_errmsg(), "kx.key");
   CHECK(chmod(path_in(dir, "kx.key"), 0602) == 0); /* world-writable counts too */
-  CHECK_ERR(keys_load(&k, dir), FS_EAUTH);
+  CHECK_ERR(fsi_keys_load(&k, dir), FS_EAUTH);
   CHECK(chmod(path_in(dir, "kx.key"), 0400) == 0); /* stricter is fine */
-  CHECK_OK(keys_load(&k, dir));
-  keys_wipe(&k);
+  CHECK_OK(fsi_keys_load(&k, dir));
+  fsi_keys_wipe(&k);
   tu_rmrf(dir);
   free(dir);
 }
 
 static void test_corrupt(void) {
   char *dir = tu_tmpdir("keys"), *other = tu_tmpdir("keys");
-  fs_keys k;
-  fs_pubkeys pub;
-  CHECK_OK(keys_generate(dir));
-  CHECK_OK(keys_generate(other));
+  fsi_keys k;
+  fsi_pubkeys pub;
+  CHECK_OK(fsi_keys_generate(dir));
+  CHECK_OK(fsi_keys_generate(other));
 
   /* Wrong size. */
   CHECK(truncate(path_in(dir, "kx.key"), 31) == 0);
-  CHECK_ERR(keys_load(&k, dir), FS_ECORRUPT);
+  CHECK_ERR(fsi_keys_load(&k, dir), FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "31 bytes, expected 32");
   CHECK(truncate(path_in(dir, "sign.pub"), 33) == 0);
-  CHECK_ERR(keys_load_public(&pub, dir), FS_ECORRUPT);
+  CHECK_ERR(fsi_keys_load_public(&pub, dir), FS_ECORRUPT);
   tu_rmrf(dir);
   CHECK(mkdir(dir, 0700) == 0);
 
   /* Halves of two identities. */
-  CHECK_OK(keys_generate(dir));
+  CHECK_OK(fsi_keys_generate(dir));
   size_t n = 0;
   char *src = tu_read_file(path_in(other, "sign.pub"), &n);
   CHECK(n == 32);
@@ -123,11 +123,11 @@ static void test_corrupt(void) {
     close(fd);
   }
   free(src);
-  CHECK_ERR(keys_load(&k, dir), FS_ECORRUPT);
+  CHECK_ERR(fsi_keys_load(&k, dir), FS_ECORRUPT);
   CHECK_CONTAINS(fs_errmsg(), "do not belong together");
 
   /* Missing. */
-  CHECK_ERR(keys_load(&k, "/nonexistent/fieldsync-keys"), FS_ENOTFOUND);
+  CHECK_ERR(fsi_keys_load(&k, "/nonexistent/fieldsync-keys"), FS_ENOTFOUND);
   CHECK_CONTAINS(fs_errmsg(), "does not exist");
   tu_rmrf(dir);
   tu_rmrf(other);
@@ -136,15 +136,15 @@ static void test_corrupt(void) {
 }
 
 static void test_fingerprint(void) {
-  fs_keys a, b;
+  fsi_keys a, b;
   char fa[KEYS_FINGERPRINT_SIZE], fb[KEYS_FINGERPRINT_SIZE], hex[KEYS_PUB_HEX_SIZE];
   uint8_t cat[64], h[32];
   char expect[65];
-  fs_pubkeys back;
-  CHECK_OK(keys_new(&a));
-  CHECK_OK(keys_new(&b));
-  keys_fingerprint(fa, &a.pub);
-  keys_fingerprint(fb, &b.pub);
+  fsi_pubkeys back;
+  CHECK_OK(fsi_keys_new(&a));
+  CHECK_OK(fsi_keys_new(&b));
+  fsi_keys_fingerprint(fa, &a.pub);
+  fsi_keys_fingerprint(fb, &b.pub);
   memcpy(cat, a.pub.sign, 32);
   memcpy(cat + 32, a.pub.kx, 32);
   crypto_hash_sha256(h, cat, sizeof cat);
@@ -153,17 +153,17 @@ static void test_fingerprint(void) {
   CHECK_EQ_INT(strlen(fa), 64);
   CHECK(strcmp(fa, fb) != 0);
 
-  keys_pub_to_hex(hex, &a.pub);
+  fsi_keys_pub_to_hex(hex, &a.pub);
   CHECK_EQ_INT(strlen(hex), 128);
-  CHECK_OK(keys_pub_from_hex(&back, hex));
+  CHECK_OK(fsi_keys_pub_from_hex(&back, hex));
   CHECK(memcmp(&back, &a.pub, sizeof back) == 0);
   hex[127] = 'g';
-  CHECK_ERR(keys_pub_from_hex(&back, hex), FS_EINVAL);
+  CHECK_ERR(fsi_keys_pub_from_hex(&back, hex), FS_EINVAL);
   hex[127] = '\0';
-  CHECK_ERR(keys_pub_from_hex(&back, hex), FS_EINVAL);
-  CHECK_ERR(keys_pub_from_hex(&back, NULL), FS_EINVAL);
-  keys_wipe(&a);
-  keys_wipe(&b);
+  CHECK_ERR(fsi_keys_pub_from_hex(&back, hex), FS_EINVAL);
+  CHECK_ERR(fsi_keys_pub_from_hex(&back, NULL), FS_EINVAL);
+  fsi_keys_wipe(&a);
+  fsi_keys_wipe(&b);
 }
 
 int main(void) {

@@ -2,9 +2,9 @@
  * test_tokens.c — the rules of enrollment tokens (sync/hq.c: handle_enroll
  * and fs_hq_token_create), checked through the handler API fs_hq_handle on
  * a real server home in a temporary directory, with device identities made
- * in memory (keys_new) and every request signed with the key it enrolls.
+ * in memory (fsi_keys_new) and every request signed with the key it enrolls.
  *
- * Time is driven with util_set_clock: head office's clock (token creation,
+ * Time is driven with fsi_util_set_clock: head office's clock (token creation,
  * expiry, the request-time window) and the time each request is signed at
  * are the same test clock, so a request is always inside the ±5 min window
  * and only the token decides.
@@ -50,14 +50,14 @@ static fs_hq *g_hq;
 static char g_srv_keys[KEYS_PUB_HEX_SIZE];
 
 typedef struct dev {
-  fs_keys k;
+  fsi_keys k;
   char id[17];
 } dev;
 
 static void dev_new(dev *d) {
   int64_t site;
   memset(d, 0, sizeof *d);
-  CHECK_OK(keys_new(&d->k));
+  CHECK_OK(fsi_keys_new(&d->k));
   randombytes_buf(&site, sizeof site);
   site &= INT64_MAX;
   site |= 1;
@@ -66,13 +66,13 @@ static void dev_new(dev *d) {
 
 /* The reply to POST /v1/enroll of {token, device_id, manager, keys} signed
  * with `signer` (the enrolling key) at the test clock.  Caller clears it. */
-static fs_hq_reply enroll_as(const fs_keys *signer, const char *device_id, const char *token,
-                             const char *manager, const fs_pubkeys *keys) {
+static fs_hq_reply enroll_as(const fsi_keys *signer, const char *device_id, const char *token,
+                             const char *manager, const fsi_pubkeys *keys) {
   char hex[KEYS_PUB_HEX_SIZE], lines[PROTO_SIGNED_LINES][PROTO_SIGNED_LINE];
   char tbuf[64], nbuf[64], sbuf[200];
   fs_hq_reply rep;
   memset(&rep, 0, sizeof rep);
-  keys_pub_to_hex(hex, keys);
+  fsi_keys_pub_to_hex(hex, keys);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "token", token);
   cJSON_AddStringToObject(o, "device_id", device_id);
@@ -81,8 +81,8 @@ static fs_hq_reply enroll_as(const fs_keys *signer, const char *device_id, const
   char *body = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   size_t blen = strlen(body);
-  CHECK_OK(proto_sign_headers(lines, signer->sign_sk, device_id, "POST", "/v1/enroll", "", blen,
-                              util_now_ms()));
+  CHECK_OK(fsi_proto_sign_headers(lines, signer->sign_sk, device_id, "POST", "/v1/enroll", "", blen,
+                              fsi_util_now_ms()));
   const char *vals[3];
   char *bufs[3] = {tbuf, nbuf, sbuf};
   size_t sizes[3] = {sizeof tbuf, sizeof nbuf, sizeof sbuf};
@@ -199,8 +199,8 @@ static void test_single_use(void) {
   CHECK(is_registered(b.id, "anna"));
   fs_free(t);
   fs_free(t2);
-  keys_wipe(&a.k);
-  keys_wipe(&b.k);
+  fsi_keys_wipe(&a.k);
+  fsi_keys_wipe(&b.k);
 }
 
 static void test_lost_answer(void) {
@@ -226,8 +226,8 @@ static void test_lost_answer(void) {
   ENROLL(&other, t2, "anna", 200, "anna", "the other token, unused by the refusal");
   fs_free(t);
   fs_free(t2);
-  keys_wipe(&a.k);
-  keys_wipe(&other.k);
+  fsi_keys_wipe(&a.k);
+  fsi_keys_wipe(&other.k);
 }
 
 static void test_expiry(void) {
@@ -249,8 +249,8 @@ static void test_expiry(void) {
   CHECK(!is_registered(a.id, NULL));
   fs_free(late);
   fs_free(in_time);
-  keys_wipe(&a.k);
-  keys_wipe(&b.k);
+  fsi_keys_wipe(&a.k);
+  fsi_keys_wipe(&b.k);
 }
 
 static void test_default_ttl_is_seven_days(void) {
@@ -272,9 +272,9 @@ static void test_default_ttl_is_seven_days(void) {
   fs_free(before);
   fs_free(after);
   fs_free(neg);
-  keys_wipe(&a.k);
-  keys_wipe(&b.k);
-  keys_wipe(&c.k);
+  fsi_keys_wipe(&a.k);
+  fsi_keys_wipe(&b.k);
+  fsi_keys_wipe(&c.k);
 }
 
 static void test_manager_must_match(void) {
@@ -289,13 +289,13 @@ static void test_manager_must_match(void) {
   ENROLL(&a, t, "anna", 200, "anna", "the same token for anna's device");
   CHECK(is_registered(a.id, "anna"));
   fs_free(t);
-  keys_wipe(&a.k);
+  fsi_keys_wipe(&a.k);
 }
 
 int main(void) {
   char home[512];
-  CHECK_OK(keys_init());
-  util_set_clock(test_clock, NULL);
+  CHECK_OK(fsi_keys_init());
+  fsi_util_set_clock(test_clock, NULL);
   g_dir = tu_tmpdir("tokens");
   snprintf(home, sizeof home, "%s", g_dir);
   CHECK_OK(fs_hq_create(home));
@@ -304,10 +304,10 @@ int main(void) {
   {
     /* head office's public keys, as the 200 answer must name them */
     char kdir[600];
-    fs_pubkeys pub;
+    fsi_pubkeys pub;
     snprintf(kdir, sizeof kdir, "%s/keys", home);
-    CHECK_OK(keys_load_public(&pub, kdir));
-    keys_pub_to_hex(g_srv_keys, &pub);
+    CHECK_OK(fsi_keys_load_public(&pub, kdir));
+    fsi_keys_pub_to_hex(g_srv_keys, &pub);
   }
   TEST_RUN(test_single_use);
   TEST_RUN(test_lost_answer);
@@ -315,7 +315,7 @@ int main(void) {
   TEST_RUN(test_default_ttl_is_seven_days);
   TEST_RUN(test_manager_must_match);
   fs_hq_close(g_hq);
-  util_set_clock(NULL, NULL);
+  fsi_util_set_clock(NULL, NULL);
   tu_rmrf(g_dir);
   free(g_dir);
   return tu_finish();

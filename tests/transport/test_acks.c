@@ -2,7 +2,7 @@
  * test_acks.c — the device's push protocol against head office's real
  * handler (fs_hq_handle on the real HTTPS front end, in process), with a
  * man in the middle that rewrites head office's acknowledgement, and with
- * deterministic fault points (util_fault, a -DFS_TEST_HOOKS=ON build) that
+ * deterministic fault points (fsi_util_fault, a -DFS_TEST_HOOKS=ON build) that
  * make the device "die" between receiving an answer and committing it.
  *
  * What a manager relies on: whatever head office answers, and wherever the
@@ -133,9 +133,9 @@ static void test_crash_before_commit(void) {
     }
     g_fail_at = points[i];
     g_fault_hits = 0;
-    util_set_fault(fault, NULL);
+    fsi_util_set_fault(fault, NULL);
     int rc = fs_sync(st, home, NULL, NULL, NULL);
-    util_set_fault(NULL, NULL);
+    fsi_util_set_fault(NULL, NULL);
     g_fail_at = NULL;
     CHECK(g_fault_hits >= 1); /* the fault point was reached */
     CHECK(rc != FS_OK);

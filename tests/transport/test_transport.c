@@ -1,7 +1,7 @@
 /*
  * test_transport.c — the HTTPS transport end to end on 127.0.0.1: a
  * certificate from tlsgen, the MHD server from https.c, and the libcurl
- * client from sync/http_client.c.  Checks trust (CA file, pin, wrong CA,
+ * client from sync/fsi_http_client.c.  Checks trust (CA file, pin, wrong CA,
  * wrong pin), round trips (small, 10 MiB, headers, query), the size bounds
  * on both ends, error bodies, retries, unreachable servers and a graceful
  * stop with a request in flight.  Runs in a few seconds.
@@ -172,8 +172,8 @@ static void start_main_server(void) {
 /* IPv6 loopback, when the machine has it: the certificate names ::1. */
 static void test_ipv6(void) {
   https_server *s = NULL;
-  http_client *c = NULL;
-  http_response r = {0};
+  fsi_http_client *c = NULL;
+  fsi_http_response r = {0};
   char url[64];
 
   if (https_server_start(&s, "[::1]:0", g_cert, g_key, handler, NULL) !=
@@ -182,28 +182,28 @@ static void test_ipv6(void) {
     return;
   }
   snprintf(url, sizeof url, "https://[::1]:%d", https_server_port(s));
-  CHECK_OK(http_client_new(&c, url, g_cert, NULL));
-  CHECK_OK(http_client_get(c, "/info", &r));
+  CHECK_OK(fsi_http_client_new(&c, url, g_cert, NULL));
+  CHECK_OK(fsi_http_client_get(c, "/info", &r));
   CHECK_EQ_INT(r.status, 200);
-  http_response_clear(&r);
-  http_client_free(c);
+  fsi_http_response_clear(&r);
+  fsi_http_client_free(c);
   https_server_stop(s);
 }
 
 static void test_client_args(void) {
-  http_client *c = NULL;
+  fsi_http_client *c = NULL;
 
-  CHECK_ERR(http_client_new(&c, "http://127.0.0.1:1", g_cert, NULL), FS_EINVAL);
+  CHECK_ERR(fsi_http_client_new(&c, "http://127.0.0.1:1", g_cert, NULL), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "https://");
-  CHECK_ERR(http_client_new(&c, "not a url", g_cert, NULL), FS_EINVAL);
-  CHECK_ERR(http_client_new(&c, g_url, "/nonexistent-ca.pem", NULL),
+  CHECK_ERR(fsi_http_client_new(&c, "not a url", g_cert, NULL), FS_EINVAL);
+  CHECK_ERR(fsi_http_client_new(&c, g_url, "/nonexistent-ca.pem", NULL),
             FS_ENOTFOUND);
-  CHECK_ERR(http_client_new(&c, g_url, NULL, "sha256//tooshort"), FS_EINVAL);
+  CHECK_ERR(fsi_http_client_new(&c, g_url, NULL, "sha256//tooshort"), FS_EINVAL);
   CHECK(c == NULL);
   /* A bare base64 pin is accepted as well. */
-  CHECK_OK(http_client_new(&c, g_url, NULL, g_pin + 8));
-  http_client_free(c);
-  http_client_free(NULL);
+  CHECK_OK(fsi_http_client_new(&c, g_url, NULL, g_pin + 8));
+  fsi_http_client_free(c);
+  fsi_http_client_free(NULL);
 }
 
 typedef struct progress_seen {
@@ -224,52 +224,52 @@ static void on_progress(void *user, uint64_t up_now, uint64_t up_total,
 }
 
 static void test_round_trips(void) {
-  http_client *c = NULL;
-  http_response r = {0};
+  fsi_http_client *c = NULL;
+  fsi_http_response r = {0};
   const char *json = "{\"hello\":\"world\"}";
   const size_t big_len = (size_t)10 * 1024 * 1024;
   unsigned char *big = NULL;
   progress_seen ps = {0};
 
-  CHECK_OK(http_client_new(&c, g_url, g_cert, NULL));
+  CHECK_OK(fsi_http_client_new(&c, g_url, g_cert, NULL));
   if (!c)
     return;
 
   CHECK_OK(
-      http_client_post(c, "/echo", "application/json", json, strlen(json), &r));
+      fsi_http_client_post(c, "/echo", "application/json", json, strlen(json), &r));
   CHECK_EQ_INT(r.status, 200);
   CHECK_STR(r.content_type, "application/json");
   CHECK_EQ_INT(r.len, strlen(json));
   CHECK_STR((const char *)r.body, json);
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 
-  CHECK_OK(http_client_set_header(c, "X-Fieldsync-Device", "0123456789abcdef"));
-  CHECK_ERR(http_client_set_header(c, "X-Bad", "a\r\nInjected: 1"), FS_EINVAL);
-  CHECK_ERR(http_client_set_header(c, "Bad Name", "x"), FS_EINVAL);
-  CHECK_OK(http_client_get(c, "/info?cursor=a%2Bb&x=1", &r));
+  CHECK_OK(fsi_http_client_set_header(c, "X-Fieldsync-Device", "0123456789abcdef"));
+  CHECK_ERR(fsi_http_client_set_header(c, "X-Bad", "a\r\nInjected: 1"), FS_EINVAL);
+  CHECK_ERR(fsi_http_client_set_header(c, "Bad Name", "x"), FS_EINVAL);
+  CHECK_OK(fsi_http_client_get(c, "/info?cursor=a%2Bb&x=1", &r));
   CHECK_EQ_INT(r.status, 200);
   CHECK_CONTAINS((const char *)r.body, "\"method\":\"GET\"");
   CHECK_CONTAINS((const char *)r.body, "\"device\":\"0123456789abcdef\"");
   CHECK_CONTAINS((const char *)r.body, "\"query\":\"cursor=a%2Bb&x=1\"");
   CHECK_CONTAINS((const char *)r.body, "\"cursor\":\"a+b\"");
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 
   /* Replacing and removing a header. */
-  CHECK_OK(http_client_set_header(c, "x-fieldsync-device", "fedcba9876543210"));
-  CHECK_OK(http_client_post(c, "/info", NULL, "abc", 3, &r));
+  CHECK_OK(fsi_http_client_set_header(c, "x-fieldsync-device", "fedcba9876543210"));
+  CHECK_OK(fsi_http_client_post(c, "/info", NULL, "abc", 3, &r));
   CHECK_CONTAINS((const char *)r.body, "\"device\":\"fedcba9876543210\"");
   CHECK_CONTAINS((const char *)r.body, "\"len\":3");
-  http_response_clear(&r);
-  CHECK_OK(http_client_set_header(c, "X-Fieldsync-Device", NULL));
-  CHECK_OK(http_client_get(c, "/info", &r));
+  fsi_http_response_clear(&r);
+  CHECK_OK(fsi_http_client_set_header(c, "X-Fieldsync-Device", NULL));
+  CHECK_OK(fsi_http_client_get(c, "/info", &r));
   CHECK_CONTAINS((const char *)r.body, "\"device\":\"\"");
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 
   /* An empty POST body. */
-  CHECK_OK(http_client_post(c, "/echo", NULL, NULL, 0, &r));
+  CHECK_OK(fsi_http_client_post(c, "/echo", NULL, NULL, 0, &r));
   CHECK_EQ_INT(r.status, 200);
   CHECK_EQ_INT(r.len, 0);
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 
   /* 10 MiB of binary both ways, with the progress hook. */
   big = malloc(big_len);
@@ -278,10 +278,10 @@ static void test_round_trips(void) {
     for (size_t i = 0; i < big_len; i++)
       big[i] = (unsigned char)(i * 131u + (i >> 13));
     big[100] = 0; /* binary-safe */
-    http_client_set_progress(c, on_progress, &ps);
-    CHECK_OK(http_client_post(c, "/echo", "application/octet-stream", big,
+    fsi_http_client_set_progress(c, on_progress, &ps);
+    CHECK_OK(fsi_http_client_post(c, "/echo", "application/octet-stream", big,
                               big_len, &r));
-    http_client_set_progress(c, NULL, NULL);
+    fsi_http_client_set_progress(c, NULL, NULL);
     CHECK_EQ_INT(r.status, 200);
     CHECK_STR(r.content_type, "application/octet-stream");
     CHECK_EQ_INT(r.len, big_len);
@@ -289,61 +289,61 @@ static void test_round_trips(void) {
     CHECK(ps.calls >= 1);
     CHECK_EQ_INT(ps.up_max, big_len);
     CHECK_EQ_INT(ps.down_max, big_len);
-    http_response_clear(&r);
+    fsi_http_response_clear(&r);
   }
   free(big);
 
   /* Every request above went over one kept-alive connection. */
-  CHECK_EQ_INT(http_client_connections(c), 1);
+  CHECK_EQ_INT(fsi_http_client_connections(c), 1);
 
   /* Bad paths are refused before anything is sent. */
-  CHECK_ERR(http_client_get(c, "info", &r), FS_EINVAL);
-  CHECK_ERR(http_client_get(c, "/a b", &r), FS_EINVAL);
+  CHECK_ERR(fsi_http_client_get(c, "info", &r), FS_EINVAL);
+  CHECK_ERR(fsi_http_client_get(c, "/a b", &r), FS_EINVAL);
 
   /* Response bound on the client. */
-  http_client_set_max_response(c, 1000);
-  CHECK_ERR(http_client_get(c, "/big", &r), FS_ETOOBIG);
+  fsi_http_client_set_max_response(c, 1000);
+  CHECK_ERR(fsi_http_client_get(c, "/big", &r), FS_ETOOBIG);
   CHECK(r.body == NULL && r.status == 0);
-  http_client_set_max_response(c, 0);
-  CHECK_OK(http_client_get(c, "/big", &r));
+  fsi_http_client_set_max_response(c, 0);
+  CHECK_OK(fsi_http_client_get(c, "/big", &r));
   CHECK_EQ_INT(r.len, 4096);
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 
-  http_client_free(c);
+  fsi_http_client_free(c);
 }
 
 static void test_error_bodies(void) {
-  http_client *c = NULL;
-  http_response r = {0};
+  fsi_http_client *c = NULL;
+  fsi_http_response r = {0};
 
-  CHECK_OK(http_client_new(&c, g_url, g_cert, NULL));
+  CHECK_OK(fsi_http_client_new(&c, g_url, g_cert, NULL));
   if (!c)
     return;
-  http_client_set_retry(c, 3, 10);
+  fsi_http_client_set_retry(c, 3, 10);
 
-  CHECK_OK(http_client_get(c, "/no/such/path", &r));
+  CHECK_OK(fsi_http_client_get(c, "/no/such/path", &r));
   CHECK_EQ_INT(r.status, 404);
   CHECK_STR(r.content_type, "application/json");
   CHECK_STR((const char *)r.body, "{\"error\":\"not found\"}");
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 
-  CHECK_OK(http_client_get(c, "/echo", &r));
+  CHECK_OK(fsi_http_client_get(c, "/echo", &r));
   CHECK_EQ_INT(r.status, 405);
   CHECK_STR((const char *)r.body, "{\"error\":\"method not allowed\"}");
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 
   /* 4xx is final: exactly one request reaches the server. */
-  CHECK_OK(http_client_get(c, "/gone", &r));
+  CHECK_OK(fsi_http_client_get(c, "/gone", &r));
   CHECK_EQ_INT(r.status, 404);
   CHECK_EQ_INT(atomic_load(&g_hits_404), 1);
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 
   /* 503 is retried, and the last answer is returned with its body. */
-  CHECK_OK(http_client_get(c, "/busy", &r));
+  CHECK_OK(fsi_http_client_get(c, "/busy", &r));
   CHECK_EQ_INT(r.status, 503);
   CHECK_EQ_INT(atomic_load(&g_hits_503), 3);
   CHECK_STR((const char *)r.body, "{\"error\":\"busy, try later\"}");
-  http_response_clear(&r);
+  fsi_http_response_clear(&r);
 
   /* Over the server's body bound: 413 with a JSON body, before the body is
    * read; the server keeps serving afterwards. */
@@ -352,23 +352,23 @@ static void test_error_bodies(void) {
   CHECK(huge != NULL);
   if (huge) {
     int64_t t0 = now_ms();
-    CHECK_OK(http_client_post(c, "/echo", NULL, huge, over, &r));
+    CHECK_OK(fsi_http_client_post(c, "/echo", NULL, huge, over, &r));
     CHECK_EQ_INT(r.status, 413);
     CHECK_STR(r.content_type, "application/json");
     CHECK_CONTAINS((const char *)r.body,
                    "{\"error\":\"request body is larger than");
     CHECK(now_ms() - t0 < 5000);
-    http_response_clear(&r);
+    fsi_http_response_clear(&r);
     free(huge);
   }
-  CHECK_OK(http_client_post(c, "/echo", NULL, "ok", 2, &r));
+  CHECK_OK(fsi_http_client_post(c, "/echo", NULL, "ok", 2, &r));
   CHECK_EQ_INT(r.status, 200);
-  http_response_clear(&r);
-  http_client_free(c);
+  fsi_http_response_clear(&r);
+  fsi_http_client_free(c);
 }
 
 /* A chunked upload (no Content-Length) of `total` bytes, straight through
- * libcurl since http_client always sends a length. */
+ * libcurl since fsi_http_client always sends a length. */
 typedef struct chunk_src {
   size_t left;
 } chunk_src;
@@ -432,20 +432,20 @@ static void test_chunked_bounds(void) {
 }
 
 static void test_trust(void) {
-  http_client *c = NULL;
-  http_response r = {0};
+  fsi_http_client *c = NULL;
+  fsi_http_response r = {0};
   int64_t t0;
 
   /* The other certificate as CA: refused, not retried. */
-  CHECK_OK(http_client_new(&c, g_url, g_other_cert, NULL));
+  CHECK_OK(fsi_http_client_new(&c, g_url, g_other_cert, NULL));
   t0 = now_ms();
-  CHECK_ERR(http_client_get(c, "/info", &r), FS_EAUTH);
+  CHECK_ERR(fsi_http_client_get(c, "/info", &r), FS_EAUTH);
   CHECK_CONTAINS(fs_errmsg(),
                  "the server's certificate is not trusted by CA file");
   CHECK_CONTAINS(fs_errmsg(), g_other_cert);
   CHECK(now_ms() - t0 < 2000);
   CHECK(r.body == NULL);
-  http_client_free(c);
+  fsi_http_client_free(c);
   c = NULL;
 
   /* The right certificate reached under an address it does not carry
@@ -457,18 +457,18 @@ static void test_trust(void) {
   if (s2) {
     snprintf(url_name, sizeof url_name, "https://127.0.0.2:%d",
              https_server_port(s2));
-    CHECK_OK(http_client_new(&c, url_name, g_cert, NULL));
-    CHECK_ERR(http_client_get(c, "/info", &r), FS_EAUTH);
+    CHECK_OK(fsi_http_client_new(&c, url_name, g_cert, NULL));
+    CHECK_ERR(fsi_http_client_get(c, "/info", &r), FS_EAUTH);
     CHECK_CONTAINS(fs_errmsg(),
                    "is not valid for the host in https://127.0.0.2:");
-    http_client_free(c);
+    fsi_http_client_free(c);
     c = NULL;
     /* The pin alone does not depend on the name. */
-    CHECK_OK(http_client_new(&c, url_name, NULL, g_pin));
-    CHECK_OK(http_client_get(c, "/info", &r));
+    CHECK_OK(fsi_http_client_new(&c, url_name, NULL, g_pin));
+    CHECK_OK(fsi_http_client_get(c, "/info", &r));
     CHECK_EQ_INT(r.status, 200);
-    http_response_clear(&r);
-    http_client_free(c);
+    fsi_http_response_clear(&r);
+    fsi_http_client_free(c);
     c = NULL;
     https_server_stop(s2);
   }
@@ -476,57 +476,57 @@ static void test_trust(void) {
   /* localhost is in the certificate too. */
   snprintf(url_name, sizeof url_name, "https://localhost:%d",
            https_server_port(g_srv));
-  CHECK_OK(http_client_new(&c, url_name, g_cert, NULL));
-  CHECK_OK(http_client_get(c, "/info", &r));
+  CHECK_OK(fsi_http_client_new(&c, url_name, g_cert, NULL));
+  CHECK_OK(fsi_http_client_get(c, "/info", &r));
   CHECK_EQ_INT(r.status, 200);
-  http_response_clear(&r);
-  http_client_free(c);
+  fsi_http_response_clear(&r);
+  fsi_http_client_free(c);
   c = NULL;
 
   /* Matching pin alone: works (self-signed, no CA). */
-  CHECK_OK(http_client_new(&c, g_url, NULL, g_pin));
-  CHECK_OK(http_client_get(c, "/info", &r));
+  CHECK_OK(fsi_http_client_new(&c, g_url, NULL, g_pin));
+  CHECK_OK(fsi_http_client_get(c, "/info", &r));
   CHECK_EQ_INT(r.status, 200);
-  http_response_clear(&r);
-  http_client_free(c);
+  fsi_http_response_clear(&r);
+  fsi_http_client_free(c);
   c = NULL;
 
   /* Pin and CA together: both must hold. */
-  CHECK_OK(http_client_new(&c, g_url, g_cert, g_pin));
-  CHECK_OK(http_client_get(c, "/info", &r));
+  CHECK_OK(fsi_http_client_new(&c, g_url, g_cert, g_pin));
+  CHECK_OK(fsi_http_client_get(c, "/info", &r));
   CHECK_EQ_INT(r.status, 200);
-  http_response_clear(&r);
-  http_client_free(c);
+  fsi_http_response_clear(&r);
+  fsi_http_client_free(c);
   c = NULL;
-  CHECK_OK(http_client_new(&c, g_url, g_cert, g_other_pin));
-  CHECK_ERR(http_client_get(c, "/info", &r), FS_EAUTH);
-  http_client_free(c);
+  CHECK_OK(fsi_http_client_new(&c, g_url, g_cert, g_other_pin));
+  CHECK_ERR(fsi_http_client_get(c, "/info", &r), FS_EAUTH);
+  fsi_http_client_free(c);
   c = NULL;
 
   /* A wrong pin alone: refused, with the pin named. */
-  CHECK_OK(http_client_new(&c, g_url, NULL, g_other_pin));
+  CHECK_OK(fsi_http_client_new(&c, g_url, NULL, g_other_pin));
   t0 = now_ms();
-  CHECK_ERR(http_client_post(c, "/echo", NULL, "secret", 6, &r), FS_EAUTH);
+  CHECK_ERR(fsi_http_client_post(c, "/echo", NULL, "secret", 6, &r), FS_EAUTH);
   CHECK_CONTAINS(fs_errmsg(),
                  "the server's key does not match the pinned fingerprint");
   CHECK_CONTAINS(fs_errmsg(), g_other_pin);
   CHECK(now_ms() - t0 < 2000);
-  http_client_free(c);
+  fsi_http_client_free(c);
   c = NULL;
 
   /* One of several pins matching is enough. */
   char both[2 * TLSGEN_PIN_SIZE];
   snprintf(both, sizeof both, "%s;%s", g_other_pin, g_pin);
-  CHECK_OK(http_client_new(&c, g_url, NULL, both));
-  CHECK_OK(http_client_get(c, "/info", &r));
+  CHECK_OK(fsi_http_client_new(&c, g_url, NULL, both));
+  CHECK_OK(fsi_http_client_get(c, "/info", &r));
   CHECK_EQ_INT(r.status, 200);
-  http_response_clear(&r);
-  http_client_free(c);
+  fsi_http_response_clear(&r);
+  fsi_http_client_free(c);
 }
 
 static void test_unreachable(void) {
-  http_client *c = NULL;
-  http_response r = {0};
+  fsi_http_client *c = NULL;
+  fsi_http_response r = {0};
   struct sockaddr_in sa;
   socklen_t sl = sizeof sa;
   int fd, port;
@@ -544,11 +544,11 @@ static void test_unreachable(void) {
   close(fd);
   snprintf(url, sizeof url, "https://127.0.0.1:%d", port);
 
-  CHECK_OK(http_client_new(&c, url, g_cert, NULL));
+  CHECK_OK(fsi_http_client_new(&c, url, g_cert, NULL));
   if (!c)
     return;
   t0 = now_ms();
-  CHECK_ERR(http_client_get(c, "/info", &r), FS_ENETWORK);
+  CHECK_ERR(fsi_http_client_get(c, "/info", &r), FS_ENETWORK);
   int64_t took = now_ms() - t0;
   char want[96];
   snprintf(want, sizeof want, "cannot reach the server at %s: ", url);
@@ -557,45 +557,45 @@ static void test_unreachable(void) {
   /* Default backoff: 3 waits within [125,250]+[250,500]+[500,1000] ms. */
   CHECK(took >= 800);
   CHECK(took < 5000);
-  http_client_free(c);
+  fsi_http_client_free(c);
 }
 
 typedef struct slow_call {
   int rc;
-  http_response r;
+  fsi_http_response r;
 } slow_call;
 
 static void *slow_thread(void *arg) {
   slow_call *sc = arg;
-  http_client *c = NULL;
-  sc->rc = http_client_new(&c, g_url, g_cert, NULL);
+  fsi_http_client *c = NULL;
+  sc->rc = fsi_http_client_new(&c, g_url, g_cert, NULL);
   if (sc->rc == FS_OK) {
-    http_client_set_retry(c, 1, 0);
-    sc->rc = http_client_get(c, "/slow", &sc->r);
+    fsi_http_client_set_retry(c, 1, 0);
+    sc->rc = fsi_http_client_get(c, "/slow", &sc->r);
   }
-  http_client_free(c);
+  fsi_http_client_free(c);
   return NULL;
 }
 
 static void test_graceful_stop(void) {
   pthread_t th;
   slow_call sc;
-  http_client *c = NULL;
-  http_response r = {0};
+  fsi_http_client *c = NULL;
+  fsi_http_response r = {0};
   int64_t t0;
 
   memset(&sc, 0, sizeof sc);
   CHECK(pthread_create(&th, NULL, slow_thread, &sc) == 0);
   sleep_ms(200); /* the request is in the handler now */
   /* Meanwhile another pool thread serves other requests. */
-  CHECK_OK(http_client_new(&c, g_url, g_cert, NULL));
+  CHECK_OK(fsi_http_client_new(&c, g_url, g_cert, NULL));
   if (c) {
     t0 = now_ms();
-    CHECK_OK(http_client_get(c, "/info", &r));
+    CHECK_OK(fsi_http_client_get(c, "/info", &r));
     CHECK_EQ_INT(r.status, 200);
     CHECK(now_ms() - t0 < 300);
-    http_response_clear(&r);
-    http_client_free(c);
+    fsi_http_response_clear(&r);
+    fsi_http_client_free(c);
     c = NULL;
   }
   t0 = now_ms();
@@ -608,14 +608,14 @@ static void test_graceful_stop(void) {
   CHECK_STR((const char *)sc.r.body, "slow-done");
   CHECK(took >= 200); /* it waited for the request ... */
   CHECK(took < 3000); /* ... and no longer */
-  http_response_clear(&sc.r);
+  fsi_http_response_clear(&sc.r);
 
   /* Stopped means stopped. */
-  CHECK_OK(http_client_new(&c, g_url, g_cert, NULL));
+  CHECK_OK(fsi_http_client_new(&c, g_url, g_cert, NULL));
   if (c) {
-    http_client_set_retry(c, 1, 0);
-    CHECK_ERR(http_client_get(c, "/info", &r), FS_ENETWORK);
-    http_client_free(c);
+    fsi_http_client_set_retry(c, 1, 0);
+    CHECK_ERR(fsi_http_client_get(c, "/info", &r), FS_ENETWORK);
+    fsi_http_client_free(c);
   }
   https_server_stop(NULL);
 }

@@ -29,6 +29,7 @@
 #include <fieldsync/fieldsync.h>
 #include <sqlite3.h>
 
+#include "engine.h"
 #include "hlc.h"
 
 /* Columns the domain rules look at, found by name once per table. */
@@ -78,35 +79,8 @@ struct fs_store {
   } cache[STMT_CACHE];
 };
 
-/* A cached prepared statement for constant SQL text (reset and unbound on
- * return).  NULL on error with the message set. */
-sqlite3_stmt *fsi_store_stmt(fs_store *st, const char *sql);
-/* Maps the last SQLite error to an fs_err with a sentence naming `what`. */
-int fsi_store_sqlfail(fs_store *st, const char *what);
-
-/* Write transactions.  fsi_store_tx_begin opens one unless fs_tx_begin already
- * did (then it is a no-op); fsi_store_tx_end commits (rc == FS_OK) or rolls back
- * an implicit one.  fsi_store_next_seq gives the next change number for a row this
- * transaction writes (each call a new one; the store's db_version is the
- * highest committed). */
-int fsi_store_tx_begin(fs_store *st, int *implicit);
-int fsi_store_tx_end(fs_store *st, int implicit, int rc);
-int64_t fsi_store_next_seq(fs_store *st);
 
 fsi_tbl_state *fsi_store_table(fs_store *st, const char *name);
-/* The device's manager (set at init), cached; NULL when unset. */
-const char *fsi_store_manager(fs_store *st);
-int fsi_store_is_hq(const fs_store *st);
-int fsi_store_meta_get_i64(fs_store *st, const char *key, int64_t *out);
-int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v);
-
-/* Test hook: gives a store that has never been used (no write, no merge)
- * the positive site id `site` instead of the random one it was created with,
- * so that a property test's sites, and every (hlc, site) tie-break with them,
- * follow from its seed.  FS_EINVAL once the store was used (clocks already
- * issued carry the old site) or for site <= 0; FS_EIO if the setting cannot
- * be written.  The library never calls it. */
-int fsi_store_set_site_for_test(fs_store *st, int64_t site);
 
 /* Binds a value given as text to a column of `type`; validates it. */
 int fsi_store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
@@ -187,20 +161,4 @@ int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi
 int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char *col,
                  const fsi_value *winner, int64_t whlc, int64_t wsite,
                  const fsi_value *loser, int64_t lhlc, int64_t lsite);
-/* Head-office reports (views.c): kind orders|meetings|pipeline, month
- * "YYYY-MM" or NULL, by manager|customer.  *out caller-owned JSON. */
-int fsi_view_report(fs_store *st, const char *kind, const char *month, const char *by,
-                char **out);
 
-/* Refused changes (merge.c / conflict.c). */
-int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col,
-                int64_t site, int64_t hlc, const char *reason);
-/* The same, keeping a JSON image of the row as this replica holds it (a
- * device recording head office's refusal of its own change). */
-int fsi_refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
-                    int64_t site, const char *reason);
-
-/* Device: drops every customer assigned to another manager than `manager`,
- * with the rows that belong to it, without recording deletes (the data
- * still exists at head office; this device just no longer holds it). */
-int fsi_store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted);

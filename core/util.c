@@ -31,6 +31,8 @@ void fsi_clear_error(void) { errbuf[0] = '\0'; }
 
 const char *fs_errmsg(void) { return errbuf; }
 
+const char *fs_version(void) { return FS_VERSION_STRING; }
+
 const char *fs_strerror(int code) {
   switch (code) {
   case FS_OK: return "ok";

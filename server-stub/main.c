@@ -20,7 +20,7 @@
 
 #include <fieldsync/server.h>
 
-#include "../cli/cli.h"
+#include "clikit.h"
 #include "hq_http.h"
 #include "https.h"
 #include "tlsgen.h"

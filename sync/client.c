@@ -26,10 +26,8 @@
 #include "envelope.h"
 #include "http_client.h"
 #include "keys.h"
-#include "merge.h"
+#include "engine.h"
 #include "proto.h"
-#include "storeInt.h"
-#include "util.h"
 
 /* ----------------------------------------------------------- settings */
 
@@ -228,7 +226,7 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
   if (!rc) rc = fs_store_set_hq_site(st, site);
   if (!rc) rc = fs_tx_commit(st);
   else fs_tx_rollback(st);
-  if (rc) st->hq_site = 0;
+  if (rc) fsi_store_forget_hq_site(st); /* the rolled-back pin */
 done:
   if (body) sodium_memzero(body, strlen(body)); /* it holds the token */
   free(body);
@@ -362,14 +360,14 @@ static int seal_next(session *s, const char *from, uint64_t seq,
   int more = 0, rc;
   memset(e, 0, sizeof *e);
   if ((rc = fsi_merge_cursor_parse(&c, from))) return rc;
-  fsi_merge_filter f = {st->hq_site, NULL, 0};
+  fsi_merge_filter f = {fs_store_hq_site(st), NULL, 0};
   if ((rc = fsi_merge_changes_since(st, &c, &f, PROTO_BATCH_ROWS, s->batch, &next, &more)))
     return rc;
   if (s->batch->nrows == 0) return FS_OK;
   fsi_envelope_header h;
   memset(&h, 0, sizeof h);
   h.sender = fs_store_site(st);
-  h.recipient = st->hq_site;
+  h.recipient = fs_store_hq_site(st);
   h.seq = seq;
   memcpy(h.prev, prev, ENVELOPE_HASH_SIZE);
   h.hlc_min = s->batch->hlc_min;
@@ -550,7 +548,7 @@ static int pull(session *s) {
     memset(&op, 0, sizeof op);
     if (r.status != 200) rc = http_error(&r, "pull refused");
     if (!rc)
-      rc = fsi_envelope_open(&op, r.body, r.len, fs_store_site(st), &s->keys, st->hq_site,
+      rc = fsi_envelope_open(&op, r.body, r.len, fs_store_site(st), &s->keys, fs_store_hq_site(st),
                          &s->server, &chain);
     if (!rc && op.duplicate)
       rc = fsi_fail(FS_ECORRUPT, "head office sent the previous batch again");
@@ -569,7 +567,7 @@ static int pull(session *s) {
       rc = fs_tx_begin(st);
     }
     if (!rc) {
-      fsi_merge_opts mo = {st->hq_site, NULL};
+      fsi_merge_opts mo = {fs_store_hq_site(st), NULL};
       fsi_merge_result res;
       rc = fsi_merge_apply(st, s->batch, &mo, &res);
       if (!rc) {

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "util.h"
+#include "engine.h"
 
 /* Fixed sections, in wire order; the per-column value sections follow. */
 enum { S_ROWS, S_PKS, S_UUIDS, S_CLOCKS, S_CELLS, S_TYPES, S_FIXED };

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "change.h"
+#include "engine.h"
 
 #define CODEC_VERSION 1                  /* first byte of every encoding */
 #define CODEC_MAX_RAW (64u * 1024 * 1024) /* decompressed body bound, bytes */

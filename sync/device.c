@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "keys.h"
-#include "util.h"
+#include "engine.h"
 
 static int make_dir(const char *path) {
   if (mkdir(path, 0700) == 0) return FS_OK;

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "change.h"
-#include "util.h"
+#include "engine.h"
+#include "engine.h"
 
 static const uint8_t MAGIC[4] = {'F', 'S', 'E', 'V'};
 

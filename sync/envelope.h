@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "change.h"
+#include "engine.h"
 #include "keys.h"
 
 #define ENVELOPE_VERSION 1

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "engine.h"
 
 #define HTTP_CLIENT_MAX_HEADERS 32
 #define HTTP_CLIENT_PROGRESS_NS 100000000LL /* at most 10 calls per second */

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "engine.h"
 
 #define F_SIGN_SK "sign.key"
 #define F_KX_SK "kx.key"

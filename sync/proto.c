@@ -13,7 +13,7 @@
 #include <inttypes.h>
 #include <sodium.h>
 
-#include "util.h"
+#include "engine.h"
 
 unsigned char *fsi_proto_pull_frame(int more, const char *cursor, const unsigned char *body,
                                 size_t bodylen, size_t *outlen) {

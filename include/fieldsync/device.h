@@ -17,19 +17,19 @@ extern "C" {
 /* Creates HOME (0700) with a new store, a random device id and fresh key
  * pairs for manager `manager`.  Refuses to overwrite an existing store or
  * keys (FS_EEXIST); FS_EINVAL for an empty or overlong manager name. */
-int fs_device_init(const char *home, const char *manager);
+FS_EXTERN int fs_device_init(const char *home, const char *manager);
 
 /* Opens HOME/store.db.  FS_ENOTFOUND (with a sentence telling to run
  * `fieldsync init`) when there is none; the errors of fs_store_open. */
-int fs_device_open(fs_store **out, const char *home);
+FS_EXTERN int fs_device_open(fs_store **out, const char *home);
 
 /* fs_device_init and fs_device_open for an application's own synced tables:
  * `schema` as for fs_store_open (NULL = field-sales; it must outlive the
  * store), the same as head office's (fs_hq_create_schema).  Opening a home
  * with another schema than it was created with is FS_EINVAL; otherwise the
  * errors of fs_device_init / fs_device_open. */
-int fs_device_init_schema(const char *home, const char *manager, const fs_schema *schema);
-int fs_device_open_schema(fs_store **out, const char *home, const fs_schema *schema);
+FS_EXTERN int fs_device_init_schema(const char *home, const char *manager, const fs_schema *schema);
+FS_EXTERN int fs_device_open_schema(fs_store **out, const char *home, const fs_schema *schema);
 
 /* Enrolls this device with head office at `url` using a one-time token.
  * TLS trust: `ca` (a PEM file, e.g. the server's certificate) and/or `pin`
@@ -37,7 +37,7 @@ int fs_device_open_schema(fs_store **out, const char *home, const fs_schema *sch
  * "sha256//BASE64"); at least one is required.  The server's keys are
  * pinned in the store.  FS_EAUTH (bad/used/expired token, TLS trust),
  * FS_EREVOKED, FS_ENETWORK, FS_EEXIST (already enrolled). */
-int fs_enroll(fs_store *st, const char *home, const char *url, const char *token,
+FS_EXTERN int fs_enroll(fs_store *st, const char *home, const char *url, const char *token,
               const char *ca, const char *pin);
 
 typedef struct fs_sync_stats {
@@ -56,7 +56,7 @@ typedef void (*fs_progress_fn)(void *user, const char *phase, int64_t done, int6
  * device.  Resumable: an interrupted sync finishes on the next call with
  * nothing lost and nothing applied twice.  FS_ENETWORK when head office
  * cannot be reached (nothing lost), FS_EREVOKED, FS_EAUTH. */
-int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn progress,
+FS_EXTERN int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn progress,
             void *user);
 
 #ifdef __cplusplus

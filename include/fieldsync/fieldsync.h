@@ -26,6 +26,26 @@
 extern "C" {
 #endif
 
+/* FS_EXTERN marks the library's interface: the shared libfieldsync.so is
+ * built with hidden visibility and exports exactly these functions. */
+#if defined(FS_BUILDING_LIBRARY) && defined(__GNUC__)
+#define FS_EXTERN __attribute__((visibility("default")))
+#else
+#define FS_EXTERN
+#endif
+
+/* The version of these headers (CMakeLists.txt reads it from here).  The
+ * shared library's SONAME carries the major number: it changes when a
+ * program built against older headers would break. */
+#define FS_VERSION_MAJOR 0
+#define FS_VERSION_MINOR 2
+#define FS_VERSION_PATCH 0
+#define FS_VERSION_STRING "0.2.0"
+
+/* The version of the library actually loaded ("0.2.0"), which may be newer
+ * than the headers a program was built with.  Static storage. */
+FS_EXTERN const char *fs_version(void);
+
 /* ---------------------------------------------------------------- errors */
 
 typedef enum fs_err {
@@ -49,30 +69,30 @@ typedef enum fs_err {
 
 /* The human sentence describing the last failure on this thread ("" if
  * none).  Borrowed: valid until the next fieldsync call on this thread. */
-const char *fs_errmsg(void);
+FS_EXTERN const char *fs_errmsg(void);
 
 /* A short fixed name for an error code ("invalid input", "not found", ...). */
-const char *fs_strerror(int code);
+FS_EXTERN const char *fs_strerror(int code);
 
 /* ---------------------------------------------------------------- basics */
 
 #define FS_ID_SIZE 37 /* UUIDv7 text plus NUL */
 
 /* Fresh UUIDv7 text id into out[FS_ID_SIZE]. */
-void fs_uuid7(char out[FS_ID_SIZE]);
+FS_EXTERN void fs_uuid7(char out[FS_ID_SIZE]);
 
 /* Milliseconds since the epoch from "YYYY-MM-DD HH:MM" (local time),
  * "YYYY-MM-DD" (local midnight) or ISO-8601 ("2026-01-05T08:00:00Z",
  * "...+02:00", with optional seconds/fraction).  FS_EINVAL if unparseable. */
-int fs_time_parse(int64_t *out_ms, const char *text);
+FS_EXTERN int fs_time_parse(int64_t *out_ms, const char *text);
 
 /* ISO-8601 UTC text ("2026-01-05T08:00:00Z") of ms into out[32]. */
-void fs_time_format(char out[32], int64_t ms);
+FS_EXTERN void fs_time_format(char out[32], int64_t ms);
 
 /* Money: parses "12.50" / "12" / "-3.5" into minor units (2 decimals). */
-int fs_money_parse(int64_t *out_minor, const char *text);
+FS_EXTERN int fs_money_parse(int64_t *out_minor, const char *text);
 /* "1 234.50" (thin grouping with spaces) of minor units into out[40]. */
-void fs_money_format(char out[40], int64_t minor);
+FS_EXTERN void fs_money_format(char out[40], int64_t minor);
 
 /* --------------------------------------------------------------- schema */
 
@@ -112,7 +132,7 @@ typedef struct fs_schema {
 } fs_schema;
 
 /* The default field-sales schema of ARCHITECTURE.md. */
-const fs_schema *fs_schema_fieldsales(void);
+FS_EXTERN const fs_schema *fs_schema_fieldsales(void);
 
 /* ---------------------------------------------------------------- store */
 
@@ -127,38 +147,38 @@ typedef struct fs_store fs_store;
  * by a newer version (FS_EVERSION), a corrupt file or a non-fieldsync
  * database (FS_ECORRUPT) is refused and left untouched.  FS_ENOTFOUND when
  * the file is missing and FS_OPEN_CREATE is not given. */
-int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
+FS_EXTERN int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
                   unsigned flags);
-void fs_store_close(fs_store *st);
+FS_EXTERN void fs_store_close(fs_store *st);
 
 /* This replica's site id (random, never 0) and its 16-hex text form. */
-int64_t fs_store_site(const fs_store *st);
-const char *fs_store_device_id(const fs_store *st);
+FS_EXTERN int64_t fs_store_site(const fs_store *st);
+FS_EXTERN const char *fs_store_device_id(const fs_store *st);
 
 /* Key/value settings kept in the store (manager, server url, cursors...).
  * fs_store_get returns FS_ENOTFOUND when unset; *out is caller-owned. */
-int fs_store_get(fs_store *st, const char *key, char **out);
-int fs_store_set(fs_store *st, const char *key, const char *value);
+FS_EXTERN int fs_store_get(fs_store *st, const char *key, char **out);
+FS_EXTERN int fs_store_set(fs_store *st, const char *key, const char *value);
 
 /* The highest db_version of this store (bumped once per write transaction). */
-int64_t fs_store_db_version(fs_store *st);
+FS_EXTERN int64_t fs_store_db_version(fs_store *st);
 
 /* Bound on how far a received clock may be ahead of local wall time. */
-void fs_store_set_max_skew(fs_store *st, int64_t ms);
+FS_EXTERN void fs_store_set_max_skew(fs_store *st, int64_t ms);
 
 /* The site id of head office as this replica knows it (set at enrollment);
  * only changes from it may touch head-office owned tables and columns. */
-int fs_store_set_hq_site(fs_store *st, int64_t site);
-int64_t fs_store_hq_site(const fs_store *st);
+FS_EXTERN int fs_store_set_hq_site(fs_store *st, int64_t site);
+FS_EXTERN int64_t fs_store_hq_site(const fs_store *st);
 
 /* --------------------------------------------------------- transactions */
 
 /* Group many writes into one transaction (one db_version).  Without these,
  * each write is its own transaction.  Not nestable: FS_EINVAL when one is
  * already open.  fs_tx_rollback discards every write since fs_tx_begin. */
-int fs_tx_begin(fs_store *st);
-int fs_tx_commit(fs_store *st);
-int fs_tx_rollback(fs_store *st);
+FS_EXTERN int fs_tx_begin(fs_store *st);
+FS_EXTERN int fs_tx_commit(fs_store *st);
+FS_EXTERN int fs_tx_rollback(fs_store *st);
 
 /* ------------------------------------------------------- generic writes */
 
@@ -172,14 +192,14 @@ typedef struct fs_field {
  * is FS_EPERM; domain validation (required fields, enums, customer exists,
  * text length, valid UTF-8) is FS_EINVAL/FS_ENOTFOUND.  Nothing is written
  * on failure. */
-int fs_insert(fs_store *st, const char *table, const fs_field *fields,
+FS_EXTERN int fs_insert(fs_store *st, const char *table, const fs_field *fields,
               size_t n, char id_out[FS_ID_SIZE]);
 /* Set some columns of a row.  Same errors as fs_insert; FS_ENOTFOUND if the
  * row does not exist. */
-int fs_update(fs_store *st, const char *table, const char *id,
+FS_EXTERN int fs_update(fs_store *st, const char *table, const char *id,
               const fs_field *fields, size_t n);
 /* Delete a row (a tombstone with its own clock). */
-int fs_delete(fs_store *st, const char *table, const char *id);
+FS_EXTERN int fs_delete(fs_store *st, const char *table, const char *id);
 
 /* ----------------------------------------------------- domain operations */
 
@@ -188,20 +208,20 @@ int fs_delete(fs_store *st, const char *table, const char *id);
  * discount_bp: line discount in basis points (0..10000).  FS_ENOTFOUND for
  * an unknown order or SKU (or no price in the currency), FS_EINVAL for
  * qty <= 0, FS_ECONFLICT when the order is no longer a draft. */
-int fs_order_line_add(fs_store *st, const char *order_id, const char *sku,
+FS_EXTERN int fs_order_line_add(fs_store *st, const char *order_id, const char *sku,
                       int64_t qty, int64_t discount_bp, char id_out[FS_ID_SIZE]);
 /* draft -> submitted; FS_EINVAL for an order without lines, FS_ECONFLICT when
  * not a draft. */
-int fs_order_submit(fs_store *st, const char *order_id);
+FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
 
 /* Head-office import of a CSV file (products, prices or balances: see
  * CLI.md).  Only on a head-office store.  A bad row refuses the whole file
  * (FS_EINVAL, message names the line); nothing is imported from it.
  * *count_out (may be NULL) receives the number of rows imported. */
-int fs_hq_import_csv(fs_store *st, const char *kind, const char *path,
+FS_EXTERN int fs_hq_import_csv(fs_store *st, const char *kind, const char *path,
                      size_t *count_out);
 /* Head office assigns a customer to a manager. */
-int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager);
+FS_EXTERN int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager);
 
 /* ------------------------------------------------------------- queries */
 
@@ -221,16 +241,16 @@ int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager);
  *   "export-manager"       the same, restricted to what a manager's devices
  *                          hold (arg = manager; head office only)
  * FS_ENOTFOUND for an unknown id, FS_EINVAL for an unknown view. */
-int fs_view_json(fs_store *st, const char *view, const char *arg, char **out);
-void fs_free(void *p);
+FS_EXTERN int fs_view_json(fs_store *st, const char *view, const char *arg, char **out);
+FS_EXTERN void fs_free(void *p);
 
 /* Number of locally made changes (rows) not yet acknowledged by head office. */
-int fs_pending_count(fs_store *st, int64_t *out);
+FS_EXTERN int fs_pending_count(fs_store *st, int64_t *out);
 
 /* Resolve conflict `id` (from the "conflicts" view): keep_loser = 0 keeps
  * the winner (marks it reviewed), 1 writes the losing value back as a new
  * local edit that syncs like any other. */
-int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser);
+FS_EXTERN int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,7 @@
  * text spelling the same number is neutralised; true/false are 1/0, null
  * and missing members empty; rows follow the first row's keys.
  */
-#include "cli.h"
+#include "clikit.h"
 #include "testutil.h"
 
 #include <stdlib.h>

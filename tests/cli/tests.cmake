@@ -4,7 +4,6 @@ add_dependencies(test_cli_offline fieldsync-cli)
 # Modes of what both programs leave on disk (stores, keys, TLS key).
 fs_test(test_cli_perms ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_perms.c)
 add_dependencies(test_cli_perms fieldsync-cli fieldsync-server)
-# The CSV writer both programs share (cli/output.c), cell by cell.
-fs_test(test_cli_csv ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_csv.c
-  ${PROJECT_SOURCE_DIR}/cli/output.c ${PROJECT_SOURCE_DIR}/cli/opts.c)
-target_include_directories(test_cli_csv PRIVATE ${PROJECT_SOURCE_DIR}/cli)
+# The CSV writer both programs share (cli/kit/output.c), cell by cell.
+fs_test(test_cli_csv ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_csv.c)
+target_link_libraries(test_cli_csv PRIVATE fieldsync_kit)

@@ -68,7 +68,7 @@ static void test_report_csv(void) {
   CHECK(csv && !strncmp(csv, "customer_id,customer_name,meetings,visits,calls,exhibitions\n",
                         60));
   for (size_t i = 0; csv && i < NNAMES; i++) {
-    char got[512], want[512];
+    char got[512], want[1200];
     snprintf(want, sizeof want, "%s,%s,1,1,0,0", ids[i], k_names[i].cell);
     tu_checks++;
     if (!line_of(csv, ids[i], got, sizeof got))
@@ -89,7 +89,7 @@ static void test_report_csv(void) {
     const char *id = e2e_str(r, "customer_id");
     for (size_t i = 0; id && csv && i < NNAMES; i++) {
       if (strcmp(id, ids[i])) continue;
-      char got[512], want[512];
+      char got[512], want[1200];
       snprintf(want, sizeof want, "%s,%s,EUR,1,%lld", ids[i], k_names[i].cell,
                e2e_int(r, "total"));
       CHECK(e2e_int(r, "total") > 0);

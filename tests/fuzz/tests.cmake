@@ -1,13 +1,12 @@
 # Fuzz targets for the parsers of untrusted bytes (sync/codec.c,
-# sync/envelope.c) and for the head-office request handler (sync/hq.c).  In
+# sync/envelope.c) and for the head-office request handler (server-stub/hq/).  In
 # every build the checked-in corpus is replayed through each target as an
 # ordinary test (replay.c provides main()); with -DFS_FUZZ=ON
 # (clang) the real libFuzzer programs fuzz_codec, fuzz_envelope and fuzz_hq
 # are built too:  build-fuzz/tests/fuzz_codec -max_total_time=600 <a copy of
 # the corpus>.  fuzz_hq creates its server home under $TMPDIR.
 set(FS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(FS_FUZZ_INCLUDES ${FS_FUZZ_DIR} ${PROJECT_SOURCE_DIR}/core
-    ${PROJECT_SOURCE_DIR}/sync ${PROJECT_SOURCE_DIR}/tests/sync
+set(FS_FUZZ_INCLUDES ${FS_FUZZ_DIR} ${PROJECT_SOURCE_DIR}/tests/sync
     ${PROJECT_SOURCE_DIR}/bench)
 
 foreach(target codec envelope hq)
@@ -15,7 +14,7 @@ foreach(target codec envelope hq)
                  ${FS_FUZZ_DIR}/fuzz_${target}.c)
   target_include_directories(fuzz_replay_${target} PRIVATE ${FS_FUZZ_INCLUDES})
   target_compile_options(fuzz_replay_${target} PRIVATE ${FS_WARNINGS})
-  target_link_libraries(fuzz_replay_${target} PRIVATE fieldsync)
+  target_link_libraries(fuzz_replay_${target} PRIVATE fieldsync_hq)
   add_test(NAME fuzz_replay_${target}
            COMMAND fuzz_replay_${target} ${FS_FUZZ_DIR}/corpus/${target})
 
@@ -24,7 +23,7 @@ foreach(target codec envelope hq)
     target_include_directories(fuzz_${target} PRIVATE ${FS_FUZZ_INCLUDES})
     target_compile_options(fuzz_${target} PRIVATE ${FS_WARNINGS})
     target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
-    target_link_libraries(fuzz_${target} PRIVATE fieldsync)
+    target_link_libraries(fuzz_${target} PRIVATE fieldsync_hq)
   endif()
 endforeach()
 
@@ -33,4 +32,4 @@ add_executable(fuzz_gen_corpus ${FS_FUZZ_DIR}/gen_corpus.c
                ${PROJECT_SOURCE_DIR}/bench/workload.c)
 target_include_directories(fuzz_gen_corpus PRIVATE ${FS_FUZZ_INCLUDES})
 target_compile_options(fuzz_gen_corpus PRIVATE ${FS_WARNINGS})
-target_link_libraries(fuzz_gen_corpus PRIVATE fieldsync)
+target_link_libraries(fuzz_gen_corpus PRIVATE fieldsync_hq)

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 /* See https.c: fsi_fail sets the message fs_errmsg() returns. */
-#include "../core/util.h"
+#include "engine.h"
 
 #define TLSGEN_PEM_MAX ((size_t)1024 * 1024)
 #define TLSGEN_CN "fieldsync-server"

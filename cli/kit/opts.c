@@ -17,7 +17,7 @@
  * name, a terminal escape) are replaced so the "exactly one line" contract
  * holds whatever the input.
  */
-#include "cli.h"
+#include "clikit.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,45 +80,6 @@ static const char *quoted(char *buf, size_t cap, const char *text) {
   return buf;
 }
 
-/* ------------------------------------------------------------ home */
-
-const char *cli_home(cli_ctx *ctx) {
-  if (ctx->home) return ctx->home;
-  const char *env = getenv("FIELDSYNC_HOME");
-  if (env && *env) return ctx->home = env;
-  const char *h = getenv("HOME");
-  if (!h || !*h) {
-    cli_fail("cannot find your home directory; set FIELDSYNC_HOME or pass --home DIR.");
-    return NULL;
-  }
-  size_t n = strlen(h) + sizeof "/.fieldsync";
-  ctx->home_buf = malloc(n);
-  if (!ctx->home_buf) {
-    cli_fail("out of memory.");
-    return NULL;
-  }
-  snprintf(ctx->home_buf, n, "%s/.fieldsync", h);
-  return ctx->home = ctx->home_buf;
-}
-
-int cli_open(cli_ctx *ctx, fs_store **out) {
-  *out = NULL;
-  const char *home = cli_home(ctx);
-  if (!home) return CLI_EFAIL;
-  int rc = fs_device_open(out, home);
-  if (rc != FS_OK) {
-    fs_store_close(*out);
-    *out = NULL;
-    return cli_lib_fail(rc);
-  }
-  return CLI_OK;
-}
-
-/* ------------------------------------------------------------ parser */
-
-/* The global flags every verb takes.  Returns 1 when `name` (with length
- * nlen, value possibly inline) was one of them, 0 otherwise; *err receives a
- * message when it was misused. */
 static int global_flag(cli_ctx *ctx, const char *name, size_t nlen,
                        const char *inline_val, int argc, char **argv, int *i,
                        char *err, size_t errcap) {
@@ -361,63 +322,6 @@ int cli_check_id(const char *flag, const char *text) {
     if (*p == '&' || *p == '=' || *p < 0x20 || *p == 0x7f)
       return cli_usage("--%s %s is not an id.", flag, quoted(q, sizeof q, text));
   return CLI_OK;
-}
-
-/* ------------------------------------------------------------ store calls */
-
-int cli_print_id(cli_ctx *ctx, const char *id) {
-  if (!ctx->json) {
-    printf("%s\n", id);
-    return CLI_OK;
-  }
-  cJSON *o = cJSON_CreateObject();
-  if (!o || !cJSON_AddStringToObject(o, "id", id)) {
-    cJSON_Delete(o);
-    return cli_fail("out of memory.");
-  }
-  int rc = cli_print_cjson(o);
-  cJSON_Delete(o);
-  return rc;
-}
-
-int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields,
-               size_t n) {
-  fs_store *st = NULL;
-  char id[FS_ID_SIZE] = "";
-  int rc = cli_open(ctx, &st);
-  if (rc != CLI_OK) return rc;
-  int lrc = fs_insert(st, table, fields, n, id);
-  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
-  fs_store_close(st);
-  if (rc != CLI_OK) return rc;
-  return cli_print_id(ctx, id);
-}
-
-int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
-  fs_store *st = NULL;
-  *out = NULL;
-  int rc = cli_open(ctx, &st);
-  if (rc != CLI_OK) return rc;
-  int lrc = fs_view_json(st, view, arg, out);
-  if (lrc != FS_OK) {
-    fs_free(*out);
-    *out = NULL;
-    rc = cli_lib_fail(lrc);
-  } else if (!*out) {
-    rc = cli_fail("the store returned no %s document; this is a bug, please "
-                  "report it.",
-                  view);
-  }
-  fs_store_close(st);
-  return rc;
-}
-
-int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what,
-                 cJSON **out, int *rc) {
-  char *doc = NULL;
-  *out = NULL;
-  if ((*rc = cli_view(ctx, view, arg, &doc)) != CLI_OK) return 0;
-  return cli_take_doc(ctx, doc, what, out, rc);
 }
 
 int cli_take_doc(cli_ctx *ctx, char *doc, const char *what, cJSON **out, int *rc) {

@@ -13,7 +13,7 @@
  * CSV for spreadsheets has one writer here (cli_csv_*), shared by both
  * programs, which neutralises text a spreadsheet would run as a formula.
  */
-#include "cli.h"
+#include "clikit.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -30,10 +30,8 @@
 #include "codec.h"
 #include "envelope.h"
 #include "keys.h"
-#include "merge.h"
+#include "engine.h"
 #include "proto.h"
-#include "storeInt.h"
-#include "util.h"
 
 struct fs_hq {
   fs_store *st;
@@ -104,7 +102,7 @@ int fs_hq_create_schema(const char *home, const fs_schema *schema) {
   if ((rc = fsi_keys_generate(keys))) return rc;
   fs_store *st = NULL;
   rc = fs_store_open(&st, store, schema, FS_OPEN_CREATE | FS_OPEN_SERVER);
-  if (!rc && sqlite3_exec(st->db, HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
+  if (!rc && sqlite3_exec(fsi_store_db(st), HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
     rc = fsi_store_sqlfail(st, "creating the server tables");
   fs_store_close(st);
   return rc;
@@ -131,7 +129,7 @@ int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema) {
     rc = fsi_fail(FS_EINVAL, "%s is a device store, not a server store", store);
     goto done;
   }
-  if (sqlite3_exec(hq->st->db, HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
+  if (sqlite3_exec(fsi_store_db(hq->st), HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
     rc = fsi_store_sqlfail(hq->st, "creating the server tables");
     goto done;
   }
@@ -266,7 +264,7 @@ int fs_hq_revoke(fs_hq *hq, const char *device_id) {
   int step = sqlite3_step(s);
   sqlite3_reset(s);
   if (step != SQLITE_DONE) return fsi_store_sqlfail(hq->st, "revoking a device");
-  if (sqlite3_changes(hq->st->db) == 0)
+  if (sqlite3_changes(fsi_store_db(hq->st)) == 0)
     return fsi_fail(FS_ENOTFOUND, "no enrolled device %s", device_id);
   return FS_OK;
 }
@@ -695,7 +693,7 @@ fail_msg:
   reply_error(r, status, msg);
   return;
 fail:
-  if (st->in_tx) fs_tx_rollback(st);
+  if (fsi_store_in_tx(st)) fs_tx_rollback(st);
   cJSON_Delete(req);
   reply_fail(r, rc);
 }
@@ -1019,7 +1017,7 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
   int rc = FS_OK;
   *checked = 0;
   sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(hq->st->db,
+  if (sqlite3_prepare_v2(fsi_store_db(hq->st),
                          "SELECT a.device, a.seq, a.hash, a.envelope, d.keys FROM hq_audit a"
                          " LEFT JOIN hq_device d ON d.site = a.device ORDER BY a.device, a.seq",
                          -1, &s, NULL) != SQLITE_OK)
@@ -1070,7 +1068,7 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
   /* The log must end where each device's chain ends: a missing tail (or a
    * device whose envelopes are all gone) is a break too. */
   s = NULL;
-  if (sqlite3_prepare_v2(hq->st->db,
+  if (sqlite3_prepare_v2(fsi_store_db(hq->st),
                          "SELECT d.site, d.push_seq, (SELECT max(seq) FROM hq_audit a"
                          " WHERE a.device = d.site) FROM hq_device d"
                          " WHERE d.push_seq != coalesce((SELECT max(seq) FROM hq_audit a"

@@ -41,7 +41,7 @@
 
 /* server-stub/ otherwise uses only the public API; fsi_fail is how every
  * fieldsync module reports a failure so that fs_errmsg() describes it. */
-#include "../core/util.h"
+#include "engine.h"
 
 #define HTTPS_SERVER_PEM_MAX ((size_t)1024 * 1024)
 #define HTTPS_SERVER_DISCARD_MAX ((size_t)16 * 1024 * 1024)

@@ -1,0 +1,109 @@
+/*
+ * common.c — what every `fieldsync` verb does with the device: find its
+ * home, open its store, insert a row, read a view.
+ *
+ * The option parser and output toolkit (cli/kit/) know nothing of devices;
+ * the device command's notion of "the store" lives here.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ home */
+
+const char *cli_home(cli_ctx *ctx) {
+  if (ctx->home) return ctx->home;
+  const char *env = getenv("FIELDSYNC_HOME");
+  if (env && *env) return ctx->home = env;
+  const char *h = getenv("HOME");
+  if (!h || !*h) {
+    cli_fail("cannot find your home directory; set FIELDSYNC_HOME or pass --home DIR.");
+    return NULL;
+  }
+  size_t n = strlen(h) + sizeof "/.fieldsync";
+  ctx->home_buf = malloc(n);
+  if (!ctx->home_buf) {
+    cli_fail("out of memory.");
+    return NULL;
+  }
+  snprintf(ctx->home_buf, n, "%s/.fieldsync", h);
+  return ctx->home = ctx->home_buf;
+}
+
+int cli_open(cli_ctx *ctx, fs_store **out) {
+  *out = NULL;
+  const char *home = cli_home(ctx);
+  if (!home) return CLI_EFAIL;
+  int rc = fs_device_open(out, home);
+  if (rc != FS_OK) {
+    fs_store_close(*out);
+    *out = NULL;
+    return cli_lib_fail(rc);
+  }
+  return CLI_OK;
+}
+
+/* ------------------------------------------------------------ parser */
+
+/* The global flags every verb takes.  Returns 1 when `name` (with length
+ * nlen, value possibly inline) was one of them, 0 otherwise; *err receives a
+ * message when it was misused. */
+/* ------------------------------------------------------------ store calls */
+
+int cli_print_id(cli_ctx *ctx, const char *id) {
+  if (!ctx->json) {
+    printf("%s\n", id);
+    return CLI_OK;
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !cJSON_AddStringToObject(o, "id", id)) {
+    cJSON_Delete(o);
+    return cli_fail("out of memory.");
+  }
+  int rc = cli_print_cjson(o);
+  cJSON_Delete(o);
+  return rc;
+}
+
+int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields,
+               size_t n) {
+  fs_store *st = NULL;
+  char id[FS_ID_SIZE] = "";
+  int rc = cli_open(ctx, &st);
+  if (rc != CLI_OK) return rc;
+  int lrc = fs_insert(st, table, fields, n, id);
+  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  fs_store_close(st);
+  if (rc != CLI_OK) return rc;
+  return cli_print_id(ctx, id);
+}
+
+int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
+  fs_store *st = NULL;
+  *out = NULL;
+  int rc = cli_open(ctx, &st);
+  if (rc != CLI_OK) return rc;
+  int lrc = fs_view_json(st, view, arg, out);
+  if (lrc != FS_OK) {
+    fs_free(*out);
+    *out = NULL;
+    rc = cli_lib_fail(lrc);
+  } else if (!*out) {
+    rc = cli_fail("the store returned no %s document; this is a bug, please "
+                  "report it.",
+                  view);
+  }
+  fs_store_close(st);
+  return rc;
+}
+
+int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what,
+                 cJSON **out, int *rc) {
+  char *doc = NULL;
+  *out = NULL;
+  if ((*rc = cli_view(ctx, view, arg, &doc)) != CLI_OK) return 0;
+  return cli_take_doc(ctx, doc, what, out, rc);
+}
+

@@ -1,0 +1,81 @@
+/*
+ * engine.h — the engine's interface to the layers above it.
+ *
+ * core/ is the engine: store, statements, schema, clock, capture, extraction,
+ * merge, policy, subsets, conflicts, domain rules and views.  The device side
+ * of sync/ and head office (server-stub/hq/) are built on it, and this is the
+ * one header through which they reach it: the batch types (change.h),
+ * extraction and merge (merge.h), errors, time and fault points (util.h), the
+ * hybrid clock (hlc.h) and the store operations named below.  The layout of
+ * fs_store and the row cache (storeInt.h) stay private to core/; a file
+ * outside core/ that needs more of the engine gets a named function here,
+ * never the struct.  Programs (cli/, server-stub/main.c) use the public API
+ * in include/fieldsync/ only.
+ */
+#ifndef FS_ENGINE_H
+#define FS_ENGINE_H
+
+#include <fieldsync/fieldsync.h>
+#include <sqlite3.h>
+
+#include "change.h"
+#include "hlc.h"
+#include "merge.h"
+#include "util.h"
+
+/* The store's SQLite connection, for head office's own tables (registry,
+ * tokens, audit log).  Borrowed for the life of the store. */
+sqlite3 *fsi_store_db(fs_store *st);
+/* 1 while fs_tx_begin's explicit transaction is open. */
+int fsi_store_in_tx(const fs_store *st);
+/* Forgets the head-office site in memory after its setting was rolled back. */
+void fsi_store_forget_hq_site(fs_store *st);
+
+/* A cached prepared statement for constant SQL text (reset and unbound on
+ * return).  NULL on error with the message set. */
+sqlite3_stmt *fsi_store_stmt(fs_store *st, const char *sql);
+/* Maps the last SQLite error to an fs_err with a sentence naming `what`. */
+int fsi_store_sqlfail(fs_store *st, const char *what);
+
+/* Write transactions.  fsi_store_tx_begin opens one unless fs_tx_begin already
+ * did (then it is a no-op); fsi_store_tx_end commits (rc == FS_OK) or rolls back
+ * an implicit one.  fsi_store_next_seq gives the next change number for a row this
+ * transaction writes (each call a new one; the store's db_version is the
+ * highest committed). */
+int fsi_store_tx_begin(fs_store *st, int *implicit);
+int fsi_store_tx_end(fs_store *st, int implicit, int rc);
+int64_t fsi_store_next_seq(fs_store *st);
+
+/* The device's manager (set at init), cached; NULL when unset. */
+const char *fsi_store_manager(fs_store *st);
+int fsi_store_is_hq(const fs_store *st);
+int fsi_store_meta_get_i64(fs_store *st, const char *key, int64_t *out);
+int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v);
+
+/* Test hook: gives a store that has never been used (no write, no merge)
+ * the positive site id `site` instead of the random one it was created with,
+ * so that a property test's sites, and every (hlc, site) tie-break with them,
+ * follow from its seed.  FS_EINVAL once the store was used (clocks already
+ * issued carry the old site) or for site <= 0; FS_EIO if the setting cannot
+ * be written.  The library never calls it. */
+int fsi_store_set_site_for_test(fs_store *st, int64_t site);
+
+/* Refused changes (merge.c / conflict.c). */
+int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col,
+                int64_t site, int64_t hlc, const char *reason);
+/* The same, keeping a JSON image of the row as this replica holds it (a
+ * device recording head office's refusal of its own change). */
+int fsi_refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
+                    int64_t site, const char *reason);
+
+/* Device: drops every customer assigned to another manager than `manager`,
+ * with the rows that belong to it, without recording deletes (the data
+ * still exists at head office; this device just no longer holds it). */
+int fsi_store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted);
+
+/* Head-office reports (views.c): kind orders|meetings|pipeline, month
+ * "YYYY-MM" or NULL, by manager|customer.  *out caller-owned JSON. */
+int fsi_view_report(fs_store *st, const char *kind, const char *month, const char *by,
+                char **out);
+
+#endif

@@ -34,6 +34,32 @@ void fsi_store_forget_hq_site(fs_store *st);
 /* A cached prepared statement for constant SQL text (reset and unbound on
  * return).  NULL on error with the message set. */
 sqlite3_stmt *fsi_store_stmt(fs_store *st, const char *sql);
+/* Statements in the cache (for the tests of the cache itself). */
+size_t fsi_store_stmt_count(const fs_store *st);
+
+/* The one way to run SQL (sql.c).  Arguments are bound to ?1, ?2, ... from
+ * `types`, one letter each: 't' const char * (NULL binds NULL), 'i'
+ * int64_t (pass an int64_t, not an int), 'd' int, 'b' const void *, size_t
+ * (a blob), 'n' NULL (no argument).  Text and blobs are bound without a
+ * copy: they must live until the statement is stepped.  Every failure is an
+ * fs_err with fs_errmsg() naming `what` ("recording a reassignment").
+ *
+ * fsi_sql_run    steps once (a statement returning no row, or whose rows
+ *                are not wanted): FS_OK or the error.
+ * fsi_sql_i64    the first column of the first row into *out: FS_OK,
+ *                FS_ENOTFOUND when there is no row or it is NULL, or the
+ *                error.
+ * fsi_sql_query  a bound statement to step with fsi_sql_step: 1 a row
+ *                (read its columns), 0 the end, < 0 the error; after 0 or
+ *                an error the statement is reset, after stopping early call
+ *                fsi_sql_done.  NULL (with the message set) on failure. */
+int fsi_sql_run(fs_store *st, const char *what, const char *sql, const char *types, ...);
+int fsi_sql_i64(fs_store *st, int64_t *out, const char *what, const char *sql,
+                const char *types, ...);
+sqlite3_stmt *fsi_sql_query(fs_store *st, const char *sql, const char *types, ...);
+int fsi_sql_step(fs_store *st, sqlite3_stmt *s, const char *what);
+void fsi_sql_done(sqlite3_stmt *s);
+
 /* Maps the last SQLite error to an fs_err with a sentence naming `what`. */
 int fsi_store_sqlfail(fs_store *st, const char *what);
 

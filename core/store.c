@@ -77,33 +77,6 @@ int fsi_store_sqlfail(fs_store *st, const char *what) {
   return fsi_fail(code, "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
-sqlite3_stmt *fsi_store_stmt(fs_store *st, const char *sql) {
-  size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
-  for (size_t i = 0; i < STMT_CACHE; i++) {
-    size_t k = (h + i) % STMT_CACHE;
-    if (st->cache[k].sql == sql) {
-      sqlite3_stmt *s = st->cache[k].stmt;
-      sqlite3_reset(s);
-      sqlite3_clear_bindings(s);
-      return s;
-    }
-    if (!st->cache[k].sql) {
-      sqlite3_stmt *s = NULL;
-      if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
-                             NULL) != SQLITE_OK) {
-        fsi_store_sqlfail(st, "preparing a query");
-        return NULL;
-      }
-      st->cache[k].sql = sql;
-      st->cache[k].stmt = s;
-      return s;
-    }
-  }
-  /* Cache full: a programming error (more distinct queries than slots). */
-  fsi_fail(FS_ENOMEM, "statement cache full");
-  return NULL;
-}
-
 static int exec(fs_store *st, const char *sql, const char *what) {
   char *msg = NULL;
   if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -745,7 +718,7 @@ done:
 void fs_store_close(fs_store *st) {
   if (!st) return;
   if (st->in_tx) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-  for (size_t i = 0; i < STMT_CACHE; i++) sqlite3_finalize(st->cache[i].stmt);
+  fsi_stmt_cache_free(st->stmts);
   for (size_t i = 0; st->t && i < st->nt; i++) {
     sqlite3_finalize(st->t[i].ins);
     sqlite3_finalize(st->t[i].get);

@@ -50,8 +50,6 @@ typedef struct fsi_tbl_state {
   int tombs;           /* -1 unknown, 0 no tombstones, 1 maybe some */
 } fsi_tbl_state;
 
-#define STMT_CACHE 64
-
 struct fs_store {
   sqlite3 *db;
   const fs_schema *schema;
@@ -73,11 +71,11 @@ struct fs_store {
   struct fsi_arena *scratch; /* fs_insert's working memory, reset per call */
   int restoring;     /* 1 while a conflict resolution re-creates a logged row */
   int manager_loaded;
-  struct {
-    const char *sql;
-    sqlite3_stmt *stmt;
-  } cache[STMT_CACHE];
+  struct fsi_stmt_cache *stmts; /* prepared constant SQL (sql.c) */
 };
+
+/* Finalizes every cached statement (store close). */
+void fsi_stmt_cache_free(struct fsi_stmt_cache *c);
 
 
 fsi_tbl_state *fsi_store_table(fs_store *st, const char *name);

@@ -318,6 +318,42 @@ static int count_items(fs_store *st) {
   return n;
 }
 
+/* Many distinct statements: each is prepared once and found again, however
+ * many there are (a fixed-size cache once failed its 65th as out of memory),
+ * and the SQL helpers bind, step and report errors with what was done. */
+static void test_statements(void) {
+  fs_store *st = NULL;
+  CHECK_OK(fs_store_open(&st, ":memory:", &schema_v1, FS_OPEN_CREATE));
+  if (!st) return;
+  enum { N = 300 };
+  static char sql[N][64];
+  size_t before = fsi_store_stmt_count(st);
+  for (int round = 0; round < 2; round++) {
+    int ok = 1;
+    for (int i = 0; i < N; i++) {
+      snprintf(sql[i], sizeof sql[i], "SELECT ?1 + %d", i);
+      int64_t v = -1;
+      if (fsi_sql_i64(st, &v, "adding", sql[i], "i", (int64_t)1000) || v != 1000 + i) ok = 0;
+    }
+    CHECK(ok);
+    CHECK_EQ_INT(fsi_store_stmt_count(st), before + N); /* the second round prepared none */
+  }
+  CHECK_OK(fsi_sql_run(st, "making a table", "CREATE TABLE t(k TEXT PRIMARY KEY, v)", NULL));
+  CHECK_OK(fsi_sql_run(st, "adding a row", "INSERT INTO t VALUES(?1, ?2)", "td", "a", 7));
+  CHECK_ERR(fsi_sql_run(st, "adding a row", "INSERT INTO t VALUES(?1, ?2)", "td", "a", 8),
+            FS_EEXIST);
+  CHECK_CONTAINS(fs_errmsg(), "adding a row");
+  int64_t v = 0;
+  CHECK_ERR(fsi_sql_i64(st, &v, "reading", "SELECT v FROM t WHERE k=?1", "t", "zz"),
+            FS_ENOTFOUND);
+  sqlite3_stmt *q = fsi_sql_query(st, "SELECT k, v FROM t WHERE v >= ?1", "i", (int64_t)7);
+  CHECK(q != NULL);
+  int rows = 0, r;
+  while (q && (r = fsi_sql_step(st, q, "listing")) == 1) rows++;
+  CHECK_EQ_INT(rows, 1);
+  fs_store_close(st);
+}
+
 static void test_transactions(void) {
   fs_store *st = NULL;
   CHECK_OK(fs_store_open(&st, ":memory:", &schema_v1, FS_OPEN_CREATE));
@@ -574,6 +610,7 @@ int main(void) {
   TEST_RUN(test_declaration_upgrade);
   TEST_RUN(test_other_schema_refused);
   TEST_RUN(test_damaged_page);
+  TEST_RUN(test_statements);
   TEST_RUN(test_transactions);
   TEST_RUN(test_settings);
   TEST_RUN(test_device_init);

@@ -191,3 +191,70 @@ done:
   free(loser);
   return fsi_store_tx_end(st, implicit, rc);
 }
+
+/* ------------------------------------------------------------- listing */
+
+static const char SQL_LIST[] =
+    "SELECT id, tbl, pk, col, CAST(winner AS TEXT), CAST(loser AS TEXT), detected_at,"
+    " resolution IS NOT NULL FROM fs_conflict WHERE ?1 = 0 OR resolution IS NULL"
+    " ORDER BY id DESC";
+
+/* Two passes over the log in one read transaction: the first sizes one
+ * allocation for the array and every string, the second fills it, so the
+ * caller releases the whole list with one fs_free. */
+int fs_conflicts(fs_conflict **out, size_t *count, fs_store *st, int unresolved_only) {
+  *out = NULL;
+  *count = 0;
+  size_t n = 0, bytes = 0;
+  int r, rc = FS_OK;
+  if (sqlite3_exec(st->db, "SAVEPOINT fs_conflicts", NULL, NULL, NULL) != SQLITE_OK)
+    return fsi_store_sqlfail(st, "reading the conflict log");
+  sqlite3_stmt *s = fsi_sql_query(st, SQL_LIST, "d", unresolved_only ? 1 : 0);
+  if (!s) {
+    rc = FS_EIO;
+    goto done;
+  }
+  while ((r = fsi_sql_step(st, s, "reading the conflict log")) == 1) {
+    n++;
+    for (int c = 1; c <= 5; c++) bytes += (size_t)sqlite3_column_bytes(s, c) + 1;
+  }
+  if (r < 0) {
+    rc = r;
+    goto done;
+  }
+  fs_conflict *list = calloc(1, n * sizeof *list + bytes + 1);
+  if (!list) {
+    rc = fsi_fail(FS_ENOMEM, "out of memory listing %zu conflicts", n);
+    goto done;
+  }
+  char *text = (char *)(list + n), *end = text + bytes;
+  size_t i = 0;
+  s = fsi_sql_query(st, SQL_LIST, "d", unresolved_only ? 1 : 0);
+  while (s && i < n && (r = fsi_sql_step(st, s, "reading the conflict log")) == 1) {
+    const char **field[5] = {&list[i].table, &list[i].row, &list[i].column, &list[i].winner,
+                             &list[i].loser};
+    for (int c = 1; c <= 5; c++) {
+      size_t len = (size_t)sqlite3_column_bytes(s, c);
+      if (sqlite3_column_type(s, c) == SQLITE_NULL) {
+        *field[c - 1] = NULL;
+        continue;
+      }
+      if (len + 1 > (size_t)(end - text)) break; /* the log changed under us: stop short */
+      memcpy(text, sqlite3_column_text(s, c), len);
+      text[len] = '\0';
+      *field[c - 1] = text;
+      text += len + 1;
+    }
+    if (list[i].column && !strcmp(list[i].column, "*")) list[i].column = "";
+    list[i].id = sqlite3_column_int64(s, 0);
+    list[i].detected_at = sqlite3_column_int64(s, 6);
+    list[i].resolved = sqlite3_column_int(s, 7);
+    i++;
+  }
+  fsi_sql_done(s);
+  *out = list;
+  *count = i;
+done:
+  sqlite3_exec(st->db, "RELEASE fs_conflicts", NULL, NULL, NULL);
+  return rc;
+}

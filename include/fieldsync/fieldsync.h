@@ -252,6 +252,27 @@ FS_EXTERN int fs_pending_count(fs_store *st, int64_t *out);
  * local edit that syncs like any other. */
 FS_EXTERN int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser);
 
+/* One concurrent edit from the conflict log: which cell, the value the rule
+ * kept (winner) and the one it set aside (loser), as text (NULL = SQL
+ * NULL).  `column` is "" when the whole row was concerned (a delete against
+ * an edit). */
+typedef struct fs_conflict {
+  int64_t id;          /* for fs_conflict_resolve */
+  const char *table;
+  const char *row;     /* the row's id */
+  const char *column;
+  const char *winner;
+  const char *loser;
+  int64_t detected_at; /* ms since the epoch */
+  int resolved;        /* 1 once a person resolved it */
+} fs_conflict;
+
+/* The conflict log, newest first: *out is an array of *count entries whose
+ * strings live in the same allocation; release it with one fs_free(*out).
+ * unresolved_only = 1 leaves out the conflicts a person already resolved.
+ * *out is NULL and *count 0 on failure (FS_EIO, FS_ENOMEM). */
+FS_EXTERN int fs_conflicts(fs_conflict **out, size_t *count, fs_store *st, int unresolved_only);
+
 #ifdef __cplusplus
 }
 #endif

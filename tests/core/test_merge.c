@@ -1119,6 +1119,25 @@ static void test_conflict_resolve(void) {
   CHECK_EQ_INT(count(a, "SELECT count(*) FROM fs_conflict"), 2);
   int64_t ca = count(a, "SELECT id FROM fs_conflict WHERE col='a'");
   int64_t cb = count(a, "SELECT id FROM fs_conflict WHERE col='b'");
+  /* the structured list an application reads: both cells, newest first,
+   * winner and loser as text, one allocation */
+  fs_conflict *list = NULL;
+  size_t nl = 0;
+  CHECK_OK(fs_conflicts(&list, &nl, a, 0));
+  CHECK_EQ_INT(nl, 2);
+  for (size_t i = 0; list && i < nl; i++) {
+    CHECK_STR(list[i].table, "items");
+    CHECK_STR(list[i].row, id);
+    CHECK(!list[i].resolved);
+    CHECK(i == 0 || list[i].id < list[i - 1].id);
+    int is_a = !strcmp(list[i].column, "a");
+    CHECK(is_a || !strcmp(list[i].column, "b"));
+    CHECK_STR(list[i].winner, is_a ? "B" : "20");
+    CHECK_STR(list[i].loser, is_a ? "A" : "10");
+    CHECK_EQ_INT(list[i].id, is_a ? ca : cb);
+    CHECK_EQ_INT(list[i].detected_at, T0 + 3000);
+  }
+  fs_free(list);
   /* keep the winner: only recorded */
   int64_t dbv = fs_store_db_version(a);
   CHECK_OK(fs_conflict_resolve(a, ca, 0));
@@ -1143,6 +1162,13 @@ static void test_conflict_resolve(void) {
   CHECK_EQ_INT(winners, 1);
   CHECK_EQ_INT(losers, 1);
   cJSON_Delete(doc);
+  CHECK_OK(fs_conflicts(&list, &nl, a, 1)); /* both resolved now */
+  CHECK_EQ_INT(nl, 0);
+  fs_free(list);
+  CHECK_OK(fs_conflicts(&list, &nl, a, 0));
+  CHECK_EQ_INT(nl, 2);
+  CHECK(list && list[0].resolved && list[1].resolved);
+  fs_free(list);
   CHECK_EQ_INT(sync1(a, b), 0); /* made after seeing B's value: no conflict */
   CHECK_EQ_INT(get_row(b, "items", id).num[1], 10);
   CHECK_EQ_INT(count(b, "SELECT count(*) FROM fs_conflict"), 2);

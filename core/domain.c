@@ -1,5 +1,5 @@
 /*
- * domain.c — the field-sales rules of local writes, and head-office imports.
+ * domain.c — the field-sales rules of local writes.
  *
  * fsi_domain_insert, fsi_domain_update and fsi_domain_delete run for writes made on
  * this replica (a person's command or a head-office import): they fill
@@ -11,15 +11,14 @@
  * office runs the same function on every row a device pushes, so a tampered
  * device gets no further than a person at its keyboard.  A device never
  * runs it on what it merges from head office: a replica must accept the
- * state head office reached, or replicas would diverge.
+ * state head office reached, or replicas would diverge.  fsi_domain_letgo
+ * keeps the let-go markers of customers head office moves (the import and
+ * assignment commands themselves are head office's: server-stub/hq/).
  */
-#include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "merge.h"
 #include "storeInt.h"
@@ -398,261 +397,23 @@ done:
   return fsi_store_tx_end(st, implicit, rc);
 }
 
-/* ----------------------------------------------------- head-office data */
+/* ------------------------------------------------- customers moving */
 
-int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager) {
-  if (!fsi_store_is_hq(st)) return fsi_fail(FS_EPERM, "only head office assigns customers");
-  if (!manager || !*manager) return fsi_fail(FS_EINVAL, "no manager given");
-  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
+int fsi_domain_letgo(fs_store *st, const char *customer_id, const char *manager) {
+  if (!fsi_store_is_hq(st)) return fsi_fail(FS_EPERM, "only head office moves customers");
+  /* The marker's change number is taken before the customer's rows are
+   * re-marked, so it reaches the old manager's devices once and before
+   * anything newer.  A marker for the manager it comes back to is dropped:
+   * those devices either never let go or receive the customer again after
+   * the marker. */
+  int rc = fsi_sql_run(st, "recording a reassignment",
+                       "INSERT OR REPLACE INTO fs_moved(pk, manager, seq, hlc)"
+                       " SELECT id, manager, ?3, ?4 FROM customers WHERE id=?1"
+                       " AND manager IS NOT NULL AND manager != ?2",
+                       "ttii", customer_id, manager, fsi_store_next_seq(st),
+                       fsi_hlc_next(&st->clock, fsi_util_now_ms()));
   if (rc) return rc;
-  /* The manager who held it gets a let-go marker: a change number of its
-   * own, taken before the customer's rows are re-marked, so the marker
-   * reaches that manager's devices once and before anything newer.  A
-   * marker for the manager it comes back to is dropped: those devices
-   * either never let go or receive the customer again after the marker. */
-  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT OR REPLACE INTO fs_moved(pk, manager, seq, hlc)"
-                                   " SELECT id, manager, ?3, ?4 FROM customers WHERE id=?1"
-                                   " AND manager IS NOT NULL AND manager != ?2");
-  if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
-  sqlite3_bind_text(s, 1, customer_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, fsi_store_next_seq(st));
-  sqlite3_bind_int64(s, 4, fsi_hlc_next(&st->clock, fsi_util_now_ms()));
-  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "recording a reassignment");
-  sqlite3_reset(s);
-  if (!rc) {
-    s = fsi_store_stmt(st, "DELETE FROM fs_moved WHERE pk=?1 AND manager=?2");
-    if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
-    sqlite3_bind_text(s, 1, customer_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "recording a reassignment");
-    sqlite3_reset(s);
-  }
-  fs_field f = {"manager", manager};
-  if (!rc) rc = fs_update(st, "customers", customer_id, &f, 1);
-  if (!rc) rc = fsi_merge_touch_customer(st, customer_id);
-  return fsi_store_tx_end(st, implicit, rc);
-}
-
-#define CSV_MAX_FILE (64u << 20)
-#define CSV_MAX_FIELDS 8
-
-/* One CSV record (RFC 4180: quotes, doubled quotes, CRLF) from *p; fields
- * are NUL-terminated in place.  Returns the field count, -1 on a syntax
- * error, 0 at the end. */
-static int csv_record(char **p, char *end, char **fields, int max, int *line) {
-  char *s = *p;
-  if (s >= end) return 0;
-  int n = 0;
-  for (;;) {
-    if (n == max) return -1;
-    char *out = s, *start = s;
-    if (*s == '"') {
-      s++;
-      for (;;) {
-        if (s >= end) return -1;
-        if (*s == '"') {
-          if (s + 1 < end && s[1] == '"') {
-            *out++ = '"';
-            s += 2;
-            continue;
-          }
-          s++;
-          break;
-        }
-        if (*s == '\n') (*line)++;
-        *out++ = *s++;
-      }
-      if (s < end && *s != ',' && *s != '\n' && *s != '\r') return -1;
-    } else {
-      while (s < end && *s != ',' && *s != '\n' && *s != '\r') {
-        if (*s == '"') return -1;
-        out++, s++;
-      }
-    }
-    fields[n++] = start;
-    char c = s < end ? *s : '\n';
-    *out = '\0'; /* may overwrite the separator at s: decide on c alone */
-    if (s < end) s++;
-    if (c == ',') continue;
-    if (c == '\r' && s < end && *s == '\n') s++;
-    *p = s;
-    return n;
-  }
-}
-
-typedef struct import_kind {
-  const char *name, *table, *header;
-  int ncols;
-} import_kind;
-
-static const import_kind kinds[] = {
-    {"products", "products", "sku,name,unit,active", 4},
-    {"prices", "prices", "sku,currency,price", 3},
-    {"balances", "balances", "customer_id,currency,open,overdue", 4},
-};
-
-/* Finds the row id of the existing row with these key values. */
-static int find_existing(fs_store *st, const char *kind, char **f, char id[FS_ID_SIZE]) {
-  const char *sql;
-  if (!strcmp(kind, "products")) sql = "SELECT id FROM products WHERE sku=?1";
-  else if (!strcmp(kind, "prices")) sql = "SELECT id FROM prices WHERE sku=?1 AND currency=?2";
-  else sql = "SELECT id FROM balances WHERE customer_id=?1 AND currency=?2";
-  sqlite3_stmt *s = fsi_store_stmt(st, sql);
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, f[0], -1, SQLITE_STATIC);
-  if (strcmp(kind, "products")) sqlite3_bind_text(s, 2, f[1], -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  if (step == SQLITE_ROW) snprintf(id, FS_ID_SIZE, "%s", (const char *)sqlite3_column_text(s, 0));
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return 1;
-  return step == SQLITE_DONE ? 0 : fsi_store_sqlfail(st, "reading head-office data");
-}
-
-/* 1 when the query finds key, 0 when not, <0 (message set) on error. */
-static int exists_in(fs_store *st, const char *sql, const char *key) {
-  sqlite3_stmt *s = fsi_store_stmt(st, sql);
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return 1;
-  return step == SQLITE_DONE ? 0 : fsi_store_sqlfail(st, "reading head-office data");
-}
-
-static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
-  char a[24], b[24];
-  fs_field fields[4];
-  int n = 0, rc;
-  if (!strcmp(k->name, "products")) {
-    if (strcmp(f[3], "1") && strcmp(f[3], "0"))
-      return fsi_fail(FS_EINVAL, "line %d: active must be 1 or 0, not \"%.20s\"", line, f[3]);
-    fields[n++] = (fs_field){"sku", f[0]};
-    fields[n++] = (fs_field){"name", f[1]};
-    fields[n++] = (fs_field){"unit", *f[2] ? f[2] : NULL};
-    fields[n++] = (fs_field){"active", f[3]};
-  } else if (!strcmp(k->name, "prices")) {
-    int64_t m;
-    int found = exists_in(st, "SELECT 1 FROM products WHERE sku=?1", f[0]);
-    if (found < 0) return found;
-    if (!found)
-      return fsi_fail(FS_EINVAL, "line %d: SKU %.64s is not in the catalog; import products first",
-                     line, f[0]);
-    if (fs_money_parse(&m, f[2]) || m < 0)
-      return fsi_fail(FS_EINVAL, "line %d: price \"%.30s\" is not an amount such as 12.50",
-                     line, f[2]);
-    snprintf(a, sizeof a, "%" PRId64, m);
-    fields[n++] = (fs_field){"sku", f[0]};
-    fields[n++] = (fs_field){"currency", f[1]};
-    fields[n++] = (fs_field){"price", a};
-  } else {
-    int64_t o, d;
-    int found = exists_in(st, "SELECT 1 FROM customers WHERE id=?1", f[0]);
-    if (found < 0) return found;
-    if (!found)
-      return fsi_fail(FS_EINVAL, "line %d: customer %.64s does not exist", line, f[0]);
-    if (fs_money_parse(&o, f[2]))
-      return fsi_fail(FS_EINVAL, "line %d: open amount \"%.30s\" is not an amount such as 12.50",
-                     line, f[2]);
-    if (fs_money_parse(&d, f[3]))
-      return fsi_fail(FS_EINVAL,
-                     "line %d: overdue amount \"%.30s\" is not an amount such as 12.50", line,
-                     f[3]);
-    snprintf(a, sizeof a, "%" PRId64, o);
-    snprintf(b, sizeof b, "%" PRId64, d);
-    fields[n++] = (fs_field){"customer_id", f[0]};
-    fields[n++] = (fs_field){"currency", f[1]};
-    fields[n++] = (fs_field){"open", a};
-    fields[n++] = (fs_field){"overdue", b};
-  }
-  char id[FS_ID_SIZE];
-  int found = find_existing(st, k->name, f, id);
-  if (found < 0) return found;
-  rc = found ? fs_update(st, k->table, id, fields, (size_t)n)
-             : fs_insert(st, k->table, fields, (size_t)n, NULL);
-  if (rc) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", fs_errmsg());
-    return fsi_fail(rc, "line %d: %s", line, msg);
-  }
-  return FS_OK;
-}
-
-int fs_hq_import_csv(fs_store *st, const char *kind, const char *path, size_t *count_out) {
-  const import_kind *k = NULL;
-  char *buf = NULL;
-  FILE *fp = NULL;
-  int rc = FS_OK, implicit = 0, txopen = 0;
-  size_t count = 0;
-  if (count_out) *count_out = 0;
-  if (!fsi_store_is_hq(st))
-    return fsi_fail(FS_EPERM, "only head office imports %s", kind ? kind : "data");
-  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-    if (kind && !strcmp(kinds[i].name, kind)) k = &kinds[i];
-  if (!k)
-    return fsi_fail(FS_EINVAL, "unknown import \"%.30s\": use products, prices or balances",
-                   kind ? kind : "");
-  fp = fopen(path, "rb");
-  if (!fp) return fsi_fail(FS_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    rc = fsi_fail(FS_EINVAL, "%s is not a regular file", path);
-    goto done;
-  }
-  if ((uint64_t)sb.st_size > CSV_MAX_FILE) {
-    rc = fsi_fail(FS_ETOOBIG, "%s is larger than %u MiB", path, CSV_MAX_FILE >> 20);
-    goto done;
-  }
-  size_t len = (size_t)sb.st_size;
-  buf = malloc(len + 1);
-  if (!buf) {
-    rc = fsi_fail(FS_ENOMEM, "out of memory");
-    goto done;
-  }
-  if (fread(buf, 1, len, fp) != len) {
-    rc = fsi_fail(FS_EIO, "cannot read %s", path);
-    goto done;
-  }
-  buf[len] = '\0';
-  if (!fsi_util_utf8_valid(buf, len)) {
-    rc = fsi_fail(FS_EINVAL, "%s is not UTF-8 text", path);
-    goto done;
-  }
-  char *p = buf, *end = buf + len, *f[CSV_MAX_FIELDS];
-  if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
-  int line = 1;
-  int n = csv_record(&p, end, f, CSV_MAX_FIELDS, &line);
-  char header[128] = "";
-  for (int i = 0; i < n; i++)
-    snprintf(header + strlen(header), sizeof header - strlen(header), "%s%s", i ? "," : "", f[i]);
-  if (n <= 0 || strcmp(header, k->header) != 0) {
-    rc = fsi_fail(FS_EINVAL, "line 1: the header must be \"%s\"", k->header);
-    goto done;
-  }
-  if ((rc = fsi_store_tx_begin(st, &implicit))) goto done;
-  txopen = 1;
-  for (;;) {
-    line++;
-    int start = line;
-    if (p < end && (*p == '\n' || *p == '\r')) { /* blank line */
-      if (*p == '\r') p++;
-      if (p < end && *p == '\n') p++;
-      continue;
-    }
-    n = csv_record(&p, end, f, CSV_MAX_FIELDS, &line);
-    if (n == 0) break;
-    if (n != k->ncols) {
-      rc = fsi_fail(FS_EINVAL, "line %d: expected %d fields (%s), found %s", start, k->ncols,
-                   k->header, n < 0 ? "a malformed record" : "a different number");
-      break;
-    }
-    if ((rc = import_row(st, k, f, start))) break;
-    count++;
-  }
-done:
-  if (txopen) rc = fsi_store_tx_end(st, implicit, rc);
-  if (fp) fclose(fp);
-  free(buf);
-  if (!rc && count_out) *count_out = count;
-  return rc;
+  return fsi_sql_run(st, "recording a reassignment",
+                     "DELETE FROM fs_moved WHERE pk=?1 AND manager=?2", "tt", customer_id,
+                     manager);
 }

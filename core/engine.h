@@ -104,4 +104,15 @@ int fsi_store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted)
 int fsi_view_report(fs_store *st, const char *kind, const char *month, const char *by,
                 char **out);
 
+/* ----------------------------------------------------------------------
+ * What head office (server-stub/hq/) takes from the engine for its own
+ * work on the central replica: imports, assignments, reports, subsets. */
+
+/* Head office, inside the write transaction that moves customer_id to
+ * manager, before the customer's rows are marked to be sent again
+ * (domain.c): the manager who holds it gets a let-go marker with a change
+ * number of its own, and a marker `manager` had for it is dropped
+ * (docs/merge.md, "Let-go markers").  FS_EPERM on a device store. */
+int fsi_domain_letgo(fs_store *st, const char *customer_id, const char *manager);
+
 #endif

@@ -214,15 +214,6 @@ FS_EXTERN int fs_order_line_add(fs_store *st, const char *order_id, const char *
  * not a draft. */
 FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
 
-/* Head-office import of a CSV file (products, prices or balances: see
- * CLI.md).  Only on a head-office store.  A bad row refuses the whole file
- * (FS_EINVAL, message names the line); nothing is imported from it.
- * *count_out (may be NULL) receives the number of rows imported. */
-FS_EXTERN int fs_hq_import_csv(fs_store *st, const char *kind, const char *path,
-                     size_t *count_out);
-/* Head office assigns a customer to a manager. */
-FS_EXTERN int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager);
-
 /* ------------------------------------------------------------- queries */
 
 /* JSON documents for the CLI and reports; *out is a caller-owned

@@ -576,7 +576,11 @@ static int cmd_export_server(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if (!ctx->json) return cli_usage("export: --json is required.");
   char *doc = NULL;
-  if ((rc = view_cmd(ctx, manager ? "export-manager" : "export", manager, &doc))) return rc;
+  fs_hq *hq = NULL;
+  if ((rc = open_hq(ctx, &hq))) return rc;
+  rc = fs_hq_export_json(hq, manager, &doc);
+  fs_hq_close(hq);
+  if (rc) return cli_lib_fail(rc);
   rc = cli_print_json(doc);
   fs_free(doc);
   return rc;

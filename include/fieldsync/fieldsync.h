@@ -229,8 +229,8 @@ FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
  *   "conflicts"            conflict log, newest first
  *   "refused"              changes head office refused, with reasons
  *   "export"               every synced table: {"table":[rows sorted by id]}
- *   "export-manager"       the same, restricted to what a manager's devices
- *                          hold (arg = manager; head office only)
+ *                          (a manager's subset of it at head office:
+ *                          fs_hq_export_json in <fieldsync/server.h>)
  * FS_ENOTFOUND for an unknown id, FS_EINVAL for an unknown view. */
 FS_EXTERN int fs_view_json(fs_store *st, const char *view, const char *arg, char **out);
 FS_EXTERN void fs_free(void *p);

@@ -97,19 +97,17 @@ static void set_default(const fsi_tbl_state *ts, fsi_value *vals, const char *co
 static int order_state(fs_store *st, const char *order_id, char *status, size_t n,
                        char *customer, char *currency) {
   sqlite3_stmt *s =
-      fsi_store_stmt(st, "SELECT status, customer_id, currency FROM orders WHERE id=?1");
+      fsi_sql_query(st, "SELECT status, customer_id, currency FROM orders WHERE id=?1", "t",
+                    order_id);
   if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, order_id, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  if (step == SQLITE_ROW) {
-    snprintf(status, n, "%s", (const char *)sqlite3_column_text(s, 0));
-    if (customer) snprintf(customer, 65, "%s", (const char *)sqlite3_column_text(s, 1));
-    if (currency) snprintf(currency, 4, "%s", (const char *)sqlite3_column_text(s, 2));
-  }
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "reading an order");
-  return fsi_fail(FS_ENOTFOUND, "order %.64s does not exist", order_id);
+  int step = fsi_sql_step(st, s, "reading an order");
+  if (step < 0) return step;
+  if (step == 0) return fsi_fail(FS_ENOTFOUND, "order %.64s does not exist", order_id);
+  snprintf(status, n, "%s", (const char *)sqlite3_column_text(s, 0));
+  if (customer) snprintf(customer, 65, "%s", (const char *)sqlite3_column_text(s, 1));
+  if (currency) snprintf(currency, 4, "%s", (const char *)sqlite3_column_text(s, 2));
+  fsi_sql_done(s);
+  return FS_OK;
 }
 
 static int require_draft(fs_store *st, const char *order_id, char *customer, char *currency) {
@@ -153,26 +151,18 @@ static int check_table_enums(const fsi_tbl_state *ts, const fsi_value *vals) {
 
 /* Unit price of sku in currency from the synced price list. */
 static int price_of(fs_store *st, const char *sku, const char *currency, int64_t *out) {
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT active FROM products WHERE sku=?1");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  int64_t active = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
-  if (step == SQLITE_DONE)
+  int64_t active = 0;
+  int rc = fsi_sql_i64(st, &active, "reading the catalog",
+                       "SELECT active FROM products WHERE sku=?1", "t", sku);
+  if (rc == FS_ENOTFOUND)
     return fsi_fail(FS_ENOTFOUND, "unknown SKU %.64s: it is not in the catalog", sku);
-  if (step != SQLITE_ROW) return fsi_store_sqlfail(st, "reading the catalog");
+  if (rc) return rc;
   if (!active) return fsi_fail(FS_EINVAL, "SKU %.64s is no longer sold (inactive)", sku);
-  s = fsi_store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, currency, -1, SQLITE_STATIC);
-  step = sqlite3_step(s);
-  if (step == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "reading the price list");
-  return fsi_fail(FS_ENOTFOUND, "SKU %.64s has no price in %s", sku, currency);
+  rc = fsi_sql_i64(st, out, "reading the price list",
+                   "SELECT price FROM prices WHERE sku=?1 AND currency=?2", "tt", sku, currency);
+  if (rc == FS_ENOTFOUND)
+    return fsi_fail(FS_ENOTFOUND, "SKU %.64s has no price in %s", sku, currency);
+  return rc;
 }
 
 /* A received order line carries the unit price its device took from the
@@ -186,29 +176,21 @@ static int check_line_price(fs_store *st, fsi_tbl_state *ts, const fsi_value *va
   if (si < 0 || ci < 0 || pi < 0 || !fsi_store_table(st, "prices")) return FS_OK;
   if (vals[si].type != FS_VAL_TEXT || vals[ci].type != FS_VAL_TEXT || vals[pi].type != FS_VAL_INT)
     return FS_OK; /* NOT NULL and types are checked first */
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  int64_t price = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
-  if (step == SQLITE_DONE)
+  /* text values are NUL-terminated (change.h), so 't' binds them whole */
+  int64_t price = 0, held = 0;
+  int rc = fsi_sql_i64(st, &price, "reading the price list",
+                       "SELECT price FROM prices WHERE sku=?1 AND currency=?2", "tt", vals[si].s,
+                       vals[ci].s);
+  if (rc == FS_ENOTFOUND)
     return fsi_fail(FS_EINVAL, "SKU %.64s has no price in %.3s on the price list", vals[si].s,
                    vals[ci].s);
-  if (step != SQLITE_ROW) return fsi_store_sqlfail(st, "reading the price list");
+  if (rc) return rc;
   if (price == vals[pi].i) return FS_OK;
-  s = fsi_store_stmt(st, "SELECT 1 FROM fs_price_log WHERE sku=?1 AND currency=?2 AND price=?3"
-                     " AND hlc <= ?4");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, vals[pi].i);
-  sqlite3_bind_int64(s, 4, when);
-  step = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "reading the price list");
+  rc = fsi_sql_i64(st, &held, "reading the price list",
+                   "SELECT 1 FROM fs_price_log WHERE sku=?1 AND currency=?2 AND price=?3"
+                   " AND hlc <= ?4",
+                   "ttii", vals[si].s, vals[ci].s, vals[pi].i, when);
+  if (rc != FS_ENOTFOUND) return rc;
   return fsi_fail(FS_EINVAL,
                  "the unit price %" PRId64 " of SKU %.64s was not on the price list when the "
                  "line was taken; the list price is %" PRId64 " %.3s",
@@ -222,16 +204,10 @@ int fsi_domain_written(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, i
       vals[ci].type != FS_VAL_TEXT || vals[pi].type != FS_VAL_INT)
     return FS_OK;
   /* the first time a price was set is when lines could start using it */
-  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT OR IGNORE INTO fs_price_log(sku, currency, price,"
-                                   " hlc) VALUES(?1,?2,?3,?4)");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, vals[pi].i);
-  sqlite3_bind_int64(s, 4, hlc);
-  int step = sqlite3_step(s);
-  sqlite3_reset(s);
-  return step == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "recording the price list");
+  return fsi_sql_run(st, "recording the price list",
+                     "INSERT OR IGNORE INTO fs_price_log(sku, currency, price, hlc)"
+                     " VALUES(?1,?2,?3,?4)",
+                     "ttii", vals[si].s, vals[ci].s, vals[pi].i, hlc);
 }
 
 static int check_line_qty(const fsi_tbl_state *ts, const fsi_value *vals) {
@@ -376,14 +352,10 @@ int fs_order_submit(fs_store *st, const char *order_id) {
   int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
   if ((rc = require_draft(st, order_id, NULL, NULL))) goto done;
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT count(*) FROM order_lines WHERE order_id=?1");
-  if (!s) {
-    rc = FS_EIO;
+  int64_t n = 0;
+  if ((rc = fsi_sql_i64(st, &n, "counting an order's lines",
+                        "SELECT count(*) FROM order_lines WHERE order_id=?1", "t", order_id)))
     goto done;
-  }
-  sqlite3_bind_text(s, 1, order_id, -1, SQLITE_STATIC);
-  int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
   if (n == 0) {
     rc = fsi_fail(FS_EINVAL, "order %s has no lines; add one with `fieldsync order line`",
                  order_id);

@@ -1,5 +1,5 @@
 /*
- * domain.c — the field-sales rules of local writes, and head-office imports.
+ * domain.c — the field-sales rules of local writes.
  *
  * fsi_domain_insert, fsi_domain_update and fsi_domain_delete run for writes made on
  * this replica (a person's command or a head-office import): they fill
@@ -11,15 +11,14 @@
  * office runs the same function on every row a device pushes, so a tampered
  * device gets no further than a person at its keyboard.  A device never
  * runs it on what it merges from head office: a replica must accept the
- * state head office reached, or replicas would diverge.
+ * state head office reached, or replicas would diverge.  fsi_domain_letgo
+ * keeps the let-go markers of customers head office moves (the import and
+ * assignment commands themselves are head office's: server-stub/hq/).
  */
-#include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "merge.h"
 #include "storeInt.h"
@@ -98,19 +97,17 @@ static void set_default(const fsi_tbl_state *ts, fsi_value *vals, const char *co
 static int order_state(fs_store *st, const char *order_id, char *status, size_t n,
                        char *customer, char *currency) {
   sqlite3_stmt *s =
-      fsi_store_stmt(st, "SELECT status, customer_id, currency FROM orders WHERE id=?1");
+      fsi_sql_query(st, "SELECT status, customer_id, currency FROM orders WHERE id=?1", "t",
+                    order_id);
   if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, order_id, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  if (step == SQLITE_ROW) {
-    snprintf(status, n, "%s", (const char *)sqlite3_column_text(s, 0));
-    if (customer) snprintf(customer, 65, "%s", (const char *)sqlite3_column_text(s, 1));
-    if (currency) snprintf(currency, 4, "%s", (const char *)sqlite3_column_text(s, 2));
-  }
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "reading an order");
-  return fsi_fail(FS_ENOTFOUND, "order %.64s does not exist", order_id);
+  int step = fsi_sql_step(st, s, "reading an order");
+  if (step < 0) return step;
+  if (step == 0) return fsi_fail(FS_ENOTFOUND, "order %.64s does not exist", order_id);
+  snprintf(status, n, "%s", (const char *)sqlite3_column_text(s, 0));
+  if (customer) snprintf(customer, 65, "%s", (const char *)sqlite3_column_text(s, 1));
+  if (currency) snprintf(currency, 4, "%s", (const char *)sqlite3_column_text(s, 2));
+  fsi_sql_done(s);
+  return FS_OK;
 }
 
 static int require_draft(fs_store *st, const char *order_id, char *customer, char *currency) {
@@ -154,26 +151,18 @@ static int check_table_enums(const fsi_tbl_state *ts, const fsi_value *vals) {
 
 /* Unit price of sku in currency from the synced price list. */
 static int price_of(fs_store *st, const char *sku, const char *currency, int64_t *out) {
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT active FROM products WHERE sku=?1");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  int64_t active = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
-  if (step == SQLITE_DONE)
+  int64_t active = 0;
+  int rc = fsi_sql_i64(st, &active, "reading the catalog",
+                       "SELECT active FROM products WHERE sku=?1", "t", sku);
+  if (rc == FS_ENOTFOUND)
     return fsi_fail(FS_ENOTFOUND, "unknown SKU %.64s: it is not in the catalog", sku);
-  if (step != SQLITE_ROW) return fsi_store_sqlfail(st, "reading the catalog");
+  if (rc) return rc;
   if (!active) return fsi_fail(FS_EINVAL, "SKU %.64s is no longer sold (inactive)", sku);
-  s = fsi_store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, currency, -1, SQLITE_STATIC);
-  step = sqlite3_step(s);
-  if (step == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "reading the price list");
-  return fsi_fail(FS_ENOTFOUND, "SKU %.64s has no price in %s", sku, currency);
+  rc = fsi_sql_i64(st, out, "reading the price list",
+                   "SELECT price FROM prices WHERE sku=?1 AND currency=?2", "tt", sku, currency);
+  if (rc == FS_ENOTFOUND)
+    return fsi_fail(FS_ENOTFOUND, "SKU %.64s has no price in %s", sku, currency);
+  return rc;
 }
 
 /* A received order line carries the unit price its device took from the
@@ -187,29 +176,21 @@ static int check_line_price(fs_store *st, fsi_tbl_state *ts, const fsi_value *va
   if (si < 0 || ci < 0 || pi < 0 || !fsi_store_table(st, "prices")) return FS_OK;
   if (vals[si].type != FS_VAL_TEXT || vals[ci].type != FS_VAL_TEXT || vals[pi].type != FS_VAL_INT)
     return FS_OK; /* NOT NULL and types are checked first */
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT price FROM prices WHERE sku=?1 AND currency=?2");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  int64_t price = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
-  if (step == SQLITE_DONE)
+  /* text values are NUL-terminated (change.h), so 't' binds them whole */
+  int64_t price = 0, held = 0;
+  int rc = fsi_sql_i64(st, &price, "reading the price list",
+                       "SELECT price FROM prices WHERE sku=?1 AND currency=?2", "tt", vals[si].s,
+                       vals[ci].s);
+  if (rc == FS_ENOTFOUND)
     return fsi_fail(FS_EINVAL, "SKU %.64s has no price in %.3s on the price list", vals[si].s,
                    vals[ci].s);
-  if (step != SQLITE_ROW) return fsi_store_sqlfail(st, "reading the price list");
+  if (rc) return rc;
   if (price == vals[pi].i) return FS_OK;
-  s = fsi_store_stmt(st, "SELECT 1 FROM fs_price_log WHERE sku=?1 AND currency=?2 AND price=?3"
-                     " AND hlc <= ?4");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, vals[pi].i);
-  sqlite3_bind_int64(s, 4, when);
-  step = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "reading the price list");
+  rc = fsi_sql_i64(st, &held, "reading the price list",
+                   "SELECT 1 FROM fs_price_log WHERE sku=?1 AND currency=?2 AND price=?3"
+                   " AND hlc <= ?4",
+                   "ttii", vals[si].s, vals[ci].s, vals[pi].i, when);
+  if (rc != FS_ENOTFOUND) return rc;
   return fsi_fail(FS_EINVAL,
                  "the unit price %" PRId64 " of SKU %.64s was not on the price list when the "
                  "line was taken; the list price is %" PRId64 " %.3s",
@@ -223,16 +204,10 @@ int fsi_domain_written(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, i
       vals[ci].type != FS_VAL_TEXT || vals[pi].type != FS_VAL_INT)
     return FS_OK;
   /* the first time a price was set is when lines could start using it */
-  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT OR IGNORE INTO fs_price_log(sku, currency, price,"
-                                   " hlc) VALUES(?1,?2,?3,?4)");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, vals[si].s, (int)vals[si].n, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, vals[ci].s, (int)vals[ci].n, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, vals[pi].i);
-  sqlite3_bind_int64(s, 4, hlc);
-  int step = sqlite3_step(s);
-  sqlite3_reset(s);
-  return step == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "recording the price list");
+  return fsi_sql_run(st, "recording the price list",
+                     "INSERT OR IGNORE INTO fs_price_log(sku, currency, price, hlc)"
+                     " VALUES(?1,?2,?3,?4)",
+                     "ttii", vals[si].s, vals[ci].s, vals[pi].i, hlc);
 }
 
 static int check_line_qty(const fsi_tbl_state *ts, const fsi_value *vals) {
@@ -377,14 +352,10 @@ int fs_order_submit(fs_store *st, const char *order_id) {
   int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
   if ((rc = require_draft(st, order_id, NULL, NULL))) goto done;
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT count(*) FROM order_lines WHERE order_id=?1");
-  if (!s) {
-    rc = FS_EIO;
+  int64_t n = 0;
+  if ((rc = fsi_sql_i64(st, &n, "counting an order's lines",
+                        "SELECT count(*) FROM order_lines WHERE order_id=?1", "t", order_id)))
     goto done;
-  }
-  sqlite3_bind_text(s, 1, order_id, -1, SQLITE_STATIC);
-  int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
   if (n == 0) {
     rc = fsi_fail(FS_EINVAL, "order %s has no lines; add one with `fieldsync order line`",
                  order_id);
@@ -398,261 +369,23 @@ done:
   return fsi_store_tx_end(st, implicit, rc);
 }
 
-/* ----------------------------------------------------- head-office data */
+/* ------------------------------------------------- customers moving */
 
-int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager) {
-  if (!fsi_store_is_hq(st)) return fsi_fail(FS_EPERM, "only head office assigns customers");
-  if (!manager || !*manager) return fsi_fail(FS_EINVAL, "no manager given");
-  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
+int fsi_domain_letgo(fs_store *st, const char *customer_id, const char *manager) {
+  if (!fsi_store_is_hq(st)) return fsi_fail(FS_EPERM, "only head office moves customers");
+  /* The marker's change number is taken before the customer's rows are
+   * re-marked, so it reaches the old manager's devices once and before
+   * anything newer.  A marker for the manager it comes back to is dropped:
+   * those devices either never let go or receive the customer again after
+   * the marker. */
+  int rc = fsi_sql_run(st, "recording a reassignment",
+                       "INSERT OR REPLACE INTO fs_moved(pk, manager, seq, hlc)"
+                       " SELECT id, manager, ?3, ?4 FROM customers WHERE id=?1"
+                       " AND manager IS NOT NULL AND manager != ?2",
+                       "ttii", customer_id, manager, fsi_store_next_seq(st),
+                       fsi_hlc_next(&st->clock, fsi_util_now_ms()));
   if (rc) return rc;
-  /* The manager who held it gets a let-go marker: a change number of its
-   * own, taken before the customer's rows are re-marked, so the marker
-   * reaches that manager's devices once and before anything newer.  A
-   * marker for the manager it comes back to is dropped: those devices
-   * either never let go or receive the customer again after the marker. */
-  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT OR REPLACE INTO fs_moved(pk, manager, seq, hlc)"
-                                   " SELECT id, manager, ?3, ?4 FROM customers WHERE id=?1"
-                                   " AND manager IS NOT NULL AND manager != ?2");
-  if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
-  sqlite3_bind_text(s, 1, customer_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, fsi_store_next_seq(st));
-  sqlite3_bind_int64(s, 4, fsi_hlc_next(&st->clock, fsi_util_now_ms()));
-  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "recording a reassignment");
-  sqlite3_reset(s);
-  if (!rc) {
-    s = fsi_store_stmt(st, "DELETE FROM fs_moved WHERE pk=?1 AND manager=?2");
-    if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
-    sqlite3_bind_text(s, 1, customer_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, manager, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "recording a reassignment");
-    sqlite3_reset(s);
-  }
-  fs_field f = {"manager", manager};
-  if (!rc) rc = fs_update(st, "customers", customer_id, &f, 1);
-  if (!rc) rc = fsi_merge_touch_customer(st, customer_id);
-  return fsi_store_tx_end(st, implicit, rc);
-}
-
-#define CSV_MAX_FILE (64u << 20)
-#define CSV_MAX_FIELDS 8
-
-/* One CSV record (RFC 4180: quotes, doubled quotes, CRLF) from *p; fields
- * are NUL-terminated in place.  Returns the field count, -1 on a syntax
- * error, 0 at the end. */
-static int csv_record(char **p, char *end, char **fields, int max, int *line) {
-  char *s = *p;
-  if (s >= end) return 0;
-  int n = 0;
-  for (;;) {
-    if (n == max) return -1;
-    char *out = s, *start = s;
-    if (*s == '"') {
-      s++;
-      for (;;) {
-        if (s >= end) return -1;
-        if (*s == '"') {
-          if (s + 1 < end && s[1] == '"') {
-            *out++ = '"';
-            s += 2;
-            continue;
-          }
-          s++;
-          break;
-        }
-        if (*s == '\n') (*line)++;
-        *out++ = *s++;
-      }
-      if (s < end && *s != ',' && *s != '\n' && *s != '\r') return -1;
-    } else {
-      while (s < end && *s != ',' && *s != '\n' && *s != '\r') {
-        if (*s == '"') return -1;
-        out++, s++;
-      }
-    }
-    fields[n++] = start;
-    char c = s < end ? *s : '\n';
-    *out = '\0'; /* may overwrite the separator at s: decide on c alone */
-    if (s < end) s++;
-    if (c == ',') continue;
-    if (c == '\r' && s < end && *s == '\n') s++;
-    *p = s;
-    return n;
-  }
-}
-
-typedef struct import_kind {
-  const char *name, *table, *header;
-  int ncols;
-} import_kind;
-
-static const import_kind kinds[] = {
-    {"products", "products", "sku,name,unit,active", 4},
-    {"prices", "prices", "sku,currency,price", 3},
-    {"balances", "balances", "customer_id,currency,open,overdue", 4},
-};
-
-/* Finds the row id of the existing row with these key values. */
-static int find_existing(fs_store *st, const char *kind, char **f, char id[FS_ID_SIZE]) {
-  const char *sql;
-  if (!strcmp(kind, "products")) sql = "SELECT id FROM products WHERE sku=?1";
-  else if (!strcmp(kind, "prices")) sql = "SELECT id FROM prices WHERE sku=?1 AND currency=?2";
-  else sql = "SELECT id FROM balances WHERE customer_id=?1 AND currency=?2";
-  sqlite3_stmt *s = fsi_store_stmt(st, sql);
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, f[0], -1, SQLITE_STATIC);
-  if (strcmp(kind, "products")) sqlite3_bind_text(s, 2, f[1], -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  if (step == SQLITE_ROW) snprintf(id, FS_ID_SIZE, "%s", (const char *)sqlite3_column_text(s, 0));
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return 1;
-  return step == SQLITE_DONE ? 0 : fsi_store_sqlfail(st, "reading head-office data");
-}
-
-/* 1 when the query finds key, 0 when not, <0 (message set) on error. */
-static int exists_in(fs_store *st, const char *sql, const char *key) {
-  sqlite3_stmt *s = fsi_store_stmt(st, sql);
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return 1;
-  return step == SQLITE_DONE ? 0 : fsi_store_sqlfail(st, "reading head-office data");
-}
-
-static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
-  char a[24], b[24];
-  fs_field fields[4];
-  int n = 0, rc;
-  if (!strcmp(k->name, "products")) {
-    if (strcmp(f[3], "1") && strcmp(f[3], "0"))
-      return fsi_fail(FS_EINVAL, "line %d: active must be 1 or 0, not \"%.20s\"", line, f[3]);
-    fields[n++] = (fs_field){"sku", f[0]};
-    fields[n++] = (fs_field){"name", f[1]};
-    fields[n++] = (fs_field){"unit", *f[2] ? f[2] : NULL};
-    fields[n++] = (fs_field){"active", f[3]};
-  } else if (!strcmp(k->name, "prices")) {
-    int64_t m;
-    int found = exists_in(st, "SELECT 1 FROM products WHERE sku=?1", f[0]);
-    if (found < 0) return found;
-    if (!found)
-      return fsi_fail(FS_EINVAL, "line %d: SKU %.64s is not in the catalog; import products first",
-                     line, f[0]);
-    if (fs_money_parse(&m, f[2]) || m < 0)
-      return fsi_fail(FS_EINVAL, "line %d: price \"%.30s\" is not an amount such as 12.50",
-                     line, f[2]);
-    snprintf(a, sizeof a, "%" PRId64, m);
-    fields[n++] = (fs_field){"sku", f[0]};
-    fields[n++] = (fs_field){"currency", f[1]};
-    fields[n++] = (fs_field){"price", a};
-  } else {
-    int64_t o, d;
-    int found = exists_in(st, "SELECT 1 FROM customers WHERE id=?1", f[0]);
-    if (found < 0) return found;
-    if (!found)
-      return fsi_fail(FS_EINVAL, "line %d: customer %.64s does not exist", line, f[0]);
-    if (fs_money_parse(&o, f[2]))
-      return fsi_fail(FS_EINVAL, "line %d: open amount \"%.30s\" is not an amount such as 12.50",
-                     line, f[2]);
-    if (fs_money_parse(&d, f[3]))
-      return fsi_fail(FS_EINVAL,
-                     "line %d: overdue amount \"%.30s\" is not an amount such as 12.50", line,
-                     f[3]);
-    snprintf(a, sizeof a, "%" PRId64, o);
-    snprintf(b, sizeof b, "%" PRId64, d);
-    fields[n++] = (fs_field){"customer_id", f[0]};
-    fields[n++] = (fs_field){"currency", f[1]};
-    fields[n++] = (fs_field){"open", a};
-    fields[n++] = (fs_field){"overdue", b};
-  }
-  char id[FS_ID_SIZE];
-  int found = find_existing(st, k->name, f, id);
-  if (found < 0) return found;
-  rc = found ? fs_update(st, k->table, id, fields, (size_t)n)
-             : fs_insert(st, k->table, fields, (size_t)n, NULL);
-  if (rc) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", fs_errmsg());
-    return fsi_fail(rc, "line %d: %s", line, msg);
-  }
-  return FS_OK;
-}
-
-int fs_hq_import_csv(fs_store *st, const char *kind, const char *path, size_t *count_out) {
-  const import_kind *k = NULL;
-  char *buf = NULL;
-  FILE *fp = NULL;
-  int rc = FS_OK, implicit = 0, txopen = 0;
-  size_t count = 0;
-  if (count_out) *count_out = 0;
-  if (!fsi_store_is_hq(st))
-    return fsi_fail(FS_EPERM, "only head office imports %s", kind ? kind : "data");
-  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-    if (kind && !strcmp(kinds[i].name, kind)) k = &kinds[i];
-  if (!k)
-    return fsi_fail(FS_EINVAL, "unknown import \"%.30s\": use products, prices or balances",
-                   kind ? kind : "");
-  fp = fopen(path, "rb");
-  if (!fp) return fsi_fail(FS_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    rc = fsi_fail(FS_EINVAL, "%s is not a regular file", path);
-    goto done;
-  }
-  if ((uint64_t)sb.st_size > CSV_MAX_FILE) {
-    rc = fsi_fail(FS_ETOOBIG, "%s is larger than %u MiB", path, CSV_MAX_FILE >> 20);
-    goto done;
-  }
-  size_t len = (size_t)sb.st_size;
-  buf = malloc(len + 1);
-  if (!buf) {
-    rc = fsi_fail(FS_ENOMEM, "out of memory");
-    goto done;
-  }
-  if (fread(buf, 1, len, fp) != len) {
-    rc = fsi_fail(FS_EIO, "cannot read %s", path);
-    goto done;
-  }
-  buf[len] = '\0';
-  if (!fsi_util_utf8_valid(buf, len)) {
-    rc = fsi_fail(FS_EINVAL, "%s is not UTF-8 text", path);
-    goto done;
-  }
-  char *p = buf, *end = buf + len, *f[CSV_MAX_FIELDS];
-  if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
-  int line = 1;
-  int n = csv_record(&p, end, f, CSV_MAX_FIELDS, &line);
-  char header[128] = "";
-  for (int i = 0; i < n; i++)
-    snprintf(header + strlen(header), sizeof header - strlen(header), "%s%s", i ? "," : "", f[i]);
-  if (n <= 0 || strcmp(header, k->header) != 0) {
-    rc = fsi_fail(FS_EINVAL, "line 1: the header must be \"%s\"", k->header);
-    goto done;
-  }
-  if ((rc = fsi_store_tx_begin(st, &implicit))) goto done;
-  txopen = 1;
-  for (;;) {
-    line++;
-    int start = line;
-    if (p < end && (*p == '\n' || *p == '\r')) { /* blank line */
-      if (*p == '\r') p++;
-      if (p < end && *p == '\n') p++;
-      continue;
-    }
-    n = csv_record(&p, end, f, CSV_MAX_FIELDS, &line);
-    if (n == 0) break;
-    if (n != k->ncols) {
-      rc = fsi_fail(FS_EINVAL, "line %d: expected %d fields (%s), found %s", start, k->ncols,
-                   k->header, n < 0 ? "a malformed record" : "a different number");
-      break;
-    }
-    if ((rc = import_row(st, k, f, start))) break;
-    count++;
-  }
-done:
-  if (txopen) rc = fsi_store_tx_end(st, implicit, rc);
-  if (fp) fclose(fp);
-  free(buf);
-  if (!rc && count_out) *count_out = count;
-  return rc;
+  return fsi_sql_run(st, "recording a reassignment",
+                     "DELETE FROM fs_moved WHERE pk=?1 AND manager=?2", "tt", customer_id,
+                     manager);
 }

@@ -99,9 +99,53 @@ int fsi_refused_log_row(fs_store *st, const char *table, const char *pk, const c
  * still exists at head office; this device just no longer holds it). */
 int fsi_store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted);
 
-/* Head-office reports (views.c): kind orders|meetings|pipeline, month
- * "YYYY-MM" or NULL, by manager|customer.  *out caller-owned JSON. */
-int fsi_view_report(fs_store *st, const char *kind, const char *month, const char *by,
-                char **out);
+/* ----------------------------------------------------------------------
+ * What head office (server-stub/hq/) takes from the engine for its own
+ * work on the central replica: imports, assignments, reports, subsets. */
+
+struct cJSON;
+
+/* The declaration this store was opened with (its synced tables, in
+ * order).  Borrowed for the life of the store. */
+const fs_schema *fsi_store_schema(const fs_store *st);
+
+/* Head office, inside the write transaction that moves customer_id to
+ * manager, before the customer's rows are marked to be sent again
+ * (domain.c): the manager who holds it gets a let-go marker with a change
+ * number of its own, and a marker `manager` had for it is dropped
+ * (docs/merge.md, "Let-go markers").  FS_EPERM on a device store. */
+int fsi_domain_letgo(fs_store *st, const char *customer_id, const char *manager);
+
+/* Order amounts in SQL, so that the order views and head office's reports
+ * agree to the cent: a line of order_lines `l` is qty * unit_price less its
+ * discount, an order of orders `o` the sum of its lines less the order
+ * discount, each rounded half away from zero once. */
+#define FSI_SQL_LINE_AMOUNT \
+  "(l.qty * l.unit_price * (10000 - coalesce(l.discount_bp, 0)) + 5000) / 10000"
+#define FSI_SQL_ORDER_TOTAL                                                                  \
+  "(SELECT (coalesce(sum(" FSI_SQL_LINE_AMOUNT "), 0) * (10000 - coalesce(o.discount_bp, 0))" \
+  " + 5000) / 10000 FROM order_lines l WHERE l.order_id = o.id)"
+
+/* Views (views.c).  A view reads inside one read transaction, so it is a
+ * consistent snapshot: fsi_view_begin opens it (FS_OK, or the store's
+ * error, as when fs_tx_begin's transaction is open), fsi_view_end ends it.
+ *
+ * fsi_view_rows   the rows of s, a statement from fsi_sql_query (NULL:
+ *                 its failure, FS_EIO with the message kept), as a JSON
+ *                 array of objects keyed by the result column names:
+ *                 integers as numbers, NULL as null, text as strings.  s is
+ *                 stepped to its end or reset on failure; `what` names the
+ *                 reading in an error.
+ * fsi_view_table  synced table t as the export view shows it: its rows
+ *                 sorted by id, each with the id and every declared column.
+ *                 With `where` (SQL over the table's columns, built by the
+ *                 caller from the declaration, never from input) only the
+ *                 rows it admits, ?1 bound to arg.
+ * *out is caller-owned (cJSON_Delete). */
+int fsi_view_begin(fs_store *st);
+void fsi_view_end(fs_store *st);
+int fsi_view_rows(fs_store *st, sqlite3_stmt *s, const char *what, struct cJSON **out);
+int fsi_view_table(fs_store *st, const fs_table *t, const char *where, const char *arg,
+                   struct cJSON **out);
 
 #endif

@@ -165,6 +165,7 @@ void fs_store_set_max_skew(fs_store *st, int64_t ms) { st->max_skew = ms; }
 int64_t fs_store_hq_site(const fs_store *st) { return st->hq_site; }
 int fsi_store_is_hq(const fs_store *st) { return (st->flags & FS_OPEN_SERVER) != 0; }
 sqlite3 *fsi_store_db(fs_store *st) { return st->db; }
+const fs_schema *fsi_store_schema(const fs_store *st) { return st->schema; }
 int fsi_store_in_tx(const fs_store *st) { return st->in_tx; }
 void fsi_store_forget_hq_site(fs_store *st) { st->hq_site = 0; }
 

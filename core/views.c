@@ -1,11 +1,18 @@
 /*
- * views.c — JSON documents over a store: lists, details, exports, reports.
+ * views.c — JSON documents over a store: lists, details, status, export.
  *
  * Every view is read inside one read transaction so it is a consistent
  * snapshot.  Money stays integer minor units with its currency; times stay
  * the ISO-8601 UTC text they are stored as.  The export view is the
  * replica's state for comparison: every synced table, rows sorted by id,
- * every declared column, no clocks.
+ * every declared column, no clocks.  Head office builds its reports and a
+ * manager's subset of the export (server-stub/hq/report.c) from the same
+ * pieces: fsi_view_rows, fsi_view_table and the order amounts of engine.h.
+ *
+ * Constant SQL goes through the store's statement cache (fsi_sql_query);
+ * SQL built at run time from the declaration (a table's name and columns)
+ * is prepared for one use by prepare_built, because the cache knows a
+ * statement by its text's address.
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -29,40 +36,30 @@ static int add_col(cJSON *o, sqlite3_stmt *s, int i, const char *name) {
   return v && cJSON_AddItemToObject(o, name, v) ? FS_OK : FS_ENOMEM;
 }
 
-/* Runs sql (parameters ?1..?n bound from args, NULL = SQL NULL) and returns
- * an array of objects keyed by the result column names. */
-static int query_array(fs_store *st, const char *sql, const char *const *args, int nargs,
-                       cJSON **out) {
-  sqlite3_stmt *s = NULL;
-  cJSON *arr = cJSON_CreateArray();
-  int rc = FS_OK;
+int fsi_view_rows(fs_store *st, sqlite3_stmt *s, const char *what, cJSON **out) {
+  int rc = FS_OK, step;
   *out = NULL;
-  if (!arr) return fsi_fail(FS_ENOMEM, "out of memory");
-  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-    rc = fsi_store_sqlfail(st, "preparing a view");
-    goto done;
+  if (!s) return FS_EIO; /* fsi_sql_query set the message */
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr) {
+    fsi_sql_done(s);
+    return fsi_fail(FS_ENOMEM, "out of memory");
   }
-  for (int i = 0; i < nargs; i++)
-    if (args[i]) sqlite3_bind_text(s, i + 1, args[i], -1, SQLITE_STATIC);
-  int step;
-  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((step = fsi_sql_step(st, s, what)) == 1) {
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(arr, o)) {
       cJSON_Delete(o);
       rc = fsi_fail(FS_ENOMEM, "out of memory");
-      goto done;
+      break;
     }
     int nc = sqlite3_column_count(s);
-    for (int i = 0; i < nc; i++)
-      if (add_col(o, s, i, sqlite3_column_name(s, i))) {
-        rc = fsi_fail(FS_ENOMEM, "out of memory");
-        goto done;
-      }
+    for (int i = 0; i < nc && !rc; i++)
+      if (add_col(o, s, i, sqlite3_column_name(s, i))) rc = fsi_fail(FS_ENOMEM, "out of memory");
+    if (rc) break;
   }
-  if (step != SQLITE_DONE) rc = fsi_store_sqlfail(st, "reading a view");
-done:
-  sqlite3_finalize(s);
+  if (step < 0) rc = step;
   if (rc) {
+    fsi_sql_done(s);
     cJSON_Delete(arr);
     return rc;
   }
@@ -70,10 +67,22 @@ done:
   return FS_OK;
 }
 
+/* A statement for SQL built at run time, for one use (sqlite3_finalize). */
+static sqlite3_stmt *prepare_built(fs_store *st, const char *sql, const char *what) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(fsi_store_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
+    fsi_store_sqlfail(st, what);
+    sqlite3_finalize(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* The one row of a constant query with one text argument. */
 static int query_object(fs_store *st, const char *sql, const char *arg, const char *what,
                         cJSON **out) {
   cJSON *arr = NULL;
-  int rc = query_array(st, sql, &arg, 1, &arr);
+  int rc = fsi_view_rows(st, fsi_sql_query(st, sql, "t", arg), "reading a view", &arr);
   if (rc) return rc;
   cJSON *first = cJSON_DetachItemFromArray(arr, 0);
   cJSON_Delete(arr);
@@ -82,21 +91,22 @@ static int query_object(fs_store *st, const char *sql, const char *arg, const ch
   return FS_OK;
 }
 
+/* Adds the rows of a constant query with one text argument to o as name. */
 static int attach(fs_store *st, cJSON *o, const char *name, const char *sql, const char *arg) {
   cJSON *arr = NULL;
-  int rc = query_array(st, sql, &arg, 1, &arr);
+  int rc = fsi_view_rows(st, fsi_sql_query(st, sql, "t", arg), "reading a view", &arr);
   if (rc) return rc;
-  cJSON_AddItemToObject(o, name, arr);
+  if (!cJSON_AddItemToObject(o, name, arr)) {
+    cJSON_Delete(arr);
+    return fsi_fail(FS_ENOMEM, "out of memory");
+  }
   return FS_OK;
 }
 
-/* Order total in minor units: sum of qty * unit_price less line discount,
- * less the order discount, each rounded half away from zero once per line. */
-#define LINE_AMOUNT \
-  "(l.qty * l.unit_price * (10000 - coalesce(l.discount_bp, 0)) + 5000) / 10000"
-#define ORDER_TOTAL                                                                      \
-  "(SELECT (coalesce(sum(" LINE_AMOUNT "), 0) * (10000 - coalesce(o.discount_bp, 0)) + " \
-  "5000) / 10000 FROM order_lines l WHERE l.order_id = o.id)"
+/* A constant query without arguments. */
+static int query_all(fs_store *st, const char *sql, cJSON **out) {
+  return fsi_view_rows(st, fsi_sql_query(st, sql, NULL), "reading a view", out);
+}
 
 static const char SQL_CUSTOMERS[] =
     "SELECT id, name, vat, segment, address, city, country, phone, email, status, manager,"
@@ -110,7 +120,7 @@ static const char SQL_MEETINGS_OF[] =
     "SELECT id, at, place, kind, outcome, notes, follow_up FROM meetings"
     " WHERE customer_id = ?1 ORDER BY at DESC, id";
 static const char SQL_ORDERS_OF[] =
-    "SELECT o.id, o.status, o.currency, " ORDER_TOTAL " AS total, o.created_at"
+    "SELECT o.id, o.status, o.currency, " FSI_SQL_ORDER_TOTAL " AS total, o.created_at"
     " FROM orders o WHERE o.customer_id = ?1 ORDER BY o.created_at DESC, o.id";
 static const char SQL_BALANCES_OF[] =
     "SELECT currency, open, overdue FROM balances WHERE customer_id = ?1 ORDER BY currency";
@@ -123,14 +133,15 @@ static const char SQL_ORDERS[] =
     "SELECT o.id, o.customer_id, c.name AS customer_name, o.status, o.currency,"
     " o.discount_bp, o.created_at, o.submitted_at,"
     " (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id) AS lines,"
-    " " ORDER_TOTAL " AS total FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"
+    " " FSI_SQL_ORDER_TOTAL " AS total"
+    " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"
     " ORDER BY o.created_at, o.id";
 static const char SQL_ORDER[] =
     "SELECT o.id, o.customer_id, c.name AS customer_name, o.status, o.currency,"
-    " o.discount_bp, o.created_at, o.submitted_at, " ORDER_TOTAL " AS total"
+    " o.discount_bp, o.created_at, o.submitted_at, " FSI_SQL_ORDER_TOTAL " AS total"
     " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id = ?1";
 static const char SQL_LINES_OF[] =
-    "SELECT l.id, l.sku, p.name, l.qty, l.unit_price, l.discount_bp, " LINE_AMOUNT
+    "SELECT l.id, l.sku, p.name, l.qty, l.unit_price, l.discount_bp, " FSI_SQL_LINE_AMOUNT
     " AS amount FROM order_lines l LEFT JOIN products p ON p.sku = l.sku"
     " WHERE l.order_id = ?1 ORDER BY l.id";
 static const char SQL_PRODUCTS[] =
@@ -194,7 +205,8 @@ static int view_meetings(fs_store *st, const char *arg, cJSON **out) {
     args[1] = lo;
     args[2] = hi;
   }
-  return query_array(st, SQL_MEETINGS, args, 3, out);
+  return fsi_view_rows(st, fsi_sql_query(st, SQL_MEETINGS, "ttt", args[0], args[1], args[2]),
+                       "reading a view", out);
 }
 
 static int view_order(fs_store *st, const char *id, cJSON **out) {
@@ -211,7 +223,7 @@ static int view_order(fs_store *st, const char *id, cJSON **out) {
 
 static int view_products(fs_store *st, cJSON **out) {
   cJSON *arr = NULL, *it;
-  int rc = query_array(st, SQL_PRODUCTS, NULL, 0, &arr);
+  int rc = query_all(st, SQL_PRODUCTS, &arr);
   if (rc) return rc;
   cJSON_ArrayForEach(it, arr) {
     const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
@@ -242,13 +254,14 @@ int fs_pending_count(fs_store *st, int64_t *out) {
              " + (SELECT count(*) FROM fs_tomb WHERE tbl = '%s' AND seq > ?1"
              " AND src != ?2)",
              st->t[i].decl->name, st->t[i].decl->name);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-      return fsi_store_sqlfail(st, "counting pending changes");
+    sqlite3_stmt *s = prepare_built(st, sql, "counting pending changes");
+    if (!s) return FS_EIO;
     sqlite3_bind_int64(s, 1, c.seq);
     sqlite3_bind_int64(s, 2, st->hq_site ? st->hq_site : -1);
-    if (sqlite3_step(s) == SQLITE_ROW) total += sqlite3_column_int64(s, 0);
+    int step = fsi_sql_step(st, s, "counting pending changes");
+    if (step == 1) total += sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
+    if (step < 0) return step;
   }
   *out = total;
   return FS_OK;
@@ -266,10 +279,9 @@ static int view_status(fs_store *st, cJSON **out) {
   int64_t pending = 0, refused = 0;
   int rc = fs_pending_count(st, &pending);
   if (rc) return rc;
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT count(*) FROM fs_refused");
-  if (!s) return FS_EIO;
-  if (sqlite3_step(s) == SQLITE_ROW) refused = sqlite3_column_int64(s, 0);
-  sqlite3_reset(s);
+  if ((rc = fsi_sql_i64(st, &refused, "counting refused changes",
+                        "SELECT count(*) FROM fs_refused", NULL)))
+    return rc;
   cJSON *o = cJSON_CreateObject();
   if (!o) return fsi_fail(FS_ENOMEM, "out of memory");
   cJSON_AddStringToObject(o, "device_id", st->device_id);
@@ -282,38 +294,40 @@ static int view_status(fs_store *st, cJSON **out) {
   return FS_OK;
 }
 
-/* Every synced table, rows sorted by id, every declared column.  With a
- * manager, only what that manager's devices hold (head office). */
-static int view_export(fs_store *st, const char *manager, cJSON **out) {
+int fsi_view_table(fs_store *st, const fs_table *t, const char *where, const char *arg,
+                   cJSON **out) {
+  fsi_tbl_state *ts = fsi_store_table(st, t->name);
+  *out = NULL;
+  if (!ts) return fsi_fail(FS_EINVAL, "internal: %.64s is not a synced table here", t->name);
+  size_t n = strlen(ts->collist) + strlen(t->name) + (where ? strlen(where) : 0) + 64;
+  char *sql = malloc(n);
+  if (!sql) return fsi_fail(FS_ENOMEM, "out of memory");
+  snprintf(sql, n, "SELECT id, %s FROM \"%s\"%s%s ORDER BY id", ts->collist, t->name,
+           where ? " WHERE " : "", where ? where : "");
+  sqlite3_stmt *s = prepare_built(st, sql, "preparing a view");
+  free(sql);
+  if (!s) return FS_EIO;
+  if (where && arg && sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC) != SQLITE_OK) {
+    sqlite3_finalize(s);
+    return fsi_store_sqlfail(st, "binding a view");
+  }
+  int rc = fsi_view_rows(st, s, "reading a view", out);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Every synced table, rows sorted by id, every declared column. */
+static int view_export(fs_store *st, cJSON **out) {
   cJSON *o = cJSON_CreateObject();
   int rc = FS_OK;
   if (!o) return fsi_fail(FS_ENOMEM, "out of memory");
-  int has_customers = fsi_store_table(st, "customers") != NULL;
   for (size_t i = 0; i < st->nt && !rc; i++) {
-    fsi_tbl_state *ts = &st->t[i];
-    char *sql = malloc(strlen(ts->collist) + 512);
-    if (!sql) {
-      rc = fsi_fail(FS_ENOMEM, "out of memory");
-      break;
-    }
-    const char *where = "";
-    char wbuf[256];
-    if (manager && has_customers) {
-      if (!strcmp(ts->decl->name, "customers")) {
-        where = " WHERE manager = ?1";
-      } else if (ts->cust_col >= 0) {
-        snprintf(wbuf, sizeof wbuf,
-                 " WHERE \"%s\" IN (SELECT id FROM customers WHERE manager = ?1)",
-                 ts->decl->cols[ts->cust_col].name);
-        where = wbuf;
-      }
-    }
-    sprintf(sql, "SELECT id, %s FROM \"%s\"%s ORDER BY id", ts->collist, ts->decl->name, where);
     cJSON *arr = NULL;
-    const char *args[1] = {manager};
-    rc = query_array(st, sql, args, *where ? 1 : 0, &arr);
-    free(sql);
-    if (!rc) cJSON_AddItemToObject(o, ts->decl->name, arr);
+    rc = fsi_view_table(st, st->t[i].decl, NULL, NULL, &arr);
+    if (!rc && !cJSON_AddItemToObject(o, st->t[i].decl->name, arr)) {
+      cJSON_Delete(arr);
+      rc = fsi_fail(FS_ENOMEM, "out of memory");
+    }
   }
   if (rc) {
     cJSON_Delete(o);
@@ -323,123 +337,30 @@ static int view_export(fs_store *st, const char *manager, cJSON **out) {
   return FS_OK;
 }
 
+int fsi_view_begin(fs_store *st) { return fsi_sql_run(st, "reading the store", "BEGIN", NULL); }
+
+void fsi_view_end(fs_store *st) { fsi_sql_run(st, "reading the store", "COMMIT", NULL); }
+
 int fs_view_json(fs_store *st, const char *view, const char *arg, char **out) {
   cJSON *doc = NULL;
   int rc;
   *out = NULL;
   if (!view) return fsi_fail(FS_EINVAL, "no view named");
-  if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-    return fsi_store_sqlfail(st, "reading the store");
-  if (!strcmp(view, "customers")) rc = query_array(st, SQL_CUSTOMERS, NULL, 0, &doc);
+  if ((rc = fsi_view_begin(st))) return rc;
+  if (!strcmp(view, "customers")) rc = query_all(st, SQL_CUSTOMERS, &doc);
   else if (!strcmp(view, "customer")) rc = view_customer(st, arg, &doc);
   else if (!strcmp(view, "meetings")) rc = view_meetings(st, arg, &doc);
-  else if (!strcmp(view, "orders")) rc = query_array(st, SQL_ORDERS, NULL, 0, &doc);
+  else if (!strcmp(view, "orders")) rc = query_all(st, SQL_ORDERS, &doc);
   else if (!strcmp(view, "order")) rc = view_order(st, arg, &doc);
   else if (!strcmp(view, "products")) rc = view_products(st, &doc);
-  else if (!strcmp(view, "conflicts")) rc = query_array(st, SQL_CONFLICTS, NULL, 0, &doc);
-  else if (!strcmp(view, "refused")) rc = query_array(st, SQL_REFUSED, NULL, 0, &doc);
+  else if (!strcmp(view, "conflicts")) rc = query_all(st, SQL_CONFLICTS, &doc);
+  else if (!strcmp(view, "refused")) rc = query_all(st, SQL_REFUSED, &doc);
   else if (!strcmp(view, "status")) rc = view_status(st, &doc);
-  else if (!strcmp(view, "export")) rc = view_export(st, NULL, &doc);
-  else if (!strcmp(view, "export-manager")) {
-    rc = arg && *arg ? view_export(st, arg, &doc)
-                     : fsi_fail(FS_EINVAL, "export-manager needs a manager name");
-  } else {
-    rc = fsi_fail(FS_EINVAL, "unknown view \"%.40s\"", view);
-  }
-  sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  else if (!strcmp(view, "export")) rc = view_export(st, &doc);
+  else rc = fsi_fail(FS_EINVAL, "unknown view \"%.40s\"", view);
+  fsi_view_end(st);
   if (rc) return rc;
   *out = cJSON_PrintUnformatted(doc);
   cJSON_Delete(doc);
-  return *out ? FS_OK : fsi_fail(FS_ENOMEM, "out of memory");
-}
-
-/* ---------------------------------------------------------------- reports */
-
-/* Group expressions: the customer's current manager (head office assigns
- * it), or the customer itself. */
-#define GROUP_MANAGER "coalesce(c.manager, o.manager, '(unassigned)')"
-#define GROUP_CUSTOMER "o.customer_id"
-
-static int report_rows(fs_store *st, const char *sql, const char *month, cJSON **out) {
-  const char *args[1] = {month};
-  return query_array(st, sql, args, 1, out);
-}
-
-int fsi_view_report(fs_store *st, const char *kind, const char *month, const char *by,
-                char **out) {
-  char sql[2048];
-  int by_customer = by && !strcmp(by, "customer");
-  *out = NULL;
-  if (by && strcmp(by, "manager") && strcmp(by, "customer"))
-    return fsi_fail(FS_EINVAL, "--by must be manager or customer, not \"%.30s\"", by);
-  if (month) {
-    int64_t ms;
-    char day[16];
-    snprintf(day, sizeof day, "%.7s-01", month);
-    if (strlen(month) != 7 || fs_time_parse(&ms, day))
-      return fsi_fail(FS_EINVAL, "--month must be YYYY-MM, not \"%.30s\"", month);
-  }
-  if (!fsi_store_table(st, "orders"))
-    return fsi_fail(FS_EINVAL, "this store has no field-sales schema to report on");
-  const char *group = by_customer ? GROUP_CUSTOMER : GROUP_MANAGER;
-  const char *gname = by_customer ? "customer_id" : "manager";
-  const char *extra = by_customer ? ", c.name AS customer_name" : "";
-  if (!kind || !strcmp(kind, "orders")) {
-    snprintf(sql, sizeof sql,
-             "SELECT %s AS %s%s, o.currency, count(*) AS orders, sum(" ORDER_TOTAL
-             ") AS total FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"
-             " WHERE o.status IN ('submitted', 'confirmed')"
-             " AND (?1 IS NULL OR substr(coalesce(o.submitted_at, o.created_at), 1, 7) = ?1)"
-             " GROUP BY 1, o.currency ORDER BY 1, o.currency",
-             group, gname, extra);
-  } else if (!strcmp(kind, "meetings")) {
-    snprintf(sql, sizeof sql,
-             "SELECT %s AS %s%s, count(*) AS meetings,"
-             " sum(o.kind = 'visit') AS visits, sum(o.kind = 'call') AS calls,"
-             " sum(o.kind = 'exhibition') AS exhibitions FROM meetings o"
-             " LEFT JOIN customers c ON c.id = o.customer_id"
-             " WHERE (?1 IS NULL OR substr(o.at, 1, 7) = ?1) GROUP BY 1 ORDER BY 1",
-             group, gname, extra);
-  } else if (!strcmp(kind, "pipeline")) {
-    snprintf(sql, sizeof sql,
-             "SELECT %s AS %s%s, o.status, o.currency, count(*) AS orders, sum(" ORDER_TOTAL
-             ") AS total FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"
-             " WHERE (?1 IS NULL OR substr(o.created_at, 1, 7) = ?1)"
-             " GROUP BY 1, o.status, o.currency ORDER BY 1, o.status, o.currency",
-             group, gname, extra);
-  } else {
-    return fsi_fail(FS_EINVAL, "unknown report \"%.30s\": use orders, meetings or pipeline",
-                   kind);
-  }
-  cJSON *rows = NULL, *totals = NULL;
-  int rc;
-  if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-    return fsi_store_sqlfail(st, "reading the store");
-  rc = report_rows(st, sql, month, &rows);
-  if (!rc && strcmp(kind ? kind : "orders", "meetings") != 0)
-    rc = report_rows(st,
-                     !kind || !strcmp(kind, "orders")
-                         ? "SELECT o.currency, count(*) AS orders, sum(" ORDER_TOTAL
-                           ") AS total FROM orders o WHERE o.status IN ('submitted',"
-                           " 'confirmed') AND (?1 IS NULL OR substr(coalesce(o.submitted_at,"
-                           " o.created_at), 1, 7) = ?1) GROUP BY 1 ORDER BY 1"
-                         : "SELECT o.currency, count(*) AS orders, sum(" ORDER_TOTAL
-                           ") AS total FROM orders o WHERE (?1 IS NULL OR"
-                           " substr(o.created_at, 1, 7) = ?1) GROUP BY 1 ORDER BY 1",
-                     month, &totals);
-  sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-  if (rc) {
-    cJSON_Delete(rows);
-    return rc;
-  }
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "report", kind ? kind : "orders");
-  if (month) cJSON_AddStringToObject(o, "month", month);
-  else cJSON_AddNullToObject(o, "month");
-  cJSON_AddStringToObject(o, "by", by_customer ? "customer" : "manager");
-  cJSON_AddItemToObject(o, "rows", rows);
-  if (totals) cJSON_AddItemToObject(o, "totals", totals);
-  *out = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
   return *out ? FS_OK : fsi_fail(FS_ENOMEM, "out of memory");
 }

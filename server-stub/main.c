@@ -395,9 +395,7 @@ static int cmd_import(cli_ctx *ctx, int argc, char **argv) {
   fs_hq *hq = NULL;
   if ((rc = open_hq(ctx, &hq))) return rc;
   size_t n = 0;
-  fs_hq_lock(hq);
-  rc = fs_hq_import_csv(fs_hq_store(hq), pos[0], pos[1], &n);
-  fs_hq_unlock(hq);
+  rc = fs_hq_import_csv(hq, pos[0], pos[1], &n);
   fs_hq_close(hq);
   if (rc) return cli_lib_fail(rc);
   if (ctx->json) printf("{\"imported\":%zu,\"kind\":\"%s\"}\n", n, pos[0]);
@@ -417,7 +415,7 @@ static int cmd_assign(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   fs_hq *hq = NULL;
   if ((rc = open_hq(ctx, &hq))) return rc;
-  rc = fs_hq_assign(fs_hq_store(hq), pos[0], pos[1]);
+  rc = fs_hq_assign(hq, pos[0], pos[1]);
   fs_hq_close(hq);
   if (rc) return cli_lib_fail(rc);
   if (ctx->json) printf("{\"customer\":\"%s\",\"manager\":\"%s\"}\n", pos[0], pos[1]);
@@ -578,7 +576,11 @@ static int cmd_export_server(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if (!ctx->json) return cli_usage("export: --json is required.");
   char *doc = NULL;
-  if ((rc = view_cmd(ctx, manager ? "export-manager" : "export", manager, &doc))) return rc;
+  fs_hq *hq = NULL;
+  if ((rc = open_hq(ctx, &hq))) return rc;
+  rc = fs_hq_export_json(hq, manager, &doc);
+  fs_hq_close(hq);
+  if (rc) return cli_lib_fail(rc);
   rc = cli_print_json(doc);
   fs_free(doc);
   return rc;

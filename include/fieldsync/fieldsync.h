@@ -214,15 +214,6 @@ FS_EXTERN int fs_order_line_add(fs_store *st, const char *order_id, const char *
  * not a draft. */
 FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
 
-/* Head-office import of a CSV file (products, prices or balances: see
- * CLI.md).  Only on a head-office store.  A bad row refuses the whole file
- * (FS_EINVAL, message names the line); nothing is imported from it.
- * *count_out (may be NULL) receives the number of rows imported. */
-FS_EXTERN int fs_hq_import_csv(fs_store *st, const char *kind, const char *path,
-                     size_t *count_out);
-/* Head office assigns a customer to a manager. */
-FS_EXTERN int fs_hq_assign(fs_store *st, const char *customer_id, const char *manager);
-
 /* ------------------------------------------------------------- queries */
 
 /* JSON documents for the CLI and reports; *out is a caller-owned
@@ -238,8 +229,8 @@ FS_EXTERN int fs_hq_assign(fs_store *st, const char *customer_id, const char *ma
  *   "conflicts"            conflict log, newest first
  *   "refused"              changes head office refused, with reasons
  *   "export"               every synced table: {"table":[rows sorted by id]}
- *   "export-manager"       the same, restricted to what a manager's devices
- *                          hold (arg = manager; head office only)
+ *                          (a manager's subset of it at head office:
+ *                          fs_hq_export_json in <fieldsync/server.h>)
  * FS_ENOTFOUND for an unknown id, FS_EINVAL for an unknown view. */
 FS_EXTERN int fs_view_json(fs_store *st, const char *view, const char *arg, char **out);
 FS_EXTERN void fs_free(void *p);

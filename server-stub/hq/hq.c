@@ -1084,13 +1084,3 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
   sqlite3_finalize(s);
   return rc;
 }
-
-/* --------------------------------------------------------------- reports */
-
-int fs_hq_report_json(fs_hq *hq, const char *kind, const char *month, const char *by,
-                      char **out) {
-  pthread_mutex_lock(&hq->mu);
-  int rc = fsi_view_report(hq->st, kind, month, by, out);
-  pthread_mutex_unlock(&hq->mu);
-  return rc;
-}

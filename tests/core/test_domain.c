@@ -1,9 +1,10 @@
 /*
  * test_domain.c — the field-sales rules of local writes (core/domain.c) and
- * the head-office imports, on a real device home (fs_device_init, so the
- * store has a manager) whose catalog and prices arrive only the way they do
- * in production: imported at a head-office store (FS_OPEN_SERVER) from CSV
- * files and merged into the device as changes of the head-office site.
+ * head office's imports and assignments (server-stub/hq/import.c), on a
+ * real device home (fs_device_init, so the store has a manager) whose
+ * catalog and prices arrive only the way they do in production: imported
+ * at a head-office home (fs_hq_create) from CSV files and merged into the
+ * device as changes of the head-office site.
  *
  * Covers: customer defaults (status, manager, created_at); enumeration,
  * e-mail, country, length and UTF-8 validation; unknown customers for
@@ -16,8 +17,10 @@
  */
 #include <cjson/cJSON.h>
 #include <fieldsync/device.h>
+#include <fieldsync/server.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "merge.h"
 #include "storeInt.h"
@@ -25,7 +28,8 @@
 
 typedef struct env {
   char *dir;
-  fs_store *dev, *hq;
+  fs_hq *office;
+  fs_store *dev, *hq; /* hq: the office's central replica */
 } env;
 
 /* Writes text to dir/name, with CRLF line ends when crlf is set. */
@@ -53,7 +57,7 @@ static char *file_in(const env *e, const char *name, const char *text) {
 static void import(env *e, const char *kind, const char *csv, size_t expect) {
   char *p = file_in(e, "import.csv", csv);
   size_t n = 999;
-  CHECK_OK(fs_hq_import_csv(e->hq, kind, p, &n));
+  CHECK_OK(fs_hq_import_csv(e->office, kind, p, &n));
   CHECK_EQ_INT(n, expect);
   free(p);
 }
@@ -87,11 +91,14 @@ static void env_setup(env *e) {
   memset(e, 0, sizeof *e);
   e->dir = tu_tmpdir("domain");
   snprintf(home, sizeof home, "%s/home", e->dir);
-  snprintf(hq, sizeof hq, "%s/hq.db", e->dir);
+  snprintf(hq, sizeof hq, "%s/hq", e->dir);
   CHECK_OK(fs_device_init(home, "alice"));
   CHECK_OK(fs_device_open(&e->dev, home));
-  CHECK_OK(fs_store_open(&e->hq, hq, NULL, FS_OPEN_CREATE | FS_OPEN_SERVER));
-  if (!e->dev || !e->hq) abort();
+  CHECK(mkdir(hq, 0700) == 0);
+  CHECK_OK(fs_hq_create(hq));
+  CHECK_OK(fs_hq_open(&e->office, hq));
+  if (!e->dev || !e->office) abort();
+  e->hq = fs_hq_store(e->office);
   import(e, "products",
          "sku,name,unit,active\r\n"
          "A-1,Anvil,pcs,1\r\n"
@@ -105,7 +112,7 @@ static void env_setup(env *e) {
 
 static void env_teardown(env *e) {
   fs_store_close(e->dev);
-  fs_store_close(e->hq);
+  fs_hq_close(e->office);
   tu_rmrf(e->dir);
   free(e->dir);
 }
@@ -263,8 +270,6 @@ static void test_device_write_policy(void) {
   CHECK_CONTAINS(fs_errmsg(), "head office");
   CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", "B"}, {"manager", "bob"}}, 2, NULL),
             FS_EPERM);
-  CHECK_ERR(fs_hq_import_csv(e.dev, "products", "/nonexistent.csv", NULL), FS_EPERM);
-  CHECK_ERR(fs_hq_assign(e.dev, id, "bob"), FS_EPERM);
   cJSON *c = view(e.dev, "customer", id);
   CHECK_STR(jstr(c, "manager"), "alice");
   cJSON_Delete(c);
@@ -387,36 +392,36 @@ static void test_csv_refusals(void) {
   size_t n = 77;
   char *p = file_in(&e, "bad.csv",
                     "sku,name,unit,active\nD-4,Drill,pcs,1\nE-5,Easel,pcs,yes\nF-6,Fan,pcs,1\n");
-  CHECK_ERR(fs_hq_import_csv(e.hq, "products", p, &n), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(e.office, "products", p, &n), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 3");
   CHECK_EQ_INT(n, 0);
   CHECK_EQ_INT(nproducts(e.hq), 3); /* D-4 was not imported either */
   free(p);
   p = file_in(&e, "hdr.csv", "sku,name,active\nD-4,Drill,1\n");
-  CHECK_ERR(fs_hq_import_csv(e.hq, "products", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(e.office, "products", p, NULL), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 1");
   CHECK_CONTAINS(fs_errmsg(), "sku,name,unit,active");
   free(p);
   p = file_in(&e, "fields.csv", "sku,name,unit,active\nD-4,Drill,pcs,1\nE-5,\"Ea,sel\",1\n");
-  CHECK_ERR(fs_hq_import_csv(e.hq, "products", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(e.office, "products", p, NULL), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 3");
   free(p);
   p = file_in(&e, "quote.csv", "sku,name,unit,active\nD-4,\"Drill,pcs,1\n");
-  CHECK_ERR(fs_hq_import_csv(e.hq, "products", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(e.office, "products", p, NULL), FS_EINVAL);
   free(p);
   p = file_in(&e, "price.csv", "sku,currency,price\nA-1,EUR,9.99\nZZ-9,EUR,1.00\n");
-  CHECK_ERR(fs_hq_import_csv(e.hq, "prices", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(e.office, "prices", p, NULL), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 3");
   CHECK_CONTAINS(fs_errmsg(), "ZZ-9");
   free(p);
   p = file_in(&e, "price2.csv", "sku,currency,price\nA-1,EUR,12.345\n");
-  CHECK_ERR(fs_hq_import_csv(e.hq, "prices", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(e.office, "prices", p, NULL), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 2");
   free(p);
   p = file_in(&e, "kind.csv", "x\n");
-  CHECK_ERR(fs_hq_import_csv(e.hq, "invoices", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(e.office, "invoices", p, NULL), FS_EINVAL);
   free(p);
-  CHECK_ERR(fs_hq_import_csv(e.hq, "products", "/nonexistent/x.csv", NULL), FS_ENOTFOUND);
+  CHECK_ERR(fs_hq_import_csv(e.office, "products", "/nonexistent/x.csv", NULL), FS_ENOTFOUND);
   /* A-1 still costs 12.50: the refused price file changed nothing */
   cJSON *doc = view(e.hq, "products", NULL);
   const cJSON *pr = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(doc, 0), "prices");
@@ -424,7 +429,7 @@ static void test_csv_refusals(void) {
   cJSON_Delete(doc);
   /* a good file after the refusals, with blank lines and a quoted comma */
   p = file_in(&e, "good.csv", "sku,name,unit,active\n\nD-4,\"Drill, cordless\",pcs,1\n\n");
-  CHECK_OK(fs_hq_import_csv(e.hq, "products", p, &n));
+  CHECK_OK(fs_hq_import_csv(e.office, "products", p, &n));
   CHECK_EQ_INT(n, 1);
   free(p);
   CHECK_EQ_INT(nproducts(e.hq), 4);
@@ -438,11 +443,11 @@ static void test_csv_lf_line_ends(void) {
   env_setup(&e);
   size_t n = 0;
   char *p = file_as(&e, "lf.csv", "sku,name,unit,active\nD-4,Drill,pcs,1\nE-5,Easel,,1\n", 0);
-  CHECK_OK(fs_hq_import_csv(e.hq, "products", p, &n));
+  CHECK_OK(fs_hq_import_csv(e.office, "products", p, &n));
   CHECK_EQ_INT(n, 2);
   free(p);
   p = file_as(&e, "lf2.csv", "sku,currency,price\nD-4,EUR,99.90\n", 0);
-  CHECK_OK(fs_hq_import_csv(e.hq, "prices", p, &n));
+  CHECK_OK(fs_hq_import_csv(e.office, "prices", p, &n));
   CHECK_EQ_INT(n, 1);
   free(p);
   cJSON *doc = view(e.hq, "products", NULL);
@@ -474,11 +479,11 @@ static void test_hq_assign(void) {
   }
   CHECK_OK(fsi_merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 0);
-  CHECK_ERR(fs_hq_assign(e.hq, cust, ""), FS_EINVAL);
+  CHECK_ERR(fs_hq_assign(e.office, cust, ""), FS_EINVAL);
   char ghost[FS_ID_SIZE];
   fs_uuid7(ghost);
-  CHECK_ERR(fs_hq_assign(e.hq, ghost, "bob"), FS_ENOTFOUND);
-  CHECK_OK(fs_hq_assign(e.hq, cust, "bob"));
+  CHECK_ERR(fs_hq_assign(e.office, ghost, "bob"), FS_ENOTFOUND);
+  CHECK_OK(fs_hq_assign(e.office, cust, "bob"));
   CHECK_OK(fsi_merge_changes_since(e.hq, &c, &f, 1000, b, &next, &more));
   int saw_customer = 0, saw_contact = 0;
   for (size_t i = 0; i < b->nrows; i++) {

@@ -4,9 +4,11 @@
  * was (one transaction, all or nothing; no clock or counter advanced).
  * SQLite's max_page_count makes the database "full" at a chosen size.
  */
+#include <fieldsync/server.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "merge.h"
 #include "storeInt.h"
@@ -107,21 +109,24 @@ done:
 
 static void test_import_disk_full(void) {
   char *dir = tu_tmpdir("faults");
-  char csv[4300], store[4300];
+  char csv[4300], home[4300];
   snprintf(csv, sizeof csv, "%s/products.csv", dir);
-  snprintf(store, sizeof store, "%s/hq.db", dir);
+  snprintf(home, sizeof home, "%s/hq", dir);
   FILE *fp = fopen(csv, "w");
   if (!fp) abort();
   fputs("sku,name,unit,active\n", fp);
   for (int i = 0; i < 3000; i++) fprintf(fp, "SKU-%05d,%.190s,piece,1\n", i, big);
   fclose(fp);
-  fs_store *hq = NULL;
-  CHECK_OK(fs_store_open(&hq, store, NULL, FS_OPEN_CREATE | FS_OPEN_SERVER));
-  if (!hq) goto done;
+  fs_hq *office = NULL;
+  CHECK(mkdir(home, 0700) == 0);
+  CHECK_OK(fs_hq_create(home));
+  CHECK_OK(fs_hq_open(&office, home));
+  if (!office) goto done;
+  fs_store *hq = fs_hq_store(office);
   char *before = export_of(hq);
   cap_pages(hq, 40);
   size_t n = 99;
-  CHECK_ERR(fs_hq_import_csv(hq, "products", csv, &n), FS_EIO);
+  CHECK_ERR(fs_hq_import_csv(office, "products", csv, &n), FS_EIO);
   CHECK_EQ_INT(n, 0);
   CHECK_CONTAINS(fs_errmsg(), "line ");
   char *after = export_of(hq);
@@ -129,7 +134,7 @@ static void test_import_disk_full(void) {
   fs_free(before);
   fs_free(after);
 done:
-  fs_store_close(hq);
+  fs_hq_close(office);
   tu_rmrf(dir);
   free(dir);
 }

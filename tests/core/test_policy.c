@@ -19,8 +19,10 @@
  *
  * Wall time is pinned with FIELDSYNC_TEST_NOW_MS so that "later" is exact.
  */
+#include <fieldsync/server.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "merge.h"
 #include "storeInt.h"
@@ -44,6 +46,20 @@ static fs_store *open_hq(void) {
   CHECK_OK(fs_store_open(&st, ":memory:", NULL, FS_OPEN_CREATE | FS_OPEN_SERVER));
   if (!st) abort();
   return st;
+}
+
+/* A head-office home in a new directory *dir (for what only the handle
+ * does: assignments). */
+static fs_hq *open_office(char **dir) {
+  char home[4200];
+  fs_hq *hq = NULL;
+  *dir = tu_tmpdir("policy");
+  snprintf(home, sizeof home, "%s/hq", *dir);
+  CHECK(mkdir(home, 0700) == 0);
+  CHECK_OK(fs_hq_create(home));
+  CHECK_OK(fs_hq_open(&hq, home));
+  if (!hq) abort();
+  return hq;
 }
 
 /* A device store of the default schema for manager `mgr`. */
@@ -238,7 +254,9 @@ static void test_tombstone_takeover(void) {
  * delivered; an assignment undone at once leaks nothing to ben. */
 static void test_moved_customer_let_go(void) {
   set_now(T0);
-  fs_store *hq = open_hq();
+  char *dir = NULL;
+  fs_hq *office = open_office(&dir);
+  fs_store *hq = fs_hq_store(office);
   fs_store *anna = open_device("anna", hq), *ben = open_device("ben", hq);
   fsi_merge_cursor ap = {0, -1, ""}, apull = {0, -1, ""}, bpull = {0, -1, ""};
   char c[FS_ID_SIZE], k[FS_ID_SIZE], contact[FS_ID_SIZE];
@@ -251,7 +269,7 @@ static void test_moved_customer_let_go(void) {
   pull(hq, ben, &bpull, "ben");
 
   set_now(T0 + 1000);
-  CHECK_OK(fs_hq_assign(hq, c, "ben"));
+  CHECK_OK(fs_hq_assign(office, c, "ben"));
   fsi_batch *out = fsi_change_batch_new();
   extract_for(hq, anna, "anna", &apull, out);
   CHECK_EQ_INT(out->nrows, 1);
@@ -288,8 +306,8 @@ static void test_moved_customer_let_go(void) {
 
   /* back and forth: K goes to ben and straight back to anna */
   set_now(T0 + 3000);
-  CHECK_OK(fs_hq_assign(hq, k, "ben"));
-  CHECK_OK(fs_hq_assign(hq, k, "anna"));
+  CHECK_OK(fs_hq_assign(office, k, "ben"));
+  CHECK_OK(fs_hq_assign(office, k, "anna"));
   CHECK_OK(fs_update(anna, "customers", k, (fs_field[]){{"phone", "+48 58 2"}}, 1));
   push(anna, hq, &ap, "anna");
   out = fsi_change_batch_new();
@@ -329,7 +347,9 @@ static void test_moved_customer_let_go(void) {
   fsi_change_batch_free(b);
   fs_store_close(anna);
   fs_store_close(ben);
-  fs_store_close(hq);
+  fs_hq_close(office);
+  tu_rmrf(dir);
+  free(dir);
 }
 
 /* Break 6: re-sending an existing customer with a raised row clock and no

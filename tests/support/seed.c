@@ -3,8 +3,12 @@
  */
 #include "seed.h"
 
+#include <errno.h>
 #include <fieldsync/device.h>
+#include <fieldsync/server.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "merge.h"
 
@@ -30,19 +34,26 @@ static int copy_all(fs_store *from, fs_store *to) {
 
 int tu_seed_catalog(const char *home, const char *products_csv, const char *prices_csv,
                     const char *balances_csv) {
-  char path[4200];
+  char path[4200], store[4300];
   fs_store *dev = NULL, *hq = NULL;
+  fs_hq *office = NULL;
   int rc;
-  snprintf(path, sizeof path, "%s.hq.db", home);
+  snprintf(path, sizeof path, "%s.hq", home);
+  snprintf(store, sizeof store, "%s/store.db", path);
   if ((rc = fs_device_open(&dev, home))) return rc;
-  rc = fs_store_open(&hq, path, NULL, FS_OPEN_CREATE | FS_OPEN_SERVER);
+  if (access(store, F_OK) != 0) {
+    rc = mkdir(path, 0700) == 0 || errno == EEXIST ? FS_OK : FS_EIO;
+    if (!rc) rc = fs_hq_create(path);
+  }
+  if (!rc) rc = fs_hq_open(&office, path);
+  if (!rc) hq = fs_hq_store(office);
   if (!rc) rc = fs_store_set_hq_site(dev, fs_store_site(hq));
   if (!rc) rc = copy_all(dev, hq); /* the device's customers, for balances */
-  if (!rc && products_csv) rc = fs_hq_import_csv(hq, "products", products_csv, NULL);
-  if (!rc && prices_csv) rc = fs_hq_import_csv(hq, "prices", prices_csv, NULL);
-  if (!rc && balances_csv) rc = fs_hq_import_csv(hq, "balances", balances_csv, NULL);
+  if (!rc && products_csv) rc = fs_hq_import_csv(office, "products", products_csv, NULL);
+  if (!rc && prices_csv) rc = fs_hq_import_csv(office, "prices", prices_csv, NULL);
+  if (!rc && balances_csv) rc = fs_hq_import_csv(office, "balances", balances_csv, NULL);
   if (!rc) rc = copy_all(hq, dev);
-  fs_store_close(hq);
+  fs_hq_close(office);
   fs_store_close(dev);
   return rc;
 }

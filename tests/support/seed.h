@@ -1,7 +1,7 @@
 /*
  * seed.h — seeding a device home with head-office data through the
  * head-office path, for tests that run without a server: the device's rows
- * go to a head-office store (<home>.hq.db, kept between calls so its site id
+ * go to a head-office home (<home>.hq, kept between calls so its site id
  * stays the same), the CSV files are imported there as `fieldsync-server
  * import` does, and the head-office changes are merged into the device as a
  * pull would.  Never a device write.

@@ -108,6 +108,33 @@ int fs_hq_admit(fs_hq_reply *reply, fs_hq *hq, const fs_hq_request *req);
  * caller may use it alone.  Thread-safe: takes the lock itself. */
 void fs_hq_handle(fs_hq_reply *reply, fs_hq *hq, const fs_hq_request *req);
 
+/* ---------------------------------------------------------------------
+ * Head office's own data: imports, assignments and exports (import.c,
+ * report.c).  Each takes the handle's lock itself, so the caller must not
+ * hold fs_hq_lock. */
+
+/* Imports a CSV file into the central replica: kind products, prices or
+ * balances, the columns of CLI.md.  A bad row refuses the whole file
+ * (FS_EINVAL, the message names the line); nothing is imported from it.
+ * FS_ENOTFOUND when the file cannot be opened, FS_ETOOBIG over 64 MiB,
+ * FS_EIO when the store cannot be written.  *count_out (may be NULL)
+ * receives the number of rows imported (0 on failure). */
+int fs_hq_import_csv(fs_hq *hq, const char *kind, const char *path, size_t *count_out);
+
+/* Assigns a customer to a manager: that manager's devices receive the
+ * customer with its whole history at their next pull, and the devices of
+ * the manager who held it let it go.  FS_EINVAL for an empty manager,
+ * FS_ENOTFOUND for an unknown customer. */
+int fs_hq_assign(fs_hq *hq, const char *customer_id, const char *manager);
+
+/* The central replica as the export view shows it (fs_view_json's
+ * "export": every synced table, rows sorted by id, every declared column),
+ * or, with manager, exactly the subset that manager's devices hold: their
+ * customers, the rows belonging to them and every table that belongs to no
+ * customer, in the same shape.  *out is caller-owned (fs_free).  FS_EINVAL
+ * for an empty manager. */
+int fs_hq_export_json(fs_hq *hq, const char *manager, char **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,7 +10,8 @@
  * byte name, invalid UTF-8, a corrupt store, head-office verbs, --json on a
  * failing command) must give exactly one "fieldsync: ..." line on stderr,
  * nothing on stdout, a non-zero exit, and leave `export --json` byte for
- * byte as it was.  Every verb's --help exits 0 with usage on stdout.
+ * byte as it was.  Every verb's --help exits 0 with usage on stdout, and
+ * --version prints the version of the library it runs on.
  *
  * The tests run with TZ=Europe/Berlin so that "local time" differs from UTC
  * and a missing conversion shows.
@@ -189,6 +190,33 @@ static void test_help(void) {
   char *out = NULL;
   CHECK_EQ_INT(tu_run(&out, NULL, ARGS("fieldsync", "order", "line", "--qty", "abc", "--help")), 0);
   CHECK_CONTAINS(out, "--qty N");
+  free(out);
+}
+
+/* --version names the library the program was built with, in any position
+ * before the verb and as JSON with --json. */
+static void test_version(void) {
+  char *out = NULL, *err = NULL, want[64];
+  snprintf(want, sizeof want, "fieldsync %s\n", FS_VERSION_STRING);
+  CHECK_STR(fs_version(), FS_VERSION_STRING);
+  CHECK_EQ_INT(tu_run(&out, &err, ARGS("fieldsync", "--version")), 0);
+  CHECK_STR(out, want);
+  CHECK_STR(err, "");
+  free(out);
+  free(err);
+  out = NULL;
+  CHECK_EQ_INT(tu_run(&out, NULL, ARGS("fieldsync", "--home", "/nonexistent", "--version")), 0);
+  CHECK_STR(out, want);
+  free(out);
+  out = NULL;
+  CHECK_EQ_INT(tu_run(&out, NULL, ARGS("fieldsync", "--version", "--json")), 0);
+  cJSON *doc = json_doc(out);
+  CHECK_STR(str_of(doc, "version"), FS_VERSION_STRING);
+  cJSON_Delete(doc);
+  free(out);
+  out = NULL;
+  CHECK_EQ_INT(tu_run(&out, NULL, ARGS("fieldsync", "--help")), 0);
+  CHECK_CONTAINS(out, "--version");
   free(out);
 }
 
@@ -583,6 +611,7 @@ int main(void) {
   snprintf(g_home, n, "%s/home", dir);
 
   TEST_RUN(test_help);
+  TEST_RUN(test_version);
   TEST_RUN(test_usage_errors);
   TEST_RUN(test_no_store);
   TEST_RUN(test_offline_day);

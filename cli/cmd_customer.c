@@ -170,14 +170,11 @@ static int customer_list(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc(ctx, "customers", NULL, "a customer list", &arr, &rc)) return rc;
   static const cli_col cols[] = {
-      {"ID", "id", NULL, NULL, 0},
-      {"NAME", "name", NULL, NULL, 0},
-      {"CITY", "city", NULL, NULL, 0},
-      {"COUNTRY", "country", NULL, NULL, 0},
-      {"STATUS", "status", NULL, NULL, 0},
-      {"MANAGER", "manager", NULL, NULL, 0},
+      {"ID", "id", NULL, NULL, 0},         {"NAME", "name", NULL, NULL, 0},
+      {"CITY", "city", NULL, NULL, 0},     {"COUNTRY", "country", NULL, NULL, 0},
+      {"STATUS", "status", NULL, NULL, 0}, {"MANAGER", "manager", NULL, NULL, 0},
   };
-  cli_print_rows(cols, sizeof cols / sizeof cols[0], arr, NULL, "",
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
                  "No customers yet; add one with 'fieldsync customer add --name NAME'.\n");
   cJSON_Delete(arr);
   return rc;
@@ -229,28 +226,23 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
         {"OPEN", "open", cli_cell_money, NULL, 1},
         {"OVERDUE", "overdue", cli_cell_money, NULL, 1},
     };
-    cli_print_section("Balances", cols, 3, cJSON_GetObjectItemCaseSensitive(c, "balances"), NULL);
+    cli_print_section("Balances", cols, CLI_NCOLS(cols), c, "balances");
   }
   {
     static const cli_col cols[] = {
-        {"NAME", "name", NULL, NULL, 0},
-        {"ROLE", "role", NULL, NULL, 0},
-        {"PHONE", "phone", NULL, NULL, 0},
-        {"EMAIL", "email", NULL, NULL, 0},
+        {"NAME", "name", NULL, NULL, 0},   {"ROLE", "role", NULL, NULL, 0},
+        {"PHONE", "phone", NULL, NULL, 0}, {"EMAIL", "email", NULL, NULL, 0},
         {"ID", "id", NULL, NULL, 0},
     };
-    cli_print_section("Contacts", cols, 5, cJSON_GetObjectItemCaseSensitive(c, "contacts"), NULL);
+    cli_print_section("Contacts", cols, CLI_NCOLS(cols), c, "contacts");
   }
   {
     static const cli_col cols[] = {
-        {"AT", "at", cli_cell_time, NULL, 0},
-        {"KIND", "kind", NULL, NULL, 0},
-        {"PLACE", "place", NULL, NULL, 0},
-        {"OUTCOME", "outcome", NULL, NULL, 0},
-        {"FOLLOW-UP", "follow_up", NULL, NULL, 0},
-        {"ID", "id", NULL, NULL, 0},
+        {"AT", "at", cli_cell_time, NULL, 0},      {"KIND", "kind", NULL, NULL, 0},
+        {"PLACE", "place", NULL, NULL, 0},         {"OUTCOME", "outcome", NULL, NULL, 0},
+        {"FOLLOW-UP", "follow_up", NULL, NULL, 0}, {"ID", "id", NULL, NULL, 0},
     };
-    cli_print_section("Meetings", cols, 6, cJSON_GetObjectItemCaseSensitive(c, "meetings"), NULL);
+    cli_print_section("Meetings", cols, CLI_NCOLS(cols), c, "meetings");
   }
   {
     static const cli_col cols[] = {
@@ -259,7 +251,7 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
         {"TOTAL", "total", cli_cell_money, NULL, 1},
         {"CREATED", "created_at", cli_cell_time, NULL, 0},
     };
-    cli_print_section("Orders", cols, 4, cJSON_GetObjectItemCaseSensitive(c, "orders"), NULL);
+    cli_print_section("Orders", cols, CLI_NCOLS(cols), c, "orders");
   }
   cJSON_Delete(c);
   return rc;

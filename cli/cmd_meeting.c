@@ -113,15 +113,12 @@ static int meeting_list(cli_ctx *ctx, int argc, char **argv) {
   }
   if (!cli_view_doc(ctx, "meetings", arg[0] ? arg : NULL, "a meeting list", &arr, &rc)) return rc;
   static const cli_col cols[] = {
-      {"AT", "at", cli_cell_time, NULL, 0},
-      {"CUSTOMER", "customer_name", NULL, NULL, 0},
-      {"KIND", "kind", NULL, NULL, 0},
-      {"PLACE", "place", NULL, NULL, 0},
-      {"OUTCOME", "outcome", NULL, NULL, 0},
-      {"FOLLOW-UP", "follow_up", NULL, NULL, 0},
+      {"AT", "at", cli_cell_time, NULL, 0},  {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"KIND", "kind", NULL, NULL, 0},       {"PLACE", "place", NULL, NULL, 0},
+      {"OUTCOME", "outcome", NULL, NULL, 0}, {"FOLLOW-UP", "follow_up", NULL, NULL, 0},
       {"ID", "id", NULL, NULL, 0},
   };
-  cli_print_rows(cols, sizeof cols / sizeof cols[0], arr, NULL, "",
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
                  arg[0] ? "No meetings match.\n" : "No meetings yet.\n");
   cJSON_Delete(arr);
   return rc;

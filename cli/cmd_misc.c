@@ -121,7 +121,7 @@ static int product_list(cli_ctx *ctx, int argc, char **argv) {
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc(ctx, "products", NULL, "a product list", &arr, &rc)) return rc;
-  cli_print_rows(cols, sizeof cols / sizeof cols[0], arr, NULL, "",
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
                  "No products yet; the catalog arrives from head office with "
                  "'fieldsync sync'.\n");
   cJSON_Delete(arr);
@@ -156,14 +156,12 @@ static int print_refused(cli_ctx *ctx) {
   fs_free(doc);
   if (!arr) return CLI_EFAIL;
   static const cli_col cols[] = {
-      {"WHEN", "at", cli_cell_time, NULL, 0},
-      {"TABLE", "table", NULL, NULL, 0},
-      {"ROW", "row", NULL, NULL, 0},
-      {"COLUMN", "column", NULL, "(whole row)", 0},
+      {"WHEN", "at", cli_cell_time, NULL, 0}, {"TABLE", "table", NULL, NULL, 0},
+      {"ROW", "row", NULL, NULL, 0},          {"COLUMN", "column", NULL, "(whole row)", 0},
       {"REASON", "reason", NULL, NULL, 0},
   };
   printf("\nRefused by head office:\n");
-  cli_print_rows(cols, sizeof cols / sizeof cols[0], arr, NULL, "  ", NULL);
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "  ", NULL);
   cJSON_Delete(arr);
   return CLI_OK;
 }

@@ -184,7 +184,7 @@ static int order_list(cli_ctx *ctx, int argc, char **argv) {
       {"TOTAL", "total", cli_cell_money, NULL, 1},
       {"CREATED", "created_at", cli_cell_time, NULL, 0},
   };
-  cli_print_rows(cols, sizeof cols / sizeof cols[0], arr, NULL, "",
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
                  "No orders yet; start one with 'fieldsync order new --customer ID'.\n");
   cJSON_Delete(arr);
   return rc;
@@ -228,7 +228,7 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
         {"DISC.", "discount_bp", cli_cell_pct, NULL, 1},
         {"AMOUNT", "amount", cli_cell_money, NULL, 1},
     };
-    cli_print_section("Lines", cols, 6, cJSON_GetObjectItemCaseSensitive(o, "lines"), o);
+    cli_print_section("Lines", cols, CLI_NCOLS(cols), o, "lines");
   }
   {
     char tot[64];

@@ -71,9 +71,11 @@ static int print_version(const cli_ctx *ctx) {
     return CLI_OK;
   }
   cJSON *o = cJSON_CreateObject();
-  int rc = o && cJSON_AddStringToObject(o, "version", fs_version())
-               ? cli_print_cjson(o)
-               : cli_fail("out of memory.");
+  int rc;
+  if (!o || !cJSON_AddStringToObject(o, "version", fs_version()))
+    rc = cli_fail("out of memory.");
+  else
+    rc = cli_print_cjson(o);
   cJSON_Delete(o);
   return rc;
 }

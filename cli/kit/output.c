@@ -305,8 +305,9 @@ size_t cli_print_rows(const cli_col *cols, size_t ncols, const cJSON *rows, cons
   return n;
 }
 
-void cli_print_section(const char *title, const cli_col *cols, size_t ncols, const cJSON *rows,
-                       const cJSON *doc) {
+void cli_print_section(const char *title, const cli_col *cols, size_t ncols, const cJSON *doc,
+                       const char *member) {
+  const cJSON *rows = cJSON_GetObjectItemCaseSensitive(doc, member);
   printf("\n%s:%s", title, cJSON_GetArraySize(rows) ? "\n" : "");
   cli_print_rows(cols, ncols, rows, doc, "  ", " none\n");
 }
@@ -342,7 +343,7 @@ void cli_print_conflicts(const cJSON *arr) {
       {"DETECTED", "detected_at", cli_cell_time, NULL, 0},
       {"RESOLUTION", "resolution", NULL, NULL, 0},
   };
-  cli_print_rows(cols, sizeof cols / sizeof cols[0], arr, NULL, "", "No conflicts.\n");
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "", "No conflicts.\n");
 }
 
 /* ------------------------------------------------------------ CSV */

@@ -36,8 +36,7 @@ static const char *wanted_case(void) {
 
 int tu_selected(const char *fn) {
   const char *w = wanted_case();
-  int yes = !w || strcmp(w, fn) == 0 ||
-            (strncmp(fn, "test_", 5) == 0 && strcmp(w, fn + 5) == 0);
+  int yes = !w || strcmp(w, fn) == 0 || (strncmp(fn, "test_", 5) == 0 && strcmp(w, fn + 5) == 0);
   if (yes) tu_ran++;
   return yes;
 }

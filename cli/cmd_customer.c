@@ -169,28 +169,13 @@ static int customer_list(cli_ctx *ctx, int argc, char **argv) {
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc(ctx, "customers", NULL, "a customer list", &arr, &rc)) return rc;
-  if (cJSON_GetArraySize(arr) == 0) {
-    printf("No customers yet; add one with 'fieldsync customer add --name "
-           "NAME'.\n");
-    goto done;
-  }
-  {
-    static const char *const heads[] = {"ID",      "NAME",   "CITY",
-                                        "COUNTRY", "STATUS", "MANAGER"};
-    static const char *const keys[] = {"id",      "name",   "city",
-                                       "country", "status", "manager"};
-    cli_table *t = cli_table_new(6, heads, 0);
-    const cJSON *c;
-    cJSON_ArrayForEach(c, arr) {
-      char b[6][256];
-      const char *cells[6];
-      for (int i = 0; i < 6; i++) cells[i] = cli_text(b[i], sizeof b[i], c, keys[i], "-");
-      cli_table_add(t, cells);
-    }
-    cli_table_print(t, "");
-    cli_table_free(t);
-  }
-done:
+  static const cli_col cols[] = {
+      {"ID", "id", NULL, NULL, 0},         {"NAME", "name", NULL, NULL, 0},
+      {"CITY", "city", NULL, NULL, 0},     {"COUNTRY", "country", NULL, NULL, 0},
+      {"STATUS", "status", NULL, NULL, 0}, {"MANAGER", "manager", NULL, NULL, 0},
+  };
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
+                 "No customers yet; add one with 'fieldsync customer add --name NAME'.\n");
   cJSON_Delete(arr);
   return rc;
 }
@@ -205,67 +190,6 @@ static void print_overdue(const cJSON *balances) {
     cli_text(cur, sizeof cur, b, "currency", "");
     printf("OVERDUE: %s overdue of %s open\n", cli_money(d, sizeof d, overdue, cur),
            cli_money(o, sizeof o, open, cur));
-  }
-}
-
-/* One titled section: a table of `n` columns from the objects of `arr`,
- * each cell formatted by `cell`. */
-typedef void (*cell_fn)(char *buf, size_t cap, const cJSON *row, size_t col);
-
-static void section(const char *title, const cJSON *arr, size_t n,
-                    const char *const *heads, unsigned right, cell_fn cell) {
-  printf("\n%s:", title);
-  if (cJSON_GetArraySize(arr) == 0) {
-    printf(" none\n");
-    return;
-  }
-  printf("\n");
-  cli_table *t = cli_table_new(n, heads, right);
-  const cJSON *r;
-  cJSON_ArrayForEach(r, arr) {
-    char b[8][256];
-    const char *cells[8];
-    for (size_t i = 0; i < n && i < 8; i++) {
-      cell(b[i], sizeof b[i], r, i);
-      cells[i] = b[i];
-    }
-    cli_table_add(t, cells);
-  }
-  cli_table_print(t, "  ");
-  cli_table_free(t);
-}
-
-static void balance_cell(char *buf, size_t cap, const cJSON *r, size_t col) {
-  char cur[16];
-  cli_text(cur, sizeof cur, r, "currency", "");
-  if (col == 0) snprintf(buf, cap, "%s", cur);
-  else cli_money(buf, cap, cli_int(r, col == 1 ? "open" : "overdue", 0), cur);
-}
-
-static void contact_cell(char *buf, size_t cap, const cJSON *r, size_t col) {
-  static const char *const keys[] = {"name", "role", "phone", "email", "id"};
-  cli_text(buf, cap, r, keys[col], "-");
-}
-
-static void meeting_cell(char *buf, size_t cap, const cJSON *r, size_t col) {
-  static const char *const keys[] = {"at",        "kind", "place", "outcome",
-                                     "follow_up", "id"};
-  char iso[64];
-  if (col == 0) cli_localtime(buf, cap, cli_text(iso, sizeof iso, r, "at", ""), "-");
-  else cli_text(buf, cap, r, keys[col], "-");
-}
-
-static void order_cell(char *buf, size_t cap, const cJSON *r, size_t col) {
-  char tmp[64];
-  switch (col) {
-  case 0: cli_text(buf, cap, r, "id", "-"); break;
-  case 1: cli_text(buf, cap, r, "status", "-"); break;
-  case 2:
-    cli_money(buf, cap, cli_int(r, "total", 0),
-              cli_text(tmp, sizeof tmp, r, "currency", ""));
-    break;
-  default:
-    cli_localtime(buf, cap, cli_text(tmp, sizeof tmp, r, "created_at", ""), "-");
   }
 }
 
@@ -297,25 +221,37 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
     cli_kv_print(labels, vals, NK, "");
   }
   {
-    static const char *const h[] = {"CURRENCY", "OPEN", "OVERDUE"};
-    section("Balances", cJSON_GetObjectItemCaseSensitive(c, "balances"), 3, h,
-            0x6u, balance_cell);
+    static const cli_col cols[] = {
+        {"CURRENCY", "currency", NULL, NULL, 0},
+        {"OPEN", "open", cli_cell_money, NULL, 1},
+        {"OVERDUE", "overdue", cli_cell_money, NULL, 1},
+    };
+    cli_print_section("Balances", cols, CLI_NCOLS(cols), c, "balances");
   }
   {
-    static const char *const h[] = {"NAME", "ROLE", "PHONE", "EMAIL", "ID"};
-    section("Contacts", cJSON_GetObjectItemCaseSensitive(c, "contacts"), 5, h, 0,
-            contact_cell);
+    static const cli_col cols[] = {
+        {"NAME", "name", NULL, NULL, 0},   {"ROLE", "role", NULL, NULL, 0},
+        {"PHONE", "phone", NULL, NULL, 0}, {"EMAIL", "email", NULL, NULL, 0},
+        {"ID", "id", NULL, NULL, 0},
+    };
+    cli_print_section("Contacts", cols, CLI_NCOLS(cols), c, "contacts");
   }
   {
-    static const char *const h[] = {"AT",        "KIND", "PLACE", "OUTCOME",
-                                    "FOLLOW-UP", "ID"};
-    section("Meetings", cJSON_GetObjectItemCaseSensitive(c, "meetings"), 6, h, 0,
-            meeting_cell);
+    static const cli_col cols[] = {
+        {"AT", "at", cli_cell_time, NULL, 0},      {"KIND", "kind", NULL, NULL, 0},
+        {"PLACE", "place", NULL, NULL, 0},         {"OUTCOME", "outcome", NULL, NULL, 0},
+        {"FOLLOW-UP", "follow_up", NULL, NULL, 0}, {"ID", "id", NULL, NULL, 0},
+    };
+    cli_print_section("Meetings", cols, CLI_NCOLS(cols), c, "meetings");
   }
   {
-    static const char *const h[] = {"ID", "STATUS", "TOTAL", "CREATED"};
-    section("Orders", cJSON_GetObjectItemCaseSensitive(c, "orders"), 4, h, 0x4u,
-            order_cell);
+    static const cli_col cols[] = {
+        {"ID", "id", NULL, NULL, 0},
+        {"STATUS", "status", NULL, NULL, 0},
+        {"TOTAL", "total", cli_cell_money, NULL, 1},
+        {"CREATED", "created_at", cli_cell_time, NULL, 0},
+    };
+    cli_print_section("Orders", cols, CLI_NCOLS(cols), c, "orders");
   }
   cJSON_Delete(c);
   return rc;

@@ -112,30 +112,14 @@ static int meeting_list(cli_ctx *ctx, int argc, char **argv) {
     snprintf(arg + l, sizeof arg - l, "%sday=%s", l ? "&" : "", day);
   }
   if (!cli_view_doc(ctx, "meetings", arg[0] ? arg : NULL, "a meeting list", &arr, &rc)) return rc;
-  if (cJSON_GetArraySize(arr) == 0) {
-    printf("No meetings%s.\n", arg[0] ? " match" : " yet");
-    goto done;
-  }
-  {
-    static const char *const heads[] = {"AT",      "CUSTOMER",  "KIND", "PLACE",
-                                        "OUTCOME", "FOLLOW-UP", "ID"};
-    static const char *const keys[] = {"at",      "customer_name", "kind",
-                                       "place",   "outcome",       "follow_up",
-                                       "id"};
-    cli_table *t = cli_table_new(7, heads, 0);
-    const cJSON *m;
-    cJSON_ArrayForEach(m, arr) {
-      char b[7][256], iso[64];
-      const char *cells[7];
-      for (int i = 0; i < 7; i++) cells[i] = cli_text(b[i], sizeof b[i], m, keys[i], "-");
-      cells[0] = cli_localtime(b[0], sizeof b[0], cli_text(iso, sizeof iso, m, "at", ""),
-                               "-");
-      cli_table_add(t, cells);
-    }
-    cli_table_print(t, "");
-    cli_table_free(t);
-  }
-done:
+  static const cli_col cols[] = {
+      {"AT", "at", cli_cell_time, NULL, 0},  {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"KIND", "kind", NULL, NULL, 0},       {"PLACE", "place", NULL, NULL, 0},
+      {"OUTCOME", "outcome", NULL, NULL, 0}, {"FOLLOW-UP", "follow_up", NULL, NULL, 0},
+      {"ID", "id", NULL, NULL, 0},
+  };
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
+                 arg[0] ? "No meetings match.\n" : "No meetings yet.\n");
   cJSON_Delete(arr);
   return rc;
 }

@@ -84,48 +84,46 @@ static const char product_usage[] =
     "Commands:\n"
     "  list [--json]   the catalog pushed down by head office (read-only here)\n";
 
+/* "active" is 1 or 0 in the store; anything else is shown as it is. */
+static const char *active_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                               const cJSON *doc) {
+  if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(row, col->key)))
+    return cli_int(row, col->key, 0) ? "yes" : "no";
+  return cli_cell_text(buf, cap, row, col, doc);
+}
+
+/* Every price of the product, "12.50 EUR, 13.90 USD". */
+static const char *prices_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                               const cJSON *doc) {
+  const cJSON *pr;
+  size_t n = 0;
+  (void)doc;
+  buf[0] = '\0';
+  cJSON_ArrayForEach(pr, cJSON_GetObjectItemCaseSensitive(row, col->key)) {
+    char cur[16], m[64];
+    cli_text(cur, sizeof cur, pr, "currency", "");
+    cli_money(m, sizeof m, cli_int(pr, "price", 0), cur);
+    if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", m);
+  }
+  return buf;
+}
+
 static int product_list(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"product list", product_list_usage, no_opts, NULL, NULL, 0};
+  static const cli_col cols[] = {
+      {"SKU", "sku", NULL, NULL, 0},
+      {"NAME", "name", NULL, NULL, 0},
+      {"UNIT", "unit", NULL, NULL, 0},
+      {"ACTIVE", "active", active_cell, NULL, 0},
+      {"PRICES", "prices", prices_cell, NULL, 0},
+  };
   cJSON *arr = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc(ctx, "products", NULL, "a product list", &arr, &rc)) return rc;
-  if (cJSON_GetArraySize(arr) == 0) {
-    printf("No products yet; the catalog arrives from head office with "
-           "'fieldsync sync'.\n");
-    goto done;
-  }
-  {
-    static const char *const heads[] = {"SKU", "NAME", "UNIT", "ACTIVE",
-                                        "PRICES"};
-    cli_table *t = cli_table_new(5, heads, 0);
-    const cJSON *p;
-    cJSON_ArrayForEach(p, arr) {
-      char b[4][256], prices[256] = "";
-      const char *cells[5];
-      size_t n = 0;
-      cells[0] = cli_text(b[0], sizeof b[0], p, "sku", "-");
-      cells[1] = cli_text(b[1], sizeof b[1], p, "name", "-");
-      cells[2] = cli_text(b[2], sizeof b[2], p, "unit", "-");
-      const cJSON *act = cJSON_GetObjectItemCaseSensitive(p, "active");
-      cells[3] = cJSON_IsNumber(act) ? (cli_int(p, "active", 0) ? "yes" : "no")
-                                     : cli_text(b[3], sizeof b[3], p, "active", "-");
-      const cJSON *pr;
-      cJSON_ArrayForEach(pr, cJSON_GetObjectItemCaseSensitive(p, "prices")) {
-        char cur[16], m[64];
-        cli_text(cur, sizeof cur, pr, "currency", "");
-        cli_money(m, sizeof m, cli_int(pr, "price", 0), cur);
-        if (n < sizeof prices)
-          n += (size_t)snprintf(prices + n, sizeof prices - n, "%s%s",
-                                n ? ", " : "", m);
-      }
-      cells[4] = prices;
-      cli_table_add(t, cells);
-    }
-    cli_table_print(t, "");
-    cli_table_free(t);
-  }
-done:
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
+                 "No products yet; the catalog arrives from head office with "
+                 "'fieldsync sync'.\n");
   cJSON_Delete(arr);
   return rc;
 }
@@ -157,22 +155,13 @@ static int print_refused(cli_ctx *ctx) {
   cJSON *arr = cli_parse_doc(doc, "the refused changes");
   fs_free(doc);
   if (!arr) return CLI_EFAIL;
-  static const char *const heads[] = {"WHEN", "TABLE", "ROW", "COLUMN", "REASON"};
-  cli_table *t = cli_table_new(5, heads, 0);
-  const cJSON *it;
-  cJSON_ArrayForEach(it, arr) {
-    char c[5][300], iso[64];
-    cli_localtime(c[0], sizeof c[0], cli_text(iso, sizeof iso, it, "at", ""), "-");
-    cli_text(c[1], sizeof c[1], it, "table", "-");
-    cli_text(c[2], sizeof c[2], it, "row", "-");
-    cli_text(c[3], sizeof c[3], it, "column", "(whole row)");
-    cli_text(c[4], sizeof c[4], it, "reason", "-");
-    const char *cells[] = {c[0], c[1], c[2], c[3], c[4]};
-    cli_table_add(t, cells);
-  }
+  static const cli_col cols[] = {
+      {"WHEN", "at", cli_cell_time, NULL, 0}, {"TABLE", "table", NULL, NULL, 0},
+      {"ROW", "row", NULL, NULL, 0},          {"COLUMN", "column", NULL, "(whole row)", 0},
+      {"REASON", "reason", NULL, NULL, 0},
+  };
   printf("\nRefused by head office:\n");
-  cli_table_print(t, "  ");
-  cli_table_free(t);
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "  ", NULL);
   cJSON_Delete(arr);
   return CLI_OK;
 }

@@ -175,34 +175,17 @@ static int order_list(cli_ctx *ctx, int argc, char **argv) {
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc(ctx, "orders", NULL, "an order list", &arr, &rc)) return rc;
-  if (cJSON_GetArraySize(arr) == 0) {
-    printf("No orders yet; start one with 'fieldsync order new --customer "
-           "ID'.\n");
-    goto done;
-  }
-  {
-    static const char *const heads[] = {"ID",    "CUSTOMER", "STATUS", "LINES",
-                                        "DISC.", "TOTAL",    "CREATED"};
-    cli_table *t = cli_table_new(7, heads, 0x38u);
-    const cJSON *o;
-    cJSON_ArrayForEach(o, arr) {
-      char b[7][256], cur[16], iso[64];
-      const char *cells[7];
-      cli_text(cur, sizeof cur, o, "currency", "");
-      cells[0] = cli_text(b[0], sizeof b[0], o, "id", "-");
-      cells[1] = cli_text(b[1], sizeof b[1], o, "customer_name", "-");
-      cells[2] = cli_text(b[2], sizeof b[2], o, "status", "-");
-      cells[3] = cli_text(b[3], sizeof b[3], o, "lines", "0");
-      cells[4] = cli_pct(b[4], sizeof b[4], cli_int(o, "discount_bp", 0));
-      cells[5] = cli_money(b[5], sizeof b[5], cli_int(o, "total", 0), cur);
-      cells[6] = cli_localtime(b[6], sizeof b[6],
-                               cli_text(iso, sizeof iso, o, "created_at", ""), "-");
-      cli_table_add(t, cells);
-    }
-    cli_table_print(t, "");
-    cli_table_free(t);
-  }
-done:
+  static const cli_col cols[] = {
+      {"ID", "id", NULL, NULL, 0},
+      {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"STATUS", "status", NULL, NULL, 0},
+      {"LINES", "lines", NULL, "0", 1},
+      {"DISC.", "discount_bp", cli_cell_pct, NULL, 1},
+      {"TOTAL", "total", cli_cell_money, NULL, 1},
+      {"CREATED", "created_at", cli_cell_time, NULL, 0},
+  };
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
+                 "No orders yet; start one with 'fieldsync order new --customer ID'.\n");
   cJSON_Delete(arr);
   return rc;
 }
@@ -235,29 +218,17 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
                             cli_text(iso2, sizeof iso2, o, "submitted_at", ""), "-");
     cli_kv_print(keys, vals, 8, "");
   }
-  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(o, "lines");
-  printf("\nLines:");
-  if (cJSON_GetArraySize(lines) == 0) {
-    printf(" none\n");
-  } else {
-    static const char *const heads[] = {"SKU",      "NAME",   "QTY",
-                                        "UNIT PRICE", "DISC.", "AMOUNT"};
-    cli_table *t = cli_table_new(6, heads, 0x3Cu);
-    const cJSON *l;
-    printf("\n");
-    cJSON_ArrayForEach(l, lines) {
-      char b[6][256];
-      const char *cells[6];
-      cells[0] = cli_text(b[0], sizeof b[0], l, "sku", "-");
-      cells[1] = cli_text(b[1], sizeof b[1], l, "name", "-");
-      cells[2] = cli_text(b[2], sizeof b[2], l, "qty", "-");
-      cells[3] = cli_money(b[3], sizeof b[3], cli_int(l, "unit_price", 0), cur);
-      cells[4] = cli_pct(b[4], sizeof b[4], cli_int(l, "discount_bp", 0));
-      cells[5] = cli_money(b[5], sizeof b[5], cli_int(l, "amount", 0), cur);
-      cli_table_add(t, cells);
-    }
-    cli_table_print(t, "  ");
-    cli_table_free(t);
+  {
+    /* the lines carry no currency: their money is in the order's */
+    static const cli_col cols[] = {
+        {"SKU", "sku", NULL, NULL, 0},
+        {"NAME", "name", NULL, NULL, 0},
+        {"QTY", "qty", NULL, NULL, 1},
+        {"UNIT PRICE", "unit_price", cli_cell_money, NULL, 1},
+        {"DISC.", "discount_bp", cli_cell_pct, NULL, 1},
+        {"AMOUNT", "amount", cli_cell_money, NULL, 1},
+    };
+    cli_print_section("Lines", cols, CLI_NCOLS(cols), o, "lines");
   }
   {
     char tot[64];

@@ -2,7 +2,8 @@
  * main.c — `fieldsync`, the device command line: top-level dispatch.
  *
  * Reads the global flags that may come before the verb (--home DIR, --json,
- * --help), finds the verb in one table and hands it the words after it.
+ * --help, --version), finds the verb in one table and hands it the words
+ * after it.
  * Each verb lives in a cmd_*.c file and returns the process exit status
  * (0 ok, 1 failure, 2 usage error); main only adds the final flush check so
  * a full disk or a closed pipe is reported rather than silently lost.
@@ -43,6 +44,7 @@ static const char usage[] =
     "               ~/.fieldsync)\n"
     "  --json       print one JSON document on stdout instead of tables\n"
     "  --help, -h   this help; 'fieldsync COMMAND --help' for a command\n"
+    "  --version    print \"fieldsync X.Y.Z\" (with --json: {\"version\":\"X.Y.Z\"})\n"
     "\n"
     "Times accept \"YYYY-MM-DD HH:MM\" (local time), \"YYYY-MM-DD\" or ISO-8601.\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
@@ -61,9 +63,26 @@ static const verb verbs[] = {
     {"sync", cmd_sync},         {NULL, NULL},
 };
 
+/* The library's version: this program is built with the library it ships
+ * with, so fs_version() is the version of both. */
+static int print_version(const cli_ctx *ctx) {
+  if (!ctx->json) {
+    printf("fieldsync %s\n", fs_version());
+    return CLI_OK;
+  }
+  cJSON *o = cJSON_CreateObject();
+  int rc;
+  if (!o || !cJSON_AddStringToObject(o, "version", fs_version()))
+    rc = cli_fail("out of memory.");
+  else
+    rc = cli_print_cjson(o);
+  cJSON_Delete(o);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   cli_ctx ctx = {0};
-  int i = 1, rc;
+  int i = 1, rc, version = 0;
   tzset();
 
   /* global flags before the verb */
@@ -75,6 +94,8 @@ int main(int argc, char **argv) {
     }
     if (strcmp(a, "--json") == 0) {
       ctx.json = 1;
+    } else if (strcmp(a, "--version") == 0) {
+      version = 1;
     } else if (strcmp(a, "--home") == 0 || strncmp(a, "--home=", 7) == 0) {
       const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
       if (!v || !*v)
@@ -85,6 +106,7 @@ int main(int argc, char **argv) {
     }
     i++;
   }
+  if (version) return cli_finish(print_version(&ctx));
   if (i >= argc)
     return cli_usage("no command given; see 'fieldsync --help' for the commands.");
 

@@ -149,6 +149,50 @@ size_t cli_table_rows(const cli_table *t);
 void cli_table_print(const cli_table *t, const char *indent);
 void cli_table_free(cli_table *t);
 
+/* A list verb's table, declared instead of built: one cli_col per column,
+ * applied to every object of a JSON array by cli_print_rows. */
+typedef struct cli_col cli_col;
+/* Writes the cell of `col` for `row` into buf[cap] and returns the text to
+ * show (buf, or a constant).  `doc` is the document the rows came from, or
+ * NULL, for what the rows share (an order's currency for its lines). */
+typedef const char *(*cli_cell_fn)(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                                   const cJSON *doc);
+struct cli_col {
+  const char *head; /* heading, "NAME" */
+  const char *key;  /* the member of each row this column shows */
+  cli_cell_fn cell; /* how it is shown; NULL is cli_cell_text */
+  const char *dflt; /* text and time cells: shown when the member is missing
+                     * or null; NULL is "-" */
+  int right;        /* right-aligned (counts, money, percentages) */
+};
+/* The member as cli_text shows it. */
+const char *cli_cell_text(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                          const cJSON *doc);
+/* An ISO time member as local "YYYY-MM-DD HH:MM" (cli_localtime). */
+const char *cli_cell_time(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                          const cJSON *doc);
+/* Minor units (0 when missing) as money in the row's "currency", or in
+ * doc's when the row has none. */
+const char *cli_cell_money(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                           const cJSON *doc);
+/* Basis points (0 when missing) as a percentage. */
+const char *cli_cell_pct(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                         const cJSON *doc);
+/* Prints the objects of `rows` as an aligned table of cols[0..ncols) (at
+ * most CLI_ROWS_MAXCOLS), every line after `indent`.  When there are none
+ * (rows empty or NULL) it prints `empty` as it is instead, newline included,
+ * or the headings alone when empty is NULL.  Returns the number of rows. */
+#define CLI_ROWS_MAXCOLS 16
+/* The number of columns of a cli_col array. */
+#define CLI_NCOLS(cols) (sizeof(cols) / sizeof((cols)[0]))
+size_t cli_print_rows(const cli_col *cols, size_t ncols, const cJSON *rows, const cJSON *doc,
+                      const char *indent, const char *empty);
+/* A titled part of a `show` of doc: "\nTitle:" then the table of the rows in
+ * doc's array `member` indented two spaces, or " none" on the title line
+ * when there are none.  The formatters get doc. */
+void cli_print_section(const char *title, const cli_col *cols, size_t ncols, const cJSON *doc,
+                       const char *member);
+
 /* CSV (RFC 4180, UTF-8) for spreadsheets: the one writer every --csv output
  * goes through.  Numbers are written as numbers (a negative total stays
  * -1250); text is written as it is, except that a cell that a spreadsheet

@@ -10,11 +10,14 @@
  * cell has its control bytes replaced before it reaches the terminal, and
  * column widths are counted in UTF-8 characters, not bytes, so accented
  * names line up.  Very long cells are shortened in tables (never in --json).
+ * Every list is printed by cli_print_rows from a column spec (heading, member,
+ * formatter), so a list verb declares its columns and builds no table itself.
  * CSV for spreadsheets has one writer here (cli_csv_*), shared by both
  * programs, which neutralises text a spreadsheet would run as a formula.
  */
 #include "clikit.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +244,74 @@ void cli_table_free(cli_table *t) {
   free(t);
 }
 
+/* ------------------------------------------------------------ row tables */
+
+const char *cli_cell_text(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                          const cJSON *doc) {
+  (void)doc;
+  return cli_text(buf, cap, row, col->key, col->dflt ? col->dflt : "-");
+}
+
+const char *cli_cell_time(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                          const cJSON *doc) {
+  char iso[64];
+  (void)doc;
+  return cli_localtime(buf, cap, cli_text(iso, sizeof iso, row, col->key, ""),
+                       col->dflt ? col->dflt : "-");
+}
+
+const char *cli_cell_money(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                           const cJSON *doc) {
+  char cur[16];
+  const cJSON *in = cJSON_GetObjectItemCaseSensitive(row, "currency") ? row : doc;
+  cli_text(cur, sizeof cur, in, "currency", "");
+  return cli_money(buf, cap, cli_int(row, col->key, 0), cur);
+}
+
+const char *cli_cell_pct(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                         const cJSON *doc) {
+  (void)doc;
+  return cli_pct(buf, cap, cli_int(row, col->key, 0));
+}
+
+size_t cli_print_rows(const cli_col *cols, size_t ncols, const cJSON *rows, const cJSON *doc,
+                      const char *indent, const char *empty) {
+  const char *heads[CLI_ROWS_MAXCOLS];
+  unsigned right = 0;
+  const cJSON *r;
+  assert(ncols > 0 && ncols <= CLI_ROWS_MAXCOLS);
+  if (ncols > CLI_ROWS_MAXCOLS) ncols = CLI_ROWS_MAXCOLS;
+  if (empty && cJSON_GetArraySize(rows) == 0) {
+    fputs(empty, stdout);
+    return 0;
+  }
+  for (size_t c = 0; c < ncols; c++) {
+    heads[c] = cols[c].head;
+    if (cols[c].right) right |= 1u << c;
+  }
+  cli_table *t = cli_table_new(ncols, heads, right);
+  cJSON_ArrayForEach(r, rows) {
+    char b[CLI_ROWS_MAXCOLS][256];
+    const char *cells[CLI_ROWS_MAXCOLS];
+    for (size_t c = 0; c < ncols; c++) {
+      cli_cell_fn cell = cols[c].cell ? cols[c].cell : cli_cell_text;
+      cells[c] = cell(b[c], sizeof b[c], r, &cols[c], doc);
+    }
+    cli_table_add(t, cells);
+  }
+  size_t n = cli_table_rows(t);
+  cli_table_print(t, indent);
+  cli_table_free(t);
+  return n;
+}
+
+void cli_print_section(const char *title, const cli_col *cols, size_t ncols, const cJSON *doc,
+                       const char *member) {
+  const cJSON *rows = cJSON_GetObjectItemCaseSensitive(doc, member);
+  printf("\n%s:%s", title, cJSON_GetArraySize(rows) ? "\n" : "");
+  cli_print_rows(cols, ncols, rows, doc, "  ", " none\n");
+}
+
 void cli_kv_print(const char *const *keys, const char *const *values, size_t n,
                   const char *indent) {
   size_t w = 0;
@@ -254,29 +325,25 @@ void cli_kv_print(const char *const *keys, const char *const *values, size_t n,
   }
 }
 
+/* A deleted row's winning value is JSON null: say so rather than "-". */
+static const char *winner_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                               const cJSON *doc) {
+  if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(row, col->key))) return "(deleted)";
+  return cli_cell_text(buf, cap, row, col, doc);
+}
+
 void cli_print_conflicts(const cJSON *arr) {
-  if (cJSON_GetArraySize(arr) == 0) {
-    printf("No conflicts.\n");
-    return;
-  }
-  static const char *const heads[] = {"ID",     "TABLE", "ROW",      "COLUMN",
-                                      "WINNER", "LOSER", "DETECTED", "RESOLUTION"};
-  static const char *const keys[] = {"id",     "table", "row",         "column",
-                                     "winner", "loser", "detected_at", "resolution"};
-  cli_table *t = cli_table_new(8, heads, 0x1u);
-  const cJSON *c;
-  cJSON_ArrayForEach(c, arr) {
-    char b[8][256], iso[64];
-    const char *cells[8];
-    for (int i = 0; i < 8; i++) cells[i] = cli_text(b[i], sizeof b[i], c, keys[i], "-");
-    if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c, "winner")))
-      cells[4] = "(deleted)";
-    cells[6] = cli_localtime(b[6], sizeof b[6], cli_text(iso, sizeof iso, c, "detected_at", ""),
-                             "-");
-    cli_table_add(t, cells);
-  }
-  cli_table_print(t, "");
-  cli_table_free(t);
+  static const cli_col cols[] = {
+      {"ID", "id", NULL, NULL, 1},
+      {"TABLE", "table", NULL, NULL, 0},
+      {"ROW", "row", NULL, NULL, 0},
+      {"COLUMN", "column", NULL, NULL, 0},
+      {"WINNER", "winner", winner_cell, NULL, 0},
+      {"LOSER", "loser", NULL, NULL, 0},
+      {"DETECTED", "detected_at", cli_cell_time, NULL, 0},
+      {"RESOLUTION", "resolution", NULL, NULL, 0},
+  };
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "", "No conflicts.\n");
 }
 
 /* ------------------------------------------------------------ CSV */

@@ -5,13 +5,13 @@ foreach(t test_e2e_sync test_e2e_trust test_e2e_faults test_e2e_hostile test_e2e
   fs_test(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c
     ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
   add_dependencies(${t} fieldsync-cli fieldsync-server)
-  set_tests_properties(${t} PROPERTIES TIMEOUT 300)
+  fs_test_properties(${t} TIMEOUT 300)
 endforeach()
 fs_test(test_e2e_enroll_token ${CMAKE_CURRENT_LIST_DIR}/test_e2e_enroll_token.c
   ${CMAKE_CURRENT_LIST_DIR}/e2e.c ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
 add_dependencies(test_e2e_enroll_token fieldsync-cli fieldsync-server)
-set_tests_properties(test_e2e_enroll_token PROPERTIES TIMEOUT 300)
+fs_test_properties(test_e2e_enroll_token TIMEOUT 300)
 fs_test(test_e2e_csv ${CMAKE_CURRENT_LIST_DIR}/test_e2e_csv.c
   ${CMAKE_CURRENT_LIST_DIR}/e2e.c ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
 add_dependencies(test_e2e_csv fieldsync-cli fieldsync-server)
-set_tests_properties(test_e2e_csv PROPERTIES TIMEOUT 300)
+fs_test_properties(test_e2e_csv TIMEOUT 300)

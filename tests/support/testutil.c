@@ -26,7 +26,27 @@ void tu_fail(const char *file, int line, const char *fmt, ...) {
   tu_failed++;
 }
 
+static int tu_ran; /* cases TEST_RUN let through */
+
+/* The case $FS_TEST_CASE asks for, or NULL for every case. */
+static const char *wanted_case(void) {
+  const char *w = getenv("FS_TEST_CASE");
+  return w && *w ? w : NULL;
+}
+
+int tu_selected(const char *fn) {
+  const char *w = wanted_case();
+  int yes = !w || strcmp(w, fn) == 0 || (strncmp(fn, "test_", 5) == 0 && strcmp(w, fn + 5) == 0);
+  if (yes) tu_ran++;
+  return yes;
+}
+
 int tu_finish(void) {
+  const char *w = wanted_case();
+  if (w && tu_ran == 0) {
+    fprintf(stderr, "FAIL: no case named \"%s\" ran in this program (FS_TEST_CASE)\n", w);
+    tu_failed++;
+  }
   printf("%d checks, %d failed\n", tu_checks, tu_failed);
   return tu_failed ? 1 : 0;
 }

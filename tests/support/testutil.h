@@ -5,6 +5,15 @@
  * CHECK prints file:line and the expression (and fs_errmsg() for the FS_OK
  * checks), marks the case failed and continues with the next check.  The
  * program exits non-zero when any check failed, so CTest reports it.
+ *
+ * One case alone: with $FS_TEST_CASE set, TEST_RUN runs only the case of
+ * that name (the function's name, "test_" prefix optional) and tu_finish
+ * fails when no case had it, so a misspelt or removed case never passes.
+ * CTest registers every case of a program as <program>.<case> (the
+ * TEST_RUN lines of its source, read by fs_test() in tests/CMakeLists.txt)
+ * and sets the variable, so `ctest -R test_merge.idempotent` runs one case;
+ * by hand: FS_TEST_CASE=idempotent tests/test_merge.  A case run that way
+ * must not rely on an earlier case of its program.
  */
 #ifndef FS_TESTUTIL_H
 #define FS_TESTUTIL_H
@@ -70,13 +79,20 @@ void tu_fail(const char *file, int line, const char *fmt, ...)
               tu_n_, tu_h_ ? tu_h_ : "(null)");                              \
   } while (0)
 
+/* Whether the case named `fn` runs: always, unless $FS_TEST_CASE names
+ * another one.  Counts the cases it let through. */
+int tu_selected(const char *fn);
+
 #define TEST_RUN(fn)                                                         \
   do {                                                                       \
-    tu_case = #fn;                                                           \
-    fn();                                                                    \
+    if (tu_selected(#fn)) {                                                  \
+      tu_case = #fn;                                                         \
+      fn();                                                                  \
+    }                                                                        \
   } while (0)
 
-/* Prints the summary line and returns the exit status for main(). */
+/* Prints the summary line and returns the exit status for main(): non-zero
+ * when a check failed, or when $FS_TEST_CASE named no case of the program. */
 int tu_finish(void);
 
 /* A fresh empty directory under $TMPDIR (or /tmp); caller frees the path.

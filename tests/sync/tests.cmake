@@ -8,8 +8,10 @@ foreach(name codec envelope keys)
 endforeach()
 
 # The head-office request handler (sync/hq.c) driven through fs_hq_admit and
-# fs_hq_handle, with devices and envelopes made in memory.
-fs_test(test_hq_handle ${CMAKE_CURRENT_LIST_DIR}/test_hq_handle.c)
+# fs_hq_handle, with devices and envelopes made in memory.  One test: main()
+# enrolls the devices once and the cases continue one history (test_pull
+# reads what test_push pushed, on the chain it left).
+fs_test(test_hq_handle WHOLE ${CMAKE_CURRENT_LIST_DIR}/test_hq_handle.c)
 
 # Enrollment tokens (single use, expiry, manager) through fs_hq_handle.
 fs_test(test_tokens ${CMAKE_CURRENT_LIST_DIR}/test_tokens.c)

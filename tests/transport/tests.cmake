@@ -1,11 +1,13 @@
 # Transport: the device's libcurl client (sync/http_client.c, in the library)
 # against head office's HTTPS front end and certificate generator
-# (server-stub/https/, linked as the internal library fieldsync_https).
-fs_test(test_transport ${CMAKE_CURRENT_LIST_DIR}/test_transport.c)
-set_tests_properties(test_transport PROPERTIES TIMEOUT 120)
+# (server-stub/https/, linked as the internal library fieldsync_https).  One
+# test: test_tlsgen writes the certificates the later cases use and
+# start_main_server starts the one server they share.
+fs_test(test_transport WHOLE ${CMAKE_CURRENT_LIST_DIR}/test_transport.c)
+fs_test_properties(test_transport TIMEOUT 120)
 
 # The device's push and pull protocol against head office's real handler on
 # the real front end, in process, with a man in the middle rewriting acks
 # and (FS_TEST_HOOKS builds) deterministic fault points.
 fs_test(test_acks ${CMAKE_CURRENT_LIST_DIR}/test_acks.c)
-set_tests_properties(test_acks PROPERTIES TIMEOUT 120)
+fs_test_properties(test_acks TIMEOUT 120)

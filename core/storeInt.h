@@ -85,8 +85,6 @@ int fsi_store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
                           const fs_table *t, const fs_column *c,
                           const char *value);
 
-#endif
-
 /* ----------------------------------------------------- rows (write.c) */
 
 #include "change.h"
@@ -160,3 +158,4 @@ int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char
                  const fsi_value *winner, int64_t whlc, int64_t wsite,
                  const fsi_value *loser, int64_t lhlc, int64_t lsite);
 
+#endif

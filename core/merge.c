@@ -27,7 +27,7 @@
  *     FS_LETGO_TABLE: an id, no values) for each customer moved away from
  *     the manager; the device drops that customer on receiving it.
  */
-#include "merge.h"
+#include "mergeInt.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,12 +36,6 @@
 
 #include "storeInt.h"
 #include "util.h"
-
-static int clock_cmp(int64_t h1, int64_t s1, int64_t h2, int64_t s2) {
-  if (h1 != h2) return h1 < h2 ? -1 : 1;
-  if (s1 != s2) return s1 < s2 ? -1 : 1;
-  return 0;
-}
 
 /* ----------------------------------------------------------- cursors */
 
@@ -100,8 +94,6 @@ static int stream_key_cmp(const stream *a, const stream *b) {
                 (const char *)sqlite3_column_text(b->s, 1));
 }
 
-static int is_customers(const fsi_tbl_state *ts) { return !strcmp(ts->decl->name, "customers"); }
-
 /* SQL for one stream: column 0 = change number, 1 = id, then the row. */
 static char *stream_sql(fs_store *st, fsi_tbl_state *ts, int tomb, const fsi_merge_filter *f) {
   size_t cap = 1024 + strlen(ts->collist);
@@ -127,7 +119,7 @@ static char *stream_sql(fs_store *st, fsi_tbl_state *ts, int tomb, const fsi_mer
       snprintf(where, sizeof where,
                " AND (manager=?4 OR (manager IS NULL AND (cust IS NULL"
                " OR cust IN (SELECT id FROM customers WHERE manager=?4))))");
-    else if (is_customers(ts))
+    else if (fsi_merge_is_customers(ts))
       snprintf(where, sizeof where, " AND manager=?4");
     else if (ts->cust_col >= 0)
       snprintf(where, sizeof where,
@@ -357,10 +349,6 @@ static int customer_owner(fs_store *st, const char *cust, struct fsi_arena *a,
   return FS_OK;
 }
 
-typedef struct colmap {
-  int idx[64]; /* local column -> remote column, -1 when the remote lacks it */
-} colmap;
-
 /* The highest clock in a live local row, and the site that wrote it. */
 static int64_t local_max(const fsi_row *l, size_t nc, int64_t *site) {
   int64_t m = l->hlc, s = l->site;
@@ -368,26 +356,6 @@ static int64_t local_max(const fsi_row *l, size_t nc, int64_t *site) {
     if (l->has_cell[i] && l->cells[i].hlc > m) m = l->cells[i].hlc, s = l->cells[i].site;
   if (site) *site = s;
   return m;
-}
-
-static int64_t remote_max(const fsi_rowchange *r, int64_t *site) {
-  int64_t m = r->hlc, s = r->site;
-  for (size_t i = 0; i < r->ncells; i++)
-    if (r->cells[i].hlc > m) m = r->cells[i].hlc, s = r->cells[i].site;
-  if (site) *site = s;
-  return m;
-}
-
-/* Effective remote clock of local column i. */
-static fsi_cell remote_cell(const fsi_rowchange *r, int ri) {
-  for (size_t k = 0; k < r->ncells; k++)
-    if (r->cells[k].col == ri) return r->cells[k];
-  return (fsi_cell){(uint16_t)ri, r->hlc, r->site, 0, 0};
-}
-
-static fsi_cell local_cell(const fsi_row *l, size_t i) {
-  if (l->has_cell[i]) return l->cells[i];
-  return (fsi_cell){(uint16_t)i, l->hlc, l->site, 0, 0};
 }
 
 /* Row as a JSON object text, for logging a row lost to a delete. */
@@ -444,7 +412,7 @@ static int log_lost_row(fs_store *st, fsi_tbl_state *ts, const char *pk, const f
 /* 1 when the clock (h, site) is not the sender's and beats `held`, the
  * clock this replica holds for the same row or cell. */
 static int unheld(int64_t h, int64_t site, int64_t sender, fsi_cell held, int64_t *who) {
-  if (site == sender || clock_cmp(h, site, held.hlc, held.site) <= 0) return 0;
+  if (site == sender || fsi_merge_clock_cmp(h, site, held.hlc, held.site) <= 0) return 0;
   *who = site;
   return 1;
 }
@@ -455,7 +423,7 @@ static int unheld(int64_t h, int64_t site, int64_t sender, fsi_cell held, int64_
  * for that row or cell, or older: anything else is a write made up in
  * another site's name.  Returns 1 (and the site named, in *who) when the
  * change carries such a clock. */
-static int unheld_clock(const fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
+static int unheld_clock(const fsi_tbl_state *ts, const fsi_rowchange *r, const fsi_merge_colmap *cm,
                         const fsi_row *l, int64_t sender, int64_t *who) {
   static const fsi_cell none = {0, 0, 0, 0, 0};
   if (l->state == ROW_NONE || r->cl > l->cl) { /* an incarnation head office never had */
@@ -470,8 +438,8 @@ static int unheld_clock(const fsi_tbl_state *ts, const fsi_rowchange *r, const c
   if (l->state != ROW_LIVE) return 0;
   for (size_t i = 0; i < ts->decl->ncols; i++) {
     if (cm->idx[i] < 0) continue;
-    fsi_cell rc = remote_cell(r, cm->idx[i]);
-    if (unheld(rc.hlc, rc.site, sender, local_cell(l, i), who)) return 1;
+    fsi_cell rc = fsi_merge_remote_cell(r, cm->idx[i]);
+    if (unheld(rc.hlc, rc.site, sender, fsi_merge_local_cell(l, i), who)) return 1;
   }
   return 0;
 }
@@ -497,8 +465,9 @@ static const char *out_of_bounds(const fsi_rowchange *r, char *buf, size_t n) {
 
 /* The values an incoming live row would give the row, in local column
  * order: a column the sender does not have keeps this replica's value. */
-static fsi_value *incoming_values(const fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
-                                 const fsi_row *l, struct fsi_arena *a) {
+static fsi_value *incoming_values(const fsi_tbl_state *ts, const fsi_rowchange *r,
+                                  const fsi_merge_colmap *cm, const fsi_row *l,
+                                  struct fsi_arena *a) {
   size_t nc = ts->decl->ncols;
   fsi_value *v = fsi_arena_alloc(a, nc * sizeof *v);
   if (!v) return NULL;
@@ -520,20 +489,21 @@ static int refuse_row(fs_store *st, fsi_merge_result *res, const fs_table *t,
  * Only when the device creates the row (head office has never seen it and
  * it is the first incarnation), when it changes nothing head office holds,
  * or when it carries head office's own clock (checked by unheld_clock). */
-static int hq_column_ok(const fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
+static int hq_column_ok(const fsi_tbl_state *ts, const fsi_rowchange *r, const fsi_merge_colmap *cm,
                         const fsi_row *l, size_t i, int64_t hq) {
-  fsi_cell c = remote_cell(r, cm->idx[i]);
+  fsi_cell c = fsi_merge_remote_cell(r, cm->idx[i]);
   const fsi_value *v = &r->vals[cm->idx[i]];
   if (c.site == hq) return 1;
   if (l->state == ROW_NONE) return r->cl == 1;
   if (r->cl < l->cl) return 1; /* an older incarnation: ignored */
   if (l->state == ROW_LIVE && r->cl == l->cl)
-    return clock_cmp(c.hlc, c.site, local_cell(l, i).hlc, local_cell(l, i).site) <= 0 ||
+    return fsi_merge_clock_cmp(c.hlc, c.site, fsi_merge_local_cell(l, i).hlc,
+                               fsi_merge_local_cell(l, i).site) <= 0 ||
            fsi_value_equal(v, &l->vals[i]);
   /* A re-creation: the value must be the one head office holds, or for a
    * customer's manager the one its tombstone remembers. */
   if (l->state == ROW_LIVE) return fsi_value_equal(v, &l->vals[i]);
-  if ((int)i == ts->sp[SP_MANAGER] && is_customers(ts) && l->mgr)
+  if ((int)i == ts->sp[SP_MANAGER] && fsi_merge_is_customers(ts) && l->mgr)
     return v->type == FS_VAL_TEXT && strlen(l->mgr) == v->n && !memcmp(l->mgr, v->s, v->n);
   return 0;
 }
@@ -541,9 +511,9 @@ static int hq_column_ok(const fsi_tbl_state *ts, const fsi_rowchange *r, const c
 /* Write policy for one incoming row; returns 1 when the whole row is
  * refused (already logged), 0 to go on, <0 on error.  *drop gets a bit per
  * head-office column whose incoming value must be ignored. */
-static int policy(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
-                  const fsi_merge_opts *o, const fsi_row *l, struct fsi_arena *a, fsi_merge_result *res,
-                  uint64_t *drop) {
+static int policy(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                  const fsi_merge_colmap *cm, const fsi_merge_opts *o, const fsi_row *l,
+                  struct fsi_arena *a, fsi_merge_result *res, uint64_t *drop) {
   const fs_table *t = ts->decl;
   int64_t hq = st->hq_site;
   /* Head office merges only what devices push: every rule a device obeys
@@ -581,7 +551,7 @@ static int policy(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const
   if (o->sender_manager && fsi_store_table(st, "customers")) {
     const char *owner = NULL;
     int known = 0, deleted = 0;
-    if (is_customers(ts)) {
+    if (fsi_merge_is_customers(ts)) {
       int mi = ts->sp[SP_MANAGER];
       if (l->state == ROW_LIVE) {
         if (mi >= 0 && l->vals[mi].type == FS_VAL_TEXT) owner = l->vals[mi].s;
@@ -637,13 +607,14 @@ static int policy(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const
   /* A device records its own manager on what it creates (an order, a
    * meeting): reports credit them to that manager. */
   int mi = ts->sp[SP_MANAGER];
-  if (!FS_MUT(24) && o->sender_manager && alive && !is_customers(ts) && mi >= 0 &&
+  if (!FS_MUT(24) && o->sender_manager && alive && !fsi_merge_is_customers(ts) && mi >= 0 &&
       cm->idx[mi] >= 0) {
     const fsi_value *v = &r->vals[cm->idx[mi]];
     int taken = l->state != ROW_LIVE || r->cl > l->cl;
     if (!taken && r->cl == l->cl) {
-      fsi_cell rc = remote_cell(r, cm->idx[mi]), lc = local_cell(l, (size_t)mi);
-      taken = clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) > 0 && !fsi_value_equal(v, &l->vals[mi]);
+      fsi_cell rc = fsi_merge_remote_cell(r, cm->idx[mi]), lc = fsi_merge_local_cell(l, (size_t)mi);
+      taken = fsi_merge_clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) > 0 &&
+              !fsi_value_equal(v, &l->vals[mi]);
     }
     if (taken && v->type != FS_VAL_NULL &&
         (v->type != FS_VAL_TEXT || strlen(o->sender_manager) != v->n ||
@@ -660,7 +631,7 @@ static int policy(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const
     fsi_value *vals = incoming_values(ts, r, cm, l, a);
     if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
     fsi_domain_merge m = {l->state == ROW_LIVE && r->cl == l->cl ? l->vals : NULL,
-                      remote_max(r, NULL)};
+                      fsi_merge_remote_max(r, NULL)};
     int e = fsi_domain_check_row(st, ts, vals, &m);
     if (e == FS_EINVAL) {
       snprintf(reason, sizeof reason, "head office refuses this row: %s.", fs_errmsg());
@@ -674,7 +645,7 @@ static int policy(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const
    * after creation must carry the head-office site's clock. */
   for (size_t i = 0; i < t->ncols; i++) {
     if (!(t->cols[i].flags & FS_COL_HQ) || cm->idx[i] < 0 || !alive) continue;
-    fsi_cell c = remote_cell(r, cm->idx[i]);
+    fsi_cell c = fsi_merge_remote_cell(r, cm->idx[i]);
     int ok = FS_MUT(26) ? 1 : at_hq ? hq_column_ok(ts, r, cm, l, i, hq)
                    : (c.hlc == r->hlc && c.site == r->site) || c.site == hq;
     if (!ok) {
@@ -697,13 +668,14 @@ static int touch_customer(fs_store *st, const char *customer_id, int self);
 static int customer_arrived(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *old,
                             const fsi_value *vals) {
   int mi = ts->sp[SP_MANAGER];
-  if (!fsi_store_is_hq(st) || !is_customers(ts) || mi < 0) return FS_OK;
+  if (!fsi_store_is_hq(st) || !fsi_merge_is_customers(ts) || mi < 0) return FS_OK;
   if (old->state == ROW_LIVE && fsi_value_equal(&old->vals[mi], &vals[mi])) return FS_OK;
   return touch_customer(st, pk, 0);
 }
 
-static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
-                     const fsi_merge_opts *o, struct fsi_arena *a, fsi_merge_result *res) {
+static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                     const fsi_merge_colmap *cm, const fsi_merge_opts *o, struct fsi_arena *a,
+                     fsi_merge_result *res) {
   const fs_table *t = ts->decl;
   size_t nc = t->ncols;
   char why[160];
@@ -748,7 +720,7 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, co
         tomb.cust = l.vals[ts->cust_col].s;
       else if (l.state == ROW_TOMB)
         tomb.cust = l.cust;
-      else if (is_customers(ts))
+      else if (fsi_merge_is_customers(ts))
         tomb.cust = r->pk;
       /* Whose customer it was, as this replica knows it: that manager alone
        * may re-create it, and only that manager's devices get the delete.
@@ -756,12 +728,12 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, co
       int mi = ts->sp[SP_MANAGER];
       if (l.state == ROW_TOMB) {
         tomb.mgr = l.mgr;
-      } else if (l.state == ROW_LIVE && is_customers(ts)) {
+      } else if (l.state == ROW_LIVE && fsi_merge_is_customers(ts)) {
         if (mi >= 0 && l.vals[mi].type == FS_VAL_TEXT) tomb.mgr = l.vals[mi].s;
       } else if (l.state == ROW_LIVE && tomb.cust) {
         int known = 0;
         if ((rc = customer_owner(st, tomb.cust, a, &tomb.mgr, &known))) return rc;
-      } else if (l.state == ROW_NONE && (is_customers(ts) || ts->cust_col >= 0)) {
+      } else if (l.state == ROW_NONE && (fsi_merge_is_customers(ts) || ts->cust_col >= 0)) {
         tomb.mgr = o->sender_manager;
       }
       res->applied++;
@@ -804,7 +776,7 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, co
   /* An older incarnation: the local state wins; a live row that a delete
    * here never saw is logged so the edit is not lost without a trace. */
   if (r->cl < l.cl) {
-    int64_t rsite, rmax = remote_max(r, &rsite);
+    int64_t rsite, rmax = fsi_merge_remote_max(r, &rsite);
     if (l.state == ROW_TOMB && alive && r->cl == l.cl - 1 && rmax > l.seen) {
       fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
       if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
@@ -818,7 +790,7 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, co
   /* Same incarnation, both deleted: the larger delete clock is kept. */
   if (!alive) {
     if (l.state != ROW_TOMB) return FS_OK; /* cannot happen: parity */
-    if (clock_cmp(r->hlc, r->site, l.hlc, l.site) <= 0) return FS_OK;
+    if (fsi_merge_clock_cmp(r->hlc, r->site, l.hlc, l.site) <= 0) return FS_OK;
     l.hlc = r->hlc;
     l.site = r->site;
     l.seen = r->seen;
@@ -831,14 +803,14 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, co
 
   /* Same incarnation, both alive: per column last-writer-wins. */
   int64_t rh = l.hlc, rs = l.site;
-  if (clock_cmp(r->hlc, r->site, rh, rs) > 0) rh = r->hlc, rs = r->site;
+  if (fsi_merge_clock_cmp(r->hlc, r->site, rh, rs) > 0) rh = r->hlc, rs = r->site;
   int changed = rh != l.hlc || rs != l.site, remote_dominates = 1, had_cells = 0;
   fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
   fsi_cell *win = fsi_arena_alloc(a, nc * sizeof *win);
   if (!vals || !win) return fsi_fail(FS_ENOMEM, "out of memory");
   for (size_t i = 0; i < nc; i++) {
     had_cells |= l.has_cell[i];
-    fsi_cell lc = local_cell(&l, i);
+    fsi_cell lc = fsi_merge_local_cell(&l, i);
     vals[i] = l.vals[i];
     win[i] = lc;
     int ri = cm->idx[i];
@@ -846,9 +818,9 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, co
       remote_dominates = 0;
       continue;
     }
-    fsi_cell rcl = remote_cell(r, ri);
+    fsi_cell rcl = fsi_merge_remote_cell(r, ri);
     const fsi_value *rv = &r->vals[ri];
-    int cmp = clock_cmp(rcl.hlc, rcl.site, lc.hlc, lc.site);
+    int cmp = fsi_merge_clock_cmp(rcl.hlc, rcl.site, lc.hlc, lc.site);
     if (FS_MUT(16) && i == 0 && (rcl.site & 1)) cmp = cmp < 0 ? 1 : cmp;
     if (cmp == 0) continue;
     /* One site's writes are ordered (each saw the one before); otherwise a
@@ -919,7 +891,7 @@ static int let_go(fs_store *st, const fsi_rowchange *r, const fsi_merge_opts *o,
 int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, fsi_merge_result *res) {
   int implicit = 0, rc = FS_OK, txopen = 0;
   fsi_tbl_state **map = NULL;
-  colmap *cms = NULL;
+  fsi_merge_colmap *cms = NULL;
   struct fsi_arena *a = NULL;
   memset(res, 0, sizeof *res);
   res->rows = b->nrows;
@@ -930,7 +902,7 @@ int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, f
   int64_t bound = fsi_util_now_ms() + st->max_skew;
   for (size_t k = 0; k < b->nrows; k++) {
     const fsi_rowchange *r = &b->rows[k];
-    int64_t site, h = remote_max(r, &site);
+    int64_t site, h = fsi_merge_remote_max(r, &site);
     if (HLC_PHYS(h) > bound) {
       return fsi_fail(FS_ESKEW,
                      "device %016llx has a clock %lld s ahead of this machine (more than "
@@ -987,7 +959,7 @@ int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, f
                    r->table);
       break;
     }
-    int64_t h = remote_max(r, NULL);
+    int64_t h = fsi_merge_remote_max(r, NULL);
     if (h > maxh) maxh = h;
     rc = map[r->table] ? merge_row(st, map[r->table], r, &cms[r->table], o, a, res)
                        : let_go(st, r, o, res);
@@ -1017,8 +989,8 @@ static int touch_customer(fs_store *st, const char *customer_id, int self) {
   if (rc) return rc;
   for (size_t i = 0; i < st->nt && !rc; i++) {
     fsi_tbl_state *ts = &st->t[i];
-    if (is_customers(ts) && !self) continue;
-    const char *col = is_customers(ts) ? "id"
+    if (fsi_merge_is_customers(ts) && !self) continue;
+    const char *col = fsi_merge_is_customers(ts) ? "id"
                       : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
                                           : NULL;
     if (!col) continue;
@@ -1077,7 +1049,7 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
   *rows = 0;
   for (size_t i = 0; i < st->nt && !rc; i++) {
     fsi_tbl_state *ts = &st->t[i];
-    const char *col = is_customers(ts) ? "id"
+    const char *col = fsi_merge_is_customers(ts) ? "id"
                       : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
                                           : NULL;
     if (!col) continue;

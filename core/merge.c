@@ -115,145 +115,182 @@ static int customer_arrived(fs_store *st, fsi_tbl_state *ts, const char *pk, con
   return touch_customer(st, pk, 0);
 }
 
-static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
-                     const fsi_merge_colmap *cm, const fsi_merge_opts *o, struct fsi_arena *a,
-                     fsi_merge_result *res) {
-  const fs_table *t = ts->decl;
-  size_t nc = t->ncols;
-  char why[160];
-  const char *oob = FS_MUT(27) ? NULL : fsi_policy_out_of_bounds(r, why, sizeof why);
-  if (oob) return fsi_policy_refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, oob);
-  fsi_row l;
-  int rc = fsi_row_load(st, ts, r->pk, a, &l);
-  if (rc) return rc;
-  uint64_t drop = 0; /* columns whose incoming value the policy refused */
-  int pr = fsi_policy_check(st, ts, r, cm, o, &l, a, res, &drop);
-  if (pr < 0) return pr;
-  if (pr > 0) return FS_OK;
-  int alive = r->cl % 2 == 1;
+/* The customer a tombstone remembers its row belonged to, and whose
+ * customer that was as this replica knows it: that manager alone may
+ * re-create it, and only that manager's devices get the delete.  A row
+ * head office never had was the sending device's. */
+static int tomb_owner(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                      const fsi_merge_opts *o, const fsi_row *l, struct fsi_arena *a,
+                      fsi_row *tomb) {
+  if (l->state == ROW_LIVE && ts->cust_col >= 0 && l->vals[ts->cust_col].type == FS_VAL_TEXT)
+    tomb->cust = l->vals[ts->cust_col].s;
+  else if (l->state == ROW_TOMB)
+    tomb->cust = l->cust;
+  else if (fsi_merge_is_customers(ts))
+    tomb->cust = r->pk;
+  int mi = ts->sp[SP_MANAGER];
+  if (l->state == ROW_TOMB) {
+    tomb->mgr = l->mgr;
+  } else if (l->state == ROW_LIVE && fsi_merge_is_customers(ts)) {
+    if (mi >= 0 && l->vals[mi].type == FS_VAL_TEXT) tomb->mgr = l->vals[mi].s;
+  } else if (l->state == ROW_LIVE && tomb->cust) {
+    int known = 0;
+    return fsi_policy_customer_owner(st, tomb->cust, a, &tomb->mgr, &known);
+  } else if (l->state == ROW_NONE && (fsi_merge_is_customers(ts) || ts->cust_col >= 0)) {
+    tomb->mgr = o->sender_manager;
+  }
+  return FS_OK;
+}
 
-  /* A newer incarnation, or a row this replica has never seen. */
-  if (l.state == ROW_NONE || r->cl > l.cl) {
-    int64_t lsite, lmax = l.state == ROW_LIVE ? local_max(&l, nc, &lsite) : 0;
-    if (l.state == ROW_LIVE && !alive && lmax > r->seen) {
-      if ((rc = log_lost_row(st, ts, r->pk, l.vals, r->hlc, r->site, lmax, lsite, a, res)))
+/* A delete of a newer incarnation, or of a row this replica has never
+ * seen: a live row goes (an edit the deleter had not seen is logged first,
+ * so it is not lost without a trace) and the tombstone takes its place. */
+static int newer_delete(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                        const fsi_merge_opts *o, const fsi_row *l, struct fsi_arena *a,
+                        fsi_merge_result *res) {
+  int rc;
+  if (l->state == ROW_LIVE) {
+    int64_t lsite, lmax = local_max(l, ts->decl->ncols, &lsite);
+    if (lmax > r->seen) {
+      if ((rc = log_lost_row(st, ts, r->pk, l->vals, r->hlc, r->site, lmax, lsite, a, res)))
         return rc;
     }
-    if (l.state == ROW_LIVE) {
-      if ((rc = fsi_row_delete_cells(st, ts, r->pk))) return rc;
-      if (!alive) {
-        sqlite3_reset(ts->del);
-        sqlite3_bind_text(ts->del, 1, r->pk, -1, SQLITE_STATIC);
-        int step = sqlite3_step(ts->del);
-        sqlite3_reset(ts->del);
-        if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "deleting a row");
-      }
-    }
-    if (!alive) {
-      fsi_row tomb;
-      memset(&tomb, 0, sizeof tomb);
-      tomb.cl = r->cl;
-      tomb.hlc = r->hlc;
-      tomb.site = r->site;
-      tomb.seen = r->seen;
-      tomb.seq = FS_MUT(32) && fsi_store_is_hq(st) && l.state == ROW_LIVE ? l.seq : fsi_store_next_seq(st);
-      tomb.src = o->sender;
-      if (l.state == ROW_LIVE && ts->cust_col >= 0 && l.vals[ts->cust_col].type == FS_VAL_TEXT)
-        tomb.cust = l.vals[ts->cust_col].s;
-      else if (l.state == ROW_TOMB)
-        tomb.cust = l.cust;
-      else if (fsi_merge_is_customers(ts))
-        tomb.cust = r->pk;
-      /* Whose customer it was, as this replica knows it: that manager alone
-       * may re-create it, and only that manager's devices get the delete.
-       * A row head office never had was the sending device's. */
-      int mi = ts->sp[SP_MANAGER];
-      if (l.state == ROW_TOMB) {
-        tomb.mgr = l.mgr;
-      } else if (l.state == ROW_LIVE && fsi_merge_is_customers(ts)) {
-        if (mi >= 0 && l.vals[mi].type == FS_VAL_TEXT) tomb.mgr = l.vals[mi].s;
-      } else if (l.state == ROW_LIVE && tomb.cust) {
-        int known = 0;
-        if ((rc = fsi_policy_customer_owner(st, tomb.cust, a, &tomb.mgr, &known))) return rc;
-      } else if (l.state == ROW_NONE && (fsi_merge_is_customers(ts) || ts->cust_col >= 0)) {
-        tomb.mgr = o->sender_manager;
-      }
-      res->applied++;
-      return fsi_row_put_tomb(st, ts, r->pk, &tomb);
-    }
-    fsi_row n;
-    memset(&n, 0, sizeof n);
-    n.vals = fsi_arena_alloc(a, nc * sizeof *n.vals);
-    n.has_cell = fsi_arena_alloc(a, nc);
-    n.cells = fsi_arena_alloc(a, nc * sizeof *n.cells);
-    if (!n.vals || !n.has_cell || !n.cells) return fsi_fail(FS_ENOMEM, "out of memory");
-    memset(n.has_cell, 0, nc);
-    for (size_t i = 0; i < nc; i++) {
-      int ri = cm->idx[i];
-      if (ri < 0 || (drop >> i & 1)) {
-        n.vals[i] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
-        if (l.state == ROW_LIVE) n.vals[i] = l.vals[i];
-        continue;
-      }
-      n.vals[i] = r->vals[ri];
-      for (size_t k = 0; k < r->ncells; k++)
-        if (r->cells[k].col == ri) {
-          n.cells[i] = r->cells[k];
-          n.cells[i].col = (uint16_t)i;
-          n.has_cell[i] = 1;
-        }
-    }
-    n.cl = r->cl;
-    n.hlc = r->hlc;
-    n.site = r->site;
-    n.seq = fsi_store_next_seq(st);
-    n.src = drop ? 0 : o->sender;
-    if (l.state == ROW_TOMB && (rc = fsi_row_delete_tomb(st, ts, r->pk))) return rc;
-    if ((rc = fsi_row_put(st, ts, r->pk, &n, l.state == ROW_LIVE))) return rc;
-    if ((rc = fsi_row_put_cells(st, ts, r->pk, &n, 0))) return rc;
-    res->applied++;
-    return customer_arrived(st, ts, r->pk, &l, n.vals);
+    if ((rc = fsi_row_delete_cells(st, ts, r->pk))) return rc;
+    sqlite3_reset(ts->del);
+    sqlite3_bind_text(ts->del, 1, r->pk, -1, SQLITE_STATIC);
+    int step = sqlite3_step(ts->del);
+    sqlite3_reset(ts->del);
+    if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "deleting a row");
   }
+  fsi_row tomb;
+  memset(&tomb, 0, sizeof tomb);
+  tomb.cl = r->cl;
+  tomb.hlc = r->hlc;
+  tomb.site = r->site;
+  tomb.seen = r->seen;
+  tomb.seq = FS_MUT(32) && fsi_store_is_hq(st) && l->state == ROW_LIVE ? l->seq
+                                                                       : fsi_store_next_seq(st);
+  tomb.src = o->sender;
+  if ((rc = tomb_owner(st, ts, r, o, l, a, &tomb))) return rc;
+  res->applied++;
+  return fsi_row_put_tomb(st, ts, r->pk, &tomb);
+}
 
-  /* An older incarnation: the local state wins; a live row that a delete
-   * here never saw is logged so the edit is not lost without a trace. */
-  if (r->cl < l.cl) {
-    int64_t rsite, rmax = fsi_merge_remote_max(r, &rsite);
-    if (l.state == ROW_TOMB && alive && r->cl == l.cl - 1 && rmax > l.seen) {
-      fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
-      if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
-      for (size_t i = 0; i < nc; i++)
-        vals[i] = cm->idx[i] >= 0 ? r->vals[cm->idx[i]] : (fsi_value){FS_VAL_NULL, 0, NULL, 0};
-      return log_lost_row(st, ts, r->pk, vals, l.hlc, l.site, rmax, rsite, a, res);
+/* A newer incarnation that is alive, or a row this replica has never
+ * seen: the incoming state replaces the local one, but for the columns the
+ * sender lacks or the policy refused, which keep this replica's value. */
+static int newer_live(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                      const fsi_merge_colmap *cm, const fsi_merge_opts *o, const fsi_row *l,
+                      uint64_t drop, struct fsi_arena *a, fsi_merge_result *res) {
+  size_t nc = ts->decl->ncols;
+  int rc;
+  if (l->state == ROW_LIVE && (rc = fsi_row_delete_cells(st, ts, r->pk))) return rc;
+  fsi_row n;
+  memset(&n, 0, sizeof n);
+  n.vals = fsi_arena_alloc(a, nc * sizeof *n.vals);
+  n.has_cell = fsi_arena_alloc(a, nc);
+  n.cells = fsi_arena_alloc(a, nc * sizeof *n.cells);
+  if (!n.vals || !n.has_cell || !n.cells) return fsi_fail(FS_ENOMEM, "out of memory");
+  memset(n.has_cell, 0, nc);
+  for (size_t i = 0; i < nc; i++) {
+    int ri = cm->idx[i];
+    if (ri < 0 || (drop >> i & 1)) {
+      n.vals[i] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
+      if (l->state == ROW_LIVE) n.vals[i] = l->vals[i];
+      continue;
     }
-    return FS_OK;
+    n.vals[i] = r->vals[ri];
+    for (size_t k = 0; k < r->ncells; k++)
+      if (r->cells[k].col == ri) {
+        n.cells[i] = r->cells[k];
+        n.cells[i].col = (uint16_t)i;
+        n.has_cell[i] = 1;
+      }
   }
+  n.cl = r->cl;
+  n.hlc = r->hlc;
+  n.site = r->site;
+  n.seq = fsi_store_next_seq(st);
+  n.src = drop ? 0 : o->sender;
+  if (l->state == ROW_TOMB && (rc = fsi_row_delete_tomb(st, ts, r->pk))) return rc;
+  if ((rc = fsi_row_put(st, ts, r->pk, &n, l->state == ROW_LIVE))) return rc;
+  if ((rc = fsi_row_put_cells(st, ts, r->pk, &n, 0))) return rc;
+  res->applied++;
+  return customer_arrived(st, ts, r->pk, l, n.vals);
+}
 
-  /* Same incarnation, both deleted: the larger delete clock is kept. */
-  if (!alive) {
-    if (l.state != ROW_TOMB) return FS_OK; /* cannot happen: parity */
-    if (fsi_merge_clock_cmp(r->hlc, r->site, l.hlc, l.site) <= 0) return FS_OK;
-    l.hlc = r->hlc;
-    l.site = r->site;
-    l.seen = r->seen;
-    l.seq = fsi_store_next_seq(st);
-    l.src = o->sender;
-    res->applied++;
-    return fsi_row_put_tomb(st, ts, r->pk, &l);
+/* An older incarnation: the local state wins; a live row that a delete
+ * here never saw is logged so the edit is not lost without a trace. */
+static int older(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                 const fsi_merge_colmap *cm, const fsi_row *l, struct fsi_arena *a,
+                 fsi_merge_result *res) {
+  size_t nc = ts->decl->ncols;
+  int alive = r->cl % 2 == 1;
+  int64_t rsite, rmax = fsi_merge_remote_max(r, &rsite);
+  if (l->state == ROW_TOMB && alive && r->cl == l->cl - 1 && rmax > l->seen) {
+    fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
+    if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nc; i++)
+      vals[i] = cm->idx[i] >= 0 ? r->vals[cm->idx[i]] : (fsi_value){FS_VAL_NULL, 0, NULL, 0};
+    return log_lost_row(st, ts, r->pk, vals, l->hlc, l->site, rmax, rsite, a, res);
   }
-  if (l.state != ROW_LIVE) return FS_OK;
+  return FS_OK;
+}
 
-  /* Same incarnation, both alive: per column last-writer-wins. */
-  int64_t rh = l.hlc, rs = l.site;
+/* Same incarnation, both deleted: the larger delete clock is kept. */
+static int both_deleted(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                        const fsi_merge_opts *o, fsi_row *l, fsi_merge_result *res) {
+  if (l->state != ROW_TOMB) return FS_OK; /* cannot happen: parity */
+  if (fsi_merge_clock_cmp(r->hlc, r->site, l->hlc, l->site) <= 0) return FS_OK;
+  l->hlc = r->hlc;
+  l->site = r->site;
+  l->seen = r->seen;
+  l->seq = fsi_store_next_seq(st);
+  l->src = o->sender;
+  res->applied++;
+  return fsi_row_put_tomb(st, ts, r->pk, l);
+}
+
+/* A column both sides wrote: when neither writer had seen the other's
+ * value and the values differ, both go to the conflict log (winner first;
+ * cmp > 0 when the remote value wins). */
+static int log_concurrent(fs_store *st, const fs_table *t, const char *pk, size_t i, int cmp,
+                          const fsi_value *rv, fsi_cell rcl, const fsi_value *lv, fsi_cell lc,
+                          fsi_merge_result *res) {
+  /* One site's writes are ordered (each saw the one before); otherwise a
+   * write is concurrent with the other unless it was based on it. */
+  int concurrent = rcl.site != lc.site &&
+                   !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
+                   !(lc.bhlc == rcl.hlc && lc.bsite == rcl.site);
+  if (concurrent && !fsi_value_equal(rv, lv) && !FS_MUT(17)) {
+    int e = cmp > 0 ? fsi_conflict_log(st, t->name, pk, t->cols[i].name, rv, rcl.hlc,
+                                       rcl.site, lv, lc.hlc, lc.site)
+                    : fsi_conflict_log(st, t->name, pk, t->cols[i].name, lv,
+                                       lc.hlc, lc.site, rv, rcl.hlc, rcl.site);
+    if (e < 0) return e;
+    if (e > 0) res->conflicts++;
+  }
+  return FS_OK;
+}
+
+/* Same incarnation, both alive: per column last-writer-wins.  A column
+ * whose winning clock is the (new) row clock needs no clock entry. */
+static int both_alive(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                      const fsi_merge_colmap *cm, const fsi_merge_opts *o, const fsi_row *l,
+                      uint64_t drop, struct fsi_arena *a, fsi_merge_result *res) {
+  const fs_table *t = ts->decl;
+  size_t nc = t->ncols;
+  int rc;
+  int64_t rh = l->hlc, rs = l->site;
   if (fsi_merge_clock_cmp(r->hlc, r->site, rh, rs) > 0) rh = r->hlc, rs = r->site;
-  int changed = rh != l.hlc || rs != l.site, remote_dominates = 1, had_cells = 0;
+  int changed = rh != l->hlc || rs != l->site, remote_dominates = 1, had_cells = 0;
   fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
   fsi_cell *win = fsi_arena_alloc(a, nc * sizeof *win);
   if (!vals || !win) return fsi_fail(FS_ENOMEM, "out of memory");
   for (size_t i = 0; i < nc; i++) {
-    had_cells |= l.has_cell[i];
-    fsi_cell lc = fsi_merge_local_cell(&l, i);
-    vals[i] = l.vals[i];
+    had_cells |= l->has_cell[i];
+    fsi_cell lc = fsi_merge_local_cell(l, i);
+    vals[i] = l->vals[i];
     win[i] = lc;
     int ri = cm->idx[i];
     if (ri < 0 || (drop >> i & 1)) {
@@ -265,19 +302,7 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
     int cmp = fsi_merge_clock_cmp(rcl.hlc, rcl.site, lc.hlc, lc.site);
     if (FS_MUT(16) && i == 0 && (rcl.site & 1)) cmp = cmp < 0 ? 1 : cmp;
     if (cmp == 0) continue;
-    /* One site's writes are ordered (each saw the one before); otherwise a
-     * write is concurrent with the other unless it was based on it. */
-    int concurrent = rcl.site != lc.site &&
-                     !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
-                     !(lc.bhlc == rcl.hlc && lc.bsite == rcl.site);
-    if (concurrent && !fsi_value_equal(rv, &l.vals[i]) && !FS_MUT(17)) {
-      int e = cmp > 0 ? fsi_conflict_log(st, t->name, r->pk, t->cols[i].name, rv, rcl.hlc,
-                                     rcl.site, &l.vals[i], lc.hlc, lc.site)
-                      : fsi_conflict_log(st, t->name, r->pk, t->cols[i].name, &l.vals[i],
-                                     lc.hlc, lc.site, rv, rcl.hlc, rcl.site);
-      if (e < 0) return e;
-      if (e > 0) res->conflicts++;
-    }
+    if ((rc = log_concurrent(st, t, r->pk, i, cmp, rv, rcl, &l->vals[i], lc, res))) return rc;
     if (cmp > 0) {
       vals[i] = *rv;
       win[i] = rcl;
@@ -299,7 +324,7 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
     n.has_cell[i] = !covered;
     if (covered) win[i].bhlc = win[i].bsite = 0;
   }
-  n.cl = l.cl;
+  n.cl = l->cl;
   n.hlc = rh;
   n.site = rs;
   n.seq = fsi_store_next_seq(st);
@@ -307,7 +332,33 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   if ((rc = fsi_row_put(st, ts, r->pk, &n, 1))) return rc;
   if ((rc = fsi_row_put_cells(st, ts, r->pk, &n, had_cells))) return rc;
   res->applied++;
-  return customer_arrived(st, ts, r->pk, &l, n.vals);
+  return customer_arrived(st, ts, r->pk, l, n.vals);
+}
+
+/* Merges one row change: bounds and policy first, then by causal length
+ * (rule 1) and, within one incarnation, per column (rule 2). */
+static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                     const fsi_merge_colmap *cm, const fsi_merge_opts *o, struct fsi_arena *a,
+                     fsi_merge_result *res) {
+  const fs_table *t = ts->decl;
+  char why[160];
+  const char *oob = FS_MUT(27) ? NULL : fsi_policy_out_of_bounds(r, why, sizeof why);
+  if (oob) return fsi_policy_refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, oob);
+  fsi_row l;
+  int rc = fsi_row_load(st, ts, r->pk, a, &l);
+  if (rc) return rc;
+  uint64_t drop = 0; /* columns whose incoming value the policy refused */
+  int pr = fsi_policy_check(st, ts, r, cm, o, &l, a, res, &drop);
+  if (pr < 0) return pr;
+  if (pr > 0) return FS_OK;
+  int alive = r->cl % 2 == 1;
+  if (l.state == ROW_NONE || r->cl > l.cl)
+    return alive ? newer_live(st, ts, r, cm, o, &l, drop, a, res)
+                 : newer_delete(st, ts, r, o, &l, a, res);
+  if (r->cl < l.cl) return older(st, ts, r, cm, &l, a, res);
+  if (!alive) return both_deleted(st, ts, r, o, &l, res);
+  if (l.state != ROW_LIVE) return FS_OK;
+  return both_alive(st, ts, r, cm, o, &l, drop, a, res);
 }
 
 static int evict_customer(fs_store *st, const char *id, int64_t *rows);

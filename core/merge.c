@@ -22,6 +22,13 @@
  *     FS_LETGO_TABLE: an id, no values) for each customer moved away from
  *     the manager (extract.c); the device drops that customer on receiving
  *     it, recording no delete.
+ *
+ * A batch applies in one transaction (or inside the caller's fs_tx), so an
+ * error leaves nothing of it applied; a clock beyond the skew bound, or a
+ * table or column this replica does not know, refuses the whole batch
+ * before anything is written.  Every row the merge writes gets a change
+ * number of its own, and _src = the sender when the row now equals the
+ * sender's state, so it is not echoed back.
  */
 #include "policy.h"
 
@@ -382,17 +389,8 @@ static int let_go(fs_store *st, const fsi_rowchange *r, const fsi_merge_opts *o,
   return rc;
 }
 
-int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, fsi_merge_result *res) {
-  int implicit = 0, rc = FS_OK, txopen = 0;
-  fsi_tbl_state **map = NULL;
-  fsi_merge_colmap *cms = NULL;
-  struct fsi_arena *a = NULL;
-  memset(res, 0, sizeof *res);
-  res->rows = b->nrows;
-  res->arena = fsi_arena_new(4096);
-  if (!res->arena) return fsi_fail(FS_ENOMEM, "out of memory");
-
-  /* Refuse the whole batch on a clock too far ahead, before anything. */
+/* Refuses the whole batch on a clock too far ahead, before anything. */
+static int check_skew(fs_store *st, const fsi_batch *b) {
   int64_t bound = fsi_util_now_ms() + st->max_skew;
   for (size_t k = 0; k < b->nrows; k++) {
     const fsi_rowchange *r = &b->rows[k];
@@ -407,25 +405,24 @@ int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, f
                      (long long)(st->max_skew / 1000));
     }
   }
-  map = calloc(b->ntables ? b->ntables : 1, sizeof *map);
-  cms = calloc(b->ntables ? b->ntables : 1, sizeof *cms);
-  a = fsi_arena_new(64 * 1024);
-  if (!map || !cms || !a) {
-    rc = fsi_fail(FS_ENOMEM, "out of memory");
-    goto done;
-  }
+  return FS_OK;
+}
+
+/* Finds each table of the batch's dictionary among the declared ones
+ * (map[i]; NULL for the let-go markers) and each of its columns (cms[i]).
+ * A table or column this replica does not know refuses the whole batch. */
+static int map_tables(fs_store *st, const fsi_batch *b, fsi_tbl_state **map,
+                      fsi_merge_colmap *cms) {
   for (size_t i = 0; i < b->ntables; i++) {
     if (!strcmp(b->tables[i].name, FS_LETGO_TABLE) && b->tables[i].ncols == 0) {
       map[i] = NULL; /* let-go markers: let_go() */
       continue;
     }
     fsi_tbl_state *ts = fsi_store_table(st, b->tables[i].name);
-    if (!ts) {
-      rc = fsi_fail(FS_EVERSION, "the batch has table \"%.64s\" which this replica does not "
-                                "know; upgrade fieldsync",
-                   b->tables[i].name);
-      goto done;
-    }
+    if (!ts)
+      return fsi_fail(FS_EVERSION, "the batch has table \"%.64s\" which this replica does "
+                                   "not know; upgrade fieldsync",
+                      b->tables[i].name);
     map[i] = ts;
     for (size_t j = 0; j < ts->decl->ncols; j++) cms[i].idx[j] = -1;
     for (size_t c = 0; c < b->tables[i].ncols; c++) {
@@ -435,14 +432,33 @@ int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, f
           cms[i].idx[j] = (int)c;
           found = 1;
         }
-      if (!found) {
-        rc = fsi_fail(FS_EVERSION, "the batch has column %s.%.64s which this replica does "
-                                  "not know; upgrade fieldsync",
-                     ts->decl->name, b->tables[i].cols[c]);
-        goto done;
-      }
+      if (!found)
+        return fsi_fail(FS_EVERSION, "the batch has column %s.%.64s which this replica does "
+                                     "not know; upgrade fieldsync",
+                        ts->decl->name, b->tables[i].cols[c]);
     }
   }
+  return FS_OK;
+}
+
+int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, fsi_merge_result *res) {
+  int implicit = 0, rc = FS_OK, txopen = 0;
+  fsi_tbl_state **map = NULL;
+  fsi_merge_colmap *cms = NULL;
+  struct fsi_arena *a = NULL;
+  memset(res, 0, sizeof *res);
+  res->rows = b->nrows;
+  res->arena = fsi_arena_new(4096);
+  if (!res->arena) return fsi_fail(FS_ENOMEM, "out of memory");
+  if ((rc = check_skew(st, b))) return rc;
+  map = calloc(b->ntables ? b->ntables : 1, sizeof *map);
+  cms = calloc(b->ntables ? b->ntables : 1, sizeof *cms);
+  a = fsi_arena_new(64 * 1024);
+  if (!map || !cms || !a) {
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  if ((rc = map_tables(st, b, map, cms))) goto done;
   if ((rc = fsi_store_tx_begin(st, &implicit))) goto done;
   txopen = 1;
   int64_t maxh = 0;

@@ -3,8 +3,10 @@
  *
  * Opening never changes a file it refuses: the checks (is it SQLite, is it
  * a fieldsync store, which format and declaration version) run on a
- * read-only look before anything is written, and only then is WAL switched
- * on and a migration applied, inside one transaction.
+ * read-only look before anything is written (check_existing), and only
+ * then is WAL switched on and a migration applied, inside one transaction
+ * (upgrade).  A store file is readable by its owner only, and a store this
+ * open created is removed again when the open fails.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -588,61 +590,58 @@ static int store_keep_private(const char *path) {
   return FS_OK;
 }
 
-int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
-                  unsigned flags) {
-  fs_store *st = NULL;
-  char *schema_name = NULL;
-  int rc = FS_OK;
-  int64_t format = 0, decl_version = 0;
-  *out = NULL;
-  if (sodium_init() < 0) return fsi_fail(FS_ENOMEM, "libsodium failed to initialise");
-  if (!schema) schema = fs_schema_fieldsales();
-  if ((rc = check_schema(schema))) return rc;
+/* Where the store will live: an existing regular file, or (with
+ * FS_OPEN_CREATE) a new one, created private here (*created = 1) unless it
+ * is in memory or the open is read-only. */
+static int open_path(const char *path, unsigned flags, int on_disk, int *created) {
   struct stat sb;
   int exists = stat(path, &sb) == 0;
   if (!exists && !(flags & FS_OPEN_CREATE))
     return fsi_fail(FS_ENOTFOUND, "no store at %s", path);
   if (exists && !S_ISREG(sb.st_mode))
     return fsi_fail(FS_EINVAL, "%s is not a regular file", path);
-  /* ":memory:" and "" are SQLite's private in-memory / temporary databases */
-  int on_disk = *path && strcmp(path, ":memory:") != 0, created = 0;
   if (!exists && on_disk && !(flags & FS_OPEN_READONLY)) {
-    if ((rc = store_create_private(path))) return rc;
-    created = 1;
+    int rc = store_create_private(path);
+    if (rc) return rc;
+    *created = 1;
   }
+  return FS_OK;
+}
 
-  st = calloc(1, sizeof *st);
-  if (!st) {
-    if (created) unlink(path);
-    return fsi_fail(FS_ENOMEM, "out of memory");
-  }
-  st->schema = schema;
-  st->flags = flags;
-  st->max_skew = 3600 * 1000;
-  int oflags = (flags & FS_OPEN_READONLY) ? SQLITE_OPEN_READONLY
-                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    rc = st->db ? fsi_store_sqlfail(st, "opening the store")
-                : fsi_fail(FS_ENOMEM, "out of memory");
-    goto done;
-  }
+static int open_db(fs_store *st, const char *path) {
+  int oflags = (st->flags & FS_OPEN_READONLY) ? SQLITE_OPEN_READONLY
+                                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    return st->db ? fsi_store_sqlfail(st, "opening the store")
+                  : fsi_fail(FS_ENOMEM, "out of memory");
   sqlite3_extended_result_codes(st->db, 1);
   sqlite3_busy_timeout(st->db, 10000);
+  return FS_OK;
+}
 
-  rc = inspect(st, path, &format, &decl_version, &schema_name);
+/* The read-only look before anything is written: *fresh = 1 for an empty
+ * database (allowed only with FS_OPEN_CREATE); else a fieldsync store of
+ * this schema, no newer than this build, that passes the integrity check,
+ * with its store format and declaration version in *format and
+ * *decl_version. */
+static int check_existing(fs_store *st, const char *path, int *fresh, int64_t *format,
+                          int64_t *decl_version) {
+  const fs_schema *schema = st->schema;
+  char *schema_name = NULL;
+  int rc = inspect(st, path, format, decl_version, &schema_name);
   if (rc < 0) goto done;
-  int fresh = rc == 0;
+  *fresh = rc == 0;
   rc = FS_OK;
-  if (fresh && !(flags & FS_OPEN_CREATE)) {
+  if (*fresh && !(st->flags & FS_OPEN_CREATE)) {
     rc = fsi_fail(FS_ECORRUPT, "%s is not a fieldsync store (empty database)", path);
     goto done;
   }
-  if (!fresh) {
-    if (format > STORE_FORMAT || decl_version > schema->version) {
+  if (!*fresh) {
+    if (*format > STORE_FORMAT || *decl_version > schema->version) {
       rc = fsi_fail(FS_EVERSION,
                    "%s was written by a newer version of fieldsync (store format %lld, "
                    "declaration %lld); upgrade fieldsync to open it",
-                   path, (long long)format, (long long)decl_version);
+                   path, (long long)*format, (long long)*decl_version);
       goto done;
     }
     if (!schema_name || strcmp(schema_name, schema->name) != 0) {
@@ -650,8 +649,86 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
                    schema_name ? schema_name : "?", schema->name);
       goto done;
     }
-    if ((rc = integrity(st, path))) goto done;
+    rc = integrity(st, path);
   }
+done:
+  free(schema_name);
+  return rc;
+}
+
+/* Switches WAL on and brings the store to this build's format and
+ * declaration in one transaction: a fresh store is set up, an older one
+ * upgraded step by step; on failure nothing of it stays. */
+static int upgrade(fs_store *st, int fresh, int64_t format, int64_t decl_version) {
+  const fs_schema *schema = st->schema;
+  int rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                    " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
+                    " PRAGMA wal_autocheckpoint=4096;",
+                "configuring the store");
+  if (rc) return rc;
+  if ((rc = exec(st, "BEGIN IMMEDIATE", "starting the upgrade"))) return rc;
+  if (fresh) rc = setup_new(st);
+  for (int64_t v = format; !rc && v < STORE_FORMAT; v++)
+    rc = exec(st, format_steps[v], "upgrading the store");
+  if (!rc) rc = migrate_declaration(st);
+  if (!rc && (format < STORE_FORMAT || fresh)) {
+    char q[96];
+    snprintf(q, sizeof q, "UPDATE fs_meta SET value=%d WHERE key='format'", STORE_FORMAT);
+    rc = exec(st, q, "upgrading the store");
+  }
+  if (!rc && decl_version != schema->version) {
+    char q[128];
+    snprintf(q, sizeof q,
+             "INSERT OR REPLACE INTO fs_meta VALUES('decl_version', %d)", schema->version);
+    rc = exec(st, q, "upgrading the store");
+  }
+  if (!rc) rc = exec(st, "COMMIT", "finishing the upgrade");
+  if (rc) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+/* The store's identity, counters, clock and settings, into the handle. */
+static int load_settings(fs_store *st) {
+  int rc;
+  if ((rc = fsi_store_meta_get_i64(st, "site", &st->site))) return rc;
+  if ((rc = fsi_store_meta_get_i64(st, "dbv", &st->dbv))) return rc;
+  if ((rc = fsi_store_meta_get_i64(st, "seq", &st->seq))) return rc;
+  if ((rc = fsi_store_meta_get_i64(st, "hlc", &st->clock.last))) return rc;
+  if (fsi_store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
+  int64_t skew;
+  if (!fsi_store_meta_get_i64(st, "max_skew_ms", &skew) && skew > 0) st->max_skew = skew;
+  char *role = NULL;
+  if (fs_store_get(st, "role", &role) == FS_OK && !strcmp(role, "server"))
+    st->flags |= FS_OPEN_SERVER;
+  free(role);
+  if (st->flags & FS_OPEN_SERVER) st->hq_site = st->site;
+  snprintf(st->device_id, sizeof st->device_id, "%016llx", (unsigned long long)st->site);
+  return FS_OK;
+}
+
+int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
+                  unsigned flags) {
+  fs_store *st = NULL;
+  int rc = FS_OK, fresh = 0, created = 0;
+  int64_t format = 0, decl_version = 0;
+  *out = NULL;
+  if (sodium_init() < 0) return fsi_fail(FS_ENOMEM, "libsodium failed to initialise");
+  if (!schema) schema = fs_schema_fieldsales();
+  if ((rc = check_schema(schema))) return rc;
+  /* ":memory:" and "" are SQLite's private in-memory / temporary databases */
+  int on_disk = *path && strcmp(path, ":memory:") != 0;
+  if ((rc = open_path(path, flags, on_disk, &created))) return rc;
+
+  st = calloc(1, sizeof *st);
+  if (!st) {
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  st->schema = schema;
+  st->flags = flags;
+  st->max_skew = 3600 * 1000;
+  if ((rc = open_db(st, path))) goto done;
+  if ((rc = check_existing(st, path, &fresh, &format, &decl_version))) goto done;
   /* after the checks, so a file that is refused is left as it was */
   if (on_disk && (rc = store_keep_private(path))) goto done;
   if (flags & FS_OPEN_READONLY) {
@@ -659,52 +736,12 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
       rc = fsi_fail(FS_EVERSION, "%s needs an upgrade; open it writable first", path);
       goto done;
     }
-  } else {
-    if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                       " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
-                       " PRAGMA wal_autocheckpoint=4096;",
-                   "configuring the store")))
-      goto done;
-    if ((rc = exec(st, "BEGIN IMMEDIATE", "starting the upgrade"))) goto done;
-    if (fresh) rc = setup_new(st);
-    for (int64_t v = format; !rc && v < STORE_FORMAT; v++)
-      rc = exec(st, format_steps[v], "upgrading the store");
-    if (!rc) rc = migrate_declaration(st);
-    if (!rc && (format < STORE_FORMAT || fresh)) {
-      char q[96];
-      snprintf(q, sizeof q, "UPDATE fs_meta SET value=%d WHERE key='format'", STORE_FORMAT);
-      rc = exec(st, q, "upgrading the store");
-    }
-    if (!rc && decl_version != schema->version) {
-      char q[128];
-      snprintf(q, sizeof q,
-               "INSERT OR REPLACE INTO fs_meta VALUES('decl_version', %d)", schema->version);
-      rc = exec(st, q, "upgrading the store");
-    }
-    if (!rc) rc = exec(st, "COMMIT", "finishing the upgrade");
-    if (rc) {
-      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-      goto done;
-    }
+  } else if ((rc = upgrade(st, fresh, format, decl_version))) {
+    goto done;
   }
-  if ((rc = fsi_store_meta_get_i64(st, "site", &st->site))) goto done;
-  if ((rc = fsi_store_meta_get_i64(st, "dbv", &st->dbv))) goto done;
-  if ((rc = fsi_store_meta_get_i64(st, "seq", &st->seq))) goto done;
-  if ((rc = fsi_store_meta_get_i64(st, "hlc", &st->clock.last))) goto done;
-  if (fsi_store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
-  int64_t skew;
-  if (!fsi_store_meta_get_i64(st, "max_skew_ms", &skew) && skew > 0) st->max_skew = skew;
-  {
-    char *role = NULL;
-    if (fs_store_get(st, "role", &role) == FS_OK && !strcmp(role, "server"))
-      st->flags |= FS_OPEN_SERVER;
-    free(role);
-  }
-  if (st->flags & FS_OPEN_SERVER) st->hq_site = st->site;
-  snprintf(st->device_id, sizeof st->device_id, "%016llx", (unsigned long long)st->site);
+  if ((rc = load_settings(st))) goto done;
   rc = prepare_tables(st);
 done:
-  free(schema_name);
   if (rc) {
     fs_store_close(st);
     if (created) unlink(path); /* a failed create leaves nothing behind */

@@ -89,62 +89,46 @@ static int exec(fs_store *st, const char *sql, const char *what) {
   return FS_OK;
 }
 
+/* A setting, read and written by key (fs_meta has no column type: a value
+ * keeps the type it was written with). */
+static const char meta_get_sql[] = "SELECT value FROM fs_meta WHERE key = ?1";
+static const char meta_set_sql[] = "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
+                                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+
 int fsi_store_meta_get_i64(fs_store *st, const char *key, int64_t *out) {
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+  sqlite3_stmt *s = fsi_sql_query(st, meta_get_sql, "t", key);
   if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  int r = sqlite3_step(s);
-  if (r == SQLITE_ROW) {
-    *out = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return FS_OK;
-  }
-  sqlite3_reset(s);
-  if (r == SQLITE_DONE) return FS_ENOTFOUND;
-  return fsi_store_sqlfail(st, "reading settings");
+  int r = fsi_sql_step(st, s, "reading settings");
+  if (r <= 0) return r ? r : FS_ENOTFOUND;
+  *out = sqlite3_column_int64(s, 0);
+  fsi_sql_done(s);
+  return FS_OK;
 }
 
 int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v) {
-  sqlite3_stmt *s = fsi_store_stmt(
-      st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
-          " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, v);
-  int r = sqlite3_step(s);
-  sqlite3_reset(s);
-  return r == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "writing settings");
+  return fsi_sql_run(st, "writing settings", meta_set_sql, "ti", key, v);
 }
 
 int fs_store_get(fs_store *st, const char *key, char **out) {
   *out = NULL;
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+  sqlite3_stmt *s = fsi_sql_query(st, meta_get_sql, "t", key);
   if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  int r = sqlite3_step(s);
-  if (r == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+  int r = fsi_sql_step(st, s, "reading settings");
+  if (r < 0) return r;
+  if (r == 1 && sqlite3_column_type(s, 0) != SQLITE_NULL) {
     const char *v = (const char *)sqlite3_column_text(s, 0);
     *out = strdup(v ? v : "");
-    sqlite3_reset(s);
+    fsi_sql_done(s);
     return *out ? FS_OK : fsi_fail(FS_ENOMEM, "out of memory");
   }
-  sqlite3_reset(s);
-  if (r == SQLITE_ROW || r == SQLITE_DONE)
-    return fsi_fail(FS_ENOTFOUND, "setting %s is not set", key);
-  return fsi_store_sqlfail(st, "reading settings");
+  fsi_sql_done(s);
+  return fsi_fail(FS_ENOTFOUND, "setting %s is not set", key);
 }
 
 int fs_store_set(fs_store *st, const char *key, const char *value) {
   int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
-  sqlite3_stmt *s = fsi_store_stmt(
-      st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
-          " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-  if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  if (value) sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
-  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "writing settings");
-  sqlite3_reset(s);
+  rc = fsi_sql_run(st, "writing settings", meta_set_sql, "tt", key, value);
   if (!strcmp(key, "manager")) st->manager_loaded = 0; /* re-read when next needed */
   return fsi_store_tx_end(st, implicit, rc);
 }

@@ -291,11 +291,7 @@ int fsi_merge_moved_delivered(fs_store *st, const char *manager, int64_t seq) {
   if (!fsi_store_is_hq(st) || !manager) return FS_OK;
   int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
-  sqlite3_stmt *s = fsi_store_stmt(st, "DELETE FROM fs_moved WHERE manager=?1 AND seq <= ?2");
-  if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
-  sqlite3_bind_text(s, 1, manager, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, seq);
-  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "forgetting delivered moves");
-  sqlite3_reset(s);
+  rc = fsi_sql_run(st, "forgetting delivered moves",
+                   "DELETE FROM fs_moved WHERE manager=?1 AND seq <= ?2", "ti", manager, seq);
   return fsi_store_tx_end(st, implicit, rc);
 }

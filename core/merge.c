@@ -584,12 +584,8 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
     }
   }
   if (rc) return rc;
-  sqlite3_stmt *t = fsi_store_stmt(st, "DELETE FROM fs_tomb WHERE cust=?1");
-  if (!t) return FS_EIO;
-  sqlite3_bind_text(t, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(t) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "letting a customer go");
-  else *rows += sqlite3_changes(st->db);
-  sqlite3_reset(t);
+  rc = fsi_sql_run(st, "letting a customer go", "DELETE FROM fs_tomb WHERE cust=?1", "t", id);
+  if (!rc) *rows += sqlite3_changes(st->db);
   return rc;
 }
 

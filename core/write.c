@@ -4,7 +4,7 @@
  * An insert writes the row with one clock covering all its columns (_hlc,
  * _site) and the transaction's db_version: no per-column clock rows, which
  * is what keeps capture close to the cost of a plain insert.  Editing a
- * column afterwards gives that column its own clock in fsi_cell, with the
+ * column afterwards gives that column its own clock in fs_cell, with the
  * base clock (the value the writer saw) used for conflict detection.  A
  * delete moves the row to fs_tomb with an even causal length.  Each public
  * write is one transaction unless fs_tx_begin grouped several.

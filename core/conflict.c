@@ -41,22 +41,12 @@ int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char
 
 static int refused_insert(fs_store *st, const char *table, const char *pk, const char *col,
                           int64_t site, int64_t hlc, const char *reason, const char *value) {
-  sqlite3_stmt *s = fsi_store_stmt(
-      st, "INSERT OR IGNORE INTO fs_refused(tbl, pk, col, site, hlc, reason, at, value)"
-          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
-  /* "" = the whole row (NULL would defeat the UNIQUE de-duplication) */
-  sqlite3_bind_text(s, 3, col ? col : "", -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, site);
-  sqlite3_bind_int64(s, 5, hlc);
-  sqlite3_bind_text(s, 6, reason, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 7, fsi_util_now_ms());
-  if (value) sqlite3_bind_text(s, 8, value, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  sqlite3_reset(s);
-  return step == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "logging a refused change");
+  /* col "" = the whole row (NULL would defeat the UNIQUE de-duplication) */
+  return fsi_sql_run(st, "logging a refused change",
+                     "INSERT OR IGNORE INTO fs_refused(tbl, pk, col, site, hlc, reason, at, value)"
+                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                     "tttiitit", table, pk, col ? col : "", site, hlc, reason, fsi_util_now_ms(),
+                     value);
 }
 
 int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col,
@@ -130,18 +120,15 @@ int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
   int64_t loser_int = 0;
   int loser_type = SQLITE_NULL;
   if (rc) return rc;
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT tbl, pk, col, loser, resolution FROM fs_conflict"
-                                   " WHERE id=?1");
+  sqlite3_stmt *s = fsi_sql_query(st, "SELECT tbl, pk, col, loser, resolution FROM fs_conflict"
+                                      " WHERE id=?1", "i", id);
   if (!s) {
     rc = FS_EIO;
     goto done;
   }
-  sqlite3_bind_int64(s, 1, id);
-  int step = sqlite3_step(s);
-  if (step != SQLITE_ROW) {
-    sqlite3_reset(s);
-    rc = step == SQLITE_DONE ? fsi_fail(FS_ENOTFOUND, "there is no conflict %" PRId64, id)
-                             : fsi_store_sqlfail(st, "reading a conflict");
+  int step = fsi_sql_step(st, s, "reading a conflict");
+  if (step != 1) {
+    rc = step == 0 ? fsi_fail(FS_ENOTFOUND, "there is no conflict %" PRId64, id) : step;
     goto done;
   }
   table = strdup((const char *)sqlite3_column_text(s, 0));
@@ -151,7 +138,7 @@ int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
   if (loser_type == SQLITE_INTEGER) loser_int = sqlite3_column_int64(s, 3);
   else if (loser_type != SQLITE_NULL) loser = strdup((const char *)sqlite3_column_text(s, 3));
   int already = sqlite3_column_type(s, 4) != SQLITE_NULL;
-  sqlite3_reset(s);
+  fsi_sql_done(s);
   if (!table || !pk || !col || (loser_type == SQLITE_TEXT && !loser)) {
     rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
@@ -175,15 +162,9 @@ int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
     }
     if (rc) goto done;
   }
-  s = fsi_store_stmt(st, "UPDATE fs_conflict SET resolution=?2 WHERE id=?1");
-  if (!s) {
-    rc = FS_EIO;
-    goto done;
-  }
-  sqlite3_bind_int64(s, 1, id);
-  sqlite3_bind_text(s, 2, keep_loser ? "loser" : "winner", -1, SQLITE_STATIC);
-  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "recording a resolution");
-  sqlite3_reset(s);
+  rc = fsi_sql_run(st, "recording a resolution",
+                   "UPDATE fs_conflict SET resolution=?2 WHERE id=?1", "it", id,
+                   keep_loser ? "loser" : "winner");
 done:
   free(table);
   free(pk);

@@ -1,5 +1,5 @@
 /*
- * merge.c — extraction of row states and the merge of received batches.
+ * merge.c — applying a received batch: the merge of row states.
  *
  * Rules (docs/merge.md states them for people):
  *  1. Causal length: a row's incarnation count, odd while alive.  The larger
@@ -13,21 +13,24 @@
  *  3. A concurrent edit is one whose writer had not seen the value it
  *     replaces: neither side's base clock is the other side's clock.  When
  *     such values differ, both go to fs_conflict (deduplicated).
- *  4. Write policy: head-office tables and head-office columns accept clocks
- *     of the head-office site only; at head office, a device may only write
- *     its own manager's customers (a deleted one too: its tombstone
- *     remembers the manager), a device's value for a head-office column only
- *     when it creates the row, every clock in a device's change that is not
- *     the device's own must be one head office already holds, and every row
- *     must pass the same domain rules as a local write (fsi_domain_check_row).
- *     Causal lengths and clocks are bounded on every replica.  Refusals are
- *     logged and reported, the rest of the batch applies.
+ *  4. Write policy (policy.c): every row passes the policy before it is
+ *     merged; what it refuses (a whole row, or a head-office column of it)
+ *     is logged and reported and not applied, the rest of the batch
+ *     applies.
  *  5. Subsets: head office sends a manager's devices that manager's
  *     customers, their rows and tombstones, and one let-go marker (a row of
  *     FS_LETGO_TABLE: an id, no values) for each customer moved away from
- *     the manager; the device drops that customer on receiving it.
+ *     the manager (extract.c); the device drops that customer on receiving
+ *     it, recording no delete.
+ *
+ * A batch applies in one transaction (or inside the caller's fs_tx), so an
+ * error leaves nothing of it applied; a clock beyond the skew bound, or a
+ * table or column this replica does not know, refuses the whole batch
+ * before anything is written.  Every row the merge writes gets a change
+ * number of its own, and _src = the sender when the row now equals the
+ * sender's state, so it is not echoed back.
  */
-#include "merge.h"
+#include "policy.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,274 +40,6 @@
 #include "storeInt.h"
 #include "util.h"
 
-static int clock_cmp(int64_t h1, int64_t s1, int64_t h2, int64_t s2) {
-  if (h1 != h2) return h1 < h2 ? -1 : 1;
-  if (s1 != s2) return s1 < s2 ? -1 : 1;
-  return 0;
-}
-
-/* ----------------------------------------------------------- cursors */
-
-void fsi_merge_cursor_format(const fsi_merge_cursor *c, char *out, size_t n) {
-  snprintf(out, n, "%" PRId64 ".%" PRId32 ".%s", c->seq, c->tbl, c->pk);
-}
-
-int fsi_merge_cursor_parse(fsi_merge_cursor *c, const char *text) {
-  memset(c, 0, sizeof *c);
-  c->tbl = -1;
-  if (!text || !*text) return FS_OK;
-  /* Strictly "DIGITS.[-]DIGITS.PK": no signs, spaces or overflow. */
-  const char *p = text;
-  int64_t seq = 0, tbl = 0;
-  int neg = 0;
-  if (*p < '0' || *p > '9') goto bad;
-  for (; *p >= '0' && *p <= '9'; p++) {
-    if (seq > (INT64_MAX - 9) / 10) goto bad;
-    seq = seq * 10 + (*p - '0');
-  }
-  if (*p++ != '.') goto bad;
-  if (*p == '-') neg = 1, p++;
-  if (*p < '0' || *p > '9') goto bad;
-  for (; *p >= '0' && *p <= '9'; p++) {
-    tbl = tbl * 10 + (*p - '0');
-    if (tbl > FS_BATCH_MAX_TABLES) goto bad;
-  }
-  if (neg) tbl = -tbl;
-  if (*p++ != '.' || tbl < -1) goto bad;
-  size_t n = strlen(p);
-  if (n > FS_BATCH_MAX_PK || !fsi_util_utf8_valid(p, n)) goto bad;
-  c->seq = seq;
-  c->tbl = (int32_t)tbl;
-  memcpy(c->pk, p, n + 1);
-  return FS_OK;
-bad:
-  return fsi_fail(FS_EINVAL, "malformed sync cursor \"%.80s\"", text);
-}
-
-/* -------------------------------------------------------- extraction */
-
-typedef struct stream {
-  sqlite3_stmt *s;
-  int tbl;
-  int tomb;  /* 1: fs_tomb rows; 2: let-go markers (fs_moved) */
-  int has;   /* a row is pending in s */
-} stream;
-
-#define STREAM_LETGO 2
-
-static int stream_key_cmp(const stream *a, const stream *b) {
-  int64_t da = sqlite3_column_int64(a->s, 0), db = sqlite3_column_int64(b->s, 0);
-  if (da != db) return da < db ? -1 : 1;
-  if (a->tbl != b->tbl) return a->tbl < b->tbl ? -1 : 1;
-  return strcmp((const char *)sqlite3_column_text(a->s, 1),
-                (const char *)sqlite3_column_text(b->s, 1));
-}
-
-static int is_customers(const fsi_tbl_state *ts) { return !strcmp(ts->decl->name, "customers"); }
-
-/* SQL for one stream: column 0 = change number, 1 = id, then the row. */
-static char *stream_sql(fs_store *st, fsi_tbl_state *ts, int tomb, const fsi_merge_filter *f) {
-  size_t cap = 1024 + strlen(ts->collist);
-  char *sql = malloc(cap);
-  if (!sql) return NULL;
-  const char *t = ts->decl->name;
-  char where[512] = "";
-  int by_manager = !FS_MUT(20) && f && f->manager && fsi_store_table(st, "customers") &&
-                   !(f->include_all_hq && ts->decl->owner == FS_OWNER_HQ && ts->cust_col < 0);
-  if (tomb == STREAM_LETGO) {
-    /* Only what the manager let go of: an id and head office's clock. */
-    snprintf(sql, cap,
-             "SELECT seq, pk, hlc FROM fs_moved WHERE manager=?4 AND seq > ?1 AND ?3 = ?3"
-             " ORDER BY seq LIMIT ?5");
-    return sql;
-  }
-  if (by_manager) {
-    /* A tombstone goes to the devices of the manager whose customer the
-     * row belonged to when it was deleted; one that does not know it (made
-     * before tombstones remembered it) to the devices of the manager its
-     * customer has now, and one that belongs to no customer to everyone. */
-    if (tomb)
-      snprintf(where, sizeof where,
-               " AND (manager=?4 OR (manager IS NULL AND (cust IS NULL"
-               " OR cust IN (SELECT id FROM customers WHERE manager=?4))))");
-    else if (is_customers(ts))
-      snprintf(where, sizeof where, " AND manager=?4");
-    else if (ts->cust_col >= 0)
-      snprintf(where, sizeof where,
-               " AND \"%s\" IN (SELECT id FROM customers WHERE manager=?4)",
-               ts->decl->cols[ts->cust_col].name);
-  }
-  if (tomb)
-    snprintf(sql, cap,
-             "SELECT seq, pk, cl, hlc, site, seen FROM fs_tomb WHERE tbl='%s'"
-             " AND seq > ?1 AND src != ?3%s ORDER BY seq LIMIT ?5",
-             t, where);
-  else
-    snprintf(sql, cap,
-             "SELECT _seq, id, _cl, _hlc, _site, _nc, %s FROM \"%s\""
-             " WHERE _seq > ?1 AND _src != ?3%s ORDER BY _seq LIMIT ?5",
-             ts->collist, t, where);
-  return sql;
-}
-
-static int stream_step(fs_store *st, stream *s) {
-  int r = sqlite3_step(s->s);
-  if (r == SQLITE_ROW) {
-    s->has = 1;
-    return FS_OK;
-  }
-  s->has = 0;
-  return r == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "reading changes");
-}
-
-/* Copies the current row of stream s into a row change of batch b. */
-static int emit(fs_store *st, fsi_batch *b, stream *s, fsi_tbl_state *ts) {
-  struct fsi_arena *a = b->arena;
-  fsi_rowchange *rc = &b->rows[b->nrows];
-  sqlite3_stmt *q = s->s;
-  memset(rc, 0, sizeof *rc);
-  rc->table = (uint16_t)s->tbl;
-  const char *pk = (const char *)sqlite3_column_text(q, 1);
-  rc->pk = fsi_arena_strndup(a, pk, strlen(pk));
-  if (!rc->pk) return fsi_fail(FS_ENOMEM, "out of memory");
-  if (s->tomb == STREAM_LETGO) {
-    /* The marker's table is the dictionary's last entry, listed only in a
-     * batch that holds a marker; it has the shape of a deleted row. */
-    rc->table = (uint16_t)st->nt;
-    rc->cl = 2;
-    rc->hlc = sqlite3_column_int64(q, 2);
-    rc->site = st->site;
-    b->ntables = (uint16_t)(st->nt + 1);
-  } else {
-    rc->cl = sqlite3_column_int64(q, 2);
-    rc->hlc = sqlite3_column_int64(q, 3);
-    rc->site = sqlite3_column_int64(q, 4);
-  }
-  int64_t lo = rc->hlc, hi = rc->hlc;
-  if (s->tomb == STREAM_LETGO) {
-    /* no values, no cells */
-  } else if (s->tomb) {
-    rc->seen = sqlite3_column_int64(q, 5);
-  } else {
-    size_t nc = ts->decl->ncols;
-    int ncells = sqlite3_column_int(q, 5);
-    rc->nvals = (uint16_t)nc;
-    rc->vals = fsi_arena_alloc(a, nc * sizeof *rc->vals);
-    if (!rc->vals) return fsi_fail(FS_ENOMEM, "out of memory");
-    for (size_t i = 0; i < nc; i++) {
-      int e = fsi_value_read(q, (int)i + 6, a, &rc->vals[i]);
-      if (e) return e;
-    }
-    if (ncells > 0) {
-      fsi_row r;
-      int e = fsi_row_load(st, ts, rc->pk, a, &r);
-      if (e) return e;
-      rc->cells = fsi_arena_alloc(a, nc * sizeof *rc->cells);
-      if (!rc->cells) return fsi_fail(FS_ENOMEM, "out of memory");
-      for (size_t i = 0; r.state == ROW_LIVE && i < nc; i++) {
-        if (!r.has_cell[i]) continue;
-        rc->cells[rc->ncells++] = r.cells[i];
-        if (r.cells[i].hlc < lo) lo = r.cells[i].hlc;
-        if (r.cells[i].hlc > hi) hi = r.cells[i].hlc;
-      }
-    }
-  }
-  if (b->nrows == 0 || lo < b->hlc_min) b->hlc_min = lo;
-  if (b->nrows == 0 || hi > b->hlc_max) b->hlc_max = hi;
-  b->nrows++;
-  return FS_OK;
-}
-
-int fsi_merge_changes_since(fs_store *st, const fsi_merge_cursor *from, const fsi_merge_filter *f,
-                        size_t max_rows, fsi_batch *out, fsi_merge_cursor *next, int *more) {
-  size_t ns = st->nt * 2 + 1; /* rows and tombstones per table, let-go markers */
-  stream *ss = NULL;
-  int rc = FS_OK;
-  fsi_change_batch_reset(out);
-  *more = 0;
-  *next = *from;
-  /* One read transaction: every stream sees the same snapshot, so a write
-   * committed meanwhile by another process cannot fall behind the cursor. */
-  int own_tx = sqlite3_get_autocommit(st->db);
-  if (own_tx && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-    return fsi_store_sqlfail(st, "reading changes");
-  if (max_rows == 0 || max_rows > FS_BATCH_MAX_ROWS) max_rows = FS_BATCH_MAX_ROWS;
-  ss = calloc(ns, sizeof *ss);
-  out->tables = fsi_arena_alloc(out->arena, (st->nt + 1) * sizeof *out->tables);
-  out->rows = fsi_arena_alloc(out->arena, max_rows * sizeof *out->rows);
-  if (!ss || !out->tables || !out->rows) {
-    rc = fsi_fail(FS_ENOMEM, "out of memory");
-    goto done;
-  }
-  out->ntables = (uint16_t)st->nt;
-  for (size_t i = 0; i < st->nt; i++) {
-    out->tables[i].name = st->t[i].decl->name;
-    out->tables[i].ncols = (uint16_t)st->t[i].decl->ncols;
-    out->tables[i].cols = fsi_arena_alloc(out->arena, st->t[i].decl->ncols * sizeof(char *));
-    if (!out->tables[i].cols) {
-      rc = fsi_fail(FS_ENOMEM, "out of memory");
-      goto done;
-    }
-    for (size_t j = 0; j < st->t[i].decl->ncols; j++)
-      out->tables[i].cols[j] = st->t[i].decl->cols[j].name;
-  }
-  out->tables[st->nt] = (fsi_batch_table){FS_LETGO_TABLE, 0, NULL};
-  if (!(out->tables[st->nt].cols = fsi_arena_alloc(out->arena, sizeof(char *)))) {
-    rc = fsi_fail(FS_ENOMEM, "out of memory");
-    goto done;
-  }
-  fsi_tbl_state *custs = fsi_store_table(st, "customers");
-  for (size_t k = 0; k < ns; k++) {
-    int letgo = k == ns - 1;
-    /* Markers only for a manager's devices. */
-    if (letgo && !(f && f->manager && custs)) continue;
-    fsi_tbl_state *ts = letgo ? custs : &st->t[k / 2];
-    stream *s = &ss[k];
-    s->tbl = ts->idx;
-    s->tomb = letgo ? STREAM_LETGO : (int)(k % 2);
-    char *sql = stream_sql(st, ts, s->tomb, f);
-    if (!sql) {
-      rc = fsi_fail(FS_ENOMEM, "out of memory");
-      goto done;
-    }
-    int pr = sqlite3_prepare_v2(st->db, sql, -1, &s->s, NULL);
-    free(sql);
-    if (pr != SQLITE_OK) {
-      rc = fsi_store_sqlfail(st, "preparing change extraction");
-      goto done;
-    }
-    /* Change numbers are unique across the store: the row at the cursor's
-     * number is the last one sent, everything after it is new. */
-    sqlite3_bind_int64(s->s, 1, from->seq);
-    /* site ids are positive: -1 excludes nothing */
-    sqlite3_bind_int64(s->s, 3, f && f->exclude_src && !FS_MUT(19) ? f->exclude_src : -1);
-    if (f && f->manager) sqlite3_bind_text(s->s, 4, f->manager, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s->s, 5, (sqlite3_int64)max_rows + 1);
-    if ((rc = stream_step(st, s))) goto done;
-  }
-  for (;;) {
-    stream *best = NULL;
-    for (size_t k = 0; k < ns; k++)
-      if (ss[k].has && (!best || stream_key_cmp(&ss[k], best) < 0)) best = &ss[k];
-    if (!best) break;
-    if (out->nrows == max_rows) {
-      *more = 1;
-      break;
-    }
-    if ((rc = emit(st, out, best, &st->t[best->tbl]))) goto done;
-    next->seq = sqlite3_column_int64(best->s, 0);
-    next->tbl = best->tbl;
-    snprintf(next->pk, sizeof next->pk, "%s", (const char *)sqlite3_column_text(best->s, 1));
-    if ((rc = stream_step(st, best))) goto done;
-  }
-done:
-  for (size_t k = 0; ss && k < ns; k++) sqlite3_finalize(ss[k].s);
-  free(ss);
-  if (own_tx) sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-  if (rc) fsi_change_batch_reset(out);
-  return rc;
-}
-
 /* ------------------------------------------------------------- apply */
 
 void fsi_merge_result_free(fsi_merge_result *res) {
@@ -313,54 +48,6 @@ void fsi_merge_result_free(fsi_merge_result *res) {
   memset(res, 0, sizeof *res);
 }
 
-static int refuse(fs_store *st, fsi_merge_result *res, const char *table, const char *pk,
-                  const char *col, int64_t site, int64_t hlc, const char *reason) {
-  if (res->refused == res->cap) {
-    size_t cap = res->cap ? res->cap * 2 : 16;
-    fsi_merge_refusal *n = fsi_arena_alloc(res->arena, cap * sizeof *n);
-    if (!n) return fsi_fail(FS_ENOMEM, "out of memory");
-    if (res->refused) memcpy(n, res->refusals, res->refused * sizeof *n);
-    res->refusals = n;
-    res->cap = cap;
-  }
-  fsi_merge_refusal *r = &res->refusals[res->refused++];
-  r->table = table;
-  r->pk = fsi_arena_strndup(res->arena, pk, strlen(pk));
-  r->col = col;
-  r->site = site;
-  r->hlc = hlc;
-  r->reason = fsi_arena_strndup(res->arena, reason, strlen(reason));
-  if (!r->pk || !r->reason) return fsi_fail(FS_ENOMEM, "out of memory");
-  return fsi_refused_log(st, table, pk, col, site, hlc, reason);
-}
-
-/* Whose customer `cust` is here: *known is 1 when it is live (its manager)
- * or deleted (the manager its tombstone remembers, NULL when that is not
- * known); 0 when this replica has never seen it. */
-static int customer_owner(fs_store *st, const char *cust, struct fsi_arena *a,
-                          const char **owner, int *known) {
-  *owner = NULL;
-  *known = 0;
-  fsi_tbl_state *cs = fsi_store_table(st, "customers");
-  if (!cs || !cust) return FS_OK;
-  fsi_row c;
-  int rc = fsi_row_load(st, cs, cust, a, &c);
-  if (rc) return rc;
-  int mi = cs->sp[SP_MANAGER];
-  if (c.state == ROW_LIVE) {
-    *known = 1;
-    if (mi >= 0 && c.vals[mi].type == FS_VAL_TEXT) *owner = c.vals[mi].s;
-  } else if (c.state == ROW_TOMB) {
-    *known = 1;
-    *owner = c.mgr;
-  }
-  return FS_OK;
-}
-
-typedef struct colmap {
-  int idx[64]; /* local column -> remote column, -1 when the remote lacks it */
-} colmap;
-
 /* The highest clock in a live local row, and the site that wrote it. */
 static int64_t local_max(const fsi_row *l, size_t nc, int64_t *site) {
   int64_t m = l->hlc, s = l->site;
@@ -368,26 +55,6 @@ static int64_t local_max(const fsi_row *l, size_t nc, int64_t *site) {
     if (l->has_cell[i] && l->cells[i].hlc > m) m = l->cells[i].hlc, s = l->cells[i].site;
   if (site) *site = s;
   return m;
-}
-
-static int64_t remote_max(const fsi_rowchange *r, int64_t *site) {
-  int64_t m = r->hlc, s = r->site;
-  for (size_t i = 0; i < r->ncells; i++)
-    if (r->cells[i].hlc > m) m = r->cells[i].hlc, s = r->cells[i].site;
-  if (site) *site = s;
-  return m;
-}
-
-/* Effective remote clock of local column i. */
-static fsi_cell remote_cell(const fsi_rowchange *r, int ri) {
-  for (size_t k = 0; k < r->ncells; k++)
-    if (r->cells[k].col == ri) return r->cells[k];
-  return (fsi_cell){(uint16_t)ri, r->hlc, r->site, 0, 0};
-}
-
-static fsi_cell local_cell(const fsi_row *l, size_t i) {
-  if (l->has_cell[i]) return l->cells[i];
-  return (fsi_cell){(uint16_t)i, l->hlc, l->site, 0, 0};
 }
 
 /* Row as a JSON object text, for logging a row lost to a delete. */
@@ -441,253 +108,6 @@ static int log_lost_row(fs_store *st, fsi_tbl_state *ts, const char *pk, const f
   return rc;
 }
 
-/* 1 when the clock (h, site) is not the sender's and beats `held`, the
- * clock this replica holds for the same row or cell. */
-static int unheld(int64_t h, int64_t site, int64_t sender, fsi_cell held, int64_t *who) {
-  if (site == sender || clock_cmp(h, site, held.hlc, held.site) <= 0) return 0;
-  *who = site;
-  return 1;
-}
-
-/* A device sends its own writes, and may send back state it received from
- * head office (a row it merged with an edit of its own).  So every clock
- * in its change that is not its own must be one head office already holds
- * for that row or cell, or older: anything else is a write made up in
- * another site's name.  Returns 1 (and the site named, in *who) when the
- * change carries such a clock. */
-static int unheld_clock(const fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
-                        const fsi_row *l, int64_t sender, int64_t *who) {
-  static const fsi_cell none = {0, 0, 0, 0, 0};
-  if (l->state == ROW_NONE || r->cl > l->cl) { /* an incarnation head office never had */
-    if (unheld(r->hlc, r->site, sender, none, who)) return 1;
-    for (size_t k = 0; k < r->ncells; k++)
-      if (unheld(r->cells[k].hlc, r->cells[k].site, sender, none, who)) return 1;
-    return 0;
-  }
-  if (r->cl < l->cl) return 0; /* an older incarnation: ignored anyway */
-  fsi_cell lrow = {0, l->hlc, l->site, 0, 0};
-  if (unheld(r->hlc, r->site, sender, lrow, who)) return 1;
-  if (l->state != ROW_LIVE) return 0;
-  for (size_t i = 0; i < ts->decl->ncols; i++) {
-    if (cm->idx[i] < 0) continue;
-    fsi_cell rc = remote_cell(r, cm->idx[i]);
-    if (unheld(rc.hlc, rc.site, sender, local_cell(l, i), who)) return 1;
-  }
-  return 0;
-}
-
-/* Causal lengths and clocks a replica accepts: a causal length of 1 to
- * FS_MAX_CL (so `cl + 1` stays defined), positive clocks and sites, bases
- * that are a clock or none.  A reason into buf, or NULL when in bounds. */
-static const char *out_of_bounds(const fsi_rowchange *r, char *buf, size_t n) {
-  if (r->cl < 1 || r->cl > FS_MAX_CL) {
-    snprintf(buf, n, "the change has causal length %lld, outside the accepted 1 to %lld.",
-             (long long)r->cl, (long long)FS_MAX_CL);
-    return buf;
-  }
-  int bad = r->hlc <= 0 || r->site <= 0 || r->seen < 0;
-  for (size_t k = 0; k < r->ncells; k++) {
-    const fsi_cell *c = &r->cells[k];
-    bad |= c->hlc <= 0 || c->site <= 0 || c->bhlc < 0 || c->bsite < 0;
-  }
-  if (!bad) return NULL;
-  snprintf(buf, n, "the change carries a clock or site id that is zero or negative.");
-  return buf;
-}
-
-/* The values an incoming live row would give the row, in local column
- * order: a column the sender does not have keeps this replica's value. */
-static fsi_value *incoming_values(const fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
-                                 const fsi_row *l, struct fsi_arena *a) {
-  size_t nc = ts->decl->ncols;
-  fsi_value *v = fsi_arena_alloc(a, nc * sizeof *v);
-  if (!v) return NULL;
-  for (size_t i = 0; i < nc; i++) {
-    if (cm->idx[i] >= 0) v[i] = r->vals[cm->idx[i]];
-    else if (l->state == ROW_LIVE) v[i] = l->vals[i];
-    else v[i] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
-  }
-  return v;
-}
-
-static int refuse_row(fs_store *st, fsi_merge_result *res, const fs_table *t,
-                      const fsi_rowchange *r, const char *reason) {
-  int e = refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, reason);
-  return e ? e : 1;
-}
-
-/* At head office: may a device's value for head-office column i stand?
- * Only when the device creates the row (head office has never seen it and
- * it is the first incarnation), when it changes nothing head office holds,
- * or when it carries head office's own clock (checked by unheld_clock). */
-static int hq_column_ok(const fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
-                        const fsi_row *l, size_t i, int64_t hq) {
-  fsi_cell c = remote_cell(r, cm->idx[i]);
-  const fsi_value *v = &r->vals[cm->idx[i]];
-  if (c.site == hq) return 1;
-  if (l->state == ROW_NONE) return r->cl == 1;
-  if (r->cl < l->cl) return 1; /* an older incarnation: ignored */
-  if (l->state == ROW_LIVE && r->cl == l->cl)
-    return clock_cmp(c.hlc, c.site, local_cell(l, i).hlc, local_cell(l, i).site) <= 0 ||
-           fsi_value_equal(v, &l->vals[i]);
-  /* A re-creation: the value must be the one head office holds, or for a
-   * customer's manager the one its tombstone remembers. */
-  if (l->state == ROW_LIVE) return fsi_value_equal(v, &l->vals[i]);
-  if ((int)i == ts->sp[SP_MANAGER] && is_customers(ts) && l->mgr)
-    return v->type == FS_VAL_TEXT && strlen(l->mgr) == v->n && !memcmp(l->mgr, v->s, v->n);
-  return 0;
-}
-
-/* Write policy for one incoming row; returns 1 when the whole row is
- * refused (already logged), 0 to go on, <0 on error.  *drop gets a bit per
- * head-office column whose incoming value must be ignored. */
-static int policy(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
-                  const fsi_merge_opts *o, const fsi_row *l, struct fsi_arena *a, fsi_merge_result *res,
-                  uint64_t *drop) {
-  const fs_table *t = ts->decl;
-  int64_t hq = st->hq_site;
-  /* Head office merges only what devices push: every rule a device obeys
-   * locally is checked again here. */
-  int at_hq = o->sender_manager || (fsi_store_is_hq(st) && o->sender != st->site);
-  int alive = r->cl % 2 == 1;
-  char reason[512];
-  *drop = 0;
-  /* Site ids are not secrets: a device could name head office's site, or
-   * another device's, on clocks it made up. */
-  int64_t who = 0;
-  if (at_hq && !FS_MUT(21) && unheld_clock(ts, r, cm, l, o->sender, &who)) {
-    if (who == hq)
-      snprintf(reason, sizeof reason,
-               "the change claims a head-office write that head office never made");
-    else
-      snprintf(reason, sizeof reason,
-               "the change carries a write by device %016llx that head office does not hold; "
-               "a device may only send its own writes and what it received from head office.",
-               (unsigned long long)who);
-    return refuse_row(st, res, t, r, reason);
-  }
-  if (t->owner == FS_OWNER_HQ) {
-    int ok = (hq != 0 && r->site == hq) || FS_MUT(22);
-    for (size_t k = 0; ok && k < r->ncells; k++) ok = r->cells[k].site == hq;
-    if (!ok) {
-      snprintf(reason, sizeof reason, "%s is head-office data; devices cannot change it",
-               t->name);
-      return refuse_row(st, res, t, r, reason);
-    }
-    return 0;
-  }
-  /* At head office: a device may only write its own manager's customers,
-   * live or deleted (a tombstone remembers whose customer it was). */
-  if (o->sender_manager && fsi_store_table(st, "customers")) {
-    const char *owner = NULL;
-    int known = 0, deleted = 0;
-    if (is_customers(ts)) {
-      int mi = ts->sp[SP_MANAGER];
-      if (l->state == ROW_LIVE) {
-        if (mi >= 0 && l->vals[mi].type == FS_VAL_TEXT) owner = l->vals[mi].s;
-        known = 1;
-      } else if (l->state == ROW_TOMB) {
-        owner = l->mgr;
-        known = deleted = 1;
-      } else if (alive) {
-        if (mi >= 0 && cm->idx[mi] >= 0 && r->vals[cm->idx[mi]].type == FS_VAL_TEXT)
-          owner = r->vals[cm->idx[mi]].s;
-        known = 1;
-      }
-    } else if (ts->cust_col >= 0) {
-      /* Both the customer the row belongs to here and the one the change
-       * names must be the sender's: a row cannot be moved off another
-       * manager's customer, nor attached to one, nor to a deleted one. */
-      const char *custs[2] = {NULL, NULL};
-      if (alive && cm->idx[ts->cust_col] >= 0 &&
-          r->vals[cm->idx[ts->cust_col]].type == FS_VAL_TEXT)
-        custs[0] = r->vals[cm->idx[ts->cust_col]].s;
-      if (l->state == ROW_LIVE && l->vals[ts->cust_col].type == FS_VAL_TEXT)
-        custs[1] = l->vals[ts->cust_col].s;
-      else if (l->state == ROW_TOMB)
-        custs[1] = l->cust;
-      for (int k = 0; k < 2 && !(known && owner && strcmp(owner, o->sender_manager)); k++) {
-        if (!custs[k]) continue;
-        const char *m = NULL;
-        int kn = 0, e = customer_owner(st, custs[k], a, &m, &kn);
-        if (e) return e;
-        if (kn) {
-          owner = m;
-          known = 1;
-        }
-      }
-      if (!known && l->state == ROW_TOMB && l->mgr) {
-        owner = l->mgr;
-        known = 1;
-      }
-    }
-    if (known && !FS_MUT(23) && (!owner || strcmp(owner, o->sender_manager) != 0)) {
-      if (deleted)
-        snprintf(reason, sizeof reason,
-                 "this customer was deleted while assigned to %.100s; only that manager's "
-                 "devices or head office may re-create it, not this device's manager %.100s.",
-                 owner ? owner : "nobody head office knows of", o->sender_manager);
-      else
-        snprintf(reason, sizeof reason,
-                 "this customer is assigned to %.100s, not to this device's manager %.100s",
-                 owner ? owner : "nobody", o->sender_manager);
-      return refuse_row(st, res, t, r, reason);
-    }
-  }
-  /* A device records its own manager on what it creates (an order, a
-   * meeting): reports credit them to that manager. */
-  int mi = ts->sp[SP_MANAGER];
-  if (!FS_MUT(24) && o->sender_manager && alive && !is_customers(ts) && mi >= 0 &&
-      cm->idx[mi] >= 0) {
-    const fsi_value *v = &r->vals[cm->idx[mi]];
-    int taken = l->state != ROW_LIVE || r->cl > l->cl;
-    if (!taken && r->cl == l->cl) {
-      fsi_cell rc = remote_cell(r, cm->idx[mi]), lc = local_cell(l, (size_t)mi);
-      taken = clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) > 0 && !fsi_value_equal(v, &l->vals[mi]);
-    }
-    if (taken && v->type != FS_VAL_NULL &&
-        (v->type != FS_VAL_TEXT || strlen(o->sender_manager) != v->n ||
-         memcmp(v->s, o->sender_manager, v->n) != 0)) {
-      snprintf(reason, sizeof reason,
-               "%s.manager names %.100s; a device may only record its own manager %.100s.",
-               t->name, v->type == FS_VAL_TEXT ? v->s : "a number", o->sender_manager);
-      return refuse_row(st, res, t, r, reason);
-    }
-  }
-  /* The domain rules of a local write (types, lengths, enumerations,
-   * codes, ranges, an order line's list price), on the row as it arrives. */
-  if (at_hq && alive && !FS_MUT(25) && (l->state == ROW_NONE || r->cl >= l->cl)) {
-    fsi_value *vals = incoming_values(ts, r, cm, l, a);
-    if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
-    fsi_domain_merge m = {l->state == ROW_LIVE && r->cl == l->cl ? l->vals : NULL,
-                      remote_max(r, NULL)};
-    int e = fsi_domain_check_row(st, ts, vals, &m);
-    if (e == FS_EINVAL) {
-      snprintf(reason, sizeof reason, "head office refuses this row: %s.", fs_errmsg());
-      fsi_clear_error();
-      return refuse_row(st, res, t, r, reason);
-    }
-    if (e) return e;
-  }
-  /* Head-office owned columns.  At head office a device's value stands
-   * only when the device creates the row; on a device, a value written
-   * after creation must carry the head-office site's clock. */
-  for (size_t i = 0; i < t->ncols; i++) {
-    if (!(t->cols[i].flags & FS_COL_HQ) || cm->idx[i] < 0 || !alive) continue;
-    fsi_cell c = remote_cell(r, cm->idx[i]);
-    int ok = FS_MUT(26) ? 1 : at_hq ? hq_column_ok(ts, r, cm, l, i, hq)
-                   : (c.hlc == r->hlc && c.site == r->site) || c.site == hq;
-    if (!ok) {
-      snprintf(reason, sizeof reason, "%s.%s is set by head office only", t->name,
-               t->cols[i].name);
-      int e = refuse(st, res, t->name, r->pk, t->cols[i].name, c.site, c.hlc, reason);
-      if (e) return e;
-      *drop |= 1ull << i;
-    }
-  }
-  return 0;
-}
-
 static int touch_customer(fs_store *st, const char *customer_id, int self);
 
 /* Head office sends a manager's devices the rows of that manager's
@@ -697,173 +117,199 @@ static int touch_customer(fs_store *st, const char *customer_id, int self);
 static int customer_arrived(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *old,
                             const fsi_value *vals) {
   int mi = ts->sp[SP_MANAGER];
-  if (!fsi_store_is_hq(st) || !is_customers(ts) || mi < 0) return FS_OK;
+  if (!fsi_store_is_hq(st) || !fsi_merge_is_customers(ts) || mi < 0) return FS_OK;
   if (old->state == ROW_LIVE && fsi_value_equal(&old->vals[mi], &vals[mi])) return FS_OK;
   return touch_customer(st, pk, 0);
 }
 
-static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, const colmap *cm,
-                     const fsi_merge_opts *o, struct fsi_arena *a, fsi_merge_result *res) {
-  const fs_table *t = ts->decl;
-  size_t nc = t->ncols;
-  char why[160];
-  const char *oob = FS_MUT(27) ? NULL : out_of_bounds(r, why, sizeof why);
-  if (oob) return refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, oob);
-  fsi_row l;
-  int rc = fsi_row_load(st, ts, r->pk, a, &l);
-  if (rc) return rc;
-  uint64_t drop = 0; /* columns whose incoming value the policy refused */
-  int pr = policy(st, ts, r, cm, o, &l, a, res, &drop);
-  if (pr < 0) return pr;
-  if (pr > 0) return FS_OK;
-  int alive = r->cl % 2 == 1;
+/* The customer a tombstone remembers its row belonged to, and whose
+ * customer that was as this replica knows it: that manager alone may
+ * re-create it, and only that manager's devices get the delete.  A row
+ * head office never had was the sending device's. */
+static int tomb_owner(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                      const fsi_merge_opts *o, const fsi_row *l, struct fsi_arena *a,
+                      fsi_row *tomb) {
+  if (l->state == ROW_LIVE && ts->cust_col >= 0 && l->vals[ts->cust_col].type == FS_VAL_TEXT)
+    tomb->cust = l->vals[ts->cust_col].s;
+  else if (l->state == ROW_TOMB)
+    tomb->cust = l->cust;
+  else if (fsi_merge_is_customers(ts))
+    tomb->cust = r->pk;
+  int mi = ts->sp[SP_MANAGER];
+  if (l->state == ROW_TOMB) {
+    tomb->mgr = l->mgr;
+  } else if (l->state == ROW_LIVE && fsi_merge_is_customers(ts)) {
+    if (mi >= 0 && l->vals[mi].type == FS_VAL_TEXT) tomb->mgr = l->vals[mi].s;
+  } else if (l->state == ROW_LIVE && tomb->cust) {
+    int known = 0;
+    return fsi_policy_customer_owner(st, tomb->cust, a, &tomb->mgr, &known);
+  } else if (l->state == ROW_NONE && (fsi_merge_is_customers(ts) || ts->cust_col >= 0)) {
+    tomb->mgr = o->sender_manager;
+  }
+  return FS_OK;
+}
 
-  /* A newer incarnation, or a row this replica has never seen. */
-  if (l.state == ROW_NONE || r->cl > l.cl) {
-    int64_t lsite, lmax = l.state == ROW_LIVE ? local_max(&l, nc, &lsite) : 0;
-    if (l.state == ROW_LIVE && !alive && lmax > r->seen) {
-      if ((rc = log_lost_row(st, ts, r->pk, l.vals, r->hlc, r->site, lmax, lsite, a, res)))
+/* A delete of a newer incarnation, or of a row this replica has never
+ * seen: a live row goes (an edit the deleter had not seen is logged first,
+ * so it is not lost without a trace) and the tombstone takes its place. */
+static int newer_delete(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                        const fsi_merge_opts *o, const fsi_row *l, struct fsi_arena *a,
+                        fsi_merge_result *res) {
+  int rc;
+  if (l->state == ROW_LIVE) {
+    int64_t lsite, lmax = local_max(l, ts->decl->ncols, &lsite);
+    if (lmax > r->seen) {
+      if ((rc = log_lost_row(st, ts, r->pk, l->vals, r->hlc, r->site, lmax, lsite, a, res)))
         return rc;
     }
-    if (l.state == ROW_LIVE) {
-      if ((rc = fsi_row_delete_cells(st, ts, r->pk))) return rc;
-      if (!alive) {
-        sqlite3_reset(ts->del);
-        sqlite3_bind_text(ts->del, 1, r->pk, -1, SQLITE_STATIC);
-        int step = sqlite3_step(ts->del);
-        sqlite3_reset(ts->del);
-        if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "deleting a row");
-      }
-    }
-    if (!alive) {
-      fsi_row tomb;
-      memset(&tomb, 0, sizeof tomb);
-      tomb.cl = r->cl;
-      tomb.hlc = r->hlc;
-      tomb.site = r->site;
-      tomb.seen = r->seen;
-      tomb.seq = FS_MUT(32) && fsi_store_is_hq(st) && l.state == ROW_LIVE ? l.seq : fsi_store_next_seq(st);
-      tomb.src = o->sender;
-      if (l.state == ROW_LIVE && ts->cust_col >= 0 && l.vals[ts->cust_col].type == FS_VAL_TEXT)
-        tomb.cust = l.vals[ts->cust_col].s;
-      else if (l.state == ROW_TOMB)
-        tomb.cust = l.cust;
-      else if (is_customers(ts))
-        tomb.cust = r->pk;
-      /* Whose customer it was, as this replica knows it: that manager alone
-       * may re-create it, and only that manager's devices get the delete.
-       * A row head office never had was the sending device's. */
-      int mi = ts->sp[SP_MANAGER];
-      if (l.state == ROW_TOMB) {
-        tomb.mgr = l.mgr;
-      } else if (l.state == ROW_LIVE && is_customers(ts)) {
-        if (mi >= 0 && l.vals[mi].type == FS_VAL_TEXT) tomb.mgr = l.vals[mi].s;
-      } else if (l.state == ROW_LIVE && tomb.cust) {
-        int known = 0;
-        if ((rc = customer_owner(st, tomb.cust, a, &tomb.mgr, &known))) return rc;
-      } else if (l.state == ROW_NONE && (is_customers(ts) || ts->cust_col >= 0)) {
-        tomb.mgr = o->sender_manager;
-      }
-      res->applied++;
-      return fsi_row_put_tomb(st, ts, r->pk, &tomb);
-    }
-    fsi_row n;
-    memset(&n, 0, sizeof n);
-    n.vals = fsi_arena_alloc(a, nc * sizeof *n.vals);
-    n.has_cell = fsi_arena_alloc(a, nc);
-    n.cells = fsi_arena_alloc(a, nc * sizeof *n.cells);
-    if (!n.vals || !n.has_cell || !n.cells) return fsi_fail(FS_ENOMEM, "out of memory");
-    memset(n.has_cell, 0, nc);
-    for (size_t i = 0; i < nc; i++) {
-      int ri = cm->idx[i];
-      if (ri < 0 || (drop >> i & 1)) {
-        n.vals[i] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
-        if (l.state == ROW_LIVE) n.vals[i] = l.vals[i];
-        continue;
-      }
-      n.vals[i] = r->vals[ri];
-      for (size_t k = 0; k < r->ncells; k++)
-        if (r->cells[k].col == ri) {
-          n.cells[i] = r->cells[k];
-          n.cells[i].col = (uint16_t)i;
-          n.has_cell[i] = 1;
-        }
-    }
-    n.cl = r->cl;
-    n.hlc = r->hlc;
-    n.site = r->site;
-    n.seq = fsi_store_next_seq(st);
-    n.src = drop ? 0 : o->sender;
-    if (l.state == ROW_TOMB && (rc = fsi_row_delete_tomb(st, ts, r->pk))) return rc;
-    if ((rc = fsi_row_put(st, ts, r->pk, &n, l.state == ROW_LIVE))) return rc;
-    if ((rc = fsi_row_put_cells(st, ts, r->pk, &n, 0))) return rc;
-    res->applied++;
-    return customer_arrived(st, ts, r->pk, &l, n.vals);
+    if ((rc = fsi_row_delete_cells(st, ts, r->pk))) return rc;
+    sqlite3_reset(ts->del);
+    sqlite3_bind_text(ts->del, 1, r->pk, -1, SQLITE_STATIC);
+    int step = sqlite3_step(ts->del);
+    sqlite3_reset(ts->del);
+    if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "deleting a row");
   }
+  fsi_row tomb;
+  memset(&tomb, 0, sizeof tomb);
+  tomb.cl = r->cl;
+  tomb.hlc = r->hlc;
+  tomb.site = r->site;
+  tomb.seen = r->seen;
+  tomb.seq = FS_MUT(32) && fsi_store_is_hq(st) && l->state == ROW_LIVE ? l->seq
+                                                                       : fsi_store_next_seq(st);
+  tomb.src = o->sender;
+  if ((rc = tomb_owner(st, ts, r, o, l, a, &tomb))) return rc;
+  res->applied++;
+  return fsi_row_put_tomb(st, ts, r->pk, &tomb);
+}
 
-  /* An older incarnation: the local state wins; a live row that a delete
-   * here never saw is logged so the edit is not lost without a trace. */
-  if (r->cl < l.cl) {
-    int64_t rsite, rmax = remote_max(r, &rsite);
-    if (l.state == ROW_TOMB && alive && r->cl == l.cl - 1 && rmax > l.seen) {
-      fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
-      if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
-      for (size_t i = 0; i < nc; i++)
-        vals[i] = cm->idx[i] >= 0 ? r->vals[cm->idx[i]] : (fsi_value){FS_VAL_NULL, 0, NULL, 0};
-      return log_lost_row(st, ts, r->pk, vals, l.hlc, l.site, rmax, rsite, a, res);
+/* A newer incarnation that is alive, or a row this replica has never
+ * seen: the incoming state replaces the local one, but for the columns the
+ * sender lacks or the policy refused, which keep this replica's value. */
+static int newer_live(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                      const fsi_merge_colmap *cm, const fsi_merge_opts *o, const fsi_row *l,
+                      uint64_t drop, struct fsi_arena *a, fsi_merge_result *res) {
+  size_t nc = ts->decl->ncols;
+  int rc;
+  if (l->state == ROW_LIVE && (rc = fsi_row_delete_cells(st, ts, r->pk))) return rc;
+  fsi_row n;
+  memset(&n, 0, sizeof n);
+  n.vals = fsi_arena_alloc(a, nc * sizeof *n.vals);
+  n.has_cell = fsi_arena_alloc(a, nc);
+  n.cells = fsi_arena_alloc(a, nc * sizeof *n.cells);
+  if (!n.vals || !n.has_cell || !n.cells) return fsi_fail(FS_ENOMEM, "out of memory");
+  memset(n.has_cell, 0, nc);
+  for (size_t i = 0; i < nc; i++) {
+    int ri = cm->idx[i];
+    if (ri < 0 || (drop >> i & 1)) {
+      n.vals[i] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
+      if (l->state == ROW_LIVE) n.vals[i] = l->vals[i];
+      continue;
     }
-    return FS_OK;
+    n.vals[i] = r->vals[ri];
+    for (size_t k = 0; k < r->ncells; k++)
+      if (r->cells[k].col == ri) {
+        n.cells[i] = r->cells[k];
+        n.cells[i].col = (uint16_t)i;
+        n.has_cell[i] = 1;
+      }
   }
+  n.cl = r->cl;
+  n.hlc = r->hlc;
+  n.site = r->site;
+  n.seq = fsi_store_next_seq(st);
+  n.src = drop ? 0 : o->sender;
+  if (l->state == ROW_TOMB && (rc = fsi_row_delete_tomb(st, ts, r->pk))) return rc;
+  if ((rc = fsi_row_put(st, ts, r->pk, &n, l->state == ROW_LIVE))) return rc;
+  if ((rc = fsi_row_put_cells(st, ts, r->pk, &n, 0))) return rc;
+  res->applied++;
+  return customer_arrived(st, ts, r->pk, l, n.vals);
+}
 
-  /* Same incarnation, both deleted: the larger delete clock is kept. */
-  if (!alive) {
-    if (l.state != ROW_TOMB) return FS_OK; /* cannot happen: parity */
-    if (clock_cmp(r->hlc, r->site, l.hlc, l.site) <= 0) return FS_OK;
-    l.hlc = r->hlc;
-    l.site = r->site;
-    l.seen = r->seen;
-    l.seq = fsi_store_next_seq(st);
-    l.src = o->sender;
-    res->applied++;
-    return fsi_row_put_tomb(st, ts, r->pk, &l);
+/* An older incarnation: the local state wins; a live row that a delete
+ * here never saw is logged so the edit is not lost without a trace. */
+static int older(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                 const fsi_merge_colmap *cm, const fsi_row *l, struct fsi_arena *a,
+                 fsi_merge_result *res) {
+  size_t nc = ts->decl->ncols;
+  int alive = r->cl % 2 == 1;
+  int64_t rsite, rmax = fsi_merge_remote_max(r, &rsite);
+  if (l->state == ROW_TOMB && alive && r->cl == l->cl - 1 && rmax > l->seen) {
+    fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
+    if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nc; i++)
+      vals[i] = cm->idx[i] >= 0 ? r->vals[cm->idx[i]] : (fsi_value){FS_VAL_NULL, 0, NULL, 0};
+    return log_lost_row(st, ts, r->pk, vals, l->hlc, l->site, rmax, rsite, a, res);
   }
-  if (l.state != ROW_LIVE) return FS_OK;
+  return FS_OK;
+}
 
-  /* Same incarnation, both alive: per column last-writer-wins. */
-  int64_t rh = l.hlc, rs = l.site;
-  if (clock_cmp(r->hlc, r->site, rh, rs) > 0) rh = r->hlc, rs = r->site;
-  int changed = rh != l.hlc || rs != l.site, remote_dominates = 1, had_cells = 0;
+/* Same incarnation, both deleted: the larger delete clock is kept. */
+static int both_deleted(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                        const fsi_merge_opts *o, fsi_row *l, fsi_merge_result *res) {
+  if (l->state != ROW_TOMB) return FS_OK; /* cannot happen: parity */
+  if (fsi_merge_clock_cmp(r->hlc, r->site, l->hlc, l->site) <= 0) return FS_OK;
+  l->hlc = r->hlc;
+  l->site = r->site;
+  l->seen = r->seen;
+  l->seq = fsi_store_next_seq(st);
+  l->src = o->sender;
+  res->applied++;
+  return fsi_row_put_tomb(st, ts, r->pk, l);
+}
+
+/* A column both sides wrote: when neither writer had seen the other's
+ * value and the values differ, both go to the conflict log (winner first;
+ * cmp > 0 when the remote value wins). */
+static int log_concurrent(fs_store *st, const fs_table *t, const char *pk, size_t i, int cmp,
+                          const fsi_value *rv, fsi_cell rcl, const fsi_value *lv, fsi_cell lc,
+                          fsi_merge_result *res) {
+  /* One site's writes are ordered (each saw the one before); otherwise a
+   * write is concurrent with the other unless it was based on it. */
+  int concurrent = rcl.site != lc.site &&
+                   !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
+                   !(lc.bhlc == rcl.hlc && lc.bsite == rcl.site);
+  if (concurrent && !fsi_value_equal(rv, lv) && !FS_MUT(17)) {
+    int e = cmp > 0 ? fsi_conflict_log(st, t->name, pk, t->cols[i].name, rv, rcl.hlc,
+                                       rcl.site, lv, lc.hlc, lc.site)
+                    : fsi_conflict_log(st, t->name, pk, t->cols[i].name, lv,
+                                       lc.hlc, lc.site, rv, rcl.hlc, rcl.site);
+    if (e < 0) return e;
+    if (e > 0) res->conflicts++;
+  }
+  return FS_OK;
+}
+
+/* Same incarnation, both alive: per column last-writer-wins.  A column
+ * whose winning clock is the (new) row clock needs no clock entry. */
+static int both_alive(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                      const fsi_merge_colmap *cm, const fsi_merge_opts *o, const fsi_row *l,
+                      uint64_t drop, struct fsi_arena *a, fsi_merge_result *res) {
+  const fs_table *t = ts->decl;
+  size_t nc = t->ncols;
+  int rc;
+  int64_t rh = l->hlc, rs = l->site;
+  if (fsi_merge_clock_cmp(r->hlc, r->site, rh, rs) > 0) rh = r->hlc, rs = r->site;
+  int changed = rh != l->hlc || rs != l->site, remote_dominates = 1, had_cells = 0;
   fsi_value *vals = fsi_arena_alloc(a, nc * sizeof *vals);
   fsi_cell *win = fsi_arena_alloc(a, nc * sizeof *win);
   if (!vals || !win) return fsi_fail(FS_ENOMEM, "out of memory");
   for (size_t i = 0; i < nc; i++) {
-    had_cells |= l.has_cell[i];
-    fsi_cell lc = local_cell(&l, i);
-    vals[i] = l.vals[i];
+    had_cells |= l->has_cell[i];
+    fsi_cell lc = fsi_merge_local_cell(l, i);
+    vals[i] = l->vals[i];
     win[i] = lc;
     int ri = cm->idx[i];
     if (ri < 0 || (drop >> i & 1)) {
       remote_dominates = 0;
       continue;
     }
-    fsi_cell rcl = remote_cell(r, ri);
+    fsi_cell rcl = fsi_merge_remote_cell(r, ri);
     const fsi_value *rv = &r->vals[ri];
-    int cmp = clock_cmp(rcl.hlc, rcl.site, lc.hlc, lc.site);
+    int cmp = fsi_merge_clock_cmp(rcl.hlc, rcl.site, lc.hlc, lc.site);
     if (FS_MUT(16) && i == 0 && (rcl.site & 1)) cmp = cmp < 0 ? 1 : cmp;
     if (cmp == 0) continue;
-    /* One site's writes are ordered (each saw the one before); otherwise a
-     * write is concurrent with the other unless it was based on it. */
-    int concurrent = rcl.site != lc.site &&
-                     !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
-                     !(lc.bhlc == rcl.hlc && lc.bsite == rcl.site);
-    if (concurrent && !fsi_value_equal(rv, &l.vals[i]) && !FS_MUT(17)) {
-      int e = cmp > 0 ? fsi_conflict_log(st, t->name, r->pk, t->cols[i].name, rv, rcl.hlc,
-                                     rcl.site, &l.vals[i], lc.hlc, lc.site)
-                      : fsi_conflict_log(st, t->name, r->pk, t->cols[i].name, &l.vals[i],
-                                     lc.hlc, lc.site, rv, rcl.hlc, rcl.site);
-      if (e < 0) return e;
-      if (e > 0) res->conflicts++;
-    }
+    if ((rc = log_concurrent(st, t, r->pk, i, cmp, rv, rcl, &l->vals[i], lc, res))) return rc;
     if (cmp > 0) {
       vals[i] = *rv;
       win[i] = rcl;
@@ -885,7 +331,7 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, co
     n.has_cell[i] = !covered;
     if (covered) win[i].bhlc = win[i].bsite = 0;
   }
-  n.cl = l.cl;
+  n.cl = l->cl;
   n.hlc = rh;
   n.site = rs;
   n.seq = fsi_store_next_seq(st);
@@ -893,7 +339,33 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r, co
   if ((rc = fsi_row_put(st, ts, r->pk, &n, 1))) return rc;
   if ((rc = fsi_row_put_cells(st, ts, r->pk, &n, had_cells))) return rc;
   res->applied++;
-  return customer_arrived(st, ts, r->pk, &l, n.vals);
+  return customer_arrived(st, ts, r->pk, l, n.vals);
+}
+
+/* Merges one row change: bounds and policy first, then by causal length
+ * (rule 1) and, within one incarnation, per column (rule 2). */
+static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                     const fsi_merge_colmap *cm, const fsi_merge_opts *o, struct fsi_arena *a,
+                     fsi_merge_result *res) {
+  const fs_table *t = ts->decl;
+  char why[160];
+  const char *oob = FS_MUT(27) ? NULL : fsi_policy_out_of_bounds(r, why, sizeof why);
+  if (oob) return fsi_policy_refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, oob);
+  fsi_row l;
+  int rc = fsi_row_load(st, ts, r->pk, a, &l);
+  if (rc) return rc;
+  uint64_t drop = 0; /* columns whose incoming value the policy refused */
+  int pr = fsi_policy_check(st, ts, r, cm, o, &l, a, res, &drop);
+  if (pr < 0) return pr;
+  if (pr > 0) return FS_OK;
+  int alive = r->cl % 2 == 1;
+  if (l.state == ROW_NONE || r->cl > l.cl)
+    return alive ? newer_live(st, ts, r, cm, o, &l, drop, a, res)
+                 : newer_delete(st, ts, r, o, &l, a, res);
+  if (r->cl < l.cl) return older(st, ts, r, cm, &l, a, res);
+  if (!alive) return both_deleted(st, ts, r, o, &l, res);
+  if (l.state != ROW_LIVE) return FS_OK;
+  return both_alive(st, ts, r, cm, o, &l, drop, a, res);
 }
 
 static int evict_customer(fs_store *st, const char *id, int64_t *rows);
@@ -908,29 +380,21 @@ static int let_go(fs_store *st, const fsi_rowchange *r, const fsi_merge_opts *o,
   if (FS_MUT(31)) return FS_OK; /* the marker is ignored */
   if (fsi_store_is_hq(st) || hq == 0 || o->sender != hq || r->site != hq || r->nvals != 0 ||
       r->ncells != 0 || !cs)
-    return refuse(st, res, cs ? cs->decl->name : FS_LETGO_TABLE, r->pk, NULL, r->site, r->hlc,
-                  "only head office can tell a device to let a customer go.");
+    return fsi_policy_refuse(st, res, cs ? cs->decl->name : FS_LETGO_TABLE, r->pk, NULL,
+                             r->site, r->hlc,
+                             "only head office can tell a device to let a customer go.");
   int64_t rows = 0;
   int rc = evict_customer(st, r->pk, &rows);
   if (!rc && rows) res->applied++;
   return rc;
 }
 
-int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, fsi_merge_result *res) {
-  int implicit = 0, rc = FS_OK, txopen = 0;
-  fsi_tbl_state **map = NULL;
-  colmap *cms = NULL;
-  struct fsi_arena *a = NULL;
-  memset(res, 0, sizeof *res);
-  res->rows = b->nrows;
-  res->arena = fsi_arena_new(4096);
-  if (!res->arena) return fsi_fail(FS_ENOMEM, "out of memory");
-
-  /* Refuse the whole batch on a clock too far ahead, before anything. */
+/* Refuses the whole batch on a clock too far ahead, before anything. */
+static int check_skew(fs_store *st, const fsi_batch *b) {
   int64_t bound = fsi_util_now_ms() + st->max_skew;
   for (size_t k = 0; k < b->nrows; k++) {
     const fsi_rowchange *r = &b->rows[k];
-    int64_t site, h = remote_max(r, &site);
+    int64_t site, h = fsi_merge_remote_max(r, &site);
     if (HLC_PHYS(h) > bound) {
       return fsi_fail(FS_ESKEW,
                      "device %016llx has a clock %lld s ahead of this machine (more than "
@@ -941,25 +405,24 @@ int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, f
                      (long long)(st->max_skew / 1000));
     }
   }
-  map = calloc(b->ntables ? b->ntables : 1, sizeof *map);
-  cms = calloc(b->ntables ? b->ntables : 1, sizeof *cms);
-  a = fsi_arena_new(64 * 1024);
-  if (!map || !cms || !a) {
-    rc = fsi_fail(FS_ENOMEM, "out of memory");
-    goto done;
-  }
+  return FS_OK;
+}
+
+/* Finds each table of the batch's dictionary among the declared ones
+ * (map[i]; NULL for the let-go markers) and each of its columns (cms[i]).
+ * A table or column this replica does not know refuses the whole batch. */
+static int map_tables(fs_store *st, const fsi_batch *b, fsi_tbl_state **map,
+                      fsi_merge_colmap *cms) {
   for (size_t i = 0; i < b->ntables; i++) {
     if (!strcmp(b->tables[i].name, FS_LETGO_TABLE) && b->tables[i].ncols == 0) {
       map[i] = NULL; /* let-go markers: let_go() */
       continue;
     }
     fsi_tbl_state *ts = fsi_store_table(st, b->tables[i].name);
-    if (!ts) {
-      rc = fsi_fail(FS_EVERSION, "the batch has table \"%.64s\" which this replica does not "
-                                "know; upgrade fieldsync",
-                   b->tables[i].name);
-      goto done;
-    }
+    if (!ts)
+      return fsi_fail(FS_EVERSION, "the batch has table \"%.64s\" which this replica does "
+                                   "not know; upgrade fieldsync",
+                      b->tables[i].name);
     map[i] = ts;
     for (size_t j = 0; j < ts->decl->ncols; j++) cms[i].idx[j] = -1;
     for (size_t c = 0; c < b->tables[i].ncols; c++) {
@@ -969,14 +432,33 @@ int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, f
           cms[i].idx[j] = (int)c;
           found = 1;
         }
-      if (!found) {
-        rc = fsi_fail(FS_EVERSION, "the batch has column %s.%.64s which this replica does "
-                                  "not know; upgrade fieldsync",
-                     ts->decl->name, b->tables[i].cols[c]);
-        goto done;
-      }
+      if (!found)
+        return fsi_fail(FS_EVERSION, "the batch has column %s.%.64s which this replica does "
+                                     "not know; upgrade fieldsync",
+                        ts->decl->name, b->tables[i].cols[c]);
     }
   }
+  return FS_OK;
+}
+
+int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, fsi_merge_result *res) {
+  int implicit = 0, rc = FS_OK, txopen = 0;
+  fsi_tbl_state **map = NULL;
+  fsi_merge_colmap *cms = NULL;
+  struct fsi_arena *a = NULL;
+  memset(res, 0, sizeof *res);
+  res->rows = b->nrows;
+  res->arena = fsi_arena_new(4096);
+  if (!res->arena) return fsi_fail(FS_ENOMEM, "out of memory");
+  if ((rc = check_skew(st, b))) return rc;
+  map = calloc(b->ntables ? b->ntables : 1, sizeof *map);
+  cms = calloc(b->ntables ? b->ntables : 1, sizeof *cms);
+  a = fsi_arena_new(64 * 1024);
+  if (!map || !cms || !a) {
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  if ((rc = map_tables(st, b, map, cms))) goto done;
   if ((rc = fsi_store_tx_begin(st, &implicit))) goto done;
   txopen = 1;
   int64_t maxh = 0;
@@ -987,7 +469,7 @@ int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, f
                    r->table);
       break;
     }
-    int64_t h = remote_max(r, NULL);
+    int64_t h = fsi_merge_remote_max(r, NULL);
     if (h > maxh) maxh = h;
     rc = map[r->table] ? merge_row(st, map[r->table], r, &cms[r->table], o, a, res)
                        : let_go(st, r, o, res);
@@ -1017,8 +499,8 @@ static int touch_customer(fs_store *st, const char *customer_id, int self) {
   if (rc) return rc;
   for (size_t i = 0; i < st->nt && !rc; i++) {
     fsi_tbl_state *ts = &st->t[i];
-    if (is_customers(ts) && !self) continue;
-    const char *col = is_customers(ts) ? "id"
+    if (fsi_merge_is_customers(ts) && !self) continue;
+    const char *col = fsi_merge_is_customers(ts) ? "id"
                       : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
                                           : NULL;
     if (!col) continue;
@@ -1077,7 +559,7 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
   *rows = 0;
   for (size_t i = 0; i < st->nt && !rc; i++) {
     fsi_tbl_state *ts = &st->t[i];
-    const char *col = is_customers(ts) ? "id"
+    const char *col = fsi_merge_is_customers(ts) ? "id"
                       : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
                                           : NULL;
     if (!col) continue;
@@ -1102,12 +584,8 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
     }
   }
   if (rc) return rc;
-  sqlite3_stmt *t = fsi_store_stmt(st, "DELETE FROM fs_tomb WHERE cust=?1");
-  if (!t) return FS_EIO;
-  sqlite3_bind_text(t, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(t) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "letting a customer go");
-  else *rows += sqlite3_changes(st->db);
-  sqlite3_reset(t);
+  rc = fsi_sql_run(st, "letting a customer go", "DELETE FROM fs_tomb WHERE cust=?1", "t", id);
+  if (!rc) *rows += sqlite3_changes(st->db);
   return rc;
 }
 
@@ -1131,17 +609,4 @@ int fsi_store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted)
   }
   sqlite3_finalize(q);
   return rc;
-}
-
-int fsi_merge_moved_delivered(fs_store *st, const char *manager, int64_t seq) {
-  if (!fsi_store_is_hq(st) || !manager) return FS_OK;
-  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
-  if (rc) return rc;
-  sqlite3_stmt *s = fsi_store_stmt(st, "DELETE FROM fs_moved WHERE manager=?1 AND seq <= ?2");
-  if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
-  sqlite3_bind_text(s, 1, manager, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, seq);
-  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "forgetting delivered moves");
-  sqlite3_reset(s);
-  return fsi_store_tx_end(st, implicit, rc);
 }

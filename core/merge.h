@@ -8,7 +8,9 @@
  * (hlc, site); it is idempotent and commutative, logs concurrent edits, and
  * refuses what the write policy forbids without dropping the rest.
  *
- * Internal to the library (used by sync/ and by tests).
+ * extract.c implements extraction and cursors, merge.c applying a batch,
+ * policy.c what a replica accepts from the sender.  Internal to the
+ * library (used by sync/, head office and the tests).
  */
 #ifndef FS_MERGE_H
 #define FS_MERGE_H

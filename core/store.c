@@ -3,8 +3,10 @@
  *
  * Opening never changes a file it refuses: the checks (is it SQLite, is it
  * a fieldsync store, which format and declaration version) run on a
- * read-only look before anything is written, and only then is WAL switched
- * on and a migration applied, inside one transaction.
+ * read-only look before anything is written (check_existing), and only
+ * then is WAL switched on and a migration applied, inside one transaction
+ * (upgrade).  A store file is readable by its owner only, and a store this
+ * open created is removed again when the open fails.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,62 +89,46 @@ static int exec(fs_store *st, const char *sql, const char *what) {
   return FS_OK;
 }
 
+/* A setting, read and written by key (fs_meta has no column type: a value
+ * keeps the type it was written with). */
+static const char meta_get_sql[] = "SELECT value FROM fs_meta WHERE key = ?1";
+static const char meta_set_sql[] = "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
+                                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+
 int fsi_store_meta_get_i64(fs_store *st, const char *key, int64_t *out) {
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+  sqlite3_stmt *s = fsi_sql_query(st, meta_get_sql, "t", key);
   if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  int r = sqlite3_step(s);
-  if (r == SQLITE_ROW) {
-    *out = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return FS_OK;
-  }
-  sqlite3_reset(s);
-  if (r == SQLITE_DONE) return FS_ENOTFOUND;
-  return fsi_store_sqlfail(st, "reading settings");
+  int r = fsi_sql_step(st, s, "reading settings");
+  if (r <= 0) return r ? r : FS_ENOTFOUND;
+  *out = sqlite3_column_int64(s, 0);
+  fsi_sql_done(s);
+  return FS_OK;
 }
 
 int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v) {
-  sqlite3_stmt *s = fsi_store_stmt(
-      st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
-          " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, v);
-  int r = sqlite3_step(s);
-  sqlite3_reset(s);
-  return r == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "writing settings");
+  return fsi_sql_run(st, "writing settings", meta_set_sql, "ti", key, v);
 }
 
 int fs_store_get(fs_store *st, const char *key, char **out) {
   *out = NULL;
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
+  sqlite3_stmt *s = fsi_sql_query(st, meta_get_sql, "t", key);
   if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  int r = sqlite3_step(s);
-  if (r == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+  int r = fsi_sql_step(st, s, "reading settings");
+  if (r < 0) return r;
+  if (r == 1 && sqlite3_column_type(s, 0) != SQLITE_NULL) {
     const char *v = (const char *)sqlite3_column_text(s, 0);
     *out = strdup(v ? v : "");
-    sqlite3_reset(s);
+    fsi_sql_done(s);
     return *out ? FS_OK : fsi_fail(FS_ENOMEM, "out of memory");
   }
-  sqlite3_reset(s);
-  if (r == SQLITE_ROW || r == SQLITE_DONE)
-    return fsi_fail(FS_ENOTFOUND, "setting %s is not set", key);
-  return fsi_store_sqlfail(st, "reading settings");
+  fsi_sql_done(s);
+  return fsi_fail(FS_ENOTFOUND, "setting %s is not set", key);
 }
 
 int fs_store_set(fs_store *st, const char *key, const char *value) {
   int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
   if (rc) return rc;
-  sqlite3_stmt *s = fsi_store_stmt(
-      st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
-          " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-  if (!s) return fsi_store_tx_end(st, implicit, FS_EIO);
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  if (value) sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
-  if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "writing settings");
-  sqlite3_reset(s);
+  rc = fsi_sql_run(st, "writing settings", meta_set_sql, "tt", key, value);
   if (!strcmp(key, "manager")) st->manager_loaded = 0; /* re-read when next needed */
   return fsi_store_tx_end(st, implicit, rc);
 }
@@ -589,61 +575,58 @@ static int store_keep_private(const char *path) {
   return FS_OK;
 }
 
-int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
-                  unsigned flags) {
-  fs_store *st = NULL;
-  char *schema_name = NULL;
-  int rc = FS_OK;
-  int64_t format = 0, decl_version = 0;
-  *out = NULL;
-  if (sodium_init() < 0) return fsi_fail(FS_ENOMEM, "libsodium failed to initialise");
-  if (!schema) schema = fs_schema_fieldsales();
-  if ((rc = check_schema(schema))) return rc;
+/* Where the store will live: an existing regular file, or (with
+ * FS_OPEN_CREATE) a new one, created private here (*created = 1) unless it
+ * is in memory or the open is read-only. */
+static int open_path(const char *path, unsigned flags, int on_disk, int *created) {
   struct stat sb;
   int exists = stat(path, &sb) == 0;
   if (!exists && !(flags & FS_OPEN_CREATE))
     return fsi_fail(FS_ENOTFOUND, "no store at %s", path);
   if (exists && !S_ISREG(sb.st_mode))
     return fsi_fail(FS_EINVAL, "%s is not a regular file", path);
-  /* ":memory:" and "" are SQLite's private in-memory / temporary databases */
-  int on_disk = *path && strcmp(path, ":memory:") != 0, created = 0;
   if (!exists && on_disk && !(flags & FS_OPEN_READONLY)) {
-    if ((rc = store_create_private(path))) return rc;
-    created = 1;
+    int rc = store_create_private(path);
+    if (rc) return rc;
+    *created = 1;
   }
+  return FS_OK;
+}
 
-  st = calloc(1, sizeof *st);
-  if (!st) {
-    if (created) unlink(path);
-    return fsi_fail(FS_ENOMEM, "out of memory");
-  }
-  st->schema = schema;
-  st->flags = flags;
-  st->max_skew = 3600 * 1000;
-  int oflags = (flags & FS_OPEN_READONLY) ? SQLITE_OPEN_READONLY
-                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    rc = st->db ? fsi_store_sqlfail(st, "opening the store")
-                : fsi_fail(FS_ENOMEM, "out of memory");
-    goto done;
-  }
+static int open_db(fs_store *st, const char *path) {
+  int oflags = (st->flags & FS_OPEN_READONLY) ? SQLITE_OPEN_READONLY
+                                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    return st->db ? fsi_store_sqlfail(st, "opening the store")
+                  : fsi_fail(FS_ENOMEM, "out of memory");
   sqlite3_extended_result_codes(st->db, 1);
   sqlite3_busy_timeout(st->db, 10000);
+  return FS_OK;
+}
 
-  rc = inspect(st, path, &format, &decl_version, &schema_name);
+/* The read-only look before anything is written: *fresh = 1 for an empty
+ * database (allowed only with FS_OPEN_CREATE); else a fieldsync store of
+ * this schema, no newer than this build, that passes the integrity check,
+ * with its store format and declaration version in *format and
+ * *decl_version. */
+static int check_existing(fs_store *st, const char *path, int *fresh, int64_t *format,
+                          int64_t *decl_version) {
+  const fs_schema *schema = st->schema;
+  char *schema_name = NULL;
+  int rc = inspect(st, path, format, decl_version, &schema_name);
   if (rc < 0) goto done;
-  int fresh = rc == 0;
+  *fresh = rc == 0;
   rc = FS_OK;
-  if (fresh && !(flags & FS_OPEN_CREATE)) {
+  if (*fresh && !(st->flags & FS_OPEN_CREATE)) {
     rc = fsi_fail(FS_ECORRUPT, "%s is not a fieldsync store (empty database)", path);
     goto done;
   }
-  if (!fresh) {
-    if (format > STORE_FORMAT || decl_version > schema->version) {
+  if (!*fresh) {
+    if (*format > STORE_FORMAT || *decl_version > schema->version) {
       rc = fsi_fail(FS_EVERSION,
                    "%s was written by a newer version of fieldsync (store format %lld, "
                    "declaration %lld); upgrade fieldsync to open it",
-                   path, (long long)format, (long long)decl_version);
+                   path, (long long)*format, (long long)*decl_version);
       goto done;
     }
     if (!schema_name || strcmp(schema_name, schema->name) != 0) {
@@ -651,8 +634,86 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
                    schema_name ? schema_name : "?", schema->name);
       goto done;
     }
-    if ((rc = integrity(st, path))) goto done;
+    rc = integrity(st, path);
   }
+done:
+  free(schema_name);
+  return rc;
+}
+
+/* Switches WAL on and brings the store to this build's format and
+ * declaration in one transaction: a fresh store is set up, an older one
+ * upgraded step by step; on failure nothing of it stays. */
+static int upgrade(fs_store *st, int fresh, int64_t format, int64_t decl_version) {
+  const fs_schema *schema = st->schema;
+  int rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                    " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
+                    " PRAGMA wal_autocheckpoint=4096;",
+                "configuring the store");
+  if (rc) return rc;
+  if ((rc = exec(st, "BEGIN IMMEDIATE", "starting the upgrade"))) return rc;
+  if (fresh) rc = setup_new(st);
+  for (int64_t v = format; !rc && v < STORE_FORMAT; v++)
+    rc = exec(st, format_steps[v], "upgrading the store");
+  if (!rc) rc = migrate_declaration(st);
+  if (!rc && (format < STORE_FORMAT || fresh)) {
+    char q[96];
+    snprintf(q, sizeof q, "UPDATE fs_meta SET value=%d WHERE key='format'", STORE_FORMAT);
+    rc = exec(st, q, "upgrading the store");
+  }
+  if (!rc && decl_version != schema->version) {
+    char q[128];
+    snprintf(q, sizeof q,
+             "INSERT OR REPLACE INTO fs_meta VALUES('decl_version', %d)", schema->version);
+    rc = exec(st, q, "upgrading the store");
+  }
+  if (!rc) rc = exec(st, "COMMIT", "finishing the upgrade");
+  if (rc) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+/* The store's identity, counters, clock and settings, into the handle. */
+static int load_settings(fs_store *st) {
+  int rc;
+  if ((rc = fsi_store_meta_get_i64(st, "site", &st->site))) return rc;
+  if ((rc = fsi_store_meta_get_i64(st, "dbv", &st->dbv))) return rc;
+  if ((rc = fsi_store_meta_get_i64(st, "seq", &st->seq))) return rc;
+  if ((rc = fsi_store_meta_get_i64(st, "hlc", &st->clock.last))) return rc;
+  if (fsi_store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
+  int64_t skew;
+  if (!fsi_store_meta_get_i64(st, "max_skew_ms", &skew) && skew > 0) st->max_skew = skew;
+  char *role = NULL;
+  if (fs_store_get(st, "role", &role) == FS_OK && !strcmp(role, "server"))
+    st->flags |= FS_OPEN_SERVER;
+  free(role);
+  if (st->flags & FS_OPEN_SERVER) st->hq_site = st->site;
+  snprintf(st->device_id, sizeof st->device_id, "%016llx", (unsigned long long)st->site);
+  return FS_OK;
+}
+
+int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
+                  unsigned flags) {
+  fs_store *st = NULL;
+  int rc = FS_OK, fresh = 0, created = 0;
+  int64_t format = 0, decl_version = 0;
+  *out = NULL;
+  if (sodium_init() < 0) return fsi_fail(FS_ENOMEM, "libsodium failed to initialise");
+  if (!schema) schema = fs_schema_fieldsales();
+  if ((rc = check_schema(schema))) return rc;
+  /* ":memory:" and "" are SQLite's private in-memory / temporary databases */
+  int on_disk = *path && strcmp(path, ":memory:") != 0;
+  if ((rc = open_path(path, flags, on_disk, &created))) return rc;
+
+  st = calloc(1, sizeof *st);
+  if (!st) {
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
+    goto done;
+  }
+  st->schema = schema;
+  st->flags = flags;
+  st->max_skew = 3600 * 1000;
+  if ((rc = open_db(st, path))) goto done;
+  if ((rc = check_existing(st, path, &fresh, &format, &decl_version))) goto done;
   /* after the checks, so a file that is refused is left as it was */
   if (on_disk && (rc = store_keep_private(path))) goto done;
   if (flags & FS_OPEN_READONLY) {
@@ -660,52 +721,12 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
       rc = fsi_fail(FS_EVERSION, "%s needs an upgrade; open it writable first", path);
       goto done;
     }
-  } else {
-    if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                       " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
-                       " PRAGMA wal_autocheckpoint=4096;",
-                   "configuring the store")))
-      goto done;
-    if ((rc = exec(st, "BEGIN IMMEDIATE", "starting the upgrade"))) goto done;
-    if (fresh) rc = setup_new(st);
-    for (int64_t v = format; !rc && v < STORE_FORMAT; v++)
-      rc = exec(st, format_steps[v], "upgrading the store");
-    if (!rc) rc = migrate_declaration(st);
-    if (!rc && (format < STORE_FORMAT || fresh)) {
-      char q[96];
-      snprintf(q, sizeof q, "UPDATE fs_meta SET value=%d WHERE key='format'", STORE_FORMAT);
-      rc = exec(st, q, "upgrading the store");
-    }
-    if (!rc && decl_version != schema->version) {
-      char q[128];
-      snprintf(q, sizeof q,
-               "INSERT OR REPLACE INTO fs_meta VALUES('decl_version', %d)", schema->version);
-      rc = exec(st, q, "upgrading the store");
-    }
-    if (!rc) rc = exec(st, "COMMIT", "finishing the upgrade");
-    if (rc) {
-      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-      goto done;
-    }
+  } else if ((rc = upgrade(st, fresh, format, decl_version))) {
+    goto done;
   }
-  if ((rc = fsi_store_meta_get_i64(st, "site", &st->site))) goto done;
-  if ((rc = fsi_store_meta_get_i64(st, "dbv", &st->dbv))) goto done;
-  if ((rc = fsi_store_meta_get_i64(st, "seq", &st->seq))) goto done;
-  if ((rc = fsi_store_meta_get_i64(st, "hlc", &st->clock.last))) goto done;
-  if (fsi_store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
-  int64_t skew;
-  if (!fsi_store_meta_get_i64(st, "max_skew_ms", &skew) && skew > 0) st->max_skew = skew;
-  {
-    char *role = NULL;
-    if (fs_store_get(st, "role", &role) == FS_OK && !strcmp(role, "server"))
-      st->flags |= FS_OPEN_SERVER;
-    free(role);
-  }
-  if (st->flags & FS_OPEN_SERVER) st->hq_site = st->site;
-  snprintf(st->device_id, sizeof st->device_id, "%016llx", (unsigned long long)st->site);
+  if ((rc = load_settings(st))) goto done;
   rc = prepare_tables(st);
 done:
-  free(schema_name);
   if (rc) {
     fs_store_close(st);
     if (created) unlink(path); /* a failed create leaves nothing behind */

@@ -10,7 +10,7 @@
  *    order) and
  *    _src (0 when the row holds something written or kept locally; else the
  *    site of the peer whose state the row equals, so it is not echoed back);
- *  - fsi_cell: a clock (and base clock) for each column edited on its own
+ *  - fs_cell: a clock (and base clock) for each column edited on its own
  *    after the row's insert;
  *  - fs_tomb: deleted rows (causal length even) with their delete clock,
  *    the customer they belonged to and that customer's manager then;
@@ -21,7 +21,7 @@
  *
  * Invariants: a row is live in its table or in fs_tomb, never both; every
  * write to a synced table goes through write.c or merge.c, in a transaction
- * that also bumps _seq and persists the clock (store_tx_*).
+ * that also bumps _seq and persists the clock (fsi_store_tx_*).
  */
 #ifndef FS_STORE_INT_H
 #define FS_STORE_INT_H
@@ -85,8 +85,6 @@ int fsi_store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
                           const fs_table *t, const fs_column *c,
                           const char *value);
 
-#endif
-
 /* ----------------------------------------------------- rows (write.c) */
 
 #include "change.h"
@@ -111,7 +109,7 @@ typedef struct fsi_row {
 int fsi_row_load(fs_store *st, fsi_tbl_state *ts, const char *pk, struct fsi_arena *a, fsi_row *r);
 /* Writes a live row's values and clock (insert when !exists, else update). */
 int fsi_row_put(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r, int exists);
-/* Replaces the fsi_cell entries of a row with r's (has_cell) entries. */
+/* Replaces the fs_cell entries of a row with r's (has_cell) entries. */
 int fsi_row_put_cells(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r,
                   int had_cells);
 int fsi_row_delete_cells(fs_store *st, fsi_tbl_state *ts, const char *pk);
@@ -160,3 +158,4 @@ int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char
                  const fsi_value *winner, int64_t whlc, int64_t wsite,
                  const fsi_value *loser, int64_t lhlc, int64_t lsite);
 
+#endif

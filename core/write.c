@@ -4,7 +4,7 @@
  * An insert writes the row with one clock covering all its columns (_hlc,
  * _site) and the transaction's db_version: no per-column clock rows, which
  * is what keeps capture close to the cost of a plain insert.  Editing a
- * column afterwards gives that column its own clock in fsi_cell, with the
+ * column afterwards gives that column its own clock in fs_cell, with the
  * base clock (the value the writer saw) used for conflict detection.  A
  * delete moves the row to fs_tomb with an even causal length.  Each public
  * write is one transaction unless fs_tx_begin grouped several.
@@ -334,13 +334,10 @@ static int parse_fields(fs_store *st, fsi_tbl_state *ts, const fs_field *f, size
 static int check_customer(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals) {
   if (ts->cust_col < 0 || vals[ts->cust_col].type != FS_VAL_TEXT) return FS_OK;
   if (!fsi_store_table(st, "customers")) return FS_OK;
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT 1 FROM customers WHERE id=?1");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, vals[ts->cust_col].s, (int)vals[ts->cust_col].n, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (step == SQLITE_ROW) return FS_OK;
-  if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "looking up a customer");
+  int64_t one;
+  int rc = fsi_sql_i64(st, &one, "looking up a customer", "SELECT 1 FROM customers WHERE id=?1",
+                       "t", vals[ts->cust_col].s);
+  if (rc != FS_ENOTFOUND) return rc;
   return fsi_fail(FS_ENOTFOUND, "customer %.64s does not exist", vals[ts->cust_col].s);
 }
 

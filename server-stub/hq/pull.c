@@ -1,0 +1,145 @@
+/*
+ * pull.c — GET /v1/pull: the next batch of what a device's manager holds,
+ * sealed to that device.
+ *
+ * Invariants:
+ *  - the device says what it has merged (cursor), its last pulled sequence
+ *    and that envelope's hash; the answer is sequence + 1 chained to it;
+ *  - the next cursor and the "more" flag travel inside the sealed plaintext,
+ *    so nothing outside the signature can make a device skip rows;
+ *  - a device receives only its manager's subset (fsi_merge_changes_since
+ *    with the device's filter), never its own rows back;
+ *  - bookkeeping after the envelope is sealed (last seen, cursors, let-go
+ *    markers) never fails the pull.
+ */
+#include "hqInt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "proto.h"
+
+/* A query argument into buf; NULL when absent, and *bad set when present
+ * but too long for buf (a too-long value is an error, never "absent"). */
+static const char *query_arg(const char *query, const char *name, char *buf, size_t n,
+                             int *bad) {
+  size_t nl = strlen(name);
+  const char *p = query;
+  while (p && *p) {
+    const char *amp = strchr(p, '&');
+    size_t len = amp ? (size_t)(amp - p) : strlen(p);
+    if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+      size_t vl = len - nl - 1;
+      if (vl >= n) {
+        *bad = 1;
+        return NULL;
+      }
+      memcpy(buf, p + nl + 1, vl);
+      buf[vl] = '\0';
+      return buf;
+    }
+    p = amp ? amp + 1 : NULL;
+  }
+  return NULL;
+}
+
+/* The device asks from `merged`: it has merged everything up to that change
+ * number.  Let-go markers that every enrolled device of its manager has
+ * pulled past are delivered and forgotten.  Bookkeeping only: a failure
+ * here costs a marker sent once more, never the pull. */
+static void forget_delivered_moves(fs_hq *hq, const fsi_hq_device *d, int64_t merged) {
+  fs_store *st = hq->st;
+  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT INTO hq_cursor(site, seq) VALUES(?1, ?2)"
+                                   " ON CONFLICT(site) DO UPDATE SET seq = excluded.seq");
+  if (!s) return;
+  sqlite3_bind_int64(s, 1, d->site);
+  sqlite3_bind_int64(s, 2, merged);
+  int ok = sqlite3_step(s) == SQLITE_DONE;
+  sqlite3_reset(s);
+  s = ok ? fsi_store_stmt(st, "SELECT min(coalesce(c.seq, 0)) FROM hq_device v LEFT JOIN hq_cursor c"
+                          " ON c.site = v.site WHERE v.manager = ?1 AND v.revoked_at IS NULL")
+         : NULL;
+  if (!s) return;
+  sqlite3_bind_text(s, 1, d->manager, -1, SQLITE_STATIC);
+  int64_t low = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  if (low > 0 && fsi_merge_moved_delivered(st, d->manager, low)) fsi_clear_error();
+}
+
+void fsi_hq_pull(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
+  const char *query = q->query ? q->query : "";
+  fsi_hq_device d;
+  int rc;
+  char curhex[520], seqtxt[32], prevhex[72], curtxt[260];
+  uint8_t *env = NULL, *plain = NULL;
+  size_t envlen = 0, plainlen = 0;
+  if (!fsi_hq_caller(&d, hq, q, 2, r)) {
+    fsi_hq_device_clear(&d);
+    return;
+  }
+  fsi_hq_device_clear(&d);
+  fsi_merge_cursor from;
+  int64_t seq = 0;
+  fsi_envelope_header h;
+  memset(&h, 0, sizeof h);
+  int bad = 0;
+  const char *c = query_arg(query, "cursor", curhex, sizeof curhex, &bad);
+  const char *sq = query_arg(query, "seq", seqtxt, sizeof seqtxt, &bad);
+  const char *pv = query_arg(query, "prev", prevhex, sizeof prevhex, &bad);
+  size_t cl = c ? strlen(c) / 2 : 0;
+  if (bad || !sq || !fsi_util_parse_i64(sq, &seq) || seq < 0 || !pv ||
+      !fsi_proto_unhex(h.prev, ENVELOPE_HASH_SIZE, pv) || (c && (strlen(c) % 2 || cl > 255)) ||
+      (c && !fsi_proto_unhex((unsigned char *)curtxt, cl, c))) {
+    fsi_hq_reply_error(r, 400, "malformed pull request (cursor, seq, prev)");
+    return;
+  }
+  curtxt[cl] = '\0';
+  if ((rc = fsi_merge_cursor_parse(&from, curtxt))) goto fail;
+  fsi_merge_cursor next;
+  int more = 0;
+  fsi_merge_filter f = {d.site, d.manager, 1};
+  if ((rc = fsi_merge_changes_since(hq->st, &from, &f, PROTO_BATCH_ROWS, hq->batch, &next, &more)))
+    goto fail;
+  if ((rc = fsi_codec_encode(hq->batch, &plain, &plainlen))) goto fail;
+  /* The next cursor and the more flag travel inside the sealed plaintext,
+   * so nothing outside the signature can make a device skip rows. */
+  char nexttxt[256];
+  fsi_merge_cursor_format(&next, nexttxt, sizeof nexttxt);
+  size_t flen = 0;
+  unsigned char *framed = fsi_proto_pull_frame(more, nexttxt, plain, plainlen, &flen);
+  free(plain);
+  plain = framed;
+  plainlen = flen;
+  if (!plain) {
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
+    goto fail;
+  }
+  h.sender = fs_store_site(hq->st);
+  h.recipient = d.site;
+  h.seq = (uint64_t)seq + 1;
+  h.hlc_min = hq->batch->hlc_min;
+  h.hlc_max = hq->batch->hlc_max;
+  h.count = (uint32_t)hq->batch->nrows;
+  if ((rc = fsi_envelope_seal(&env, &envlen, &h, plain, plainlen, &hq->keys, &d.pub))) goto fail;
+  sqlite3_stmt *s = fsi_store_stmt(hq->st, "UPDATE hq_device SET last_seen=?2 WHERE site=?1");
+  if (s) {
+    sqlite3_bind_int64(s, 1, d.site);
+    sqlite3_bind_int64(s, 2, fsi_util_now_ms());
+    sqlite3_step(s);
+    sqlite3_reset(s);
+  }
+  forget_delivered_moves(hq, &d, from.seq);
+  r->status = 200;
+  r->ctype = "application/octet-stream";
+  r->body = env;
+  r->len = envlen;
+  env = NULL;
+  goto done;
+fail:
+  fsi_hq_reply_fail(r, rc);
+done:
+  free(env);
+  free(plain);
+  fsi_change_batch_reset(hq->batch);
+}

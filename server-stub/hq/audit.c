@@ -17,19 +17,28 @@
 #include <stdio.h>
 #include <string.h>
 
+int fsi_hq_audit_append(fs_hq *hq, int64_t site, uint64_t seq,
+                        const unsigned char hash[ENVELOPE_HASH_SIZE], const unsigned char *env,
+                        size_t len) {
+  return fsi_sql_run(hq->st, "writing the audit log",
+                     "INSERT INTO hq_audit(device, seq, hash, envelope, received_at)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+                     "iibbi", site, (int64_t)seq, (const void *)hash, (size_t)ENVELOPE_HASH_SIZE,
+                     (const void *)env, len, fsi_util_now_ms());
+}
+
 int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
-  int rc = FS_OK;
+  int rc = FS_OK, row = 0;
   *checked = 0;
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(fsi_store_db(hq->st),
-                         "SELECT a.device, a.seq, a.hash, a.envelope, d.keys FROM hq_audit a"
-                         " LEFT JOIN hq_device d ON d.site = a.device ORDER BY a.device, a.seq",
-                         -1, &s, NULL) != SQLITE_OK)
-    return fsi_store_sqlfail(hq->st, "reading the audit log");
+  sqlite3_stmt *s = fsi_sql_query(hq->st, "SELECT a.device, a.seq, a.hash, a.envelope, d.keys"
+                                          " FROM hq_audit a LEFT JOIN hq_device d"
+                                          " ON d.site = a.device ORDER BY a.device, a.seq",
+                                  "");
+  if (!s) return FS_EIO;
   int64_t cur = 0;
   fsi_envelope_chain chain;
   memset(&chain, 0, sizeof chain);
-  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+  while (!rc && (row = fsi_sql_step(hq->st, s, "reading the audit log")) == 1) {
     int64_t dev = sqlite3_column_int64(s, 0);
     int64_t seq = sqlite3_column_int64(s, 1);
     fsi_pubkeys pub;
@@ -40,7 +49,7 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
     const char *keyhex = (const char *)sqlite3_column_text(s, 4);
     if (!keyhex || fsi_keys_pub_from_hex(&pub, keyhex)) {
       rc = fsi_fail(FS_ECORRUPT, "audit log: device %016llx seq %lld: unknown device keys",
-                   (unsigned long long)dev, (long long)seq);
+                    (unsigned long long)dev, (long long)seq);
       break;
     }
     fsi_envelope_opened op;
@@ -54,12 +63,12 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
       e = fsi_fail(FS_ECORRUPT, "the recorded hash does not match the envelope");
     if (!e && (int64_t)op.h.seq != seq)
       e = fsi_fail(FS_ECORRUPT, "recorded as sequence %lld but sealed as %llu", (long long)seq,
-                  (unsigned long long)op.h.seq);
+                   (unsigned long long)op.h.seq);
     if (e) {
       char why[400];
       snprintf(why, sizeof why, "%s", fs_errmsg());
       rc = fsi_fail(FS_ECORRUPT, "audit log broken at device %016llx sequence %lld: %s",
-                   (unsigned long long)dev, (long long)seq, why);
+                    (unsigned long long)dev, (long long)seq, why);
     } else {
       chain.seq = op.h.seq;
       memcpy(chain.hash, op.hash, ENVELOPE_HASH_SIZE);
@@ -67,24 +76,26 @@ int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
     }
     fsi_envelope_opened_clear(&op);
   }
-  sqlite3_finalize(s);
-  if (rc) return rc;
+  if (rc) {
+    fsi_sql_done(s);
+    return rc;
+  }
+  if (row < 0) return row;
   /* The log must end where each device's chain ends: a missing tail (or a
    * device whose envelopes are all gone) is a break too. */
-  s = NULL;
-  if (sqlite3_prepare_v2(fsi_store_db(hq->st),
-                         "SELECT d.site, d.push_seq, (SELECT max(seq) FROM hq_audit a"
-                         " WHERE a.device = d.site) FROM hq_device d"
-                         " WHERE d.push_seq != coalesce((SELECT max(seq) FROM hq_audit a"
-                         " WHERE a.device = d.site), 0) ORDER BY d.site LIMIT 1",
-                         -1, &s, NULL) != SQLITE_OK)
-    return fsi_store_sqlfail(hq->st, "reading the audit log");
-  if (sqlite3_step(s) == SQLITE_ROW)
+  s = fsi_sql_query(hq->st, "SELECT d.site, d.push_seq, (SELECT max(seq) FROM hq_audit a"
+                            " WHERE a.device = d.site) FROM hq_device d"
+                            " WHERE d.push_seq != coalesce((SELECT max(seq) FROM hq_audit a"
+                            " WHERE a.device = d.site), 0) ORDER BY d.site LIMIT 1",
+                    "");
+  if (!s) return FS_EIO;
+  row = fsi_sql_step(hq->st, s, "reading the audit log");
+  if (row == 1)
     rc = fsi_fail(FS_ECORRUPT,
-                 "audit log broken at device %016llx: it accepted envelopes up to sequence "
-                 "%lld but the log ends at %lld",
-                 (unsigned long long)sqlite3_column_int64(s, 0),
-                 (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2));
-  sqlite3_finalize(s);
-  return rc;
+                  "audit log broken at device %016llx: it accepted envelopes up to sequence "
+                  "%lld but the log ends at %lld",
+                  (unsigned long long)sqlite3_column_int64(s, 0),
+                  (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2));
+  fsi_sql_done(s);
+  return row < 0 ? row : rc;
 }

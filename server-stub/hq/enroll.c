@@ -16,154 +16,109 @@
 #include "hqInt.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
 
-void fsi_hq_enroll(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
-  cJSON *req = cJSON_ParseWithLength((const char *)q->body, q->body_len);
-  const char *token = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "token"));
-  const char *devid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "device_id"));
-  const char *mgr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "manager"));
-  const char *keyhex = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "keys"));
-  fsi_pubkeys pub;
+/* An enrollment request (docs/protocol.md, "POST /v1/enroll"). */
+typedef struct enroll_req {
+  cJSON *doc; /* the parsed body, owning the strings below */
+  const char *token, *device_id, *manager;
   int64_t site;
-  char hash[65], msg[256];
-  if (!token || !devid || !mgr || !keyhex || strlen(token) > 200 ||
-      !fsi_proto_site_parse(devid, &site) || fsi_keys_pub_from_hex(&pub, keyhex)) {
-    cJSON_Delete(req);
+  fsi_pubkeys pub;
+} enroll_req;
+
+static const char *field(const cJSON *doc, const char *name) {
+  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, name));
+}
+
+/* Parses the body and checks who sent it: the request is signed with the
+ * key it enrolls (whoever holds the token also proves it holds that key),
+ * by the device id it names, which is not head office's own.  1, or 0 with
+ * the reply filled; e->doc is set either way (cJSON_Delete). */
+static int enroll_accept(enroll_req *e, fs_hq *hq, const fs_hq_request *q, fs_hq_reply *r) {
+  memset(e, 0, sizeof *e);
+  e->doc = cJSON_ParseWithLength((const char *)q->body, q->body_len);
+  e->token = field(e->doc, "token");
+  e->device_id = field(e->doc, "device_id");
+  e->manager = field(e->doc, "manager");
+  const char *keyhex = field(e->doc, "keys");
+  if (!e->token || !e->device_id || !e->manager || !keyhex || strlen(e->token) > 200 ||
+      !fsi_proto_site_parse(e->device_id, &e->site) || fsi_keys_pub_from_hex(&e->pub, keyhex)) {
     fsi_hq_reply_error(r, 400, "malformed enrollment request");
-    return;
+    return 0;
   }
-  /* The request is signed with the key it enrolls: whoever holds the token
-   * also proves it holds that key, and the device id it names is the one
-   * in the signed headers. */
-  if (!q->device || strcmp(q->device, devid) != 0) {
-    cJSON_Delete(req);
+  if (!q->device || strcmp(q->device, e->device_id) != 0) {
     fsi_hq_reply_error(r, 401, "the enrollment request is not signed by the device it enrolls");
-    return;
+    return 0;
   }
-  if (!fsi_hq_check_signed(hq, q, site, pub.sign, 0, r)) {
-    cJSON_Delete(req);
-    return;
-  }
-  if (site == fs_store_site(hq->st) && !FS_MUT(12)) {
-    cJSON_Delete(req);
+  if (!fsi_hq_check_signed(hq, q, e->site, e->pub.sign, 0, r)) return 0;
+  if (e->site == fs_store_site(hq->st) && !FS_MUT(12)) {
     fsi_hq_reply_error(r, 409, "this device id is head office's own id; run `fieldsync init` "
-                        "again on a fresh home to get a new one");
-    return;
+                               "again on a fresh home to get a new one");
+    return 0;
   }
-  fsi_hq_token_hash(hash, token);
-  int rc = FS_OK, status = 200;
-  fs_store *st = hq->st;
-  if ((rc = fs_tx_begin(st))) goto fail;
-  fsi_hq_device existing;
-  char tmgr[128] = "";
-  int e = fsi_hq_device_load(&existing, hq, site);
-  fsi_hq_device_clear(&existing);
-  if (e == FS_OK && !existing.revoked &&
-      sodium_memcmp(&existing.pub, &pub, sizeof pub) == 0) {
-    /* The same device with the same keys and the token it used: an answer
-     * that was lost on the way (the client retries); answer again. */
-    sqlite3_stmt *tq = fsi_store_stmt(st, "SELECT 1 FROM hq_token WHERE hash = ?1 AND used_by = ?2");
-    if (!tq) {
-      rc = FS_EIO;
-      goto fail;
+  return 1;
+}
+
+/* Enrollment of a device id that is enrolled already (d).  The same device
+ * with the same keys and the token it used is a client retrying after its
+ * answer was lost: FS_OK with the manager it was recorded under.  Anything
+ * else is refused: FS_EREVOKED, FS_EEXIST. */
+static int enroll_again(char *manager, size_t n, fs_hq *hq, const enroll_req *e,
+                        const fsi_hq_device *d) {
+  if (!d->revoked && sodium_memcmp(&d->pub, &e->pub, sizeof e->pub) == 0) {
+    int rc = fsi_hq_token_spent_on(hq, e->token, e->site);
+    if (rc == FS_OK) {
+      snprintf(manager, n, "%s", d->manager);
+      return FS_OK;
     }
-    sqlite3_bind_text(tq, 1, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(tq, 2, site);
-    int again = sqlite3_step(tq) == SQLITE_ROW;
-    sqlite3_reset(tq);
-    if (again) {
-      snprintf(tmgr, sizeof tmgr, "%s", existing.manager);
-      fs_tx_rollback(st);
-      goto respond;
-    }
+    if (rc != FS_ENOTFOUND) return rc;
   }
-  if (e == FS_OK) {
-    status = existing.revoked ? 403 : 409;
-    snprintf(msg, sizeof msg, existing.revoked ? "device %s was revoked by head office"
-                                               : "device %s is already enrolled",
-             devid);
-    rc = FS_EINVAL;
-    goto fail_msg;
+  if (d->revoked) return fsi_fail(FS_EREVOKED, "device %s was revoked by head office", e->device_id);
+  return fsi_fail(FS_EEXIST, "device %s is already enrolled", e->device_id);
+}
+
+/* The registry's side, in one transaction: a new device spends its token
+ * and is recorded under the token's manager (copied into manager[n]); an
+ * enrolled one is answered by enroll_again.  FS_OK or the refusal, its
+ * message set (an fs_err whose HTTP status is the answer's). */
+static int enroll_record(char *manager, size_t n, fs_hq *hq, const enroll_req *e) {
+  fsi_hq_device known;
+  int rc = fs_tx_begin(hq->st);
+  if (rc) return rc;
+  rc = fsi_hq_device_load(&known, hq, e->site);
+  if (rc == FS_OK) {
+    rc = enroll_again(manager, n, hq, e, &known); /* changes nothing */
+  } else if (rc == FS_ENOTFOUND) {
+    rc = fsi_hq_token_redeem(manager, n, hq, e->token, e->manager, e->site);
+    if (!rc) rc = fsi_hq_device_add(hq, e->site, manager, &e->pub);
+    if (!rc) rc = fs_tx_commit(hq->st); /* rolls back itself on failure */
   }
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT manager, expires_at, used_at FROM hq_token"
-                                   " WHERE hash = ?1");
-  if (!s) {
-    rc = FS_EIO;
-    goto fail;
-  }
-  sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  int64_t expires = 0;
-  int used = 0;
-  if (step == SQLITE_ROW) {
-    snprintf(tmgr, sizeof tmgr, "%s", (const char *)sqlite3_column_text(s, 0));
-    expires = sqlite3_column_int64(s, 1);
-    used = sqlite3_column_type(s, 2) != SQLITE_NULL;
-  }
-  sqlite3_reset(s);
-  if (step != SQLITE_ROW || (used && !FS_MUT(10)) || (expires < fsi_util_now_ms() && !FS_MUT(11))) {
-    status = 401;
-    snprintf(msg, sizeof msg, "%s", step != SQLITE_ROW ? "the enrollment token is not valid"
-                                    : used ? "the enrollment token was already used"
-                                           : "the enrollment token has expired");
-    rc = FS_EAUTH;
-    goto fail_msg;
-  }
-  if (strcmp(tmgr, mgr) != 0 && !FS_MUT(14)) {
-    status = 403;
-    snprintf(msg, sizeof msg, "the token is for manager %s, but this device belongs to %s",
-             tmgr, mgr);
-    rc = FS_EPERM;
-    goto fail_msg;
-  }
-  s = fsi_store_stmt(st, "UPDATE hq_token SET used_at = ?2, used_by = ?3 WHERE hash = ?1");
-  sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, fsi_util_now_ms());
-  sqlite3_bind_int64(s, 3, site);
-  step = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (step != SQLITE_DONE) {
-    rc = fsi_store_sqlfail(st, "using a token");
-    goto fail;
-  }
-  s = fsi_store_stmt(st, "INSERT INTO hq_device(site, manager, keys, enrolled_at)"
-                     " VALUES(?1, ?2, ?3, ?4)");
-  sqlite3_bind_int64(s, 1, site);
-  sqlite3_bind_text(s, 2, tmgr, -1, SQLITE_STATIC);
-  char keyhex_dev[KEYS_PUB_HEX_SIZE];
-  fsi_keys_pub_to_hex(keyhex_dev, &pub);
-  sqlite3_bind_text(s, 3, keyhex_dev, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, fsi_util_now_ms());
-  step = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (step != SQLITE_DONE) {
-    rc = fsi_store_sqlfail(st, "recording a device");
-    goto fail;
-  }
-  if ((rc = fs_tx_commit(st))) goto fail;
-respond:
-  cJSON_Delete(req);
+  fsi_hq_device_clear(&known);
+  if (fsi_store_in_tx(hq->st)) fs_tx_rollback(hq->st);
+  return rc;
+}
+
+/* What a device pins: head office's id and public keys, and its manager. */
+static void enroll_answer(fs_hq_reply *r, fs_hq *hq, const char *manager) {
   cJSON *o = cJSON_CreateObject();
-  char sid[17];
-  char hex[KEYS_PUB_HEX_SIZE];
-  snprintf(sid, sizeof sid, "%016llx", (unsigned long long)fs_store_site(st));
+  char sid[17], hex[KEYS_PUB_HEX_SIZE];
+  snprintf(sid, sizeof sid, "%016llx", (unsigned long long)fs_store_site(hq->st));
   fsi_keys_pub_to_hex(hex, &hq->keys.pub);
   cJSON_AddStringToObject(o, "server_id", sid);
   cJSON_AddStringToObject(o, "keys", hex);
-  cJSON_AddStringToObject(o, "manager", tmgr);
+  cJSON_AddStringToObject(o, "manager", manager);
   fsi_hq_reply_json(r, 200, o);
-  return;
-fail_msg:
-  fs_tx_rollback(st);
-  cJSON_Delete(req);
-  fsi_hq_reply_error(r, status, msg);
-  return;
-fail:
-  if (fsi_store_in_tx(st)) fs_tx_rollback(st);
-  cJSON_Delete(req);
-  fsi_hq_reply_fail(r, rc);
+}
+
+void fsi_hq_enroll(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
+  enroll_req e;
+  char manager[128] = "";
+  if (enroll_accept(&e, hq, q, r)) {
+    int rc = enroll_record(manager, sizeof manager, hq, &e);
+    if (rc) fsi_hq_reply_fail(r, rc);
+    else enroll_answer(r, hq, manager);
+  }
+  cJSON_Delete(e.doc);
 }

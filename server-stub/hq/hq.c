@@ -34,6 +34,13 @@ static const char HQ_SCHEMA[] =
     " PRIMARY KEY(device, seq));"
     "CREATE TABLE IF NOT EXISTS hq_cursor(site INTEGER PRIMARY KEY, seq INTEGER NOT NULL);";
 
+/* The head-office tables, made when missing (an older home gains them). */
+static int create_tables(fs_store *st) {
+  if (sqlite3_exec(fsi_store_db(st), HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
+    return fsi_store_sqlfail(st, "creating the server tables");
+  return FS_OK;
+}
+
 static void paths(const char *home, char *store, char *keys, size_t n) {
   snprintf(store, n, "%s/store.db", home);
   snprintf(keys, n, "%s/keys", home);
@@ -54,8 +61,7 @@ int fs_hq_create_schema(const char *home, const fs_schema *schema) {
   if ((rc = fsi_keys_generate(keys))) return rc;
   fs_store *st = NULL;
   rc = fs_store_open(&st, store, schema, FS_OPEN_CREATE | FS_OPEN_SERVER);
-  if (!rc && sqlite3_exec(fsi_store_db(st), HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
-    rc = fsi_store_sqlfail(st, "creating the server tables");
+  if (!rc) rc = create_tables(st);
   fs_store_close(st);
   return rc;
 }
@@ -81,10 +87,7 @@ int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema) {
     rc = fsi_fail(FS_EINVAL, "%s is a device store, not a server store", store);
     goto done;
   }
-  if (sqlite3_exec(fsi_store_db(hq->st), HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
-    rc = fsi_store_sqlfail(hq->st, "creating the server tables");
-    goto done;
-  }
+  if ((rc = create_tables(hq->st))) goto done;
   hq->batch = fsi_change_batch_new();
   if (!hq->batch) {
     rc = fsi_fail(FS_ENOMEM, "out of memory");

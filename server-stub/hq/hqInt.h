@@ -73,10 +73,44 @@ typedef struct fsi_hq_device {
 int fsi_hq_device_load(fsi_hq_device *d, fs_hq *hq, int64_t site);
 void fsi_hq_device_clear(fsi_hq_device *d);
 
+/* Records a newly enrolled device (within the enrollment's transaction).
+ * FS_EEXIST when the id is taken, or the SQLite error. */
+int fsi_hq_device_add(fs_hq *hq, int64_t site, const char *manager, const fsi_pubkeys *pub);
+
+/* The device's chain now ends at envelope `seq` with `hash`, answered with
+ * `ack` (JSON text); it was seen now.  Within the push's transaction. */
+int fsi_hq_device_advance(fs_hq *hq, int64_t site, uint64_t seq,
+                          const unsigned char hash[ENVELOPE_HASH_SIZE], const char *ack);
+
+/* The device was seen now (a pull). */
+int fsi_hq_device_seen(fs_hq *hq, int64_t site);
+
+/* Records that device d has merged everything head office sent it up to
+ * change number `merged`, and gives in *low the lowest such point among
+ * the unrevoked devices of its manager (0 for one that never pulled). */
+int fsi_hq_device_pulled(int64_t *low, fs_hq *hq, const fsi_hq_device *d, int64_t merged);
+
 /* --------------------------------------------------------------- tokens */
 
-/* Lowercase hex SHA-256 of a token: the only form in which it is stored. */
-void fsi_hq_token_hash(char out[65], const char *token);
+/* FS_OK when `token` enrolled device `site` (it may be answered again),
+ * FS_ENOTFOUND when it did not, or the SQLite error. */
+int fsi_hq_token_spent_on(fs_hq *hq, const char *token, int64_t site);
+
+/* Spends `token` on the enrollment of device `site` of device_manager,
+ * within the caller's transaction: FS_OK with the token's manager copied
+ * into manager[n]; FS_EAUTH when it is unknown, used or expired; FS_EPERM
+ * when it is another manager's; or the SQLite error. */
+int fsi_hq_token_redeem(char *manager, size_t n, fs_hq *hq, const char *token,
+                        const char *device_manager, int64_t site);
+
+/* ---------------------------------------------------------------- audit */
+
+/* Appends an accepted envelope (its bytes as received) to the audit log,
+ * within the push's transaction.  FS_EEXIST when that sequence of that
+ * device is already there, or the SQLite error. */
+int fsi_hq_audit_append(fs_hq *hq, int64_t site, uint64_t seq,
+                        const unsigned char hash[ENVELOPE_HASH_SIZE], const unsigned char *env,
+                        size_t len);
 
 /* ----------------------------------------------------------------- auth */
 

@@ -49,22 +49,10 @@ static const char *query_arg(const char *query, const char *name, char *buf, siz
  * pulled past are delivered and forgotten.  Bookkeeping only: a failure
  * here costs a marker sent once more, never the pull. */
 static void forget_delivered_moves(fs_hq *hq, const fsi_hq_device *d, int64_t merged) {
-  fs_store *st = hq->st;
-  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT INTO hq_cursor(site, seq) VALUES(?1, ?2)"
-                                   " ON CONFLICT(site) DO UPDATE SET seq = excluded.seq");
-  if (!s) return;
-  sqlite3_bind_int64(s, 1, d->site);
-  sqlite3_bind_int64(s, 2, merged);
-  int ok = sqlite3_step(s) == SQLITE_DONE;
-  sqlite3_reset(s);
-  s = ok ? fsi_store_stmt(st, "SELECT min(coalesce(c.seq, 0)) FROM hq_device v LEFT JOIN hq_cursor c"
-                          " ON c.site = v.site WHERE v.manager = ?1 AND v.revoked_at IS NULL")
-         : NULL;
-  if (!s) return;
-  sqlite3_bind_text(s, 1, d->manager, -1, SQLITE_STATIC);
-  int64_t low = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
-  if (low > 0 && fsi_merge_moved_delivered(st, d->manager, low)) fsi_clear_error();
+  int64_t low = 0;
+  int rc = fsi_hq_device_pulled(&low, hq, d, merged);
+  if (!rc && low > 0) rc = fsi_merge_moved_delivered(hq->st, d->manager, low);
+  if (rc) fsi_clear_error();
 }
 
 void fsi_hq_pull(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
@@ -122,13 +110,7 @@ void fsi_hq_pull(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
   h.hlc_max = hq->batch->hlc_max;
   h.count = (uint32_t)hq->batch->nrows;
   if ((rc = fsi_envelope_seal(&env, &envlen, &h, plain, plainlen, &hq->keys, &d.pub))) goto fail;
-  sqlite3_stmt *s = fsi_store_stmt(hq->st, "UPDATE hq_device SET last_seen=?2 WHERE site=?1");
-  if (s) {
-    sqlite3_bind_int64(s, 1, d.site);
-    sqlite3_bind_int64(s, 2, fsi_util_now_ms());
-    sqlite3_step(s);
-    sqlite3_reset(s);
-  }
+  if (fsi_hq_device_seen(hq, d.site)) fsi_clear_error(); /* bookkeeping: never fails a pull */
   forget_delivered_moves(hq, &d, from.seq);
   r->status = 200;
   r->ctype = "application/octet-stream";

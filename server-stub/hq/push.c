@@ -72,28 +72,8 @@ void fsi_hq_push(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
   char *acktxt = ack ? cJSON_PrintUnformatted(ack) : NULL;
   cJSON_Delete(ack);
   if (!rc && !acktxt) rc = fsi_fail(FS_ENOMEM, "out of memory");
-  if (!rc) {
-    sqlite3_stmt *s = fsi_store_stmt(st, "UPDATE hq_device SET push_seq=?2, push_hash=?3,"
-                                     " last_seen=?4, last_ack=?5 WHERE site=?1");
-    sqlite3_bind_int64(s, 1, d.site);
-    sqlite3_bind_int64(s, 2, (int64_t)op.h.seq);
-    sqlite3_bind_blob(s, 3, op.hash, ENVELOPE_HASH_SIZE, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, fsi_util_now_ms());
-    sqlite3_bind_text(s, 5, acktxt, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "advancing the chain");
-    sqlite3_reset(s);
-  }
-  if (!rc) {
-    sqlite3_stmt *s = fsi_store_stmt(st, "INSERT INTO hq_audit(device, seq, hash, envelope,"
-                                     " received_at) VALUES(?1,?2,?3,?4,?5)");
-    sqlite3_bind_int64(s, 1, d.site);
-    sqlite3_bind_int64(s, 2, (int64_t)op.h.seq);
-    sqlite3_bind_blob(s, 3, op.hash, ENVELOPE_HASH_SIZE, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 4, body, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, fsi_util_now_ms());
-    if (sqlite3_step(s) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "writing the audit log");
-    sqlite3_reset(s);
-  }
+  if (!rc) rc = fsi_hq_device_advance(hq, d.site, op.h.seq, op.hash, acktxt);
+  if (!rc) rc = fsi_hq_audit_append(hq, d.site, op.h.seq, op.hash, body, len);
   if (!rc) rc = fs_tx_commit(st);
   else fs_tx_rollback(st);
   if (rc) {

@@ -55,73 +55,94 @@ static void forget_delivered_moves(fs_hq *hq, const fsi_hq_device *d, int64_t me
   if (rc) fsi_clear_error();
 }
 
-void fsi_hq_pull(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
-  const char *query = q->query ? q->query : "";
-  fsi_hq_device d;
-  int rc;
-  char curhex[520], seqtxt[32], prevhex[72], curtxt[260];
-  uint8_t *env = NULL, *plain = NULL;
-  size_t envlen = 0, plainlen = 0;
-  if (!fsi_hq_caller(&d, hq, q, 2, r)) {
-    fsi_hq_device_clear(&d);
-    return;
-  }
-  fsi_hq_device_clear(&d);
+/* What a pull asks (?cursor=HEX&seq=N&prev=HEX): the rows after `from`,
+ * as the envelope after the device's last pulled one, sequence `seq` with
+ * hash `prev` (zero for none). */
+typedef struct pull_req {
   fsi_merge_cursor from;
-  int64_t seq = 0;
-  fsi_envelope_header h;
-  memset(&h, 0, sizeof h);
-  int bad = 0;
+  int64_t seq;
+  uint8_t prev[ENVELOPE_HASH_SIZE];
+} pull_req;
+
+/* Parses the query: 1, or 0 with the reply filled. */
+static int pull_parse(pull_req *p, const char *query, fs_hq_reply *r) {
+  char curhex[520], seqtxt[32], prevhex[72], curtxt[260];
+  int bad = 0, rc;
+  memset(p, 0, sizeof *p);
   const char *c = query_arg(query, "cursor", curhex, sizeof curhex, &bad);
   const char *sq = query_arg(query, "seq", seqtxt, sizeof seqtxt, &bad);
   const char *pv = query_arg(query, "prev", prevhex, sizeof prevhex, &bad);
   size_t cl = c ? strlen(c) / 2 : 0;
-  if (bad || !sq || !fsi_util_parse_i64(sq, &seq) || seq < 0 || !pv ||
-      !fsi_proto_unhex(h.prev, ENVELOPE_HASH_SIZE, pv) || (c && (strlen(c) % 2 || cl > 255)) ||
+  if (bad || !sq || !fsi_util_parse_i64(sq, &p->seq) || p->seq < 0 || !pv ||
+      !fsi_proto_unhex(p->prev, ENVELOPE_HASH_SIZE, pv) || (c && (strlen(c) % 2 || cl > 255)) ||
       (c && !fsi_proto_unhex((unsigned char *)curtxt, cl, c))) {
     fsi_hq_reply_error(r, 400, "malformed pull request (cursor, seq, prev)");
-    return;
+    return 0;
   }
   curtxt[cl] = '\0';
-  if ((rc = fsi_merge_cursor_parse(&from, curtxt))) goto fail;
+  if ((rc = fsi_merge_cursor_parse(&p->from, curtxt))) {
+    fsi_hq_reply_fail(r, rc);
+    return 0;
+  }
+  return 1;
+}
+
+/* The next batch of device d's subset after p->from, framed with the
+ * cursor after it and the more flag, sealed to d.  *env is caller-owned. */
+static int pull_seal(uint8_t **env, size_t *envlen, fs_hq *hq, const fsi_hq_device *d,
+                     const pull_req *p) {
+  uint8_t *plain = NULL, *framed = NULL;
+  size_t plainlen = 0, flen = 0;
   fsi_merge_cursor next;
   int more = 0;
-  fsi_merge_filter f = {d.site, d.manager, 1};
-  if ((rc = fsi_merge_changes_since(hq->st, &from, &f, PROTO_BATCH_ROWS, hq->batch, &next, &more)))
-    goto fail;
-  if ((rc = fsi_codec_encode(hq->batch, &plain, &plainlen))) goto fail;
+  char nexttxt[256];
+  fsi_merge_filter f = {d->site, d->manager, 1};
+  int rc = fsi_merge_changes_since(hq->st, &p->from, &f, PROTO_BATCH_ROWS, hq->batch, &next,
+                                   &more);
+  if (!rc) rc = fsi_codec_encode(hq->batch, &plain, &plainlen);
+  if (rc) goto done;
   /* The next cursor and the more flag travel inside the sealed plaintext,
    * so nothing outside the signature can make a device skip rows. */
-  char nexttxt[256];
   fsi_merge_cursor_format(&next, nexttxt, sizeof nexttxt);
-  size_t flen = 0;
-  unsigned char *framed = fsi_proto_pull_frame(more, nexttxt, plain, plainlen, &flen);
-  free(plain);
-  plain = framed;
-  plainlen = flen;
-  if (!plain) {
+  framed = fsi_proto_pull_frame(more, nexttxt, plain, plainlen, &flen);
+  if (!framed) {
     rc = fsi_fail(FS_ENOMEM, "out of memory");
-    goto fail;
+    goto done;
   }
+  fsi_envelope_header h;
+  memset(&h, 0, sizeof h);
   h.sender = fs_store_site(hq->st);
-  h.recipient = d.site;
-  h.seq = (uint64_t)seq + 1;
+  h.recipient = d->site;
+  h.seq = (uint64_t)p->seq + 1;
+  memcpy(h.prev, p->prev, ENVELOPE_HASH_SIZE);
   h.hlc_min = hq->batch->hlc_min;
   h.hlc_max = hq->batch->hlc_max;
   h.count = (uint32_t)hq->batch->nrows;
-  if ((rc = fsi_envelope_seal(&env, &envlen, &h, plain, plainlen, &hq->keys, &d.pub))) goto fail;
+  rc = fsi_envelope_seal(env, envlen, &h, framed, flen, &hq->keys, &d->pub);
+done:
+  free(plain);
+  free(framed);
+  fsi_change_batch_reset(hq->batch);
+  return rc;
+}
+
+void fsi_hq_pull(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
+  fsi_hq_device d;
+  pull_req p;
+  uint8_t *env = NULL;
+  size_t envlen = 0;
+  int ok = fsi_hq_caller(&d, hq, q, 2, r) && pull_parse(&p, q->query ? q->query : "", r);
+  fsi_hq_device_clear(&d); /* its last answer is a push's */
+  if (!ok) return;
+  int rc = pull_seal(&env, &envlen, hq, &d, &p);
+  if (rc) {
+    fsi_hq_reply_fail(r, rc);
+    return;
+  }
   if (fsi_hq_device_seen(hq, d.site)) fsi_clear_error(); /* bookkeeping: never fails a pull */
-  forget_delivered_moves(hq, &d, from.seq);
+  forget_delivered_moves(hq, &d, p.from.seq);
   r->status = 200;
   r->ctype = "application/octet-stream";
   r->body = env;
   r->len = envlen;
-  env = NULL;
-  goto done;
-fail:
-  fsi_hq_reply_fail(r, rc);
-done:
-  free(env);
-  free(plain);
-  fsi_change_batch_reset(hq->batch);
 }

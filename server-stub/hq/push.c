@@ -39,56 +39,65 @@ static cJSON *ack_json(uint64_t seq, const fsi_merge_result *res) {
   return o;
 }
 
+/* Merges the batch of envelope `op` (decoded into hq->batch) from device
+ * d and records it, in one transaction: the merge, the device's new chain
+ * end with its answer, the envelope `env` in the audit log.  FS_OK with
+ * *ack the answer (JSON text, caller-owned); on failure nothing changed. */
+static int push_apply(char **ack, fs_hq *hq, const fsi_hq_device *d,
+                      const fsi_envelope_opened *op, const unsigned char *env, size_t len) {
+  fs_store *st = hq->st;
+  fsi_merge_result res;
+  fsi_merge_opts mo = {d->site, d->manager};
+  memset(&res, 0, sizeof res);
+  *ack = NULL;
+  int rc = fs_tx_begin(st);
+  if (rc) return rc;
+  rc = fsi_merge_apply(st, hq->batch, &mo, &res);
+  cJSON *doc = rc ? NULL : ack_json(op->h.seq, &res);
+  char *txt = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  cJSON_Delete(doc);
+  if (!rc && !txt) rc = fsi_fail(FS_ENOMEM, "out of memory");
+  if (!rc) rc = fsi_hq_device_advance(hq, d->site, op->h.seq, op->hash, txt);
+  if (!rc) rc = fsi_hq_audit_append(hq, d->site, op->h.seq, op->hash, env, len);
+  if (!rc) rc = fs_tx_commit(st);
+  else fs_tx_rollback(st);
+  fsi_merge_result_free(&res);
+  if (rc) {
+    free(txt);
+    return rc;
+  }
+  *ack = txt;
+  return FS_OK;
+}
+
 void fsi_hq_push(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
-  const unsigned char *body = q->body;
-  size_t len = q->body_len;
   fsi_hq_device d;
   fsi_envelope_opened op;
-  fsi_merge_result res;
-  fs_store *st = hq->st;
+  char *ack = NULL;
   int rc;
   memset(&op, 0, sizeof op);
-  memset(&res, 0, sizeof res);
   if (!fsi_hq_caller(&d, hq, q, 2, r)) {
     fsi_hq_device_clear(&d);
     return;
   }
-  rc = fsi_envelope_open(&op, body, len, fs_store_site(st), &hq->keys, d.site, &d.pub, &d.chain);
-  if (rc) goto fail;
-  if (op.duplicate) {
+  rc = fsi_envelope_open(&op, q->body, q->body_len, fs_store_site(hq->st), &hq->keys, d.site,
+                         &d.pub, &d.chain);
+  if (!rc && op.duplicate) {
     /* Acknowledged before: answer as then, apply nothing. */
+    ack = strdup(d.last_ack ? d.last_ack : "{}");
+  } else if (!rc) {
+    rc = fsi_codec_decode(hq->batch, op.plain, op.plainlen);
+    if (!rc) rc = fsi_envelope_check_batch(&op.h, hq->batch);
+    if (!rc) rc = push_apply(&ack, hq, &d, &op, q->body, q->body_len);
+  }
+  if (rc) {
+    fsi_hq_reply_fail(r, rc);
+  } else {
     r->status = 200;
     r->ctype = "application/json";
-    r->body = (unsigned char *)strdup(d.last_ack ? d.last_ack : "{}");
-    r->len = r->body ? strlen((char *)r->body) : 0;
-    goto done;
+    r->body = (unsigned char *)ack;
+    r->len = ack ? strlen(ack) : 0;
   }
-  if ((rc = fsi_codec_decode(hq->batch, op.plain, op.plainlen))) goto fail;
-  if ((rc = fsi_envelope_check_batch(&op.h, hq->batch))) goto fail;
-  if ((rc = fs_tx_begin(st))) goto fail;
-  fsi_merge_opts mo = {d.site, d.manager};
-  rc = fsi_merge_apply(st, hq->batch, &mo, &res);
-  cJSON *ack = rc ? NULL : ack_json(op.h.seq, &res);
-  char *acktxt = ack ? cJSON_PrintUnformatted(ack) : NULL;
-  cJSON_Delete(ack);
-  if (!rc && !acktxt) rc = fsi_fail(FS_ENOMEM, "out of memory");
-  if (!rc) rc = fsi_hq_device_advance(hq, d.site, op.h.seq, op.hash, acktxt);
-  if (!rc) rc = fsi_hq_audit_append(hq, d.site, op.h.seq, op.hash, body, len);
-  if (!rc) rc = fs_tx_commit(st);
-  else fs_tx_rollback(st);
-  if (rc) {
-    free(acktxt);
-    goto fail;
-  }
-  r->status = 200;
-  r->ctype = "application/json";
-  r->body = (unsigned char *)acktxt;
-  r->len = strlen(acktxt);
-  goto done;
-fail:
-  fsi_hq_reply_fail(r, rc);
-done:
-  fsi_merge_result_free(&res);
   fsi_envelope_opened_clear(&op);
   fsi_change_batch_reset(hq->batch);
   fsi_hq_device_clear(&d);

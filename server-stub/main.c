@@ -285,7 +285,7 @@ static int cmd_token_create(cli_ctx *ctx, int argc, char **argv) {
   fs_hq *hq = NULL;
   if ((rc = open_hq(ctx, &hq))) return rc;
   char *tok = NULL;
-  rc = fs_hq_token_create(hq, manager, ttl, &tok);
+  rc = fs_hq_token_create(&tok, hq, manager, ttl);
   fs_hq_close(hq);
   if (rc) return cli_lib_fail(rc);
   if (ctx->json) {
@@ -320,7 +320,7 @@ static int cmd_devices(cli_ctx *ctx, int argc, char **argv) {
   fs_hq *hq = NULL;
   if ((rc = open_hq(ctx, &hq))) return rc;
   char *doc = NULL;
-  rc = fs_hq_devices_json(hq, &doc);
+  rc = fs_hq_devices_json(&doc, hq);
   fs_hq_close(hq);
   if (rc) return cli_lib_fail(rc);
   cJSON *arr = NULL;
@@ -558,7 +558,7 @@ static int cmd_verify_log(cli_ctx *ctx, int argc, char **argv) {
   fs_hq *hq = NULL;
   if ((rc = open_hq(ctx, &hq))) return rc;
   int64_t n = 0;
-  rc = fs_hq_verify_log(hq, &n);
+  rc = fs_hq_verify_log(&n, hq);
   fs_hq_close(hq);
   if (rc) return cli_lib_fail(rc);
   if (ctx->json) printf("{\"verified\":%lld,\"ok\":true}\n", (long long)n);

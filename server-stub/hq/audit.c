@@ -109,8 +109,11 @@ static int verify_tails(fs_hq *hq) {
   return row < 0 ? row : rc;
 }
 
-int fs_hq_verify_log(fs_hq *hq, int64_t *checked) {
+int fs_hq_verify_log(int64_t *checked, fs_hq *hq) {
   *checked = 0;
+  pthread_mutex_lock(&hq->mu);
   int rc = verify_chains(checked, hq);
-  return rc ? rc : verify_tails(hq);
+  if (!rc) rc = verify_tails(hq);
+  pthread_mutex_unlock(&hq->mu);
+  return rc;
 }

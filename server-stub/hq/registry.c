@@ -30,7 +30,7 @@ static void add_time(cJSON *o, const char *name, sqlite3_stmt *s, int col) {
   cJSON_AddStringToObject(o, name, t);
 }
 
-int fs_hq_devices_json(fs_hq *hq, char **out) {
+static int devices_json(char **out, fs_hq *hq) {
   int row;
   *out = NULL;
   cJSON *arr = cJSON_CreateArray();
@@ -58,19 +58,27 @@ int fs_hq_devices_json(fs_hq *hq, char **out) {
   return row;
 }
 
+int fs_hq_devices_json(char **out, fs_hq *hq) {
+  pthread_mutex_lock(&hq->mu);
+  int rc = devices_json(out, hq);
+  pthread_mutex_unlock(&hq->mu);
+  return rc;
+}
+
 int fs_hq_revoke(fs_hq *hq, const char *device_id) {
   int64_t site;
   if (!device_id || !fsi_proto_site_parse(device_id, &site))
     return fsi_fail(FS_EINVAL, "\"%.40s\" is not a device id (16 hex digits)",
                     device_id ? device_id : "");
+  pthread_mutex_lock(&hq->mu);
   int rc = fsi_sql_run(hq->st, "revoking a device",
                        "UPDATE hq_device SET revoked_at = coalesce(revoked_at, ?2)"
                        " WHERE site = ?1",
                        "ii", site, fsi_util_now_ms());
-  if (rc) return rc;
-  if (sqlite3_changes(fsi_store_db(hq->st)) == 0)
-    return fsi_fail(FS_ENOTFOUND, "no enrolled device %s", device_id);
-  return FS_OK;
+  if (!rc && sqlite3_changes(fsi_store_db(hq->st)) == 0)
+    rc = fsi_fail(FS_ENOTFOUND, "no enrolled device %s", device_id);
+  pthread_mutex_unlock(&hq->mu);
+  return rc;
 }
 
 int fsi_hq_device_load(fsi_hq_device *d, fs_hq *hq, int64_t site) {

@@ -23,10 +23,10 @@ static void token_hash(char out[65], const char *token) {
   fsi_proto_hex(out, h, sizeof h);
 }
 
-int fs_hq_token_create(fs_hq *hq, const char *manager, int64_t ttl_ms, char **token_out) {
+int fs_hq_token_create(char **out, fs_hq *hq, const char *manager, int64_t ttl_ms) {
   unsigned char raw[20];
   char hash[65];
-  *token_out = NULL;
+  *out = NULL;
   if (!manager || !*manager || strlen(manager) > 100 ||
       !fsi_util_utf8_valid(manager, strlen(manager)))
     return fsi_fail(FS_EINVAL, "a manager name (UTF-8, at most 100 bytes) is needed");
@@ -39,16 +39,18 @@ int fs_hq_token_create(fs_hq *hq, const char *manager, int64_t ttl_ms, char **to
   sodium_memzero(raw, sizeof raw);
   token_hash(hash, tok);
   int64_t now = fsi_util_now_ms();
+  pthread_mutex_lock(&hq->mu);
   int rc = fsi_sql_run(hq->st, "storing a token",
                        "INSERT INTO hq_token(hash, manager, created_at, expires_at)"
                        " VALUES(?1, ?2, ?3, ?4)",
                        "ttii", hash, manager, now, now + ttl_ms);
+  pthread_mutex_unlock(&hq->mu);
   if (rc) {
     sodium_memzero(tok, strlen(tok));
     free(tok);
     return rc;
   }
-  *token_out = tok;
+  *out = tok;
   return FS_OK;
 }
 

@@ -17,6 +17,7 @@
 
 static const char usage[] =
     "Usage: fieldsync-server [--home DIR] COMMAND [ARGS...] [--json]\n"
+    "       fieldsync-server --version [--json]\n"
     "\n"
     "Head office: merges every device's field data, sends each manager's\n"
     "devices what they hold, and reports on the merged data.\n"
@@ -41,6 +42,8 @@ static const char usage[] =
     "  --home DIR   server data (default $FIELDSYNC_SERVER_HOME, else\n"
     "               ./fieldsync-server)\n"
     "  --json       one JSON document on stdout\n"
+    "  --version    the version: 'fieldsync-server X.Y.Z' ({\"version\":...} with\n"
+    "               --json)\n"
     "  --help, -h   this help; 'fieldsync-server COMMAND --help' for a command\n";
 
 const char *srv_home(cli_ctx *ctx) {
@@ -210,6 +213,20 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
   return CLI_OK;
 }
 
+/* --------------------------------------------------------------- version */
+
+static int print_version(const cli_ctx *ctx) {
+  if (!ctx->json) {
+    printf("fieldsync-server %s\n", fs_version());
+    return CLI_OK;
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "version", fs_version());
+  int rc = cli_print_cjson(o);
+  cJSON_Delete(o);
+  return rc;
+}
+
 typedef struct verb {
   const char *name;
   cli_handler run;
@@ -226,7 +243,7 @@ static const verb verbs[] = {
 
 int main(int argc, char **argv) {
   cli_ctx ctx = {0};
-  int i = 1;
+  int i = 1, version = 0;
   tzset();
   cli_progname = "fieldsync-server";
   while (i < argc && argv[i][0] == '-') {
@@ -237,6 +254,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(a, "--json")) {
       ctx.json = 1;
+    } else if (!strcmp(a, "--version")) {
+      version = 1;
     } else if (!strcmp(a, "--home") || !strncmp(a, "--home=", 7)) {
       const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
       if (!v || !*v) return cli_usage("--home needs a directory; see 'fieldsync-server --help'.");
@@ -246,6 +265,7 @@ int main(int argc, char **argv) {
     }
     i++;
   }
+  if (version) return cli_finish(print_version(&ctx));
   if (i >= argc) {
     fputs(usage, stderr);
     return CLI_EUSAGE;

@@ -160,7 +160,7 @@ static int nonce_take(fsi_hq_nonces *tab, int64_t site, const unsigned char *non
   if (!d) return fsi_fail(FS_ENOMEM, "out of memory");
   if (d->live >= HQ_NONCES_PER_DEVICE)
     return fsi_fail(FS_EBUSY, "this device sends more requests than head office accepts; "
-                             "try again shortly");
+                              "try again shortly");
   d->live++;
   nonce_slot *n = &tab->slots[j];
   n->key = key;
@@ -172,11 +172,8 @@ static int nonce_take(fsi_hq_nonces *tab, int64_t site, const unsigned char *non
   return FS_OK;
 }
 
-/* Checks a signed request against the signing key `pub` (the device's
- * enrolled key, or the key an enrollment presents): time within the window,
- * nonce, signature, then records the nonce.  On failure the reply is filled
- * and 0 returned (a clock refusal tells the device head office's time so it
- * can correct its requests). */
+/* See hqInt.h.  A clock refusal tells the device head office's time so it
+ * can correct its requests. */
 int fsi_hq_check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
                         const unsigned char *sign_pk, int stage, fs_hq_reply *r) {
   /* stage 0: check only, record no nonce (enrollment: its key is the
@@ -188,12 +185,13 @@ int fsi_hq_check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
   if (!q->time || !fsi_util_parse_i64(q->time, &t) || t <= 0 || !q->nonce ||
       !fsi_proto_unhex(nonce, sizeof nonce, q->nonce) || !q->signature ||
       strlen(q->signature) != PROTO_SIG_HEX - 1) {
-    fsi_hq_reply_error(r, 401, "the request is not signed (X-Fieldsync-Time, -Nonce and -Signature "
-                        "headers); update fieldsync on this device");
+    fsi_hq_reply_error(r, 401,
+                       "the request is not signed (X-Fieldsync-Time, -Nonce and -Signature "
+                       "headers); update fieldsync on this device");
     return 0;
   }
   size_t n = fsi_proto_request_text(text, q->method, q->path, q->query ? q->query : "",
-                                q->content_length, q->device, q->time, q->nonce);
+                                    q->content_length, q->device, q->time, q->nonce);
   if (!n || !fsi_proto_request_verify(q->signature, sign_pk, text, n)) {
     fsi_hq_reply_error(r, 401, "the request signature does not verify with this device's key");
     return 0;
@@ -220,16 +218,14 @@ int fsi_hq_check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
   return 1;
 }
 
-/* Identifies and authenticates the calling device; refuses unknown,
- * revoked and badly signed callers.  1 with *d loaded (free d->last_ack),
- * or 0 with the reply filled. */
 int fsi_hq_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage,
                   fs_hq_reply *r) {
   int64_t site;
   memset(d, 0, sizeof *d);
   if (!q->device || !fsi_proto_site_parse(q->device, &site)) {
-    fsi_hq_reply_error(r, 401, "the request does not name a device (" PROTO_DEVICE_HEADER
-                        " header, 16 hex digits)");
+    fsi_hq_reply_error(r, 401,
+                       "the request does not name a device (" PROTO_DEVICE_HEADER
+                       " header, 16 hex digits)");
     return 0;
   }
   int rc = fsi_hq_device_load(d, hq, site);

@@ -75,7 +75,8 @@ static int enroll_again(char *manager, size_t n, fs_hq *hq, const enroll_req *e,
     }
     if (rc != FS_ENOTFOUND) return rc;
   }
-  if (d->revoked) return fsi_fail(FS_EREVOKED, "device %s was revoked by head office", e->device_id);
+  if (d->revoked)
+    return fsi_fail(FS_EREVOKED, "device %s was revoked by head office", e->device_id);
   return fsi_fail(FS_EEXIST, "device %s is already enrolled", e->device_id);
 }
 

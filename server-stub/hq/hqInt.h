@@ -17,8 +17,10 @@
  *   pull.c      GET /v1/pull
  *
  * Locking: hq->mu serialises every use of hq->st, hq->batch and the nonce
- * table.  The public entry points take it; every fsi_hq_* function below
- * expects the caller to hold it (the reply helpers touch only the reply).
+ * table.  The public entry points take it (server.h says which); every
+ * fsi_hq_* function below expects the caller to hold it, except the reply
+ * helpers, which touch only the reply, and fsi_hq_nonces_init / _free,
+ * which open and close call while the handle is theirs alone.
  */
 #ifndef FS_HQINT_H
 #define FS_HQINT_H
@@ -120,9 +122,10 @@ void fsi_hq_nonces_init(fsi_hq_nonces *n);
 void fsi_hq_nonces_free(fsi_hq_nonces *n);
 
 /* Checks a signed request against the signing key sign_pk (the device's
- * enrolled key, or the key an enrollment presents): time within the
- * window, signature, then (stage 1 admit, 2 handle) records its nonce;
- * stage 0 records none.  1 when it passes, else 0 with the reply filled. */
+ * enrolled key, or the key an enrollment presents): the signed headers are
+ * there, the signature verifies, the time is within the window, and then
+ * (stage 1 admit, 2 handle) its nonce is recorded; stage 0 records none.
+ * 1 when it passes, else 0 with the reply filled. */
 int fsi_hq_check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
                         const unsigned char *sign_pk, int stage, fs_hq_reply *r);
 

@@ -124,7 +124,7 @@ int sh_tokens(const sh_run *r, size_t n, char (*tokens)[64]) {
   if (rc) return lib_fail("opening the server home", rc);
   for (size_t i = 0; i < n && !rc; i++) {
     char *t = NULL;
-    rc = fs_hq_token_create(hq, SH_MANAGER, 0, &t);
+    rc = fs_hq_token_create(&t, hq, SH_MANAGER, 0);
     if (!rc) snprintf(tokens[i], 64, "%s", t);
     fs_free(t);
   }

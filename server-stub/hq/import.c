@@ -209,7 +209,7 @@ static int import_records(fs_store *st, const import_kind *k, char *p, char *end
   }
 }
 
-int fs_hq_import_csv(fs_hq *hq, const char *kind, const char *path, size_t *count_out) {
+int fs_hq_import_csv(size_t *count_out, fs_hq *hq, const char *kind, const char *path) {
   const import_kind *k = NULL;
   char *buf = NULL;
   FILE *fp = NULL;

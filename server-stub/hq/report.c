@@ -91,8 +91,7 @@ static int report_read(fs_store *st, const report *r, int by_customer, const cha
   return rc;
 }
 
-int fs_hq_report_json(fs_hq *hq, const char *kind, const char *month, const char *by,
-                      char **out) {
+int fs_hq_report_json(char **out, fs_hq *hq, const char *kind, const char *month, const char *by) {
   fs_store *st = fs_hq_store(hq);
   const report *r = NULL;
   int by_customer = by && !strcmp(by, "customer");
@@ -182,7 +181,7 @@ static int export_read(fs_store *st, const char *manager, cJSON **out) {
   return FS_OK;
 }
 
-int fs_hq_export_json(fs_hq *hq, const char *manager, char **out) {
+int fs_hq_export_json(char **out, fs_hq *hq, const char *manager) {
   fs_store *st = fs_hq_store(hq);
   cJSON *doc = NULL;
   int rc;

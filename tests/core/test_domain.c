@@ -57,7 +57,7 @@ static char *file_in(const env *e, const char *name, const char *text) {
 static void import(env *e, const char *kind, const char *csv, size_t expect) {
   char *p = file_in(e, "import.csv", csv);
   size_t n = 999;
-  CHECK_OK(fs_hq_import_csv(e->office, kind, p, &n));
+  CHECK_OK(fs_hq_import_csv(&n, e->office, kind, p));
   CHECK_EQ_INT(n, expect);
   free(p);
 }
@@ -392,36 +392,36 @@ static void test_csv_refusals(void) {
   size_t n = 77;
   char *p = file_in(&e, "bad.csv",
                     "sku,name,unit,active\nD-4,Drill,pcs,1\nE-5,Easel,pcs,yes\nF-6,Fan,pcs,1\n");
-  CHECK_ERR(fs_hq_import_csv(e.office, "products", p, &n), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(&n, e.office, "products", p), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 3");
   CHECK_EQ_INT(n, 0);
   CHECK_EQ_INT(nproducts(e.hq), 3); /* D-4 was not imported either */
   free(p);
   p = file_in(&e, "hdr.csv", "sku,name,active\nD-4,Drill,1\n");
-  CHECK_ERR(fs_hq_import_csv(e.office, "products", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(NULL, e.office, "products", p), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 1");
   CHECK_CONTAINS(fs_errmsg(), "sku,name,unit,active");
   free(p);
   p = file_in(&e, "fields.csv", "sku,name,unit,active\nD-4,Drill,pcs,1\nE-5,\"Ea,sel\",1\n");
-  CHECK_ERR(fs_hq_import_csv(e.office, "products", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(NULL, e.office, "products", p), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 3");
   free(p);
   p = file_in(&e, "quote.csv", "sku,name,unit,active\nD-4,\"Drill,pcs,1\n");
-  CHECK_ERR(fs_hq_import_csv(e.office, "products", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(NULL, e.office, "products", p), FS_EINVAL);
   free(p);
   p = file_in(&e, "price.csv", "sku,currency,price\nA-1,EUR,9.99\nZZ-9,EUR,1.00\n");
-  CHECK_ERR(fs_hq_import_csv(e.office, "prices", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(NULL, e.office, "prices", p), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 3");
   CHECK_CONTAINS(fs_errmsg(), "ZZ-9");
   free(p);
   p = file_in(&e, "price2.csv", "sku,currency,price\nA-1,EUR,12.345\n");
-  CHECK_ERR(fs_hq_import_csv(e.office, "prices", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(NULL, e.office, "prices", p), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "line 2");
   free(p);
   p = file_in(&e, "kind.csv", "x\n");
-  CHECK_ERR(fs_hq_import_csv(e.office, "invoices", p, NULL), FS_EINVAL);
+  CHECK_ERR(fs_hq_import_csv(NULL, e.office, "invoices", p), FS_EINVAL);
   free(p);
-  CHECK_ERR(fs_hq_import_csv(e.office, "products", "/nonexistent/x.csv", NULL), FS_ENOTFOUND);
+  CHECK_ERR(fs_hq_import_csv(NULL, e.office, "products", "/nonexistent/x.csv"), FS_ENOTFOUND);
   /* A-1 still costs 12.50: the refused price file changed nothing */
   cJSON *doc = view(e.hq, "products", NULL);
   const cJSON *pr = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(doc, 0), "prices");
@@ -429,7 +429,7 @@ static void test_csv_refusals(void) {
   cJSON_Delete(doc);
   /* a good file after the refusals, with blank lines and a quoted comma */
   p = file_in(&e, "good.csv", "sku,name,unit,active\n\nD-4,\"Drill, cordless\",pcs,1\n\n");
-  CHECK_OK(fs_hq_import_csv(e.office, "products", p, &n));
+  CHECK_OK(fs_hq_import_csv(&n, e.office, "products", p));
   CHECK_EQ_INT(n, 1);
   free(p);
   CHECK_EQ_INT(nproducts(e.hq), 4);
@@ -443,11 +443,11 @@ static void test_csv_lf_line_ends(void) {
   env_setup(&e);
   size_t n = 0;
   char *p = file_as(&e, "lf.csv", "sku,name,unit,active\nD-4,Drill,pcs,1\nE-5,Easel,,1\n", 0);
-  CHECK_OK(fs_hq_import_csv(e.office, "products", p, &n));
+  CHECK_OK(fs_hq_import_csv(&n, e.office, "products", p));
   CHECK_EQ_INT(n, 2);
   free(p);
   p = file_as(&e, "lf2.csv", "sku,currency,price\nD-4,EUR,99.90\n", 0);
-  CHECK_OK(fs_hq_import_csv(e.office, "prices", p, &n));
+  CHECK_OK(fs_hq_import_csv(&n, e.office, "prices", p));
   CHECK_EQ_INT(n, 1);
   free(p);
   cJSON *doc = view(e.hq, "products", NULL);

@@ -126,7 +126,7 @@ static void test_import_disk_full(void) {
   char *before = export_of(hq);
   cap_pages(hq, 40);
   size_t n = 99;
-  CHECK_ERR(fs_hq_import_csv(office, "products", csv, &n), FS_EIO);
+  CHECK_ERR(fs_hq_import_csv(&n, office, "products", csv), FS_EIO);
   CHECK_EQ_INT(n, 0);
   CHECK_CONTAINS(fs_errmsg(), "line ");
   char *after = export_of(hq);

@@ -118,9 +118,9 @@ static void setup(void) {
   if (fs_hq_create(F.home) || fs_hq_open(&F.hq, F.home)) die("server home", fs_errmsg());
   if (!(F.batch = fsi_change_batch_new())) die("out of memory", NULL);
   /* The enroller's token (seeds carry FUZZ_HQ_TOKEN_SLOT), then the device. */
-  if (fs_hq_token_create(F.hq, FUZZ_HQ_MANAGER, INT64_C(1) << 50, &F.token) ||
+  if (fs_hq_token_create(&F.token, F.hq, FUZZ_HQ_MANAGER, INT64_C(1) << 50) ||
       strlen(F.token) != strlen(FUZZ_HQ_TOKEN_SLOT) ||
-      fs_hq_token_create(F.hq, FUZZ_HQ_MANAGER, 0, &tok))
+      fs_hq_token_create(&tok, F.hq, FUZZ_HQ_MANAGER, 0))
     die("token", fs_errmsg());
   cJSON *o = cJSON_CreateObject();
   char hex[KEYS_PUB_HEX_SIZE], tb[24], nb[40], sb[PROTO_SIG_HEX];

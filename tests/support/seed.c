@@ -49,9 +49,9 @@ int tu_seed_catalog(const char *home, const char *products_csv, const char *pric
   if (!rc) hq = fs_hq_store(office);
   if (!rc) rc = fs_store_set_hq_site(dev, fs_store_site(hq));
   if (!rc) rc = copy_all(dev, hq); /* the device's customers, for balances */
-  if (!rc && products_csv) rc = fs_hq_import_csv(office, "products", products_csv, NULL);
-  if (!rc && prices_csv) rc = fs_hq_import_csv(office, "prices", prices_csv, NULL);
-  if (!rc && balances_csv) rc = fs_hq_import_csv(office, "balances", balances_csv, NULL);
+  if (!rc && products_csv) rc = fs_hq_import_csv(NULL, office, "products", products_csv);
+  if (!rc && prices_csv) rc = fs_hq_import_csv(NULL, office, "prices", prices_csv);
+  if (!rc && balances_csv) rc = fs_hq_import_csv(NULL, office, "balances", balances_csv);
   if (!rc) rc = copy_all(hq, dev);
   fs_hq_close(office);
   fs_store_close(dev);

@@ -203,7 +203,7 @@ static char *enroll_body(const char *token, const char *device_id, const char *m
 
 static char *token_for(const char *manager) {
   char *t = NULL;
-  CHECK_OK(fs_hq_token_create(hq, manager, 0, &t));
+  CHECK_OK(fs_hq_token_create(&t, hq, manager, 0));
   return t;
 }
 
@@ -330,9 +330,9 @@ static void test_enroll(void) {
   HANDLE(&r, 200, NULL, "the same enrollment headers a second time are answered again");
 
   char *devs = NULL;
-  CHECK_OK(fs_hq_devices_json(hq, &devs));
+  CHECK_OK(fs_hq_devices_json(&devs, hq));
   CHECK_CONTAINS(devs, d.id);
-  free(devs);
+  fs_free(devs);
 
   r = signed_by(&d, "POST", "/v1/enroll", "", body, n);
   HANDLE(&r, 200, NULL, "a retried enrollment (lost answer) is answered again");
@@ -358,7 +358,7 @@ static void test_enroll(void) {
   HANDLE(&r, 401, "not valid", "an unknown token");
   free(b2);
   char *short_tok = NULL;
-  CHECK_OK(fs_hq_token_create(hq, "anna", 1, &short_tok));
+  CHECK_OK(fs_hq_token_create(&short_tok, hq, "anna", 1));
   usleep(20 * 1000);
   b2 = enroll_body(short_tok, e.id, "anna", &e.k.pub);
   r = signed_by(&e, "POST", "/v1/enroll", "", b2, strlen(b2));
@@ -723,7 +723,7 @@ static void test_push(void) {
   fs_hq_reply_clear(&rep);
 
   int64_t checked = 0;
-  CHECK_OK(fs_hq_verify_log(hq, &checked));
+  CHECK_OK(fs_hq_verify_log(&checked, hq));
   CHECK_EQ_INT(checked, 1);
 
   /* Replay, gap and fork of the chain. */
@@ -843,15 +843,15 @@ static void test_push(void) {
   fs_hq_reply_clear(&rep);
   hq_customer(CUSTB, name, mgr, sizeof name);
   CHECK_STR(name, "");
-  CHECK_OK(fs_hq_verify_log(hq, &checked));
+  CHECK_OK(fs_hq_verify_log(&checked, hq));
   CHECK_EQ_INT(checked, 3);
   char *devs = NULL;
-  CHECK_OK(fs_hq_devices_json(hq, &devs));
+  CHECK_OK(fs_hq_devices_json(&devs, hq));
   char want[64];
   snprintf(want, sizeof want, "\"id\":\"%s\"", anna1.id);
   CHECK_CONTAINS(devs, want);
   CHECK_CONTAINS(devs, "\"last_seq\":3");
-  free(devs);
+  fs_free(devs);
   anna1.push.seq = 3;
   memcpy(anna1.push.hash, e3.hash, ENVELOPE_HASH_SIZE);
 

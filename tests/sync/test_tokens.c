@@ -154,7 +154,7 @@ static void expect_reply(int line, const char *what, fs_hq_reply *r, int status,
 static const cJSON *registered(cJSON **arr, const char *id) {
   char *j = NULL;
   *arr = NULL;
-  CHECK_OK(fs_hq_devices_json(g_hq, &j));
+  CHECK_OK(fs_hq_devices_json(&j, g_hq));
   *arr = j ? cJSON_Parse(j) : NULL;
   fs_free(j);
   const cJSON *it;
@@ -175,7 +175,7 @@ static int is_registered(const char *id, const char *manager) {
 
 static char *token(const char *manager, int64_t ttl_ms) {
   char *t = NULL;
-  CHECK_OK(fs_hq_token_create(g_hq, manager, ttl_ms, &t));
+  CHECK_OK(fs_hq_token_create(&t, g_hq, manager, ttl_ms));
   CHECK(t && strncmp(t, "fst-", 4) == 0 && strlen(t) == 44);
   return t;
 }

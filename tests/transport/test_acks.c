@@ -169,7 +169,7 @@ int main(void) {
   snprintf(g_url, sizeof g_url, "https://127.0.0.1:%d", https_server_port(g_srv));
   char *tok = NULL;
   home = devhome;
-  CHECK_OK(fs_hq_token_create(g_hq, "anna", 0, &tok));
+  CHECK_OK(fs_hq_token_create(&tok, g_hq, "anna", 0));
   mkdir(devhome, 0700);
   CHECK_OK(fs_device_init(devhome, "anna"));
   CHECK_OK(fs_device_open(&st, devhome));

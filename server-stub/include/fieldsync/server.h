@@ -6,6 +6,29 @@
  * A server home holds store.db (the central replica plus the registry and
  * audit tables), keys/ (the server's Ed25519 and X25519 key pairs) and
  * tls/ (cert.pem, key.pem).
+ *
+ * Conventions are those of <fieldsync/fieldsync.h>: out-parameters first,
+ * FS_OK or a negative fs_err with fs_errmsg() set, and every caller-owned
+ * result (a `char **out`, a reply body) released with fs_free.
+ *
+ * Threads.  An open fs_hq may be shared by threads, as `fieldsync-server
+ * serve` shares one among the HTTPS server's pool threads.  It holds one
+ * mutex, which guards the central replica, the registry, the tokens, the
+ * audit log and the table of request nonces:
+ *  - fs_hq_admit, fs_hq_handle and every function below that reads or
+ *    writes head office's data (tokens, devices, revocation, verify-log,
+ *    reports) take the mutex themselves for as long as they run, so calls
+ *    from several threads are serialised (SQLite has one writer);
+ *  - fs_hq_store hands out the central replica itself, which is not
+ *    thread-safe: while other threads may use the fs_hq, hold fs_hq_lock
+ *    around every use of it, and call none of the locking functions while
+ *    holding it (the mutex is not recursive);
+ *  - fs_hq_key_fingerprint reads what never changes: any thread, no lock;
+ *  - fs_hq_open, fs_hq_close: one thread; close only after every other
+ *    thread is done with the handle (stop the HTTPS server first).
+ * Several processes may open the same home (the CLI while `serve` runs):
+ * SQLite serialises their writes.  The nonce table is per process, so one
+ * process serves a home.
  */
 #ifndef FIELDSYNC_SERVER_H
 #define FIELDSYNC_SERVER_H
@@ -22,7 +45,9 @@ typedef struct fs_hq fs_hq;
  * FS_EEXIST when a store or keys are already there (nothing changed). */
 int fs_hq_create(const char *home);
 
-/* Opens a server home.  FS_ENOTFOUND (run `fieldsync-server init`). */
+/* Opens a server home.  *out is caller-owned: fs_hq_close.  FS_ENOTFOUND
+ * (run `fieldsync-server init`), FS_EINVAL for a device store, or the
+ * errors of reading the keys and opening the store. */
 int fs_hq_open(fs_hq **out, const char *home);
 
 /* fs_hq_create and fs_hq_open for an application's own synced tables:
@@ -33,37 +58,49 @@ int fs_hq_open(fs_hq **out, const char *home);
  * fs_hq_open and fs_store_open. */
 int fs_hq_create_schema(const char *home, const fs_schema *schema);
 int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema);
+/* Closes the handle and wipes the server's secret keys.  Accepts NULL. */
 void fs_hq_close(fs_hq *hq);
 
-/* The central replica (borrowed; not thread-safe: callers that share an
- * fs_hq between threads hold fs_hq_lock). */
+/* The central replica (borrowed for the life of the handle; not
+ * thread-safe: callers that share an fs_hq between threads hold
+ * fs_hq_lock while they use it). */
 fs_store *fs_hq_store(fs_hq *hq);
 void fs_hq_lock(fs_hq *hq);
 void fs_hq_unlock(fs_hq *hq);
 
-/* Fingerprint of the server's signing and key-exchange keys (hex). */
+/* Fingerprint of the server's signing and key-exchange keys (hex,
+ * borrowed for the life of the handle). */
 const char *fs_hq_key_fingerprint(const fs_hq *hq);
 
-/* A one-time enrollment token for a manager, valid ttl_ms (0 = 7 days).
- * *token_out is caller-owned (fs_free).  Only a hash of it is stored. */
-int fs_hq_token_create(fs_hq *hq, const char *manager, int64_t ttl_ms, char **token_out);
+/* A one-time enrollment token for a manager's device ("fst-" and 40 hex
+ * digits), valid ttl_ms (<= 0: 7 days).  *out is caller-owned (fs_free; it
+ * is a secret, so wipe it first if it lingers in memory); only a hash of it
+ * is stored.  FS_EINVAL for a missing or over-long (100 bytes) or non-UTF-8
+ * manager name, FS_ENOMEM, or the store's error (FS_EIO, ...).  Locks. */
+int fs_hq_token_create(char **out, fs_hq *hq, const char *manager, int64_t ttl_ms);
 
-/* Enrolled devices as a JSON array (caller-owned): id, manager, enrolled_at,
- * last_seen, last_seq, revoked_at. */
-int fs_hq_devices_json(fs_hq *hq, char **out);
+/* Enrolled devices as a JSON array, *out caller-owned (fs_free): per device
+ * id, manager, enrolled_at, last_seen, last_seq, revoked_at (times ISO-8601
+ * UTC or null), ordered by manager then id.  FS_ENOMEM or the store's error
+ * (FS_EIO, ...).  Locks. */
+int fs_hq_devices_json(char **out, fs_hq *hq);
 
-/* Revokes a device (FS_ENOTFOUND for an unknown id).  What it sent stays. */
+/* Revokes a device: from now on it is refused push, pull and enrollment;
+ * what it sent stays.  Revoking it again keeps the first time.  FS_EINVAL
+ * for a malformed id, FS_ENOTFOUND for an unknown one, or the store's
+ * error.  Locks. */
 int fs_hq_revoke(fs_hq *hq, const char *device_id);
 
 /* Re-checks every accepted envelope in the audit log: signature, sequence
- * and hash chain, decryption.  FS_OK with *checked set, or FS_ECORRUPT
- * naming the first break (device, sequence, reason). */
-int fs_hq_verify_log(fs_hq *hq, int64_t *checked);
+ * and hash chain, decryption, and that each device's log ends where its
+ * chain does.  FS_OK with *checked the number of envelopes verified, or
+ * FS_ECORRUPT naming the first break (device, sequence, reason), or the
+ * store's error.  Locks for the whole walk. */
+int fs_hq_verify_log(int64_t *checked, fs_hq *hq);
 
 /* Reports as JSON (caller-owned).  kind: orders | meetings | pipeline;
  * month: "YYYY-MM" or NULL; by: "manager" | "customer" (NULL = manager). */
-int fs_hq_report_json(fs_hq *hq, const char *kind, const char *month, const char *by,
-                      char **out);
+int fs_hq_report_json(char **out, fs_hq *hq, const char *kind, const char *month, const char *by);
 
 /* One protocol request as head office sees it (docs/protocol.md).  Every
  * field is borrowed.  The header fields are the X-Fieldsync-Device, -Time,
@@ -91,6 +128,7 @@ typedef struct fs_hq_reply {
   size_t max_body;
 } fs_hq_reply;
 
+/* Frees the body and zeroes the reply.  Accepts NULL. */
 void fs_hq_reply_clear(fs_hq_reply *reply);
 
 /* Admission, before any body byte is read: the endpoint and method exist,
@@ -100,12 +138,14 @@ void fs_hq_reply_clear(fs_hq_reply *reply);
  * reply->max_body when the front end may read the body; returns 0 with
  * reply filled (401, 403, 404, 405, 413, 503) otherwise (a POST without
  * Content-Length is the front end's to refuse: 411).  Costs no
- * allocation proportional to the declared length.  Thread-safe. */
+ * allocation proportional to the declared length.  *reply is overwritten
+ * (fs_hq_reply_clear it either way).  Locks. */
 int fs_hq_admit(fs_hq_reply *reply, fs_hq *hq, const fs_hq_request *req);
 
 /* Handles one whole request.  It checks everything fs_hq_admit checks again
  * (a request admitted before is not refused as a replay of itself), so a
- * caller may use it alone.  Thread-safe: takes the lock itself. */
+ * caller may use it alone.  *reply is overwritten and always filled (its
+ * body is the caller's: fs_free or fs_hq_reply_clear).  Locks. */
 void fs_hq_handle(fs_hq_reply *reply, fs_hq *hq, const fs_hq_request *req);
 
 /* ---------------------------------------------------------------------
@@ -119,7 +159,7 @@ void fs_hq_handle(fs_hq_reply *reply, fs_hq *hq, const fs_hq_request *req);
  * FS_ENOTFOUND when the file cannot be opened, FS_ETOOBIG over 64 MiB,
  * FS_EIO when the store cannot be written.  *count_out (may be NULL)
  * receives the number of rows imported (0 on failure). */
-int fs_hq_import_csv(fs_hq *hq, const char *kind, const char *path, size_t *count_out);
+int fs_hq_import_csv(size_t *count_out, fs_hq *hq, const char *kind, const char *path);
 
 /* Assigns a customer to a manager: that manager's devices receive the
  * customer with its whole history at their next pull, and the devices of
@@ -133,7 +173,7 @@ int fs_hq_assign(fs_hq *hq, const char *customer_id, const char *manager);
  * customers, the rows belonging to them and every table that belongs to no
  * customer, in the same shape.  *out is caller-owned (fs_free).  FS_EINVAL
  * for an empty manager. */
-int fs_hq_export_json(fs_hq *hq, const char *manager, char **out);
+int fs_hq_export_json(char **out, fs_hq *hq, const char *manager);
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,11 @@ int fsi_store_in_tx(const fs_store *st);
 void fsi_store_forget_hq_site(fs_store *st);
 
 /* A cached prepared statement for constant SQL text (reset and unbound on
- * return).  NULL on error with the message set. */
+ * return).  NULL on error with the message set.  The cache knows a statement
+ * by the address of its text: pass a string literal or a static const
+ * array, never a buffer built at run time (snprintf): a later call with the
+ * same buffer and other text would get the first statement back.  SQL built
+ * from a declaration (a table's name) is prepared for one use instead. */
 sqlite3_stmt *fsi_store_stmt(fs_store *st, const char *sql);
 /* Statements in the cache (for the tests of the cache itself). */
 size_t fsi_store_stmt_count(const fs_store *st);

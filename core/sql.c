@@ -58,32 +58,39 @@ void fsi_stmt_cache_free(struct fsi_stmt_cache *c) {
   free(c);
 }
 
-sqlite3_stmt *fsi_store_stmt(fs_store *st, const char *sql) {
+/* The cached statement for `sql` in *out, prepared on first use; the
+ * fs_err of a failure (its sentence set), so the helpers below report
+ * FS_ECORRUPT or FS_ENOMEM as such rather than as FS_EIO. */
+static int stmt_get(fs_store *st, const char *sql, sqlite3_stmt **out) {
   struct fsi_stmt_cache *c = st->stmts;
-  if (!c) {
-    if (!(c = st->stmts = calloc(1, sizeof *c))) {
-      fsi_fail(FS_ENOMEM, "out of memory");
-      return NULL;
-    }
+  *out = NULL;
+  if (!c && !(c = st->stmts = calloc(1, sizeof *c))) return fsi_fail(FS_ENOMEM, "out of memory");
+  if ((c->used + 1) * 4 > c->cap * 3) {
+    int rc = cache_grow(c);
+    if (rc) return rc;
   }
-  if ((c->used + 1) * 4 > c->cap * 3 && cache_grow(c)) return NULL;
   size_t k = slot_of(sql, c->cap);
   for (; c->slot[k].sql; k = (k + 1) & (c->cap - 1)) {
     if (c->slot[k].sql == sql) {
-      sqlite3_stmt *s = c->slot[k].stmt;
-      sqlite3_reset(s);
-      sqlite3_clear_bindings(s);
-      return s;
+      sqlite3_reset(c->slot[k].stmt);
+      sqlite3_clear_bindings(c->slot[k].stmt);
+      *out = c->slot[k].stmt;
+      return FS_OK;
     }
   }
   sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-    fsi_store_sqlfail(st, "preparing a query");
-    return NULL;
-  }
+  if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+    return fsi_store_sqlfail(st, "preparing a query");
   c->slot[k].sql = sql;
   c->slot[k].stmt = s;
   c->used++;
+  *out = s;
+  return FS_OK;
+}
+
+sqlite3_stmt *fsi_store_stmt(fs_store *st, const char *sql) {
+  sqlite3_stmt *s = NULL;
+  stmt_get(st, sql, &s);
   return s;
 }
 
@@ -147,8 +154,9 @@ void fsi_sql_done(sqlite3_stmt *s) {
 }
 
 int fsi_sql_run(fs_store *st, const char *what, const char *sql, const char *types, ...) {
-  sqlite3_stmt *s = fsi_store_stmt(st, sql);
-  if (!s) return FS_EIO;
+  sqlite3_stmt *s = NULL;
+  int prc = stmt_get(st, sql, &s);
+  if (prc) return prc;
   va_list ap;
   va_start(ap, types);
   int rc = bind_args(st, s, types, ap);
@@ -163,8 +171,9 @@ int fsi_sql_run(fs_store *st, const char *what, const char *sql, const char *typ
 
 int fsi_sql_i64(fs_store *st, int64_t *out, const char *what, const char *sql,
                 const char *types, ...) {
-  sqlite3_stmt *s = fsi_store_stmt(st, sql);
-  if (!s) return FS_EIO;
+  sqlite3_stmt *s = NULL;
+  int prc = stmt_get(st, sql, &s);
+  if (prc) return prc;
   va_list ap;
   va_start(ap, types);
   int rc = bind_args(st, s, types, ap);

@@ -40,7 +40,7 @@ static int cmd_token_create(cli_ctx *ctx, int argc, char **argv) {
   token_args a = {manager, 0, NULL};
   if (days) {
     int64_t n;
-    if (cli_parse_qty(&n, "--days", days)) return CLI_EUSAGE;
+    if (cli_parse_qty(&n, "days", days)) return CLI_EUSAGE;
     a.ttl_ms = n * 24 * 3600 * 1000;
   }
   if ((rc = srv_with_hq(ctx, call_token_create, &a))) return rc;

@@ -118,5 +118,3 @@ fs_store *fs_hq_store(fs_hq *hq) { return hq->st; }
 void fs_hq_lock(fs_hq *hq) { pthread_mutex_lock(&hq->mu); }
 void fs_hq_unlock(fs_hq *hq) { pthread_mutex_unlock(&hq->mu); }
 const char *fs_hq_key_fingerprint(const fs_hq *hq) { return hq->fingerprint; }
-
-

@@ -15,6 +15,8 @@
  *   enroll.c    POST /v1/enroll
  *   push.c      POST /v1/push
  *   pull.c      GET /v1/pull
+ *   import.c    CSV imports and customer assignments (head office's writes)
+ *   report.c    reports and a manager's export
  *
  * Locking: hq->mu serialises every use of hq->st, hq->batch and the nonce
  * table.  The public entry points take it (server.h says which); every

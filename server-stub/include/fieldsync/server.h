@@ -17,8 +17,9 @@
  * audit log and the table of request nonces:
  *  - fs_hq_admit, fs_hq_handle and every function below that reads or
  *    writes head office's data (tokens, devices, revocation, verify-log,
- *    reports) take the mutex themselves for as long as they run, so calls
- *    from several threads are serialised (SQLite has one writer);
+ *    reports, imports, assignments, exports) take the mutex themselves for
+ *    as long as they run, so calls from several threads are serialised
+ *    (SQLite has one writer);
  *  - fs_hq_store hands out the central replica itself, which is not
  *    thread-safe: while other threads may use the fs_hq, hold fs_hq_lock
  *    around every use of it, and call none of the locking functions while
@@ -98,8 +99,11 @@ int fs_hq_revoke(fs_hq *hq, const char *device_id);
  * store's error.  Locks for the whole walk. */
 int fs_hq_verify_log(int64_t *checked, fs_hq *hq);
 
-/* Reports as JSON (caller-owned).  kind: orders | meetings | pipeline;
- * month: "YYYY-MM" or NULL; by: "manager" | "customer" (NULL = manager). */
+/* A report as JSON, *out caller-owned (fs_free).  kind: orders | meetings
+ * | pipeline (NULL = orders); month: "YYYY-MM" or NULL; by: "manager" |
+ * "customer" (NULL = manager).  FS_EINVAL for any other kind, month or by,
+ * or a home without the field-sales schema; FS_ENOMEM or the store's
+ * error.  Locks. */
 int fs_hq_report_json(char **out, fs_hq *hq, const char *kind, const char *month, const char *by);
 
 /* One protocol request as head office sees it (docs/protocol.md).  Every

@@ -8,6 +8,9 @@
  * again, which head office recognises and acknowledges without applying
  * twice.  Pull applies a batch and advances its cursor and chain state in
  * one transaction.  Nothing is lost when the network goes away mid-sync.
+ * What the device keeps between syncs (server, outbox, chain positions) is
+ * read and written through core's devstate functions (engine.h): no SQL
+ * here.
  */
 #include <fieldsync/device.h>
 
@@ -28,54 +31,6 @@
 #include "keys.h"
 #include "engine.h"
 #include "proto.h"
-
-/* ----------------------------------------------------------- settings */
-
-static int get_text(fs_store *st, const char *key, char *buf, size_t n) {
-  char *v = NULL;
-  int rc = fs_store_get(st, key, &v);
-  if (rc) return rc;
-  snprintf(buf, n, "%s", v);
-  free(v);
-  return FS_OK;
-}
-
-static int64_t get_i64(fs_store *st, const char *key) {
-  int64_t v = 0;
-  if (fsi_store_meta_get_i64(st, key, &v)) v = 0;
-  return v;
-}
-
-static int set_blob(fs_store *st, const char *key, const void *b, size_t n) {
-  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
-                                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  if (b) sqlite3_bind_blob(s, 2, b, (int)n, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  sqlite3_reset(s);
-  return step == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "writing sync state");
-}
-
-/* A blob setting, malloc'd; *out NULL when unset or empty. */
-static int get_blob(fs_store *st, const char *key, unsigned char **out, size_t *n) {
-  *out = NULL;
-  *n = 0;
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  int rc = FS_OK;
-  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_BLOB) {
-    int len = sqlite3_column_bytes(s, 0);
-    if (len > 0) {
-      *out = malloc((size_t)len);
-      if (!*out) rc = fsi_fail(FS_ENOMEM, "out of memory");
-      else memcpy(*out, sqlite3_column_blob(s, 0), (size_t)len), *n = (size_t)len;
-    }
-  }
-  sqlite3_reset(s);
-  return rc;
-}
 
 /* Error sentence from a JSON error body, or a generic one. */
 static int http_error(const fsi_http_response *r, const char *what) {
@@ -164,10 +119,12 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
   fsi_http_client *c = NULL;
   fsi_http_response r;
   cJSON *req = NULL, *ans = NULL;
-  char *body = NULL, manager[128], cafile[4200];
+  char *body = NULL;
+  fsi_devstate_server srv;
   fsi_keys mine;
   int rc;
   memset(&r, 0, sizeof r);
+  memset(&srv, 0, sizeof srv);
   if (!url || !token)
     return fsi_fail(FS_EINVAL, "enroll needs --server URL and a token (--token-file FILE, or "
                               "--token - to read it from stdin)");
@@ -175,7 +132,16 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
     return fsi_fail(FS_EINVAL, "enroll needs --ca FILE or --pin SHA256 to trust the server");
   if (fs_store_hq_site(st))
     return fsi_fail(FS_EEXIST, "this device is already enrolled with head office");
-  if ((rc = get_text(st, "manager", manager, sizeof manager))) return rc;
+  const char *manager = fsi_store_manager(st);
+  if (!manager)
+    return fsi_fail(FS_ENOTFOUND, "this store has no manager; create the device with "
+                                  "`fieldsync init --manager NAME`");
+  if (pin && strlen(pin) >= sizeof srv.pin)
+    return fsi_fail(FS_EINVAL, "the pin is over %zu bytes; give it as `fieldsync-server init` "
+                               "printed it (sha256//BASE64)",
+                    sizeof srv.pin - 1);
+  if (ca && (size_t)snprintf(srv.ca, sizeof srv.ca, "%s/server-ca.pem", home) >= sizeof srv.ca)
+    return fsi_fail(FS_EINVAL, "the home directory path %s is too long", home);
   char keysdir[4200];
   snprintf(keysdir, sizeof keysdir, "%s/keys", home);
   if ((rc = fsi_keys_load(&mine, keysdir))) return rc;
@@ -187,6 +153,11 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
     return rc;
   }
   fsi_http_client_set_signer(c, sign_request, &g);
+  if ((size_t)snprintf(srv.url, sizeof srv.url, "%s", fsi_http_client_base_url(c)) >=
+      sizeof srv.url) {
+    rc = fsi_fail(FS_EINVAL, "the server URL is over %zu bytes", sizeof srv.url - 1);
+    goto done;
+  }
   char hex[KEYS_PUB_HEX_SIZE];
   fsi_keys_pub_to_hex(hex, &mine.pub);
   req = cJSON_CreateObject();
@@ -214,19 +185,10 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
     rc = fsi_fail(FS_ECORRUPT, "head office sent a malformed enrollment answer");
     goto done;
   }
-  if (ca) {
-    snprintf(cafile, sizeof cafile, "%s/server-ca.pem", home);
-    if ((rc = copy_file(ca, cafile))) goto done;
-  }
-  if ((rc = fs_tx_begin(st))) goto done;
-  rc = fs_store_set(st, "server_url", fsi_http_client_base_url(c));
-  if (!rc) rc = fs_store_set(st, "server_ca", ca ? cafile : NULL);
-  if (!rc) rc = fs_store_set(st, "server_pin", pin);
-  if (!rc) rc = fs_store_set(st, "server_keys", skeys);
-  if (!rc) rc = fs_store_set_hq_site(st, site);
-  if (!rc) rc = fs_tx_commit(st);
-  else fs_tx_rollback(st);
-  if (rc) fsi_store_forget_hq_site(st); /* the rolled-back pin */
+  if (ca && (rc = copy_file(ca, srv.ca))) goto done;
+  snprintf(srv.pin, sizeof srv.pin, "%s", pin ? pin : "");
+  snprintf(srv.keys, sizeof srv.keys, "%s", skeys); /* 128 hex digits: checked above */
+  rc = fsi_devstate_enrolled(st, &srv, site);
 done:
   if (body) sodium_memzero(body, strlen(body)); /* it holds the token */
   free(body);
@@ -254,21 +216,20 @@ typedef struct session {
 } session;
 
 static int open_session(session *s, fs_store *st, const char *home) {
-  char url[1024], keyhex[KEYS_PUB_HEX_SIZE + 8], ca[4200] = "", pin[256] = "";
+  fsi_devstate_server srv;
   char keysdir[4200];
   int rc;
   if (!fs_store_hq_site(st))
     return fsi_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
                               "--server URL --token-file FILE --ca FILE` first");
-  if ((rc = get_text(st, "server_url", url, sizeof url))) return rc;
-  if ((rc = get_text(st, "server_keys", keyhex, sizeof keyhex))) return rc;
-  if (fsi_keys_pub_from_hex(&s->server, keyhex))
+  if ((rc = fsi_devstate_server_get(&srv, st))) return rc;
+  if (fsi_keys_pub_from_hex(&s->server, srv.keys))
     return fsi_fail(FS_ECORRUPT, "the pinned head-office keys in this store are damaged");
-  int has_ca = get_text(st, "server_ca", ca, sizeof ca) == FS_OK && *ca;
-  int has_pin = get_text(st, "server_pin", pin, sizeof pin) == FS_OK && *pin;
   snprintf(keysdir, sizeof keysdir, "%s/keys", home);
   if ((rc = fsi_keys_load(&s->keys, keysdir))) return rc;
-  if ((rc = fsi_http_client_new(&s->c, url, has_ca ? ca : NULL, has_pin ? pin : NULL))) return rc;
+  if ((rc = fsi_http_client_new(&s->c, srv.url, *srv.ca ? srv.ca : NULL,
+                                *srv.pin ? srv.pin : NULL)))
+    return rc;
   if ((rc = fsi_http_client_set_header(s->c, PROTO_DEVICE_HEADER, fs_store_device_id(st))))
     return rc;
   s->sign.sign_sk = s->keys.sign_sk;
@@ -337,17 +298,10 @@ static int inflight_join(inflight *f) {
 
 /* ------------------------------------------------------------------ push */
 
-typedef struct sealed {
-  unsigned char *env;
-  size_t len;
-  char cursor[256]; /* push cursor once head office acknowledges it */
-  int64_t rows;
-} sealed;
+/* A sealed push envelope: the outbox, or the one that becomes it next. */
+typedef fsi_devstate_outbox sealed;
 
-static void sealed_clear(sealed *e) {
-  free(e->env);
-  memset(e, 0, sizeof *e);
-}
+static void sealed_clear(sealed *e) { fsi_devstate_outbox_free(e); }
 
 /* Seals the local changes after cursor `from` as envelope `seq` chained to
  * `prev`; e->env stays NULL when there is nothing to push. */
@@ -383,26 +337,6 @@ static int seal_next(session *s, const char *from, uint64_t seq,
   return rc;
 }
 
-/* Stores e as the outbox (inside the caller's transaction). */
-static int outbox_put(fs_store *st, const sealed *e) {
-  int rc = set_blob(st, "outbox", e->env, e->len);
-  if (!rc) rc = fs_store_set(st, "outbox_cursor", e->cursor);
-  if (!rc) rc = fsi_store_meta_set_i64(st, "outbox_rows", e->rows);
-  return rc;
-}
-
-static int outbox_get(fs_store *st, sealed *e) {
-  memset(e, 0, sizeof *e);
-  int rc = get_blob(st, "outbox", &e->env, &e->len);
-  if (rc || !e->env) return rc;
-  if ((rc = get_text(st, "outbox_cursor", e->cursor, sizeof e->cursor))) {
-    sealed_clear(e);
-    return rc;
-  }
-  e->rows = get_i64(st, "outbox_rows");
-  return FS_OK;
-}
-
 /* Records head office's acknowledgement of `sent` and, in the same
  * transaction, makes `next` (if any) the outbox. */
 static int take_ack(session *s, const sealed *sent, const fsi_http_response *r,
@@ -411,23 +345,23 @@ static int take_ack(session *s, const sealed *sent, const fsi_http_response *r,
   cJSON *ack = cJSON_ParseWithLength((const char *)r->body, r->len);
   fsi_envelope_header h;
   uint8_t hash[ENVELOPE_HASH_SIZE];
-  char hashhex[72];
+  fsi_devstate_chain acked;
   int rc;
   if ((rc = fsi_envelope_peek(&h, sent->env, sent->len)) ||
       (rc = fsi_envelope_hash(hash, sent->env, sent->len)))
     goto done;
-  if (FS_MUT(6)) set_blob(st, "outbox", NULL, 0); /* cleared before the ack is checked */
+  if (FS_MUT(6)) fsi_devstate_outbox_clear(st); /* cleared before the ack is checked */
   const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ack, "ack");
   if (!FS_MUT(5) && (!cJSON_IsNumber(seq) || (uint64_t)seq->valuedouble != h.seq)) {
     rc = fsi_fail(FS_ECORRUPT, "head office acknowledged a different batch than was sent");
     goto done;
   }
-  fsi_proto_hex(hashhex, hash, sizeof hash);
+  memcpy(acked.cursor, sent->cursor, sizeof acked.cursor);
+  acked.seq = (int64_t)h.seq;
+  fsi_proto_hex(acked.hash, hash, sizeof hash);
   if ((rc = fs_tx_begin(st))) goto done;
-  rc = next && next->env ? outbox_put(st, next) : set_blob(st, "outbox", NULL, 0);
-  if (!rc) rc = fs_store_set(st, "push_cursor", sent->cursor);
-  if (!rc) rc = fsi_store_meta_set_i64(st, "push_seq", (int64_t)h.seq);
-  if (!rc) rc = fs_store_set(st, "push_hash", hashhex);
+  rc = next && next->env ? fsi_devstate_outbox_put(st, next) : fsi_devstate_outbox_clear(st);
+  if (!rc) rc = fsi_devstate_push_set(st, &acked);
   int64_t refused = 0;
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(ack, "refused")) {
@@ -461,19 +395,17 @@ static int push(session *s) {
   sealed cur, next;
   int rc;
   memset(&next, 0, sizeof next);
-  if ((rc = outbox_get(st, &cur))) return rc;
+  if ((rc = fsi_devstate_outbox_get(&cur, st))) return rc;
   if (!cur.env) {
-    char from[256] = "", hashhex[72];
+    fsi_devstate_chain acked;
     uint8_t prev[ENVELOPE_HASH_SIZE] = {0};
-    get_text(st, "push_cursor", from, sizeof from);
-    if (get_text(st, "push_hash", hashhex, sizeof hashhex) == FS_OK &&
-        !fsi_proto_unhex(prev, ENVELOPE_HASH_SIZE, hashhex))
+    if ((rc = fsi_devstate_push_get(&acked, st))) return rc;
+    if (*acked.hash && !fsi_proto_unhex(prev, ENVELOPE_HASH_SIZE, acked.hash))
       return fsi_fail(FS_ECORRUPT, "the push chain state in this store is damaged");
-    if ((rc = seal_next(s, from, (uint64_t)get_i64(st, "push_seq") + 1, prev, &cur)))
-      return rc;
+    if ((rc = seal_next(s, acked.cursor, (uint64_t)acked.seq + 1, prev, &cur))) return rc;
     if (!cur.env) return FS_OK;
     if ((rc = fs_tx_begin(st))) goto done;
-    rc = outbox_put(st, &cur);
+    rc = fsi_devstate_outbox_put(st, &cur);
     if (!rc) rc = fs_tx_commit(st);
     else fs_tx_rollback(st);
     if (rc) goto done;
@@ -521,29 +453,26 @@ static void pull_path(char *out, size_t n, const char *cursor, int64_t seq,
  * merged (a prefetched answer that was never merged is simply asked again). */
 static int pull(session *s) {
   fs_store *st = s->st;
-  char cursor[256] = "", hashhex[72] = "", path[1024], nextpath[1024];
+  char path[1024], nextpath[1024];
   int rc = FS_OK, more = 1;
   inflight f;
+  fsi_devstate_chain merged;
   memset(&f, 0, sizeof f);
-  get_text(st, "pull_cursor", cursor, sizeof cursor);
-  if (get_text(st, "pull_hash", hashhex, sizeof hashhex) != FS_OK) {
-    memset(hashhex, '0', 64);
-    hashhex[64] = '\0';
-  }
-  int64_t seq = get_i64(st, "pull_seq");
+  if ((rc = fsi_devstate_pull_get(&merged, st))) return rc;
+  if (!*merged.hash) memset(merged.hash, '0', FSI_DEVSTATE_HASH - 1);
   fsi_envelope_chain chain;
   memset(&chain, 0, sizeof chain);
-  chain.seq = (uint64_t)seq;
-  if (seq > 0 && !fsi_proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, hashhex))
+  chain.seq = (uint64_t)merged.seq;
+  if (merged.seq > 0 && !fsi_proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, merged.hash))
     return fsi_fail(FS_ECORRUPT, "the pull chain state in this store is damaged");
-  pull_path(path, sizeof path, cursor, seq, hashhex);
+  pull_path(path, sizeof path, merged.cursor, merged.seq, merged.hash);
   fsi_http_response r;
   memset(&r, 0, sizeof r);
   if ((rc = signed_request(s->c, &s->sign, path, NULL, NULL, 0, &r))) return rc;
   while (more) {
     const unsigned char *body = NULL;
     size_t bodylen = 0;
-    char next[256];
+    char next[256], hashhex[FSI_DEVSTATE_HASH];
     fsi_envelope_opened op;
     memset(&op, 0, sizeof op);
     if (r.status != 200) rc = http_error(&r, "pull refused");
@@ -579,9 +508,11 @@ static int pull(session *s) {
       int64_t evicted = 0;
       const char *mgr = fsi_store_manager(st);
       if (!rc && mgr) rc = fsi_store_evict_foreign(st, mgr, &evicted);
-      if (!rc) rc = fs_store_set(st, "pull_cursor", next);
-      if (!rc) rc = fsi_store_meta_set_i64(st, "pull_seq", (int64_t)op.h.seq);
-      if (!rc) rc = fs_store_set(st, "pull_hash", hashhex);
+      fsi_devstate_chain now;
+      memcpy(now.cursor, next, sizeof now.cursor);
+      now.seq = (int64_t)op.h.seq;
+      memcpy(now.hash, hashhex, sizeof now.hash);
+      if (!rc) rc = fsi_devstate_pull_set(st, &now);
       if (!rc) rc = fsi_util_fault("pull-commit");
       if (!rc) rc = fs_tx_commit(st);
       else fs_tx_rollback(st);
@@ -636,9 +567,7 @@ int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn
     goto done;
   }
   if ((rc = pull(&s))) goto done;
-  char now[32];
-  fs_time_format(now, fsi_util_now_ms());
-  rc = fs_store_set(st, "last_sync", now);
+  rc = fsi_devstate_synced(st, fsi_util_now_ms());
 done:
   close_session(&s);
   return rc;

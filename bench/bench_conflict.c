@@ -151,9 +151,9 @@ static int verify_fn(void *arg, void *res) {
   int rc = fs_device_open_schema(&da, a->a, wl_schema());
   if (!rc) rc = fs_device_open_schema(&db, a->b, wl_schema());
   if (!rc) rc = fs_hq_open_schema(&hq, a->run->hq, wl_schema());
-  if (!rc) rc = fs_view_json(da, "export", NULL, &ea);
-  if (!rc) rc = fs_view_json(db, "export", NULL, &eb);
-  if (!rc) rc = fs_view_json(fs_hq_store(hq), "export", NULL, &eh);
+  if (!rc) rc = fs_view_json(&ea, da, "export", NULL);
+  if (!rc) rc = fs_view_json(&eb, db, "export", NULL);
+  if (!rc) rc = fs_view_json(&eh, fs_hq_store(hq), "export", NULL);
   if (rc) {
     fprintf(stderr, "bench_conflict: verify: %s\n", fs_errmsg());
     goto done;

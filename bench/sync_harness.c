@@ -329,7 +329,7 @@ int sh_device_create(const char *home, uint32_t seed, uint32_t device, size_t n)
     wl_record_fields(&rec, &wf);
     f[0] = (fs_field){"id", rec.id};
     memcpy(f + 1, wf.f, sizeof wf.f);
-    rc = fs_insert(st, WL_TABLE, f, WL_NFIELDS + 1, id);
+    rc = fs_insert(id, st, WL_TABLE, f, WL_NFIELDS + 1);
   }
   if (!rc && n) rc = fs_tx_commit(st);
   if (rc) lib_fail("inserting records", rc);

@@ -135,7 +135,7 @@ static int order_line(cli_ctx *ctx, int argc, char **argv) {
   if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK)
     return rc;
   if ((rc = cli_open(ctx, &st)) != CLI_OK) return rc;
-  int lrc = fs_order_line_add(st, order, sku, qty, bp, id);
+  int lrc = fs_order_line_add(id, st, order, sku, qty, bp);
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
   fs_store_close(st);
   if (rc != CLI_OK) return rc;

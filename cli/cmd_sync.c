@@ -206,7 +206,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
   fs_sync_stats s;
   rc = fs_sync(st, cli_home(ctx), &s, progress, &b);
   int64_t pending = 0;
-  if (!rc) rc = fs_pending_count(st, &pending);
+  if (!rc) rc = fs_pending_count(&pending, st);
   fs_store_close(st);
   if (b.drawn) fputc('\n', stderr);
   if (rc) return cli_lib_fail(rc);

@@ -73,7 +73,7 @@ int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields,
   char id[FS_ID_SIZE] = "";
   int rc = cli_open(ctx, &st);
   if (rc != CLI_OK) return rc;
-  int lrc = fs_insert(st, table, fields, n, id);
+  int lrc = fs_insert(id, st, table, fields, n);
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
   fs_store_close(st);
   if (rc != CLI_OK) return rc;
@@ -85,7 +85,7 @@ int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
   *out = NULL;
   int rc = cli_open(ctx, &st);
   if (rc != CLI_OK) return rc;
-  int lrc = fs_view_json(st, view, arg, out);
+  int lrc = fs_view_json(out, st, view, arg);
   if (lrc != FS_OK) {
     fs_free(*out);
     *out = NULL;

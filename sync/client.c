@@ -553,7 +553,7 @@ int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn
   if ((rc = open_session(&s, st, home))) goto done;
   /* The pending total is only reported to a progress callback, and counting
    * it reads every pending row once more. */
-  if (progress) fs_pending_count(st, &s.pending);
+  if (progress) fs_pending_count(&s.pending, st);
   rc = push(&s);
   if (rc && (rc == FS_ENETWORK || rc == FS_EREVOKED || rc == FS_EAUTH)) goto done;
   if (rc) {

@@ -512,7 +512,7 @@ int e2e_bulk_meetings(const char *home, const char *customer, int n,
                     {"kind", "visit"},
                     {"place", "bulk"},
                     {"notes", notes}};
-    rc = fs_insert(st, "meetings", f, sizeof f / sizeof f[0], id);
+    rc = fs_insert(id, st, "meetings", f, sizeof f / sizeof f[0]);
   }
   if (rc == FS_OK)
     rc = fs_tx_commit(st);

@@ -496,7 +496,7 @@ static cJSON *refused_of(const char *home) {
   cJSON *doc = NULL;
   CHECK_OK(fs_device_open(&st, home));
   if (st)
-    CHECK_OK(fs_view_json(st, "refused", NULL, &txt));
+    CHECK_OK(fs_view_json(&txt, st, "refused", NULL));
   if (txt)
     doc = cJSON_Parse(txt);
   fs_free(txt);

@@ -60,7 +60,7 @@ static int count_at_hq(const char *name) {
   char *json = NULL;
   int n = 0;
   fs_hq_lock(g_hq);
-  if (fs_view_json(fs_hq_store(g_hq), "export", NULL, &json) == FS_OK) {
+  if (fs_view_json(&json, fs_hq_store(g_hq), "export", NULL) == FS_OK) {
     for (const char *p = json; (p = strstr(p, name)); p += strlen(name)) n++;
   }
   fs_hq_unlock(g_hq);
@@ -71,12 +71,12 @@ static int count_at_hq(const char *name) {
 static void add_customer(const char *name) {
   fs_field f[] = {{"name", name}, {"country", "DE"}};
   char id[FS_ID_SIZE];
-  CHECK_OK(fs_insert(st, "customers", f, 2, id));
+  CHECK_OK(fs_insert(id, st, "customers", f, 2));
 }
 
 static int64_t pending(void) {
   int64_t n = -1;
-  fs_pending_count(st, &n);
+  fs_pending_count(&n, st);
   return n;
 }
 
@@ -128,7 +128,7 @@ static void test_crash_before_commit(void) {
       fs_hq_lock(g_hq);
       fs_field f[] = {{"name", "HQ side GmbH"}, {"country", "AT"}, {"manager", "anna"}};
       char id[FS_ID_SIZE];
-      CHECK_OK(fs_insert(fs_hq_store(g_hq), "customers", f, 3, id));
+      CHECK_OK(fs_insert(id, fs_hq_store(g_hq), "customers", f, 3));
       fs_hq_unlock(g_hq);
     }
     g_fail_at = points[i];
@@ -145,7 +145,7 @@ static void test_crash_before_commit(void) {
     CHECK_EQ_INT(count_at_hq(name), 1);
   }
   char *json = NULL;
-  CHECK_OK(fs_view_json(st, "export", NULL, &json));
+  CHECK_OK(fs_view_json(&json, st, "export", NULL));
   CHECK(json && strstr(json, "HQ side GmbH"));
   fs_free(json);
 }

@@ -10,7 +10,9 @@
  * one transaction.  Nothing is lost when the network goes away mid-sync.
  * What the device keeps between syncs (server, outbox, chain positions) is
  * read and written through core's devstate functions (engine.h): no SQL
- * here.
+ * here.  The application's progress callback is asked after every committed
+ * batch whether to go on; cancelling there is just an interruption at a
+ * point where nothing is half done.
  */
 #include <fieldsync/device.h>
 
@@ -26,6 +28,7 @@
 #include <sodium.h>
 
 #include "codec.h"
+#include "deviceInt.h"
 #include "envelope.h"
 #include "http_client.h"
 #include "keys.h"
@@ -114,17 +117,44 @@ static int signed_request(fsi_http_client *c, signer *g, const char *path, const
 
 /* ------------------------------------------------------------- enroll */
 
-int fs_enroll(fs_store *st, const char *home, const char *url, const char *token,
-              const char *ca, const char *pin) {
+/* The versions of the versioned structs (device.h): the size of each, up
+ * to its last member.  A new member appends a size here. */
+static const size_t enroll_opts_sizes[] = {offsetof(fs_enroll_opts, pin) + sizeof(const char *)};
+static const size_t sync_opts_sizes[] = {offsetof(fs_sync_opts, push_batch_rows) +
+                                         sizeof(int64_t)};
+static const size_t sync_stats_sizes[] = {offsetof(fs_sync_stats, batches) + sizeof(int64_t)};
+#define NVERSIONS(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
+_Static_assert(NVERSIONS(enroll_opts_sizes) == FS_ENROLL_OPTS_VERSION, "one size per version");
+_Static_assert(NVERSIONS(sync_opts_sizes) == FS_SYNC_OPTS_VERSION, "one size per version");
+_Static_assert(NVERSIONS(sync_stats_sizes) == FS_SYNC_STATS_VERSION, "one size per version");
+static const fsi_versions enroll_opts_v = {"fs_enroll_opts", enroll_opts_sizes,
+                                           NVERSIONS(enroll_opts_sizes)};
+static const fsi_versions sync_opts_v = {"fs_sync_opts", sync_opts_sizes,
+                                         NVERSIONS(sync_opts_sizes)};
+static const fsi_versions sync_stats_v = {"fs_sync_stats", sync_stats_sizes,
+                                          NVERSIONS(sync_stats_sizes)};
+
+/* Wipes the token out of the enrollment request before it is freed. */
+static void wipe_token(cJSON *req) {
+  char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "token"));
+  if (t) sodium_memzero(t, strlen(t));
+}
+
+int fs_enroll(fs_device *dev, const fs_enroll_opts *opts) {
   fsi_http_client *c = NULL;
   fsi_http_response r;
   cJSON *req = NULL, *ans = NULL;
   char *body = NULL;
   fsi_devstate_server srv;
-  fsi_keys mine;
+  fs_enroll_opts o;
+  const fsi_keys *mine = NULL;
   int rc;
   memset(&r, 0, sizeof r);
   memset(&srv, 0, sizeof srv);
+  if (!opts) return fsi_fail(FS_EINVAL, "enroll needs its options (fs_enroll_opts)");
+  if ((rc = fsi_device_struct_in(&o, sizeof o, opts, &enroll_opts_v))) return rc;
+  fs_store *st = dev->st;
+  const char *home = dev->home, *url = o.url, *token = o.token, *ca = o.ca, *pin = o.pin;
   if (!url || !token)
     return fsi_fail(FS_EINVAL, "enroll needs --server URL and a token (--token-file FILE, or "
                               "--token - to read it from stdin)");
@@ -142,13 +172,10 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
                     sizeof srv.pin - 1);
   if (ca && (size_t)snprintf(srv.ca, sizeof srv.ca, "%s/server-ca.pem", home) >= sizeof srv.ca)
     return fsi_fail(FS_EINVAL, "the home directory path %s is too long", home);
-  char keysdir[4200];
-  snprintf(keysdir, sizeof keysdir, "%s/keys", home);
-  if ((rc = fsi_keys_load(&mine, keysdir))) return rc;
-  signer g = {mine.sign_sk, fs_store_device_id(st), 0};
+  if ((rc = fsi_device_keys(dev, &mine))) return rc;
+  signer g = {mine->sign_sk, fs_store_device_id(st), 0};
   if ((rc = fsi_http_client_new(&c, url, ca, pin)) ||
       (rc = fsi_http_client_set_header(c, PROTO_DEVICE_HEADER, g.device))) {
-    fsi_keys_wipe(&mine);
     fsi_http_client_free(c);
     return rc;
   }
@@ -159,7 +186,7 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
     goto done;
   }
   char hex[KEYS_PUB_HEX_SIZE];
-  fsi_keys_pub_to_hex(hex, &mine.pub);
+  fsi_keys_pub_to_hex(hex, &mine->pub);
   req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "token", token);
   cJSON_AddStringToObject(req, "device_id", fs_store_device_id(st));
@@ -192,11 +219,11 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
 done:
   if (body) sodium_memzero(body, strlen(body)); /* it holds the token */
   free(body);
+  wipe_token(req);
   cJSON_Delete(req);
   cJSON_Delete(ans);
   fsi_http_response_clear(&r);
   fsi_http_client_free(c);
-  fsi_keys_wipe(&mine);
   return rc;
 }
 
@@ -205,19 +232,18 @@ done:
 typedef struct session {
   fs_store *st;
   fsi_http_client *c;
-  fsi_keys keys;
+  const fsi_keys *keys; /* the device's */
   signer sign;
   fsi_pubkeys server;
   fsi_batch *batch;
   fs_sync_stats *stats;
-  fs_progress_fn progress;
-  void *user;
+  fs_sync_opts opts;
   int64_t pending;
 } session;
 
-static int open_session(session *s, fs_store *st, const char *home) {
+static int open_session(session *s, fs_device *dev) {
+  fs_store *st = dev->st;
   fsi_devstate_server srv;
-  char keysdir[4200];
   int rc;
   if (!fs_store_hq_site(st))
     return fsi_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
@@ -225,14 +251,13 @@ static int open_session(session *s, fs_store *st, const char *home) {
   if ((rc = fsi_devstate_server_get(&srv, st))) return rc;
   if (fsi_keys_pub_from_hex(&s->server, srv.keys))
     return fsi_fail(FS_ECORRUPT, "the pinned head-office keys in this store are damaged");
-  snprintf(keysdir, sizeof keysdir, "%s/keys", home);
-  if ((rc = fsi_keys_load(&s->keys, keysdir))) return rc;
+  if ((rc = fsi_device_keys(dev, &s->keys))) return rc;
   if ((rc = fsi_http_client_new(&s->c, srv.url, *srv.ca ? srv.ca : NULL,
                                 *srv.pin ? srv.pin : NULL)))
     return rc;
   if ((rc = fsi_http_client_set_header(s->c, PROTO_DEVICE_HEADER, fs_store_device_id(st))))
     return rc;
-  s->sign.sign_sk = s->keys.sign_sk;
+  s->sign.sign_sk = s->keys->sign_sk;
   s->sign.device = fs_store_device_id(st);
   fsi_http_client_set_signer(s->c, sign_request, &s->sign);
   s->batch = fsi_change_batch_new();
@@ -240,9 +265,17 @@ static int open_session(session *s, fs_store *st, const char *home) {
   return FS_OK;
 }
 
+/* Tells the application how far the sync got (after a committed batch);
+ * FS_ECANCELED, with the sentence, when it answers that it wants to stop. */
+static int report(session *s, const char *phase, int64_t done, int64_t total) {
+  if (!s->opts.progress || !s->opts.progress(s->opts.user, phase, done, total)) return FS_OK;
+  return fsi_fail(FS_ECANCELED, "the sync was cancelled during the %s, after %lld rows; nothing "
+                                "is lost and the next sync carries on from there",
+                  phase, (long long)done);
+}
+
 static void close_session(session *s) {
   fsi_http_client_free(s->c);
-  fsi_keys_wipe(&s->keys);
   fsi_change_batch_free(s->batch);
 }
 
@@ -315,7 +348,8 @@ static int seal_next(session *s, const char *from, uint64_t seq,
   memset(e, 0, sizeof *e);
   if ((rc = fsi_merge_cursor_parse(&c, from))) return rc;
   fsi_merge_filter f = {fs_store_hq_site(st), NULL, 0};
-  if ((rc = fsi_merge_changes_since(st, &c, &f, PROTO_BATCH_ROWS, s->batch, &next, &more)))
+  if ((rc = fsi_merge_changes_since(st, &c, &f, (size_t)s->opts.push_batch_rows, s->batch, &next,
+                                    &more)))
     return rc;
   if (s->batch->nrows == 0) return FS_OK;
   fsi_envelope_header h;
@@ -330,7 +364,7 @@ static int seal_next(session *s, const char *from, uint64_t seq,
   e->rows = (int64_t)s->batch->nrows;
   fsi_merge_cursor_format(&next, e->cursor, sizeof e->cursor);
   rc = fsi_codec_encode(s->batch, &plain, &plainlen);
-  if (!rc) rc = fsi_envelope_seal(&e->env, &e->len, &h, plain, plainlen, &s->keys, &s->server);
+  if (!rc) rc = fsi_envelope_seal(&e->env, &e->len, &h, plain, plainlen, s->keys, &s->server);
   free(plain);
   fsi_change_batch_reset(s->batch);
   if (rc) sealed_clear(e);
@@ -426,8 +460,7 @@ static int push(session *s) {
     if (!rc && prep) rc = fsi_fail(prep, "%s", preperr);
     if (!rc) rc = take_ack(s, &cur, &f.r, &next);
     fsi_http_response_clear(&f.r);
-    if (rc) goto done;
-    if (s->progress) s->progress(s->user, "push", s->stats->pushed, s->pending);
+    if (rc || (rc = report(s, "push", s->stats->pushed, s->pending))) goto done;
     sealed_clear(&cur);
     cur = next;
     memset(&next, 0, sizeof next);
@@ -477,7 +510,7 @@ static int pull(session *s) {
     memset(&op, 0, sizeof op);
     if (r.status != 200) rc = http_error(&r, "pull refused");
     if (!rc)
-      rc = fsi_envelope_open(&op, r.body, r.len, fs_store_site(st), &s->keys, fs_store_hq_site(st),
+      rc = fsi_envelope_open(&op, r.body, r.len, fs_store_site(st), s->keys, fs_store_hq_site(st),
                          &s->server, &chain);
     if (!rc && op.duplicate)
       rc = fsi_fail(FS_ECORRUPT, "head office sent the previous batch again");
@@ -495,13 +528,13 @@ static int pull(session *s) {
       }
       rc = fs_tx_begin(st);
     }
+    int64_t conflicts = 0;
     if (!rc) {
       fsi_merge_opts mo = {fs_store_hq_site(st), NULL};
       fsi_merge_result res;
       rc = fsi_merge_apply(st, s->batch, &mo, &res);
       if (!rc) {
-        s->stats->pulled += (int64_t)s->batch->nrows;
-        s->stats->conflicts += (int64_t)res.conflicts;
+        conflicts = (int64_t)res.conflicts;
         fsi_merge_result_free(&res);
       }
       /* Customers head office moved to another manager leave this device. */
@@ -520,10 +553,15 @@ static int pull(session *s) {
     if (!rc) {
       chain.seq = op.h.seq;
       memcpy(chain.hash, op.hash, ENVELOPE_HASH_SIZE);
+      s->stats->pulled += (int64_t)s->batch->nrows;
+      s->stats->conflicts += conflicts;
+      s->stats->batches++;
+      rc = report(s, "pull", s->stats->pulled, 0);
     }
     fsi_envelope_opened_clear(&op);
     fsi_change_batch_reset(s->batch);
     fsi_http_response_clear(&r);
+    /* the prefetched answer is awaited even when cancelled, and dropped */
     if (f.running || (more && !rc)) {
       int jr = inflight_join(&f);
       if (!rc) rc = jr;
@@ -531,31 +569,35 @@ static int pull(session *s) {
       memset(&f.r, 0, sizeof f.r);
     }
     if (rc) break;
-    s->stats->batches++;
-    if (s->progress) s->progress(s->user, "pull", s->stats->pulled, 0);
   }
   fsi_http_response_clear(&r);
   return rc;
 }
 
-int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn progress,
-            void *user) {
+int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
   session s;
-  fs_sync_stats local;
+  fs_sync_stats done_so_far;
   int rc;
   memset(&s, 0, sizeof s);
-  if (!stats) stats = &local;
-  memset(stats, 0, sizeof *stats);
-  s.st = st;
-  s.stats = stats;
-  s.progress = progress;
-  s.user = user;
-  if ((rc = open_session(&s, st, home))) goto done;
+  memset(&done_so_far, 0, sizeof done_so_far);
+  done_so_far.version = FS_SYNC_STATS_VERSION;
+  if (!dev) return fsi_fail(FS_EINVAL, "no device to sync");
+  if (stats && (rc = fsi_device_struct_out(stats, &done_so_far, &sync_stats_v))) return rc;
+  if (!opts) s.opts.version = FS_SYNC_OPTS_VERSION;
+  else if ((rc = fsi_device_struct_in(&s.opts, sizeof s.opts, opts, &sync_opts_v)))
+    return rc;
+  if (s.opts.push_batch_rows == 0) s.opts.push_batch_rows = PROTO_BATCH_ROWS;
+  if (s.opts.push_batch_rows < 1 || s.opts.push_batch_rows > PROTO_BATCH_ROWS)
+    return fsi_fail(FS_EINVAL, "push_batch_rows is %lld; it must be 1 to %d (0 = %d)",
+                    (long long)s.opts.push_batch_rows, PROTO_BATCH_ROWS, PROTO_BATCH_ROWS);
+  s.st = dev->st;
+  s.stats = &done_so_far;
+  if ((rc = open_session(&s, dev))) goto done;
   /* The pending total is only reported to a progress callback, and counting
    * it reads every pending row once more. */
-  if (progress) fs_pending_count(&s.pending, st);
+  if (s.opts.progress) fs_pending_count(&s.pending, s.st);
   rc = push(&s);
-  if (rc && (rc == FS_ENETWORK || rc == FS_EREVOKED || rc == FS_EAUTH)) goto done;
+  if (rc == FS_ENETWORK || rc == FS_EREVOKED || rc == FS_EAUTH || rc == FS_ECANCELED) goto done;
   if (rc) {
     /* Head office refused this batch (for example a clock it will accept
      * later): still receive what it has, then report the refusal. */
@@ -567,8 +609,9 @@ int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn
     goto done;
   }
   if ((rc = pull(&s))) goto done;
-  rc = fsi_devstate_synced(st, fsi_util_now_ms());
+  rc = fsi_devstate_synced(s.st, fsi_util_now_ms());
 done:
   close_session(&s);
+  if (stats) fsi_device_struct_out(stats, &done_so_far, &sync_stats_v);
   return rc;
 }

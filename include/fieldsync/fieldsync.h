@@ -67,7 +67,8 @@ typedef enum fs_err {
   FS_EIO = -12,       /* file system or SQLite I/O error */
   FS_EREVOKED = -13,  /* this device was revoked by head office */
   FS_ETOOBIG = -14,   /* input over a documented size limit */
-  FS_EBUSY = -15      /* busy right now (a bounded resource): try again shortly */
+  FS_EBUSY = -15,     /* busy right now (a bounded resource): try again shortly */
+  FS_ECANCELED = -16  /* the application's progress callback asked to stop */
 } fs_err;
 
 /* The human sentence describing the last failure on this thread ("" if

@@ -28,8 +28,9 @@
 
 typedef struct env {
   char *dir;
+  fs_device *device;
   fs_hq *office;
-  fs_store *dev, *hq; /* hq: the office's central replica */
+  fs_store *dev, *hq; /* dev: the device's store; hq: the office's central replica */
 } env;
 
 /* Writes text to dir/name, with CRLF line ends when crlf is set. */
@@ -93,7 +94,8 @@ static void env_setup(env *e) {
   snprintf(home, sizeof home, "%s/home", e->dir);
   snprintf(hq, sizeof hq, "%s/hq", e->dir);
   CHECK_OK(fs_device_init(home, "alice"));
-  CHECK_OK(fs_device_open(&e->dev, home));
+  CHECK_OK(fs_device_open(&e->device, home, NULL));
+  e->dev = fs_device_store(e->device);
   CHECK(mkdir(hq, 0700) == 0);
   CHECK_OK(fs_hq_create(hq));
   CHECK_OK(fs_hq_open(&e->office, hq));
@@ -111,7 +113,7 @@ static void env_setup(env *e) {
 }
 
 static void env_teardown(env *e) {
-  fs_store_close(e->dev);
+  fs_device_close(e->device);
   fs_hq_close(e->office);
   tu_rmrf(e->dir);
   free(e->dir);

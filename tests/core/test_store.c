@@ -447,15 +447,17 @@ static void test_device_init(void) {
   CHECK(stat(kx, &sb) == 0 && (sb.st_mode & 0777) == 0600);
   CHECK(file_exists(store));
 
-  fs_store *st = NULL;
-  CHECK_OK(fs_device_open(&st, home));
+  fs_device *dev = NULL;
+  CHECK_OK(fs_device_open(&dev, home, NULL));
   char *m = NULL;
-  if (st) {
+  if (dev) {
+    fs_store *st = fs_device_store(dev);
+    CHECK_STR(fs_device_home(dev), home);
     CHECK_OK(fs_store_get(&m, st, "manager"));
     CHECK_STR(m, "alice");
     free(m);
     CHECK_OK(fs_insert(NULL, st, "customers", (fs_field[]){{"name", "Acme"}}, 1));
-    fs_store_close(st);
+    fs_device_close(dev);
   }
 
   size_t slen = 0, klen = 0;
@@ -465,18 +467,18 @@ static void test_device_init(void) {
   CHECK(kbytes && same_bytes(sign, kbytes, klen));
   free(sbytes);
   free(kbytes);
-  CHECK_OK(fs_device_open(&st, home));
-  if (st) {
-    CHECK_OK(fs_store_get(&m, st, "manager"));
+  CHECK_OK(fs_device_open(&dev, home, NULL));
+  if (dev) {
+    CHECK_OK(fs_store_get(&m, fs_device_store(dev), "manager"));
     CHECK_STR(m, "alice");
     free(m);
-    fs_store_close(st);
+    fs_device_close(dev);
   }
 
   char *empty = path_in(dir, "empty");
   CHECK(mkdir(empty, 0700) == 0);
-  CHECK_ERR(fs_device_open(&st, empty), FS_ENOTFOUND);
-  CHECK(st == NULL);
+  CHECK_ERR(fs_device_open(&dev, empty, NULL), FS_ENOTFOUND);
+  CHECK(dev == NULL);
   CHECK_CONTAINS(fs_errmsg(), "fieldsync init");
   free(empty);
   tu_rmrf(dir);
@@ -573,9 +575,10 @@ static void test_files_private(void) {
   CHECK(owner_only(sign));
   CHECK(owner_only(kx));
   CHECK(owner_only(keys));
-  CHECK_OK(fs_device_open(&st, home));
-  if (st) {
-    CHECK_OK(fs_insert(NULL, st, "customers", (fs_field[]){{"name", "Acme"}}, 1));
+  fs_device *dev = NULL;
+  CHECK_OK(fs_device_open(&dev, home, NULL));
+  if (dev) {
+    CHECK_OK(fs_insert(NULL, fs_device_store(dev), "customers", (fs_field[]){{"name", "Acme"}}, 1));
     size_t n = strlen(store) + 8;
     char *wal = malloc(n), *shm = malloc(n);
     if (!wal || !shm) abort();
@@ -586,7 +589,7 @@ static void test_files_private(void) {
     CHECK(owner_only(shm));
     free(wal);
     free(shm);
-    fs_store_close(st);
+    fs_device_close(dev);
   }
   free(keys);
   free(kx);

@@ -495,10 +495,11 @@ int e2e_distinct_ids(const cJSON *doc, const char *table) {
 
 int e2e_bulk_meetings(const char *home, const char *customer, int n,
                       const char *tag) {
-  fs_store *st = NULL;
-  int rc = fs_device_open(&st, home);
+  fs_device *dev = NULL;
+  int rc = fs_device_open(&dev, home, NULL);
   if (rc)
     return rc;
+  fs_store *st = fs_device_store(dev);
   if ((rc = fs_tx_begin(st)))
     goto done;
   for (int i = 0; i < n && rc == FS_OK; i++) {
@@ -519,7 +520,7 @@ int e2e_bulk_meetings(const char *home, const char *customer, int n,
   else
     fs_tx_rollback(st);
 done:
-  fs_store_close(st);
+  fs_device_close(dev);
   return rc;
 }
 

@@ -24,8 +24,8 @@
 #include "util.h"
 
 static fs_hq *g_hq;
-static fs_store *st;
-static const char *home;
+static fs_device *dev;
+static fs_store *st; /* dev's */
 static https_server *g_srv;
 static char g_url[64], g_cert[4096];
 static enum { MITM_NONE, MITM_WRONG_SEQ, MITM_GARBAGE, MITM_EMPTY, MITM_NO_ACK } g_mitm;
@@ -91,14 +91,14 @@ static void test_tampered_acks(void) {
     CHECK(before > 0);
     g_mitm = modes[i];
     g_mitm_hits = 0;
-    int rc = fs_sync(st, home, NULL, NULL, NULL);
+    int rc = fs_sync(NULL, dev, NULL);
     g_mitm = MITM_NONE;
     CHECK_EQ_INT(g_mitm_hits, 1); /* the tamper happened */
     CHECK(rc != FS_OK);
     CHECK_CONTAINS(fs_errmsg(), "head office");
     CHECK_EQ_INT((int)pending(), (int)before); /* nothing taken as delivered */
     CHECK_EQ_INT(count_at_hq(names[i]), 1);      /* head office did apply it */
-    CHECK_OK(fs_sync(st, home, NULL, NULL, NULL)); /* honest: the same bytes again */
+    CHECK_OK(fs_sync(NULL, dev, NULL)); /* honest: the same bytes again */
     CHECK_EQ_INT((int)pending(), 0);
     CHECK_EQ_INT(count_at_hq(names[i]), 1); /* once */
   }
@@ -134,13 +134,13 @@ static void test_crash_before_commit(void) {
     g_fail_at = points[i];
     g_fault_hits = 0;
     fsi_util_set_fault(fault, NULL);
-    int rc = fs_sync(st, home, NULL, NULL, NULL);
+    int rc = fs_sync(NULL, dev, NULL);
     fsi_util_set_fault(NULL, NULL);
     g_fail_at = NULL;
     CHECK(g_fault_hits >= 1); /* the fault point was reached */
     CHECK(rc != FS_OK);
     CHECK_CONTAINS(fs_errmsg(), points[i]);
-    CHECK_OK(fs_sync(st, home, NULL, NULL, NULL));
+    CHECK_OK(fs_sync(NULL, dev, NULL));
     CHECK_EQ_INT((int)pending(), 0);
     CHECK_EQ_INT(count_at_hq(name), 1);
   }
@@ -168,15 +168,19 @@ int main(void) {
   if (!g_srv) return tu_finish();
   snprintf(g_url, sizeof g_url, "https://127.0.0.1:%d", https_server_port(g_srv));
   char *tok = NULL;
-  home = devhome;
   CHECK_OK(fs_hq_token_create(&tok, g_hq, "anna", 0));
   mkdir(devhome, 0700);
   CHECK_OK(fs_device_init(devhome, "anna"));
-  CHECK_OK(fs_device_open(&st, devhome));
-  if (st && tok) CHECK_OK(fs_enroll(st, devhome, g_url, tok, g_cert, NULL));
+  CHECK_OK(fs_device_open(&dev, devhome, NULL));
+  st = fs_device_store(dev);
+  fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;
+  eo.url = g_url;
+  eo.token = tok;
+  eo.ca = g_cert;
+  if (st && tok) CHECK_OK(fs_enroll(dev, &eo));
   fs_free(tok);
   if (st) {
-    CHECK_OK(fs_sync(st, devhome, NULL, NULL, NULL));
+    CHECK_OK(fs_sync(NULL, dev, NULL));
     TEST_RUN(test_tampered_acks);
 #ifdef FS_TEST_HOOKS
     TEST_RUN(test_crash_before_commit);
@@ -184,7 +188,7 @@ int main(void) {
     printf("SKIP test_crash_before_commit: built without -DFS_TEST_HOOKS=ON\n");
 #endif
   }
-  fs_store_close(st);
+  fs_device_close(dev);
   https_server_stop(g_srv);
   fs_hq_close(g_hq);
   tu_rmrf(dir);

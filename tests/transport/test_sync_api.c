@@ -14,7 +14,9 @@
  *  - the versioned option and stats structs: an uninitialised version is
  *    refused, and so is one newer than the library knows, with the errors
  *    the header promises; out-of-range options are refused;
- *  - a device handle lends one store for its whole life.
+ *  - a device handle lends one store for its whole life;
+ *  - two devices on two threads write and sync at the same time, and each
+ *    thread's fs_errmsg() is its own.
  */
 #include <cjson/cJSON.h>
 #include <fieldsync/device.h>
@@ -38,6 +40,7 @@
 static fs_hq *g_hq;
 static fs_device *g_dev;
 static pthread_t g_main;
+static char g_url[64], g_cert[4200], g_dir[4200];
 
 /* ------------------------------------------------------------ counting */
 
@@ -284,34 +287,122 @@ static void test_device_handle(void) {
   CHECK(other == NULL);
 }
 
+/* ------------------------------------------------------------- threads */
+
+#define THREAD_ROWS 200
+
+/* One thread's device.  The checks are made by main after the join (the
+ * test kit's counters are not shared between threads). */
+typedef struct worker {
+  const char *home, *bad_table;
+  pthread_barrier_t *both;
+  int rc_open, rc_write, rc_sync, rc_bad;
+  char msg[512]; /* fs_errmsg() on this thread after both threads failed */
+} worker;
+
+static void *work(void *p) {
+  worker *w = p;
+  fs_device *dev = NULL;
+  w->rc_open = fs_device_open(&dev, w->home, NULL);
+  pthread_barrier_wait(w->both);
+  if (!w->rc_open) {
+    fs_store *st = fs_device_store(dev);
+    w->rc_write = fs_tx_begin(st);
+    for (int i = 0; i < THREAD_ROWS && !w->rc_write; i++) {
+      char name[64];
+      snprintf(name, sizeof name, "Thread %s %03d KG", w->bad_table, i);
+      fs_field f[] = {{"name", name}};
+      w->rc_write = fs_insert(NULL, st, "customers", f, 1);
+    }
+    if (!w->rc_write) w->rc_write = fs_tx_commit(st);
+    w->rc_sync = fs_sync(NULL, dev, NULL);
+    w->rc_bad = fs_insert(NULL, st, w->bad_table, NULL, 0); /* a failure of its own */
+  }
+  pthread_barrier_wait(w->both); /* the other thread has failed too */
+  snprintf(w->msg, sizeof w->msg, "%s", fs_errmsg());
+  fs_device_close(dev);
+  return NULL;
+}
+
+static void test_two_threads(void) {
+  char home[4300], *tok = NULL;
+  snprintf(home, sizeof home, "%s/anna-tablet", g_dir);
+  CHECK_OK(fs_hq_token_create(&tok, g_hq, "anna", 0));
+  CHECK_OK(fs_device_init(home, "anna"));
+  fs_device *tablet = NULL;
+  CHECK_OK(fs_device_open(&tablet, home, NULL));
+  fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;
+  eo.url = g_url;
+  eo.token = tok;
+  eo.ca = g_cert;
+  if (tablet && tok) CHECK_OK(fs_enroll(tablet, &eo));
+  fs_free(tok);
+  fs_device_close(tablet);
+
+  pthread_barrier_t both;
+  pthread_barrier_init(&both, NULL, 2);
+  worker w[2] = {{fs_device_home(g_dev), "laptop", &both, -1, -1, -1, 0, ""},
+                 {home, "tablet", &both, -1, -1, -1, 0, ""}};
+  pthread_t th[2];
+  /* g_dev's own handle stays idle on this thread while the workers run */
+  for (int i = 0; i < 2; i++) CHECK(pthread_create(&th[i], NULL, work, &w[i]) == 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  pthread_barrier_destroy(&both);
+  for (int i = 0; i < 2; i++) {
+    CHECK_OK(w[i].rc_open);
+    CHECK_OK(w[i].rc_write);
+    CHECK_OK(w[i].rc_sync);
+    CHECK_ERR(w[i].rc_bad, FS_EINVAL);
+    char want[64];
+    snprintf(want, sizeof want, "unknown table \"%s\"", w[i].bad_table);
+    CHECK_STR(w[i].msg, want);
+  }
+  /* one more sync each, and both replicas hold both threads' rows once */
+  int distinct = 0;
+  CHECK_OK(fs_sync(NULL, g_dev, NULL));
+  CHECK_EQ_INT(count_rows(fs_device_store(g_dev), "customers", "name", "Thread ", &distinct),
+               2 * THREAD_ROWS);
+  CHECK_EQ_INT(distinct, 2 * THREAD_ROWS);
+  CHECK_OK(fs_device_open(&tablet, home, NULL));
+  if (tablet) {
+    CHECK_OK(fs_sync(NULL, tablet, NULL));
+    CHECK_EQ_INT(count_rows(fs_device_store(tablet), "customers", "name", "Thread ", &distinct),
+                 2 * THREAD_ROWS);
+  }
+  fs_device_close(tablet);
+  CHECK_EQ_INT(count_at_hq("customers", "name", "Thread ", &distinct), 2 * THREAD_ROWS);
+  CHECK_EQ_INT(distinct, 2 * THREAD_ROWS);
+}
+
 int main(void) {
   char *dir = tu_tmpdir("sync-api");
-  char hqhome[4200], devhome[4200], cert[4200], key[4300], url[64];
+  char hqhome[4200], devhome[4200], key[4300];
   https_server *srv = NULL;
   char *tok = NULL;
   g_main = pthread_self();
   snprintf(hqhome, sizeof hqhome, "%s/hq", dir);
   snprintf(devhome, sizeof devhome, "%s/anna", dir);
-  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(g_dir, sizeof g_dir, "%s", dir);
+  snprintf(g_cert, sizeof g_cert, "%s/cert.pem", dir);
   snprintf(key, sizeof key, "%s/key.pem", dir);
   mkdir(hqhome, 0700);
   CHECK_OK(fs_hq_create(hqhome));
   CHECK_OK(fs_hq_open(&g_hq, hqhome));
-  CHECK_OK(tlsgen_self_signed(cert, key, NULL, 0));
-  https_server_opts so = {"127.0.0.1:0", cert, key, hq_http_handle, hq_http_admit, g_hq,
+  CHECK_OK(tlsgen_self_signed(g_cert, key, NULL, 0));
+  https_server_opts so = {"127.0.0.1:0", g_cert, key, hq_http_handle, hq_http_admit, g_hq,
                           0, 0, 0, 0};
   CHECK_OK(https_server_start_opts(&srv, &so));
   if (!srv || !g_hq) return tu_finish();
-  snprintf(url, sizeof url, "https://127.0.0.1:%d", https_server_port(srv));
+  snprintf(g_url, sizeof g_url, "https://127.0.0.1:%d", https_server_port(srv));
   CHECK_OK(fs_hq_token_create(&tok, g_hq, "anna", 0));
   CHECK_OK(fs_device_init(devhome, "anna"));
   CHECK_OK(fs_device_open(&g_dev, devhome, NULL));
   if (g_dev && tok) {
     CHECK_STR(fs_device_home(g_dev), devhome);
     fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;
-    eo.url = url;
+    eo.url = g_url;
     eo.token = tok;
-    eo.ca = cert;
+    eo.ca = g_cert;
     CHECK_OK(fs_enroll(g_dev, &eo));
     CHECK_ERR(fs_enroll(g_dev, &eo), FS_EEXIST);
     CHECK_OK(fs_sync(NULL, g_dev, NULL));
@@ -319,6 +410,7 @@ int main(void) {
     TEST_RUN(test_versioned_structs);
     TEST_RUN(test_cancel_push);
     TEST_RUN(test_cancel_pull);
+    TEST_RUN(test_two_threads);
   }
   fs_free(tok);
   fs_device_close(g_dev);

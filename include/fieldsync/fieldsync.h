@@ -12,10 +12,18 @@
  *    (`int fs_x(T *out, handle, ...)`); `T **out` means the caller owns the
  *    result and releases it with the matching _close (a handle) or fs_free
  *    (every other caller-owned result: strings, documents), all of which
- *    accept NULL.  Each function says which it is.  On failure an
- *    out-parameter is NULL / empty;
+ *    accept NULL.  Each function says which it is; on failure a `T **out`
+ *    is set to NULL;
  *  - every function returning int returns FS_OK (0) or a negative fs_err, and
  *    on failure fs_errmsg() holds one human sentence for this thread;
+ *  - threads: a handle (fs_store, fs_device) is used by one thread at a
+ *    time; a program that calls one handle from several threads serialises
+ *    those calls itself.  Different handles may be used on different threads
+ *    at the same time, also two handles on one store file (SQLite's locking
+ *    orders their writes, and each write transaction starts from what the
+ *    file holds).  fs_errmsg() is per thread.  The only state shared by
+ *    all handles is the one-time initialisation of libsodium and libcurl,
+ *    made safely on first use;
  *  - money is int64 minor units plus an ISO currency code; time is int64
  *    milliseconds since the Unix epoch; ids are UUIDv7 text (36 chars).
  */

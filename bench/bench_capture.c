@@ -112,13 +112,13 @@ static int run_fieldsync(const char *dir, int k, const fs_field *rows, size_t nf
   rc = fs_tx_begin(st);
   in_tx = rc == FS_OK;
   for (size_t i = 0; rc == FS_OK && i < n; i++)
-    rc = fs_insert(st, WL_TABLE, rows + i * nf, nf, id);
+    rc = fs_insert(id, st, WL_TABLE, rows + i * nf, nf);
   if (rc == FS_OK) rc = fs_tx_commit(st);
   *secs = wl_now_s() - t0;
   if (rc != FS_OK) goto fail;
   in_tx = 0;
   /* Not timed: every inserted row must be waiting to sync. */
-  if (fs_pending_count(st, &pending) == FS_OK && pending != (int64_t)n)
+  if (fs_pending_count(&pending, st) == FS_OK && pending != (int64_t)n)
     fprintf(stderr, "bench_capture: warning: %lld rows pending after %zu inserts\n",
             (long long)pending, n);
   fs_store_close(st);

@@ -70,28 +70,31 @@ typedef struct sync_res {
 static int sync_fn(void *arg, void *res) {
   dev_arg *a = arg;
   sync_res *r = res;
-  fs_store *st = NULL;
-  int rc = fs_device_open_schema(&st, a->home, wl_schema());
+  fs_device *dev = NULL;
+  int rc = fs_device_open(&dev, a->home, wl_schema());
   if (!rc) {
     double t0 = sh_now();
-    rc = fs_sync(st, a->home, &r->stats, NULL, NULL);
+    r->stats = (fs_sync_stats)FS_SYNC_STATS_INIT;
+    rc = fs_sync(&r->stats, dev, NULL);
     r->secs = sh_now() - t0;
   }
   if (rc) fprintf(stderr, "bench_conflict: sync %s: %s (%s)\n", a->home, fs_errmsg(),
                   fs_strerror(rc));
-  fs_store_close(st);
+  fs_device_close(dev);
   return rc ? -1 : 0;
 }
 
 /* The offline edits of one device, in one transaction. */
 static int edit_fn(void *arg, void *res) {
   dev_arg *a = arg;
+  fs_device *dev = NULL;
   fs_store *st = NULL;
   wl_gen g;
   wl_record r;
   char amount[24], qty[24];
   (void)res;
-  int rc = fs_device_open_schema(&st, a->home, wl_schema());
+  int rc = fs_device_open(&dev, a->home, wl_schema());
+  st = fs_device_store(dev);
   if (!rc) rc = fs_tx_begin(st);
   wl_gen_init(&g, 1, 0);
   for (size_t i = 0; i < a->n && !rc; i++) {
@@ -111,7 +114,7 @@ static int edit_fn(void *arg, void *res) {
   }
   if (!rc) rc = fs_tx_commit(st);
   if (rc) fprintf(stderr, "bench_conflict: edits on %s: %s\n", a->home, fs_errmsg());
-  fs_store_close(st);
+  fs_device_close(dev);
   return rc ? -1 : 0;
 }
 
@@ -144,16 +147,19 @@ static int64_t num(const cJSON *o, const char *k) {
 static int verify_fn(void *arg, void *res) {
   verify_arg *a = arg;
   verify_res *r = res;
+  fs_device *dev_a = NULL, *dev_b = NULL;
   fs_store *da = NULL, *db = NULL;
   fs_hq *hq = NULL;
   char *ea = NULL, *eb = NULL, *eh = NULL;
   cJSON *doc = NULL;
-  int rc = fs_device_open_schema(&da, a->a, wl_schema());
-  if (!rc) rc = fs_device_open_schema(&db, a->b, wl_schema());
+  int rc = fs_device_open(&dev_a, a->a, wl_schema());
+  if (!rc) rc = fs_device_open(&dev_b, a->b, wl_schema());
+  da = fs_device_store(dev_a);
+  db = fs_device_store(dev_b);
   if (!rc) rc = fs_hq_open_schema(&hq, a->run->hq, wl_schema());
-  if (!rc) rc = fs_view_json(da, "export", NULL, &ea);
-  if (!rc) rc = fs_view_json(db, "export", NULL, &eb);
-  if (!rc) rc = fs_view_json(fs_hq_store(hq), "export", NULL, &eh);
+  if (!rc) rc = fs_view_json(&ea, da, "export", NULL);
+  if (!rc) rc = fs_view_json(&eb, db, "export", NULL);
+  if (!rc) rc = fs_view_json(&eh, fs_hq_store(hq), "export", NULL);
   if (rc) {
     fprintf(stderr, "bench_conflict: verify: %s\n", fs_errmsg());
     goto done;
@@ -193,8 +199,8 @@ done:
   fs_free(ea);
   fs_free(eb);
   fs_free(eh);
-  fs_store_close(da);
-  fs_store_close(db);
+  fs_device_close(dev_a);
+  fs_device_close(dev_b);
   fs_hq_close(hq);
   return rc ? -1 : 0;
 }

@@ -83,17 +83,18 @@ typedef struct sync_res {
   double t_start, t_push_end, t_end; /* CLOCK_MONOTONIC, system-wide */
 } sync_res;
 
-static void on_progress(void *user, const char *phase, int64_t done, int64_t total) {
+static int on_progress(void *user, const char *phase, int64_t done, int64_t total) {
   (void)done;
   (void)total;
   if (!strcmp(phase, "push")) ((sync_res *)user)->t_push_end = sh_now();
+  return 0;
 }
 
 static int sync_fn(void *arg, void *res) {
   sync_arg *a = arg;
   sync_res *r = res;
-  fs_store *st = NULL;
-  int rc = fs_device_open_schema(&st, a->home, wl_schema());
+  fs_device *dev = NULL;
+  int rc = fs_device_open(&dev, a->home, wl_schema());
   if (rc) {
     fprintf(stderr, "bench_sync: open %s: %s\n", a->home, fs_errmsg());
     return -1;
@@ -105,11 +106,15 @@ static int sync_fn(void *arg, void *res) {
     }
   }
   r->t_start = sh_now();
-  rc = fs_sync(st, a->home, &r->stats, a->go_r >= 0 ? on_progress : NULL, r);
+  fs_sync_opts so = FS_SYNC_OPTS_INIT;
+  so.progress = a->go_r >= 0 ? on_progress : NULL;
+  so.user = r;
+  r->stats = (fs_sync_stats)FS_SYNC_STATS_INIT;
+  rc = fs_sync(&r->stats, dev, &so);
   r->t_end = sh_now();
   if (!r->t_push_end) r->t_push_end = r->t_start;
   if (rc) fprintf(stderr, "bench_sync: sync %s: %s (%s)\n", a->home, fs_errmsg(), fs_strerror(rc));
-  fs_store_close(st);
+  fs_device_close(dev);
   return rc ? -1 : 0;
 }
 

@@ -311,6 +311,7 @@ int sh_child_run(sh_child_fn fn, void *arg, void *result, size_t size, long *max
 /* ------------------------------------------------------------- devices */
 
 int sh_device_create(const char *home, uint32_t seed, uint32_t device, size_t n) {
+  fs_device *dev = NULL;
   fs_store *st = NULL;
   wl_gen g;
   wl_record rec;
@@ -320,8 +321,8 @@ int sh_device_create(const char *home, uint32_t seed, uint32_t device, size_t n)
   int rc;
   if ((rc = fs_device_init_schema(home, SH_MANAGER, wl_schema())))
     return lib_fail("creating a device", rc);
-  if ((rc = fs_device_open_schema(&st, home, wl_schema())))
-    return lib_fail("opening a device", rc);
+  if ((rc = fs_device_open(&dev, home, wl_schema()))) return lib_fail("opening a device", rc);
+  st = fs_device_store(dev);
   wl_gen_init(&g, seed, device);
   rc = n ? fs_tx_begin(st) : FS_OK;
   for (size_t i = 0; i < n && !rc; i++) {
@@ -329,19 +330,23 @@ int sh_device_create(const char *home, uint32_t seed, uint32_t device, size_t n)
     wl_record_fields(&rec, &wf);
     f[0] = (fs_field){"id", rec.id};
     memcpy(f + 1, wf.f, sizeof wf.f);
-    rc = fs_insert(st, WL_TABLE, f, WL_NFIELDS + 1, id);
+    rc = fs_insert(id, st, WL_TABLE, f, WL_NFIELDS + 1);
   }
   if (!rc && n) rc = fs_tx_commit(st);
   if (rc) lib_fail("inserting records", rc);
-  fs_store_close(st);
+  fs_device_close(dev);
   return rc ? -1 : 0;
 }
 
 int sh_device_enroll(const char *home, const char *url, const char *token,
                      const char *cert) {
-  fs_store *st = NULL;
-  int rc = fs_device_open_schema(&st, home, wl_schema());
-  if (!rc) rc = fs_enroll(st, home, url, token, cert, NULL);
-  fs_store_close(st);
+  fs_device *dev = NULL;
+  fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;
+  eo.url = url;
+  eo.token = token;
+  eo.ca = cert;
+  int rc = fs_device_open(&dev, home, wl_schema());
+  if (!rc) rc = fs_enroll(dev, &eo);
+  fs_device_close(dev);
   return rc ? lib_fail("enrolling a device", rc) : 0;
 }

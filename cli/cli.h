@@ -21,9 +21,10 @@
  * (with the error printed) when none can be found. */
 const char *cli_home(cli_ctx *ctx);
 
-/* Opens the device store of ctx->home; on failure prints the library's
- * sentence and returns CLI_EFAIL. */
-int cli_open(cli_ctx *ctx, fs_store **out);
+/* Opens the device of ctx->home (fs_device_close it; its store is
+ * fs_device_store); on failure prints the library's sentence and returns
+ * CLI_EFAIL. */
+int cli_open(cli_ctx *ctx, fs_device **out);
 
 /* Opens the store, inserts one row into `table`, closes, and prints the new
  * id (alone, or {"id":...} with --json).  Returns the exit status. */

@@ -139,7 +139,7 @@ static int customer_edit(cli_ctx *ctx, int argc, char **argv) {
   fs_field fields[NCUST];
   size_t n = 0;
   int rc;
-  fs_store *st = NULL;
+  fs_device *dev = NULL;
   cust_opts(opts, vals);
   cli_spec spec = {"customer edit", edit_usage, opts, pos_names, &id, 1};
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
@@ -154,10 +154,10 @@ static int customer_edit(cli_ctx *ctx, int argc, char **argv) {
   if (vals[NCUST - 1] && *vals[NCUST - 1] &&
       (rc = cli_parse_enum("status", vals[NCUST - 1], cust_status)) != CLI_OK)
     return rc;
-  if ((rc = cli_open(ctx, &st)) != CLI_OK) return rc;
-  int lrc = fs_update(st, "customers", id, fields, n);
+  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
+  int lrc = fs_update(fs_device_store(dev), "customers", id, fields, n);
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
-  fs_store_close(st);
+  fs_device_close(dev);
   if (rc != CLI_OK) return rc;
   return cli_print_id(ctx, id);
 }

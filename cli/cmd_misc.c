@@ -36,7 +36,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv) {
   const char *manager = NULL;
   const cli_opt opts[] = {{"manager", 1, &manager, NULL}, {NULL, 0, NULL, NULL}};
   cli_spec spec = {"init", init_usage, opts, NULL, NULL, 0};
-  fs_store *st = NULL;
+  fs_device *dev = NULL;
   cJSON *o = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
@@ -47,11 +47,11 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv) {
   if (!home) return CLI_EFAIL;
   int lrc = fs_device_init(home, manager);
   if (lrc != FS_OK) return cli_lib_fail(lrc);
-  if ((rc = cli_open(ctx, &st)) != CLI_OK) return rc;
-  const char *dev = fs_store_device_id(st);
+  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
+  const char *id = fs_store_device_id(fs_device_store(dev));
   if (ctx->json) {
     o = cJSON_CreateObject();
-    if (!o || !cJSON_AddStringToObject(o, "device_id", dev ? dev : "") ||
+    if (!o || !cJSON_AddStringToObject(o, "device_id", id ? id : "") ||
         !cJSON_AddStringToObject(o, "home", home) ||
         !cJSON_AddStringToObject(o, "manager", manager))
       rc = cli_fail("out of memory.");
@@ -59,11 +59,11 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv) {
       rc = cli_print_cjson(o);
   } else {
     static const char *const keys[] = {"device id", "home", "manager"};
-    const char *vals[] = {dev, home, manager};
+    const char *vals[] = {id, home, manager};
     cli_kv_print(keys, vals, 3, "");
   }
   cJSON_Delete(o);
-  fs_store_close(st);
+  fs_device_close(dev);
   return rc;
 }
 
@@ -229,7 +229,7 @@ static int conflicts_resolve(cli_ctx *ctx, int argc, char **argv) {
   static const char *const keeps[] = {"winner", "loser", NULL};
   const cli_opt opts[] = {{"keep", 1, &keep, NULL}, {NULL, 0, NULL, NULL}};
   cli_spec spec = {"conflicts resolve", resolve_usage, opts, pos_names, &id_text, 1};
-  fs_store *st = NULL;
+  fs_device *dev = NULL;
   int64_t id = 0;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
@@ -246,10 +246,10 @@ static int conflicts_resolve(cli_ctx *ctx, int argc, char **argv) {
     }
   }
   int keep_loser = strcmp(keep, "loser") == 0;
-  if ((rc = cli_open(ctx, &st)) != CLI_OK) return rc;
-  int lrc = fs_conflict_resolve(st, id, keep_loser);
+  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
+  int lrc = fs_conflict_resolve(fs_device_store(dev), id, keep_loser);
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
-  fs_store_close(st);
+  fs_device_close(dev);
   if (rc != CLI_OK) return rc;
   if (!ctx->json) {
     printf("Conflict %lld resolved: kept the %s.\n", (long long)id, keep);

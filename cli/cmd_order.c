@@ -122,7 +122,7 @@ static int order_line(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"order line", line_usage, opts, pos_names, &order, 1};
   int64_t qty = 0, bp = 0;
   char id[FS_ID_SIZE] = "";
-  fs_store *st = NULL;
+  fs_device *dev = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!sku || !*sku)
@@ -134,10 +134,10 @@ static int order_line(cli_ctx *ctx, int argc, char **argv) {
   if ((rc = cli_parse_qty(&qty, "qty", qty_text)) != CLI_OK) return rc;
   if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK)
     return rc;
-  if ((rc = cli_open(ctx, &st)) != CLI_OK) return rc;
-  int lrc = fs_order_line_add(st, order, sku, qty, bp, id);
+  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
+  int lrc = fs_order_line_add(id, fs_device_store(dev), order, sku, qty, bp);
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
-  fs_store_close(st);
+  fs_device_close(dev);
   if (rc != CLI_OK) return rc;
   return cli_print_id(ctx, id);
 }
@@ -146,13 +146,13 @@ static int order_submit(cli_ctx *ctx, int argc, char **argv) {
   const char *order = NULL;
   static const char *const pos_names[] = {"the ORDER id"};
   cli_spec spec = {"order submit", submit_usage, no_opts, pos_names, &order, 1};
-  fs_store *st = NULL;
+  fs_device *dev = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = cli_open(ctx, &st)) != CLI_OK) return rc;
-  int lrc = fs_order_submit(st, order);
+  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
+  int lrc = fs_order_submit(fs_device_store(dev), order);
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
-  fs_store_close(st);
+  fs_device_close(dev);
   if (rc != CLI_OK) return rc;
   if (!ctx->json) {
     printf("Order %s submitted.\n", order);

@@ -148,10 +148,15 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv) {
   } else if ((rc = token_read(tok, token_file ? token_file : "-"))) {
     return rc;
   }
-  fs_store *st = NULL;
-  if ((rc = cli_open(ctx, &st))) goto done;
-  rc = fs_enroll(st, cli_home(ctx), server, tok, ca, pin);
-  fs_store_close(st);
+  fs_device *dev = NULL;
+  if ((rc = cli_open(ctx, &dev))) goto done;
+  fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;
+  eo.url = server;
+  eo.token = tok;
+  eo.ca = ca;
+  eo.pin = pin;
+  rc = fs_enroll(dev, &eo);
+  fs_device_close(dev);
   if (rc) {
     rc = cli_lib_fail(rc);
     goto done;
@@ -169,9 +174,9 @@ typedef struct bar {
   int drawn;
 } bar;
 
-static void progress(void *user, const char *phase, int64_t done, int64_t total) {
+static int progress(void *user, const char *phase, int64_t done, int64_t total) {
   bar *b = user;
-  if (!b->on) return;
+  if (!b->on) return 0;
   if (total > 0) {
     int pct = (int)(done * 100 / (total ? total : 1));
     if (pct > 100) pct = 100;
@@ -186,6 +191,7 @@ static void progress(void *user, const char *phase, int64_t done, int64_t total)
   }
   fflush(stderr);
   b->drawn = 1;
+  return 0;
 }
 
 int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
@@ -200,14 +206,17 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
       NULL, NULL, NULL, 0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
-  fs_store *st = NULL;
-  if ((rc = cli_open(ctx, &st))) return rc;
+  fs_device *dev = NULL;
+  if ((rc = cli_open(ctx, &dev))) return rc;
   bar b = {!ctx->json && isatty(STDOUT_FILENO), 0};
-  fs_sync_stats s;
-  rc = fs_sync(st, cli_home(ctx), &s, progress, &b);
+  fs_sync_stats s = FS_SYNC_STATS_INIT;
+  fs_sync_opts so = FS_SYNC_OPTS_INIT;
+  so.progress = progress;
+  so.user = &b;
+  rc = fs_sync(&s, dev, &so);
   int64_t pending = 0;
-  if (!rc) rc = fs_pending_count(st, &pending);
-  fs_store_close(st);
+  if (!rc) rc = fs_pending_count(&pending, fs_device_store(dev));
+  fs_device_close(dev);
   if (b.drawn) fputc('\n', stderr);
   if (rc) return cli_lib_fail(rc);
   if (ctx->json) {

@@ -32,16 +32,12 @@ const char *cli_home(cli_ctx *ctx) {
   return ctx->home = ctx->home_buf;
 }
 
-int cli_open(cli_ctx *ctx, fs_store **out) {
+int cli_open(cli_ctx *ctx, fs_device **out) {
   *out = NULL;
   const char *home = cli_home(ctx);
   if (!home) return CLI_EFAIL;
-  int rc = fs_device_open(out, home);
-  if (rc != FS_OK) {
-    fs_store_close(*out);
-    *out = NULL;
-    return cli_lib_fail(rc);
-  }
+  int rc = fs_device_open(out, home, NULL);
+  if (rc != FS_OK) return cli_lib_fail(rc);
   return CLI_OK;
 }
 
@@ -69,23 +65,23 @@ int cli_print_id(cli_ctx *ctx, const char *id) {
 
 int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields,
                size_t n) {
-  fs_store *st = NULL;
+  fs_device *dev = NULL;
   char id[FS_ID_SIZE] = "";
-  int rc = cli_open(ctx, &st);
+  int rc = cli_open(ctx, &dev);
   if (rc != CLI_OK) return rc;
-  int lrc = fs_insert(st, table, fields, n, id);
+  int lrc = fs_insert(id, fs_device_store(dev), table, fields, n);
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
-  fs_store_close(st);
+  fs_device_close(dev);
   if (rc != CLI_OK) return rc;
   return cli_print_id(ctx, id);
 }
 
 int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
-  fs_store *st = NULL;
+  fs_device *dev = NULL;
   *out = NULL;
-  int rc = cli_open(ctx, &st);
+  int rc = cli_open(ctx, &dev);
   if (rc != CLI_OK) return rc;
-  int lrc = fs_view_json(st, view, arg, out);
+  int lrc = fs_view_json(out, fs_device_store(dev), view, arg);
   if (lrc != FS_OK) {
     fs_free(*out);
     *out = NULL;
@@ -95,7 +91,7 @@ int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
                   "report it.",
                   view);
   }
-  fs_store_close(st);
+  fs_device_close(dev);
   return rc;
 }
 

@@ -108,7 +108,7 @@ static int restore_row(fs_store *st, const char *table, const char *pk, const ch
     }
   }
   st->restoring = 1;
-  rc = fs_insert(st, table, f, n, NULL);
+  rc = fs_insert(NULL, st, table, f, n);
   st->restoring = 0;
   cJSON_Delete(o);
   return rc;

@@ -336,8 +336,8 @@ int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi
 
 /* --------------------------------------------------------------- orders */
 
-int fs_order_line_add(fs_store *st, const char *order_id, const char *sku, int64_t qty,
-                      int64_t discount_bp, char id_out[FS_ID_SIZE]) {
+int fs_order_line_add(char id_out[FS_ID_SIZE], fs_store *st, const char *order_id, const char *sku,
+                      int64_t qty, int64_t discount_bp) {
   char q[24], d[24];
   if (qty <= 0) return fsi_fail(FS_EINVAL, "quantity must be a positive whole number");
   if (discount_bp < 0 || discount_bp > 10000)
@@ -345,7 +345,7 @@ int fs_order_line_add(fs_store *st, const char *order_id, const char *sku, int64
   snprintf(q, sizeof q, "%" PRId64, qty);
   snprintf(d, sizeof d, "%" PRId64, discount_bp);
   fs_field f[] = {{"order_id", order_id}, {"sku", sku}, {"qty", q}, {"discount_bp", d}};
-  return fs_insert(st, "order_lines", f, 4, id_out);
+  return fs_insert(id_out, st, "order_lines", f, 4);
 }
 
 int fs_order_submit(fs_store *st, const char *order_id) {

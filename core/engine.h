@@ -152,4 +152,66 @@ int fsi_view_rows(fs_store *st, sqlite3_stmt *s, const char *what, struct cJSON 
 int fsi_view_table(fs_store *st, const fs_table *t, const char *where, const char *arg,
                    struct cJSON **out);
 
+/* ------------------------------------------ device sync state (devstate.c) */
+
+/* Where a device stands with head office, so that every sync resumes where
+ * the last one stopped (sync/client.c is the one user).  The writes that
+ * record an acknowledgement or a merged batch (outbox, chains) are made
+ * inside the caller's transaction (fs_tx_begin), together with what they
+ * record.  Every getter fails with FS_ECORRUPT when a stored value does not
+ * fit its buffer (a damaged store) rather than cut it short. */
+
+#define FSI_DEVSTATE_CURSOR 256 /* a cursor's text with its NUL */
+#define FSI_DEVSTATE_HASH 65    /* 64 hex digits of an envelope hash and NUL */
+
+/* The server a device enrolled with: URL, TLS trust (the copied CA file
+ * and/or the pin; "" = none) and head office's public keys (hex). */
+typedef struct fsi_devstate_server {
+  char url[1024];
+  char keys[136];
+  char ca[4200];
+  char pin[256];
+} fsi_devstate_server;
+
+/* FS_ECORRUPT when the url or keys are missing (call only once enrolled,
+ * fs_store_hq_site() != 0). */
+int fsi_devstate_server_get(fsi_devstate_server *out, fs_store *st);
+/* Records an enrollment and pins head office's site, in one transaction of
+ * its own (FS_EINVAL when fs_tx_begin's is open); nothing on failure. */
+int fsi_devstate_enrolled(fs_store *st, const fsi_devstate_server *srv, int64_t hq_site);
+/* Records the end of a successful sync (the "last_sync" of the status). */
+int fsi_devstate_synced(fs_store *st, int64_t when_ms);
+
+/* The outbox: the sealed push envelope head office has not acknowledged
+ * yet, the push cursor it advances to and its rows.  env is malloc'd
+ * (fsi_devstate_outbox_free), NULL when the outbox is empty. */
+typedef struct fsi_devstate_outbox {
+  unsigned char *env;
+  size_t len;
+  char cursor[FSI_DEVSTATE_CURSOR];
+  int64_t rows;
+} fsi_devstate_outbox;
+
+int fsi_devstate_outbox_get(fsi_devstate_outbox *out, fs_store *st);
+/* e->env must be non-empty; fsi_devstate_outbox_clear empties the outbox. */
+int fsi_devstate_outbox_put(fs_store *st, const fsi_devstate_outbox *e);
+int fsi_devstate_outbox_clear(fs_store *st);
+/* Frees env and zeroes *e (the struct itself is the caller's). */
+void fsi_devstate_outbox_free(fsi_devstate_outbox *e);
+
+/* A position in one direction's hash chain: the cursor ("" = from the
+ * beginning), the sequence number of the last envelope (0 = none) and its
+ * hash in hex ("" = none recorded). */
+typedef struct fsi_devstate_chain {
+  char cursor[FSI_DEVSTATE_CURSOR];
+  int64_t seq;
+  char hash[FSI_DEVSTATE_HASH];
+} fsi_devstate_chain;
+
+/* Push: what head office last acknowledged.  Pull: what was last merged. */
+int fsi_devstate_push_get(fsi_devstate_chain *out, fs_store *st);
+int fsi_devstate_push_set(fs_store *st, const fsi_devstate_chain *c);
+int fsi_devstate_pull_get(fsi_devstate_chain *out, fs_store *st);
+int fsi_devstate_pull_set(fs_store *st, const fsi_devstate_chain *c);
+
 #endif

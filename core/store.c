@@ -109,7 +109,7 @@ int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v) {
   return fsi_sql_run(st, "writing settings", meta_set_sql, "ti", key, v);
 }
 
-int fs_store_get(fs_store *st, const char *key, char **out) {
+int fs_store_get(char **out, fs_store *st, const char *key) {
   *out = NULL;
   sqlite3_stmt *s = fsi_sql_query(st, meta_get_sql, "t", key);
   if (!s) return FS_EIO;
@@ -137,7 +137,7 @@ const char *fsi_store_manager(fs_store *st) {
   if (!st->manager_loaded) {
     free(st->manager);
     st->manager = NULL;
-    if (fs_store_get(st, "manager", &st->manager) != FS_OK) st->manager = NULL;
+    if (fs_store_get(&st->manager, st, "manager") != FS_OK) st->manager = NULL;
     fsi_clear_error();
     st->manager_loaded = 1;
   }
@@ -683,7 +683,7 @@ static int load_settings(fs_store *st) {
   int64_t skew;
   if (!fsi_store_meta_get_i64(st, "max_skew_ms", &skew) && skew > 0) st->max_skew = skew;
   char *role = NULL;
-  if (fs_store_get(st, "role", &role) == FS_OK && !strcmp(role, "server"))
+  if (fs_store_get(&role, st, "role") == FS_OK && !strcmp(role, "server"))
     st->flags |= FS_OPEN_SERVER;
   free(role);
   if (st->flags & FS_OPEN_SERVER) st->hq_site = st->site;

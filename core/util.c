@@ -51,6 +51,7 @@ const char *fs_strerror(int code) {
   case FS_EREVOKED: return "device revoked";
   case FS_EBUSY: return "busy, try again shortly";
   case FS_ETOOBIG: return "too big";
+  case FS_ECANCELED: return "cancelled";
   default: return "unknown error";
   }
 }

@@ -238,12 +238,12 @@ static int view_products(fs_store *st, cJSON **out) {
 
 /* Rows after the acknowledged push cursor (their change number) that did not
  * come from head office: what the next sync will push. */
-int fs_pending_count(fs_store *st, int64_t *out) {
+int fs_pending_count(int64_t *out, fs_store *st) {
   int64_t total = 0;
   char *text = NULL;
   fsi_merge_cursor c;
   *out = 0;
-  fs_store_get(st, "push_cursor", &text);
+  fs_store_get(&text, st, "push_cursor");
   int rc = fsi_merge_cursor_parse(&c, text);
   free(text);
   if (rc) return rc;
@@ -269,7 +269,7 @@ int fs_pending_count(fs_store *st, int64_t *out) {
 
 static cJSON *meta_string(fs_store *st, const char *key) {
   char *v = NULL;
-  if (fs_store_get(st, key, &v) != FS_OK) return cJSON_CreateNull();
+  if (fs_store_get(&v, st, key) != FS_OK) return cJSON_CreateNull();
   cJSON *j = cJSON_CreateString(v);
   free(v);
   return j;
@@ -277,7 +277,7 @@ static cJSON *meta_string(fs_store *st, const char *key) {
 
 static int view_status(fs_store *st, cJSON **out) {
   int64_t pending = 0, refused = 0;
-  int rc = fs_pending_count(st, &pending);
+  int rc = fs_pending_count(&pending, st);
   if (rc) return rc;
   if ((rc = fsi_sql_i64(st, &refused, "counting refused changes",
                         "SELECT count(*) FROM fs_refused", NULL)))
@@ -341,7 +341,7 @@ int fsi_view_begin(fs_store *st) { return fsi_sql_run(st, "reading the store", "
 
 void fsi_view_end(fs_store *st) { fsi_sql_run(st, "reading the store", "COMMIT", NULL); }
 
-int fs_view_json(fs_store *st, const char *view, const char *arg, char **out) {
+int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
   cJSON *doc = NULL;
   int rc;
   *out = NULL;

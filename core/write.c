@@ -343,8 +343,8 @@ static int check_customer(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals
 
 /* ------------------------------------------------------------ insert */
 
-int fs_insert(fs_store *st, const char *table, const fs_field *fields, size_t n,
-              char id_out[FS_ID_SIZE]) {
+int fs_insert(char id_out[FS_ID_SIZE], fs_store *st, const char *table, const fs_field *fields,
+              size_t n) {
   fsi_tbl_state *ts = NULL;
   int wrc = writable_table(st, table, &ts);
   if (wrc) return wrc;

@@ -18,7 +18,7 @@ typedef struct view_args {
 
 static int call_view(fs_hq *hq, void *arg) {
   view_args *a = arg;
-  return fs_view_json(fs_hq_store(hq), a->view, a->arg, &a->doc);
+  return fs_view_json(&a->doc, fs_hq_store(hq), a->view, a->arg);
 }
 
 int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv) {

@@ -151,7 +151,7 @@ static int serve_run(fs_hq *hq, void *arg) {
   serve_args *a = arg;
   char *cert = NULL, *key = NULL;
   fs_store *st = fs_hq_store(hq);
-  if (fs_store_get(st, "tls_cert", &cert) || fs_store_get(st, "tls_key", &key)) {
+  if (fs_store_get(&cert, st, "tls_cert") || fs_store_get(&key, st, "tls_key")) {
     free(cert);
     return cli_fail("the server has no TLS certificate configured; run "
                     "`fieldsync-server init`.");

@@ -8,6 +8,11 @@
  * again, which head office recognises and acknowledges without applying
  * twice.  Pull applies a batch and advances its cursor and chain state in
  * one transaction.  Nothing is lost when the network goes away mid-sync.
+ * What the device keeps between syncs (server, outbox, chain positions) is
+ * read and written through core's devstate functions (engine.h): no SQL
+ * here.  The application's progress callback is asked after every committed
+ * batch whether to go on; cancelling there is just an interruption at a
+ * point where nothing is half done.
  */
 #include <fieldsync/device.h>
 
@@ -23,59 +28,12 @@
 #include <sodium.h>
 
 #include "codec.h"
+#include "deviceInt.h"
 #include "envelope.h"
 #include "http_client.h"
 #include "keys.h"
 #include "engine.h"
 #include "proto.h"
-
-/* ----------------------------------------------------------- settings */
-
-static int get_text(fs_store *st, const char *key, char *buf, size_t n) {
-  char *v = NULL;
-  int rc = fs_store_get(st, key, &v);
-  if (rc) return rc;
-  snprintf(buf, n, "%s", v);
-  free(v);
-  return FS_OK;
-}
-
-static int64_t get_i64(fs_store *st, const char *key) {
-  int64_t v = 0;
-  if (fsi_store_meta_get_i64(st, key, &v)) v = 0;
-  return v;
-}
-
-static int set_blob(fs_store *st, const char *key, const void *b, size_t n) {
-  sqlite3_stmt *s = fsi_store_stmt(st, "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
-                                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  if (b) sqlite3_bind_blob(s, 2, b, (int)n, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  sqlite3_reset(s);
-  return step == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "writing sync state");
-}
-
-/* A blob setting, malloc'd; *out NULL when unset or empty. */
-static int get_blob(fs_store *st, const char *key, unsigned char **out, size_t *n) {
-  *out = NULL;
-  *n = 0;
-  sqlite3_stmt *s = fsi_store_stmt(st, "SELECT value FROM fs_meta WHERE key = ?1");
-  if (!s) return FS_EIO;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  int rc = FS_OK;
-  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_BLOB) {
-    int len = sqlite3_column_bytes(s, 0);
-    if (len > 0) {
-      *out = malloc((size_t)len);
-      if (!*out) rc = fsi_fail(FS_ENOMEM, "out of memory");
-      else memcpy(*out, sqlite3_column_blob(s, 0), (size_t)len), *n = (size_t)len;
-    }
-  }
-  sqlite3_reset(s);
-  return rc;
-}
 
 /* Error sentence from a JSON error body, or a generic one. */
 static int http_error(const fsi_http_response *r, const char *what) {
@@ -159,15 +117,44 @@ static int signed_request(fsi_http_client *c, signer *g, const char *path, const
 
 /* ------------------------------------------------------------- enroll */
 
-int fs_enroll(fs_store *st, const char *home, const char *url, const char *token,
-              const char *ca, const char *pin) {
+/* The versions of the versioned structs (device.h): the size of each, up
+ * to its last member.  A new member appends a size here. */
+static const size_t enroll_opts_sizes[] = {offsetof(fs_enroll_opts, pin) + sizeof(const char *)};
+static const size_t sync_opts_sizes[] = {offsetof(fs_sync_opts, push_batch_rows) +
+                                         sizeof(int64_t)};
+static const size_t sync_stats_sizes[] = {offsetof(fs_sync_stats, batches) + sizeof(int64_t)};
+#define NVERSIONS(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
+_Static_assert(NVERSIONS(enroll_opts_sizes) == FS_ENROLL_OPTS_VERSION, "one size per version");
+_Static_assert(NVERSIONS(sync_opts_sizes) == FS_SYNC_OPTS_VERSION, "one size per version");
+_Static_assert(NVERSIONS(sync_stats_sizes) == FS_SYNC_STATS_VERSION, "one size per version");
+static const fsi_versions enroll_opts_v = {"fs_enroll_opts", enroll_opts_sizes,
+                                           NVERSIONS(enroll_opts_sizes)};
+static const fsi_versions sync_opts_v = {"fs_sync_opts", sync_opts_sizes,
+                                         NVERSIONS(sync_opts_sizes)};
+static const fsi_versions sync_stats_v = {"fs_sync_stats", sync_stats_sizes,
+                                          NVERSIONS(sync_stats_sizes)};
+
+/* Wipes the token out of the enrollment request before it is freed. */
+static void wipe_token(cJSON *req) {
+  char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "token"));
+  if (t) sodium_memzero(t, strlen(t));
+}
+
+int fs_enroll(fs_device *dev, const fs_enroll_opts *opts) {
   fsi_http_client *c = NULL;
   fsi_http_response r;
   cJSON *req = NULL, *ans = NULL;
-  char *body = NULL, manager[128], cafile[4200];
-  fsi_keys mine;
+  char *body = NULL;
+  fsi_devstate_server srv;
+  fs_enroll_opts o;
+  const fsi_keys *mine = NULL;
   int rc;
   memset(&r, 0, sizeof r);
+  memset(&srv, 0, sizeof srv);
+  if (!opts) return fsi_fail(FS_EINVAL, "enroll needs its options (fs_enroll_opts)");
+  if ((rc = fsi_device_struct_in(&o, sizeof o, opts, &enroll_opts_v))) return rc;
+  fs_store *st = dev->st;
+  const char *home = dev->home, *url = o.url, *token = o.token, *ca = o.ca, *pin = o.pin;
   if (!url || !token)
     return fsi_fail(FS_EINVAL, "enroll needs --server URL and a token (--token-file FILE, or "
                               "--token - to read it from stdin)");
@@ -175,20 +162,31 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
     return fsi_fail(FS_EINVAL, "enroll needs --ca FILE or --pin SHA256 to trust the server");
   if (fs_store_hq_site(st))
     return fsi_fail(FS_EEXIST, "this device is already enrolled with head office");
-  if ((rc = get_text(st, "manager", manager, sizeof manager))) return rc;
-  char keysdir[4200];
-  snprintf(keysdir, sizeof keysdir, "%s/keys", home);
-  if ((rc = fsi_keys_load(&mine, keysdir))) return rc;
-  signer g = {mine.sign_sk, fs_store_device_id(st), 0};
+  const char *manager = fsi_store_manager(st);
+  if (!manager)
+    return fsi_fail(FS_ENOTFOUND, "this store has no manager; create the device with "
+                                  "`fieldsync init --manager NAME`");
+  if (pin && strlen(pin) >= sizeof srv.pin)
+    return fsi_fail(FS_EINVAL, "the pin is over %zu bytes; give it as `fieldsync-server init` "
+                               "printed it (sha256//BASE64)",
+                    sizeof srv.pin - 1);
+  if (ca && (size_t)snprintf(srv.ca, sizeof srv.ca, "%s/server-ca.pem", home) >= sizeof srv.ca)
+    return fsi_fail(FS_EINVAL, "the home directory path %s is too long", home);
+  if ((rc = fsi_device_keys(dev, &mine))) return rc;
+  signer g = {mine->sign_sk, fs_store_device_id(st), 0};
   if ((rc = fsi_http_client_new(&c, url, ca, pin)) ||
       (rc = fsi_http_client_set_header(c, PROTO_DEVICE_HEADER, g.device))) {
-    fsi_keys_wipe(&mine);
     fsi_http_client_free(c);
     return rc;
   }
   fsi_http_client_set_signer(c, sign_request, &g);
+  if ((size_t)snprintf(srv.url, sizeof srv.url, "%s", fsi_http_client_base_url(c)) >=
+      sizeof srv.url) {
+    rc = fsi_fail(FS_EINVAL, "the server URL is over %zu bytes", sizeof srv.url - 1);
+    goto done;
+  }
   char hex[KEYS_PUB_HEX_SIZE];
-  fsi_keys_pub_to_hex(hex, &mine.pub);
+  fsi_keys_pub_to_hex(hex, &mine->pub);
   req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "token", token);
   cJSON_AddStringToObject(req, "device_id", fs_store_device_id(st));
@@ -214,27 +212,18 @@ int fs_enroll(fs_store *st, const char *home, const char *url, const char *token
     rc = fsi_fail(FS_ECORRUPT, "head office sent a malformed enrollment answer");
     goto done;
   }
-  if (ca) {
-    snprintf(cafile, sizeof cafile, "%s/server-ca.pem", home);
-    if ((rc = copy_file(ca, cafile))) goto done;
-  }
-  if ((rc = fs_tx_begin(st))) goto done;
-  rc = fs_store_set(st, "server_url", fsi_http_client_base_url(c));
-  if (!rc) rc = fs_store_set(st, "server_ca", ca ? cafile : NULL);
-  if (!rc) rc = fs_store_set(st, "server_pin", pin);
-  if (!rc) rc = fs_store_set(st, "server_keys", skeys);
-  if (!rc) rc = fs_store_set_hq_site(st, site);
-  if (!rc) rc = fs_tx_commit(st);
-  else fs_tx_rollback(st);
-  if (rc) fsi_store_forget_hq_site(st); /* the rolled-back pin */
+  if (ca && (rc = copy_file(ca, srv.ca))) goto done;
+  snprintf(srv.pin, sizeof srv.pin, "%s", pin ? pin : "");
+  snprintf(srv.keys, sizeof srv.keys, "%s", skeys); /* 128 hex digits: checked above */
+  rc = fsi_devstate_enrolled(st, &srv, site);
 done:
   if (body) sodium_memzero(body, strlen(body)); /* it holds the token */
   free(body);
+  wipe_token(req);
   cJSON_Delete(req);
   cJSON_Delete(ans);
   fsi_http_response_clear(&r);
   fsi_http_client_free(c);
-  fsi_keys_wipe(&mine);
   return rc;
 }
 
@@ -243,35 +232,32 @@ done:
 typedef struct session {
   fs_store *st;
   fsi_http_client *c;
-  fsi_keys keys;
+  const fsi_keys *keys; /* the device's */
   signer sign;
   fsi_pubkeys server;
   fsi_batch *batch;
   fs_sync_stats *stats;
-  fs_progress_fn progress;
-  void *user;
+  fs_sync_opts opts;
   int64_t pending;
 } session;
 
-static int open_session(session *s, fs_store *st, const char *home) {
-  char url[1024], keyhex[KEYS_PUB_HEX_SIZE + 8], ca[4200] = "", pin[256] = "";
-  char keysdir[4200];
+static int open_session(session *s, fs_device *dev) {
+  fs_store *st = dev->st;
+  fsi_devstate_server srv;
   int rc;
   if (!fs_store_hq_site(st))
     return fsi_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
                               "--server URL --token-file FILE --ca FILE` first");
-  if ((rc = get_text(st, "server_url", url, sizeof url))) return rc;
-  if ((rc = get_text(st, "server_keys", keyhex, sizeof keyhex))) return rc;
-  if (fsi_keys_pub_from_hex(&s->server, keyhex))
+  if ((rc = fsi_devstate_server_get(&srv, st))) return rc;
+  if (fsi_keys_pub_from_hex(&s->server, srv.keys))
     return fsi_fail(FS_ECORRUPT, "the pinned head-office keys in this store are damaged");
-  int has_ca = get_text(st, "server_ca", ca, sizeof ca) == FS_OK && *ca;
-  int has_pin = get_text(st, "server_pin", pin, sizeof pin) == FS_OK && *pin;
-  snprintf(keysdir, sizeof keysdir, "%s/keys", home);
-  if ((rc = fsi_keys_load(&s->keys, keysdir))) return rc;
-  if ((rc = fsi_http_client_new(&s->c, url, has_ca ? ca : NULL, has_pin ? pin : NULL))) return rc;
+  if ((rc = fsi_device_keys(dev, &s->keys))) return rc;
+  if ((rc = fsi_http_client_new(&s->c, srv.url, *srv.ca ? srv.ca : NULL,
+                                *srv.pin ? srv.pin : NULL)))
+    return rc;
   if ((rc = fsi_http_client_set_header(s->c, PROTO_DEVICE_HEADER, fs_store_device_id(st))))
     return rc;
-  s->sign.sign_sk = s->keys.sign_sk;
+  s->sign.sign_sk = s->keys->sign_sk;
   s->sign.device = fs_store_device_id(st);
   fsi_http_client_set_signer(s->c, sign_request, &s->sign);
   s->batch = fsi_change_batch_new();
@@ -279,9 +265,17 @@ static int open_session(session *s, fs_store *st, const char *home) {
   return FS_OK;
 }
 
+/* Tells the application how far the sync got (after a committed batch);
+ * FS_ECANCELED, with the sentence, when it answers that it wants to stop. */
+static int report(session *s, const char *phase, int64_t done, int64_t total) {
+  if (!s->opts.progress || !s->opts.progress(s->opts.user, phase, done, total)) return FS_OK;
+  return fsi_fail(FS_ECANCELED, "the sync was cancelled during the %s, after %lld rows; nothing "
+                                "is lost and the next sync carries on from there",
+                  phase, (long long)done);
+}
+
 static void close_session(session *s) {
   fsi_http_client_free(s->c);
-  fsi_keys_wipe(&s->keys);
   fsi_change_batch_free(s->batch);
 }
 
@@ -337,17 +331,10 @@ static int inflight_join(inflight *f) {
 
 /* ------------------------------------------------------------------ push */
 
-typedef struct sealed {
-  unsigned char *env;
-  size_t len;
-  char cursor[256]; /* push cursor once head office acknowledges it */
-  int64_t rows;
-} sealed;
+/* A sealed push envelope: the outbox, or the one that becomes it next. */
+typedef fsi_devstate_outbox sealed;
 
-static void sealed_clear(sealed *e) {
-  free(e->env);
-  memset(e, 0, sizeof *e);
-}
+static void sealed_clear(sealed *e) { fsi_devstate_outbox_free(e); }
 
 /* Seals the local changes after cursor `from` as envelope `seq` chained to
  * `prev`; e->env stays NULL when there is nothing to push. */
@@ -361,7 +348,8 @@ static int seal_next(session *s, const char *from, uint64_t seq,
   memset(e, 0, sizeof *e);
   if ((rc = fsi_merge_cursor_parse(&c, from))) return rc;
   fsi_merge_filter f = {fs_store_hq_site(st), NULL, 0};
-  if ((rc = fsi_merge_changes_since(st, &c, &f, PROTO_BATCH_ROWS, s->batch, &next, &more)))
+  if ((rc = fsi_merge_changes_since(st, &c, &f, (size_t)s->opts.push_batch_rows, s->batch, &next,
+                                    &more)))
     return rc;
   if (s->batch->nrows == 0) return FS_OK;
   fsi_envelope_header h;
@@ -376,31 +364,11 @@ static int seal_next(session *s, const char *from, uint64_t seq,
   e->rows = (int64_t)s->batch->nrows;
   fsi_merge_cursor_format(&next, e->cursor, sizeof e->cursor);
   rc = fsi_codec_encode(s->batch, &plain, &plainlen);
-  if (!rc) rc = fsi_envelope_seal(&e->env, &e->len, &h, plain, plainlen, &s->keys, &s->server);
+  if (!rc) rc = fsi_envelope_seal(&e->env, &e->len, &h, plain, plainlen, s->keys, &s->server);
   free(plain);
   fsi_change_batch_reset(s->batch);
   if (rc) sealed_clear(e);
   return rc;
-}
-
-/* Stores e as the outbox (inside the caller's transaction). */
-static int outbox_put(fs_store *st, const sealed *e) {
-  int rc = set_blob(st, "outbox", e->env, e->len);
-  if (!rc) rc = fs_store_set(st, "outbox_cursor", e->cursor);
-  if (!rc) rc = fsi_store_meta_set_i64(st, "outbox_rows", e->rows);
-  return rc;
-}
-
-static int outbox_get(fs_store *st, sealed *e) {
-  memset(e, 0, sizeof *e);
-  int rc = get_blob(st, "outbox", &e->env, &e->len);
-  if (rc || !e->env) return rc;
-  if ((rc = get_text(st, "outbox_cursor", e->cursor, sizeof e->cursor))) {
-    sealed_clear(e);
-    return rc;
-  }
-  e->rows = get_i64(st, "outbox_rows");
-  return FS_OK;
 }
 
 /* Records head office's acknowledgement of `sent` and, in the same
@@ -411,23 +379,23 @@ static int take_ack(session *s, const sealed *sent, const fsi_http_response *r,
   cJSON *ack = cJSON_ParseWithLength((const char *)r->body, r->len);
   fsi_envelope_header h;
   uint8_t hash[ENVELOPE_HASH_SIZE];
-  char hashhex[72];
+  fsi_devstate_chain acked;
   int rc;
   if ((rc = fsi_envelope_peek(&h, sent->env, sent->len)) ||
       (rc = fsi_envelope_hash(hash, sent->env, sent->len)))
     goto done;
-  if (FS_MUT(6)) set_blob(st, "outbox", NULL, 0); /* cleared before the ack is checked */
+  if (FS_MUT(6)) fsi_devstate_outbox_clear(st); /* cleared before the ack is checked */
   const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ack, "ack");
   if (!FS_MUT(5) && (!cJSON_IsNumber(seq) || (uint64_t)seq->valuedouble != h.seq)) {
     rc = fsi_fail(FS_ECORRUPT, "head office acknowledged a different batch than was sent");
     goto done;
   }
-  fsi_proto_hex(hashhex, hash, sizeof hash);
+  memcpy(acked.cursor, sent->cursor, sizeof acked.cursor);
+  acked.seq = (int64_t)h.seq;
+  fsi_proto_hex(acked.hash, hash, sizeof hash);
   if ((rc = fs_tx_begin(st))) goto done;
-  rc = next && next->env ? outbox_put(st, next) : set_blob(st, "outbox", NULL, 0);
-  if (!rc) rc = fs_store_set(st, "push_cursor", sent->cursor);
-  if (!rc) rc = fsi_store_meta_set_i64(st, "push_seq", (int64_t)h.seq);
-  if (!rc) rc = fs_store_set(st, "push_hash", hashhex);
+  rc = next && next->env ? fsi_devstate_outbox_put(st, next) : fsi_devstate_outbox_clear(st);
+  if (!rc) rc = fsi_devstate_push_set(st, &acked);
   int64_t refused = 0;
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(ack, "refused")) {
@@ -461,19 +429,17 @@ static int push(session *s) {
   sealed cur, next;
   int rc;
   memset(&next, 0, sizeof next);
-  if ((rc = outbox_get(st, &cur))) return rc;
+  if ((rc = fsi_devstate_outbox_get(&cur, st))) return rc;
   if (!cur.env) {
-    char from[256] = "", hashhex[72];
+    fsi_devstate_chain acked;
     uint8_t prev[ENVELOPE_HASH_SIZE] = {0};
-    get_text(st, "push_cursor", from, sizeof from);
-    if (get_text(st, "push_hash", hashhex, sizeof hashhex) == FS_OK &&
-        !fsi_proto_unhex(prev, ENVELOPE_HASH_SIZE, hashhex))
+    if ((rc = fsi_devstate_push_get(&acked, st))) return rc;
+    if (*acked.hash && !fsi_proto_unhex(prev, ENVELOPE_HASH_SIZE, acked.hash))
       return fsi_fail(FS_ECORRUPT, "the push chain state in this store is damaged");
-    if ((rc = seal_next(s, from, (uint64_t)get_i64(st, "push_seq") + 1, prev, &cur)))
-      return rc;
+    if ((rc = seal_next(s, acked.cursor, (uint64_t)acked.seq + 1, prev, &cur))) return rc;
     if (!cur.env) return FS_OK;
     if ((rc = fs_tx_begin(st))) goto done;
-    rc = outbox_put(st, &cur);
+    rc = fsi_devstate_outbox_put(st, &cur);
     if (!rc) rc = fs_tx_commit(st);
     else fs_tx_rollback(st);
     if (rc) goto done;
@@ -494,8 +460,7 @@ static int push(session *s) {
     if (!rc && prep) rc = fsi_fail(prep, "%s", preperr);
     if (!rc) rc = take_ack(s, &cur, &f.r, &next);
     fsi_http_response_clear(&f.r);
-    if (rc) goto done;
-    if (s->progress) s->progress(s->user, "push", s->stats->pushed, s->pending);
+    if (rc || (rc = report(s, "push", s->stats->pushed, s->pending))) goto done;
     sealed_clear(&cur);
     cur = next;
     memset(&next, 0, sizeof next);
@@ -521,34 +486,31 @@ static void pull_path(char *out, size_t n, const char *cursor, int64_t seq,
  * merged (a prefetched answer that was never merged is simply asked again). */
 static int pull(session *s) {
   fs_store *st = s->st;
-  char cursor[256] = "", hashhex[72] = "", path[1024], nextpath[1024];
+  char path[1024], nextpath[1024];
   int rc = FS_OK, more = 1;
   inflight f;
+  fsi_devstate_chain merged;
   memset(&f, 0, sizeof f);
-  get_text(st, "pull_cursor", cursor, sizeof cursor);
-  if (get_text(st, "pull_hash", hashhex, sizeof hashhex) != FS_OK) {
-    memset(hashhex, '0', 64);
-    hashhex[64] = '\0';
-  }
-  int64_t seq = get_i64(st, "pull_seq");
+  if ((rc = fsi_devstate_pull_get(&merged, st))) return rc;
+  if (!*merged.hash) memset(merged.hash, '0', FSI_DEVSTATE_HASH - 1);
   fsi_envelope_chain chain;
   memset(&chain, 0, sizeof chain);
-  chain.seq = (uint64_t)seq;
-  if (seq > 0 && !fsi_proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, hashhex))
+  chain.seq = (uint64_t)merged.seq;
+  if (merged.seq > 0 && !fsi_proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, merged.hash))
     return fsi_fail(FS_ECORRUPT, "the pull chain state in this store is damaged");
-  pull_path(path, sizeof path, cursor, seq, hashhex);
+  pull_path(path, sizeof path, merged.cursor, merged.seq, merged.hash);
   fsi_http_response r;
   memset(&r, 0, sizeof r);
   if ((rc = signed_request(s->c, &s->sign, path, NULL, NULL, 0, &r))) return rc;
   while (more) {
     const unsigned char *body = NULL;
     size_t bodylen = 0;
-    char next[256];
+    char next[256], hashhex[FSI_DEVSTATE_HASH];
     fsi_envelope_opened op;
     memset(&op, 0, sizeof op);
     if (r.status != 200) rc = http_error(&r, "pull refused");
     if (!rc)
-      rc = fsi_envelope_open(&op, r.body, r.len, fs_store_site(st), &s->keys, fs_store_hq_site(st),
+      rc = fsi_envelope_open(&op, r.body, r.len, fs_store_site(st), s->keys, fs_store_hq_site(st),
                          &s->server, &chain);
     if (!rc && op.duplicate)
       rc = fsi_fail(FS_ECORRUPT, "head office sent the previous batch again");
@@ -566,22 +528,24 @@ static int pull(session *s) {
       }
       rc = fs_tx_begin(st);
     }
+    int64_t conflicts = 0;
     if (!rc) {
       fsi_merge_opts mo = {fs_store_hq_site(st), NULL};
       fsi_merge_result res;
       rc = fsi_merge_apply(st, s->batch, &mo, &res);
       if (!rc) {
-        s->stats->pulled += (int64_t)s->batch->nrows;
-        s->stats->conflicts += (int64_t)res.conflicts;
+        conflicts = (int64_t)res.conflicts;
         fsi_merge_result_free(&res);
       }
       /* Customers head office moved to another manager leave this device. */
       int64_t evicted = 0;
       const char *mgr = fsi_store_manager(st);
       if (!rc && mgr) rc = fsi_store_evict_foreign(st, mgr, &evicted);
-      if (!rc) rc = fs_store_set(st, "pull_cursor", next);
-      if (!rc) rc = fsi_store_meta_set_i64(st, "pull_seq", (int64_t)op.h.seq);
-      if (!rc) rc = fs_store_set(st, "pull_hash", hashhex);
+      fsi_devstate_chain now;
+      memcpy(now.cursor, next, sizeof now.cursor);
+      now.seq = (int64_t)op.h.seq;
+      memcpy(now.hash, hashhex, sizeof now.hash);
+      if (!rc) rc = fsi_devstate_pull_set(st, &now);
       if (!rc) rc = fsi_util_fault("pull-commit");
       if (!rc) rc = fs_tx_commit(st);
       else fs_tx_rollback(st);
@@ -589,10 +553,15 @@ static int pull(session *s) {
     if (!rc) {
       chain.seq = op.h.seq;
       memcpy(chain.hash, op.hash, ENVELOPE_HASH_SIZE);
+      s->stats->pulled += (int64_t)s->batch->nrows;
+      s->stats->conflicts += conflicts;
+      s->stats->batches++;
+      rc = report(s, "pull", s->stats->pulled, 0);
     }
     fsi_envelope_opened_clear(&op);
     fsi_change_batch_reset(s->batch);
     fsi_http_response_clear(&r);
+    /* the prefetched answer is awaited even when cancelled, and dropped */
     if (f.running || (more && !rc)) {
       int jr = inflight_join(&f);
       if (!rc) rc = jr;
@@ -600,31 +569,35 @@ static int pull(session *s) {
       memset(&f.r, 0, sizeof f.r);
     }
     if (rc) break;
-    s->stats->batches++;
-    if (s->progress) s->progress(s->user, "pull", s->stats->pulled, 0);
   }
   fsi_http_response_clear(&r);
   return rc;
 }
 
-int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn progress,
-            void *user) {
+int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
   session s;
-  fs_sync_stats local;
+  fs_sync_stats done_so_far;
   int rc;
   memset(&s, 0, sizeof s);
-  if (!stats) stats = &local;
-  memset(stats, 0, sizeof *stats);
-  s.st = st;
-  s.stats = stats;
-  s.progress = progress;
-  s.user = user;
-  if ((rc = open_session(&s, st, home))) goto done;
+  memset(&done_so_far, 0, sizeof done_so_far);
+  done_so_far.version = FS_SYNC_STATS_VERSION;
+  if (!dev) return fsi_fail(FS_EINVAL, "no device to sync");
+  if (stats && (rc = fsi_device_struct_out(stats, &done_so_far, &sync_stats_v))) return rc;
+  if (!opts) s.opts.version = FS_SYNC_OPTS_VERSION;
+  else if ((rc = fsi_device_struct_in(&s.opts, sizeof s.opts, opts, &sync_opts_v)))
+    return rc;
+  if (s.opts.push_batch_rows == 0) s.opts.push_batch_rows = PROTO_BATCH_ROWS;
+  if (s.opts.push_batch_rows < 1 || s.opts.push_batch_rows > PROTO_BATCH_ROWS)
+    return fsi_fail(FS_EINVAL, "push_batch_rows is %lld; it must be 1 to %d (0 = %d)",
+                    (long long)s.opts.push_batch_rows, PROTO_BATCH_ROWS, PROTO_BATCH_ROWS);
+  s.st = dev->st;
+  s.stats = &done_so_far;
+  if ((rc = open_session(&s, dev))) goto done;
   /* The pending total is only reported to a progress callback, and counting
    * it reads every pending row once more. */
-  if (progress) fs_pending_count(st, &s.pending);
+  if (s.opts.progress) fs_pending_count(&s.pending, s.st);
   rc = push(&s);
-  if (rc && (rc == FS_ENETWORK || rc == FS_EREVOKED || rc == FS_EAUTH)) goto done;
+  if (rc == FS_ENETWORK || rc == FS_EREVOKED || rc == FS_EAUTH || rc == FS_ECANCELED) goto done;
   if (rc) {
     /* Head office refused this batch (for example a clock it will accept
      * later): still receive what it has, then report the refusal. */
@@ -636,10 +609,9 @@ int fs_sync(fs_store *st, const char *home, fs_sync_stats *stats, fs_progress_fn
     goto done;
   }
   if ((rc = pull(&s))) goto done;
-  char now[32];
-  fs_time_format(now, fsi_util_now_ms());
-  rc = fs_store_set(st, "last_sync", now);
+  rc = fsi_devstate_synced(s.st, fsi_util_now_ms());
 done:
   close_session(&s);
+  if (stats) fsi_device_struct_out(stats, &done_so_far, &sync_stats_v);
   return rc;
 }

@@ -356,163 +356,220 @@ static int check_encode_input(const fsi_batch *b) {
 
 /* --------------------------------------------------------------- encode */
 
+/* The sections being filled, and the running state of their delta codes. */
+typedef struct encoder {
+  cbuf *sec;         /* nsec sections: S_FIXED fixed ones, then one per column */
+  size_t nsec;
+  size_t *colbase;   /* colbase[t]: the first value section of table t */
+  int64_t *prev_int; /* per value section: the previous integer */
+  sitemap sm;
+  uint64_t prev_hlc, prev_uuid;
+} encoder;
+
+static void encoder_free(encoder *e) {
+  if (e->sec)
+    for (size_t s = 0; s < e->nsec; s++) free(e->sec[s].p);
+  free(e->sec);
+  free(e->prev_int);
+  free(e->colbase);
+  free(e->sm.ids);
+  free(e->sm.slot);
+}
+
+/* Primary key: 0 then the UUID's timestamp prefix delta-coded (its random
+ * bytes in the uuid section), else the length of a text key and its bytes. */
+static void encode_pk(encoder *e, const fsi_rowchange *r) {
+  if (fsi_util_is_uuid(r->pk)) {
+    uint8_t u[16];
+    uuid_pack(u, r->pk);
+    uint64_t pre = uuid_prefix(u);
+    cb_varint(&e->sec[S_PKS], 0);
+    cb_varint(&e->sec[S_PKS], zz_enc(pre - e->prev_uuid));
+    cb_put(&e->sec[S_UUIDS], u + 6, UUID_RAND_BYTES);
+    e->prev_uuid = pre;
+  } else {
+    size_t n = strlen(r->pk);
+    cb_varint(&e->sec[S_PKS], n);
+    cb_put(&e->sec[S_PKS], r->pk, n);
+  }
+}
+
+/* Clocks: row hlc delta from the previous row, site, optional seen. */
+static int encode_clocks(encoder *e, const fsi_rowchange *r) {
+  uint32_t si;
+  int rc = sitemap_index(&e->sm, r->site, &si);
+  if (rc) return rc;
+  cb_varint(&e->sec[S_CLOCKS], zz_enc((uint64_t)r->hlc - e->prev_hlc));
+  cb_varint(&e->sec[S_CLOCKS], si);
+  if (r->seen) cb_varint(&e->sec[S_CLOCKS], zz_enc((uint64_t)r->hlc - (uint64_t)r->seen));
+  e->prev_hlc = (uint64_t)r->hlc;
+  return FS_OK;
+}
+
+/* Cells: column gap and base flag, clock relative to the row's, site, and
+ * the optional base clock and site. */
+static int encode_cells(encoder *e, const fsi_rowchange *r) {
+  cbuf *cs = &e->sec[S_CELLS];
+  int prev_col = -1, rc;
+  uint32_t si;
+  for (uint16_t k = 0; k < r->ncells; k++) {
+    const fsi_cell *c = &r->cells[k];
+    int base = c->bhlc != 0 || c->bsite != 0;
+    cb_varint(cs, (uint64_t)(c->col - prev_col - 1) << 1 | (uint64_t)base);
+    cb_varint(cs, zz_enc((uint64_t)c->hlc - (uint64_t)r->hlc));
+    if ((rc = sitemap_index(&e->sm, c->site, &si))) return rc;
+    cb_varint(cs, si);
+    if (base) {
+      cb_varint(cs, zz_enc((uint64_t)c->hlc - (uint64_t)c->bhlc));
+      if ((rc = sitemap_index(&e->sm, c->bsite, &si))) return rc;
+      cb_varint(cs, si);
+    }
+    prev_col = c->col;
+  }
+  return FS_OK;
+}
+
+/* Values: a type byte each, then integers delta-coded per column, text
+ * length-prefixed, in the column's own section. */
+static void encode_values(encoder *e, const fsi_rowchange *r) {
+  for (uint16_t c = 0; c < r->nvals; c++) {
+    const fsi_value *v = &r->vals[c];
+    size_t s = e->colbase[r->table] + c;
+    cb_byte(&e->sec[S_TYPES], v->type);
+    if (v->type == FS_VAL_INT) {
+      cb_varint(&e->sec[s], zz_enc((uint64_t)v->i - (uint64_t)e->prev_int[s]));
+      e->prev_int[s] = v->i;
+    } else if (v->type == FS_VAL_TEXT) {
+      cb_varint(&e->sec[s], v->n);
+      cb_put(&e->sec[s], v->s, v->n);
+    }
+  }
+}
+
+static int encode_row(encoder *e, const fsi_rowchange *r) {
+  int rc;
+  cb_varint(&e->sec[S_ROWS], r->table);
+  cb_varint(&e->sec[S_ROWS], (uint64_t)r->cl);
+  cb_varint(&e->sec[S_ROWS], (uint64_t)r->ncells << 1 | (r->seen != 0));
+  encode_pk(e, r);
+  if ((rc = encode_clocks(e, r)) || (rc = encode_cells(e, r))) return rc;
+  encode_values(e, r);
+  return FS_OK;
+}
+
+/* Body: dictionaries, row count, then every section length-prefixed (each
+ * section is freed once copied). */
+static int encode_body(cbuf *body, const fsi_batch *b, encoder *e) {
+  cb_varint(body, b->ntables);
+  for (uint16_t t = 0; t < b->ntables; t++) {
+    const fsi_batch_table *bt = &b->tables[t];
+    size_t n = strlen(bt->name);
+    cb_varint(body, n);
+    cb_put(body, bt->name, n);
+    cb_varint(body, bt->ncols);
+    for (uint16_t c = 0; c < bt->ncols; c++) {
+      n = strlen(bt->cols[c]);
+      cb_varint(body, n);
+      cb_put(body, bt->cols[c], n);
+    }
+  }
+  cb_varint(body, e->sm.n);
+  for (size_t i = 0; i < e->sm.n; i++) cb_i64le(body, e->sm.ids[i]);
+  cb_varint(body, b->nrows);
+  for (size_t s = 0; s < e->nsec; s++) {
+    if (e->sec[s].oom) return fsi_fail(FS_ENOMEM, "out of memory encoding a batch");
+    cb_varint(body, e->sec[s].n);
+    cb_put(body, e->sec[s].p, e->sec[s].n);
+    free(e->sec[s].p);
+    e->sec[s].p = NULL;
+  }
+  if (body->oom) return fsi_fail(FS_ENOMEM, "out of memory encoding a batch");
+  if (body->n > CODEC_MAX_RAW)
+    return fsi_fail(FS_ETOOBIG, "batch encodes to %zu bytes before compression, over the %u limit",
+                    body->n, CODEC_MAX_RAW);
+  return FS_OK;
+}
+
+/* Frame: version, declared size, one zstd frame of the body. */
+static int encode_frame(const cbuf *body, uint8_t **out, size_t *outlen) {
+  cbuf head = {0};
+  cb_byte(&head, CODEC_VERSION);
+  cb_varint(&head, body->n);
+  if (head.oom) return fsi_fail(FS_ENOMEM, "out of memory encoding a batch");
+  size_t bound = ZSTD_compressBound(body->n);
+  uint8_t *dst = malloc(head.n + bound);
+  if (!dst) {
+    free(head.p);
+    return fsi_fail(FS_ENOMEM, "out of memory encoding a batch");
+  }
+  memcpy(dst, head.p, head.n);
+  size_t zn = ZSTD_compress(dst + head.n, bound, body->p, body->n, CODEC_ZSTD_LEVEL);
+  size_t hn = head.n;
+  free(head.p);
+  if (ZSTD_isError(zn)) {
+    free(dst);
+    return fsi_fail(FS_ENOMEM, "zstd could not compress a batch: %s", ZSTD_getErrorName(zn));
+  }
+  uint8_t *shrunk = realloc(dst, hn + zn);
+  if (shrunk) dst = shrunk;
+  *out = dst;
+  *outlen = hn + zn;
+  return FS_OK;
+}
+
 int fsi_codec_encode(const fsi_batch *b, uint8_t **out, size_t *outlen) {
-  size_t nsec = S_FIXED, *colbase = NULL;
-  cbuf *sec = NULL, body = {0};
-  sitemap sm = {0};
-  uint8_t *dst = NULL;
-  int64_t *prev_int = NULL;
+  encoder e;
+  cbuf body = {0};
   int rc;
 
+  memset(&e, 0, sizeof e);
   *out = NULL;
   *outlen = 0;
   if ((rc = check_encode_input(b))) goto done;
 
-  colbase = malloc((b->ntables + 1) * sizeof *colbase);
-  if (!colbase) goto oom;
+  e.nsec = S_FIXED;
+  e.colbase = malloc((b->ntables + 1) * sizeof *e.colbase);
+  if (!e.colbase) goto oom;
   for (uint16_t t = 0; t < b->ntables; t++) {
-    colbase[t] = nsec;
-    nsec += b->tables[t].ncols;
+    e.colbase[t] = e.nsec;
+    e.nsec += b->tables[t].ncols;
   }
-  sec = calloc(nsec, sizeof *sec);
-  prev_int = calloc(nsec, sizeof *prev_int);
-  if (!sec || !prev_int) goto oom;
+  e.sec = calloc(e.nsec, sizeof *e.sec);
+  e.prev_int = calloc(e.nsec, sizeof *e.prev_int);
+  if (!e.sec || !e.prev_int) goto oom;
 
-  uint64_t prev_hlc = 0, prev_uuid = 0;
-  for (size_t i = 0; i < b->nrows; i++) {
-    const fsi_rowchange *r = &b->rows[i];
-    uint32_t si;
-
-    cb_varint(&sec[S_ROWS], r->table);
-    cb_varint(&sec[S_ROWS], (uint64_t)r->cl);
-    cb_varint(&sec[S_ROWS], (uint64_t)r->ncells << 1 | (r->seen != 0));
-
-    if (fsi_util_is_uuid(r->pk)) {
-      uint8_t u[16];
-      uuid_pack(u, r->pk);
-      uint64_t pre = uuid_prefix(u);
-      cb_varint(&sec[S_PKS], 0);
-      cb_varint(&sec[S_PKS], zz_enc(pre - prev_uuid));
-      cb_put(&sec[S_UUIDS], u + 6, UUID_RAND_BYTES);
-      prev_uuid = pre;
-    } else {
-      size_t n = strlen(r->pk);
-      cb_varint(&sec[S_PKS], n);
-      cb_put(&sec[S_PKS], r->pk, n);
-    }
-
-    if ((rc = sitemap_index(&sm, r->site, &si))) goto done;
-    cb_varint(&sec[S_CLOCKS], zz_enc((uint64_t)r->hlc - prev_hlc));
-    cb_varint(&sec[S_CLOCKS], si);
-    if (r->seen) cb_varint(&sec[S_CLOCKS], zz_enc((uint64_t)r->hlc - (uint64_t)r->seen));
-    prev_hlc = (uint64_t)r->hlc;
-
-    int prev_col = -1;
-    for (uint16_t k = 0; k < r->ncells; k++) {
-      const fsi_cell *c = &r->cells[k];
-      int base = c->bhlc != 0 || c->bsite != 0;
-      cb_varint(&sec[S_CELLS], (uint64_t)(c->col - prev_col - 1) << 1 | (uint64_t)base);
-      cb_varint(&sec[S_CELLS], zz_enc((uint64_t)c->hlc - (uint64_t)r->hlc));
-      if ((rc = sitemap_index(&sm, c->site, &si))) goto done;
-      cb_varint(&sec[S_CELLS], si);
-      if (base) {
-        cb_varint(&sec[S_CELLS], zz_enc((uint64_t)c->hlc - (uint64_t)c->bhlc));
-        if ((rc = sitemap_index(&sm, c->bsite, &si))) goto done;
-        cb_varint(&sec[S_CELLS], si);
-      }
-      prev_col = c->col;
-    }
-
-    for (uint16_t c = 0; c < r->nvals; c++) {
-      const fsi_value *v = &r->vals[c];
-      size_t s = colbase[r->table] + c;
-      cb_byte(&sec[S_TYPES], v->type);
-      if (v->type == FS_VAL_INT) {
-        cb_varint(&sec[s], zz_enc((uint64_t)v->i - (uint64_t)prev_int[s]));
-        prev_int[s] = v->i;
-      } else if (v->type == FS_VAL_TEXT) {
-        cb_varint(&sec[s], v->n);
-        cb_put(&sec[s], v->s, v->n);
-      }
-    }
-  }
-
-  /* Body: dictionaries, row count, then every section length-prefixed. */
-  cb_varint(&body, b->ntables);
-  for (uint16_t t = 0; t < b->ntables; t++) {
-    const fsi_batch_table *bt = &b->tables[t];
-    size_t n = strlen(bt->name);
-    cb_varint(&body, n);
-    cb_put(&body, bt->name, n);
-    cb_varint(&body, bt->ncols);
-    for (uint16_t c = 0; c < bt->ncols; c++) {
-      n = strlen(bt->cols[c]);
-      cb_varint(&body, n);
-      cb_put(&body, bt->cols[c], n);
-    }
-  }
-  cb_varint(&body, sm.n);
-  for (size_t i = 0; i < sm.n; i++) cb_i64le(&body, sm.ids[i]);
-  cb_varint(&body, b->nrows);
-  for (size_t s = 0; s < nsec; s++) {
-    if (sec[s].oom) goto oom;
-    cb_varint(&body, sec[s].n);
-    cb_put(&body, sec[s].p, sec[s].n);
-    free(sec[s].p);
-    sec[s].p = NULL;
-  }
-  if (body.oom) goto oom;
-  if (body.n > CODEC_MAX_RAW) {
-    rc = fsi_fail(FS_ETOOBIG, "batch encodes to %zu bytes before compression, over the %u limit",
-                 body.n, CODEC_MAX_RAW);
-    goto done;
-  }
-
-  /* Frame: version, declared size, one zstd frame. */
-  {
-    cbuf head = {0};
-    cb_byte(&head, CODEC_VERSION);
-    cb_varint(&head, body.n);
-    if (head.oom) goto oom;
-    size_t bound = ZSTD_compressBound(body.n);
-    dst = malloc(head.n + bound);
-    if (!dst) {
-      free(head.p);
-      goto oom;
-    }
-    memcpy(dst, head.p, head.n);
-    size_t zn = ZSTD_compress(dst + head.n, bound, body.p, body.n, CODEC_ZSTD_LEVEL);
-    size_t hn = head.n;
-    free(head.p);
-    if (ZSTD_isError(zn)) {
-      rc = fsi_fail(FS_ENOMEM, "zstd could not compress a batch: %s", ZSTD_getErrorName(zn));
-      goto done;
-    }
-    uint8_t *shrunk = realloc(dst, hn + zn);
-    if (shrunk) dst = shrunk;
-    *out = dst;
-    *outlen = hn + zn;
-    dst = NULL;
-  }
-  rc = FS_OK;
+  for (size_t i = 0; i < b->nrows; i++)
+    if ((rc = encode_row(&e, &b->rows[i]))) goto done;
+  if ((rc = encode_body(&body, b, &e))) goto done;
+  rc = encode_frame(&body, out, outlen);
   goto done;
 
 oom:
   rc = fsi_fail(FS_ENOMEM, "out of memory encoding a batch");
 done:
-  if (sec)
-    for (size_t s = 0; s < nsec; s++) free(sec[s].p);
-  free(sec);
-  free(prev_int);
-  free(colbase);
+  encoder_free(&e);
   free(body.p);
-  free(sm.ids);
-  free(sm.slot);
-  free(dst);
   return rc;
 }
 
 /* --------------------------------------------------------------- decode */
+
+/* What decoding one body holds: the batch being filled, the sections of
+ * the body, the site dictionary and the running state of the delta codes. */
+typedef struct decoder {
+  fsi_batch *b;
+  struct fsi_arena *a;
+  rd *sec;           /* nsec sections: S_FIXED fixed ones, then one per column */
+  size_t nsec;
+  size_t *colbase;   /* colbase[t]: the first value section of table t */
+  int64_t *sites;
+  size_t nsites;
+  int64_t *prev_int; /* per value section: the previous integer */
+  uint64_t prev_hlc, prev_uuid;
+  int64_t lo, hi;    /* clock range seen so far */
+} decoder;
+
+static int decode_oom(void) { return fsi_fail(FS_ENOMEM, "out of memory decoding a batch"); }
 
 static int decode_site(rd *r, const int64_t *sites, size_t nsites, int64_t *out) {
   uint64_t v;
@@ -525,65 +582,254 @@ static int decode_site(rd *r, const int64_t *sites, size_t nsites, int64_t *out)
   return FS_OK;
 }
 
-static int decode_body(fsi_batch *b, const uint8_t *raw, size_t rawlen) {
-  struct fsi_arena *a = b->arena;
-  rd r = {raw, raw + rawlen, "dictionary", NULL, NULL};
-  rd *sec = NULL;
-  int64_t *sites = NULL, *prev_int = NULL;
-  size_t nsites = 0, nsec = S_FIXED, *colbase = NULL;
+/* The table dictionary: names, columns, and where each column's value
+ * section will sit. */
+static int decode_tables(decoder *d, rd *r) {
+  fsi_batch *b = d->b;
   uint64_t v;
   int rc;
-
-  if ((rc = rd_varint(&r, &v))) goto done;
-  if (v > FS_BATCH_MAX_TABLES) {
-    rc = fsi_fail(FS_ETOOBIG, "batch declares %llu tables, over the limit of %d",
-                 (unsigned long long)v, FS_BATCH_MAX_TABLES);
-    goto done;
-  }
+  if ((rc = rd_varint(r, &v))) return rc;
+  if (v > FS_BATCH_MAX_TABLES)
+    return fsi_fail(FS_ETOOBIG, "batch declares %llu tables, over the limit of %d",
+                   (unsigned long long)v, FS_BATCH_MAX_TABLES);
   b->ntables = (uint16_t)v;
   if (b->ntables) {
-    b->tables = fsi_arena_alloc(a, b->ntables * sizeof *b->tables);
-    colbase = malloc(b->ntables * sizeof *colbase);
-    if (!b->tables || !colbase) goto oom;
+    b->tables = fsi_arena_alloc(d->a, b->ntables * sizeof *b->tables);
+    d->colbase = malloc(b->ntables * sizeof *d->colbase);
+    if (!b->tables || !d->colbase) return decode_oom();
   }
   for (uint16_t t = 0; t < b->ntables; t++) {
     fsi_batch_table *bt = &b->tables[t];
-    if ((rc = rd_text(&r, a, 1, FS_BATCH_MAX_NAME, "table name", &bt->name, NULL)))
-      goto done;
-    if ((rc = rd_varint(&r, &v))) goto done;
-    if (v > FS_BATCH_MAX_COLS) {
-      rc = fsi_fail(FS_ETOOBIG, "batch table %s declares %llu columns, over the limit of %d",
-                   bt->name, (unsigned long long)v, FS_BATCH_MAX_COLS);
-      goto done;
-    }
+    if ((rc = rd_text(r, d->a, 1, FS_BATCH_MAX_NAME, "table name", &bt->name, NULL))) return rc;
+    if ((rc = rd_varint(r, &v))) return rc;
+    if (v > FS_BATCH_MAX_COLS)
+      return fsi_fail(FS_ETOOBIG, "batch table %s declares %llu columns, over the limit of %d",
+                     bt->name, (unsigned long long)v, FS_BATCH_MAX_COLS);
     bt->ncols = (uint16_t)v;
-    if (bt->ncols && !(bt->cols = fsi_arena_alloc(a, bt->ncols * sizeof *bt->cols))) goto oom;
+    if (bt->ncols && !(bt->cols = fsi_arena_alloc(d->a, bt->ncols * sizeof *bt->cols)))
+      return decode_oom();
     for (uint16_t c = 0; c < bt->ncols; c++)
-      if ((rc = rd_text(&r, a, 1, FS_BATCH_MAX_NAME, "column name", &bt->cols[c], NULL)))
-        goto done;
-    colbase[t] = nsec;
-    nsec += bt->ncols;
+      if ((rc = rd_text(r, d->a, 1, FS_BATCH_MAX_NAME, "column name", &bt->cols[c], NULL)))
+        return rc;
+    d->colbase[t] = d->nsec;
+    d->nsec += bt->ncols;
   }
-  if ((rc = check_dict(b, FS_ECORRUPT))) goto done;
+  return check_dict(b, FS_ECORRUPT);
+}
 
-  r.what = "site dictionary";
-  if ((rc = rd_varint(&r, &v))) goto done;
-  if (v > CODEC_MAX_SITES) {
-    rc = fsi_fail(FS_ETOOBIG, "batch declares %llu sites, over the limit of %d",
-                 (unsigned long long)v, CODEC_MAX_SITES);
-    goto done;
-  }
-  nsites = (size_t)v;
-  if ((size_t)(r.end - r.p) / 8 < nsites) {
-    rc = rd_fail(&r, FS_ECORRUPT, "truncated");
-    goto done;
-  }
-  if (nsites && !(sites = malloc(nsites * sizeof *sites))) goto oom;
-  for (size_t i = 0; i < nsites; i++, r.p += 8) {
+/* The site dictionary: a count, then 8 little-endian bytes per site. */
+static int decode_sites(decoder *d, rd *r) {
+  uint64_t v;
+  int rc;
+  r->what = "site dictionary";
+  if ((rc = rd_varint(r, &v))) return rc;
+  if (v > CODEC_MAX_SITES)
+    return fsi_fail(FS_ETOOBIG, "batch declares %llu sites, over the limit of %d",
+                   (unsigned long long)v, CODEC_MAX_SITES);
+  d->nsites = (size_t)v;
+  if ((size_t)(r->end - r->p) / 8 < d->nsites) return rd_fail(r, FS_ECORRUPT, "truncated");
+  if (d->nsites && !(d->sites = malloc(d->nsites * sizeof *d->sites))) return decode_oom();
+  for (size_t i = 0; i < d->nsites; i++, r->p += 8) {
     uint64_t u = 0;
-    for (int k = 7; k >= 0; k--) u = (u << 8) | r.p[k];
-    sites[i] = (int64_t)u;
+    for (int k = 7; k >= 0; k--) u = (u << 8) | r->p[k];
+    d->sites[i] = (int64_t)u;
   }
+  return FS_OK;
+}
+
+/* The section table: every section length-prefixed, to the body's end. */
+static int decode_sections(decoder *d, rd *r) {
+  const fsi_batch *b = d->b;
+  uint64_t v;
+  int rc;
+  d->sec = calloc(d->nsec, sizeof *d->sec);
+  d->prev_int = calloc(d->nsec, sizeof *d->prev_int);
+  if (!d->sec || !d->prev_int) return decode_oom();
+  for (size_t s = 0; s < d->nsec; s++) {
+    const uint8_t *p = NULL;
+    r->what = "section table";
+    if ((rc = rd_varint(r, &v))) return rc;
+    if (v > (uint64_t)(r->end - r->p))
+      return fsi_fail(FS_ECORRUPT, "batch truncated: a section declares %llu bytes, %zu remain",
+                     (unsigned long long)v, (size_t)(r->end - r->p));
+    if ((rc = rd_bytes(r, (size_t)v, &p))) return rc;
+    d->sec[s].p = p;
+    d->sec[s].end = p + v;
+    if (s < S_FIXED) {
+      d->sec[s].what = SECTION_NAMES[s];
+    } else {
+      uint16_t t = 0;
+      while (t + 1 < b->ntables && d->colbase[t + 1] <= s) t++;
+      d->sec[s].what = "value section";
+      d->sec[s].tab = b->tables[t].name;
+      d->sec[s].col = b->tables[t].cols[s - d->colbase[t]];
+    }
+  }
+  if (r->p != r->end)
+    return fsi_fail(FS_ECORRUPT, "batch has %zu trailing bytes after its last section",
+                   (size_t)(r->end - r->p));
+  return FS_OK;
+}
+
+/* Primary key: 0 = packed UUID, else the length of a text key. */
+static int decode_pk(decoder *d, size_t i, fsi_rowchange *row, const fsi_batch_table *bt) {
+  uint64_t v;
+  int rc;
+  if ((rc = rd_varint(&d->sec[S_PKS], &v))) return rc;
+  if (v == 0) {
+    uint64_t delta;
+    const uint8_t *rnd = NULL;
+    uint8_t u[16];
+    char *pk;
+    if ((rc = rd_varint(&d->sec[S_PKS], &delta))) return rc;
+    d->prev_uuid += zz_dec(delta);
+    if (d->prev_uuid >> 48)
+      return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a UUID timestamp out of range", i,
+                     bt->name);
+    if ((rc = rd_bytes(&d->sec[S_UUIDS], UUID_RAND_BYTES, &rnd))) return rc;
+    for (int k = 0; k < 6; k++) u[k] = (uint8_t)(d->prev_uuid >> (8 * (5 - k)));
+    memcpy(u + 6, rnd, UUID_RAND_BYTES);
+    if (!(pk = fsi_arena_alloc(d->a, UUID_TEXT_LEN + 1))) return decode_oom();
+    uuid_unpack(pk, u);
+    row->pk = pk;
+    return FS_OK;
+  }
+  const uint8_t *p = NULL;
+  if (v > FS_BATCH_MAX_PK)
+    return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a %llu-byte primary key, over %d", i,
+                   bt->name, (unsigned long long)v, FS_BATCH_MAX_PK);
+  if ((rc = rd_bytes(&d->sec[S_PKS], (size_t)v, &p))) return rc;
+  if (!fsi_util_utf8_valid((const char *)p, (size_t)v))
+    return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a primary key that is not valid UTF-8",
+                   i, bt->name);
+  if (!(row->pk = fsi_arena_strndup(d->a, (const char *)p, (size_t)v))) return decode_oom();
+  return FS_OK;
+}
+
+/* Clocks: row hlc delta from the previous row, site, optional seen. */
+static int decode_clocks(decoder *d, fsi_rowchange *row, uint64_t flags) {
+  rd *cs = &d->sec[S_CLOCKS];
+  uint64_t v;
+  int rc;
+  if ((rc = rd_varint(cs, &v))) return rc;
+  d->prev_hlc += zz_dec(v);
+  row->hlc = (int64_t)d->prev_hlc;
+  if ((rc = decode_site(cs, d->sites, d->nsites, &row->site))) return rc;
+  if (flags & 1) {
+    if ((rc = rd_varint(cs, &v))) return rc;
+    row->seen = (int64_t)((uint64_t)row->hlc - zz_dec(v));
+  }
+  if (row->hlc < d->lo) d->lo = row->hlc;
+  if (row->hlc > d->hi) d->hi = row->hlc;
+  return FS_OK;
+}
+
+/* Cells: column gap and base flag, clock relative to the row's, site, and
+ * the optional base clock and site. */
+static int decode_cells(decoder *d, size_t i, fsi_rowchange *row, const fsi_batch_table *bt) {
+  rd *cs = &d->sec[S_CELLS];
+  uint64_t v, next_col = 0;
+  int rc;
+  if (row->ncells) {
+    row->cells = fsi_arena_alloc(d->a, row->ncells * sizeof *row->cells);
+    if (!row->cells) return decode_oom();
+  }
+  for (uint16_t k = 0; k < row->ncells; k++) {
+    fsi_cell *c = &row->cells[k];
+    memset(c, 0, sizeof *c);
+    if ((rc = rd_varint(cs, &v))) return rc;
+    if ((v >> 1) >= bt->ncols - next_col)
+      return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a cell past its last column", i,
+                     bt->name);
+    c->col = (uint16_t)(next_col + (v >> 1));
+    next_col = c->col + 1u;
+    uint64_t delta;
+    if ((rc = rd_varint(cs, &delta))) return rc;
+    c->hlc = (int64_t)((uint64_t)row->hlc + zz_dec(delta));
+    if ((rc = decode_site(cs, d->sites, d->nsites, &c->site))) return rc;
+    if (v & 1) {
+      if ((rc = rd_varint(cs, &delta))) return rc;
+      c->bhlc = (int64_t)((uint64_t)c->hlc - zz_dec(delta));
+      if ((rc = decode_site(cs, d->sites, d->nsites, &c->bsite))) return rc;
+    }
+    if (c->hlc < d->lo) d->lo = c->hlc;
+    if (c->hlc > d->hi) d->hi = c->hlc;
+  }
+  return FS_OK;
+}
+
+/* Values of a live row: a type byte each, then the value from the column's
+ * own section (integers delta-coded per column, text length-prefixed). */
+static int decode_values(decoder *d, size_t i, fsi_rowchange *row, const fsi_batch_table *bt) {
+  uint64_t v;
+  int rc;
+  row->nvals = bt->ncols;
+  if (!(row->vals = fsi_arena_alloc(d->a, bt->ncols * sizeof *row->vals))) return decode_oom();
+  for (uint16_t c = 0; c < bt->ncols; c++) {
+    fsi_value *val = &row->vals[c];
+    size_t s = d->colbase[row->table] + c;
+    const uint8_t *tp = NULL;
+    memset(val, 0, sizeof *val);
+    if ((rc = rd_bytes(&d->sec[S_TYPES], 1, &tp))) return rc;
+    val->type = *tp;
+    if (val->type == FS_VAL_INT) {
+      if ((rc = rd_varint(&d->sec[s], &v))) return rc;
+      d->prev_int[s] = (int64_t)((uint64_t)d->prev_int[s] + zz_dec(v));
+      val->i = d->prev_int[s];
+    } else if (val->type == FS_VAL_TEXT) {
+      if ((rc = rd_text(&d->sec[s], d->a, 0, FS_BATCH_MAX_TEXT, "text value", &val->s, &val->n)))
+        return rc;
+    } else if (val->type != FS_VAL_NULL) {
+      return fsi_fail(FS_ECORRUPT, "batch value of %s.%s in row %zu has unknown type %u",
+                     bt->name, bt->cols[c], i, val->type);
+    }
+  }
+  return FS_OK;
+}
+
+/* Row i: its header (table, causal length, cell count and seen flag), key,
+ * clocks, cells and, when it is live, its values. */
+static int decode_row(decoder *d, size_t i) {
+  const fsi_batch *b = d->b;
+  fsi_rowchange *row = &b->rows[i];
+  uint64_t v, flags;
+  int rc;
+  if ((rc = rd_varint(&d->sec[S_ROWS], &v))) return rc;
+  if (v >= b->ntables)
+    return fsi_fail(FS_ECORRUPT, "batch row %zu refers to table %llu of %u", i,
+                   (unsigned long long)v, b->ntables);
+  row->table = (uint16_t)v;
+  const fsi_batch_table *bt = &b->tables[row->table];
+  if ((rc = rd_varint(&d->sec[S_ROWS], &v))) return rc;
+  if (v < 1 || v > INT64_MAX)
+    return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has causal length %llu, not 1..2^63-1", i,
+                   bt->name, (unsigned long long)v);
+  row->cl = (int64_t)v;
+  if ((rc = rd_varint(&d->sec[S_ROWS], &flags))) return rc;
+  if ((flags >> 1) > bt->ncols)
+    return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has %llu cells for %u columns", i,
+                   bt->name, (unsigned long long)(flags >> 1), bt->ncols);
+  row->ncells = (uint16_t)(flags >> 1);
+  if ((rc = decode_pk(d, i, row, bt)) || (rc = decode_clocks(d, row, flags)) ||
+      (rc = decode_cells(d, i, row, bt)))
+    return rc;
+  if (row->cl % 2 == 0 || bt->ncols == 0) return FS_OK;
+  return decode_values(d, i, row, bt);
+}
+
+static int decode_body(fsi_batch *b, const uint8_t *raw, size_t rawlen) {
+  rd r = {raw, raw + rawlen, "dictionary", NULL, NULL};
+  decoder d;
+  uint64_t v;
+  int rc;
+
+  memset(&d, 0, sizeof d);
+  d.b = b;
+  d.a = b->arena;
+  d.nsec = S_FIXED;
+  d.lo = INT64_MAX;
+  d.hi = INT64_MIN;
+  if ((rc = decode_tables(&d, &r)) || (rc = decode_sites(&d, &r))) goto done;
 
   r.what = "row count";
   if ((rc = rd_varint(&r, &v))) goto done;
@@ -593,198 +839,37 @@ static int decode_body(fsi_batch *b, const uint8_t *raw, size_t rawlen) {
     goto done;
   }
   size_t nrows = (size_t)v;
+  if ((rc = decode_sections(&d, &r))) goto done;
 
-  sec = calloc(nsec, sizeof *sec);
-  prev_int = calloc(nsec, sizeof *prev_int);
-  if (!sec || !prev_int) goto oom;
-  for (size_t s = 0; s < nsec; s++) {
-    const uint8_t *p = NULL;
-    r.what = "section table";
-    if ((rc = rd_varint(&r, &v))) goto done;
-    if (v > (uint64_t)(r.end - r.p)) {
-      rc = fsi_fail(FS_ECORRUPT, "batch truncated: a section declares %llu bytes, %zu remain",
-                   (unsigned long long)v, (size_t)(r.end - r.p));
-      goto done;
-    }
-    if ((rc = rd_bytes(&r, (size_t)v, &p))) goto done;
-    sec[s].p = p;
-    sec[s].end = p + v;
-    if (s < S_FIXED) {
-      sec[s].what = SECTION_NAMES[s];
-    } else {
-      uint16_t t = 0;
-      while (t + 1 < b->ntables && colbase[t + 1] <= s) t++;
-      sec[s].what = "value section";
-      sec[s].tab = b->tables[t].name;
-      sec[s].col = b->tables[t].cols[s - colbase[t]];
-    }
-  }
-  if (r.p != r.end) {
-    rc = fsi_fail(FS_ECORRUPT, "batch has %zu trailing bytes after its last section",
-                 (size_t)(r.end - r.p));
-    goto done;
-  }
-
-  if (nrows > (size_t)(sec[S_ROWS].end - sec[S_ROWS].p) / ROW_MIN_BYTES) {
+  if (nrows > (size_t)(d.sec[S_ROWS].end - d.sec[S_ROWS].p) / ROW_MIN_BYTES) {
     rc = fsi_fail(FS_ECORRUPT, "batch truncated: %zu rows do not fit in the row section",
                  nrows);
     goto done;
   }
   if (nrows) {
-    b->rows = fsi_arena_alloc(a, nrows * sizeof *b->rows);
-    if (!b->rows) goto oom;
+    b->rows = fsi_arena_alloc(d.a, nrows * sizeof *b->rows);
+    if (!b->rows) {
+      rc = decode_oom();
+      goto done;
+    }
     memset(b->rows, 0, nrows * sizeof *b->rows);
   }
-
-  uint64_t prev_hlc = 0, prev_uuid = 0;
-  int64_t lo = INT64_MAX, hi = INT64_MIN;
-  for (size_t i = 0; i < nrows; i++) {
-    fsi_rowchange *row = &b->rows[i];
-    uint64_t flags;
-
-    if ((rc = rd_varint(&sec[S_ROWS], &v))) goto done;
-    if (v >= b->ntables) {
-      rc = fsi_fail(FS_ECORRUPT, "batch row %zu refers to table %llu of %u", i,
-                   (unsigned long long)v, b->ntables);
-      goto done;
-    }
-    row->table = (uint16_t)v;
-    const fsi_batch_table *bt = &b->tables[row->table];
-    if ((rc = rd_varint(&sec[S_ROWS], &v))) goto done;
-    if (v < 1 || v > INT64_MAX) {
-      rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has causal length %llu, not 1..2^63-1",
-                   i, bt->name, (unsigned long long)v);
-      goto done;
-    }
-    row->cl = (int64_t)v;
-    if ((rc = rd_varint(&sec[S_ROWS], &flags))) goto done;
-    if ((flags >> 1) > bt->ncols) {
-      rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has %llu cells for %u columns", i,
-                   bt->name, (unsigned long long)(flags >> 1), bt->ncols);
-      goto done;
-    }
-    row->ncells = (uint16_t)(flags >> 1);
-
-    /* Primary key: 0 = packed UUID, else the length of a text key. */
-    if ((rc = rd_varint(&sec[S_PKS], &v))) goto done;
-    if (v == 0) {
-      uint64_t d;
-      const uint8_t *rnd = NULL;
-      uint8_t u[16];
-      char *pk;
-      if ((rc = rd_varint(&sec[S_PKS], &d))) goto done;
-      prev_uuid += zz_dec(d);
-      if (prev_uuid >> 48) {
-        rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a UUID timestamp out of range",
-                     i, bt->name);
-        goto done;
-      }
-      if ((rc = rd_bytes(&sec[S_UUIDS], UUID_RAND_BYTES, &rnd))) goto done;
-      for (int k = 0; k < 6; k++) u[k] = (uint8_t)(prev_uuid >> (8 * (5 - k)));
-      memcpy(u + 6, rnd, UUID_RAND_BYTES);
-      if (!(pk = fsi_arena_alloc(a, UUID_TEXT_LEN + 1))) goto oom;
-      uuid_unpack(pk, u);
-      row->pk = pk;
-    } else {
-      const uint8_t *p = NULL;
-      if (v > FS_BATCH_MAX_PK) {
-        rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a %llu-byte primary key, over %d",
-                     i, bt->name, (unsigned long long)v, FS_BATCH_MAX_PK);
-        goto done;
-      }
-      if ((rc = rd_bytes(&sec[S_PKS], (size_t)v, &p))) goto done;
-      if (!fsi_util_utf8_valid((const char *)p, (size_t)v)) {
-        rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a primary key that is not valid UTF-8",
-                     i, bt->name);
-        goto done;
-      }
-      if (!(row->pk = fsi_arena_strndup(a, (const char *)p, (size_t)v))) goto oom;
-    }
-
-    /* Clocks: row hlc delta from the previous row, site, optional seen. */
-    if ((rc = rd_varint(&sec[S_CLOCKS], &v))) goto done;
-    prev_hlc += zz_dec(v);
-    row->hlc = (int64_t)prev_hlc;
-    if ((rc = decode_site(&sec[S_CLOCKS], sites, nsites, &row->site))) goto done;
-    if (flags & 1) {
-      if ((rc = rd_varint(&sec[S_CLOCKS], &v))) goto done;
-      row->seen = (int64_t)((uint64_t)row->hlc - zz_dec(v));
-    }
-    if (row->hlc < lo) lo = row->hlc;
-    if (row->hlc > hi) hi = row->hlc;
-
-    if (row->ncells) {
-      row->cells = fsi_arena_alloc(a, row->ncells * sizeof *row->cells);
-      if (!row->cells) goto oom;
-    }
-    uint64_t next_col = 0;
-    for (uint16_t k = 0; k < row->ncells; k++) {
-      fsi_cell *c = &row->cells[k];
-      rd *cs = &sec[S_CELLS];
-      memset(c, 0, sizeof *c);
-      if ((rc = rd_varint(cs, &v))) goto done;
-      if ((v >> 1) >= bt->ncols - next_col) {
-        rc = fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a cell past its last column", i,
-                     bt->name);
-        goto done;
-      }
-      c->col = (uint16_t)(next_col + (v >> 1));
-      next_col = c->col + 1u;
-      uint64_t d;
-      if ((rc = rd_varint(cs, &d))) goto done;
-      c->hlc = (int64_t)((uint64_t)row->hlc + zz_dec(d));
-      if ((rc = decode_site(cs, sites, nsites, &c->site))) goto done;
-      if (v & 1) {
-        if ((rc = rd_varint(cs, &d))) goto done;
-        c->bhlc = (int64_t)((uint64_t)c->hlc - zz_dec(d));
-        if ((rc = decode_site(cs, sites, nsites, &c->bsite))) goto done;
-      }
-      if (c->hlc < lo) lo = c->hlc;
-      if (c->hlc > hi) hi = c->hlc;
-    }
-
-    if (row->cl % 2 == 0 || bt->ncols == 0) continue;
-    row->nvals = bt->ncols;
-    if (!(row->vals = fsi_arena_alloc(a, bt->ncols * sizeof *row->vals))) goto oom;
-    for (uint16_t c = 0; c < bt->ncols; c++) {
-      fsi_value *val = &row->vals[c];
-      size_t s = colbase[row->table] + c;
-      const uint8_t *tp = NULL;
-      memset(val, 0, sizeof *val);
-      if ((rc = rd_bytes(&sec[S_TYPES], 1, &tp))) goto done;
-      val->type = *tp;
-      if (val->type == FS_VAL_INT) {
-        if ((rc = rd_varint(&sec[s], &v))) goto done;
-        prev_int[s] = (int64_t)((uint64_t)prev_int[s] + zz_dec(v));
-        val->i = prev_int[s];
-      } else if (val->type == FS_VAL_TEXT) {
-        if ((rc = rd_text(&sec[s], a, 0, FS_BATCH_MAX_TEXT, "text value", &val->s, &val->n)))
-          goto done;
-      } else if (val->type != FS_VAL_NULL) {
-        rc = fsi_fail(FS_ECORRUPT, "batch value of %s.%s in row %zu has unknown type %u",
-                     bt->name, bt->cols[c], i, val->type);
-        goto done;
-      }
-    }
-  }
-  for (size_t s = 0; s < nsec; s++)
-    if (sec[s].p != sec[s].end) {
-      rc = rd_fail(&sec[s], FS_ECORRUPT, "has trailing bytes");
+  for (size_t i = 0; i < nrows; i++)
+    if ((rc = decode_row(&d, i))) goto done;
+  for (size_t s = 0; s < d.nsec; s++)
+    if (d.sec[s].p != d.sec[s].end) {
+      rc = rd_fail(&d.sec[s], FS_ECORRUPT, "has trailing bytes");
       goto done;
     }
   b->nrows = nrows;
-  b->hlc_min = nrows ? lo : 0;
-  b->hlc_max = nrows ? hi : 0;
+  b->hlc_min = nrows ? d.lo : 0;
+  b->hlc_max = nrows ? d.hi : 0;
   rc = FS_OK;
-  goto done;
-
-oom:
-  rc = fsi_fail(FS_ENOMEM, "out of memory decoding a batch");
 done:
-  free(sec);
-  free(sites);
-  free(prev_int);
-  free(colbase);
+  free(d.sec);
+  free(d.sites);
+  free(d.prev_int);
+  free(d.colbase);
   return rc;
 }
 

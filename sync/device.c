@@ -1,19 +1,20 @@
 /*
- * device.c — a device home: creation (store + identity) and opening.
+ * device.c — a device home: creation (store + identity), and the fs_device
+ * handle that owns an open one (deviceInt.h).
  *
  * Creation refuses to touch an existing home's store or keys.  Keys are made
  * first and removed again if the store cannot be created, so a failed init
- * leaves nothing half-made behind.
+ * leaves nothing half-made behind.  An open device holds its keys only once
+ * they were needed and wipes them when it is closed.
  */
-#include <fieldsync/device.h>
-
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "keys.h"
+#include "deviceInt.h"
 #include "engine.h"
 
 static int make_dir(const char *path) {
@@ -61,23 +62,90 @@ int fs_device_init_schema(const char *home, const char *manager, const fs_schema
   return rc;
 }
 
-int fs_device_open(fs_store **out, const char *home) {
-  return fs_device_open_schema(out, home, NULL);
-}
-
-int fs_device_open_schema(fs_store **out, const char *home, const fs_schema *schema) {
+int fs_device_open(fs_device **out, const char *home, const fs_schema *schema) {
   char store[4096];
+  fs_device *dev = NULL;
+  int rc;
   *out = NULL;
-  snprintf(store, sizeof store, "%s/store.db", home);
+  if (!home || !*home) return fsi_fail(FS_EINVAL, "no home directory given");
+  if ((size_t)snprintf(store, sizeof store, "%s/store.db", home) >= sizeof store)
+    return fsi_fail(FS_EINVAL, "the home directory path %s is too long", home);
   if (access(store, F_OK) != 0)
     return fsi_fail(FS_ENOTFOUND, "no fieldsync store in %s: run `fieldsync init --manager "
                                  "NAME` first",
                    home);
-  int rc = fs_store_open(out, store, schema, 0);
-  if (!rc && fs_store_hq_site(*out) == fs_store_site(*out)) {
-    fs_store_close(*out);
-    *out = NULL;
-    return fsi_fail(FS_EINVAL, "%s is a head-office store; use fieldsync-server with it", home);
+  if (!(dev = calloc(1, sizeof *dev)) || !(dev->home = strdup(home))) {
+    rc = fsi_fail(FS_ENOMEM, "out of memory");
+    goto done;
   }
-  return rc;
+  if ((rc = fs_store_open(&dev->st, store, schema, 0))) goto done;
+  if (fs_store_hq_site(dev->st) == fs_store_site(dev->st))
+    rc = fsi_fail(FS_EINVAL, "%s is a head-office store; use fieldsync-server with it", home);
+done:
+  if (rc) {
+    fs_device_close(dev);
+    return rc;
+  }
+  *out = dev;
+  return FS_OK;
+}
+
+void fs_device_close(fs_device *dev) {
+  if (!dev) return;
+  fs_store_close(dev->st);
+  fsi_keys_wipe(&dev->keys);
+  free(dev->home);
+  free(dev);
+}
+
+fs_store *fs_device_store(fs_device *dev) { return dev ? dev->st : NULL; }
+
+const char *fs_device_home(const fs_device *dev) { return dev ? dev->home : NULL; }
+
+int fsi_device_keys(fs_device *dev, const fsi_keys **out) {
+  char dir[4200];
+  *out = NULL;
+  if (!dev->has_keys) {
+    snprintf(dir, sizeof dir, "%s/keys", dev->home);
+    int rc = fsi_keys_load(&dev->keys, dir);
+    if (rc) return rc;
+    dev->has_keys = 1;
+  }
+  *out = &dev->keys;
+  return FS_OK;
+}
+
+/* ------------------------------------------------------ versioned structs */
+
+/* The size of the caller's version of the struct. */
+static int their_size(size_t *out, const void *theirs, const fsi_versions *v) {
+  unsigned version;
+  memcpy(&version, theirs, sizeof version); /* the first member of every one */
+  if (version == 0)
+    return fsi_fail(FS_EINVAL, "%s.version is 0: initialise the struct with its _INIT macro",
+                    v->what);
+  if (version > v->nversions)
+    return fsi_fail(FS_EVERSION, "%s version %u is newer than this fieldsync library (%s) knows "
+                                 "(%u); the program was built with newer headers",
+                    v->what, version, FS_VERSION_STRING, v->nversions);
+  *out = v->sizes[version - 1];
+  return FS_OK;
+}
+
+int fsi_device_struct_in(void *mine, size_t mine_size, const void *theirs, const fsi_versions *v) {
+  size_t n = 0;
+  int rc = their_size(&n, theirs, v);
+  if (rc) return rc;
+  memset(mine, 0, mine_size);
+  memcpy(mine, theirs, n);
+  return FS_OK;
+}
+
+int fsi_device_struct_out(void *theirs, const void *mine, const fsi_versions *v) {
+  size_t n = 0;
+  int rc = their_size(&n, theirs, v);
+  if (rc) return rc;
+  memcpy((unsigned char *)theirs + sizeof(unsigned), (const unsigned char *)mine + sizeof(unsigned),
+         n - sizeof(unsigned));
+  return FS_OK;
 }

@@ -8,11 +8,22 @@
  * them deterministically (per-column last-writer-wins on (hlc, site)).
  *
  * Conventions (see STYLE.md):
- *  - handles are opaque; out-parameters come first; `T **out` means the caller
- *    owns the result and releases it with the matching _free/_close (which all
- *    accept NULL);
+ *  - handles are opaque; out-parameters come first, before the handle
+ *    (`int fs_x(T *out, handle, ...)`); `T **out` means the caller owns the
+ *    result and releases it with the matching _close (a handle) or fs_free
+ *    (every other caller-owned result: strings, documents), all of which
+ *    accept NULL.  Each function says which it is; on failure a `T **out`
+ *    is set to NULL;
  *  - every function returning int returns FS_OK (0) or a negative fs_err, and
  *    on failure fs_errmsg() holds one human sentence for this thread;
+ *  - threads: a handle (fs_store, fs_device) is used by one thread at a
+ *    time; a program that calls one handle from several threads serialises
+ *    those calls itself.  Different handles may be used on different threads
+ *    at the same time, also two handles on one store file (SQLite's locking
+ *    orders their writes, and each write transaction starts from what the
+ *    file holds).  fs_errmsg() is per thread.  The only state shared by
+ *    all handles is the one-time initialisation of libsodium and libcurl,
+ *    made safely on first use;
  *  - money is int64 minor units plus an ISO currency code; time is int64
  *    milliseconds since the Unix epoch; ids are UUIDv7 text (36 chars).
  */
@@ -64,7 +75,8 @@ typedef enum fs_err {
   FS_EIO = -12,       /* file system or SQLite I/O error */
   FS_EREVOKED = -13,  /* this device was revoked by head office */
   FS_ETOOBIG = -14,   /* input over a documented size limit */
-  FS_EBUSY = -15      /* busy right now (a bounded resource): try again shortly */
+  FS_EBUSY = -15,     /* busy right now (a bounded resource): try again shortly */
+  FS_ECANCELED = -16  /* the application's progress callback asked to stop */
 } fs_err;
 
 /* The human sentence describing the last failure on this thread ("" if
@@ -156,8 +168,10 @@ FS_EXTERN int64_t fs_store_site(const fs_store *st);
 FS_EXTERN const char *fs_store_device_id(const fs_store *st);
 
 /* Key/value settings kept in the store (manager, server url, cursors...).
- * fs_store_get returns FS_ENOTFOUND when unset; *out is caller-owned. */
-FS_EXTERN int fs_store_get(fs_store *st, const char *key, char **out);
+ * fs_store_get copies the value into *out (caller-owned, free with
+ * fs_free); FS_ENOTFOUND (and *out NULL) when unset.  fs_store_set with
+ * value NULL unsets. */
+FS_EXTERN int fs_store_get(char **out, fs_store *st, const char *key);
 FS_EXTERN int fs_store_set(fs_store *st, const char *key, const char *value);
 
 /* The highest db_version of this store (bumped once per write transaction). */
@@ -187,13 +201,13 @@ typedef struct fs_field {
   const char *value; /* text form; NULL = SQL NULL */
 } fs_field;
 
-/* Insert a row into a synced table with a fresh UUIDv7 id (written to
- * id_out).  The write policy applies: a device write to a head-office table
- * is FS_EPERM; domain validation (required fields, enums, customer exists,
- * text length, valid UTF-8) is FS_EINVAL/FS_ENOTFOUND.  Nothing is written
- * on failure. */
-FS_EXTERN int fs_insert(fs_store *st, const char *table, const fs_field *fields,
-              size_t n, char id_out[FS_ID_SIZE]);
+/* Insert a row into a synced table with a fresh UUIDv7 id, written to
+ * id_out (the caller's buffer; may be NULL).  The write policy applies: a
+ * device write to a head-office table is FS_EPERM; domain validation
+ * (required fields, enums, customer exists, text length, valid UTF-8) is
+ * FS_EINVAL/FS_ENOTFOUND.  Nothing is written on failure. */
+FS_EXTERN int fs_insert(char id_out[FS_ID_SIZE], fs_store *st, const char *table,
+                        const fs_field *fields, size_t n);
 /* Set some columns of a row.  Same errors as fs_insert; FS_ENOTFOUND if the
  * row does not exist. */
 FS_EXTERN int fs_update(fs_store *st, const char *table, const char *id,
@@ -205,11 +219,12 @@ FS_EXTERN int fs_delete(fs_store *st, const char *table, const char *id);
 
 /* An order line for `sku` on a draft order; the unit price is a snapshot of
  * the synced price list for the order's currency at this moment.
- * discount_bp: line discount in basis points (0..10000).  FS_ENOTFOUND for
+ * discount_bp: line discount in basis points (0..10000).  The new line's
+ * id goes to id_out (the caller's buffer; may be NULL).  FS_ENOTFOUND for
  * an unknown order or SKU (or no price in the currency), FS_EINVAL for
  * qty <= 0, FS_ECONFLICT when the order is no longer a draft. */
-FS_EXTERN int fs_order_line_add(fs_store *st, const char *order_id, const char *sku,
-                      int64_t qty, int64_t discount_bp, char id_out[FS_ID_SIZE]);
+FS_EXTERN int fs_order_line_add(char id_out[FS_ID_SIZE], fs_store *st, const char *order_id,
+                                const char *sku, int64_t qty, int64_t discount_bp);
 /* draft -> submitted; FS_EINVAL for an order without lines, FS_ECONFLICT when
  * not a draft. */
 FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
@@ -217,7 +232,8 @@ FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
 /* ------------------------------------------------------------- queries */
 
 /* JSON documents for the CLI and reports; *out is a caller-owned
- * NUL-terminated string (free with fs_free).  `view` is one of:
+ * NUL-terminated string (free with fs_free; NULL on failure).  `view` is
+ * one of:
  *   "customers"            array of customers (arg unused)
  *   "customer"             one customer with contacts, meetings, orders,
  *                          balances (arg = id)
@@ -228,15 +244,23 @@ FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
  *   "products"             catalog with prices
  *   "conflicts"            conflict log, newest first
  *   "refused"              changes head office refused, with reasons
+ *   "status"               device id, manager, server, last sync, pending
+ *                          and refused counts
  *   "export"               every synced table: {"table":[rows sorted by id]}
  *                          (a manager's subset of it at head office:
  *                          fs_hq_export_json in <fieldsync/server.h>)
  * FS_ENOTFOUND for an unknown id, FS_EINVAL for an unknown view. */
-FS_EXTERN int fs_view_json(fs_store *st, const char *view, const char *arg, char **out);
+FS_EXTERN int fs_view_json(char **out, fs_store *st, const char *view, const char *arg);
+
+/* Releases a caller-owned result of this library (fs_view_json's document,
+ * fs_store_get's value, ...): the one deallocator for everything that is not
+ * a handle, so a program never mixes its allocator with the library's.
+ * NULL is fine. */
 FS_EXTERN void fs_free(void *p);
 
-/* Number of locally made changes (rows) not yet acknowledged by head office. */
-FS_EXTERN int fs_pending_count(fs_store *st, int64_t *out);
+/* Number of locally made changes (rows) not yet acknowledged by head office,
+ * into *out. */
+FS_EXTERN int fs_pending_count(int64_t *out, fs_store *st);
 
 /* Resolve conflict `id` (from the "conflicts" view): keep_loser = 0 keeps
  * the winner (marks it reviewed), 1 writes the losing value back as a new

@@ -176,7 +176,7 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
   int found = find_existing(st, k->name, f, id);
   if (found < 0) return found;
   rc = found ? fs_update(st, k->table, id, fields, (size_t)n)
-             : fs_insert(st, k->table, fields, (size_t)n, NULL);
+             : fs_insert(NULL, st, k->table, fields, (size_t)n);
   if (rc) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", fs_errmsg());

@@ -188,7 +188,7 @@ int fs_hq_export_json(char **out, fs_hq *hq, const char *manager) {
   *out = NULL;
   if (manager && !*manager) return fsi_fail(FS_EINVAL, "no manager given");
   fs_hq_lock(hq);
-  rc = manager ? export_read(st, manager, &doc) : fs_view_json(st, "export", NULL, out);
+  rc = manager ? export_read(st, manager, &doc) : fs_view_json(out, st, "export", NULL);
   fs_hq_unlock(hq);
   if (rc || !manager) return rc;
   *out = cJSON_PrintUnformatted(doc);

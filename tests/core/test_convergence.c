@@ -406,7 +406,7 @@ static void op(int r) {
       rand_value(tbl, c, W[w].val[c]);
       f[c + 1] = (fs_field){tables[tbl].cols[c].name, W[w].val[c]};
     }
-    CHECK_OK(fs_insert(st, tables[tbl].name, f, (size_t)NCOLS(tbl) + 1, NULL));
+    CHECK_OK(fs_insert(NULL, st, tables[tbl].name, f, (size_t)NCOLS(tbl) + 1));
     read_replica(r);
     const arow *a = &act[ri];
     W[w].hlc = a->hlc;
@@ -432,7 +432,7 @@ static void op(int r) {
       rand_value(tbl, c, W[w].val[c]);
       f[c + 1] = (fs_field){tables[tbl].cols[c].name, W[w].val[c]};
     }
-    CHECK_OK(fs_insert(st, tables[tbl].name, f, (size_t)NCOLS(tbl) + 1, NULL));
+    CHECK_OK(fs_insert(NULL, st, tables[tbl].name, f, (size_t)NCOLS(tbl) + 1));
     read_replica(r);
     W[w].hlc = act[ri].hlc;
     W[w].site = act[ri].site;
@@ -814,10 +814,10 @@ static void run_seed(uint32_t seed, char **digest) {
   for (int w = 0; w < nw; w++) ws_add(&all, w);
   for (int r = 0; r < nrep; r++) check_replica(r, &all, "after the full exchange");
   char *first = NULL;
-  CHECK_OK(fs_view_json(rep[0], "export", NULL, &first));
+  CHECK_OK(fs_view_json(&first, rep[0], "export", NULL));
   for (int r = 1; r < nrep; r++) {
     char *e = NULL;
-    CHECK_OK(fs_view_json(rep[r], "export", NULL, &e));
+    CHECK_OK(fs_view_json(&e, rep[r], "export", NULL));
     PCHECK(first && e && !strcmp(first, e), "replica %d export differs:\n  %s\n  %s", r,
            first ? first : "", e ? e : "");
     fs_free(e);
@@ -839,7 +839,7 @@ static void run_seed(uint32_t seed, char **digest) {
     size_t len = 0;
     for (int r = 0; r < nrep; r++) {
       char *e = NULL;
-      CHECK_OK(fs_view_json(rep[r], "export", NULL, &e));
+      CHECK_OK(fs_view_json(&e, rep[r], "export", NULL));
       size_t n = e ? strlen(e) : 0;
       char *nb = realloc(buf, len + n + 2);
       if (!nb) abort();

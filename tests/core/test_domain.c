@@ -28,8 +28,9 @@
 
 typedef struct env {
   char *dir;
+  fs_device *device;
   fs_hq *office;
-  fs_store *dev, *hq; /* hq: the office's central replica */
+  fs_store *dev, *hq; /* dev: the device's store; hq: the office's central replica */
 } env;
 
 /* Writes text to dir/name, with CRLF line ends when crlf is set. */
@@ -93,7 +94,8 @@ static void env_setup(env *e) {
   snprintf(home, sizeof home, "%s/home", e->dir);
   snprintf(hq, sizeof hq, "%s/hq", e->dir);
   CHECK_OK(fs_device_init(home, "alice"));
-  CHECK_OK(fs_device_open(&e->dev, home));
+  CHECK_OK(fs_device_open(&e->device, home, NULL));
+  e->dev = fs_device_store(e->device);
   CHECK(mkdir(hq, 0700) == 0);
   CHECK_OK(fs_hq_create(hq));
   CHECK_OK(fs_hq_open(&e->office, hq));
@@ -111,7 +113,7 @@ static void env_setup(env *e) {
 }
 
 static void env_teardown(env *e) {
-  fs_store_close(e->dev);
+  fs_device_close(e->device);
   fs_hq_close(e->office);
   tu_rmrf(e->dir);
   free(e->dir);
@@ -119,7 +121,7 @@ static void env_teardown(env *e) {
 
 static cJSON *view(fs_store *st, const char *name, const char *arg) {
   char *j = NULL;
-  CHECK_OK(fs_view_json(st, name, arg, &j));
+  CHECK_OK(fs_view_json(&j, st, name, arg));
   cJSON *doc = j ? cJSON_Parse(j) : NULL;
   CHECK(doc != NULL);
   fs_free(j);
@@ -143,7 +145,7 @@ static int nproducts(fs_store *st) {
 }
 
 static void add_customer(env *e, const char *name, char id[FS_ID_SIZE]) {
-  CHECK_OK(fs_insert(e->dev, "customers", (fs_field[]){{"name", name}}, 1, id));
+  CHECK_OK(fs_insert(id, e->dev, "customers", (fs_field[]){{"name", name}}, 1));
 }
 
 /* ------------------------------------------------------------- tests */
@@ -185,28 +187,28 @@ static void test_customer_defaults_and_validation(void) {
   cJSON_Delete(c);
 
   int64_t dbv = fs_store_db_version(e.dev);
-  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", "X"}, {"status", "vip"}}, 2, NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "customers", (fs_field[]){{"name", "X"}, {"status", "vip"}}, 2),
             FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "prospect, active, key, lost");
-  CHECK_ERR(fs_insert(e.dev, "customers",
-                      (fs_field[]){{"name", "X"}, {"email", "no-at.example.com"}}, 2, NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "customers",
+                      (fs_field[]){{"name", "X"}, {"email", "no-at.example.com"}}, 2),
             FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "email");
-  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", "X"}, {"country", "de"}}, 2, NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "customers", (fs_field[]){{"name", "X"}, {"country", "de"}}, 2),
             FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "country");
   CHECK_ERR(fs_update(e.dev, "customers", id, (fs_field[]){{"status", "gone"}}, 1), FS_EINVAL);
-  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"city", "Nowhere"}}, 1, NULL), FS_EINVAL);
+  CHECK_ERR(fs_insert(NULL, e.dev, "customers", (fs_field[]){{"city", "Nowhere"}}, 1), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "name");
   char longname[202];
   memset(longname, 'n', 201);
   longname[201] = '\0';
-  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", longname}}, 1, NULL), FS_EINVAL);
+  CHECK_ERR(fs_insert(NULL, e.dev, "customers", (fs_field[]){{"name", longname}}, 1), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "too long");
   longname[200] = '\0'; /* exactly the limit is fine */
-  CHECK_OK(fs_insert(e.dev, "customers", (fs_field[]){{"name", longname}}, 1, NULL));
+  CHECK_OK(fs_insert(NULL, e.dev, "customers", (fs_field[]){{"name", longname}}, 1));
   dbv++;
-  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", "Bad \xc3\x28 text"}}, 1, NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "customers", (fs_field[]){{"name", "Bad \xc3\x28 text"}}, 1),
             FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "UTF-8");
   CHECK_ERR(fs_update(e.dev, "customers", id, (fs_field[]){{"city", "\xff"}}, 1), FS_EINVAL);
@@ -225,30 +227,29 @@ static void test_unknown_customer(void) {
   env_setup(&e);
   char ghost[FS_ID_SIZE];
   fs_uuid7(ghost);
-  CHECK_ERR(fs_insert(e.dev, "contacts", (fs_field[]){{"customer_id", ghost}, {"name", "Eve"}}, 2,
-                      NULL),
-            FS_ENOTFOUND);
+  CHECK_ERR(
+      fs_insert(NULL, e.dev, "contacts", (fs_field[]){{"customer_id", ghost}, {"name", "Eve"}}, 2),
+      FS_ENOTFOUND);
   CHECK_CONTAINS(fs_errmsg(), ghost);
-  CHECK_ERR(fs_insert(e.dev, "meetings",
-                      (fs_field[]){{"customer_id", ghost}, {"at", "2026-01-05T08:00:00Z"}}, 2,
-                      NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "meetings",
+                      (fs_field[]){{"customer_id", ghost}, {"at", "2026-01-05T08:00:00Z"}}, 2),
             FS_ENOTFOUND);
-  CHECK_ERR(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", ghost}}, 1, NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "orders", (fs_field[]){{"customer_id", ghost}}, 1),
             FS_ENOTFOUND);
   char id[FS_ID_SIZE], k[FS_ID_SIZE];
   add_customer(&e, "Acme", id);
-  CHECK_OK(fs_insert(e.dev, "contacts", (fs_field[]){{"customer_id", id}, {"name", "Eve"}}, 2, k));
+  CHECK_OK(fs_insert(k, e.dev, "contacts", (fs_field[]){{"customer_id", id}, {"name", "Eve"}}, 2));
   CHECK_ERR(fs_update(e.dev, "contacts", k, (fs_field[]){{"customer_id", ghost}}, 1),
             FS_ENOTFOUND);
   char m[FS_ID_SIZE];
-  CHECK_OK(fs_insert(e.dev, "meetings",
-                     (fs_field[]){{"customer_id", id}, {"at", "2026-01-05T08:00:00Z"}}, 2, m));
+  CHECK_OK(fs_insert(m, e.dev, "meetings",
+                     (fs_field[]){{"customer_id", id}, {"at", "2026-01-05T08:00:00Z"}}, 2));
   cJSON *c = view(e.dev, "customer", id);
   const cJSON *ms = cJSON_GetObjectItemCaseSensitive(c, "meetings");
   CHECK_EQ_INT(cJSON_GetArraySize(ms), 1);
   CHECK_STR(jstr(cJSON_GetArrayItem(ms, 0), "kind"), "visit"); /* default */
   cJSON_Delete(c);
-  CHECK_ERR(fs_view_json(e.dev, "customer", ghost, &(char *){NULL}), FS_ENOTFOUND);
+  CHECK_ERR(fs_view_json(&(char *){NULL}, e.dev, "customer", ghost), FS_ENOTFOUND);
   env_teardown(&e);
 }
 
@@ -257,8 +258,8 @@ static void test_device_write_policy(void) {
   env_setup(&e);
   char id[FS_ID_SIZE];
   add_customer(&e, "Acme", id);
-  CHECK_ERR(fs_insert(e.dev, "products", (fs_field[]){{"sku", "Z"}, {"name", "Z"}, {"active", "1"}},
-                      3, NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "products",
+                      (fs_field[]){{"sku", "Z"}, {"name", "Z"}, {"active", "1"}}, 3),
             FS_EPERM);
   CHECK_CONTAINS(fs_errmsg(), "head-office");
   cJSON *doc = view(e.dev, "products", NULL);
@@ -268,7 +269,7 @@ static void test_device_write_policy(void) {
   cJSON_Delete(doc);
   CHECK_ERR(fs_update(e.dev, "customers", id, (fs_field[]){{"manager", "bob"}}, 1), FS_EPERM);
   CHECK_CONTAINS(fs_errmsg(), "head office");
-  CHECK_ERR(fs_insert(e.dev, "customers", (fs_field[]){{"name", "B"}, {"manager", "bob"}}, 2, NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "customers", (fs_field[]){{"name", "B"}, {"manager", "bob"}}, 2),
             FS_EPERM);
   cJSON *c = view(e.dev, "customer", id);
   CHECK_STR(jstr(c, "manager"), "alice");
@@ -282,27 +283,27 @@ static void test_orders(void) {
   env_setup(&e);
   char cust[FS_ID_SIZE], ord[FS_ID_SIZE], l1[FS_ID_SIZE], l2[FS_ID_SIZE];
   add_customer(&e, "Acme", cust);
-  CHECK_ERR(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"status", "submitted"}},
-                      2, NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "orders",
+                      (fs_field[]){{"customer_id", cust}, {"status", "submitted"}}, 2),
             FS_EINVAL);
-  CHECK_OK(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1, ord));
+  CHECK_OK(fs_insert(ord, e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1));
   CHECK_ERR(fs_order_submit(e.dev, ord), FS_EINVAL); /* no lines */
   CHECK_CONTAINS(fs_errmsg(), "no lines");
-  CHECK_ERR(fs_order_line_add(e.dev, ord, "NOPE-9", 1, 0, NULL), FS_ENOTFOUND);
+  CHECK_ERR(fs_order_line_add(NULL, e.dev, ord, "NOPE-9", 1, 0), FS_ENOTFOUND);
   CHECK_CONTAINS(fs_errmsg(), "NOPE-9");
-  CHECK_ERR(fs_order_line_add(e.dev, ord, "A-1", 0, 0, NULL), FS_EINVAL);
-  CHECK_ERR(fs_order_line_add(e.dev, ord, "A-1", -2, 0, NULL), FS_EINVAL);
-  CHECK_ERR(fs_order_line_add(e.dev, ord, "A-1", 1, 10001, NULL), FS_EINVAL);
-  CHECK_ERR(fs_order_line_add(e.dev, ord, "C-3", 1, 0, NULL), FS_EINVAL); /* inactive */
+  CHECK_ERR(fs_order_line_add(NULL, e.dev, ord, "A-1", 0, 0), FS_EINVAL);
+  CHECK_ERR(fs_order_line_add(NULL, e.dev, ord, "A-1", -2, 0), FS_EINVAL);
+  CHECK_ERR(fs_order_line_add(NULL, e.dev, ord, "A-1", 1, 10001), FS_EINVAL);
+  CHECK_ERR(fs_order_line_add(NULL, e.dev, ord, "C-3", 1, 0), FS_EINVAL); /* inactive */
   char ghost[FS_ID_SIZE];
   fs_uuid7(ghost);
-  CHECK_ERR(fs_order_line_add(e.dev, ghost, "A-1", 1, 0, NULL), FS_ENOTFOUND);
-  CHECK_OK(fs_order_line_add(e.dev, ord, "A-1", 2, 0, l1));
+  CHECK_ERR(fs_order_line_add(NULL, e.dev, ghost, "A-1", 1, 0), FS_ENOTFOUND);
+  CHECK_OK(fs_order_line_add(l1, e.dev, ord, "A-1", 2, 0));
 
   /* head office raises the price; the line keeps its snapshot */
   import(&e, "prices", "sku,currency,price\nA-1,EUR,15.00\n", 1);
   pull(&e);
-  CHECK_OK(fs_order_line_add(e.dev, ord, "A-1", 3, 1000, l2));
+  CHECK_OK(fs_order_line_add(l2, e.dev, ord, "A-1", 3, 1000));
   CHECK_OK(fs_update(e.dev, "orders", ord, (fs_field[]){{"discount_bp", "1000"}}, 1));
   cJSON *o = view(e.dev, "order", ord);
   const cJSON *lines = cJSON_GetObjectItemCaseSensitive(o, "lines");
@@ -336,7 +337,7 @@ static void test_orders(void) {
   CHECK_EQ_INT(jnum(o, "total"), 8145); /* (50.00 + 40.50) less 10 % */
   cJSON_Delete(o);
   int64_t dbv = fs_store_db_version(e.dev);
-  CHECK_ERR(fs_order_line_add(e.dev, ord, "A-1", 1, 0, NULL), FS_ECONFLICT);
+  CHECK_ERR(fs_order_line_add(NULL, e.dev, ord, "A-1", 1, 0), FS_ECONFLICT);
   CHECK_ERR(fs_update(e.dev, "order_lines", l1, (fs_field[]){{"qty", "9"}}, 1), FS_ECONFLICT);
   CHECK_ERR(fs_delete(e.dev, "order_lines", l2), FS_ECONFLICT);
   CHECK_ERR(fs_update(e.dev, "orders", ord, (fs_field[]){{"discount_bp", "0"}}, 1), FS_ECONFLICT);
@@ -466,7 +467,8 @@ static void test_hq_assign(void) {
   env_setup(&e);
   char cust[FS_ID_SIZE], k[FS_ID_SIZE];
   add_customer(&e, "Acme", cust);
-  CHECK_OK(fs_insert(e.dev, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2, k));
+  CHECK_OK(
+      fs_insert(k, e.dev, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2));
   push(&e);
   /* head office has sent everything: the cursor is at the end */
   fsi_merge_cursor c = {0, -1, ""}, next;
@@ -528,12 +530,12 @@ static void test_price_snapshot_per_currency(void) {
   char cust[FS_ID_SIZE], sek[FS_ID_SIZE], pln[FS_ID_SIZE], eur[FS_ID_SIZE], l[FS_ID_SIZE];
   add_customer(&e, "Nordic AB", cust);
   CHECK_OK(
-      fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"currency", "SEK"}}, 2, sek));
+      fs_insert(sek, e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"currency", "SEK"}}, 2));
   CHECK_OK(
-      fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"currency", "PLN"}}, 2, pln));
-  CHECK_OK(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1, eur));
+      fs_insert(pln, e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"currency", "PLN"}}, 2));
+  CHECK_OK(fs_insert(eur, e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1));
 
-  CHECK_OK(fs_order_line_add(e.dev, sek, "A-1", 2, 0, l));
+  CHECK_OK(fs_order_line_add(l, e.dev, sek, "A-1", 2, 0));
   cJSON *o = view(e.dev, "order", sek);
   CHECK_STR(jstr(o, "currency"), "SEK");
   const cJSON *line = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "lines"), 0);
@@ -554,22 +556,22 @@ static void test_price_snapshot_per_currency(void) {
   cJSON_Delete(ex);
 
   /* B-2: 3.00 EUR and 13.99 PLN, no SEK price. */
-  CHECK_OK(fs_order_line_add(e.dev, pln, "B-2", 1, 0, l));
+  CHECK_OK(fs_order_line_add(l, e.dev, pln, "B-2", 1, 0));
   o = view(e.dev, "order", pln);
   CHECK_EQ_INT(
       jnum(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "lines"), 0), "unit_price"),
       1399);
   cJSON_Delete(o);
-  CHECK_OK(fs_order_line_add(e.dev, eur, "B-2", 1, 0, l));
+  CHECK_OK(fs_order_line_add(l, e.dev, eur, "B-2", 1, 0));
   o = view(e.dev, "order", eur);
   CHECK_EQ_INT(
       jnum(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "lines"), 0), "unit_price"), 300);
   cJSON_Delete(o);
   int64_t dbv = fs_store_db_version(e.dev);
-  CHECK_ERR(fs_order_line_add(e.dev, sek, "B-2", 1, 0, NULL), FS_ENOTFOUND);
+  CHECK_ERR(fs_order_line_add(NULL, e.dev, sek, "B-2", 1, 0), FS_ENOTFOUND);
   CHECK_CONTAINS(fs_errmsg(), "no price in SEK");
-  CHECK_ERR(fs_insert(e.dev, "order_lines",
-                      (fs_field[]){{"order_id", sek}, {"sku", "B-2"}, {"qty", "1"}}, 3, NULL),
+  CHECK_ERR(fs_insert(NULL, e.dev, "order_lines",
+                      (fs_field[]){{"order_id", sek}, {"sku", "B-2"}, {"qty", "1"}}, 3),
             FS_ENOTFOUND);
   CHECK_EQ_INT(fs_store_db_version(e.dev), dbv);
   o = view(e.dev, "order", sek);
@@ -646,7 +648,7 @@ static void check_rule(int line, fs_store *st, const rule *r, const char *cust, 
   char id[FS_ID_SIZE];
   int64_t dbv = fs_store_db_version(st);
   size_t n = with_field(f, base_fields(f, r->table, cust, ord), r->col, r->bad);
-  int rc = fs_insert(st, r->table, f, n, NULL);
+  int rc = fs_insert(NULL, st, r->table, f, n);
   tu_checks++;
   if (rc != FS_EINVAL || (r->insert_needle && !strstr(fs_errmsg(), r->insert_needle)))
     tu_fail(__FILE__, line, "insert %s.%s = \"%.20s\": %d (%s), expected FS_EINVAL naming \"%s\"",
@@ -654,7 +656,7 @@ static void check_rule(int line, fs_store *st, const rule *r, const char *cust, 
             r->insert_needle ? r->insert_needle : "");
   /* a valid row, then the same value by update */
   n = base_fields(f, r->table, cust, ord);
-  rc = fs_insert(st, r->table, f, n, id);
+  rc = fs_insert(id, st, r->table, f, n);
   tu_checks++;
   if (rc != FS_OK) {
     tu_fail(__FILE__, line, "insert a valid %s row: %d (%s)", r->table, rc, fs_errmsg());
@@ -679,7 +681,7 @@ static void check_rule(int line, fs_store *st, const rule *r, const char *cust, 
               fs_errmsg());
     if (strcmp(r->table, "products") != 0) { /* products: the SKU is unique */
       n = with_field(f, base_fields(f, r->table, cust, ord), r->col, r->good);
-      rc = fs_insert(st, r->table, f, n, NULL);
+      rc = fs_insert(NULL, st, r->table, f, n);
       tu_checks++;
       if (rc != FS_OK)
         tu_fail(__FILE__, line, "insert %s.%s = \"%.20s\": %d (%s)", r->table, r->col, r->good, rc,
@@ -693,22 +695,22 @@ static void test_line_qty_on_insert_and_update(void) {
   env_setup(&e);
   char cust[FS_ID_SIZE], ord[FS_ID_SIZE], l[FS_ID_SIZE];
   add_customer(&e, "Acme", cust);
-  CHECK_OK(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1, ord));
+  CHECK_OK(fs_insert(ord, e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1));
   int64_t dbv = fs_store_db_version(e.dev);
   /* the write path itself, not only fs_order_line_add's own check */
   static const char *const bad[] = {"0", "-1", "-9223372036854775808", NULL};
   for (size_t i = 0; bad[i]; i++) {
-    CHECK_ERR(fs_insert(e.dev, "order_lines",
-                        (fs_field[]){{"order_id", ord}, {"sku", "A-1"}, {"qty", bad[i]}}, 3, NULL),
+    CHECK_ERR(fs_insert(NULL, e.dev, "order_lines",
+                        (fs_field[]){{"order_id", ord}, {"sku", "A-1"}, {"qty", bad[i]}}, 3),
               FS_EINVAL);
     CHECK_CONTAINS(fs_errmsg(), "positive");
   }
   CHECK_ERR(
-      fs_insert(e.dev, "order_lines", (fs_field[]){{"order_id", ord}, {"sku", "A-1"}}, 2, NULL),
+      fs_insert(NULL, e.dev, "order_lines", (fs_field[]){{"order_id", ord}, {"sku", "A-1"}}, 2),
       FS_EINVAL); /* no quantity at all */
   CHECK_EQ_INT(fs_store_db_version(e.dev), dbv);
-  CHECK_OK(fs_insert(e.dev, "order_lines",
-                     (fs_field[]){{"order_id", ord}, {"sku", "A-1"}, {"qty", "3"}}, 3, l));
+  CHECK_OK(fs_insert(l, e.dev, "order_lines",
+                     (fs_field[]){{"order_id", ord}, {"sku", "A-1"}, {"qty", "3"}}, 3));
   dbv = fs_store_db_version(e.dev);
   for (size_t i = 0; bad[i]; i++) {
     CHECK_ERR(fs_update(e.dev, "order_lines", l, (fs_field[]){{"qty", bad[i]}}, 1), FS_EINVAL);
@@ -733,7 +735,7 @@ static void test_every_rule_on_insert_and_update(void) {
   env_setup(&e);
   char cust[FS_ID_SIZE], ord[FS_ID_SIZE];
   add_customer(&e, "Acme", cust);
-  CHECK_OK(fs_insert(e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1, ord));
+  CHECK_OK(fs_insert(ord, e.dev, "orders", (fs_field[]){{"customer_id", cust}}, 1));
   char n201[202], n101[102], t4001[4002], c41[42];
   memset(n201, 'n', 201);
   n201[201] = '\0';

@@ -20,7 +20,7 @@ static const fs_schema schema = {"faults", 1, tables, 1};
 
 static char *export_of(fs_store *st) {
   char *e = NULL;
-  CHECK_OK(fs_view_json(st, "export", NULL, &e));
+  CHECK_OK(fs_view_json(&e, st, "export", NULL));
   return e;
 }
 
@@ -41,14 +41,14 @@ static void test_capture_disk_full(void) {
   fs_store *st = NULL;
   CHECK_OK(fs_store_open(&st, ":memory:", &schema, FS_OPEN_CREATE));
   if (!st) return;
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"name", "kept"}, {"n", "1"}}, 2, NULL));
+  CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"name", "kept"}, {"n", "1"}}, 2));
   char *before = export_of(st);
   int64_t v0 = fs_store_db_version(st), clock0 = st->clock.last, seq0 = st->seq;
   cap_pages(st, 20);
   CHECK_OK(fs_tx_begin(st));
   int rc = FS_OK, n = 0;
   for (; n < 1000 && rc == FS_OK; n++)
-    rc = fs_insert(st, "items", (fs_field[]){{"name", big}, {"n", "2"}}, 2, NULL);
+    rc = fs_insert(NULL, st, "items", (fs_field[]){{"name", big}, {"n", "2"}}, 2);
   CHECK_ERR(rc, FS_EIO);
   CHECK_CONTAINS(fs_errmsg(), "full");
   CHECK(n > 1); /* some rows went in before the disk filled up */
@@ -60,7 +60,7 @@ static void test_capture_disk_full(void) {
   CHECK_EQ_INT(st->clock.last, clock0);
   /* the store works on once there is room again */
   CHECK(sqlite3_exec(st->db, "PRAGMA max_page_count=1073741823", NULL, NULL, NULL) == SQLITE_OK);
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"name", "later"}, {"n", "3"}}, 2, NULL));
+  CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"name", "later"}, {"n", "3"}}, 2));
   CHECK_EQ_INT(fs_store_db_version(st), v0 + 1);
   fs_free(before);
   fs_free(after);
@@ -74,9 +74,9 @@ static void test_merge_disk_full(void) {
   if (!a || !b) goto done;
   CHECK_OK(fs_tx_begin(a));
   for (int i = 0; i < 400; i++)
-    CHECK_OK(fs_insert(a, "items", (fs_field[]){{"name", big}, {"n", "7"}}, 2, NULL));
+    CHECK_OK(fs_insert(NULL, a, "items", (fs_field[]){{"name", big}, {"n", "7"}}, 2));
   CHECK_OK(fs_tx_commit(a));
-  CHECK_OK(fs_insert(b, "items", (fs_field[]){{"name", "b's own"}, {"n", "1"}}, 2, NULL));
+  CHECK_OK(fs_insert(NULL, b, "items", (fs_field[]){{"name", "b's own"}, {"n", "1"}}, 2));
   fsi_batch *batch = fsi_change_batch_new();
   fsi_merge_cursor from = {0, -1, ""}, next;
   fsi_merge_filter f = {0, NULL, 0};

@@ -87,7 +87,7 @@ static void test_persisted_across_reopen(void) {
   setenv("FIELDSYNC_TEST_NOW_MS", future, 1);
   CHECK_OK(fs_store_open(&st, path, &schema, FS_OPEN_CREATE));
   fs_field f = {"a", "written in the future"};
-  CHECK_OK(fs_insert(st, "items", &f, 1, id1));
+  CHECK_OK(fs_insert(id1, st, "items", &f, 1));
   int64_t h1 = row_clock(st, id1);
   CHECK_EQ_INT(HLC_PHYS(h1), fut);
   fs_store_close(st);
@@ -95,7 +95,7 @@ static void test_persisted_across_reopen(void) {
 
   CHECK_OK(fs_store_open(&st, path, &schema, 0));
   f.value = "written now";
-  CHECK_OK(fs_insert(st, "items", &f, 1, id2));
+  CHECK_OK(fs_insert(id2, st, "items", &f, 1));
   int64_t h2 = row_clock(st, id2);
   CHECK(h2 > h1);
   CHECK(HLC_PHYS(h2) >= fut); /* the wall clock (now) is 30 days behind */
@@ -119,7 +119,7 @@ static void test_observed_clock_persisted(void) {
   CHECK_OK(fs_store_open(&a, ":memory:", &schema, FS_OPEN_CREATE));
   setenv("FIELDSYNC_TEST_NOW_MS", future, 1);
   fs_field f = {"a", "from a fast clock"};
-  CHECK_OK(fs_insert(a, "items", &f, 1, id));
+  CHECK_OK(fs_insert(id, a, "items", &f, 1));
   unsetenv("FIELDSYNC_TEST_NOW_MS");
   int64_t ha = row_clock(a, id);
 
@@ -140,7 +140,7 @@ static void test_observed_clock_persisted(void) {
 
   CHECK_OK(fs_store_open(&b, path, &schema, 0));
   f.value = "local after reopen";
-  CHECK_OK(fs_insert(b, "items", &f, 1, id2));
+  CHECK_OK(fs_insert(id2, b, "items", &f, 1));
   CHECK(row_clock(b, id2) > ha);
   fs_store_close(b);
   fs_store_close(a);

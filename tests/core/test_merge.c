@@ -147,7 +147,7 @@ static int64_t count(fs_store *st, const char *sql) {
 
 static char *export_of(fs_store *st) {
   char *e = NULL;
-  CHECK_OK(fs_view_json(st, "export", NULL, &e));
+  CHECK_OK(fs_view_json(&e, st, "export", NULL));
   return e;
 }
 
@@ -160,7 +160,7 @@ static void check_same_export(fs_store *a, fs_store *b) {
 
 static cJSON *view(fs_store *st, const char *name, const char *arg) {
   char *j = NULL;
-  CHECK_OK(fs_view_json(st, name, arg, &j));
+  CHECK_OK(fs_view_json(&j, st, name, arg));
   cJSON *doc = j ? cJSON_Parse(j) : NULL;
   CHECK(doc != NULL);
   fs_free(j);
@@ -190,8 +190,8 @@ static void test_later_edit_wins(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0);
   char r1[FS_ID_SIZE], r2[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}, {"b", "1"}, {"c", "keep"}}, 3, r1));
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}, {"b", "2"}}, 2, r2));
+  CHECK_OK(fs_insert(r1, a, "items", (fs_field[]){{"a", "orig"}, {"b", "1"}, {"c", "keep"}}, 3));
+  CHECK_OK(fs_insert(r2, a, "items", (fs_field[]){{"a", "orig"}, {"b", "2"}}, 2));
   sync1(a, b);
   /* r1: B edits later; r2: A edits later (so the site id does not decide) */
   set_now(T0 + 1000);
@@ -260,7 +260,7 @@ static void test_disjoint_columns_survive(void) {
     fs_field f[] = {{"customer_id", "C00001"}, {"kind", "order"},
                     {"created_at", "2026-01-05T08:00:00Z"}, {"amount", amount},
                     {"currency", "EUR"}, {"note", note}, {"qty", qty}};
-    CHECK_OK(fs_insert(a, "records", f, 7, ids[i]));
+    CHECK_OK(fs_insert(ids[i], a, "records", f, 7));
   }
   CHECK_OK(fs_tx_commit(a));
   sync1(a, b);
@@ -305,7 +305,7 @@ static void test_one_conflict_per_concurrent_edit(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0);
   char id[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}}, 1, id));
+  CHECK_OK(fs_insert(id, a, "items", (fs_field[]){{"a", "orig"}}, 1));
   sync1(a, b);
   set_now(T0 + 1000);
   CHECK_OK(fs_update(a, "items", id, (fs_field[]){{"a", "from A"}}, 1));
@@ -352,8 +352,8 @@ static void test_not_conflicts(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0);
   char r1[FS_ID_SIZE], r2[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}, {"b", "1"}}, 2, r1));
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}, {"b", "1"}}, 2, r2));
+  CHECK_OK(fs_insert(r1, a, "items", (fs_field[]){{"a", "orig"}, {"b", "1"}}, 2));
+  CHECK_OK(fs_insert(r2, a, "items", (fs_field[]){{"a", "orig"}, {"b", "1"}}, 2));
   sync1(a, b);
   /* r1: B edits after seeing A's edit, then A after seeing B's */
   set_now(T0 + 1000);
@@ -382,8 +382,8 @@ static void test_idempotent(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0);
   char id[FS_ID_SIZE], id2[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}}, 1, id));
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "doomed"}}, 1, id2));
+  CHECK_OK(fs_insert(id, a, "items", (fs_field[]){{"a", "orig"}}, 1));
+  CHECK_OK(fs_insert(id2, a, "items", (fs_field[]){{"a", "doomed"}}, 1));
   sync1(a, b);
   set_now(T0 + 1000);
   CHECK_OK(fs_update(a, "items", id, (fs_field[]){{"a", "A"}, {"c", "A only"}}, 2));
@@ -427,7 +427,7 @@ static void test_edited_50_times_ships_once(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0);
   char id[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "v0"}, {"b", "0"}}, 2, id));
+  CHECK_OK(fs_insert(id, a, "items", (fs_field[]){{"a", "v0"}, {"b", "0"}}, 2));
   fsi_merge_cursor cur = {0, -1, ""};
   sync_ex(a, b, &cur, NULL, NULL, 1000);
   for (int i = 1; i <= 50; i++) {
@@ -463,8 +463,8 @@ static void test_delete_vs_concurrent_update(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0);
   char r1[FS_ID_SIZE], r2[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}, {"b", "5"}}, 2, r1));
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}}, 1, r2));
+  CHECK_OK(fs_insert(r1, a, "items", (fs_field[]){{"a", "orig"}, {"b", "5"}}, 2));
+  CHECK_OK(fs_insert(r2, a, "items", (fs_field[]){{"a", "orig"}}, 1));
   sync1(a, b);
   /* r1: B deletes while A (not having seen it) edits */
   set_now(T0 + 1000);
@@ -520,7 +520,7 @@ static void test_lost_update_names_its_writer(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0), *c = open_mem(&schema, 0);
   char id[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}}, 1, id));
+  CHECK_OK(fs_insert(id, a, "items", (fs_field[]){{"a", "orig"}}, 1));
   sync1(a, b);
   sync1(a, c);
   set_now(T0 + 1000);
@@ -547,7 +547,7 @@ static void test_reinsert_after_delete(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0);
   char id[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "first life"}, {"b", "1"}}, 2, id));
+  CHECK_OK(fs_insert(id, a, "items", (fs_field[]){{"a", "first life"}, {"b", "1"}}, 2));
   sync1(a, b);
   CHECK_OK(fs_delete(a, "items", id));
   fsi_batch *del = fsi_change_batch_new();
@@ -562,11 +562,11 @@ static void test_reinsert_after_delete(void) {
   fsi_merge_result_free(&res);
   CHECK_EQ_INT(get_row(b, "items", id).state, ROW_TOMB);
   /* B brings the row back under the same id: a new incarnation */
-  CHECK_OK(fs_insert(b, "items", (fs_field[]){{"id", id}, {"a", "second life"}}, 2, NULL));
+  CHECK_OK(fs_insert(NULL, b, "items", (fs_field[]){{"id", id}, {"a", "second life"}}, 2));
   held h = get_row(b, "items", id);
   CHECK_EQ_INT(h.cl, 3);
   CHECK(h.isnull[1]);
-  CHECK_ERR(fs_insert(b, "items", (fs_field[]){{"id", id}, {"a", "x"}}, 2, NULL), FS_EEXIST);
+  CHECK_ERR(fs_insert(NULL, b, "items", (fs_field[]){{"id", id}, {"a", "x"}}, 2), FS_EEXIST);
   sync1(b, a);
   h = get_row(a, "items", id);
   CHECK_EQ_INT(h.state, ROW_LIVE);
@@ -587,7 +587,7 @@ static void test_concurrent_deletes(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0);
   char id[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "x"}}, 1, id));
+  CHECK_OK(fs_insert(id, a, "items", (fs_field[]){{"a", "x"}}, 1));
   sync1(a, b);
   CHECK_OK(fs_delete(a, "items", id));
   CHECK_OK(fs_delete(b, "items", id));
@@ -609,8 +609,8 @@ static void test_children_kept(void) {
   fs_store *hq = open_mem(NULL, FS_OPEN_SERVER);
   fs_store *d = open_device("alice", hq);
   char cust[FS_ID_SIZE], k1[FS_ID_SIZE], k2[FS_ID_SIZE];
-  CHECK_OK(fs_insert(d, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
-  CHECK_OK(fs_insert(d, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2, k1));
+  CHECK_OK(fs_insert(cust, d, "customers", (fs_field[]){{"name", "Acme"}}, 1));
+  CHECK_OK(fs_insert(k1, d, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2));
   CHECK_OK(fs_update(d, "customers", cust, (fs_field[]){{"city", "Gdansk"}}, 1));
   /* extraction order is by db_version: the contact now comes first */
   fsi_merge_cursor c0 = {0, -1, ""}, mid, end;
@@ -641,7 +641,7 @@ static void test_children_kept(void) {
   set_now(T0 + 1000);
   sync1(hq, d);
   CHECK_OK(fs_delete(hq, "customers", cust));
-  CHECK_OK(fs_insert(d, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Finn"}}, 2, k2));
+  CHECK_OK(fs_insert(k2, d, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Finn"}}, 2));
   sync_ex(d, hq, NULL, NULL, "alice", 1000);
   sync_ex(hq, d, NULL, "alice", NULL, 1000);
   fs_store *reps[2] = {hq, d};
@@ -670,8 +670,8 @@ static void test_child_before_parent_reaches_other_devices(void) {
   fs_store *hq = open_mem(NULL, FS_OPEN_SERVER);
   fs_store *d = open_device("alice", hq);
   char cust[FS_ID_SIZE], k1[FS_ID_SIZE];
-  CHECK_OK(fs_insert(d, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
-  CHECK_OK(fs_insert(d, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2, k1));
+  CHECK_OK(fs_insert(cust, d, "customers", (fs_field[]){{"name", "Acme"}}, 1));
+  CHECK_OK(fs_insert(k1, d, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Eve"}}, 2));
   CHECK_OK(fs_update(d, "customers", cust, (fs_field[]){{"city", "Gdansk"}}, 1));
   fsi_merge_cursor dc = {0, -1, ""};
   /* push the contact only (first batch of one row) */
@@ -686,8 +686,8 @@ static void test_child_before_parent_reaches_other_devices(void) {
   fsi_merge_result_free(&res);
   dc = next;
   /* head office writes something every device gets, after the contact */
-  CHECK_OK(fs_insert(hq, "products", (fs_field[]){{"sku", "A-1"}, {"name", "Anvil"},
-                                                  {"active", "1"}}, 3, NULL));
+  CHECK_OK(fs_insert(NULL, hq, "products", (fs_field[]){{"sku", "A-1"}, {"name", "Anvil"},
+                                                  {"active", "1"}}, 3));
   /* alice's second laptop pulls now, then again after the customer came */
   fs_store *d2 = open_device("alice", hq);
   fsi_merge_cursor pc = {0, -1, ""};
@@ -706,7 +706,7 @@ static void test_skew_bound(void) {
   set_now(T0);
   fs_store *st = open_mem(&schema, 0);
   char local[FS_ID_SIZE];
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "local"}}, 1, local));
+  CHECK_OK(fs_insert(local, st, "items", (fs_field[]){{"a", "local"}}, 1));
   const char *good = "01900000-0000-7000-8000-000000000001";
   const char *bad = "01900000-0000-7000-8000-000000000002";
   int64_t now = fsi_util_now_ms();
@@ -726,7 +726,7 @@ static void test_skew_bound(void) {
   CHECK_EQ_INT(st->clock.last, clock);
   CHECK_EQ_INT(fs_store_db_version(st), dbv);
   char after[FS_ID_SIZE];
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "after"}}, 1, after));
+  CHECK_OK(fs_insert(after, st, "items", (fs_field[]){{"a", "after"}}, 1));
   int64_t h, s;
   cell_clock(st, "items", after, 0, &h, &s);
   CHECK(h < fast);
@@ -758,9 +758,9 @@ static void test_policy_forged_hq_site(void) {
   fs_store *d = open_device("alice", hq);
   int64_t H = fs_store_site(hq);
   char prod[FS_ID_SIZE], cust[FS_ID_SIZE];
-  CHECK_OK(fs_insert(hq, "products", (fs_field[]){{"sku", "A1"}, {"name", "Chair"}, {"active", "1"}},
-                     3, prod));
-  CHECK_OK(fs_insert(d, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
+  CHECK_OK(fs_insert(prod, hq, "products",
+                     (fs_field[]){{"sku", "A1"}, {"name", "Chair"}, {"active", "1"}}, 3));
+  CHECK_OK(fs_insert(cust, d, "customers", (fs_field[]){{"name", "Acme"}}, 1));
   sync1(d, hq); /* the customer is alice's at head office */
   int64_t ph, ps, ch, cs;
   row_clock(hq, "products", prod, &ph, &ps);
@@ -806,10 +806,10 @@ static void test_policy_hq_table(void) {
   fs_store *hq = open_mem(NULL, FS_OPEN_SERVER);
   fs_store *d = open_device("alice", hq);
   char cust[FS_ID_SIZE];
-  CHECK_OK(fs_insert(d, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
-  CHECK_ERR(fs_insert(d, "products", (fs_field[]){{"sku", "X"}, {"name", "X"}, {"active", "1"}},
-                      3, NULL),
-            FS_EPERM);
+  CHECK_OK(fs_insert(cust, d, "customers", (fs_field[]){{"name", "Acme"}}, 1));
+  CHECK_ERR(
+      fs_insert(NULL, d, "products", (fs_field[]){{"sku", "X"}, {"name", "X"}, {"active", "1"}}, 3),
+      FS_EPERM);
   fsi_batch *b = fsi_change_batch_new();
   fsi_merge_cursor c0 = {0, -1, ""}, next;
   fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
@@ -877,7 +877,7 @@ static void test_policy_hq_column(void) {
   fs_store *hq = open_mem(NULL, FS_OPEN_SERVER);
   fs_store *d = open_device("alice", hq);
   char cust[FS_ID_SIZE];
-  CHECK_OK(fs_insert(d, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
+  CHECK_OK(fs_insert(cust, d, "customers", (fs_field[]){{"name", "Acme"}}, 1));
   fsi_merge_cursor dc = {0, -1, ""};
   sync_ex(d, hq, &dc, NULL, "alice", 1000);
   CHECK_STR(get_row(hq, "customers", cust).text[9], "alice");
@@ -922,8 +922,8 @@ static void test_policy_two_hq_columns(void) {
   fs_store *d = open_mem(&schema, 0);
   CHECK_OK(fs_store_set_hq_site(d, fs_store_site(hq)));
   char id[FS_ID_SIZE];
-  CHECK_OK(fs_insert(hq, "owned", (fs_field[]){{"name", "n"}, {"boss", "b1"}, {"boss2", "c1"}},
-                     3, id));
+  CHECK_OK(
+      fs_insert(id, hq, "owned", (fs_field[]){{"name", "n"}, {"boss", "b1"}, {"boss2", "c1"}}, 3));
   sync1(hq, d);
   CHECK_STR(get_row(d, "owned", id).text[1], "b1");
   fsi_merge_cursor dc = {0, -1, ""};
@@ -971,7 +971,7 @@ static void test_bounded_extraction(void) {
   for (int i = 0; i < N; i++) {
     char b[16];
     snprintf(b, sizeof b, "%d", i);
-    CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "row"}, {"b", b}}, 2, ids[i]));
+    CHECK_OK(fs_insert(ids[i], st, "items", (fs_field[]){{"a", "row"}, {"b", b}}, 2));
   }
   CHECK_OK(fs_tx_commit(st));
   CHECK_OK(fs_tx_begin(st));
@@ -1026,7 +1026,7 @@ static void test_bounded_extraction(void) {
 static void test_extract_without_filter(void) {
   set_now(T0);
   fs_store *st = open_mem(&schema, 0);
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "local"}}, 1, NULL));
+  CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"a", "local"}}, 1));
   fsi_batch *b = fsi_change_batch_new();
   fsi_merge_cursor from = {0, -1, ""}, next;
   int more = 0;
@@ -1084,8 +1084,8 @@ static void test_echo_suppression(void) {
   set_now(T0);
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0), *c = open_mem(&schema, 0);
   char id[FS_ID_SIZE];
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "x"}}, 1, id));
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "y"}}, 1, NULL));
+  CHECK_OK(fs_insert(id, a, "items", (fs_field[]){{"a", "x"}}, 1));
+  CHECK_OK(fs_insert(NULL, a, "items", (fs_field[]){{"a", "y"}}, 1));
   sync1(a, b);
   fsi_batch *bt = fsi_change_batch_new();
   fsi_merge_cursor from = {0, -1, ""}, next;
@@ -1108,7 +1108,7 @@ static void test_conflict_resolve(void) {
   fs_store *a = open_mem(&schema, 0), *b = open_mem(&schema, 0);
   char id[FS_ID_SIZE];
   set_now(T0);
-  CHECK_OK(fs_insert(a, "items", (fs_field[]){{"a", "orig"}, {"b", "1"}}, 2, id));
+  CHECK_OK(fs_insert(id, a, "items", (fs_field[]){{"a", "orig"}, {"b", "1"}}, 2));
   sync1(a, b);
   set_now(T0 + 1000);
   CHECK_OK(fs_update(a, "items", id, (fs_field[]){{"a", "A"}, {"b", "10"}}, 2));
@@ -1185,7 +1185,7 @@ static void test_resolve_restores_customer_on_device(void) {
   set_now(T0);
   fs_store *a = open_device("alice", NULL), *b = open_device("alice", NULL);
   char cust[FS_ID_SIZE];
-  CHECK_OK(fs_insert(a, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
+  CHECK_OK(fs_insert(cust, a, "customers", (fs_field[]){{"name", "Acme"}}, 1));
   sync1(a, b);
   set_now(T0 + 1000);
   CHECK_OK(fs_delete(b, "customers", cust));

@@ -192,9 +192,9 @@ static void test_tombstone_takeover(void) {
   fs_store *anna = open_device("anna", hq), *ben = open_device("ben", hq);
   fsi_merge_cursor bc = {0, -1, ""}, a0 = {0, -1, ""};
   char cust[FS_ID_SIZE], contact[FS_ID_SIZE];
-  CHECK_OK(fs_insert(ben, "customers", (fs_field[]){{"name", "Bencorp"}}, 1, cust));
+  CHECK_OK(fs_insert(cust, ben, "customers", (fs_field[]){{"name", "Bencorp"}}, 1));
   CHECK_OK(
-      fs_insert(ben, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Bo"}}, 2, contact));
+      fs_insert(contact, ben, "contacts", (fs_field[]){{"customer_id", cust}, {"name", "Bo"}}, 2));
   push(ben, hq, &bc, "ben");
   set_now(T0 + 1000);
   CHECK_OK(fs_delete(ben, "customers", cust));
@@ -240,7 +240,7 @@ static void test_tombstone_takeover(void) {
   fsi_change_batch_free(b);
 
   /* ben's device brings it back (a re-insert under the same id) */
-  CHECK_OK(fs_insert(ben, "customers", (fs_field[]){{"id", cust}, {"name", "Bencorp"}}, 2, NULL));
+  CHECK_OK(fs_insert(NULL, ben, "customers", (fs_field[]){{"id", cust}, {"name", "Bencorp"}}, 2));
   push(ben, hq, &bc, "ben");
   CHECK_EQ_INT(row_state(hq, "customers", cust), ROW_LIVE);
   CHECK_STR(text_of(hq, "customers", cust, "manager"), "ben");
@@ -260,10 +260,10 @@ static void test_moved_customer_let_go(void) {
   fs_store *anna = open_device("anna", hq), *ben = open_device("ben", hq);
   fsi_merge_cursor ap = {0, -1, ""}, apull = {0, -1, ""}, bpull = {0, -1, ""};
   char c[FS_ID_SIZE], k[FS_ID_SIZE], contact[FS_ID_SIZE];
-  CHECK_OK(fs_insert(anna, "customers", (fs_field[]){{"name", "Moving Ltd"}}, 1, c));
+  CHECK_OK(fs_insert(c, anna, "customers", (fs_field[]){{"name", "Moving Ltd"}}, 1));
   CHECK_OK(
-      fs_insert(anna, "contacts", (fs_field[]){{"customer_id", c}, {"name", "Mo"}}, 2, contact));
-  CHECK_OK(fs_insert(anna, "customers", (fs_field[]){{"name", "Kept GmbH"}}, 1, k));
+      fs_insert(contact, anna, "contacts", (fs_field[]){{"customer_id", c}, {"name", "Mo"}}, 2));
+  CHECK_OK(fs_insert(k, anna, "customers", (fs_field[]){{"name", "Kept GmbH"}}, 1));
   push(anna, hq, &ap, "anna");
   pull(hq, anna, &apull, "anna");
   pull(hq, ben, &bpull, "ben");
@@ -361,7 +361,7 @@ static void test_hq_column_only_at_creation(void) {
   fs_store *anna = open_device("anna", hq);
   fsi_merge_cursor ap = {0, -1, ""};
   char cust[FS_ID_SIZE], fresh[FS_ID_SIZE];
-  CHECK_OK(fs_insert(anna, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
+  CHECK_OK(fs_insert(cust, anna, "customers", (fs_field[]){{"name", "Acme"}}, 1));
   push(anna, hq, &ap, "anna");
   fsi_batch *b = hand_batch(fs_schema_fieldsales());
   hand_customer(b, cust, 1, LATER(5000), fs_store_site(anna), "Acme", "ben");
@@ -390,14 +390,14 @@ static void test_hq_validates_domain(void) {
   fs_store *hq = open_hq();
   fs_store *anna = open_device("anna", hq);
   fsi_merge_cursor ap = {0, -1, ""}, apull = {0, -1, ""};
-  CHECK_OK(fs_insert(hq, "products",
-                     (fs_field[]){{"sku", "A-1"}, {"name", "Anvil"}, {"active", "1"}}, 3, NULL));
-  CHECK_OK(fs_insert(
-      hq, "prices", (fs_field[]){{"sku", "A-1"}, {"currency", "EUR"}, {"price", "1250"}}, 3, NULL));
+  CHECK_OK(fs_insert(NULL, hq, "products",
+                     (fs_field[]){{"sku", "A-1"}, {"name", "Anvil"}, {"active", "1"}}, 3));
+  CHECK_OK(fs_insert(NULL, hq, "prices",
+                     (fs_field[]){{"sku", "A-1"}, {"currency", "EUR"}, {"price", "1250"}}, 3));
   pull(hq, anna, &apull, "anna");
   char cust[FS_ID_SIZE], ord[FS_ID_SIZE];
-  CHECK_OK(fs_insert(anna, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
-  CHECK_OK(fs_insert(anna, "orders", (fs_field[]){{"customer_id", cust}}, 1, ord));
+  CHECK_OK(fs_insert(cust, anna, "customers", (fs_field[]){{"name", "Acme"}}, 1));
+  CHECK_OK(fs_insert(ord, anna, "orders", (fs_field[]){{"customer_id", cust}}, 1));
   push(anna, hq, &ap, "anna");
 
   int64_t h = LATER(1000), s = fs_store_site(anna);
@@ -469,7 +469,7 @@ static void test_hq_validates_domain(void) {
   fsi_change_batch_free(b);
 
   /* a line taken on the list before a price change is still accepted */
-  CHECK_OK(fs_order_line_add(anna, ord, "A-1", 1, 0, id[0]));
+  CHECK_OK(fs_order_line_add(id[0], anna, ord, "A-1", 1, 0));
   set_now(T0 + 2000);
   char pid[FS_ID_SIZE] = "";
   sqlite3_stmt *q = NULL;
@@ -492,7 +492,7 @@ static void test_site_authorship(void) {
   fs_store *d1 = open_device("anna", hq), *d2 = open_device("anna", hq);
   fsi_merge_cursor p1 = {0, -1, ""}, p2 = {0, -1, ""}, q2 = {0, -1, ""};
   char cust[FS_ID_SIZE], fake[FS_ID_SIZE];
-  CHECK_OK(fs_insert(d1, "customers", (fs_field[]){{"name", "Acme"}}, 1, cust));
+  CHECK_OK(fs_insert(cust, d1, "customers", (fs_field[]){{"name", "Acme"}}, 1));
   push(d1, hq, &p1, "anna");
   pull(hq, d2, &q2, "anna");
   int64_t ch, cs;
@@ -568,7 +568,7 @@ static void test_clock_bounds(void) {
 
   /* whatever a store holds, a delete or re-insert never overflows */
   char x[FS_ID_SIZE];
-  CHECK_OK(fs_insert(anna, "customers", (fs_field[]){{"name", "Max"}}, 1, x));
+  CHECK_OK(fs_insert(x, anna, "customers", (fs_field[]){{"name", "Max"}}, 1));
   CHECK(sqlite3_exec(anna->db, "UPDATE customers SET _cl=9223372036854775807", NULL, NULL, NULL) ==
         SQLITE_OK);
   CHECK_ERR(fs_delete(anna, "customers", x), FS_EINVAL);
@@ -591,7 +591,7 @@ static void test_upgrade_from_format_2(void) {
   CHECK_OK(fs_store_open(&hq, path, NULL, FS_OPEN_CREATE | FS_OPEN_SERVER));
   if (!hq) abort();
   char cust[FS_ID_SIZE];
-  CHECK_OK(fs_insert(hq, "customers", (fs_field[]){{"name", "Old"}, {"manager", "ben"}}, 2, cust));
+  CHECK_OK(fs_insert(cust, hq, "customers", (fs_field[]){{"name", "Old"}, {"manager", "ben"}}, 2));
   int64_t seq = count(hq, "SELECT value FROM fs_meta WHERE key='seq'");
   /* back to format 2, with a move recorded the old way */
   char sql[512];
@@ -624,7 +624,7 @@ static void test_upgrade_from_format_2(void) {
   fsi_change_batch_free(out);
   /* and a new change numbers after it */
   char c2[FS_ID_SIZE];
-  CHECK_OK(fs_insert(hq, "customers", (fs_field[]){{"name", "New"}, {"manager", "anna"}}, 2, c2));
+  CHECK_OK(fs_insert(c2, hq, "customers", (fs_field[]){{"name", "New"}, {"manager", "anna"}}, 2));
   CHECK(count(hq, "SELECT _seq FROM customers WHERE name='New'") > seq + 1);
   fs_store_close(anna);
   fs_store_close(hq);

@@ -89,7 +89,7 @@ static void test_create_reopen(void) {
   CHECK_EQ_INT(strlen(devid), 16);
   CHECK_EQ_INT(fs_store_db_version(st), 0);
   fs_field f[] = {{"a", "kept"}, {"b", "42"}};
-  CHECK_OK(fs_insert(st, "items", f, 2, id));
+  CHECK_OK(fs_insert(id, st, "items", f, 2));
   CHECK_OK(fs_store_set(st, "server_url", "https://hq.example:8443"));
   int64_t dbv = fs_store_db_version(st);
   CHECK(dbv >= 1);
@@ -109,11 +109,11 @@ static void test_create_reopen(void) {
   }
   fsi_arena_free(a);
   char *v = NULL;
-  CHECK_OK(fs_store_get(st, "server_url", &v));
+  CHECK_OK(fs_store_get(&v, st, "server_url"));
   CHECK_STR(v, "https://hq.example:8443");
   free(v);
   /* the next write continues the db_version sequence */
-  CHECK_OK(fs_insert(st, "items", f, 2, NULL));
+  CHECK_OK(fs_insert(NULL, st, "items", f, 2));
   CHECK_EQ_INT(fs_store_db_version(st), dbv + 1);
   fs_store_close(st);
 
@@ -177,7 +177,7 @@ static void check_newer_refused(const char *key, int value) {
   char *path = path_in(dir, "s.db");
   fs_store *st = NULL;
   CHECK_OK(fs_store_open(&st, path, &schema_v1, FS_OPEN_CREATE));
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "x"}}, 1, NULL));
+  CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"a", "x"}}, 1));
   fs_store_close(st);
   char sql[128];
   snprintf(sql, sizeof sql, "UPDATE fs_meta SET value=%d WHERE key='%s'", value, key);
@@ -204,8 +204,8 @@ static void test_declaration_upgrade(void) {
   fs_store *st = NULL;
   char id1[FS_ID_SIZE], id2[FS_ID_SIZE];
   CHECK_OK(fs_store_open(&st, path, &schema_v1, FS_OPEN_CREATE));
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "one"}, {"b", "1"}}, 2, id1));
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "two"}, {"b", "2"}}, 2, id2));
+  CHECK_OK(fs_insert(id1, st, "items", (fs_field[]){{"a", "one"}, {"b", "1"}}, 2));
+  CHECK_OK(fs_insert(id2, st, "items", (fs_field[]){{"a", "two"}, {"b", "2"}}, 2));
   int64_t site = fs_store_site(st), dbv = fs_store_db_version(st);
   fs_store_close(st);
 
@@ -214,7 +214,7 @@ static void test_declaration_upgrade(void) {
   CHECK_EQ_INT(fs_store_site(st), site);
   CHECK_EQ_INT(fs_store_db_version(st), dbv);
   char *v = NULL;
-  CHECK_OK(fs_store_get(st, "decl_version", &v));
+  CHECK_OK(fs_store_get(&v, st, "decl_version"));
   CHECK_STR(v, "2");
   free(v);
   struct fsi_arena *a = fsi_arena_new(1024);
@@ -229,12 +229,12 @@ static void test_declaration_upgrade(void) {
   /* the new column and table are usable */
   CHECK_OK(fs_update(st, "items", id2, (fs_field[]){{"c", "new column"}}, 1));
   char tag[FS_ID_SIZE];
-  CHECK_OK(fs_insert(st, "tags", (fs_field[]){{"name", "vip"}}, 1, tag));
+  CHECK_OK(fs_insert(tag, st, "tags", (fs_field[]){{"name", "vip"}}, 1));
   load(st, "items", id2, a, &r);
   if (r.state == ROW_LIVE) CHECK_STR(r.vals[2].s, "new column");
   fsi_arena_free(a);
   char *exp = NULL;
-  CHECK_OK(fs_view_json(st, "export", NULL, &exp));
+  CHECK_OK(fs_view_json(&exp, st, "export", NULL));
   CHECK_CONTAINS(exp, "\"a\":\"one\",\"b\":1,\"c\":null");
   CHECK_CONTAINS(exp, "\"tags\":[{");
   fs_free(exp);
@@ -281,7 +281,7 @@ static void test_damaged_page(void) {
     char num[16];
     snprintf(num, sizeof num, "%d", i);
     text[i % 200] = (char)('a' + i % 26);
-    CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", text}, {"b", num}}, 2, NULL));
+    CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"a", text}, {"b", num}}, 2));
   }
   CHECK_OK(fs_tx_commit(st));
   fs_store_close(st);
@@ -312,7 +312,7 @@ out:
 static int count_items(fs_store *st) {
   char *exp = NULL;
   int n = 0;
-  if (fs_view_json(st, "export", NULL, &exp) != FS_OK) return -1;
+  if (fs_view_json(&exp, st, "export", NULL) != FS_OK) return -1;
   for (const char *p = exp; (p = strstr(p, "\"id\":")); p++) n++;
   fs_free(exp);
   return n;
@@ -362,7 +362,7 @@ static void test_transactions(void) {
 
   CHECK_OK(fs_tx_begin(st));
   CHECK_ERR(fs_tx_begin(st), FS_EINVAL); /* not nestable */
-  for (int i = 0; i < 3; i++) CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "t"}}, 1, NULL));
+  for (int i = 0; i < 3; i++) CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"a", "t"}}, 1));
   CHECK_OK(fs_tx_commit(st));
   CHECK_EQ_INT(fs_store_db_version(st), v0 + 1); /* one version for the group */
   CHECK_EQ_INT(count_items(st), 3);
@@ -370,14 +370,14 @@ static void test_transactions(void) {
   int64_t clock_before = st->clock.last;
   char gone[FS_ID_SIZE];
   CHECK_OK(fs_tx_begin(st));
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "discarded"}}, 1, gone));
+  CHECK_OK(fs_insert(gone, st, "items", (fs_field[]){{"a", "discarded"}}, 1));
   CHECK_OK(fs_store_set(st, "in_tx_setting", "discarded"));
   CHECK_OK(fs_tx_rollback(st));
   CHECK_EQ_INT(fs_store_db_version(st), v0 + 1);
   CHECK_EQ_INT(count_items(st), 3);
   CHECK_EQ_INT(st->clock.last, clock_before);
   char *v = NULL;
-  CHECK_ERR(fs_store_get(st, "in_tx_setting", &v), FS_ENOTFOUND);
+  CHECK_ERR(fs_store_get(&v, st, "in_tx_setting"), FS_ENOTFOUND);
   struct fsi_arena *a = fsi_arena_new(1024);
   fsi_row r;
   load(st, "items", gone, a, &r);
@@ -387,10 +387,10 @@ static void test_transactions(void) {
   CHECK_ERR(fs_tx_commit(st), FS_EINVAL);
   CHECK_ERR(fs_tx_rollback(st), FS_EINVAL);
   /* no gap in the sequence after a rollback */
-  CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "after"}}, 1, NULL));
+  CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"a", "after"}}, 1));
   CHECK_EQ_INT(fs_store_db_version(st), v0 + 2);
   /* a failed implicit write leaves no trace either */
-  CHECK_ERR(fs_insert(st, "items", (fs_field[]){{"b", "not a number"}}, 1, NULL), FS_EINVAL);
+  CHECK_ERR(fs_insert(NULL, st, "items", (fs_field[]){{"b", "not a number"}}, 1), FS_EINVAL);
   CHECK_EQ_INT(fs_store_db_version(st), v0 + 2);
   fs_store_close(st);
 }
@@ -401,27 +401,27 @@ static void test_settings(void) {
   fs_store *st = NULL;
   char *v = (char *)"sentinel";
   CHECK_OK(fs_store_open(&st, path, &schema_v1, FS_OPEN_CREATE));
-  CHECK_ERR(fs_store_get(st, "manager", &v), FS_ENOTFOUND);
+  CHECK_ERR(fs_store_get(&v, st, "manager"), FS_ENOTFOUND);
   CHECK(v == NULL);
   CHECK_CONTAINS(fs_errmsg(), "manager");
   CHECK_OK(fs_store_set(st, "manager", "Anna Kowalska"));
   CHECK_OK(fs_store_set(st, "manager", "Anna Nowak")); /* overwrite */
-  CHECK_OK(fs_store_get(st, "manager", &v));
+  CHECK_OK(fs_store_get(&v, st, "manager"));
   CHECK_STR(v, "Anna Nowak");
   free(v);
   CHECK_OK(fs_store_set(st, "cleared", "x"));
   CHECK_OK(fs_store_set(st, "cleared", NULL));
-  CHECK_ERR(fs_store_get(st, "cleared", &v), FS_ENOTFOUND);
+  CHECK_ERR(fs_store_get(&v, st, "cleared"), FS_ENOTFOUND);
   CHECK_OK(fs_store_set_hq_site(st, 0x1234));
   fs_store_close(st);
 
   CHECK_OK(fs_store_open(&st, path, &schema_v1, FS_OPEN_READONLY));
   if (st) {
-    CHECK_OK(fs_store_get(st, "manager", &v));
+    CHECK_OK(fs_store_get(&v, st, "manager"));
     CHECK_STR(v, "Anna Nowak");
     free(v);
     CHECK_EQ_INT(fs_store_hq_site(st), 0x1234);
-    CHECK_ERR(fs_insert(st, "items", (fs_field[]){{"a", "x"}}, 1, NULL), FS_EPERM);
+    CHECK_ERR(fs_insert(NULL, st, "items", (fs_field[]){{"a", "x"}}, 1), FS_EPERM);
     CHECK_ERR(fs_store_set(st, "manager", "x"), FS_EPERM);
     CHECK_ERR(fs_tx_begin(st), FS_EPERM);
     fs_store_close(st);
@@ -447,15 +447,17 @@ static void test_device_init(void) {
   CHECK(stat(kx, &sb) == 0 && (sb.st_mode & 0777) == 0600);
   CHECK(file_exists(store));
 
-  fs_store *st = NULL;
-  CHECK_OK(fs_device_open(&st, home));
+  fs_device *dev = NULL;
+  CHECK_OK(fs_device_open(&dev, home, NULL));
   char *m = NULL;
-  if (st) {
-    CHECK_OK(fs_store_get(st, "manager", &m));
+  if (dev) {
+    fs_store *st = fs_device_store(dev);
+    CHECK_STR(fs_device_home(dev), home);
+    CHECK_OK(fs_store_get(&m, st, "manager"));
     CHECK_STR(m, "alice");
     free(m);
-    CHECK_OK(fs_insert(st, "customers", (fs_field[]){{"name", "Acme"}}, 1, NULL));
-    fs_store_close(st);
+    CHECK_OK(fs_insert(NULL, st, "customers", (fs_field[]){{"name", "Acme"}}, 1));
+    fs_device_close(dev);
   }
 
   size_t slen = 0, klen = 0;
@@ -465,18 +467,18 @@ static void test_device_init(void) {
   CHECK(kbytes && same_bytes(sign, kbytes, klen));
   free(sbytes);
   free(kbytes);
-  CHECK_OK(fs_device_open(&st, home));
-  if (st) {
-    CHECK_OK(fs_store_get(st, "manager", &m));
+  CHECK_OK(fs_device_open(&dev, home, NULL));
+  if (dev) {
+    CHECK_OK(fs_store_get(&m, fs_device_store(dev), "manager"));
     CHECK_STR(m, "alice");
     free(m);
-    fs_store_close(st);
+    fs_device_close(dev);
   }
 
   char *empty = path_in(dir, "empty");
   CHECK(mkdir(empty, 0700) == 0);
-  CHECK_ERR(fs_device_open(&st, empty), FS_ENOTFOUND);
-  CHECK(st == NULL);
+  CHECK_ERR(fs_device_open(&dev, empty, NULL), FS_ENOTFOUND);
+  CHECK(dev == NULL);
   CHECK_CONTAINS(fs_errmsg(), "fieldsync init");
   free(empty);
   tu_rmrf(dir);
@@ -509,7 +511,7 @@ static void check_open_store_private(const char *path) {
   fs_store *st = NULL;
   CHECK_OK(fs_store_open(&st, path, &schema_v1, FS_OPEN_CREATE));
   if (st) {
-    CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "customer data"}}, 1, NULL));
+    CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"a", "customer data"}}, 1));
     CHECK(owner_only(path));
     CHECK(owner_only(wal));
     CHECK(owner_only(shm));
@@ -544,7 +546,7 @@ static void test_files_private(void) {
   fs_store *st = NULL;
   CHECK_OK(fs_store_open(&st, strict, &schema_v1, FS_OPEN_CREATE));
   umask(022);
-  if (st) CHECK_OK(fs_insert(st, "items", (fs_field[]){{"a", "x"}}, 1, NULL));
+  if (st) CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"a", "x"}}, 1));
   fs_store_close(st);
   CHECK(stat(strict, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 
@@ -573,9 +575,10 @@ static void test_files_private(void) {
   CHECK(owner_only(sign));
   CHECK(owner_only(kx));
   CHECK(owner_only(keys));
-  CHECK_OK(fs_device_open(&st, home));
-  if (st) {
-    CHECK_OK(fs_insert(st, "customers", (fs_field[]){{"name", "Acme"}}, 1, NULL));
+  fs_device *dev = NULL;
+  CHECK_OK(fs_device_open(&dev, home, NULL));
+  if (dev) {
+    CHECK_OK(fs_insert(NULL, fs_device_store(dev), "customers", (fs_field[]){{"name", "Acme"}}, 1));
     size_t n = strlen(store) + 8;
     char *wal = malloc(n), *shm = malloc(n);
     if (!wal || !shm) abort();
@@ -586,7 +589,7 @@ static void test_files_private(void) {
     CHECK(owner_only(shm));
     free(wal);
     free(shm);
-    fs_store_close(st);
+    fs_device_close(dev);
   }
   free(keys);
   free(kx);

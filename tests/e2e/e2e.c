@@ -495,10 +495,11 @@ int e2e_distinct_ids(const cJSON *doc, const char *table) {
 
 int e2e_bulk_meetings(const char *home, const char *customer, int n,
                       const char *tag) {
-  fs_store *st = NULL;
-  int rc = fs_device_open(&st, home);
+  fs_device *dev = NULL;
+  int rc = fs_device_open(&dev, home, NULL);
   if (rc)
     return rc;
+  fs_store *st = fs_device_store(dev);
   if ((rc = fs_tx_begin(st)))
     goto done;
   for (int i = 0; i < n && rc == FS_OK; i++) {
@@ -512,14 +513,14 @@ int e2e_bulk_meetings(const char *home, const char *customer, int n,
                     {"kind", "visit"},
                     {"place", "bulk"},
                     {"notes", notes}};
-    rc = fs_insert(st, "meetings", f, sizeof f / sizeof f[0], id);
+    rc = fs_insert(id, st, "meetings", f, sizeof f / sizeof f[0]);
   }
   if (rc == FS_OK)
     rc = fs_tx_commit(st);
   else
     fs_tx_rollback(st);
 done:
-  fs_store_close(st);
+  fs_device_close(dev);
   return rc;
 }
 

@@ -622,10 +622,10 @@ static int hq_has(const e2e_server *s, const char *text) {
 }
 
 static void delete_row(const char *home, const char *table, const char *id) {
-  fs_store *st = NULL;
-  CHECK_OK(fs_device_open(&st, home));
-  if (st) CHECK_OK(fs_delete(st, table, id));
-  fs_store_close(st);
+  fs_device *dev = NULL;
+  CHECK_OK(fs_device_open(&dev, home, NULL));
+  if (dev) CHECK_OK(fs_delete(fs_device_store(dev), table, id));
+  fs_device_close(dev);
 }
 
 /* Break 4: a device re-creates another manager's deleted customer. */

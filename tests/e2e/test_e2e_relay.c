@@ -32,13 +32,13 @@
 
 /* A local delete on the device store through the library's write path. */
 static void dev_delete(int line, const char *home, const char *table, const char *id) {
-  fs_store *st = NULL;
-  int rc = fs_device_open(&st, home);
-  if (rc == FS_OK) rc = fs_delete(st, table, id);
+  fs_device *dev = NULL;
+  int rc = fs_device_open(&dev, home, NULL);
+  if (rc == FS_OK) rc = fs_delete(fs_device_store(dev), table, id);
   tu_checks++;
   if (rc != FS_OK)
     tu_fail(__FILE__, line, "deleting %s %s on %s: %d (%s)", table, id, home, rc, fs_errmsg());
-  fs_store_close(st);
+  fs_device_close(dev);
 }
 
 /* Rows of `table` with this id in the device's (or head office's) export. */

@@ -491,16 +491,16 @@ done:
 
 /* The device's "refused" view (the library's own view of fs_refused). */
 static cJSON *refused_of(const char *home) {
-  fs_store *st = NULL;
+  fs_device *dev = NULL;
   char *txt = NULL;
   cJSON *doc = NULL;
-  CHECK_OK(fs_device_open(&st, home));
-  if (st)
-    CHECK_OK(fs_view_json(st, "refused", NULL, &txt));
+  CHECK_OK(fs_device_open(&dev, home, NULL));
+  if (dev)
+    CHECK_OK(fs_view_json(&txt, fs_device_store(dev), "refused", NULL));
   if (txt)
     doc = cJSON_Parse(txt);
   fs_free(txt);
-  fs_store_close(st);
+  fs_device_close(dev);
   return doc;
 }
 

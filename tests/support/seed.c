@@ -35,12 +35,14 @@ static int copy_all(fs_store *from, fs_store *to) {
 int tu_seed_catalog(const char *home, const char *products_csv, const char *prices_csv,
                     const char *balances_csv) {
   char path[4200], store[4300];
+  fs_device *device = NULL;
   fs_store *dev = NULL, *hq = NULL;
   fs_hq *office = NULL;
   int rc;
   snprintf(path, sizeof path, "%s.hq", home);
   snprintf(store, sizeof store, "%s/store.db", path);
-  if ((rc = fs_device_open(&dev, home))) return rc;
+  if ((rc = fs_device_open(&device, home, NULL))) return rc;
+  dev = fs_device_store(device);
   if (access(store, F_OK) != 0) {
     rc = mkdir(path, 0700) == 0 || errno == EEXIST ? FS_OK : FS_EIO;
     if (!rc) rc = fs_hq_create(path);
@@ -54,6 +56,6 @@ int tu_seed_catalog(const char *home, const char *products_csv, const char *pric
   if (!rc && balances_csv) rc = fs_hq_import_csv(NULL, office, "balances", balances_csv);
   if (!rc) rc = copy_all(hq, dev);
   fs_hq_close(office);
-  fs_store_close(dev);
+  fs_device_close(device);
   return rc;
 }

@@ -24,8 +24,8 @@
 #include "util.h"
 
 static fs_hq *g_hq;
-static fs_store *st;
-static const char *home;
+static fs_device *dev;
+static fs_store *st; /* dev's */
 static https_server *g_srv;
 static char g_url[64], g_cert[4096];
 static enum { MITM_NONE, MITM_WRONG_SEQ, MITM_GARBAGE, MITM_EMPTY, MITM_NO_ACK } g_mitm;
@@ -60,7 +60,7 @@ static int count_at_hq(const char *name) {
   char *json = NULL;
   int n = 0;
   fs_hq_lock(g_hq);
-  if (fs_view_json(fs_hq_store(g_hq), "export", NULL, &json) == FS_OK) {
+  if (fs_view_json(&json, fs_hq_store(g_hq), "export", NULL) == FS_OK) {
     for (const char *p = json; (p = strstr(p, name)); p += strlen(name)) n++;
   }
   fs_hq_unlock(g_hq);
@@ -71,12 +71,12 @@ static int count_at_hq(const char *name) {
 static void add_customer(const char *name) {
   fs_field f[] = {{"name", name}, {"country", "DE"}};
   char id[FS_ID_SIZE];
-  CHECK_OK(fs_insert(st, "customers", f, 2, id));
+  CHECK_OK(fs_insert(id, st, "customers", f, 2));
 }
 
 static int64_t pending(void) {
   int64_t n = -1;
-  fs_pending_count(st, &n);
+  fs_pending_count(&n, st);
   return n;
 }
 
@@ -91,14 +91,14 @@ static void test_tampered_acks(void) {
     CHECK(before > 0);
     g_mitm = modes[i];
     g_mitm_hits = 0;
-    int rc = fs_sync(st, home, NULL, NULL, NULL);
+    int rc = fs_sync(NULL, dev, NULL);
     g_mitm = MITM_NONE;
     CHECK_EQ_INT(g_mitm_hits, 1); /* the tamper happened */
     CHECK(rc != FS_OK);
     CHECK_CONTAINS(fs_errmsg(), "head office");
     CHECK_EQ_INT((int)pending(), (int)before); /* nothing taken as delivered */
     CHECK_EQ_INT(count_at_hq(names[i]), 1);      /* head office did apply it */
-    CHECK_OK(fs_sync(st, home, NULL, NULL, NULL)); /* honest: the same bytes again */
+    CHECK_OK(fs_sync(NULL, dev, NULL)); /* honest: the same bytes again */
     CHECK_EQ_INT((int)pending(), 0);
     CHECK_EQ_INT(count_at_hq(names[i]), 1); /* once */
   }
@@ -128,24 +128,24 @@ static void test_crash_before_commit(void) {
       fs_hq_lock(g_hq);
       fs_field f[] = {{"name", "HQ side GmbH"}, {"country", "AT"}, {"manager", "anna"}};
       char id[FS_ID_SIZE];
-      CHECK_OK(fs_insert(fs_hq_store(g_hq), "customers", f, 3, id));
+      CHECK_OK(fs_insert(id, fs_hq_store(g_hq), "customers", f, 3));
       fs_hq_unlock(g_hq);
     }
     g_fail_at = points[i];
     g_fault_hits = 0;
     fsi_util_set_fault(fault, NULL);
-    int rc = fs_sync(st, home, NULL, NULL, NULL);
+    int rc = fs_sync(NULL, dev, NULL);
     fsi_util_set_fault(NULL, NULL);
     g_fail_at = NULL;
     CHECK(g_fault_hits >= 1); /* the fault point was reached */
     CHECK(rc != FS_OK);
     CHECK_CONTAINS(fs_errmsg(), points[i]);
-    CHECK_OK(fs_sync(st, home, NULL, NULL, NULL));
+    CHECK_OK(fs_sync(NULL, dev, NULL));
     CHECK_EQ_INT((int)pending(), 0);
     CHECK_EQ_INT(count_at_hq(name), 1);
   }
   char *json = NULL;
-  CHECK_OK(fs_view_json(st, "export", NULL, &json));
+  CHECK_OK(fs_view_json(&json, st, "export", NULL));
   CHECK(json && strstr(json, "HQ side GmbH"));
   fs_free(json);
 }
@@ -168,15 +168,19 @@ int main(void) {
   if (!g_srv) return tu_finish();
   snprintf(g_url, sizeof g_url, "https://127.0.0.1:%d", https_server_port(g_srv));
   char *tok = NULL;
-  home = devhome;
   CHECK_OK(fs_hq_token_create(&tok, g_hq, "anna", 0));
   mkdir(devhome, 0700);
   CHECK_OK(fs_device_init(devhome, "anna"));
-  CHECK_OK(fs_device_open(&st, devhome));
-  if (st && tok) CHECK_OK(fs_enroll(st, devhome, g_url, tok, g_cert, NULL));
+  CHECK_OK(fs_device_open(&dev, devhome, NULL));
+  st = fs_device_store(dev);
+  fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;
+  eo.url = g_url;
+  eo.token = tok;
+  eo.ca = g_cert;
+  if (st && tok) CHECK_OK(fs_enroll(dev, &eo));
   fs_free(tok);
   if (st) {
-    CHECK_OK(fs_sync(st, devhome, NULL, NULL, NULL));
+    CHECK_OK(fs_sync(NULL, dev, NULL));
     TEST_RUN(test_tampered_acks);
 #ifdef FS_TEST_HOOKS
     TEST_RUN(test_crash_before_commit);
@@ -184,7 +188,7 @@ int main(void) {
     printf("SKIP test_crash_before_commit: built without -DFS_TEST_HOOKS=ON\n");
 #endif
   }
-  fs_store_close(st);
+  fs_device_close(dev);
   https_server_stop(g_srv);
   fs_hq_close(g_hq);
   tu_rmrf(dir);

@@ -11,3 +11,10 @@ fs_test_properties(test_transport TIMEOUT 120)
 # and (FS_TEST_HOOKS builds) deterministic fault points.
 fs_test(test_acks ${CMAKE_CURRENT_LIST_DIR}/test_acks.c)
 fs_test_properties(test_acks TIMEOUT 120)
+
+# The device API of sync an application relies on (cancelling during push
+# and pull, then resuming; the versioned option and stats structs; two
+# devices on two threads) against head office's real handler on the real
+# front end, in process.
+fs_test(test_sync_api ${CMAKE_CURRENT_LIST_DIR}/test_sync_api.c)
+fs_test_properties(test_sync_api TIMEOUT 300)

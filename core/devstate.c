@@ -1,0 +1,184 @@
+/*
+ * devstate.c — where a device stands with head office, kept in its store.
+ *
+ * The device side of the protocol (sync/client.c) keeps four things between
+ * syncs: the server it enrolled with (URL, TLS trust, head office's keys),
+ * the outbox (the sealed push envelope not yet acknowledged, with the push
+ * cursor it advances to and its row count), and for each direction the
+ * position in the hash chain (cursor, last sequence number, hash of that
+ * envelope).  They are settings of the store (fs_meta) under the keys named
+ * below; this file is the one place that knows those keys and the SQL that
+ * reads and writes them, so sync/ runs no SQL of its own.
+ *
+ * Invariants: the outbox, the push chain and the pull chain are only
+ * written inside the caller's transaction, together with what they record
+ * (an acknowledgement, a merged batch), so a crash leaves either both or
+ * neither; a value that does not fit its buffer is reported as a damaged
+ * store (FS_ECORRUPT), never cut short.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storeInt.h"
+
+static const char SQL_GET[] = "SELECT value FROM fs_meta WHERE key = ?1";
+static const char SQL_SET[] = "INSERT INTO fs_meta(key, value) VALUES(?1, ?2)"
+                              " ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+
+/* Setting `key` as text into buf[n]: FS_OK, FS_ENOTFOUND (buf "") when it is
+ * unset or NULL, FS_ECORRUPT when it does not fit, or a store error. */
+static int get_text(fs_store *st, const char *key, char *buf, size_t n) {
+  buf[0] = '\0';
+  sqlite3_stmt *s = fsi_sql_query(st, SQL_GET, "t", key);
+  if (!s) return FS_EIO;
+  int r = fsi_sql_step(st, s, "reading the sync state");
+  if (r <= 0) return r < 0 ? r : FS_ENOTFOUND;
+  int rc = FS_ENOTFOUND;
+  if (sqlite3_column_type(s, 0) != SQLITE_NULL) {
+    const char *v = (const char *)sqlite3_column_text(s, 0);
+    size_t len = v ? strlen(v) : 0;
+    if (len >= n) {
+      rc = fsi_fail(FS_ECORRUPT, "the %s setting of this store is %zu bytes, over %zu: the store "
+                                 "is damaged",
+                    key, len, n - 1);
+    } else {
+      memcpy(buf, v ? v : "", len + 1);
+      rc = FS_OK;
+    }
+  }
+  fsi_sql_done(s);
+  return rc;
+}
+
+/* Setting `key` as an integer, 0 when unset. */
+static int get_i64(fs_store *st, const char *key, int64_t *out) {
+  *out = 0;
+  int rc = fsi_sql_i64(st, out, "reading the sync state", SQL_GET, "t", key);
+  return rc == FS_ENOTFOUND ? FS_OK : rc;
+}
+
+static int set_text(fs_store *st, const char *key, const char *value) {
+  return fsi_sql_run(st, "writing the sync state", SQL_SET, "tt", key, value);
+}
+
+static int set_i64(fs_store *st, const char *key, int64_t value) {
+  return fsi_sql_run(st, "writing the sync state", SQL_SET, "ti", key, value);
+}
+
+/* ------------------------------------------------------------- server */
+
+int fsi_devstate_server_get(fsi_devstate_server *out, fs_store *st) {
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = get_text(st, "server_url", out->url, sizeof out->url)) ||
+      (rc = get_text(st, "server_keys", out->keys, sizeof out->keys))) {
+    if (rc == FS_ENOTFOUND)
+      rc = fsi_fail(FS_ECORRUPT, "this store records an enrollment but not the server; the "
+                                 "store is damaged");
+    return rc;
+  }
+  if ((rc = get_text(st, "server_ca", out->ca, sizeof out->ca)) && rc != FS_ENOTFOUND) return rc;
+  if ((rc = get_text(st, "server_pin", out->pin, sizeof out->pin)) && rc != FS_ENOTFOUND)
+    return rc;
+  return FS_OK;
+}
+
+int fsi_devstate_enrolled(fs_store *st, const fsi_devstate_server *srv, int64_t hq_site) {
+  int rc = fs_tx_begin(st);
+  if (rc) return rc;
+  rc = set_text(st, "server_url", srv->url);
+  if (!rc) rc = set_text(st, "server_ca", *srv->ca ? srv->ca : NULL);
+  if (!rc) rc = set_text(st, "server_pin", *srv->pin ? srv->pin : NULL);
+  if (!rc) rc = set_text(st, "server_keys", srv->keys);
+  if (!rc) rc = fs_store_set_hq_site(st, hq_site);
+  if (!rc) rc = fs_tx_commit(st);
+  else fs_tx_rollback(st);
+  if (rc) fsi_store_forget_hq_site(st); /* the rolled-back pin */
+  return rc;
+}
+
+int fsi_devstate_synced(fs_store *st, int64_t when_ms) {
+  char iso[32];
+  fs_time_format(iso, when_ms);
+  return fs_store_set(st, "last_sync", iso);
+}
+
+/* ------------------------------------------------------------- outbox */
+
+int fsi_devstate_outbox_get(fsi_devstate_outbox *out, fs_store *st) {
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *s = fsi_sql_query(st, SQL_GET, "t", "outbox");
+  if (!s) return FS_EIO;
+  int r = fsi_sql_step(st, s, "reading the outbox");
+  if (r < 0) return r;
+  int rc = FS_OK;
+  if (r > 0 && sqlite3_column_type(s, 0) == SQLITE_BLOB) {
+    int len = sqlite3_column_bytes(s, 0);
+    if (len > 0) {
+      if (!(out->env = malloc((size_t)len))) rc = fsi_fail(FS_ENOMEM, "out of memory");
+      else memcpy(out->env, sqlite3_column_blob(s, 0), (size_t)len), out->len = (size_t)len;
+    }
+  }
+  if (r > 0) fsi_sql_done(s);
+  if (rc || !out->env) return rc;
+  rc = get_text(st, "outbox_cursor", out->cursor, sizeof out->cursor);
+  if (rc == FS_ENOTFOUND)
+    rc = fsi_fail(FS_ECORRUPT, "the outbox of this store has no cursor; the store is damaged");
+  if (!rc) rc = get_i64(st, "outbox_rows", &out->rows);
+  if (rc) fsi_devstate_outbox_free(out);
+  return rc;
+}
+
+int fsi_devstate_outbox_put(fs_store *st, const fsi_devstate_outbox *e) {
+  int rc = fsi_sql_run(st, "writing the outbox", SQL_SET, "tb", "outbox", e->env, e->len);
+  if (!rc) rc = set_text(st, "outbox_cursor", e->cursor);
+  if (!rc) rc = set_i64(st, "outbox_rows", e->rows);
+  return rc;
+}
+
+int fsi_devstate_outbox_clear(fs_store *st) {
+  return fsi_sql_run(st, "clearing the outbox", SQL_SET, "tn", "outbox");
+}
+
+void fsi_devstate_outbox_free(fsi_devstate_outbox *e) {
+  free(e->env);
+  memset(e, 0, sizeof *e);
+}
+
+/* ------------------------------------------------------------- chains */
+
+static int chain_get(fsi_devstate_chain *out, fs_store *st, const char *cursor_key,
+                     const char *seq_key, const char *hash_key) {
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = get_text(st, cursor_key, out->cursor, sizeof out->cursor)) && rc != FS_ENOTFOUND)
+    return rc;
+  if ((rc = get_i64(st, seq_key, &out->seq))) return rc;
+  if ((rc = get_text(st, hash_key, out->hash, sizeof out->hash)) && rc != FS_ENOTFOUND) return rc;
+  return FS_OK;
+}
+
+static int chain_set(fs_store *st, const fsi_devstate_chain *c, const char *cursor_key,
+                     const char *seq_key, const char *hash_key) {
+  int rc = set_text(st, cursor_key, c->cursor);
+  if (!rc) rc = set_i64(st, seq_key, c->seq);
+  if (!rc) rc = set_text(st, hash_key, c->hash);
+  return rc;
+}
+
+int fsi_devstate_push_get(fsi_devstate_chain *out, fs_store *st) {
+  return chain_get(out, st, "push_cursor", "push_seq", "push_hash");
+}
+
+int fsi_devstate_push_set(fs_store *st, const fsi_devstate_chain *c) {
+  return chain_set(st, c, "push_cursor", "push_seq", "push_hash");
+}
+
+int fsi_devstate_pull_get(fsi_devstate_chain *out, fs_store *st) {
+  return chain_get(out, st, "pull_cursor", "pull_seq", "pull_hash");
+}
+
+int fsi_devstate_pull_set(fs_store *st, const fsi_devstate_chain *c) {
+  return chain_set(st, c, "pull_cursor", "pull_seq", "pull_hash");
+}

@@ -68,10 +68,15 @@ export PKG_CONFIG_PATH=$p/lib/pkgconfig
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror "$src/examples/meeting_sync.c" -o "$work/meeting_sync" \
   $(pkg-config --cflags --libs fieldsync) || fail "the example does not build through pkg-config"
-# shellcheck disable=SC2046
+# the static library with its dependencies shared (what Requires.private
+# names; Debian ships libcurl's own dependencies as shared libraries only)
+deps=$(pkg-config --print-requires-private fieldsync | awk '{print $1}' | tr '\n' ' ')
+# shellcheck disable=SC2046,SC2086
 cc -std=c11 -Wall -Wextra -Werror "$src/examples/meeting_sync.c" -o "$work/meeting_sync_static" \
-  $(pkg-config --cflags fieldsync) "$p/lib/libfieldsync.a" $(pkg-config --static --libs-only-l --libs-only-L fieldsync | sed 's/-lfieldsync//') \
-  || fail "the example does not link statically"
+  $(pkg-config --cflags fieldsync) "$p/lib/libfieldsync.a" $(pkg-config --libs $deps) -pthread \
+  || fail "the example does not link with the static library"
+readelf -d "$work/meeting_sync_static" | grep -q 'NEEDED.*libfieldsync' &&
+  fail "the static example still needs libfieldsync.so"
 LD_LIBRARY_PATH=$p/lib ldd "$work/meeting_sync" | grep -q "$p/lib/libfieldsync.so.$major" ||
   fail "the example is not linked to the installed library"
 

@@ -15,3 +15,9 @@ fs_test(test_e2e_csv ${CMAKE_CURRENT_LIST_DIR}/test_e2e_csv.c
   ${CMAKE_CURRENT_LIST_DIR}/e2e.c ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
 add_dependencies(test_e2e_csv fieldsync-cli fieldsync-server)
 fs_test_properties(test_e2e_csv TIMEOUT 300)
+
+# Threaded end to end (the ThreadSanitizer build runs label "threaded"):
+# concurrent signed requests against the body budget, idle connections held
+# while a device syncs, three devices converging through one server.
+set_tests_properties(test_e2e_hostile.signed_requests test_e2e_hostile.slow_clients
+  test_e2e_sync.three_devices_converge PROPERTIES LABELS threaded)

@@ -18,3 +18,11 @@ fs_test_properties(test_acks TIMEOUT 120)
 # front end, in process.
 fs_test(test_sync_api ${CMAKE_CURRENT_LIST_DIR}/test_sync_api.c)
 fs_test_properties(test_sync_api TIMEOUT 300)
+
+# The threaded tests the ThreadSanitizer build runs (scripts/test.sh):
+# the front end's threads with the in-process client, the protocol under
+# overlapped requests, two devices syncing on two threads, and the real
+# server taking concurrent and idle connections.
+set_tests_properties(test_transport test_sync_api.two_threads test_sync_api.cancel_pull
+  test_acks.tampered_acks test_acks.crash_before_commit
+  PROPERTIES LABELS threaded)

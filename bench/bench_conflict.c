@@ -78,8 +78,8 @@ static int sync_fn(void *arg, void *res) {
     rc = fs_sync(&r->stats, dev, NULL);
     r->secs = sh_now() - t0;
   }
-  if (rc) fprintf(stderr, "bench_conflict: sync %s: %s (%s)\n", a->home, fs_errmsg(),
-                  fs_strerror(rc));
+  if (rc)
+    fprintf(stderr, "bench_conflict: sync %s: %s (%s)\n", a->home, fs_errmsg(), fs_strerror(rc));
   fs_device_close(dev);
   return rc ? -1 : 0;
 }
@@ -190,9 +190,12 @@ static int verify_fn(void *arg, void *res) {
     }
     if (note && !strncmp(note, "A: ", 3) && !strcmp(note, ra.note)) r->notes_a++;
     if (qty == orig.qty + 1) r->qty_ok++;
-    if (amount == ra.amount) r->amount_a++;
-    else if (amount == rb.amount) r->amount_b++;
-    else r->other++;
+    if (amount == ra.amount)
+      r->amount_a++;
+    else if (amount == rb.amount)
+      r->amount_b++;
+    else
+      r->other++;
   }
 done:
   cJSON_Delete(doc);
@@ -311,9 +314,10 @@ int main(int argc, char **argv) {
   }
   rmdir(base);
   const verify_res *x = &r[runs - 1].v;
-  printf("W4 conflict: N=%zu records edited on A (amount, note) and B (amount, qty), syncs A,B,A,B, "
-         "%d run%s, median (range); checks from the last run\n",
-         n, runs, runs > 1 ? "s" : "");
+  printf(
+      "W4 conflict: N=%zu records edited on A (amount, note) and B (amount, qty), syncs A,B,A,B, "
+      "%d run%s, median (range); checks from the last run\n",
+      n, runs, runs > 1 ? "s" : "");
   for (int i = 0; i < runs; i++) v[i] = r[i].secs;
   sh_stats(v, (size_t)runs, &med, &lo, &hi);
   printf("W4 time to converge: %.3f s (%.3f-%.3f), four fs_sync calls\n", med, lo, hi);

@@ -35,8 +35,8 @@
 
 #define MAX_RUNS 101
 
-static const char *const COLS[WL_NFIELDS] = {"customer_id", "kind",     "created_at", "amount",
-                                             "currency",    "note",     "qty"};
+static const char *const COLS[WL_NFIELDS] = {"customer_id", "kind", "created_at", "amount",
+                                             "currency",    "note", "qty"};
 
 static void die(const char *what) {
   fprintf(stderr, "bench_envelope: %s failed: %s\n", what, fs_errmsg());
@@ -90,8 +90,8 @@ static int cmp_double(const void *a, const void *b) {
 
 static void report(const char *name, const char *unit, double *v, int runs) {
   qsort(v, (size_t)runs, sizeof *v, cmp_double);
-  printf("%-28s median %12.1f %s  (range %.1f .. %.1f, %d runs)\n", name, v[runs / 2], unit,
-         v[0], v[runs - 1], runs);
+  printf("%-28s median %12.1f %s  (range %.1f .. %.1f, %d runs)\n", name, v[runs / 2], unit, v[0],
+         v[runs - 1], runs);
 }
 
 /* ------------------------------------------------------- compare mode */
@@ -123,9 +123,12 @@ static char *json_batch(const fsi_batch *b) {
     for (uint16_t c = 0; c < r->nvals; c++) {
       const fsi_value *x = &r->vals[c];
       const char *name = b->tables[r->table].cols[c];
-      if (x->type == FS_VAL_TEXT) cJSON_AddStringToObject(v, name, x->s);
-      else if (x->type == FS_VAL_INT) cJSON_AddNumberToObject(v, name, (double)x->i);
-      else cJSON_AddNullToObject(v, name);
+      if (x->type == FS_VAL_TEXT)
+        cJSON_AddStringToObject(v, name, x->s);
+      else if (x->type == FS_VAL_INT)
+        cJSON_AddNumberToObject(v, name, (double)x->i);
+      else
+        cJSON_AddNullToObject(v, name);
     }
     cJSON_AddItemToObject(o, "values", v);
     cJSON_AddItemToArray(arr, o);
@@ -199,8 +202,7 @@ static void compare(fsi_batch **batches, size_t nb, size_t nrec) {
   printf("cJSON rows, uncompressed     %8.1f B/record  build+print %8.0f rec/s  "
          "parse %8.0f rec/s\n",
          (double)jraw / nrec, nrec / tenc, nrec / tparse);
-  printf("cJSON rows, zstd level %2d    %8.1f B/record\n", CODEC_ZSTD_LEVEL,
-         (double)jz / nrec);
+  printf("cJSON rows, zstd level %2d    %8.1f B/record\n", CODEC_ZSTD_LEVEL, (double)jz / nrec);
 
   /* The codec's own speed for the same batches (encode / decode only). */
   fsi_batch *tmp = fsi_change_batch_new();
@@ -216,8 +218,8 @@ static void compare(fsi_batch **batches, size_t nb, size_t nrec) {
     tdec += wl_now_s() - t0;
     free(enc);
   }
-  printf("codec encode (level %d)       %8.0f rec/s  decode %8.0f rec/s\n",
-         CODEC_ZSTD_LEVEL, nrec / te, nrec / tdec);
+  printf("codec encode (level %d)       %8.0f rec/s  decode %8.0f rec/s\n", CODEC_ZSTD_LEVEL,
+         nrec / te, nrec / tdec);
   fsi_change_batch_free(tmp);
   for (size_t i = 0; i < nb; i++) free(bodies[i]);
   free(bodies);

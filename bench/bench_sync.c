@@ -158,8 +158,7 @@ static int run_w12(const char *base, int k, size_t n, w12 *out) {
   home_of(ca.home, &run, "dev-a");
   ca.n = n;
   if (sh_child_run(create_fn, &ca, &secs, sizeof secs, &rss)) goto done;
-  fprintf(stderr, "  setup: %zu records inserted in %.2f s (rss %.1f MB)\n", n, secs,
-          rss / 1024.0);
+  fprintf(stderr, "  setup: %zu records inserted in %.2f s (rss %.1f MB)\n", n, secs, rss / 1024.0);
   home_of(ca.home, &run, "dev-b");
   ca.n = 0;
   if (sh_child_run(create_fn, &ca, &secs, sizeof secs, NULL)) goto done;
@@ -199,8 +198,8 @@ static int run_w12(const char *base, int k, size_t n, w12 *out) {
   e = sh_child_run(sync_fn, &sa, &sr, sizeof sr, &rss);
   if (sh_server_stop(&srv, &ss) || e) goto done;
   if (sr.stats.pulled != (int64_t)n || ss.not_ok) {
-    fprintf(stderr, "bench_sync: W2 pulled %lld of %zu, %llu errors\n",
-            (long long)sr.stats.pulled, n, (unsigned long long)ss.not_ok);
+    fprintf(stderr, "bench_sync: W2 pulled %lld of %zu, %llu errors\n", (long long)sr.stats.pulled,
+            n, (unsigned long long)ss.not_ok);
     goto done;
   }
   secs = sr.t_end - sr.t_start;
@@ -220,10 +219,10 @@ done:
   return ok ? 0 : -1;
 }
 
-#define FIELD(arr, f) \
-  do { \
-    for (int i_ = 0; i_ < runs; i_++) v[i_] = (arr)[i_].f; \
-    sh_stats(v, (size_t)runs, &med, &lo, &hi); \
+#define FIELD(arr, f)                                                                              \
+  do {                                                                                             \
+    for (int i_ = 0; i_ < runs; i_++) v[i_] = (arr)[i_].f;                                         \
+    sh_stats(v, (size_t)runs, &med, &lo, &hi);                                                     \
   } while (0)
 
 static int bench_w12(const char *base, int runs, size_t n) {
@@ -369,8 +368,8 @@ static int bench_w3(const char *base, int runs) {
   printf("W3 fan-in: %d x %d push + 1 x %d pull: total %.2f s (%.2f-%.2f), all pushed "
          "after %.2f s, ninth pull %.2f s, server RSS %.1f MB, errors %ld, server merge "
          "%.0f records/s (%.0f-%.0f)\n",
-         W3_DEVICES, W3_RECORDS, W3_DEVICES * W3_RECORDS, med, lo, hi, push, pull, mb, errors,
-         rate, rlo, rhi);
+         W3_DEVICES, W3_RECORDS, W3_DEVICES * W3_RECORDS, med, lo, hi, push, pull, mb, errors, rate,
+         rlo, rhi);
   return 0;
 }
 
@@ -398,8 +397,8 @@ static int bench_m(const char *base, int runs, size_t n) {
   }
   printf("M memory: peak RSS at N=%zu vs N=%zu (max of %d run%s): W1 client %.1f vs %.1f MB,"
          " server %.1f vs %.1f MB; W2 client %.1f vs %.1f MB, server %.1f vs %.1f MB\n",
-         ns[0], ns[1], runs, runs > 1 ? "s" : "", f[0][0], f[1][0], f[0][1], f[1][1],
-         f[0][2], f[1][2], f[0][3], f[1][3]);
+         ns[0], ns[1], runs, runs > 1 ? "s" : "", f[0][0], f[1][0], f[0][1], f[1][1], f[0][2],
+         f[1][2], f[0][3], f[1][3]);
   printf("M rates: W1 %.0f vs %.0f records/s, W2 %.0f vs %.0f records/s\n", f[0][4], f[1][4],
          f[0][5], f[1][5]);
   return 0;
@@ -412,8 +411,8 @@ int main(int argc, char **argv) {
   char base[PATH_MAX - 1024];
   size_t n = 100000;
   int runs, rc = 0;
-  if (argc > 4 || (strcmp(mode, "all") && strcmp(mode, "w1") && strcmp(mode, "w3") &&
-                   strcmp(mode, "m"))) {
+  if (argc > 4 ||
+      (strcmp(mode, "all") && strcmp(mode, "w1") && strcmp(mode, "w3") && strcmp(mode, "m"))) {
     fprintf(stderr, "usage: %s [all|w1|w3|m] [runs=3, m: 1] [N=100000]\n", argv[0]);
     return 2;
   }

@@ -174,8 +174,7 @@ static void srv_handle(void *user, const https_request *req, https_reply *reply)
   pthread_mutex_unlock(&c->mu);
 }
 
-static int srv_admit(void *user, const https_request *req, https_reply *reply,
-                     size_t *max_body) {
+static int srv_admit(void *user, const https_request *req, https_reply *reply, size_t *max_body) {
   srv_ctx *c = user;
   return hq_http_admit(c->hq, req, reply, max_body);
 }
@@ -256,8 +255,7 @@ int sh_server_stop(sh_server *s, sh_server_stats *out) {
   kill(s->pid, SIGTERM);
   if (read_all(s->fd, out, sizeof *out)) rc = -1;
   close(s->fd);
-  if (wait4(s->pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-    rc = -1;
+  if (wait4(s->pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) rc = -1;
   out->maxrss_kb = ru.ru_maxrss;
   if (rc) fprintf(stderr, "sync bench: the server did not stop cleanly\n");
   return rc;
@@ -296,8 +294,7 @@ int sh_child_wait(sh_child *c, void *result, long *maxrss_kb) {
   memset(result, 0, c->size);
   if (read_all(c->fd, result, c->size)) rc = -1;
   close(c->fd);
-  if (wait4(c->pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-    rc = -1;
+  if (wait4(c->pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) rc = -1;
   if (maxrss_kb) *maxrss_kb = ru.ru_maxrss;
   return rc;
 }
@@ -338,8 +335,7 @@ int sh_device_create(const char *home, uint32_t seed, uint32_t device, size_t n)
   return rc ? -1 : 0;
 }
 
-int sh_device_enroll(const char *home, const char *url, const char *token,
-                     const char *cert) {
+int sh_device_enroll(const char *home, const char *url, const char *token, const char *cert) {
   fs_device *dev = NULL;
   fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;
   eo.url = url;

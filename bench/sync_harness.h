@@ -49,14 +49,14 @@ void sh_run_remove(const sh_run *r);
 int sh_tokens(const sh_run *r, size_t n, char (*tokens)[64]);
 
 typedef struct sh_server_stats {
-  uint64_t requests, not_ok;    /* not_ok: answers other than 200 */
+  uint64_t requests, not_ok; /* not_ok: answers other than 200 */
   uint64_t push_requests, pull_requests;
   uint64_t bytes_in, bytes_out; /* request and response bodies */
   uint64_t push_bytes_in, push_bytes_out, pull_bytes_in, pull_bytes_out;
-  uint64_t rows_acked;          /* sum of "rows" of the push acks */
-  double push_handler_s;        /* time push requests held the server */
-  double pull_handler_s;        /* time pull requests held the server */
-  long maxrss_kb;               /* the server process's peak RSS */
+  uint64_t rows_acked;   /* sum of "rows" of the push acks */
+  double push_handler_s; /* time push requests held the server */
+  double pull_handler_s; /* time pull requests held the server */
+  long maxrss_kb;        /* the server process's peak RSS */
 } sh_server_stats;
 
 typedef struct sh_server {
@@ -92,8 +92,7 @@ int sh_child_run(sh_child_fn fn, void *arg, void *result, size_t size, long *max
  * with the generator's ids, in one transaction.  sh_device_enroll enrolls it
  * (trusting the run's certificate).  -1 with a message. */
 int sh_device_create(const char *home, uint32_t seed, uint32_t device, size_t n);
-int sh_device_enroll(const char *home, const char *url, const char *token,
-                     const char *cert);
+int sh_device_enroll(const char *home, const char *url, const char *token, const char *cert);
 
 /* Seconds on CLOCK_MONOTONIC. */
 double sh_now(void);

@@ -21,17 +21,14 @@
 #include <string.h>
 
 static const char *const WORDS[32] = {
-    "customer", "asked",   "for",     "a",       "discount", "on",
-    "the",      "spring",  "catalog", "delivery", "by",      "end",
-    "of",       "month",   "samples", "sent",    "follow",   "up",
-    "next",     "week",    "booth",   "visit",   "contract", "renewal",
-    "pending",  "credit",  "check",   "ok",      "invoice",  "overdue",
-    "meeting",  "notes"};
+    "customer", "asked",    "for",   "a",    "discount", "on",      "the",      "spring",
+    "catalog",  "delivery", "by",    "end",  "of",       "month",   "samples",  "sent",
+    "follow",   "up",       "next",  "week", "booth",    "visit",   "contract", "renewal",
+    "pending",  "credit",   "check", "ok",   "invoice",  "overdue", "meeting",  "notes"};
 
 static const char *const KINDS[4] = {"order", "meeting", "quote", "visit"};
 
-static const char *const CURRENCIES[8] = {"EUR", "EUR", "EUR", "USD",
-                                          "GBP", "SEK", "PLN", "CHF"};
+static const char *const CURRENCIES[8] = {"EUR", "EUR", "EUR", "USD", "GBP", "SEK", "PLN", "CHF"};
 
 void wl_rng_init(wl_rng *r, uint32_t seed, uint32_t device) {
   r->s = seed * UINT32_C(0x9E3779B9) + device * UINT32_C(0x85EBCA6B);
@@ -90,10 +87,9 @@ void wl_gen_next(wl_gen *g, wl_record *out) {
   uint32_t r2 = wl_rng_next(&g->rng);
   size_t len = 0;
 
-  snprintf(out->id, sizeof out->id, "%08x-%04x-7%03x-%04x-%04x%08x",
-           (unsigned)(ts >> 16), (unsigned)(ts & 0xFFFFu), (unsigned)(r0 & 0xFFFu),
-           (unsigned)(0x8000u | (r1 & 0x3FFFu)), (unsigned)((r1 >> 14) & 0xFFFFu),
-           (unsigned)r2);
+  snprintf(out->id, sizeof out->id, "%08x-%04x-7%03x-%04x-%04x%08x", (unsigned)(ts >> 16),
+           (unsigned)(ts & 0xFFFFu), (unsigned)(r0 & 0xFFFu), (unsigned)(0x8000u | (r1 & 0x3FFFu)),
+           (unsigned)((r1 >> 14) & 0xFFFFu), (unsigned)r2);
   snprintf(out->customer_id, sizeof out->customer_id, "C%05u",
            (unsigned)(wl_rng_next(&g->rng) % 5000u));
   strcpy(out->kind, KINDS[wl_rng_next(&g->rng) % 4u]);
@@ -173,14 +169,11 @@ static int json_int(char *buf, size_t cap, size_t *pos, int64_t v) {
 size_t wl_record_json(const wl_record *r, char *buf, size_t cap) {
   size_t p = 0;
   int ok = json_raw(buf, cap, &p, "{\"id\":") && json_str(buf, cap, &p, r->id) &&
-           json_raw(buf, cap, &p, ",\"customer_id\":") &&
-           json_str(buf, cap, &p, r->customer_id) &&
+           json_raw(buf, cap, &p, ",\"customer_id\":") && json_str(buf, cap, &p, r->customer_id) &&
            json_raw(buf, cap, &p, ",\"kind\":") && json_str(buf, cap, &p, r->kind) &&
-           json_raw(buf, cap, &p, ",\"created_at\":") &&
-           json_str(buf, cap, &p, r->created_at) &&
+           json_raw(buf, cap, &p, ",\"created_at\":") && json_str(buf, cap, &p, r->created_at) &&
            json_raw(buf, cap, &p, ",\"amount\":") && json_int(buf, cap, &p, r->amount) &&
-           json_raw(buf, cap, &p, ",\"currency\":") &&
-           json_str(buf, cap, &p, r->currency) &&
+           json_raw(buf, cap, &p, ",\"currency\":") && json_str(buf, cap, &p, r->currency) &&
            json_raw(buf, cap, &p, ",\"note\":") && json_str(buf, cap, &p, r->note) &&
            json_raw(buf, cap, &p, ",\"qty\":") && json_int(buf, cap, &p, r->qty) &&
            json_raw(buf, cap, &p, "}");
@@ -234,8 +227,7 @@ static const fs_column WL_COLUMNS[WL_NFIELDS] = {
     {"currency", FS_COL_TEXT, 0, 0},    {"note", FS_COL_TEXT, 0, 0},
     {"qty", FS_COL_INT, 0, 0}};
 
-static const fs_table WL_TABLES[1] = {
-    {WL_TABLE, FS_OWNER_DEVICE, WL_COLUMNS, WL_NFIELDS}};
+static const fs_table WL_TABLES[1] = {{WL_TABLE, FS_OWNER_DEVICE, WL_COLUMNS, WL_NFIELDS}};
 
 static const fs_schema WL_SCHEMA = {"bench", 1, WL_TABLES, 1};
 

@@ -42,15 +42,15 @@ uint32_t wl_rng_next(wl_rng *r);
 /* One generated record: the 8 columns plus the timestamp the id and
  * created_at were derived from.  Text fields are NUL-terminated. */
 typedef struct wl_record {
-  char id[FS_ID_SIZE];           /* UUIDv7 text, 36 chars */
-  char customer_id[8];           /* "C%05u", 6 chars */
-  char kind[8];                  /* order | meeting | quote | visit */
-  char created_at[24];           /* "YYYY-MM-DDTHH:MM:SSZ", 20 chars */
-  int64_t amount;                /* minor units, 0..999999 */
-  char currency[4];              /* ISO code */
-  char note[WL_NOTE_LEN + 1];    /* <= 80 bytes (exactly 80 as generated) */
-  int64_t qty;                   /* 1..100 */
-  int64_t ts_ms;                 /* T0 + i*30000 + device */
+  char id[FS_ID_SIZE];        /* UUIDv7 text, 36 chars */
+  char customer_id[8];        /* "C%05u", 6 chars */
+  char kind[8];               /* order | meeting | quote | visit */
+  char created_at[24];        /* "YYYY-MM-DDTHH:MM:SSZ", 20 chars */
+  int64_t amount;             /* minor units, 0..999999 */
+  char currency[4];           /* ISO code */
+  char note[WL_NOTE_LEN + 1]; /* <= 80 bytes (exactly 80 as generated) */
+  int64_t qty;                /* 1..100 */
+  int64_t ts_ms;              /* T0 + i*30000 + device */
 } wl_record;
 
 /* A generator positioned at record `next` of (seed, device). */

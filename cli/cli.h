@@ -28,8 +28,7 @@ int cli_open(cli_ctx *ctx, fs_device **out);
 
 /* Opens the store, inserts one row into `table`, closes, and prints the new
  * id (alone, or {"id":...} with --json).  Returns the exit status. */
-int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields,
-               size_t n);
+int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields, size_t n);
 /* Opens the store, runs view(arg) and returns its document in *out (free
  * with fs_free).  Returns the exit status (the error already printed). */
 int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out);
@@ -38,8 +37,8 @@ int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out);
  * parsed document is returned in *out (cJSON_Delete it) and the result is 1.
  * Failures print their one line and return 0 with *rc set.  `what` names the
  * document in messages ("a customer list"). */
-int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what,
-                 cJSON **out, int *rc);
+int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what, cJSON **out,
+                 int *rc);
 /* Prints {"id":id} with --json, or the id on its own line. */
 int cli_print_id(cli_ctx *ctx, const char *id);
 

@@ -16,13 +16,11 @@
 #include <string.h>
 
 /* flag name == column name, in the order they are listed in usage */
-static const char *const cust_cols[] = {"name",    "city",    "country",
-                                        "phone",   "email",   "vat",
-                                        "segment", "address", "status"};
+static const char *const cust_cols[] = {"name", "city",    "country", "phone", "email",
+                                        "vat",  "segment", "address", "status"};
 #define NCUST (sizeof cust_cols / sizeof cust_cols[0])
 
-static const char *const cust_status[] = {"prospect", "active", "key", "lost",
-                                          NULL};
+static const char *const cust_status[] = {"prospect", "active", "key", "lost", NULL};
 
 static const char add_usage[] =
     "Usage: fieldsync customer add --name NAME [--city CITY] [--country CC]\n"
@@ -106,8 +104,7 @@ static const char contact_usage[] =
     "  add --customer ID --name NAME [--role R] [--phone P] [--email E]\n";
 
 static void cust_opts(cli_opt opts[NCUST + 1], const char *vals[NCUST]) {
-  for (size_t i = 0; i < NCUST; i++)
-    opts[i] = (cli_opt){cust_cols[i], 1, &vals[i], NULL};
+  for (size_t i = 0; i < NCUST; i++) opts[i] = (cli_opt){cust_cols[i], 1, &vals[i], NULL};
   opts[NCUST] = (cli_opt){NULL, 0, NULL, NULL};
 }
 
@@ -149,8 +146,7 @@ static int customer_edit(cli_ctx *ctx, int argc, char **argv) {
     return cli_usage("customer edit: give at least one field to change, such "
                      "as --phone or --status; see 'fieldsync customer edit "
                      "--help'.");
-  if (vals[0] && !*vals[0])
-    return cli_usage("customer edit: --name cannot be empty.");
+  if (vals[0] && !*vals[0]) return cli_usage("customer edit: --name cannot be empty.");
   if (vals[NCUST - 1] && *vals[NCUST - 1] &&
       (rc = cli_parse_enum("status", vals[NCUST - 1], cust_status)) != CLI_OK)
     return rc;
@@ -204,14 +200,12 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
   if (!cli_view_doc(ctx, "customer", id, "a customer", &c, &rc)) return rc;
   print_overdue(cJSON_GetObjectItemCaseSensitive(c, "balances"));
   {
-    static const char *const keys[] = {"id",     "name",    "vat",
-                                       "segment", "address", "city",
-                                       "country", "phone",   "email",
-                                       "status", "manager", "created_at"};
-    static const char *const labels[] = {"id",      "name",    "vat",
-                                         "segment", "address", "city",
-                                         "country", "phone",   "email",
-                                         "status",  "manager", "created"};
+    static const char *const keys[] = {"id",      "name",   "vat",     "segment",
+                                       "address", "city",   "country", "phone",
+                                       "email",   "status", "manager", "created_at"};
+    static const char *const labels[] = {"id",      "name",   "vat",     "segment",
+                                         "address", "city",   "country", "phone",
+                                         "email",   "status", "manager", "created"};
     enum { NK = sizeof keys / sizeof keys[0] };
     char b[NK][512], iso[64];
     const char *vals[NK];
@@ -258,8 +252,11 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
 }
 
 static const cli_sub customer_subs[] = {
-    {"add", customer_add},   {"edit", customer_edit}, {"list", customer_list},
-    {"show", customer_show}, {NULL, NULL},
+    {"add", customer_add},
+    {"edit", customer_edit},
+    {"list", customer_list},
+    {"show", customer_show},
+    {NULL, NULL},
 };
 
 int cmd_customer(cli_ctx *ctx, int argc, char **argv) {
@@ -269,14 +266,10 @@ int cmd_customer(cli_ctx *ctx, int argc, char **argv) {
 /* ------------------------------------------------------------ contact */
 
 static int contact_add(cli_ctx *ctx, int argc, char **argv) {
-  const char *customer = NULL, *name = NULL, *role = NULL, *phone = NULL,
-             *email = NULL;
-  const cli_opt opts[] = {{"customer", 1, &customer, NULL},
-                          {"name", 1, &name, NULL},
-                          {"role", 1, &role, NULL},
-                          {"phone", 1, &phone, NULL},
-                          {"email", 1, &email, NULL},
-                          {NULL, 0, NULL, NULL}};
+  const char *customer = NULL, *name = NULL, *role = NULL, *phone = NULL, *email = NULL;
+  const cli_opt opts[] = {{"customer", 1, &customer, NULL}, {"name", 1, &name, NULL},
+                          {"role", 1, &role, NULL},         {"phone", 1, &phone, NULL},
+                          {"email", 1, &email, NULL},       {NULL, 0, NULL, NULL}};
   cli_spec spec = {"contact add", contact_add_usage, opts, NULL, NULL, 0};
   fs_field f[5];
   size_t n = 0;

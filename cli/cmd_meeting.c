@@ -55,16 +55,12 @@ static const char group_usage[] =
 static const char *const kinds[] = {"visit", "call", "exhibition", NULL};
 
 static int meeting_add(cli_ctx *ctx, int argc, char **argv) {
-  const char *customer = NULL, *at = NULL, *place = NULL, *kind = NULL,
-             *notes = NULL, *follow = NULL, *outcome = NULL;
-  const cli_opt opts[] = {{"customer", 1, &customer, NULL},
-                          {"at", 1, &at, NULL},
-                          {"place", 1, &place, NULL},
-                          {"kind", 1, &kind, NULL},
-                          {"notes", 1, &notes, NULL},
-                          {"follow-up", 1, &follow, NULL},
-                          {"outcome", 1, &outcome, NULL},
-                          {NULL, 0, NULL, NULL}};
+  const char *customer = NULL, *at = NULL, *place = NULL, *kind = NULL, *notes = NULL,
+             *follow = NULL, *outcome = NULL;
+  const cli_opt opts[] = {{"customer", 1, &customer, NULL}, {"at", 1, &at, NULL},
+                          {"place", 1, &place, NULL},       {"kind", 1, &kind, NULL},
+                          {"notes", 1, &notes, NULL},       {"follow-up", 1, &follow, NULL},
+                          {"outcome", 1, &outcome, NULL},   {NULL, 0, NULL, NULL}};
   cli_spec spec = {"meeting add", add_usage, opts, NULL, NULL, 0};
   char iso[32], day[11];
   fs_field f[7];
@@ -78,8 +74,7 @@ static int meeting_add(cli_ctx *ctx, int argc, char **argv) {
     return cli_usage("meeting add: --at TIME is required; see 'fieldsync "
                      "meeting add --help'.");
   if ((rc = cli_parse_time(iso, "at", at)) != CLI_OK) return rc;
-  if (follow && (rc = cli_parse_date(day, "follow-up", follow)) != CLI_OK)
-    return rc;
+  if (follow && (rc = cli_parse_date(day, "follow-up", follow)) != CLI_OK) return rc;
   if (kind && (rc = cli_parse_enum("kind", kind, kinds)) != CLI_OK) return rc;
   f[n++] = (fs_field){"customer_id", customer};
   f[n++] = (fs_field){"at", iso};
@@ -93,9 +88,8 @@ static int meeting_add(cli_ctx *ctx, int argc, char **argv) {
 
 static int meeting_list(cli_ctx *ctx, int argc, char **argv) {
   const char *customer = NULL, *dayarg = NULL;
-  const cli_opt opts[] = {{"customer", 1, &customer, NULL},
-                          {"day", 1, &dayarg, NULL},
-                          {NULL, 0, NULL, NULL}};
+  const cli_opt opts[] = {
+      {"customer", 1, &customer, NULL}, {"day", 1, &dayarg, NULL}, {NULL, 0, NULL, NULL}};
   cli_spec spec = {"meeting list", list_usage, opts, NULL, NULL, 0};
   char day[11], arg[512];
   cJSON *arr = NULL;
@@ -124,8 +118,7 @@ static int meeting_list(cli_ctx *ctx, int argc, char **argv) {
   return rc;
 }
 
-static const cli_sub subs[] = {
-    {"add", meeting_add}, {"list", meeting_list}, {NULL, NULL}};
+static const cli_sub subs[] = {{"add", meeting_add}, {"list", meeting_list}, {NULL, NULL}};
 
 int cmd_meeting(cli_ctx *ctx, int argc, char **argv) {
   return cli_dispatch(ctx, "meeting", group_usage, subs, argc, argv);

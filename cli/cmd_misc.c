@@ -173,16 +173,15 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc(ctx, "status", NULL, "a status", &s, &rc)) return rc;
   {
-    static const char *const keys[] = {"device id", "manager", "server",
-                                       "last sync", "pending changes",
-                                       "refused changes"};
+    static const char *const keys[] = {"device id", "manager",         "server",
+                                       "last sync", "pending changes", "refused changes"};
     char b[6][256], iso[64];
     const char *vals[6];
     vals[0] = cli_text(b[0], sizeof b[0], s, "device_id", "-");
     vals[1] = cli_text(b[1], sizeof b[1], s, "manager", "-");
     vals[2] = cli_text(b[2], sizeof b[2], s, "server", "not enrolled");
-    vals[3] = cli_localtime(b[3], sizeof b[3],
-                            cli_text(iso, sizeof iso, s, "last_sync", ""), "never");
+    vals[3] =
+        cli_localtime(b[3], sizeof b[3], cli_text(iso, sizeof iso, s, "last_sync", ""), "never");
     vals[4] = cli_text(b[4], sizeof b[4], s, "pending", "0");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "refused");
     if (cJSON_IsArray(r)) {
@@ -295,8 +294,7 @@ int cmd_conflicts(cli_ctx *ctx, int argc, char **argv) {
       if (!rest) return cli_fail("out of memory.");
       for (int j = 0; j < argc; j++)
         if (j != i) rest[n++] = argv[j];
-      rc = argv[i][0] == 'r' ? conflicts_resolve(ctx, n, rest)
-                             : conflicts_list(ctx, n, rest);
+      rc = argv[i][0] == 'r' ? conflicts_resolve(ctx, n, rest) : conflicts_list(ctx, n, rest);
       free(rest);
       return rc;
     }

@@ -49,33 +49,30 @@ static const char submit_usage[] =
     "  --home DIR        the store directory\n"
     "  --json            print {\"id\":...,\"status\":\"submitted\"}\n";
 
-static const char list_usage[] =
-    "Usage: fieldsync order list [--json]\n"
-    "\n"
-    "Lists the orders on this device with their totals.\n"
-    "\n"
-    "  --home DIR        the store directory\n"
-    "  --json            print JSON\n";
+static const char list_usage[] = "Usage: fieldsync order list [--json]\n"
+                                 "\n"
+                                 "Lists the orders on this device with their totals.\n"
+                                 "\n"
+                                 "  --home DIR        the store directory\n"
+                                 "  --json            print JSON\n";
 
-static const char show_usage[] =
-    "Usage: fieldsync order show ORDER [--json]\n"
-    "\n"
-    "Shows one order with its lines and total.\n"
-    "\n"
-    "  --home DIR        the store directory\n"
-    "  --json            print JSON\n";
+static const char show_usage[] = "Usage: fieldsync order show ORDER [--json]\n"
+                                 "\n"
+                                 "Shows one order with its lines and total.\n"
+                                 "\n"
+                                 "  --home DIR        the store directory\n"
+                                 "  --json            print JSON\n";
 
-static const char group_usage[] =
-    "Usage: fieldsync order COMMAND [ARGS...]\n"
-    "\n"
-    "Commands:\n"
-    "  new --customer ID [--currency EUR] [--discount PCT]\n"
-    "  line ORDER --sku SKU --qty N [--discount PCT]\n"
-    "  submit ORDER\n"
-    "  list [--json]\n"
-    "  show ORDER [--json]\n"
-    "\n"
-    "'fieldsync order COMMAND --help' describes each command.\n";
+static const char group_usage[] = "Usage: fieldsync order COMMAND [ARGS...]\n"
+                                  "\n"
+                                  "Commands:\n"
+                                  "  new --customer ID [--currency EUR] [--discount PCT]\n"
+                                  "  line ORDER --sku SKU --qty N [--discount PCT]\n"
+                                  "  submit ORDER\n"
+                                  "  list [--json]\n"
+                                  "  show ORDER [--json]\n"
+                                  "\n"
+                                  "'fieldsync order COMMAND --help' describes each command.\n";
 
 static const cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
 
@@ -103,8 +100,7 @@ static int order_new(cli_ctx *ctx, int argc, char **argv) {
                        currency);
     for (int i = 0; i < 3; i++) cur[i] = (char)toupper((unsigned char)currency[i]);
   }
-  if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK)
-    return rc;
+  if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK) return rc;
   snprintf(bp_text, sizeof bp_text, "%lld", (long long)bp);
   f[n++] = (fs_field){"customer_id", customer};
   f[n++] = (fs_field){"currency", cur};
@@ -132,8 +128,7 @@ static int order_line(cli_ctx *ctx, int argc, char **argv) {
     return cli_usage("order line: --qty N is required; see 'fieldsync order "
                      "line --help'.");
   if ((rc = cli_parse_qty(&qty, "qty", qty_text)) != CLI_OK) return rc;
-  if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK)
-    return rc;
+  if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK) return rc;
   if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
   int lrc = fs_order_line_add(id, fs_device_store(dev), order, sku, qty, bp);
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
@@ -201,9 +196,8 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
   char cur[16], iso1[64], iso2[64];
   cli_text(cur, sizeof cur, o, "currency", "");
   {
-    static const char *const keys[] = {"id",       "customer", "customer id",
-                                       "status",   "currency", "discount",
-                                       "created",  "submitted"};
+    static const char *const keys[] = {"id",       "customer", "customer id", "status",
+                                       "currency", "discount", "created",     "submitted"};
     char b[8][256];
     const char *vals[8];
     vals[0] = cli_text(b[0], sizeof b[0], o, "id", "-");
@@ -212,10 +206,10 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
     vals[3] = cli_text(b[3], sizeof b[3], o, "status", "-");
     vals[4] = cur;
     vals[5] = cli_pct(b[5], sizeof b[5], cli_int(o, "discount_bp", 0));
-    vals[6] = cli_localtime(b[6], sizeof b[6],
-                            cli_text(iso1, sizeof iso1, o, "created_at", ""), "-");
-    vals[7] = cli_localtime(b[7], sizeof b[7],
-                            cli_text(iso2, sizeof iso2, o, "submitted_at", ""), "-");
+    vals[6] =
+        cli_localtime(b[6], sizeof b[6], cli_text(iso1, sizeof iso1, o, "created_at", ""), "-");
+    vals[7] =
+        cli_localtime(b[7], sizeof b[7], cli_text(iso2, sizeof iso2, o, "submitted_at", ""), "-");
     cli_kv_print(keys, vals, 8, "");
   }
   {

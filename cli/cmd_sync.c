@@ -61,12 +61,11 @@ static int token_read(char *buf, const char *file) {
     if (echo_off && memchr(buf + n - (size_t)r, '\n', (size_t)r)) break; /* one typed line */
   }
   if (n > TOKEN_MAX) {
-    rc = cli_fail("%s holds more than %d bytes; it is not an enrollment token.", from,
-                  TOKEN_MAX);
+    rc = cli_fail("%s holds more than %d bytes; it is not an enrollment token.", from, TOKEN_MAX);
     goto done;
   }
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                   buf[n - 1] == '\t'))
+  while (n > 0 &&
+         (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
     n--;
   buf[n] = '\0';
   if (n == 0) {
@@ -126,7 +125,10 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv) {
       "  ssh hq fieldsync-server token create --manager anna | \\\n"
       "    fieldsync enroll --server https://hq.example.com:8443 --token - \\\n"
       "                     --pin sha256//...\n",
-      opts, NULL, NULL, 0};
+      opts,
+      NULL,
+      NULL,
+      0};
   char tok[TOKEN_MAX + 2];
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
@@ -161,8 +163,10 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv) {
     rc = cli_lib_fail(rc);
     goto done;
   }
-  if (ctx->json) printf("{\"enrolled\":true,\"server\":\"%s\"}\n", server);
-  else printf("enrolled with %s\n", server);
+  if (ctx->json)
+    printf("{\"enrolled\":true,\"server\":\"%s\"}\n", server);
+  else
+    printf("enrolled with %s\n", server);
   rc = CLI_OK;
 done:
   sodium_memzero(tok, sizeof tok);
@@ -195,15 +199,17 @@ static int progress(void *user, const char *phase, int64_t done, int64_t total) 
 }
 
 int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
-  const cli_spec spec = {
-      "sync",
-      "Usage: fieldsync sync [--json]\n"
-      "\n"
-      "Pushes every local change to head office, then pulls what head office\n"
-      "has for this device (catalog, prices, balances, this manager's\n"
-      "customers).  Safe to interrupt: the next sync finishes the job with\n"
-      "nothing lost and nothing applied twice.\n",
-      NULL, NULL, NULL, 0};
+  const cli_spec spec = {"sync",
+                         "Usage: fieldsync sync [--json]\n"
+                         "\n"
+                         "Pushes every local change to head office, then pulls what head office\n"
+                         "has for this device (catalog, prices, balances, this manager's\n"
+                         "customers).  Safe to interrupt: the next sync finishes the job with\n"
+                         "nothing lost and nothing applied twice.\n",
+                         NULL,
+                         NULL,
+                         NULL,
+                         0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   fs_device *dev = NULL;
@@ -222,8 +228,8 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
   if (ctx->json) {
     printf("{\"pushed\":%lld,\"pulled\":%lld,\"conflicts\":%lld,\"refused\":%lld,"
            "\"batches\":%lld,\"pending\":%lld}\n",
-           (long long)s.pushed, (long long)s.pulled, (long long)s.conflicts,
-           (long long)s.refused, (long long)s.batches, (long long)pending);
+           (long long)s.pushed, (long long)s.pulled, (long long)s.conflicts, (long long)s.refused,
+           (long long)s.batches, (long long)pending);
   } else {
     printf("pushed %lld, pulled %lld, %lld conflict%s resolved by rule, %lld refused\n",
            (long long)s.pushed, (long long)s.pulled, (long long)s.conflicts,

@@ -63,8 +63,7 @@ int cli_print_id(cli_ctx *ctx, const char *id) {
   return rc;
 }
 
-int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields,
-               size_t n) {
+int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields, size_t n) {
   fs_device *dev = NULL;
   char id[FS_ID_SIZE] = "";
   int rc = cli_open(ctx, &dev);
@@ -95,11 +94,10 @@ int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
   return rc;
 }
 
-int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what,
-                 cJSON **out, int *rc) {
+int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what, cJSON **out,
+                 int *rc) {
   char *doc = NULL;
   *out = NULL;
   if ((*rc = cli_view(ctx, view, arg, &doc)) != CLI_OK) return 0;
   return cli_take_doc(ctx, doc, what, out, rc);
 }
-

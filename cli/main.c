@@ -55,12 +55,10 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"init", cmd_init},         {"customer", cmd_customer},
-    {"contact", cmd_contact},   {"meeting", cmd_meeting},
-    {"order", cmd_order},       {"product", cmd_product},
-    {"status", cmd_status},     {"conflicts", cmd_conflicts},
-    {"export", cmd_export},     {"enroll", cmd_enroll},
-    {"sync", cmd_sync},         {NULL, NULL},
+    {"init", cmd_init},       {"customer", cmd_customer},   {"contact", cmd_contact},
+    {"meeting", cmd_meeting}, {"order", cmd_order},         {"product", cmd_product},
+    {"status", cmd_status},   {"conflicts", cmd_conflicts}, {"export", cmd_export},
+    {"enroll", cmd_enroll},   {"sync", cmd_sync},           {NULL, NULL},
 };
 
 /* The library's version: this program is built with the library it ships
@@ -98,8 +96,7 @@ int main(int argc, char **argv) {
       version = 1;
     } else if (strcmp(a, "--home") == 0 || strncmp(a, "--home=", 7) == 0) {
       const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!v || !*v)
-        return cli_usage("--home needs a directory; see 'fieldsync --help'.");
+      if (!v || !*v) return cli_usage("--home needs a directory; see 'fieldsync --help'.");
       ctx.home = v;
     } else {
       return cli_usage("unknown option '%.40s'; see 'fieldsync --help'.", a);
@@ -107,8 +104,7 @@ int main(int argc, char **argv) {
     i++;
   }
   if (version) return cli_finish(print_version(&ctx));
-  if (i >= argc)
-    return cli_usage("no command given; see 'fieldsync --help' for the commands.");
+  if (i >= argc) return cli_usage("no command given; see 'fieldsync --help' for the commands.");
 
   const verb *v = NULL;
   for (const verb *p = verbs; p->name; p++)

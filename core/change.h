@@ -30,8 +30,8 @@
 #define FS_BATCH_MAX_TABLES 64
 #define FS_BATCH_MAX_COLS 64
 #define FS_BATCH_MAX_ROWS 100000
-#define FS_BATCH_MAX_NAME 64   /* table and column names, bytes */
-#define FS_BATCH_MAX_PK 64     /* primary key text, bytes */
+#define FS_BATCH_MAX_NAME 64    /* table and column names, bytes */
+#define FS_BATCH_MAX_PK 64      /* primary key text, bytes */
 #define FS_BATCH_MAX_TEXT 65536 /* one text value, bytes */
 /* The highest causal length a replica accepts or reaches: a row may be
  * deleted and re-created about 2^39 times, and `cl + 1` can never overflow. */
@@ -52,24 +52,24 @@ typedef struct fsi_value {
 
 /* The clock of one cell when it differs from the row clock. */
 typedef struct fsi_cell {
-  uint16_t col;  /* index into the table's column dictionary */
-  int64_t hlc;   /* clock of the value */
-  int64_t site;  /* site that wrote the value */
-  int64_t bhlc;  /* base: clock of the value its writer last saw (0 = none) */
+  uint16_t col; /* index into the table's column dictionary */
+  int64_t hlc;  /* clock of the value */
+  int64_t site; /* site that wrote the value */
+  int64_t bhlc; /* base: clock of the value its writer last saw (0 = none) */
   int64_t bsite;
 } fsi_cell;
 
 typedef struct fsi_rowchange {
-  uint16_t table;  /* index into batch->tables */
-  const char *pk;  /* NUL-terminated text, 1..FS_BATCH_MAX_PK bytes */
-  int64_t cl;      /* causal length: odd alive, even deleted; >= 1 */
-  int64_t hlc;     /* row clock: insert clock (alive) or delete clock */
-  int64_t site;    /* site of the row clock */
-  int64_t seen;    /* tombstone: highest cell hlc the deleter had seen */
-  uint16_t nvals;  /* alive: == tables[table].ncols; deleted: 0 */
+  uint16_t table; /* index into batch->tables */
+  const char *pk; /* NUL-terminated text, 1..FS_BATCH_MAX_PK bytes */
+  int64_t cl;     /* causal length: odd alive, even deleted; >= 1 */
+  int64_t hlc;    /* row clock: insert clock (alive) or delete clock */
+  int64_t site;   /* site of the row clock */
+  int64_t seen;   /* tombstone: highest cell hlc the deleter had seen */
+  uint16_t nvals; /* alive: == tables[table].ncols; deleted: 0 */
   fsi_value *vals;
   uint16_t ncells;
-  fsi_cell *cells;  /* sorted by col, no duplicates */
+  fsi_cell *cells; /* sorted by col, no duplicates */
 } fsi_rowchange;
 
 typedef struct fsi_batch_table {
@@ -90,7 +90,7 @@ typedef struct fsi_batch {
 /* Arena allocation: everything a batch points to lives in its arena. */
 struct fsi_arena *fsi_arena_new(size_t chunk);
 void fsi_arena_free(struct fsi_arena *a);
-void *fsi_arena_alloc(struct fsi_arena *a, size_t n);          /* 8-aligned */
+void *fsi_arena_alloc(struct fsi_arena *a, size_t n); /* 8-aligned */
 char *fsi_arena_strndup(struct fsi_arena *a, const char *s, size_t n);
 /* Forgets every allocation, keeping the newest chunk for reuse. */
 void fsi_arena_reset(struct fsi_arena *a);

@@ -17,8 +17,8 @@
 #include "util.h"
 
 int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char *col,
-                 const fsi_value *winner, int64_t whlc, int64_t wsite, const fsi_value *loser,
-                 int64_t lhlc, int64_t lsite) {
+                     const fsi_value *winner, int64_t whlc, int64_t wsite, const fsi_value *loser,
+                     int64_t lhlc, int64_t lsite) {
   sqlite3_stmt *s = fsi_store_stmt(
       st, "INSERT OR IGNORE INTO fs_conflict(tbl, pk, col, winner, loser, whlc, wsite,"
           " lhlc, lsite, detected_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
@@ -49,13 +49,13 @@ static int refused_insert(fs_store *st, const char *table, const char *pk, const
                      value);
 }
 
-int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col,
-                int64_t site, int64_t hlc, const char *reason) {
+int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col, int64_t site,
+                    int64_t hlc, const char *reason) {
   return refused_insert(st, table, pk, col, site, hlc, reason, NULL);
 }
 
 int fsi_refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
-                    int64_t site, const char *reason) {
+                        int64_t site, const char *reason) {
   fsi_tbl_state *ts = fsi_store_table(st, table);
   char *image = NULL;
   int rc;
@@ -120,8 +120,10 @@ int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
   int64_t loser_int = 0;
   int loser_type = SQLITE_NULL;
   if (rc) return rc;
-  sqlite3_stmt *s = fsi_sql_query(st, "SELECT tbl, pk, col, loser, resolution FROM fs_conflict"
-                                      " WHERE id=?1", "i", id);
+  sqlite3_stmt *s = fsi_sql_query(st,
+                                  "SELECT tbl, pk, col, loser, resolution FROM fs_conflict"
+                                  " WHERE id=?1",
+                                  "i", id);
   if (!s) {
     rc = FS_EIO;
     goto done;
@@ -135,8 +137,10 @@ int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
   pk = strdup((const char *)sqlite3_column_text(s, 1));
   col = strdup((const char *)sqlite3_column_text(s, 2));
   loser_type = sqlite3_column_type(s, 3);
-  if (loser_type == SQLITE_INTEGER) loser_int = sqlite3_column_int64(s, 3);
-  else if (loser_type != SQLITE_NULL) loser = strdup((const char *)sqlite3_column_text(s, 3));
+  if (loser_type == SQLITE_INTEGER)
+    loser_int = sqlite3_column_int64(s, 3);
+  else if (loser_type != SQLITE_NULL)
+    loser = strdup((const char *)sqlite3_column_text(s, 3));
   int already = sqlite3_column_type(s, 4) != SQLITE_NULL;
   fsi_sql_done(s);
   if (!table || !pk || !col || (loser_type == SQLITE_TEXT && !loser)) {
@@ -162,9 +166,8 @@ int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser) {
     }
     if (rc) goto done;
   }
-  rc = fsi_sql_run(st, "recording a resolution",
-                   "UPDATE fs_conflict SET resolution=?2 WHERE id=?1", "it", id,
-                   keep_loser ? "loser" : "winner");
+  rc = fsi_sql_run(st, "recording a resolution", "UPDATE fs_conflict SET resolution=?2 WHERE id=?1",
+                   "it", id, keep_loser ? "loser" : "winner");
 done:
   free(table);
   free(pk);

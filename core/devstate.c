@@ -39,8 +39,9 @@ static int get_text(fs_store *st, const char *key, char *buf, size_t n) {
     const char *v = (const char *)sqlite3_column_text(s, 0);
     size_t len = v ? strlen(v) : 0;
     if (len >= n) {
-      rc = fsi_fail(FS_ECORRUPT, "the %s setting of this store is %zu bytes, over %zu: the store "
-                                 "is damaged",
+      rc = fsi_fail(FS_ECORRUPT,
+                    "the %s setting of this store is %zu bytes, over %zu: the store "
+                    "is damaged",
                     key, len, n - 1);
     } else {
       memcpy(buf, v ? v : "", len + 1);
@@ -79,8 +80,7 @@ int fsi_devstate_server_get(fsi_devstate_server *out, fs_store *st) {
     return rc;
   }
   if ((rc = get_text(st, "server_ca", out->ca, sizeof out->ca)) && rc != FS_ENOTFOUND) return rc;
-  if ((rc = get_text(st, "server_pin", out->pin, sizeof out->pin)) && rc != FS_ENOTFOUND)
-    return rc;
+  if ((rc = get_text(st, "server_pin", out->pin, sizeof out->pin)) && rc != FS_ENOTFOUND) return rc;
   return FS_OK;
 }
 
@@ -92,8 +92,10 @@ int fsi_devstate_enrolled(fs_store *st, const fsi_devstate_server *srv, int64_t 
   if (!rc) rc = set_text(st, "server_pin", *srv->pin ? srv->pin : NULL);
   if (!rc) rc = set_text(st, "server_keys", srv->keys);
   if (!rc) rc = fs_store_set_hq_site(st, hq_site);
-  if (!rc) rc = fs_tx_commit(st);
-  else fs_tx_rollback(st);
+  if (!rc)
+    rc = fs_tx_commit(st);
+  else
+    fs_tx_rollback(st);
   if (rc) fsi_store_forget_hq_site(st); /* the rolled-back pin */
   return rc;
 }
@@ -116,8 +118,10 @@ int fsi_devstate_outbox_get(fsi_devstate_outbox *out, fs_store *st) {
   if (r > 0 && sqlite3_column_type(s, 0) == SQLITE_BLOB) {
     int len = sqlite3_column_bytes(s, 0);
     if (len > 0) {
-      if (!(out->env = malloc((size_t)len))) rc = fsi_fail(FS_ENOMEM, "out of memory");
-      else memcpy(out->env, sqlite3_column_blob(s, 0), (size_t)len), out->len = (size_t)len;
+      if (!(out->env = malloc((size_t)len)))
+        rc = fsi_fail(FS_ENOMEM, "out of memory");
+      else
+        memcpy(out->env, sqlite3_column_blob(s, 0), (size_t)len), out->len = (size_t)len;
     }
   }
   if (r > 0) fsi_sql_done(s);

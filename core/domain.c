@@ -47,8 +47,8 @@ static int check_enum(const fsi_tbl_state *ts, const fsi_value *vals, const char
                       const char *const *allowed, const char *list) {
   int i = col_index(ts, col);
   if (i < 0 || one_of(&vals[i], allowed)) return FS_OK;
-  return fsi_fail(FS_EINVAL, "%s %s \"%.40s\" is not one of %s", ts->decl->name, col,
-                 vals[i].s, list);
+  return fsi_fail(FS_EINVAL, "%s %s \"%.40s\" is not one of %s", ts->decl->name, col, vals[i].s,
+                  list);
 }
 
 static int upper_code(const fsi_value *v, size_t n) {
@@ -92,13 +92,11 @@ static void set_default(const fsi_tbl_state *ts, fsi_value *vals, const char *co
   if (i >= 0 && vals[i].type == FS_VAL_NULL) vals[i] = v;
 }
 
-
 /* The status of an order, into buf; FS_ENOTFOUND when it does not exist. */
-static int order_state(fs_store *st, const char *order_id, char *status, size_t n,
-                       char *customer, char *currency) {
-  sqlite3_stmt *s =
-      fsi_sql_query(st, "SELECT status, customer_id, currency FROM orders WHERE id=?1", "t",
-                    order_id);
+static int order_state(fs_store *st, const char *order_id, char *status, size_t n, char *customer,
+                       char *currency) {
+  sqlite3_stmt *s = fsi_sql_query(
+      st, "SELECT status, customer_id, currency FROM orders WHERE id=?1", "t", order_id);
   if (!s) return FS_EIO;
   int step = fsi_sql_step(st, s, "reading an order");
   if (step < 0) return step;
@@ -132,8 +130,7 @@ static int check_table_enums(const fsi_tbl_state *ts, const fsi_value *vals) {
   if (is(ts, "meetings"))
     return check_enum(ts, vals, "kind", meeting_kind, "visit, call, exhibition");
   if (is(ts, "orders"))
-    return check_enum(ts, vals, "status", order_status,
-                      "draft, submitted, confirmed, cancelled");
+    return check_enum(ts, vals, "status", order_status, "draft, submitted, confirmed, cancelled");
   if (is(ts, "complaints"))
     return check_enum(ts, vals, "kind", complaint_kind, "complaint, feedback");
   if (is(ts, "products")) {
@@ -183,7 +180,7 @@ static int check_line_price(fs_store *st, fsi_tbl_state *ts, const fsi_value *va
                        vals[ci].s);
   if (rc == FS_ENOTFOUND)
     return fsi_fail(FS_EINVAL, "SKU %.64s has no price in %.3s on the price list", vals[si].s,
-                   vals[ci].s);
+                    vals[ci].s);
   if (rc) return rc;
   if (price == vals[pi].i) return FS_OK;
   rc = fsi_sql_i64(st, &held, "reading the price list",
@@ -192,16 +189,16 @@ static int check_line_price(fs_store *st, fsi_tbl_state *ts, const fsi_value *va
                    "ttii", vals[si].s, vals[ci].s, vals[pi].i, when);
   if (rc != FS_ENOTFOUND) return rc;
   return fsi_fail(FS_EINVAL,
-                 "the unit price %" PRId64 " of SKU %.64s was not on the price list when the "
-                 "line was taken; the list price is %" PRId64 " %.3s",
-                 vals[pi].i, vals[si].s, price, vals[ci].s);
+                  "the unit price %" PRId64 " of SKU %.64s was not on the price list when the "
+                  "line was taken; the list price is %" PRId64 " %.3s",
+                  vals[pi].i, vals[si].s, price, vals[ci].s);
 }
 
 int fsi_domain_written(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, int64_t hlc) {
   if (!is(ts, "prices")) return FS_OK;
   int si = col_index(ts, "sku"), ci = col_index(ts, "currency"), pi = col_index(ts, "price");
-  if (si < 0 || ci < 0 || pi < 0 || vals[si].type != FS_VAL_TEXT ||
-      vals[ci].type != FS_VAL_TEXT || vals[pi].type != FS_VAL_INT)
+  if (si < 0 || ci < 0 || pi < 0 || vals[si].type != FS_VAL_TEXT || vals[ci].type != FS_VAL_TEXT ||
+      vals[pi].type != FS_VAL_INT)
     return FS_OK;
   /* the first time a price was set is when lines could start using it */
   return fsi_sql_run(st, "recording the price list",
@@ -217,7 +214,8 @@ static int check_line_qty(const fsi_tbl_state *ts, const fsi_value *vals) {
   return FS_OK;
 }
 
-int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, const fsi_domain_merge *m) {
+int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
+                         const fsi_domain_merge *m) {
   const fs_table *t = ts->decl;
   for (size_t i = 0; i < t->ncols; i++) {
     const fs_column *c = &t->cols[i];
@@ -226,14 +224,14 @@ int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
     int want = c->type == FS_COL_INT ? FS_VAL_INT : FS_VAL_TEXT;
     if (v->type != want)
       return fsi_fail(FS_EINVAL, "%s.%s must be %s", t->name, c->name,
-                     want == FS_VAL_INT ? "a whole number" : "text");
+                      want == FS_VAL_INT ? "a whole number" : "text");
     if (v->type != FS_VAL_TEXT) continue;
     size_t max = c->max_len ? c->max_len : 4096;
     if (!v->s || !fsi_util_utf8_valid(v->s, v->n))
       return fsi_fail(FS_EINVAL, "%s is not valid UTF-8 text", c->name);
     if (v->n > max)
       return fsi_fail(FS_EINVAL, "%s is too long (%zu bytes; at most %zu for %s)", c->name,
-                     (size_t)v->n, max, t->name);
+                      (size_t)v->n, max, t->name);
   }
   int rc = check_table_enums(ts, vals);
   if (rc) return rc;
@@ -301,14 +299,13 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
 }
 
 int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old,
-                  fsi_value *vals, const uint8_t *set, struct fsi_arena *a) {
+                      fsi_value *vals, const uint8_t *set, struct fsi_arena *a) {
   (void)a;
   (void)vals; /* the new values' rules are fsi_domain_check_row's */
   if (is(ts, "orders")) {
     int si = col_index(ts, "status");
     if (old[si].type == FS_VAL_TEXT && strcmp(old[si].s, "draft") != 0)
-      return fsi_fail(FS_ECONFLICT, "order %s is %s; it can no longer be changed", id,
-                     old[si].s);
+      return fsi_fail(FS_ECONFLICT, "order %s is %s; it can no longer be changed", id, old[si].s);
   } else if (is(ts, "order_lines")) {
     int oi = col_index(ts, "order_id");
     int rc = require_draft(st, old[oi].s, NULL, NULL);
@@ -357,8 +354,8 @@ int fs_order_submit(fs_store *st, const char *order_id) {
                         "SELECT count(*) FROM order_lines WHERE order_id=?1", "t", order_id)))
     goto done;
   if (n == 0) {
-    rc = fsi_fail(FS_EINVAL, "order %s has no lines; add one with `fieldsync order line`",
-                 order_id);
+    rc =
+        fsi_fail(FS_EINVAL, "order %s has no lines; add one with `fieldsync order line`", order_id);
     goto done;
   }
   char now[32];
@@ -386,6 +383,5 @@ int fsi_domain_letgo(fs_store *st, const char *customer_id, const char *manager)
                        fsi_hlc_next(&st->clock, fsi_util_now_ms()));
   if (rc) return rc;
   return fsi_sql_run(st, "recording a reassignment",
-                     "DELETE FROM fs_moved WHERE pk=?1 AND manager=?2", "tt", customer_id,
-                     manager);
+                     "DELETE FROM fs_moved WHERE pk=?1 AND manager=?2", "tt", customer_id, manager);
 }

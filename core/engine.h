@@ -58,8 +58,8 @@ size_t fsi_store_stmt_count(const fs_store *st);
  *                an error the statement is reset, after stopping early call
  *                fsi_sql_done.  NULL (with the message set) on failure. */
 int fsi_sql_run(fs_store *st, const char *what, const char *sql, const char *types, ...);
-int fsi_sql_i64(fs_store *st, int64_t *out, const char *what, const char *sql,
-                const char *types, ...);
+int fsi_sql_i64(fs_store *st, int64_t *out, const char *what, const char *sql, const char *types,
+                ...);
 sqlite3_stmt *fsi_sql_query(fs_store *st, const char *sql, const char *types, ...);
 int fsi_sql_step(fs_store *st, sqlite3_stmt *s, const char *what);
 void fsi_sql_done(sqlite3_stmt *s);
@@ -91,12 +91,12 @@ int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v);
 int fsi_store_set_site_for_test(fs_store *st, int64_t site);
 
 /* Refused changes (merge.c / conflict.c). */
-int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col,
-                int64_t site, int64_t hlc, const char *reason);
+int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col, int64_t site,
+                    int64_t hlc, const char *reason);
 /* The same, keeping a JSON image of the row as this replica holds it (a
  * device recording head office's refusal of its own change). */
 int fsi_refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
-                    int64_t site, const char *reason);
+                        int64_t site, const char *reason);
 
 /* Device: drops every customer assigned to another manager than `manager`,
  * with the rows that belong to it, without recording deletes (the data
@@ -124,10 +124,10 @@ int fsi_domain_letgo(fs_store *st, const char *customer_id, const char *manager)
  * agree to the cent: a line of order_lines `l` is qty * unit_price less its
  * discount, an order of orders `o` the sum of its lines less the order
  * discount, each rounded half away from zero once. */
-#define FSI_SQL_LINE_AMOUNT \
+#define FSI_SQL_LINE_AMOUNT                                                                        \
   "(l.qty * l.unit_price * (10000 - coalesce(l.discount_bp, 0)) + 5000) / 10000"
-#define FSI_SQL_ORDER_TOTAL                                                                  \
-  "(SELECT (coalesce(sum(" FSI_SQL_LINE_AMOUNT "), 0) * (10000 - coalesce(o.discount_bp, 0))" \
+#define FSI_SQL_ORDER_TOTAL                                                                        \
+  "(SELECT (coalesce(sum(" FSI_SQL_LINE_AMOUNT "), 0) * (10000 - coalesce(o.discount_bp, 0))"      \
   " + 5000) / 10000 FROM order_lines l WHERE l.order_id = o.id)"
 
 /* Views (views.c).  A view reads inside one read transaction, so it is a

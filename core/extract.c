@@ -68,8 +68,8 @@ bad:
 typedef struct stream {
   sqlite3_stmt *s;
   int tbl;
-  int tomb;  /* 1: fs_tomb rows; 2: let-go markers (fs_moved) */
-  int has;   /* a row is pending in s */
+  int tomb; /* 1: fs_tomb rows; 2: let-go markers (fs_moved) */
+  int has;  /* a row is pending in s */
 } stream;
 
 #define STREAM_LETGO 2
@@ -110,8 +110,7 @@ static char *stream_sql(fs_store *st, fsi_tbl_state *ts, int tomb, const fsi_mer
     else if (fsi_merge_is_customers(ts))
       snprintf(where, sizeof where, " AND manager=?4");
     else if (ts->cust_col >= 0)
-      snprintf(where, sizeof where,
-               " AND \"%s\" IN (SELECT id FROM customers WHERE manager=?4)",
+      snprintf(where, sizeof where, " AND \"%s\" IN (SELECT id FROM customers WHERE manager=?4)",
                ts->decl->cols[ts->cust_col].name);
   }
   if (tomb)
@@ -196,7 +195,7 @@ static int emit(fs_store *st, fsi_batch *b, stream *s, fsi_tbl_state *ts) {
 }
 
 int fsi_merge_changes_since(fs_store *st, const fsi_merge_cursor *from, const fsi_merge_filter *f,
-                        size_t max_rows, fsi_batch *out, fsi_merge_cursor *next, int *more) {
+                            size_t max_rows, fsi_batch *out, fsi_merge_cursor *next, int *more) {
   size_t ns = st->nt * 2 + 1; /* rows and tombstones per table, let-go markers */
   stream *ss = NULL;
   int rc = FS_OK;

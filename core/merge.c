@@ -175,8 +175,8 @@ static int newer_delete(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   tomb.hlc = r->hlc;
   tomb.site = r->site;
   tomb.seen = r->seen;
-  tomb.seq = FS_MUT(32) && fsi_store_is_hq(st) && l->state == ROW_LIVE ? l->seq
-                                                                       : fsi_store_next_seq(st);
+  tomb.seq =
+      FS_MUT(32) && fsi_store_is_hq(st) && l->state == ROW_LIVE ? l->seq : fsi_store_next_seq(st);
   tomb.src = o->sender;
   if ((rc = tomb_owner(st, ts, r, o, l, a, &tomb))) return rc;
   res->applied++;
@@ -266,14 +266,13 @@ static int log_concurrent(fs_store *st, const fs_table *t, const char *pk, size_
                           fsi_merge_result *res) {
   /* One site's writes are ordered (each saw the one before); otherwise a
    * write is concurrent with the other unless it was based on it. */
-  int concurrent = rcl.site != lc.site &&
-                   !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
+  int concurrent = rcl.site != lc.site && !(rcl.bhlc == lc.hlc && rcl.bsite == lc.site) &&
                    !(lc.bhlc == rcl.hlc && lc.bsite == rcl.site);
   if (concurrent && !fsi_value_equal(rv, lv) && !FS_MUT(17)) {
-    int e = cmp > 0 ? fsi_conflict_log(st, t->name, pk, t->cols[i].name, rv, rcl.hlc,
-                                       rcl.site, lv, lc.hlc, lc.site)
-                    : fsi_conflict_log(st, t->name, pk, t->cols[i].name, lv,
-                                       lc.hlc, lc.site, rv, rcl.hlc, rcl.site);
+    int e = cmp > 0 ? fsi_conflict_log(st, t->name, pk, t->cols[i].name, rv, rcl.hlc, rcl.site, lv,
+                                       lc.hlc, lc.site)
+                    : fsi_conflict_log(st, t->name, pk, t->cols[i].name, lv, lc.hlc, lc.site, rv,
+                                       rcl.hlc, rcl.site);
     if (e < 0) return e;
     if (e > 0) res->conflicts++;
   }
@@ -374,15 +373,15 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows);
  * this device drops it and everything belonging to it, recording no
  * deletes (the data lives on at head office).  Only head office can send
  * one, and only to a device. */
-static int let_go(fs_store *st, const fsi_rowchange *r, const fsi_merge_opts *o, fsi_merge_result *res) {
+static int let_go(fs_store *st, const fsi_rowchange *r, const fsi_merge_opts *o,
+                  fsi_merge_result *res) {
   fsi_tbl_state *cs = fsi_store_table(st, "customers");
   int64_t hq = st->hq_site;
   if (FS_MUT(31)) return FS_OK; /* the marker is ignored */
   if (fsi_store_is_hq(st) || hq == 0 || o->sender != hq || r->site != hq || r->nvals != 0 ||
       r->ncells != 0 || !cs)
-    return fsi_policy_refuse(st, res, cs ? cs->decl->name : FS_LETGO_TABLE, r->pk, NULL,
-                             r->site, r->hlc,
-                             "only head office can tell a device to let a customer go.");
+    return fsi_policy_refuse(st, res, cs ? cs->decl->name : FS_LETGO_TABLE, r->pk, NULL, r->site,
+                             r->hlc, "only head office can tell a device to let a customer go.");
   int64_t rows = 0;
   int rc = evict_customer(st, r->pk, &rows);
   if (!rc && rows) res->applied++;
@@ -397,12 +396,12 @@ static int check_skew(fs_store *st, const fsi_batch *b) {
     int64_t site, h = fsi_merge_remote_max(r, &site);
     if (HLC_PHYS(h) > bound) {
       return fsi_fail(FS_ESKEW,
-                     "device %016llx has a clock %lld s ahead of this machine (more than "
-                     "the allowed %lld s); nothing from this batch was applied: fix that "
-                     "device's clock",
-                     (unsigned long long)site,
-                     (long long)((HLC_PHYS(h) - fsi_util_now_ms()) / 1000),
-                     (long long)(st->max_skew / 1000));
+                      "device %016llx has a clock %lld s ahead of this machine (more than "
+                      "the allowed %lld s); nothing from this batch was applied: fix that "
+                      "device's clock",
+                      (unsigned long long)site,
+                      (long long)((HLC_PHYS(h) - fsi_util_now_ms()) / 1000),
+                      (long long)(st->max_skew / 1000));
     }
   }
   return FS_OK;
@@ -420,8 +419,9 @@ static int map_tables(fs_store *st, const fsi_batch *b, fsi_tbl_state **map,
     }
     fsi_tbl_state *ts = fsi_store_table(st, b->tables[i].name);
     if (!ts)
-      return fsi_fail(FS_EVERSION, "the batch has table \"%.64s\" which this replica does "
-                                   "not know; upgrade fieldsync",
+      return fsi_fail(FS_EVERSION,
+                      "the batch has table \"%.64s\" which this replica does "
+                      "not know; upgrade fieldsync",
                       b->tables[i].name);
     map[i] = ts;
     for (size_t j = 0; j < ts->decl->ncols; j++) cms[i].idx[j] = -1;
@@ -433,15 +433,17 @@ static int map_tables(fs_store *st, const fsi_batch *b, fsi_tbl_state **map,
           found = 1;
         }
       if (!found)
-        return fsi_fail(FS_EVERSION, "the batch has column %s.%.64s which this replica does "
-                                     "not know; upgrade fieldsync",
+        return fsi_fail(FS_EVERSION,
+                        "the batch has column %s.%.64s which this replica does "
+                        "not know; upgrade fieldsync",
                         ts->decl->name, b->tables[i].cols[c]);
     }
   }
   return FS_OK;
 }
 
-int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, fsi_merge_result *res) {
+int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o,
+                    fsi_merge_result *res) {
   int implicit = 0, rc = FS_OK, txopen = 0;
   fsi_tbl_state **map = NULL;
   fsi_merge_colmap *cms = NULL;
@@ -465,8 +467,7 @@ int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, f
   for (size_t k = 0; k < b->nrows && !rc; k++) {
     const fsi_rowchange *r = &b->rows[k];
     if (r->table >= b->ntables) {
-      rc = fsi_fail(FS_ECORRUPT, "a change names table #%u, beyond the batch's tables",
-                   r->table);
+      rc = fsi_fail(FS_ECORRUPT, "a change names table #%u, beyond the batch's tables", r->table);
       break;
     }
     int64_t h = fsi_merge_remote_max(r, NULL);
@@ -501,8 +502,8 @@ static int touch_customer(fs_store *st, const char *customer_id, int self) {
     fsi_tbl_state *ts = &st->t[i];
     if (fsi_merge_is_customers(ts) && !self) continue;
     const char *col = fsi_merge_is_customers(ts) ? "id"
-                      : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
-                                          : NULL;
+                      : ts->cust_col >= 0        ? ts->decl->cols[ts->cust_col].name
+                                                 : NULL;
     if (!col) continue;
     /* Each row gets a change number of its own (it is the row's key). */
     char sql[256];
@@ -512,8 +513,7 @@ static int touch_customer(fs_store *st, const char *customer_id, int self) {
       rc = fsi_store_sqlfail(st, "marking a customer's rows");
       break;
     }
-    snprintf(sql, sizeof sql, "UPDATE \"%s\" SET _seq=?1, _src=0 WHERE _seq=?2",
-             ts->decl->name);
+    snprintf(sql, sizeof sql, "UPDATE \"%s\" SET _seq=?1, _src=0 WHERE _seq=?2", ts->decl->name);
     if (sqlite3_prepare_v2(st->db, sql, -1, &u, NULL) != SQLITE_OK) {
       sqlite3_finalize(q);
       rc = fsi_store_sqlfail(st, "marking a customer's rows");
@@ -560,8 +560,8 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
   for (size_t i = 0; i < st->nt && !rc; i++) {
     fsi_tbl_state *ts = &st->t[i];
     const char *col = fsi_merge_is_customers(ts) ? "id"
-                      : ts->cust_col >= 0 ? ts->decl->cols[ts->cust_col].name
-                                          : NULL;
+                      : ts->cust_col >= 0        ? ts->decl->cols[ts->cust_col].name
+                                                 : NULL;
     if (!col) continue;
     char sql[512];
     snprintf(sql, sizeof sql,
@@ -578,8 +578,10 @@ static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
       }
       if (!d) break;
       sqlite3_bind_text(d, 1, id, -1, SQLITE_STATIC);
-      if (sqlite3_step(d) != SQLITE_DONE) rc = fsi_store_sqlfail(st, "letting a customer go");
-      else if (k == 1) *rows += sqlite3_changes(st->db); /* the table's rows */
+      if (sqlite3_step(d) != SQLITE_DONE)
+        rc = fsi_store_sqlfail(st, "letting a customer go");
+      else if (k == 1)
+        *rows += sqlite3_changes(st->db); /* the table's rows */
       sqlite3_finalize(d);
     }
   }
@@ -595,8 +597,10 @@ int fsi_store_evict_foreign(fs_store *st, const char *manager, int64_t *evicted)
   int rc = FS_OK;
   *evicted = 0;
   if (!cust || !manager) return FS_OK;
-  if (sqlite3_prepare_v2(st->db, "SELECT id FROM customers WHERE manager IS NOT NULL"
-                                 " AND manager != ?1", -1, &q, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(st->db,
+                         "SELECT id FROM customers WHERE manager IS NOT NULL"
+                         " AND manager != ?1",
+                         -1, &q, NULL) != SQLITE_OK)
     return fsi_store_sqlfail(st, "finding customers to let go");
   sqlite3_bind_text(q, 1, manager, -1, SQLITE_STATIC);
   while (!rc && sqlite3_step(q) == SQLITE_ROW) {

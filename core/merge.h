@@ -20,22 +20,22 @@
 #include "change.h"
 
 typedef struct fsi_merge_cursor {
-  int64_t seq;                      /* change number; 0 = from the beginning */
-  int32_t tbl;                      /* table index in the declaration */
-  char pk[FS_BATCH_MAX_PK + 1];     /* "" = before every id */
+  int64_t seq;                  /* change number; 0 = from the beginning */
+  int32_t tbl;                  /* table index in the declaration */
+  char pk[FS_BATCH_MAX_PK + 1]; /* "" = before every id */
 } fsi_merge_cursor;
 
 typedef struct fsi_merge_filter {
-  int64_t exclude_src;  /* skip rows whose state came from this site (0: none) */
-  const char *manager;  /* head office: only what this manager's devices hold,
-                           plus a let-go marker per customer moved away */
-  int include_all_hq;   /* with manager: still send every head-office row */
+  int64_t exclude_src; /* skip rows whose state came from this site (0: none) */
+  const char *manager; /* head office: only what this manager's devices hold,
+                          plus a let-go marker per customer moved away */
+  int include_all_hq;  /* with manager: still send every head-office row */
 } fsi_merge_filter;
 
 /* Fills `out` (reset first) with up to max_rows row states after `from`;
  * *next is where the following call starts; *more is 1 when rows remain. */
 int fsi_merge_changes_since(fs_store *st, const fsi_merge_cursor *from, const fsi_merge_filter *f,
-                        size_t max_rows, fsi_batch *out, fsi_merge_cursor *next, int *more);
+                            size_t max_rows, fsi_batch *out, fsi_merge_cursor *next, int *more);
 
 /* Text form of a cursor ("seq.tbl.pk") for storing and sending; parse
  * refuses anything malformed. */
@@ -49,10 +49,10 @@ typedef struct fsi_merge_refusal {
 } fsi_merge_refusal;
 
 typedef struct fsi_merge_result {
-  size_t rows;       /* rows in the batch */
-  size_t applied;    /* rows whose local state changed */
-  size_t conflicts;  /* concurrent edits logged */
-  size_t refused;    /* rows or cells refused by the write policy */
+  size_t rows;                 /* rows in the batch */
+  size_t applied;              /* rows whose local state changed */
+  size_t conflicts;            /* concurrent edits logged */
+  size_t refused;              /* rows or cells refused by the write policy */
   fsi_merge_refusal *refusals; /* `refused` entries, in `arena` */
   size_t cap;
   struct fsi_arena *arena;
@@ -66,7 +66,8 @@ typedef struct fsi_merge_opts {
 /* Applies a batch in one transaction (or inside the caller's fs_tx).  On
  * FS_ESKEW (a clock beyond the configured bound) nothing is applied.  The
  * result's arena is allocated here; release with fsi_merge_result_free. */
-int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o, fsi_merge_result *res);
+int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o,
+                    fsi_merge_result *res);
 void fsi_merge_result_free(fsi_merge_result *res);
 
 /* Marks a customer and every row belonging to it as changed, so that

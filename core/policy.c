@@ -131,9 +131,12 @@ static fsi_value *incoming_values(const fsi_tbl_state *ts, const fsi_rowchange *
   fsi_value *v = fsi_arena_alloc(a, nc * sizeof *v);
   if (!v) return NULL;
   for (size_t i = 0; i < nc; i++) {
-    if (cm->idx[i] >= 0) v[i] = r->vals[cm->idx[i]];
-    else if (l->state == ROW_LIVE) v[i] = l->vals[i];
-    else v[i] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
+    if (cm->idx[i] >= 0)
+      v[i] = r->vals[cm->idx[i]];
+    else if (l->state == ROW_LIVE)
+      v[i] = l->vals[i];
+    else
+      v[i] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
   }
   return v;
 }
@@ -199,8 +202,7 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
     int ok = (hq != 0 && r->site == hq) || FS_MUT(22);
     for (size_t k = 0; ok && k < r->ncells; k++) ok = r->cells[k].site == hq;
     if (!ok) {
-      snprintf(reason, sizeof reason, "%s is head-office data; devices cannot change it",
-               t->name);
+      snprintf(reason, sizeof reason, "%s is head-office data; devices cannot change it", t->name);
       return refuse_row(st, res, t, r, reason);
     }
     return 0;
@@ -228,8 +230,7 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
        * names must be the sender's: a row cannot be moved off another
        * manager's customer, nor attached to one, nor to a deleted one. */
       const char *custs[2] = {NULL, NULL};
-      if (alive && cm->idx[ts->cust_col] >= 0 &&
-          r->vals[cm->idx[ts->cust_col]].type == FS_VAL_TEXT)
+      if (alive && cm->idx[ts->cust_col] >= 0 && r->vals[cm->idx[ts->cust_col]].type == FS_VAL_TEXT)
         custs[0] = r->vals[cm->idx[ts->cust_col]].s;
       if (l->state == ROW_LIVE && l->vals[ts->cust_col].type == FS_VAL_TEXT)
         custs[1] = l->vals[ts->cust_col].s;
@@ -280,8 +281,8 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
         (v->type != FS_VAL_TEXT || strlen(o->sender_manager) != v->n ||
          memcmp(v->s, o->sender_manager, v->n) != 0)) {
       snprintf(reason, sizeof reason,
-               "%s.manager names %.100s; a device may only record its own manager %.100s.",
-               t->name, v->type == FS_VAL_TEXT ? v->s : "a number", o->sender_manager);
+               "%s.manager names %.100s; a device may only record its own manager %.100s.", t->name,
+               v->type == FS_VAL_TEXT ? v->s : "a number", o->sender_manager);
       return refuse_row(st, res, t, r, reason);
     }
   }
@@ -291,7 +292,7 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
     fsi_value *vals = incoming_values(ts, r, cm, l, a);
     if (!vals) return fsi_fail(FS_ENOMEM, "out of memory");
     fsi_domain_merge m = {l->state == ROW_LIVE && r->cl == l->cl ? l->vals : NULL,
-                      fsi_merge_remote_max(r, NULL)};
+                          fsi_merge_remote_max(r, NULL)};
     int e = fsi_domain_check_row(st, ts, vals, &m);
     if (e == FS_EINVAL) {
       snprintf(reason, sizeof reason, "head office refuses this row: %s.", fs_errmsg());
@@ -306,11 +307,11 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   for (size_t i = 0; i < t->ncols; i++) {
     if (!(t->cols[i].flags & FS_COL_HQ) || cm->idx[i] < 0 || !alive) continue;
     fsi_cell c = fsi_merge_remote_cell(r, cm->idx[i]);
-    int ok = FS_MUT(26) ? 1 : at_hq ? hq_column_ok(ts, r, cm, l, i, hq)
-                   : (c.hlc == r->hlc && c.site == r->site) || c.site == hq;
+    int ok = FS_MUT(26) ? 1
+             : at_hq    ? hq_column_ok(ts, r, cm, l, i, hq)
+                        : (c.hlc == r->hlc && c.site == r->site) || c.site == hq;
     if (!ok) {
-      snprintf(reason, sizeof reason, "%s.%s is set by head office only", t->name,
-               t->cols[i].name);
+      snprintf(reason, sizeof reason, "%s.%s is set by head office only", t->name, t->cols[i].name);
       int e = fsi_policy_refuse(st, res, t->name, r->pk, t->cols[i].name, c.site, c.hlc, reason);
       if (e) return e;
       *drop |= 1ull << i;

@@ -17,11 +17,16 @@
 #define I FS_COL_INT
 
 static const fs_column customers[] = {
-    {"name", T, FS_COL_NOTNULL, 200},  {"vat", T, 0, 40},
-    {"segment", T, 0, 60},             {"address", T, 0, 300},
-    {"city", T, 0, 100},               {"country", T, 0, 2},
-    {"phone", T, 0, 40},               {"email", T, 0, 200},
-    {"status", T, FS_COL_NOTNULL, 16}, {"manager", T, FS_COL_HQ, 100},
+    {"name", T, FS_COL_NOTNULL, 200},
+    {"vat", T, 0, 40},
+    {"segment", T, 0, 60},
+    {"address", T, 0, 300},
+    {"city", T, 0, 100},
+    {"country", T, 0, 2},
+    {"phone", T, 0, 40},
+    {"email", T, 0, 200},
+    {"status", T, FS_COL_NOTNULL, 16},
+    {"manager", T, FS_COL_HQ, 100},
     {"created_at", T, 0, 32},
 };
 static const fs_column contacts[] = {

@@ -25,7 +25,7 @@ struct fsi_stmt_cache {
   struct {
     const char *sql;
     sqlite3_stmt *stmt;
-  } *slot;
+  } * slot;
 };
 
 static size_t slot_of(const char *sql, size_t cap) {
@@ -169,8 +169,8 @@ int fsi_sql_run(fs_store *st, const char *what, const char *sql, const char *typ
   return rc;
 }
 
-int fsi_sql_i64(fs_store *st, int64_t *out, const char *what, const char *sql,
-                const char *types, ...) {
+int fsi_sql_i64(fs_store *st, int64_t *out, const char *what, const char *sql, const char *types,
+                ...) {
   sqlite3_stmt *s = NULL;
   int prc = stmt_get(st, sql, &s);
   if (prc) return prc;

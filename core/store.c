@@ -72,10 +72,14 @@ int fsi_store_sqlfail(fs_store *st, const char *what) {
   int ec = sqlite3_extended_errcode(st->db);
   int pc = ec & 0xFF;
   int code = FS_EIO;
-  if (pc == SQLITE_CORRUPT || pc == SQLITE_NOTADB) code = FS_ECORRUPT;
-  else if (pc == SQLITE_NOMEM) code = FS_ENOMEM;
-  else if (pc == SQLITE_CONSTRAINT) code = FS_EEXIST;
-  else if (pc == SQLITE_FULL) code = FS_EIO;
+  if (pc == SQLITE_CORRUPT || pc == SQLITE_NOTADB)
+    code = FS_ECORRUPT;
+  else if (pc == SQLITE_NOMEM)
+    code = FS_ENOMEM;
+  else if (pc == SQLITE_CONSTRAINT)
+    code = FS_EEXIST;
+  else if (pc == SQLITE_FULL)
+    code = FS_EIO;
   return fsi_fail(code, "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
@@ -235,8 +239,7 @@ static void rollback_raw(fs_store *st) {
 }
 
 int fsi_store_tx_begin(fs_store *st, int *implicit) {
-  if (st->flags & FS_OPEN_READONLY)
-    return fsi_fail(FS_EPERM, "the store was opened read-only");
+  if (st->flags & FS_OPEN_READONLY) return fsi_fail(FS_EPERM, "the store was opened read-only");
   if (st->in_tx || !sqlite3_get_autocommit(st->db)) {
     *implicit = 0; /* inside the caller's transaction */
     return FS_OK;
@@ -263,8 +266,7 @@ int64_t fsi_store_next_seq(fs_store *st) {
 
 int fs_tx_begin(fs_store *st) {
   if (st->in_tx) return fsi_fail(FS_EINVAL, "a transaction is already open");
-  if (st->flags & FS_OPEN_READONLY)
-    return fsi_fail(FS_EPERM, "the store was opened read-only");
+  if (st->flags & FS_OPEN_READONLY) return fsi_fail(FS_EPERM, "the store was opened read-only");
   int rc = begin_raw(st);
   if (!rc) st->in_tx = 1;
   return rc;
@@ -293,8 +295,7 @@ static int create_table(fs_store *st, const fs_table *t) {
   int rc = FS_OK;
   sql = malloc(cap);
   if (!sql) return fsi_fail(FS_ENOMEM, "out of memory");
-  n += (size_t)snprintf(sql + n, cap - n,
-                        "CREATE TABLE \"%s\"(id TEXT NOT NULL UNIQUE", t->name);
+  n += (size_t)snprintf(sql + n, cap - n, "CREATE TABLE \"%s\"(id TEXT NOT NULL UNIQUE", t->name);
   for (size_t i = 0; i < t->ncols; i++)
     n += (size_t)snprintf(sql + n, cap - n, ", \"%s\" %s", t->cols[i].name,
                           coltype_sql(t->cols[i].type));
@@ -311,7 +312,7 @@ static int create_table(fs_store *st, const fs_table *t) {
 
 static int valid_name(const char *s) {
   if (!s || !*s || strlen(s) > 60) return 0;
-  if (s[0] == '_' ) return 0;
+  if (s[0] == '_') return 0;
   for (const char *p = s; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return 0;
   return strncmp(s, "fs_", 3) != 0 && strcmp(s, "id") != 0;
@@ -324,7 +325,7 @@ static int check_schema(const fs_schema *sc) {
     const fs_table *t = &sc->tables[i];
     if (!valid_name(t->name) || t->ncols == 0 || t->ncols > 60)
       return fsi_fail(FS_EINVAL, "schema: bad table name or column count for \"%s\"",
-                     t->name ? t->name : "");
+                      t->name ? t->name : "");
     for (size_t j = 0; j < t->ncols; j++)
       if (!valid_name(t->cols[j].name))
         return fsi_fail(FS_EINVAL, "schema: bad column name in table %s", t->name);
@@ -355,23 +356,23 @@ static int migrate_declaration(fs_store *st) {
     /* Rows are looked up by customer (subsets, reassignment). */
     for (size_t j = 0; j < t->ncols && !rc; j++) {
       if (!(t->cols[j].flags & FS_COL_CUSTOMER)) continue;
-      snprintf(q, sizeof q, "CREATE INDEX IF NOT EXISTS \"%s__cust\" ON \"%s\"(\"%s\")",
-               t->name, t->name, t->cols[j].name);
+      snprintf(q, sizeof q, "CREATE INDEX IF NOT EXISTS \"%s__cust\" ON \"%s\"(\"%s\")", t->name,
+               t->name, t->cols[j].name);
       rc = exec(st, q, "indexing a table");
     }
     if (ncols == 0) continue;
     for (size_t j = 0; j < t->ncols && !rc; j++) {
       if (have[j]) continue;
-      snprintf(q, sizeof q, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", t->name,
-               t->cols[j].name, coltype_sql(t->cols[j].type));
+      snprintf(q, sizeof q, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", t->name, t->cols[j].name,
+               coltype_sql(t->cols[j].type));
       rc = exec(st, q, "adding a column");
     }
   }
   return rc;
 }
 
-const char *const fsi_store_special_cols[SP_N] = {"currency", "country", "email", "discount_bp",
-                                               "at", "follow_up", "created_at", "manager"};
+const char *const fsi_store_special_cols[SP_N] = {
+    "currency", "country", "email", "discount_bp", "at", "follow_up", "created_at", "manager"};
 
 static int prepare_tables(fs_store *st) {
   st->nt = st->schema->ntables;
@@ -412,15 +413,14 @@ static int prepare_tables(fs_store *st) {
              "INSERT INTO \"%s\"(id,%s,_cl,_hlc,_site,_seq,_src,_nc) VALUES(?%s,?,?,?,?,?,?)",
              t->name, ts->collist, qs);
     rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->ins, NULL);
-    snprintf(sql, cap * 2 + 256,
-             "SELECT %s,_cl,_hlc,_site,_seq,_src,_nc FROM \"%s\" WHERE id=?1",
+    snprintf(sql, cap * 2 + 256, "SELECT %s,_cl,_hlc,_site,_seq,_src,_nc FROM \"%s\" WHERE id=?1",
              ts->collist, t->name);
     rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->get, NULL);
     snprintf(sql, cap * 2 + 256,
              "UPDATE \"%s\" SET %s_cl=?%zu,_hlc=?%zu,_site=?%zu,_seq=?%zu,_src=?%zu,"
              "_nc=?%zu WHERE id=?1",
-             t->name, sets, t->ncols + 2, t->ncols + 3, t->ncols + 4, t->ncols + 5,
-             t->ncols + 6, t->ncols + 7);
+             t->name, sets, t->ncols + 2, t->ncols + 3, t->ncols + 4, t->ncols + 5, t->ncols + 6,
+             t->ncols + 7);
     rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->put, NULL);
     snprintf(sql, cap * 2 + 256, "DELETE FROM \"%s\" WHERE id=?1", t->name);
     rc |= sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ts->del, NULL);
@@ -431,17 +431,18 @@ static int prepare_tables(fs_store *st) {
 }
 
 /* What kind of file is this?  0 = empty (new), 1 = fieldsync, else error. */
-static int inspect(fs_store *st, const char *path, int64_t *format,
-                   int64_t *decl_version, char **schema_name) {
+static int inspect(fs_store *st, const char *path, int64_t *format, int64_t *decl_version,
+                   char **schema_name) {
   sqlite3_stmt *s = NULL;
   int rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_schema", -1, &s, NULL);
   if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
     int pc = sqlite3_errcode(st->db) & 0xFF;
     sqlite3_finalize(s);
     if (pc == SQLITE_NOTADB || pc == SQLITE_CORRUPT)
-      return fsi_fail(FS_ECORRUPT, "%s is not a fieldsync store (the file is not a "
-                                  "readable SQLite database); it was left untouched",
-                     path);
+      return fsi_fail(FS_ECORRUPT,
+                      "%s is not a fieldsync store (the file is not a "
+                      "readable SQLite database); it was left untouched",
+                      path);
     return fsi_store_sqlfail(st, "reading the store");
   }
   int64_t nobj = sqlite3_column_int64(s, 0);
@@ -494,15 +495,15 @@ static int integrity(fs_store *st, const char *path) {
   }
   sqlite3_finalize(s);
   if (!ok)
-    return fsi_fail(FS_ECORRUPT, "%s is corrupt (integrity check failed); it was left "
-                                "untouched: restore it from a backup",
-                   path);
+    return fsi_fail(FS_ECORRUPT,
+                    "%s is corrupt (integrity check failed); it was left "
+                    "untouched: restore it from a backup",
+                    path);
   return FS_OK;
 }
 
 static int setup_new(fs_store *st) {
-  int rc = exec(st,
-                "CREATE TABLE fs_meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;",
+  int rc = exec(st, "CREATE TABLE fs_meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;",
                 "creating the store");
   if (rc) return rc;
   do {
@@ -517,8 +518,8 @@ static int setup_new(fs_store *st) {
   rc = exec(st, q, "creating the store");
   if (rc) return rc;
   sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(st->db, "INSERT INTO fs_meta VALUES('schema', ?1)", -1, &s,
-                         NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(st->db, "INSERT INTO fs_meta VALUES('schema', ?1)", -1, &s, NULL) !=
+      SQLITE_OK)
     return fsi_store_sqlfail(st, "creating the store");
   sqlite3_bind_text(s, 1, st->schema->name, -1, SQLITE_STATIC);
   rc = sqlite3_step(s) == SQLITE_DONE ? FS_OK : fsi_store_sqlfail(st, "creating the store");
@@ -568,9 +569,9 @@ static int store_keep_private(const char *path) {
     if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode) || !(sb.st_mode & 077)) continue;
     if (chmod(p, sb.st_mode & 0700) != 0)
       return fsi_fail(FS_EIO,
-                     "%s has mode %04o (other users can read it) and cannot be made "
-                     "private: %s; run: chmod 600 %s",
-                     p, (unsigned)(sb.st_mode & 07777), strerror(errno), p);
+                      "%s has mode %04o (other users can read it) and cannot be made "
+                      "private: %s; run: chmod 600 %s",
+                      p, (unsigned)(sb.st_mode & 07777), strerror(errno), p);
   }
   return FS_OK;
 }
@@ -581,10 +582,8 @@ static int store_keep_private(const char *path) {
 static int open_path(const char *path, unsigned flags, int on_disk, int *created) {
   struct stat sb;
   int exists = stat(path, &sb) == 0;
-  if (!exists && !(flags & FS_OPEN_CREATE))
-    return fsi_fail(FS_ENOTFOUND, "no store at %s", path);
-  if (exists && !S_ISREG(sb.st_mode))
-    return fsi_fail(FS_EINVAL, "%s is not a regular file", path);
+  if (!exists && !(flags & FS_OPEN_CREATE)) return fsi_fail(FS_ENOTFOUND, "no store at %s", path);
+  if (exists && !S_ISREG(sb.st_mode)) return fsi_fail(FS_EINVAL, "%s is not a regular file", path);
   if (!exists && on_disk && !(flags & FS_OPEN_READONLY)) {
     int rc = store_create_private(path);
     if (rc) return rc;
@@ -624,14 +623,14 @@ static int check_existing(fs_store *st, const char *path, int *fresh, int64_t *f
   if (!*fresh) {
     if (*format > STORE_FORMAT || *decl_version > schema->version) {
       rc = fsi_fail(FS_EVERSION,
-                   "%s was written by a newer version of fieldsync (store format %lld, "
-                   "declaration %lld); upgrade fieldsync to open it",
-                   path, (long long)*format, (long long)*decl_version);
+                    "%s was written by a newer version of fieldsync (store format %lld, "
+                    "declaration %lld); upgrade fieldsync to open it",
+                    path, (long long)*format, (long long)*decl_version);
       goto done;
     }
     if (!schema_name || strcmp(schema_name, schema->name) != 0) {
       rc = fsi_fail(FS_EINVAL, "%s holds the \"%s\" schema, not \"%s\"", path,
-                   schema_name ? schema_name : "?", schema->name);
+                    schema_name ? schema_name : "?", schema->name);
       goto done;
     }
     rc = integrity(st, path);
@@ -646,9 +645,10 @@ done:
  * upgraded step by step; on failure nothing of it stays. */
 static int upgrade(fs_store *st, int fresh, int64_t format, int64_t decl_version) {
   const fs_schema *schema = st->schema;
-  int rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                    " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
-                    " PRAGMA wal_autocheckpoint=4096;",
+  int rc = exec(st,
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
+                " PRAGMA wal_autocheckpoint=4096;",
                 "configuring the store");
   if (rc) return rc;
   if ((rc = exec(st, "BEGIN IMMEDIATE", "starting the upgrade"))) return rc;
@@ -663,8 +663,8 @@ static int upgrade(fs_store *st, int fresh, int64_t format, int64_t decl_version
   }
   if (!rc && decl_version != schema->version) {
     char q[128];
-    snprintf(q, sizeof q,
-             "INSERT OR REPLACE INTO fs_meta VALUES('decl_version', %d)", schema->version);
+    snprintf(q, sizeof q, "INSERT OR REPLACE INTO fs_meta VALUES('decl_version', %d)",
+             schema->version);
     rc = exec(st, q, "upgrading the store");
   }
   if (!rc) rc = exec(st, "COMMIT", "finishing the upgrade");
@@ -691,8 +691,7 @@ static int load_settings(fs_store *st) {
   return FS_OK;
 }
 
-int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
-                  unsigned flags) {
+int fs_store_open(fs_store **out, const char *path, const fs_schema *schema, unsigned flags) {
   fs_store *st = NULL;
   int rc = FS_OK, fresh = 0, created = 0;
   int64_t format = 0, decl_version = 0;

@@ -33,21 +33,30 @@
 #include "hlc.h"
 
 /* Columns the domain rules look at, found by name once per table. */
-enum { SP_CURRENCY, SP_COUNTRY, SP_EMAIL, SP_DISCOUNT, SP_AT, SP_FOLLOWUP, SP_CREATED,
-       SP_MANAGER, SP_N };
+enum {
+  SP_CURRENCY,
+  SP_COUNTRY,
+  SP_EMAIL,
+  SP_DISCOUNT,
+  SP_AT,
+  SP_FOLLOWUP,
+  SP_CREATED,
+  SP_MANAGER,
+  SP_N
+};
 extern const char *const fsi_store_special_cols[SP_N];
 
 typedef struct fsi_tbl_state {
   const fs_table *decl;
   int idx;
-  int cust_col;        /* FS_COL_CUSTOMER column index, -1 if none */
-  char *collist;       /* "\"c1\",\"c2\",..." */
-  sqlite3_stmt *ins;   /* id, cols..., _cl, _hlc, _site, _seq, _src */
-  sqlite3_stmt *get;   /* cols..., _cl, _hlc, _site, _seq, _src WHERE id */
-  sqlite3_stmt *put;   /* UPDATE all cols + clock WHERE id */
-  sqlite3_stmt *del;   /* DELETE WHERE id */
-  int sp[SP_N];        /* index of each special column, -1 if absent */
-  int tombs;           /* -1 unknown, 0 no tombstones, 1 maybe some */
+  int cust_col;      /* FS_COL_CUSTOMER column index, -1 if none */
+  char *collist;     /* "\"c1\",\"c2\",..." */
+  sqlite3_stmt *ins; /* id, cols..., _cl, _hlc, _site, _seq, _src */
+  sqlite3_stmt *get; /* cols..., _cl, _hlc, _site, _seq, _src WHERE id */
+  sqlite3_stmt *put; /* UPDATE all cols + clock WHERE id */
+  sqlite3_stmt *del; /* DELETE WHERE id */
+  int sp[SP_N];      /* index of each special column, -1 if absent */
+  int tombs;         /* -1 unknown, 0 no tombstones, 1 maybe some */
 } fsi_tbl_state;
 
 struct fs_store {
@@ -67,9 +76,9 @@ struct fs_store {
   int64_t saved_hlc; /* clock at transaction start, restored on rollback */
   int64_t max_skew;
   int64_t hq_site;
-  char *manager;     /* cached "manager" setting (device), NULL if unset */
+  char *manager;             /* cached "manager" setting (device), NULL if unset */
   struct fsi_arena *scratch; /* fs_insert's working memory, reset per call */
-  int restoring;     /* 1 while a conflict resolution re-creates a logged row */
+  int restoring;             /* 1 while a conflict resolution re-creates a logged row */
   int manager_loaded;
   struct fsi_stmt_cache *stmts; /* prepared constant SQL (sql.c) */
 };
@@ -77,13 +86,11 @@ struct fs_store {
 /* Finalizes every cached statement (store close). */
 void fsi_stmt_cache_free(struct fsi_stmt_cache *c);
 
-
 fsi_tbl_state *fsi_store_table(fs_store *st, const char *name);
 
 /* Binds a value given as text to a column of `type`; validates it. */
-int fsi_store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
-                          const fs_table *t, const fs_column *c,
-                          const char *value);
+int fsi_store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx, const fs_table *t,
+                              const fs_column *c, const char *value);
 
 /* ----------------------------------------------------- rows (write.c) */
 
@@ -92,13 +99,13 @@ int fsi_store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx,
 /* One row as this replica holds it, with the effective clock of every
  * column.  Allocated in an arena. */
 typedef struct fsi_row {
-  int state;   /* ROW_NONE, ROW_LIVE or ROW_TOMB */
+  int state; /* ROW_NONE, ROW_LIVE or ROW_TOMB */
   int64_t cl, hlc, site, seq, src, seen;
   const char *cust; /* tombstone: the customer the row belonged to */
   const char *mgr;  /* tombstone: the manager that customer had (NULL unknown) */
-  fsi_value *vals;   /* live: ncols values */
+  fsi_value *vals;  /* live: ncols values */
   uint8_t *has_cell;
-  fsi_cell *cells;   /* per column (col index = position), valid if has_cell */
+  fsi_cell *cells; /* per column (col index = position), valid if has_cell */
 } fsi_row;
 
 #define ROW_NONE 0
@@ -111,7 +118,7 @@ int fsi_row_load(fs_store *st, fsi_tbl_state *ts, const char *pk, struct fsi_are
 int fsi_row_put(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r, int exists);
 /* Replaces the fs_cell entries of a row with r's (has_cell) entries. */
 int fsi_row_put_cells(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r,
-                  int had_cells);
+                      int had_cells);
 int fsi_row_delete_cells(fs_store *st, fsi_tbl_state *ts, const char *pk);
 int fsi_row_put_tomb(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r);
 int fsi_row_delete_tomb(fs_store *st, fsi_tbl_state *ts, const char *pk);
@@ -139,10 +146,10 @@ const char *fsi_row_customer_manager(fs_store *st, const char *cust, struct fsi_
  * errors. */
 typedef struct fsi_domain_merge {
   const fsi_value *held; /* NULL: the row is new here */
-  int64_t when;         /* the clock the row was written with */
+  int64_t when;          /* the clock the row was written with */
 } fsi_domain_merge;
 int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
-                     const fsi_domain_merge *m);
+                         const fsi_domain_merge *m);
 /* After a local write at head office (clock hlc): keeps what later checks
  * need (the price list's history). */
 int fsi_domain_written(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, int64_t hlc);
@@ -150,12 +157,12 @@ int fsi_domain_written(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, i
 /* Local writes only (not merges): defaults, enums, references, states. */
 int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct fsi_arena *a);
 int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old,
-                  fsi_value *vals, const uint8_t *set, struct fsi_arena *a);
+                      fsi_value *vals, const uint8_t *set, struct fsi_arena *a);
 int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old);
 
 /* Conflict log (conflict.c). */
 int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char *col,
-                 const fsi_value *winner, int64_t whlc, int64_t wsite,
-                 const fsi_value *loser, int64_t lhlc, int64_t lsite);
+                     const fsi_value *winner, int64_t whlc, int64_t wsite, const fsi_value *loser,
+                     int64_t lhlc, int64_t lsite);
 
 #endif

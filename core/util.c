@@ -35,24 +35,42 @@ const char *fs_version(void) { return FS_VERSION_STRING; }
 
 const char *fs_strerror(int code) {
   switch (code) {
-  case FS_OK: return "ok";
-  case FS_EINVAL: return "invalid input";
-  case FS_ENOTFOUND: return "not found";
-  case FS_EEXIST: return "already exists";
-  case FS_EPERM: return "not permitted";
-  case FS_EAUTH: return "authentication failed";
-  case FS_ECORRUPT: return "corrupt data";
-  case FS_EVERSION: return "unsupported version";
-  case FS_ESKEW: return "clock skew";
-  case FS_ENETWORK: return "network error";
-  case FS_ECONFLICT: return "conflicting state";
-  case FS_ENOMEM: return "out of memory";
-  case FS_EIO: return "I/O error";
-  case FS_EREVOKED: return "device revoked";
-  case FS_EBUSY: return "busy, try again shortly";
-  case FS_ETOOBIG: return "too big";
-  case FS_ECANCELED: return "cancelled";
-  default: return "unknown error";
+  case FS_OK:
+    return "ok";
+  case FS_EINVAL:
+    return "invalid input";
+  case FS_ENOTFOUND:
+    return "not found";
+  case FS_EEXIST:
+    return "already exists";
+  case FS_EPERM:
+    return "not permitted";
+  case FS_EAUTH:
+    return "authentication failed";
+  case FS_ECORRUPT:
+    return "corrupt data";
+  case FS_EVERSION:
+    return "unsupported version";
+  case FS_ESKEW:
+    return "clock skew";
+  case FS_ENETWORK:
+    return "network error";
+  case FS_ECONFLICT:
+    return "conflicting state";
+  case FS_ENOMEM:
+    return "out of memory";
+  case FS_EIO:
+    return "I/O error";
+  case FS_EREVOKED:
+    return "device revoked";
+  case FS_EBUSY:
+    return "busy, try again shortly";
+  case FS_ETOOBIG:
+    return "too big";
+  case FS_ECANCELED:
+    return "cancelled";
+  default:
+    return "unknown error";
   }
 }
 
@@ -234,8 +252,8 @@ int fs_time_parse(int64_t *out_ms, const char *text) {
   const char *p = text;
   if (!text) return fsi_fail(FS_EINVAL, "no time given");
   size_t len = strlen(text);
-  if (len < 10 || !digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) ||
-      p[7] != '-' || !digits(p + 8, 2, &d) || !valid_date(y, mo, d))
+  if (len < 10 || !digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) || p[7] != '-' ||
+      !digits(p + 8, 2, &d) || !valid_date(y, mo, d))
     goto bad;
   p += 10;
   int has_time = 0, utc = 0;
@@ -303,9 +321,9 @@ int fs_time_parse(int64_t *out_ms, const char *text) {
   return FS_OK;
 bad:
   return fsi_fail(FS_EINVAL,
-                 "cannot read the time \"%.60s\": use YYYY-MM-DD HH:MM (local "
-                 "time) or ISO-8601 such as 2026-01-05T08:00:00Z",
-                 text);
+                  "cannot read the time \"%.60s\": use YYYY-MM-DD HH:MM (local "
+                  "time) or ISO-8601 such as 2026-01-05T08:00:00Z",
+                  text);
 }
 
 void fs_time_format(char out[32], int64_t ms) {
@@ -344,9 +362,8 @@ int fs_money_parse(int64_t *out_minor, const char *text) {
   *out_minor = (neg ? -1 : 1) * (units * 100 + frac);
   return FS_OK;
 bad:
-  return fsi_fail(FS_EINVAL,
-                 "cannot read the amount \"%.40s\": use a decimal such as 12.50",
-                 text ? text : "");
+  return fsi_fail(FS_EINVAL, "cannot read the amount \"%.40s\": use a decimal such as 12.50",
+                  text ? text : "");
 }
 
 void fs_money_format(char out[40], int64_t minor) {

@@ -28,10 +28,18 @@
 static int add_col(cJSON *o, sqlite3_stmt *s, int i, const char *name) {
   cJSON *v;
   switch (sqlite3_column_type(s, i)) {
-  case SQLITE_INTEGER: v = cJSON_CreateNumber((double)sqlite3_column_int64(s, i)); break;
-  case SQLITE_FLOAT: v = cJSON_CreateNumber(sqlite3_column_double(s, i)); break;
-  case SQLITE_NULL: v = cJSON_CreateNull(); break;
-  default: v = cJSON_CreateString((const char *)sqlite3_column_text(s, i)); break;
+  case SQLITE_INTEGER:
+    v = cJSON_CreateNumber((double)sqlite3_column_int64(s, i));
+    break;
+  case SQLITE_FLOAT:
+    v = cJSON_CreateNumber(sqlite3_column_double(s, i));
+    break;
+  case SQLITE_NULL:
+    v = cJSON_CreateNull();
+    break;
+  default:
+    v = cJSON_CreateString((const char *)sqlite3_column_text(s, i));
+    break;
   }
   return v && cJSON_AddItemToObject(o, name, v) ? FS_OK : FS_ENOMEM;
 }
@@ -144,8 +152,7 @@ static const char SQL_LINES_OF[] =
     "SELECT l.id, l.sku, p.name, l.qty, l.unit_price, l.discount_bp, " FSI_SQL_LINE_AMOUNT
     " AS amount FROM order_lines l LEFT JOIN products p ON p.sku = l.sku"
     " WHERE l.order_id = ?1 ORDER BY l.id";
-static const char SQL_PRODUCTS[] =
-    "SELECT id, sku, name, unit, active FROM products ORDER BY sku";
+static const char SQL_PRODUCTS[] = "SELECT id, sku, name, unit, active FROM products ORDER BY sku";
 static const char SQL_PRICES_OF[] =
     "SELECT currency, price FROM prices WHERE sku = ?1 ORDER BY currency";
 static const char SQL_CONFLICTS[] =
@@ -279,8 +286,8 @@ static int view_status(fs_store *st, cJSON **out) {
   int64_t pending = 0, refused = 0;
   int rc = fs_pending_count(&pending, st);
   if (rc) return rc;
-  if ((rc = fsi_sql_i64(st, &refused, "counting refused changes",
-                        "SELECT count(*) FROM fs_refused", NULL)))
+  if ((rc = fsi_sql_i64(st, &refused, "counting refused changes", "SELECT count(*) FROM fs_refused",
+                        NULL)))
     return rc;
   cJSON *o = cJSON_CreateObject();
   if (!o) return fsi_fail(FS_ENOMEM, "out of memory");
@@ -347,17 +354,28 @@ int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
   *out = NULL;
   if (!view) return fsi_fail(FS_EINVAL, "no view named");
   if ((rc = fsi_view_begin(st))) return rc;
-  if (!strcmp(view, "customers")) rc = query_all(st, SQL_CUSTOMERS, &doc);
-  else if (!strcmp(view, "customer")) rc = view_customer(st, arg, &doc);
-  else if (!strcmp(view, "meetings")) rc = view_meetings(st, arg, &doc);
-  else if (!strcmp(view, "orders")) rc = query_all(st, SQL_ORDERS, &doc);
-  else if (!strcmp(view, "order")) rc = view_order(st, arg, &doc);
-  else if (!strcmp(view, "products")) rc = view_products(st, &doc);
-  else if (!strcmp(view, "conflicts")) rc = query_all(st, SQL_CONFLICTS, &doc);
-  else if (!strcmp(view, "refused")) rc = query_all(st, SQL_REFUSED, &doc);
-  else if (!strcmp(view, "status")) rc = view_status(st, &doc);
-  else if (!strcmp(view, "export")) rc = view_export(st, &doc);
-  else rc = fsi_fail(FS_EINVAL, "unknown view \"%.40s\"", view);
+  if (!strcmp(view, "customers"))
+    rc = query_all(st, SQL_CUSTOMERS, &doc);
+  else if (!strcmp(view, "customer"))
+    rc = view_customer(st, arg, &doc);
+  else if (!strcmp(view, "meetings"))
+    rc = view_meetings(st, arg, &doc);
+  else if (!strcmp(view, "orders"))
+    rc = query_all(st, SQL_ORDERS, &doc);
+  else if (!strcmp(view, "order"))
+    rc = view_order(st, arg, &doc);
+  else if (!strcmp(view, "products"))
+    rc = view_products(st, &doc);
+  else if (!strcmp(view, "conflicts"))
+    rc = query_all(st, SQL_CONFLICTS, &doc);
+  else if (!strcmp(view, "refused"))
+    rc = query_all(st, SQL_REFUSED, &doc);
+  else if (!strcmp(view, "status"))
+    rc = view_status(st, &doc);
+  else if (!strcmp(view, "export"))
+    rc = view_export(st, &doc);
+  else
+    rc = fsi_fail(FS_EINVAL, "unknown view \"%.40s\"", view);
   fsi_view_end(st);
   if (rc) return rc;
   *out = cJSON_PrintUnformatted(doc);

@@ -25,9 +25,12 @@ int fsi_value_equal(const fsi_value *a, const fsi_value *b) {
 }
 
 void fsi_value_bind(sqlite3_stmt *s, int idx, const fsi_value *v) {
-  if (v->type == FS_VAL_INT) sqlite3_bind_int64(s, idx, v->i);
-  else if (v->type == FS_VAL_TEXT) sqlite3_bind_text(s, idx, v->s, (int)v->n, SQLITE_STATIC);
-  else sqlite3_bind_null(s, idx);
+  if (v->type == FS_VAL_INT)
+    sqlite3_bind_int64(s, idx, v->i);
+  else if (v->type == FS_VAL_TEXT)
+    sqlite3_bind_text(s, idx, v->s, (int)v->n, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, idx);
 }
 
 int fsi_value_read(sqlite3_stmt *s, int i, struct fsi_arena *a, fsi_value *v) {
@@ -111,9 +114,9 @@ int fsi_row_load(fs_store *st, fsi_tbl_state *ts, const char *pk, struct fsi_are
     sqlite3_reset(e);
   }
   if (!ts->tombs) return FS_OK;
-  sqlite3_stmt *t = fsi_store_stmt(
-      st, "SELECT cl, hlc, site, seen, seq, src, cust, manager FROM fs_tomb"
-          " WHERE tbl=?1 AND pk=?2");
+  sqlite3_stmt *t =
+      fsi_store_stmt(st, "SELECT cl, hlc, site, seen, seq, src, cust, manager FROM fs_tomb"
+                         " WHERE tbl=?1 AND pk=?2");
   if (!t) return FS_EIO;
   sqlite3_bind_text(t, 1, ts->decl->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(t, 2, pk, -1, SQLITE_STATIC);
@@ -173,13 +176,13 @@ int fsi_row_delete_cells(fs_store *st, fsi_tbl_state *ts, const char *pk) {
 }
 
 int fsi_row_put_cells(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r,
-                  int had_cells) {
+                      int had_cells) {
   int rc = FS_OK;
   if (had_cells && (rc = fsi_row_delete_cells(st, ts, pk))) return rc;
   for (size_t i = 0; i < ts->decl->ncols; i++) {
     if (!r->has_cell[i]) continue;
     sqlite3_stmt *s = fsi_store_stmt(st, "INSERT OR REPLACE INTO fs_cell(tbl, pk, col, hlc,"
-                                     " site, bhlc, bsite) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+                                         " site, bhlc, bsite) VALUES(?1,?2,?3,?4,?5,?6,?7)");
     if (!s) return FS_EIO;
     sqlite3_bind_text(s, 1, ts->decl->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
@@ -198,8 +201,8 @@ int fsi_row_put_cells(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi
 int fsi_row_put_tomb(fs_store *st, fsi_tbl_state *ts, const char *pk, const fsi_row *r) {
   ts->tombs = 1;
   sqlite3_stmt *s = fsi_store_stmt(st, "INSERT OR REPLACE INTO fs_tomb(tbl, pk, cl, hlc, site,"
-                                   " seen, seq, src, cust, manager)"
-                                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+                                       " seen, seq, src, cust, manager)"
+                                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
   if (!s) return FS_EIO;
   sqlite3_bind_text(s, 1, ts->decl->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, pk, -1, SQLITE_STATIC);
@@ -248,14 +251,15 @@ static int writable_table(fs_store *st, const char *table, fsi_tbl_state **out) 
   *out = ts;
   if (!ts) return fsi_fail(FS_EINVAL, "unknown table \"%.64s\"", table ? table : "");
   if (ts->decl->owner == FS_OWNER_HQ && !fsi_store_is_hq(st))
-    return fsi_fail(FS_EPERM, "%s is head-office data and read-only on a device; changes "
-                             "come from head office at the next sync",
-                   ts->decl->name);
+    return fsi_fail(FS_EPERM,
+                    "%s is head-office data and read-only on a device; changes "
+                    "come from head office at the next sync",
+                    ts->decl->name);
   return FS_OK;
 }
 
 int fsi_store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx, const fs_table *t,
-                          const fs_column *c, const char *value) {
+                              const fs_column *c, const char *value) {
   (void)st;
   fsi_value v;
   memset(&v, 0, sizeof v);
@@ -263,8 +267,8 @@ int fsi_store_bind_text_value(fs_store *st, sqlite3_stmt *s, int idx, const fs_t
     if (c->type == FS_COL_INT) {
       v.type = FS_VAL_INT;
       if (!fsi_util_parse_i64(value, &v.i))
-        return fsi_fail(FS_EINVAL, "%s.%s must be a whole number, not \"%.40s\"", t->name,
-                       c->name, value);
+        return fsi_fail(FS_EINVAL, "%s.%s must be a whole number, not \"%.40s\"", t->name, c->name,
+                        value);
     } else {
       v.type = FS_VAL_TEXT;
       v.s = value;
@@ -314,15 +318,13 @@ static int parse_fields(fs_store *st, fsi_tbl_state *ts, const fs_field *f, size
       continue;
     }
     /* fields usually come in declaration order: try that column first */
-    int i = k < t->ncols && !strcmp(t->cols[k].name, f[k].name) ? (int)k
-                                                                  : find_col(t, f[k].name);
-    if (i < 0)
-      return fsi_fail(FS_EINVAL, "%s has no field \"%.64s\"", t->name, f[k].name);
+    int i = k < t->ncols && !strcmp(t->cols[k].name, f[k].name) ? (int)k : find_col(t, f[k].name);
+    if (i < 0) return fsi_fail(FS_EINVAL, "%s has no field \"%.64s\"", t->name, f[k].name);
     const fs_column *c = &t->cols[i];
     if ((c->flags & FS_COL_HQ) && !fsi_store_is_hq(st) && !(creating && !f[k].value) &&
         !st->restoring)
-      return fsi_fail(FS_EPERM, "%s.%s is set by head office and read-only on a device",
-                     t->name, c->name);
+      return fsi_fail(FS_EPERM, "%s.%s is set by head office and read-only on a device", t->name,
+                      c->name);
     int rc = parse_value(c, f[k].value, &vals[i]);
     if (rc) return rc;
     set[i] = 1;
@@ -382,9 +384,10 @@ int fs_insert(char id_out[FS_ID_SIZE], fs_store *st, const char *table, const fs
     }
     if (old.state == ROW_TOMB) {
       if (old.cl >= FS_MAX_CL) {
-        rc = fsi_fail(FS_EINVAL, "%s %s was deleted and re-created too many times to be "
-                                "re-created again; use a new id",
-                     t->name, given_id);
+        rc = fsi_fail(FS_EINVAL,
+                      "%s %s was deleted and re-created too many times to be "
+                      "re-created again; use a new id",
+                      t->name, given_id);
         goto done;
       }
       r.cl = old.cl + 1; /* re-insert: a new incarnation */
@@ -409,8 +412,7 @@ done:
 
 /* ------------------------------------------------------------ update */
 
-int fs_update(fs_store *st, const char *table, const char *id, const fs_field *fields,
-              size_t n) {
+int fs_update(fs_store *st, const char *table, const char *id, const fs_field *fields, size_t n) {
   fsi_tbl_state *ts = NULL;
   int wrc = writable_table(st, table, &ts);
   if (wrc) return wrc;
@@ -447,8 +449,7 @@ int fs_update(fs_store *st, const char *table, const char *id, const fs_field *f
   for (size_t i = 0; i < nc; i++) {
     if (!set[i] || fsi_value_equal(&r.vals[i], &vals[i])) continue;
     if (!h) h = fsi_hlc_next(&st->clock, fsi_util_now_ms());
-    fsi_cell base = r.has_cell[i] ? r.cells[i]
-                                 : (fsi_cell){(uint16_t)i, r.hlc, r.site, 0, 0};
+    fsi_cell base = r.has_cell[i] ? r.cells[i] : (fsi_cell){(uint16_t)i, r.hlc, r.site, 0, 0};
     r.cells[i] = (fsi_cell){(uint16_t)i, h, st->site, base.hlc, base.site};
     r.has_cell[i] = 1;
     changed = 1;
@@ -489,9 +490,10 @@ int fs_delete(fs_store *st, const char *table, const char *id) {
   /* A received causal length is bounded at merge; this keeps `+ 1` defined
    * whatever the store holds. */
   if (r.cl < 1 || r.cl >= FS_MAX_CL) {
-    rc = fsi_fail(FS_EINVAL, "%s %.64s has causal length %lld, outside 1..%lld; it cannot be "
-                            "deleted",
-                 ts->decl->name, id, (long long)r.cl, (long long)FS_MAX_CL - 1);
+    rc = fsi_fail(FS_EINVAL,
+                  "%s %.64s has causal length %lld, outside 1..%lld; it cannot be "
+                  "deleted",
+                  ts->decl->name, id, (long long)r.cl, (long long)FS_MAX_CL - 1);
     goto done;
   }
   int64_t seen = r.hlc;

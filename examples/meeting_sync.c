@@ -32,8 +32,7 @@ static int progress(void *user, const char *phase, int64_t done, int64_t total) 
 
 int main(int argc, char **argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: meeting_sync HOME CUSTOMER_ID NOTES   (fieldsync %s)\n",
-            fs_version());
+    fprintf(stderr, "usage: meeting_sync HOME CUSTOMER_ID NOTES   (fieldsync %s)\n", fs_version());
     return 2;
   }
   fs_device *dev = NULL;

@@ -25,7 +25,10 @@ int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv) {
   const cli_spec spec = {"conflicts",
                          "Usage: fieldsync-server conflicts [--json]\n\nConcurrent edits "
                          "head office resolved by rule (last writer wins per column).\n",
-                         NULL, NULL, NULL, 0};
+                         NULL,
+                         NULL,
+                         NULL,
+                         0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   view_args a = {"conflicts", NULL, NULL};
@@ -44,13 +47,18 @@ int cmd_verify_log(cli_ctx *ctx, int argc, char **argv) {
                          "Usage: fieldsync-server verify-log [--json]\n\nRe-checks every "
                          "signature and hash chain of the audit log; reports the first break "
                          "and exits non-zero.\n",
-                         NULL, NULL, NULL, 0};
+                         NULL,
+                         NULL,
+                         NULL,
+                         0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   int64_t n = 0;
   if ((rc = srv_with_hq(ctx, call_verify_log, &n))) return rc;
-  if (ctx->json) printf("{\"verified\":%lld,\"ok\":true}\n", (long long)n);
-  else printf("audit log ok: %lld envelopes verified\n", (long long)n);
+  if (ctx->json)
+    printf("{\"verified\":%lld,\"ok\":true}\n", (long long)n);
+  else
+    printf("audit log ok: %lld envelopes verified\n", (long long)n);
   return CLI_OK;
 }
 
@@ -71,7 +79,10 @@ int cmd_export_server(cli_ctx *ctx, int argc, char **argv) {
                          "Usage: fieldsync-server export --json [--manager NAME]\n\nEvery "
                          "synced table, rows sorted by id; with --manager, exactly what that "
                          "manager's devices hold.\n",
-                         opts, NULL, NULL, 0};
+                         opts,
+                         NULL,
+                         NULL,
+                         0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if (!ctx->json) return cli_usage("export: --json is required.");

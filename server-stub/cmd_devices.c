@@ -26,14 +26,16 @@ static int call_token_create(fs_hq *hq, void *arg) {
 
 static int cmd_token_create(cli_ctx *ctx, int argc, char **argv) {
   const char *manager = NULL, *days = NULL;
-  const cli_opt opts[] = {{"manager", 1, &manager, NULL},
-                          {"days", 1, &days, NULL},
-                          {NULL, 0, NULL, NULL}};
+  const cli_opt opts[] = {
+      {"manager", 1, &manager, NULL}, {"days", 1, &days, NULL}, {NULL, 0, NULL, NULL}};
   const cli_spec spec = {"token create",
                          "Usage: fieldsync-server token create --manager NAME [--days N] "
                          "[--json]\n\nA one-time enrollment token for a device of NAME, valid "
                          "N days (default 7).\n",
-                         opts, NULL, NULL, 0};
+                         opts,
+                         NULL,
+                         NULL,
+                         0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if (!manager) return cli_usage("token create: --manager NAME is required.");
@@ -60,8 +62,8 @@ static int cmd_token_create(cli_ctx *ctx, int argc, char **argv) {
 int cmd_token(cli_ctx *ctx, int argc, char **argv) {
   static const cli_sub subs[] = {{"create", cmd_token_create}, {NULL, NULL}};
   return cli_dispatch(ctx, "token",
-                      "Usage: fieldsync-server token create --manager NAME [--json]\n", subs,
-                      argc, argv);
+                      "Usage: fieldsync-server token create --manager NAME [--json]\n", subs, argc,
+                      argv);
 }
 
 /* --------------------------------------------------------------- devices */
@@ -72,7 +74,10 @@ int cmd_devices(cli_ctx *ctx, int argc, char **argv) {
   const cli_spec spec = {"devices",
                          "Usage: fieldsync-server devices [--json]\n\nEnrolled devices, "
                          "their manager, last contact and last pushed sequence.\n",
-                         NULL, NULL, NULL, 0};
+                         NULL,
+                         NULL,
+                         NULL,
+                         0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   char *doc = NULL;
@@ -85,8 +90,8 @@ int cmd_devices(cli_ctx *ctx, int argc, char **argv) {
     cJSON_Delete(arr);
     return CLI_OK;
   }
-  static const char *const heads[] = {"DEVICE", "MANAGER", "ENROLLED", "LAST SEEN", "SEQ",
-                                      "REVOKED"};
+  static const char *const heads[] = {"DEVICE",    "MANAGER", "ENROLLED",
+                                      "LAST SEEN", "SEQ",     "REVOKED"};
   cli_table *t = cli_table_new(6, heads, 1u << 4);
   const cJSON *it;
   cJSON_ArrayForEach(it, arr) {
@@ -118,11 +123,16 @@ int cmd_revoke(cli_ctx *ctx, int argc, char **argv) {
   const cli_spec spec = {"revoke",
                          "Usage: fieldsync-server revoke DEVICE\n\nRefuses DEVICE's pushes, "
                          "pulls and re-enrollment from now on; what it sent stays.\n",
-                         NULL, names, &dev, 1};
+                         NULL,
+                         names,
+                         &dev,
+                         1};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if ((rc = srv_with_hq(ctx, call_revoke, &dev))) return rc;
-  if (!ctx->json) printf("device %s revoked\n", dev);
-  else printf("{\"revoked\":\"%s\"}\n", dev);
+  if (!ctx->json)
+    printf("device %s revoked\n", dev);
+  else
+    printf("{\"revoked\":\"%s\"}\n", dev);
   return CLI_OK;
 }

@@ -60,7 +60,10 @@ int cmd_init_server(cli_ctx *ctx, int argc, char **argv) {
       "self-signed TLS certificate for 127.0.0.1, ::1, localhost and --host\n"
       "(unless --cert and --key give one).  Prints the certificate path and\n"
       "the fingerprint devices pin with `fieldsync enroll --pin`.\n",
-      opts, NULL, NULL, 0};
+      opts,
+      NULL,
+      NULL,
+      0};
   int ex;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if (!cert != !key) return cli_usage("init: --cert and --key go together.");
@@ -191,12 +194,10 @@ static int serve_run(fs_hq *hq, void *arg) {
 int cmd_serve(cli_ctx *ctx, int argc, char **argv) {
   const char *listen_addr = NULL, *port_file = NULL, *per_ip = NULL, *max_conn = NULL;
   const char *timeout = NULL;
-  const cli_opt opts[] = {{"listen", 1, &listen_addr, NULL},
-                          {"port-file", 1, &port_file, NULL},
-                          {"per-ip-limit", 1, &per_ip, NULL},
-                          {"max-connections", 1, &max_conn, NULL},
-                          {"timeout", 1, &timeout, NULL},
-                          {NULL, 0, NULL, NULL}};
+  const cli_opt opts[] = {
+      {"listen", 1, &listen_addr, NULL},  {"port-file", 1, &port_file, NULL},
+      {"per-ip-limit", 1, &per_ip, NULL}, {"max-connections", 1, &max_conn, NULL},
+      {"timeout", 1, &timeout, NULL},     {NULL, 0, NULL, NULL}};
   const cli_spec spec = {
       "serve",
       "Usage: fieldsync-server serve [--listen ADDR:PORT] [--port-file FILE]\n"
@@ -220,7 +221,10 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv) {
       "Examples:\n"
       "  fieldsync-server serve --listen 0.0.0.0:8443\n"
       "  fieldsync-server serve --listen 127.0.0.1:0 --port-file hq.port\n",
-      opts, NULL, NULL, 0};
+      opts,
+      NULL,
+      NULL,
+      0};
   int ex;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   long n_ip = count_opt(per_ip, 100000), n_conn = count_opt(max_conn, 1000000);

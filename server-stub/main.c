@@ -88,17 +88,19 @@ static int call_report(fs_hq *hq, void *arg) {
 static int cmd_import(cli_ctx *ctx, int argc, char **argv) {
   const char *pos[2] = {NULL, NULL};
   static const char *const names[] = {"KIND (products, prices or balances)", "FILE.csv"};
-  const cli_spec spec = {
-      "import",
-      "Usage: fieldsync-server import products|prices|balances FILE.csv\n"
-      "\n"
-      "CSV, UTF-8, with a header row; amounts are decimals (12.50):\n"
-      "  products: sku,name,unit,active   (active is 1 or 0)\n"
-      "  prices:   sku,currency,price\n"
-      "  balances: customer_id,currency,open,overdue\n"
-      "A bad row refuses the whole file (its line number is named); nothing\n"
-      "is imported from it.\n",
-      NULL, names, pos, 2};
+  const cli_spec spec = {"import",
+                         "Usage: fieldsync-server import products|prices|balances FILE.csv\n"
+                         "\n"
+                         "CSV, UTF-8, with a header row; amounts are decimals (12.50):\n"
+                         "  products: sku,name,unit,active   (active is 1 or 0)\n"
+                         "  prices:   sku,currency,price\n"
+                         "  balances: customer_id,currency,open,overdue\n"
+                         "A bad row refuses the whole file (its line number is named); nothing\n"
+                         "is imported from it.\n",
+                         NULL,
+                         names,
+                         pos,
+                         2};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   static const char *const kinds[] = {"products", "prices", "balances", NULL};
@@ -106,8 +108,10 @@ static int cmd_import(cli_ctx *ctx, int argc, char **argv) {
   hq_args x = {pos[0], pos[1], NULL, 0, NULL};
   if ((rc = srv_with_hq(ctx, call_import, &x))) return rc;
   size_t n = x.count;
-  if (ctx->json) printf("{\"imported\":%zu,\"kind\":\"%s\"}\n", n, pos[0]);
-  else printf("imported %zu %s from %s\n", n, pos[0], pos[1]);
+  if (ctx->json)
+    printf("{\"imported\":%zu,\"kind\":\"%s\"}\n", n, pos[0]);
+  else
+    printf("imported %zu %s from %s\n", n, pos[0], pos[1]);
   return CLI_OK;
 }
 
@@ -118,13 +122,18 @@ static int cmd_assign(cli_ctx *ctx, int argc, char **argv) {
                          "Usage: fieldsync-server assign CUSTOMER MANAGER\n\nAssigns a "
                          "customer to a manager: that manager's devices receive its whole "
                          "history at their next sync.\n",
-                         NULL, names, pos, 2};
+                         NULL,
+                         names,
+                         pos,
+                         2};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   hq_args x = {pos[0], pos[1], NULL, 0, NULL};
   if ((rc = srv_with_hq(ctx, call_assign, &x))) return rc;
-  if (ctx->json) printf("{\"customer\":\"%s\",\"manager\":\"%s\"}\n", pos[0], pos[1]);
-  else printf("customer %s assigned to %s\n", pos[0], pos[1]);
+  if (ctx->json)
+    printf("{\"customer\":\"%s\",\"manager\":\"%s\"}\n", pos[0], pos[1]);
+  else
+    printf("customer %s assigned to %s\n", pos[0], pos[1]);
   return CLI_OK;
 }
 
@@ -148,7 +157,10 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
       "pipeline: orders by status (drafts included), per currency\n"
       "Totals are exact integer minor units per currency (--json, --csv) and\n"
       "shown as amounts with their currency in tables.\n",
-      opts, names, &kind, 1};
+      opts,
+      names,
+      &kind,
+      1};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if (csv && ctx->json) return cli_usage("report: choose --csv or --json, not both.");
@@ -180,7 +192,8 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
     if (nc == 12) break;
     if (!strcmp(f->string, "currency")) continue;
     snprintf(headbuf[nc], sizeof headbuf[nc], "%s", f->string);
-    for (char *p = headbuf[nc]; *p; p++) *p = (char)(*p == '_' ? ' ' : *p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    for (char *p = headbuf[nc]; *p; p++)
+      *p = (char)(*p == '_' ? ' ' : *p >= 'a' && *p <= 'z' ? *p - 32 : *p);
     if (cJSON_IsNumber(f)) right |= 1u << nc;
     heads[nc] = headbuf[nc];
     nc++;
@@ -200,8 +213,10 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
     cJSON_ArrayForEach(f, it) {
       if (i == nc) break;
       if (!strcmp(f->string, "currency")) continue;
-      if (!strcmp(f->string, "total")) cli_money(cellbuf[i], sizeof cellbuf[i], cli_int(it, "total", 0), cur);
-      else cli_text(cellbuf[i], sizeof cellbuf[i], it, f->string, "-");
+      if (!strcmp(f->string, "total"))
+        cli_money(cellbuf[i], sizeof cellbuf[i], cli_int(it, "total", 0), cur);
+      else
+        cli_text(cellbuf[i], sizeof cellbuf[i], it, f->string, "-");
       cells[i] = cellbuf[i];
       i++;
     }
@@ -240,12 +255,18 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"init", cmd_init_server},   {"serve", cmd_serve},
-    {"token", cmd_token},        {"devices", cmd_devices},
-    {"revoke", cmd_revoke},      {"import", cmd_import},
-    {"assign", cmd_assign},      {"report", cmd_report},
-    {"conflicts", cmd_conflicts_server}, {"verify-log", cmd_verify_log},
-    {"export", cmd_export_server}, {NULL, NULL},
+    {"init", cmd_init_server},
+    {"serve", cmd_serve},
+    {"token", cmd_token},
+    {"devices", cmd_devices},
+    {"revoke", cmd_revoke},
+    {"import", cmd_import},
+    {"assign", cmd_assign},
+    {"report", cmd_report},
+    {"conflicts", cmd_conflicts_server},
+    {"verify-log", cmd_verify_log},
+    {"export", cmd_export_server},
+    {NULL, NULL},
 };
 
 int main(int argc, char **argv) {

@@ -42,7 +42,7 @@ static int http_error(const fsi_http_response *r, const char *what) {
   char text[400];
   snprintf(text, sizeof text, "%s", msg ? msg : "unexpected answer");
   cJSON_Delete(o);
-  int code = r->status == 401 ? FS_EAUTH
+  int code = r->status == 401   ? FS_EAUTH
              : r->status == 403 ? (strstr(text, "revoked") ? FS_EREVOKED : FS_EPERM)
              : r->status == 409 ? FS_ECONFLICT
              : r->status == 413 ? FS_ETOOBIG
@@ -84,13 +84,12 @@ typedef struct signer {
 } signer;
 
 static int sign_request(void *user, const char *method, const char *path, const char *query,
-                        size_t body_len,
-                        char lines[HTTP_CLIENT_SIGN_LINES][HTTP_CLIENT_SIGN_LINE],
+                        size_t body_len, char lines[HTTP_CLIENT_SIGN_LINES][HTTP_CLIENT_SIGN_LINE],
                         size_t *nlines) {
   signer *g = user;
   *nlines = PROTO_SIGNED_LINES;
   return fsi_proto_sign_headers(lines, g->sign_sk, g->device, method, path, query,
-                            (uint64_t)body_len, fsi_util_now_ms() + g->offset_ms);
+                                (uint64_t)body_len, fsi_util_now_ms() + g->offset_ms);
 }
 
 /* 1 when head office refused the request's time and said its own: the
@@ -109,7 +108,8 @@ static int clock_refused(signer *g, const fsi_http_response *r) {
 static int signed_request(fsi_http_client *c, signer *g, const char *path, const char *ctype,
                           const void *body, size_t len, fsi_http_response *r) {
   for (int attempt = 0;; attempt++) {
-    int rc = body ? fsi_http_client_post(c, path, ctype, body, len, r) : fsi_http_client_get(c, path, r);
+    int rc =
+        body ? fsi_http_client_post(c, path, ctype, body, len, r) : fsi_http_client_get(c, path, r);
     if (rc || attempt > 0 || !clock_refused(g, r)) return rc;
     fsi_http_response_clear(r);
   }
@@ -120,8 +120,7 @@ static int signed_request(fsi_http_client *c, signer *g, const char *path, const
 /* The versions of the versioned structs (device.h): the size of each, up
  * to its last member.  A new member appends a size here. */
 static const size_t enroll_opts_sizes[] = {offsetof(fs_enroll_opts, pin) + sizeof(const char *)};
-static const size_t sync_opts_sizes[] = {offsetof(fs_sync_opts, push_batch_rows) +
-                                         sizeof(int64_t)};
+static const size_t sync_opts_sizes[] = {offsetof(fs_sync_opts, push_batch_rows) + sizeof(int64_t)};
 static const size_t sync_stats_sizes[] = {offsetof(fs_sync_stats, batches) + sizeof(int64_t)};
 #define NVERSIONS(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
 _Static_assert(NVERSIONS(enroll_opts_sizes) == FS_ENROLL_OPTS_VERSION, "one size per version");
@@ -157,7 +156,7 @@ int fs_enroll(fs_device *dev, const fs_enroll_opts *opts) {
   const char *home = dev->home, *url = o.url, *token = o.token, *ca = o.ca, *pin = o.pin;
   if (!url || !token)
     return fsi_fail(FS_EINVAL, "enroll needs --server URL and a token (--token-file FILE, or "
-                              "--token - to read it from stdin)");
+                               "--token - to read it from stdin)");
   if (!ca && !pin)
     return fsi_fail(FS_EINVAL, "enroll needs --ca FILE or --pin SHA256 to trust the server");
   if (fs_store_hq_site(st))
@@ -167,8 +166,9 @@ int fs_enroll(fs_device *dev, const fs_enroll_opts *opts) {
     return fsi_fail(FS_ENOTFOUND, "this store has no manager; create the device with "
                                   "`fieldsync init --manager NAME`");
   if (pin && strlen(pin) >= sizeof srv.pin)
-    return fsi_fail(FS_EINVAL, "the pin is over %zu bytes; give it as `fieldsync-server init` "
-                               "printed it (sha256//BASE64)",
+    return fsi_fail(FS_EINVAL,
+                    "the pin is over %zu bytes; give it as `fieldsync-server init` "
+                    "printed it (sha256//BASE64)",
                     sizeof srv.pin - 1);
   if (ca && (size_t)snprintf(srv.ca, sizeof srv.ca, "%s/server-ca.pem", home) >= sizeof srv.ca)
     return fsi_fail(FS_EINVAL, "the home directory path %s is too long", home);
@@ -208,7 +208,8 @@ int fs_enroll(fs_device *dev, const fs_enroll_opts *opts) {
   const char *skeys = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "keys"));
   int64_t site;
   fsi_pubkeys server;
-  if (!sid || !skeys || !fsi_proto_site_parse(sid, &site) || fsi_keys_pub_from_hex(&server, skeys)) {
+  if (!sid || !skeys || !fsi_proto_site_parse(sid, &site) ||
+      fsi_keys_pub_from_hex(&server, skeys)) {
     rc = fsi_fail(FS_ECORRUPT, "head office sent a malformed enrollment answer");
     goto done;
   }
@@ -247,13 +248,13 @@ static int open_session(session *s, fs_device *dev) {
   int rc;
   if (!fs_store_hq_site(st))
     return fsi_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
-                              "--server URL --token-file FILE --ca FILE` first");
+                               "--server URL --token-file FILE --ca FILE` first");
   if ((rc = fsi_devstate_server_get(&srv, st))) return rc;
   if (fsi_keys_pub_from_hex(&s->server, srv.keys))
     return fsi_fail(FS_ECORRUPT, "the pinned head-office keys in this store are damaged");
   if ((rc = fsi_device_keys(dev, &s->keys))) return rc;
-  if ((rc = fsi_http_client_new(&s->c, srv.url, *srv.ca ? srv.ca : NULL,
-                                *srv.pin ? srv.pin : NULL)))
+  if ((rc =
+           fsi_http_client_new(&s->c, srv.url, *srv.ca ? srv.ca : NULL, *srv.pin ? srv.pin : NULL)))
     return rc;
   if ((rc = fsi_http_client_set_header(s->c, PROTO_DEVICE_HEADER, fs_store_device_id(st))))
     return rc;
@@ -269,8 +270,9 @@ static int open_session(session *s, fs_device *dev) {
  * FS_ECANCELED, with the sentence, when it answers that it wants to stop. */
 static int report(session *s, const char *phase, int64_t done, int64_t total) {
   if (!s->opts.progress || !s->opts.progress(s->opts.user, phase, done, total)) return FS_OK;
-  return fsi_fail(FS_ECANCELED, "the sync was cancelled during the %s, after %lld rows; nothing "
-                                "is lost and the next sync carries on from there",
+  return fsi_fail(FS_ECANCELED,
+                  "the sync was cancelled during the %s, after %lld rows; nothing "
+                  "is lost and the next sync carries on from there",
                   phase, (long long)done);
 }
 
@@ -300,14 +302,14 @@ typedef struct inflight {
 
 static void *inflight_run(void *p) {
   inflight *f = p;
-  f->rc = signed_request(f->c, f->sign, f->path, "application/octet-stream", f->body, f->len,
-                         &f->r);
+  f->rc =
+      signed_request(f->c, f->sign, f->path, "application/octet-stream", f->body, f->len, &f->r);
   if (f->rc) snprintf(f->err, sizeof f->err, "%s", fs_errmsg());
   return NULL;
 }
 
-static int inflight_start(inflight *f, session *s, const char *path,
-                          const unsigned char *body, size_t len) {
+static int inflight_start(inflight *f, session *s, const char *path, const unsigned char *body,
+                          size_t len) {
   memset(f, 0, sizeof *f);
   f->c = s->c;
   f->sign = &s->sign;
@@ -409,8 +411,10 @@ static int take_ack(session *s, const sealed *sent, const fsi_http_response *r,
     refused++;
   }
   if (!rc) rc = fsi_util_fault("push-commit");
-  if (!rc) rc = fs_tx_commit(st);
-  else fs_tx_rollback(st);
+  if (!rc)
+    rc = fs_tx_commit(st);
+  else
+    fs_tx_rollback(st);
   if (!rc) {
     s->stats->pushed += sent->rows;
     s->stats->refused += refused;
@@ -440,8 +444,10 @@ static int push(session *s) {
     if (!cur.env) return FS_OK;
     if ((rc = fs_tx_begin(st))) goto done;
     rc = fsi_devstate_outbox_put(st, &cur);
-    if (!rc) rc = fs_tx_commit(st);
-    else fs_tx_rollback(st);
+    if (!rc)
+      rc = fs_tx_commit(st);
+    else
+      fs_tx_rollback(st);
     if (rc) goto done;
   }
   while (cur.env) {
@@ -473,8 +479,7 @@ done:
 
 /* ------------------------------------------------------------------ pull */
 
-static void pull_path(char *out, size_t n, const char *cursor, int64_t seq,
-                      const char *hashhex) {
+static void pull_path(char *out, size_t n, const char *cursor, int64_t seq, const char *hashhex) {
   char curhex[520];
   fsi_proto_hex(curhex, (const unsigned char *)cursor, strlen(cursor));
   snprintf(out, n, "/v1/pull?cursor=%s&seq=%" PRId64 "&prev=%s", curhex, seq, hashhex);
@@ -511,7 +516,7 @@ static int pull(session *s) {
     if (r.status != 200) rc = http_error(&r, "pull refused");
     if (!rc)
       rc = fsi_envelope_open(&op, r.body, r.len, fs_store_site(st), s->keys, fs_store_hq_site(st),
-                         &s->server, &chain);
+                             &s->server, &chain);
     if (!rc && op.duplicate)
       rc = fsi_fail(FS_ECORRUPT, "head office sent the previous batch again");
     /* the next cursor and the more flag are inside the signed plaintext */
@@ -547,8 +552,10 @@ static int pull(session *s) {
       memcpy(now.hash, hashhex, sizeof now.hash);
       if (!rc) rc = fsi_devstate_pull_set(st, &now);
       if (!rc) rc = fsi_util_fault("pull-commit");
-      if (!rc) rc = fs_tx_commit(st);
-      else fs_tx_rollback(st);
+      if (!rc)
+        rc = fs_tx_commit(st);
+      else
+        fs_tx_rollback(st);
     }
     if (!rc) {
       chain.seq = op.h.seq;
@@ -583,7 +590,8 @@ int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
   done_so_far.version = FS_SYNC_STATS_VERSION;
   if (!dev) return fsi_fail(FS_EINVAL, "no device to sync");
   if (stats && (rc = fsi_device_struct_out(stats, &done_so_far, &sync_stats_v))) return rc;
-  if (!opts) s.opts.version = FS_SYNC_OPTS_VERSION;
+  if (!opts)
+    s.opts.version = FS_SYNC_OPTS_VERSION;
   else if ((rc = fsi_device_struct_in(&s.opts, sizeof s.opts, opts, &sync_opts_v)))
     return rc;
   if (s.opts.push_batch_rows == 0) s.opts.push_batch_rows = PROTO_BATCH_ROWS;
@@ -604,8 +612,10 @@ int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", fs_errmsg());
     int prc = pull(&s);
-    if (prc == FS_OK) fsi_fail(rc, "%s", msg);
-    else rc = prc;
+    if (prc == FS_OK)
+      fsi_fail(rc, "%s", msg);
+    else
+      rc = prc;
     goto done;
   }
   if ((rc = pull(&s))) goto done;

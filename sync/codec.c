@@ -25,9 +25,8 @@
 
 /* Fixed sections, in wire order; the per-column value sections follow. */
 enum { S_ROWS, S_PKS, S_UUIDS, S_CLOCKS, S_CELLS, S_TYPES, S_FIXED };
-static const char *const SECTION_NAMES[S_FIXED] = {
-    "row section", "key section", "uuid section",
-    "clock section", "cell section", "type section"};
+static const char *const SECTION_NAMES[S_FIXED] = {"row section",   "key section",  "uuid section",
+                                                   "clock section", "cell section", "type section"};
 
 #define ROW_MIN_BYTES 3 /* table, cl and flags: one varint byte each */
 #define UUID_TEXT_LEN 36
@@ -96,14 +95,13 @@ static void cb_i64le(cbuf *b, int64_t v) {
 
 typedef struct rd {
   const uint8_t *p, *end;
-  const char *what;       /* section name, for messages */
-  const char *tab, *col;  /* set for a column's value section */
+  const char *what;      /* section name, for messages */
+  const char *tab, *col; /* set for a column's value section */
 } rd;
 
 static int rd_fail(const rd *r, int code, const char *problem) {
   if (r->col)
-    return fsi_fail(code, "batch %s in the values of column %s.%s", problem,
-                   r->tab, r->col);
+    return fsi_fail(code, "batch %s in the values of column %s.%s", problem, r->tab, r->col);
   return fsi_fail(code, "batch %s in the %s", problem, r->what);
 }
 
@@ -133,27 +131,25 @@ static int rd_bytes(rd *r, size_t n, const uint8_t **out) {
 
 /* A length-prefixed UTF-8 string of minlen..maxlen bytes, copied into the
  * arena NUL-terminated. */
-static int rd_text(rd *r, struct fsi_arena *a, size_t minlen, size_t maxlen,
-                   const char *what, const char **out, uint32_t *nout) {
+static int rd_text(rd *r, struct fsi_arena *a, size_t minlen, size_t maxlen, const char *what,
+                   const char **out, uint32_t *nout) {
   uint64_t n;
   const uint8_t *p = NULL;
   int rc = rd_varint(r, &n);
   if (rc) return rc;
   if (n < minlen || n > maxlen) {
     if (r->col)
-      return fsi_fail(FS_ECORRUPT,
-                     "batch %s of %llu bytes in column %s.%s is outside %zu..%zu",
-                     what, (unsigned long long)n, r->tab, r->col, minlen, maxlen);
-    return fsi_fail(FS_ECORRUPT, "batch %s of %llu bytes in the %s is outside %zu..%zu",
-                   what, (unsigned long long)n, r->what, minlen, maxlen);
+      return fsi_fail(FS_ECORRUPT, "batch %s of %llu bytes in column %s.%s is outside %zu..%zu",
+                      what, (unsigned long long)n, r->tab, r->col, minlen, maxlen);
+    return fsi_fail(FS_ECORRUPT, "batch %s of %llu bytes in the %s is outside %zu..%zu", what,
+                    (unsigned long long)n, r->what, minlen, maxlen);
   }
   if ((rc = rd_bytes(r, (size_t)n, &p))) return rc;
   if (!fsi_util_utf8_valid((const char *)p, (size_t)n)) {
     if (r->col)
-      return fsi_fail(FS_ECORRUPT, "batch %s in column %s.%s is not valid UTF-8",
-                     what, r->tab, r->col);
-    return fsi_fail(FS_ECORRUPT, "batch %s in the %s is not valid UTF-8", what,
-                   r->what);
+      return fsi_fail(FS_ECORRUPT, "batch %s in column %s.%s is not valid UTF-8", what, r->tab,
+                      r->col);
+    return fsi_fail(FS_ECORRUPT, "batch %s in the %s is not valid UTF-8", what, r->what);
   }
   char *s = fsi_arena_strndup(a, (const char *)p, (size_t)n);
   if (!s) return fsi_fail(FS_ENOMEM, "out of memory decoding a batch");
@@ -174,8 +170,7 @@ static void uuid_pack(uint8_t out[16], const char *s) {
   int k = 0;
   for (int i = 0; i < UUID_TEXT_LEN; i++) {
     if (s[i] == '-') continue;
-    out[k / 2] = (uint8_t)(k % 2 ? out[k / 2] | hexval(s[i])
-                                 : hexval(s[i]) << 4);
+    out[k / 2] = (uint8_t)(k % 2 ? out[k / 2] | hexval(s[i]) : hexval(s[i]) << 4);
     k++;
   }
 }
@@ -251,8 +246,7 @@ static int sitemap_index(sitemap *m, int64_t id, uint32_t *idx) {
     h = (h + 1) & (m->cap - 1);
   }
   if (m->n >= CODEC_MAX_SITES)
-    return fsi_fail(FS_ETOOBIG, "batch refers to more than %d distinct sites",
-                   CODEC_MAX_SITES);
+    return fsi_fail(FS_ETOOBIG, "batch refers to more than %d distinct sites", CODEC_MAX_SITES);
   m->ids[m->n] = id;
   m->slot[h] = (uint32_t)m->n + 1;
   *idx = (uint32_t)m->n++;
@@ -282,8 +276,7 @@ static int check_dict(const fsi_batch *b, int code) {
     for (uint16_t c = 0; c < bt->ncols; c++)
       for (uint16_t d = 0; d < c; d++)
         if (strcmp(bt->cols[d], bt->cols[c]) == 0)
-          return fsi_fail(code, "%s lists column %s.%s twice", who, bt->name,
-                         bt->cols[c]);
+          return fsi_fail(code, "%s lists column %s.%s twice", who, bt->name, bt->cols[c]);
   }
   return FS_OK;
 }
@@ -291,63 +284,60 @@ static int check_dict(const fsi_batch *b, int code) {
 static int check_encode_input(const fsi_batch *b) {
   size_t n;
   if (b->ntables > FS_BATCH_MAX_TABLES)
-    return fsi_fail(FS_ETOOBIG, "batch to encode has %u tables, over the limit of %d",
-                   b->ntables, FS_BATCH_MAX_TABLES);
+    return fsi_fail(FS_ETOOBIG, "batch to encode has %u tables, over the limit of %d", b->ntables,
+                    FS_BATCH_MAX_TABLES);
   if (b->nrows > FS_BATCH_MAX_ROWS)
-    return fsi_fail(FS_ETOOBIG, "batch to encode has %zu rows, over the limit of %d",
-                   b->nrows, FS_BATCH_MAX_ROWS);
+    return fsi_fail(FS_ETOOBIG, "batch to encode has %zu rows, over the limit of %d", b->nrows,
+                    FS_BATCH_MAX_ROWS);
   for (uint16_t t = 0; t < b->ntables; t++) {
     const fsi_batch_table *bt = &b->tables[t];
     if (!name_ok(bt->name, &n))
       return fsi_fail(FS_EINVAL, "batch to encode: table %u has an invalid name", t);
     if (bt->ncols > FS_BATCH_MAX_COLS)
-      return fsi_fail(FS_ETOOBIG, "batch to encode: table %s has %u columns, over %d",
-                     bt->name, bt->ncols, FS_BATCH_MAX_COLS);
+      return fsi_fail(FS_ETOOBIG, "batch to encode: table %s has %u columns, over %d", bt->name,
+                      bt->ncols, FS_BATCH_MAX_COLS);
     for (uint16_t c = 0; c < bt->ncols; c++)
       if (!name_ok(bt->cols[c], &n))
-        return fsi_fail(FS_EINVAL, "batch to encode: column %u of table %s has an invalid name",
-                       c, bt->name);
+        return fsi_fail(FS_EINVAL, "batch to encode: column %u of table %s has an invalid name", c,
+                        bt->name);
   }
   int rc = check_dict(b, FS_EINVAL);
   if (rc) return rc;
   for (size_t i = 0; i < b->nrows; i++) {
     const fsi_rowchange *r = &b->rows[i];
     if (r->table >= b->ntables)
-      return fsi_fail(FS_EINVAL, "batch to encode: row %zu refers to table %u of %u",
-                     i, r->table, b->ntables);
+      return fsi_fail(FS_EINVAL, "batch to encode: row %zu refers to table %u of %u", i, r->table,
+                      b->ntables);
     const fsi_batch_table *bt = &b->tables[r->table];
-    if (!r->pk || (n = strnlen(r->pk, FS_BATCH_MAX_PK + 1)) < 1 ||
-        n > FS_BATCH_MAX_PK || !fsi_util_utf8_valid(r->pk, n))
-      return fsi_fail(FS_EINVAL, "batch to encode: row %zu of %s has an invalid primary key",
-                     i, bt->name);
+    if (!r->pk || (n = strnlen(r->pk, FS_BATCH_MAX_PK + 1)) < 1 || n > FS_BATCH_MAX_PK ||
+        !fsi_util_utf8_valid(r->pk, n))
+      return fsi_fail(FS_EINVAL, "batch to encode: row %zu of %s has an invalid primary key", i,
+                      bt->name);
     if (r->cl < 1)
-      return fsi_fail(FS_EINVAL, "batch to encode: row %s.%s has causal length %lld < 1",
-                     bt->name, r->pk, (long long)r->cl);
-    if (r->cl % 2 == 1 ? r->nvals != bt->ncols || (bt->ncols && !r->vals)
-                       : r->nvals != 0)
+      return fsi_fail(FS_EINVAL, "batch to encode: row %s.%s has causal length %lld < 1", bt->name,
+                      r->pk, (long long)r->cl);
+    if (r->cl % 2 == 1 ? r->nvals != bt->ncols || (bt->ncols && !r->vals) : r->nvals != 0)
       return fsi_fail(FS_EINVAL, "batch to encode: %s row %s.%s has %u values for %u columns",
-                     r->cl % 2 ? "live" : "deleted", bt->name, r->pk, r->nvals,
-                     bt->ncols);
+                      r->cl % 2 ? "live" : "deleted", bt->name, r->pk, r->nvals, bt->ncols);
     if (r->ncells && !r->cells)
-      return fsi_fail(FS_EINVAL, "batch to encode: row %s.%s has no cell array",
-                     bt->name, r->pk);
+      return fsi_fail(FS_EINVAL, "batch to encode: row %s.%s has no cell array", bt->name, r->pk);
     for (uint16_t k = 0; k < r->ncells; k++)
       if (r->cells[k].col >= bt->ncols || (k && r->cells[k].col <= r->cells[k - 1].col))
         return fsi_fail(FS_EINVAL,
-                       "batch to encode: cells of row %s.%s are not sorted, unique column indexes",
-                       bt->name, r->pk);
+                        "batch to encode: cells of row %s.%s are not sorted, unique column indexes",
+                        bt->name, r->pk);
     for (uint16_t c = 0; c < r->nvals; c++) {
       const fsi_value *v = &r->vals[c];
       if (v->type == FS_VAL_TEXT) {
         if (v->n > FS_BATCH_MAX_TEXT)
           return fsi_fail(FS_ETOOBIG, "batch to encode: %s.%s of row %s is %u bytes, over %d",
-                         bt->name, bt->cols[c], r->pk, v->n, FS_BATCH_MAX_TEXT);
+                          bt->name, bt->cols[c], r->pk, v->n, FS_BATCH_MAX_TEXT);
         if ((v->n && !v->s) || !fsi_util_utf8_valid(v->s, v->n))
           return fsi_fail(FS_EINVAL, "batch to encode: %s.%s of row %s is not valid UTF-8",
-                         bt->name, bt->cols[c], r->pk);
+                          bt->name, bt->cols[c], r->pk);
       } else if (v->type != FS_VAL_NULL && v->type != FS_VAL_INT) {
-        return fsi_fail(FS_EINVAL, "batch to encode: %s.%s of row %s has value type %u",
-                       bt->name, bt->cols[c], r->pk, v->type);
+        return fsi_fail(FS_EINVAL, "batch to encode: %s.%s of row %s has value type %u", bt->name,
+                        bt->cols[c], r->pk, v->type);
       }
     }
   }
@@ -358,7 +348,7 @@ static int check_encode_input(const fsi_batch *b) {
 
 /* The sections being filled, and the running state of their delta codes. */
 typedef struct encoder {
-  cbuf *sec;         /* nsec sections: S_FIXED fixed ones, then one per column */
+  cbuf *sec; /* nsec sections: S_FIXED fixed ones, then one per column */
   size_t nsec;
   size_t *colbase;   /* colbase[t]: the first value section of table t */
   int64_t *prev_int; /* per value section: the previous integer */
@@ -559,14 +549,14 @@ done:
 typedef struct decoder {
   fsi_batch *b;
   struct fsi_arena *a;
-  rd *sec;           /* nsec sections: S_FIXED fixed ones, then one per column */
+  rd *sec; /* nsec sections: S_FIXED fixed ones, then one per column */
   size_t nsec;
-  size_t *colbase;   /* colbase[t]: the first value section of table t */
+  size_t *colbase; /* colbase[t]: the first value section of table t */
   int64_t *sites;
   size_t nsites;
   int64_t *prev_int; /* per value section: the previous integer */
   uint64_t prev_hlc, prev_uuid;
-  int64_t lo, hi;    /* clock range seen so far */
+  int64_t lo, hi; /* clock range seen so far */
 } decoder;
 
 static int decode_oom(void) { return fsi_fail(FS_ENOMEM, "out of memory decoding a batch"); }
@@ -577,7 +567,7 @@ static int decode_site(rd *r, const int64_t *sites, size_t nsites, int64_t *out)
   if (rc) return rc;
   if (v >= nsites)
     return fsi_fail(FS_ECORRUPT, "batch refers to site %llu of a %zu-site dictionary",
-                   (unsigned long long)v, nsites);
+                    (unsigned long long)v, nsites);
   *out = sites[v];
   return FS_OK;
 }
@@ -591,7 +581,7 @@ static int decode_tables(decoder *d, rd *r) {
   if ((rc = rd_varint(r, &v))) return rc;
   if (v > FS_BATCH_MAX_TABLES)
     return fsi_fail(FS_ETOOBIG, "batch declares %llu tables, over the limit of %d",
-                   (unsigned long long)v, FS_BATCH_MAX_TABLES);
+                    (unsigned long long)v, FS_BATCH_MAX_TABLES);
   b->ntables = (uint16_t)v;
   if (b->ntables) {
     b->tables = fsi_arena_alloc(d->a, b->ntables * sizeof *b->tables);
@@ -604,7 +594,7 @@ static int decode_tables(decoder *d, rd *r) {
     if ((rc = rd_varint(r, &v))) return rc;
     if (v > FS_BATCH_MAX_COLS)
       return fsi_fail(FS_ETOOBIG, "batch table %s declares %llu columns, over the limit of %d",
-                     bt->name, (unsigned long long)v, FS_BATCH_MAX_COLS);
+                      bt->name, (unsigned long long)v, FS_BATCH_MAX_COLS);
     bt->ncols = (uint16_t)v;
     if (bt->ncols && !(bt->cols = fsi_arena_alloc(d->a, bt->ncols * sizeof *bt->cols)))
       return decode_oom();
@@ -625,7 +615,7 @@ static int decode_sites(decoder *d, rd *r) {
   if ((rc = rd_varint(r, &v))) return rc;
   if (v > CODEC_MAX_SITES)
     return fsi_fail(FS_ETOOBIG, "batch declares %llu sites, over the limit of %d",
-                   (unsigned long long)v, CODEC_MAX_SITES);
+                    (unsigned long long)v, CODEC_MAX_SITES);
   d->nsites = (size_t)v;
   if ((size_t)(r->end - r->p) / 8 < d->nsites) return rd_fail(r, FS_ECORRUPT, "truncated");
   if (d->nsites && !(d->sites = malloc(d->nsites * sizeof *d->sites))) return decode_oom();
@@ -651,7 +641,7 @@ static int decode_sections(decoder *d, rd *r) {
     if ((rc = rd_varint(r, &v))) return rc;
     if (v > (uint64_t)(r->end - r->p))
       return fsi_fail(FS_ECORRUPT, "batch truncated: a section declares %llu bytes, %zu remain",
-                     (unsigned long long)v, (size_t)(r->end - r->p));
+                      (unsigned long long)v, (size_t)(r->end - r->p));
     if ((rc = rd_bytes(r, (size_t)v, &p))) return rc;
     d->sec[s].p = p;
     d->sec[s].end = p + v;
@@ -667,7 +657,7 @@ static int decode_sections(decoder *d, rd *r) {
   }
   if (r->p != r->end)
     return fsi_fail(FS_ECORRUPT, "batch has %zu trailing bytes after its last section",
-                   (size_t)(r->end - r->p));
+                    (size_t)(r->end - r->p));
   return FS_OK;
 }
 
@@ -685,7 +675,7 @@ static int decode_pk(decoder *d, size_t i, fsi_rowchange *row, const fsi_batch_t
     d->prev_uuid += zz_dec(delta);
     if (d->prev_uuid >> 48)
       return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a UUID timestamp out of range", i,
-                     bt->name);
+                      bt->name);
     if ((rc = rd_bytes(&d->sec[S_UUIDS], UUID_RAND_BYTES, &rnd))) return rc;
     for (int k = 0; k < 6; k++) u[k] = (uint8_t)(d->prev_uuid >> (8 * (5 - k)));
     memcpy(u + 6, rnd, UUID_RAND_BYTES);
@@ -697,11 +687,11 @@ static int decode_pk(decoder *d, size_t i, fsi_rowchange *row, const fsi_batch_t
   const uint8_t *p = NULL;
   if (v > FS_BATCH_MAX_PK)
     return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a %llu-byte primary key, over %d", i,
-                   bt->name, (unsigned long long)v, FS_BATCH_MAX_PK);
+                    bt->name, (unsigned long long)v, FS_BATCH_MAX_PK);
   if ((rc = rd_bytes(&d->sec[S_PKS], (size_t)v, &p))) return rc;
   if (!fsi_util_utf8_valid((const char *)p, (size_t)v))
-    return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a primary key that is not valid UTF-8",
-                   i, bt->name);
+    return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a primary key that is not valid UTF-8", i,
+                    bt->name);
   if (!(row->pk = fsi_arena_strndup(d->a, (const char *)p, (size_t)v))) return decode_oom();
   return FS_OK;
 }
@@ -740,7 +730,7 @@ static int decode_cells(decoder *d, size_t i, fsi_rowchange *row, const fsi_batc
     if ((rc = rd_varint(cs, &v))) return rc;
     if ((v >> 1) >= bt->ncols - next_col)
       return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has a cell past its last column", i,
-                     bt->name);
+                      bt->name);
     c->col = (uint16_t)(next_col + (v >> 1));
     next_col = c->col + 1u;
     uint64_t delta;
@@ -780,8 +770,8 @@ static int decode_values(decoder *d, size_t i, fsi_rowchange *row, const fsi_bat
       if ((rc = rd_text(&d->sec[s], d->a, 0, FS_BATCH_MAX_TEXT, "text value", &val->s, &val->n)))
         return rc;
     } else if (val->type != FS_VAL_NULL) {
-      return fsi_fail(FS_ECORRUPT, "batch value of %s.%s in row %zu has unknown type %u",
-                     bt->name, bt->cols[c], i, val->type);
+      return fsi_fail(FS_ECORRUPT, "batch value of %s.%s in row %zu has unknown type %u", bt->name,
+                      bt->cols[c], i, val->type);
     }
   }
   return FS_OK;
@@ -797,18 +787,18 @@ static int decode_row(decoder *d, size_t i) {
   if ((rc = rd_varint(&d->sec[S_ROWS], &v))) return rc;
   if (v >= b->ntables)
     return fsi_fail(FS_ECORRUPT, "batch row %zu refers to table %llu of %u", i,
-                   (unsigned long long)v, b->ntables);
+                    (unsigned long long)v, b->ntables);
   row->table = (uint16_t)v;
   const fsi_batch_table *bt = &b->tables[row->table];
   if ((rc = rd_varint(&d->sec[S_ROWS], &v))) return rc;
   if (v < 1 || v > INT64_MAX)
     return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has causal length %llu, not 1..2^63-1", i,
-                   bt->name, (unsigned long long)v);
+                    bt->name, (unsigned long long)v);
   row->cl = (int64_t)v;
   if ((rc = rd_varint(&d->sec[S_ROWS], &flags))) return rc;
   if ((flags >> 1) > bt->ncols)
-    return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has %llu cells for %u columns", i,
-                   bt->name, (unsigned long long)(flags >> 1), bt->ncols);
+    return fsi_fail(FS_ECORRUPT, "batch row %zu of %s has %llu cells for %u columns", i, bt->name,
+                    (unsigned long long)(flags >> 1), bt->ncols);
   row->ncells = (uint16_t)(flags >> 1);
   if ((rc = decode_pk(d, i, row, bt)) || (rc = decode_clocks(d, row, flags)) ||
       (rc = decode_cells(d, i, row, bt)))
@@ -835,15 +825,14 @@ static int decode_body(fsi_batch *b, const uint8_t *raw, size_t rawlen) {
   if ((rc = rd_varint(&r, &v))) goto done;
   if (v > FS_BATCH_MAX_ROWS) {
     rc = fsi_fail(FS_ETOOBIG, "batch declares %llu rows, over the limit of %d",
-                 (unsigned long long)v, FS_BATCH_MAX_ROWS);
+                  (unsigned long long)v, FS_BATCH_MAX_ROWS);
     goto done;
   }
   size_t nrows = (size_t)v;
   if ((rc = decode_sections(&d, &r))) goto done;
 
   if (nrows > (size_t)(d.sec[S_ROWS].end - d.sec[S_ROWS].p) / ROW_MIN_BYTES) {
-    rc = fsi_fail(FS_ECORRUPT, "batch truncated: %zu rows do not fit in the row section",
-                 nrows);
+    rc = fsi_fail(FS_ECORRUPT, "batch truncated: %zu rows do not fit in the row section", nrows);
     goto done;
   }
   if (nrows) {
@@ -882,12 +871,12 @@ int fsi_codec_decode(fsi_batch *b, const uint8_t *in, size_t len) {
   if (len < 1 || !in) return fsi_fail(FS_ECORRUPT, "batch truncated: no bytes");
   if (in[0] != CODEC_VERSION)
     return fsi_fail(FS_EVERSION, "batch format version %u is not supported (this build reads %d)",
-                   in[0], CODEC_VERSION);
+                    in[0], CODEC_VERSION);
   rd h = {in + 1, in + len, "batch header", NULL, NULL};
   if ((rc = rd_varint(&h, &rawlen))) return rc;
   if (rawlen > CODEC_MAX_RAW)
     return fsi_fail(FS_ETOOBIG, "batch declares %llu decompressed bytes, over the %u-byte limit",
-                   (unsigned long long)rawlen, CODEC_MAX_RAW);
+                    (unsigned long long)rawlen, CODEC_MAX_RAW);
 
   size_t zlen = (size_t)(h.end - h.p);
   if (zlen < 4 || h.p[0] != 0x28 || h.p[1] != 0xB5 || h.p[2] != 0x2F || h.p[3] != 0xFD)
@@ -899,26 +888,24 @@ int fsi_codec_decode(fsi_batch *b, const uint8_t *in, size_t len) {
     return fsi_fail(FS_ECORRUPT, "batch zstd frame does not declare its size");
   if (fcs != rawlen)
     return fsi_fail(FS_ECORRUPT,
-                   "batch declares %llu decompressed bytes but its zstd frame declares %llu",
-                   (unsigned long long)rawlen, fcs);
+                    "batch declares %llu decompressed bytes but its zstd frame declares %llu",
+                    (unsigned long long)rawlen, fcs);
   size_t fsz = ZSTD_findFrameCompressedSize(h.p, zlen);
   if (ZSTD_isError(fsz))
     return fsi_fail(FS_ECORRUPT, "batch zstd frame is truncated or malformed (%s)",
-                   ZSTD_getErrorName(fsz));
+                    ZSTD_getErrorName(fsz));
   if (fsz != zlen)
-    return fsi_fail(FS_ECORRUPT, "batch has %zu trailing bytes after its zstd frame",
-                   zlen - fsz);
+    return fsi_fail(FS_ECORRUPT, "batch has %zu trailing bytes after its zstd frame", zlen - fsz);
   if (!(raw = malloc(rawlen ? (size_t)rawlen : 1)))
     return fsi_fail(FS_ENOMEM, "out of memory decoding a batch");
   size_t got = ZSTD_decompress(raw, (size_t)rawlen, h.p, zlen);
   if (ZSTD_isError(got)) {
-    rc = fsi_fail(FS_ECORRUPT, "batch zstd frame does not decompress (%s)",
-                 ZSTD_getErrorName(got));
+    rc = fsi_fail(FS_ECORRUPT, "batch zstd frame does not decompress (%s)", ZSTD_getErrorName(got));
     goto done;
   }
   if (got != rawlen) {
     rc = fsi_fail(FS_ECORRUPT, "batch decompresses to %zu bytes, not the declared %llu", got,
-                 (unsigned long long)rawlen);
+                  (unsigned long long)rawlen);
     goto done;
   }
   rc = decode_body(b, raw, (size_t)rawlen);

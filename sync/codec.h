@@ -23,10 +23,10 @@
 
 #include "engine.h"
 
-#define CODEC_VERSION 1                  /* first byte of every encoding */
+#define CODEC_VERSION 1                   /* first byte of every encoding */
 #define CODEC_MAX_RAW (64u * 1024 * 1024) /* decompressed body bound, bytes */
-#define CODEC_MAX_SITES 65536            /* distinct site ids in one batch */
-#define CODEC_ZSTD_LEVEL 3               /* chosen by measurement, protocol.md */
+#define CODEC_MAX_SITES 65536             /* distinct site ids in one batch */
+#define CODEC_ZSTD_LEVEL 3                /* chosen by measurement, protocol.md */
 
 /* Encodes b into a malloc'd buffer *out of *outlen bytes (caller frees).
  * b must satisfy the batch invariants of change.h (the encoder checks them

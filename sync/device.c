@@ -42,8 +42,7 @@ int fs_device_init_schema(const char *home, const char *manager, const fs_schema
   snprintf(store, sizeof store, "%s/store.db", home);
   snprintf(keys, sizeof keys, "%s/keys", home);
   if (access(store, F_OK) == 0)
-    return fsi_fail(FS_EEXIST, "%s already holds a fieldsync store; it was left untouched",
-                   home);
+    return fsi_fail(FS_EEXIST, "%s already holds a fieldsync store; it was left untouched", home);
   if ((rc = make_dir(home)) || (rc = make_dir(keys))) return rc;
   if ((rc = fsi_keys_generate(keys))) return rc;
   fs_store *st = NULL;
@@ -71,9 +70,10 @@ int fs_device_open(fs_device **out, const char *home, const fs_schema *schema) {
   if ((size_t)snprintf(store, sizeof store, "%s/store.db", home) >= sizeof store)
     return fsi_fail(FS_EINVAL, "the home directory path %s is too long", home);
   if (access(store, F_OK) != 0)
-    return fsi_fail(FS_ENOTFOUND, "no fieldsync store in %s: run `fieldsync init --manager "
-                                 "NAME` first",
-                   home);
+    return fsi_fail(FS_ENOTFOUND,
+                    "no fieldsync store in %s: run `fieldsync init --manager "
+                    "NAME` first",
+                    home);
   if (!(dev = calloc(1, sizeof *dev)) || !(dev->home = strdup(home))) {
     rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
@@ -125,8 +125,9 @@ static int their_size(size_t *out, const void *theirs, const fsi_versions *v) {
     return fsi_fail(FS_EINVAL, "%s.version is 0: initialise the struct with its _INIT macro",
                     v->what);
   if (version > v->nversions)
-    return fsi_fail(FS_EVERSION, "%s version %u is newer than this fieldsync library (%s) knows "
-                                 "(%u); the program was built with newer headers",
+    return fsi_fail(FS_EVERSION,
+                    "%s version %u is newer than this fieldsync library (%s) knows "
+                    "(%u); the program was built with newer headers",
                     v->what, version, FS_VERSION_STRING, v->nversions);
   *out = v->sizes[version - 1];
   return FS_OK;

@@ -38,8 +38,7 @@ enum {
   OFF_NONCE = 88
 };
 
-_Static_assert(OFF_NONCE + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ==
-                   ENVELOPE_HEADER_SIZE,
+_Static_assert(OFF_NONCE + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == ENVELOPE_HEADER_SIZE,
                "header layout");
 _Static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == ENVELOPE_TAG_SIZE, "tag");
 _Static_assert(crypto_sign_BYTES == ENVELOPE_SIG_SIZE, "signature");
@@ -73,9 +72,8 @@ static int direction_key(uint8_t key[crypto_kx_SESSIONKEYBYTES], const fsi_keys 
   const uint8_t *recipient_pk = sending ? peer_kx : me->pub.kx;
   int sender_is_client = memcmp(sender_pk, recipient_pk, KEYS_KX_PK) <= 0;
   int me_client = sending ? sender_is_client : !sender_is_client;
-  int r = me_client
-              ? crypto_kx_client_session_keys(rx, tx, me->pub.kx, me->kx_sk, peer_kx)
-              : crypto_kx_server_session_keys(rx, tx, me->pub.kx, me->kx_sk, peer_kx);
+  int r = me_client ? crypto_kx_client_session_keys(rx, tx, me->pub.kx, me->kx_sk, peer_kx)
+                    : crypto_kx_server_session_keys(rx, tx, me->pub.kx, me->kx_sk, peer_kx);
   if (r == 0) memcpy(key, sending ? tx : rx, crypto_kx_SESSIONKEYBYTES);
   sodium_memzero(rx, sizeof rx);
   sodium_memzero(tx, sizeof tx);
@@ -84,19 +82,18 @@ static int direction_key(uint8_t key[crypto_kx_SESSIONKEYBYTES], const fsi_keys 
 
 /* Structural checks shared by peek and open: every length and header field
  * that can be checked without keys.  *ctlen receives the ciphertext length. */
-static int envelope_parse(fsi_envelope_header *h, size_t *ctlen, const uint8_t *env,
-                          size_t len) {
+static int envelope_parse(fsi_envelope_header *h, size_t *ctlen, const uint8_t *env, size_t len) {
   if (len > ENVELOPE_MAX_SIZE)
     return fsi_fail(FS_ETOOBIG, "envelope of %zu bytes is over the %u-byte limit", len,
-                   ENVELOPE_MAX_SIZE);
+                    ENVELOPE_MAX_SIZE);
   if (!env || memcmp(env, MAGIC, len < 4 ? len : 4) != 0)
     return fsi_fail(FS_ECORRUPT, "not a fieldsync envelope (bad magic)");
   if (len > OFF_VERSION && env[OFF_VERSION] != ENVELOPE_VERSION)
     return fsi_fail(FS_EVERSION, "envelope version %u is not supported (this build reads %d)",
-                   env[OFF_VERSION], ENVELOPE_VERSION);
+                    env[OFF_VERSION], ENVELOPE_VERSION);
   if (len < ENVELOPE_OVERHEAD)
     return fsi_fail(FS_ECORRUPT, "envelope truncated: %zu bytes, the minimum is %d", len,
-                   ENVELOPE_OVERHEAD);
+                    ENVELOPE_OVERHEAD);
   if (env[OFF_RESERVED] || env[OFF_RESERVED + 1] || env[OFF_RESERVED + 2])
     return fsi_fail(FS_ECORRUPT, "envelope header has non-zero reserved bytes");
   size_t ct = get_u32(env + OFF_CTLEN);
@@ -104,11 +101,11 @@ static int envelope_parse(fsi_envelope_header *h, size_t *ctlen, const uint8_t *
     return fsi_fail(FS_ECORRUPT, "envelope ciphertext length %zu is shorter than its tag", ct);
   if (ct > len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE)
     return fsi_fail(FS_ECORRUPT,
-                   "envelope truncated: the header declares %zu ciphertext bytes, %zu present",
-                   ct, len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE);
+                    "envelope truncated: the header declares %zu ciphertext bytes, %zu present", ct,
+                    len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE);
   if (ct < len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE)
     return fsi_fail(FS_ECORRUPT, "envelope has %zu trailing bytes after its signature",
-                   len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE - ct);
+                    len - ENVELOPE_HEADER_SIZE - ENVELOPE_SIG_SIZE - ct);
   h->sender = (int64_t)get_u64(env + OFF_SENDER);
   h->recipient = (int64_t)get_u64(env + OFF_RECIPIENT);
   h->seq = get_u64(env + OFF_SEQ);
@@ -118,10 +115,9 @@ static int envelope_parse(fsi_envelope_header *h, size_t *ctlen, const uint8_t *
   h->count = get_u32(env + OFF_COUNT);
   if (h->seq == 0) return fsi_fail(FS_ECORRUPT, "envelope has sequence number 0");
   if (h->count > FS_BATCH_MAX_ROWS)
-    return fsi_fail(FS_ECORRUPT, "envelope declares %u changes, over the limit of %d",
-                   h->count, FS_BATCH_MAX_ROWS);
-  if (h->hlc_min > h->hlc_max)
-    return fsi_fail(FS_ECORRUPT, "envelope clock range is inverted");
+    return fsi_fail(FS_ECORRUPT, "envelope declares %u changes, over the limit of %d", h->count,
+                    FS_BATCH_MAX_ROWS);
+  if (h->hlc_min > h->hlc_max) return fsi_fail(FS_ECORRUPT, "envelope clock range is inverted");
   *ctlen = ct;
   return FS_OK;
 }
@@ -136,7 +132,7 @@ int fsi_envelope_hash(uint8_t out[ENVELOPE_HASH_SIZE], const uint8_t *env, size_
   if (rc) return rc;
   if (!env || len < ENVELOPE_OVERHEAD)
     return fsi_fail(FS_ECORRUPT, "envelope truncated: %zu bytes, the minimum is %d", len,
-                   ENVELOPE_OVERHEAD);
+                    ENVELOPE_OVERHEAD);
   crypto_generichash(out, ENVELOPE_HASH_SIZE, env, len - ENVELOPE_SIG_SIZE, NULL, 0);
   return FS_OK;
 }
@@ -144,8 +140,8 @@ int fsi_envelope_hash(uint8_t out[ENVELOPE_HASH_SIZE], const uint8_t *env, size_
 static int is_zero(const uint8_t *p, size_t n) { return sodium_is_zero(p, n); }
 
 int fsi_envelope_seal(uint8_t **out, size_t *outlen, const fsi_envelope_header *h,
-                  const uint8_t *plain, size_t plainlen, const fsi_keys *sender,
-                  const fsi_pubkeys *to) {
+                      const uint8_t *plain, size_t plainlen, const fsi_keys *sender,
+                      const fsi_pubkeys *to) {
   uint8_t key[crypto_kx_SESSIONKEYBYTES];
   uint8_t *env = NULL;
   unsigned long long ctlen = 0;
@@ -156,17 +152,17 @@ int fsi_envelope_seal(uint8_t **out, size_t *outlen, const fsi_envelope_header *
   if ((rc = fsi_keys_init())) return rc;
   if (h->seq == 0) return fsi_fail(FS_EINVAL, "envelope sequence numbers start at 1");
   if ((h->seq == 1) != is_zero(h->prev, sizeof h->prev))
-    return fsi_fail(FS_EINVAL, "envelope %llu: the previous hash must be zero exactly for "
-                              "sequence 1",
-                   (unsigned long long)h->seq);
-  if (h->hlc_min > h->hlc_max)
-    return fsi_fail(FS_EINVAL, "envelope clock range is inverted");
+    return fsi_fail(FS_EINVAL,
+                    "envelope %llu: the previous hash must be zero exactly for "
+                    "sequence 1",
+                    (unsigned long long)h->seq);
+  if (h->hlc_min > h->hlc_max) return fsi_fail(FS_EINVAL, "envelope clock range is inverted");
   if (h->count > FS_BATCH_MAX_ROWS)
     return fsi_fail(FS_EINVAL, "envelope of %u changes is over the limit of %d", h->count,
-                   FS_BATCH_MAX_ROWS);
+                    FS_BATCH_MAX_ROWS);
   if (plainlen > ENVELOPE_MAX_PLAIN)
     return fsi_fail(FS_ETOOBIG, "batch of %zu bytes does not fit in one envelope (limit %u)",
-                   plainlen, (unsigned)ENVELOPE_MAX_PLAIN);
+                    plainlen, (unsigned)ENVELOPE_MAX_PLAIN);
   if (!plain && plainlen) return fsi_fail(FS_EINVAL, "envelope plaintext is NULL");
   if (direction_key(key, sender, to->kx, 1) != 0) {
     rc = fsi_fail(FS_EINVAL, "the recipient's key-exchange public key is unusable");
@@ -189,12 +185,11 @@ int fsi_envelope_seal(uint8_t **out, size_t *outlen, const fsi_envelope_header *
   put_u32(env + OFF_COUNT, h->count);
   put_u32(env + OFF_CTLEN, (uint32_t)(plainlen + ENVELOPE_TAG_SIZE));
   randombytes_buf(env + OFF_NONCE, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  crypto_aead_xchacha20poly1305_ietf_encrypt(env + ENVELOPE_HEADER_SIZE, &ctlen, plain,
-                                             plainlen, env,
-                                             FS_MUT(1) ? 0 : ENVELOPE_HEADER_SIZE, NULL,
+  crypto_aead_xchacha20poly1305_ietf_encrypt(env + ENVELOPE_HEADER_SIZE, &ctlen, plain, plainlen,
+                                             env, FS_MUT(1) ? 0 : ENVELOPE_HEADER_SIZE, NULL,
                                              env + OFF_NONCE, key);
-  crypto_sign_detached(env + ENVELOPE_HEADER_SIZE + ctlen, NULL, env,
-                       ENVELOPE_HEADER_SIZE + ctlen, sender->sign_sk);
+  crypto_sign_detached(env + ENVELOPE_HEADER_SIZE + ctlen, NULL, env, ENVELOPE_HEADER_SIZE + ctlen,
+                       sender->sign_sk);
   *out = env;
   *outlen = ENVELOPE_OVERHEAD + plainlen;
   env = NULL;
@@ -208,11 +203,11 @@ done:
 int fsi_envelope_check_batch(const fsi_envelope_header *h, const fsi_batch *b) {
   if (b->nrows != h->count)
     return fsi_fail(FS_ECORRUPT, "envelope %llu announces %u changes but its batch holds %zu",
-                   (unsigned long long)h->seq, h->count, b->nrows);
+                    (unsigned long long)h->seq, h->count, b->nrows);
   if (b->nrows && (b->hlc_min < h->hlc_min || b->hlc_max > h->hlc_max))
     return fsi_fail(FS_ECORRUPT,
-                   "envelope %llu: the batch's clocks fall outside the announced range",
-                   (unsigned long long)h->seq);
+                    "envelope %llu: the batch's clocks fall outside the announced range",
+                    (unsigned long long)h->seq);
   return FS_OK;
 }
 
@@ -226,8 +221,8 @@ void fsi_envelope_opened_clear(fsi_envelope_opened *out) {
 }
 
 int fsi_envelope_open(fsi_envelope_opened *out, const uint8_t *env, size_t len, int64_t my_id,
-                  const fsi_keys *mykeys, int64_t from_id, const fsi_pubkeys *from,
-                  const fsi_envelope_chain *chain) {
+                      const fsi_keys *mykeys, int64_t from_id, const fsi_pubkeys *from,
+                      const fsi_envelope_chain *chain) {
   uint8_t key[crypto_kx_SESSIONKEYBYTES];
   fsi_envelope_header *h = &out->h;
   size_t ct = 0;
@@ -238,56 +233,53 @@ int fsi_envelope_open(fsi_envelope_opened *out, const uint8_t *env, size_t len, 
   if ((rc = fsi_keys_init())) return rc;
   if ((rc = envelope_parse(h, &ct, env, len))) goto fail;
 
-  if (crypto_sign_verify_detached(env + ENVELOPE_HEADER_SIZE + ct, env,
-                                  ENVELOPE_HEADER_SIZE + ct, from->sign) != 0 &&
+  if (crypto_sign_verify_detached(env + ENVELOPE_HEADER_SIZE + ct, env, ENVELOPE_HEADER_SIZE + ct,
+                                  from->sign) != 0 &&
       !FS_MUT(2)) {
     rc = fsi_fail(FS_EAUTH,
-                 "envelope signature does not verify against the pinned key of site %016llx",
-                 hexid(from_id));
+                  "envelope signature does not verify against the pinned key of site %016llx",
+                  hexid(from_id));
     goto fail;
   }
   if (h->recipient != my_id) {
     rc = fsi_fail(FS_EAUTH, "envelope is addressed to recipient %016llx, not to this site %016llx",
-                 hexid(h->recipient), hexid(my_id));
+                  hexid(h->recipient), hexid(my_id));
     goto fail;
   }
   if (h->sender != from_id) {
     rc = fsi_fail(FS_EAUTH, "envelope names sender %016llx but is signed with the key of %016llx",
-                 hexid(h->sender), hexid(from_id));
+                  hexid(h->sender), hexid(from_id));
     goto fail;
   }
 
   crypto_generichash(out->hash, ENVELOPE_HASH_SIZE, env, ENVELOPE_HEADER_SIZE + ct, NULL, 0);
   if (h->seq <= chain->seq) {
-    if (h->seq == chain->seq &&
-        sodium_memcmp(out->hash, chain->hash, ENVELOPE_HASH_SIZE) == 0) {
+    if (h->seq == chain->seq && sodium_memcmp(out->hash, chain->hash, ENVELOPE_HASH_SIZE) == 0) {
       out->duplicate = 1;
       return FS_OK;
     }
     rc = h->seq == chain->seq
              ? fsi_fail(FS_ECONFLICT,
-                       "envelope %llu from site %016llx is a replay or a fork (a copied "
-                       "device?): sequence %llu was already accepted with other content",
-                       (unsigned long long)h->seq, hexid(from_id),
-                       (unsigned long long)chain->seq)
+                        "envelope %llu from site %016llx is a replay or a fork (a copied "
+                        "device?): sequence %llu was already accepted with other content",
+                        (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq)
              : fsi_fail(FS_ECONFLICT,
-                       "envelope %llu from site %016llx is a replay: sequence %llu was "
-                       "already accepted",
-                       (unsigned long long)h->seq, hexid(from_id),
-                       (unsigned long long)chain->seq);
+                        "envelope %llu from site %016llx is a replay: sequence %llu was "
+                        "already accepted",
+                        (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq);
     goto fail;
   }
   if (h->seq - chain->seq > 1 && !FS_MUT(3)) {
     rc = fsi_fail(FS_ECONFLICT,
-                 "envelope %llu from site %016llx leaves a gap: the last accepted is %llu",
-                 (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq);
+                  "envelope %llu from site %016llx leaves a gap: the last accepted is %llu",
+                  (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq);
     goto fail;
   }
   if (sodium_memcmp(h->prev, chain->hash, ENVELOPE_HASH_SIZE) != 0 && !FS_MUT(4)) {
     rc = fsi_fail(FS_ECONFLICT,
-                 "envelope %llu from site %016llx is a fork: its previous hash is not that "
-                 "of accepted envelope %llu",
-                 (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq);
+                  "envelope %llu from site %016llx is a fork: its previous hash is not that "
+                  "of accepted envelope %llu",
+                  (unsigned long long)h->seq, hexid(from_id), (unsigned long long)chain->seq);
     goto fail;
   }
 
@@ -300,11 +292,9 @@ int fsi_envelope_open(fsi_envelope_opened *out, const uint8_t *env, size_t len, 
     rc = fsi_fail(FS_ENOMEM, "out of memory opening an envelope");
     goto fail;
   }
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->plain, &plen, NULL,
-                                                 env + ENVELOPE_HEADER_SIZE, ct, env,
-                                                 FS_MUT(1) ? 0 : ENVELOPE_HEADER_SIZE,
-                                                 env + OFF_NONCE,
-                                                 key) != 0) {
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          out->plain, &plen, NULL, env + ENVELOPE_HEADER_SIZE, ct, env,
+          FS_MUT(1) ? 0 : ENVELOPE_HEADER_SIZE, env + OFF_NONCE, key) != 0) {
     rc = fsi_fail(FS_EAUTH, "envelope could not be decrypted");
     goto fail;
   }

@@ -38,18 +38,18 @@
 
 #define ENVELOPE_VERSION 1
 #define ENVELOPE_HEADER_SIZE 112
-#define ENVELOPE_TAG_SIZE 16   /* Poly1305 tag, part of the ciphertext */
+#define ENVELOPE_TAG_SIZE 16 /* Poly1305 tag, part of the ciphertext */
 #define ENVELOPE_SIG_SIZE 64
-#define ENVELOPE_HASH_SIZE 32  /* BLAKE2b-256 */
+#define ENVELOPE_HASH_SIZE 32 /* BLAKE2b-256 */
 #define ENVELOPE_OVERHEAD (ENVELOPE_HEADER_SIZE + ENVELOPE_TAG_SIZE + ENVELOPE_SIG_SIZE)
 #define ENVELOPE_MAX_SIZE (32u * 1024 * 1024) /* whole envelope, bytes */
 #define ENVELOPE_MAX_PLAIN (ENVELOPE_MAX_SIZE - ENVELOPE_OVERHEAD)
 
 /* The authenticated header fields. */
 typedef struct fsi_envelope_header {
-  int64_t sender;    /* site id of the sender */
-  int64_t recipient; /* site id of the recipient */
-  uint64_t seq;      /* 1, 2, 3... per (sender, recipient) */
+  int64_t sender;                   /* site id of the sender */
+  int64_t recipient;                /* site id of the recipient */
+  uint64_t seq;                     /* 1, 2, 3... per (sender, recipient) */
   uint8_t prev[ENVELOPE_HASH_SIZE]; /* fsi_envelope_hash of seq-1; zero for 1 */
   int64_t hlc_min, hlc_max;         /* clock range of the batch inside */
   uint32_t count;                   /* row changes in the batch */
@@ -66,10 +66,10 @@ typedef struct fsi_envelope_chain {
 typedef struct fsi_envelope_opened {
   fsi_envelope_header h;
   uint8_t hash[ENVELOPE_HASH_SIZE]; /* fsi_envelope_hash of this envelope */
-  int duplicate;  /* 1: the envelope the chain already ends with (a re-send
-                     of an acknowledged batch): acknowledge it again, apply
-                     nothing; plain is NULL */
-  uint8_t *plain; /* malloc'd plaintext (the codec bytes) */
+  int duplicate;                    /* 1: the envelope the chain already ends with (a re-send
+                                       of an acknowledged batch): acknowledge it again, apply
+                                       nothing; plain is NULL */
+  uint8_t *plain;                   /* malloc'd plaintext (the codec bytes) */
   size_t plainlen;
 } fsi_envelope_opened;
 
@@ -79,8 +79,8 @@ typedef struct fsi_envelope_opened {
  * caller frees it.  Errors: FS_EINVAL (bad header field or a suspicious
  * recipient key), FS_ETOOBIG (plainlen > ENVELOPE_MAX_PLAIN), FS_ENOMEM. */
 int fsi_envelope_seal(uint8_t **out, size_t *outlen, const fsi_envelope_header *h,
-                  const uint8_t *plain, size_t plainlen, const fsi_keys *sender,
-                  const fsi_pubkeys *to);
+                      const uint8_t *plain, size_t plainlen, const fsi_keys *sender,
+                      const fsi_pubkeys *to);
 
 /* Verifies and decrypts env[0..len) addressed to `me` (site id my_id, keys
  * *mykeys) from the sender with site id `from_id` whose pinned public keys
@@ -98,9 +98,9 @@ int fsi_envelope_seal(uint8_t **out, size_t *outlen, const fsi_envelope_header *
  *   FS_ECONFLICT sequence already accepted ("replay") or one or more
  *                missing before it ("gap")
  * On failure *out is cleared (nothing to free). */
-int fsi_envelope_open(fsi_envelope_opened *out, const uint8_t *env, size_t len,
-                  int64_t my_id, const fsi_keys *mykeys, int64_t from_id,
-                  const fsi_pubkeys *from, const fsi_envelope_chain *chain);
+int fsi_envelope_open(fsi_envelope_opened *out, const uint8_t *env, size_t len, int64_t my_id,
+                      const fsi_keys *mykeys, int64_t from_id, const fsi_pubkeys *from,
+                      const fsi_envelope_chain *chain);
 
 /* After fsi_codec_decode of an opened envelope's plaintext: checks that the
  * decoded batch is what the signed header announced — count equals

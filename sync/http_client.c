@@ -72,8 +72,8 @@ static int64_t http_client_mono_ns(void) {
 }
 
 static int http_client_b64_char(char ch) {
-  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-         (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+         ch == '+' || ch == '/';
 }
 
 /* Normalizes "sha256//X;Y" (prefix optional on each item) into *out.  Each
@@ -86,8 +86,7 @@ static int http_client_pin_normalize(const char *pin, char **out) {
 
   *out = NULL;
   res = malloc(n / 44 * 53 + 64);
-  if (!res)
-    return fsi_fail(FS_ENOMEM, "out of memory");
+  if (!res) return fsi_fail(FS_ENOMEM, "out of memory");
   w = res;
   while (*p) {
     const char *end = strchr(p, ';');
@@ -97,24 +96,21 @@ static int http_client_pin_normalize(const char *pin, char **out) {
       len -= 8;
     }
     int ok = len == 44 && p[43] == '=';
-    for (size_t i = 0; ok && i < 43; i++)
-      ok = http_client_b64_char(p[i]);
+    for (size_t i = 0; ok && i < 43; i++) ok = http_client_b64_char(p[i]);
     if (!ok || items >= 16) {
       rc = fsi_fail(FS_EINVAL,
-                   "pin \"%s\" is not a public key fingerprint: expected "
-                   "sha256// followed by 44 base64 characters",
-                   pin);
+                    "pin \"%s\" is not a public key fingerprint: expected "
+                    "sha256// followed by 44 base64 characters",
+                    pin);
       goto done;
     }
-    if (items)
-      *w++ = ';';
+    if (items) *w++ = ';';
     memcpy(w, "sha256//", 8);
     memcpy(w + 8, p, 44);
     w += 52;
     items++;
     p += len;
-    if (*p == ';')
-      p++;
+    if (*p == ';') p++;
   }
   *w = '\0';
   if (!items) {
@@ -138,8 +134,7 @@ static int http_client_url_normalize(const char *base_url, char **out) {
 
   *out = NULL;
   u = curl_url();
-  if (!u)
-    return fsi_fail(FS_ENOMEM, "out of memory");
+  if (!u) return fsi_fail(FS_ENOMEM, "out of memory");
   if (curl_url_set(u, CURLUPART_URL, base_url, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
@@ -148,17 +143,16 @@ static int http_client_url_normalize(const char *base_url, char **out) {
   }
   if (strcmp(scheme, "https") != 0) {
     rc = fsi_fail(FS_EINVAL,
-                 "server URL \"%s\" must start with https:// (fieldsync only "
-                 "talks to its server over TLS)",
-                 base_url);
+                  "server URL \"%s\" must start with https:// (fieldsync only "
+                  "talks to its server over TLS)",
+                  base_url);
     goto done;
   }
   if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
       curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK ||
       curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
-    rc = fsi_fail(FS_EINVAL,
-                 "server URL \"%s\" must not carry a user, query or fragment",
-                 base_url);
+    rc =
+        fsi_fail(FS_EINVAL, "server URL \"%s\" must not carry a user, query or fragment", base_url);
     goto done;
   }
   res = strdup(base_url);
@@ -166,8 +160,7 @@ static int http_client_url_normalize(const char *base_url, char **out) {
     rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
   }
-  for (size_t n = strlen(res); n > 0 && res[n - 1] == '/'; n--)
-    res[n - 1] = '\0';
+  for (size_t n = strlen(res); n > 0 && res[n - 1] == '/'; n--) res[n - 1] = '\0';
   *out = res;
   res = NULL;
 done:
@@ -181,8 +174,7 @@ done:
   return rc;
 }
 
-static size_t http_client_write_cb(char *data, size_t size, size_t nmemb,
-                                   void *userp) {
+static size_t http_client_write_cb(char *data, size_t size, size_t nmemb, void *userp) {
   http_client_sink *s = userp;
   size_t n = size * nmemb;
 
@@ -192,13 +184,10 @@ static size_t http_client_write_cb(char *data, size_t size, size_t nmemb,
   }
   if (s->len + n + 1 > s->cap) {
     size_t cap = s->cap ? s->cap : 16384;
-    while (cap < s->len + n + 1)
-      cap *= 2;
-    if (cap > s->max + 1)
-      cap = s->max + 1;
+    while (cap < s->len + n + 1) cap *= 2;
+    if (cap > s->max + 1) cap = s->max + 1;
     unsigned char *nb = realloc(s->buf, cap);
-    if (!nb)
-      return 0;
+    if (!nb) return 0;
     s->buf = nb;
     s->cap = cap;
   }
@@ -208,50 +197,43 @@ static size_t http_client_write_cb(char *data, size_t size, size_t nmemb,
   return n;
 }
 
-static int http_client_xfer_cb(void *userp, curl_off_t dltotal,
-                               curl_off_t dlnow, curl_off_t ultotal,
-                               curl_off_t ulnow) {
+static int http_client_xfer_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
+                               curl_off_t ultotal, curl_off_t ulnow) {
   fsi_http_client *c = userp;
   int64_t now = http_client_mono_ns();
 
   if (c->progress && now - c->progress_last_ns >= HTTP_CLIENT_PROGRESS_NS) {
     c->progress_last_ns = now;
-    c->progress(c->progress_user, (uint64_t)ulnow, (uint64_t)ultotal,
-                (uint64_t)dlnow, (uint64_t)dltotal);
+    c->progress(c->progress_user, (uint64_t)ulnow, (uint64_t)ultotal, (uint64_t)dlnow,
+                (uint64_t)dltotal);
   }
   return 0;
 }
 
-int fsi_http_client_new(fsi_http_client **out, const char *base_url,
-                    const char *ca_file, const char *pin) {
+int fsi_http_client_new(fsi_http_client **out, const char *base_url, const char *ca_file,
+                        const char *pin) {
   fsi_http_client *c = NULL;
   int rc = FS_OK;
 
   *out = NULL;
-  if (!base_url || !*base_url)
-    return fsi_fail(FS_EINVAL, "no server URL given");
+  if (!base_url || !*base_url) return fsi_fail(FS_EINVAL, "no server URL given");
   pthread_once(&http_client_once, http_client_global_init);
   if (http_client_init_rc != CURLE_OK)
     return fsi_fail(FS_ENOMEM, "cannot initialize libcurl: %s",
-                   curl_easy_strerror(http_client_init_rc));
+                    curl_easy_strerror(http_client_init_rc));
 
   c = calloc(1, sizeof *c);
-  if (!c)
-    return fsi_fail(FS_ENOMEM, "out of memory");
+  if (!c) return fsi_fail(FS_ENOMEM, "out of memory");
   c->attempts = HTTP_CLIENT_ATTEMPTS;
   c->backoff_ms = HTTP_CLIENT_BACKOFF_MS;
   c->max_response = HTTP_CLIENT_MAX_RESPONSE;
-  c->rng = (uint64_t)http_client_mono_ns() ^ ((uint64_t)getpid() << 32) ^
-           (uint64_t)(uintptr_t)c;
-  if (!c->rng)
-    c->rng = 0x9e3779b97f4a7c15ULL;
+  c->rng = (uint64_t)http_client_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
+  if (!c->rng) c->rng = 0x9e3779b97f4a7c15ULL;
 
-  if ((rc = http_client_url_normalize(base_url, &c->base_url)) != FS_OK)
-    goto done;
+  if ((rc = http_client_url_normalize(base_url, &c->base_url)) != FS_OK) goto done;
   if (ca_file && *ca_file) {
     if (access(ca_file, R_OK) != 0) {
-      rc = fsi_fail(FS_ENOTFOUND, "cannot read the CA file %s: %s", ca_file,
-                   strerror(errno));
+      rc = fsi_fail(FS_ENOTFOUND, "cannot read the CA file %s: %s", ca_file, strerror(errno));
       goto done;
     }
     if (!(c->ca_file = strdup(ca_file))) {
@@ -259,8 +241,7 @@ int fsi_http_client_new(fsi_http_client **out, const char *base_url,
       goto done;
     }
   }
-  if (pin && *pin && (rc = http_client_pin_normalize(pin, &c->pin)) != FS_OK)
-    goto done;
+  if (pin && *pin && (rc = http_client_pin_normalize(pin, &c->pin)) != FS_OK) goto done;
 
   if (!(c->curl = curl_easy_init())) {
     rc = fsi_fail(FS_ENOMEM, "cannot create a libcurl handle");
@@ -270,10 +251,9 @@ int fsi_http_client_new(fsi_http_client **out, const char *base_url,
   CURLcode e = CURLE_OK;
   /* Accumulate the first failure; every option here exists in the minimum
    * libcurl we build against (7.85 for the _STR protocol options). */
-#define HTTP_CLIENT_OPT(opt, val)                                              \
-  do {                                                                         \
-    if (e == CURLE_OK)                                                         \
-      e = curl_easy_setopt(h, opt, val);                                       \
+#define HTTP_CLIENT_OPT(opt, val)                                                                  \
+  do {                                                                                             \
+    if (e == CURLE_OK) e = curl_easy_setopt(h, opt, val);                                          \
   } while (0)
   HTTP_CLIENT_OPT(CURLOPT_NOSIGNAL, 1L);
   HTTP_CLIENT_OPT(CURLOPT_ERRORBUFFER, c->errbuf);
@@ -294,8 +274,7 @@ int fsi_http_client_new(fsi_http_client **out, const char *base_url,
     HTTP_CLIENT_OPT(CURLOPT_CAINFO, c->ca_file);
     HTTP_CLIENT_OPT(CURLOPT_CAPATH, (char *)NULL);
   }
-  if (c->pin)
-    HTTP_CLIENT_OPT(CURLOPT_PINNEDPUBLICKEY, c->pin);
+  if (c->pin) HTTP_CLIENT_OPT(CURLOPT_PINNEDPUBLICKEY, c->pin);
   if (c->pin && !c->ca_file) {
     /* The pinned key is the identity: a self-signed certificate cannot chain
      * to any CA and may not name the host the device uses.  libcurl still
@@ -310,8 +289,8 @@ int fsi_http_client_new(fsi_http_client **out, const char *base_url,
   }
 #undef HTTP_CLIENT_OPT
   if (e != CURLE_OK) {
-    rc = fsi_fail(e == CURLE_OUT_OF_MEMORY ? FS_ENOMEM : FS_EINVAL,
-                 "cannot configure libcurl: %s", curl_easy_strerror(e));
+    rc = fsi_fail(e == CURLE_OUT_OF_MEMORY ? FS_ENOMEM : FS_EINVAL, "cannot configure libcurl: %s",
+                  curl_easy_strerror(e));
     goto done;
   }
   *out = c;
@@ -322,12 +301,9 @@ done:
 }
 
 void fsi_http_client_free(fsi_http_client *c) {
-  if (!c)
-    return;
-  if (c->curl)
-    curl_easy_cleanup(c->curl);
-  for (size_t i = 0; i < c->nheaders; i++)
-    free(c->headers[i]);
+  if (!c) return;
+  if (c->curl) curl_easy_cleanup(c->curl);
+  for (size_t i = 0; i < c->nheaders; i++) free(c->headers[i]);
   free(c->base_url);
   free(c->ca_file);
   free(c->pin);
@@ -339,17 +315,15 @@ const char *fsi_http_client_base_url(const fsi_http_client *c) { return c->base_
 long fsi_http_client_connections(const fsi_http_client *c) { return c->connections; }
 
 static int http_client_token_char(char ch) {
-  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-         (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+         (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-int fsi_http_client_set_header(fsi_http_client *c, const char *name,
-                           const char *value) {
+int fsi_http_client_set_header(fsi_http_client *c, const char *name, const char *value) {
   size_t nlen, i;
   char *line = NULL;
 
-  if (!name || !*name)
-    return fsi_fail(FS_EINVAL, "empty HTTP header name");
+  if (!name || !*name) return fsi_fail(FS_EINVAL, "empty HTTP header name");
   nlen = strlen(name);
   for (i = 0; i < nlen; i++)
     if (!http_client_token_char(name[i]))
@@ -357,17 +331,13 @@ int fsi_http_client_set_header(fsi_http_client *c, const char *name,
   if (value) {
     for (const char *v = value; *v; v++)
       if (*v == '\r' || *v == '\n')
-        return fsi_fail(FS_EINVAL, "HTTP header %s: value contains a line break",
-                       name);
+        return fsi_fail(FS_EINVAL, "HTTP header %s: value contains a line break", name);
     size_t n = nlen + strlen(value) + 3;
-    if (!(line = malloc(n)))
-      return fsi_fail(FS_ENOMEM, "out of memory");
+    if (!(line = malloc(n))) return fsi_fail(FS_ENOMEM, "out of memory");
     snprintf(line, n, "%s: %s", name, value);
   }
   for (i = 0; i < c->nheaders; i++) {
-    if (strncasecmp(c->headers[i], name, nlen) == 0 &&
-        c->headers[i][nlen] == ':')
-      break;
+    if (strncasecmp(c->headers[i], name, nlen) == 0 && c->headers[i][nlen] == ':') break;
   }
   if (i < c->nheaders) {
     free(c->headers[i]);
@@ -378,12 +348,10 @@ int fsi_http_client_set_header(fsi_http_client *c, const char *name,
     }
     return FS_OK;
   }
-  if (!line)
-    return FS_OK;
+  if (!line) return FS_OK;
   if (c->nheaders == HTTP_CLIENT_MAX_HEADERS) {
     free(line);
-    return fsi_fail(FS_EINVAL, "too many HTTP headers (at most %d)",
-                   HTTP_CLIENT_MAX_HEADERS);
+    return fsi_fail(FS_EINVAL, "too many HTTP headers (at most %d)", HTTP_CLIENT_MAX_HEADERS);
   }
   c->headers[c->nheaders++] = line;
   return FS_OK;
@@ -394,8 +362,7 @@ void fsi_http_client_set_signer(fsi_http_client *c, http_client_sign_fn fn, void
   c->sign_user = user;
 }
 
-void fsi_http_client_set_progress(fsi_http_client *c, http_client_progress_fn fn,
-                              void *user) {
+void fsi_http_client_set_progress(fsi_http_client *c, http_client_progress_fn fn, void *user) {
   c->progress = fn;
   c->progress_user = user;
 }
@@ -410,8 +377,7 @@ void fsi_http_client_set_max_response(fsi_http_client *c, size_t max_bytes) {
 }
 
 void fsi_http_response_clear(fsi_http_response *resp) {
-  if (!resp)
-    return;
+  if (!resp) return;
   free(resp->body);
   memset(resp, 0, sizeof *resp);
 }
@@ -441,12 +407,9 @@ static int http_client_status_transient(long status) {
  * jitter", i.e. uniformly in [d/2, d] where d = backoff * 2^retry, capped. */
 static void http_client_backoff(fsi_http_client *c, int retry) {
   long d = c->backoff_ms;
-  for (int i = 0; i < retry && d < HTTP_CLIENT_BACKOFF_MAX_MS; i++)
-    d *= 2;
-  if (d > HTTP_CLIENT_BACKOFF_MAX_MS)
-    d = HTTP_CLIENT_BACKOFF_MAX_MS;
-  if (d <= 0)
-    return;
+  for (int i = 0; i < retry && d < HTTP_CLIENT_BACKOFF_MAX_MS; i++) d *= 2;
+  if (d > HTTP_CLIENT_BACKOFF_MAX_MS) d = HTTP_CLIENT_BACKOFF_MAX_MS;
+  if (d <= 0) return;
   c->rng ^= c->rng << 13;
   c->rng ^= c->rng >> 7;
   c->rng ^= c->rng << 17;
@@ -458,12 +421,10 @@ static void http_client_backoff(fsi_http_client *c, int retry) {
 
 static int http_client_check_path(const char *path) {
   if (!path || path[0] != '/')
-    return fsi_fail(FS_EINVAL, "request path \"%s\" must start with '/'",
-                   path ? path : "(null)");
+    return fsi_fail(FS_EINVAL, "request path \"%s\" must start with '/'", path ? path : "(null)");
   for (const unsigned char *p = (const unsigned char *)path; *p; p++)
     if (*p <= 0x20 || *p == 0x7f)
-      return fsi_fail(FS_EINVAL,
-                     "request path contains a space or control character");
+      return fsi_fail(FS_EINVAL, "request path contains a space or control character");
   return FS_OK;
 }
 
@@ -475,39 +436,34 @@ static int http_client_fail(fsi_http_client *c, CURLcode e, int tries) {
   case CURLE_PEER_FAILED_VERIFICATION:
     if (strstr(why, "host name"))
       return fsi_fail(FS_EAUTH,
-                     "the server's certificate is not valid for the host in %s "
-                     "(%s)",
-                     c->base_url, why);
+                      "the server's certificate is not valid for the host in %s "
+                      "(%s)",
+                      c->base_url, why);
     if (c->ca_file)
       return fsi_fail(FS_EAUTH,
-                     "the server's certificate is not trusted by CA file %s "
-                     "(%s)",
-                     c->ca_file, why);
+                      "the server's certificate is not trusted by CA file %s "
+                      "(%s)",
+                      c->ca_file, why);
     return fsi_fail(FS_EAUTH,
-                   "the server's certificate at %s is not trusted by the "
-                   "system's CA store (%s); give its CA file or its pin",
-                   c->base_url, why);
+                    "the server's certificate at %s is not trusted by the "
+                    "system's CA store (%s); give its CA file or its pin",
+                    c->base_url, why);
   case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    return fsi_fail(FS_EAUTH,
-                   "the server's key does not match the pinned fingerprint %s",
-                   c->pin ? c->pin : "");
+    return fsi_fail(FS_EAUTH, "the server's key does not match the pinned fingerprint %s",
+                    c->pin ? c->pin : "");
   case CURLE_SSL_CACERT_BADFILE:
     return fsi_fail(FS_EINVAL, "cannot use the CA file %s: %s",
-                   c->ca_file ? c->ca_file : "(system)", why);
+                    c->ca_file ? c->ca_file : "(system)", why);
   case CURLE_OUT_OF_MEMORY:
-    return fsi_fail(FS_ENOMEM, "out of memory during a request to %s",
-                   c->base_url);
+    return fsi_fail(FS_ENOMEM, "out of memory during a request to %s", c->base_url);
   case CURLE_FILESIZE_EXCEEDED:
-    return fsi_fail(FS_ETOOBIG,
-                   "the server's response is larger than the %zu-byte limit",
-                   c->max_response);
+    return fsi_fail(FS_ETOOBIG, "the server's response is larger than the %zu-byte limit",
+                    c->max_response);
   default:
     if (tries > 1)
-      return fsi_fail(FS_ENETWORK,
-                     "cannot reach the server at %s: %s (tried %d times)",
-                     c->base_url, why, tries);
-    return fsi_fail(FS_ENETWORK, "cannot reach the server at %s: %s",
-                   c->base_url, why);
+      return fsi_fail(FS_ENETWORK, "cannot reach the server at %s: %s (tried %d times)",
+                      c->base_url, why, tries);
+    return fsi_fail(FS_ENETWORK, "cannot reach the server at %s: %s", c->base_url, why);
   }
 }
 
@@ -516,11 +472,8 @@ static void http_client_copy_ctype(fsi_http_client *c, fsi_http_response *resp) 
   size_t n = 0;
 
   resp->content_type[0] = '\0';
-  if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK || !ct)
-    return;
-  while (ct[n] && ct[n] != ';' && ct[n] != ' ' &&
-         n + 1 < sizeof resp->content_type)
-    n++;
+  if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK || !ct) return;
+  while (ct[n] && ct[n] != ';' && ct[n] != ' ' && n + 1 < sizeof resp->content_type) n++;
   memcpy(resp->content_type, ct, n);
   resp->content_type[n] = '\0';
 }
@@ -537,8 +490,7 @@ static int http_client_sign_request(fsi_http_client *c, int post, const char *pa
   if (pl >= sizeof bare) return fsi_fail(FS_EINVAL, "request path too long to sign");
   memcpy(bare, path, pl);
   bare[pl] = '\0';
-  int rc = c->sign(c->sign_user, post ? "POST" : "GET", bare, q ? q + 1 : "", len, lines,
-                   &nlines);
+  int rc = c->sign(c->sign_user, post ? "POST" : "GET", bare, q ? q + 1 : "", len, lines, &nlines);
   if (rc) return rc;
   for (const struct curl_slist *b = base; b; b = b->next) {
     if (!(tmp = curl_slist_append(list, b->data))) goto nomem;
@@ -561,8 +513,8 @@ nomem:
 }
 
 static int http_client_request(fsi_http_client *c, int post, const char *path,
-                               const char *content_type, const void *body,
-                               size_t len, fsi_http_response *resp) {
+                               const char *content_type, const void *body, size_t len,
+                               fsi_http_response *resp) {
   struct curl_slist *hdrs = NULL, *tmp;
   http_client_sink sink = {0};
   char *url = NULL, *ct_line = NULL;
@@ -571,16 +523,13 @@ static int http_client_request(fsi_http_client *c, int post, const char *path,
   long status = 0;
 
   memset(resp, 0, sizeof *resp);
-  if ((rc = http_client_check_path(path)) != FS_OK)
-    return rc;
+  if ((rc = http_client_check_path(path)) != FS_OK) return rc;
   size_t ulen = strlen(c->base_url) + strlen(path) + 1;
-  if (!(url = malloc(ulen)))
-    return fsi_fail(FS_ENOMEM, "out of memory");
+  if (!(url = malloc(ulen))) return fsi_fail(FS_ENOMEM, "out of memory");
   snprintf(url, ulen, "%s%s", c->base_url, path);
 
   for (size_t i = 0; i < c->nheaders; i++) {
-    if (!(tmp = curl_slist_append(hdrs, c->headers[i])))
-      goto nomem;
+    if (!(tmp = curl_slist_append(hdrs, c->headers[i]))) goto nomem;
     hdrs = tmp;
   }
   if (post) {
@@ -591,19 +540,16 @@ static int http_client_request(fsi_http_client *c, int post, const char *path,
         rc = fsi_fail(FS_EINVAL, "content type contains a line break");
         goto done;
       }
-    if (!(ct_line = malloc(n)))
-      goto nomem;
+    if (!(ct_line = malloc(n))) goto nomem;
     snprintf(ct_line, n, "Content-Type: %s", ct);
-    if (!(tmp = curl_slist_append(hdrs, ct_line)))
-      goto nomem;
+    if (!(tmp = curl_slist_append(hdrs, ct_line))) goto nomem;
     hdrs = tmp;
   }
 
   curl_easy_setopt(c->curl, CURLOPT_URL, url);
   curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE,
-                   (curl_off_t)c->max_response);
+  curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
   curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, c->progress ? 0L : 1L);
   if (post) {
     curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
@@ -616,8 +562,7 @@ static int http_client_request(fsi_http_client *c, int post, const char *path,
   for (;;) {
     struct curl_slist *signed_hdrs = NULL;
     if (c->sign) {
-      if ((rc = http_client_sign_request(c, post, path, len, hdrs, &signed_hdrs)))
-        goto done;
+      if ((rc = http_client_sign_request(c, post, path, len, hdrs, &signed_hdrs))) goto done;
       curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, signed_hdrs);
     }
     sink.len = 0;
@@ -634,8 +579,7 @@ static int http_client_request(fsi_http_client *c, int post, const char *path,
       c->connections += fresh;
     if (e == CURLE_OK) {
       curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-      if (!http_client_status_transient(status) || tries >= c->attempts)
-        break;
+      if (!http_client_status_transient(status) || tries >= c->attempts) break;
     } else if (!http_client_transient(e) || tries >= c->attempts) {
       break;
     }
@@ -644,12 +588,10 @@ static int http_client_request(fsi_http_client *c, int post, const char *path,
 
   if (e != CURLE_OK) {
     if (sink.too_big) {
-      rc = fsi_fail(FS_ETOOBIG,
-                   "the server's response is larger than the %zu-byte limit",
-                   c->max_response);
+      rc = fsi_fail(FS_ETOOBIG, "the server's response is larger than the %zu-byte limit",
+                    c->max_response);
     } else if (e == CURLE_WRITE_ERROR) {
-      rc = fsi_fail(FS_ENOMEM, "out of memory while receiving from %s",
-                   c->base_url);
+      rc = fsi_fail(FS_ENOMEM, "out of memory while receiving from %s", c->base_url);
     } else {
       rc = http_client_fail(c, e, tries);
     }
@@ -659,8 +601,7 @@ static int http_client_request(fsi_http_client *c, int post, const char *path,
     curl_off_t up = 0, down = 0;
     curl_easy_getinfo(c->curl, CURLINFO_SIZE_UPLOAD_T, &up);
     curl_easy_getinfo(c->curl, CURLINFO_SIZE_DOWNLOAD_T, &down);
-    c->progress(c->progress_user, (uint64_t)up, (uint64_t)up, (uint64_t)down,
-                (uint64_t)down);
+    c->progress(c->progress_user, (uint64_t)up, (uint64_t)up, (uint64_t)down, (uint64_t)down);
   }
   resp->status = status;
   resp->body = sink.buf;
@@ -675,8 +616,7 @@ done:
   /* The handle outlives this call: drop pointers to our locals. */
   curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, (void *)NULL);
-  if (post)
-    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, (char *)NULL);
+  if (post) curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, (char *)NULL);
   curl_slist_free_all(hdrs);
   free(sink.buf);
   free(ct_line);
@@ -685,9 +625,8 @@ done:
 }
 
 int fsi_http_client_post(fsi_http_client *c, const char *path, const char *content_type,
-                     const void *body, size_t len, fsi_http_response *resp) {
-  if (len && !body)
-    return fsi_fail(FS_EINVAL, "POST body is NULL");
+                         const void *body, size_t len, fsi_http_response *resp) {
+  if (len && !body) return fsi_fail(FS_EINVAL, "POST body is NULL");
   return http_client_request(c, 1, path, content_type, body, len, resp);
 }
 

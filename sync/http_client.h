@@ -31,11 +31,12 @@
 #define HTTP_CLIENT_MAX_RESPONSE ((size_t)64 * 1024 * 1024)
 #define HTTP_CLIENT_CONNECT_TIMEOUT_S 10L
 #define HTTP_CLIENT_LOW_SPEED_BYTES 1024L /* bytes/s ...              */
-#define HTTP_CLIENT_LOW_SPEED_TIME_S 30L  /* ... below this, this long = fail  \
-                                           */
-#define HTTP_CLIENT_ATTEMPTS 4            /* first try + 3 retries */
-#define HTTP_CLIENT_BACKOFF_MS 250L       /* first retry waits up to this */
-#define HTTP_CLIENT_BACKOFF_MAX_MS 8000L  /* no single wait longer than this */
+#define HTTP_CLIENT_LOW_SPEED_TIME_S                                                               \
+  30L                                    /* ... below this, this long = fail                       \
+                                          */
+#define HTTP_CLIENT_ATTEMPTS 4           /* first try + 3 retries */
+#define HTTP_CLIENT_BACKOFF_MS 250L      /* first retry waits up to this */
+#define HTTP_CLIENT_BACKOFF_MAX_MS 8000L /* no single wait longer than this */
 
 typedef struct fsi_http_client fsi_http_client;
 
@@ -54,9 +55,8 @@ typedef struct fsi_http_response {
 /* Called while a request runs (several times a second at most), with bytes
  * sent / to send and received / to receive so far (a total is 0 while
  * unknown).  For progress bars only: it cannot abort the transfer. */
-typedef void (*http_client_progress_fn)(void *user, uint64_t up_now,
-                                        uint64_t up_total, uint64_t down_now,
-                                        uint64_t down_total);
+typedef void (*http_client_progress_fn)(void *user, uint64_t up_now, uint64_t up_total,
+                                        uint64_t down_now, uint64_t down_total);
 
 /* Creates a client for base_url ("https://host[:port][/prefix]"; a trailing
  * '/' is dropped).  ca_file: PEM file of the certificate(s) to trust (the
@@ -67,8 +67,8 @@ typedef void (*http_client_progress_fn)(void *user, uint64_t up_now,
  * identity).  *out is caller-owned; free with fsi_http_client_free.
  * Errors: FS_EINVAL (not an https URL, malformed pin), FS_ENOTFOUND (CA
  * file unreadable), FS_ENOMEM. */
-int fsi_http_client_new(fsi_http_client **out, const char *base_url,
-                    const char *ca_file, const char *pin);
+int fsi_http_client_new(fsi_http_client **out, const char *base_url, const char *ca_file,
+                        const char *pin);
 void fsi_http_client_free(fsi_http_client *c);
 
 /* Adds a request header sent with every later request ("X-Fieldsync-Device",
@@ -83,7 +83,7 @@ int fsi_http_client_set_header(fsi_http_client *c, const char *name, const char 
  * and writes up to HTTP_CLIENT_SIGN_LINES header lines ("Name: value", no
  * CR or LF) into lines, setting *nlines.  An error it returns fails the
  * request with that error.  fn NULL = no signing. */
-#define HTTP_CLIENT_SIGN_LINES 3 /* = PROTO_SIGNED_LINES */
+#define HTTP_CLIENT_SIGN_LINES 3  /* = PROTO_SIGNED_LINES */
 #define HTTP_CLIENT_SIGN_LINE 320 /* = PROTO_SIGNED_LINE */
 typedef int (*http_client_sign_fn)(void *user, const char *method, const char *path,
                                    const char *query, size_t body_len,
@@ -92,8 +92,7 @@ typedef int (*http_client_sign_fn)(void *user, const char *method, const char *p
 void fsi_http_client_set_signer(fsi_http_client *c, http_client_sign_fn fn, void *user);
 
 /* Progress hook for later requests (fn NULL = none). */
-void fsi_http_client_set_progress(fsi_http_client *c, http_client_progress_fn fn,
-                              void *user);
+void fsi_http_client_set_progress(fsi_http_client *c, http_client_progress_fn fn, void *user);
 
 /* Tunables, mostly for tests: attempts >= 1 (1 = no retry), base delay of
  * the backoff in ms, and the response size bound (0 = default). */
@@ -114,7 +113,7 @@ void fsi_http_client_set_max_response(fsi_http_client *c, size_t max_bytes);
  *   FS_ETOOBIG   response larger than the bound
  *   FS_EINVAL    bad path;  FS_ENOMEM. */
 int fsi_http_client_post(fsi_http_client *c, const char *path, const char *content_type,
-                     const void *body, size_t len, fsi_http_response *resp);
+                         const void *body, size_t len, fsi_http_response *resp);
 int fsi_http_client_get(fsi_http_client *c, const char *path, fsi_http_response *resp);
 
 /* Number of connections (TCP + TLS handshakes) this client has opened so

@@ -28,8 +28,7 @@
 
 int fsi_keys_init(void) {
   /* sodium_init: 0 = initialised now, 1 = already, -1 = failure. */
-  if (sodium_init() < 0)
-    return fsi_fail(FS_EINVAL, "libsodium could not be initialised");
+  if (sodium_init() < 0) return fsi_fail(FS_EINVAL, "libsodium could not be initialised");
   return FS_OK;
 }
 
@@ -47,8 +46,7 @@ void fsi_keys_wipe(fsi_keys *k) {
 
 static int key_path(char out[PATH_MAX], const char *dir, const char *name) {
   int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-  if (n < 0 || n >= PATH_MAX)
-    return fsi_fail(FS_EINVAL, "key directory path is too long: %s", dir);
+  if (n < 0 || n >= PATH_MAX) return fsi_fail(FS_EINVAL, "key directory path is too long: %s", dir);
   return FS_OK;
 }
 
@@ -57,8 +55,7 @@ static int write_new(const char *path, const uint8_t *data, size_t n, mode_t mod
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) {
     if (errno == EEXIST)
-      return fsi_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it",
-                     path);
+      return fsi_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it", path);
     return fsi_fail(FS_EIO, "cannot create key file %s: %s", path, strerror(errno));
   }
   int rc = FS_OK;
@@ -76,8 +73,7 @@ static int write_new(const char *path, const uint8_t *data, size_t n, mode_t mod
     }
     off += (size_t)w;
   }
-  if (fsync(fd) != 0)
-    rc = fsi_fail(FS_EIO, "cannot sync key file %s: %s", path, strerror(errno));
+  if (fsync(fd) != 0) rc = fsi_fail(FS_EIO, "cannot sync key file %s: %s", path, strerror(errno));
 done:
   close(fd);
   if (rc) unlink(path);
@@ -95,8 +91,7 @@ int fsi_keys_generate(const char *dir) {
   for (int i = 0; i < 4; i++) {
     if ((rc = key_path(paths[i], dir, names[i]))) return rc;
     if (lstat(paths[i], &st) == 0)
-      return fsi_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it",
-                     paths[i]);
+      return fsi_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it", paths[i]);
   }
   if ((rc = fsi_keys_new(&k))) goto done;
   const uint8_t *data[4] = {k.sign_sk, k.kx_sk, k.pub.sign, k.pub.kx};
@@ -114,8 +109,7 @@ done:
 
 /* Reads exactly n bytes of dir/name into out.  secret: refuse a file that
  * group or others can access.  On failure out is wiped. */
-static int read_key(uint8_t *out, size_t n, const char *dir, const char *name,
-                    int secret) {
+static int read_key(uint8_t *out, size_t n, const char *dir, const char *name, int secret) {
   char path[PATH_MAX];
   struct stat st;
   size_t off = 0;
@@ -136,14 +130,14 @@ static int read_key(uint8_t *out, size_t n, const char *dir, const char *name,
   }
   if (secret && (st.st_mode & 077)) {
     rc = fsi_fail(FS_EAUTH,
-                 "secret key file %s has mode %04o and is accessible by group or "
-                 "others; run: chmod 600 %s",
-                 path, (unsigned)(st.st_mode & 07777), path);
+                  "secret key file %s has mode %04o and is accessible by group or "
+                  "others; run: chmod 600 %s",
+                  path, (unsigned)(st.st_mode & 07777), path);
     goto done;
   }
   if (st.st_size != (off_t)n) {
     rc = fsi_fail(FS_ECORRUPT, "key file %s is %lld bytes, expected %zu", path,
-                 (long long)st.st_size, n);
+                  (long long)st.st_size, n);
     goto done;
   }
   while (off < n) {
@@ -177,14 +171,14 @@ int fsi_keys_load(fsi_keys *out, const char *dir) {
   if ((rc = read_key(out->kx_sk, KEYS_KX_SK, dir, F_KX_SK, 1))) goto done;
   crypto_sign_ed25519_sk_to_pk(pk, out->sign_sk);
   if (sodium_memcmp(pk, out->pub.sign, sizeof pk) != 0) {
-    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir,
-                 F_SIGN_SK, dir, F_SIGN_PK);
+    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir, F_SIGN_SK,
+                  dir, F_SIGN_PK);
     goto done;
   }
   if (crypto_scalarmult_base(pk, out->kx_sk) != 0 ||
       sodium_memcmp(pk, out->pub.kx, sizeof pk) != 0) {
-    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir,
-                 F_KX_SK, dir, F_KX_PK);
+    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir, F_KX_SK,
+                  dir, F_KX_PK);
     goto done;
   }
 done:

@@ -16,7 +16,7 @@
 #include "engine.h"
 
 unsigned char *fsi_proto_pull_frame(int more, const char *cursor, const unsigned char *body,
-                                size_t bodylen, size_t *outlen) {
+                                    size_t bodylen, size_t *outlen) {
   size_t cl = strlen(cursor);
   if (cl > 255) return NULL;
   size_t n = 4 + 1 + 1 + cl + bodylen;
@@ -32,7 +32,7 @@ unsigned char *fsi_proto_pull_frame(int more, const char *cursor, const unsigned
 }
 
 int fsi_proto_pull_parse(const unsigned char *in, size_t len, int *more, char cursor[256],
-                     const unsigned char **body, size_t *bodylen) {
+                         const unsigned char **body, size_t *bodylen) {
   if (len < 6 || memcmp(in, PROTO_PULL_MAGIC, 4) != 0 || in[4] > 1)
     return fsi_fail(FS_ECORRUPT, "head office sent a malformed pull response");
   size_t cl = in[5];
@@ -88,37 +88,37 @@ static int proto_text_ok(const char *s) {
 }
 
 size_t fsi_proto_request_text(char out[PROTO_REQ_MSG_MAX], const char *method, const char *path,
-                          const char *query, uint64_t body_len, const char *device,
-                          const char *time, const char *nonce) {
+                              const char *query, uint64_t body_len, const char *device,
+                              const char *time, const char *nonce) {
   if (!query) query = "";
   if (!proto_text_ok(method) || !proto_text_ok(path) || !proto_text_ok(query) ||
       !proto_text_ok(device) || !proto_text_ok(time) || !proto_text_ok(nonce))
     return 0;
-  int n = snprintf(out, PROTO_REQ_MSG_MAX, "fieldsync-request-v1\n%s\n%s\n%s\n%" PRIu64
-                   "\n%s\n%s\n%s", method, path, FS_MUT(15) ? "" : query, body_len, device,
-                   time, nonce);
+  int n =
+      snprintf(out, PROTO_REQ_MSG_MAX, "fieldsync-request-v1\n%s\n%s\n%s\n%" PRIu64 "\n%s\n%s\n%s",
+               method, path, FS_MUT(15) ? "" : query, body_len, device, time, nonce);
   return n > 0 && n < PROTO_REQ_MSG_MAX ? (size_t)n : 0;
 }
 
 int fsi_proto_request_sign(char sig_hex[PROTO_SIG_HEX], const unsigned char *sign_sk,
-                       const char *text, size_t len) {
+                           const char *text, size_t len) {
   unsigned char sig[crypto_sign_BYTES];
-  if (crypto_sign_detached(sig, NULL, (const unsigned char *)text, len, sign_sk) != 0)
-    return 0;
+  if (crypto_sign_detached(sig, NULL, (const unsigned char *)text, len, sign_sk) != 0) return 0;
   fsi_proto_hex(sig_hex, sig, sizeof sig);
   return 1;
 }
 
 int fsi_proto_request_verify(const char *sig_hex, const unsigned char *sign_pk, const char *text,
-                         size_t len) {
+                             size_t len) {
   unsigned char sig[crypto_sign_BYTES];
   if (!fsi_proto_unhex(sig, sizeof sig, sig_hex)) return 0;
   return crypto_sign_verify_detached(sig, (const unsigned char *)text, len, sign_pk) == 0;
 }
 
 int fsi_proto_sign_headers(char lines[PROTO_SIGNED_LINES][PROTO_SIGNED_LINE],
-                       const unsigned char *sign_sk, const char *device, const char *method,
-                       const char *path, const char *query, uint64_t body_len, int64_t when_ms) {
+                           const unsigned char *sign_sk, const char *device, const char *method,
+                           const char *path, const char *query, uint64_t body_len,
+                           int64_t when_ms) {
   unsigned char nb[PROTO_NONCE_BYTES];
   char when[24], nonce[2 * PROTO_NONCE_BYTES + 1], text[PROTO_REQ_MSG_MAX], sig[PROTO_SIG_HEX];
   randombytes_buf(nb, sizeof nb);

@@ -68,8 +68,7 @@ typedef struct cli_spec {
 /* Parses argv[0..argc) (the words after the verb).  Returns 0 when the verb
  * should run; otherwise it has printed what was needed (usage on --help, or
  * one error line) and returns 1 with the process exit status in *exit_out. */
-int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv,
-              int *exit_out);
+int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv, int *exit_out);
 
 /* A sub-command group ("customer add|edit|..."): dispatches argv[0] to the
  * matching handler, prints the group usage for --help, and reports an unknown
@@ -79,8 +78,8 @@ typedef struct cli_sub {
   const char *name;
   cli_handler run;
 } cli_sub;
-int cli_dispatch(cli_ctx *ctx, const char *group, const char *usage,
-                 const cli_sub *subs, int argc, char **argv);
+int cli_dispatch(cli_ctx *ctx, const char *group, const char *usage, const cli_sub *subs, int argc,
+                 char **argv);
 
 /* Error reporting: one line "fieldsync: ..." on stderr.  cli_usage returns
  * CLI_EUSAGE, cli_fail returns CLI_EFAIL, cli_lib_fail prints fs_errmsg()
@@ -107,8 +106,7 @@ int cli_parse_time(char out[32], const char *flag, const char *text);
 /* a date (or time) -> local calendar date "YYYY-MM-DD" in out[11] */
 int cli_parse_date(char out[11], const char *flag, const char *text);
 /* one of a NULL-terminated list of words */
-int cli_parse_enum(const char *flag, const char *text,
-                   const char *const *allowed);
+int cli_parse_enum(const char *flag, const char *text, const char *const *allowed);
 /* an id as it may appear in a view argument (no '&', '=', control bytes) */
 int cli_check_id(const char *flag, const char *text);
 
@@ -126,23 +124,20 @@ int cli_finish(int rc);
 /* Text of member `key` of obj for a person: strings as they are (control
  * bytes replaced), numbers as integers, true/false as yes/no, null or missing
  * as `dflt`.  Written into buf[cap]; returns buf. */
-const char *cli_text(char *buf, size_t cap, const cJSON *obj, const char *key,
-                     const char *dflt);
+const char *cli_text(char *buf, size_t cap, const cJSON *obj, const char *key, const char *dflt);
 /* Integer member (minor units, counts); `dflt` when missing or not a number. */
 int64_t cli_int(const cJSON *obj, const char *key, int64_t dflt);
 /* "1 234.50 EUR" of minor units into buf[cap]. */
 const char *cli_money(char *buf, size_t cap, int64_t minor, const char *cur);
 /* "YYYY-MM-DD HH:MM" local time of an ISO text (the text itself when it does
  * not parse, `dflt` when NULL/empty). */
-const char *cli_localtime(char *buf, size_t cap, const char *iso,
-                          const char *dflt);
+const char *cli_localtime(char *buf, size_t cap, const char *iso, const char *dflt);
 /* "5%", "2.5%" of basis points. */
 const char *cli_pct(char *buf, size_t cap, int64_t bp);
 
 /* An aligned text table: rows are copied in, widths computed on print. */
 typedef struct cli_table cli_table;
-cli_table *cli_table_new(size_t ncols, const char *const *heads,
-                         unsigned right_mask);
+cli_table *cli_table_new(size_t ncols, const char *const *heads, unsigned right_mask);
 /* Appends a row of ncols cells (NULL cells print as "-"). */
 void cli_table_add(cli_table *t, const char *const *cells);
 size_t cli_table_rows(const cli_table *t);
@@ -212,7 +207,6 @@ void cli_csv_rows(FILE *f, const cJSON *rows);
 void cli_print_conflicts(const cJSON *arr);
 
 /* "key  value" lines with the keys padded to one width. */
-void cli_kv_print(const char *const *keys, const char *const *values, size_t n,
-                  const char *indent);
+void cli_kv_print(const char *const *keys, const char *const *values, size_t n, const char *indent);
 
 #endif

@@ -80,12 +80,13 @@ static const char *quoted(char *buf, size_t cap, const char *text) {
   return buf;
 }
 
-static int global_flag(cli_ctx *ctx, const char *name, size_t nlen,
-                       const char *inline_val, int argc, char **argv, int *i,
-                       char *err, size_t errcap) {
+static int global_flag(cli_ctx *ctx, const char *name, size_t nlen, const char *inline_val,
+                       int argc, char **argv, int *i, char *err, size_t errcap) {
   if (nlen == 4 && memcmp(name, "json", 4) == 0) {
-    if (inline_val) snprintf(err, errcap, "--json takes no value");
-    else ctx->json = 1;
+    if (inline_val)
+      snprintf(err, errcap, "--json takes no value");
+    else
+      ctx->json = 1;
     return 1;
   }
   if (nlen == 4 && memcmp(name, "home", 4) == 0) {
@@ -97,19 +98,18 @@ static int global_flag(cli_ctx *ctx, const char *name, size_t nlen,
       }
       v = argv[++*i];
     }
-    if (!*v) snprintf(err, errcap, "--home needs a directory, not an empty string");
-    else ctx->home = v;
+    if (!*v)
+      snprintf(err, errcap, "--home needs a directory, not an empty string");
+    else
+      ctx->home = v;
     return 1;
   }
   return 0;
 }
 
-static int is_help(const char *a) {
-  return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
-}
+static int is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
 
-int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv,
-              int *exit_out) {
+int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv, int *exit_out) {
   char err[512] = "";
   char q[64];
   size_t got = 0;
@@ -118,10 +118,10 @@ int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv,
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (endopts || a[0] != '-' || a[1] == '\0') {
-      if (got < spec->npos) spec->pos[got] = a;
+      if (got < spec->npos)
+        spec->pos[got] = a;
       else if (!*err)
-        snprintf(err, sizeof err, "unexpected argument %s",
-                 quoted(q, sizeof q, a));
+        snprintf(err, sizeof err, "unexpected argument %s", quoted(q, sizeof q, a));
       got++;
       continue;
     }
@@ -134,8 +134,7 @@ int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv,
       continue;
     }
     if (a[1] != '-') {
-      if (!*err)
-        snprintf(err, sizeof err, "unknown option %s", quoted(q, sizeof q, a));
+      if (!*err) snprintf(err, sizeof err, "unknown option %s", quoted(q, sizeof q, a));
       continue;
     }
     const char *name = a + 2;
@@ -143,8 +142,7 @@ int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv,
     size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
     const char *inline_val = eq ? eq + 1 : NULL;
     char gerr[128] = "";
-    if (global_flag(ctx, name, nlen, inline_val, argc, argv, &i, gerr,
-                    sizeof gerr)) {
+    if (global_flag(ctx, name, nlen, inline_val, argc, argv, &i, gerr, sizeof gerr)) {
       if (*gerr && !*err) snprintf(err, sizeof err, "%s", gerr);
       continue;
     }
@@ -156,8 +154,7 @@ int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv,
       }
     if (!o) {
       if (!*err)
-        snprintf(err, sizeof err, "unknown option --%.*s", (int)(nlen > 40 ? 40 : nlen),
-                 name);
+        snprintf(err, sizeof err, "unknown option --%.*s", (int)(nlen > 40 ? 40 : nlen), name);
       continue;
     }
     if (!o->takes_value) {
@@ -175,8 +172,7 @@ int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv,
       }
       v = argv[++i];
     }
-    if (*o->value && !*err)
-      snprintf(err, sizeof err, "--%s is given twice", o->name);
+    if (*o->value && !*err) snprintf(err, sizeof err, "--%s is given twice", o->name);
     *o->value = v;
   }
 
@@ -185,18 +181,16 @@ int cli_parse(cli_ctx *ctx, const cli_spec *spec, int argc, char **argv,
     *exit_out = cli_finish(CLI_OK);
     return 1;
   }
-  if (!*err && got < spec->npos)
-    snprintf(err, sizeof err, "missing %s", spec->pos_names[got]);
+  if (!*err && got < spec->npos) snprintf(err, sizeof err, "missing %s", spec->pos_names[got]);
   if (*err) {
-    *exit_out = cli_usage("%s: %s; see '%s %s --help'.", spec->verb, err, cli_progname,
-                          spec->verb);
+    *exit_out = cli_usage("%s: %s; see '%s %s --help'.", spec->verb, err, cli_progname, spec->verb);
     return 1;
   }
   return 0;
 }
 
-int cli_dispatch(cli_ctx *ctx, const char *group, const char *usage,
-                 const cli_sub *subs, int argc, char **argv) {
+int cli_dispatch(cli_ctx *ctx, const char *group, const char *usage, const cli_sub *subs, int argc,
+                 char **argv) {
   int i = 0;
   char err[128] = "";
   /* global flags may sit between the group and its sub-command */
@@ -204,9 +198,7 @@ int cli_dispatch(cli_ctx *ctx, const char *group, const char *usage,
     const char *name = argv[i] + 2;
     const char *eq = strchr(name, '=');
     size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-    if (!global_flag(ctx, name, nlen, eq ? eq + 1 : NULL, argc, argv, &i, err,
-                     sizeof err))
-      break;
+    if (!global_flag(ctx, name, nlen, eq ? eq + 1 : NULL, argc, argv, &i, err, sizeof err)) break;
     if (*err) return cli_usage("%s; see '%s %s --help'.", err, cli_progname, group);
     i++;
   }
@@ -215,8 +207,7 @@ int cli_dispatch(cli_ctx *ctx, const char *group, const char *usage,
     return cli_finish(CLI_OK);
   }
   if (i >= argc) {
-    return cli_usage("'%s' needs a sub-command; see '%s %s --help'.", group,
-                     cli_progname, group);
+    return cli_usage("'%s' needs a sub-command; see '%s %s --help'.", group, cli_progname, group);
   }
   for (const cli_sub *s = subs; s->name; s++)
     if (strcmp(s->name, argv[i]) == 0) return s->run(ctx, argc - i - 1, argv + i + 1);
@@ -302,8 +293,7 @@ int cli_parse_date(char out[11], const char *flag, const char *text) {
   return CLI_OK;
 }
 
-int cli_parse_enum(const char *flag, const char *text,
-                   const char *const *allowed) {
+int cli_parse_enum(const char *flag, const char *text, const char *const *allowed) {
   char q[64], list[256] = "";
   size_t n = 0;
   for (const char *const *a = allowed; *a; a++)
@@ -311,8 +301,7 @@ int cli_parse_enum(const char *flag, const char *text,
   for (const char *const *a = allowed; *a; a++)
     n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s",
                           a == allowed ? "" : (a[1] ? ", " : " or "), *a);
-  return cli_usage("--%s must be %s (got %s).", flag, list,
-                   quoted(q, sizeof q, text));
+  return cli_usage("--%s must be %s (got %s).", flag, list, quoted(q, sizeof q, text));
 }
 
 int cli_check_id(const char *flag, const char *text) {

@@ -53,8 +53,7 @@ cJSON *cli_parse_doc(const char *doc, const char *what) {
 int cli_finish(int rc) {
   if (fflush(stdout) != 0 || ferror(stdout)) {
     int e = errno;
-    if (rc == CLI_OK)
-      return cli_fail("cannot write the output: %s.", strerror(e ? e : EIO));
+    if (rc == CLI_OK) return cli_fail("cannot write the output: %s.", strerror(e ? e : EIO));
   }
   return rc;
 }
@@ -72,8 +71,7 @@ static void copy_clean(char *buf, size_t cap, const char *src) {
   buf[n] = '\0';
 }
 
-const char *cli_text(char *buf, size_t cap, const cJSON *obj, const char *key,
-                     const char *dflt) {
+const char *cli_text(char *buf, size_t cap, const cJSON *obj, const char *key, const char *dflt) {
   const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
   if (cJSON_IsString(v) && v->valuestring) {
     copy_clean(buf, cap, v->valuestring);
@@ -108,13 +106,14 @@ int64_t cli_int(const cJSON *obj, const char *key, int64_t dflt) {
 const char *cli_money(char *buf, size_t cap, int64_t minor, const char *cur) {
   char m[40];
   fs_money_format(m, minor);
-  if (cur && *cur) snprintf(buf, cap, "%s %s", m, cur);
-  else snprintf(buf, cap, "%s", m);
+  if (cur && *cur)
+    snprintf(buf, cap, "%s %s", m, cur);
+  else
+    snprintf(buf, cap, "%s", m);
   return buf;
 }
 
-const char *cli_localtime(char *buf, size_t cap, const char *iso,
-                          const char *dflt) {
+const char *cli_localtime(char *buf, size_t cap, const char *iso, const char *dflt) {
   int64_t ms = 0;
   struct tm tm;
   if (!iso || !*iso) {
@@ -123,8 +122,7 @@ const char *cli_localtime(char *buf, size_t cap, const char *iso,
   }
   if (fs_time_parse(&ms, iso) == FS_OK) {
     time_t t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
-    if (localtime_r(&t, &tm) && strftime(buf, cap, "%Y-%m-%d %H:%M", &tm) > 0)
-      return buf;
+    if (localtime_r(&t, &tm) && strftime(buf, cap, "%Y-%m-%d %H:%M", &tm) > 0) return buf;
   }
   copy_clean(buf, cap, iso);
   return buf;
@@ -133,9 +131,12 @@ const char *cli_localtime(char *buf, size_t cap, const char *iso,
 const char *cli_pct(char *buf, size_t cap, int64_t bp) {
   long long w = (long long)(bp / 100), f = (long long)(bp % 100);
   if (f < 0) f = -f;
-  if (f == 0) snprintf(buf, cap, "%lld%%", w);
-  else if (f % 10 == 0) snprintf(buf, cap, "%lld.%lld%%", w, f / 10);
-  else snprintf(buf, cap, "%lld.%02lld%%", w, f);
+  if (f == 0)
+    snprintf(buf, cap, "%lld%%", w);
+  else if (f % 10 == 0)
+    snprintf(buf, cap, "%lld.%lld%%", w, f / 10);
+  else
+    snprintf(buf, cap, "%lld.%02lld%%", w, f);
   return buf;
 }
 
@@ -174,13 +175,14 @@ static char *cell_dup(const char *s) {
     unsigned char c = (unsigned char)s[i];
     d[i] = (char)((c < 0x20 || c == 0x7f) ? ' ' : c);
   }
-  if (cut < n) memcpy(d + cut, "...", 4);
-  else d[cut] = '\0';
+  if (cut < n)
+    memcpy(d + cut, "...", 4);
+  else
+    d[cut] = '\0';
   return d;
 }
 
-cli_table *cli_table_new(size_t ncols, const char *const *heads,
-                         unsigned right_mask) {
+cli_table *cli_table_new(size_t ncols, const char *const *heads, unsigned right_mask) {
   cli_table *t = calloc(1, sizeof *t);
   if (!t) {
     fprintf(stderr, "%s: out of memory.\n", cli_progname);
@@ -205,8 +207,7 @@ void cli_table_add(cli_table *t, const char *const *cells) {
     t->cells = n;
     t->cap = nc;
   }
-  for (size_t c = 0; c < t->ncols; c++)
-    t->cells[used * t->ncols + c] = cell_dup(cells[c]);
+  for (size_t c = 0; c < t->ncols; c++) t->cells[used * t->ncols + c] = cell_dup(cells[c]);
   if (used > 0) t->nrows++;
 }
 
@@ -320,8 +321,7 @@ void cli_kv_print(const char *const *keys, const char *const *values, size_t n,
   for (size_t i = 0; i < n; i++) {
     char v[1024];
     copy_clean(v, sizeof v, values[i] && *values[i] ? values[i] : "-");
-    printf("%s%s%*s  %s\n", indent ? indent : "", keys[i],
-           (int)(w - width(keys[i])), "", v);
+    printf("%s%s%*s  %s\n", indent ? indent : "", keys[i], (int)(w - width(keys[i])), "", v);
   }
 }
 
@@ -353,8 +353,7 @@ void cli_print_conflicts(const cJSON *arr) {
  * mode; a leading tab, CR or LF is skipped by some of them before they
  * look).  OWASP's "CSV Injection" list, plus LF. */
 static int csv_formula_start(unsigned char c) {
-  return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r' ||
-         c == '\n';
+  return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r' || c == '\n';
 }
 
 void cli_csv_text(FILE *f, const char *s) {

@@ -50,8 +50,7 @@ FS_EXTERN int fs_device_init(const char *home, const char *manager);
 /* fs_device_init for an application's own synced tables: `schema` as for
  * fs_store_open (NULL = field-sales), the same as head office's
  * (fs_hq_create_schema); open the home with the same schema. */
-FS_EXTERN int fs_device_init_schema(const char *home, const char *manager,
-                                    const fs_schema *schema);
+FS_EXTERN int fs_device_init_schema(const char *home, const char *manager, const fs_schema *schema);
 
 typedef struct fs_device fs_device;
 
@@ -87,7 +86,8 @@ typedef struct fs_enroll_opts {
 } fs_enroll_opts;
 
 #define FS_ENROLL_OPTS_VERSION 1
-#define FS_ENROLL_OPTS_INIT {.version = FS_ENROLL_OPTS_VERSION}
+#define FS_ENROLL_OPTS_INIT                                                                        \
+  { .version = FS_ENROLL_OPTS_VERSION }
 
 /* Enrolls this device with head office using a one-time token.  TLS trust:
  * opts->ca and/or opts->pin; at least one is required.  The server's keys
@@ -109,7 +109,8 @@ typedef struct fs_sync_stats {
 } fs_sync_stats;
 
 #define FS_SYNC_STATS_VERSION 1
-#define FS_SYNC_STATS_INIT {.version = FS_SYNC_STATS_VERSION}
+#define FS_SYNC_STATS_INIT                                                                         \
+  { .version = FS_SYNC_STATS_VERSION }
 
 /* Progress of a sync, called after each batch is safely committed: phase
  * "push" or "pull", rows done so far in that phase, and the rows known to
@@ -126,7 +127,8 @@ typedef struct fs_sync_opts {
 } fs_sync_opts;
 
 #define FS_SYNC_OPTS_VERSION 1
-#define FS_SYNC_OPTS_INIT {.version = FS_SYNC_OPTS_VERSION}
+#define FS_SYNC_OPTS_INIT                                                                          \
+  { .version = FS_SYNC_OPTS_VERSION }
 
 /* Pushes every local change, then pulls everything head office has for
  * this device.  opts may be NULL (the defaults).  *stats (may be NULL)

@@ -160,7 +160,7 @@ typedef struct fs_store fs_store;
  * database (FS_ECORRUPT) is refused and left untouched.  FS_ENOTFOUND when
  * the file is missing and FS_OPEN_CREATE is not given. */
 FS_EXTERN int fs_store_open(fs_store **out, const char *path, const fs_schema *schema,
-                  unsigned flags);
+                            unsigned flags);
 FS_EXTERN void fs_store_close(fs_store *st);
 
 /* This replica's site id (random, never 0) and its 16-hex text form. */
@@ -210,8 +210,8 @@ FS_EXTERN int fs_insert(char id_out[FS_ID_SIZE], fs_store *st, const char *table
                         const fs_field *fields, size_t n);
 /* Set some columns of a row.  Same errors as fs_insert; FS_ENOTFOUND if the
  * row does not exist. */
-FS_EXTERN int fs_update(fs_store *st, const char *table, const char *id,
-              const fs_field *fields, size_t n);
+FS_EXTERN int fs_update(fs_store *st, const char *table, const char *id, const fs_field *fields,
+                        size_t n);
 /* Delete a row (a tombstone with its own clock). */
 FS_EXTERN int fs_delete(fs_store *st, const char *table, const char *id);
 
@@ -272,9 +272,9 @@ FS_EXTERN int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser);
  * NULL).  `column` is "" when the whole row was concerned (a delete against
  * an edit). */
 typedef struct fs_conflict {
-  int64_t id;          /* for fs_conflict_resolve */
+  int64_t id; /* for fs_conflict_resolve */
   const char *table;
-  const char *row;     /* the row's id */
+  const char *row; /* the row's id */
   const char *column;
   const char *winner;
   const char *loser;

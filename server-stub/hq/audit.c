@@ -71,9 +71,10 @@ static int verify_chains(int64_t *checked, fs_hq *hq) {
   int64_t cur = 0;
   fsi_envelope_chain chain;
   memset(&chain, 0, sizeof chain);
-  sqlite3_stmt *s = fsi_sql_query(hq->st, "SELECT a.device, a.seq, a.hash, a.envelope, d.keys"
-                                          " FROM hq_audit a LEFT JOIN hq_device d"
-                                          " ON d.site = a.device ORDER BY a.device, a.seq",
+  sqlite3_stmt *s = fsi_sql_query(hq->st,
+                                  "SELECT a.device, a.seq, a.hash, a.envelope, d.keys"
+                                  " FROM hq_audit a LEFT JOIN hq_device d"
+                                  " ON d.site = a.device ORDER BY a.device, a.seq",
                                   "");
   if (!s) return FS_EIO;
   while (!rc && (row = fsi_sql_step(hq->st, s, "reading the audit log")) == 1) {
@@ -91,11 +92,12 @@ static int verify_chains(int64_t *checked, fs_hq *hq) {
  * device whose envelopes are all gone) is a break too. */
 static int verify_tails(fs_hq *hq) {
   int rc = FS_OK;
-  sqlite3_stmt *s = fsi_sql_query(hq->st, "SELECT d.site, d.push_seq, (SELECT max(seq) FROM"
-                                          " hq_audit a WHERE a.device = d.site) FROM hq_device d"
-                                          " WHERE d.push_seq != coalesce((SELECT max(seq) FROM"
-                                          " hq_audit a WHERE a.device = d.site), 0)"
-                                          " ORDER BY d.site LIMIT 1",
+  sqlite3_stmt *s = fsi_sql_query(hq->st,
+                                  "SELECT d.site, d.push_seq, (SELECT max(seq) FROM"
+                                  " hq_audit a WHERE a.device = d.site) FROM hq_device d"
+                                  " WHERE d.push_seq != coalesce((SELECT max(seq) FROM"
+                                  " hq_audit a WHERE a.device = d.site), 0)"
+                                  " ORDER BY d.site LIMIT 1",
                                   "");
   if (!s) return FS_EIO;
   int row = fsi_sql_step(hq->st, s, "reading the audit log");

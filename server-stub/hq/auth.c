@@ -102,8 +102,7 @@ static int nonce_sweep(fsi_hq_nonces *tab, int64_t now) {
   if (tab->cap == HQ_NONCES_MAX && tab->oldest >= horizon)
     return fsi_fail(FS_EBUSY, "head office is answering too many requests; try again shortly");
   size_t cap = tab->cap ? tab->cap : HQ_NONCES_MIN, live = 0;
-  for (size_t i = 0; i < tab->cap; i++)
-    live += tab->slots[i].key && tab->slots[i].t >= horizon;
+  for (size_t i = 0; i < tab->cap; i++) live += tab->slots[i].key && tab->slots[i].t >= horizon;
   while ((live + 1) * 4 > cap && cap < HQ_NONCES_MAX) cap *= 2;
   if ((live + 1) * 2 > cap) {
     tab->oldest = horizon; /* nothing to drop before this moves on */
@@ -218,8 +217,7 @@ int fsi_hq_check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
   return 1;
 }
 
-int fsi_hq_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage,
-                  fs_hq_reply *r) {
+int fsi_hq_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage, fs_hq_reply *r) {
   int64_t site;
   memset(d, 0, sizeof *d);
   if (!q->device || !fsi_proto_site_parse(q->device, &site)) {
@@ -242,11 +240,12 @@ int fsi_hq_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage
   }
   if (d->revoked && !FS_MUT(9)) {
     char msg[200];
-    snprintf(msg, sizeof msg, "device %016llx was revoked by head office; ask head office "
-                              "for a new device enrollment", (unsigned long long)site);
+    snprintf(msg, sizeof msg,
+             "device %016llx was revoked by head office; ask head office "
+             "for a new device enrollment",
+             (unsigned long long)site);
     fsi_hq_reply_error(r, 403, msg);
     return 0;
   }
   return fsi_hq_check_signed(hq, q, site, d->pub.sign, stage, r);
 }
-

@@ -54,8 +54,9 @@ static int enroll_accept(enroll_req *e, fs_hq *hq, const fs_hq_request *q, fs_hq
   }
   if (!fsi_hq_check_signed(hq, q, e->site, e->pub.sign, 0, r)) return 0;
   if (e->site == fs_store_site(hq->st) && !FS_MUT(12)) {
-    fsi_hq_reply_error(r, 409, "this device id is head office's own id; run `fieldsync init` "
-                               "again on a fresh home to get a new one");
+    fsi_hq_reply_error(r, 409,
+                       "this device id is head office's own id; run `fieldsync init` "
+                       "again on a fresh home to get a new one");
     return 0;
   }
   return 1;
@@ -118,8 +119,10 @@ void fsi_hq_enroll(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
   char manager[128] = "";
   if (enroll_accept(&e, hq, q, r)) {
     int rc = enroll_record(manager, sizeof manager, hq, &e);
-    if (rc) fsi_hq_reply_fail(r, rc);
-    else enroll_answer(r, hq, manager);
+    if (rc)
+      fsi_hq_reply_fail(r, rc);
+    else
+      enroll_answer(r, hq, manager);
   }
   cJSON_Delete(e.doc);
 }

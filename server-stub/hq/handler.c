@@ -45,14 +45,27 @@ void fsi_hq_reply_error(fs_hq_reply *r, int status, const char *msg) {
 /* HTTP status for a library error. */
 static int http_status(int rc) {
   switch (rc) {
-  case FS_EINVAL: case FS_ECORRUPT: case FS_EVERSION: return 400;
-  case FS_EAUTH: return 401;
-  case FS_EREVOKED: case FS_EPERM: return 403;
-  case FS_ENOTFOUND: return 404;
-  case FS_EEXIST: case FS_ECONFLICT: case FS_ESKEW: return 409;
-  case FS_ETOOBIG: return 413;
-  case FS_EBUSY: return 503;
-  default: return 500;
+  case FS_EINVAL:
+  case FS_ECORRUPT:
+  case FS_EVERSION:
+    return 400;
+  case FS_EAUTH:
+    return 401;
+  case FS_EREVOKED:
+  case FS_EPERM:
+    return 403;
+  case FS_ENOTFOUND:
+    return 404;
+  case FS_EEXIST:
+  case FS_ECONFLICT:
+  case FS_ESKEW:
+    return 409;
+  case FS_ETOOBIG:
+    return 413;
+  case FS_EBUSY:
+    return 503;
+  default:
+    return 500;
   }
 }
 
@@ -142,10 +155,17 @@ void fs_hq_handle(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
     fsi_hq_reply_json(r, 200, o);
     break;
   }
-  case EP_ENROLL: fsi_hq_enroll(r, hq, q); break;
-  case EP_PUSH: fsi_hq_push(r, hq, q); break;
-  case EP_PULL: fsi_hq_pull(r, hq, q); break;
-  case EP_NONE: break;
+  case EP_ENROLL:
+    fsi_hq_enroll(r, hq, q);
+    break;
+  case EP_PUSH:
+    fsi_hq_push(r, hq, q);
+    break;
+  case EP_PULL:
+    fsi_hq_pull(r, hq, q);
+    break;
+  case EP_NONE:
+    break;
   }
   pthread_mutex_unlock(&hq->mu);
 }

@@ -53,9 +53,10 @@ int fs_hq_create_schema(const char *home, const fs_schema *schema) {
   int rc;
   paths(home, store, keys, sizeof store);
   if (access(store, F_OK) == 0)
-    return fsi_fail(FS_EEXIST, "%s already holds a fieldsync server store; it was left "
-                              "untouched",
-                   home);
+    return fsi_fail(FS_EEXIST,
+                    "%s already holds a fieldsync server store; it was left "
+                    "untouched",
+                    home);
   if (mkdir(keys, 0700) != 0 && errno != EEXIST)
     return fsi_fail(FS_EIO, "cannot create %s: %s", keys, strerror(errno));
   if ((rc = fsi_keys_generate(keys))) return rc;
@@ -75,9 +76,10 @@ int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema) {
   *out = NULL;
   paths(home, store, keys, sizeof store);
   if (access(store, F_OK) != 0)
-    return fsi_fail(FS_ENOTFOUND, "no fieldsync server in %s: run `fieldsync-server init` "
-                                 "first",
-                   home);
+    return fsi_fail(FS_ENOTFOUND,
+                    "no fieldsync server in %s: run `fieldsync-server init` "
+                    "first",
+                    home);
   hq = calloc(1, sizeof *hq);
   if (!hq) return fsi_fail(FS_ENOMEM, "out of memory");
   pthread_mutex_init(&hq->mu, NULL);

@@ -55,7 +55,7 @@ struct fs_hq {
   fsi_keys keys;
   char fingerprint[KEYS_FINGERPRINT_SIZE];
   pthread_mutex_t mu;
-  fsi_batch *batch; /* reused for decoding and extraction, under mu */
+  fsi_batch *batch;     /* reused for decoding and extraction, under mu */
   fsi_hq_nonces nonces; /* under mu */
 };
 
@@ -134,8 +134,7 @@ int fsi_hq_check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
 /* Identifies and authenticates the calling device; refuses unknown,
  * revoked and badly signed callers.  1 with *d loaded, or 0 with the reply
  * filled; fsi_hq_device_clear(d) either way. */
-int fsi_hq_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage,
-                  fs_hq_reply *r);
+int fsi_hq_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage, fs_hq_reply *r);
 
 /* -------------------------------------------------------------- replies */
 

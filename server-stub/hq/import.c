@@ -144,10 +144,10 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
     if (found < 0) return found;
     if (!found)
       return fsi_fail(FS_EINVAL, "line %d: SKU %.64s is not in the catalog; import products first",
-                     line, f[0]);
+                      line, f[0]);
     if (fs_money_parse(&m, f[2]) || m < 0)
-      return fsi_fail(FS_EINVAL, "line %d: price \"%.30s\" is not an amount such as 12.50",
-                     line, f[2]);
+      return fsi_fail(FS_EINVAL, "line %d: price \"%.30s\" is not an amount such as 12.50", line,
+                      f[2]);
     snprintf(a, sizeof a, "%" PRId64, m);
     fields[n++] = (fs_field){"sku", f[0]};
     fields[n++] = (fs_field){"currency", f[1]};
@@ -156,15 +156,13 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
     int64_t o, d;
     int found = exists_in(st, "SELECT 1 FROM customers WHERE id=?1", f[0]);
     if (found < 0) return found;
-    if (!found)
-      return fsi_fail(FS_EINVAL, "line %d: customer %.64s does not exist", line, f[0]);
+    if (!found) return fsi_fail(FS_EINVAL, "line %d: customer %.64s does not exist", line, f[0]);
     if (fs_money_parse(&o, f[2]))
       return fsi_fail(FS_EINVAL, "line %d: open amount \"%.30s\" is not an amount such as 12.50",
-                     line, f[2]);
+                      line, f[2]);
     if (fs_money_parse(&d, f[3]))
-      return fsi_fail(FS_EINVAL,
-                     "line %d: overdue amount \"%.30s\" is not an amount such as 12.50", line,
-                     f[3]);
+      return fsi_fail(FS_EINVAL, "line %d: overdue amount \"%.30s\" is not an amount such as 12.50",
+                      line, f[3]);
     snprintf(a, sizeof a, "%" PRId64, o);
     snprintf(b, sizeof b, "%" PRId64, d);
     fields[n++] = (fs_field){"customer_id", f[0]};
@@ -202,7 +200,7 @@ static int import_records(fs_store *st, const import_kind *k, char *p, char *end
     if (n == 0) return FS_OK;
     if (n != k->ncols)
       return fsi_fail(FS_EINVAL, "line %d: expected %d fields (%s), found %s", start, k->ncols,
-                     k->header, n < 0 ? "a malformed record" : "a different number");
+                      k->header, n < 0 ? "a malformed record" : "a different number");
     int rc = import_row(st, k, f, start);
     if (rc) return rc;
     (*count)++;
@@ -220,7 +218,7 @@ int fs_hq_import_csv(size_t *count_out, fs_hq *hq, const char *kind, const char 
     if (kind && !strcmp(kinds[i].name, kind)) k = &kinds[i];
   if (!k)
     return fsi_fail(FS_EINVAL, "unknown import \"%.30s\": use products, prices or balances",
-                   kind ? kind : "");
+                    kind ? kind : "");
   fp = fopen(path, "rb");
   if (!fp) return fsi_fail(FS_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
   struct stat sb;

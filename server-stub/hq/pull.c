@@ -22,8 +22,7 @@
 
 /* A query argument into buf; NULL when absent, and *bad set when present
  * but too long for buf (a too-long value is an error, never "absent"). */
-static const char *query_arg(const char *query, const char *name, char *buf, size_t n,
-                             int *bad) {
+static const char *query_arg(const char *query, const char *name, char *buf, size_t n, int *bad) {
   size_t nl = strlen(name);
   const char *p = query;
   while (p && *p) {
@@ -97,8 +96,7 @@ static int pull_seal(uint8_t **env, size_t *envlen, fs_hq *hq, const fsi_hq_devi
   int more = 0;
   char nexttxt[256];
   fsi_merge_filter f = {d->site, d->manager, 1};
-  int rc = fsi_merge_changes_since(hq->st, &p->from, &f, PROTO_BATCH_ROWS, hq->batch, &next,
-                                   &more);
+  int rc = fsi_merge_changes_since(hq->st, &p->from, &f, PROTO_BATCH_ROWS, hq->batch, &next, &more);
   if (!rc) rc = fsi_codec_encode(hq->batch, &plain, &plainlen);
   if (rc) goto done;
   /* The next cursor and the more flag travel inside the sealed plaintext,

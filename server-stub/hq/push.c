@@ -31,8 +31,10 @@ static cJSON *ack_json(uint64_t seq, const fsi_merge_result *res) {
     cJSON *x = cJSON_CreateObject();
     cJSON_AddStringToObject(x, "table", f->table);
     cJSON_AddStringToObject(x, "row", f->pk);
-    if (f->col) cJSON_AddStringToObject(x, "column", f->col);
-    else cJSON_AddNullToObject(x, "column");
+    if (f->col)
+      cJSON_AddStringToObject(x, "column", f->col);
+    else
+      cJSON_AddNullToObject(x, "column");
     cJSON_AddStringToObject(x, "reason", f->reason);
     cJSON_AddItemToArray(arr, x);
   }
@@ -43,8 +45,8 @@ static cJSON *ack_json(uint64_t seq, const fsi_merge_result *res) {
  * d and records it, in one transaction: the merge, the device's new chain
  * end with its answer, the envelope `env` in the audit log.  FS_OK with
  * *ack the answer (JSON text, caller-owned); on failure nothing changed. */
-static int push_apply(char **ack, fs_hq *hq, const fsi_hq_device *d,
-                      const fsi_envelope_opened *op, const unsigned char *env, size_t len) {
+static int push_apply(char **ack, fs_hq *hq, const fsi_hq_device *d, const fsi_envelope_opened *op,
+                      const unsigned char *env, size_t len) {
   fs_store *st = hq->st;
   fsi_merge_result res;
   fsi_merge_opts mo = {d->site, d->manager};
@@ -59,8 +61,10 @@ static int push_apply(char **ack, fs_hq *hq, const fsi_hq_device *d,
   if (!rc && !txt) rc = fsi_fail(FS_ENOMEM, "out of memory");
   if (!rc) rc = fsi_hq_device_advance(hq, d->site, op->h.seq, op->hash, txt);
   if (!rc) rc = fsi_hq_audit_append(hq, d->site, op->h.seq, op->hash, env, len);
-  if (!rc) rc = fs_tx_commit(st);
-  else fs_tx_rollback(st);
+  if (!rc)
+    rc = fs_tx_commit(st);
+  else
+    fs_tx_rollback(st);
   fsi_merge_result_free(&res);
   if (rc) {
     free(txt);

@@ -35,9 +35,10 @@ static int devices_json(char **out, fs_hq *hq) {
   *out = NULL;
   cJSON *arr = cJSON_CreateArray();
   if (!arr) return fsi_fail(FS_ENOMEM, "out of memory");
-  sqlite3_stmt *s = fsi_sql_query(hq->st, "SELECT printf('%016x', site), manager, enrolled_at,"
-                                          " last_seen, push_seq, revoked_at FROM hq_device"
-                                          " ORDER BY manager, site",
+  sqlite3_stmt *s = fsi_sql_query(hq->st,
+                                  "SELECT printf('%016x', site), manager, enrolled_at,"
+                                  " last_seen, push_seq, revoked_at FROM hq_device"
+                                  " ORDER BY manager, site",
                                   "");
   if (!s) {
     cJSON_Delete(arr);
@@ -84,8 +85,9 @@ int fs_hq_revoke(fs_hq *hq, const char *device_id) {
 int fsi_hq_device_load(fsi_hq_device *d, fs_hq *hq, int64_t site) {
   int rc = FS_OK;
   memset(d, 0, sizeof *d);
-  sqlite3_stmt *s = fsi_sql_query(hq->st, "SELECT manager, keys, push_seq, push_hash, revoked_at,"
-                                          " last_ack FROM hq_device WHERE site = ?1",
+  sqlite3_stmt *s = fsi_sql_query(hq->st,
+                                  "SELECT manager, keys, push_seq, push_hash, revoked_at,"
+                                  " last_ack FROM hq_device WHERE site = ?1",
                                   "i", site);
   if (!s) return FS_EIO;
   int found = fsi_sql_step(hq->st, s, "reading the device registry");
@@ -95,8 +97,7 @@ int fsi_hq_device_load(fsi_hq_device *d, fs_hq *hq, int64_t site) {
   d->site = site;
   snprintf(d->manager, sizeof d->manager, "%s", (const char *)sqlite3_column_text(s, 0));
   if (fsi_keys_pub_from_hex(&d->pub, (const char *)sqlite3_column_text(s, 1)))
-    rc = fsi_fail(FS_ECORRUPT, "the keys of device %016llx are damaged",
-                  (unsigned long long)site);
+    rc = fsi_fail(FS_ECORRUPT, "the keys of device %016llx are damaged", (unsigned long long)site);
   d->chain.seq = (uint64_t)sqlite3_column_int64(s, 2);
   if (sqlite3_column_bytes(s, 3) == ENVELOPE_HASH_SIZE)
     memcpy(d->chain.hash, sqlite3_column_blob(s, 3), ENVELOPE_HASH_SIZE);

@@ -35,22 +35,22 @@ static int has_table(const fs_schema *sc, const char *name) {
 #define BY_MANAGER "coalesce(c.manager, o.manager, '(unassigned)') AS manager"
 #define BY_CUSTOMER "o.customer_id AS customer_id, c.name AS customer_name"
 
-#define ORDERS_ROWS(group)                                                                 \
-  "SELECT " group ", o.currency, count(*) AS orders, sum(" FSI_SQL_ORDER_TOTAL ") AS total" \
-  " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"                          \
-  " WHERE o.status IN ('submitted', 'confirmed')"                                         \
-  " AND (?1 IS NULL OR substr(coalesce(o.submitted_at, o.created_at), 1, 7) = ?1)"        \
+#define ORDERS_ROWS(group)                                                                         \
+  "SELECT " group ", o.currency, count(*) AS orders, sum(" FSI_SQL_ORDER_TOTAL ") AS total"        \
+  " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"                                   \
+  " WHERE o.status IN ('submitted', 'confirmed')"                                                  \
+  " AND (?1 IS NULL OR substr(coalesce(o.submitted_at, o.created_at), 1, 7) = ?1)"                 \
   " GROUP BY 1, o.currency ORDER BY 1, o.currency"
-#define MEETINGS_ROWS(group)                                                               \
-  "SELECT " group ", count(*) AS meetings,"                                                \
-  " sum(o.kind = 'visit') AS visits, sum(o.kind = 'call') AS calls,"                      \
-  " sum(o.kind = 'exhibition') AS exhibitions FROM meetings o"                            \
-  " LEFT JOIN customers c ON c.id = o.customer_id"                                        \
+#define MEETINGS_ROWS(group)                                                                       \
+  "SELECT " group ", count(*) AS meetings,"                                                        \
+  " sum(o.kind = 'visit') AS visits, sum(o.kind = 'call') AS calls,"                               \
+  " sum(o.kind = 'exhibition') AS exhibitions FROM meetings o"                                     \
+  " LEFT JOIN customers c ON c.id = o.customer_id"                                                 \
   " WHERE (?1 IS NULL OR substr(o.at, 1, 7) = ?1) GROUP BY 1 ORDER BY 1"
-#define PIPELINE_ROWS(group)                                                               \
-  "SELECT " group ", o.status, o.currency, count(*) AS orders, sum(" FSI_SQL_ORDER_TOTAL    \
-  ") AS total FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"                \
-  " WHERE (?1 IS NULL OR substr(o.created_at, 1, 7) = ?1)"                                \
+#define PIPELINE_ROWS(group)                                                                       \
+  "SELECT " group ", o.status, o.currency, count(*) AS orders, sum(" FSI_SQL_ORDER_TOTAL           \
+  ") AS total FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"                         \
+  " WHERE (?1 IS NULL OR substr(o.created_at, 1, 7) = ?1)"                                         \
   " GROUP BY 1, o.status, o.currency ORDER BY 1, o.status, o.currency"
 
 typedef struct report {
@@ -79,8 +79,8 @@ static int report_read(fs_store *st, const report *r, int by_customer, const cha
                        cJSON **rows, cJSON **totals) {
   int rc = fsi_view_begin(st);
   if (rc) return rc;
-  rc = fsi_view_rows(st, fsi_sql_query(st, r->rows[by_customer], "t", month),
-                     "reading a report", rows);
+  rc = fsi_view_rows(st, fsi_sql_query(st, r->rows[by_customer], "t", month), "reading a report",
+                     rows);
   if (!rc && r->totals)
     rc = fsi_view_rows(st, fsi_sql_query(st, r->totals, "t", month), "reading a report", totals);
   fsi_view_end(st);
@@ -110,8 +110,7 @@ int fs_hq_report_json(char **out, fs_hq *hq, const char *kind, const char *month
   for (size_t i = 0; i < sizeof reports / sizeof reports[0]; i++)
     if (!strcmp(reports[i].kind, kind ? kind : "orders")) r = &reports[i];
   if (!r)
-    return fsi_fail(FS_EINVAL, "unknown report \"%.30s\": use orders, meetings or pipeline",
-                   kind);
+    return fsi_fail(FS_EINVAL, "unknown report \"%.30s\": use orders, meetings or pipeline", kind);
   cJSON *rows = NULL, *totals = NULL;
   fs_hq_lock(hq);
   int rc = report_read(st, r, by_customer, month, &rows, &totals);
@@ -124,8 +123,10 @@ int fs_hq_report_json(char **out, fs_hq *hq, const char *kind, const char *month
     return fsi_fail(FS_ENOMEM, "out of memory");
   }
   cJSON_AddStringToObject(o, "report", r->kind);
-  if (month) cJSON_AddStringToObject(o, "month", month);
-  else cJSON_AddNullToObject(o, "month");
+  if (month)
+    cJSON_AddStringToObject(o, "month", month);
+  else
+    cJSON_AddNullToObject(o, "month");
   cJSON_AddStringToObject(o, "by", by_customer ? "customer" : "manager");
   cJSON_AddItemToObject(o, "rows", rows);
   if (totals) cJSON_AddItemToObject(o, "totals", totals);

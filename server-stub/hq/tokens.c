@@ -59,8 +59,7 @@ int fsi_hq_token_spent_on(fs_hq *hq, const char *token, int64_t site) {
   int64_t one = 0;
   token_hash(hash, token);
   return fsi_sql_i64(hq->st, &one, "reading the enrollment tokens",
-                     "SELECT 1 FROM hq_token WHERE hash = ?1 AND used_by = ?2", "ti", hash,
-                     site);
+                     "SELECT 1 FROM hq_token WHERE hash = ?1 AND used_by = ?2", "ti", hash, site);
 }
 
 int fsi_hq_token_redeem(char *manager, size_t n, fs_hq *hq, const char *token,
@@ -69,8 +68,9 @@ int fsi_hq_token_redeem(char *manager, size_t n, fs_hq *hq, const char *token,
   int64_t expires = 0;
   int used = 0;
   token_hash(hash, token);
-  sqlite3_stmt *s = fsi_sql_query(hq->st, "SELECT manager, expires_at, used_at FROM hq_token"
-                                          " WHERE hash = ?1",
+  sqlite3_stmt *s = fsi_sql_query(hq->st,
+                                  "SELECT manager, expires_at, used_at FROM hq_token"
+                                  " WHERE hash = ?1",
                                   "t", hash);
   if (!s) return FS_EIO;
   int found = fsi_sql_step(hq->st, s, "reading the enrollment tokens");
@@ -87,9 +87,9 @@ int fsi_hq_token_redeem(char *manager, size_t n, fs_hq *hq, const char *token,
                     : used ? "the enrollment token was already used"
                            : "the enrollment token has expired");
   if (strcmp(manager, device_manager) != 0 && !FS_MUT(14))
-    return fsi_fail(FS_EPERM, "the token is for manager %s, but this device belongs to %s",
-                    manager, device_manager);
+    return fsi_fail(FS_EPERM, "the token is for manager %s, but this device belongs to %s", manager,
+                    device_manager);
   return fsi_sql_run(hq->st, "using a token",
-                     "UPDATE hq_token SET used_at = ?2, used_by = ?3 WHERE hash = ?1", "tii",
-                     hash, fsi_util_now_ms(), site);
+                     "UPDATE hq_token SET used_at = ?2, used_by = ?3 WHERE hash = ?1", "tii", hash,
+                     fsi_util_now_ms(), site);
 }

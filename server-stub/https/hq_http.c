@@ -35,8 +35,10 @@ int hq_http_admit(void *hq, const https_request *req, https_reply *reply, size_t
   fs_hq_reply r;
   hq_http_request(&q, req);
   int ok = fs_hq_admit(&r, hq, &q);
-  if (ok) *max_body = r.max_body;
-  else hq_http_reply(reply, &r);
+  if (ok)
+    *max_body = r.max_body;
+  else
+    hq_http_reply(reply, &r);
   fs_hq_reply_clear(&r);
   return ok;
 }

@@ -27,11 +27,12 @@
 
 #define HTTPS_SERVER_THREADS 4
 #define HTTPS_SERVER_MAX_BODY ((size_t)48 * 1024 * 1024)
-#define HTTPS_SERVER_GRACE_MS 30000    /* stop waits this long for in-flight */
-#define HTTPS_SERVER_IDLE_TIMEOUT_S 15 /* a connection silent this long is closed:
-                                          TLS handshake, headers, keep-alive */
-#define HTTPS_SERVER_CONN_LIMIT 4096   /* connections at once, all addresses */
-#define HTTPS_SERVER_PER_IP_LIMIT 128  /* connections at once from one address */
+#define HTTPS_SERVER_GRACE_MS 30000 /* stop waits this long for in-flight */
+#define HTTPS_SERVER_IDLE_TIMEOUT_S                                                                \
+  15                                  /* a connection silent this long is closed:                  \
+                                         TLS handshake, headers, keep-alive */
+#define HTTPS_SERVER_CONN_LIMIT 4096  /* connections at once, all addresses */
+#define HTTPS_SERVER_PER_IP_LIMIT 128 /* connections at once from one address */
 #define HTTPS_SERVER_BODY_BUDGET ((size_t)256 * 1024 * 1024) /* bodies in flight */
 
 typedef struct https_server https_server;
@@ -39,9 +40,9 @@ typedef struct https_server https_server;
 /* One request as the handler sees it; everything is borrowed and valid
  * until the handler returns. */
 typedef struct https_request {
-  const char *method; /* "GET", "POST", ... */
-  const char *path;   /* decoded path without the query: "/v1/pull" */
-  const char *query;  /* raw query string after '?', still %-encoded; "" */
+  const char *method;        /* "GET", "POST", ... */
+  const char *path;          /* decoded path without the query: "/v1/pull" */
+  const char *query;         /* raw query string after '?', still %-encoded; "" */
   const unsigned char *body; /* request body (NUL-terminated), never NULL */
   size_t body_len;
   void *conn_; /* private */
@@ -60,8 +61,7 @@ typedef struct https_reply {
   int retry_after; /* seconds for a Retry-After header; 0 = none */
 } https_reply;
 
-typedef void (*https_handler_fn)(void *user, const https_request *req,
-                                 https_reply *reply);
+typedef void (*https_handler_fn)(void *user, const https_request *req, https_reply *reply);
 
 /* Admission, called once the request line and headers are in and before
  * any body byte is read: req->body is NULL and req->body_len the declared
@@ -95,8 +95,8 @@ int https_reply_error(https_reply *reply, int status, const char *message);
 
 /* Copies bytes into a malloc'd reply body with the given status and
  * content type (a literal; NULL = application/json).  FS_ENOMEM. */
-int https_reply_bytes(https_reply *reply, int status, const char *content_type,
-                      const void *body, size_t len);
+int https_reply_bytes(https_reply *reply, int status, const char *content_type, const void *body,
+                      size_t len);
 
 /* Starts serving HTTPS on listen_addr ("127.0.0.1:8443", "[::1]:8443",
  * "0.0.0.0:443"; port 0 picks a free port, see https_server_port) with the
@@ -105,9 +105,8 @@ int https_reply_bytes(https_reply *reply, int status, const char *content_type,
  * Errors: FS_EINVAL (bad address, unreadable or mismatched cert/key, which
  * the message names), FS_ENETWORK (cannot listen: address in use, ...),
  * FS_ENOMEM, FS_EIO. */
-int https_server_start(https_server **out, const char *listen_addr,
-                       const char *cert_pem_path, const char *key_pem_path,
-                       https_handler_fn handler, void *user);
+int https_server_start(https_server **out, const char *listen_addr, const char *cert_pem_path,
+                       const char *key_pem_path, https_handler_fn handler, void *user);
 
 /* https_server_start with every option (see https_server_opts).  Bodies
  * are admitted against the budget by their declared length: when the

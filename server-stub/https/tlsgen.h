@@ -28,8 +28,8 @@
  * both must not exist yet.
  * Errors: FS_EEXIST (either file exists; nothing written), FS_EINVAL (bad
  * extra_host), FS_EIO (cannot write; nothing left behind), FS_ENOMEM. */
-int tlsgen_self_signed(const char *cert_path, const char *key_path,
-                       const char *extra_host, int valid_days);
+int tlsgen_self_signed(const char *cert_path, const char *key_path, const char *extra_host,
+                       int valid_days);
 
 /* The curl pin "sha256//BASE64" of the first certificate in the PEM file
  * cert_path into out[TLSGEN_PIN_SIZE].

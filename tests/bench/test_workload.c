@@ -11,14 +11,14 @@
 
 #include <stdlib.h>
 
-#define RECORD0_JSON                                                          \
-  "{\"id\":\"019b8d2b-8c00-76b8-b9e4-6c71acdfd63c\",\"customer_id\":"         \
-  "\"C03910\",\"kind\":\"visit\",\"created_at\":\"2026-01-05T08:00:00Z\","    \
-  "\"amount\":797714,\"currency\":\"EUR\",\"note\":\"invoice on week next "   \
+#define RECORD0_JSON                                                                               \
+  "{\"id\":\"019b8d2b-8c00-76b8-b9e4-6c71acdfd63c\",\"customer_id\":"                              \
+  "\"C03910\",\"kind\":\"visit\",\"created_at\":\"2026-01-05T08:00:00Z\","                         \
+  "\"amount\":797714,\"currency\":\"EUR\",\"note\":\"invoice on week next "                        \
   "month renewal discount spring visit visit on meeting sent b\",\"qty\":23}"
 
-#define RECORD0_NOTE                                                          \
-  "invoice on week next month renewal discount spring visit visit on meeting " \
+#define RECORD0_NOTE                                                                               \
+  "invoice on week next month renewal discount spring visit visit on meeting "                     \
   "sent b"
 
 static void test_record0_verbatim(void) {
@@ -159,8 +159,7 @@ static void test_raw_baseline(void) {
   q = NULL;
   /* A duplicate id fails and leaves nothing half-applied. */
   CHECK(wl_raw_insert(db, recs, 2) != SQLITE_OK);
-  CHECK_EQ_INT(sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &q, NULL),
-               SQLITE_OK);
+  CHECK_EQ_INT(sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &q, NULL), SQLITE_OK);
   CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
   CHECK_EQ_INT(sqlite3_column_int64(q, 0), N);
 done:

@@ -35,8 +35,7 @@ static char g_order2[64]; /* draft order */
 static char g_device[64];
 
 /* Runs `fieldsync --home HOME args...` (args NULL-terminated). */
-static int run_in(const char *home, char **out, char **err,
-                  const char *const *args) {
+static int run_in(const char *home, char **out, char **err, const char *const *args) {
   const char *argv[64];
   size_t n = 0;
   argv[n++] = "fieldsync";
@@ -55,8 +54,7 @@ static int run_in(const char *home, char **out, char **err,
 /* Exactly one line, "fieldsync: " first, newline last. */
 static int one_line(const char *err) {
   size_t n = err ? strlen(err) : 0;
-  if (n < 13 || strncmp(err, "fieldsync: ", 11) != 0 || err[n - 1] != '\n')
-    return 0;
+  if (n < 13 || strncmp(err, "fieldsync: ", 11) != 0 || err[n - 1] != '\n') return 0;
   return memchr(err, '\n', n - 1) == NULL;
 }
 
@@ -83,8 +81,7 @@ static void refused_at(int line, int want_rc, const char *const *args) {
   char what[256] = "";
   size_t wn = 0;
   for (size_t i = 0; args[i] && wn < sizeof what - 1; i++)
-    wn += (size_t)snprintf(what + wn, sizeof what - wn, "%s%.30s",
-                           i ? " " : "", args[i]);
+    wn += (size_t)snprintf(what + wn, sizeof what - wn, "%s%.30s", i ? " " : "", args[i]);
   int rc = run_in(g_home, &out, &err, args);
   after = export_of(g_home);
   tu_checks += 4;
@@ -94,8 +91,8 @@ static void refused_at(int line, int want_rc, const char *const *args) {
   if (!out || *out)
     tu_fail(__FILE__, line, "[%s] printed on stdout: %s", what, out ? out : "(null)");
   if (!one_line(err))
-    tu_fail(__FILE__, line, "[%s] stderr is not one 'fieldsync: ' line: \"%s\"",
-            what, err ? err : "(null)");
+    tu_fail(__FILE__, line, "[%s] stderr is not one 'fieldsync: ' line: \"%s\"", what,
+            err ? err : "(null)");
   if (!before || !after || strcmp(before, after) != 0)
     tu_fail(__FILE__, line, "[%s] changed the store", what);
   free(before);
@@ -111,8 +108,10 @@ static cJSON *ok_json_at(int line, const char *const *args) {
   int rc = run_in(g_home, &out, &err, args);
   cJSON *doc = rc == 0 ? json_doc(out) : NULL;
   tu_checks += 2;
-  if (rc != 0) tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
-  else if (!doc) tu_fail(__FILE__, line, "stdout is not one JSON document: %s", out);
+  if (rc != 0)
+    tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
+  else if (!doc)
+    tu_fail(__FILE__, line, "stdout is not one JSON document: %s", out);
   free(out);
   free(err);
   return doc;
@@ -178,7 +177,9 @@ static void test_help(void) {
     for (size_t j = 0; j < 4 && verbs[i][j]; j++) argv[j + 1] = verbs[i][j];
     int rc = tu_run(&out, &err, argv);
     tu_checks += 3;
-    if (rc != 0) tu_fail(__FILE__, __LINE__, "%s %s: exit %d", verbs[i][0], verbs[i][1] ? verbs[i][1] : "", rc);
+    if (rc != 0)
+      tu_fail(__FILE__, __LINE__, "%s %s: exit %d", verbs[i][0], verbs[i][1] ? verbs[i][1] : "",
+              rc);
     if (!out || !strstr(out, "Usage: fieldsync"))
       tu_fail(__FILE__, __LINE__, "%s %s: no usage on stdout", verbs[i][0],
               verbs[i][1] ? verbs[i][1] : "");
@@ -238,7 +239,9 @@ static void test_usage_errors(void) {
     char *out = NULL, *err = NULL;
     int rc = tu_run(&out, &err, cases[i]);
     tu_checks += 3;
-    if (rc != 2) tu_fail(__FILE__, __LINE__, "case %zu (%s): exit %d, want 2", i, cases[i][1] ? cases[i][1] : "", rc);
+    if (rc != 2)
+      tu_fail(__FILE__, __LINE__, "case %zu (%s): exit %d, want 2", i,
+              cases[i][1] ? cases[i][1] : "", rc);
     if (!out || *out) tu_fail(__FILE__, __LINE__, "case %zu: stdout: %s", i, out);
     if (!one_line(err)) tu_fail(__FILE__, __LINE__, "case %zu: stderr: %s", i, err);
     free(out);
@@ -268,8 +271,7 @@ static void test_no_store(void) {
   free(dir);
 }
 
-static int write_csv(const char *dir, const char *name, const char *text,
-                     char *path, size_t cap) {
+static int write_csv(const char *dir, const char *name, const char *text, char *path, size_t cap) {
   snprintf(path, cap, "%s/%s", dir, name);
   return tu_write_file(path, text);
 }
@@ -282,15 +284,28 @@ static void test_offline_day(void) {
   doc = OK_JSON("init", "--manager", "Anna Berger", "--json");
   CHECK_STR(str_of(doc, "manager"), "Anna Berger");
   CHECK_STR(str_of(doc, "home"), g_home);
-  snprintf(g_device, sizeof g_device, "%s", str_of(doc, "device_id") ? str_of(doc, "device_id") : "");
+  snprintf(g_device, sizeof g_device, "%s",
+           str_of(doc, "device_id") ? str_of(doc, "device_id") : "");
   CHECK(strlen(g_device) == 16);
   cJSON_Delete(doc);
 
   /* a customer, with --home after the verb */
   {
-    const char *argv[] = {"fieldsync", "customer", "add", "--name", "Müller GmbH",
-                          "--city", "München", "--country", "DE", "--email",
-                          "einkauf@mueller.example", "--json", "--home", g_home, NULL};
+    const char *argv[] = {"fieldsync",
+                          "customer",
+                          "add",
+                          "--name",
+                          "Müller GmbH",
+                          "--city",
+                          "München",
+                          "--country",
+                          "DE",
+                          "--email",
+                          "einkauf@mueller.example",
+                          "--json",
+                          "--home",
+                          g_home,
+                          NULL};
     CHECK_EQ_INT(tu_run(&out, &err, argv), 0);
     doc = json_doc(out);
     CHECK(doc && cJSON_GetArraySize(doc) == 1); /* only the id */
@@ -302,11 +317,11 @@ static void test_offline_day(void) {
   /* the catalog, prices and this customer's balance, from head office */
   {
     char pp[4096], pr[4096], pb[4096], bal[256];
-    snprintf(bal, sizeof bal,
-             "customer_id,currency,open,overdue\n%s,EUR,2000.00,1234.50\n", g_cust);
+    snprintf(bal, sizeof bal, "customer_id,currency,open,overdue\n%s,EUR,2000.00,1234.50\n",
+             g_cust);
     CHECK(write_csv(g_home, "p.csv",
-                    "sku,name,unit,active\nWID-1,Widget,pcs,1\nGAD-2,Gadget Pro,pcs,1\n",
-                    pp, sizeof pp) == 0);
+                    "sku,name,unit,active\nWID-1,Widget,pcs,1\nGAD-2,Gadget Pro,pcs,1\n", pp,
+                    sizeof pp) == 0);
     CHECK(write_csv(g_home, "pr.csv", "sku,currency,price\nWID-1,EUR,12.50\nGAD-2,EUR,1000.00\n",
                     pr, sizeof pr) == 0);
     CHECK(write_csv(g_home, "b.csv", bal, pb, sizeof pb) == 0);
@@ -322,13 +337,12 @@ static void test_offline_day(void) {
   /* contact; meeting at an exhibition typed in local time */
   char contact[64], meeting[64], line1[64], line2[64];
   take_id(contact, sizeof contact,
-          OK_JSON("contact", "add", "--customer", g_cust, "--name", "Jörg Klein",
-                  "--role", "Einkauf", "--phone", "+49 89 123456", "--json"));
+          OK_JSON("contact", "add", "--customer", g_cust, "--name", "Jörg Klein", "--role",
+                  "Einkauf", "--phone", "+49 89 123456", "--json"));
   take_id(meeting, sizeof meeting,
-          OK_JSON("meeting", "add", "--customer", g_cust, "--at", "2026-03-10 14:30",
-                  "--kind", "exhibition", "--place", "Hannover Messe, Hall 4",
-                  "--notes", "wants a quote for 200 widgets", "--follow-up",
-                  "2026-03-17", "--json"));
+          OK_JSON("meeting", "add", "--customer", g_cust, "--at", "2026-03-10 14:30", "--kind",
+                  "exhibition", "--place", "Hannover Messe, Hall 4", "--notes",
+                  "wants a quote for 200 widgets", "--follow-up", "2026-03-17", "--json"));
   {
     int64_t ms = 0;
     char iso[32];
@@ -358,13 +372,12 @@ static void test_offline_day(void) {
   }
 
   /* order 1: two lines, submitted */
-  take_id(g_order1, sizeof g_order1,
-          OK_JSON("order", "new", "--customer", g_cust, "--json"));
+  take_id(g_order1, sizeof g_order1, OK_JSON("order", "new", "--customer", g_cust, "--json"));
   take_id(line1, sizeof line1,
           OK_JSON("order", "line", g_order1, "--sku", "WID-1", "--qty", "3", "--json"));
   take_id(line2, sizeof line2,
-          OK_JSON("order", "line", g_order1, "--sku", "GAD-2", "--qty", "2",
-                  "--discount", "10", "--json"));
+          OK_JSON("order", "line", g_order1, "--sku", "GAD-2", "--qty", "2", "--discount", "10",
+                  "--json"));
   CHECK_EQ_INT(RUN(&out, NULL, "order", "submit", g_order1), 0);
   CHECK_CONTAINS(out, "submitted");
   free(out);
@@ -419,9 +432,9 @@ static void test_offline_day(void) {
   cJSON_Delete(doc);
 
   /* edit; the customer page warns about the overdue balance */
-  CHECK_EQ_INT(RUN(NULL, NULL, "customer", "edit", g_cust, "--status", "key",
-                   "--phone", "+49 89 7654321"),
-               0);
+  CHECK_EQ_INT(
+      RUN(NULL, NULL, "customer", "edit", g_cust, "--status", "key", "--phone", "+49 89 7654321"),
+      0);
   doc = OK_JSON("customer", "show", g_cust, "--json");
   CHECK_STR(str_of(doc, "status"), "key");
   CHECK_STR(str_of(doc, "phone"), "+49 89 7654321");
@@ -430,9 +443,9 @@ static void test_offline_day(void) {
   CHECK_EQ_INT(count_of(doc, "meetings"), 1);
   CHECK_EQ_INT(count_of(doc, "orders"), 2);
   CHECK_EQ_INT(count_of(doc, "balances"), 1);
-  CHECK_EQ_INT(int_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "balances"), 0),
-                      "overdue"),
-               123450);
+  CHECK_EQ_INT(
+      int_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "balances"), 0), "overdue"),
+      123450);
   cJSON_Delete(doc);
   CHECK_EQ_INT(RUN(&out, NULL, "customer", "show", g_cust), 0);
   CHECK_CONTAINS(out, "OVERDUE: 1 234.50 EUR overdue of 2 000.00 EUR open");
@@ -468,9 +481,9 @@ static void test_offline_day(void) {
   CHECK_EQ_INT(count_of(doc, "contacts"), 1);
   CHECK_EQ_INT(count_of(doc, "meetings"), 1);
   CHECK_EQ_INT(count_of(doc, "orders"), 2);
-  CHECK_STR(str_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "customers"), 0),
-                   "name"),
-            "Müller GmbH");
+  CHECK_STR(
+      str_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "customers"), 0), "name"),
+      "Müller GmbH");
   {
     char *flat = cJSON_PrintUnformatted(doc);
     CHECK_CONTAINS(flat, line1);
@@ -530,10 +543,9 @@ static void test_bad_input(void) {
   REFUSED(0, "order", "show", UNKNOWN_ID, "--json");
   REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "next tuesday");
   REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "2026-13-45 25:99");
-  REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "2026-03-10 10:00",
-          "--follow-up", "someday");
-  REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "2026-03-10 10:00",
-          "--kind", "party");
+  REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "2026-03-10 10:00", "--follow-up",
+          "someday");
+  REFUSED(2, "meeting", "add", "--customer", g_cust, "--at", "2026-03-10 10:00", "--kind", "party");
   REFUSED(2, "meeting", "list", "--day", "tomorrow", "--json");
   REFUSED(2, "order", "line", g_order2, "--sku", "WID-1", "--qty", "-3");
   REFUSED(2, "order", "line", g_order2, "--sku", "WID-1", "--qty", "0");
@@ -623,7 +635,8 @@ static void test_corrupt_store(void) {
     for (size_t j = 0; j < 8 && cmds[i][j]; j++) args[j] = cmds[i][j];
     int rc = run_in(home, &out, &err, args);
     tu_checks += 3;
-    if (rc == 0 || rc < 0) tu_fail(__FILE__, __LINE__, "%s %s on a corrupt store: exit %d", cmds[i][0], cmds[i][1], rc);
+    if (rc == 0 || rc < 0)
+      tu_fail(__FILE__, __LINE__, "%s %s on a corrupt store: exit %d", cmds[i][0], cmds[i][1], rc);
     if (!out || *out) tu_fail(__FILE__, __LINE__, "%s: stdout: %s", cmds[i][0], out);
     if (!one_line(err)) tu_fail(__FILE__, __LINE__, "%s: stderr: %s", cmds[i][0], err);
     free(out);

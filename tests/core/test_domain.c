@@ -239,8 +239,7 @@ static void test_unknown_customer(void) {
   char id[FS_ID_SIZE], k[FS_ID_SIZE];
   add_customer(&e, "Acme", id);
   CHECK_OK(fs_insert(k, e.dev, "contacts", (fs_field[]){{"customer_id", id}, {"name", "Eve"}}, 2));
-  CHECK_ERR(fs_update(e.dev, "contacts", k, (fs_field[]){{"customer_id", ghost}}, 1),
-            FS_ENOTFOUND);
+  CHECK_ERR(fs_update(e.dev, "contacts", k, (fs_field[]){{"customer_id", ghost}}, 1), FS_ENOTFOUND);
   char m[FS_ID_SIZE];
   CHECK_OK(fs_insert(m, e.dev, "meetings",
                      (fs_field[]){{"customer_id", id}, {"at", "2026-01-05T08:00:00Z"}}, 2));

@@ -257,9 +257,13 @@ static void test_disjoint_columns_survive(void) {
     snprintf(amount, sizeof amount, "%d", 1000 * i);
     snprintf(qty, sizeof qty, "%d", i + 1);
     snprintf(note, sizeof note, "note %d", i);
-    fs_field f[] = {{"customer_id", "C00001"}, {"kind", "order"},
-                    {"created_at", "2026-01-05T08:00:00Z"}, {"amount", amount},
-                    {"currency", "EUR"}, {"note", note}, {"qty", qty}};
+    fs_field f[] = {{"customer_id", "C00001"},
+                    {"kind", "order"},
+                    {"created_at", "2026-01-05T08:00:00Z"},
+                    {"amount", amount},
+                    {"currency", "EUR"},
+                    {"note", note},
+                    {"qty", qty}};
     CHECK_OK(fs_insert(ids[i], a, "records", f, 7));
   }
   CHECK_OK(fs_tx_commit(a));
@@ -686,8 +690,8 @@ static void test_child_before_parent_reaches_other_devices(void) {
   fsi_merge_result_free(&res);
   dc = next;
   /* head office writes something every device gets, after the contact */
-  CHECK_OK(fs_insert(NULL, hq, "products", (fs_field[]){{"sku", "A-1"}, {"name", "Anvil"},
-                                                  {"active", "1"}}, 3));
+  CHECK_OK(fs_insert(NULL, hq, "products",
+                     (fs_field[]){{"sku", "A-1"}, {"name", "Anvil"}, {"active", "1"}}, 3));
   /* alice's second laptop pulls now, then again after the customer came */
   fs_store *d2 = open_device("alice", hq);
   fsi_merge_cursor pc = {0, -1, ""};
@@ -747,7 +751,6 @@ static void test_skew_bound(void) {
   fsi_change_batch_free(bc);
   fs_store_close(st);
 }
-
 
 /* Site ids are public: a device that puts head office's site on clocks it
  * made up (a price, a customer's manager, a whole product) is refused at
@@ -817,8 +820,8 @@ static void test_policy_hq_table(void) {
   CHECK_OK(fsi_merge_changes_since(d, &c0, &f, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
   const char *ppk = "01900000-0000-7000-8000-0000000000aa";
-  fsi_rowchange *r = hand_row(b, "products", ppk, 1, (T0 << HLC_LOGICAL_BITS) + 5,
-                             fs_store_site(d));
+  fsi_rowchange *r =
+      hand_row(b, "products", ppk, 1, (T0 << HLC_LOGICAL_BITS) + 5, fs_store_site(d));
   hand_text(b, r, "sku", "FREE-1");
   hand_text(b, r, "name", "Free lunch");
   fsi_merge_opts o = {fs_store_site(d), "alice"};
@@ -1058,8 +1061,8 @@ static void test_cursor_text(void) {
   char longpk[100] = "5.1.";
   memset(longpk + 4, 'a', 65);
   longpk[69] = '\0';
-  const char *bad[] = {"x", "12", "12.", "12.3", "a.1.x", "-1.0.", "5.-2.", "5.x.", "5.65.",
-                       "5.0.\xff\xfe", longpk};
+  const char *bad[] = {"x",     "12",   "12.",   "12.3",         "a.1.x", "-1.0.",
+                       "5.-2.", "5.x.", "5.65.", "5.0.\xff\xfe", longpk};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int rc = fsi_merge_cursor_parse(&back, bad[i]);
     if (rc != FS_EINVAL) tu_fail(__FILE__, __LINE__, "cursor \"%s\" accepted", bad[i]);

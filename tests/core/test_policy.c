@@ -130,7 +130,6 @@ static const char *text_of(fs_store *st, const char *table, const char *pk, cons
   return buf;
 }
 
-
 static int64_t count(fs_store *st, const char *sql) {
   sqlite3_stmt *s = NULL;
   int64_t n = -1;
@@ -143,7 +142,7 @@ static int64_t count(fs_store *st, const char *sql) {
 /* --- batches built by hand (a tampered device) --- */
 
 static fsi_rowchange *hand_customer(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc,
-                                   int64_t site, const char *name, const char *mgr) {
+                                    int64_t site, const char *name, const char *mgr) {
   fsi_rowchange *r = hand_row(b, "customers", pk, cl, hlc, site);
   hand_text(b, r, "name", name);
   hand_text(b, r, "status", "prospect");

@@ -344,8 +344,7 @@ static void test_statements(void) {
             FS_EEXIST);
   CHECK_CONTAINS(fs_errmsg(), "adding a row");
   int64_t v = 0;
-  CHECK_ERR(fsi_sql_i64(st, &v, "reading", "SELECT v FROM t WHERE k=?1", "t", "zz"),
-            FS_ENOTFOUND);
+  CHECK_ERR(fsi_sql_i64(st, &v, "reading", "SELECT v FROM t WHERE k=?1", "t", "zz"), FS_ENOTFOUND);
   sqlite3_stmt *q = fsi_sql_query(st, "SELECT k, v FROM t WHERE v >= ?1", "i", (int64_t)7);
   CHECK(q != NULL);
   int rows = 0, r;

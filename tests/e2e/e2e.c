@@ -37,8 +37,7 @@ static long long now_ms(void) {
 char *e2e_path(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
   char *p = malloc(n);
-  if (!p)
-    abort();
+  if (!p) abort();
   snprintf(p, n, "%s/%s", dir, name);
   return p;
 }
@@ -55,14 +54,12 @@ static void track(e2e_server *s) {
 
 static void untrack(e2e_server *s) {
   for (int i = 0; i < E2E_MAX_SERVERS; i++)
-    if (g_running[i] == s)
-      g_running[i] = NULL;
+    if (g_running[i] == s) g_running[i] = NULL;
 }
 
 void e2e_stop_all(void) {
   for (int i = 0; i < E2E_MAX_SERVERS; i++)
-    if (g_running[i])
-      e2e_server_stop(g_running[i]);
+    if (g_running[i]) e2e_server_stop(g_running[i]);
 }
 
 static void resolve(char *prog, size_t cap, const char *name) {
@@ -73,26 +70,20 @@ static void resolve(char *prog, size_t cap, const char *name) {
     snprintf(prog, cap, "%s", name);
 }
 
-pid_t e2e_spawn(const char *const argv[], const char *out_path,
-                const char *err_path) {
+pid_t e2e_spawn(const char *const argv[], const char *out_path, const char *err_path) {
   char prog[4096];
   resolve(prog, sizeof prog, argv[0]);
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid < 0)
-    return -1;
+  if (pid < 0) return -1;
   if (pid == 0) {
     /* Dies with the test program even if it is SIGKILLed by CTest. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-      _exit(126);
+    if (getppid() != parent) _exit(126);
     int in = open("/dev/null", O_RDONLY);
-    int out = open(out_path ? out_path : "/dev/null",
-                   O_WRONLY | O_CREAT | O_APPEND, 0600);
-    int err = open(err_path ? err_path : "/dev/null",
-                   O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (in < 0 || out < 0 || err < 0)
-      _exit(126);
+    int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
+    int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (in < 0 || out < 0 || err < 0) _exit(126);
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
@@ -108,10 +99,8 @@ int e2e_wait(pid_t pid, int timeout_ms) {
   long long until = now_ms() + timeout_ms;
   for (;;) {
     pid_t r = waitpid(pid, &st, WNOHANG);
-    if (r == pid)
-      break;
-    if (r < 0 && errno != EINTR)
-      return -1;
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return -1;
     if (now_ms() > until) {
       kill(pid, SIGKILL);
       while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
@@ -131,27 +120,23 @@ int e2e_fs(const char *home, char **out, char **err, const char *const *args) {
   argv[n++] = "fieldsync";
   argv[n++] = "--home";
   argv[n++] = home;
-  for (size_t i = 0; args[i] && n < 63; i++)
-    argv[n++] = args[i];
+  for (size_t i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
   argv[n] = NULL;
   return tu_run(out, err, argv);
 }
 
-int e2e_hq(const e2e_server *s, char **out, char **err,
-           const char *const *args) {
+int e2e_hq(const e2e_server *s, char **out, char **err, const char *const *args) {
   const char *argv[64];
   size_t n = 0;
   argv[n++] = "fieldsync-server";
   argv[n++] = "--home";
   argv[n++] = s->home;
-  for (size_t i = 0; args[i] && n < 63; i++)
-    argv[n++] = args[i];
+  for (size_t i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
   argv[n] = NULL;
   return tu_run(out, err, argv);
 }
 
-static void describe(char *buf, size_t cap, const char *prog,
-                     const char *const *args) {
+static void describe(char *buf, size_t cap, const char *prog, const char *const *args) {
   size_t n = (size_t)snprintf(buf, cap, "%s", prog);
   for (size_t i = 0; args[i] && n < cap - 1; i++)
     n += (size_t)snprintf(buf + n, cap - n, " %.40s", args[i]);
@@ -163,8 +148,7 @@ static char *ok_at(int line, int rc, char *out, char *err, const char *prog,
   if (rc != 0) {
     char what[512];
     describe(what, sizeof what, prog, args);
-    tu_fail(__FILE__, line, "[%s] exit %d, stderr: %s", what, rc,
-            err ? err : "(null)");
+    tu_fail(__FILE__, line, "[%s] exit %d, stderr: %s", what, rc, err ? err : "(null)");
     free(out);
     out = NULL;
   }
@@ -184,19 +168,16 @@ char *e2e_hq_ok(int line, const e2e_server *s, const char *const *args) {
   return ok_at(line, rc, out, err, "fieldsync-server", args);
 }
 
-static cJSON *parse_at(int line, char *out, const char *prog,
-                       const char *const *args) {
+static cJSON *parse_at(int line, char *out, const char *prog, const char *const *args) {
   cJSON *doc = NULL;
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   const char *end = NULL;
   doc = cJSON_ParseWithOpts(out, &end, 1);
   tu_checks++;
   if (!doc) {
     char what[512];
     describe(what, sizeof what, prog, args);
-    tu_fail(__FILE__, line, "[%s] stdout is not one JSON document: %.400s",
-            what, out);
+    tu_fail(__FILE__, line, "[%s] stdout is not one JSON document: %.400s", what, out);
   }
   free(out);
   return doc;
@@ -225,16 +206,14 @@ static const char prices_csv[] = "sku,currency,price\n"
 e2e_server *e2e_server_new(const char *dir, const char *name) {
   e2e_server *s = calloc(1, sizeof *s);
   char buf[512];
-  if (!s)
-    abort();
+  if (!s) abort();
   s->dir = strdup(dir);
   s->home = e2e_path(dir, name);
   snprintf(buf, sizeof buf, "%s.log", name);
   s->log = e2e_path(dir, buf);
   snprintf(buf, sizeof buf, "%s.port", name);
   s->port_file = e2e_path(dir, buf);
-  if (!s->dir)
-    abort();
+  if (!s->dir) abort();
   mkdir(s->home, 0700);
   cJSON *doc = HQ_JSON(s, "init", "--json");
   const char *cert = e2e_str(doc, "cert"), *pin = e2e_str(doc, "fingerprint");
@@ -267,14 +246,12 @@ static int start_once(e2e_server *s, int port) {
   char listen[64];
   snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
   unlink(s->port_file);
-  const char *argv[24] = {
-      "fieldsync-server", "--home",     s->home, "serve", "--listen", listen,
-      "--port-file",      s->port_file, NULL};
+  const char *argv[24] = {"fieldsync-server", "--home",     s->home, "serve", "--listen", listen,
+                          "--port-file",      s->port_file, NULL};
   for (size_t i = 0, n = 8; s->serve_args && s->serve_args[i] && n + 1 < 24; i++)
     argv[n++] = s->serve_args[i], argv[n] = NULL;
   s->pid = e2e_spawn(argv, NULL, s->log);
-  if (s->pid <= 0)
-    return -1;
+  if (s->pid <= 0) return -1;
   track(s);
   /* Bounded wait: 20 s covers a sanitizer build on a loaded machine. */
   long long until = now_ms() + 20000;
@@ -308,21 +285,18 @@ int e2e_server_start(e2e_server *s, int port) {
   }
   /* A fixed port that was just released may still be held for a moment. */
   for (int attempt = 0; attempt < (port ? 50 : 1) && rc != 0; attempt++) {
-    if (attempt)
-      e2e_msleep(100);
+    if (attempt) e2e_msleep(100);
     rc = start_once(s, port);
   }
   if (rc != 0) {
-    tu_fail(__FILE__, __LINE__, "server %s did not start on port %d", s->home,
-            port);
+    tu_fail(__FILE__, __LINE__, "server %s did not start on port %d", s->home, port);
     show_log(s);
   }
   return rc;
 }
 
 int e2e_server_stop(e2e_server *s) {
-  if (!s || s->pid <= 0)
-    return -1;
+  if (!s || s->pid <= 0) return -1;
   kill(s->pid, SIGTERM);
   int rc = e2e_wait(s->pid, 15000);
   s->pid = 0;
@@ -331,8 +305,7 @@ int e2e_server_stop(e2e_server *s) {
 }
 
 void e2e_server_kill9(e2e_server *s) {
-  if (!s || s->pid <= 0)
-    return;
+  if (!s || s->pid <= 0) return;
   kill(s->pid, SIGKILL);
   e2e_wait(s->pid, 15000);
   s->pid = 0;
@@ -340,8 +313,7 @@ void e2e_server_kill9(e2e_server *s) {
 }
 
 void e2e_server_free(e2e_server *s) {
-  if (!s)
-    return;
+  if (!s) return;
   e2e_server_stop(s);
   untrack(s);
   free(s->dir);
@@ -360,9 +332,8 @@ char *e2e_device_new(int line, e2e_server *s, const char *dir, const char *name,
   char *tok = e2e_hq_ok(line, s, ARGS("token", "create", "--manager", manager));
   if (tok) {
     tok[strcspn(tok, "\r\n")] = '\0';
-    free(e2e_fs_ok(
-        line, home,
-        ARGS("enroll", "--server", s->url, "--token", tok, "--ca", s->cert)));
+    free(
+        e2e_fs_ok(line, home, ARGS("enroll", "--server", s->url, "--token", tok, "--ca", s->cert)));
   }
   free(tok);
   return home;
@@ -372,8 +343,7 @@ void e2e_device_id(int line, const char *home, char out[64]) {
   cJSON *st = e2e_fs_json(line, home, ARGS("status", "--json"));
   const char *id = e2e_str(st, "device_id");
   tu_checks++;
-  if (!id || !*id)
-    tu_fail(__FILE__, line, "status --json of %s has no device_id", home);
+  if (!id || !*id) tu_fail(__FILE__, line, "status --json of %s has no device_id", home);
   snprintf(out, 64, "%s", id ? id : "");
   cJSON_Delete(st);
 }
@@ -382,19 +352,16 @@ cJSON *e2e_sync(int line, const char *home) {
   return e2e_fs_json(line, home, ARGS("sync", "--json"));
 }
 
-void e2e_add(int line, const char *home, char out[64],
-             const char *const *args) {
+void e2e_add(int line, const char *home, char out[64], const char *const *args) {
   const char *argv[40];
   size_t n = 0;
-  for (size_t i = 0; args[i] && n < 38; i++)
-    argv[n++] = args[i];
+  for (size_t i = 0; args[i] && n < 38; i++) argv[n++] = args[i];
   argv[n++] = "--json";
   argv[n] = NULL;
   cJSON *doc = e2e_fs_json(line, home, argv);
   const char *id = e2e_str(doc, "id");
   tu_checks++;
-  if (!id || strlen(id) != 36)
-    tu_fail(__FILE__, line, "no 36-char \"id\" in the output");
+  if (!id || strlen(id) != 36) tu_fail(__FILE__, line, "no 36-char \"id\" in the output");
   snprintf(out, 64, "%s", id ? id : "");
   cJSON_Delete(doc);
 }
@@ -404,25 +371,21 @@ char *e2e_export_dev(int line, const char *home) {
 }
 
 char *e2e_export_hq(int line, const e2e_server *s, const char *manager) {
-  if (manager)
-    return e2e_hq_ok(line, s, ARGS("export", "--json", "--manager", manager));
+  if (manager) return e2e_hq_ok(line, s, ARGS("export", "--json", "--manager", manager));
   return e2e_hq_ok(line, s, ARGS("export", "--json"));
 }
 
-void e2e_same_as_hq(int line, const char *home, const e2e_server *s,
-                    const char *manager) {
+void e2e_same_as_hq(int line, const char *home, const e2e_server *s, const char *manager) {
   char *dev = e2e_export_dev(line, home), *hq = e2e_export_hq(line, s, manager);
   tu_checks++;
   if (dev && hq && strcmp(dev, hq) != 0) {
     size_t i = 0;
-    while (dev[i] && dev[i] == hq[i])
-      i++;
+    while (dev[i] && dev[i] == hq[i]) i++;
     size_t from = i > 120 ? i - 120 : 0;
-    tu_fail(
-        __FILE__, line,
-        "export of %s differs from the server's export for %s at byte %zu:\n"
-        "  device: ...%.240s\n  server: ...%.240s",
-        home, manager ? manager : "(all)", i, dev + from, hq + from);
+    tu_fail(__FILE__, line,
+            "export of %s differs from the server's export for %s at byte %zu:\n"
+            "  device: ...%.240s\n  server: ...%.240s",
+            home, manager ? manager : "(all)", i, dev + from, hq + from);
   }
   free(dev);
   free(hq);
@@ -432,8 +395,7 @@ void e2e_same_as_hq(int line, const char *home, const e2e_server *s,
 
 int e2e_one_line(const char *err, const char *prefix) {
   size_t n = err ? strlen(err) : 0, pn = strlen(prefix);
-  if (n <= pn || strncmp(err, prefix, pn) != 0 || err[n - 1] != '\n')
-    return 0;
+  if (n <= pn || strncmp(err, prefix, pn) != 0 || err[n - 1] != '\n') return 0;
   return memchr(err, '\n', n - 1) == NULL;
 }
 
@@ -452,16 +414,13 @@ int e2e_count(const cJSON *o, const char *key) {
   return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
 }
 
-int e2e_rows_where(const cJSON *doc, const char *table, const char *col,
-                   const char *val) {
+int e2e_rows_where(const cJSON *doc, const char *table, const char *col, const char *val) {
   const cJSON *rows = cJSON_GetObjectItemCaseSensitive(doc, table), *r;
   int n = 0;
-  if (!cJSON_IsArray(rows))
-    return -1;
+  if (!cJSON_IsArray(rows)) return -1;
   cJSON_ArrayForEach(r, rows) {
     const char *v = e2e_str(r, col);
-    if (v && strcmp(v, val) == 0)
-      n++;
+    if (v && strcmp(v, val) == 0) n++;
   }
   return n;
 }
@@ -472,41 +431,34 @@ static int cmp_str(const void *a, const void *b) {
 
 int e2e_distinct_ids(const cJSON *doc, const char *table) {
   const cJSON *rows = cJSON_GetObjectItemCaseSensitive(doc, table), *r;
-  if (!cJSON_IsArray(rows))
-    return -1;
+  if (!cJSON_IsArray(rows)) return -1;
   int n = cJSON_GetArraySize(rows), k = 0, d = 0;
   const char **ids = calloc((size_t)n + 1, sizeof *ids);
-  if (!ids)
-    abort();
+  if (!ids) abort();
   cJSON_ArrayForEach(r, rows) {
     const char *id = e2e_str(r, "id");
-    if (id)
-      ids[k++] = id;
+    if (id) ids[k++] = id;
   }
   qsort(ids, (size_t)k, sizeof *ids, cmp_str);
   for (int i = 0; i < k; i++)
-    if (i == 0 || strcmp(ids[i], ids[i - 1]) != 0)
-      d++;
+    if (i == 0 || strcmp(ids[i], ids[i - 1]) != 0) d++;
   free(ids);
   return d;
 }
 
 /* ------------------------------------------------------------ bulk data */
 
-int e2e_bulk_meetings(const char *home, const char *customer, int n,
-                      const char *tag) {
+int e2e_bulk_meetings(const char *home, const char *customer, int n, const char *tag) {
   fs_device *dev = NULL;
   int rc = fs_device_open(&dev, home, NULL);
-  if (rc)
-    return rc;
+  if (rc) return rc;
   fs_store *st = fs_device_store(dev);
-  if ((rc = fs_tx_begin(st)))
-    goto done;
+  if ((rc = fs_tx_begin(st))) goto done;
   for (int i = 0; i < n && rc == FS_OK; i++) {
     char at[32], notes[96], id[FS_ID_SIZE];
     /* Spread over the days of March 2026, one minute apart. */
-    snprintf(at, sizeof at, "2026-03-%02dT%02d:%02d:00Z", 1 + (i / 1440) % 28,
-             (i / 60) % 24, i % 60);
+    snprintf(at, sizeof at, "2026-03-%02dT%02d:%02d:00Z", 1 + (i / 1440) % 28, (i / 60) % 24,
+             i % 60);
     snprintf(notes, sizeof notes, "%s meeting %d", tag, i);
     fs_field f[] = {{"customer_id", customer},
                     {"at", at},

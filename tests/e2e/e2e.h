@@ -26,15 +26,15 @@
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 typedef struct e2e_server {
-  char *dir;       /* the test's temp dir */
-  char *home;      /* DIR/NAME: the server home */
-  char *log;       /* DIR/NAME.log: the server's stderr, appended */
-  char *port_file; /* DIR/NAME.port */
-  char cert[4096]; /* the certificate `init --json` printed */
-  char pin[256];   /* its "fingerprint" (sha256//...) */
-  char url[64];    /* https://127.0.0.1:PORT once started */
-  int port;        /* 0 until started */
-  pid_t pid;       /* >0 while running */
+  char *dir;                     /* the test's temp dir */
+  char *home;                    /* DIR/NAME: the server home */
+  char *log;                     /* DIR/NAME.log: the server's stderr, appended */
+  char *port_file;               /* DIR/NAME.port */
+  char cert[4096];               /* the certificate `init --json` printed */
+  char pin[256];                 /* its "fingerprint" (sha256//...) */
+  char url[64];                  /* https://127.0.0.1:PORT once started */
+  int port;                      /* 0 until started */
+  pid_t pid;                     /* >0 while running */
   const char *const *serve_args; /* more `serve` options, NULL-terminated */
 } e2e_server;
 
@@ -59,8 +59,7 @@ void e2e_stop_all(void);
 /* `fieldsync --home HOME args...` / `fieldsync-server --home H args...`:
  * exit status, stdout and stderr (either may be NULL). */
 int e2e_fs(const char *home, char **out, char **err, const char *const *args);
-int e2e_hq(const e2e_server *s, char **out, char **err,
-           const char *const *args);
+int e2e_hq(const e2e_server *s, char **out, char **err, const char *const *args);
 
 /* The same that must exit 0 with one JSON document on stdout; the parsed
  * document, or NULL after a failed check naming `line`. */
@@ -94,8 +93,7 @@ char *e2e_export_dev(int line, const char *home);
 char *e2e_export_hq(int line, const e2e_server *s, const char *manager);
 /* The device's export equals the server's export for `manager` byte for
  * byte; a mismatch is a failed check showing the first difference. */
-void e2e_same_as_hq(int line, const char *home, const e2e_server *s,
-                    const char *manager);
+void e2e_same_as_hq(int line, const char *home, const e2e_server *s, const char *manager);
 #define SAME_AS_HQ(home, srv, mgr) e2e_same_as_hq(__LINE__, home, srv, mgr)
 
 /* Exactly one line on stderr starting with `prefix` ("fieldsync: "). */
@@ -106,16 +104,14 @@ const char *e2e_str(const cJSON *o, const char *key);
 long long e2e_int(const cJSON *o, const char *key);
 int e2e_count(const cJSON *o, const char *key);
 /* Rows of `table` in an export document whose `col` equals `val` (text). */
-int e2e_rows_where(const cJSON *export_doc, const char *table, const char *col,
-                   const char *val);
+int e2e_rows_where(const cJSON *export_doc, const char *table, const char *col, const char *val);
 /* Number of distinct "id"s in an export table (duplicates show as
  * count != distinct). */
 int e2e_distinct_ids(const cJSON *export_doc, const char *table);
 
 /* A background process: argv[0] resolved like tu_run, stdout/stderr to
  * files (either may be NULL = /dev/null).  Returns its pid or -1. */
-pid_t e2e_spawn(const char *const argv[], const char *out_path,
-                const char *err_path);
+pid_t e2e_spawn(const char *const argv[], const char *out_path, const char *err_path);
 /* Waits (bounded by timeout_ms, then SIGKILL) and returns the exit status,
  * or -1 when it died by a signal or had to be killed. */
 int e2e_wait(pid_t pid, int timeout_ms);
@@ -125,8 +121,7 @@ void e2e_msleep(int ms);
  * path on the device store (fs_device_open, one transaction, fs_insert):
  * thousands of rows in milliseconds, captured exactly like CLI writes.
  * `tag` goes into the notes.  Returns FS_OK or the library's error. */
-int e2e_bulk_meetings(const char *home, const char *customer, int n,
-                      const char *tag);
+int e2e_bulk_meetings(const char *home, const char *customer, int n, const char *tag);
 
 /* A path DIR/NAME, caller frees. */
 char *e2e_path(const char *dir, const char *name);

@@ -21,8 +21,7 @@ int64_t hostile_now_hlc(void) {
 }
 
 static int hostile_sign(void *user, const char *method, const char *path, const char *query,
-                        size_t body_len,
-                        char lines[HTTP_CLIENT_SIGN_LINES][HTTP_CLIENT_SIGN_LINE],
+                        size_t body_len, char lines[HTTP_CLIENT_SIGN_LINES][HTTP_CLIENT_SIGN_LINE],
                         size_t *nlines) {
   hostile *h = user;
   *nlines = 0;
@@ -36,8 +35,8 @@ static int hostile_sign(void *user, const char *method, const char *path, const 
   clock_gettime(CLOCK_REALTIME, &ts);
   int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + h->time_skew_ms;
   int rc = fsi_proto_sign_headers(lines, h->keys.sign_sk, h->device, method,
-                              h->sign_path_as_pull ? "/v1/pull" : path, query,
-                              (uint64_t)body_len, now);
+                                  h->sign_path_as_pull ? "/v1/pull" : path, query,
+                                  (uint64_t)body_len, now);
   if (rc) return rc;
   if (h->bad_sig) {
     char *sig = strchr(lines[2], ':') + 2;
@@ -55,15 +54,20 @@ static void hostile_chain(hostile *h, const char *home) {
   sqlite3_stmt *s = NULL;
   snprintf(path, sizeof path, "%s/store.db", home);
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-      sqlite3_prepare_v2(db, "SELECT key, value FROM fs_meta WHERE key IN ('push_seq',"
-                             " 'push_hash', 'hq_site')", -1, &s, NULL) == SQLITE_OK) {
+      sqlite3_prepare_v2(db,
+                         "SELECT key, value FROM fs_meta WHERE key IN ('push_seq',"
+                         " 'push_hash', 'hq_site')",
+                         -1, &s, NULL) == SQLITE_OK) {
     while (sqlite3_step(s) == SQLITE_ROW) {
       const char *k = (const char *)sqlite3_column_text(s, 0);
       const char *v = (const char *)sqlite3_column_text(s, 1);
       if (!v) continue;
-      if (!strcmp(k, "push_seq")) h->seq = strtoull(v, NULL, 10);
-      else if (!strcmp(k, "push_hash")) fsi_proto_unhex(h->prev, 32, v);
-      else if (!strcmp(k, "hq_site")) h->hq_site = strtoll(v, NULL, 10);
+      if (!strcmp(k, "push_seq"))
+        h->seq = strtoull(v, NULL, 10);
+      else if (!strcmp(k, "push_hash"))
+        fsi_proto_unhex(h->prev, 32, v);
+      else if (!strcmp(k, "hq_site"))
+        h->hq_site = strtoll(v, NULL, 10);
     }
   }
   sqlite3_finalize(s);
@@ -136,7 +140,7 @@ fsi_batch *hb_new(const char *table, const char *const *cols) {
 }
 
 fsi_rowchange *hb_row(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc, int64_t site,
-                     const char *const *vals) {
+                      const char *const *vals) {
   if (b->nrows == 64) return NULL;
   fsi_rowchange *r = &b->rows[b->nrows++];
   size_t n = b->tables[0].ncols;

@@ -27,19 +27,19 @@
 typedef struct hostile {
   fsi_http_client *c;
   int has_keys;
-  fsi_keys keys;         /* the device's identity (has_keys) */
-  fsi_pubkeys hq;        /* head office's keys */
+  fsi_keys keys;  /* the device's identity (has_keys) */
+  fsi_pubkeys hq; /* head office's keys */
   int64_t hq_site, site;
-  char device[64];      /* sent as X-Fieldsync-Device ("" = none) */
-  uint64_t seq;         /* last push sequence head office acknowledged */
+  char device[64]; /* sent as X-Fieldsync-Device ("" = none) */
+  uint64_t seq;    /* last push sequence head office acknowledged */
   uint8_t prev[32];
   /* tamper flags, read at every request */
-  int unsigned_req;     /* no time, nonce or signature headers */
-  int bad_sig;          /* flip one digit of the signature */
-  int64_t time_skew_ms; /* added to the signed time */
-  int sign_path_as_pull;/* sign "/v1/pull" whatever the path */
+  int unsigned_req;        /* no time, nonce or signature headers */
+  int bad_sig;             /* flip one digit of the signature */
+  int64_t time_skew_ms;    /* added to the signed time */
+  int sign_path_as_pull;   /* sign "/v1/pull" whatever the path */
   char last_lines[3][320]; /* the signed lines of the last request */
-  int replay_last;      /* send last_lines again instead of fresh ones */
+  int replay_last;         /* send last_lines again instead of fresh ones */
 } hostile;
 
 /* Opens a hostile device against server s: with home, that device's keys,
@@ -58,7 +58,7 @@ fsi_batch *hb_new(const char *table, const char *const *cols);
 /* Adds a live row: cl, row clock (hlc, site), values as text (see above),
  * exactly as many as the batch's columns. */
 fsi_rowchange *hb_row(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc, int64_t site,
-                     const char *const *vals);
+                      const char *const *vals);
 
 /* Seals b as the next envelope of h's chain and POSTs it to /v1/push; on
  * 200 the chain advances.  FS_OK when an HTTP answer came. */

@@ -56,8 +56,8 @@ static void test_report_csv(void) {
   for (size_t i = 0; i < NNAMES; i++) {
     char mid[64], ord[64], line[64];
     ADD(a, ids[i], "customer", "add", "--name", k_names[i].name);
-    ADD(a, mid, "meeting", "add", "--customer", ids[i], "--at", "2026-03-10 10:30",
-        "--kind", "visit");
+    ADD(a, mid, "meeting", "add", "--customer", ids[i], "--at", "2026-03-10 10:30", "--kind",
+        "visit");
     ADD(a, ord, "order", "new", "--customer", ids[i]);
     ADD(a, line, "order", "line", ord, "--sku", "CHAIR-01", "--qty", "2");
     FS_RUN(a, "order", "submit", ord);
@@ -65,8 +65,7 @@ static void test_report_csv(void) {
   SYNC(a);
 
   char *csv = e2e_hq_ok(__LINE__, s, ARGS("report", "meetings", "--by", "customer", "--csv"));
-  CHECK(csv && !strncmp(csv, "customer_id,customer_name,meetings,visits,calls,exhibitions\n",
-                        60));
+  CHECK(csv && !strncmp(csv, "customer_id,customer_name,meetings,visits,calls,exhibitions\n", 60));
   for (size_t i = 0; csv && i < NNAMES; i++) {
     char got[512], want[1200];
     snprintf(want, sizeof want, "%s,%s,1,1,0,0", ids[i], k_names[i].cell);
@@ -74,8 +73,8 @@ static void test_report_csv(void) {
     if (!line_of(csv, ids[i], got, sizeof got))
       tu_fail(__FILE__, __LINE__, "no row for %s in:\n%s", k_names[i].name, csv);
     else if (strcmp(got, want) != 0)
-      tu_fail(__FILE__, __LINE__, "meetings row of %s:\n got %s\nwant %s", k_names[i].name,
-              got, want);
+      tu_fail(__FILE__, __LINE__, "meetings row of %s:\n got %s\nwant %s", k_names[i].name, got,
+              want);
   }
   free(csv);
 
@@ -90,8 +89,7 @@ static void test_report_csv(void) {
     for (size_t i = 0; id && csv && i < NNAMES; i++) {
       if (strcmp(id, ids[i])) continue;
       char got[512], want[1200];
-      snprintf(want, sizeof want, "%s,%s,EUR,1,%lld", ids[i], k_names[i].cell,
-               e2e_int(r, "total"));
+      snprintf(want, sizeof want, "%s,%s,EUR,1,%lld", ids[i], k_names[i].cell, e2e_int(r, "total"));
       CHECK(e2e_int(r, "total") > 0);
       CHECK(line_of(csv, ids[i], got, sizeof got));
       CHECK_STR(got, want);

@@ -123,8 +123,8 @@ static void enrolled_at(int line, int rc, char *out, char *err, const char *tok)
 
 /* An enroll that must fail: non-zero exit, nothing on stdout, one line on
  * stderr containing `needle`, not the token; the device stays unenrolled. */
-static void refused_at(int line, const char *home, int rc, char *out, char *err,
-                       const char *needle, const char *tok) {
+static void refused_at(int line, const char *home, int rc, char *out, char *err, const char *needle,
+                       const char *tok) {
   tu_checks += 5;
   if (rc <= 0) tu_fail(__FILE__, line, "exit %d, expected a failure", rc);
   if (!out || *out) tu_fail(__FILE__, line, "printed on stdout: %s", out ? out : "(null)");
@@ -180,9 +180,9 @@ static void test_token_stdin(void) {
   char text[256];
   FS_RUN(c, "init", "--manager", "bo");
   snprintf(text, sizeof text, "%s\n", tok ? tok : "");
-  int rc = fs_with_stdin(c, text, &out, &err,
-                         ARGS("enroll", "--server", g_srv->url, "--token", "-", "--ca",
-                              g_srv->cert, "--json"));
+  int rc = fs_with_stdin(
+      c, text, &out, &err,
+      ARGS("enroll", "--server", g_srv->url, "--token", "-", "--ca", g_srv->cert, "--json"));
   cJSON *doc = rc == 0 ? cJSON_Parse(out) : NULL;
   CHECK(doc && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "enrolled")));
   cJSON_Delete(doc);
@@ -193,9 +193,9 @@ static void test_token_stdin(void) {
   tok = new_token("bo");
   snprintf(text, sizeof text, "%s", tok ? tok : ""); /* no newline at all */
   FS_RUN(d, "init", "--manager", "bo");
-  rc = fs_with_stdin(d, text, &out, &err,
-                     ARGS("enroll", "--server", g_srv->url, "--token-file", "-", "--ca",
-                          g_srv->cert));
+  rc = fs_with_stdin(
+      d, text, &out, &err,
+      ARGS("enroll", "--server", g_srv->url, "--token-file", "-", "--ca", g_srv->cert));
   enrolled_at(__LINE__, rc, out, err, tok ? tok : "fst-");
   SYNC(d);
 
@@ -203,9 +203,9 @@ static void test_token_stdin(void) {
   free(tok);
   tok = new_token("bo");
   FS_RUN(e, "init", "--manager", "bo");
-  rc = e2e_fs(e, &out, &err,
-              ARGS("enroll", "--server", g_srv->url, "--token", tok ? tok : "", "--ca",
-                   g_srv->cert));
+  rc = e2e_fs(
+      e, &out, &err,
+      ARGS("enroll", "--server", g_srv->url, "--token", tok ? tok : "", "--ca", g_srv->cert));
   enrolled_at(__LINE__, rc, out, err, tok ? tok : "fst-");
   SYNC(e);
   free(tok);
@@ -232,11 +232,9 @@ static void test_token_refused(void) {
   refused_at(__LINE__, h, rc, out, err, "empty.token is empty", t);
   rc = e2e_fs(h, &out, &err, ARGS("enroll", "--server", url, "--token-file", blank, "--ca", ca));
   refused_at(__LINE__, h, rc, out, err, "is empty", t);
-  rc = e2e_fs(h, &out, &err,
-              ARGS("enroll", "--server", url, "--token-file", missing, "--ca", ca));
+  rc = e2e_fs(h, &out, &err, ARGS("enroll", "--server", url, "--token-file", missing, "--ca", ca));
   refused_at(__LINE__, h, rc, out, err, "cannot read the token file", t);
-  rc = e2e_fs(h, &out, &err,
-              ARGS("enroll", "--server", url, "--token-file", g_dir, "--ca", ca));
+  rc = e2e_fs(h, &out, &err, ARGS("enroll", "--server", url, "--token-file", g_dir, "--ca", ca));
   refused_at(__LINE__, h, rc, out, err, "cannot read the token", t);
   rc = e2e_fs(h, &out, &err, ARGS("enroll", "--server", url, "--token-file", twice, "--ca", ca));
   refused_at(__LINE__, h, rc, out, err, "one line", t);
@@ -254,8 +252,7 @@ static void test_token_refused(void) {
   char text[256];
   snprintf(text, sizeof text, "%s\n", t);
   char *f = secret_file("cleo.token", text);
-  rc = e2e_fs(used_dev, &out, &err,
-              ARGS("enroll", "--server", url, "--token-file", f, "--ca", ca));
+  rc = e2e_fs(used_dev, &out, &err, ARGS("enroll", "--server", url, "--token-file", f, "--ca", ca));
   enrolled_at(__LINE__, rc, out, err, t);
   rc = e2e_fs(h, &out, &err, ARGS("enroll", "--server", url, "--token-file", f, "--ca", ca));
   refused_at(__LINE__, h, rc, out, err, NULL, t);

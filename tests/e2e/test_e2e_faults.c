@@ -39,12 +39,9 @@
  * each), so that a kill triggered by the first acknowledged batch lands
  * while the sync is still running. */
 #define BACKLOG (PROTO_BATCH_ROWS + PROTO_BATCH_ROWS / 5)
-_Static_assert(BACKLOG > PROTO_BATCH_ROWS,
-               "the backlog must span several envelopes");
+_Static_assert(BACKLOG > PROTO_BATCH_ROWS, "the backlog must span several envelopes");
 
-static cJSON *parse(const char *text) {
-  return text ? cJSON_Parse(text) : NULL;
-}
+static cJSON *parse(const char *text) { return text ? cJSON_Parse(text) : NULL; }
 
 static long long mono_ms(void) {
   struct timespec ts;
@@ -58,8 +55,7 @@ static int rows_once(int line, const char *export_text, const char *table) {
   cJSON *doc = parse(export_text);
   int n = e2e_count(doc, table), d = e2e_distinct_ids(doc, table);
   tu_checks++;
-  if (n != d)
-    tu_fail(__FILE__, line, "%s: %d rows but %d distinct ids", table, n, d);
+  if (n != d) tu_fail(__FILE__, line, "%s: %d rows but %d distinct ids", table, n, d);
   cJSON_Delete(doc);
   return n;
 }
@@ -81,14 +77,12 @@ static int sync_until_ok(int line, const char *home, int tries) {
       free(err);
       return i;
     }
-    fprintf(stderr, "  (sync attempt %d of %s: exit %d: %s)", i, home, rc,
-            err ? err : "");
+    fprintf(stderr, "  (sync attempt %d of %s: exit %d: %s)", i, home, rc, err ? err : "");
     free(err);
     e2e_msleep(50);
   }
   tu_checks++;
-  tu_fail(__FILE__, line, "sync of %s did not succeed in %d attempts", home,
-          tries);
+  tu_fail(__FILE__, line, "sync of %s did not succeed in %d attempts", home, tries);
   return -1;
 }
 
@@ -116,22 +110,18 @@ static int exited(pid_t pid) {
 static int log_count(const e2e_server *s, const char *needle) {
   char *log = tu_read_file(s->log, NULL);
   int n = 0;
-  for (const char *p = log; p && (p = strstr(p, needle)); p += strlen(needle))
-    n++;
+  for (const char *p = log; p && (p = strstr(p, needle)); p += strlen(needle)) n++;
   free(log);
   return n;
 }
 
 /* Waits (bounded) until the log holds more than `base` lines with `needle`
  * or `pid` exited; 1 when the line appeared while pid was still running. */
-static int wait_log(const e2e_server *s, const char *needle, int base,
-                    pid_t pid) {
+static int wait_log(const e2e_server *s, const char *needle, int base, pid_t pid) {
   long long until = mono_ms() + 60000;
   while (mono_ms() < until) {
-    if (log_count(s, needle) > base)
-      return !exited(pid);
-    if (exited(pid))
-      return 0;
+    if (log_count(s, needle) > base) return !exited(pid);
+    if (exited(pid)) return 0;
     e2e_msleep(1);
   }
   return 0;
@@ -143,16 +133,14 @@ static void test_server_restart(void) {
   char *dir = tu_tmpdir("e2e-restart");
   e2e_server *s = e2e_server_new(dir, "hq");
   char *a = NULL, *t = NULL;
-  if (!s || e2e_server_start(s, 0))
-    goto done;
+  if (!s || e2e_server_start(s, 0)) goto done;
   int port = s->port;
   a = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
   t = e2e_device_new(__LINE__, s, dir, "anna-tablet", "anna");
   SYNC(a);
   SYNC(t);
   char cust[64], id[64], ord[64];
-  ADD(a, cust, "customer", "add", "--name", "Nordwind Büro GmbH", "--city",
-      "Hamburg");
+  ADD(a, cust, "customer", "add", "--name", "Nordwind Büro GmbH", "--city", "Hamburg");
   ADD(a, id, "contact", "add", "--customer", cust, "--name", "Jana Peters");
   ADD(a, id, "meeting", "add", "--customer", cust, "--at", "2026-03-10 10:30");
   ADD(a, ord, "order", "new", "--customer", cust);
@@ -164,8 +152,7 @@ static void test_server_restart(void) {
 
   /* A clean stop exits 0; the same port again. */
   CHECK_EQ_INT(e2e_server_stop(s), 0);
-  if (e2e_server_start(s, port))
-    goto done;
+  if (e2e_server_start(s, port)) goto done;
   CHECK_EQ_INT(s->port, port);
   SYNC(t);
   SAME_AS_HQ(t, s, "anna");
@@ -181,19 +168,16 @@ static void test_server_restart(void) {
   CHECK_EQ_INT(pending_of(__LINE__, a), BACKLOG);
   pid_t bg = sync_in_background(dir, a);
   CHECK(bg > 0);
-  int mid =
-      wait_log(s, "POST /v1/push 200", log_count(s, "POST /v1/push 200"), bg);
+  int mid = wait_log(s, "POST /v1/push 200", log_count(s, "POST /v1/push 200"), bg);
   e2e_server_kill9(s);
   int bgrc = e2e_wait(bg, 60000);
   fprintf(stderr,
           "  server killed after the first acknowledged batch of %d rows: %s "
           "(exit %d)\n",
-          BACKLOG, mid ? "sync cut off" : "the sync had already finished",
-          bgrc);
+          BACKLOG, mid ? "sync cut off" : "the sync had already finished", bgrc);
   CHECK(mid);       /* the kill did land mid-sync */
   CHECK(bgrc != 0); /* and the device noticed */
-  if (e2e_server_start(s, port))
-    goto done;
+  if (e2e_server_start(s, port)) goto done;
   CHECK_OK(e2e_bulk_meetings(a, cust, BACKLOG / 4, "crash-2"));
   bg = sync_in_background(dir, a);
   CHECK(bg > 0);
@@ -203,8 +187,7 @@ static void test_server_restart(void) {
   bgrc = e2e_wait(bg, 60000);
   fprintf(stderr, "  server killed 100 ms into a sync: %s (exit %d)\n",
           done_before ? "the sync had already finished" : "sync cut off", bgrc);
-  if (e2e_server_start(s, port))
-    goto done;
+  if (e2e_server_start(s, port)) goto done;
   CHECK(sync_until_ok(__LINE__, a, 10) > 0);
 
   /* SIGTERM mid-sync: head office finishes the request in flight and exits
@@ -216,11 +199,9 @@ static void test_server_restart(void) {
   mid = !exited(bg);
   CHECK_EQ_INT(e2e_server_stop(s), 0);
   bgrc = e2e_wait(bg, 60000);
-  fprintf(stderr,
-          "  server stopped (SIGTERM) 80 ms into a sync: %s (exit %d)\n",
+  fprintf(stderr, "  server stopped (SIGTERM) 80 ms into a sync: %s (exit %d)\n",
           mid ? "sync was running" : "the sync had already finished", bgrc);
-  if (e2e_server_start(s, port))
-    goto done;
+  if (e2e_server_start(s, port)) goto done;
   CHECK(sync_until_ok(__LINE__, a, 10) > 0);
   CHECK_EQ_INT(pending_of(__LINE__, a), 0);
   SYNC(t);
@@ -228,13 +209,11 @@ static void test_server_restart(void) {
   SYNC(t);
 
   char *hq = e2e_export_hq(__LINE__, s, NULL);
-  CHECK_EQ_INT(rows_once(__LINE__, hq, "meetings"),
-               BACKLOG + BACKLOG / 4 + BACKLOG / 2 + 1);
+  CHECK_EQ_INT(rows_once(__LINE__, hq, "meetings"), BACKLOG + BACKLOG / 4 + BACKLOG / 2 + 1);
   CHECK_EQ_INT(rows_once(__LINE__, hq, "customers"), 1);
   CHECK_EQ_INT(rows_once(__LINE__, hq, "order_lines"), 1);
   char *ea = e2e_export_dev(__LINE__, a), *et = e2e_export_dev(__LINE__, t);
-  CHECK_EQ_INT(rows_once(__LINE__, et, "meetings"),
-               BACKLOG + BACKLOG / 4 + BACKLOG / 2 + 1);
+  CHECK_EQ_INT(rows_once(__LINE__, et, "meetings"), BACKLOG + BACKLOG / 4 + BACKLOG / 2 + 1);
   CHECK(ea && et && strcmp(ea, et) == 0);
   free(ea);
   free(et);
@@ -260,8 +239,7 @@ static void test_no_network(void) {
   char *dir = tu_tmpdir("e2e-offline");
   e2e_server *s = e2e_server_new(dir, "hq");
   char *a = NULL;
-  if (!s || e2e_server_start(s, 0))
-    goto done;
+  if (!s || e2e_server_start(s, 0)) goto done;
   int port = s->port;
   a = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
   char cust[64], id[64];
@@ -275,8 +253,8 @@ static void test_no_network(void) {
   CHECK_EQ_INT(before, 2);
   for (int json = 0; json < 2; json++) {
     char *out = NULL, *err = NULL;
-    int rc = json ? e2e_fs(a, &out, &err, ARGS("sync", "--json"))
-                  : e2e_fs(a, &out, &err, ARGS("sync"));
+    int rc =
+        json ? e2e_fs(a, &out, &err, ARGS("sync", "--json")) : e2e_fs(a, &out, &err, ARGS("sync"));
     CHECK(rc != 0 && rc != -1);
     CHECK(e2e_one_line(err, "fieldsync: "));
     CHECK_CONTAINS(err, "cannot reach the server");
@@ -286,8 +264,7 @@ static void test_no_network(void) {
   }
   CHECK_EQ_INT(pending_of(__LINE__, a), before);
 
-  if (e2e_server_start(s, port))
-    goto done;
+  if (e2e_server_start(s, port)) goto done;
   /* The human form, stdout not a terminal: a summary, no progress bar. */
   char *out = NULL, *err = NULL;
   CHECK_EQ_INT(e2e_fs(a, &out, &err, ARGS("sync")), 0);
@@ -321,14 +298,13 @@ done:
 /* Starts a sync of `home` in the background and kills it with SIGKILL:
  * after `delay_ms`, or (delay_ms < 0) as soon as the server logged one more
  * `needle` line.  Returns 1 when the kill interrupted a running sync. */
-static int kill_sync(const char *dir, const e2e_server *s, const char *home,
-                     int delay_ms, const char *needle) {
+static int kill_sync(const char *dir, const e2e_server *s, const char *home, int delay_ms,
+                     const char *needle) {
   int base = needle ? log_count(s, needle) : 0;
   pid_t bg = sync_in_background(dir, home);
   int cut;
   CHECK(bg > 0);
-  if (bg <= 0)
-    return 0;
+  if (bg <= 0) return 0;
   if (delay_ms >= 0) {
     e2e_msleep(delay_ms);
     cut = !exited(bg);
@@ -338,13 +314,11 @@ static int kill_sync(const char *dir, const e2e_server *s, const char *home,
   kill(bg, SIGKILL);
   int rc = e2e_wait(bg, 30000);
   if (delay_ms >= 0)
-    fprintf(stderr, "  sync of %s killed after %d ms: %s (exit %d)\n", home,
-            delay_ms, cut ? "cut off" : "it had already finished", rc);
+    fprintf(stderr, "  sync of %s killed after %d ms: %s (exit %d)\n", home, delay_ms,
+            cut ? "cut off" : "it had already finished", rc);
   else
-    fprintf(
-        stderr,
-        "  sync of %s killed after the server logged \"%s\": %s (exit %d)\n",
-        home, needle, cut ? "cut off" : "it had already finished", rc);
+    fprintf(stderr, "  sync of %s killed after the server logged \"%s\": %s (exit %d)\n", home,
+            needle, cut ? "cut off" : "it had already finished", rc);
   return cut;
 }
 
@@ -352,8 +326,7 @@ static void test_client_killed(void) {
   char *dir = tu_tmpdir("e2e-kill");
   e2e_server *s = e2e_server_new(dir, "hq");
   char *a = NULL, *t = NULL;
-  if (!s || e2e_server_start(s, 0))
-    goto done;
+  if (!s || e2e_server_start(s, 0)) goto done;
   a = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
   t = e2e_device_new(__LINE__, s, dir, "anna-tablet", "anna");
   char cust[64];
@@ -371,10 +344,8 @@ static void test_client_killed(void) {
     snprintf(tag, sizeof tag, "round %zu", k);
     CHECK_OK(e2e_bulk_meetings(a, cust, n, tag));
     written += n;
-    int cut = kill_sync(dir, s, a, delays[k],
-                        delays[k] < 0 ? "POST /v1/push 200" : NULL);
-    if (delays[k] < 0)
-      CHECK(cut);
+    int cut = kill_sync(dir, s, a, delays[k], delays[k] < 0 ? "POST /v1/push 200" : NULL);
+    if (delays[k] < 0) CHECK(cut);
     CHECK(sync_until_ok(__LINE__, a, 5) > 0);
     CHECK_EQ_INT(pending_of(__LINE__, a), 0);
     char *hq = e2e_export_hq(__LINE__, s, NULL);
@@ -405,11 +376,11 @@ done:
   free(dir);
 }
 
-#define TIMED_RUN(fn)                                                          \
-  do {                                                                         \
-    long long t0_ = mono_ms();                                                 \
-    TEST_RUN(fn);                                                              \
-    fprintf(stderr, "%s: %lld ms\n", #fn, mono_ms() - t0_);                    \
+#define TIMED_RUN(fn)                                                                              \
+  do {                                                                                             \
+    long long t0_ = mono_ms();                                                                     \
+    TEST_RUN(fn);                                                                                  \
+    fprintf(stderr, "%s: %lld ms\n", #fn, mono_ms() - t0_);                                        \
   } while (0)
 
 int main(void) {

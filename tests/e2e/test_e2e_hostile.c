@@ -64,13 +64,14 @@ static void refused(int line, hostile *h, const char *path, const void *body, si
             r.body ? (const char *)r.body : "");
   cJSON *o = cJSON_ParseWithLength((const char *)r.body, r.len);
   const char *err = e2e_str(o, "error");
-  if (!err) tu_fail(__FILE__, line, "%s: the answer is not a JSON error", path);
+  if (!err)
+    tu_fail(__FILE__, line, "%s: the answer is not a JSON error", path);
   else if (needle && !strstr(err, needle))
     tu_fail(__FILE__, line, "%s: error \"%s\" does not mention \"%s\"", path, err, needle);
   cJSON_Delete(o);
   fsi_http_response_clear(&r);
 }
-#define REFUSED(h, path, body, len, status, needle)                            \
+#define REFUSED(h, path, body, len, status, needle)                                                \
   refused(__LINE__, h, path, body, len, status, needle)
 
 /* 1 when the server log shows `needle` within ms milliseconds. */
@@ -253,8 +254,7 @@ static size_t sink(char *p, size_t size, size_t n, void *user) {
  * stalling; signed by `h` when sign is set.  Runs them for ms milliseconds,
  * records the server's peak RSS and counts the statuses. */
 static void flood(const e2e_server *s, hostile *h, int sign, int n, size_t declared, int ms,
-                  int max_open, long *peak_kb, int *n401, int *n503, int *n_open,
-                  int *n_other) {
+                  int max_open, long *peak_kb, int *n401, int *n503, int *n_open, int *n_other) {
   CURLM *m = curl_multi_init();
   CURL **e = calloc((size_t)n, sizeof *e);
   struct curl_slist **hd = calloc((size_t)n, sizeof *hd);
@@ -270,7 +270,7 @@ static void flood(const e2e_server *s, hostile *h, int sign, int n, size_t decla
     snprintf(line, sizeof line, "%s: %s", PROTO_DEVICE_HEADER, h->device);
     hd[i] = curl_slist_append(NULL, line);
     if (sign && fsi_proto_sign_headers(lines, h->keys.sign_sk, h->device, "POST", "/v1/push", "",
-                                   declared, fsi_util_now_ms()) == FS_OK)
+                                       declared, fsi_util_now_ms()) == FS_OK)
       for (int k = 0; k < PROTO_SIGNED_LINES; k++) hd[i] = curl_slist_append(hd[i], lines[k]);
     hd[i] = curl_slist_append(hd[i], "Expect:");
     curl_easy_setopt(e[i], CURLOPT_URL, url);
@@ -290,8 +290,8 @@ static void flood(const e2e_server *s, hostile *h, int sign, int n, size_t decla
   int running = 1;
   /* at least ms, and until every connection was answered or holds (the
    * handshakes of hundreds of connections take a while on two cores) */
-  while (running && (fsi_util_now_ms() < until ||
-                     (fsi_util_now_ms() < hard && running > max_open))) {
+  while (running &&
+         (fsi_util_now_ms() < until || (fsi_util_now_ms() < hard && running > max_open))) {
     curl_multi_perform(m, &running);
     curl_multi_poll(m, NULL, 0, 50, NULL);
     long kb = rss_kb(s->pid);
@@ -341,8 +341,8 @@ static void test_flood_memory(void) {
     /* unsigned, naming an enrolled device */
     flood(s, &h, 0, 512, (size_t)30 * 1024 * 1024, 1000, 0, &peak, &n401, &n503, &nopen, &nother);
     printf("hostile flood: 512 unsigned pushes declaring 30 MiB: server RSS %ld -> peak %ld "
-           "kB; %d answered 401, %d reset unread, %d still open\n", base, peak, n401,
-           512 - n401 - nopen - nother, nopen);
+           "kB; %d answered 401, %d reset unread, %d still open\n",
+           base, peak, n401, 512 - n401 - nopen - nother, nopen);
     CHECK(n401 > 0);
     CHECK_EQ_INT(nother, 0); /* nothing admitted */
     CHECK_EQ_INT(nopen, 0);  /* nothing held */
@@ -354,7 +354,8 @@ static void test_flood_memory(void) {
     long peak2 = 0;
     flood(s, &h, 1, 64, (size_t)30 * 1024 * 1024, 1000, 8, &peak2, &n401, &n503, &nopen, &nother);
     printf("hostile flood: 64 signed pushes declaring 30 MiB: server RSS peak %ld kB; "
-           "%d answered 503 (budget), %d held open\n", peak2, n503, nopen);
+           "%d answered 503 (budget), %d held open\n",
+           peak2, n503, nopen);
     CHECK_EQ_INT(nother, 0);
     CHECK(nopen <= 8); /* 8 x 30 MiB fit the 256 MiB budget */
     CHECK(n503 > 0);
@@ -422,7 +423,7 @@ static void test_slow_clients(void) {
   int held = 0;
   for (int i = 0; i < n; i++) held += !closed_by_server(fds[i]);
   printf("slow clients: %d of 500 idle connections held by the server\n", held);
-  CHECK(held >= 490); /* under the per-address limit: all of them */
+  CHECK(held >= 490);          /* under the per-address limit: all of them */
   LEGIT_SYNC(anna, s, "anna"); /* while they are held */
   /* 200 more from one address: the per-address limit (128) refuses the rest */
   int first = n;
@@ -433,8 +434,7 @@ static void test_slow_clients(void) {
   e2e_msleep(500);
   int refused_n = 0;
   for (int i = first; i < n; i++) refused_n += closed_by_server(fds[i]);
-  printf("slow clients: %d of 200 connections from one address refused (limit 128)\n",
-         refused_n);
+  printf("slow clients: %d of 200 connections from one address refused (limit 128)\n", refused_n);
   CHECK(refused_n >= 200 - 128);
   LEGIT_SYNC(anna, s, "anna");
   /* the deadline closes every idle connection */
@@ -521,12 +521,11 @@ static void test_tls_policy(void) {
                 "ECDHE-ECDSA-AES128-GCM-SHA256", neg, sizeof neg));
   CHECK(tls_try(s, CURL_SSLVERSION_TLSv1_2, CURL_SSLVERSION_MAX_TLSv1_2,
                 "ECDHE-ECDSA-CHACHA20-POLY1305", neg, sizeof neg));
-  CHECK(!tls_try(s, CURL_SSLVERSION_TLSv1_2, CURL_SSLVERSION_MAX_TLSv1_2,
-                 "ECDHE-ECDSA-AES128-SHA", neg, sizeof neg));
+  CHECK(!tls_try(s, CURL_SSLVERSION_TLSv1_2, CURL_SSLVERSION_MAX_TLSv1_2, "ECDHE-ECDSA-AES128-SHA",
+                 neg, sizeof neg));
   CHECK(!tls_try(s, CURL_SSLVERSION_TLSv1_2, CURL_SSLVERSION_MAX_TLSv1_2,
                  "ECDHE-ECDSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA256", neg, sizeof neg));
-  CHECK(!tls_try(s, CURL_SSLVERSION_TLSv1, CURL_SSLVERSION_MAX_TLSv1_1, NULL, neg,
-                 sizeof neg));
+  CHECK(!tls_try(s, CURL_SSLVERSION_TLSv1, CURL_SSLVERSION_MAX_TLSv1_1, NULL, neg, sizeof neg));
   STILL_UP(s);
   e2e_server_free(s);
 }
@@ -559,8 +558,10 @@ static void test_wrong_laptop_clock(void) {
     unsetenv("LD_PRELOAD");
     unsetenv("FAKETIME");
     unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
-    if (asan_saved) setenv("ASAN_OPTIONS", asan_saved, 1);
-    else unsetenv("ASAN_OPTIONS");
+    if (asan_saved)
+      setenv("ASAN_OPTIONS", asan_saved, 1);
+    else
+      unsetenv("ASAN_OPTIONS");
     free(asan_saved);
     CHECK(st != NULL);
     cJSON_Delete(st);
@@ -575,14 +576,14 @@ static void test_wrong_laptop_clock(void) {
 
 /* ------------------------------------------------ crafted batches (4-9) */
 
-static const char *const CUST_COLS[] = {"name", "vat", "segment", "address", "city", "country",
-                                        "phone", "email", "status", "manager", "created_at",
-                                        NULL};
+static const char *const CUST_COLS[] = {"name",   "vat",     "segment",    "address",
+                                        "city",   "country", "phone",      "email",
+                                        "status", "manager", "created_at", NULL};
 
 /* A whole customers row: name, country, status, manager (the rest NULL). */
-static fsi_rowchange *cust_row(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc,
-                              int64_t site, const char *name, const char *country,
-                              const char *status, const char *manager) {
+static fsi_rowchange *cust_row(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc, int64_t site,
+                               const char *name, const char *country, const char *status,
+                               const char *manager) {
   const char *v[] = {name, "~", "~", "~", "~", country, "~", "~", status, manager, "~"};
   return hb_row(b, pk, cl, hlc, site, v);
 }
@@ -607,8 +608,7 @@ static cJSON *push_expect(int line, hostile *h, fsi_batch *b, int refused, const
     tu_fail(__FILE__, line, "push: %d refused, expected %d", cJSON_GetArraySize(arr), refused);
   const char *why = e2e_str(cJSON_GetArrayItem(arr, 0), "reason");
   if (reason && (!why || !strstr(why, reason)))
-    tu_fail(__FILE__, line, "push: refusal \"%s\" does not mention \"%s\"", why ? why : "",
-            reason);
+    tu_fail(__FILE__, line, "push: refusal \"%s\" does not mention \"%s\"", why ? why : "", reason);
   return ack;
 }
 #define PUSH_EXPECT(h, b, n, reason) cJSON_Delete(push_expect(__LINE__, h, b, n, reason))
@@ -663,7 +663,7 @@ static void test_tombstone_takeover(void) {
   CHECK(!hq_has(s, "Spion"));
   SYNC(anna);
   char *ex = e2e_export_dev(__LINE__, anna);
-  CHECK(ex && !strstr(ex, c));         /* neither the customer nor its tombstone id */
+  CHECK(ex && !strstr(ex, c)); /* neither the customer nor its tombstone id */
   CHECK(ex && !strstr(ex, "Vertraulich"));
   free(ex);
   SAME_AS_HQ(anna, s, "anna");
@@ -820,8 +820,8 @@ static void test_domain_at_hq(void) {
     PUSH_EXPECT(&c.h, b, 1, "too long");
     fsi_change_batch_free(b);
     free(longname);
-    const char *oc[] = {"customer_id", "status", "currency", "discount_bp", "created_at",
-                        "submitted_at", "manager", NULL};
+    const char *oc[] = {"customer_id", "status",       "currency", "discount_bp",
+                        "created_at",  "submitted_at", "manager",  NULL};
     b = hb_new("orders", oc);
     const char *ov[] = {c.own, "draft", "EUR", "#-50000", "~", "~", "anna"};
     hb_row(b, pk[3], 1, now + 4, c.h.site, ov);
@@ -830,8 +830,8 @@ static void test_domain_at_hq(void) {
     PUSH_EXPECT(&c.h, b, 2, NULL);
     fsi_change_batch_free(b);
     /* an order line at a price the list never had */
-    const char *lc[] = {"order_id", "customer_id", "sku", "qty", "unit_price", "currency",
-                        "discount_bp", NULL};
+    const char *lc[] = {"order_id",   "customer_id", "sku",         "qty",
+                        "unit_price", "currency",    "discount_bp", NULL};
     b = hb_new("order_lines", lc);
     char line[FS_ID_SIZE];
     fs_uuid7(line);
@@ -855,10 +855,9 @@ static void test_clock_bounds(void) {
     fsi_batch *b = hb_new("customers", CUST_COLS);
     char big[FS_ID_SIZE];
     fs_uuid7(big);
-    cust_row(b, big, INT64_MAX, hostile_now_hlc(), c.h.site, "Ewig GmbH", "DE", "active",
+    cust_row(b, big, INT64_MAX, hostile_now_hlc(), c.h.site, "Ewig GmbH", "DE", "active", "anna");
+    cust_row(b, c.own, INT64_MAX - 2, hostile_now_hlc(), c.h.site, "Eigene GmbH", "DE", "active",
              "anna");
-    cust_row(b, c.own, INT64_MAX - 2, hostile_now_hlc(), c.h.site, "Eigene GmbH", "DE",
-             "active", "anna");
     PUSH_EXPECT(&c.h, b, 2, NULL);
     fsi_change_batch_free(b);
     /* her own customer keeps its causal length: her device still syncs */
@@ -877,8 +876,7 @@ static void test_site_authorship(void) {
     fsi_batch *b = hb_new("customers", CUST_COLS);
     char forged[FS_ID_SIZE];
     fs_uuid7(forged);
-    cust_row(b, forged, 1, hostile_now_hlc(), bsite, "Fremde Feder GmbH", "DE", "active",
-             "anna");
+    cust_row(b, forged, 1, hostile_now_hlc(), bsite, "Fremde Feder GmbH", "DE", "active", "anna");
     PUSH_EXPECT(&c.h, b, 1, "does not hold");
     fsi_change_batch_free(b);
   }

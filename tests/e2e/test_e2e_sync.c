@@ -44,29 +44,21 @@ static void check_catalog(int line, const char *home) {
     cJSON_ArrayForEach(pr, cJSON_GetObjectItemCaseSensitive(it, "prices")) {
       const char *cur = e2e_str(pr, "currency");
       long long v = e2e_int(pr, "price");
-      if (!sku || !cur)
-        continue;
-      if (!strcmp(sku, "CHAIR-01") && !strcmp(cur, "EUR") && v == 28900)
-        chair_eur = 1;
-      if (!strcmp(sku, "CHAIR-01") && !strcmp(cur, "SEK") && v == 329000)
-        chair_sek = 1;
-      if (!strcmp(sku, "DESK-02") && !strcmp(cur, "EUR") && v == 64950)
-        desk = 1;
-      if (!strcmp(sku, "LAMP-03") && !strcmp(cur, "EUR") && v == 3990)
-        lamp = 1;
+      if (!sku || !cur) continue;
+      if (!strcmp(sku, "CHAIR-01") && !strcmp(cur, "EUR") && v == 28900) chair_eur = 1;
+      if (!strcmp(sku, "CHAIR-01") && !strcmp(cur, "SEK") && v == 329000) chair_sek = 1;
+      if (!strcmp(sku, "DESK-02") && !strcmp(cur, "EUR") && v == 64950) desk = 1;
+      if (!strcmp(sku, "LAMP-03") && !strcmp(cur, "EUR") && v == 3990) lamp = 1;
     }
   }
   tu_checks++;
   if (!(cJSON_IsArray(p) && n == 3 && chair_eur && chair_sek && desk && lamp))
-    tu_fail(__FILE__, line,
-            "catalog on %s: %d products, chair EUR %d SEK %d, desk %d, lamp %d",
+    tu_fail(__FILE__, line, "catalog on %s: %d products, chair EUR %d SEK %d, desk %d, lamp %d",
             home, n, chair_eur, chair_sek, desk, lamp);
   cJSON_Delete(p);
 }
 
-static cJSON *parse(const char *text) {
-  return text ? cJSON_Parse(text) : NULL;
-}
+static cJSON *parse(const char *text) { return text ? cJSON_Parse(text) : NULL; }
 
 /* No row of any customer-bound table of `export_text` belongs to a customer
  * of `other` (by manager column on customers, by id list elsewhere). */
@@ -74,8 +66,7 @@ static void check_no_foreign(int line, const char *home, const char *mine,
                              const char *const *foreign_ids) {
   char *txt = e2e_export_dev(line, home);
   cJSON *doc = parse(txt);
-  static const char *const tables[] = {"contacts", "meetings", "orders",
-                                       "order_lines", NULL};
+  static const char *const tables[] = {"contacts", "meetings", "orders", "order_lines", NULL};
   const cJSON *c;
   tu_checks++;
   if (!doc) {
@@ -86,19 +77,18 @@ static void check_no_foreign(int line, const char *home, const char *mine,
     const char *m = e2e_str(c, "manager");
     tu_checks++;
     if (!m || strcmp(m, mine) != 0)
-      tu_fail(__FILE__, line, "%s holds customer %s of manager %s", home,
-              e2e_str(c, "id"), m ? m : "(null)");
+      tu_fail(__FILE__, line, "%s holds customer %s of manager %s", home, e2e_str(c, "id"),
+              m ? m : "(null)");
   }
   for (size_t i = 0; foreign_ids[i]; i++) {
     tu_checks++;
     if (e2e_rows_where(doc, "customers", "id", foreign_ids[i]) != 0)
-      tu_fail(__FILE__, line, "%s holds foreign customer %s", home,
-              foreign_ids[i]);
+      tu_fail(__FILE__, line, "%s holds foreign customer %s", home, foreign_ids[i]);
     for (size_t t = 0; tables[t]; t++) {
       tu_checks++;
       if (e2e_rows_where(doc, tables[t], "customer_id", foreign_ids[i]) != 0)
-        tu_fail(__FILE__, line, "%s holds %s of foreign customer %s", home,
-                tables[t], foreign_ids[i]);
+        tu_fail(__FILE__, line, "%s holds %s of foreign customer %s", home, tables[t],
+                foreign_ids[i]);
     }
   }
 done:
@@ -107,17 +97,13 @@ done:
 }
 
 /* An order with the given lines, submitted; its id into out. */
-static void submitted_order(int line, const char *home, const char *cust,
-                            char out[64], const char *sku1, const char *qty1,
-                            const char *sku2, const char *qty2) {
+static void submitted_order(int line, const char *home, const char *cust, char out[64],
+                            const char *sku1, const char *qty1, const char *sku2,
+                            const char *qty2) {
   char lid[64];
-  e2e_add(line, home, out,
-          ARGS("order", "new", "--customer", cust, "--currency", "EUR"));
-  e2e_add(line, home, lid,
-          ARGS("order", "line", out, "--sku", sku1, "--qty", qty1));
-  if (sku2)
-    e2e_add(line, home, lid,
-            ARGS("order", "line", out, "--sku", sku2, "--qty", qty2));
+  e2e_add(line, home, out, ARGS("order", "new", "--customer", cust, "--currency", "EUR"));
+  e2e_add(line, home, lid, ARGS("order", "line", out, "--sku", sku1, "--qty", qty1));
+  if (sku2) e2e_add(line, home, lid, ARGS("order", "line", out, "--sku", sku2, "--qty", qty2));
   free(e2e_fs_ok(line, home, ARGS("order", "submit", out)));
 }
 
@@ -126,8 +112,7 @@ static void submitted_order(int line, const char *home, const char *cust,
 static void test_three_devices_converge(void) {
   char *dir = tu_tmpdir("e2e-converge");
   e2e_server *s = e2e_server_new(dir, "hq");
-  if (!s || e2e_server_start(s, 0))
-    goto done;
+  if (!s || e2e_server_start(s, 0)) goto done;
   char *a1 = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
   char *a2 = e2e_device_new(__LINE__, s, dir, "anna-tablet", "anna");
   char *b = e2e_device_new(__LINE__, s, dir, "ben-laptop", "ben");
@@ -139,53 +124,46 @@ static void test_three_devices_converge(void) {
   check_catalog(__LINE__, b);
 
   /* Round 1, offline at the exhibition. */
-  char nord[64], hanse[64], balt[64], fjord[64], id[64], o1[64], o2[64], o3[64],
-      o4[64];
-  ADD(a1, nord, "customer", "add", "--name", "Nordwind Büro GmbH", "--city",
-      "Hamburg", "--country", "DE", "--phone", "+49 40 1234");
-  ADD(a1, id, "contact", "add", "--customer", nord, "--name", "Jana Peters",
-      "--role", "Purchasing");
-  ADD(a1, id, "meeting", "add", "--customer", nord, "--at", "2026-03-10 10:30",
-      "--kind", "exhibition", "--place", "Orgatec Cologne, hall 8", "--notes",
-      "wants 40 chairs");
+  char nord[64], hanse[64], balt[64], fjord[64], id[64], o1[64], o2[64], o3[64], o4[64];
+  ADD(a1, nord, "customer", "add", "--name", "Nordwind Büro GmbH", "--city", "Hamburg", "--country",
+      "DE", "--phone", "+49 40 1234");
+  ADD(a1, id, "contact", "add", "--customer", nord, "--name", "Jana Peters", "--role",
+      "Purchasing");
+  ADD(a1, id, "meeting", "add", "--customer", nord, "--at", "2026-03-10 10:30", "--kind",
+      "exhibition", "--place", "Orgatec Cologne, hall 8", "--notes", "wants 40 chairs");
   submitted_order(__LINE__, a1, nord, o1, "CHAIR-01", "40", "LAMP-03", "40");
-  ADD(a2, hanse, "customer", "add", "--name", "Hanse Möbel KG", "--city",
-      "Bremen", "--country", "DE");
-  ADD(a2, id, "meeting", "add", "--customer", hanse, "--at", "2026-03-10 12:00",
-      "--kind", "visit");
+  ADD(a2, hanse, "customer", "add", "--name", "Hanse Möbel KG", "--city", "Bremen", "--country",
+      "DE");
+  ADD(a2, id, "meeting", "add", "--customer", hanse, "--at", "2026-03-10 12:00", "--kind", "visit");
   ADD(a2, o2, "order", "new", "--customer", hanse);
-  ADD(a2, id, "order", "line", o2, "--sku", "DESK-02", "--qty", "3",
-      "--discount", "10");
-  ADD(b, balt, "customer", "add", "--name", "Baltic Foods AB", "--city",
-      "Malmö", "--country", "SE");
+  ADD(a2, id, "order", "line", o2, "--sku", "DESK-02", "--qty", "3", "--discount", "10");
+  ADD(b, balt, "customer", "add", "--name", "Baltic Foods AB", "--city", "Malmö", "--country",
+      "SE");
   ADD(b, id, "contact", "add", "--customer", balt, "--name", "Lars Berg");
-  ADD(b, id, "meeting", "add", "--customer", balt, "--at", "2026-03-10 14:00",
-      "--kind", "exhibition", "--place", "Orgatec Cologne, hall 2");
+  ADD(b, id, "meeting", "add", "--customer", balt, "--at", "2026-03-10 14:00", "--kind",
+      "exhibition", "--place", "Orgatec Cologne, hall 2");
   submitted_order(__LINE__, b, balt, o3, "DESK-02", "6", NULL, NULL);
   SYNC(a1);
   SYNC(a2);
   SYNC(b);
 
   /* Round 2: the tablet already has Nordwind; ben's order order C, A, B. */
-  ADD(a2, id, "contact", "add", "--customer", nord, "--name", "Olaf Krüger",
-      "--role", "CEO");
-  free(e2e_fs_ok(__LINE__, a1,
-                 ARGS("customer", "edit", nord, "--status", "key")));
-  ADD(b, id, "meeting", "add", "--customer", balt, "--at", "2026-03-11 09:00",
-      "--kind", "call", "--notes", "follow-up on desks");
+  ADD(a2, id, "contact", "add", "--customer", nord, "--name", "Olaf Krüger", "--role", "CEO");
+  free(e2e_fs_ok(__LINE__, a1, ARGS("customer", "edit", nord, "--status", "key")));
+  ADD(b, id, "meeting", "add", "--customer", balt, "--at", "2026-03-11 09:00", "--kind", "call",
+      "--notes", "follow-up on desks");
   free(e2e_fs_ok(__LINE__, a2, ARGS("order", "submit", o2)));
   SYNC(b);
   SYNC(a1);
   SYNC(a2);
 
   /* Round 3: the laptop now has the tablet's customer. */
-  ADD(a1, id, "meeting", "add", "--customer", hanse, "--at", "2026-03-12 15:30",
-      "--kind", "visit", "--follow-up", "2026-04-01");
+  ADD(a1, id, "meeting", "add", "--customer", hanse, "--at", "2026-03-12 15:30", "--kind", "visit",
+      "--follow-up", "2026-04-01");
   submitted_order(__LINE__, a1, hanse, o4, "LAMP-03", "12", NULL, NULL);
-  ADD(b, fjord, "customer", "add", "--name", "Fjord Kontor AS", "--city",
-      "Bergen", "--country", "NO");
-  ADD(a2, id, "meeting", "add", "--customer", nord, "--at", "2026-03-13 08:00",
-      "--kind", "call");
+  ADD(b, fjord, "customer", "add", "--name", "Fjord Kontor AS", "--city", "Bergen", "--country",
+      "NO");
+  ADD(a2, id, "meeting", "add", "--customer", nord, "--at", "2026-03-13 08:00", "--kind", "call");
   SYNC(a2);
   SYNC(b);
   SYNC(a1);
@@ -253,15 +231,13 @@ done:
 /* ------------------------------------------------------------ 2 */
 
 /* Conflict entries of a conflicts --json document for (row, column). */
-static int conflicts_for(const cJSON *arr, const char *row, const char *col,
-                         const cJSON **first) {
+static int conflicts_for(const cJSON *arr, const char *row, const char *col, const cJSON **first) {
   const cJSON *c;
   int n = 0;
   cJSON_ArrayForEach(c, arr) {
     const char *r = e2e_str(c, "row"), *k = e2e_str(c, "column");
     if (r && k && !strcmp(r, row) && !strcmp(k, col)) {
-      if (!n && first)
-        *first = c;
+      if (!n && first) *first = c;
       n++;
     }
   }
@@ -278,13 +254,12 @@ static long long sync_conflicts(int line, const char *home) {
 static void test_conflicts(void) {
   char *dir = tu_tmpdir("e2e-conflict");
   e2e_server *s = e2e_server_new(dir, "hq");
-  if (!s || e2e_server_start(s, 0))
-    goto done;
+  if (!s || e2e_server_start(s, 0)) goto done;
   char *a1 = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
   char *a2 = e2e_device_new(__LINE__, s, dir, "anna-tablet", "anna");
   char cust[64];
-  ADD(a1, cust, "customer", "add", "--name", "Nordwind Büro GmbH", "--phone",
-      "+49 40 1234", "--city", "Hamburg", "--email", "info@nordwind.example");
+  ADD(a1, cust, "customer", "add", "--name", "Nordwind Büro GmbH", "--phone", "+49 40 1234",
+      "--city", "Hamburg", "--email", "info@nordwind.example");
   long long c1 = 0, c2 = 0; /* conflicts reported by sync --json, per device */
   c1 += sync_conflicts(__LINE__, a1);
   c2 += sync_conflicts(__LINE__, a2);
@@ -292,11 +267,9 @@ static void test_conflicts(void) {
   /* phone: laptop first, tablet later (the tablet's edit wins); the laptop
    * syncs first, so head office detects the clash when the tablet pushes and
    * the laptop's value is the one overwritten when it pulls. */
-  free(e2e_fs_ok(__LINE__, a1,
-                 ARGS("customer", "edit", cust, "--phone", "+49 40 5550")));
+  free(e2e_fs_ok(__LINE__, a1, ARGS("customer", "edit", cust, "--phone", "+49 40 5550")));
   e2e_msleep(30);
-  free(e2e_fs_ok(__LINE__, a2,
-                 ARGS("customer", "edit", cust, "--phone", "+49 40 7770")));
+  free(e2e_fs_ok(__LINE__, a2, ARGS("customer", "edit", cust, "--phone", "+49 40 7770")));
   c1 += sync_conflicts(__LINE__, a1);
   c2 += sync_conflicts(__LINE__, a2);
   c1 += sync_conflicts(__LINE__, a1);
@@ -312,8 +285,7 @@ static void test_conflicts(void) {
   CHECK_STR(e2e_str(e, "loser"), "+49 40 5550");
   cJSON_Delete(sc);
 
-  cJSON *k1 = FS_JSON(a1, "conflicts", "--json"),
-        *k2 = FS_JSON(a2, "conflicts", "--json");
+  cJSON *k1 = FS_JSON(a1, "conflicts", "--json"), *k2 = FS_JSON(a2, "conflicts", "--json");
   e = NULL;
   /* The laptop received the winning side over its own value. */
   CHECK_EQ_INT(conflicts_for(k1, cust, "phone", &e), 1);
@@ -334,13 +306,9 @@ static void test_conflicts(void) {
 
   /* email: the other way round — the later edit (laptop) reaches head
    * office first, the tablet's older value arrives second and loses. */
-  free(e2e_fs_ok(
-      __LINE__, a2,
-      ARGS("customer", "edit", cust, "--email", "old@nordwind.example")));
+  free(e2e_fs_ok(__LINE__, a2, ARGS("customer", "edit", cust, "--email", "old@nordwind.example")));
   e2e_msleep(30);
-  free(e2e_fs_ok(
-      __LINE__, a1,
-      ARGS("customer", "edit", cust, "--email", "new@nordwind.example")));
+  free(e2e_fs_ok(__LINE__, a1, ARGS("customer", "edit", cust, "--email", "new@nordwind.example")));
   c1 += sync_conflicts(__LINE__, a1);
   c2 += sync_conflicts(__LINE__, a2);
   c1 += sync_conflicts(__LINE__, a1);
@@ -364,11 +332,9 @@ static void test_conflicts(void) {
   cJSON_Delete(v2);
 
   /* Disjoint edits of the same customer: both survive, no conflict. */
-  free(e2e_fs_ok(__LINE__, a1,
-                 ARGS("customer", "edit", cust, "--phone", "+49 40 9999")));
+  free(e2e_fs_ok(__LINE__, a1, ARGS("customer", "edit", cust, "--phone", "+49 40 9999")));
   e2e_msleep(5);
-  free(e2e_fs_ok(__LINE__, a2,
-                 ARGS("customer", "edit", cust, "--city", "Lübeck")));
+  free(e2e_fs_ok(__LINE__, a2, ARGS("customer", "edit", cust, "--city", "Lübeck")));
   long long d = 0;
   d += sync_conflicts(__LINE__, a1);
   d += sync_conflicts(__LINE__, a2);
@@ -393,9 +359,7 @@ static void test_conflicts(void) {
   k2 = FS_JSON(a2, "conflicts", "--json");
   CHECK_EQ_INT(c1, cJSON_GetArraySize(k1));
   CHECK_EQ_INT(c2, cJSON_GetArraySize(k2));
-  CHECK_EQ_INT(conflicts_for(k1, cust, "city", NULL) +
-                   conflicts_for(k2, cust, "city", NULL),
-               0);
+  CHECK_EQ_INT(conflicts_for(k1, cust, "city", NULL) + conflicts_for(k2, cust, "city", NULL), 0);
   cJSON_Delete(k1);
   cJSON_Delete(k2);
   SAME_AS_HQ(a1, s, "anna");
@@ -414,21 +378,18 @@ done:
 static void test_reassign(void) {
   char *dir = tu_tmpdir("e2e-assign");
   e2e_server *s = e2e_server_new(dir, "hq");
-  if (!s || e2e_server_start(s, 0))
-    goto done;
+  if (!s || e2e_server_start(s, 0)) goto done;
   char *a = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
   char *b = e2e_device_new(__LINE__, s, dir, "ben-laptop", "ben");
   SYNC(a);
   SYNC(b);
   char moved[64], stays[64], id[64], o1[64], o2[64];
-  ADD(a, moved, "customer", "add", "--name", "Nordwind Büro GmbH", "--city",
-      "Hamburg");
+  ADD(a, moved, "customer", "add", "--name", "Nordwind Büro GmbH", "--city", "Hamburg");
   ADD(a, stays, "customer", "add", "--name", "Hanse Möbel KG");
   ADD(a, id, "contact", "add", "--customer", moved, "--name", "Jana Peters");
   ADD(a, id, "contact", "add", "--customer", moved, "--name", "Olaf Krüger");
   ADD(a, id, "meeting", "add", "--customer", moved, "--at", "2026-03-10 10:30");
-  ADD(a, id, "meeting", "add", "--customer", moved, "--at", "2026-03-11 10:30",
-      "--kind", "call");
+  ADD(a, id, "meeting", "add", "--customer", moved, "--at", "2026-03-11 10:30", "--kind", "call");
   ADD(a, id, "meeting", "add", "--customer", stays, "--at", "2026-03-11 11:30");
   submitted_order(__LINE__, a, moved, o1, "CHAIR-01", "4", "LAMP-03", "2");
   ADD(a, o2, "order", "new", "--customer", moved);
@@ -495,10 +456,8 @@ static cJSON *refused_of(const char *home) {
   char *txt = NULL;
   cJSON *doc = NULL;
   CHECK_OK(fs_device_open(&dev, home, NULL));
-  if (dev)
-    CHECK_OK(fs_view_json(&txt, fs_device_store(dev), "refused", NULL));
-  if (txt)
-    doc = cJSON_Parse(txt);
+  if (dev) CHECK_OK(fs_view_json(&txt, fs_device_store(dev), "refused", NULL));
+  if (txt) doc = cJSON_Parse(txt);
   fs_free(txt);
   fs_device_close(dev);
   return doc;
@@ -507,20 +466,17 @@ static cJSON *refused_of(const char *home) {
 static void test_write_policy(void) {
   char *dir = tu_tmpdir("e2e-policy");
   e2e_server *s = e2e_server_new(dir, "hq");
-  if (!s || e2e_server_start(s, 0))
-    goto done;
+  if (!s || e2e_server_start(s, 0)) goto done;
   char *a = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
   char *b = e2e_device_new(__LINE__, s, dir, "ben-laptop", "ben");
   char moved[64], kept[64], fresh[64], mid[64], id[64];
-  ADD(a, moved, "customer", "add", "--name", "Nordwind Büro GmbH", "--phone",
-      "+49 40 1234");
+  ADD(a, moved, "customer", "add", "--name", "Nordwind Büro GmbH", "--phone", "+49 40 1234");
   ADD(a, kept, "customer", "add", "--name", "Hanse Möbel KG");
   SYNC(a);
   SYNC(b);
 
   /* Offline on anna's laptop; meanwhile head office gives Nordwind to ben. */
-  free(e2e_fs_ok(__LINE__, a,
-                 ARGS("customer", "edit", moved, "--phone", "+49 40 0000")));
+  free(e2e_fs_ok(__LINE__, a, ARGS("customer", "edit", moved, "--phone", "+49 40 0000")));
   ADD(a, mid, "meeting", "add", "--customer", kept, "--at", "2026-03-10 10:30");
   ADD(a, fresh, "customer", "add", "--name", "Elbe Logistik GmbH");
   ADD(a, id, "contact", "add", "--customer", kept, "--name", "Jana Peters");
@@ -540,8 +496,7 @@ static void test_write_policy(void) {
   const cJSON *it, *hit = NULL;
   cJSON_ArrayForEach(it, why) {
     const char *row = e2e_str(it, "row");
-    if (row && !strcmp(row, moved))
-      hit = it;
+    if (row && !strcmp(row, moved)) hit = it;
   }
   CHECK(hit != NULL);
   CHECK_CONTAINS(e2e_str(hit, "reason"), "ben");

@@ -31,37 +31,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cJSON *parse(const char *text) {
-  return text ? cJSON_Parse(text) : NULL;
-}
+static cJSON *parse(const char *text) { return text ? cJSON_Parse(text) : NULL; }
 
 /* A refused device command: non-zero exit, nothing on stdout, exactly one
  * "fieldsync: " line on stderr containing `needle` (NULL = any). */
-static void refused_at(int line, const char *home, const char *needle,
-                       const char *const *args) {
+static void refused_at(int line, const char *home, const char *needle, const char *const *args) {
   char *out = NULL, *err = NULL;
   int rc = e2e_fs(home, &out, &err, args);
   tu_checks += 3;
-  if (rc == 0 || rc < 0)
-    tu_fail(__FILE__, line, "exit %d, expected a non-zero exit", rc);
+  if (rc == 0 || rc < 0) tu_fail(__FILE__, line, "exit %d, expected a non-zero exit", rc);
   if (!e2e_one_line(err, "fieldsync: "))
-    tu_fail(__FILE__, line, "stderr is not one 'fieldsync: ' line: \"%s\"",
-            err ? err : "(null)");
+    tu_fail(__FILE__, line, "stderr is not one 'fieldsync: ' line: \"%s\"", err ? err : "(null)");
   else if (needle && !strstr(err, needle))
     tu_fail(__FILE__, line, "stderr does not mention \"%s\": %s", needle, err);
-  if (!out || *out)
-    tu_fail(__FILE__, line, "printed on stdout: %s", out ? out : "(null)");
+  if (!out || *out) tu_fail(__FILE__, line, "printed on stdout: %s", out ? out : "(null)");
   free(out);
   free(err);
 }
-#define REFUSED(home, needle, ...)                                             \
-  refused_at(__LINE__, home, needle, ARGS(__VA_ARGS__))
+#define REFUSED(home, needle, ...) refused_at(__LINE__, home, needle, ARGS(__VA_ARGS__))
 
 static char *token_for(const e2e_server *s, const char *manager) {
-  char *t =
-      e2e_hq_ok(__LINE__, s, ARGS("token", "create", "--manager", manager));
-  if (t)
-    t[strcspn(t, "\r\n")] = '\0';
+  char *t = e2e_hq_ok(__LINE__, s, ARGS("token", "create", "--manager", manager));
+  if (t) t[strcspn(t, "\r\n")] = '\0';
   return t;
 }
 
@@ -76,16 +67,14 @@ static void test_revoked_device(void) {
   char *dir = tu_tmpdir("e2e-revoke");
   e2e_server *s = e2e_server_new(dir, "hq");
   char *a = NULL, *twin = NULL, *tok = NULL;
-  if (!s || e2e_server_start(s, 0))
-    goto done;
+  if (!s || e2e_server_start(s, 0)) goto done;
   /* A copy of the identity taken before enrollment. */
   a = e2e_path(dir, "anna-laptop");
   twin = e2e_path(dir, "anna-laptop-twin");
   FS_RUN(a, "init", "--manager", "anna");
   CHECK_EQ_INT(copy_tree(a, twin), 0);
   tok = token_for(s, "anna");
-  FS_RUN(a, "enroll", "--server", s->url, "--token", tok ? tok : "", "--ca",
-         s->cert);
+  FS_RUN(a, "enroll", "--server", s->url, "--token", tok ? tok : "", "--ca", s->cert);
   free(tok);
   tok = NULL;
 
@@ -134,12 +123,11 @@ static void test_revoked_device(void) {
 
   /* Enrolling again with a fresh token is refused: the device itself... */
   tok = token_for(s, "anna");
-  REFUSED(a, NULL, "enroll", "--server", s->url, "--token", tok ? tok : "",
-          "--ca", s->cert);
+  REFUSED(a, NULL, "enroll", "--server", s->url, "--token", tok ? tok : "", "--ca", s->cert);
   /* ...and its identity from a copy that never enrolled: head office must
    * say no. */
-  REFUSED(twin, "revoked", "enroll", "--server", s->url, "--token",
-          tok ? tok : "", "--ca", s->cert);
+  REFUSED(twin, "revoked", "enroll", "--server", s->url, "--token", tok ? tok : "", "--ca",
+          s->cert);
   REFUSED(twin, NULL, "sync");
   CHECK_OK(e2e_hq(s, NULL, NULL, ARGS("verify-log")));
 
@@ -167,8 +155,7 @@ static void test_replayed_push(void) {
   char *dir = tu_tmpdir("e2e-replay");
   e2e_server *s = e2e_server_new(dir, "hq");
   char *a = NULL, *clone = NULL, *t = NULL;
-  if (!s || e2e_server_start(s, 0))
-    goto done;
+  if (!s || e2e_server_start(s, 0)) goto done;
   a = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
   t = e2e_device_new(__LINE__, s, dir, "anna-tablet", "anna");
   clone = e2e_path(dir, "anna-laptop-clone");
@@ -198,8 +185,7 @@ static void test_replayed_push(void) {
   CHECK_EQ_INT(e2e_rows_where(doc, "customers", "id", c0), 1);
   CHECK_EQ_INT(e2e_rows_where(doc, "customers", "id", c1), 1);
   CHECK_EQ_INT(e2e_rows_where(doc, "customers", "id", c2), 0);
-  CHECK_EQ_INT(e2e_rows_where(doc, "customers", "name", "From The Clone GmbH"),
-               0);
+  CHECK_EQ_INT(e2e_rows_where(doc, "customers", "name", "From The Clone GmbH"), 0);
   cJSON_Delete(doc);
   free(all);
 
@@ -262,8 +248,7 @@ static void test_tls_trust(void) {
   e2e_server *s1 = e2e_server_new(dir, "hq");
   e2e_server *s2 = e2e_server_new(dir, "other-hq");
   char *d = NULL, *p = NULL, *tok = NULL;
-  if (!s1 || !s2 || e2e_server_start(s1, 0))
-    goto done;
+  if (!s1 || !s2 || e2e_server_start(s1, 0)) goto done;
   CHECK(strcmp(s1->pin, s2->pin) != 0);
   d = e2e_path(dir, "anna-laptop");
   FS_RUN(d, "init", "--manager", "anna");
@@ -271,11 +256,9 @@ static void test_tls_trust(void) {
   const char *t = tok ? tok : "";
 
   /* Server 2's certificate does not vouch for server 1. */
-  REFUSED(d, "certificate", "enroll", "--server", s1->url, "--token", t, "--ca",
-          s2->cert);
+  REFUSED(d, "certificate", "enroll", "--server", s1->url, "--token", t, "--ca", s2->cert);
   /* A wrong pin (server 2's) is refused. */
-  REFUSED(d, "fingerprint", "enroll", "--server", s1->url, "--token", t,
-          "--pin", s2->pin);
+  REFUSED(d, "fingerprint", "enroll", "--server", s1->url, "--token", t, "--pin", s2->pin);
   /* Neither: refused before any network. */
   REFUSED(d, NULL, "enroll", "--server", s1->url, "--token", t);
   cJSON *st = FS_JSON(d, "status", "--json");
@@ -283,8 +266,7 @@ static void test_tls_trust(void) {
   cJSON_Delete(st);
 
   /* The right pin alone works (the token was not used up by the refusals). */
-  cJSON *en = FS_JSON(d, "enroll", "--server", s1->url, "--token", t, "--pin",
-                      s1->pin, "--json");
+  cJSON *en = FS_JSON(d, "enroll", "--server", s1->url, "--token", t, "--pin", s1->pin, "--json");
   CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(en, "enrolled")));
   cJSON_Delete(en);
   char cust[64];
@@ -301,8 +283,8 @@ static void test_tls_trust(void) {
   free(tok);
   tok = token_for(s1, "anna");
   t = tok ? tok : "";
-  REFUSED(p, "fingerprint", "enroll", "--server", s1->url, "--token", t,
-          "--pin", "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+  REFUSED(p, "fingerprint", "enroll", "--server", s1->url, "--token", t, "--pin",
+          "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
   FS_RUN(p, "enroll", "--server", s1->url, "--token", t, "--ca", s1->cert);
   SYNC(p);
   SAME_AS_HQ(p, s1, "anna");
@@ -318,8 +300,8 @@ static void test_tls_trust(void) {
     if (hostile_open(&h, s1, p) == 0) {
       fsi_keys_pub_to_hex(hex, &h.keys.pub);
       snprintf(body, sizeof body,
-               "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
-               t, h.device, hex);
+               "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}", t,
+               h.device, hex);
       CHECK_OK(hostile_request(&h, "/v1/enroll", body, strlen(body), &r));
       CHECK_EQ_INT(r.status, 200);
       CHECK_CONTAINS((const char *)r.body, "\"server_id\"");
@@ -327,8 +309,8 @@ static void test_tls_trust(void) {
       CHECK_OK(fsi_keys_new(&h.keys)); /* other keys, same device id */
       fsi_keys_pub_to_hex(hex, &h.keys.pub);
       snprintf(body, sizeof body,
-               "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}",
-               t, h.device, hex);
+               "{\"token\":\"%s\",\"device_id\":\"%s\",\"manager\":\"anna\",\"keys\":\"%s\"}", t,
+               h.device, hex);
       CHECK_OK(hostile_request(&h, "/v1/enroll", body, strlen(body), &r));
       CHECK_EQ_INT(r.status, 409);
       CHECK_CONTAINS((const char *)r.body, "already enrolled");

@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   (void)fsi_envelope_peek(&h, data, size);
   memset(&chain, 0, sizeof chain);
-  if (fsi_envelope_open(&o, data, size, FUZZ_RECIPIENT_ID, &recipient, FUZZ_SENDER_ID,
-                    &sender.pub, &chain) == 0) {
+  if (fsi_envelope_open(&o, data, size, FUZZ_RECIPIENT_ID, &recipient, FUZZ_SENDER_ID, &sender.pub,
+                        &chain) == 0) {
     if (o.duplicate || !o.plain) abort(); /* chain seq 0 cannot be a duplicate */
     (void)fsi_codec_decode(b, o.plain, o.plainlen);
     fsi_envelope_opened_clear(&o);
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (fsi_envelope_hash(chain.hash, data, size) == 0) {
     chain.seq = 1;
     if (fsi_envelope_open(&o, data, size, FUZZ_RECIPIENT_ID, &recipient, FUZZ_SENDER_ID,
-                      &sender.pub, &chain) == 0) {
+                          &sender.pub, &chain) == 0) {
       if (o.h.seq == 1 && !o.duplicate) abort();
       fsi_envelope_opened_clear(&o);
     }

@@ -93,8 +93,8 @@ static int sign(const fsi_keys *k, const fs_hq_request *q, int64_t when, char *t
   memcpy(nb, &F.nonces, sizeof F.nonces);
   fsi_proto_hex(nbuf, nb, sizeof nb);
   snprintf(tbuf, 24, "%" PRId64, when);
-  size_t n = fsi_proto_request_text(text, q->method, q->path, q->query, q->content_length, q->device,
-                                tbuf, nbuf);
+  size_t n = fsi_proto_request_text(text, q->method, q->path, q->query, q->content_length,
+                                    q->device, tbuf, nbuf);
   return n && fsi_proto_request_sign(sbuf, k->sign_sk, text, n);
 }
 

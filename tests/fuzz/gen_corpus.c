@@ -251,8 +251,7 @@ int main(int argc, char **argv) {
   }
   e = enc_of(empty, &n), put(cdir, "empty", e, n), free(e);
   e = enc_of(dict, &n), put(cdir, "dictionary-only", e, n), free(e);
-  e = enc_of(recs, &n), put(cdir, "records-6", e, n), put_raw(cdir, "raw-records-6", e, n),
-  free(e);
+  e = enc_of(recs, &n), put(cdir, "records-6", e, n), put_raw(cdir, "raw-records-6", e, n), free(e);
   e = enc_of(tomb, &n), put(cdir, "tombstones", e, n), free(e);
   v = enc_of(variety, &n), put(cdir, "variety", v, n), put_raw(cdir, "raw-variety", v, n);
   put(cdir, "variety-truncated", v, n / 2);

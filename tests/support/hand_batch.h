@@ -2,8 +2,8 @@
  * hand_batch.h — change batches built by hand for the core tests (a
  * tampered or hand-written device batch): every table of a schema in the
  * dictionary, rows appended with explicit causal lengths, clocks, values
- * and cell clocks, and the row clock a store holds.  Header-only (static functions); b->rows holds up to
- * HAND_BATCH_ROWS rows.
+ * and cell clocks, and the row clock a store holds.  Header-only (static functions); b->rows holds
+ * up to HAND_BATCH_ROWS rows.
  */
 #ifndef FS_TEST_HAND_BATCH_H
 #define FS_TEST_HAND_BATCH_H
@@ -47,7 +47,7 @@ static inline int batch_col(const fsi_batch *b, int t, const char *name) {
 
 /* Appends a live row (all columns NULL) to b; b->rows must have room. */
 static inline fsi_rowchange *hand_row(fsi_batch *b, const char *table, const char *pk, int64_t cl,
-                              int64_t hlc, int64_t site) {
+                                      int64_t hlc, int64_t site) {
   if (b->nrows == HAND_BATCH_ROWS) abort();
   fsi_rowchange *r = &b->rows[b->nrows++];
   memset(r, 0, sizeof *r);
@@ -66,8 +66,8 @@ static inline fsi_rowchange *hand_row(fsi_batch *b, const char *table, const cha
 
 static inline void hand_text(fsi_batch *b, fsi_rowchange *r, const char *col, const char *v) {
   int c = batch_col(b, r->table, col);
-  r->vals[c] = (fsi_value){FS_VAL_TEXT, 0, fsi_arena_strndup(b->arena, v, strlen(v)),
-                          (uint32_t)strlen(v)};
+  r->vals[c] =
+      (fsi_value){FS_VAL_TEXT, 0, fsi_arena_strndup(b->arena, v, strlen(v)), (uint32_t)strlen(v)};
 }
 
 static inline void hand_int(fsi_batch *b, fsi_rowchange *r, const char *col, int64_t v) {
@@ -75,7 +75,8 @@ static inline void hand_int(fsi_batch *b, fsi_rowchange *r, const char *col, int
 }
 
 /* Gives column col its own clock entry in r (kept sorted by column). */
-static inline void hand_cell(fsi_batch *b, fsi_rowchange *r, const char *col, int64_t hlc, int64_t site) {
+static inline void hand_cell(fsi_batch *b, fsi_rowchange *r, const char *col, int64_t hlc,
+                             int64_t site) {
   uint16_t c = (uint16_t)batch_col(b, r->table, col);
   fsi_cell *cells = fsi_arena_alloc(b->arena, (r->ncells + 1u) * sizeof *cells);
   size_t n = 0;

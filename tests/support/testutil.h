@@ -30,65 +30,64 @@ extern const char *tu_case;
 void tu_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    tu_checks++;                                                             \
-    if (!(cond)) tu_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);            \
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    tu_checks++;                                                                                   \
+    if (!(cond)) tu_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                                  \
   } while (0)
 
-#define CHECK_OK(expr)                                                       \
-  do {                                                                       \
-    int tu_rc_ = (expr);                                                     \
-    tu_checks++;                                                             \
-    if (tu_rc_ != FS_OK)                                                     \
-      tu_fail(__FILE__, __LINE__, "%s = %d (%s)", #expr, tu_rc_, fs_errmsg()); \
+#define CHECK_OK(expr)                                                                             \
+  do {                                                                                             \
+    int tu_rc_ = (expr);                                                                           \
+    tu_checks++;                                                                                   \
+    if (tu_rc_ != FS_OK) tu_fail(__FILE__, __LINE__, "%s = %d (%s)", #expr, tu_rc_, fs_errmsg());  \
   } while (0)
 
-#define CHECK_ERR(expr, code)                                                \
-  do {                                                                       \
-    int tu_rc_ = (expr);                                                     \
-    tu_checks++;                                                             \
-    if (tu_rc_ != (code))                                                    \
-      tu_fail(__FILE__, __LINE__, "%s = %d, expected %s (%d); msg: %s", #expr, \
-              tu_rc_, #code, (int)(code), fs_errmsg());                      \
+#define CHECK_ERR(expr, code)                                                                      \
+  do {                                                                                             \
+    int tu_rc_ = (expr);                                                                           \
+    tu_checks++;                                                                                   \
+    if (tu_rc_ != (code))                                                                          \
+      tu_fail(__FILE__, __LINE__, "%s = %d, expected %s (%d); msg: %s", #expr, tu_rc_, #code,      \
+              (int)(code), fs_errmsg());                                                           \
   } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                   \
-  do {                                                                       \
-    long long tu_a_ = (long long)(a), tu_b_ = (long long)(b);                \
-    tu_checks++;                                                             \
-    if (tu_a_ != tu_b_)                                                      \
-      tu_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, tu_a_, tu_b_); \
+#define CHECK_EQ_INT(a, b)                                                                         \
+  do {                                                                                             \
+    long long tu_a_ = (long long)(a), tu_b_ = (long long)(b);                                      \
+    tu_checks++;                                                                                   \
+    if (tu_a_ != tu_b_)                                                                            \
+      tu_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, tu_a_, tu_b_);                 \
   } while (0)
 
-#define CHECK_STR(a, b)                                                      \
-  do {                                                                       \
-    const char *tu_a_ = (a), *tu_b_ = (b);                                   \
-    tu_checks++;                                                             \
-    if (!tu_a_ || !tu_b_ || strcmp(tu_a_, tu_b_) != 0)                       \
-      tu_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b,       \
-              tu_a_ ? tu_a_ : "(null)", tu_b_ ? tu_b_ : "(null)");           \
+#define CHECK_STR(a, b)                                                                            \
+  do {                                                                                             \
+    const char *tu_a_ = (a), *tu_b_ = (b);                                                         \
+    tu_checks++;                                                                                   \
+    if (!tu_a_ || !tu_b_ || strcmp(tu_a_, tu_b_) != 0)                                             \
+      tu_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, tu_a_ ? tu_a_ : "(null)",  \
+              tu_b_ ? tu_b_ : "(null)");                                                           \
   } while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                          \
-  do {                                                                       \
-    const char *tu_h_ = (hay), *tu_n_ = (needle);                            \
-    tu_checks++;                                                             \
-    if (!tu_h_ || !strstr(tu_h_, tu_n_))                                     \
-      tu_fail(__FILE__, __LINE__, "%s contains \"%s\": got \"%s\"", #hay,    \
-              tu_n_, tu_h_ ? tu_h_ : "(null)");                              \
+#define CHECK_CONTAINS(hay, needle)                                                                \
+  do {                                                                                             \
+    const char *tu_h_ = (hay), *tu_n_ = (needle);                                                  \
+    tu_checks++;                                                                                   \
+    if (!tu_h_ || !strstr(tu_h_, tu_n_))                                                           \
+      tu_fail(__FILE__, __LINE__, "%s contains \"%s\": got \"%s\"", #hay, tu_n_,                   \
+              tu_h_ ? tu_h_ : "(null)");                                                           \
   } while (0)
 
 /* Whether the case named `fn` runs: always, unless $FS_TEST_CASE names
  * another one.  Counts the cases it let through. */
 int tu_selected(const char *fn);
 
-#define TEST_RUN(fn)                                                         \
-  do {                                                                       \
-    if (tu_selected(#fn)) {                                                  \
-      tu_case = #fn;                                                         \
-      fn();                                                                  \
-    }                                                                        \
+#define TEST_RUN(fn)                                                                               \
+  do {                                                                                             \
+    if (tu_selected(#fn)) {                                                                        \
+      tu_case = #fn;                                                                               \
+      fn();                                                                                        \
+    }                                                                                              \
   } while (0)
 
 /* Prints the summary line and returns the exit status for main(): non-zero

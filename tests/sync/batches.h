@@ -172,8 +172,8 @@ static inline int tb_value_equal(const fsi_value *a, const fsi_value *b) {
 /* 1 when a and b hold the same dictionary and rows. */
 static inline int tb_equal(const fsi_batch *a, const fsi_batch *b) {
   if (a->ntables != b->ntables || a->nrows != b->nrows) {
-    fprintf(stderr, "batch shape differs: %u/%zu vs %u/%zu\n", a->ntables, a->nrows,
-            b->ntables, b->nrows);
+    fprintf(stderr, "batch shape differs: %u/%zu vs %u/%zu\n", a->ntables, a->nrows, b->ntables,
+            b->nrows);
     return 0;
   }
   for (uint16_t t = 0; t < a->ntables; t++) {
@@ -193,12 +193,10 @@ static inline int tb_equal(const fsi_batch *a, const fsi_batch *b) {
     int same = x->table == y->table && strcmp(x->pk, y->pk) == 0 && x->cl == y->cl &&
                x->hlc == y->hlc && x->site == y->site && x->seen == y->seen &&
                x->nvals == y->nvals && x->ncells == y->ncells;
-    for (uint16_t k = 0; same && k < x->nvals; k++)
-      same = tb_value_equal(&x->vals[k], &y->vals[k]);
+    for (uint16_t k = 0; same && k < x->nvals; k++) same = tb_value_equal(&x->vals[k], &y->vals[k]);
     for (uint16_t k = 0; same && k < x->ncells; k++)
       same = x->cells[k].col == y->cells[k].col && x->cells[k].hlc == y->cells[k].hlc &&
-             x->cells[k].site == y->cells[k].site &&
-             x->cells[k].bhlc == y->cells[k].bhlc &&
+             x->cells[k].site == y->cells[k].site && x->cells[k].bhlc == y->cells[k].bhlc &&
              x->cells[k].bsite == y->cells[k].bsite;
     if (!same) {
       fprintf(stderr, "row %zu (%s) differs\n", i, x->pk);

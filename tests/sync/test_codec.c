@@ -119,7 +119,7 @@ static void test_variety(void) {
   roundtrip(b, NULL);
   CHECK_OK(fsi_codec_encode(b, &enc, &len));
   CHECK_OK(fsi_codec_decode(out, enc, len));
-  CHECK_EQ_INT(out->rows[2].nvals, 0);             /* tombstone */
+  CHECK_EQ_INT(out->rows[2].nvals, 0); /* tombstone */
   CHECK_EQ_INT(out->rows[2].seen, b->rows[2].seen);
   CHECK_EQ_INT(out->rows[1].cells[1].bhlc, b->rows[1].cells[1].bhlc);
   CHECK_EQ_INT(out->rows[0].vals[1].i, INT64_MIN);
@@ -144,8 +144,7 @@ static void test_large(void) {
   fsi_batch *b = tb_records(20000, 3, 0x55aa55aa55aa55aa);
   size_t len = 0;
   roundtrip(b, &len);
-  printf("# 20000 records encode to %zu bytes (%.1f bytes/record)\n", len,
-         (double)len / 20000);
+  printf("# 20000 records encode to %zu bytes (%.1f bytes/record)\n", len, (double)len / 20000);
   CHECK(len < 20000 * 60); /* well under the 120 B/record budget */
   fsi_change_batch_free(b);
 }
@@ -309,8 +308,16 @@ typedef struct craft {
 static craft craft_default(void) {
   static const uint8_t type_text[] = {FS_VAL_TEXT};
   static const uint8_t value[] = {2, 'h', 'i'};
-  craft c = {.tname = "t", .nrows = 1, .table = 0, .cl = 1, .flags = 0, .pk = "k1",
-             .site = 0, .types = type_text, .ntypes = 1, .value = value,
+  craft c = {.tname = "t",
+             .nrows = 1,
+             .table = 0,
+             .cl = 1,
+             .flags = 0,
+             .pk = "k1",
+             .site = 0,
+             .types = type_text,
+             .ntypes = 1,
+             .value = value,
              .nvalue = sizeof value};
   return c;
 }
@@ -360,13 +367,13 @@ static int craft_decode(fsi_batch *out, const craft *c) {
   return decode_raw(out, b.p, b.n);
 }
 
-#define CRAFT_BAD(field_assign, code, needle)                                  \
-  do {                                                                         \
-    craft c_ = craft_default();                                                \
-    field_assign;                                                              \
-    CHECK_ERR(craft_decode(out, &c_), code);                                   \
-    CHECK_CONTAINS(fs_errmsg(), needle);                                       \
-    CHECK_EQ_INT(out->nrows, 0);                                               \
+#define CRAFT_BAD(field_assign, code, needle)                                                      \
+  do {                                                                                             \
+    craft c_ = craft_default();                                                                    \
+    field_assign;                                                                                  \
+    CHECK_ERR(craft_decode(out, &c_), code);                                                       \
+    CHECK_CONTAINS(fs_errmsg(), needle);                                                           \
+    CHECK_EQ_INT(out->nrows, 0);                                                                   \
   } while (0)
 
 static void test_crafted(void) {
@@ -404,7 +411,8 @@ static void test_crafted(void) {
             "past its last column");
   CRAFT_BAD((c_.flags = 2 << 1, c_.cells = cell_ok, c_.ncells_bytes = 3), FS_ECORRUPT,
             "2 cells for 1 columns");
-  CRAFT_BAD(c_.cl = 2, FS_ECORRUPT, "trailing bytes in the type section"); /* tombstone with a value */
+  CRAFT_BAD(c_.cl = 2, FS_ECORRUPT,
+            "trailing bytes in the type section"); /* tombstone with a value */
   CRAFT_BAD(c_.ntypes = 0, FS_ECORRUPT, "truncated in the type section");
   CRAFT_BAD(c_.nvalue = 2, FS_ECORRUPT, "truncated in the values of column t.c");
   CRAFT_BAD(c_.flags = 1, FS_ECORRUPT, "truncated in the clock section"); /* seen missing */

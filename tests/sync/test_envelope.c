@@ -93,7 +93,7 @@ static void open_and_compare(const sealed *s, const fsi_envelope_chain *c, const
 static void test_roundtrip(void) {
   fsi_envelope_chain c = chain_zero();
   fsi_batch *empty = fsi_change_batch_new(), *one = tb_records(1, 0, DEV_ID),
-           *large = tb_records(20000, 0, DEV_ID);
+            *large = tb_records(20000, 0, DEV_ID);
   sealed s = seal_batch(empty, 1, NULL);
   open_and_compare(&s, &c, empty);
   free(s.p);
@@ -102,8 +102,7 @@ static void test_roundtrip(void) {
   free(s.p);
   s = seal_batch(large, 1, NULL);
   open_and_compare(&s, &c, large);
-  printf("# 20000 records: envelope of %zu bytes (%.1f bytes/record)\n", s.n,
-         (double)s.n / 20000);
+  printf("# 20000 records: envelope of %zu bytes (%.1f bytes/record)\n", s.n, (double)s.n / 20000);
   CHECK(s.n < 20000 * 60);
   free(s.p);
 

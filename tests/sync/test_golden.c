@@ -70,7 +70,9 @@ static void fixed_keys(fsi_keys *k, const char *name) {
 static const char *const CUST_COLS[3] = {"name", "city", "status"};
 static const char *const LINE_COLS[3] = {"qty", "unit_price", "sku"};
 
-static fsi_value v_text(const char *s) { return (fsi_value){FS_VAL_TEXT, 0, s, (uint32_t)strlen(s)}; }
+static fsi_value v_text(const char *s) {
+  return (fsi_value){FS_VAL_TEXT, 0, s, (uint32_t)strlen(s)};
+}
 static fsi_value v_int(int64_t i) { return (fsi_value){FS_VAL_INT, i, NULL, 0}; }
 static fsi_value v_null(void) { return (fsi_value){FS_VAL_NULL, 0, NULL, 0}; }
 

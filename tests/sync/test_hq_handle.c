@@ -390,7 +390,8 @@ static void test_enroll(void) {
   HANDLE(&r, 400, "malformed enrollment request", "enrollment without a manager");
   free(b2);
   b2 = enroll_body(bobtok, "0000000000000000", "anna", &e.k.pub);
-  r = signed_as(&e.k, "0000000000000000", "POST", "/v1/enroll", "", b2, strlen(b2), fsi_util_now_ms());
+  r = signed_as(&e.k, "0000000000000000", "POST", "/v1/enroll", "", b2, strlen(b2),
+                fsi_util_now_ms());
   HANDLE(&r, 400, "malformed enrollment request", "device id 0");
   free(b2);
   char longtok[300];
@@ -402,7 +403,8 @@ static void test_enroll(void) {
   free(b2);
   b2 = strdup("{\"token\":\"fst-1\",\"device_id\":\"0123456789abcdef\",\"manager\":\"anna\","
               "\"keys\":\"abcd\"}");
-  r = signed_as(&e.k, "0123456789abcdef", "POST", "/v1/enroll", "", b2, strlen(b2), fsi_util_now_ms());
+  r = signed_as(&e.k, "0123456789abcdef", "POST", "/v1/enroll", "", b2, strlen(b2),
+                fsi_util_now_ms());
   HANDLE(&r, 400, "malformed enrollment request", "keys that are not 128 hex digits");
   free(b2);
 
@@ -585,7 +587,8 @@ static void test_headers(void) {
   req mine = r, theirs = r;
   char text[PROTO_REQ_MSG_MAX];
   snprintf(theirs.device, sizeof theirs.device, "%s", anna2.id);
-  size_t tn = fsi_proto_request_text(text, "GET", "/v1/pull", q, 0, anna2.id, mine.time, mine.nonce);
+  size_t tn =
+      fsi_proto_request_text(text, "GET", "/v1/pull", q, 0, anna2.id, mine.time, mine.nonce);
   CHECK(tn > 0 && fsi_proto_request_sign(theirs.sig, anna2.k.sign_sk, text, tn));
   HANDLE(&theirs, 200, NULL, "another device's request with the same nonce");
   /* Revoked devices. */
@@ -602,8 +605,8 @@ static void test_headers(void) {
 /* ------------------------------------------------------------------ push */
 
 /* One customer (with the named manager) written by device d now. */
-static fsi_batch *customer_batch(const dev *d, const char *pk, const char *name, const char *manager,
-                                int64_t hlc) {
+static fsi_batch *customer_batch(const dev *d, const char *pk, const char *name,
+                                 const char *manager, int64_t hlc) {
   static const char *const cols[] = {"name", "status", "manager"};
   fsi_batch *b = fsi_change_batch_new();
   b->ntables = 1;
@@ -798,8 +801,8 @@ static void test_push(void) {
     free(p);
     free(plain);
   }
-  fsi_batch *future =
-      customer_batch(&anna1, CUST2, "Beta AB", "anna", (fsi_util_now_ms() + 24 * 3600 * 1000LL) << 16);
+  fsi_batch *future = customer_batch(&anna1, CUST2, "Beta AB", "anna",
+                                     (fsi_util_now_ms() + 24 * 3600 * 1000LL) << 16);
   env skew = seal(&anna1, future, 2, e1.hash);
   rep = push(&anna1, &skew);
   expect("a batch with a clock a day ahead", "handle", &rep, 409, NULL, __FILE__, __LINE__);

@@ -82,7 +82,7 @@ static fs_hq_reply enroll_as(const fsi_keys *signer, const char *device_id, cons
   cJSON_Delete(o);
   size_t blen = strlen(body);
   CHECK_OK(fsi_proto_sign_headers(lines, signer->sign_sk, device_id, "POST", "/v1/enroll", "", blen,
-                              fsi_util_now_ms()));
+                                  fsi_util_now_ms()));
   const char *vals[3];
   char *bufs[3] = {tbuf, nbuf, sbuf};
   size_t sizes[3] = {sizeof tbuf, sizeof nbuf, sizeof sbuf};

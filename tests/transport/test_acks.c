@@ -97,8 +97,8 @@ static void test_tampered_acks(void) {
     CHECK(rc != FS_OK);
     CHECK_CONTAINS(fs_errmsg(), "head office");
     CHECK_EQ_INT((int)pending(), (int)before); /* nothing taken as delivered */
-    CHECK_EQ_INT(count_at_hq(names[i]), 1);      /* head office did apply it */
-    CHECK_OK(fs_sync(NULL, dev, NULL)); /* honest: the same bytes again */
+    CHECK_EQ_INT(count_at_hq(names[i]), 1);    /* head office did apply it */
+    CHECK_OK(fs_sync(NULL, dev, NULL));        /* honest: the same bytes again */
     CHECK_EQ_INT((int)pending(), 0);
     CHECK_EQ_INT(count_at_hq(names[i]), 1); /* once */
   }
@@ -162,8 +162,7 @@ int main(void) {
   snprintf(g_cert, sizeof g_cert, "%s/cert.pem", dir);
   snprintf(key, sizeof key, "%s/key.pem", dir);
   CHECK_OK(tlsgen_self_signed(g_cert, key, NULL, 0));
-  https_server_opts so = {"127.0.0.1:0", g_cert, key, handler, hq_http_admit, g_hq,
-                          0, 0, 0, 0};
+  https_server_opts so = {"127.0.0.1:0", g_cert, key, handler, hq_http_admit, g_hq, 0, 0, 0, 0};
   CHECK_OK(https_server_start_opts(&g_srv, &so));
   if (!g_srv) return tu_finish();
   snprintf(g_url, sizeof g_url, "https://127.0.0.1:%d", https_server_port(g_srv));

@@ -108,8 +108,10 @@ static int on_progress(void *user, const char *phase, int64_t done, int64_t tota
   watcher *w = user;
   w->calls++;
   if (!pthread_equal(pthread_self(), g_main)) w->off_thread++;
-  if (!strcmp(phase, "push")) w->pushes++;
-  else if (!strcmp(phase, "pull")) w->pulls++;
+  if (!strcmp(phase, "push"))
+    w->pushes++;
+  else if (!strcmp(phase, "pull"))
+    w->pulls++;
   w->last_done = done;
   w->last_total = total;
   return w->cancel_at && w->calls == w->cancel_at;
@@ -389,8 +391,8 @@ int main(void) {
   CHECK_OK(fs_hq_create(hqhome));
   CHECK_OK(fs_hq_open(&g_hq, hqhome));
   CHECK_OK(tlsgen_self_signed(g_cert, key, NULL, 0));
-  https_server_opts so = {"127.0.0.1:0", g_cert, key, hq_http_handle, hq_http_admit, g_hq,
-                          0, 0, 0, 0};
+  https_server_opts so = {
+      "127.0.0.1:0", g_cert, key, hq_http_handle, hq_http_admit, g_hq, 0, 0, 0, 0};
   CHECK_OK(https_server_start_opts(&srv, &so));
   if (!srv || !g_hq) return tu_finish();
   snprintf(g_url, sizeof g_url, "https://127.0.0.1:%d", https_server_port(srv));

@@ -50,9 +50,8 @@ static void handler(void *user, const https_request *req, https_reply *reply) {
     }
     const char *ct = https_request_header(req, "Content-Type");
     https_reply_bytes(reply, 200,
-                      ct && strcmp(ct, "application/json") == 0
-                          ? "application/json"
-                          : "application/octet-stream",
+                      ct && strcmp(ct, "application/json") == 0 ? "application/json"
+                                                                : "application/octet-stream",
                       req->body, req->body_len);
   } else if (strcmp(req->path, "/info") == 0) {
     const char *dev = https_request_header(req, "X-Fieldsync-Device");
@@ -61,8 +60,7 @@ static void handler(void *user, const https_request *req, https_reply *reply) {
     int n = snprintf(buf, sizeof buf,
                      "{\"method\":\"%s\",\"device\":\"%s\",\"query\":\"%s\","
                      "\"cursor\":\"%s\",\"len\":%zu}",
-                     req->method, dev ? dev : "", req->query,
-                     cursor ? cursor : "", req->body_len);
+                     req->method, dev ? dev : "", req->query, cursor ? cursor : "", req->body_len);
     https_reply_bytes(reply, 200, NULL, buf, (size_t)n);
   } else if (strcmp(req->path, "/slow") == 0) {
     sleep_ms(1000);
@@ -116,8 +114,7 @@ static void test_tlsgen(void) {
   CHECK_ERR(tlsgen_self_signed(g_cert, g_key, NULL, 0), FS_EEXIST);
   CHECK_CONTAINS(fs_errmsg(), "already exists");
   CHECK(stat(g_key, &st) == 0 && st.st_size > 0);
-  CHECK_ERR(tlsgen_self_signed("/nonexistent-dir/c.pem",
-                               "/nonexistent-dir/k.pem", "bad host!", 0),
+  CHECK_ERR(tlsgen_self_signed("/nonexistent-dir/c.pem", "/nonexistent-dir/k.pem", "bad host!", 0),
             FS_EINVAL);
 
   CHECK_OK(tlsgen_pin_from_cert(g_pin, g_cert));
@@ -134,38 +131,28 @@ static void test_tlsgen(void) {
 static void test_server_start_errors(void) {
   https_server *s = NULL;
 
-  CHECK_ERR(https_server_start(&s, "127.0.0.1", g_cert, g_key, handler, NULL),
-            FS_EINVAL);
+  CHECK_ERR(https_server_start(&s, "127.0.0.1", g_cert, g_key, handler, NULL), FS_EINVAL);
   CHECK(s == NULL);
-  CHECK_ERR(
-      https_server_start(&s, "127.0.0.1:99999", g_cert, g_key, handler, NULL),
-      FS_EINVAL);
+  CHECK_ERR(https_server_start(&s, "127.0.0.1:99999", g_cert, g_key, handler, NULL), FS_EINVAL);
   /* A key that is not the certificate's: named in the message. */
-  CHECK_ERR(
-      https_server_start(&s, "127.0.0.1:0", g_cert, g_other_key, handler, NULL),
-      FS_EINVAL);
+  CHECK_ERR(https_server_start(&s, "127.0.0.1:0", g_cert, g_other_key, handler, NULL), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "does not belong to the certificate");
-  CHECK_ERR(https_server_start(&s, "127.0.0.1:0", "/nonexistent.pem", g_key,
-                               handler, NULL),
+  CHECK_ERR(https_server_start(&s, "127.0.0.1:0", "/nonexistent.pem", g_key, handler, NULL),
             FS_ENOTFOUND);
 }
 
 static void start_main_server(void) {
-  CHECK_OK(
-      https_server_start(&g_srv, "127.0.0.1:0", g_cert, g_key, handler, NULL));
+  CHECK_OK(https_server_start(&g_srv, "127.0.0.1:0", g_cert, g_key, handler, NULL));
   CHECK(g_srv != NULL);
-  if (!g_srv)
-    return;
+  if (!g_srv) return;
   CHECK(https_server_port(g_srv) > 0);
-  snprintf(g_url, sizeof g_url, "https://127.0.0.1:%d",
-           https_server_port(g_srv));
+  snprintf(g_url, sizeof g_url, "https://127.0.0.1:%d", https_server_port(g_srv));
 
   /* The port is taken now: a second server on it is refused clearly. */
   https_server *s = NULL;
   char addr[64];
   snprintf(addr, sizeof addr, "127.0.0.1:%d", https_server_port(g_srv));
-  CHECK_ERR(https_server_start(&s, addr, g_cert, g_key, handler, NULL),
-            FS_ENETWORK);
+  CHECK_ERR(https_server_start(&s, addr, g_cert, g_key, handler, NULL), FS_ENETWORK);
   CHECK_CONTAINS(fs_errmsg(), "cannot listen on");
 }
 
@@ -176,8 +163,7 @@ static void test_ipv6(void) {
   fsi_http_response r = {0};
   char url[64];
 
-  if (https_server_start(&s, "[::1]:0", g_cert, g_key, handler, NULL) !=
-      FS_OK) {
+  if (https_server_start(&s, "[::1]:0", g_cert, g_key, handler, NULL) != FS_OK) {
     printf("skipping IPv6: %s\n", fs_errmsg());
     return;
   }
@@ -196,8 +182,7 @@ static void test_client_args(void) {
   CHECK_ERR(fsi_http_client_new(&c, "http://127.0.0.1:1", g_cert, NULL), FS_EINVAL);
   CHECK_CONTAINS(fs_errmsg(), "https://");
   CHECK_ERR(fsi_http_client_new(&c, "not a url", g_cert, NULL), FS_EINVAL);
-  CHECK_ERR(fsi_http_client_new(&c, g_url, "/nonexistent-ca.pem", NULL),
-            FS_ENOTFOUND);
+  CHECK_ERR(fsi_http_client_new(&c, g_url, "/nonexistent-ca.pem", NULL), FS_ENOTFOUND);
   CHECK_ERR(fsi_http_client_new(&c, g_url, NULL, "sha256//tooshort"), FS_EINVAL);
   CHECK(c == NULL);
   /* A bare base64 pin is accepted as well. */
@@ -211,16 +196,14 @@ typedef struct progress_seen {
   uint64_t up_max, down_max;
 } progress_seen;
 
-static void on_progress(void *user, uint64_t up_now, uint64_t up_total,
-                        uint64_t down_now, uint64_t down_total) {
+static void on_progress(void *user, uint64_t up_now, uint64_t up_total, uint64_t down_now,
+                        uint64_t down_total) {
   progress_seen *p = user;
   (void)up_total;
   (void)down_total;
   p->calls++;
-  if (up_now > p->up_max)
-    p->up_max = up_now;
-  if (down_now > p->down_max)
-    p->down_max = down_now;
+  if (up_now > p->up_max) p->up_max = up_now;
+  if (down_now > p->down_max) p->down_max = down_now;
 }
 
 static void test_round_trips(void) {
@@ -232,11 +215,9 @@ static void test_round_trips(void) {
   progress_seen ps = {0};
 
   CHECK_OK(fsi_http_client_new(&c, g_url, g_cert, NULL));
-  if (!c)
-    return;
+  if (!c) return;
 
-  CHECK_OK(
-      fsi_http_client_post(c, "/echo", "application/json", json, strlen(json), &r));
+  CHECK_OK(fsi_http_client_post(c, "/echo", "application/json", json, strlen(json), &r));
   CHECK_EQ_INT(r.status, 200);
   CHECK_STR(r.content_type, "application/json");
   CHECK_EQ_INT(r.len, strlen(json));
@@ -275,12 +256,10 @@ static void test_round_trips(void) {
   big = malloc(big_len);
   CHECK(big != NULL);
   if (big) {
-    for (size_t i = 0; i < big_len; i++)
-      big[i] = (unsigned char)(i * 131u + (i >> 13));
+    for (size_t i = 0; i < big_len; i++) big[i] = (unsigned char)(i * 131u + (i >> 13));
     big[100] = 0; /* binary-safe */
     fsi_http_client_set_progress(c, on_progress, &ps);
-    CHECK_OK(fsi_http_client_post(c, "/echo", "application/octet-stream", big,
-                              big_len, &r));
+    CHECK_OK(fsi_http_client_post(c, "/echo", "application/octet-stream", big, big_len, &r));
     fsi_http_client_set_progress(c, NULL, NULL);
     CHECK_EQ_INT(r.status, 200);
     CHECK_STR(r.content_type, "application/octet-stream");
@@ -317,8 +296,7 @@ static void test_error_bodies(void) {
   fsi_http_response r = {0};
 
   CHECK_OK(fsi_http_client_new(&c, g_url, g_cert, NULL));
-  if (!c)
-    return;
+  if (!c) return;
   fsi_http_client_set_retry(c, 3, 10);
 
   CHECK_OK(fsi_http_client_get(c, "/no/such/path", &r));
@@ -355,8 +333,7 @@ static void test_error_bodies(void) {
     CHECK_OK(fsi_http_client_post(c, "/echo", NULL, huge, over, &r));
     CHECK_EQ_INT(r.status, 413);
     CHECK_STR(r.content_type, "application/json");
-    CHECK_CONTAINS((const char *)r.body,
-                   "{\"error\":\"request body is larger than");
+    CHECK_CONTAINS((const char *)r.body, "{\"error\":\"request body is larger than");
     CHECK(now_ms() - t0 < 5000);
     fsi_http_response_clear(&r);
     free(huge);
@@ -376,8 +353,7 @@ typedef struct chunk_src {
 static size_t chunk_read(char *buf, size_t size, size_t n, void *user) {
   chunk_src *src = user;
   size_t want = size * n;
-  if (want > src->left)
-    want = src->left;
+  if (want > src->left) want = src->left;
   memset(buf, 'z', want);
   src->left -= want;
   return want;
@@ -395,8 +371,7 @@ static size_t chunk_sink(char *data, size_t size, size_t n, void *user) {
 
 static CURLcode chunked_post(size_t total, long *status, char body[256]) {
   CURL *h = curl_easy_init();
-  struct curl_slist *hdrs =
-      curl_slist_append(NULL, "Transfer-Encoding: chunked");
+  struct curl_slist *hdrs = curl_slist_append(NULL, "Transfer-Encoding: chunked");
   chunk_src src = {total};
   char url[96];
   CURLcode e;
@@ -440,8 +415,7 @@ static void test_trust(void) {
   CHECK_OK(fsi_http_client_new(&c, g_url, g_other_cert, NULL));
   t0 = now_ms();
   CHECK_ERR(fsi_http_client_get(c, "/info", &r), FS_EAUTH);
-  CHECK_CONTAINS(fs_errmsg(),
-                 "the server's certificate is not trusted by CA file");
+  CHECK_CONTAINS(fs_errmsg(), "the server's certificate is not trusted by CA file");
   CHECK_CONTAINS(fs_errmsg(), g_other_cert);
   CHECK(now_ms() - t0 < 2000);
   CHECK(r.body == NULL);
@@ -452,15 +426,12 @@ static void test_trust(void) {
    * (127.0.0.2 is loopback too, but not in the certificate): refused. */
   char url_name[96];
   https_server *s2 = NULL;
-  CHECK_OK(
-      https_server_start(&s2, "127.0.0.2:0", g_cert, g_key, handler, NULL));
+  CHECK_OK(https_server_start(&s2, "127.0.0.2:0", g_cert, g_key, handler, NULL));
   if (s2) {
-    snprintf(url_name, sizeof url_name, "https://127.0.0.2:%d",
-             https_server_port(s2));
+    snprintf(url_name, sizeof url_name, "https://127.0.0.2:%d", https_server_port(s2));
     CHECK_OK(fsi_http_client_new(&c, url_name, g_cert, NULL));
     CHECK_ERR(fsi_http_client_get(c, "/info", &r), FS_EAUTH);
-    CHECK_CONTAINS(fs_errmsg(),
-                   "is not valid for the host in https://127.0.0.2:");
+    CHECK_CONTAINS(fs_errmsg(), "is not valid for the host in https://127.0.0.2:");
     fsi_http_client_free(c);
     c = NULL;
     /* The pin alone does not depend on the name. */
@@ -474,8 +445,7 @@ static void test_trust(void) {
   }
 
   /* localhost is in the certificate too. */
-  snprintf(url_name, sizeof url_name, "https://localhost:%d",
-           https_server_port(g_srv));
+  snprintf(url_name, sizeof url_name, "https://localhost:%d", https_server_port(g_srv));
   CHECK_OK(fsi_http_client_new(&c, url_name, g_cert, NULL));
   CHECK_OK(fsi_http_client_get(c, "/info", &r));
   CHECK_EQ_INT(r.status, 200);
@@ -507,8 +477,7 @@ static void test_trust(void) {
   CHECK_OK(fsi_http_client_new(&c, g_url, NULL, g_other_pin));
   t0 = now_ms();
   CHECK_ERR(fsi_http_client_post(c, "/echo", NULL, "secret", 6, &r), FS_EAUTH);
-  CHECK_CONTAINS(fs_errmsg(),
-                 "the server's key does not match the pinned fingerprint");
+  CHECK_CONTAINS(fs_errmsg(), "the server's key does not match the pinned fingerprint");
   CHECK_CONTAINS(fs_errmsg(), g_other_pin);
   CHECK(now_ms() - t0 < 2000);
   fsi_http_client_free(c);
@@ -545,8 +514,7 @@ static void test_unreachable(void) {
   snprintf(url, sizeof url, "https://127.0.0.1:%d", port);
 
   CHECK_OK(fsi_http_client_new(&c, url, g_cert, NULL));
-  if (!c)
-    return;
+  if (!c) return;
   t0 = now_ms();
   CHECK_ERR(fsi_http_client_get(c, "/info", &r), FS_ENETWORK);
   int64_t took = now_ms() - t0;

@@ -7,7 +7,7 @@
  * every record (amount += 2000, qty += 1), each in one transaction: N
  * same-column concurrent edits (amount) and 2N disjoint field edits.  Then
  * A, B, A, B each run fs_sync against the real server over HTTPS on
- * 127.0.0.1 (sync_harness.h: server-stub/https.c + fs_hq_handle on a home
+ * 127.0.0.1 (sync_harness.h: server-stub/https/https.c + fs_hq_handle on a home
  * with the bench schema, its own process).  Timed: the four fs_sync calls
  * (their sum; the wall time including process start-up goes to stderr).
  *

@@ -16,7 +16,7 @@
  * application syncing in the background would).  M: W1 and W2 with N = 100,000
  * and N = 1,000,000, peak RSS side by side.
  *
- * The server is server-stub/https.c + fs_hq_handle on a home created with
+ * The server is server-stub/https/https.c + fs_hq_handle on a home created with
  * the bench schema (fs_hq_create_schema), in its own process, restarted per
  * phase so its peak RSS is that phase's; each device action runs in its own
  * process too (sync_harness.h).  Bytes on the wire are the request and

@@ -3,7 +3,7 @@
  * and devices for the `records` table of workload.h, each side in its own
  * process so that its peak RSS is its own.
  *
- * The server is the real HTTPS front end (server-stub/https.c) calling the
+ * The server is the real HTTPS front end (server-stub/https/https.c) calling the
  * real protocol handler (fs_hq_handle), exactly as `fieldsync-server serve`
  * does, but on a home created with the bench schema (fs_hq_create_schema):
  * the server binary has no schema option.  It runs in a forked child until

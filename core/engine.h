@@ -90,7 +90,7 @@ int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v);
  * be written.  The library never calls it. */
 int fsi_store_set_site_for_test(fs_store *st, int64_t site);
 
-/* Refused changes (merge.c / conflict.c). */
+/* Refused changes (policy.c / conflict.c). */
 int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col, int64_t site,
                     int64_t hlc, const char *reason);
 /* The same, keeping a JSON image of the row as this replica holds it (a

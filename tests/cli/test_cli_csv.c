@@ -1,5 +1,5 @@
 /*
- * test_cli_csv.c — the one CSV writer both programs use (cli/output.c,
+ * test_cli_csv.c — the one CSV writer both programs use (cli/kit/output.c,
  * cli_csv_*), cell by cell.
  *
  * Covers: text a spreadsheet would run as a formula (first character = + -

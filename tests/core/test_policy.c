@@ -1,5 +1,5 @@
 /*
- * test_policy.c — head office trusts no device (core/merge.c policy(),
+ * test_policy.c — head office trusts no device (core/policy.c fsi_policy_check(),
  * core/domain.c fsi_domain_check_row, docs/merge.md "Write policy").
  *
  * Each test plays a tampered device: it builds a push by hand, merges it at

@@ -8,7 +8,7 @@
  * quoted (RFC 4180, inner quotes doubled); 北京贸易有限公司 and a plain
  * name come out byte for byte as typed; the numeric columns (counts, order
  * totals in minor units) stay bare numbers; the header row is unchanged.
- * The CSV writer itself (cli/output.c) is checked cell by cell in
+ * The CSV writer itself (cli/kit/output.c) is checked cell by cell in
  * tests/cli/test_cli_csv.c.
  */
 #include "e2e.h"

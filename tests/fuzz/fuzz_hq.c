@@ -1,6 +1,6 @@
 /*
  * fuzz_hq.c — libFuzzer target for the head-office request handler
- * (fs_hq_admit and fs_hq_handle, sync/hq.c): routing, the signed request
+ * (fs_hq_admit and fs_hq_handle, server-stub/hq/): routing, the signed request
  * headers, enrollment JSON, push envelopes and the batches inside them,
  * pull queries.  The input format is in fuzz_hq.h.
  *

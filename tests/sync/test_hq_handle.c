@@ -1,5 +1,5 @@
 /*
- * test_hq_handle.c — sync/hq.c's request handler, fs_hq_admit and
+ * test_hq_handle.c — head office's request handler (server-stub/hq/), fs_hq_admit and
  * fs_hq_handle, driven directly (no HTTP): every endpoint (health, enroll,
  * push, pull), every signed-header variant (missing, malformed, wrong key,
  * a signature over another method, path, query or length, a replayed nonce,

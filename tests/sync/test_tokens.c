@@ -1,5 +1,5 @@
 /*
- * test_tokens.c — the rules of enrollment tokens (sync/hq.c: handle_enroll
+ * test_tokens.c — the rules of enrollment tokens (server-stub/hq/enroll.c
  * and fs_hq_token_create), checked through the handler API fs_hq_handle on
  * a real server home in a temporary directory, with device identities made
  * in memory (fsi_keys_new) and every request signed with the key it enrolls.

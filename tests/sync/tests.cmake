@@ -7,7 +7,7 @@ foreach(name codec envelope keys)
   target_include_directories(test_${name} PRIVATE ${PROJECT_SOURCE_DIR}/bench)
 endforeach()
 
-# The head-office request handler (sync/hq.c) driven through fs_hq_admit and
+# The head-office request handler (server-stub/hq/) driven through fs_hq_admit and
 # fs_hq_handle, with devices and envelopes made in memory.  One test: main()
 # enrolls the devices once and the cases continue one history (test_pull
 # reads what test_push pushed, on the chain it left).

@@ -127,17 +127,24 @@ static int bind_args(fs_store *st, sqlite3_stmt *s, const char *types, va_list a
   return rc == SQLITE_OK ? FS_OK : fsi_store_sqlfail(st, "binding a query");
 }
 
+/* The cached statement for `sql` with the arguments bound, in *out; on
+ * failure the statement is reset and the error returned. */
+static int prepare_bound(fs_store *st, sqlite3_stmt **out, const char *sql, const char *types,
+                         va_list ap) {
+  int rc = stmt_get(st, sql, out);
+  if (!rc && (rc = bind_args(st, *out, types, ap))) {
+    sqlite3_reset(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
 sqlite3_stmt *fsi_sql_query(fs_store *st, const char *sql, const char *types, ...) {
-  sqlite3_stmt *s = fsi_store_stmt(st, sql);
-  if (!s) return NULL;
+  sqlite3_stmt *s = NULL;
   va_list ap;
   va_start(ap, types);
-  int rc = bind_args(st, s, types, ap);
+  prepare_bound(st, &s, sql, types, ap);
   va_end(ap);
-  if (rc) {
-    sqlite3_reset(s);
-    return NULL;
-  }
   return s;
 }
 
@@ -155,16 +162,13 @@ void fsi_sql_done(sqlite3_stmt *s) {
 
 int fsi_sql_run(fs_store *st, const char *what, const char *sql, const char *types, ...) {
   sqlite3_stmt *s = NULL;
-  int prc = stmt_get(st, sql, &s);
-  if (prc) return prc;
   va_list ap;
   va_start(ap, types);
-  int rc = bind_args(st, s, types, ap);
+  int rc = prepare_bound(st, &s, sql, types, ap);
   va_end(ap);
-  if (!rc) {
-    int r = sqlite3_step(s);
-    if (r != SQLITE_DONE && r != SQLITE_ROW) rc = fsi_store_sqlfail(st, what);
-  }
+  if (rc) return rc;
+  int r = sqlite3_step(s);
+  if (r != SQLITE_DONE && r != SQLITE_ROW) rc = fsi_store_sqlfail(st, what);
   sqlite3_reset(s);
   return rc;
 }
@@ -172,21 +176,18 @@ int fsi_sql_run(fs_store *st, const char *what, const char *sql, const char *typ
 int fsi_sql_i64(fs_store *st, int64_t *out, const char *what, const char *sql, const char *types,
                 ...) {
   sqlite3_stmt *s = NULL;
-  int prc = stmt_get(st, sql, &s);
-  if (prc) return prc;
   va_list ap;
   va_start(ap, types);
-  int rc = bind_args(st, s, types, ap);
+  int rc = prepare_bound(st, &s, sql, types, ap);
   va_end(ap);
-  if (!rc) {
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-      *out = sqlite3_column_int64(s, 0);
-    else if (r == SQLITE_ROW || r == SQLITE_DONE)
-      rc = FS_ENOTFOUND;
-    else
-      rc = fsi_store_sqlfail(st, what);
-  }
+  if (rc) return rc;
+  int r = sqlite3_step(s);
+  if (r == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+    *out = sqlite3_column_int64(s, 0);
+  else if (r == SQLITE_ROW || r == SQLITE_DONE)
+    rc = FS_ENOTFOUND;
+  else
+    rc = fsi_store_sqlfail(st, what);
   sqlite3_reset(s);
   return rc;
 }

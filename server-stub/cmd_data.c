@@ -18,7 +18,10 @@ typedef struct view_args {
 
 static int call_view(fs_hq *hq, void *arg) {
   view_args *a = arg;
-  return fs_view_json(&a->doc, fs_hq_store(hq), a->view, a->arg);
+  fs_hq_lock(hq); /* the store behind the handle is the lock's */
+  int rc = fs_view_json(&a->doc, fs_hq_store(hq), a->view, a->arg);
+  fs_hq_unlock(hq);
+  return rc;
 }
 
 int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv) {

@@ -19,5 +19,4 @@ fs_test_properties(test_e2e_csv TIMEOUT 300)
 # Threaded end to end (the ThreadSanitizer build runs label "threaded"):
 # concurrent signed requests against the body budget, idle connections held
 # while a device syncs, three devices converging through one server.
-set_tests_properties(test_e2e_hostile.signed_requests test_e2e_hostile.slow_clients
-  test_e2e_sync.three_devices_converge PROPERTIES LABELS threaded)
+fs_test_label(threaded test_e2e_hostile.signed_requests test_e2e_hostile.slow_clients test_e2e_sync.three_devices_converge)

@@ -23,6 +23,4 @@ fs_test_properties(test_sync_api TIMEOUT 300)
 # the front end's threads with the in-process client, the protocol under
 # overlapped requests, two devices syncing on two threads, and the real
 # server taking concurrent and idle connections.
-set_tests_properties(test_transport test_sync_api.two_threads test_sync_api.cancel_pull
-  test_acks.tampered_acks test_acks.crash_before_commit
-  PROPERTIES LABELS threaded)
+fs_test_label(threaded test_transport test_sync_api.two_threads test_sync_api.cancel_pull test_acks.tampered_acks test_acks.crash_before_commit)

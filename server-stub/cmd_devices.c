@@ -84,29 +84,17 @@ int cmd_devices(cli_ctx *ctx, int argc, char **argv) {
   if ((rc = srv_with_hq(ctx, call_devices, &doc))) return rc;
   cJSON *arr = NULL;
   if (!cli_take_doc(ctx, doc, "the device list", &arr, &rc)) return rc;
-  if (cJSON_GetArraySize(arr) == 0) {
-    printf("No devices enrolled yet; create a token with `fieldsync-server token create "
-           "--manager NAME`.\n");
-    cJSON_Delete(arr);
-    return CLI_OK;
-  }
-  static const char *const heads[] = {"DEVICE",    "MANAGER", "ENROLLED",
-                                      "LAST SEEN", "SEQ",     "REVOKED"};
-  cli_table *t = cli_table_new(6, heads, 1u << 4);
-  const cJSON *it;
-  cJSON_ArrayForEach(it, arr) {
-    char a[64], b[128], c[32], d[32], e[32], f[32];
-    cli_text(a, sizeof a, it, "id", "-");
-    cli_text(b, sizeof b, it, "manager", "-");
-    cli_localtime(c, sizeof c, cJSON_GetStringValue(cJSON_GetObjectItem(it, "enrolled_at")), "-");
-    cli_localtime(d, sizeof d, cJSON_GetStringValue(cJSON_GetObjectItem(it, "last_seen")), "-");
-    cli_text(e, sizeof e, it, "last_seq", "0");
-    cli_localtime(f, sizeof f, cJSON_GetStringValue(cJSON_GetObjectItem(it, "revoked_at")), "-");
-    const char *cells[] = {a, b, c, d, e, f};
-    cli_table_add(t, cells);
-  }
-  cli_table_print(t, "");
-  cli_table_free(t);
+  static const cli_col cols[] = {
+      {"DEVICE", "id", NULL, NULL, 0},
+      {"MANAGER", "manager", NULL, NULL, 0},
+      {"ENROLLED", "enrolled_at", cli_cell_time, NULL, 0},
+      {"LAST SEEN", "last_seen", cli_cell_time, NULL, 0},
+      {"SEQ", "last_seq", NULL, "0", 1},
+      {"REVOKED", "revoked_at", cli_cell_time, NULL, 0},
+  };
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
+                 "No devices enrolled yet; create a token with `fieldsync-server token create "
+                 "--manager NAME`.\n");
   cJSON_Delete(arr);
   return CLI_OK;
 }

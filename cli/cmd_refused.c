@@ -100,14 +100,29 @@ static const char dismiss_usage[] =
 
 /* ------------------------------------------------------------ printing */
 
-/* "orders", or "customers.phone" for one refused cell. */
+/* "orders", "customers.phone" for one refused cell, and for a line of an
+ * order refused in the same list (doc) "order_lines of #3". */
 static const char *what_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
                              const cJSON *doc) {
   (void)col;
-  (void)doc;
   const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "table"));
   const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "column"));
-  snprintf(buf, cap, "%s%s%s", t ? t : "-", c ? "." : "", c ? c : "");
+  const char *oid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(row, "values"), "order_id"));
+  long long of = 0;
+  const cJSON *it;
+  if (t && !strcmp(t, "order_lines") && oid && cJSON_IsArray(doc)) {
+    cJSON_ArrayForEach(it, doc) {
+      const char *it_t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "table"));
+      const char *it_r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "row"));
+      if (it_t && it_r && !strcmp(it_t, "orders") && !strcmp(it_r, oid))
+        of = (long long)cli_int(it, "id", 0);
+    }
+  }
+  if (of)
+    snprintf(buf, cap, "%s of #%lld", t, of);
+  else
+    snprintf(buf, cap, "%s%s%s", t ? t : "-", c ? "." : "", c ? c : "");
   return buf;
 }
 
@@ -137,7 +152,7 @@ void cli_print_refusals(const cJSON *arr, const char *indent, int with_state) {
       {"CUSTOMER", "customer_id", customer_cell, NULL, 0},
       {"STATE", "state", NULL, NULL, 0},
   };
-  cli_print_rows_noted(cols, with_state ? CLI_NCOLS(cols) : CLI_NCOLS(cols) - 1, arr, NULL, indent,
+  cli_print_rows_noted(cols, with_state ? CLI_NCOLS(cols) : CLI_NCOLS(cols) - 1, arr, arr, indent,
                        NULL, "reason");
 }
 

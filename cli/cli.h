@@ -42,6 +42,16 @@ int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *wh
 /* Prints {"id":id} with --json, or the id on its own line. */
 int cli_print_id(cli_ctx *ctx, const char *id);
 
+/* The exit status of a sync that finished but in which head office
+ * refused changes (they are kept: `fieldsync refused`).  Distinct from
+ * CLI_EFAIL and CLI_EUSAGE so that a script can tell "synced, but read the
+ * refusals" from a failed sync. */
+#define CLI_EREFUSED 3
+
+/* The refused changes of a "refused" view (arr) as a table, each row's
+ * reason in full under it; with_state adds the STATE column. */
+void cli_print_refusals(const cJSON *arr, const char *indent, int with_state);
+
 /* ------------------------------------------------------------ verbs */
 
 int cmd_init(cli_ctx *ctx, int argc, char **argv);
@@ -55,5 +65,6 @@ int cmd_conflicts(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(cli_ctx *ctx, int argc, char **argv);
+int cmd_refused(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -140,31 +140,12 @@ static const char status_usage[] =
     "Usage: fieldsync status [--json]\n"
     "\n"
     "Shows this device's id and manager, the server it is enrolled with, the\n"
-    "last sync, the number of changes waiting to be pushed and the number\n"
-    "refused by head office.\n"
+    "last sync, the number of changes waiting to be pushed, and the changes\n"
+    "head office refused that are still open, each with its reason in full\n"
+    "(with --json: refused, refused_by_state and the open refusals).\n"
     "\n"
     "  --home DIR      the store directory\n"
     "  --json          print JSON\n";
-
-/* The changes head office refused, with its reasons: nothing is dropped
- * without the person seeing it. */
-static int print_refused(cli_ctx *ctx) {
-  char *doc = NULL;
-  int rc = cli_view(ctx, "refused", NULL, &doc);
-  if (rc != CLI_OK) return rc;
-  cJSON *arr = cli_parse_doc(doc, "the refused changes");
-  fs_free(doc);
-  if (!arr) return CLI_EFAIL;
-  static const cli_col cols[] = {
-      {"WHEN", "at", cli_cell_time, NULL, 0}, {"TABLE", "table", NULL, NULL, 0},
-      {"ROW", "row", NULL, NULL, 0},          {"COLUMN", "column", NULL, "(whole row)", 0},
-      {"REASON", "reason", NULL, NULL, 0},
-  };
-  printf("\nRefused by head office:\n");
-  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "  ", NULL);
-  cJSON_Delete(arr);
-  return CLI_OK;
-}
 
 int cmd_status(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"status", status_usage, no_opts, NULL, NULL, 0};
@@ -183,15 +164,23 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
     vals[3] =
         cli_localtime(b[3], sizeof b[3], cli_text(iso, sizeof iso, s, "last_sync", ""), "never");
     vals[4] = cli_text(b[4], sizeof b[4], s, "pending", "0");
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "refused");
-    if (cJSON_IsArray(r)) {
-      snprintf(b[5], sizeof b[5], "%d", cJSON_GetArraySize(r));
-      vals[5] = b[5];
-    } else {
-      vals[5] = cli_text(b[5], sizeof b[5], s, "refused", "0");
-    }
+    const cJSON *by = cJSON_GetObjectItemCaseSensitive(s, "refused_by_state");
+    long long open = (long long)cli_int(s, "refused", 0);
+    long long closed = (long long)(cli_int(by, "dismissed", 0) + cli_int(by, "copied", 0));
+    if (closed)
+      snprintf(b[5], sizeof b[5], "%lld open (%lld dismissed or copied)", open, closed);
+    else
+      snprintf(b[5], sizeof b[5], "%lld", open);
+    vals[5] = b[5];
     cli_kv_print(keys, vals, 6, "");
-    if (cli_int(s, "refused", 0) > 0) rc = print_refused(ctx);
+    /* each open refusal with head office's reason in full */
+    const cJSON *open_list = cJSON_GetObjectItemCaseSensitive(s, "refusals");
+    if (cJSON_GetArraySize(open_list) > 0) {
+      printf("\nRefused by head office (%lld open; 'fieldsync refused' to read, copy or "
+             "dismiss them):\n",
+             open);
+      cli_print_refusals(open_list, "  ", 0);
+    }
   }
   cJSON_Delete(s);
   return rc;

@@ -3,7 +3,9 @@
  *
  * Both are one library call each (fs_enroll, fs_sync).  A sync draws a
  * progress line on stderr only when stdout is a terminal; with --json it
- * prints one summary document and nothing else.  With no network it fails
+ * prints one summary document and nothing else.  A sync in which head
+ * office refused changes says so in its summary and exits CLI_EREFUSED
+ * (3): it finished, but a person has refusals to read.  With no network it fails
  * with the library's one sentence and loses nothing: the next sync resumes.
  *
  * The enrollment token is a secret until it is used: whoever holds it can
@@ -205,7 +207,15 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
                          "Pushes every local change to head office, then pulls what head office\n"
                          "has for this device (catalog, prices, balances, this manager's\n"
                          "customers).  Safe to interrupt: the next sync finishes the job with\n"
-                         "nothing lost and nothing applied twice.\n",
+                         "nothing lost and nothing applied twice.\n"
+                         "\n"
+                         "Exit status: 0 synced; 3 synced, but head office refused changes\n"
+                         "(they are kept with their values: 'fieldsync refused'); 1 the sync\n"
+                         "failed (nothing lost: run it again); 2 usage error.\n"
+                         "\n"
+                         "Examples:\n"
+                         "  fieldsync sync\n"
+                         "  fieldsync sync --json\n",
                          NULL,
                          NULL,
                          NULL,
@@ -231,10 +241,17 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
            (long long)s.pushed, (long long)s.pulled, (long long)s.conflicts, (long long)s.refused,
            (long long)s.batches, (long long)pending);
   } else {
-    printf("pushed %lld, pulled %lld, %lld conflict%s resolved by rule, %lld refused\n",
+    printf("pushed %lld, pulled %lld, %lld conflict%s resolved by rule, %lld refused%s\n",
            (long long)s.pushed, (long long)s.pulled, (long long)s.conflicts,
-           s.conflicts == 1 ? "" : "s", (long long)s.refused);
-    if (s.refused) printf("see `fieldsync status` for what head office refused\n");
+           s.conflicts == 1 ? "" : "s", (long long)s.refused,
+           s.refused ? ": see `fieldsync refused`" : "");
   }
-  return CLI_OK;
+  if (!s.refused) return CLI_OK;
+  /* The sync is done, but what head office refused needs a person: a
+   * status of its own, and the one sentence every non-zero exit gives. */
+  fprintf(stderr,
+          "fieldsync: head office refused %lld change%s in this sync; nothing is lost: they are "
+          "kept with their values, see `fieldsync refused`.\n",
+          (long long)s.refused, s.refused == 1 ? "" : "s");
+  return CLI_EREFUSED;
 }

@@ -5,10 +5,10 @@
  * --help, --version), finds the verb in one table and hands it the words
  * after it.
  * Each verb lives in a cmd_*.c file and returns the process exit status
- * (0 ok, 1 failure, 2 usage error); main only adds the final flush check so
- * a full disk or a closed pipe is reported rather than silently lost.
- * The verb table is the single place that says which verbs exist: anything
- * else (including head-office verbs such as `product add`) is a usage error.
+ * (0 ok, 1 failure, 2 usage error, 3 a sync with refusals: CLI_EREFUSED); main only adds the final
+ * flush check so a full disk or a closed pipe is reported rather than silently lost. The verb table
+ * is the single place that says which verbs exist: anything else (including head-office verbs such
+ * as `product add`) is a usage error.
  */
 #include "cli.h"
 
@@ -38,6 +38,8 @@ static const char usage[] =
     "  enroll --server URL --token-file FILE --ca FILE|--pin SHA256\n"
     "                                   join head office (once per device)\n"
     "  sync                             push local changes, pull head office's\n"
+    "  refused [show|copy|dismiss ID]   changes head office refused, kept with\n"
+    "                                   their values: read, copy or dismiss them\n"
     "\n"
     "Options (accepted before or after the command):\n"
     "  --home DIR   the store directory (default $FIELDSYNC_HOME, else\n"
@@ -47,7 +49,8 @@ static const char usage[] =
     "  --version    print \"fieldsync X.Y.Z\" (with --json: {\"version\":\"X.Y.Z\"})\n"
     "\n"
     "Times accept \"YYYY-MM-DD HH:MM\" (local time), \"YYYY-MM-DD\" or ISO-8601.\n"
-    "Exit status: 0 success, 1 failure, 2 usage error.\n";
+    "Exit status: 0 success, 1 failure, 2 usage error, 3 a sync that finished but\n"
+    "in which head office refused changes (kept: see 'fieldsync refused').\n";
 
 typedef struct verb {
   const char *name;
@@ -55,10 +58,19 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"init", cmd_init},       {"customer", cmd_customer},   {"contact", cmd_contact},
-    {"meeting", cmd_meeting}, {"order", cmd_order},         {"product", cmd_product},
-    {"status", cmd_status},   {"conflicts", cmd_conflicts}, {"export", cmd_export},
-    {"enroll", cmd_enroll},   {"sync", cmd_sync},           {NULL, NULL},
+    {"init", cmd_init},
+    {"customer", cmd_customer},
+    {"contact", cmd_contact},
+    {"meeting", cmd_meeting},
+    {"order", cmd_order},
+    {"product", cmd_product},
+    {"status", cmd_status},
+    {"conflicts", cmd_conflicts},
+    {"export", cmd_export},
+    {"enroll", cmd_enroll},
+    {"sync", cmd_sync},
+    {"refused", cmd_refused},
+    {NULL, NULL},
 };
 
 /* The library's version: this program is built with the library it ships

@@ -1,7 +1,7 @@
 /*
- * conflict.c — the conflict log and the log of refused changes.
+ * conflict.c — the conflict log (the log of refused changes is refused.c).
  *
- * Both are local review lists: a merge writes to them in its own
+ * It is a local review list: a merge writes to them in its own
  * transaction, deduplicated by the clocks involved, so receiving the same
  * change twice never logs it twice.  Resolving a conflict by keeping the
  * losing value writes that value back as a new local edit, which then syncs
@@ -37,51 +37,6 @@ int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char
   sqlite3_reset(s);
   if (step != SQLITE_DONE) return fsi_store_sqlfail(st, "logging a conflict");
   return sqlite3_changes(st->db) > 0 ? 1 : 0;
-}
-
-static int refused_insert(fs_store *st, const char *table, const char *pk, const char *col,
-                          int64_t site, int64_t hlc, const char *reason, const char *value) {
-  /* col "" = the whole row (NULL would defeat the UNIQUE de-duplication) */
-  return fsi_sql_run(st, "logging a refused change",
-                     "INSERT OR IGNORE INTO fs_refused(tbl, pk, col, site, hlc, reason, at, value)"
-                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-                     "tttiitit", table, pk, col ? col : "", site, hlc, reason, fsi_util_now_ms(),
-                     value);
-}
-
-int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col, int64_t site,
-                    int64_t hlc, const char *reason) {
-  return refused_insert(st, table, pk, col, site, hlc, reason, NULL);
-}
-
-int fsi_refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
-                        int64_t site, const char *reason) {
-  fsi_tbl_state *ts = fsi_store_table(st, table);
-  char *image = NULL;
-  int rc;
-  if (ts) {
-    /* json_object('c1', "c1", ...) of the row, by SQLite's JSON functions */
-    size_t cap = 64 + strlen(table);
-    for (size_t i = 0; i < ts->decl->ncols; i++) cap += 2 * strlen(ts->decl->cols[i].name) + 10;
-    char *sql = malloc(cap);
-    if (!sql) return fsi_fail(FS_ENOMEM, "out of memory");
-    size_t n = (size_t)snprintf(sql, cap, "SELECT json_object(");
-    for (size_t i = 0; i < ts->decl->ncols; i++)
-      n += (size_t)snprintf(sql + n, cap - n, "%s'%s', \"%s\"", i ? ", " : "",
-                            ts->decl->cols[i].name, ts->decl->cols[i].name);
-    snprintf(sql + n, cap - n, ") FROM \"%s\" WHERE id = ?1", table);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK) {
-      sqlite3_bind_text(s, 1, pk, -1, SQLITE_STATIC);
-      if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
-        image = strdup((const char *)sqlite3_column_text(s, 0));
-    }
-    sqlite3_finalize(s);
-    free(sql);
-  }
-  rc = refused_insert(st, table, pk, col, site, 0, reason, image);
-  free(image);
-  return rc;
 }
 
 /* Re-creates a row lost to a delete from its logged JSON image. */

@@ -90,13 +90,21 @@ int fsi_store_meta_set_i64(fs_store *st, const char *key, int64_t v);
  * be written.  The library never calls it. */
 int fsi_store_set_site_for_test(fs_store *st, int64_t site);
 
-/* Refused changes (policy.c / conflict.c). */
-int fsi_refused_log(fs_store *st, const char *table, const char *pk, const char *col, int64_t site,
-                    int64_t hlc, const char *reason);
-/* The same, keeping a JSON image of the row as this replica holds it (a
- * device recording head office's refusal of its own change). */
+/* Refused changes (refused.c).  A device records head office's refusal of
+ * its own change of row `pk` of `table` (col NULL: the whole row; else that
+ * column) with the row as it holds it now: every column, the customer it
+ * belongs to and that customer's name, and for an order its lines.  Call it
+ * before the pull that may let the customer go.  Deduplicated; FS_OK or a
+ * store error. */
 int fsi_refused_log_row(fs_store *st, const char *table, const char *pk, const char *col,
                         int64_t site, const char *reason);
+
+struct cJSON;
+/* Head office: the refusals of state `state` ("open", "dismissed",
+ * "copied"; NULL or "all" for every one) of the devices of `manager` (NULL:
+ * every manager), oldest first, as the "refused" view shows them, into
+ * *out (cJSON_Delete).  Reads in one read transaction of its own. */
+int fsi_refused_json(struct cJSON **out, fs_store *st, const char *state, const char *manager);
 
 /* Device: drops every customer assigned to another manager than `manager`,
  * with the rows that belong to it, without recording deletes (the data

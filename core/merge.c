@@ -31,6 +31,7 @@
  * sender's state, so it is not echoed back.
  */
 #include "policy.h"
+#include "refused.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -349,7 +350,7 @@ static int merge_row(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   const fs_table *t = ts->decl;
   char why[160];
   const char *oob = FS_MUT(27) ? NULL : fsi_policy_out_of_bounds(r, why, sizeof why);
-  if (oob) return fsi_policy_refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, oob);
+  if (oob) return fsi_policy_refuse(st, res, o, ts, t->name, r, cm, NULL, r->site, r->hlc, oob);
   fsi_row l;
   int rc = fsi_row_load(st, ts, r->pk, a, &l);
   if (rc) return rc;
@@ -380,8 +381,9 @@ static int let_go(fs_store *st, const fsi_rowchange *r, const fsi_merge_opts *o,
   if (FS_MUT(31)) return FS_OK; /* the marker is ignored */
   if (fsi_store_is_hq(st) || hq == 0 || o->sender != hq || r->site != hq || r->nvals != 0 ||
       r->ncells != 0 || !cs)
-    return fsi_policy_refuse(st, res, cs ? cs->decl->name : FS_LETGO_TABLE, r->pk, NULL, r->site,
-                             r->hlc, "only head office can tell a device to let a customer go.");
+    return fsi_policy_refuse(st, res, o, NULL, cs ? cs->decl->name : FS_LETGO_TABLE, r, NULL, NULL,
+                             r->site, r->hlc,
+                             "only head office can tell a device to let a customer go.");
   int64_t rows = 0;
   int rc = evict_customer(st, r->pk, &rows);
   if (!rc && rows) res->applied++;
@@ -555,8 +557,9 @@ int fsi_merge_touch_customer(fs_store *st, const char *customer_id) {
 /* Removes customer `id` and every row and tombstone belonging to it, with
  * their clocks, recording nothing; *rows counts the rows removed. */
 static int evict_customer(fs_store *st, const char *id, int64_t *rows) {
-  int rc = FS_OK;
   *rows = 0;
+  /* what was written here and never sent stays where the person sees it */
+  int rc = fsi_refused_keep_stranded(st, id);
   for (size_t i = 0; i < st->nt && !rc; i++) {
     fsi_tbl_state *ts = &st->t[i];
     const char *col = fsi_merge_is_customers(ts) ? "id"

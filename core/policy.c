@@ -19,13 +19,18 @@
  */
 #include "policy.h"
 
+#include "refused.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "util.h"
 
-int fsi_policy_refuse(fs_store *st, fsi_merge_result *res, const char *table, const char *pk,
-                      const char *col, int64_t site, int64_t hlc, const char *reason) {
+int fsi_policy_refuse(fs_store *st, fsi_merge_result *res, const fsi_merge_opts *o,
+                      const fsi_tbl_state *ts, const char *table, const fsi_rowchange *r,
+                      const fsi_merge_colmap *cm, const char *col, int64_t site, int64_t hlc,
+                      const char *reason) {
+  const char *pk = r->pk;
   if (res->refused == res->cap) {
     size_t cap = res->cap ? res->cap * 2 : 16;
     fsi_merge_refusal *n = fsi_arena_alloc(res->arena, cap * sizeof *n);
@@ -34,15 +39,15 @@ int fsi_policy_refuse(fs_store *st, fsi_merge_result *res, const char *table, co
     res->refusals = n;
     res->cap = cap;
   }
-  fsi_merge_refusal *r = &res->refusals[res->refused++];
-  r->table = table;
-  r->pk = fsi_arena_strndup(res->arena, pk, strlen(pk));
-  r->col = col;
-  r->site = site;
-  r->hlc = hlc;
-  r->reason = fsi_arena_strndup(res->arena, reason, strlen(reason));
-  if (!r->pk || !r->reason) return fsi_fail(FS_ENOMEM, "out of memory");
-  return fsi_refused_log(st, table, pk, col, site, hlc, reason);
+  fsi_merge_refusal *f = &res->refusals[res->refused++];
+  f->table = table;
+  f->pk = fsi_arena_strndup(res->arena, pk, strlen(pk));
+  f->col = col;
+  f->site = site;
+  f->hlc = hlc;
+  f->reason = fsi_arena_strndup(res->arena, reason, strlen(reason));
+  if (!f->pk || !f->reason) return fsi_fail(FS_ENOMEM, "out of memory");
+  return fsi_refused_log_change(st, ts, table, r, cm, o, col, site, hlc, reason);
 }
 
 /* Whose customer `cust` is here: *known is 1 when it is live (its manager)
@@ -141,9 +146,10 @@ static fsi_value *incoming_values(const fsi_tbl_state *ts, const fsi_rowchange *
   return v;
 }
 
-static int refuse_row(fs_store *st, fsi_merge_result *res, const fs_table *t,
-                      const fsi_rowchange *r, const char *reason) {
-  int e = fsi_policy_refuse(st, res, t->name, r->pk, NULL, r->site, r->hlc, reason);
+static int refuse_row(fs_store *st, fsi_merge_result *res, const fsi_merge_opts *o,
+                      const fsi_tbl_state *ts, const fsi_rowchange *r, const fsi_merge_colmap *cm,
+                      const char *reason) {
+  int e = fsi_policy_refuse(st, res, o, ts, ts->decl->name, r, cm, NULL, r->site, r->hlc, reason);
   return e ? e : 1;
 }
 
@@ -190,20 +196,20 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   if (at_hq && !FS_MUT(21) && unheld_clock(ts, r, cm, l, o->sender, &who)) {
     if (who == hq)
       snprintf(reason, sizeof reason,
-               "the change claims a head-office write that head office never made");
+               "the change claims a head-office write that head office never made.");
     else
       snprintf(reason, sizeof reason,
                "the change carries a write by device %016llx that head office does not hold; "
                "a device may only send its own writes and what it received from head office.",
                (unsigned long long)who);
-    return refuse_row(st, res, t, r, reason);
+    return refuse_row(st, res, o, ts, r, cm, reason);
   }
   if (t->owner == FS_OWNER_HQ) {
     int ok = (hq != 0 && r->site == hq) || FS_MUT(22);
     for (size_t k = 0; ok && k < r->ncells; k++) ok = r->cells[k].site == hq;
     if (!ok) {
-      snprintf(reason, sizeof reason, "%s is head-office data; devices cannot change it", t->name);
-      return refuse_row(st, res, t, r, reason);
+      snprintf(reason, sizeof reason, "%s is head-office data; devices cannot change it.", t->name);
+      return refuse_row(st, res, o, ts, r, cm, reason);
     }
     return 0;
   }
@@ -259,9 +265,9 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
                  owner ? owner : "nobody head office knows of", o->sender_manager);
       else
         snprintf(reason, sizeof reason,
-                 "this customer is assigned to %.100s, not to this device's manager %.100s",
+                 "this customer is assigned to %.100s, not to this device's manager %.100s.",
                  owner ? owner : "nobody", o->sender_manager);
-      return refuse_row(st, res, t, r, reason);
+      return refuse_row(st, res, o, ts, r, cm, reason);
     }
   }
   /* A device records its own manager on what it creates (an order, a
@@ -283,7 +289,7 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
       snprintf(reason, sizeof reason,
                "%s.manager names %.100s; a device may only record its own manager %.100s.", t->name,
                v->type == FS_VAL_TEXT ? v->s : "a number", o->sender_manager);
-      return refuse_row(st, res, t, r, reason);
+      return refuse_row(st, res, o, ts, r, cm, reason);
     }
   }
   /* The domain rules of a local write (types, lengths, enumerations,
@@ -297,7 +303,7 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
     if (e == FS_EINVAL) {
       snprintf(reason, sizeof reason, "head office refuses this row: %s.", fs_errmsg());
       fsi_clear_error();
-      return refuse_row(st, res, t, r, reason);
+      return refuse_row(st, res, o, ts, r, cm, reason);
     }
     if (e) return e;
   }
@@ -311,8 +317,10 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
              : at_hq    ? hq_column_ok(ts, r, cm, l, i, hq)
                         : (c.hlc == r->hlc && c.site == r->site) || c.site == hq;
     if (!ok) {
-      snprintf(reason, sizeof reason, "%s.%s is set by head office only", t->name, t->cols[i].name);
-      int e = fsi_policy_refuse(st, res, t->name, r->pk, t->cols[i].name, c.site, c.hlc, reason);
+      snprintf(reason, sizeof reason, "%s.%s is set by head office only.", t->name,
+               t->cols[i].name);
+      int e =
+          fsi_policy_refuse(st, res, o, ts, t->name, r, cm, t->cols[i].name, c.site, c.hlc, reason);
       if (e) return e;
       *drop |= 1ull << i;
     }

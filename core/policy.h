@@ -9,12 +9,16 @@
 
 #include "mergeInt.h"
 
-/* Records a refusal of row `pk` of `table` (col NULL: the whole row; else
- * that column) in res, for the sender, and in fs_refused.  pk and reason
- * are copied into res's arena; table and col are kept as given (names from
- * the declaration).  FS_OK, FS_ENOMEM, or a store error. */
-int fsi_policy_refuse(fs_store *st, fsi_merge_result *res, const char *table, const char *pk,
-                      const char *col, int64_t site, int64_t hlc, const char *reason);
+/* Records a refusal of row change r of `table` (col NULL: the whole row;
+ * else that column) from sender o in res, for the sender, and in
+ * fs_refused with the values r carries (ts, the table's state, and cm, the
+ * batch's column map; both NULL for a let-go marker).  The row's pk and the
+ * reason are copied into res's arena; table and col are kept as given
+ * (names from the declaration).  FS_OK, FS_ENOMEM, or a store error. */
+int fsi_policy_refuse(fs_store *st, fsi_merge_result *res, const fsi_merge_opts *o,
+                      const fsi_tbl_state *ts, const char *table, const fsi_rowchange *r,
+                      const fsi_merge_colmap *cm, const char *col, int64_t site, int64_t hlc,
+                      const char *reason);
 
 /* Bounds every replica keeps on a row change: a causal length of 1 to
  * FS_MAX_CL, positive clocks and sites, bases that are a clock or none.

@@ -23,7 +23,7 @@
 
 /* Store format: the internal tables.  Each step upgrades from the previous
  * version; a fresh store runs them all.  Never edit a shipped step. */
-#define STORE_FORMAT 3
+#define STORE_FORMAT 4
 static const char *const format_steps[STORE_FORMAT] = {
     /* 1: clocks, tombstones, conflicts */
     "CREATE TABLE fs_cell(tbl TEXT NOT NULL, pk TEXT NOT NULL, col TEXT NOT NULL,"
@@ -66,6 +66,20 @@ static const char *const format_steps[STORE_FORMAT] = {
     "CREATE TABLE fs_price_log(sku TEXT NOT NULL, currency TEXT NOT NULL,"
     " price INTEGER NOT NULL, hlc INTEGER NOT NULL,"
     " PRIMARY KEY(sku, currency, price)) WITHOUT ROWID;",
+    /* 4: a refused change stays for a person to act on: open until it is
+     * dismissed or copied (then with the copy's id), with the customer it
+     * concerned (id and name as known when it was refused), the manager of
+     * the device that sent it and, for an order, the lines it had.  Older
+     * refusals are open and name the customer their row named. */
+    "ALTER TABLE fs_refused ADD COLUMN state TEXT NOT NULL DEFAULT 'open';"
+    "ALTER TABLE fs_refused ADD COLUMN closed_at INTEGER;"
+    "ALTER TABLE fs_refused ADD COLUMN copied_to TEXT;"
+    "ALTER TABLE fs_refused ADD COLUMN customer TEXT;"
+    "ALTER TABLE fs_refused ADD COLUMN customer_name TEXT;"
+    "ALTER TABLE fs_refused ADD COLUMN manager TEXT;"
+    "ALTER TABLE fs_refused ADD COLUMN lines TEXT;"
+    "UPDATE fs_refused SET customer = CASE WHEN tbl = 'customers' THEN pk"
+    " WHEN json_valid(value) THEN json_extract(value, '$.customer_id') END;",
 };
 
 int fsi_store_sqlfail(fs_store *st, const char *what) {

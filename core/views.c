@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "merge.h"
+#include "refused.h"
 #include "storeInt.h"
 #include "util.h"
 
@@ -161,12 +162,6 @@ static const char SQL_CONFLICTS[] =
     " CAST(whlc AS TEXT) AS winner_hlc, CAST(lhlc AS TEXT) AS loser_hlc,"
     " strftime('%Y-%m-%dT%H:%M:%SZ', detected_at / 1000, 'unixepoch') AS detected_at,"
     " resolution FROM fs_conflict ORDER BY id DESC";
-static const char SQL_REFUSED[] =
-    "SELECT id, tbl AS \"table\", pk AS row, nullif(col, '') AS \"column\","
-    " printf('%016x', site) AS site, reason,"
-    " strftime('%Y-%m-%dT%H:%M:%SZ', at / 1000, 'unixepoch') AS at, value"
-    " FROM fs_refused ORDER BY id";
-
 static int view_customer(fs_store *st, const char *id, cJSON **out) {
   cJSON *o = NULL;
   int rc = query_object(st, SQL_CUSTOMER, id, "customer", &o);
@@ -282,21 +277,33 @@ static cJSON *meta_string(fs_store *st, const char *key) {
   return j;
 }
 
+/* "refused" is the number of open refusals (what a person still has to
+ * read), "refused_by_state" every state's count and "refusals" the open
+ * ones, as the "refused" view lists them. */
 static int view_status(fs_store *st, cJSON **out) {
-  int64_t pending = 0, refused = 0;
+  int64_t pending = 0;
+  cJSON *counts = NULL, *open = NULL;
   int rc = fs_pending_count(&pending, st);
   if (rc) return rc;
-  if ((rc = fsi_sql_i64(st, &refused, "counting refused changes", "SELECT count(*) FROM fs_refused",
-                        NULL)))
+  if ((rc = fsi_refused_counts(st, &counts))) return rc;
+  if ((rc = fsi_refused_view_list(st, NULL, &open))) {
+    cJSON_Delete(counts);
     return rc;
+  }
   cJSON *o = cJSON_CreateObject();
-  if (!o) return fsi_fail(FS_ENOMEM, "out of memory");
+  if (!o) {
+    cJSON_Delete(counts);
+    cJSON_Delete(open);
+    return fsi_fail(FS_ENOMEM, "out of memory");
+  }
   cJSON_AddStringToObject(o, "device_id", st->device_id);
   cJSON_AddItemToObject(o, "manager", meta_string(st, "manager"));
   cJSON_AddItemToObject(o, "server", meta_string(st, "server_url"));
   cJSON_AddItemToObject(o, "last_sync", meta_string(st, "last_sync"));
   cJSON_AddNumberToObject(o, "pending", (double)pending);
-  cJSON_AddNumberToObject(o, "refused", (double)refused);
+  cJSON_AddNumberToObject(o, "refused", (double)cJSON_GetArraySize(open));
+  cJSON_AddItemToObject(o, "refused_by_state", counts);
+  cJSON_AddItemToObject(o, "refusals", open);
   *out = o;
   return FS_OK;
 }
@@ -369,7 +376,9 @@ int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
   else if (!strcmp(view, "conflicts"))
     rc = query_all(st, SQL_CONFLICTS, &doc);
   else if (!strcmp(view, "refused"))
-    rc = query_all(st, SQL_REFUSED, &doc);
+    rc = fsi_refused_view_list(st, arg, &doc);
+  else if (!strcmp(view, "refusal"))
+    rc = fsi_refused_view_one(st, arg, &doc);
   else if (!strcmp(view, "status"))
     rc = view_status(st, &doc);
   else if (!strcmp(view, "export"))

@@ -6,7 +6,7 @@
  * behave alike: --help everywhere, one line on stderr on failure, --json
  * prints one document.  This file holds the usage, the dispatch, the helpers
  * the verbs share (cmd.h) and the import, assign and report verbs; the
- * others live in cmd_serve.c, cmd_devices.c and cmd_data.c.
+ * others live in cmd_serve.c, cmd_devices.c, cmd_data.c and cmd_refused.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +37,7 @@ static const char usage[] =
     "  conflicts                       concurrent edits resolved by rule\n"
     "  verify-log                      re-check the audit log of envelopes\n"
     "  export --json [--manager NAME]  the merged data (or one manager's subset)\n"
+    "  refused [--manager NAME]        changes refused from devices, with values\n"
     "\n"
     "Options:\n"
     "  --home DIR   server data (default $FIELDSYNC_SERVER_HOME, else\n"
@@ -266,6 +267,7 @@ static const verb verbs[] = {
     {"conflicts", cmd_conflicts_server},
     {"verify-log", cmd_verify_log},
     {"export", cmd_export_server},
+    {"refused", cmd_refused_server},
     {NULL, NULL},
 };
 

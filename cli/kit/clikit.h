@@ -135,11 +135,25 @@ const char *cli_localtime(char *buf, size_t cap, const char *iso, const char *df
 /* "5%", "2.5%" of basis points. */
 const char *cli_pct(char *buf, size_t cap, int64_t bp);
 
+/* The width to wrap text at: $COLUMNS when it is a number (20 or more),
+ * else the terminal's width when stdout is one, else 80. */
+size_t cli_term_width(void);
+/* Prints text word-wrapped to lines of at most `width` characters, each
+ * after `indent` spaces, ending with a newline (nothing for empty text).
+ * Nothing is ever cut: a word longer than the room stands whole on a line
+ * of its own.  A newline in the text starts a new line; other control
+ * bytes count as spaces. */
+void cli_wrap(FILE *f, const char *text, size_t indent, size_t width);
+
 /* An aligned text table: rows are copied in, widths computed on print. */
 typedef struct cli_table cli_table;
 cli_table *cli_table_new(size_t ncols, const char *const *heads, unsigned right_mask);
 /* Appends a row of ncols cells (NULL cells print as "-"). */
 void cli_table_add(cli_table *t, const char *const *cells);
+/* Attaches a note to the row added last (copied; empty or NULL: none): it
+ * is printed under the row, word-wrapped at the terminal's width and
+ * indented past the table's indent, whole however long (cli_wrap). */
+void cli_table_note(cli_table *t, const char *text);
 size_t cli_table_rows(const cli_table *t);
 void cli_table_print(const cli_table *t, const char *indent);
 void cli_table_free(cli_table *t);
@@ -182,6 +196,10 @@ const char *cli_cell_pct(char *buf, size_t cap, const cJSON *row, const cli_col 
 #define CLI_NCOLS(cols) (sizeof(cols) / sizeof((cols)[0]))
 size_t cli_print_rows(const cli_col *cols, size_t ncols, const cJSON *rows, const cJSON *doc,
                       const char *indent, const char *empty);
+/* cli_print_rows with a note under each row: the row's string member
+ * `note_key` (a reason, a sentence), whole and word-wrapped (cli_wrap). */
+size_t cli_print_rows_noted(const cli_col *cols, size_t ncols, const cJSON *rows, const cJSON *doc,
+                            const char *indent, const char *empty, const char *note_key);
 /* A titled part of a `show` of doc: "\nTitle:" then the table of the rows in
  * doc's array `member` indented two spaces, or " none" on the title line
  * when there are none.  The formatters get doc. */

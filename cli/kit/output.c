@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CELL_MAX_CHARS 48 /* a table cell longer than this is shortened */
 
@@ -69,6 +71,62 @@ static void copy_clean(char *buf, size_t cap, const char *src) {
   }
   while (n > 0 && src[n] && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
   buf[n] = '\0';
+}
+
+/* ------------------------------------------------------------ wrapping */
+
+size_t cli_term_width(void) {
+  const char *env = getenv("COLUMNS");
+  if (env && *env) {
+    char *end = NULL;
+    long v = strtol(env, &end, 10);
+    if (end && !*end && v >= 20 && v <= 10000) return (size_t)v;
+  }
+  struct winsize ws;
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+    return ws.ws_col;
+  return 80;
+}
+
+/* Display width of s[0..n): UTF-8 characters. */
+static size_t width_n(const char *s, size_t n) {
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++)
+    if (((unsigned char)s[i] & 0xC0) != 0x80) w++;
+  return w;
+}
+
+void cli_wrap(FILE *f, const char *text, size_t indent, size_t width) {
+  size_t room = width > indent + 20 ? width - indent : 20, col = 0;
+  const char *p = text ? text : "";
+  int any = 0;
+  for (;;) {
+    while (*p && ((unsigned char)*p <= 0x20 || *p == 0x7f)) {
+      if (*p == '\n' && any && col > 0) { /* a line break the text asks for */
+        fputc('\n', f);
+        col = 0;
+      }
+      p++;
+    }
+    if (!*p) break;
+    const char *w = p;
+    while (*p && (unsigned char)*p > 0x20 && *p != 0x7f) p++;
+    size_t n = (size_t)(p - w), ww = width_n(w, n);
+    if (any && col + 1 + ww > room) {
+      fputc('\n', f);
+      col = 0;
+    }
+    if (col == 0) {
+      fprintf(f, "%*s", (int)indent, "");
+    } else {
+      fputc(' ', f);
+      col++;
+    }
+    fwrite(w, 1, n, f); /* a word wider than the room stands whole on its line */
+    col += ww;
+    any = 1;
+  }
+  if (any) fputc('\n', f);
 }
 
 const char *cli_text(char *buf, size_t cap, const cJSON *obj, const char *key, const char *dflt) {
@@ -146,6 +204,7 @@ struct cli_table {
   size_t ncols, nrows, cap;
   unsigned right;
   char **cells; /* (nrows + 1) * ncols, row 0 = headings */
+  char **notes; /* cap entries: a row's note (row r at r - 1), or NULL */
 };
 
 /* Display width: UTF-8 characters (continuation bytes do not count). */
@@ -204,11 +263,28 @@ void cli_table_add(cli_table *t, const char *const *cells) {
       fprintf(stderr, "%s: out of memory.\n", cli_progname);
       exit(CLI_EFAIL);
     }
+    char **notes = realloc(t->notes, nc * sizeof *notes);
+    if (!notes) {
+      fprintf(stderr, "%s: out of memory.\n", cli_progname);
+      exit(CLI_EFAIL);
+    }
+    for (size_t i = t->cap; i < nc; i++) notes[i] = NULL;
     t->cells = n;
+    t->notes = notes;
     t->cap = nc;
   }
   for (size_t c = 0; c < t->ncols; c++) t->cells[used * t->ncols + c] = cell_dup(cells[c]);
   if (used > 0) t->nrows++;
+}
+
+void cli_table_note(cli_table *t, const char *text) {
+  if (!t->nrows || !text || !*text) return;
+  free(t->notes[t->nrows - 1]);
+  t->notes[t->nrows - 1] = strdup(text);
+  if (!t->notes[t->nrows - 1]) {
+    fprintf(stderr, "%s: out of memory.\n", cli_progname);
+    exit(CLI_EFAIL);
+  }
 }
 
 size_t cli_table_rows(const cli_table *t) { return t->nrows; }
@@ -234,6 +310,8 @@ void cli_table_print(const cli_table *t, const char *indent) {
       if (!last) fputs("  ", stdout);
     }
     fputc('\n', stdout);
+    if (r > 0 && t->notes[r - 1])
+      cli_wrap(stdout, t->notes[r - 1], strlen(indent ? indent : "") + 4, cli_term_width());
   }
 }
 
@@ -241,6 +319,8 @@ void cli_table_free(cli_table *t) {
   if (!t) return;
   if (t->cells)
     for (size_t i = 0; i < (t->nrows + 1) * t->ncols; i++) free(t->cells[i]);
+  for (size_t i = 0; t->notes && i < t->cap; i++) free(t->notes[i]);
+  free(t->notes);
   free(t->cells);
   free(t);
 }
@@ -277,6 +357,11 @@ const char *cli_cell_pct(char *buf, size_t cap, const cJSON *row, const cli_col 
 
 size_t cli_print_rows(const cli_col *cols, size_t ncols, const cJSON *rows, const cJSON *doc,
                       const char *indent, const char *empty) {
+  return cli_print_rows_noted(cols, ncols, rows, doc, indent, empty, NULL);
+}
+
+size_t cli_print_rows_noted(const cli_col *cols, size_t ncols, const cJSON *rows, const cJSON *doc,
+                            const char *indent, const char *empty, const char *note_key) {
   const char *heads[CLI_ROWS_MAXCOLS];
   unsigned right = 0;
   const cJSON *r;
@@ -299,6 +384,7 @@ size_t cli_print_rows(const cli_col *cols, size_t ncols, const cJSON *rows, cons
       cells[c] = cell(b[c], sizeof b[c], r, &cols[c], doc);
     }
     cli_table_add(t, cells);
+    if (note_key) cli_table_note(t, cJSON_GetStringValue(cJSON_GetObjectItem(r, note_key)));
   }
   size_t n = cli_table_rows(t);
   cli_table_print(t, indent);

@@ -243,9 +243,22 @@ FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
  *   "order"                one order with its lines and totals (arg = id)
  *   "products"             catalog with prices
  *   "conflicts"            conflict log, newest first
- *   "refused"              changes head office refused, with reasons
+ *   "refused"              refused changes, oldest first: id, at, table,
+ *                          row, column (null: the whole row), site,
+ *                          manager (head office: the sending device's),
+ *                          customer_id, customer_name, reason (a whole
+ *                          sentence), state (open, dismissed, copied),
+ *                          closed_at, copied_to, values (the row's values
+ *                          as refused, or null); arg NULL for the open
+ *                          ones, or "state=open|dismissed|copied|all"
+ *                          and/or "manager=NAME" joined by '&'
+ *   "refusal"              one refused change (arg = its id) as listed,
+ *                          and for an order its lines (each with the id
+ *                          of the refusal that names it, or null)
  *   "status"               device id, manager, server, last sync, pending
- *                          and refused counts
+ *                          changes; refused: the number of open refusals,
+ *                          refused_by_state: {open, copied, dismissed},
+ *                          refusals: the open ones as "refused" lists them
  *   "export"               every synced table: {"table":[rows sorted by id]}
  *                          (a manager's subset of it at head office:
  *                          fs_hq_export_json in <fieldsync/server.h>)
@@ -266,6 +279,32 @@ FS_EXTERN int fs_pending_count(int64_t *out, fs_store *st);
  * the winner (marks it reviewed), 1 writes the losing value back as a new
  * local edit that syncs like any other. */
 FS_EXTERN int fs_conflict_resolve(fs_store *st, int64_t id, int keep_loser);
+
+/* Re-creates refused change `id` (from the "refused" view) as new rows
+ * through the ordinary write path, in one transaction: a refused order
+ * becomes a new order with the same currency, discount and lines (SKU,
+ * quantity, line discount; the unit prices are taken from today's price
+ * list, as for any new line), submitted again when it was submitted; a
+ * meeting (or another row that belongs to a customer) a new one with the
+ * same values.  The copy goes to `customer` (an id), or with NULL to the
+ * customer of the refused row, which must be live here and assigned to
+ * this device's manager.  The new row's id goes to id_out (may be NULL);
+ * the refusal (and a copied order's refused lines) are then marked copied
+ * with it, never deleted.  FS_ENOTFOUND for an unknown refusal or
+ * customer, or one that kept no values; FS_EPERM when the customer is no
+ * longer this manager's (the sentence says to name one with --customer);
+ * FS_ECONFLICT when it was already copied; FS_EINVAL for what cannot be
+ * copied (a customer's change, an order line on its own: the sentence
+ * says what to do) or at head office; the write path's errors (an SKU no
+ * longer sold), with nothing written. */
+FS_EXTERN int fs_refused_copy(char id_out[FS_ID_SIZE], fs_store *st, int64_t id,
+                              const char *customer);
+
+/* Marks open refused change `id` dismissed (read, nothing to do): it stays
+ * in the log ("refused" with state=all); a dismissed order takes its
+ * refused lines with it.  FS_ENOTFOUND for an unknown id, FS_ECONFLICT when
+ * it is not open. */
+FS_EXTERN int fs_refused_dismiss(fs_store *st, int64_t id);
 
 /* One concurrent edit from the conflict log: which cell, the value the rule
  * kept (winner) and the one it set aside (loser), as text (NULL = SQL

@@ -17,6 +17,7 @@
  *   pull.c      GET /v1/pull
  *   import.c    CSV imports and customer assignments (head office's writes)
  *   report.c    reports and a manager's export
+ *   refused.c   what head office refused from the devices, with its values
  *
  * Locking: hq->mu serialises every use of hq->st, hq->batch and the nonce
  * table.  The public entry points take it (server.h says which); every

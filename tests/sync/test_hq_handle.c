@@ -842,7 +842,7 @@ static void test_push(void) {
   CHECK_CONTAINS(rep.body ? (const char *)rep.body : NULL,
                  "\"refused\":[{\"table\":\"customers\",\"row\":\"019b8d2b-8c00-76b8-b9e4-"
                  "6c71acdfd0b0\",\"column\":null,\"reason\":\"this customer is assigned to "
-                 "bob, not to this device's manager anna\"}]");
+                 "bob, not to this device's manager anna.\"}]");
   fs_hq_reply_clear(&rep);
   hq_customer(CUSTB, name, mgr, sizeof name);
   CHECK_STR(name, "");

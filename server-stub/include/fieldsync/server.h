@@ -179,6 +179,17 @@ int fs_hq_assign(fs_hq *hq, const char *customer_id, const char *manager);
  * for an empty manager. */
 int fs_hq_export_json(char **out, fs_hq *hq, const char *manager);
 
+/* What head office refused from the devices, oldest first, as a JSON
+ * array (*out caller-owned, fs_free): per refused row or cell its number,
+ * when, table, row, column (null: the whole row), the sending device
+ * (site) and its manager, the customer it concerned (customer_id,
+ * customer_name), the reason (a whole sentence) and the values the change
+ * carried (values: an object, null for a delete), the shape of the
+ * device's "refused" view.  With manager (non-NULL), only what that
+ * manager's devices sent.  FS_EINVAL for an empty manager, or the store's
+ * error.  Locks. */
+int fs_hq_refused_json(char **out, fs_hq *hq, const char *manager);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,8 +20,8 @@
 #include "storekey.h"
 
 #define KEY_PERM                                                                                   \
-  (KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH | KEY_POS_LINK |                    \
-   KEY_POS_SETATTR | KEY_USR_VIEW)
+  (KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH | KEY_POS_LINK | KEY_POS_SETATTR | \
+   KEY_USR_VIEW)
 
 static void describe(char out[64], const char *device_id) {
   snprintf(out, 64, "fieldsync:%s", device_id);
@@ -50,8 +50,7 @@ int fsi_keyring_put(const char *device_id, const unsigned char *key, int64_t sec
     int e = errno;
     keyctl_revoke(id);
     keyctl_unlink(id, KEY_SPEC_SESSION_KEYRING);
-    return fsi_fail(FS_EIO, "the kernel keyring refused to bound the cached key (%s)",
-                    strerror(e));
+    return fsi_fail(FS_EIO, "the kernel keyring refused to bound the cached key (%s)", strerror(e));
   }
   return FS_OK;
 }

@@ -175,8 +175,8 @@ int fsi_storekey_unwrap(unsigned char *key, fsi_storekey_info *info, const char 
     goto done;
   }
   if ((rc = derive(wk, pass, pass_len, buf + 32, in.opslimit, in.memlimit))) goto done;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, NULL, NULL, buf + OFF_CT, CT_LEN, buf,
-                                                 AD_LEN, buf + OFF_NONCE, wk) != 0) {
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, NULL, NULL, buf + OFF_CT, CT_LEN, buf, AD_LEN,
+                                                 buf + OFF_NONCE, wk) != 0) {
     rc = fsi_fail(FS_EAUTH, "the passphrase is wrong (or the key file %s was altered)", path);
     goto done;
   }
@@ -266,11 +266,9 @@ int fsi_storekey_wrap(const char *path, const char *device_id, const unsigned ch
     if (rename(tmp, path) != 0)
       rc = fsi_fail(FS_EIO, "cannot replace the key file %s: %s", path, strerror(errno));
   } else if (link(tmp, path) != 0) {
-    rc = errno == EEXIST ? fsi_fail(FS_EEXIST,
-                                    "the key file %s already exists; refusing to overwrite it",
-                                    path)
-                         : fsi_fail(FS_EIO, "cannot create the key file %s: %s", path,
-                                    strerror(errno));
+    rc = errno == EEXIST
+             ? fsi_fail(FS_EEXIST, "the key file %s already exists; refusing to overwrite it", path)
+             : fsi_fail(FS_EIO, "cannot create the key file %s: %s", path, strerror(errno));
   }
   if (rc || !replace) unlink(tmp);
   if (!rc) rc = sync_dir(path);

@@ -131,6 +131,10 @@ static char *slurp_fd(int fd) {
 }
 
 int tu_run(char **out, char **err, const char *const argv[]) {
+  return tu_run_in(out, err, NULL, argv);
+}
+
+int tu_run_in(char **out, char **err, const char *in_path, const char *const argv[]) {
   char prog[4096];
   const char *bin = getenv("FS_BIN_DIR");
   if (!strchr(argv[0], '/') && bin)
@@ -143,7 +147,7 @@ int tu_run(char **out, char **err, const char *const argv[]) {
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    int devnull = open("/dev/null", O_RDONLY);
+    int devnull = open(in_path ? in_path : "/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
     dup2(fileno(fo), 1);
     dup2(fileno(fe), 2);

@@ -116,6 +116,9 @@ int tu_write_file(const char *path, const char *text);
  * slash), captures stdout and stderr into malloc'd strings (either out may
  * be NULL) and returns the exit status (or -1 if it could not run). */
 int tu_run(char **out, char **err, const char *const argv[]);
+/* The same with standard input read from the file in_path (NULL =
+ * /dev/null, as tu_run). */
+int tu_run_in(char **out, char **err, const char *in_path, const char *const argv[]);
 
 /* The passphrase of every home the tests make (and the file's contents). */
 #define TU_PASSPHRASE "fieldsync test passphrase"

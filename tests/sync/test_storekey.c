@@ -288,7 +288,7 @@ static void test_create_refuses(void) {
   o.manager = "anna";
   CHECK_ERR(create(home, "too short"), FS_EINVAL); /* 9 characters */
   CHECK_CONTAINS(fs_errmsg(), "at least 10 characters");
-  CHECK(access(home, F_OK) != 0); /* nothing made */
+  CHECK(access(home, F_OK) != 0);                       /* nothing made */
   CHECK_ERR(create(home, "äöüßéèêëïî" + 2), FS_EINVAL); /* 9 characters, 18 bytes */
   CHECK_ERR(fs_device_create(NULL, home, &o), FS_EINVAL);
   o.version = 0;
@@ -386,7 +386,8 @@ static long long mtime_ns(const char *p) {
  * one works, the data is there, and the store file is not touched. */
 static void test_change_passphrase(void) {
   char *dir = tu_tmpdir("device"), *home = strdup(path_in(dir, "home"));
-  char *store = strdup(path_in(home, "store.db")), *keyfile = strdup(path_in(home, "keys/store.key"));
+  char *store = strdup(path_in(home, "store.db")),
+       *keyfile = strdup(path_in(home, "keys/store.key"));
   fs_device *dev = NULL;
   size_t n0 = 0, k0 = 0;
   char *before = NULL, *kbefore = NULL;

@@ -178,9 +178,8 @@ static void test_bad_for(void) {
   free(ok_at(__LINE__, home, tu_passphrase_file(), NULL, ARGS("init", "--manager", "anna")));
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char *out = NULL, *err = NULL;
-    CHECK_EQ_INT(fs_run(home, tu_passphrase_file(), NULL, &out, &err,
-                        ARGS("unlock", "--for", bad[i])),
-                 2);
+    CHECK_EQ_INT(
+        fs_run(home, tu_passphrase_file(), NULL, &out, &err, ARGS("unlock", "--for", bad[i])), 2);
     CHECK(one_line(err));
     CHECK_CONTAINS(err, "--for");
     free(out);
@@ -210,8 +209,9 @@ static void test_passwd(void) {
 
   /* too short a new one: refused, nothing changed */
   char *shortf = file_with("short.pass", "too short\n", 0600);
-  CHECK_EQ_INT(fs_run(home, tu_passphrase_file(), NULL, &out, &err, ARGS("passwd", "--new-file", shortf)),
-               1);
+  CHECK_EQ_INT(
+      fs_run(home, tu_passphrase_file(), NULL, &out, &err, ARGS("passwd", "--new-file", shortf)),
+      1);
   CHECK(one_line(err));
   CHECK_CONTAINS(err, "at least 10 characters");
   free(out);

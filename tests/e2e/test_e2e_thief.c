@@ -88,8 +88,10 @@ static void make_laptop(void) {
   fs_device *dev = NULL;
   CHECK_OK(tu_device_open(&dev, g_home, NULL));
   if (dev) {
-    fs_field f[] = {
-        {"customer_id", cust}, {"at", "2026-03-11T09:00:00Z"}, {"kind", "call"}, {"notes", WAL_NOTES}};
+    fs_field f[] = {{"customer_id", cust},
+                    {"at", "2026-03-11T09:00:00Z"},
+                    {"kind", "call"},
+                    {"notes", WAL_NOTES}};
     CHECK_OK(fs_insert(NULL, fs_device_store(dev), "meetings", f, 4));
     char wal[4200];
     snprintf(wal, sizeof wal, "%s/store.db-wal", g_home);
@@ -209,7 +211,8 @@ static void test_no_customer_data(void) {
     sqlite3_stmt *s = NULL;
     snprintf(p, sizeof p, "%s/store.db", copies[i]);
     int rc = sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_step(s);
     tu_checks++;
     if (rc == SQLITE_ROW || rc == SQLITE_DONE)

@@ -71,7 +71,7 @@ static int sync_fn(void *arg, void *res) {
   dev_arg *a = arg;
   sync_res *r = res;
   fs_device *dev = NULL;
-  int rc = fs_device_open(&dev, a->home, wl_schema());
+  int rc = sh_device_open(&dev, a->home);
   if (!rc) {
     double t0 = sh_now();
     r->stats = (fs_sync_stats)FS_SYNC_STATS_INIT;
@@ -93,7 +93,7 @@ static int edit_fn(void *arg, void *res) {
   wl_record r;
   char amount[24], qty[24];
   (void)res;
-  int rc = fs_device_open(&dev, a->home, wl_schema());
+  int rc = sh_device_open(&dev, a->home);
   st = fs_device_store(dev);
   if (!rc) rc = fs_tx_begin(st);
   wl_gen_init(&g, 1, 0);
@@ -152,8 +152,8 @@ static int verify_fn(void *arg, void *res) {
   fs_hq *hq = NULL;
   char *ea = NULL, *eb = NULL, *eh = NULL;
   cJSON *doc = NULL;
-  int rc = fs_device_open(&dev_a, a->a, wl_schema());
-  if (!rc) rc = fs_device_open(&dev_b, a->b, wl_schema());
+  int rc = sh_device_open(&dev_a, a->a);
+  if (!rc) rc = sh_device_open(&dev_b, a->b);
   da = fs_device_store(dev_a);
   db = fs_device_store(dev_b);
   if (!rc) rc = fs_hq_open_schema(&hq, a->run->hq, wl_schema());

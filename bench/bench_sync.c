@@ -94,7 +94,7 @@ static int sync_fn(void *arg, void *res) {
   sync_arg *a = arg;
   sync_res *r = res;
   fs_device *dev = NULL;
-  int rc = fs_device_open(&dev, a->home, wl_schema());
+  int rc = sh_device_open(&dev, a->home);
   if (rc) {
     fprintf(stderr, "bench_sync: open %s: %s\n", a->home, fs_errmsg());
     return -1;

@@ -92,6 +92,13 @@ int sh_child_run(sh_child_fn fn, void *arg, void *result, size_t size, long *max
  * with the generator's ids, in one transaction.  sh_device_enroll enrolls it
  * (trusting the run's certificate).  -1 with a message. */
 int sh_device_create(const char *home, uint32_t seed, uint32_t device, size_t n);
+/* Opens a device home made by sh_device_create and unlocks it: with the key
+ * sh_device_create cached in the session keyring for an hour, else with
+ * the benchmarks' passphrase (SH_PASSPHRASE; Argon2id at the cost the key
+ * file records, outside every timed section, but its 256 MiB then count in
+ * that child's peak RSS).  Devices are encrypted as every home is. */
+#define SH_PASSPHRASE "fieldsync bench passphrase"
+int sh_device_open(fs_device **out, const char *home);
 int sh_device_enroll(const char *home, const char *url, const char *token, const char *cert);
 
 /* Seconds on CLOCK_MONOTONIC. */

@@ -21,10 +21,35 @@
  * (with the error printed) when none can be found. */
 const char *cli_home(cli_ctx *ctx);
 
-/* Opens the device of ctx->home (fs_device_close it; its store is
- * fs_device_store); on failure prints the library's sentence and returns
- * CLI_EFAIL. */
+/* Opens the device of ctx->home and unlocks it (fs_device_close it; its
+ * store is fs_device_store): with the key the session's keyring caches
+ * (`fieldsync unlock`), else with the passphrase in
+ * $FIELDSYNC_PASSPHRASE_FILE; else it fails with the sentence saying how
+ * to unlock.  On failure prints one sentence and returns CLI_EFAIL. */
 int cli_open(cli_ctx *ctx, fs_device **out);
+/* The same, left locked (the verbs about the lock itself). */
+int cli_open_locked(cli_ctx *ctx, fs_device **out);
+
+/* ------------------------------------------------------- passphrases */
+
+/* A passphrase read by passphrase.c: buf is sodium_malloc'd and holds len
+ * bytes and a NUL; cli_secret_free wipes and frees it (NULL buf is fine). */
+typedef struct cli_secret {
+  char *buf;
+  size_t len;
+} cli_secret;
+void cli_secret_free(cli_secret *s);
+/* $FIELDSYNC_PASSPHRASE_FILE, or NULL when unset or empty. */
+const char *cli_passphrase_file(void);
+/* The passphrase in `file`: one line (its line break dropped), the file
+ * readable by its owner only. */
+int cli_passphrase_from_file(cli_secret *out, const char *file);
+/* On a terminal: `prompt` on stderr, typed without echo (twice = asked a
+ * second time and both must match); otherwise one line of standard input. */
+int cli_passphrase_ask(cli_secret *out, const char *prompt, int twice);
+/* $FIELDSYNC_PASSPHRASE_FILE when set, else cli_passphrase_ask. */
+int cli_passphrase(cli_secret *out, const char *prompt, int twice);
+/* Each returns CLI_OK or the exit status after printing one line. */
 
 /* Opens the store, inserts one row into `table`, closes, and prints the new
  * id (alone, or {"id":...} with --json).  Returns the exit status. */
@@ -66,5 +91,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(cli_ctx *ctx, int argc, char **argv);
 int cmd_refused(cli_ctx *ctx, int argc, char **argv);
+int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
+int cmd_lock(cli_ctx *ctx, int argc, char **argv);
+int cmd_passwd(cli_ctx *ctx, int argc, char **argv);
 
 #endif

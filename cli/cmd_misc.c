@@ -3,12 +3,12 @@
  * (list and resolve) and `export --json`.
  *
  * The verbs that are not about one business object.  `init` is the only one
- * that creates a store (through fs_device_init, which refuses to overwrite an
- * existing one); every other verb opens an existing store and reports the
- * library's "run fieldsync init" sentence when there is none.  Products are
- * head-office owned: the device can list them but there is deliberately no
- * verb that writes them.  `export --json` is the replica's whole state for
- * comparing replicas, so it exists only as JSON.
+ * that creates a store (through fs_device_create, which refuses to overwrite
+ * an existing one), asking for the passphrase that will unlock it; every other verb opens an
+ * existing store and reports the library's "run fieldsync init" sentence when there is none.
+ * Products are head-office owned: the device can list them but there is deliberately no verb that
+ * writes them.  `export --json` is the replica's whole state for comparing replicas, so it exists
+ * only as JSON.
  */
 #include "cli.h"
 
@@ -23,20 +23,31 @@ static const cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
 static const char init_usage[] =
     "Usage: fieldsync init --manager NAME [--home DIR] [--json]\n"
     "\n"
-    "Creates the store and this device's keys in the home directory (mode\n"
-    "0700).  Refuses to overwrite an existing store.  Prints the device id\n"
+    "Creates the encrypted store and this device's keys in the home directory\n"
+    "(mode 0700).  Refuses to overwrite an existing store.  Prints the device id\n"
     "and the home (with --json: {\"device_id\",\"home\",\"manager\"}).\n"
+    "\n"
+    "The store and the keys are encrypted under a random key that only the\n"
+    "manager's passphrase unlocks.  The passphrase (at least 10 characters) is\n"
+    "asked twice on a terminal, without echo; a script gives it on standard\n"
+    "input (one line) or in the file $FIELDSYNC_PASSPHRASE_FILE names (mode\n"
+    "0600).  A forgotten passphrase cannot be recovered from the laptop.\n"
     "\n"
     "  --manager NAME  the account manager using this device (required)\n"
     "  --home DIR      the store directory (default $FIELDSYNC_HOME, else\n"
     "                  ~/.fieldsync)\n"
-    "  --json          print JSON\n";
+    "  --json          print JSON\n"
+    "\n"
+    "Examples:\n"
+    "  fieldsync init --manager anna\n"
+    "  FIELDSYNC_PASSPHRASE_FILE=~/.anna.pass fieldsync init --manager anna --json\n";
 
 int cmd_init(cli_ctx *ctx, int argc, char **argv) {
   const char *manager = NULL;
   const cli_opt opts[] = {{"manager", 1, &manager, NULL}, {NULL, 0, NULL, NULL}};
   cli_spec spec = {"init", init_usage, opts, NULL, NULL, 0};
   fs_device *dev = NULL;
+  cli_secret pass = {NULL, 0};
   cJSON *o = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
@@ -45,10 +56,16 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv) {
                      "--help'.");
   const char *home = cli_home(ctx);
   if (!home) return CLI_EFAIL;
-  int lrc = fs_device_init(home, manager);
+  if ((rc = cli_passphrase(&pass, "New passphrase for this device (10+ characters): ", 1)))
+    return rc;
+  fs_device_init_opts io = FS_DEVICE_INIT_OPTS_INIT;
+  io.manager = manager;
+  io.passphrase = pass.buf;
+  io.passphrase_len = pass.len;
+  int lrc = fs_device_create(&dev, home, &io);
+  cli_secret_free(&pass);
   if (lrc != FS_OK) return cli_lib_fail(lrc);
-  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
-  const char *id = fs_store_device_id(fs_device_store(dev));
+  const char *id = fs_device_id(dev);
   if (ctx->json) {
     o = cJSON_CreateObject();
     if (!o || !cJSON_AddStringToObject(o, "device_id", id ? id : "") ||

@@ -32,13 +32,42 @@ const char *cli_home(cli_ctx *ctx) {
   return ctx->home = ctx->home_buf;
 }
 
-int cli_open(cli_ctx *ctx, fs_device **out) {
+int cli_open_locked(cli_ctx *ctx, fs_device **out) {
   *out = NULL;
   const char *home = cli_home(ctx);
   if (!home) return CLI_EFAIL;
   int rc = fs_device_open(out, home, NULL);
   if (rc != FS_OK) return cli_lib_fail(rc);
   return CLI_OK;
+}
+
+int cli_open(cli_ctx *ctx, fs_device **out) {
+  int rc = cli_open_locked(ctx, out);
+  if (rc != CLI_OK) return rc;
+  int lrc = fs_device_unlock_cached(*out);
+  const char *file = cli_passphrase_file();
+  if (lrc == FS_ELOCKED && file) {
+    cli_secret pass = {NULL, 0};
+    if ((rc = cli_passphrase_from_file(&pass, file)) != CLI_OK) goto done;
+    fs_unlock_opts uo = FS_UNLOCK_OPTS_INIT;
+    uo.passphrase = pass.buf;
+    uo.passphrase_len = pass.len;
+    lrc = fs_device_unlock(*out, &uo);
+    cli_secret_free(&pass);
+    if (lrc == FS_EAUTH) {
+      rc = cli_fail("the passphrase in FIELDSYNC_PASSPHRASE_FILE (%s) does not unlock the store "
+                    "in %s.",
+                    file, fs_device_home(*out));
+      goto done;
+    }
+  }
+  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+done:
+  if (rc != CLI_OK) {
+    fs_device_close(*out);
+    *out = NULL;
+  }
+  return rc;
 }
 
 /* ------------------------------------------------------------ parser */

@@ -24,7 +24,10 @@ static const char usage[] =
     "and orders, recorded with or without a network.\n"
     "\n"
     "Commands:\n"
-    "  init --manager NAME              create the store and device keys\n"
+    "  init --manager NAME              create the encrypted store and device keys\n"
+    "  unlock [--for 2h]                unlock for this session (asks the passphrase)\n"
+    "  lock                             forget the unlocked key at once\n"
+    "  passwd                           change the passphrase\n"
     "  customer add|edit|list|show      customers (with contacts, meetings,\n"
     "                                   orders and open balance on show)\n"
     "  contact add                      a contact person of a customer\n"
@@ -48,6 +51,10 @@ static const char usage[] =
     "  --help, -h   this help; 'fieldsync COMMAND --help' for a command\n"
     "  --version    print \"fieldsync X.Y.Z\" (with --json: {\"version\":\"X.Y.Z\"})\n"
     "\n"
+    "The store is encrypted: a command that needs it takes the key `fieldsync\n"
+    "unlock` cached for the session, else the passphrase in the file\n"
+    "$FIELDSYNC_PASSPHRASE_FILE names.\n"
+    "\n"
     "Times accept \"YYYY-MM-DD HH:MM\" (local time), \"YYYY-MM-DD\" or ISO-8601.\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 3 a sync that finished but\n"
     "in which head office refused changes (kept: see 'fieldsync refused').\n";
@@ -58,19 +65,14 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"init", cmd_init},
-    {"customer", cmd_customer},
-    {"contact", cmd_contact},
-    {"meeting", cmd_meeting},
-    {"order", cmd_order},
-    {"product", cmd_product},
-    {"status", cmd_status},
-    {"conflicts", cmd_conflicts},
-    {"export", cmd_export},
-    {"enroll", cmd_enroll},
-    {"sync", cmd_sync},
-    {"refused", cmd_refused},
-    {NULL, NULL},
+    {"init", cmd_init},       {"customer", cmd_customer},
+    {"contact", cmd_contact}, {"meeting", cmd_meeting},
+    {"order", cmd_order},     {"product", cmd_product},
+    {"status", cmd_status},   {"conflicts", cmd_conflicts},
+    {"export", cmd_export},   {"enroll", cmd_enroll},
+    {"sync", cmd_sync},       {"refused", cmd_refused},
+    {"unlock", cmd_unlock},   {"lock", cmd_lock},
+    {"passwd", cmd_passwd},   {NULL, NULL},
 };
 
 /* The library's version: this program is built with the library it ships

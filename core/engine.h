@@ -23,6 +23,15 @@
 #include "merge.h"
 #include "util.h"
 
+/* Opens (FS_OPEN_CREATE: creates) the store at `path` as fs_store_open
+ * does, encrypted at rest under `key`, 32 bytes (the
+ * device's data key; NULL = a plain store, as fs_store_open).  The store
+ * copies the key into locked memory, so the caller may wipe its own copy
+ * as soon as this returns.  FS_EAUTH when the key is not the store's; the
+ * errors of fs_store_open otherwise. */
+int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema, int flags,
+                         const unsigned char *key);
+
 /* The store's SQLite connection, for head office's own tables (registry,
  * tokens, audit log).  Borrowed for the life of the store. */
 sqlite3 *fsi_store_db(fs_store *st);

@@ -750,6 +750,15 @@ done:
   return FS_OK;
 }
 
+/* Provisional: the page cipher (an SQLite VFS shim with an AEAD per page)
+ * takes the key; until it is in, the key is not used and the store is
+ * opened plain. */
+int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema, int flags,
+                         const unsigned char *key) {
+  (void)key;
+  return fs_store_open(out, path, schema, (unsigned)flags);
+}
+
 void fs_store_close(fs_store *st) {
   if (!st) return;
   if (st->in_tx) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

@@ -69,6 +69,8 @@ const char *fs_strerror(int code) {
     return "too big";
   case FS_ECANCELED:
     return "cancelled";
+  case FS_ELOCKED:
+    return "locked";
   default:
     return "unknown error";
   }

@@ -5,9 +5,9 @@
  *
  *   meeting_sync HOME CUSTOMER_ID NOTES
  *
- * HOME is a device home made by `fieldsync init` and enrolled with
- * `fieldsync enroll`.  Built against an installed fieldsync with nothing
- * but pkg-config:
+ * HOME is a device home made by `fieldsync init`, enrolled with
+ * `fieldsync enroll` and unlocked for the session with `fieldsync unlock`.  Built against an
+ * installed fieldsync with nothing but pkg-config:
  *
  *   cc meeting_sync.c $(pkg-config --cflags --libs fieldsync) -o meeting_sync
  */
@@ -38,6 +38,13 @@ int main(int argc, char **argv) {
   fs_device *dev = NULL;
   int rc = fs_device_open(&dev, argv[1], NULL);
   if (rc) return fail("opening the device", rc);
+  /* The store is encrypted.  This program has no prompt of its own: it
+   * takes the key `fieldsync unlock` cached for this login session.  (An
+   * application with a prompt calls fs_device_unlock with the passphrase.) */
+  if ((rc = fs_device_unlock_cached(dev))) {
+    fs_device_close(dev);
+    return fail("unlocking the device", rc);
+  }
   fs_store *st = fs_device_store(dev);
 
   /* 1. Offline: one row, one transaction, captured for the next sync. */

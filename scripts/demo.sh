@@ -15,6 +15,9 @@ hq="$bin/fieldsync-server"
 work=$(mktemp -d /tmp/fieldsync-demo.XXXXXX)
 server_pid=""
 cleanup() {
+  for d in "$work"/*-laptop "$work"/*-tablet; do
+    [ -d "$d/keys" ] && "$fs" --home "$d" lock >/dev/null 2>&1 || true
+  done
   if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   if [ "${FIELDSYNC_DEMO_KEEP:-0}" = 1 ]; then echo "demo files kept in $work"; else rm -rf "$work"; fi
 }
@@ -51,9 +54,16 @@ url="https://127.0.0.1:$port"
 echo "serving on $url (log: one line per request)"
 
 say "Three laptops: Anna (two devices) and Ben"
+# Each laptop's store is encrypted under a key its manager's passphrase
+# unwraps.  A script gives the passphrase in a file only its owner reads;
+# `unlock` then caches the key in this session's kernel keyring for the
+# demo's few minutes, and the cleanup locks every laptop again.
+(umask 077 && printf 'demo passphrase, not a real one\n' >"$work/passphrase")
+export FIELDSYNC_PASSPHRASE_FILE="$work/passphrase"
 for dev in anna-laptop:anna anna-tablet:anna ben-laptop:ben; do
   home="$work/${dev%%:*}"; mgr="${dev##*:}"
   "$fs" --home "$home" init --manager "$mgr" >/dev/null
+  "$fs" --home "$home" unlock --for 15m >/dev/null 2>&1 || true # no keyring: the file serves
   tok=$("$hq" --home "$H" token create --manager "$mgr")
   "$fs" --home "$home" enroll --server "$url" --token "$tok" --ca "$cert"
   "$fs" --home "$home" sync >/dev/null

@@ -152,6 +152,7 @@ int fs_enroll(fs_device *dev, const fs_enroll_opts *opts) {
   memset(&srv, 0, sizeof srv);
   if (!opts) return fsi_fail(FS_EINVAL, "enroll needs its options (fs_enroll_opts)");
   if ((rc = fsi_device_struct_in(&o, sizeof o, opts, &enroll_opts_v))) return rc;
+  if ((rc = fsi_device_need_unlocked(dev))) return rc;
   fs_store *st = dev->st;
   const char *home = dev->home, *url = o.url, *token = o.token, *ca = o.ca, *pin = o.pin;
   if (!url || !token)
@@ -246,6 +247,7 @@ static int open_session(session *s, fs_device *dev) {
   fs_store *st = dev->st;
   fsi_devstate_server srv;
   int rc;
+  if ((rc = fsi_device_need_unlocked(dev))) return rc;
   if (!fs_store_hq_site(st))
     return fsi_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
                                "--server URL --token-file FILE --ca FILE` first");

@@ -2,9 +2,11 @@
  * deviceInt.h — the fs_device handle, shared by the device files of sync/
  * (device.c opens and closes it, client.c enrolls and syncs with it).
  *
- * A device owns its store, a copy of its home's path and, from the first
- * enrollment or sync on, its secret keys (loaded once from HOME/keys and
- * wiped when the device is closed).  Like every handle it is used by one
+ * A device is opened locked: it knows its home and its device id (from
+ * HOME/keys/store.key), no store and no key.  Unlocked, it owns its store,
+ * its data key and its secret keys (both in sodium_malloc'd memory: guard
+ * pages, mlock'd where the system allows it), all of which are wiped and
+ * freed when it is locked or closed.  Like every handle it is used by one
  * thread at a time.
  */
 #ifndef FS_DEVICE_INT_H
@@ -13,17 +15,23 @@
 #include <fieldsync/device.h>
 
 #include "keys.h"
+#include "storekey.h"
 
 struct fs_device {
-  fs_store *st;
+  fs_store *st; /* NULL while locked */
   char *home;
-  fsi_keys keys; /* valid when has_keys */
-  int has_keys;
+  const fs_schema *schema;
+  char device_id[FSI_DEVICE_ID_LEN + 1];
+  unsigned char *data_key; /* FSI_DATA_KEY_SIZE bytes; NULL while locked */
+  fsi_keys *keys;          /* the identity; NULL while locked */
 };
 
-/* The device's key pairs, loaded on first use (the errors of fsi_keys_load:
- * FS_ENOTFOUND, FS_EAUTH for a secret file others can read, FS_ECORRUPT).
- * Borrowed until fs_device_close. */
+/* FS_OK when the device is unlocked, else FS_ELOCKED with the sentence
+ * that says how to unlock it. */
+int fsi_device_need_unlocked(const fs_device *dev);
+
+/* The device's key pairs (unlocked with the device).  FS_ELOCKED while it
+ * is locked.  Borrowed until fs_device_lock or fs_device_close. */
 int fsi_device_keys(fs_device *dev, const fsi_keys **out);
 
 /* The versions of a versioned struct (device.h): sizes[v - 1] is the size

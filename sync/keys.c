@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #define F_KX_SK "kx.key"
 #define F_SIGN_PK "sign.pub"
 #define F_KX_PK "kx.pub"
+#define F_SEALED "identity.key"
 
 int fsi_keys_init(void) {
   /* sodium_init: 0 = initialised now, 1 = already, -1 = failure. */
@@ -163,26 +165,150 @@ int fsi_keys_load_public(fsi_pubkeys *out, const char *dir) {
   return read_key(out->kx, KEYS_KX_PK, dir, F_KX_PK, 0);
 }
 
-int fsi_keys_load(fsi_keys *out, const char *dir) {
+/* Each secret key of *k must give its public key. */
+static int check_pairs(const fsi_keys *k, const char *dir, const char *sign_file,
+                       const char *kx_file) {
   uint8_t pk[32];
+  int rc = FS_OK;
+  crypto_sign_ed25519_sk_to_pk(pk, k->sign_sk);
+  if (sodium_memcmp(pk, k->pub.sign, sizeof pk) != 0)
+    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir, sign_file,
+                  dir, F_SIGN_PK);
+  else if (crypto_scalarmult_base(pk, k->kx_sk) != 0 ||
+           sodium_memcmp(pk, k->pub.kx, sizeof pk) != 0)
+    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir, kx_file,
+                  dir, F_KX_PK);
+  sodium_memzero(pk, sizeof pk);
+  return rc;
+}
+
+int fsi_keys_load(fsi_keys *out, const char *dir) {
   int rc;
   if ((rc = fsi_keys_load_public(&out->pub, dir))) goto done;
   if ((rc = read_key(out->sign_sk, KEYS_SIGN_SK, dir, F_SIGN_SK, 1))) goto done;
   if ((rc = read_key(out->kx_sk, KEYS_KX_SK, dir, F_KX_SK, 1))) goto done;
-  crypto_sign_ed25519_sk_to_pk(pk, out->sign_sk);
-  if (sodium_memcmp(pk, out->pub.sign, sizeof pk) != 0) {
-    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir, F_SIGN_SK,
-                  dir, F_SIGN_PK);
-    goto done;
-  }
-  if (crypto_scalarmult_base(pk, out->kx_sk) != 0 ||
-      sodium_memcmp(pk, out->pub.kx, sizeof pk) != 0) {
-    rc = fsi_fail(FS_ECORRUPT, "key files %s/%s and %s/%s do not belong together", dir, F_KX_SK,
-                  dir, F_KX_PK);
-    goto done;
-  }
+  rc = check_pairs(out, dir, F_SIGN_SK, F_KX_SK);
 done:
-  sodium_memzero(pk, sizeof pk);
+  if (rc) fsi_keys_wipe(out);
+  return rc;
+}
+
+/* ------------------------------------------------ the sealed identity */
+
+static const uint8_t ID_MAGIC[8] = {'F', 'S', 'I', 'D', 'E', 'N', 'T', 'Y'};
+#define ID_FORMAT 1u
+#define ID_HDR 32 /* magic, format, reserved, device id */
+#define ID_PLAIN (KEYS_SIGN_SK + KEYS_KX_SK)
+#define ID_CT (ID_PLAIN + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define ID_SIZE (ID_HDR + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + ID_CT)
+_Static_assert(ID_SIZE == KEYS_SEALED_SIZE, "identity.key layout");
+
+/* The identity key: a subkey of the data key, so that the data key itself
+ * is used for one thing only (the store). */
+static void identity_key(uint8_t sub[crypto_aead_xchacha20poly1305_ietf_KEYBYTES],
+                         const unsigned char *data_key) {
+  crypto_kdf_derive_from_key(sub, crypto_aead_xchacha20poly1305_ietf_KEYBYTES, 1, "fsident1",
+                             data_key);
+}
+
+/* The associated data: the file's header and both public keys. */
+static void identity_ad(uint8_t ad[ID_HDR + KEYS_SIGN_PK + KEYS_KX_PK], const uint8_t *hdr,
+                        const fsi_pubkeys *pub) {
+  memcpy(ad, hdr, ID_HDR);
+  memcpy(ad + ID_HDR, pub->sign, KEYS_SIGN_PK);
+  memcpy(ad + ID_HDR + KEYS_SIGN_PK, pub->kx, KEYS_KX_PK);
+}
+
+int fsi_keys_generate_sealed(const char *dir, const unsigned char *data_key,
+                             const char *device_id) {
+  static const char *const names[3] = {F_SEALED, F_SIGN_PK, F_KX_PK};
+  static const char *const legacy[2] = {F_SIGN_SK, F_KX_SK};
+  char paths[3][PATH_MAX], p[PATH_MAX];
+  uint8_t file[ID_SIZE], ad[ID_HDR + KEYS_SIGN_PK + KEYS_KX_PK];
+  uint8_t sub[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+  fsi_keys *k = NULL;
+  struct stat st;
+  int rc, made = 0;
+
+  if ((rc = fsi_keys_init())) return rc;
+  if (!device_id || strlen(device_id) != 16)
+    return fsi_fail(FS_EINVAL, "not a device id: %s", device_id ? device_id : "(none)");
+  for (int i = 0; i < 3; i++) {
+    if ((rc = key_path(paths[i], dir, names[i]))) return rc;
+    if (lstat(paths[i], &st) == 0)
+      return fsi_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it", paths[i]);
+  }
+  for (int i = 0; i < 2; i++) {
+    if ((rc = key_path(p, dir, legacy[i]))) return rc;
+    if (lstat(p, &st) == 0)
+      return fsi_fail(FS_EEXIST, "key file %s already exists; refusing to overwrite it", p);
+  }
+  if (!(k = sodium_malloc(sizeof *k))) return fsi_fail(FS_ENOMEM, "out of memory");
+  if ((rc = fsi_keys_new(k))) goto done;
+  memset(file, 0, ID_HDR);
+  memcpy(file, ID_MAGIC, sizeof ID_MAGIC);
+  file[8] = ID_FORMAT; /* little-endian u32, then 4 reserved zero bytes */
+  memcpy(file + 16, device_id, 16);
+  randombytes_buf(file + ID_HDR, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  identity_ad(ad, file, &k->pub);
+  identity_key(sub, data_key);
+  /* the secret keys are encrypted straight from the locked struct: sign_sk
+   * and kx_sk are adjacent members, ID_PLAIN bytes */
+  _Static_assert(offsetof(fsi_keys, kx_sk) == offsetof(fsi_keys, sign_sk) + KEYS_SIGN_SK,
+                 "fsi_keys layout");
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      file + ID_HDR + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, k->sign_sk, ID_PLAIN, ad,
+      sizeof ad, NULL, file + ID_HDR, sub);
+  const uint8_t *data[3] = {file, k->pub.sign, k->pub.kx};
+  const size_t len[3] = {ID_SIZE, KEYS_SIGN_PK, KEYS_KX_PK};
+  const mode_t mode[3] = {0600, 0644, 0644};
+  for (made = 0; made < 3; made++)
+    if ((rc = write_new(paths[made], data[made], len[made], mode[made]))) goto done;
+  rc = FS_OK;
+done:
+  if (rc)
+    for (int i = 0; i < made; i++) unlink(paths[i]);
+  sodium_memzero(sub, sizeof sub);
+  sodium_free(k);
+  return rc;
+}
+
+int fsi_keys_load_sealed(fsi_keys *out, const char *dir, const unsigned char *data_key,
+                         const char *device_id) {
+  uint8_t file[ID_SIZE], ad[ID_HDR + KEYS_SIGN_PK + KEYS_KX_PK];
+  uint8_t sub[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+  int rc;
+  if ((rc = fsi_keys_load_public(&out->pub, dir))) goto done;
+  if ((rc = read_key(file, ID_SIZE, dir, F_SEALED, 1))) goto done;
+  if (memcmp(file, ID_MAGIC, sizeof ID_MAGIC) != 0) {
+    rc = fsi_fail(FS_ECORRUPT, "%s/%s is not a fieldsync identity file (or it is damaged)", dir,
+                  F_SEALED);
+    goto done;
+  }
+  if (file[8] != ID_FORMAT || file[9] || file[10] || file[11]) {
+    rc = fsi_fail(FS_EVERSION, "%s/%s has a format this fieldsync (%s) does not know", dir,
+                  F_SEALED, FS_VERSION_STRING);
+    goto done;
+  }
+  if (!device_id || strlen(device_id) != 16 || memcmp(file + 16, device_id, 16) != 0) {
+    rc = fsi_fail(FS_ECORRUPT, "%s/%s belongs to another device than %s", dir, F_SEALED,
+                  device_id ? device_id : "(none)");
+    goto done;
+  }
+  identity_ad(ad, file, &out->pub);
+  identity_key(sub, data_key);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          out->sign_sk, NULL, NULL, file + ID_HDR + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+          ID_CT, ad, sizeof ad, file + ID_HDR, sub) != 0) {
+    rc = fsi_fail(FS_EAUTH,
+                  "the key does not open %s/%s: it is not this device's data key (or the "
+                  "file, or %s and %s beside it, were altered)",
+                  dir, F_SEALED, F_SIGN_PK, F_KX_PK);
+    goto done;
+  }
+  rc = check_pairs(out, dir, F_SEALED, F_SEALED);
+done:
+  sodium_memzero(sub, sizeof sub);
   if (rc) fsi_keys_wipe(out);
   return rc;
 }

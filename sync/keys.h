@@ -2,7 +2,19 @@
  * keys.h — a replica's identity: an Ed25519 signing key pair and an X25519
  * key-exchange key pair (libsodium crypto_sign and crypto_kx).
  *
- * On disk an identity is a directory of four raw binary files:
+ * On disk an identity is a directory of key files.  A device's (format 1):
+ *   identity.key  the secret keys sealed under the device's data key
+ *                 (storekey.h), 168 bytes, 0600:
+ *                   0  8  magic "FSIDENTY"
+ *                   8  4  format (1, little-endian)
+ *                   12 4  reserved, zero
+ *                   16 16 device id (hex)
+ *                   32 24 nonce
+ *                   56 112 sign_sk || kx_sk, XChaCha20-Poly1305 (96 + 16 tag),
+ *                          associated data bytes 0..32 || sign.pub || kx.pub
+ *   sign.pub, kx.pub as below.
+ * Head office's keys are four raw binary files (encrypting them is the
+ * head office store's business):
  *   sign.key  64-byte Ed25519 secret key (libsodium layout: seed || pk), 0600
  *   kx.key    32-byte X25519 secret key, 0600
  *   sign.pub  32-byte Ed25519 public key, 0644
@@ -28,6 +40,7 @@
 #define KEYS_KX_SK 32
 #define KEYS_FINGERPRINT_SIZE 65 /* 64 hex chars + NUL */
 #define KEYS_PUB_HEX_SIZE 129    /* hex of sign.pub || kx.pub + NUL */
+#define KEYS_SEALED_SIZE 168     /* identity.key */
 
 /* The public half of an identity: what peers pin. */
 typedef struct fsi_pubkeys {
@@ -63,6 +76,22 @@ int fsi_keys_generate(const char *dir);
  * the file and says to chmod 600 it), FS_ECORRUPT (wrong size, or secret and
  * public keys do not match), FS_EIO.  *out is wiped on failure. */
 int fsi_keys_load(fsi_keys *out, const char *dir);
+
+/* A device's identity: generates a fresh one and writes identity.key (its
+ * secret keys sealed under data_key, 32 bytes, for device_id, 16 hex
+ * digits), sign.pub and kx.pub in `dir`.  Refuses to overwrite (FS_EEXIST
+ * if any of these or the raw sign.key/kx.key exists; nothing written);
+ * FS_EIO (files this call created are removed again). */
+int fsi_keys_generate_sealed(const char *dir, const unsigned char *data_key, const char *device_id);
+
+/* Loads the sealed identity of `dir` with data_key into *out and checks
+ * each secret key against its public key.  FS_EAUTH when data_key does not
+ * open it (not this device's key, or a file of the set altered) or the file
+ * is accessible by group or others; FS_ECORRUPT (wrong size or magic,
+ * another device's file, keys that do not match); FS_EVERSION;
+ * FS_ENOTFOUND; FS_EIO.  *out is wiped on failure. */
+int fsi_keys_load_sealed(fsi_keys *out, const char *dir, const unsigned char *data_key,
+                         const char *device_id);
 
 /* Loads only sign.pub and kx.pub from `dir`.  FS_ENOTFOUND, FS_ECORRUPT
  * (wrong size), FS_EIO. */

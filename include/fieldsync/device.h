@@ -2,13 +2,15 @@
  * fieldsync device API: a manager's laptop — its home directory, identity,
  * enrollment with head office and sync.
  *
- * A device home holds store.db (the replica) and keys/ (the device's
- * Ed25519 and X25519 key pairs, secret files 0600).  An application opens a
- * home once as an fs_device and may keep it open as long as it runs: the
- * device owns the store (fs_device_store lends it for fs_insert, fs_view_json
- * and the rest of fieldsync.h), the home's path and, from the first
- * enrollment or sync on, the secret keys, which are wiped when the device is
- * closed.  Enrollment and sync take the device.
+ * A device home holds store.db (the replica, encrypted) and keys/: the
+ * wrapped data key (store.key), the device's Ed25519 and X25519 secret keys
+ * sealed under it (identity.key) and their public halves; secret files are
+ * 0600.  An application opens a home once as an fs_device (locked), unlocks
+ * it, and may keep it open as long as it runs: the unlocked device owns the
+ * store (fs_device_store lends it for fs_insert, fs_view_json and the rest
+ * of fieldsync.h), the home's path, the data key and the secret keys, which
+ * are wiped when the device is locked or closed.  Enrollment and sync take
+ * the device, unlocked.
  *
  * Threads: a handle (an fs_device and the store it lends, an fs_store of
  * fs_store_open) is used by one thread at a time; different handles may be
@@ -17,10 +19,10 @@
  * never calls the application: the progress callback runs on the thread
  * that called fs_sync.
  *
- * Versioned structs (libgit2's rule): fs_enroll_opts, fs_sync_opts and
- * fs_sync_stats begin with `version`, which the caller sets to the
+ * Versioned structs (libgit2's rule): fs_device_init_opts, fs_unlock_opts,
+ * fs_enroll_opts, fs_sync_opts and fs_sync_stats begin with `version`, which the caller sets to the
  * FS_*_VERSION of the headers it was compiled with; initialise them with
- * FS_ENROLL_OPTS_INIT, FS_SYNC_OPTS_INIT and FS_SYNC_STATS_INIT (C; in C++
+ * their FS_*_INIT macros (FS_ENROLL_OPTS_INIT, FS_SYNC_OPTS_INIT, ...; in C++
  * value-initialise, `fs_sync_opts o{};`, and set version), then set the
  * members wanted.  A struct only ever grows: new members are appended and
  * its FS_*_VERSION goes up by one; nothing is removed or reordered.  So:
@@ -42,37 +44,143 @@ extern "C" {
 
 /* -------------------------------------------------------------- homes */
 
-/* Creates HOME (0700) with a new store, a random device id and fresh key
- * pairs for manager `manager`.  Refuses to overwrite an existing store or
- * keys (FS_EEXIST); FS_EINVAL for an empty or overlong manager name. */
-FS_EXTERN int fs_device_init(const char *home, const char *manager);
+/* A device home is encrypted at rest.  Its store and the device's secret
+ * keys are encrypted under a random 256-bit data key, and the data key is
+ * kept on disk only wrapped under a key derived from the manager's
+ * passphrase (Argon2id; keys/store.key).  So a device is opened LOCKED
+ * (fs_device_open) and unlocked with the passphrase, the data key, or the
+ * key the session's kernel keyring caches (fs_device_unlock,
+ * fs_device_unlock_cached).  docs/security.md states the model. */
 
-/* fs_device_init for an application's own synced tables: `schema` as for
- * fs_store_open (NULL = field-sales), the same as head office's
- * (fs_hq_create_schema); open the home with the same schema. */
-FS_EXTERN int fs_device_init_schema(const char *home, const char *manager, const fs_schema *schema);
+/* A passphrase has at least this many characters (UTF-8 code points) and
+ * at most FS_PASSPHRASE_MAX bytes. */
+#define FS_PASSPHRASE_MIN_CHARS 10
+#define FS_PASSPHRASE_MAX 1024
+
+/* The size of a device's data key (fs_unlock_opts.key). */
+#define FS_DATA_KEY_SIZE 32
 
 typedef struct fs_device fs_device;
 
-/* Opens the device home HOME made by fs_device_init, with `schema` (NULL =
- * field-sales; it must outlive the device and be the one the home was made
- * with).  *out is caller-owned: fs_device_close it; NULL on failure.  The
- * keys are read when first needed (fs_enroll, fs_sync), so a device whose
- * keys are missing or unreadable still opens for local work.
+typedef struct fs_device_init_opts {
+  unsigned version;        /* FS_DEVICE_INIT_OPTS_VERSION: FS_DEVICE_INIT_OPTS_INIT */
+  const char *manager;     /* the account manager (required; UTF-8, <= 100 bytes) */
+  const fs_schema *schema; /* as for fs_store_open; NULL = field-sales.  The
+                              same as head office's (fs_hq_create_schema);
+                              open the home with the same schema */
+  const char *passphrase;  /* the manager's passphrase (required); not
+                              NUL-terminated necessarily: passphrase_len bytes */
+  size_t passphrase_len;
+} fs_device_init_opts;
+
+#define FS_DEVICE_INIT_OPTS_VERSION 1
+#define FS_DEVICE_INIT_OPTS_INIT                                                                   \
+  { .version = FS_DEVICE_INIT_OPTS_VERSION }
+
+/* Creates HOME (0700) with a new encrypted store, a random device id, a
+ * fresh data key wrapped under the passphrase, and fresh key pairs sealed
+ * under the data key.  With out non-NULL the new device is returned
+ * unlocked (caller-owned: fs_device_close it); with out NULL it is closed.
+ * Refuses to overwrite an existing store or keys (FS_EEXIST); FS_EINVAL for
+ * an empty or overlong manager name, or a passphrase shorter than
+ * FS_PASSPHRASE_MIN_CHARS characters or longer than FS_PASSPHRASE_MAX
+ * bytes; FS_ENOMEM when the key derivation's memory (256 MiB) cannot be
+ * had; FS_EVERSION (see the top).  On failure nothing is left behind. */
+FS_EXTERN int fs_device_create(fs_device **out, const char *home, const fs_device_init_opts *opts);
+
+/* Opens the device home HOME made by fs_device_create, LOCKED: it knows its
+ * home and device id, and nothing else until fs_device_unlock.  `schema`
+ * (NULL = field-sales) must outlive the device and be the one the home was
+ * made with.  *out is caller-owned: fs_device_close it; NULL on failure.
  * FS_ENOTFOUND (with a sentence telling to run `fieldsync init`) when there
- * is no store; FS_EINVAL for a head-office store or another schema; the
- * errors of fs_store_open. */
+ * is no store; FS_EVERSION for a home made by fieldsync 0.2 or older, whose
+ * store is not encrypted (the sentence says what to do); FS_ECORRUPT for a
+ * damaged keys/store.key; FS_EAUTH when keys/store.key is accessible by
+ * group or others. */
 FS_EXTERN int fs_device_open(fs_device **out, const char *home, const fs_schema *schema);
+
+typedef struct fs_unlock_opts {
+  unsigned version;       /* FS_UNLOCK_OPTS_VERSION: FS_UNLOCK_OPTS_INIT */
+  const char *passphrase; /* the manager's passphrase, passphrase_len bytes */
+  size_t passphrase_len;
+  const unsigned char *key; /* or the data key itself, FS_DATA_KEY_SIZE bytes
+                               (e.g. from head office's recovery); exactly
+                               one of passphrase and key */
+} fs_unlock_opts;
+
+#define FS_UNLOCK_OPTS_VERSION 1
+#define FS_UNLOCK_OPTS_INIT                                                                        \
+  { .version = FS_UNLOCK_OPTS_VERSION }
+
+/* Unlocks the device: the data key from the passphrase (Argon2id, about a
+ * second) or as given, then the store is opened under it.  The library
+ * keeps the data key in locked memory (mlock, where the system allows it)
+ * until fs_device_lock or fs_device_close; the caller may wipe its copies of
+ * the passphrase and key as soon as this returns.  FS_OK at once when the
+ * device is already unlocked.  FS_EAUTH for a wrong passphrase or key (the
+ * device stays locked); FS_EINVAL (neither or both of passphrase and key);
+ * FS_ENOMEM; FS_EINVAL for a head-office store or another schema; the
+ * errors of fs_store_open. */
+FS_EXTERN int fs_device_unlock(fs_device *dev, const fs_unlock_opts *opts);
+
+/* Locks the device again: closes the store (an open fs_tx_begin
+ * transaction is rolled back) and wipes the data key and secret keys from
+ * memory.  The cached key of the keyring is not touched
+ * (fs_device_forget_key).  NULL and a locked device are fine. */
+FS_EXTERN void fs_device_lock(fs_device *dev);
+
+/* 1 while the device is locked (also for NULL), 0 once unlocked. */
+FS_EXTERN int fs_device_locked(const fs_device *dev);
+
+/* Changes the passphrase: the data key is unwrapped with `old` and wrapped
+ * again under `new_` (a fresh salt; the current Argon2id parameters); the
+ * store is not rewritten.  The device may be locked or unlocked.  The key
+ * file is replaced atomically: after a crash either passphrase works, never
+ * neither.  FS_EAUTH when `old` is wrong (nothing changed); FS_EINVAL for a
+ * new passphrase that is too short or too long; FS_EIO, FS_ENOMEM. */
+FS_EXTERN int fs_device_change_passphrase(fs_device *dev, const char *old, size_t old_len,
+                                          const char *new_, size_t new_len);
+
+/* The session's key cache (the Linux kernel keyring: type "user",
+ * description "fieldsync:DEVICE_ID" in the session keyring, readable by
+ * the processes of this login session only, removed by the kernel when its
+ * time is up).  It is what `fieldsync unlock` fills and `fieldsync lock`
+ * empties, so an application and the command line share one unlock.
+ *
+ * fs_device_unlock_cached  unlocks with the cached key: FS_ELOCKED (with
+ *                          the sentence to unlock) when none is cached or it
+ *                          expired, or there is no keyring; a cached key that
+ *                          no longer opens the device is removed, FS_ELOCKED.
+ * fs_device_cache_key      caches the key of an unlocked device for
+ *                          `seconds` (0 = FS_KEY_CACHE_DEFAULT_S; at most
+ *                          FS_KEY_CACHE_MAX_S), replacing a cached one.
+ *                          FS_ELOCKED when the device is locked, FS_EINVAL
+ *                          for a time out of range, FS_EIO when the keyring
+ *                          refuses.
+ * fs_device_forget_key     removes the cached key at once (revoked, then
+ *                          unlinked); FS_OK also when none was cached.  The
+ *                          device itself stays as it is. */
+#define FS_KEY_CACHE_DEFAULT_S (8 * 3600)
+#define FS_KEY_CACHE_MAX_S (7 * 24 * 3600)
+FS_EXTERN int fs_device_unlock_cached(fs_device *dev);
+FS_EXTERN int fs_device_cache_key(fs_device *dev, int64_t seconds);
+FS_EXTERN int fs_device_forget_key(fs_device *dev);
 
 /* Closes the store and wipes the keys.  NULL is fine. */
 FS_EXTERN void fs_device_close(fs_device *dev);
 
 /* The device's store, for the writes and queries of fieldsync.h.  Borrowed:
- * valid until fs_device_close; never fs_store_close it.  NULL for NULL. */
+ * valid until fs_device_lock or fs_device_close; never fs_store_close it.
+ * NULL for NULL, and NULL while the device is locked (then fs_errmsg() says
+ * how to unlock it): check it before passing it on. */
 FS_EXTERN fs_store *fs_device_store(fs_device *dev);
 
 /* The home directory the device was opened with (borrowed). */
 FS_EXTERN const char *fs_device_home(const fs_device *dev);
+
+/* The device id (16 hex digits, the store's fs_store_device_id), known
+ * also while locked (borrowed; NULL for NULL). */
+FS_EXTERN const char *fs_device_id(const fs_device *dev);
 
 /* --------------------------------------------------------- enrollment */
 
@@ -94,7 +202,8 @@ typedef struct fs_enroll_opts {
  * are pinned in the store; the CA file is copied into the home.  Every
  * string is borrowed for the call; the library keeps no copy of the token.
  * FS_EINVAL (a required option missing), FS_EAUTH (bad/used/expired token,
- * TLS trust), FS_EREVOKED, FS_ENETWORK, FS_EEXIST (already enrolled). */
+ * TLS trust), FS_EREVOKED, FS_ENETWORK, FS_EEXIST (already enrolled),
+ * FS_ELOCKED (the device is locked). */
 FS_EXTERN int fs_enroll(fs_device *dev, const fs_enroll_opts *opts);
 
 /* --------------------------------------------------------------- sync */

@@ -49,11 +49,11 @@ extern "C" {
  * shared library's SONAME carries the major number: it changes when a
  * program built against older headers would break. */
 #define FS_VERSION_MAJOR 0
-#define FS_VERSION_MINOR 2
+#define FS_VERSION_MINOR 3
 #define FS_VERSION_PATCH 0
-#define FS_VERSION_STRING "0.2.0"
+#define FS_VERSION_STRING "0.3.0"
 
-/* The version of the library actually loaded ("0.2.0"), which may be newer
+/* The version of the library actually loaded ("0.3.0"), which may be newer
  * than the headers a program was built with.  Static storage. */
 FS_EXTERN const char *fs_version(void);
 
@@ -76,7 +76,8 @@ typedef enum fs_err {
   FS_EREVOKED = -13,  /* this device was revoked by head office */
   FS_ETOOBIG = -14,   /* input over a documented size limit */
   FS_EBUSY = -15,     /* busy right now (a bounded resource): try again shortly */
-  FS_ECANCELED = -16  /* the application's progress callback asked to stop */
+  FS_ECANCELED = -16, /* the application's progress callback asked to stop */
+  FS_ELOCKED = -17    /* the device is locked: unlock it with its passphrase */
 } fs_err;
 
 /* The human sentence describing the last failure on this thread ("" if

@@ -117,8 +117,8 @@ static void test_device_home(void) {
   OK("fieldsync", "--home", home, "customer", "add", "--name", "Nordwind GmbH");
   PRIVATE(home, "store.db");
   PRIVATE(home, "keys");
-  PRIVATE(home, "keys/sign.key");
-  PRIVATE(home, "keys/kx.key");
+  PRIVATE(home, "keys/store.key");
+  PRIVATE(home, "keys/identity.key");
   free(home);
 }
 

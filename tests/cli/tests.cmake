@@ -7,3 +7,8 @@ add_dependencies(test_cli_perms fieldsync-cli fieldsync-server)
 # The CSV writer both programs share (cli/kit/output.c), cell by cell.
 fs_test(test_cli_csv ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_csv.c)
 target_link_libraries(test_cli_csv PRIVATE fieldsync_kit)
+# init, unlock, lock and passwd: passphrases from files, standard input or
+# none, the session keyring's cached key, its timeout (in a keyring of the
+# test's own).
+fs_test(test_cli_lock ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_lock.c)
+add_dependencies(test_cli_lock fieldsync-cli)

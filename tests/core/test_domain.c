@@ -1,7 +1,7 @@
 /*
  * test_domain.c — the field-sales rules of local writes (core/domain.c) and
  * head office's imports and assignments (server-stub/hq/import.c), on a
- * real device home (fs_device_init, so the store has a manager) whose
+ * real device home (fs_device_create, so the store has a manager) whose
  * catalog and prices arrive only the way they do in production: imported
  * at a head-office home (fs_hq_create) from CSV files and merged into the
  * device as changes of the head-office site.
@@ -93,8 +93,8 @@ static void env_setup(env *e) {
   e->dir = tu_tmpdir("domain");
   snprintf(home, sizeof home, "%s/home", e->dir);
   snprintf(hq, sizeof hq, "%s/hq", e->dir);
-  CHECK_OK(fs_device_init(home, "alice"));
-  CHECK_OK(fs_device_open(&e->device, home, NULL));
+  CHECK_OK(tu_device_create(home, "alice", NULL));
+  CHECK_OK(tu_device_open(&e->device, home, NULL));
   e->dev = fs_device_store(e->device);
   CHECK(mkdir(hq, 0700) == 0);
   CHECK_OK(fs_hq_create(hq));

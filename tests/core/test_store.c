@@ -1,6 +1,6 @@
 /*
  * test_store.c — opening, creating and upgrading a store (core/store.c),
- * settings, transactions, and a device home (fs_device_init/open).
+ * settings, transactions, and a device home (fs_device_create/open).
  *
  * Covers: create/close/reopen in a temp dir keeps rows, the site id and the
  * db_version; FS_ENOTFOUND without FS_OPEN_CREATE; files that are not
@@ -434,20 +434,20 @@ static void test_device_init(void) {
   char *dir = tu_tmpdir("device");
   char *home = path_in(dir, "home");
   char *store = path_in(home, "store.db");
-  char *sign = path_in(home, "keys/sign.key");
-  char *kx = path_in(home, "keys/kx.key");
+  char *sign = path_in(home, "keys/identity.key");
+  char *kx = path_in(home, "keys/store.key");
   struct stat sb;
 
-  CHECK_ERR(fs_device_init(home, ""), FS_EINVAL);
+  CHECK_ERR(tu_device_create(home, "", NULL), FS_EINVAL);
   CHECK(!file_exists(store));
-  CHECK_OK(fs_device_init(home, "alice"));
+  CHECK_OK(tu_device_create(home, "alice", NULL));
   CHECK(stat(home, &sb) == 0 && (sb.st_mode & 0777) == 0700);
   CHECK(stat(sign, &sb) == 0 && (sb.st_mode & 0777) == 0600);
   CHECK(stat(kx, &sb) == 0 && (sb.st_mode & 0777) == 0600);
   CHECK(file_exists(store));
 
   fs_device *dev = NULL;
-  CHECK_OK(fs_device_open(&dev, home, NULL));
+  CHECK_OK(tu_device_open(&dev, home, NULL));
   char *m = NULL;
   if (dev) {
     fs_store *st = fs_device_store(dev);
@@ -461,12 +461,12 @@ static void test_device_init(void) {
 
   size_t slen = 0, klen = 0;
   char *sbytes = tu_read_file(store, &slen), *kbytes = tu_read_file(sign, &klen);
-  CHECK_ERR(fs_device_init(home, "mallory"), FS_EEXIST);
+  CHECK_ERR(tu_device_create(home, "mallory", NULL), FS_EEXIST);
   CHECK(sbytes && same_bytes(store, sbytes, slen));
   CHECK(kbytes && same_bytes(sign, kbytes, klen));
   free(sbytes);
   free(kbytes);
-  CHECK_OK(fs_device_open(&dev, home, NULL));
+  CHECK_OK(tu_device_open(&dev, home, NULL));
   if (dev) {
     CHECK_OK(fs_store_get(&m, fs_device_store(dev), "manager"));
     CHECK_STR(m, "alice");
@@ -476,7 +476,7 @@ static void test_device_init(void) {
 
   char *empty = path_in(dir, "empty");
   CHECK(mkdir(empty, 0700) == 0);
-  CHECK_ERR(fs_device_open(&dev, empty, NULL), FS_ENOTFOUND);
+  CHECK_ERR(tu_device_open(&dev, empty, NULL), FS_ENOTFOUND);
   CHECK(dev == NULL);
   CHECK_CONTAINS(fs_errmsg(), "fieldsync init");
   free(empty);
@@ -567,15 +567,15 @@ static void test_files_private(void) {
   /* a device home inside a world-readable directory */
   char *home = path_in(dir, "home");
   CHECK(mkdir(home, 0755) == 0);
-  CHECK_OK(fs_device_init(home, "alice"));
-  char *store = path_in(home, "store.db"), *sign = path_in(home, "keys/sign.key");
-  char *kx = path_in(home, "keys/kx.key"), *keys = path_in(home, "keys");
+  CHECK_OK(tu_device_create(home, "alice", NULL));
+  char *store = path_in(home, "store.db"), *sign = path_in(home, "keys/identity.key");
+  char *kx = path_in(home, "keys/store.key"), *keys = path_in(home, "keys");
   CHECK(owner_only(store));
   CHECK(owner_only(sign));
   CHECK(owner_only(kx));
   CHECK(owner_only(keys));
   fs_device *dev = NULL;
-  CHECK_OK(fs_device_open(&dev, home, NULL));
+  CHECK_OK(tu_device_open(&dev, home, NULL));
   if (dev) {
     CHECK_OK(fs_insert(NULL, fs_device_store(dev), "customers", (fs_field[]){{"name", "Acme"}}, 1));
     size_t n = strlen(store) + 8;

@@ -450,7 +450,7 @@ int e2e_distinct_ids(const cJSON *doc, const char *table) {
 
 int e2e_bulk_meetings(const char *home, const char *customer, int n, const char *tag) {
   fs_device *dev = NULL;
-  int rc = fs_device_open(&dev, home, NULL);
+  int rc = tu_device_open(&dev, home, NULL);
   if (rc) return rc;
   fs_store *st = fs_device_store(dev);
   if ((rc = fs_tx_begin(st))) goto done;

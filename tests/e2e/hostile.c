@@ -3,6 +3,7 @@
  */
 #include "hostile.h"
 
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "codec.h"
 #include "envelope.h"
 #include "proto.h"
+#include "storekey.h"
 #include "util.h"
 
 int64_t hostile_now_hlc(void) {
@@ -96,8 +98,15 @@ int hostile_open(hostile *h, const e2e_server *s, const char *home) {
     CHECK(h->hq_site != 0);
   }
   if (home) {
+    /* the device's sealed identity, opened as the library does: the data
+     * key unwrapped with the tests' passphrase */
+    unsigned char key[FSI_DATA_KEY_SIZE];
+    fsi_storekey_info info;
+    snprintf(dir, sizeof dir, "%s/keys/store.key", home);
+    CHECK_OK(fsi_storekey_unwrap(key, &info, dir, TU_PASSPHRASE, strlen(TU_PASSPHRASE)));
     snprintf(dir, sizeof dir, "%s/keys", home);
-    CHECK_OK(fsi_keys_load(&h->keys, dir));
+    CHECK_OK(fsi_keys_load_sealed(&h->keys, dir, key, info.device_id));
+    sodium_memzero(key, sizeof key);
     h->has_keys = 1;
     e2e_device_id(__LINE__, home, h->device);
     fsi_proto_site_parse(h->device, &h->site);

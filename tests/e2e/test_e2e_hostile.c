@@ -623,7 +623,7 @@ static int hq_has(const e2e_server *s, const char *text) {
 
 static void delete_row(const char *home, const char *table, const char *id) {
   fs_device *dev = NULL;
-  CHECK_OK(fs_device_open(&dev, home, NULL));
+  CHECK_OK(tu_device_open(&dev, home, NULL));
   if (dev) CHECK_OK(fs_delete(fs_device_store(dev), table, id));
   fs_device_close(dev);
 }

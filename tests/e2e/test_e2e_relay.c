@@ -33,7 +33,7 @@
 /* A local delete on the device store through the library's write path. */
 static void dev_delete(int line, const char *home, const char *table, const char *id) {
   fs_device *dev = NULL;
-  int rc = fs_device_open(&dev, home, NULL);
+  int rc = tu_device_open(&dev, home, NULL);
   if (rc == FS_OK) rc = fs_delete(fs_device_store(dev), table, id);
   tu_checks++;
   if (rc != FS_OK)

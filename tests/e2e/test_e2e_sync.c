@@ -456,7 +456,7 @@ static cJSON *refused_of(const char *home) {
   fs_device *dev = NULL;
   char *txt = NULL;
   cJSON *doc = NULL;
-  CHECK_OK(fs_device_open(&dev, home, NULL));
+  CHECK_OK(tu_device_open(&dev, home, NULL));
   if (dev) CHECK_OK(fs_view_json(&txt, fs_device_store(dev), "refused", NULL));
   if (txt) doc = cJSON_Parse(txt);
   fs_free(txt);

@@ -21,3 +21,13 @@ fs_test_properties(test_e2e_csv TIMEOUT 300)
 # concurrent signed requests against the body budget, idle connections held
 # while a device syncs, three devices converging through one server.
 fs_test_label(threaded test_e2e_hostile.signed_requests test_e2e_hostile.slow_clients test_e2e_sync.three_devices_converge)
+
+# A lost laptop gives away nothing: copies of a used home (unlocked and
+# locked) hold no key and no customer data, and cannot sync or enroll.
+# no_customer_data needs the store's page cipher (fsi_store_open_keyed):
+# label "page_cipher".
+fs_test(test_e2e_thief ${CMAKE_CURRENT_LIST_DIR}/test_e2e_thief.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c
+  ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
+add_dependencies(test_e2e_thief fieldsync-cli fieldsync-server)
+fs_test_properties(test_e2e_thief TIMEOUT 300)
+fs_test_label(page_cipher test_e2e_thief.no_customer_data)

@@ -9,11 +9,17 @@
 #  3. pkg-config knows the library at the header's version, and the example
 #     builds through pkg-config only (and statically with --static);
 #  4. the example builds through the installed CMake package;
-#  5. the example, linked to the installed library, records a meeting
-#     offline on an enrolled device, syncs with the installed server and
+#  5. the example, linked to the installed library, unlocked by
+#     `fieldsync unlock` (the key cached in the session keyring), records a
+#     meeting offline on an enrolled device, syncs with the installed server and
 #     prints the conflict a concurrent edit made; the other laptop receives
 #     the meeting.
 set -euo pipefail
+# The devices' keys are cached in a session keyring of this run's own, never
+# the caller's (keyctl session: a new anonymous one for this script).
+if [ -z "${FS_INSTALL_KEYRING:-}" ] && command -v keyctl >/dev/null; then
+  FS_INSTALL_KEYRING=1 exec keyctl session - bash "$0" "$@"
+fi
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/fs-install.XXXXXX")
@@ -107,11 +113,16 @@ server_pid=$!
 for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
 [ -s "$work/port" ] || { cat "$work/server.log"; fail "the server did not start"; }
 url="https://127.0.0.1:$(cat "$work/port")"
+# the passphrase of both laptops, in a file only its owner reads
+(umask 077 && printf 'install test passphrase\n' >"$work/pass")
+export FIELDSYNC_PASSPHRASE_FILE=$work/pass
 for d in a b; do
   "$fs" --home "$work/$d" init --manager anna >/dev/null
+  "$fs" --home "$work/$d" unlock --for 10m >/dev/null
   "$hq" --home "$H" token create --manager anna >"$work/tok.$d"
   "$fs" --home "$work/$d" enroll --server "$url" --token-file "$work/tok.$d" --ca "$cert" >/dev/null
 done
+unset FIELDSYNC_PASSPHRASE_FILE # from here on the keyring's keys alone
 cust=$("$fs" --home "$work/b" customer add --name "Zhōu Trading 周氏贸易" --city Lyon)
 "$fs" --home "$work/b" sync >/dev/null
 "$fs" --home "$work/a" sync >/dev/null
@@ -130,4 +141,9 @@ case "$("$fs" --home "$work/b" meeting list --json --customer "$cust")" in
   *) fail "the other laptop did not receive the meeting" ;;
 esac
 "$work/ex/meeting_sync" 2>/dev/null && fail "the example accepted no arguments"
+"$fs" --home "$work/a" lock >/dev/null
+LD_LIBRARY_PATH=$p/lib "$work/meeting_sync" "$work/a" "$cust" "after lock" 2>"$work/locked.err" &&
+  fail "the example wrote to a locked device"
+grep -q "is locked" "$work/locked.err" || { cat "$work/locked.err"; fail "no locked sentence"; }
+for d in a b; do "$fs" --home "$work/$d" lock >/dev/null; done
 echo "test_install: every check passed"

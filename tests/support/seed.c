@@ -3,6 +3,8 @@
  */
 #include "seed.h"
 
+#include "testutil.h"
+
 #include <errno.h>
 #include <fieldsync/device.h>
 #include <fieldsync/server.h>
@@ -41,7 +43,7 @@ int tu_seed_catalog(const char *home, const char *products_csv, const char *pric
   int rc;
   snprintf(path, sizeof path, "%s.hq", home);
   snprintf(store, sizeof store, "%s/store.db", path);
-  if ((rc = fs_device_open(&device, home, NULL))) return rc;
+  if ((rc = tu_device_open(&device, home, NULL))) return rc;
   dev = fs_device_store(device);
   if (access(store, F_OK) != 0) {
     rc = mkdir(path, 0700) == 0 || errno == EEXIST ? FS_OK : FS_EIO;

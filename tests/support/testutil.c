@@ -131,6 +131,10 @@ static char *slurp_fd(int fd) {
 }
 
 int tu_run(char **out, char **err, const char *const argv[]) {
+  return tu_run_in(out, err, NULL, argv);
+}
+
+int tu_run_in(char **out, char **err, const char *in_path, const char *const argv[]) {
   char prog[4096];
   const char *bin = getenv("FS_BIN_DIR");
   if (!strchr(argv[0], '/') && bin)
@@ -143,7 +147,7 @@ int tu_run(char **out, char **err, const char *const argv[]) {
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    int devnull = open("/dev/null", O_RDONLY);
+    int devnull = open(in_path ? in_path : "/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
     dup2(fileno(fo), 1);
     dup2(fileno(fe), 2);
@@ -166,4 +170,57 @@ int tu_run(char **out, char **err, const char *const argv[]) {
   fclose(fe);
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   return -1;
+}
+
+/* ------------------------------------------------------ encrypted homes */
+
+static char tu_pass_file[4096];
+
+const char *tu_passphrase_file(void) { return tu_pass_file; }
+
+/* Before main(): the weak KDF and the passphrase file (see testutil.h).  A
+ * forked child that exits through exit() must not remove the parent's
+ * file, hence the pid check. */
+static pid_t tu_owner;
+static void tu_remove_if_owner(void) {
+  if (getpid() == tu_owner && *tu_pass_file) unlink(tu_pass_file);
+}
+
+__attribute__((constructor)) static void tu_encrypted_homes(void) {
+  setenv("FS_TEST_WEAK_KDF", "1", 0);
+  if (getenv("FIELDSYNC_PASSPHRASE_FILE")) return;
+  const char *base = getenv("TMPDIR");
+  if (!base || !*base) base = "/tmp";
+  snprintf(tu_pass_file, sizeof tu_pass_file, "%s/fs-pass-XXXXXX", base);
+  int fd = mkstemp(tu_pass_file); /* mode 0600 */
+  if (fd < 0 ||
+      write(fd, TU_PASSPHRASE "\n", sizeof TU_PASSPHRASE) != (ssize_t)sizeof TU_PASSPHRASE) {
+    perror("the test passphrase file");
+    abort();
+  }
+  close(fd);
+  tu_owner = getpid();
+  atexit(tu_remove_if_owner);
+  setenv("FIELDSYNC_PASSPHRASE_FILE", tu_pass_file, 1);
+}
+
+int tu_device_create(const char *home, const char *manager, const fs_schema *schema) {
+  fs_device_init_opts o = FS_DEVICE_INIT_OPTS_INIT;
+  o.manager = manager;
+  o.schema = schema;
+  o.passphrase = TU_PASSPHRASE;
+  o.passphrase_len = strlen(TU_PASSPHRASE);
+  return fs_device_create(NULL, home, &o);
+}
+
+int tu_device_open(fs_device **out, const char *home, const fs_schema *schema) {
+  fs_unlock_opts o = FS_UNLOCK_OPTS_INIT;
+  o.passphrase = TU_PASSPHRASE;
+  o.passphrase_len = strlen(TU_PASSPHRASE);
+  int rc = fs_device_open(out, home, schema);
+  if (!rc && (rc = fs_device_unlock(*out, &o))) {
+    fs_device_close(*out);
+    *out = NULL;
+  }
+  return rc;
 }

@@ -14,10 +14,19 @@
  * and sets the variable, so `ctest -R test_merge.idempotent` runs one case;
  * by hand: FS_TEST_CASE=idempotent tests/test_merge.  A case run that way
  * must not rely on an earlier case of its program.
+ *
+ * Encrypted homes: before main() runs, every test program sets
+ * FS_TEST_WEAK_KDF=1 (the library's test builds then stretch passphrases
+ * with libsodium's minimum Argon2id cost, so hundreds of homes stay cheap)
+ * and FIELDSYNC_PASSPHRASE_FILE to a 0600 file holding TU_PASSPHRASE,
+ * unless the environment already has them; the `fieldsync` commands the
+ * tests run inherit both, so every command opens its encrypted store with
+ * that passphrase.  The file is removed when the program exits.
  */
 #ifndef FS_TESTUTIL_H
 #define FS_TESTUTIL_H
 
+#include <fieldsync/device.h>
 #include <fieldsync/fieldsync.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,5 +116,20 @@ int tu_write_file(const char *path, const char *text);
  * slash), captures stdout and stderr into malloc'd strings (either out may
  * be NULL) and returns the exit status (or -1 if it could not run). */
 int tu_run(char **out, char **err, const char *const argv[]);
+/* The same with standard input read from the file in_path (NULL =
+ * /dev/null, as tu_run). */
+int tu_run_in(char **out, char **err, const char *in_path, const char *const argv[]);
+
+/* The passphrase of every home the tests make (and the file's contents). */
+#define TU_PASSPHRASE "fieldsync test passphrase"
+
+/* fs_device_create with TU_PASSPHRASE (schema NULL = field-sales), the
+ * device closed again; fs_device_open + fs_device_unlock with it. */
+int tu_device_create(const char *home, const char *manager, const fs_schema *schema);
+int tu_device_open(fs_device **out, const char *home, const fs_schema *schema);
+
+/* The passphrase file the constructor made ("" when the environment had
+ * one already). */
+const char *tu_passphrase_file(void);
 
 #endif

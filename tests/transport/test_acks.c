@@ -169,8 +169,8 @@ int main(void) {
   char *tok = NULL;
   CHECK_OK(fs_hq_token_create(&tok, g_hq, "anna", 0));
   mkdir(devhome, 0700);
-  CHECK_OK(fs_device_init(devhome, "anna"));
-  CHECK_OK(fs_device_open(&dev, devhome, NULL));
+  CHECK_OK(tu_device_create(devhome, "anna", NULL));
+  CHECK_OK(tu_device_open(&dev, devhome, NULL));
   st = fs_device_store(dev);
   fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;
   eo.url = g_url;

@@ -285,7 +285,7 @@ static void test_device_handle(void) {
   CHECK(fs_device_store(NULL) == NULL);
   fs_device_close(NULL);
   fs_device *other = NULL;
-  CHECK_ERR(fs_device_open(&other, "", NULL), FS_EINVAL);
+  CHECK_ERR(tu_device_open(&other, "", NULL), FS_EINVAL);
   CHECK(other == NULL);
 }
 
@@ -305,7 +305,7 @@ typedef struct worker {
 static void *work(void *p) {
   worker *w = p;
   fs_device *dev = NULL;
-  w->rc_open = fs_device_open(&dev, w->home, NULL);
+  w->rc_open = tu_device_open(&dev, w->home, NULL);
   pthread_barrier_wait(w->both);
   if (!w->rc_open) {
     fs_store *st = fs_device_store(dev);
@@ -330,9 +330,9 @@ static void test_two_threads(void) {
   char home[4300], *tok = NULL;
   snprintf(home, sizeof home, "%s/anna-tablet", g_dir);
   CHECK_OK(fs_hq_token_create(&tok, g_hq, "anna", 0));
-  CHECK_OK(fs_device_init(home, "anna"));
+  CHECK_OK(tu_device_create(home, "anna", NULL));
   fs_device *tablet = NULL;
-  CHECK_OK(fs_device_open(&tablet, home, NULL));
+  CHECK_OK(tu_device_open(&tablet, home, NULL));
   fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;
   eo.url = g_url;
   eo.token = tok;
@@ -365,7 +365,7 @@ static void test_two_threads(void) {
   CHECK_EQ_INT(count_rows(fs_device_store(g_dev), "customers", "name", "Thread ", &distinct),
                2 * THREAD_ROWS);
   CHECK_EQ_INT(distinct, 2 * THREAD_ROWS);
-  CHECK_OK(fs_device_open(&tablet, home, NULL));
+  CHECK_OK(tu_device_open(&tablet, home, NULL));
   if (tablet) {
     CHECK_OK(fs_sync(NULL, tablet, NULL));
     CHECK_EQ_INT(count_rows(fs_device_store(tablet), "customers", "name", "Thread ", &distinct),
@@ -397,8 +397,8 @@ int main(void) {
   if (!srv || !g_hq) return tu_finish();
   snprintf(g_url, sizeof g_url, "https://127.0.0.1:%d", https_server_port(srv));
   CHECK_OK(fs_hq_token_create(&tok, g_hq, "anna", 0));
-  CHECK_OK(fs_device_init(devhome, "anna"));
-  CHECK_OK(fs_device_open(&g_dev, devhome, NULL));
+  CHECK_OK(tu_device_create(devhome, "anna", NULL));
+  CHECK_OK(tu_device_open(&g_dev, devhome, NULL));
   if (g_dev && tok) {
     CHECK_STR(fs_device_home(g_dev), devhome);
     fs_enroll_opts eo = FS_ENROLL_OPTS_INIT;

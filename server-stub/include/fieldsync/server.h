@@ -54,9 +54,9 @@ int fs_hq_open(fs_hq **out, const char *home);
 /* fs_hq_create and fs_hq_open for an application's own synced tables:
  * `schema` as for fs_store_open (NULL = field-sales; it must outlive the
  * handle).  Devices syncing with this home must use the same schema
- * (fs_device_init_schema).  Opening a home with another schema than it was
- * created with is FS_EINVAL; otherwise the errors of fs_hq_create /
- * fs_hq_open and fs_store_open. */
+ * (fs_device_create with fs_device_init_opts.schema).  Opening a home with another schema than it
+ * was created with is FS_EINVAL; otherwise the errors of fs_hq_create / fs_hq_open and
+ * fs_store_open. */
 int fs_hq_create_schema(const char *home, const fs_schema *schema);
 int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema);
 /* Closes the handle and wipes the server's secret keys.  Accepts NULL. */

@@ -55,5 +55,6 @@ int cmd_conflicts(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_enroll(cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(cli_ctx *ctx, int argc, char **argv);
+int cmd_receipts(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -38,6 +38,8 @@ static const char usage[] =
     "  enroll --server URL --token-file FILE --ca FILE|--pin SHA256\n"
     "                                   join head office (once per device)\n"
     "  sync                             push local changes, pull head office's\n"
+    "  receipts [verify]                head office's signed acknowledgements,\n"
+    "                                   proof of what it accepted\n"
     "\n"
     "Options (accepted before or after the command):\n"
     "  --home DIR   the store directory (default $FIELDSYNC_HOME, else\n"
@@ -55,10 +57,19 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"init", cmd_init},       {"customer", cmd_customer},   {"contact", cmd_contact},
-    {"meeting", cmd_meeting}, {"order", cmd_order},         {"product", cmd_product},
-    {"status", cmd_status},   {"conflicts", cmd_conflicts}, {"export", cmd_export},
-    {"enroll", cmd_enroll},   {"sync", cmd_sync},           {NULL, NULL},
+    {"init", cmd_init},
+    {"customer", cmd_customer},
+    {"contact", cmd_contact},
+    {"meeting", cmd_meeting},
+    {"order", cmd_order},
+    {"product", cmd_product},
+    {"status", cmd_status},
+    {"conflicts", cmd_conflicts},
+    {"export", cmd_export},
+    {"enroll", cmd_enroll},
+    {"sync", cmd_sync},
+    {"receipts", cmd_receipts},
+    {NULL, NULL},
 };
 
 /* The library's version: this program is built with the library it ships

@@ -9,7 +9,8 @@
  * printed), a verb other than `serve` holds the home open for its one call
  * only, never while it prints.  The files: main.c (usage, dispatch, the shared helpers,
  * import, assign, report), cmd_serve.c (init, serve), cmd_devices.c (token,
- * devices, revoke), cmd_data.c (conflicts, verify-log, export).
+ * devices, revoke), cmd_data.c (conflicts, verify-log, export),
+ * cmd_backup.c (backup, restore).
  */
 #ifndef FS_SERVER_CMD_H
 #define FS_SERVER_CMD_H
@@ -43,5 +44,7 @@ int cmd_revoke(cli_ctx *ctx, int argc, char **argv);
 int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv);
 int cmd_verify_log(cli_ctx *ctx, int argc, char **argv);
 int cmd_export_server(cli_ctx *ctx, int argc, char **argv);
+int cmd_backup(cli_ctx *ctx, int argc, char **argv);
+int cmd_restore(cli_ctx *ctx, int argc, char **argv);
 
 #endif

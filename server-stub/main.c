@@ -37,6 +37,8 @@ static const char usage[] =
     "  conflicts                       concurrent edits resolved by rule\n"
     "  verify-log                      re-check the audit log of envelopes\n"
     "  export --json [--manager NAME]  the merged data (or one manager's subset)\n"
+    "  backup FILE                     a consistent copy of the store (while serving)\n"
+    "  restore FILE                    put a backup back (server stopped)\n"
     "\n"
     "Options:\n"
     "  --home DIR   server data (default $FIELDSYNC_SERVER_HOME, else\n"
@@ -266,6 +268,8 @@ static const verb verbs[] = {
     {"conflicts", cmd_conflicts_server},
     {"verify-log", cmd_verify_log},
     {"export", cmd_export_server},
+    {"backup", cmd_backup},
+    {"restore", cmd_restore},
     {NULL, NULL},
 };
 

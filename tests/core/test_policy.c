@@ -77,7 +77,7 @@ static fs_store *open_device(const char *mgr, fs_store *hq) {
  * (NULL: not a device push); returns the refusals. */
 static size_t sync_ex(fs_store *from, fs_store *to, fsi_merge_cursor *cur, const char *filter,
                       const char *sender_mgr) {
-  fsi_merge_filter f = {fs_store_site(to), filter, 1};
+  fsi_merge_filter f = {fs_store_site(to), filter, 1, 0};
   fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   size_t refused = 0;
@@ -173,7 +173,7 @@ static int batch_names(const fsi_batch *b, const char *pk, int skip_markers) {
 /* What head office would send device dev of manager mgr after *cur. */
 static void extract_for(fs_store *hq, fs_store *dev, const char *mgr, const fsi_merge_cursor *cur,
                         fsi_batch *b) {
-  fsi_merge_filter f = {fs_store_site(dev), mgr, 1};
+  fsi_merge_filter f = {fs_store_site(dev), mgr, 1, 0};
   fsi_merge_cursor next;
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(hq, cur, &f, 1000, b, &next, &more));

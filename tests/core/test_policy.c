@@ -595,6 +595,7 @@ static void test_upgrade_from_format_2(void) {
   /* back to format 2, with a move recorded the old way */
   char sql[512];
   snprintf(sql, sizeof sql,
+           "DROP TABLE fs_receipt;"
            "DROP TABLE fs_price_log; DROP INDEX fs_moved_seq; DROP TABLE fs_moved;"
            "ALTER TABLE fs_tomb DROP COLUMN manager;"
            "CREATE TABLE fs_moved(pk TEXT NOT NULL, manager TEXT NOT NULL,"
@@ -607,7 +608,8 @@ static void test_upgrade_from_format_2(void) {
   hq = NULL;
   CHECK_OK(fs_store_open(&hq, path, NULL, 0));
   if (!hq) abort();
-  CHECK_EQ_INT(count(hq, "SELECT value FROM fs_meta WHERE key='format'"), 3);
+  CHECK_EQ_INT(count(hq, "SELECT value FROM fs_meta WHERE key='format'"), 4);
+  CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_receipt"), 0); /* step 4 ran */
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM pragma_table_info('fs_tomb') WHERE name='manager'"),
                1);
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_price_log"), 0);

@@ -94,5 +94,6 @@ int cmd_refused(cli_ctx *ctx, int argc, char **argv);
 int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
 int cmd_lock(cli_ctx *ctx, int argc, char **argv);
 int cmd_passwd(cli_ctx *ctx, int argc, char **argv);
+int cmd_receipts(cli_ctx *ctx, int argc, char **argv);
 
 #endif

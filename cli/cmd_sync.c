@@ -237,15 +237,22 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
   if (rc) return cli_lib_fail(rc);
   if (ctx->json) {
     printf("{\"pushed\":%lld,\"pulled\":%lld,\"conflicts\":%lld,\"refused\":%lld,"
-           "\"batches\":%lld,\"pending\":%lld}\n",
+           "\"batches\":%lld,\"pending\":%lld,\"recovered\":%lld,\"rewinds\":%lld}\n",
            (long long)s.pushed, (long long)s.pulled, (long long)s.conflicts, (long long)s.refused,
-           (long long)s.batches, (long long)pending);
+           (long long)s.batches, (long long)pending, (long long)s.recovered, (long long)s.rewinds);
   } else {
     printf("pushed %lld, pulled %lld, %lld conflict%s resolved by rule, %lld refused%s\n",
            (long long)s.pushed, (long long)s.pulled, (long long)s.conflicts,
            s.conflicts == 1 ? "" : "s", (long long)s.refused,
            s.refused ? ": see `fieldsync refused`" : "");
   }
+  /* What the receipts made this sync do (docs/protocol.md, "Receipts"). */
+  if (s.recovered || s.rewinds)
+    fprintf(stderr,
+            "%s: the push chain went back to head office's position %lld time%s; %lld row%s "
+            "recovered from head office (see `fieldsync receipts`)\n",
+            cli_progname, (long long)s.rewinds, s.rewinds == 1 ? "" : "s", (long long)s.recovered,
+            s.recovered == 1 ? "" : "s");
   if (!s.refused) return CLI_OK;
   /* The sync is done, but what head office refused needs a person: a
    * status of its own, and the one sentence every non-zero exit gives. */

@@ -43,6 +43,8 @@ static const char usage[] =
     "  sync                             push local changes, pull head office's\n"
     "  refused [show|copy|dismiss ID]   changes head office refused, kept with\n"
     "                                   their values: read, copy or dismiss them\n"
+    "  receipts [verify]                head office's signed acknowledgements,\n"
+    "                                   proof of what it accepted\n"
     "\n"
     "Options (accepted before or after the command):\n"
     "  --home DIR   the store directory (default $FIELDSYNC_HOME, else\n"
@@ -65,14 +67,23 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"init", cmd_init},       {"customer", cmd_customer},
-    {"contact", cmd_contact}, {"meeting", cmd_meeting},
-    {"order", cmd_order},     {"product", cmd_product},
-    {"status", cmd_status},   {"conflicts", cmd_conflicts},
-    {"export", cmd_export},   {"enroll", cmd_enroll},
-    {"sync", cmd_sync},       {"refused", cmd_refused},
-    {"unlock", cmd_unlock},   {"lock", cmd_lock},
-    {"passwd", cmd_passwd},   {NULL, NULL},
+    {"init", cmd_init},
+    {"customer", cmd_customer},
+    {"contact", cmd_contact},
+    {"meeting", cmd_meeting},
+    {"order", cmd_order},
+    {"product", cmd_product},
+    {"status", cmd_status},
+    {"conflicts", cmd_conflicts},
+    {"export", cmd_export},
+    {"enroll", cmd_enroll},
+    {"sync", cmd_sync},
+    {"refused", cmd_refused},
+    {"unlock", cmd_unlock},
+    {"lock", cmd_lock},
+    {"passwd", cmd_passwd},
+    {"receipts", cmd_receipts},
+    {NULL, NULL},
 };
 
 /* The library's version: this program is built with the library it ships

@@ -1,19 +1,23 @@
 /*
  * devstate.c — where a device stands with head office, kept in its store.
  *
- * The device side of the protocol (sync/client.c) keeps four things between
+ * The device side of the protocol (sync/client.c) keeps these between
  * syncs: the server it enrolled with (URL, TLS trust, head office's keys),
  * the outbox (the sealed push envelope not yet acknowledged, with the push
- * cursor it advances to and its row count), and for each direction the
+ * cursor it advances to and its row count), for each direction the
  * position in the hash chain (cursor, last sequence number, hash of that
- * envelope).  They are settings of the store (fs_meta) under the keys named
- * below; this file is the one place that knows those keys and the SQL that
- * reads and writes them, so sync/ runs no SQL of its own.
+ * envelope), the epoch of head office's store the pull cursor counts in,
+ * how far a re-send after head office's restore reaches, and the receipts
+ * of head office's signed acknowledgements (table fs_receipt).  The rest
+ * are settings of the store (fs_meta) under the keys named below; this file
+ * is the one place that knows those keys and the SQL that reads and writes
+ * them, so sync/ runs no SQL of its own.
  *
- * Invariants: the outbox, the push chain and the pull chain are only
- * written inside the caller's transaction, together with what they record
- * (an acknowledgement, a merged batch), so a crash leaves either both or
- * neither; a value that does not fit its buffer is reported as a damaged
+ * Invariants: the outbox, the push chain, the pull chain (with its epoch)
+ * and the receipts are only written inside the caller's transaction,
+ * together with what they record (an acknowledgement, a merged batch), so a
+ * crash leaves either both or neither; a receipt is never changed or
+ * removed; a value that does not fit its buffer is reported as a damaged
  * store (FS_ECORRUPT), never cut short.
  */
 #include <stdio.h>
@@ -185,4 +189,86 @@ int fsi_devstate_pull_get(fsi_devstate_chain *out, fs_store *st) {
 
 int fsi_devstate_pull_set(fs_store *st, const fsi_devstate_chain *c) {
   return chain_set(st, c, "pull_cursor", "pull_seq", "pull_hash");
+}
+
+int fsi_devstate_pull_epoch_get(char out[FSI_DEVSTATE_EPOCH], fs_store *st) {
+  int rc = get_text(st, "pull_epoch", out, FSI_DEVSTATE_EPOCH);
+  return rc == FS_ENOTFOUND ? FS_OK : rc;
+}
+
+int fsi_devstate_pull_epoch_set(fs_store *st, const char *epoch) {
+  return set_text(st, "pull_epoch", epoch && *epoch ? epoch : NULL);
+}
+
+int fsi_devstate_resend_get(int64_t *until, fs_store *st) {
+  return get_i64(st, "push_resend_until", until);
+}
+
+int fsi_devstate_resend_set(fs_store *st, int64_t until) {
+  return set_i64(st, "push_resend_until", until);
+}
+
+/* ------------------------------------------------------------ receipts */
+
+int fsi_devstate_receipt_add(fs_store *st, const fsi_devstate_receipt *r) {
+  return fsi_sql_run(st, "recording a receipt",
+                     "INSERT INTO fs_receipt(seq, hash, cursor, text, sig, received_at)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(seq, hash) DO NOTHING",
+                     "itttti", r->seq, r->hash, r->cursor, r->text, r->sig, r->received_at);
+}
+
+/* Copies column i of s into buf[n]; 0 when it does not fit. */
+static int column_text(char *buf, size_t n, sqlite3_stmt *s, int i) {
+  const char *v = (const char *)sqlite3_column_text(s, i);
+  size_t len = v ? strlen(v) : 0;
+  if (len >= n) return 0;
+  memcpy(buf, v ? v : "", len + 1);
+  return 1;
+}
+
+int fsi_devstate_receipts(fsi_devstate_receipt **out, size_t *n, fs_store *st) {
+  fsi_devstate_receipt *arr = NULL;
+  size_t cap = 0, k = 0;
+  int row, rc = FS_OK;
+  *out = NULL;
+  *n = 0;
+  sqlite3_stmt *s = fsi_sql_query(st,
+                                  "SELECT seq, hash, cursor, text, sig, received_at FROM"
+                                  " fs_receipt ORDER BY id",
+                                  "");
+  if (!s) return FS_EIO;
+  while ((row = fsi_sql_step(st, s, "reading the receipts")) == 1) {
+    if (k == cap) {
+      cap = cap ? cap * 2 : 16;
+      fsi_devstate_receipt *m = realloc(arr, cap * sizeof *m);
+      if (!m) {
+        rc = fsi_fail(FS_ENOMEM, "out of memory");
+        break;
+      }
+      arr = m;
+    }
+    fsi_devstate_receipt *r = &arr[k];
+    memset(r, 0, sizeof *r);
+    r->seq = sqlite3_column_int64(s, 0);
+    r->received_at = sqlite3_column_int64(s, 5);
+    if (!column_text(r->hash, sizeof r->hash, s, 1) ||
+        !column_text(r->cursor, sizeof r->cursor, s, 2) ||
+        !column_text(r->text, sizeof r->text, s, 3) || !column_text(r->sig, sizeof r->sig, s, 4)) {
+      rc = fsi_fail(FS_ECORRUPT,
+                    "the receipt of push %lld in this store is longer than a receipt can be: "
+                    "the store is damaged",
+                    (long long)r->seq);
+      break;
+    }
+    k++;
+  }
+  if (rc) fsi_sql_done(s);
+  if (!rc && row < 0) rc = row;
+  if (rc) {
+    free(arr);
+    return rc;
+  }
+  *out = arr;
+  *n = k;
+  return FS_OK;
 }

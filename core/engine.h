@@ -231,4 +231,42 @@ int fsi_devstate_push_set(fs_store *st, const fsi_devstate_chain *c);
 int fsi_devstate_pull_get(fsi_devstate_chain *out, fs_store *st);
 int fsi_devstate_pull_set(fs_store *st, const fsi_devstate_chain *c);
 
+/* The epoch of head office's store the pull cursor counts in ("" = none
+ * known; a restore of head office from a backup starts a new epoch, and a
+ * cursor of another is not trusted there).  Set with the pull chain. */
+#define FSI_DEVSTATE_EPOCH 65
+int fsi_devstate_pull_epoch_get(char out[FSI_DEVSTATE_EPOCH], fs_store *st);
+int fsi_devstate_pull_epoch_set(fs_store *st, const char *epoch);
+
+/* After head office was found behind this device's receipts, the push
+ * cursor went back to what head office still had and every row changed
+ * since then is sent again, whoever wrote it, up to change number `until`
+ * (the store's db_version at that moment; 0 = no re-send under way).  Set
+ * with the push chain, in the caller's transaction. */
+int fsi_devstate_resend_get(int64_t *until, fs_store *st);
+int fsi_devstate_resend_set(fs_store *st, int64_t until);
+
+/* A receipt: head office's signed acknowledgement of push envelope `seq`
+ * with chain hash `hash` (hex): the signed text and signature (hex) as
+ * head office sent them (sync/proto.h, fsi_proto_ack_text), the push cursor
+ * the envelope advanced to, and when the device received it (ms). */
+#define FSI_DEVSTATE_RECEIPT_TEXT 256
+#define FSI_DEVSTATE_RECEIPT_SIG 129
+typedef struct fsi_devstate_receipt {
+  int64_t seq;
+  char hash[FSI_DEVSTATE_HASH];
+  char cursor[FSI_DEVSTATE_CURSOR];
+  char text[FSI_DEVSTATE_RECEIPT_TEXT];
+  char sig[FSI_DEVSTATE_RECEIPT_SIG];
+  int64_t received_at;
+} fsi_devstate_receipt;
+
+/* Keeps a receipt (within the caller's transaction, with the
+ * acknowledgement it proves); one already kept (same seq and hash) is left
+ * as it is. */
+int fsi_devstate_receipt_add(fs_store *st, const fsi_devstate_receipt *r);
+/* Every receipt of the store in the order received: *out malloc'd (free),
+ * *n entries; FS_ECORRUPT for a damaged one. */
+int fsi_devstate_receipts(fsi_devstate_receipt **out, size_t *n, fs_store *st);
+
 #endif

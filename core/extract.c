@@ -238,6 +238,7 @@ int fsi_merge_changes_since(fs_store *st, const fsi_merge_cursor *from, const fs
     /* Markers only for a manager's devices. */
     if (letgo && !(f && f->manager && custs)) continue;
     fsi_tbl_state *ts = letgo ? custs : &st->t[k / 2];
+    if (!letgo && f && f->skip_hq_tables && ts->decl->owner == FS_OWNER_HQ) continue;
     stream *s = &ss[k];
     s->tbl = ts->idx;
     s->tomb = letgo ? STREAM_LETGO : (int)(k % 2);

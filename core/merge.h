@@ -30,6 +30,9 @@ typedef struct fsi_merge_filter {
   const char *manager; /* head office: only what this manager's devices hold,
                           plus a let-go marker per customer moved away */
   int include_all_hq;  /* with manager: still send every head-office row */
+  int skip_hq_tables;  /* leave out the tables head office owns (a device
+                          re-sending, after head office's restore, what it
+                          received: head office is their source) */
 } fsi_merge_filter;
 
 /* Fills `out` (reset first) with up to max_rows row states after `from`;

@@ -73,10 +73,22 @@ int fsi_policy_customer_owner(fs_store *st, const char *cust, struct fsi_arena *
   return FS_OK;
 }
 
+/* 1 when head office lost clock (h, site) of another device in a restore
+ * from a backup: the store was restored (fieldsync-server restore) after the
+ * clock was made.  Devices then send back what they had received from head
+ * office before the restore, other devices' writes included, and those are
+ * accepted (docs/security.md, "Restoring head office"); head office's own
+ * clocks never are. */
+static int lost_in_restore(const fs_store *st, int64_t h, int64_t site) {
+  return st->restored_hlc > 0 && site != st->hq_site && h <= st->restored_hlc;
+}
+
 /* 1 when the clock (h, site) is not the sender's and beats `held`, the
  * clock this replica holds for the same row or cell. */
-static int unheld(int64_t h, int64_t site, int64_t sender, fsi_cell held, int64_t *who) {
+static int unheld(const fs_store *st, int64_t h, int64_t site, int64_t sender, fsi_cell held,
+                  int64_t *who) {
   if (site == sender || fsi_merge_clock_cmp(h, site, held.hlc, held.site) <= 0) return 0;
+  if (lost_in_restore(st, h, site)) return 0;
   *who = site;
   return 1;
 }
@@ -87,23 +99,24 @@ static int unheld(int64_t h, int64_t site, int64_t sender, fsi_cell held, int64_
  * for that row or cell, or older: anything else is a write made up in
  * another site's name.  Returns 1 (and the site named, in *who) when the
  * change carries such a clock. */
-static int unheld_clock(const fsi_tbl_state *ts, const fsi_rowchange *r, const fsi_merge_colmap *cm,
-                        const fsi_row *l, int64_t sender, int64_t *who) {
+static int unheld_clock(const fs_store *st, const fsi_tbl_state *ts, const fsi_rowchange *r,
+                        const fsi_merge_colmap *cm, const fsi_row *l, int64_t sender,
+                        int64_t *who) {
   static const fsi_cell none = {0, 0, 0, 0, 0};
   if (l->state == ROW_NONE || r->cl > l->cl) { /* an incarnation head office never had */
-    if (unheld(r->hlc, r->site, sender, none, who)) return 1;
+    if (unheld(st, r->hlc, r->site, sender, none, who)) return 1;
     for (size_t k = 0; k < r->ncells; k++)
-      if (unheld(r->cells[k].hlc, r->cells[k].site, sender, none, who)) return 1;
+      if (unheld(st, r->cells[k].hlc, r->cells[k].site, sender, none, who)) return 1;
     return 0;
   }
   if (r->cl < l->cl) return 0; /* an older incarnation: ignored anyway */
   fsi_cell lrow = {0, l->hlc, l->site, 0, 0};
-  if (unheld(r->hlc, r->site, sender, lrow, who)) return 1;
+  if (unheld(st, r->hlc, r->site, sender, lrow, who)) return 1;
   if (l->state != ROW_LIVE) return 0;
   for (size_t i = 0; i < ts->decl->ncols; i++) {
     if (cm->idx[i] < 0) continue;
     fsi_cell rc = fsi_merge_remote_cell(r, cm->idx[i]);
-    if (unheld(rc.hlc, rc.site, sender, fsi_merge_local_cell(l, i), who)) return 1;
+    if (unheld(st, rc.hlc, rc.site, sender, fsi_merge_local_cell(l, i), who)) return 1;
   }
   return 0;
 }
@@ -193,7 +206,7 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   /* Site ids are not secrets: a device could name head office's site, or
    * another device's, on clocks it made up. */
   int64_t who = 0;
-  if (at_hq && !FS_MUT(21) && unheld_clock(ts, r, cm, l, o->sender, &who)) {
+  if (at_hq && !FS_MUT(21) && unheld_clock(st, ts, r, cm, l, o->sender, &who)) {
     if (who == hq)
       snprintf(reason, sizeof reason,
                "the change claims a head-office write that head office never made.");

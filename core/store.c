@@ -23,7 +23,7 @@
 
 /* Store format: the internal tables.  Each step upgrades from the previous
  * version; a fresh store runs them all.  Never edit a shipped step. */
-#define STORE_FORMAT 4
+#define STORE_FORMAT 5
 static const char *const format_steps[STORE_FORMAT] = {
     /* 1: clocks, tombstones, conflicts */
     "CREATE TABLE fs_cell(tbl TEXT NOT NULL, pk TEXT NOT NULL, col TEXT NOT NULL,"
@@ -80,6 +80,12 @@ static const char *const format_steps[STORE_FORMAT] = {
     "ALTER TABLE fs_refused ADD COLUMN lines TEXT;"
     "UPDATE fs_refused SET customer = CASE WHEN tbl = 'customers' THEN pk"
     " WHEN json_valid(value) THEN json_extract(value, '$.customer_id') END;",
+    /* 5: the receipts a device keeps of head office's signed
+     * acknowledgements: the signed text, its signature and the push cursor
+     * the acknowledged envelope advanced to (docs/protocol.md, "Receipts") */
+    "CREATE TABLE fs_receipt(id INTEGER PRIMARY KEY, seq INTEGER NOT NULL,"
+    " hash TEXT NOT NULL, cursor TEXT NOT NULL, text TEXT NOT NULL, sig TEXT NOT NULL,"
+    " received_at INTEGER NOT NULL, UNIQUE(seq, hash));",
 };
 
 int fsi_store_sqlfail(fs_store *st, const char *what) {
@@ -694,6 +700,7 @@ static int load_settings(fs_store *st) {
   if ((rc = fsi_store_meta_get_i64(st, "seq", &st->seq))) return rc;
   if ((rc = fsi_store_meta_get_i64(st, "hlc", &st->clock.last))) return rc;
   if (fsi_store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
+  if (fsi_store_meta_get_i64(st, "restored_hlc", &st->restored_hlc)) st->restored_hlc = 0;
   int64_t skew;
   if (!fsi_store_meta_get_i64(st, "max_skew_ms", &skew) && skew > 0) st->max_skew = skew;
   char *role = NULL;

@@ -76,6 +76,7 @@ struct fs_store {
   int64_t saved_hlc; /* clock at transaction start, restored on rollback */
   int64_t max_skew;
   int64_t hq_site;
+  int64_t restored_hlc;      /* head office: clock of its last restore from a backup, 0 none */
   char *manager;             /* cached "manager" setting (device), NULL if unset */
   struct fsi_arena *scratch; /* fs_insert's working memory, reset per call */
   int restoring;             /* 1 while a conflict resolution re-creates a logged row */

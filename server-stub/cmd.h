@@ -10,7 +10,7 @@
  * only, never while it prints.  The files: main.c (usage, dispatch, the shared helpers,
  * import, assign, report), cmd_serve.c (init, serve), cmd_devices.c (token,
  * devices, revoke), cmd_data.c (conflicts, verify-log, export), cmd_refused.c
- * (refused).
+ * (refused), cmd_backup.c (backup, restore).
  */
 #ifndef FS_SERVER_CMD_H
 #define FS_SERVER_CMD_H
@@ -45,5 +45,7 @@ int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv);
 int cmd_verify_log(cli_ctx *ctx, int argc, char **argv);
 int cmd_export_server(cli_ctx *ctx, int argc, char **argv);
 int cmd_refused_server(cli_ctx *ctx, int argc, char **argv);
+int cmd_backup(cli_ctx *ctx, int argc, char **argv);
+int cmd_restore(cli_ctx *ctx, int argc, char **argv);
 
 #endif

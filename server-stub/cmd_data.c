@@ -43,25 +43,53 @@ int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv) {
   return CLI_OK;
 }
 
-static int call_verify_log(fs_hq *hq, void *checked) { return fs_hq_verify_log(checked, hq); }
+typedef struct verify_args {
+  int64_t checked;
+  char *restores; /* out, fs_free */
+} verify_args;
+
+static int call_verify_log(fs_hq *hq, void *arg) {
+  verify_args *a = arg;
+  int rc = fs_hq_verify_log(&a->checked, hq);
+  return rc ? rc : fs_hq_restores_json(&a->restores, hq);
+}
 
 int cmd_verify_log(cli_ctx *ctx, int argc, char **argv) {
   const cli_spec spec = {"verify-log",
                          "Usage: fieldsync-server verify-log [--json]\n\nRe-checks every "
                          "signature and hash chain of the audit log; reports the first break "
-                         "and exits non-zero.\n",
+                         "and exits non-zero.  Also says when head office was restored from "
+                         "a backup (\"restores\" in the JSON).\n",
                          NULL,
                          NULL,
                          NULL,
                          0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
-  int64_t n = 0;
-  if ((rc = srv_with_hq(ctx, call_verify_log, &n))) return rc;
-  if (ctx->json)
-    printf("{\"verified\":%lld,\"ok\":true}\n", (long long)n);
-  else
-    printf("audit log ok: %lld envelopes verified\n", (long long)n);
+  verify_args a = {0, NULL};
+  if ((rc = srv_with_hq(ctx, call_verify_log, &a))) return rc;
+  cJSON *restores = cli_parse_doc(a.restores, "the restore record");
+  fs_free(a.restores);
+  if (!restores) return CLI_EFAIL;
+  int nr = cJSON_GetArraySize(restores);
+  if (ctx->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "verified", (double)a.checked);
+    cJSON_AddTrueToObject(o, "ok");
+    cJSON_AddItemToObject(o, "restores", restores);
+    rc = cli_print_cjson(o);
+    cJSON_Delete(o);
+    return rc;
+  }
+  printf("audit log ok: %lld envelopes verified\n", (long long)a.checked);
+  if (nr > 0) {
+    char when[64], iso[64];
+    cli_text(iso, sizeof iso, cJSON_GetArrayItem(restores, nr - 1), "restored_at", "");
+    printf("restored from a backup %d time%s, last %s: each device's chain continues from the "
+           "position the backup held\n",
+           nr, nr == 1 ? "" : "s", cli_localtime(when, sizeof when, iso, "?"));
+  }
+  cJSON_Delete(restores);
   return CLI_OK;
 }
 

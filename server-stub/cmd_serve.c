@@ -154,6 +154,8 @@ static int serve_run(fs_hq *hq, void *arg) {
   serve_args *a = arg;
   char *cert = NULL, *key = NULL;
   fs_store *st = fs_hq_store(hq);
+  int lrc = fs_hq_claim_serving(hq); /* one server per home; restore waits for it */
+  if (lrc) return lrc;
   if (fs_store_get(&cert, st, "tls_cert") || fs_store_get(&key, st, "tls_key")) {
     free(cert);
     return cli_fail("the server has no TLS certificate configured; run "

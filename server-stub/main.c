@@ -38,6 +38,8 @@ static const char usage[] =
     "  verify-log                      re-check the audit log of envelopes\n"
     "  export --json [--manager NAME]  the merged data (or one manager's subset)\n"
     "  refused [--manager NAME]        changes refused from devices, with values\n"
+    "  backup FILE                     a consistent copy of the store (while serving)\n"
+    "  restore FILE                    put a backup back (server stopped)\n"
     "\n"
     "Options:\n"
     "  --home DIR   server data (default $FIELDSYNC_SERVER_HOME, else\n"
@@ -268,6 +270,8 @@ static const verb verbs[] = {
     {"verify-log", cmd_verify_log},
     {"export", cmd_export_server},
     {"refused", cmd_refused_server},
+    {"backup", cmd_backup},
+    {"restore", cmd_restore},
     {NULL, NULL},
 };
 

@@ -4,10 +4,19 @@
  * Push is exactly-once: an envelope is sealed and stored in the store's
  * outbox (with the cursor it advances to) before it is sent; the outbox is
  * cleared and the cursor advanced in one transaction when head office
- * acknowledges it.  After a crash or a lost answer the same bytes are sent
- * again, which head office recognises and acknowledges without applying
- * twice.  Pull applies a batch and advances its cursor and chain state in
- * one transaction.  Nothing is lost when the network goes away mid-sync.
+ * acknowledges it, and only when the acknowledgement is head office's own
+ * signed word for that envelope, which the device keeps as a receipt (in
+ * the store and in HOME/receipts, sync/receipt.h).  With the receipts the
+ * device knows where head office's chain of its pushes stood: a store found
+ * behind them (restored from an older copy, lost writes) gets its
+ * acknowledged rows back from head office and takes up that position; a
+ * head office found behind them (restored from a backup) is sent again
+ * everything since the position it still has; a chain head office moved
+ * past without any receipt here (a copy of this device) is refused.
+ * After a crash or a lost answer the same bytes are sent again, which head
+ * office recognises and acknowledges without applying twice.  Pull
+ * applies a batch and advances its cursor and chain state in one
+ * transaction.  Nothing is lost when the network goes away mid-sync.
  * What the device keeps between syncs (server, outbox, chain positions) is
  * read and written through core's devstate functions (engine.h): no SQL
  * here.  The application's progress callback is asked after every committed
@@ -34,6 +43,7 @@
 #include "keys.h"
 #include "engine.h"
 #include "proto.h"
+#include "receipt.h"
 
 /* Error sentence from a JSON error body, or a generic one. */
 static int http_error(const fsi_http_response *r, const char *what) {
@@ -121,7 +131,8 @@ static int signed_request(fsi_http_client *c, signer *g, const char *path, const
  * to its last member.  A new member appends a size here. */
 static const size_t enroll_opts_sizes[] = {offsetof(fs_enroll_opts, pin) + sizeof(const char *)};
 static const size_t sync_opts_sizes[] = {offsetof(fs_sync_opts, push_batch_rows) + sizeof(int64_t)};
-static const size_t sync_stats_sizes[] = {offsetof(fs_sync_stats, batches) + sizeof(int64_t)};
+static const size_t sync_stats_sizes[] = {offsetof(fs_sync_stats, batches) + sizeof(int64_t),
+                                          offsetof(fs_sync_stats, rewinds) + sizeof(int64_t)};
 #define NVERSIONS(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
 _Static_assert(NVERSIONS(enroll_opts_sizes) == FS_ENROLL_OPTS_VERSION, "one size per version");
 _Static_assert(NVERSIONS(sync_opts_sizes) == FS_SYNC_OPTS_VERSION, "one size per version");
@@ -233,6 +244,7 @@ done:
 
 typedef struct session {
   fs_store *st;
+  const char *home;
   fsi_http_client *c;
   const fsi_keys *keys; /* the device's */
   signer sign;
@@ -241,6 +253,12 @@ typedef struct session {
   fs_sync_stats *stats;
   fs_sync_opts opts;
   int64_t pending;
+  int own_pull; /* the pull asks for this device's own rows too, from the start */
+  int repulled; /* this sync already got this device's rows back */
+  int rejoins;  /* times this sync took up head office's chain position */
+  int hq_known; /* a pull said where this device's push chain stands at head office: */
+  int64_t hq_seq;
+  char hq_hash[FSI_DEVSTATE_HASH]; /* hex, "" for none */
 } session;
 
 static int open_session(session *s, fs_device *dev) {
@@ -248,6 +266,7 @@ static int open_session(session *s, fs_device *dev) {
   fsi_devstate_server srv;
   int rc;
   if ((rc = fsi_device_need_unlocked(dev))) return rc;
+  s->home = dev->home;
   if (!fs_store_hq_site(st))
     return fsi_fail(FS_EINVAL, "this device is not enrolled yet: run `fieldsync enroll "
                                "--server URL --token-file FILE --ca FILE` first");
@@ -350,8 +369,14 @@ static int seal_next(session *s, const char *from, uint64_t seq,
   size_t plainlen = 0;
   int more = 0, rc;
   memset(e, 0, sizeof *e);
+  int64_t resend_until = 0;
   if ((rc = fsi_merge_cursor_parse(&c, from))) return rc;
-  fsi_merge_filter f = {fs_store_hq_site(st), NULL, 0};
+  if ((rc = fsi_devstate_resend_get(&resend_until, st))) return rc;
+  /* After head office was restored, what it lost is sent again whoever
+   * wrote it (it may have been received from head office); its own tables
+   * it has from its own source. */
+  int resend = c.seq < resend_until;
+  fsi_merge_filter f = {resend ? 0 : fs_store_hq_site(st), NULL, 0, resend};
   if ((rc = fsi_merge_changes_since(st, &c, &f, (size_t)s->opts.push_batch_rows, s->batch, &next,
                                     &more)))
     return rc;
@@ -375,8 +400,57 @@ static int seal_next(session *s, const char *from, uint64_t seq,
   return rc;
 }
 
+/* Head office's signed word that it accepted `sent` (header h, chain hash
+ * hash), as the receipt to keep: the acknowledgement is for this device's
+ * envelope, its refusals are as many as head office signed, and its
+ * signature verifies against the pinned key.  FS_EAUTH otherwise, and
+ * nothing is taken as delivered. */
+static int ack_receipt(fsi_devstate_receipt *out, session *s, const cJSON *ack,
+                       const fsi_envelope_header *h, const uint8_t hash[ENVELOPE_HASH_SIZE],
+                       const sealed *sent) {
+  fsi_proto_ack a;
+  memset(a.device, 0, sizeof a.device);
+  memset(out, 0, sizeof *out);
+  snprintf(a.device, sizeof a.device, "%s", fs_store_device_id(s->st));
+  a.seq = h->seq;
+  fsi_proto_hex(a.hash, hash, ENVELOPE_HASH_SIZE);
+  const cJSON *acc = cJSON_GetObjectItemCaseSensitive(ack, "accepted");
+  const cJSON *ref = cJSON_GetObjectItemCaseSensitive(ack, "refused_count");
+  const cJSON *at = cJSON_GetObjectItemCaseSensitive(ack, "hq_time");
+  const char *sig = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ack, "sig"));
+  a.accepted = cJSON_IsNumber(acc) ? (int64_t)acc->valuedouble : -1;
+  a.refused = cJSON_IsNumber(ref) ? (int64_t)ref->valuedouble : -1;
+  a.time = cJSON_IsNumber(at) ? (int64_t)at->valuedouble : 0;
+  size_t n = fsi_proto_ack_text(out->text, &a);
+  if (!sig || !n)
+    return fsi_fail(FS_EAUTH,
+                    "head office's answer to push %llu is not signed, so it may not come from "
+                    "head office (a man in the middle on the network?); nothing was taken as "
+                    "delivered and the push is sent again at the next sync",
+                    (unsigned long long)h->seq);
+  if (!fsi_proto_request_verify(sig, s->server.sign, out->text, n))
+    return fsi_fail(FS_EAUTH,
+                    "head office's answer to push %llu does not verify against head office's "
+                    "pinned key, so it did not come from head office (a man in the middle on "
+                    "the network?); nothing was taken as delivered and the push is sent again "
+                    "at the next sync",
+                    (unsigned long long)h->seq);
+  if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ack, "refused")) != (int)a.refused)
+    return fsi_fail(FS_EAUTH,
+                    "head office's answer to push %llu lists other refusals than the %lld head "
+                    "office signed; nothing was taken as delivered",
+                    (unsigned long long)h->seq, (long long)a.refused);
+  out->seq = (int64_t)h->seq;
+  memcpy(out->hash, a.hash, sizeof out->hash);
+  memcpy(out->cursor, sent->cursor, sizeof out->cursor);
+  snprintf(out->sig, sizeof out->sig, "%s", sig);
+  out->received_at = fsi_util_now_ms();
+  return FS_OK;
+}
+
 /* Records head office's acknowledgement of `sent` and, in the same
- * transaction, makes `next` (if any) the outbox. */
+ * transaction, makes `next` (if any) the outbox.  The receipt goes to
+ * HOME/receipts first, then into the store with the acknowledgement. */
 static int take_ack(session *s, const sealed *sent, const fsi_http_response *r,
                     const sealed *next) {
   fs_store *st = s->st;
@@ -384,6 +458,7 @@ static int take_ack(session *s, const sealed *sent, const fsi_http_response *r,
   fsi_envelope_header h;
   uint8_t hash[ENVELOPE_HASH_SIZE];
   fsi_devstate_chain acked;
+  fsi_receipt_line line;
   int rc;
   if ((rc = fsi_envelope_peek(&h, sent->env, sent->len)) ||
       (rc = fsi_envelope_hash(hash, sent->env, sent->len)))
@@ -394,12 +469,17 @@ static int take_ack(session *s, const sealed *sent, const fsi_http_response *r,
     rc = fsi_fail(FS_ECORRUPT, "head office acknowledged a different batch than was sent");
     goto done;
   }
+  memset(&line, 0, sizeof line);
+  line.kind = RECEIPT_ACK;
+  if ((rc = ack_receipt(&line.r, s, ack, &h, hash, sent))) goto done;
+  if ((rc = fsi_receipts_append(s->home, &line))) goto done;
   memcpy(acked.cursor, sent->cursor, sizeof acked.cursor);
   acked.seq = (int64_t)h.seq;
   fsi_proto_hex(acked.hash, hash, sizeof hash);
   if ((rc = fs_tx_begin(st))) goto done;
   rc = next && next->env ? fsi_devstate_outbox_put(st, next) : fsi_devstate_outbox_clear(st);
   if (!rc) rc = fsi_devstate_push_set(st, &acked);
+  if (!rc) rc = fsi_devstate_receipt_add(st, &line.r);
   int64_t refused = 0;
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(ack, "refused")) {
@@ -427,13 +507,194 @@ done:
   return rc;
 }
 
+/* ------------------------------------------------------ rejoining */
+
+static int pull(session *s);
+
+/* Gets back from head office everything it holds for this device, this
+ * device's own rows included (which a pull never sends otherwise), once
+ * per sync: a store behind its receipts lost rows head office has. */
+static int repull_own(session *s) {
+  if (s->repulled) return FS_OK;
+  int64_t before = s->stats->pulled;
+  s->own_pull = 1;
+  int rc = pull(s);
+  s->own_pull = 0;
+  if (!rc) s->repulled = 1;
+  s->stats->recovered += s->stats->pulled - before;
+  return rc;
+}
+
+/* The earlier of two push cursors (the store's own and a receipt's):
+ * going back is safe (state-based: a row sent again changes nothing at
+ * head office), going forward past what the store holds is not. */
+static int earlier_cursor(char out[FSI_DEVSTATE_CURSOR], const char *a, const char *b) {
+  fsi_merge_cursor ca, cb;
+  int rc;
+  if ((rc = fsi_merge_cursor_parse(&ca, a)) || (rc = fsi_merge_cursor_parse(&cb, b))) return rc;
+  int b_first = cb.seq != ca.seq   ? cb.seq < ca.seq
+                : cb.tbl != ca.tbl ? cb.tbl < ca.tbl
+                                   : strcmp(cb.pk, ca.pk) < 0;
+  snprintf(out, FSI_DEVSTATE_CURSOR, "%s", b_first ? b : a);
+  return FS_OK;
+}
+
+/* Takes up head office's chain position `at` (a receipt's, or the start)
+ * in one transaction: the push chain goes there with the earlier of the
+ * two cursors, the outbox (sealed for the old chain) is emptied, and
+ * `resend` says whether what was received since is sent again too (head
+ * office was behind: it lost it).  The receipts file records the move
+ * first; `copy_receipts` also brings the store's receipts up to the
+ * file's (a store that was rolled back lost some). */
+static int take_position(session *s, const fsi_devstate_receipt *at, int resend, const char *why,
+                         int copy_receipts) {
+  fs_store *st = s->st;
+  fsi_devstate_chain push, now;
+  fsi_receipt_line line;
+  int64_t until = 0;
+  int rc;
+  if ((rc = fsi_devstate_push_get(&push, st))) return rc;
+  memset(&now, 0, sizeof now);
+  if ((rc = earlier_cursor(now.cursor, push.cursor, at->cursor))) return rc;
+  now.seq = at->seq;
+  snprintf(now.hash, sizeof now.hash, "%s", at->hash);
+  if (resend && (rc = fsi_store_meta_get_i64(st, "seq", &until))) return rc;
+  memset(&line, 0, sizeof line);
+  line.kind = RECEIPT_REWIND;
+  line.r.seq = now.seq;
+  memcpy(line.r.hash, now.hash, sizeof line.r.hash);
+  memcpy(line.r.cursor, now.cursor, sizeof line.r.cursor);
+  line.r.received_at = fsi_util_now_ms();
+  snprintf(line.why, sizeof line.why, "%s", why);
+  if ((rc = fsi_receipts_append(s->home, &line))) return rc;
+  fsi_receipt_line *lines = NULL;
+  size_t n = 0, bad = 0;
+  if (copy_receipts && (rc = fsi_receipts_read(&lines, &n, &bad, s->home))) return rc;
+  if ((rc = fs_tx_begin(st))) {
+    free(lines);
+    return rc;
+  }
+  rc = fsi_devstate_push_set(st, &now);
+  if (!rc) rc = fsi_devstate_outbox_clear(st);
+  if (!rc) rc = fsi_devstate_resend_set(st, until);
+  for (size_t i = 0; !rc && i < n; i++)
+    if (lines[i].kind == RECEIPT_ACK) rc = fsi_devstate_receipt_add(st, &lines[i].r);
+  if (!rc)
+    rc = fs_tx_commit(st);
+  else
+    fs_tx_rollback(st);
+  free(lines);
+  if (!rc) s->stats->rewinds++;
+  return rc;
+}
+
+/* Before pushing: a store behind its receipts (restored from an older
+ * copy, lost WAL frames) gets back what head office acknowledged and takes
+ * up the position of its newest receipt, so that what is new on it is
+ * pushed after that.  Nothing to do for a store that is not behind. */
+static int recover_if_behind(session *s) {
+  fsi_receipt_line last;
+  fsi_devstate_chain push;
+  char why[300];
+  int b = fsi_receipts_behind(&last, &push, s->st, s->home);
+  if (b <= 0) return b;
+  if (last.kind == RECEIPT_ACK &&
+      !fsi_receipt_check(&last.r, fs_store_device_id(s->st), &s->server, why, sizeof why))
+    return fsi_fail(FS_EAUTH,
+                    "this store is behind its receipts, but the newest receipt (push %lld, line "
+                    "%zu of the receipts file) does not verify: %s; nothing was changed",
+                    (long long)last.r.seq, last.line, why);
+  int rc = repull_own(s);
+  if (rc) return rc;
+  snprintf(why, sizeof why,
+           "this store was behind its receipts (it recorded push %lld, head office had "
+           "acknowledged %lld): recovered from head office",
+           (long long)push.seq, (long long)last.r.seq);
+  return take_position(s, &last.r, 0, why, 1);
+}
+
+/* Head office's chain of this device's pushes stands at push `seq` with
+ * hash `hash` (hex, "" for none).  When a receipt of this device (or the
+ * start, push 0) names that very position, the device takes it up:
+ * *handled = 1 and the caller pushes again from there.  Head office
+ * behind the store (restored from a backup) gets everything since sent
+ * again; head office ahead of it (this store was rolled back) first sends
+ * this device's rows back.  *handled = 0 when no receipt here names it (a
+ * copy of this device pushed it). */
+static int rejoin_at(session *s, int64_t seq, const char *hash, int *handled) {
+  fsi_devstate_chain push;
+  fsi_devstate_receipt at;
+  int rc = FS_OK;
+  *handled = 0;
+  if (seq < 0 || strlen(hash) >= FSI_DEVSTATE_HASH) return FS_OK;
+  memset(&at, 0, sizeof at);
+  at.seq = seq;
+  snprintf(at.hash, sizeof at.hash, "%s", hash);
+  int found = at.seq == 0 && !*hash;
+  fsi_receipt_line *lines = NULL;
+  fsi_devstate_receipt *stored = NULL;
+  size_t n = 0, bad = 0, ns = 0;
+  if (!found && !(rc = fsi_receipts_read(&lines, &n, &bad, s->home)))
+    rc = fsi_devstate_receipts(&stored, &ns, s->st);
+  for (size_t i = 0; !rc && !found && i < n; i++)
+    if (lines[i].kind == RECEIPT_ACK && lines[i].r.seq == at.seq &&
+        !strcmp(lines[i].r.hash, at.hash) && (found = 1))
+      memcpy(at.cursor, lines[i].r.cursor, sizeof at.cursor);
+  for (size_t i = 0; !rc && !found && i < ns; i++)
+    if (stored[i].seq == at.seq && !strcmp(stored[i].hash, at.hash) && (found = 1))
+      memcpy(at.cursor, stored[i].cursor, sizeof at.cursor);
+  free(lines);
+  free(stored);
+  if (rc || !found || FS_MUT(63)) return rc;
+  if ((rc = fsi_devstate_push_get(&push, s->st))) return rc;
+  char why[200];
+  if (at.seq > push.seq) {
+    /* head office is ahead: this store lost acknowledged rows */
+    if ((rc = repull_own(s))) return rc;
+    snprintf(why, sizeof why,
+             "head office had push %lld of this device, the store only %lld: recovered from "
+             "head office",
+             (long long)at.seq, (long long)push.seq);
+    rc = take_position(s, &at, 0, why, 1);
+  } else {
+    snprintf(why, sizeof why,
+             "head office had only push %lld of this device's %lld (restored from a backup?): "
+             "sending again from there",
+             (long long)at.seq, (long long)push.seq);
+    rc = take_position(s, &at, 1, why, 0);
+  }
+  if (!rc) *handled = 1;
+  return rc;
+}
+
+/* A 409 for a push: the position head office names ({"chain":{"seq",
+ * "hash"}}), for rejoin_at.  *hq_seq is -1 when the answer names none. */
+static int rejoin(session *s, const fsi_http_response *r, int *handled, int64_t *hq_seq) {
+  int rc = FS_OK;
+  *handled = 0;
+  *hq_seq = -1;
+  cJSON *o = cJSON_ParseWithLength((const char *)r->body, r->len);
+  const cJSON *chain = cJSON_GetObjectItemCaseSensitive(o, "chain");
+  const cJSON *seq = cJSON_GetObjectItemCaseSensitive(chain, "seq");
+  const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(chain, "hash"));
+  if (cJSON_IsNumber(seq) && seq->valuedouble >= 0 && hash) {
+    *hq_seq = (int64_t)seq->valuedouble;
+    rc = rejoin_at(s, *hq_seq, hash, handled);
+  }
+  cJSON_Delete(o);
+  return rc;
+}
+
 /* Sends the outbox, sealing the following batch while head office merges
  * it; the next batch becomes the outbox in the transaction that records the
- * acknowledgement, so a crash anywhere resends exactly what was sealed. */
-static int push(session *s) {
+ * acknowledgement, so a crash anywhere resends exactly what was sealed.
+ * *rejoined = 1 when head office's answer moved the chain to its position
+ * (rejoin): the caller starts again from there. */
+static int push_once(session *s, int *rejoined) {
   fs_store *st = s->st;
   sealed cur, next;
   int rc;
+  *rejoined = 0;
   memset(&next, 0, sizeof next);
   if ((rc = fsi_devstate_outbox_get(&cur, st))) return rc;
   if (!cur.env) {
@@ -464,6 +725,25 @@ static int push(session *s) {
     char preperr[512];
     snprintf(preperr, sizeof preperr, "%s", fs_errmsg());
     rc = inflight_join(&f);
+    if (!rc && f.r.status == 409 && s->rejoins < 3) {
+      int64_t hq_seq = -1;
+      if ((rc = rejoin(s, &f.r, rejoined, &hq_seq)) || *rejoined) {
+        s->rejoins += *rejoined;
+        fsi_http_response_clear(&f.r);
+        goto done;
+      }
+      if (hq_seq >= 0) {
+        rc = http_error(&f.r, "push refused");
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s", fs_errmsg());
+        rc = fsi_fail(rc,
+                      "%s. Head office's chain for this device is at push %lld, which this "
+                      "device holds no receipt for: another copy of this device (the same "
+                      "identity on another computer) pushed it. A device must not be copied: "
+                      "give the copy its own identity (`fieldsync init` and enroll it)",
+                      msg, (long long)hq_seq);
+      }
+    }
     if (!rc && f.r.status != 200) rc = http_error(&f.r, "push refused");
     if (!rc && prep) rc = fsi_fail(prep, "%s", preperr);
     if (!rc) rc = take_ack(s, &cur, &f.r, &next);
@@ -479,12 +759,39 @@ done:
   return rc;
 }
 
+/* Pushes everything: first recovers a store found behind its receipts,
+ * then sends, taking up head office's position when it answers with one
+ * a receipt names (a few times at most: each is a real move). */
+static int push(session *s) {
+  int rc = recover_if_behind(s), rejoined = 1;
+  while (!rc && rejoined) rc = push_once(s, &rejoined);
+  return rc;
+}
+
 /* ------------------------------------------------------------------ pull */
 
-static void pull_path(char *out, size_t n, const char *cursor, int64_t seq, const char *hashhex) {
+/* Keeps where a pull said this device's push chain stands at head office
+ * (signed inside the envelope; compared after the pull). */
+static void note_hq_position(session *s, const fsi_proto_pull_info *info) {
+  if (!info->has_push || s->own_pull) return;
+  s->hq_known = 1;
+  s->hq_seq = (int64_t)info->push_seq;
+  if (info->push_seq == 0)
+    s->hq_hash[0] = '\0';
+  else
+    fsi_proto_hex(s->hq_hash, info->push_hash, ENVELOPE_HASH_SIZE);
+}
+
+/* The pull request: the cursor (hex) and the epoch it counts in (left out
+ * when none is known), the chain position, and own=1 for this device's
+ * own rows too. */
+static void pull_path(char *out, size_t n, const char *cursor, int64_t seq, const char *hashhex,
+                      const char *epoch, int own) {
   char curhex[520];
   fsi_proto_hex(curhex, (const unsigned char *)cursor, strlen(cursor));
-  snprintf(out, n, "/v1/pull?cursor=%s&seq=%" PRId64 "&prev=%s", curhex, seq, hashhex);
+  int k = snprintf(out, n, "/v1/pull?cursor=%s&seq=%" PRId64 "&prev=%s", curhex, seq, hashhex);
+  if (*epoch && k > 0 && (size_t)k < n) k += snprintf(out + k, n - (size_t)k, "&epoch=%s", epoch);
+  if (own && k > 0 && (size_t)k < n) snprintf(out + k, n - (size_t)k, "&own=1");
 }
 
 /* Pulls batch after batch; the request for the next batch is in flight
@@ -498,21 +805,26 @@ static int pull(session *s) {
   inflight f;
   fsi_devstate_chain merged;
   memset(&f, 0, sizeof f);
+  char epoch[FSI_DEVSTATE_EPOCH];
   if ((rc = fsi_devstate_pull_get(&merged, st))) return rc;
+  if ((rc = fsi_devstate_pull_epoch_get(epoch, st))) return rc;
+  if (s->own_pull) merged.cursor[0] = '\0'; /* everything, from the start */
   if (!*merged.hash) memset(merged.hash, '0', FSI_DEVSTATE_HASH - 1);
   fsi_envelope_chain chain;
   memset(&chain, 0, sizeof chain);
   chain.seq = (uint64_t)merged.seq;
   if (merged.seq > 0 && !fsi_proto_unhex(chain.hash, ENVELOPE_HASH_SIZE, merged.hash))
     return fsi_fail(FS_ECORRUPT, "the pull chain state in this store is damaged");
-  pull_path(path, sizeof path, merged.cursor, merged.seq, merged.hash);
+  pull_path(path, sizeof path, merged.cursor, merged.seq, merged.hash, epoch, s->own_pull);
   fsi_http_response r;
   memset(&r, 0, sizeof r);
   if ((rc = signed_request(s->c, &s->sign, path, NULL, NULL, 0, &r))) return rc;
   while (more) {
     const unsigned char *body = NULL;
     size_t bodylen = 0;
-    char next[256], hashhex[FSI_DEVSTATE_HASH];
+    char hashhex[FSI_DEVSTATE_HASH];
+    fsi_proto_pull_info info;
+    const char *next = info.cursor, *nextepoch = info.epoch;
     fsi_envelope_opened op;
     memset(&op, 0, sizeof op);
     if (r.status != 200) rc = http_error(&r, "pull refused");
@@ -522,7 +834,11 @@ static int pull(session *s) {
     if (!rc && op.duplicate)
       rc = fsi_fail(FS_ECORRUPT, "head office sent the previous batch again");
     /* the next cursor and the more flag are inside the signed plaintext */
-    if (!rc) rc = fsi_proto_pull_parse(op.plain, op.plainlen, &more, next, &body, &bodylen);
+    if (!rc) rc = fsi_proto_pull_parse(&info, op.plain, op.plainlen, &body, &bodylen);
+    if (!rc) {
+      more = info.more;
+      note_hq_position(s, &info);
+    }
     if (!rc) rc = fsi_codec_decode(s->batch, body, bodylen);
     if (!rc) rc = fsi_envelope_check_batch(&op.h, s->batch);
     fsi_merge_cursor chk;
@@ -530,7 +846,8 @@ static int pull(session *s) {
     if (!rc) {
       fsi_proto_hex(hashhex, op.hash, ENVELOPE_HASH_SIZE);
       if (more) {
-        pull_path(nextpath, sizeof nextpath, next, (int64_t)op.h.seq, hashhex);
+        pull_path(nextpath, sizeof nextpath, next, (int64_t)op.h.seq, hashhex,
+                  *nextepoch ? nextepoch : epoch, s->own_pull);
         inflight_start(&f, s, nextpath, NULL, 0);
       }
       rc = fs_tx_begin(st);
@@ -549,10 +866,11 @@ static int pull(session *s) {
       const char *mgr = fsi_store_manager(st);
       if (!rc && mgr) rc = fsi_store_evict_foreign(st, mgr, &evicted);
       fsi_devstate_chain now;
-      memcpy(now.cursor, next, sizeof now.cursor);
+      memcpy(now.cursor, info.cursor, sizeof now.cursor);
       now.seq = (int64_t)op.h.seq;
       memcpy(now.hash, hashhex, sizeof now.hash);
       if (!rc) rc = fsi_devstate_pull_set(st, &now);
+      if (!rc && *nextepoch) rc = fsi_devstate_pull_epoch_set(st, nextepoch);
       if (!rc) rc = fsi_util_fault("pull-commit");
       if (!rc)
         rc = fs_tx_commit(st);
@@ -560,6 +878,7 @@ static int pull(session *s) {
         fs_tx_rollback(st);
     }
     if (!rc) {
+      if (*nextepoch) memcpy(epoch, nextepoch, sizeof epoch);
       chain.seq = op.h.seq;
       memcpy(chain.hash, op.hash, ENVELOPE_HASH_SIZE);
       s->stats->pulled += (int64_t)s->batch->nrows;
@@ -581,6 +900,42 @@ static int pull(session *s) {
   }
   fsi_http_response_clear(&r);
   return rc;
+}
+
+/* After the pull: head office said where this device's push chain stands
+ * there.  When that is not where the store stands (nor one ahead with the
+ * outbox's envelope, whose acknowledgement was lost), and a receipt here
+ * names that position, the device takes it up as a refused push would
+ * (rejoin), then pushes and pulls again: a head office restored from a
+ * backup gets what it lost, a store rolled back gets its rows, even when
+ * there is nothing new to push.  Without such a receipt nothing is done
+ * here: the next push is refused with the reason. */
+static int check_hq_position(session *s) {
+  fsi_devstate_chain chain;
+  fsi_devstate_outbox ob;
+  int rc;
+  if (!s->hq_known || s->rejoins >= 3) return FS_OK;
+  if ((rc = fsi_devstate_push_get(&chain, s->st))) return rc;
+  if (s->hq_seq == chain.seq && !strcmp(s->hq_hash, chain.hash)) return FS_OK;
+  if ((rc = fsi_devstate_outbox_get(&ob, s->st))) return rc;
+  int pending_ack = 0;
+  if (ob.env && s->hq_seq == chain.seq + 1) {
+    uint8_t hash[ENVELOPE_HASH_SIZE];
+    char hex[FSI_DEVSTATE_HASH];
+    if (!fsi_envelope_hash(hash, ob.env, ob.len)) {
+      fsi_proto_hex(hex, hash, sizeof hash);
+      pending_ack = !strcmp(hex, s->hq_hash);
+    }
+  }
+  fsi_devstate_outbox_free(&ob);
+  if (pending_ack) return FS_OK;
+  /* the same decision as for a 409 that names the position */
+  int handled = 0;
+  s->hq_known = 0;
+  if ((rc = rejoin_at(s, s->hq_seq, s->hq_hash, &handled)) || !handled) return rc;
+  s->rejoins++;
+  if ((rc = push(s))) return rc;
+  return pull(s);
 }
 
 int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
@@ -621,6 +976,7 @@ int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
     goto done;
   }
   if ((rc = pull(&s))) goto done;
+  if ((rc = check_hq_position(&s))) goto done;
   rc = fsi_devstate_synced(s.st, fsi_util_now_ms());
 done:
   close_session(&s);

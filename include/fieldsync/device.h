@@ -215,9 +215,15 @@ typedef struct fs_sync_stats {
   int64_t conflicts; /* concurrent edits logged on this device */
   int64_t refused;   /* rows or cells head office refused */
   int64_t batches;   /* envelopes exchanged */
+  /* version 2 */
+  int64_t recovered; /* rows head office sent back because this store was
+                        behind its receipts (restored from an older copy) */
+  int64_t rewinds;   /* times the push chain went back to head office's
+                        position (head office restored from a backup, or
+                        this store behind its receipts) */
 } fs_sync_stats;
 
-#define FS_SYNC_STATS_VERSION 1
+#define FS_SYNC_STATS_VERSION 2
 #define FS_SYNC_STATS_INIT                                                                         \
   { .version = FS_SYNC_STATS_VERSION }
 
@@ -251,10 +257,50 @@ typedef struct fs_sync_opts {
  * batch committed before stays committed; the next fs_sync carries on from
  * there.
  *
+ * Receipts: an acknowledgement that does not verify against head office's
+ * pinned key is FS_EAUTH, and nothing is taken as delivered.  A store
+ * found behind its receipts first gets back from head office every row
+ * head office holds of it (its own included) and takes up the acknowledged
+ * position again; a head office found behind them (restored from a backup)
+ * gets every change since the position it still has sent again.  A store
+ * whose chain head office has moved past without any receipt of it here
+ * (a copy of this device pushed) is refused, FS_ECONFLICT.
+ *
  * FS_ENETWORK when head office cannot be reached (nothing lost),
  * FS_ECANCELED, FS_EREVOKED, FS_EAUTH; FS_EINVAL when the device is not
  * enrolled or an option is out of range; FS_EVERSION (see the top). */
 FS_EXTERN int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts);
+
+/* ------------------------------------------------------------ receipts */
+
+/* Every acknowledgement head office gives a push is signed with its key
+ * over (device, sequence, envelope hash, accepted and refused counts, its
+ * time); the device verifies it against the key pinned at enrollment
+ * before it takes the push as delivered, and keeps it as a receipt, in its
+ * store and in HOME/receipts (docs/protocol.md, "Receipts").
+ *
+ * fs_receipts_json: the receipts as a JSON array, oldest first, each with
+ * seq, at (head office's time, ISO-8601 UTC), received_at, accepted,
+ * refused, hash (of the envelope), cursor (the push position it
+ * acknowledged), in_store and in_file (where this device holds it).  *out
+ * caller-owned (fs_free).  FS_EIO / FS_ECORRUPT for a file or store that
+ * cannot be read. */
+FS_EXTERN int fs_receipts_json(char **out, fs_device *dev);
+
+/* Checks every receipt (the file's and the store's) against head office's
+ * pinned key, and that the two copies agree.  FS_OK with *checked the
+ * receipts verified; FS_EAUTH naming the first receipt whose signature or
+ * text does not hold, FS_ECORRUPT for a damaged line or copies that
+ * differ; FS_EINVAL when the device is not enrolled. */
+FS_EXTERN int fs_receipts_verify(int64_t *checked, fs_device *dev);
+
+/* Is this store behind its receipts (restored from an older copy, or it
+ * lost writes after they were pushed)?  *store_seq gets the last push the
+ * store records as acknowledged, *receipt_seq the last one the receipts
+ * file knows.  FS_OK when the store is not behind (or not enrolled);
+ * FS_ECONFLICT, with the sentence to show, when it is: the next fs_sync
+ * recovers from head office what it acknowledged.  Errors of reading. */
+FS_EXTERN int fs_device_check_receipts(int64_t *store_seq, int64_t *receipt_seq, fs_device *dev);
 
 #ifdef __cplusplus
 }

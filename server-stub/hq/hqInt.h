@@ -4,7 +4,9 @@
  * device, the nonce table, and the reply helpers of the protocol handler.
  *
  * The files, one concept each:
- *   hq.c        a server home: create, open, close, the lock, the keys
+ *   hq.c        a server home: create, open, close, the lock, the keys,
+ *               the store's epoch and the serving lock
+ *   backup.c    backups of the store and restoring one
  *   registry.c  enrolled devices (hq_device), their pull cursors (hq_cursor),
  *               revocation, the device list
  *   tokens.c    one-time enrollment tokens (hq_token)
@@ -51,14 +53,24 @@ typedef struct fsi_hq_nonces {
   unsigned char key[crypto_shorthash_KEYBYTES];
 } fsi_hq_nonces;
 
+#define HQ_EPOCH_SIZE 33 /* 32 hex digits and NUL */
+
 struct fs_hq {
+  char *home;
   fs_store *st;
+  char epoch[HQ_EPOCH_SIZE]; /* the store's incarnation (a restore starts a new one) */
+  int serve_fd;              /* the serving lock (fs_hq_claim_serving), -1 none */
   fsi_keys keys;
   char fingerprint[KEYS_FINGERPRINT_SIZE];
   pthread_mutex_t mu;
   fsi_batch *batch;     /* reused for decoding and extraction, under mu */
   fsi_hq_nonces nonces; /* under mu */
 };
+
+/* The serving lock of a home (HOME/serve.lock, flock): FS_OK with *fd_out
+ * the descriptor that holds it (close it to release), FS_EBUSY when another
+ * process holds it (*holder: its process id when known, else 0), FS_EIO. */
+int fsi_hq_serve_lock(int *fd_out, const char *home, int *holder);
 
 /* ------------------------------------------------------------- registry */
 

@@ -6,14 +6,23 @@
  *  - the device says what it has merged (cursor), its last pulled sequence
  *    and that envelope's hash; the answer is sequence + 1 chained to it;
  *  - the next cursor and the "more" flag travel inside the sealed plaintext,
- *    so nothing outside the signature can make a device skip rows;
+ *    so nothing outside the signature can make a device skip rows; so do
+ *    the epoch and where the device's push chain stands here;
  *  - a device receives only its manager's subset (fsi_merge_changes_since
- *    with the device's filter), never its own rows back;
+ *    with the device's filter), and its own rows back only when it asks
+ *    for them (own=1: a device whose store was rolled back recovers what
+ *    head office acknowledged; it is that device's own subset either way);
+ *  - a cursor counts in one epoch of head office's store: a restore from a
+ *    backup starts a new one, and a cursor the device says is of another
+ *    epoch is not trusted (its change numbers may be ahead of the restored
+ *    store's): the answer starts from the beginning instead, and every
+ *    answer names the epoch its cursor counts in;
  *  - bookkeeping after the envelope is sealed (last seen, cursors, let-go
  *    markers) never fails the pull.
  */
 #include "hqInt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,21 +70,25 @@ typedef struct pull_req {
   fsi_merge_cursor from;
   int64_t seq;
   uint8_t prev[ENVELOPE_HASH_SIZE];
+  int own; /* own=1: this device's own rows too */
 } pull_req;
 
 /* Parses the query: 1, or 0 with the reply filled. */
-static int pull_parse(pull_req *p, const char *query, fs_hq_reply *r) {
-  char curhex[520], seqtxt[32], prevhex[72], curtxt[260];
+static int pull_parse(pull_req *p, const fs_hq *hq, const char *query, fs_hq_reply *r) {
+  char curhex[520], seqtxt[32], prevhex[72], curtxt[260], epoch[PROTO_EPOCH_MAX + 1], own[4];
   int bad = 0, rc;
   memset(p, 0, sizeof *p);
   const char *c = query_arg(query, "cursor", curhex, sizeof curhex, &bad);
   const char *sq = query_arg(query, "seq", seqtxt, sizeof seqtxt, &bad);
   const char *pv = query_arg(query, "prev", prevhex, sizeof prevhex, &bad);
+  const char *ep = query_arg(query, "epoch", epoch, sizeof epoch, &bad);
+  const char *ow = query_arg(query, "own", own, sizeof own, &bad);
   size_t cl = c ? strlen(c) / 2 : 0;
   if (bad || !sq || !fsi_util_parse_i64(sq, &p->seq) || p->seq < 0 || !pv ||
       !fsi_proto_unhex(p->prev, ENVELOPE_HASH_SIZE, pv) || (c && (strlen(c) % 2 || cl > 255)) ||
-      (c && !fsi_proto_unhex((unsigned char *)curtxt, cl, c))) {
-    fsi_hq_reply_error(r, 400, "malformed pull request (cursor, seq, prev)");
+      (c && !fsi_proto_unhex((unsigned char *)curtxt, cl, c)) ||
+      (ow && strcmp(ow, "0") && strcmp(ow, "1"))) {
+    fsi_hq_reply_error(r, 400, "malformed pull request (cursor, seq, prev, epoch, own)");
     return 0;
   }
   curtxt[cl] = '\0';
@@ -83,6 +96,11 @@ static int pull_parse(pull_req *p, const char *query, fs_hq_reply *r) {
     fsi_hq_reply_fail(r, rc);
     return 0;
   }
+  p->own = ow && !strcmp(ow, "1");
+  /* A cursor of another epoch counts in change numbers this store may
+   * never have reached, or reused since: start again from the beginning
+   * (merging what the device already has changes nothing). */
+  if (ep && strcmp(ep, hq->epoch) != 0 && !FS_MUT(62)) fsi_merge_cursor_parse(&p->from, "");
   return 1;
 }
 
@@ -94,15 +112,23 @@ static int pull_seal(uint8_t **env, size_t *envlen, fs_hq *hq, const fsi_hq_devi
   size_t plainlen = 0, flen = 0;
   fsi_merge_cursor next;
   int more = 0;
-  char nexttxt[256];
-  fsi_merge_filter f = {d->site, d->manager, 1};
+  fsi_proto_pull_info info;
+  fsi_merge_filter f = {p->own ? 0 : d->site, d->manager, 1, 0};
   int rc = fsi_merge_changes_since(hq->st, &p->from, &f, PROTO_BATCH_ROWS, hq->batch, &next, &more);
   if (!rc) rc = fsi_codec_encode(hq->batch, &plain, &plainlen);
   if (rc) goto done;
   /* The next cursor and the more flag travel inside the sealed plaintext,
    * so nothing outside the signature can make a device skip rows. */
-  fsi_merge_cursor_format(&next, nexttxt, sizeof nexttxt);
-  framed = fsi_proto_pull_frame(more, nexttxt, plain, plainlen, &flen);
+  memset(&info, 0, sizeof info);
+  info.more = more;
+  fsi_merge_cursor_format(&next, info.cursor, sizeof info.cursor);
+  snprintf(info.epoch, sizeof info.epoch, "%s", hq->epoch);
+  /* where this device's push chain stands here (a device behind, or
+   * ahead of, head office learns it even with nothing to push) */
+  info.has_push = 1;
+  info.push_seq = d->chain.seq;
+  memcpy(info.push_hash, d->chain.hash, sizeof info.push_hash);
+  framed = fsi_proto_pull_frame(&info, plain, plainlen, &flen);
   if (!framed) {
     rc = fsi_fail(FS_ENOMEM, "out of memory");
     goto done;
@@ -129,7 +155,7 @@ void fsi_hq_pull(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
   pull_req p;
   uint8_t *env = NULL;
   size_t envlen = 0;
-  int ok = fsi_hq_caller(&d, hq, q, 2, r) && pull_parse(&p, q->query ? q->query : "", r);
+  int ok = fsi_hq_caller(&d, hq, q, 2, r) && pull_parse(&p, hq, q->query ? q->query : "", r);
   fsi_hq_device_clear(&d); /* its last answer is a push's */
   if (!ok) return;
   int rc = pull_seal(&env, &envlen, hq, &d, &p);

@@ -635,7 +635,7 @@ static void exchange(int from, int to, int full) {
   batch bs[8];
   int nb = 0, more = 1;
   fsi_merge_cursor c = cur[from][to];
-  fsi_merge_filter f = {site_of[to], NULL, 0};
+  fsi_merge_filter f = {site_of[to], NULL, 0, 0};
   tclock.at = from;
   while (more && nb < 8) {
     size_t max = full ? 1000 : 1 + below(4);

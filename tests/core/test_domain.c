@@ -66,7 +66,7 @@ static void import(env *e, const char *kind, const char *csv, size_t expect) {
 /* Sends every change of `from` to `to` (from the beginning; idempotent). */
 static void transfer(fs_store *from, fs_store *to, const char *sender_mgr) {
   fsi_merge_cursor c = {0, -1, ""};
-  fsi_merge_filter f = {fs_store_site(to), NULL, 0};
+  fsi_merge_filter f = {fs_store_site(to), NULL, 0, 0};
   fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   while (more) {
@@ -471,7 +471,7 @@ static void test_hq_assign(void) {
   push(&e);
   /* head office has sent everything: the cursor is at the end */
   fsi_merge_cursor c = {0, -1, ""}, next;
-  fsi_merge_filter f = {0x4242, NULL, 0};
+  fsi_merge_filter f = {0x4242, NULL, 0, 0};
   fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   while (more) {
@@ -501,7 +501,7 @@ static void test_hq_assign(void) {
   CHECK(saw_customer);
   CHECK(saw_contact);
   /* bob's devices get the customer and its contact; alice's view moves */
-  fsi_merge_filter fb = {0x4242, "bob", 1};
+  fsi_merge_filter fb = {0x4242, "bob", 1, 0};
   fsi_merge_cursor c0 = {0, -1, ""};
   CHECK_OK(fsi_merge_changes_since(e.hq, &c0, &fb, 1000, b, &next, &more));
   int bob_rows = 0;

@@ -79,7 +79,7 @@ static void test_merge_disk_full(void) {
   CHECK_OK(fs_insert(NULL, b, "items", (fs_field[]){{"name", "b's own"}, {"n", "1"}}, 2));
   fsi_batch *batch = fsi_change_batch_new();
   fsi_merge_cursor from = {0, -1, ""}, next;
-  fsi_merge_filter f = {0, NULL, 0};
+  fsi_merge_filter f = {0, NULL, 0, 0};
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(a, &from, &f, 1000, batch, &next, &more));
   CHECK_EQ_INT(batch->nrows, 400);

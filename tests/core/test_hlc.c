@@ -128,7 +128,7 @@ static void test_observed_clock_persisted(void) {
   fsi_batch *batch = fsi_change_batch_new();
   fsi_merge_cursor from = {0, -1, ""}, next;
   int more = 0;
-  fsi_merge_filter flt = {fs_store_site(b), NULL, 0};
+  fsi_merge_filter flt = {fs_store_site(b), NULL, 0, 0};
   CHECK_OK(fsi_merge_changes_since(a, &from, &flt, 100, batch, &next, &more));
   CHECK_EQ_INT(batch->nrows, 1);
   fsi_merge_opts o = {fs_store_site(a), NULL};

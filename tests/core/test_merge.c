@@ -78,7 +78,7 @@ static size_t sync_ex(fs_store *from, fs_store *to, fsi_merge_cursor *cur, const
                       const char *sender_mgr, size_t max_rows) {
   fsi_merge_cursor c0 = {0, -1, ""};
   fsi_merge_cursor *c = cur ? cur : &c0;
-  fsi_merge_filter f = {fs_store_site(to), mgr_filter, 1};
+  fsi_merge_filter f = {fs_store_site(to), mgr_filter, 1, 0};
   fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   size_t conflicts = 0;
@@ -395,7 +395,7 @@ static void test_idempotent(void) {
   CHECK_OK(fs_update(b, "items", id, (fs_field[]){{"a", "B"}}, 1));
   fsi_batch *batch = fsi_change_batch_new();
   fsi_merge_cursor from = {0, -1, ""}, next;
-  fsi_merge_filter f = {fs_store_site(b), NULL, 0};
+  fsi_merge_filter f = {fs_store_site(b), NULL, 0, 0};
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(a, &from, &f, 100, batch, &next, &more));
   CHECK_EQ_INT(batch->nrows, 2);
@@ -441,7 +441,7 @@ static void test_edited_50_times_ships_once(void) {
   }
   fsi_batch *batch = fsi_change_batch_new();
   fsi_merge_cursor next;
-  fsi_merge_filter f = {fs_store_site(b), NULL, 0};
+  fsi_merge_filter f = {fs_store_site(b), NULL, 0, 0};
   int more = 1;
   CHECK_OK(fsi_merge_changes_since(a, &cur, &f, 1000, batch, &next, &more));
   CHECK_EQ_INT(batch->nrows, 1);
@@ -556,7 +556,7 @@ static void test_reinsert_after_delete(void) {
   CHECK_OK(fs_delete(a, "items", id));
   fsi_batch *del = fsi_change_batch_new();
   fsi_merge_cursor from = {0, -1, ""}, next;
-  fsi_merge_filter f = {fs_store_site(b), NULL, 0};
+  fsi_merge_filter f = {fs_store_site(b), NULL, 0, 0};
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(a, &from, &f, 100, del, &next, &more));
   CHECK_EQ_INT(del->nrows, 1);
@@ -618,7 +618,7 @@ static void test_children_kept(void) {
   CHECK_OK(fs_update(d, "customers", cust, (fs_field[]){{"city", "Gdansk"}}, 1));
   /* extraction order is by db_version: the contact now comes first */
   fsi_merge_cursor c0 = {0, -1, ""}, mid, end;
-  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0, 0};
   fsi_batch *b1 = fsi_change_batch_new(), *b2 = fsi_change_batch_new();
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(d, &c0, &f, 1, b1, &mid, &more));
@@ -679,7 +679,7 @@ static void test_child_before_parent_reaches_other_devices(void) {
   CHECK_OK(fs_update(d, "customers", cust, (fs_field[]){{"city", "Gdansk"}}, 1));
   fsi_merge_cursor dc = {0, -1, ""};
   /* push the contact only (first batch of one row) */
-  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0, 0};
   fsi_batch *b = fsi_change_batch_new();
   fsi_merge_cursor next;
   int more = 0;
@@ -815,7 +815,7 @@ static void test_policy_hq_table(void) {
       FS_EPERM);
   fsi_batch *b = fsi_change_batch_new();
   fsi_merge_cursor c0 = {0, -1, ""}, next;
-  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0, 0};
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(d, &c0, &f, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
@@ -889,7 +889,7 @@ static void test_policy_hq_column(void) {
   CHECK_OK(fs_update(d, "customers", cust, (fs_field[]){{"name", "Acme Ltd"}}, 1));
   fsi_batch *b = fsi_change_batch_new();
   fsi_merge_cursor next;
-  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0, 0};
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(d, &dc, &f, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
@@ -934,7 +934,7 @@ static void test_policy_two_hq_columns(void) {
   CHECK_OK(fs_update(d, "owned", id, (fs_field[]){{"name", "renamed"}}, 1));
   fsi_batch *b = fsi_change_batch_new();
   fsi_merge_cursor next;
-  fsi_merge_filter f = {fs_store_site(hq), NULL, 0};
+  fsi_merge_filter f = {fs_store_site(hq), NULL, 0, 0};
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(d, &dc, &f, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
@@ -982,7 +982,7 @@ static void test_bounded_extraction(void) {
   CHECK_OK(fs_tx_commit(st));
   char curtext[128] = "";
   fsi_batch *b = fsi_change_batch_new();
-  fsi_merge_filter f = {0x5151, NULL, 0};
+  fsi_merge_filter f = {0x5151, NULL, 0, 0};
   int batches = 0, more = 1, tombs = 0;
   size_t total = 0;
   while (more && batches < 20) {
@@ -1035,7 +1035,7 @@ static void test_extract_without_filter(void) {
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(st, &from, NULL, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
-  fsi_merge_filter f = {0, NULL, 0};
+  fsi_merge_filter f = {0, NULL, 0, 0};
   CHECK_OK(fsi_merge_changes_since(st, &from, &f, 100, b, &next, &more));
   CHECK_EQ_INT(b->nrows, 1);
   fsi_change_batch_free(b);
@@ -1093,7 +1093,7 @@ static void test_echo_suppression(void) {
   fsi_batch *bt = fsi_change_batch_new();
   fsi_merge_cursor from = {0, -1, ""}, next;
   int more = 0;
-  fsi_merge_filter to_a = {fs_store_site(a), NULL, 0}, to_c = {fs_store_site(c), NULL, 0};
+  fsi_merge_filter to_a = {fs_store_site(a), NULL, 0, 0}, to_c = {fs_store_site(c), NULL, 0, 0};
   CHECK_OK(fsi_merge_changes_since(b, &from, &to_a, 100, bt, &next, &more));
   CHECK_EQ_INT(bt->nrows, 0); /* nothing echoes back to its source */
   CHECK_OK(fsi_merge_changes_since(b, &from, &to_c, 100, bt, &next, &more));

@@ -78,7 +78,7 @@ static fs_store *open_device(const char *mgr, fs_store *hq) {
  * (NULL: not a device push); returns the refusals. */
 static size_t sync_ex(fs_store *from, fs_store *to, fsi_merge_cursor *cur, const char *filter,
                       const char *sender_mgr) {
-  fsi_merge_filter f = {fs_store_site(to), filter, 1};
+  fsi_merge_filter f = {fs_store_site(to), filter, 1, 0};
   fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   size_t refused = 0;
@@ -174,7 +174,7 @@ static int batch_names(const fsi_batch *b, const char *pk, int skip_markers) {
 /* What head office would send device dev of manager mgr after *cur. */
 static void extract_for(fs_store *hq, fs_store *dev, const char *mgr, const fsi_merge_cursor *cur,
                         fsi_batch *b) {
-  fsi_merge_filter f = {fs_store_site(dev), mgr, 1};
+  fsi_merge_filter f = {fs_store_site(dev), mgr, 1, 0};
   fsi_merge_cursor next;
   int more = 0;
   CHECK_OK(fsi_merge_changes_since(hq, cur, &f, 1000, b, &next, &more));
@@ -596,6 +596,7 @@ static void test_upgrade_from_format_2(void) {
   /* back to format 2, with a move recorded the old way */
   char sql[2048];
   snprintf(sql, sizeof sql,
+           "DROP TABLE fs_receipt;"
            "DROP TABLE fs_price_log; DROP INDEX fs_moved_seq; DROP TABLE fs_moved;"
            "ALTER TABLE fs_tomb DROP COLUMN manager;"
            "CREATE TABLE fs_moved(pk TEXT NOT NULL, manager TEXT NOT NULL,"
@@ -621,6 +622,7 @@ static void test_upgrade_from_format_2(void) {
                count(fresh, "SELECT value FROM fs_meta WHERE key='format'"));
   CHECK(count(hq, "SELECT value FROM fs_meta WHERE key='format'") >= 3);
   fs_store_close(fresh);
+  CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_receipt"), 0); /* step 5 ran */
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM pragma_table_info('fs_tomb') WHERE name='manager'"),
                1);
   CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_price_log"), 0);

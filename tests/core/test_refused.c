@@ -65,7 +65,7 @@ static void exec(fs_store *st, const char *sql) {
  * sender_mgr (NULL: head office's pull for `filter`); returns the refusals. */
 static size_t transfer(fs_store *from, fs_store *to, fsi_merge_cursor *cur, const char *filter,
                        const char *sender_mgr) {
-  fsi_merge_filter f = {fs_store_site(to), filter, 1};
+  fsi_merge_filter f = {fs_store_site(to), filter, 1, 0};
   fsi_batch *b = fsi_change_batch_new();
   int more = 1;
   size_t refused = 0;

@@ -238,8 +238,7 @@ static void check_pull(const fs_hq_reply *r) {
   fsi_envelope_header h;
   fsi_envelope_chain c;
   fsi_envelope_opened o;
-  int more = 0;
-  char cursor[256];
+  fsi_proto_pull_info info;
   const unsigned char *body = NULL;
   size_t blen = 0;
   if (!r->ctype || strcmp(r->ctype, "application/octet-stream")) die("pull", "content type");
@@ -248,7 +247,7 @@ static void check_pull(const fs_hq_reply *r) {
   memcpy(c.hash, h.prev, sizeof c.hash);
   if (fsi_envelope_open(&o, r->body, r->len, FUZZ_HQ_DEVICE_ID, &F.dev, F.srv_site, &F.srv, &c))
     die("pull: open", fs_errmsg());
-  if (fsi_proto_pull_parse(o.plain, o.plainlen, &more, cursor, &body, &blen))
+  if (fsi_proto_pull_parse(&info, o.plain, o.plainlen, &body, &blen))
     die("pull: frame", fs_errmsg());
   if (fsi_codec_decode(F.batch, body, blen) || fsi_envelope_check_batch(&o.h, F.batch))
     die("pull: batch", fs_errmsg());

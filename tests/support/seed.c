@@ -17,7 +17,7 @@
 /* Everything of `from` that `to` has not seen, as a pull would deliver it. */
 static int copy_all(fs_store *from, fs_store *to) {
   fsi_merge_cursor c = {0, -1, ""}, next;
-  fsi_merge_filter f = {0, NULL, 0};
+  fsi_merge_filter f = {0, NULL, 0, 0};
   fsi_batch *b = fsi_change_batch_new();
   int more = 1, rc = FS_OK;
   while (!rc && more) {

@@ -300,7 +300,11 @@ static int write_golden(const char *dir) {
   if (fsi_codec_encode(b, &enc, &enclen)) goto done;
   fsi_envelope_header h = push_header(b);
   if (fsi_envelope_seal(&push, &pushlen, &h, enc, enclen, &dev, &srv.pub)) goto done;
-  frame = fsi_proto_pull_frame(1, PULL_CURSOR, enc, enclen, &framelen);
+  fsi_proto_pull_info info;
+  memset(&info, 0, sizeof info);
+  info.more = 1;
+  snprintf(info.cursor, sizeof info.cursor, "%s", PULL_CURSOR);
+  frame = fsi_proto_pull_frame(&info, enc, enclen, &framelen);
   if (!frame) goto done;
   h = pull_header(b);
   if (fsi_envelope_seal(&pull, &pulllen, &h, frame, framelen, &srv, &dev.pub)) goto done;
@@ -397,13 +401,14 @@ static void test_pull_opens(void) {
   CHECK(memcmp(o.h.prev, c.hash, ENVELOPE_HASH_SIZE) == 0);
   CHECK(o.plain && o.plainlen == g.pull_plain.n &&
         memcmp(o.plain, g.pull_plain.p, o.plainlen) == 0);
-  int more = -1;
-  char cursor[256] = "";
+  fsi_proto_pull_info info;
   const unsigned char *body = NULL;
   size_t bodylen = 0;
-  CHECK_OK(fsi_proto_pull_parse(o.plain, o.plainlen, &more, cursor, &body, &bodylen));
-  CHECK_EQ_INT(more, 1);
-  CHECK_STR(cursor, PULL_CURSOR);
+  CHECK_OK(fsi_proto_pull_parse(&info, o.plain, o.plainlen, &body, &bodylen));
+  CHECK_EQ_INT(info.more, 1);
+  CHECK_STR(info.cursor, PULL_CURSOR);
+  CHECK_STR(info.epoch, ""); /* a frame of before epochs still reads */
+  CHECK_EQ_INT(info.has_push, 0);
   fsi_batch *b = fsi_change_batch_new();
   CHECK_OK(fsi_codec_decode(b, body, bodylen));
   check_known_batch(b);

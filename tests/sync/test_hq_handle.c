@@ -699,6 +699,62 @@ static const char *const CUST1 = "019b8d2b-8c00-76b8-b9e4-6c71acdfd001";
 static const char *const CUST2 = "019b8d2b-8c00-76b8-b9e4-6c71acdfd002";
 static const char *const CUSTB = "019b8d2b-8c00-76b8-b9e4-6c71acdfd0b0";
 
+/* The acknowledgement is head office's signed word: its signature
+ * verifies under head office's key over the text of (device, seq, hash,
+ * accepted, refused, time), and over nothing else. */
+static void check_signed_ack(const char *ack, const dev *d, uint64_t seq,
+                             const uint8_t hash[ENVELOPE_HASH_SIZE], int64_t accepted,
+                             int64_t refused) {
+  cJSON *o = cJSON_Parse(ack ? ack : "");
+  fsi_proto_ack a;
+  char text[PROTO_ACK_TEXT_MAX];
+  memset(&a, 0, sizeof a);
+  snprintf(a.device, sizeof a.device, "%s", d->id);
+  a.seq = seq;
+  fsi_proto_hex(a.hash, hash, ENVELOPE_HASH_SIZE);
+  a.accepted = accepted;
+  a.refused = refused;
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "hq_time");
+  a.time = cJSON_IsNumber(t) ? (int64_t)t->valuedouble : 0;
+  CHECK(a.time > fsi_util_now_ms() - 60000 && a.time <= fsi_util_now_ms());
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "device")), d->id);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "hash")), a.hash);
+  const char *sig = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "sig"));
+  size_t n = fsi_proto_ack_text(text, &a);
+  CHECK(n > 0);
+  CHECK(sig && fsi_proto_request_verify(sig, srv.sign, text, n));
+  a.accepted++; /* another count: the same signature does not hold */
+  n = fsi_proto_ack_text(text, &a);
+  CHECK(sig && !fsi_proto_request_verify(sig, srv.sign, text, n));
+  fsi_proto_ack back;
+  a.accepted--;
+  n = fsi_proto_ack_text(text, &a);
+  CHECK(fsi_proto_ack_parse(&back, text, n) && back.seq == seq && back.time == a.time);
+  text[n] = '\n'; /* a text that is not exactly the canonical one */
+  CHECK(!fsi_proto_ack_parse(&back, text, n + 1));
+  text[n] = '\0';
+  char *seqline = strchr(text, '\n') ? strchr(strchr(text, '\n') + 1, '\n') : NULL;
+  CHECK(seqline != NULL);
+  if (seqline) {
+    char padded[PROTO_ACK_TEXT_MAX + 2];
+    snprintf(padded, sizeof padded, "%.*s0%s", (int)(seqline - text + 1), text, seqline + 1);
+    CHECK(!fsi_proto_ack_parse(&back, padded, strlen(padded))); /* a leading zero */
+  }
+  cJSON_Delete(o);
+}
+
+/* A 409 for the chain says where the chain stands at head office. */
+static void check_chain_answer(const fs_hq_reply *rep, int64_t seq,
+                               const uint8_t hash[ENVELOPE_HASH_SIZE]) {
+  cJSON *o = cJSON_ParseWithLength((const char *)rep->body, rep->len);
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "chain");
+  char hex[65];
+  fsi_proto_hex(hex, hash, ENVELOPE_HASH_SIZE);
+  CHECK_EQ_INT((int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seq")), seq);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "hash")), hex);
+  cJSON_Delete(o);
+}
+
 static void test_push(void) {
   int64_t hlc = fsi_util_now_ms() << 16;
   fsi_batch *b1 = customer_batch(&anna1, CUST1, "Acme GmbH", "anna", hlc);
@@ -711,7 +767,9 @@ static void test_push(void) {
   expect("push of envelope 1", "handle", &rep, 200, NULL, __FILE__, __LINE__);
   char *ack1 = rep.body ? strndup((const char *)rep.body, rep.len) : NULL;
   CHECK_STR(rep.ctype, "application/json");
-  CHECK_STR(ack1, "{\"ack\":1,\"rows\":1,\"applied\":1,\"conflicts\":0,\"refused\":[]}");
+  CHECK(ack1 &&
+        !strncmp(ack1, "{\"ack\":1,\"rows\":1,\"applied\":1,\"conflicts\":0,\"refused\":[],", 57));
+  check_signed_ack(ack1, &anna1, 1, e1.hash, 1, 0);
   fs_hq_reply_clear(&rep);
   hq_customer(CUST1, name, mgr, sizeof name);
   CHECK_STR(name, "Acme GmbH");
@@ -738,6 +796,7 @@ static void test_push(void) {
   env gap = seal(&anna1, b2, 3, e1.hash);
   rep = push(&anna1, &gap);
   expect("envelope 3 after 1", "handle", &rep, 409, "gap", __FILE__, __LINE__);
+  check_chain_answer(&rep, 1, e1.hash); /* where the chain stands here */
   fs_hq_reply_clear(&rep);
   uint8_t wrong[ENVELOPE_HASH_SIZE];
   memset(wrong, 0x5a, sizeof wrong);
@@ -869,6 +928,9 @@ static void test_push(void) {
 
 /* ------------------------------------------------------------------ pull */
 
+static char last_epoch[PROTO_EPOCH_MAX + 1]; /* of the last pull answer */
+static int64_t last_push_seq;                /* its push position, -1 none */
+
 /* Pulls as d with query q; on a 200 opens the answer against chain
  * {seq, prev} and fills the batch, more and the next cursor. */
 static int pull(const dev *d, const char *q, uint64_t seq, const uint8_t *prev, fsi_batch *b,
@@ -886,7 +948,12 @@ static int pull(const dev *d, const char *q, uint64_t seq, const uint8_t *prev, 
     CHECK_STR(rep.ctype, "application/octet-stream");
     CHECK_OK(fsi_envelope_open(&o, rep.body, rep.len, d->site, &d->k, srv_site, &srv, &c));
     CHECK_EQ_INT(o.h.seq, seq + 1);
-    CHECK_OK(fsi_proto_pull_parse(o.plain, o.plainlen, more, cursor, &body, &blen));
+    fsi_proto_pull_info info;
+    CHECK_OK(fsi_proto_pull_parse(&info, o.plain, o.plainlen, &body, &blen));
+    *more = info.more;
+    snprintf(cursor, 256, "%s", info.cursor);
+    snprintf(last_epoch, sizeof last_epoch, "%s", info.epoch);
+    last_push_seq = info.has_push ? (int64_t)info.push_seq : -1;
     CHECK_OK(fsi_codec_decode(b, body, blen));
     CHECK_OK(fsi_envelope_check_batch(&o.h, b));
     CHECK_OK(fsi_envelope_hash(hash, rep.body, rep.len));
@@ -920,6 +987,7 @@ static void test_pull(void) {
   CHECK(cursor[0] != '\0');
   CHECK_EQ_INT(pull(&anna1, q, 0, zero, b, &more, cur2, h2), 200);
   CHECK(!batch_has(b, "customers", CUST1)); /* its own rows do not come back */
+  CHECK(last_push_seq >= 1);                /* where its push chain stands here */
   CHECK_EQ_INT(pull(&bobdev, q, 0, zero, b, &more, cur2, h2), 200);
   CHECK(!batch_has(b, "customers", CUST1)); /* another manager's customer */
 
@@ -935,6 +1003,30 @@ static void test_pull(void) {
   snprintf(q, sizeof q, "cursor=&seq=0&prev=%s", zeros);
   CHECK_EQ_INT(pull(&anna2, q, 0, zero, b, &more, cur2, h2), 200); /* empty = start */
   CHECK(batch_has(b, "customers", CUST1));
+
+  /* The cursor counts in head office's epoch: one of this epoch is
+   * trusted, one of another (a store restored since) starts over. */
+  char epoch[PROTO_EPOCH_MAX + 1];
+  snprintf(epoch, sizeof epoch, "%s", last_epoch);
+  CHECK_EQ_INT((int)strlen(epoch), 32);
+  snprintf(q, sizeof q, "cursor=%s&seq=1&prev=%s&epoch=%s", hex, prevhex, epoch);
+  CHECK_EQ_INT(pull(&anna2, q, 1, h1, b, &more, cur2, h2), 200);
+  CHECK_EQ_INT(b->nrows, 0);
+  CHECK_STR(last_epoch, epoch);
+  snprintf(q, sizeof q, "cursor=%s&seq=1&prev=%s&epoch=%s", hex, prevhex,
+           "0123456789abcdef0123456789abcdef");
+  CHECK_EQ_INT(pull(&anna2, q, 1, h1, b, &more, cur2, h2), 200);
+  CHECK(batch_has(b, "customers", CUST1)); /* from the beginning again */
+  CHECK(batch_has(b, "customers", CUST2));
+  CHECK_STR(last_epoch, epoch);
+  /* own=1: a device's own rows too (a store rolled back recovers them) */
+  snprintf(q, sizeof q, "seq=0&prev=%s&own=1", zeros);
+  CHECK_EQ_INT(pull(&anna1, q, 0, zero, b, &more, cur2, h2), 200);
+  CHECK(batch_has(b, "customers", CUST1));
+  CHECK(!batch_has(b, "customers", CUSTB)); /* still only its manager's */
+  snprintf(q, sizeof q, "seq=0&prev=%s&own=2", zeros);
+  r = signed_by(&anna1, "GET", "/v1/pull", q, NULL, 0);
+  HANDLE(&r, 400, "malformed pull request", "own=2");
 
   /* Malformed queries: 400 after admission. */
   char big[600];

@@ -7,7 +7,11 @@
  *
  * What a manager relies on: whatever head office answers, and wherever the
  * device stops, a change is at head office exactly once after the next
- * honest sync, and the device never strands itself behind a gap.
+ * honest sync, and the device never strands itself behind a gap.  Only
+ * head office's signed word clears the outbox: a man in the middle with
+ * the TLS key (forging "{\"ack\":N}", or replaying a genuine signed
+ * acknowledgement of another push) is refused with FS_EAUTH, and every
+ * acknowledgement taken is kept as a receipt that verifies.
  */
 #include <cjson/cJSON.h>
 #include <fieldsync/device.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "hq_http.h"
 #include "https.h"
 #include "testutil.h"
@@ -28,12 +33,42 @@ static fs_device *dev;
 static fs_store *st; /* dev's */
 static https_server *g_srv;
 static char g_url[64], g_cert[4096];
-static enum { MITM_NONE, MITM_WRONG_SEQ, MITM_GARBAGE, MITM_EMPTY, MITM_NO_ACK } g_mitm;
+static enum {
+  MITM_NONE,
+  MITM_WRONG_SEQ,
+  MITM_GARBAGE,
+  MITM_EMPTY,
+  MITM_NO_ACK,
+  MITM_FORGE,  /* answers {"ack":N} itself: head office never sees the push */
+  MITM_REPLAY, /* head office applies it; the answer is an older signed ack */
+  MITM_UNSIGN  /* head office applies it; the signature is taken out */
+} g_mitm;
 static int g_mitm_hits;
+static char *g_last_ack; /* the last genuine acknowledgement seen */
+static const char *g_devhome;
 
 /* Head office's real answer, then (for push) the man in the middle. */
 static void handler(void *user, const https_request *req, https_reply *reply) {
+  if (g_mitm == MITM_FORGE && !strcmp(req->path, "/v1/push")) {
+    fsi_envelope_header h;
+    char txt[128];
+    g_mitm_hits++;
+    if (fsi_envelope_peek(&h, req->body, req->body_len) == FS_OK) {
+      snprintf(txt, sizeof txt,
+               "{\"ack\":%llu,\"rows\":1,\"applied\":1,\"conflicts\":0,"
+               "\"refused\":[]}",
+               (unsigned long long)h.seq);
+      reply->status = 200;
+      reply->body = (unsigned char *)strdup(txt);
+      reply->body_len = strlen(txt);
+    }
+    return;
+  }
   hq_http_handle(user, req, reply);
+  if (!strcmp(req->path, "/v1/push") && reply->status == 200 && g_mitm == MITM_NONE) {
+    free(g_last_ack);
+    g_last_ack = strndup((const char *)reply->body, reply->body_len);
+  }
   if (g_mitm == MITM_NONE || strcmp(req->path, "/v1/push") || reply->status != 200) return;
   g_mitm_hits++;
   cJSON *ack = cJSON_ParseWithLength((const char *)reply->body, reply->body_len);
@@ -46,6 +81,18 @@ static void handler(void *user, const https_request *req, https_reply *reply) {
     txt = strdup("{\"ack\":\"seven\",garbage");
   } else if (g_mitm == MITM_EMPTY) {
     txt = strdup("");
+  } else if (g_mitm == MITM_REPLAY || g_mitm == MITM_UNSIGN) {
+    /* a genuine signed acknowledgement, of another push (renumbered), or
+     * this push's own without its signature */
+    cJSON *old = g_mitm == MITM_REPLAY ? cJSON_Parse(g_last_ack ? g_last_ack : "") : NULL;
+    cJSON *use = g_mitm == MITM_REPLAY ? old : ack;
+    if (g_mitm == MITM_REPLAY)
+      cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(old, "ack"),
+                           cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ack, "ack")));
+    else
+      cJSON_DeleteItemFromObjectCaseSensitive(ack, "sig");
+    txt = cJSON_PrintUnformatted(use);
+    cJSON_Delete(old);
   } else {
     cJSON_DeleteItemFromObjectCaseSensitive(ack, "ack");
     txt = cJSON_PrintUnformatted(ack);
@@ -104,6 +151,87 @@ static void test_tampered_acks(void) {
   }
 }
 
+static int receipts_count(void) {
+  char *json = NULL;
+  int n = -1;
+  if (fs_receipts_json(&json, dev) == FS_OK) {
+    cJSON *a = cJSON_Parse(json);
+    n = cJSON_GetArraySize(a);
+    cJSON_Delete(a);
+  }
+  fs_free(json);
+  return n;
+}
+
+/* A TLS-level man in the middle (a stolen TLS key): a forged "{\"ack\":N}",
+ * a genuine signed acknowledgement of an earlier push renumbered, and this
+ * push's acknowledgement without its signature.  None is taken as
+ * delivery (FS_EAUTH, the outbox stays, no receipt); the next honest sync
+ * brings the row to head office exactly once, with a receipt. */
+static void test_forged_acks(void) {
+  const char *names[] = {"Forged Ack GmbH", "Replayed Ack GmbH", "Unsigned Ack GmbH"};
+  int modes[] = {MITM_FORGE, MITM_REPLAY, MITM_UNSIGN};
+  add_customer("Honest First GmbH");
+  CHECK_OK(fs_sync(NULL, dev, NULL));
+  CHECK(g_last_ack != NULL); /* an honest, signed acknowledgement */
+  for (int i = 0; i < 3; i++) {
+    add_customer(names[i]);
+    int64_t before = pending();
+    int receipts = receipts_count();
+    CHECK(before > 0);
+    g_mitm = modes[i];
+    g_mitm_hits = 0;
+    int rc = fs_sync(NULL, dev, NULL);
+    g_mitm = MITM_NONE;
+    CHECK_EQ_INT(g_mitm_hits, 1); /* the man in the middle answered */
+    CHECK_EQ_INT(rc, FS_EAUTH);
+    CHECK_CONTAINS(fs_errmsg(), "not");
+    CHECK_CONTAINS(fs_errmsg(), "head office");
+    CHECK_EQ_INT((int)pending(), (int)before); /* the outbox stays */
+    CHECK_EQ_INT(receipts_count(), receipts);  /* no receipt for it */
+    CHECK_EQ_INT(count_at_hq(names[i]), i == 0 ? 0 : 1);
+    CHECK_OK(fs_sync(NULL, dev, NULL)); /* honest */
+    CHECK_EQ_INT((int)pending(), 0);
+    CHECK_EQ_INT(count_at_hq(names[i]), 1);
+    CHECK_EQ_INT(receipts_count(), receipts + 1);
+  }
+  int64_t checked = 0;
+  CHECK_OK(fs_receipts_verify(&checked, dev));
+  CHECK(checked >= 3);
+}
+
+/* Every receipt verifies; one altered in HOME/receipts does not, and
+ * verify names it. */
+static void test_receipts_verify(void) {
+  int64_t checked = 0;
+  add_customer("Receipt One KG");
+  CHECK_OK(fs_sync(NULL, dev, NULL));
+  add_customer("Receipt Two KG");
+  CHECK_OK(fs_sync(NULL, dev, NULL));
+  CHECK_OK(fs_receipts_verify(&checked, dev));
+  CHECK(checked > 0);
+  char path[4300];
+  snprintf(path, sizeof path, "%s/receipts", g_devhome);
+  char *txt = tu_read_file(path, NULL);
+  CHECK(txt != NULL);
+  if (!txt) return;
+  /* the refused count of the second receipt's signed text: 0 -> 9 */
+  char *second = strchr(txt, '\n');
+  char *at = second ? strstr(second, "\\n0\\n") : NULL;
+  CHECK(at != NULL);
+  if (at) {
+    at[2] = '9';
+    CHECK(tu_write_file(path, txt) == 0);
+    CHECK_ERR(fs_receipts_verify(&checked, dev), FS_EAUTH);
+    CHECK_CONTAINS(fs_errmsg(), "receipt of push 2");
+    CHECK_CONTAINS(fs_errmsg(), "line 2");
+    at[2] = '0';
+    CHECK(tu_write_file(path, txt) == 0);
+    CHECK_OK(fs_receipts_verify(&checked, dev));
+  }
+  free(txt);
+}
+
 #ifdef FS_TEST_HOOKS
 static const char *g_fail_at;
 static int g_fault_hits;
@@ -156,6 +284,7 @@ int main(void) {
   char hqhome[4200], devhome[4200], key[4300];
   snprintf(hqhome, sizeof hqhome, "%s/hq", dir);
   snprintf(devhome, sizeof devhome, "%s/anna", dir);
+  g_devhome = devhome;
   mkdir(hqhome, 0700);
   CHECK_OK(fs_hq_create(hqhome));
   CHECK_OK(fs_hq_open(&g_hq, hqhome));
@@ -181,6 +310,8 @@ int main(void) {
   if (st) {
     CHECK_OK(fs_sync(NULL, dev, NULL));
     TEST_RUN(test_tampered_acks);
+    TEST_RUN(test_forged_acks);
+    TEST_RUN(test_receipts_verify);
 #ifdef FS_TEST_HOOKS
     TEST_RUN(test_crash_before_commit);
 #else
@@ -188,6 +319,7 @@ int main(void) {
 #endif
   }
   fs_device_close(dev);
+  free(g_last_ack);
   https_server_stop(g_srv);
   fs_hq_close(g_hq);
   tu_rmrf(dir);

@@ -99,6 +99,42 @@ int fs_hq_revoke(fs_hq *hq, const char *device_id);
  * store's error.  Locks for the whole walk. */
 int fs_hq_verify_log(int64_t *checked, fs_hq *hq);
 
+/* The restores of this home from a backup (fs_hq_restore), oldest first,
+ * as a JSON array: restored_at (ISO-8601 UTC), source (the backup file),
+ * old_epoch, new_epoch, devices (each device's id, manager, push sequence
+ * after the restore and seq_before).  *out caller-owned (fs_free).  Locks. */
+int fs_hq_restores_json(char **out, fs_hq *hq);
+
+/* ---------------------------------------------------------------------
+ * Backups (backup.c). */
+
+/* Writes a consistent copy of the store to `path` (SQLite's online backup
+ * in one step under the handle's lock: one snapshot of what was committed,
+ * while another process, such as `serve`, goes on writing).  The copy is
+ * owner-only (0600), checked (SQLite's quick_check) and synced before it
+ * appears under `path`, which must not exist.  *out (caller-owned, fs_free)
+ * is {"backup","bytes","devices","envelopes","taken_at"}.  FS_EEXIST when
+ * path exists, FS_EINVAL for an empty path, FS_EIO.  Locks. */
+int fs_hq_backup(char **out, fs_hq *hq, const char *path);
+
+/* Replaces the store of the (closed) home `home` with the backup `path`:
+ * refused (FS_EBUSY) while a server serves the home, FS_EINVAL for a file
+ * that is not a head-office store of this head office and schema,
+ * FS_ECORRUPT for one that fails SQLite's integrity check, FS_ENOTFOUND for
+ * one that cannot be read; nothing changes then.  Otherwise the restored
+ * store takes the place of store.db in one rename (the replaced one is
+ * kept as store.db.before-restore-TIME), with a new epoch and a record of
+ * the restore (fs_hq_restores_json).  No other fieldsync-server command
+ * may use the home meanwhile.  *out (fs_free) is {"restored","previous",
+ * "epoch","envelopes","devices":[{"id","manager","seq","seq_before"}]}. */
+int fs_hq_restore(char **out, const char *home, const char *path);
+
+/* Takes the home's serving lock for as long as the handle is open: one
+ * process serves a home (the nonce table is per process), and `restore`
+ * refuses while it is held.  FS_EBUSY naming the process that holds it,
+ * FS_EIO. */
+int fs_hq_claim_serving(fs_hq *hq);
+
 /* A report as JSON, *out caller-owned (fs_free).  kind: orders | meetings
  * | pipeline (NULL = orders); month: "YYYY-MM" or NULL; by: "manager" |
  * "customer" (NULL = manager).  FS_EINVAL for any other kind, month or by,

@@ -497,12 +497,12 @@ static int integrity(fs_store *st, const char *path) {
     const char *v = (const char *)sqlite3_column_text(s, 0);
     ok = v && !strcmp(v, "ok");
   }
-  if (!ok && sqlite3_extended_errcode(st->db) == SQLITE_IOERR_DATA) {
-    int rc = fsi_store_sqlfail(st, "checking the store");
-    sqlite3_finalize(s);
-    return rc;
-  }
   sqlite3_finalize(s);
+  /* the check reports a page it cannot read as a finding; an encrypted
+   * store knows which page failed authentication */
+  char damage[1200];
+  if (!ok && fsi_crypt_damage(st->crypt, damage, sizeof damage))
+    return fsi_fail(FS_ECORRUPT, "checking the store: %s", damage);
   if (!ok)
     return fsi_fail(FS_ECORRUPT,
                     "%s is corrupt (integrity check failed); it was left "

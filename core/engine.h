@@ -53,12 +53,20 @@
  *                       store (not readable without its key), 0 for a plain
  *                       SQLite file or an empty one.  Reads no page; needs
  *                       no key.  FS_ENOTFOUND when there is no such file.
- * fsi_store_encrypted   1 when the open store st is encrypted. */
+ * fsi_store_encrypted   1 when the open store st is encrypted.
+ * fsi_store_check       reads every page of the store (PRAGMA quick_check):
+ *                       FS_OK, or FS_ECORRUPT with the sentence naming what
+ *                       is damaged.  The open runs it on a plain store; an
+ *                       encrypted store authenticates each page as it is
+ *                       read instead, so its open reads only what it needs
+ *                       and a full check is this call (a `check` command,
+ *                       a test). */
 #define FSI_STORE_KEYBYTES 32
 int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema,
                          unsigned flags, const unsigned char *key);
 int fsi_store_is_encrypted(const char *path, int *out);
 int fsi_store_encrypted(const fs_store *st);
+int fsi_store_check(fs_store *st);
 
 /* The store's SQLite connection, for head office's own tables (registry,
  * tokens, audit log).  Borrowed for the life of the store. */

@@ -268,8 +268,7 @@ int main(int argc, char **argv) {
     stats(enc_read, (size_t)runs, &med, &lo, &hi);
     printf(", encrypted %.3f s (%.3f-%.3f)\n", med, lo, hi);
     stats(read_ratio, (size_t)runs, &med, &lo, &hi);
-    printf("ratio encrypted/plain read (time): %.2fx (%.2fx-%.2fx), goal <= 1.10x\n", med, lo,
-           hi);
+    printf("ratio encrypted/plain read (time): %.2fx (%.2fx-%.2fx), goal <= 1.10x\n", med, lo, hi);
   }
   getrusage(RUSAGE_SELF, &ru);
   printf("peak RSS: %.1f MB (%.1f MB before the first insert, rows generated)\n",

@@ -270,8 +270,10 @@ static int wal_read(sqlite3_file *pf, void *out, int amt, sqlite3_int64 off) {
       if (!f->c->recovering) return damaged(f, KIND_WAL, frame_no(fo), 0);
       /* a zero page number marks the frame invalid: the log ends here */
       if (!f->c->wal_cut || frame_no(fo) < f->c->wal_cut) f->c->wal_cut = frame_no(fo);
-      sqlite3_log(SQLITE_NOTICE, "fieldsync: WAL frame %llu of %s failed authentication; the log "
-                  "ends before it", (unsigned long long)frame_no(fo), f->c->path);
+      sqlite3_log(SQLITE_NOTICE,
+                  "fieldsync: WAL frame %llu of %s failed authentication; the log "
+                  "ends before it",
+                  (unsigned long long)frame_no(fo), f->c->path);
       return SQLITE_OK;
     }
     if (!f->c->recovering) {
@@ -320,8 +322,7 @@ static int wal_write(sqlite3_file *pf, const void *in, int amt, sqlite3_int64 of
     f->cache_off = -1;
     uint32_t pgsz = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
     if (pgsz != PG) {
-      sqlite3_log(SQLITE_IOERR_WRITE, "fieldsync: a WAL of %u-byte pages for %s", pgsz,
-                  f->c->path);
+      sqlite3_log(SQLITE_IOERR_WRITE, "fieldsync: a WAL of %u-byte pages for %s", pgsz, f->c->path);
       return SQLITE_IOERR_WRITE;
     }
     return REAL(f)->pMethods->xWrite(REAL(f), p, amt, off);
@@ -461,16 +462,42 @@ static int db_unfetch(sqlite3_file *pf, sqlite3_int64 off, void *p) {
 }
 
 static const sqlite3_io_methods db_methods = {
-    3,          f_close,        db_read,      db_write,     f_truncate, f_sync,
-    f_size,     f_lock,         f_unlock,     f_reserved,   f_control,  f_sector,
-    f_device,   db_shm_map,     db_shm_lock,  db_shm_barrier, db_shm_unmap, db_fetch,
-    db_unfetch,
+    .iVersion = 3,
+    .xClose = f_close,
+    .xRead = db_read,
+    .xWrite = db_write,
+    .xTruncate = f_truncate,
+    .xSync = f_sync,
+    .xFileSize = f_size,
+    .xLock = f_lock,
+    .xUnlock = f_unlock,
+    .xCheckReservedLock = f_reserved,
+    .xFileControl = f_control,
+    .xSectorSize = f_sector,
+    .xDeviceCharacteristics = f_device,
+    .xShmMap = db_shm_map,
+    .xShmLock = db_shm_lock,
+    .xShmBarrier = db_shm_barrier,
+    .xShmUnmap = db_shm_unmap,
+    .xFetch = db_fetch,
+    .xUnfetch = db_unfetch,
 };
 
+/* Version 1: no shared memory or mapping on a WAL. */
 static const sqlite3_io_methods wal_methods = {
-    1,        f_close,   wal_read, wal_write, f_truncate, f_sync, f_size, f_lock,
-    f_unlock, f_reserved, f_control, f_sector, f_device,  NULL,   NULL,   NULL,
-    NULL,     NULL,       NULL,
+    .iVersion = 1,
+    .xClose = f_close,
+    .xRead = wal_read,
+    .xWrite = wal_write,
+    .xTruncate = f_truncate,
+    .xSync = f_sync,
+    .xFileSize = f_size,
+    .xLock = f_lock,
+    .xUnlock = f_unlock,
+    .xCheckReservedLock = f_reserved,
+    .xFileControl = f_control,
+    .xSectorSize = f_sector,
+    .xDeviceCharacteristics = f_device,
 };
 
 /* ------------------------------------------------------------------ VFS */
@@ -547,7 +574,8 @@ int fsi_crypt_new(fsi_crypt **out, const unsigned char *key, const char *path) {
   memcpy(c->key, key, FSI_CRYPT_KEYBYTES);
   sodium_mprotect_readonly(c->key);
   c->base = base;
-  snprintf(c->name, sizeof c->name, "fieldsync-crypt-%lu", (unsigned long)atomic_fetch_add(&next, 1));
+  snprintf(c->name, sizeof c->name, "fieldsync-crypt-%lu",
+           (unsigned long)atomic_fetch_add(&next, 1));
   c->vfs.iVersion = 2;
   c->vfs.szOsFile = (int)sizeof(cfile) + base->szOsFile;
   c->vfs.mxPathname = base->mxPathname;
@@ -591,15 +619,17 @@ int fsi_crypt_damage(const fsi_crypt *c, char *buf, size_t n) {
              "the store %s is damaged: page %llu %s; nothing of it was used: restore the store "
              "from a backup",
              c->path, (unsigned long long)c->bad_at,
-             c->bad_short ? "is cut short" : "failed authentication (changed outside fieldsync, "
-                                             "or a failing disk)");
+             c->bad_short ? "is cut short"
+                          : "failed authentication (changed outside fieldsync, "
+                            "or a failing disk)");
   else
     snprintf(buf, n,
              "the store %s is damaged: frame %llu of its write-ahead log %s; nothing of it was "
              "used: restore the store from a backup",
              c->path, (unsigned long long)c->bad_at,
-             c->bad_short ? "is cut short" : "failed authentication (changed outside fieldsync, "
-                                             "or a failing disk)");
+             c->bad_short ? "is cut short"
+                          : "failed authentication (changed outside fieldsync, "
+                            "or a failing disk)");
   return 1;
 }
 

@@ -62,8 +62,8 @@
  *                       and a full check is this call (a `check` command,
  *                       a test). */
 #define FSI_STORE_KEYBYTES 32
-int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema,
-                         unsigned flags, const unsigned char *key);
+int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema, unsigned flags,
+                         const unsigned char *key);
 int fsi_store_is_encrypted(const char *path, int *out);
 int fsi_store_encrypted(const fs_store *st);
 int fsi_store_check(fs_store *st);

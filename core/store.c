@@ -684,10 +684,10 @@ static int upgrade(fs_store *st, int fresh, int64_t format, int64_t decl_version
   if (fresh && st->crypt && (rc = exec(st, "PRAGMA journal_mode=OFF", "configuring the store")))
     return rc;
   rc = exec(st,
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
-                " PRAGMA wal_autocheckpoint=4096;",
-                "configuring the store");
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+            " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
+            " PRAGMA wal_autocheckpoint=4096;",
+            "configuring the store");
   if (rc) return rc;
   if ((rc = exec(st, "BEGIN IMMEDIATE", "starting the upgrade"))) return rc;
   if (fresh) rc = setup_new(st);
@@ -758,8 +758,8 @@ static int check_kind(const char *path, const unsigned char *key) {
   return FS_OK;
 }
 
-int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema,
-                         unsigned flags, const unsigned char *key) {
+int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema, unsigned flags,
+                         const unsigned char *key) {
   fs_store *st = NULL;
   int rc = FS_OK, fresh = 0, created = 0;
   int64_t format = 0, decl_version = 0;

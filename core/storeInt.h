@@ -18,6 +18,8 @@
  *    change number of the let-go marker that manager's devices receive;
  *  - fs_conflict, fs_refused: what a person reviews;
  *  - fs_meta: format version, site id, db_version, clock, settings.
+ * An encrypted store is the same database with every page of its file and
+ * every frame of its WAL sealed by the encryption layer (crypt.c, below).
  *
  * Invariants: a row is live in its table or in fs_tomb, never both; every
  * write to a synced table goes through write.c or merge.c, in a transaction

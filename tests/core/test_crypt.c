@@ -255,8 +255,8 @@ static void test_no_plaintext(void) {
   /* a large sort and an index build stay in memory (no temporary file) */
   CHECK(count_sql(st, "SELECT count(*) FROM (SELECT notes FROM meetings ORDER BY notes DESC)",
                   NULL) == 401);
-  CHECK(sqlite3_exec(fsi_store_db(st), "CREATE INDEX t_notes ON meetings(notes, place)", NULL,
-                     NULL, NULL) == SQLITE_OK);
+  CHECK(sqlite3_exec(fsi_store_db(st), "CREATE INDEX t_notes ON meetings(notes, place)", NULL, NULL,
+                     NULL) == SQLITE_OK);
 
   CHECK(sqlite3_exec(fsi_store_db(st), "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL) ==
         SQLITE_OK);
@@ -273,15 +273,13 @@ static void test_no_plaintext(void) {
   /* plain SQLite sees no database in it */
   sqlite3 *db = NULL;
   CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-  CHECK(sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL) ==
-        SQLITE_NOTADB);
+  CHECK(sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL) == SQLITE_NOTADB);
   sqlite3_close(db);
 
   st = NULL;
   CHECK_OK(fsi_store_open_keyed(&st, path, NULL, 0, key));
   if (st) {
-    CHECK_EQ_INT(count_sql(st, "SELECT count(*) FROM customers WHERE phone = ?1", secrets[1]),
-                 401);
+    CHECK_EQ_INT(count_sql(st, "SELECT count(*) FROM customers WHERE phone = ?1", secrets[1]), 401);
     fs_store_close(st);
   }
 done:
@@ -656,8 +654,8 @@ static void test_crash(void) {
       snprintf(glob, sizeof glob, "%s*", prefix);
       int64_t have = count_sql(st, "SELECT count(*) FROM customers WHERE name GLOB ?1", glob);
       if (it <= last && have != CRASH_K)
-        tu_fail(__FILE__, __LINE__, "round %d: iteration %lld reported committed, %lld rows",
-                round, (long long)it, (long long)have);
+        tu_fail(__FILE__, __LINE__, "round %d: iteration %lld reported committed, %lld rows", round,
+                (long long)it, (long long)have);
       if (it == last + 1 && have != 0 && have != CRASH_K)
         tu_fail(__FILE__, __LINE__, "round %d: iteration %lld is half there (%lld rows)", round,
                 (long long)it, (long long)have);
@@ -666,8 +664,10 @@ static void test_crash(void) {
     }
     fs_store_close(st);
   }
-  fprintf(stderr, "crash: %d kills, %lld transactions reported committed, %lld committed but "
-          "not yet reported\n", rounds, (long long)committed, (long long)recovered_more);
+  fprintf(stderr,
+          "crash: %d kills, %lld transactions reported committed, %lld committed but "
+          "not yet reported\n",
+          rounds, (long long)committed, (long long)recovered_more);
   CHECK(committed > rounds); /* the kills did land in the middle of the writing */
   tu_rmrf(dir);
   free(path);

@@ -17,9 +17,18 @@
  * argument "id" the generator's id is passed as a field named "id" (which
  * core/write.c accepts), for a strictly row-for-row comparison.
  *
- * Usage: bench_capture [N=100000] [runs=3] [gen|id].  Prints one line per
- * figure.
+ * With --encrypt (or FS_BENCH_ENCRYPT=1) each run also inserts the same rows
+ * into an encrypted store (fsi_store_open_keyed, a random key), so the runs
+ * alternate raw, fieldsync, encrypted; it then reports the encrypted
+ * insert against raw SQLite and against the plain store, and a read figure
+ * for both stores: a fresh handle on the store just written (a plain
+ * store's open checks every page; an encrypted one authenticates each page
+ * as it is read) and a scan of every row.
+ *
+ * Usage: bench_capture [--encrypt] [N=100000] [runs=3] [gen|id].  Prints
+ * one line per figure.
  */
+#include "engine.h"
 #include "workload.h"
 
 #include <dirent.h>
@@ -32,6 +41,8 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #define MAX_RUNS 101
 
@@ -94,10 +105,38 @@ done:
   return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* One fieldsync run into a fresh store; seconds of the insert transaction.
+/* Opens the store at path afresh and reads every row of `records`: seconds
+ * of the open and the scan. */
+static int read_back(const char *path, const unsigned char *key, size_t n, double *secs) {
+  fs_store *st = NULL;
+  sqlite3_stmt *s = NULL;
+  size_t rows = 0, bytes = 0;
+  double t0 = wl_now_s();
+  int rc = fsi_store_open_keyed(&st, path, wl_schema(), 0, key);
+  if (rc != FS_OK) {
+    fprintf(stderr, "bench_capture: reopen: %s\n", fs_errmsg());
+    return -1;
+  }
+  if (sqlite3_prepare_v2(fsi_store_db(st), "SELECT * FROM " WL_TABLE, -1, &s, NULL) == SQLITE_OK)
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(s); c++) bytes += (size_t)sqlite3_column_bytes(s, c);
+      rows++;
+    }
+  sqlite3_finalize(s);
+  fs_store_close(st);
+  *secs = wl_now_s() - t0;
+  if (rows != n || bytes == 0) {
+    fprintf(stderr, "bench_capture: read back %zu rows of %zu\n", rows, n);
+    return -1;
+  }
+  return 0;
+}
+
+/* One fieldsync run into a fresh store (encrypted with `key` unless NULL);
+ * seconds of the insert transaction, and with read_s those of read_back.
  * rows[i*nf .. i*nf+nf) are the fields of row i. */
-static int run_fieldsync(const char *dir, int k, const fs_field *rows, size_t nf, size_t n,
-                         double *secs) {
+static int run_fieldsync(const char *dir, int k, const unsigned char *key, const fs_field *rows,
+                         size_t nf, size_t n, double *secs, double *read_s) {
   char path[PATH_MAX];
   char id[FS_ID_SIZE];
   fs_store *st = NULL;
@@ -105,8 +144,8 @@ static int run_fieldsync(const char *dir, int k, const fs_field *rows, size_t nf
   int in_tx = 0;
   double t0;
   int rc;
-  if (db_path(path, dir, "fs-", k) != 0) return -1;
-  rc = fs_store_open(&st, path, wl_schema(), FS_OPEN_CREATE);
+  if (db_path(path, dir, key ? "enc-" : "fs-", k) != 0) return -1;
+  rc = fsi_store_open_keyed(&st, path, wl_schema(), FS_OPEN_CREATE, key);
   if (rc != FS_OK) goto fail;
   t0 = wl_now_s();
   rc = fs_tx_begin(st);
@@ -121,7 +160,7 @@ static int run_fieldsync(const char *dir, int k, const fs_field *rows, size_t nf
     fprintf(stderr, "bench_capture: warning: %lld rows pending after %zu inserts\n",
             (long long)pending, n);
   fs_store_close(st);
-  return 0;
+  return read_s ? read_back(path, key, n, read_s) : 0;
 fail:
   fprintf(stderr, "bench_capture: fieldsync: %s (%s)\n", fs_errmsg(), fs_strerror(rc));
   if (in_tx) fs_tx_rollback(st);
@@ -139,15 +178,28 @@ int main(int argc, char **argv) {
   size_t nf = WL_NFIELDS;
   int pass_id = 0;
   double raw_s[MAX_RUNS], fs_s[MAX_RUNS], raw_rate[MAX_RUNS], fs_rate[MAX_RUNS], ratio[MAX_RUNS];
+  double enc_s[MAX_RUNS], enc_rate[MAX_RUNS], enc_ratio[MAX_RUNS], enc_fs[MAX_RUNS];
+  double fs_read[MAX_RUNS], enc_read[MAX_RUNS], read_ratio[MAX_RUNS];
+  unsigned char key[FSI_STORE_KEYBYTES];
+  const char *env = getenv("FS_BENCH_ENCRYPT");
+  int encrypt = env && strcmp(env, "1") == 0;
   double med, lo, hi;
   long gen_rss_kb;
   struct rusage ru;
   int status = 1;
 
+  if (argc > 1 && strcmp(argv[1], "--encrypt") == 0) {
+    encrypt = 1;
+    argv[1] = argv[0];
+    argv++;
+    argc--;
+  }
   if (argc > 4 || (argc == 4 && strcmp(argv[3], "gen") != 0 && strcmp(argv[3], "id") != 0)) {
-    fprintf(stderr, "usage: %s [N=100000] [runs=3] [gen|id]\n", argv[0]);
+    fprintf(stderr, "usage: %s [--encrypt] [N=100000] [runs=3] [gen|id]\n", argv[0]);
     return 2;
   }
+  if (sodium_init() < 0) return 1;
+  randombytes_buf(key, sizeof key);
   if (argc == 4 && strcmp(argv[3], "id") == 0) {
     pass_id = 1;
     nf = WL_NFIELDS + 1;
@@ -175,13 +227,25 @@ int main(int argc, char **argv) {
   for (int k = 0; k < runs; k++) {
     if (run_raw(dir, k, recs, n, &raw_s[k]) != 0) goto done;
     rm_files(dir);
-    if (run_fieldsync(dir, k, rows, nf, n, &fs_s[k]) != 0) goto done;
+    if (run_fieldsync(dir, k, NULL, rows, nf, n, &fs_s[k], encrypt ? &fs_read[k] : NULL) != 0)
+      goto done;
     rm_files(dir);
     raw_rate[k] = (double)n / raw_s[k];
     fs_rate[k] = (double)n / fs_s[k];
     ratio[k] = fs_s[k] / raw_s[k];
     fprintf(stderr, "run %d: raw %.3f s, fieldsync %.3f s, ratio %.2fx\n", k + 1, raw_s[k], fs_s[k],
             ratio[k]);
+    if (!encrypt) continue;
+    if (run_fieldsync(dir, k, key, rows, nf, n, &enc_s[k], &enc_read[k]) != 0) goto done;
+    rm_files(dir);
+    enc_rate[k] = (double)n / enc_s[k];
+    enc_ratio[k] = enc_s[k] / raw_s[k];
+    enc_fs[k] = enc_s[k] / fs_s[k];
+    read_ratio[k] = enc_read[k] / fs_read[k];
+    fprintf(stderr,
+            "run %d: encrypted %.3f s, ratio %.2fx raw, %.2fx plain; read plain %.3f s, "
+            "encrypted %.3f s\n",
+            k + 1, enc_s[k], enc_ratio[k], enc_fs[k], fs_read[k], enc_read[k]);
   }
 
   printf("capture: N=%zu rows, one transaction, %d runs, ids %s, median (range)\n", n, runs,
@@ -192,11 +256,26 @@ int main(int argc, char **argv) {
   printf("fieldsync insert: %.0f rows/s (%.0f-%.0f)\n", med, lo, hi);
   stats(ratio, (size_t)runs, &med, &lo, &hi);
   printf("ratio fieldsync/raw (time): %.2fx (%.2fx-%.2fx), goal <= 1.5x\n", med, lo, hi);
+  if (encrypt) {
+    stats(enc_rate, (size_t)runs, &med, &lo, &hi);
+    printf("encrypted fieldsync insert: %.0f rows/s (%.0f-%.0f)\n", med, lo, hi);
+    stats(enc_ratio, (size_t)runs, &med, &lo, &hi);
+    printf("ratio encrypted/raw (time): %.2fx (%.2fx-%.2fx), goal <= 1.6x\n", med, lo, hi);
+    stats(enc_fs, (size_t)runs, &med, &lo, &hi);
+    printf("ratio encrypted/plain fieldsync (time): %.2fx (%.2fx-%.2fx)\n", med, lo, hi);
+    stats(fs_read, (size_t)runs, &med, &lo, &hi);
+    printf("read (reopen, scan every row): plain %.3f s (%.3f-%.3f)", med, lo, hi);
+    stats(enc_read, (size_t)runs, &med, &lo, &hi);
+    printf(", encrypted %.3f s (%.3f-%.3f)\n", med, lo, hi);
+    stats(read_ratio, (size_t)runs, &med, &lo, &hi);
+    printf("ratio encrypted/plain read (time): %.2fx (%.2fx-%.2fx), goal <= 1.10x\n", med, lo, hi);
+  }
   getrusage(RUSAGE_SELF, &ru);
   printf("peak RSS: %.1f MB (%.1f MB before the first insert, rows generated)\n",
          (double)ru.ru_maxrss / 1024.0, (double)gen_rss_kb / 1024.0);
   status = 0;
 done:
+  sodium_memzero(key, sizeof key);
   free(rows);
   free(fields);
   free(recs);

@@ -23,14 +23,50 @@
 #include "merge.h"
 #include "util.h"
 
-/* Opens (FS_OPEN_CREATE: creates) the store at `path` as fs_store_open
- * does, encrypted at rest under `key`, 32 bytes (the
- * device's data key; NULL = a plain store, as fs_store_open).  The store
- * copies the key into locked memory, so the caller may wipe its own copy
- * as soon as this returns.  FS_EAUTH when the key is not the store's; the
- * errors of fs_store_open otherwise. */
-int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema, int flags,
+/* ------------------------------------------------ encrypted stores
+ *
+ * A store is encrypted at rest when it is created with a key: every page of
+ * its file and every frame of its WAL is sealed with XChaCha20-Poly1305
+ * under that key (docs/security.md, "The store at rest").  The key is the
+ * store's data key for its whole life (changing a passphrase rewraps it,
+ * never re-encrypts the store).
+ *
+ * fsi_store_open_keyed  fs_store_open with a key: `key` is
+ *                       FSI_STORE_KEYBYTES (32) bytes, or NULL for a plain
+ *                       store (fs_store_open is this with NULL).  The store
+ *                       copies the key into guarded, locked memory that is
+ *                       wiped when it closes: the caller may wipe its copy
+ *                       as soon as this returns.  With FS_OPEN_CREATE a
+ *                       missing or empty file becomes an encrypted store.
+ *                       Errors beyond fs_store_open's: FS_EAUTH when the
+ *                       key does not open the store (its first page fails
+ *                       authentication); FS_EINVAL for a key given to a
+ *                       plain store or to an in-memory one; FS_ECORRUPT for
+ *                       an encrypted store opened without a key (the file is
+ *                       then not readable as SQLite: the message says it may
+ *                       be either) and, with the sentence "the store ... is
+ *                       damaged: page N failed authentication ...", for any
+ *                       page or frame that fails authentication later, here
+ *                       or on any later call.  The file is left untouched by
+ *                       every refusal.
+ * fsi_store_is_encrypted  *out = 1 when the file at path is an encrypted
+ *                       store (not readable without its key), 0 for a plain
+ *                       SQLite file or an empty one.  Reads no page; needs
+ *                       no key.  FS_ENOTFOUND when there is no such file.
+ * fsi_store_encrypted   1 when the open store st is encrypted.
+ * fsi_store_check       reads every page of the store (PRAGMA quick_check):
+ *                       FS_OK, or FS_ECORRUPT with the sentence naming what
+ *                       is damaged.  The open runs it on a plain store; an
+ *                       encrypted store authenticates each page as it is
+ *                       read instead, so its open reads only what it needs
+ *                       and a full check is this call (a `check` command,
+ *                       a test). */
+#define FSI_STORE_KEYBYTES 32
+int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema, unsigned flags,
                          const unsigned char *key);
+int fsi_store_is_encrypted(const char *path, int *out);
+int fsi_store_encrypted(const fs_store *st);
+int fsi_store_check(fs_store *st);
 
 /* The store's SQLite connection, for head office's own tables (registry,
  * tokens, audit log).  Borrowed for the life of the store. */

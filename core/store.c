@@ -92,6 +92,10 @@ int fsi_store_sqlfail(fs_store *st, const char *what) {
   int ec = sqlite3_extended_errcode(st->db);
   int pc = ec & 0xFF;
   int code = FS_EIO;
+  char damage[1200];
+  /* a page of an encrypted store failed authentication (crypt.c) */
+  if (ec == SQLITE_IOERR_DATA && fsi_crypt_damage(st->crypt, damage, sizeof damage))
+    return fsi_fail(FS_ECORRUPT, "%s: %s", what, damage);
   if (pc == SQLITE_CORRUPT || pc == SQLITE_NOTADB)
     code = FS_ECORRUPT;
   else if (pc == SQLITE_NOMEM)
@@ -514,12 +518,22 @@ static int integrity(fs_store *st, const char *path) {
     ok = v && !strcmp(v, "ok");
   }
   sqlite3_finalize(s);
+  /* the check reports a page it cannot read as a finding; an encrypted
+   * store knows which page failed authentication */
+  char damage[1200];
+  if (!ok && fsi_crypt_damage(st->crypt, damage, sizeof damage))
+    return fsi_fail(FS_ECORRUPT, "checking the store: %s", damage);
   if (!ok)
     return fsi_fail(FS_ECORRUPT,
                     "%s is corrupt (integrity check failed); it was left "
                     "untouched: restore it from a backup",
                     path);
   return FS_OK;
+}
+
+int fsi_store_check(fs_store *st) {
+  const char *path = sqlite3_db_filename(st->db, "main");
+  return integrity(st, path && *path ? path : "the store");
 }
 
 static int setup_new(fs_store *st) {
@@ -615,12 +629,26 @@ static int open_path(const char *path, unsigned flags, int on_disk, int *created
 static int open_db(fs_store *st, const char *path) {
   int oflags = (st->flags & FS_OPEN_READONLY) ? SQLITE_OPEN_READONLY
                                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+  const char *vfs = st->crypt ? fsi_crypt_vfs(st->crypt) : NULL;
+  /* The key must open page 1 before SQLite reads anything (a wrong key
+   * would otherwise see an empty WAL, and an empty store over it). */
+  if (st->crypt) {
+    int rc = fsi_crypt_check_key(st->crypt);
+    if (rc) return rc;
+  }
+  if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, vfs) != SQLITE_OK)
     return st->db ? fsi_store_sqlfail(st, "opening the store")
                   : fsi_fail(FS_ENOMEM, "out of memory");
   sqlite3_extended_result_codes(st->db, 1);
   sqlite3_busy_timeout(st->db, 10000);
-  return FS_OK;
+  if (!st->crypt) return FS_OK;
+  /* The page layout the seal needs, fixed before the first write, and no
+   * temporary file (the encryption layer refuses them). */
+  int reserve = FSI_CRYPT_RESERVE;
+  if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK)
+    return fsi_store_sqlfail(st, "preparing the encrypted store");
+  return exec(st, "PRAGMA page_size=4096; PRAGMA temp_store=MEMORY;",
+              "preparing the encrypted store");
 }
 
 /* The read-only look before anything is written: *fresh = 1 for an empty
@@ -653,7 +681,12 @@ static int check_existing(fs_store *st, const char *path, int *fresh, int64_t *f
                     schema_name ? schema_name : "?", schema->name);
       goto done;
     }
-    rc = integrity(st, path);
+    /* Every page of a plain store is checked here; an encrypted store's
+     * pages are each authenticated whenever they are read, so the open
+     * checks its first page (the key) and not the whole file: a damaged
+     * page fails the first statement that reads it, which then applies
+     * nothing (docs/security.md, "The store at rest"). */
+    if (!st->crypt) rc = integrity(st, path);
   }
 done:
   free(schema_name);
@@ -665,11 +698,16 @@ done:
  * upgraded step by step; on failure nothing of it stays. */
 static int upgrade(fs_store *st, int fresh, int64_t format, int64_t decl_version) {
   const fs_schema *schema = st->schema;
-  int rc = exec(st,
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
-                " PRAGMA wal_autocheckpoint=4096;",
-                "configuring the store");
+  int rc = FS_OK;
+  /* A new encrypted store goes straight into WAL mode without a rollback
+   * journal (the switch would otherwise write one, in the clear). */
+  if (fresh && st->crypt && (rc = exec(st, "PRAGMA journal_mode=OFF", "configuring the store")))
+    return rc;
+  rc = exec(st,
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+            " PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;"
+            " PRAGMA wal_autocheckpoint=4096;",
+            "configuring the store");
   if (rc) return rc;
   if ((rc = exec(st, "BEGIN IMMEDIATE", "starting the upgrade"))) return rc;
   if (fresh) rc = setup_new(st);
@@ -689,6 +727,9 @@ static int upgrade(fs_store *st, int fresh, int64_t format, int64_t decl_version
   }
   if (!rc) rc = exec(st, "COMMIT", "finishing the upgrade");
   if (rc) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  /* ... and its file holds page 1 from now on, sealed, not only its WAL */
+  if (!rc && fresh && st->crypt)
+    rc = exec(st, "PRAGMA wal_checkpoint(PASSIVE)", "finishing the encrypted store");
   return rc;
 }
 
@@ -713,6 +754,33 @@ static int load_settings(fs_store *st) {
 }
 
 int fs_store_open(fs_store **out, const char *path, const fs_schema *schema, unsigned flags) {
+  return fsi_store_open_keyed(out, path, schema, flags, NULL);
+}
+
+int fsi_store_encrypted(const fs_store *st) { return st->crypt != NULL; }
+
+/* A key for a plain store, or none for an encrypted one, is refused before
+ * the file is opened, with a sentence saying which. */
+static int check_kind(const char *path, const unsigned char *key) {
+  int kind = fsi_crypt_probe(path);
+  if (kind == FS_ENOTFOUND) return FS_OK; /* open_path decides */
+  if (kind < 0) return kind;
+  if (key && kind == FSI_CRYPT_PLAIN)
+    return fsi_fail(FS_EINVAL,
+                    "%s is a store without encryption: open it without a key; it was left "
+                    "untouched",
+                    path);
+  if (!key && kind == FSI_CRYPT_ENCRYPTED)
+    return fsi_fail(FS_ECORRUPT,
+                    "%s is not a fieldsync store that opens without a key: it is either an "
+                    "encrypted store (open it with its key) or not an SQLite database at all; "
+                    "it was left untouched",
+                    path);
+  return FS_OK;
+}
+
+int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema, unsigned flags,
+                         const unsigned char *key) {
   fs_store *st = NULL;
   int rc = FS_OK, fresh = 0, created = 0;
   int64_t format = 0, decl_version = 0;
@@ -722,6 +790,8 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema, uns
   if ((rc = check_schema(schema))) return rc;
   /* ":memory:" and "" are SQLite's private in-memory / temporary databases */
   int on_disk = *path && strcmp(path, ":memory:") != 0;
+  if (key && !on_disk) return fsi_fail(FS_EINVAL, "an in-memory store cannot be encrypted");
+  if (on_disk && (rc = check_kind(path, key))) return rc;
   if ((rc = open_path(path, flags, on_disk, &created))) return rc;
 
   st = calloc(1, sizeof *st);
@@ -732,6 +802,7 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema, uns
   st->schema = schema;
   st->flags = flags;
   st->max_skew = 3600 * 1000;
+  if (key && (rc = fsi_crypt_new(&st->crypt, key, path))) goto done;
   if ((rc = open_db(st, path))) goto done;
   if ((rc = check_existing(st, path, &fresh, &format, &decl_version))) goto done;
   /* after the checks, so a file that is refused is left as it was */
@@ -757,15 +828,6 @@ done:
   return FS_OK;
 }
 
-/* Provisional: the page cipher (an SQLite VFS shim with an AEAD per page)
- * takes the key; until it is in, the key is not used and the store is
- * opened plain. */
-int fsi_store_open_keyed(fs_store **out, const char *path, const fs_schema *schema, int flags,
-                         const unsigned char *key) {
-  (void)key;
-  return fs_store_open(out, path, schema, (unsigned)flags);
-}
-
 void fs_store_close(fs_store *st) {
   if (!st) return;
   if (st->in_tx) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -780,6 +842,12 @@ void fs_store_close(fs_store *st) {
   free(st->t);
   free(st->manager);
   fsi_arena_free(st->scratch);
-  sqlite3_close(st->db);
+  /* the encryption layer outlives the connection; should a statement
+   * another layer prepared keep the connection open, the layer is kept
+   * (and its key) rather than freed under it */
+  if (sqlite3_close(st->db) == SQLITE_OK)
+    fsi_crypt_free(st->crypt);
+  else
+    sqlite3_log(SQLITE_MISUSE, "fieldsync: a store was closed with statements still open");
   free(st);
 }

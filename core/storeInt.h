@@ -18,6 +18,8 @@
  *    change number of the let-go marker that manager's devices receive;
  *  - fs_conflict, fs_refused: what a person reviews;
  *  - fs_meta: format version, site id, db_version, clock, settings.
+ * An encrypted store is the same database with every page of its file and
+ * every frame of its WAL sealed by the encryption layer (crypt.c, below).
  *
  * Invariants: a row is live in its table or in fs_tomb, never both; every
  * write to a synced table goes through write.c or merge.c, in a transaction
@@ -82,7 +84,45 @@ struct fs_store {
   int restoring;             /* 1 while a conflict resolution re-creates a logged row */
   int manager_loaded;
   struct fsi_stmt_cache *stmts; /* prepared constant SQL (sql.c) */
+  struct fsi_crypt *crypt;      /* the encryption layer; NULL for a plain store */
 };
+
+/* ------------------------------------------- the encrypted store (crypt.c)
+ *
+ * An encrypted store is opened through a VFS of its own that seals every
+ * page of the store file and every frame of its WAL (XChaCha20-Poly1305;
+ * layout and invariants at the top of crypt.c, the model in
+ * docs/security.md, "The store at rest").  Pages are FSI_CRYPT_PAGE bytes
+ * with FSI_CRYPT_RESERVE reserved bytes (nonce and tag). */
+#define FSI_CRYPT_PAGE 4096
+#define FSI_CRYPT_RESERVE 40
+#define FSI_CRYPT_KEYBYTES 32
+
+typedef struct fsi_crypt fsi_crypt;
+
+/* Copies the key into guarded, locked memory and registers a VFS for the
+ * store at `path` (fsi_crypt_vfs names it for sqlite3_open_v2).  Free with
+ * fsi_crypt_free only after the connection using it is closed. */
+int fsi_crypt_new(fsi_crypt **out, const unsigned char *key, const char *path);
+const char *fsi_crypt_vfs(const fsi_crypt *c);
+/* Unregisters the VFS and wipes the key.  Accepts NULL. */
+void fsi_crypt_free(fsi_crypt *c);
+/* Before SQLite opens the store: FS_OK when the key opens page 1 (or,
+ * before the first checkpoint, the WAL's first frame) or the store is
+ * empty or missing; FS_EAUTH when it does not (a wrong key); FS_ECORRUPT
+ * when page 1 is cut short. */
+int fsi_crypt_check_key(fsi_crypt *c);
+/* The sentence for the last page or frame that failed authentication into
+ * buf: 1, or 0 when none did. */
+int fsi_crypt_damage(const fsi_crypt *c, char *buf, size_t n);
+/* The WAL frame before which a recovery ended the log because the frame
+ * failed authentication (0: never happened on this handle). */
+uint64_t fsi_crypt_wal_cut(const fsi_crypt *c);
+
+/* What a file at path holds, looked at without a key.  Negative: an error
+ * (FS_ENOTFOUND when missing). */
+enum { FSI_CRYPT_EMPTY, FSI_CRYPT_PLAIN, FSI_CRYPT_ENCRYPTED, FSI_CRYPT_OTHER };
+int fsi_crypt_probe(const char *path);
 
 /* Finalizes every cached statement (store close). */
 void fsi_stmt_cache_free(struct fsi_stmt_cache *c);

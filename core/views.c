@@ -353,7 +353,12 @@ static int view_export(fs_store *st, cJSON **out) {
 
 int fsi_view_begin(fs_store *st) { return fsi_sql_run(st, "reading the store", "BEGIN", NULL); }
 
-void fsi_view_end(fs_store *st) { fsi_sql_run(st, "reading the store", "COMMIT", NULL); }
+/* SQLite ends the read transaction itself after an I/O error (a page that
+ * failed authentication): then there is nothing to end, and the error the
+ * view failed with stays the one reported. */
+void fsi_view_end(fs_store *st) {
+  if (!sqlite3_get_autocommit(st->db)) fsi_sql_run(st, "reading the store", "COMMIT", NULL);
+}
 
 int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
   cJSON *doc = NULL;

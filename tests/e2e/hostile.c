@@ -49,31 +49,24 @@ static int hostile_sign(void *user, const char *method, const char *path, const 
   return FS_OK;
 }
 
-/* The device's stored push chain, read from its store. */
+/* The device's stored push chain, read from its (encrypted) store. */
 static void hostile_chain(hostile *h, const char *home) {
-  char path[4200];
-  sqlite3 *db = NULL;
-  sqlite3_stmt *s = NULL;
-  snprintf(path, sizeof path, "%s/store.db", home);
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-      sqlite3_prepare_v2(db,
-                         "SELECT key, value FROM fs_meta WHERE key IN ('push_seq',"
-                         " 'push_hash', 'hq_site')",
-                         -1, &s, NULL) == SQLITE_OK) {
-    while (sqlite3_step(s) == SQLITE_ROW) {
-      const char *k = (const char *)sqlite3_column_text(s, 0);
-      const char *v = (const char *)sqlite3_column_text(s, 1);
-      if (!v) continue;
-      if (!strcmp(k, "push_seq"))
+  static const char *const keys[] = {"push_seq", "push_hash", "hq_site"};
+  fs_device *dev = NULL;
+  if (tu_device_open(&dev, home, NULL) != FS_OK) return;
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+    char *v = NULL;
+    if (fs_store_get(&v, fs_device_store(dev), keys[i]) == FS_OK && v) {
+      if (i == 0)
         h->seq = strtoull(v, NULL, 10);
-      else if (!strcmp(k, "push_hash"))
+      else if (i == 1)
         fsi_proto_unhex(h->prev, 32, v);
-      else if (!strcmp(k, "hq_site"))
+      else
         h->hq_site = strtoll(v, NULL, 10);
     }
+    fs_free(v);
   }
-  sqlite3_finalize(s);
-  sqlite3_close(db);
+  fs_device_close(dev);
 }
 
 int hostile_open(hostile *h, const e2e_server *s, const char *home) {

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fieldsync/device.h>
+#include "engine.h"
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,10 +386,13 @@ static void test_lost_wal_frames(void) {
   /* A reader holds the store open, so the commands' writes stay in the
    * WAL (the last connection to close would fold them into store.db); it
    * closes without a checkpoint. */
-  sqlite3 *holder = NULL;
-  CHECK(sqlite3_open_v2(db, &holder, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
-  sqlite3_db_config(holder, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-  CHECK(sqlite3_exec(holder, "SELECT count(*) FROM fs_meta", NULL, NULL, NULL) == SQLITE_OK);
+  fs_device *holder = NULL;
+  CHECK_OK(tu_device_open(&holder, a1, NULL));
+  sqlite3 *hdb = holder ? fsi_store_db(fs_device_store(holder)) : NULL;
+  CHECK(hdb != NULL);
+  if (hdb) sqlite3_db_config(hdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  int64_t n = 0;
+  CHECK_OK(fs_pending_count(&n, fs_device_store(holder)));
   char c1[64], c2[64], c3[64], c4[64];
   ADD(a1, c1, "customer", "add", "--name", "Ortner Buero GmbH");
   long long cut = file_size(wal); /* just after the first customer's commit */
@@ -398,7 +402,7 @@ static void test_lost_wal_frames(void) {
   SYNC(a1);
   ADD(a1, c4, "customer", "add", "--name", "Rainer Einrichtung GmbH"); /* never pushed */
   CHECK(file_size(wal) > cut);
-  sqlite3_close(holder);
+  fs_device_close(holder);
   CHECK(file_size(wal) > cut); /* no checkpoint: the frames are still only in the WAL */
   CHECK(truncate(wal, (off_t)cut) == 0);
   unlink(shm);

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -201,13 +202,19 @@ static int progress(void *user, const char *phase, int64_t done, int64_t total) 
 }
 
 int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
+  const char *wait = NULL;
+  const cli_opt opts[] = {{"wait", 1, &wait, NULL}, {NULL, 0, NULL, NULL}};
   const cli_spec spec = {"sync",
-                         "Usage: fieldsync sync [--json]\n"
+                         "Usage: fieldsync sync [--wait SECONDS] [--json]\n"
                          "\n"
                          "Pushes every local change to head office, then pulls what head office\n"
                          "has for this device (catalog, prices, balances, this manager's\n"
                          "customers).  Safe to interrupt: the next sync finishes the job with\n"
                          "nothing lost and nothing applied twice.\n"
+                         "\n"
+                         "One sync runs at a time on a laptop: a sync started while another is\n"
+                         "running waits for it (--wait SECONDS, default 30; 0 = do not wait)\n"
+                         "and then says that one is already running.\n"
                          "\n"
                          "Exit status: 0 synced; 3 synced, but head office refused changes\n"
                          "(they are kept with their values: 'fieldsync refused'); 1 the sync\n"
@@ -215,13 +222,20 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
                          "\n"
                          "Examples:\n"
                          "  fieldsync sync\n"
-                         "  fieldsync sync --json\n",
-                         NULL,
+                         "  fieldsync sync --wait 0 --json\n",
+                         opts,
                          NULL,
                          NULL,
                          0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
+  long long wait_s = 30;
+  if (wait) {
+    char *end = NULL;
+    wait_s = strtoll(wait, &end, 10);
+    if (!*wait || *end || wait_s < 0 || wait_s > 86400)
+      return cli_usage("sync: --wait takes a number of seconds from 0 to 86400.");
+  }
   fs_device *dev = NULL;
   if ((rc = cli_open(ctx, &dev))) return rc;
   bar b = {!ctx->json && isatty(STDOUT_FILENO), 0};
@@ -229,6 +243,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
   fs_sync_opts so = FS_SYNC_OPTS_INIT;
   so.progress = progress;
   so.user = &b;
+  so.lock_wait_ms = wait_s > 0 ? wait_s * 1000 : -1;
   rc = fs_sync(&s, dev, &so);
   int64_t pending = 0;
   if (!rc) rc = fs_pending_count(&pending, fs_device_store(dev));

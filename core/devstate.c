@@ -138,15 +138,19 @@ int fsi_devstate_outbox_get(fsi_devstate_outbox *out, fs_store *st) {
   return rc;
 }
 
+static int let_out_replaced(fs_store *st, const char *cursor);
+
 int fsi_devstate_outbox_put(fs_store *st, const fsi_devstate_outbox *e) {
-  int rc = fsi_sql_run(st, "writing the outbox", SQL_SET, "tb", "outbox", e->env, e->len);
+  int rc = let_out_replaced(st, e->cursor);
+  if (!rc) rc = fsi_sql_run(st, "writing the outbox", SQL_SET, "tb", "outbox", e->env, e->len);
   if (!rc) rc = set_text(st, "outbox_cursor", e->cursor);
   if (!rc) rc = set_i64(st, "outbox_rows", e->rows);
   return rc;
 }
 
 int fsi_devstate_outbox_clear(fs_store *st) {
-  return fsi_sql_run(st, "clearing the outbox", SQL_SET, "tn", "outbox");
+  int rc = let_out_replaced(st, NULL);
+  return rc ? rc : fsi_sql_run(st, "clearing the outbox", SQL_SET, "tn", "outbox");
 }
 
 void fsi_devstate_outbox_free(fsi_devstate_outbox *e) {
@@ -271,4 +275,76 @@ int fsi_devstate_receipts(fsi_devstate_receipt **out, size_t *n, fs_store *st) {
   *out = arr;
   *n = k;
   return FS_OK;
+}
+/* -------------------------------------------------- what was let out */
+
+/* How far the clocks go that head office may hold of this device: every
+ * envelope that has been the outbox may have been applied there (an
+ * acknowledgement can be lost), except one head office refused.  So the
+ * store keeps "let_out_hlc", a clock at or above every clock of every
+ * outbox that was replaced or cleared, and "outbox_hlc", the same for the
+ * outbox now; a re-clock (reclock.c) leaves every clock at or below them
+ * as it is.  An outbox's bound is the highest clock of the batch it was
+ * sealed from, when that batch was extracted by this handle (the
+ * extraction remembers its last two), else the store's clock (never lower
+ * than any clock in it).  A store that pushed before these were kept
+ * counts its clock then as let out. */
+static const char SQL_DEL[] = "DELETE FROM fs_meta WHERE key = ?1";
+
+static int outbox_present(fs_store *st, int *present) {
+  int64_t n = 0;
+  int rc = fsi_sql_i64(st, &n, "reading the outbox",
+                       "SELECT length(value) FROM fs_meta WHERE key = 'outbox'", "");
+  *present = rc == FS_OK && n > 0;
+  return rc == FS_ENOTFOUND ? FS_OK : rc;
+}
+
+/* The let-out bound so far, with the conservative start for a store that
+ * pushed before it was kept. */
+static int let_out_get(fs_store *st, int64_t *out) {
+  int rc = fsi_sql_i64(st, out, "reading the sync state", SQL_GET, "t", "let_out_hlc");
+  if (rc != FS_ENOTFOUND) return rc;
+  int64_t seq = 0;
+  if ((rc = get_i64(st, "push_seq", &seq))) return rc;
+  *out = seq > 0 ? fsi_store_clock(st) : 0;
+  return FS_OK;
+}
+
+static int outbox_bound_get(fs_store *st, int64_t *out) {
+  int present = 0, rc = fsi_sql_i64(st, out, "reading the sync state", SQL_GET, "t", "outbox_hlc");
+  if (rc != FS_ENOTFOUND) return rc;
+  *out = 0;
+  if ((rc = outbox_present(st, &present))) return rc;
+  if (present) *out = fsi_store_clock(st); /* sealed before the bound was kept */
+  return FS_OK;
+}
+
+/* The outbox is being replaced by one sealed up to `cursor` (NULL: cleared):
+ * what it let out joins the let-out bound. */
+static int let_out_replaced(fs_store *st, const char *cursor) {
+  int64_t let_out = 0, old = 0;
+  int rc = let_out_get(st, &let_out);
+  if (!rc) rc = outbox_bound_get(st, &old);
+  if (!rc && old > let_out) let_out = old;
+  if (!rc) rc = set_i64(st, "let_out_hlc", let_out);
+  if (rc) return rc;
+  if (!cursor) return fsi_sql_run(st, "writing the sync state", SQL_DEL, "t", "outbox_hlc");
+  int64_t bound = fsi_store_clock(st);
+  for (int k = 0; k < 2; k++)
+    if (fsi_store_extracted(st, k, cursor, &bound)) break;
+  return set_i64(st, "outbox_hlc", bound);
+}
+
+int fsi_devstate_let_out(fs_store *st, int64_t *bound) {
+  int64_t let_out = 0, outbox = 0;
+  int rc = let_out_get(st, &let_out);
+  if (!rc) rc = outbox_bound_get(st, &outbox);
+  *bound = outbox > let_out ? outbox : let_out;
+  return rc;
+}
+
+int fsi_devstate_outbox_unseal(fs_store *st) {
+  /* head office refused it: nothing of it was let out */
+  int rc = set_i64(st, "outbox_hlc", 0);
+  return rc ? rc : fsi_devstate_outbox_clear(st);
 }

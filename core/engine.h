@@ -75,6 +75,17 @@ sqlite3 *fsi_store_db(fs_store *st);
 int fsi_store_in_tx(const fs_store *st);
 /* Forgets the head-office site in memory after its setting was rolled back. */
 void fsi_store_forget_hq_site(fs_store *st);
+/* The store's hybrid clock (the highest clock it issued or received) and
+ * its skew bound (fs_store_set_max_skew), in milliseconds. */
+int64_t fsi_store_clock(const fs_store *st);
+int64_t fsi_store_max_skew(const fs_store *st);
+/* The highest clock (and its site) of the last batch this handle refused
+ * as too far ahead (FS_ESKEW); 0 when it refused none. */
+int fsi_store_skew_refused(const fs_store *st, int64_t *hlc, int64_t *site);
+/* 1 when the k-th (0 or 1) of the last two batches this handle extracted
+ * ended at `cursor` (fsi_merge_cursor_format), with *hlc_max the highest
+ * clock in it; else 0. */
+int fsi_store_extracted(const fs_store *st, int k, const char *cursor, int64_t *hlc_max);
 
 /* A cached prepared statement for constant SQL text (reset and unbound on
  * return).  NULL on error with the message set.  The cache knows a statement
@@ -304,5 +315,45 @@ int fsi_devstate_receipt_add(fs_store *st, const fsi_devstate_receipt *r);
 /* Every receipt of the store in the order received: *out malloc'd (free),
  * *n entries; FS_ECORRUPT for a damaged one. */
 int fsi_devstate_receipts(fsi_devstate_receipt **out, size_t *n, fs_store *st);
+/* What head office may hold of this device: *bound is at or above every
+ * clock of every envelope that has been the outbox (an acknowledgement can
+ * be lost, so one sent is counted as held), except one head office refused
+ * and fsi_devstate_outbox_unseal dropped.  Replacing or clearing the outbox
+ * (fsi_devstate_outbox_put / _clear) keeps it, in the caller's
+ * transaction. */
+int fsi_devstate_let_out(fs_store *st, int64_t *bound);
+/* Drops the outbox after head office refused it (its answer proves it was
+ * not applied), without counting its clocks as let out: its rows are
+ * pending again.  Inside the caller's transaction. */
+int fsi_devstate_outbox_unseal(fs_store *st);
+
+/* ------------------------------------- clocks that ran ahead (reclock.c) */
+
+/* Re-issues this device's own clocks that are ahead of the wall clock and
+ * were never let out (docs/merge.md, "A clock that was ahead"), and sets
+ * the store's clock back, in one transaction of its own (FS_EINVAL when
+ * fs_tx_begin's is open; FS_EPERM at head office).  now_ms is the wall
+ * clock, which the caller has confirmed (head office agrees with it);
+ * with `unseal` the outbox, which head office just refused, is dropped
+ * first (fsi_devstate_outbox_unseal) so its rows are re-issued too.  The
+ * skew last noted with fsi_reclock_note_skew places the new clocks (and
+ * is used up).  Nothing changes on failure. */
+typedef struct fsi_reclock_result {
+  int64_t clocks;     /* distinct clock values re-issued */
+  int64_t threshold;  /* clocks above this were this device's to re-issue */
+  int64_t floor;      /* the new clocks are above this */
+  int64_t hlc_before; /* the store's clock before and after */
+  int64_t hlc_after;
+  int64_t kept_ahead; /* this device's highest clock still ahead of now_ms
+                         (one head office may hold), 0 = none */
+} fsi_reclock_result;
+int fsi_reclock(fs_store *st, int64_t now_ms, int unseal, fsi_reclock_result *res);
+/* Records how far ahead of head office this laptop's clock was measured
+ * (milliseconds, > 0), for the next fsi_reclock; <= 0 forgets it (the
+ * clocks agree again), writing nothing when there was none. */
+int fsi_reclock_note_skew(fs_store *st, int64_t ahead_ms);
+/* The highest clock of `site` above `above` among the rows, cells and
+ * tombstones of this store, 0 if none. */
+int fsi_reclock_site_max(fs_store *st, int64_t site, int64_t above, int64_t *out);
 
 #endif

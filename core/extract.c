@@ -281,7 +281,15 @@ done:
   for (size_t k = 0; ss && k < ns; k++) sqlite3_finalize(ss[k].s);
   free(ss);
   if (own_tx) sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-  if (rc) fsi_change_batch_reset(out);
+  if (rc) {
+    fsi_change_batch_reset(out);
+  } else if (out->nrows) {
+    /* what the batch ending at *next lets out, for the outbox (reclock.c) */
+    int k = st->extracted_next;
+    fsi_merge_cursor_format(next, st->extracted[k].cursor, sizeof st->extracted[k].cursor);
+    st->extracted[k].hlc_max = out->hlc_max;
+    st->extracted_next = !k;
+  }
   return rc;
 }
 

@@ -20,4 +20,5 @@ int64_t fsi_hlc_next(fsi_hlc_clock *c, int64_t now_ms) {
 
 void fsi_hlc_observe(fsi_hlc_clock *c, int64_t remote) {
   if (remote > c->last && !FS_MUT(18)) c->last = remote;
+  if (remote > c->seen) c->seen = remote;
 }

@@ -16,11 +16,13 @@
 
 typedef struct fsi_hlc_clock {
   int64_t last; /* the highest clock issued or received */
+  int64_t seen; /* the highest clock received (0 = none, or not recorded) */
 } fsi_hlc_clock;
 
 /* Next clock for a local write: > every clock issued or received so far. */
 int64_t fsi_hlc_next(fsi_hlc_clock *c, int64_t now_ms);
-/* Takes a received clock into account (never lowers the clock). */
+/* Takes a received clock into account (never lowers the clock; raises
+ * `seen`). */
 void fsi_hlc_observe(fsi_hlc_clock *c, int64_t remote);
 
 #endif

@@ -390,21 +390,58 @@ static int let_go(fs_store *st, const fsi_rowchange *r, const fsi_merge_opts *o,
   return rc;
 }
 
-/* Refuses the whole batch on a clock too far ahead, before anything. */
+/* Refuses the whole batch on a clock too far ahead, before anything.  The
+ * sentence says whose clock looks wrong, by how much and what to do: when
+ * this replica already holds a clock that far past its own wall clock, its
+ * own clock is the one that went back; otherwise the sender's runs ahead
+ * (which the receiver cannot tell from its own running behind: the device
+ * side, which knows head office's time, says more, sync/client.c). */
 static int check_skew(fs_store *st, const fsi_batch *b) {
-  int64_t bound = fsi_util_now_ms() + st->max_skew;
+  int64_t now = fsi_util_now_ms(), bound = now + st->max_skew;
   for (size_t k = 0; k < b->nrows; k++) {
     const fsi_rowchange *r = &b->rows[k];
     int64_t site, h = fsi_merge_remote_max(r, &site);
-    if (HLC_PHYS(h) > bound) {
+    if (HLC_PHYS(h) <= bound) continue;
+    st->skew_hlc = h;
+    st->skew_site = site;
+    char by[48], allowed[48], at[32], here[32];
+    fsi_util_duration(by, HLC_PHYS(h) - now);
+    fsi_util_duration(allowed, st->max_skew);
+    fsi_util_date(at, HLC_PHYS(h));
+    fsi_util_date(here, now);
+    int64_t held = HLC_PHYS(st->clock.last);
+    if (held > bound) {
+      char back[48], newest[32];
+      fsi_util_duration(back, held - now);
+      fsi_util_date(newest, held);
       return fsi_fail(FS_ESKEW,
-                      "device %016llx has a clock %lld s ahead of this machine (more than "
-                      "the allowed %lld s); nothing from this batch was applied: fix that "
-                      "device's clock",
-                      (unsigned long long)site,
-                      (long long)((HLC_PHYS(h) - fsi_util_now_ms()) / 1000),
-                      (long long)(st->max_skew / 1000));
+                      "this machine's clock (%s) is %s behind the newest change it already "
+                      "holds (%s), so its own clock is wrong: correct it (timedatectl / NTP) "
+                      "and try again; nothing from this batch was applied",
+                      here, back, newest);
     }
+    if (fsi_store_is_hq(st))
+      return fsi_fail(FS_ESKEW,
+                      "device %016llx sent changes stamped %s ahead of head office's clock "
+                      "(up to %s; head office's clock reads %s; at most %s is allowed), so "
+                      "nothing from this batch was applied: that device's clock is ahead; "
+                      "correct it and sync again (its changes are kept and go out with "
+                      "corrected clocks)",
+                      (unsigned long long)site, by, at, here, allowed);
+    if (!st->hq_site || site != st->hq_site)
+      return fsi_fail(FS_ESKEW,
+                      "replica %016llx sent changes stamped %s ahead of this machine's clock "
+                      "(up to %s; this machine's clock reads %s; at most %s is allowed), so "
+                      "nothing from this batch was applied: its clock is ahead, or this one "
+                      "is behind; correct the one that is wrong (timedatectl / NTP)",
+                      (unsigned long long)site, by, at, here, allowed);
+    return fsi_fail(FS_ESKEW,
+                    "head office sent changes stamped %s ahead of this laptop's clock (up to "
+                    "%s; this laptop's clock reads %s; at most %s is allowed), so nothing was "
+                    "applied: head office's clock is ahead, or this laptop's is behind; if "
+                    "this laptop's date and time are right, head office must correct its "
+                    "clock (timedatectl / NTP); nothing is lost",
+                    by, at, here, allowed);
   }
   return FS_OK;
 }
@@ -452,9 +489,9 @@ int fsi_merge_apply(fs_store *st, const fsi_batch *b, const fsi_merge_opts *o,
   struct fsi_arena *a = NULL;
   memset(res, 0, sizeof *res);
   res->rows = b->nrows;
+  if ((rc = check_skew(st, b))) return rc; /* before anything is held */
   res->arena = fsi_arena_new(4096);
   if (!res->arena) return fsi_fail(FS_ENOMEM, "out of memory");
-  if ((rc = check_skew(st, b))) return rc;
   map = calloc(b->ntables ? b->ntables : 1, sizeof *map);
   cms = calloc(b->ntables ? b->ntables : 1, sizeof *cms);
   a = fsi_arena_new(64 * 1024);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -88,6 +89,31 @@ static const char *const format_steps[STORE_FORMAT] = {
     " received_at INTEGER NOT NULL, UNIQUE(seq, hash));",
 };
 
+/* A full disk says where and what to do: the directory holding the store
+ * (a device's home, head office's home), the space left there, and that
+ * nothing was lost (the transaction rolled back; what was committed stays). */
+static int disk_full(fs_store *st, const char *what) {
+  const char *file = sqlite3_db_filename(st->db, "main");
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", file && *file ? file : ".");
+  char *slash = strrchr(dir, '/');
+  if (slash == dir)
+    dir[1] = '\0';
+  else if (slash)
+    *slash = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  struct statvfs vs;
+  long long mb = -1;
+  if (statvfs(dir, &vs) == 0) mb = (long long)((uint64_t)vs.f_bavail * vs.f_frsize / (1024 * 1024));
+  char space[48] = "";
+  if (mb >= 0) snprintf(space, sizeof space, " (%lld MB free)", mb);
+  return fsi_fail(FS_EIO,
+                  "the disk holding %s is full (%s): free space there%s and run the command "
+                  "again; nothing was lost",
+                  dir, what, space);
+}
+
 int fsi_store_sqlfail(fs_store *st, const char *what) {
   int ec = sqlite3_extended_errcode(st->db);
   int pc = ec & 0xFF;
@@ -96,14 +122,14 @@ int fsi_store_sqlfail(fs_store *st, const char *what) {
   /* a page of an encrypted store failed authentication (crypt.c) */
   if (ec == SQLITE_IOERR_DATA && fsi_crypt_damage(st->crypt, damage, sizeof damage))
     return fsi_fail(FS_ECORRUPT, "%s: %s", what, damage);
+  if (pc == SQLITE_FULL || (pc == SQLITE_IOERR && sqlite3_system_errno(st->db) == ENOSPC))
+    return disk_full(st, what);
   if (pc == SQLITE_CORRUPT || pc == SQLITE_NOTADB)
     code = FS_ECORRUPT;
   else if (pc == SQLITE_NOMEM)
     code = FS_ENOMEM;
   else if (pc == SQLITE_CONSTRAINT)
     code = FS_EEXIST;
-  else if (pc == SQLITE_FULL)
-    code = FS_EIO;
   return fsi_fail(code, "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
@@ -163,10 +189,14 @@ int fs_store_set(fs_store *st, const char *key, const char *value) {
 
 const char *fsi_store_manager(fs_store *st) {
   if (!st->manager_loaded) {
+    /* a getter: the sentence of a failure just before it stays (a pull
+     * refused for its clocks once lost its sentence here) */
+    char keep[512];
+    snprintf(keep, sizeof keep, "%s", fs_errmsg());
     free(st->manager);
     st->manager = NULL;
     if (fs_store_get(&st->manager, st, "manager") != FS_OK) st->manager = NULL;
-    fsi_clear_error();
+    fsi_fail(FS_OK, "%s", keep);
     st->manager_loaded = 1;
   }
   return st->manager;
@@ -181,6 +211,21 @@ int fsi_store_is_hq(const fs_store *st) { return (st->flags & FS_OPEN_SERVER) !=
 sqlite3 *fsi_store_db(fs_store *st) { return st->db; }
 const fs_schema *fsi_store_schema(const fs_store *st) { return st->schema; }
 int fsi_store_in_tx(const fs_store *st) { return st->in_tx; }
+int64_t fsi_store_clock(const fs_store *st) { return st->clock.last; }
+int64_t fsi_store_max_skew(const fs_store *st) { return st->max_skew; }
+
+int fsi_store_skew_refused(const fs_store *st, int64_t *hlc, int64_t *site) {
+  *hlc = st->skew_hlc;
+  *site = st->skew_site;
+  return st->skew_hlc != 0;
+}
+
+int fsi_store_extracted(const fs_store *st, int k, const char *cursor, int64_t *hlc_max) {
+  if (k < 0 || k > 1 || !cursor || !*cursor || strcmp(st->extracted[k].cursor, cursor) != 0)
+    return 0;
+  *hlc_max = st->extracted[k].hlc_max;
+  return 1;
+}
 void fsi_store_forget_hq_site(fs_store *st) { st->hq_site = 0; }
 
 int fs_store_set_hq_site(fs_store *st, int64_t site) {
@@ -223,11 +268,17 @@ static int begin_raw(fs_store *st) {
   int64_t v;
   if (!fsi_store_meta_get_i64(st, "dbv", &v) && v > st->dbv) st->dbv = v;
   if (!fsi_store_meta_get_i64(st, "seq", &v) && v > st->seq) st->seq = v;
-  if (!fsi_store_meta_get_i64(st, "hlc", &v) && v > st->clock.last) st->clock.last = v;
+  int64_t epoch = 0;
+  if (fsi_store_meta_get_i64(st, "hlc_epoch", &epoch)) epoch = 0;
+  if (!fsi_store_meta_get_i64(st, "hlc", &v) && (v > st->clock.last || epoch != st->hlc_epoch))
+    st->clock.last = v; /* a clock set back since (reclock.c) is taken as it is */
+  st->hlc_epoch = epoch;
+  if (!fsi_store_meta_get_i64(st, "hlc_seen", &v) && v > st->clock.seen) st->clock.seen = v;
   fsi_clear_error();
   /* ...and may have deleted rows: look for tombstones afresh. */
   for (size_t i = 0; i < st->nt; i++) st->t[i].tombs = -1;
   st->saved_hlc = st->clock.last;
+  st->saved_seen = st->clock.seen;
   return FS_OK;
 }
 
@@ -240,11 +291,14 @@ static int commit_raw(fs_store *st) {
   } else if (st->clock.last != st->saved_hlc) {
     rc = fsi_store_meta_set_i64(st, "hlc", st->clock.last);
   }
+  if (!rc && st->clock.seen != st->saved_seen)
+    rc = fsi_store_meta_set_i64(st, "hlc_seen", st->clock.seen);
   if (!rc && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     rc = fsi_store_sqlfail(st, "committing");
   if (rc) {
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     st->clock.last = st->saved_hlc;
+    st->clock.seen = st->saved_seen;
     st->tx_dbv = 0;
     return rc;
   }
@@ -259,6 +313,7 @@ static int commit_raw(fs_store *st) {
 static void rollback_raw(fs_store *st) {
   sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   st->clock.last = st->saved_hlc;
+  st->clock.seen = st->saved_seen;
   st->tx_dbv = 0;
 }
 
@@ -740,6 +795,8 @@ static int load_settings(fs_store *st) {
   if ((rc = fsi_store_meta_get_i64(st, "dbv", &st->dbv))) return rc;
   if ((rc = fsi_store_meta_get_i64(st, "seq", &st->seq))) return rc;
   if ((rc = fsi_store_meta_get_i64(st, "hlc", &st->clock.last))) return rc;
+  if (fsi_store_meta_get_i64(st, "hlc_seen", &st->clock.seen)) st->clock.seen = 0;
+  if (fsi_store_meta_get_i64(st, "hlc_epoch", &st->hlc_epoch)) st->hlc_epoch = 0;
   if (fsi_store_meta_get_i64(st, "hq_site", &st->hq_site)) st->hq_site = 0;
   if (fsi_store_meta_get_i64(st, "restored_hlc", &st->restored_hlc)) st->restored_hlc = 0;
   int64_t skew;

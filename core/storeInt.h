@@ -70,12 +70,15 @@ struct fs_store {
   int64_t site;
   char device_id[17];
   fsi_hlc_clock clock;
-  int64_t dbv;       /* last committed db_version */
-  int64_t tx_dbv;    /* db_version of the open transaction's writes, 0 = none */
-  int64_t seq;       /* last committed change number (one per row change) */
-  int64_t tx_seq;    /* last change number handed out in the open transaction */
-  int in_tx;         /* 1 inside fs_tx_begin .. commit/rollback */
-  int64_t saved_hlc; /* clock at transaction start, restored on rollback */
+  int64_t dbv;        /* last committed db_version */
+  int64_t tx_dbv;     /* db_version of the open transaction's writes, 0 = none */
+  int64_t seq;        /* last committed change number (one per row change) */
+  int64_t tx_seq;     /* last change number handed out in the open transaction */
+  int in_tx;          /* 1 inside fs_tx_begin .. commit/rollback */
+  int64_t saved_hlc;  /* clock at transaction start, restored on rollback */
+  int64_t saved_seen; /* the clock's `seen` at transaction start, likewise */
+  int64_t hlc_epoch;  /* bumped when the clock is set back (reclock.c): another
+                         handle then takes the stored clock even though lower */
   int64_t max_skew;
   int64_t hq_site;
   int64_t restored_hlc;      /* head office: clock of its last restore from a backup, 0 none */
@@ -85,6 +88,14 @@ struct fs_store {
   int manager_loaded;
   struct fsi_stmt_cache *stmts; /* prepared constant SQL (sql.c) */
   struct fsi_crypt *crypt;      /* the encryption layer; NULL for a plain store */
+  /* The clock range of the last two batches extracted (extract.c), so the
+   * outbox can record how far the clocks it lets out go (reclock.c). */
+  struct {
+    char cursor[256];
+    int64_t hlc_max;
+  } extracted[2];
+  int extracted_next;
+  int64_t skew_hlc, skew_site; /* the clock of the last batch refused as too far ahead */
 };
 
 /* ------------------------------------------- the encrypted store (crypt.c)

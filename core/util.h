@@ -25,8 +25,16 @@ int fsi_util_parse_i64(const char *s, int64_t *out);
 
 /* Wall clock in milliseconds since the epoch.  Tests may pin it with the
  * FIELDSYNC_TEST_NOW_MS environment variable, or drive it with
- * fsi_util_set_clock. */
+ * fsi_util_set_clock; in a test build (FS_TEST_HOOKS) the environment
+ * variable FIELDSYNC_TEST_CLOCK_OFFSET_MS sets the clock that many
+ * milliseconds off while it keeps running (a machine whose clock is wrong). */
 int64_t fsi_util_now_ms(void);
+
+/* For messages a person reads: a time as "2026-03-14 09:26 UTC" and a
+ * length of time as "61 minutes", "2 days 4 hours" or "45 seconds" (the
+ * sign is dropped: the sentence says ahead or behind). */
+void fsi_util_date(char out[32], int64_t ms);
+void fsi_util_duration(char out[48], int64_t ms);
 
 /* Test hook: while fn is set, fsi_util_now_ms() returns fn(user) instead of
  * reading the wall clock (or the environment), so a property test can drive

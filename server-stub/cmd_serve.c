@@ -147,6 +147,7 @@ static int write_port_file(const char *path, int port) {
 typedef struct serve_args {
   https_server_opts so;
   const char *port_file;
+  int trust_clock;
 } serve_args;
 
 /* Serves the open home until SIGINT or SIGTERM. */
@@ -156,6 +157,8 @@ static int serve_run(fs_hq *hq, void *arg) {
   fs_store *st = fs_hq_store(hq);
   int lrc = fs_hq_claim_serving(hq); /* one server per home; restore waits for it */
   if (lrc) return lrc;
+  int crc = a->trust_clock ? FS_OK : fs_hq_check_clock(hq);
+  if (crc) return crc;
   if (fs_store_get(&cert, st, "tls_cert") || fs_store_get(&key, st, "tls_key")) {
     free(cert);
     return cli_fail("the server has no TLS certificate configured; run "
@@ -196,20 +199,30 @@ static int serve_run(fs_hq *hq, void *arg) {
 int cmd_serve(cli_ctx *ctx, int argc, char **argv) {
   const char *listen_addr = NULL, *port_file = NULL, *per_ip = NULL, *max_conn = NULL;
   const char *timeout = NULL;
-  const cli_opt opts[] = {
-      {"listen", 1, &listen_addr, NULL},  {"port-file", 1, &port_file, NULL},
-      {"per-ip-limit", 1, &per_ip, NULL}, {"max-connections", 1, &max_conn, NULL},
-      {"timeout", 1, &timeout, NULL},     {NULL, 0, NULL, NULL}};
+  int trust_clock = 0;
+  const cli_opt opts[] = {{"listen", 1, &listen_addr, NULL},
+                          {"port-file", 1, &port_file, NULL},
+                          {"per-ip-limit", 1, &per_ip, NULL},
+                          {"max-connections", 1, &max_conn, NULL},
+                          {"timeout", 1, &timeout, NULL},
+                          {"trust-clock", 0, NULL, &trust_clock},
+                          {NULL, 0, NULL, NULL}};
   const cli_spec spec = {
       "serve",
       "Usage: fieldsync-server serve [--listen ADDR:PORT] [--port-file FILE]\n"
       "                              [--per-ip-limit N] [--max-connections N]\n"
-      "                              [--timeout SECONDS]\n"
+      "                              [--timeout SECONDS] [--trust-clock]\n"
       "\n"
       "Serves the sync protocol over HTTPS (default 127.0.0.1:8443; port 0 picks\n"
       "a free port, written to --port-file).  Runs until SIGINT or SIGTERM, then\n"
       "finishes the requests in flight and exits 0.  One log line per request\n"
       "goes to stderr.\n"
+      "\n"
+      "Refuses to start when this machine's clock is behind the newest change in\n"
+      "the store by more than the allowed skew (an hour): the clock went back,\n"
+      "and every device's changes would be refused as stamped ahead.  Correct the\n"
+      "clock (timedatectl / NTP); --trust-clock starts anyway, for a store whose\n"
+      "newest change was stamped by a clock that ran ahead.\n"
       "\n"
       "Every push and pull is authenticated from its signed headers before any\n"
       "of its body is read.  Limits that keep head office up under load or attack:\n"
@@ -241,6 +254,7 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv) {
   a.so.conn_limit = (unsigned)n_conn;
   a.so.timeout_s = (unsigned)n_to;
   a.port_file = port_file;
+  a.trust_clock = trust_clock;
   int rc = srv_with_hq(ctx, serve_run, &a);
   if (rc == CLI_OK) fprintf(stderr, "fieldsync-server: stopped\n");
   return rc;

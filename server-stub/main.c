@@ -73,7 +73,8 @@ typedef struct hq_args {
 
 static int call_import(fs_hq *hq, void *arg) {
   hq_args *x = arg;
-  return fs_hq_import_csv(&x->count, hq, x->a, x->b);
+  int rc = x->c ? FS_OK : fs_hq_check_clock(hq); /* c: --trust-clock */
+  return rc ? rc : fs_hq_import_csv(&x->count, hq, x->a, x->b);
 }
 
 static int call_assign(fs_hq *hq, void *arg) {
@@ -91,16 +92,21 @@ static int call_report(fs_hq *hq, void *arg) {
 static int cmd_import(cli_ctx *ctx, int argc, char **argv) {
   const char *pos[2] = {NULL, NULL};
   static const char *const names[] = {"KIND (products, prices or balances)", "FILE.csv"};
+  int trust_clock = 0;
+  const cli_opt opts[] = {{"trust-clock", 0, NULL, &trust_clock}, {NULL, 0, NULL, NULL}};
   const cli_spec spec = {"import",
                          "Usage: fieldsync-server import products|prices|balances FILE.csv\n"
+                         "                               [--trust-clock]\n"
                          "\n"
                          "CSV, UTF-8, with a header row; amounts are decimals (12.50):\n"
                          "  products: sku,name,unit,active   (active is 1 or 0)\n"
                          "  prices:   sku,currency,price\n"
                          "  balances: customer_id,currency,open,overdue\n"
                          "A bad row refuses the whole file (its line number is named); nothing\n"
-                         "is imported from it.\n",
-                         NULL,
+                         "is imported from it.  Refuses to run, like `serve`, when this\n"
+                         "machine's clock is behind the newest change in the store by more\n"
+                         "than the allowed skew (--trust-clock: run anyway).\n",
+                         opts,
                          names,
                          pos,
                          2};
@@ -108,7 +114,7 @@ static int cmd_import(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   static const char *const kinds[] = {"products", "prices", "balances", NULL};
   if (cli_parse_enum("KIND", pos[0], kinds)) return CLI_EUSAGE;
-  hq_args x = {pos[0], pos[1], NULL, 0, NULL};
+  hq_args x = {pos[0], pos[1], trust_clock ? "" : NULL, 0, NULL};
   if ((rc = srv_with_hq(ctx, call_import, &x))) return rc;
   size_t n = x.count;
   if (ctx->json)

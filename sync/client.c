@@ -27,11 +27,14 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -130,7 +133,8 @@ static int signed_request(fsi_http_client *c, signer *g, const char *path, const
 /* The versions of the versioned structs (device.h): the size of each, up
  * to its last member.  A new member appends a size here. */
 static const size_t enroll_opts_sizes[] = {offsetof(fs_enroll_opts, pin) + sizeof(const char *)};
-static const size_t sync_opts_sizes[] = {offsetof(fs_sync_opts, push_batch_rows) + sizeof(int64_t)};
+static const size_t sync_opts_sizes[] = {offsetof(fs_sync_opts, push_batch_rows) + sizeof(int64_t),
+                                         offsetof(fs_sync_opts, lock_wait_ms) + sizeof(int64_t)};
 static const size_t sync_stats_sizes[] = {offsetof(fs_sync_stats, batches) + sizeof(int64_t),
                                           offsetof(fs_sync_stats, rewinds) + sizeof(int64_t)};
 #define NVERSIONS(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
@@ -938,10 +942,262 @@ static int check_hq_position(session *s) {
   return pull(s);
 }
 
+/* ------------------------------------------------ one sync at a time */
+
+#define SYNC_LOCK_WAIT_MS 30000 /* the default wait for another sync */
+#define SYNC_LOCK_POLL_MS 50
+
+/* Syncs of one home take turns: HOME/sync.lock is flock'ed for the whole
+ * of fs_sync (the kernel releases it when the file is closed, so also when
+ * the process dies), and the holder's pid is written in it for the
+ * message of a sync that finds it held.  That one waits up to wait_ms
+ * (< 0: not at all) and then fails with FS_EBUSY: two syncs of one device
+ * at once would send the same chain position twice, which head office
+ * refuses as a copied device. */
+static int sync_lock(int *fd, const char *home, int64_t wait_ms) {
+  char path[4200];
+  *fd = -1;
+  if ((size_t)snprintf(path, sizeof path, "%s/sync.lock", home) >= sizeof path)
+    return fsi_fail(FS_EINVAL, "the home directory path %s is too long", home);
+  int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (f < 0) return fsi_fail(FS_EIO, "cannot open %s: %s", path, strerror(errno));
+  int64_t waited = 0;
+  while (flock(f, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) {
+      int e = errno;
+      close(f);
+      return fsi_fail(FS_EIO, "cannot lock %s: %s", path, strerror(e));
+    }
+    if (waited >= wait_ms) {
+      char pid[32] = "", text[24] = "", waits[48];
+      ssize_t n = pread(f, text, sizeof text - 1, 0);
+      long holder = n > 0 ? strtol(text, NULL, 10) : 0;
+      close(f);
+      if (holder > 0) snprintf(pid, sizeof pid, " (pid %ld)", holder);
+      if (wait_ms <= 0)
+        return fsi_fail(FS_EBUSY,
+                        "a sync is already running on this laptop%s; let it finish, then "
+                        "sync again (nothing is lost)",
+                        pid);
+      fsi_util_duration(waits, wait_ms);
+      return fsi_fail(FS_EBUSY,
+                      "a sync is already running on this laptop%s and did not finish within "
+                      "%s; let it finish, then sync again (nothing is lost)",
+                      pid, waits);
+    }
+    struct timespec ts = {0, SYNC_LOCK_POLL_MS * 1000000L};
+    nanosleep(&ts, NULL);
+    waited += SYNC_LOCK_POLL_MS;
+  }
+  char text[24];
+  int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+  if (ftruncate(f, 0) != 0 || pwrite(f, text, (size_t)n, 0) != n) {
+    /* the pid is only for the message of a sync that has to wait */
+  }
+  *fd = f;
+  return FS_OK;
+}
+
+static void sync_unlock(int fd) {
+  if (fd < 0) return;
+  if (ftruncate(fd, 0) != 0) {
+    /* a stale pid only names a process in a message */
+  }
+  close(fd); /* releases the lock */
+}
+
+/* ------------------------------------------- clocks that ran ahead */
+
+/* Two clocks this close agree (the window head office allows a signed
+ * request's time). */
+#define CLOCK_AGREE_MS PROTO_REQ_WINDOW_MS
+
+static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
+
+/* Head office's clock now, by GET /v1/health; 0 when it cannot be had. */
+static int64_t hq_time(session *s) {
+  fsi_http_response r;
+  memset(&r, 0, sizeof r);
+  int64_t t = 0;
+  if (fsi_http_client_get(s->c, "/v1/health", &r) == FS_OK && r.status == 200) {
+    cJSON *o = cJSON_ParseWithLength((const char *)r.body, r.len);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "time");
+    if (cJSON_IsNumber(v) && v->valuedouble > 0) t = (int64_t)v->valuedouble;
+    cJSON_Delete(o);
+  }
+  fsi_http_response_clear(&r);
+  fsi_clear_error();
+  return t;
+}
+
+/* Keeps how far ahead of head office this laptop's clock was found, for
+ * placing the clocks a re-clock re-issues (reclock.c). */
+static void note_offset(session *s) {
+  if (s->sign.offset_ms < -CLOCK_AGREE_MS) {
+    char keep[512];
+    snprintf(keep, sizeof keep, "%s", fs_errmsg());
+    fsi_reclock_note_skew(s->st, -s->sign.offset_ms);
+    fsi_fail(FS_OK, "%s", keep);
+  }
+}
+
+/* Before the push: the store's clock ahead of this laptop's wall clock means
+ * the laptop's clock was ahead and has been put right (or now runs behind).
+ * Head office's time tells which: when the laptop agrees with it, the
+ * clocks that ran ahead and never left the laptop are re-issued, so its
+ * changes are not refused and do not beat later edits made elsewhere. */
+static int clocks_before_push(session *s) {
+  int64_t now = fsi_util_now_ms();
+  if (HLC_PHYS(fsi_store_clock(s->st)) <= now + CLOCK_AGREE_MS) return FS_OK;
+  int64_t t = hq_time(s);
+  if (!t) return FS_OK; /* an older head office: the push finds out */
+  now = fsi_util_now_ms();
+  if (abs64(t - now) > CLOCK_AGREE_MS) {
+    s->sign.offset_ms = t - now; /* saves the push a refused request */
+    note_offset(s);
+    return FS_OK;
+  }
+  fsi_reclock_result res;
+  return fsi_reclock(s->st, now, 0, &res);
+}
+
+/* The highest clock of the outbox, 0 when there is none. */
+static int64_t outbox_newest(fs_store *st) {
+  sealed e;
+  fsi_envelope_header h;
+  int64_t newest = 0;
+  if (fsi_devstate_outbox_get(&e, st) == FS_OK && e.env &&
+      fsi_envelope_peek(&h, e.env, e.len) == FS_OK)
+    newest = h.hlc_max;
+  sealed_clear(&e);
+  fsi_clear_error();
+  return newest;
+}
+
+static int unseal(fs_store *st) {
+  int rc = fs_tx_begin(st);
+  if (rc) return rc;
+  rc = fsi_devstate_outbox_unseal(st);
+  return rc ? (fs_tx_rollback(st), rc) : fs_tx_commit(st);
+}
+
+/* The sentence for changes head office refused as stamped ahead of its
+ * clock: which clock looks wrong, by how much, what to do. */
+static int push_skew_fail(session *s, int64_t newest) {
+  int64_t now = fsi_util_now_ms(), hq = now + s->sign.offset_ms;
+  char here[32], there[32], by[48], at[32];
+  fsi_util_date(here, now);
+  fsi_util_date(there, hq);
+  fsi_util_date(at, HLC_PHYS(newest));
+  fsi_util_duration(by, s->sign.offset_ms);
+  if (s->sign.offset_ms < -CLOCK_AGREE_MS) {
+    /* head office is behind this laptop: behind what it sent itself too? */
+    int64_t theirs = 0;
+    fsi_reclock_site_max(s->st, fs_store_hq_site(s->st), 0, &theirs);
+    fsi_clear_error();
+    if (HLC_PHYS(theirs) > hq + CLOCK_AGREE_MS) {
+      char sent[32];
+      fsi_util_date(sent, HLC_PHYS(theirs));
+      return fsi_fail(FS_ESKEW,
+                      "head office's clock is %s behind this laptop's (head office: %s; this "
+                      "laptop: %s) and behind changes head office sent itself (%s), so its "
+                      "clock is wrong and it refused this laptop's changes: head office must "
+                      "correct its clock (timedatectl / NTP); nothing is lost: they go out at "
+                      "the first sync after that",
+                      by, there, here, sent);
+    }
+    return fsi_fail(FS_ESKEW,
+                    "this laptop's clock is %s ahead of head office's (this laptop: %s; head "
+                    "office: %s), so head office refused its changes: set this laptop's date "
+                    "and time right (system settings, or timedatectl set-ntp true) and sync "
+                    "again; nothing is lost: they go out then with corrected clocks (if this "
+                    "laptop's clock is right, head office's is behind: tell head office)",
+                    by, here, there);
+  }
+  if (s->sign.offset_ms > CLOCK_AGREE_MS)
+    return fsi_fail(FS_ESKEW,
+                    "this laptop's changes are stamped up to %s, ahead of head office's clock "
+                    "(%s), while this laptop's clock is %s behind head office's (%s): set this "
+                    "laptop's date and time right (system settings, or timedatectl set-ntp "
+                    "true) and sync again; nothing is lost",
+                    at, there, by, here);
+  return fsi_fail(FS_ESKEW,
+                  "this laptop's changes are stamped up to %s, ahead of head office's clock "
+                  "(%s), and head office may already hold some of them, so they keep their "
+                  "clocks: head office takes them once its clock is near that time; nothing "
+                  "is lost",
+                  at, there);
+}
+
+/* After a refused push: a refused outbox was not applied, so when it is
+ * stamped ahead of head office's clock it is unsealed (its rows are
+ * pending again); when this laptop's clock agrees with head office's, the
+ * clocks that ran ahead are re-issued and the push is tried once more.
+ * Anything else is left as the push reported it. */
+static int clocks_after_refusal(session *s, int rc) {
+  if (rc != FS_ECONFLICT || !strstr(fs_errmsg(), "head office answered 409")) return rc;
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s", fs_errmsg());
+  int64_t newest = outbox_newest(s->st), now = fsi_util_now_ms();
+  if (!newest || HLC_PHYS(newest) <= now + s->sign.offset_ms + CLOCK_AGREE_MS)
+    return fsi_fail(rc, "%s", msg);
+  note_offset(s);
+  if (abs64(s->sign.offset_ms) > CLOCK_AGREE_MS) {
+    int urc = unseal(s->st);
+    return urc ? urc : push_skew_fail(s, newest);
+  }
+  fsi_reclock_result res;
+  int rrc = fsi_reclock(s->st, now, 1, &res);
+  if (rrc) return rrc;
+  rc = push(s);
+  if (rc == FS_ECONFLICT && strstr(fs_errmsg(), "head office answered 409") &&
+      (newest = outbox_newest(s->st)) &&
+      HLC_PHYS(newest) > fsi_util_now_ms() + s->sign.offset_ms + CLOCK_AGREE_MS) {
+    int urc = unseal(s->st);
+    return urc ? urc : push_skew_fail(s, newest);
+  }
+  return rc;
+}
+
+/* The sentence for changes from head office this laptop refused as stamped
+ * ahead of its clock (the merge's own says whose clock looks wrong when it
+ * can tell from the store alone; this one knows head office's time). */
+static int pull_skew_fail(session *s) {
+  int64_t h = 0, site = 0, now = fsi_util_now_ms(), hq = now + s->sign.offset_ms;
+  if (!fsi_store_skew_refused(s->st, &h, &site) ||
+      HLC_PHYS(fsi_store_clock(s->st)) > now + fsi_store_max_skew(s->st) ||
+      s->sign.offset_ms < -CLOCK_AGREE_MS)
+    return FS_ESKEW; /* the merge's sentence stands */
+  char here[32], there[32], by[48], at[32], from[32];
+  fsi_util_date(here, now);
+  fsi_util_date(there, hq);
+  fsi_util_date(at, HLC_PHYS(h));
+  fsi_util_date(from, HLC_PHYS(h) - fsi_store_max_skew(s->st));
+  if (s->sign.offset_ms > CLOCK_AGREE_MS) {
+    fsi_util_duration(by, s->sign.offset_ms);
+    return fsi_fail(FS_ESKEW,
+                    "head office's clock is %s ahead of this laptop's (head office: %s; this "
+                    "laptop: %s), and the changes it sent are stamped with it (up to %s), so "
+                    "this laptop took none of them: if this laptop's date and time are right, "
+                    "head office must correct its clock (timedatectl / NTP); nothing is lost: "
+                    "this laptop takes them once its clock passes %s",
+                    by, there, here, at, from);
+  }
+  fsi_util_duration(by, HLC_PHYS(h) - now);
+  return fsi_fail(FS_ESKEW,
+                  "head office sent changes stamped %s ahead of the time now (up to %s; this "
+                  "laptop and head office agree it is %s), made while head office's clock ran "
+                  "ahead, so this laptop took none of them: head office must check its clock "
+                  "(timedatectl / NTP); nothing is lost: this laptop takes them once its "
+                  "clock passes %s",
+                  by, at, here, from);
+}
+
 int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
   session s;
   fs_sync_stats done_so_far;
-  int rc;
+  int rc, lock = -1;
   memset(&s, 0, sizeof s);
   memset(&done_so_far, 0, sizeof done_so_far);
   done_so_far.version = FS_SYNC_STATS_VERSION;
@@ -955,13 +1211,22 @@ int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
   if (s.opts.push_batch_rows < 1 || s.opts.push_batch_rows > PROTO_BATCH_ROWS)
     return fsi_fail(FS_EINVAL, "push_batch_rows is %lld; it must be 1 to %d (0 = %d)",
                     (long long)s.opts.push_batch_rows, PROTO_BATCH_ROWS, PROTO_BATCH_ROWS);
+  if ((rc = sync_lock(&lock, dev->home,
+                      s.opts.lock_wait_ms == 0  ? SYNC_LOCK_WAIT_MS
+                      : s.opts.lock_wait_ms < 0 ? -1
+                                                : s.opts.lock_wait_ms)))
+    return rc;
   s.st = dev->st;
   s.stats = &done_so_far;
   if ((rc = open_session(&s, dev))) goto done;
   /* The pending total is only reported to a progress callback, and counting
    * it reads every pending row once more. */
   if (s.opts.progress) fs_pending_count(&s.pending, s.st);
+  if ((rc = clocks_before_push(&s))) goto done;
   rc = push(&s);
+  note_offset(&s);
+  if (rc == FS_ENETWORK || rc == FS_EREVOKED || rc == FS_EAUTH || rc == FS_ECANCELED) goto done;
+  if (rc) rc = clocks_after_refusal(&s, rc);
   if (rc == FS_ENETWORK || rc == FS_EREVOKED || rc == FS_EAUTH || rc == FS_ECANCELED) goto done;
   if (rc) {
     /* Head office refused this batch (for example a clock it will accept
@@ -969,17 +1234,26 @@ int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", fs_errmsg());
     int prc = pull(&s);
+    if (prc == FS_ESKEW) prc = pull_skew_fail(&s);
     if (prc == FS_OK)
       fsi_fail(rc, "%s", msg);
     else
       rc = prc;
     goto done;
   }
-  if ((rc = pull(&s))) goto done;
+  if ((rc = pull(&s))) {
+    if (rc == FS_ESKEW) rc = pull_skew_fail(&s);
+    goto done;
+  }
   if ((rc = check_hq_position(&s))) goto done;
   rc = fsi_devstate_synced(s.st, fsi_util_now_ms());
+  /* the clocks agree and nothing runs ahead: a skew noted before is old */
+  if (!rc && abs64(s.sign.offset_ms) <= CLOCK_AGREE_MS &&
+      HLC_PHYS(fsi_store_clock(s.st)) <= fsi_util_now_ms() + CLOCK_AGREE_MS)
+    rc = fsi_reclock_note_skew(s.st, 0);
 done:
   close_session(&s);
+  sync_unlock(lock);
   if (stats) fsi_device_struct_out(stats, &done_so_far, &sync_stats_v);
   return rc;
 }

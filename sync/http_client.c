@@ -428,12 +428,40 @@ static int http_client_check_path(const char *path) {
   return FS_OK;
 }
 
+/* A certificate refused for its dates, with a sentence saying what to do
+ * (returns 1; 0 for any other failure).  "Not yet valid" on a certificate
+ * head office made days ago nearly always means this laptop's clock is
+ * behind; "expired" means head office must renew it, unless this laptop's
+ * clock runs far ahead.  The texts are OpenSSL's and GnuTLS's. */
+static int http_client_cert_dates(fsi_http_client *c, const char *why) {
+  char now[32];
+  fsi_util_date(now, fsi_util_now_ms());
+  if (strstr(why, "not yet valid") || strstr(why, "not activated")) {
+    fsi_fail(FS_EAUTH,
+             "the server's certificate at %s is not valid yet by this laptop's clock, which "
+             "reads %s: this laptop's clock looks wrong; set its date and time right "
+             "(system settings, or timedatectl set-ntp true) and try again (%s)",
+             c->base_url, now, why);
+    return 1;
+  }
+  if (strstr(why, "expired") || strstr(why, "expiration")) {
+    fsi_fail(FS_EAUTH,
+             "the server's certificate at %s has expired (this laptop's clock reads %s): head "
+             "office must renew its certificate; if that date is wrong, set this laptop's "
+             "date and time right instead (%s)",
+             c->base_url, now, why);
+    return 1;
+  }
+  return 0;
+}
+
 /* Maps a final libcurl failure to an fs_err with a sentence. */
 static int http_client_fail(fsi_http_client *c, CURLcode e, int tries) {
   const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(e);
 
   switch (e) {
   case CURLE_PEER_FAILED_VERIFICATION:
+    if (http_client_cert_dates(c, why)) return FS_EAUTH;
     if (strstr(why, "host name"))
       return fsi_fail(FS_EAUTH,
                       "the server's certificate is not valid for the host in %s "

@@ -239,9 +239,12 @@ typedef struct fs_sync_opts {
   fs_progress_fn progress; /* NULL = no progress, no cancelling */
   void *user;              /* passed to progress */
   int64_t push_batch_rows; /* rows per pushed envelope, 1..10000; 0 = 10000 */
+  /* version 2: */
+  int64_t lock_wait_ms; /* how long to wait for another sync of this home
+                           to finish: 0 = 30 s, < 0 = not at all */
 } fs_sync_opts;
 
-#define FS_SYNC_OPTS_VERSION 1
+#define FS_SYNC_OPTS_VERSION 2
 #define FS_SYNC_OPTS_INIT                                                                          \
   { .version = FS_SYNC_OPTS_VERSION }
 
@@ -265,10 +268,22 @@ typedef struct fs_sync_opts {
  * gets every change since the position it still has sent again.  A store
  * whose chain head office has moved past without any receipt of it here
  * (a copy of this device pushed) is refused, FS_ECONFLICT.
+ * One sync of a home at a time: a sync that finds another running on the
+ * same home (in this process or another) waits for it, up to
+ * opts->lock_wait_ms, and then fails with FS_EBUSY ("a sync is already
+ * running on this laptop (pid N)...").
+ *
+ * A laptop whose clock was ahead and has been corrected: the clocks of its
+ * changes that ran ahead and never reached head office are re-issued
+ * before they are sent (docs/merge.md, "A clock that was ahead"), so the
+ * sync succeeds at once.  FS_ESKEW when head office's clock and this
+ * laptop's disagree so that changes cannot go either way; the sentence
+ * says which clock looks wrong and what to do, and nothing is lost.
  *
  * FS_ENETWORK when head office cannot be reached (nothing lost),
- * FS_ECANCELED, FS_EREVOKED, FS_EAUTH; FS_EINVAL when the device is not
- * enrolled or an option is out of range; FS_EVERSION (see the top). */
+ * FS_ECANCELED, FS_EREVOKED, FS_EAUTH, FS_EBUSY, FS_ESKEW; FS_EINVAL when
+ * the device is not enrolled or an option is out of range; FS_EVERSION
+ * (see the top). */
 FS_EXTERN int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts);
 
 /* ------------------------------------------------------------ receipts */

@@ -196,12 +196,14 @@ int fsi_hq_check_signed(fs_hq *hq, const fs_hq_request *q, int64_t site,
     return 0;
   }
   if ((t < now - PROTO_REQ_WINDOW_MS || t > now + PROTO_REQ_WINDOW_MS) && !FS_MUT(8)) {
-    char msg[256];
+    char msg[320], at[32];
     int64_t off = t - now, mins = (off < 0 ? -off : off) / 60000;
+    fsi_util_date(at, now);
     snprintf(msg, sizeof msg,
-             "the device clock is %lld minutes %s head office's clock; the request was "
-             "refused (the device retries with head office's time; fix the device clock)",
-             (long long)mins, off > 0 ? "ahead of" : "behind");
+             "this device's clock is %lld minutes %s head office's clock (head office: %s), "
+             "so the request was refused; the device retries with head office's time; "
+             "correct the device's clock, or head office's if the device is right",
+             (long long)mins, off > 0 ? "ahead of" : "behind", at);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", msg);
     cJSON_AddNumberToObject(o, "server_time", (double)now);

@@ -152,6 +152,8 @@ void fs_hq_handle(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "ok");
     cJSON_AddStringToObject(o, "server_id", fs_store_device_id(hq->st));
+    /* head office's clock, so a device can tell whose clock is wrong */
+    cJSON_AddNumberToObject(o, "time", (double)fsi_util_now_ms());
     fsi_hq_reply_json(r, 200, o);
     break;
   }

@@ -196,3 +196,26 @@ fs_store *fs_hq_store(fs_hq *hq) { return hq->st; }
 void fs_hq_lock(fs_hq *hq) { pthread_mutex_lock(&hq->mu); }
 void fs_hq_unlock(fs_hq *hq) { pthread_mutex_unlock(&hq->mu); }
 const char *fs_hq_key_fingerprint(const fs_hq *hq) { return hq->fingerprint; }
+
+/* The newest clock in the store is a time this machine's clock has seen
+ * pass (head office's own changes) or accepted as at most the skew bound
+ * ahead (a device's); a wall clock further behind it than the bound went
+ * back, and serving with it would refuse every device's changes as "ahead"
+ * and stamp head office's own changes in the past of what it holds. */
+int fs_hq_check_clock(fs_hq *hq) {
+  pthread_mutex_lock(&hq->mu);
+  int64_t newest = HLC_PHYS(fsi_store_clock(hq->st)), bound = fsi_store_max_skew(hq->st);
+  pthread_mutex_unlock(&hq->mu);
+  int64_t now = fsi_util_now_ms();
+  if (newest - now <= bound) return FS_OK;
+  char by[48], at[32], here[32];
+  fsi_util_duration(by, newest - now);
+  fsi_util_date(at, newest);
+  fsi_util_date(here, now);
+  return fsi_fail(FS_ESKEW,
+                  "this server's clock is %s behind the newest change in its store (the "
+                  "clock reads %s, the change is stamped %s); correct the clock (timedatectl "
+                  "/ NTP) and start again; if the clock is right, a clock that ran ahead "
+                  "stamped that change: --trust-clock runs anyway",
+                  by, here, at);
+}

@@ -111,6 +111,16 @@ static int tlsgen_gnutls_fail(int e, const char *step) {
 
 int tlsgen_self_signed(const char *cert_path, const char *key_path, const char *extra_host,
                        int valid_days) {
+  time_t now = time(NULL);
+  if (valid_days <= 0) valid_days = TLSGEN_DEFAULT_DAYS;
+  /* valid from two days back: a laptop whose clock is behind by hours still
+   * trusts a certificate made today */
+  return tlsgen_self_signed_window(cert_path, key_path, extra_host, now - 2 * 24 * 3600,
+                                   now + (time_t)valid_days * 86400);
+}
+
+int tlsgen_self_signed_window(const char *cert_path, const char *key_path, const char *extra_host,
+                              time_t not_before, time_t not_after) {
   gnutls_x509_privkey_t key = NULL;
   gnutls_x509_crt_t crt = NULL;
   gnutls_datum_t cert_pem = {NULL, 0}, key_pem = {NULL, 0};
@@ -118,7 +128,6 @@ int tlsgen_self_signed(const char *cert_path, const char *key_path, const char *
   size_t keyid_len = sizeof keyid;
   int rc = FS_OK, e, key_created = 0, cert_created = 0;
   struct stat st;
-  time_t now = time(NULL);
   static const char *const sans[] = {"127.0.0.1", "::1", "localhost"};
 
   if (!cert_path || !key_path || !*cert_path || !*key_path)
@@ -130,7 +139,8 @@ int tlsgen_self_signed(const char *cert_path, const char *key_path, const char *
     return fsi_fail(FS_EEXIST, "%s already exists; not overwriting it", cert_path);
   if (lstat(key_path, &st) == 0)
     return fsi_fail(FS_EEXIST, "%s already exists; not overwriting it", key_path);
-  if (valid_days <= 0) valid_days = TLSGEN_DEFAULT_DAYS;
+  if (not_after <= not_before)
+    return fsi_fail(FS_EINVAL, "a certificate's validity must end after it begins");
 
   if ((e = gnutls_x509_privkey_init(&key)) < 0) {
     rc = tlsgen_gnutls_fail(e, "key");
@@ -151,11 +161,9 @@ int tlsgen_self_signed(const char *cert_path, const char *key_path, const char *
     goto done;
   }
   serial[0] = (unsigned char)((serial[0] & 0x7f) | 0x40); /* positive, minimal */
-  /* valid from two days back: a laptop whose clock is behind by hours still
-   * trusts a certificate made today */
   if ((e = gnutls_x509_crt_set_serial(crt, serial, sizeof serial)) < 0 ||
-      (e = gnutls_x509_crt_set_activation_time(crt, now - 2 * 24 * 3600)) < 0 ||
-      (e = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)valid_days * 86400)) < 0 ||
+      (e = gnutls_x509_crt_set_activation_time(crt, not_before)) < 0 ||
+      (e = gnutls_x509_crt_set_expiration_time(crt, not_after)) < 0 ||
       (e = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, TLSGEN_CN,
                                          sizeof TLSGEN_CN - 1)) < 0 ||
       (e = gnutls_x509_crt_set_basic_constraints(crt, 1, -1)) < 0 ||

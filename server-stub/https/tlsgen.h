@@ -15,6 +15,8 @@
 #ifndef FS_TLSGEN_H
 #define FS_TLSGEN_H
 
+#include <time.h>
+
 #define TLSGEN_PIN_SIZE 64 /* "sha256//" + 44 base64 chars + NUL, rounded */
 #define TLSGEN_DEFAULT_DAYS 3650
 
@@ -30,6 +32,12 @@
  * extra_host), FS_EIO (cannot write; nothing left behind), FS_ENOMEM. */
 int tlsgen_self_signed(const char *cert_path, const char *key_path, const char *extra_host,
                        int valid_days);
+
+/* The same with the validity window given (Unix seconds, not_before <
+ * not_after; FS_EINVAL otherwise): for the tests of a certificate that is
+ * not valid yet or has expired. */
+int tlsgen_self_signed_window(const char *cert_path, const char *key_path, const char *extra_host,
+                              time_t not_before, time_t not_after);
 
 /* The curl pin "sha256//BASE64" of the first certificate in the PEM file
  * cert_path into out[TLSGEN_PIN_SIZE].

@@ -603,6 +603,39 @@ static void test_files_private(void) {
   umask(old_umask);
 }
 
+/* A full disk (here: the store capped with max_page_count, which SQLite
+ * reports exactly as a full disk) says which directory, how much space is
+ * free there, and that nothing was lost; what was committed is there. */
+static void test_disk_full_message(void) {
+  char *dir = tu_tmpdir("store-full");
+  char *path = path_in(dir, "store.db");
+  fs_store *st = NULL;
+  CHECK_OK(fs_store_open(&st, path, &schema_v1, FS_OPEN_CREATE));
+  if (!st) goto done;
+  CHECK_OK(fs_insert(NULL, st, "items", (fs_field[]){{"a", "kept"}}, 1));
+  CHECK(sqlite3_exec(st->db, "PRAGMA max_page_count=12", NULL, NULL, NULL) == SQLITE_OK);
+  static char big[2000];
+  memset(big, 'x', sizeof big - 1);
+  int rc = FS_OK;
+  for (int i = 0; i < 500 && rc == FS_OK; i++)
+    rc = fs_insert(NULL, st, "items", (fs_field[]){{"a", big}}, 1);
+  CHECK_ERR(rc, FS_EIO);
+  char want[600];
+  snprintf(want, sizeof want, "the disk holding %s is full (", dir);
+  CHECK_CONTAINS(fs_errmsg(), want);
+  CHECK_CONTAINS(fs_errmsg(), " MB free) and run the command again; nothing was lost");
+  CHECK(strstr(fs_errmsg(), "(-1 MB") == NULL);
+  fs_store_close(st);
+  st = NULL;
+  CHECK_OK(fs_store_open(&st, path, &schema_v1, 0));
+  if (st) CHECK(count_items(st) >= 1);
+  fs_store_close(st);
+done:
+  tu_rmrf(dir);
+  free(path);
+  free(dir);
+}
+
 int main(void) {
   TEST_RUN(test_create_reopen);
   TEST_RUN(test_random_bytes_refused);
@@ -617,5 +650,6 @@ int main(void) {
   TEST_RUN(test_settings);
   TEST_RUN(test_device_init);
   TEST_RUN(test_files_private);
+  TEST_RUN(test_disk_full_message);
   return tu_finish();
 }

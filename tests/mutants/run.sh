@@ -11,7 +11,7 @@ build=${2:?usage: run.sh SOURCE_DIR BUILD_DIR}
 list="$src/tests/mutants/mutants.txt"
 # The fast tests, quickest first (a mutant stops at the first that fails);
 # the long fault and flood suites stay out.
-fast=(test_hlc test_keys test_codec test_envelope test_golden test_tokens test_hq_handle
+fast=(test_hlc test_reclock test_keys test_codec test_envelope test_golden test_tokens test_hq_handle
       test_acks test_policy test_merge test_domain test_store test_faults fuzz_replay_codec
       fuzz_replay_envelope fuzz_replay_hq test_convergence test_e2e_trust test_e2e_sync
       test_e2e_relay test_e2e_receipts)

@@ -69,6 +69,12 @@ fs_store *fs_hq_store(fs_hq *hq);
 void fs_hq_lock(fs_hq *hq);
 void fs_hq_unlock(fs_hq *hq);
 
+/* FS_ESKEW, with a sentence saying by how much and what to do, when this
+ * machine's clock is behind the newest clock in the store by more than the
+ * store's skew bound (the clock went back); FS_OK otherwise.  `serve` and
+ * `import` refuse to run on that.  Locks. */
+int fs_hq_check_clock(fs_hq *hq);
+
 /* Fingerprint of the server's signing and key-exchange keys (hex,
  * borrowed for the life of the handle). */
 const char *fs_hq_key_fingerprint(const fs_hq *hq);

@@ -63,6 +63,9 @@ static char *small_fs(const char *dir, int mb) {
   return at;
 }
 
+/* MiB of a small disk that holds `rows` meetings and a store's overhead. */
+static int disk_mb(long rows) { return 24 + (int)(rows / 1024); }
+
 static unsigned long long free_bytes(const char *path) {
   struct statvfs v;
   if (statvfs(path, &v) != 0) return ~0ULL;
@@ -128,7 +131,9 @@ static void test_device_disk_full(void) {
   int ndev = 0, full_failures = 0;
   long long t0 = fk_now_ms();
   if (!s || e2e_server_start(s, 0)) goto done;
-  if (!(small = small_fs(dir, 48))) goto done;
+  /* room for every pass's rows, its own and the pulled (1 KiB a row with
+   * the WAL), before the filler takes the rest */
+  if (!(small = small_fs(dir, disk_mb(rows * passes * 2)))) goto done;
   /* the laptop's home on the small disk, its colleague's on the big one */
   if (fk_device_init(__LINE__, &devs[ndev++], s, small, "laptop", "anna")) goto done;
   if (fk_device_init(__LINE__, &devs[ndev++], s, dir, "colleague", "anna")) goto done;
@@ -205,7 +210,7 @@ static void test_server_disk_full(void) {
   fk_device devs[2];
   int ndev = 0, full_failures = 0;
   long long t0 = fk_now_ms();
-  if (!(small = small_fs(dir, 96))) goto done;
+  if (!(small = small_fs(dir, disk_mb(rows * passes * 2)))) goto done;
   s = e2e_server_new(small, "hq");
   if (!s || e2e_server_start(s, 0)) goto done;
   if (fk_device_init(__LINE__, &devs[ndev++], s, dir, "anna1", "anna")) goto done;

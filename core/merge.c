@@ -415,10 +415,10 @@ static int check_skew(fs_store *st, const fsi_batch *b) {
       fsi_util_duration(back, held - now);
       fsi_util_date(newest, held);
       return fsi_fail(FS_ESKEW,
-                      "this machine's clock (%s) is %s behind the newest change it already "
-                      "holds (%s), so its own clock is wrong: correct it (timedatectl / NTP) "
-                      "and try again; nothing from this batch was applied",
-                      here, back, newest);
+                      "%s clock (%s) is %s behind the newest change it already holds (%s), "
+                      "so its own clock is wrong: correct it (timedatectl / NTP) and try "
+                      "again; nothing from this batch was applied",
+                      fsi_store_is_hq(st) ? "head office's" : "this laptop's", here, back, newest);
     }
     if (fsi_store_is_hq(st))
       return fsi_fail(FS_ESKEW,

@@ -9,7 +9,7 @@ shift
 
 pkgs=(gcc make cmake pkg-config libsqlite3-dev libsodium-dev libcjson-dev
       libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libzstd-dev
-      libkeyutils-dev keyutils libfaketime clang-format)
+      libkeyutils-dev keyutils libfaketime faketime clang-format)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -68,6 +68,8 @@ static long long settled_hq_rows(const e2e_server *s, const char *customer) {
  * rows that had arrived after the kill. */
 typedef long long (*rows_fn)(const void *ctx);
 
+static long g_missed, g_want; /* kills that missed the sync; kills wanted */
+
 static long long kill_once(int line, const char *dir, const char *home, const char *key,
                            rows_fn rows_now, const void *ctx, long long total) {
   char *err = e2e_path(dir, "killed-sync.err");
@@ -96,17 +98,23 @@ static long long kill_once(int line, const char *dir, const char *home, const ch
            : k == 1 ? "after 1 batch+"
                     : "after 2 batches+",
            delay);
+  /* A kill that did not land mid-sync (the sync finished everything before
+   * the signal, as a loaded machine can make it) is not a kill point: it is
+   * not counted, and another is tried.  Only kills that landed count, so
+   * every counted one is mid-sync; more misses than kills wanted means the
+   * kill points do not work and fails. */
+  int landed = alive && after > 0 && after < total && (!by_ack || seq >= seq0 + k);
+  tu_checks++;
+  if (!landed) {
+    g_missed++;
+    printf("  kill %s missed: alive %d, %lld of %lld rows, %lld batches (not counted)\n", what,
+           alive, after, total, seq - seq0);
+    if (g_missed > g_want)
+      tu_fail(__FILE__, line, "%ld kills missed the sync, more than the %ld wanted (seed %llu)",
+              g_missed, g_want, (unsigned long long)fk_seed());
+    return after;
+  }
   fk_note_kill(what, after, total);
-  tu_checks += 3;
-  if (!alive)
-    tu_fail(__FILE__, line, "kill %s: the sync had already finished (seed %llu)", what,
-            (unsigned long long)fk_seed());
-  if (!(after > 0 && after < total))
-    tu_fail(__FILE__, line, "kill %s: %lld of %lld rows had arrived: not mid-sync", what, after,
-            total);
-  if (by_ack && seq < seq0 + k)
-    tu_fail(__FILE__, line, "kill %s: the killed sync had %lld batches, not %ld", what, seq - seq0,
-            k);
   return after;
 }
 
@@ -145,6 +153,8 @@ static void client_kills(int pull, long want) {
   }
   if (!s || e2e_server_start(s, 0)) goto done;
   fk_kills = 0;
+  g_missed = 0;
+  g_want = want;
   for (int round = 0; fk_kills < want && !tu_failed; round++) {
     char mgr[32], wname[32], pname[32];
     snprintf(mgr, sizeof mgr, "mgr%d", round);

@@ -6,7 +6,7 @@
  *
  *   fault_proxy --target PORT --port-file FILE [--seed N] [--reset PCT]
  *               [--stall PCT] [--max-offset BYTES] [--stall-ms MIN-MAX]
- *               [--arm-file FILE]
+ *               [--arm-file FILE] [--force-file FILE]
  *
  * Listens on 127.0.0.1 (a free port, written to --port-file) and connects
  * each accepted connection to 127.0.0.1:PORT.  The plan of connection number
@@ -21,6 +21,11 @@
  * acknowledgement), a push body and a pull answer are all hit.  Faults are planned
  * only for connections accepted while --arm-file exists (always when the
  * option is not given), so a test can enroll first and break things after.
+ * While --force-file exists, every new connection follows the plan written
+ * in it instead of a drawn one ("reset c2s 65536" or "stall s2c 20000 1500":
+ * kind, direction, offset, stall milliseconds); the proxy removes the file
+ * when a forced fault fires, so a test can make sure a fault lands deep in
+ * a large transfer whatever the seed drew.
  *
  * Every fault that fires is one line on stderr ("conn 7: reset c2s at byte
  * 48213", "conn 9: stall s2c at byte 2210 for 900 ms"); on SIGTERM or
@@ -57,7 +62,7 @@ typedef struct {
   size_t len[2], off[2];
   uint64_t moved[2]; /* bytes read from fd[d] so far */
   int eof[2];        /* fd[d] said EOF (its peer gets SHUT_WR once drained) */
-  int kind, dir, fired, then_reset;
+  int kind, dir, fired, then_reset, forced;
   uint64_t at;
   long stall_ms;
   long long stalled_until;
@@ -111,9 +116,29 @@ static void conn_close(conn *c, int reset) {
   }
 }
 
+/* Replaces c's drawn plan by the one in `path`, when that file exists and
+ * reads as "KIND DIR OFFSET [STALL_MS]". */
+static void force_plan(conn *c, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  char kind[16], dir[16];
+  unsigned long long at = 0;
+  long ms = 1000;
+  int n = fscanf(f, "%15s %15s %llu %ld", kind, dir, &at, &ms);
+  fclose(f);
+  if (n < 3 || at < 1) return;
+  c->kind = !strcmp(kind, "reset") ? RESET : !strcmp(kind, "stall") ? STALL : PASS;
+  c->dir = !strcmp(dir, "s2c");
+  c->at = at;
+  c->stall_ms = ms;
+  c->then_reset = 0;
+  c->forced = c->kind != PASS;
+}
+
 static int usage(void) {
   fprintf(stderr, "usage: fault_proxy --target PORT --port-file FILE [--seed N] [--reset PCT] "
-                  "[--stall PCT] [--max-offset BYTES] [--stall-ms MIN-MAX] [--arm-file FILE]\n");
+                  "[--stall PCT] [--max-offset BYTES] [--stall-ms MIN-MAX] [--arm-file FILE] "
+                  "[--force-file FILE]\n");
   return 2;
 }
 
@@ -121,7 +146,7 @@ int main(int argc, char **argv) {
   int target = 0, reset_pct = 0, stall_pct = 0;
   long stall_min = 100, stall_max = 2000;
   double max_offset = 1 << 20;
-  const char *port_file = NULL, *arm_file = NULL;
+  const char *port_file = NULL, *arm_file = NULL, *force_file = NULL;
   uint64_t seed = (uint64_t)time(NULL) % 1000000000u;
   for (int i = 1; i < argc; i++) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -143,6 +168,8 @@ int main(int argc, char **argv) {
         return usage();
     } else if (!strcmp(argv[i], "--arm-file"))
       arm_file = v;
+    else if (!strcmp(argv[i], "--force-file"))
+      force_file = v;
     else
       return usage();
     i++;
@@ -244,6 +271,7 @@ int main(int argc, char **argv) {
           c->stall_ms =
               stall_min + (long)(draw(seed, c->id, 3) % (uint64_t)(stall_max - stall_min + 1));
           c->then_reset = c->kind == STALL && draw(seed, c->id, 4) % 4 == 0;
+          if (force_file && armed) force_plan(c, force_file);
         }
       }
     }
@@ -289,6 +317,7 @@ int main(int argc, char **argv) {
       if (c->kind != PASS && !c->fired && c->moved[c->dir] >= c->at &&
           c->len[c->dir] == c->off[c->dir]) {
         c->fired = 1;
+        if (c->forced) unlink(force_file);
         if (c->kind == RESET) {
           fprintf(stderr, "conn %d: reset %s at byte %llu\n", c->id, dir_name[c->dir],
                   (unsigned long long)c->at);

@@ -11,7 +11,8 @@
  *
  * Counts: FS_FAULT_PROXY_ROUNDS rounds of writing and syncing [3] (more,
  * up to four times as many, until a reset, a stall and a fault past the
- * first 16 KiB of a connection have fired), each
+ * first 16 KiB of a connection have fired; the last of the minimum rounds
+ * forces a reset 64 KiB into an upload when none that deep fired yet), each
  * device writing up to FS_FAULT_PROXY_ROWS meetings a round [25000];
  * FS_FAULT_PROXY_RESET / FS_FAULT_PROXY_STALL percent of connections
  * [30 / 25].  The proxy's seed is the suite's (FS_FAULT_SEED).
@@ -32,21 +33,38 @@
 typedef struct {
   pid_t pid;
   int port;
-  char *log, *arm;
+  char *log, *arm, *force;
 } proxy;
 
 static int proxy_start(proxy *p, const char *dir, int target, long reset, long stall) {
   char tport[16], seed[32], rs[16], st[16], *port_file = e2e_path(dir, "proxy.port");
   p->log = e2e_path(dir, "proxy.log");
   p->arm = e2e_path(dir, "proxy.arm");
+  p->force = e2e_path(dir, "proxy.force");
   snprintf(tport, sizeof tport, "%d", target);
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)fk_seed());
   snprintf(rs, sizeof rs, "%ld", reset);
   snprintf(st, sizeof st, "%ld", stall);
-  const char *argv[] = {
-      FK_PROXY_PATH, "--target",     tport,    "--port-file", port_file, "--seed",
-      seed,          "--reset",      rs,       "--stall",     st,        "--arm-file",
-      p->arm,        "--max-offset", "250000", "--stall-ms",  "50-2500", NULL};
+  const char *argv[] = {FK_PROXY_PATH,
+                        "--target",
+                        tport,
+                        "--port-file",
+                        port_file,
+                        "--seed",
+                        seed,
+                        "--reset",
+                        rs,
+                        "--stall",
+                        st,
+                        "--arm-file",
+                        p->arm,
+                        "--max-offset",
+                        "250000",
+                        "--stall-ms",
+                        "50-2500",
+                        "--force-file",
+                        p->force,
+                        NULL};
   p->pid = e2e_spawn(argv, NULL, p->log);
   p->port = 0;
   for (int i = 0; i < 2000 && p->pid > 0 && !p->port; i++) {
@@ -69,6 +87,7 @@ static char *proxy_stop(proxy *p) {
   char *log = tu_read_file(p->log, NULL);
   free(p->log);
   free(p->arm);
+  free(p->force);
   return log;
 }
 
@@ -95,7 +114,7 @@ static void test_proxy_resets_stalls(void) {
   char *dir = tu_tmpdir("faults-proxy");
   long long t0 = fk_now_ms(), written = 0;
   e2e_server *s = e2e_server_new(dir, "hq");
-  proxy p = {0, 0, NULL, NULL};
+  proxy p = {0, 0, NULL, NULL, NULL};
   fk_device devs[NDEV];
   int ndev = 0, syncs = 0, failed = 0;
   char *log = NULL;
@@ -127,8 +146,18 @@ static void test_proxy_resets_stalls(void) {
       free(now);
       if (enough) break;
     }
+    /* the last round of the minimum makes sure of a fault deep inside a
+     * push: every device writes the most rows, and the proxy resets the
+     * first connection whose upload passes 64 KiB (whatever the seed drew) */
+    int force = 0;
+    if (r == rounds - 1) {
+      char *now = tu_read_file(p.log, NULL);
+      force = deep_faults(now, 16384) == 0;
+      free(now);
+      if (force) CHECK(tu_write_file(p.force, "reset c2s 65536\n") == 0);
+    }
     for (int i = 0; i < NDEV; i++) {
-      long n = fk_rand(1, rows);
+      long n = force ? rows : fk_rand(1, rows);
       CHECK_OK(fk_device_write(&devs[i], n));
       written += n;
       /* and a few edits by hand, through the command line */
@@ -163,6 +192,9 @@ static void test_proxy_resets_stalls(void) {
     }
     tu_checks++;
     if (!converged) tu_fail(__FILE__, __LINE__, "round %ld: the devices did not converge", r);
+    tu_checks++;
+    if (force && access(p.force, F_OK) == 0)
+      tu_fail(__FILE__, __LINE__, "round %ld: the forced reset past 64 KiB never fired", r);
   }
   /* the end check goes through the proxy too, disarmed: a device's URL is
    * the proxy's */

@@ -57,6 +57,8 @@ int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields, size_t n
 /* Opens the store, runs view(arg) and returns its document in *out (free
  * with fs_free).  Returns the exit status (the error already printed). */
 int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out);
+/* The same on a device the caller opened (cli_open) and closes. */
+int cli_view_on(fs_device *dev, const char *view, const char *arg, char **out);
 /* A view for a command's output: with --json it is printed as it is and 0
  * is returned (the command is done; *rc is its exit status); otherwise the
  * parsed document is returned in *out (cJSON_Delete it) and the result is 1.

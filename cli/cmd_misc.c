@@ -169,17 +169,20 @@ static const char status_usage[] =
 
 /* Whether the store is behind its receipts (restored from an older copy,
  * lost writes): the library's sentence into msg[n] ("" when not), and the
- * two push sequences.  The exit status on a failure to tell. */
-static int receipts_check(cli_ctx *ctx, char *msg, size_t n, int64_t *store_seq,
-                          int64_t *receipt_seq) {
+ * two push sequences; then the status document, read under the same open
+ * (one unlock).  The exit status on a failure to tell. */
+static int status_read(cli_ctx *ctx, char *msg, size_t n, int64_t *store_seq, int64_t *receipt_seq,
+                       char **doc) {
   fs_device *dev = NULL;
   msg[0] = '\0';
+  *doc = NULL;
   int rc = cli_open(ctx, &dev);
   if (rc != CLI_OK) return rc;
   int lrc = fs_device_check_receipts(store_seq, receipt_seq, dev);
   if (lrc == FS_ECONFLICT) snprintf(msg, n, "%s", fs_errmsg());
+  rc = lrc && lrc != FS_ECONFLICT ? cli_lib_fail(lrc) : cli_view_on(dev, "status", NULL, doc);
   fs_device_close(dev);
-  return lrc && lrc != FS_ECONFLICT ? cli_lib_fail(lrc) : CLI_OK;
+  return rc;
 }
 
 int cmd_status(cli_ctx *ctx, int argc, char **argv) {
@@ -189,8 +192,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
   int64_t store_seq = 0, receipt_seq = 0;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = receipts_check(ctx, behind, sizeof behind, &store_seq, &receipt_seq))) return rc;
-  if ((rc = cli_view(ctx, "status", NULL, &doc)) != CLI_OK) return rc;
+  if ((rc = status_read(ctx, behind, sizeof behind, &store_seq, &receipt_seq, &doc))) return rc;
   s = cli_parse_doc(doc, "a status");
   fs_free(doc);
   if (!s) return CLI_EFAIL;

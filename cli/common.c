@@ -104,12 +104,8 @@ int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields, size_t n
   return cli_print_id(ctx, id);
 }
 
-int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
-  fs_device *dev = NULL;
-  *out = NULL;
-  int rc = cli_open(ctx, &dev);
-  if (rc != CLI_OK) return rc;
-  int lrc = fs_view_json(out, fs_device_store(dev), view, arg);
+int cli_view_on(fs_device *dev, const char *view, const char *arg, char **out) {
+  int rc = CLI_OK, lrc = fs_view_json(out, fs_device_store(dev), view, arg);
   if (lrc != FS_OK) {
     fs_free(*out);
     *out = NULL;
@@ -119,6 +115,15 @@ int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
                   "report it.",
                   view);
   }
+  return rc;
+}
+
+int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
+  fs_device *dev = NULL;
+  *out = NULL;
+  int rc = cli_open(ctx, &dev);
+  if (rc != CLI_OK) return rc;
+  rc = cli_view_on(dev, view, arg, out);
   fs_device_close(dev);
   return rc;
 }

@@ -100,56 +100,13 @@ static const char dismiss_usage[] =
 
 /* ------------------------------------------------------------ printing */
 
-/* "orders", "customers.phone" for one refused cell, and for a line of an
- * order refused in the same list (doc) "order_lines of #3". */
-static const char *what_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
-                             const cJSON *doc) {
-  (void)col;
-  const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "table"));
-  const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "column"));
-  const char *oid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(row, "values"), "order_id"));
-  long long of = 0;
-  const cJSON *it;
-  if (t && !strcmp(t, "order_lines") && oid && cJSON_IsArray(doc)) {
-    cJSON_ArrayForEach(it, doc) {
-      const char *it_t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "table"));
-      const char *it_r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "row"));
-      if (it_t && it_r && !strcmp(it_t, "orders") && !strcmp(it_r, oid))
-        of = (long long)cli_int(it, "id", 0);
-    }
-  }
-  if (of)
-    snprintf(buf, cap, "%s of #%lld", t, of);
-  else
-    snprintf(buf, cap, "%s%s%s", t ? t : "-", c ? "." : "", c ? c : "");
-  return buf;
-}
-
-/* The customer's name as it was known, else its id. */
-static const char *customer_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
-                                 const cJSON *doc) {
-  (void)col;
-  (void)doc;
-  cli_text(buf, cap, row, "customer_name", "");
-  if (!*buf) cli_text(buf, cap, row, "customer_id", "-");
-  return buf;
-}
-
-static const char *number_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
-                               const cJSON *doc) {
-  (void)doc;
-  snprintf(buf, cap, "%lld", (long long)cli_int(row, col->key, 0));
-  return buf;
-}
-
 void cli_print_refusals(const cJSON *arr, const char *indent, int with_state) {
   static const cli_col cols[] = {
-      {"#", "id", number_cell, NULL, 1},
+      {"#", "id", cli_cell_int, NULL, 1},
       {"WHEN", "at", cli_cell_time, NULL, 0},
-      {"WHAT", "table", what_cell, NULL, 0},
+      {"WHAT", "table", cli_cell_refusal_what, NULL, 0},
       {"ROW", "row", NULL, NULL, 0},
-      {"CUSTOMER", "customer_id", customer_cell, NULL, 0},
+      {"CUSTOMER", "customer_id", cli_cell_refusal_customer, NULL, 0},
       {"STATE", "state", NULL, NULL, 0},
   };
   cli_print_rows_noted(cols, with_state ? CLI_NCOLS(cols) : CLI_NCOLS(cols) - 1, arr, arr, indent,
@@ -206,7 +163,7 @@ static void print_refusal(const cJSON *o) {
   snprintf(b[0], sizeof b[0], "#%lld", (long long)cli_int(o, "id", 0));
   vals[0] = b[0];
   vals[1] = cli_localtime(b[1], sizeof b[1], cli_text(iso, sizeof iso, o, "at", ""), "-");
-  vals[2] = what_cell(b[2], sizeof b[2], o, NULL, NULL);
+  vals[2] = cli_cell_refusal_what(b[2], sizeof b[2], o, NULL, NULL);
   vals[3] = cli_text(b[3], sizeof b[3], o, "row", "-");
   {
     char name[256], id[128];

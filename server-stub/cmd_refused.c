@@ -24,32 +24,6 @@ static int call_refused(fs_hq *hq, void *arg) {
   return fs_hq_refused_json(&a->doc, hq, a->manager);
 }
 
-static const char *what_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
-                             const cJSON *doc) {
-  (void)col;
-  (void)doc;
-  const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "table"));
-  const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "column"));
-  snprintf(buf, cap, "%s%s%s", t ? t : "-", c ? "." : "", c ? c : "");
-  return buf;
-}
-
-static const char *customer_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
-                                 const cJSON *doc) {
-  (void)col;
-  (void)doc;
-  cli_text(buf, cap, row, "customer_name", "");
-  if (!*buf) cli_text(buf, cap, row, "customer_id", "-");
-  return buf;
-}
-
-static const char *number_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
-                               const cJSON *doc) {
-  (void)doc;
-  snprintf(buf, cap, "%lld", (long long)cli_int(row, col->key, 0));
-  return buf;
-}
-
 /* The note under a row: the reason, then "values: k=v, ..." on a line of
  * its own.  Added to each row as "note". */
 static int add_notes(cJSON *arr) {
@@ -113,16 +87,16 @@ int cmd_refused_server(cli_ctx *ctx, int argc, char **argv) {
   cJSON *arr = NULL;
   if (!cli_take_doc(ctx, a.doc, "the refused changes", &arr, &rc)) return rc;
   static const cli_col cols[] = {
-      {"#", "id", number_cell, NULL, 1},
+      {"#", "id", cli_cell_int, NULL, 1},
       {"WHEN", "at", cli_cell_time, NULL, 0},
       {"MANAGER", "manager", NULL, NULL, 0},
       {"DEVICE", "site", NULL, NULL, 0},
-      {"WHAT", "table", what_cell, NULL, 0},
+      {"WHAT", "table", cli_cell_refusal_what, NULL, 0},
       {"ROW", "row", NULL, NULL, 0},
-      {"CUSTOMER", "customer_id", customer_cell, NULL, 0},
+      {"CUSTOMER", "customer_id", cli_cell_refusal_customer, NULL, 0},
   };
   if ((rc = add_notes(arr)) == CLI_OK)
-    cli_print_rows_noted(cols, CLI_NCOLS(cols), arr, NULL, "",
+    cli_print_rows_noted(cols, CLI_NCOLS(cols), arr, arr, "",
                          manager ? "Nothing refused from that manager's devices.\n"
                                  : "Nothing refused from any device.\n",
                          "note");

@@ -180,6 +180,16 @@ const char *cli_cell_text(char *buf, size_t cap, const cJSON *row, const cli_col
 /* An ISO time member as local "YYYY-MM-DD HH:MM" (cli_localtime). */
 const char *cli_cell_time(char *buf, size_t cap, const cJSON *row, const cli_col *col,
                           const cJSON *doc);
+/* An integer member as a number (0 when missing). */
+const char *cli_cell_int(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                         const cJSON *doc);
+/* A refused change's "table" (and ".column"), and for a line of an order
+ * refused in the same list (doc, an array of refusals) "order_lines of #3". */
+const char *cli_cell_refusal_what(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                                  const cJSON *doc);
+/* A refused change's customer: its name as it was known, else its id. */
+const char *cli_cell_refusal_customer(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                                      const cJSON *doc);
 /* Minor units (0 when missing) as money in the row's "currency", or in
  * doc's when the row has none. */
 const char *cli_cell_money(char *buf, size_t cap, const cJSON *row, const cli_col *col,

@@ -341,6 +341,48 @@ const char *cli_cell_time(char *buf, size_t cap, const cJSON *row, const cli_col
                        col->dflt ? col->dflt : "-");
 }
 
+/* "orders", "customers.phone" for one refused cell, and for a line of an
+ * order refused in the same list (doc) "order_lines of #3". */
+const char *cli_cell_refusal_what(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                                  const cJSON *doc) {
+  (void)col;
+  const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "table"));
+  const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "column"));
+  const char *oid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(row, "values"), "order_id"));
+  long long of = 0;
+  const cJSON *it;
+  if (t && !strcmp(t, "order_lines") && oid && cJSON_IsArray(doc)) {
+    cJSON_ArrayForEach(it, doc) {
+      const char *it_t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "table"));
+      const char *it_r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "row"));
+      if (it_t && it_r && !strcmp(it_t, "orders") && !strcmp(it_r, oid))
+        of = (long long)cli_int(it, "id", 0);
+    }
+  }
+  if (of)
+    snprintf(buf, cap, "%s of #%lld", t, of);
+  else
+    snprintf(buf, cap, "%s%s%s", t ? t : "-", c ? "." : "", c ? c : "");
+  return buf;
+}
+
+const char *cli_cell_refusal_customer(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                                      const cJSON *doc) {
+  (void)col;
+  (void)doc;
+  cli_text(buf, cap, row, "customer_name", "");
+  if (!*buf) cli_text(buf, cap, row, "customer_id", "-");
+  return buf;
+}
+
+const char *cli_cell_int(char *buf, size_t cap, const cJSON *row, const cli_col *col,
+                         const cJSON *doc) {
+  (void)doc;
+  snprintf(buf, cap, "%lld", (long long)cli_int(row, col->key, 0));
+  return buf;
+}
+
 const char *cli_cell_money(char *buf, size_t cap, const cJSON *row, const cli_col *col,
                            const cJSON *doc) {
   char cur[16];

@@ -71,6 +71,11 @@ static void resolve(char *prog, size_t cap, const char *name) {
 }
 
 pid_t e2e_spawn(const char *const argv[], const char *out_path, const char *err_path) {
+  return e2e_spawn_env(argv, out_path, err_path, NULL);
+}
+
+pid_t e2e_spawn_env(const char *const argv[], const char *out_path, const char *err_path,
+                    const char *const *env) {
   char prog[4096];
   resolve(prog, sizeof prog, argv[0]);
   pid_t parent = getpid();
@@ -87,6 +92,7 @@ pid_t e2e_spawn(const char *const argv[], const char *out_path, const char *err_
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
+    for (size_t i = 0; env && env[i]; i++) putenv((char *)env[i]);
     execv(prog, (char *const *)argv);
     fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
     _exit(127);

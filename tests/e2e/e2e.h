@@ -112,6 +112,10 @@ int e2e_distinct_ids(const cJSON *export_doc, const char *table);
 /* A background process: argv[0] resolved like tu_run, stdout/stderr to
  * files (either may be NULL = /dev/null).  Returns its pid or -1. */
 pid_t e2e_spawn(const char *const argv[], const char *out_path, const char *err_path);
+/* The same with extra "NAME=value" environment entries (NULL-terminated,
+ * env itself may be NULL). */
+pid_t e2e_spawn_env(const char *const argv[], const char *out_path, const char *err_path,
+                    const char *const *env);
 /* Waits (bounded by timeout_ms, then SIGKILL) and returns the exit status,
  * or -1 when it died by a signal or had to be killed. */
 int e2e_wait(pid_t pid, int timeout_ms);

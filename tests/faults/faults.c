@@ -4,7 +4,7 @@
  * library with the test passphrase), one short statement at a time, while
  * the programs that own them run (WAL mode lets a reader in beside a
  * writer); background programs
- * are started with fork/exec like e2e_spawn, with extra environment.
+ * are started with e2e_spawn_env (extra environment).
  */
 #include "faults.h"
 
@@ -33,11 +33,7 @@ long fk_env(const char *name, long dflt, long dflt_sanitized) {
   return end && *end == '\0' ? n : dflt;
 }
 
-long long fk_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+long long fk_now_ms(void) { return tu_now_ms(); }
 
 /* ------------------------------------------------------------ random */
 
@@ -226,36 +222,9 @@ done:
 
 /* ------------------------------------------------------------ processes */
 
-static pid_t spawn_env(const char *const argv[], const char *err_path, const char *const *env) {
-  char prog[4096];
-  const char *bin = getenv("FS_BIN_DIR");
-  if (!strchr(argv[0], '/') && bin)
-    snprintf(prog, sizeof prog, "%s/%s", bin, argv[0]);
-  else
-    snprintf(prog, sizeof prog, "%s", argv[0]);
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(126);
-    int in = open("/dev/null", O_RDONLY), out = open("/dev/null", O_WRONLY);
-    int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (in < 0 || out < 0 || err < 0) _exit(126);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    for (size_t i = 0; env && env[i]; i++) putenv((char *)env[i]);
-    execv(prog, (char *const *)argv);
-    fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
-    _exit(127);
-  }
-  return pid;
-}
-
 pid_t fk_spawn_sync(const char *home, const char *err_path, const char *const *env) {
   const char *argv[] = {"fieldsync", "--home", home, "sync", NULL};
-  return spawn_env(argv, err_path, env);
+  return e2e_spawn_env(argv, NULL, err_path, env);
 }
 
 int fk_running(pid_t pid) {

@@ -48,15 +48,21 @@
 #include "proto.h"
 #include "receipt.h"
 
-/* Error sentence from a JSON error body, or a generic one. */
+/* Error sentence from a JSON error body, or a generic one; the error is
+ * the answer's "code" where head office gave one ("clock": FS_ESKEW,
+ * "revoked": FS_EREVOKED), else the status's. */
 static int http_error(const fsi_http_response *r, const char *what) {
   cJSON *o = cJSON_ParseWithLength((const char *)r->body, r->len);
   const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "error"));
+  const char *why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "code"));
   char text[400];
   snprintf(text, sizeof text, "%s", msg ? msg : "unexpected answer");
+  int clock = r->status == 409 && why && !strcmp(why, "clock");
+  int revoked = r->status == 403 && why && !strcmp(why, "revoked");
   cJSON_Delete(o);
   int code = r->status == 401   ? FS_EAUTH
-             : r->status == 403 ? (strstr(text, "revoked") ? FS_EREVOKED : FS_EPERM)
+             : r->status == 403 ? (revoked ? FS_EREVOKED : FS_EPERM)
+             : clock            ? FS_ESKEW
              : r->status == 409 ? FS_ECONFLICT
              : r->status == 413 ? FS_ETOOBIG
              : r->status >= 500 ? FS_ENETWORK
@@ -1136,7 +1142,7 @@ static int push_skew_fail(session *s, int64_t newest) {
  * clocks that ran ahead are re-issued and the push is tried once more.
  * Anything else is left as the push reported it. */
 static int clocks_after_refusal(session *s, int rc) {
-  if (rc != FS_ECONFLICT || !strstr(fs_errmsg(), "head office answered 409")) return rc;
+  if (rc != FS_ESKEW) return rc;
   char msg[512];
   snprintf(msg, sizeof msg, "%s", fs_errmsg());
   int64_t newest = outbox_newest(s->st), now = fsi_util_now_ms();
@@ -1151,8 +1157,7 @@ static int clocks_after_refusal(session *s, int rc) {
   int rrc = fsi_reclock(s->st, now, 1, &res);
   if (rrc) return rrc;
   rc = push(s);
-  if (rc == FS_ECONFLICT && strstr(fs_errmsg(), "head office answered 409") &&
-      (newest = outbox_newest(s->st)) &&
+  if (rc == FS_ESKEW && (newest = outbox_newest(s->st)) &&
       HLC_PHYS(newest) > fsi_util_now_ms() + s->sign.offset_ms + CLOCK_AGREE_MS) {
     int urc = unseal(s->st);
     return urc ? urc : push_skew_fail(s, newest);

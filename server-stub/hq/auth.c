@@ -241,12 +241,10 @@ int fsi_hq_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage
     return 0;
   }
   if (d->revoked && !FS_MUT(9)) {
-    char msg[200];
-    snprintf(msg, sizeof msg,
-             "device %016llx was revoked by head office; ask head office "
-             "for a new device enrollment",
-             (unsigned long long)site);
-    fsi_hq_reply_error(r, 403, msg);
+    fsi_hq_reply_fail(r, fsi_fail(FS_EREVOKED,
+                                  "device %016llx was revoked by head office; ask head office "
+                                  "for a new device enrollment",
+                                  (unsigned long long)site));
     return 0;
   }
   return fsi_hq_check_signed(hq, q, site, d->pub.sign, stage, r);

@@ -69,8 +69,25 @@ static int http_status(int rc) {
   }
 }
 
+/* The machine-readable name of an error a device acts on (the "code" of
+ * an error answer beside its sentence); NULL for the others. */
+static const char *error_code(int rc) {
+  switch (rc) {
+  case FS_ESKEW:
+    return "clock";
+  case FS_EREVOKED:
+    return "revoked";
+  default:
+    return NULL;
+  }
+}
+
 void fsi_hq_reply_fail(fs_hq_reply *r, int rc) {
-  fsi_hq_reply_error(r, http_status(rc), fs_errmsg());
+  const char *code = error_code(rc);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "error", fs_errmsg());
+  if (code) cJSON_AddStringToObject(o, "code", code);
+  fsi_hq_reply_json(r, http_status(rc), o);
 }
 
 /* The endpoints: what each accepts before its body is read. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int tu_failed = 0;
@@ -97,6 +98,12 @@ char *tu_read_file(const char *path, size_t *len_out) {
   buf[len] = '\0';
   if (len_out) *len_out = len;
   return buf;
+}
+
+long long tu_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int tu_write_file(const char *path, const char *text) {

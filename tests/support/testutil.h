@@ -112,6 +112,9 @@ void tu_rmrf(const char *path);
 char *tu_read_file(const char *path, size_t *len_out);
 int tu_write_file(const char *path, const char *text);
 
+/* A monotonic clock in milliseconds, for bounded waits in tests. */
+long long tu_now_ms(void);
+
 /* Runs argv (argv[0] is looked up relative to $FS_BIN_DIR when it has no
  * slash), captures stdout and stderr into malloc'd strings (either out may
  * be NULL) and returns the exit status (or -1 if it could not run). */

@@ -51,14 +51,31 @@ int cli_passphrase_ask(cli_secret *out, const char *prompt, int twice);
 int cli_passphrase(cli_secret *out, const char *prompt, int twice);
 /* Each returns CLI_OK or the exit status after printing one line. */
 
-/* Opens the store, inserts one row into `table`, closes, and prints the new
- * id (alone, or {"id":...} with --json).  Returns the exit status. */
+/* What a person typed for a row of `table` (a whole id, a unique prefix of
+ * 6+ characters, a customer's exact name) as its id (fs_resolve_id); the
+ * exit status, the sentence printed. */
+int cli_resolve(fs_device *dev, const char *table, const char *typed, char out[FS_ID_SIZE]);
+/* Opens the store, inserts one row into `table` (its customer_id, order_id
+ * and contact_id as typed, resolved with cli_resolve), closes, and prints
+ * the new id (alone, or {"id":...} with --json).  Returns the exit
+ * status. */
 int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields, size_t n);
+/* Sets fields of the row of `table` a person typed (cli_resolve) and
+ * prints its id (as cli_insert).  Returns the exit status. */
+int cli_update(cli_ctx *ctx, const char *table, const char *typed, const fs_field *fields,
+               size_t n);
+/* Deletes the row of `table` a person typed; prints "Deleted WHAT ID." or
+ * {"id":...,"deleted":true}.  Returns the exit status. */
+int cli_delete(cli_ctx *ctx, const char *table, const char *typed, const char *what);
 /* Opens the store, runs view(arg) and returns its document in *out (free
  * with fs_free).  Returns the exit status (the error already printed). */
 int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out);
 /* The same on a device the caller opened (cli_open) and closes. */
 int cli_view_on(fs_device *dev, const char *view, const char *arg, char **out);
+/* cli_view of the row of `table` a person typed (cli_resolve): its id
+ * into id[]. */
+int cli_view_of(cli_ctx *ctx, const char *view, const char *table, const char *typed, char **out,
+                char id[FS_ID_SIZE]);
 /* A view for a command's output: with --json it is printed as it is and 0
  * is returned (the command is done; *rc is its exit status); otherwise the
  * parsed document is returned in *out (cJSON_Delete it) and the result is 1.
@@ -66,6 +83,9 @@ int cli_view_on(fs_device *dev, const char *view, const char *arg, char **out);
  * document in messages ("a customer list"). */
 int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what, cJSON **out,
                  int *rc);
+/* cli_view_doc of the row of `table` a person typed (cli_resolve). */
+int cli_view_doc_of(cli_ctx *ctx, const char *view, const char *table, const char *typed,
+                    const char *what, cJSON **out, int *rc);
 /* Prints {"id":id} with --json, or the id on its own line. */
 int cli_print_id(cli_ctx *ctx, const char *id);
 

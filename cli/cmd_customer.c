@@ -1,6 +1,9 @@
 /*
  * cmd_customer.c — `fieldsync customer add|edit|list|show` and
- * `fieldsync contact add`.
+ * `fieldsync contact add|list|edit|delete`, and `customer archive|delete`
+ * for a customer lost or made by mistake.  Wherever a customer is taken,
+ * a person may type its whole id, a unique prefix of 6+ characters or its
+ * exact name (fs_resolve_id).
  *
  * Customers and contacts are shared tables: edited on devices and at head
  * office.  Each flag maps to one column of the same name (the table below),
@@ -72,14 +75,47 @@ static const char show_usage[] =
     "  --home DIR      the store directory\n"
     "  --json          print JSON\n";
 
+static const char archive_usage[] =
+    "Usage: fieldsync customer archive CUSTOMER [--json]\n"
+    "\n"
+    "Marks CUSTOMER as lost (status lost): it stays with its contacts,\n"
+    "meetings and orders, and head office sees it archived after the next\n"
+    "sync.  'fieldsync customer edit CUSTOMER --status active' brings it back.\n"
+    "CUSTOMER is its id, a unique prefix of the id (6+ characters) or its\n"
+    "exact name.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print {\"id\":...}\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync customer archive \"Kraus Maschinenbau\"\n";
+
+static const char delete_usage[] =
+    "Usage: fieldsync customer delete CUSTOMER [--json]\n"
+    "\n"
+    "Deletes a customer created by mistake.  Refused when anything is\n"
+    "attached to it (a contact, meeting, order, balance ...): archive such\n"
+    "a customer instead ('fieldsync customer archive').  The delete is an\n"
+    "ordinary synced change.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print {\"id\":...,\"deleted\":true}\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync customer delete 0190f3a2c4\n";
+
 static const char group_usage[] =
     "Usage: fieldsync customer COMMAND [ARGS...]\n"
     "\n"
     "Commands:\n"
     "  add --name NAME [--city C] [--country CC] [--phone P] [--email E] ...\n"
-    "  edit ID [--name N] [--status prospect|active|key|lost] ...\n"
+    "  edit CUSTOMER [--name N] [--status prospect|active|key|lost] ...\n"
+    "  archive CUSTOMER             status lost; nothing is removed\n"
+    "  delete CUSTOMER              only one with nothing attached\n"
     "  list [--json]\n"
-    "  show ID [--json]\n"
+    "  show CUSTOMER [--json]\n"
+    "\n"
+    "CUSTOMER is an id, a unique id prefix (6+ characters) or an exact name.\n"
     "\n"
     "'fieldsync customer COMMAND --help' describes each command.\n";
 
@@ -97,11 +133,52 @@ static const char contact_add_usage[] =
     "  --home DIR      the store directory\n"
     "  --json          print {\"id\":...}\n";
 
+static const char contact_list_usage[] =
+    "Usage: fieldsync contact list [--customer CUSTOMER] [--json]\n"
+    "\n"
+    "Lists the contact persons on this device (of one customer with\n"
+    "--customer), by customer and name.\n"
+    "\n"
+    "  --customer C    only this customer's (id, id prefix or exact name)\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print the array of contacts\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync contact list --customer \"Kraus Maschinenbau\"\n";
+
+static const char contact_edit_usage[] =
+    "Usage: fieldsync contact edit CONTACT [--name NAME] [--role R] [--phone P]\n"
+    "           [--email E] [--json]\n"
+    "\n"
+    "Changes the given fields of contact CONTACT (its id or a unique prefix\n"
+    "of 6+ characters, see 'fieldsync contact list').  An empty value\n"
+    "(--phone \"\") clears an optional field.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print {\"id\":...}\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync contact edit 0190f3a2c4 --phone \"+49 89 1234 567\"\n";
+
+static const char contact_delete_usage[] =
+    "Usage: fieldsync contact delete CONTACT [--json]\n"
+    "\n"
+    "Deletes contact CONTACT (a person who left the customer, or one entered\n"
+    "twice); an ordinary synced change.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print {\"id\":...,\"deleted\":true}\n";
+
 static const char contact_usage[] =
     "Usage: fieldsync contact COMMAND [ARGS...]\n"
     "\n"
     "Commands:\n"
-    "  add --customer ID --name NAME [--role R] [--phone P] [--email E]\n";
+    "  add --customer C --name NAME [--role R] [--phone P] [--email E]\n"
+    "  list [--customer C] [--json]\n"
+    "  edit CONTACT [--name N] [--role R] [--phone P] [--email E]\n"
+    "  delete CONTACT\n"
+    "\n"
+    "'fieldsync contact COMMAND --help' describes each command.\n";
 
 static void cust_opts(cli_opt opts[NCUST + 1], const char *vals[NCUST]) {
   for (size_t i = 0; i < NCUST; i++) opts[i] = (cli_opt){cust_cols[i], 1, &vals[i], NULL};
@@ -136,7 +213,6 @@ static int customer_edit(cli_ctx *ctx, int argc, char **argv) {
   fs_field fields[NCUST];
   size_t n = 0;
   int rc;
-  fs_device *dev = NULL;
   cust_opts(opts, vals);
   cli_spec spec = {"customer edit", edit_usage, opts, pos_names, &id, 1};
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
@@ -150,12 +226,28 @@ static int customer_edit(cli_ctx *ctx, int argc, char **argv) {
   if (vals[NCUST - 1] && *vals[NCUST - 1] &&
       (rc = cli_parse_enum("status", vals[NCUST - 1], cust_status)) != CLI_OK)
     return rc;
-  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
-  int lrc = fs_update(fs_device_store(dev), "customers", id, fields, n);
-  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
-  fs_device_close(dev);
-  if (rc != CLI_OK) return rc;
-  return cli_print_id(ctx, id);
+  return cli_update(ctx, "customers", id, fields, n);
+}
+
+static const cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
+
+static int customer_archive(cli_ctx *ctx, int argc, char **argv) {
+  const char *id = NULL;
+  static const char *const pos_names[] = {"the CUSTOMER"};
+  cli_spec spec = {"customer archive", archive_usage, no_opts, pos_names, &id, 1};
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  const fs_field f[] = {{"status", "lost"}};
+  return cli_update(ctx, "customers", id, f, 1);
+}
+
+static int customer_delete(cli_ctx *ctx, int argc, char **argv) {
+  const char *id = NULL;
+  static const char *const pos_names[] = {"the CUSTOMER"};
+  cli_spec spec = {"customer delete", delete_usage, no_opts, pos_names, &id, 1};
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  return cli_delete(ctx, "customers", id, "customer");
 }
 
 static int customer_list(cli_ctx *ctx, int argc, char **argv) {
@@ -197,7 +289,7 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
   cJSON *c = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if (!cli_view_doc(ctx, "customer", id, "a customer", &c, &rc)) return rc;
+  if (!cli_view_doc_of(ctx, "customer", "customers", id, "a customer", &c, &rc)) return rc;
   print_overdue(cJSON_GetObjectItemCaseSensitive(c, "balances"));
   {
     static const char *const keys[] = {"id",      "name",   "vat",     "segment",
@@ -254,6 +346,8 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
 static const cli_sub customer_subs[] = {
     {"add", customer_add},
     {"edit", customer_edit},
+    {"archive", customer_archive},
+    {"delete", customer_delete},
     {"list", customer_list},
     {"show", customer_show},
     {NULL, NULL},
@@ -289,7 +383,71 @@ static int contact_add(cli_ctx *ctx, int argc, char **argv) {
   return cli_insert(ctx, "contacts", f, n);
 }
 
-static const cli_sub contact_subs[] = {{"add", contact_add}, {NULL, NULL}};
+static int contact_list(cli_ctx *ctx, int argc, char **argv) {
+  const char *customer = NULL;
+  const cli_opt opts[] = {{"customer", 1, &customer, NULL}, {NULL, 0, NULL, NULL}};
+  cli_spec spec = {"contact list", contact_list_usage, opts, NULL, NULL, 0};
+  cJSON *arr = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (customer && !*customer) return cli_usage("contact list: --customer needs a customer.");
+  if (customer) {
+    if (!cli_view_doc_of(ctx, "contacts", "customers", customer, "a contact list", &arr, &rc))
+      return rc;
+  } else if (!cli_view_doc(ctx, "contacts", NULL, "a contact list", &arr, &rc)) {
+    return rc;
+  }
+  static const cli_col cols[] = {
+      {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"NAME", "name", NULL, NULL, 0},
+      {"ROLE", "role", NULL, NULL, 0},
+      {"PHONE", "phone", NULL, NULL, 0},
+      {"EMAIL", "email", NULL, NULL, 0},
+      {"ID", "id", NULL, NULL, 0},
+  };
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
+                 customer ? "No contacts for that customer yet.\n" : "No contacts yet.\n");
+  cJSON_Delete(arr);
+  return rc;
+}
+
+static int contact_edit(cli_ctx *ctx, int argc, char **argv) {
+  static const char *const cols[] = {"name", "role", "phone", "email"};
+  const char *vals[4] = {0}, *id = NULL;
+  static const char *const pos_names[] = {"the CONTACT id"};
+  const cli_opt opts[] = {{"name", 1, &vals[0], NULL},
+                          {"role", 1, &vals[1], NULL},
+                          {"phone", 1, &vals[2], NULL},
+                          {"email", 1, &vals[3], NULL},
+                          {NULL, 0, NULL, NULL}};
+  cli_spec spec = {"contact edit", contact_edit_usage, opts, pos_names, &id, 1};
+  fs_field f[4];
+  size_t n = 0;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  for (size_t i = 0; i < 4; i++)
+    if (vals[i]) f[n++] = (fs_field){cols[i], *vals[i] ? vals[i] : NULL};
+  if (n == 0)
+    return cli_usage("contact edit: give at least one field to change, such as --phone; see "
+                     "'fieldsync contact edit --help'.");
+  if (vals[0] && !*vals[0]) return cli_usage("contact edit: --name cannot be empty.");
+  return cli_update(ctx, "contacts", id, f, n);
+}
+
+static int contact_delete(cli_ctx *ctx, int argc, char **argv) {
+  const char *id = NULL;
+  static const char *const pos_names[] = {"the CONTACT id"};
+  cli_spec spec = {"contact delete", contact_delete_usage, no_opts, pos_names, &id, 1};
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  return cli_delete(ctx, "contacts", id, "contact");
+}
+
+static const cli_sub contact_subs[] = {{"add", contact_add},
+                                       {"list", contact_list},
+                                       {"edit", contact_edit},
+                                       {"delete", contact_delete},
+                                       {NULL, NULL}};
 
 int cmd_contact(cli_ctx *ctx, int argc, char **argv) {
   return cli_dispatch(ctx, "contact", contact_usage, contact_subs, argc, argv);

@@ -1,5 +1,5 @@
 /*
- * cmd_meeting.c — `fieldsync meeting add|list`.
+ * cmd_meeting.c — `fieldsync meeting add|list|edit|delete`.
  *
  * Meetings are device-born rows: a visit, call or exhibition encounter with
  * a customer.  A person types times as "YYYY-MM-DD HH:MM" in local time (or
@@ -7,7 +7,9 @@
  * calendar date "YYYY-MM-DD" in "follow_up".  Both are checked here, before
  * the store is opened, so a typo never reaches it.  `meeting list` filters by
  * customer and/or local day through the "meetings" view argument
- * ("customer=ID&day=YYYY-MM-DD").
+ * ("customer=ID&day=YYYY-MM-DD"); the customer is resolved first (an id,
+ * a unique prefix or an exact name, fs_resolve_id).  `meeting edit` adds
+ * the outcome after the meeting happened, or corrects any field.
  */
 #include "cli.h"
 
@@ -42,13 +44,41 @@ static const char list_usage[] =
     "  --home DIR        the store directory\n"
     "  --json            print JSON\n";
 
+static const char edit_usage[] =
+    "Usage: fieldsync meeting edit MEETING [--at TIME] [--place P]\n"
+    "           [--kind visit|call|exhibition] [--notes TEXT]\n"
+    "           [--outcome TEXT] [--follow-up DATE] [--json]\n"
+    "\n"
+    "Changes the given fields of meeting MEETING (its id or a unique prefix of\n"
+    "6+ characters, see 'fieldsync meeting list'): typically its outcome\n"
+    "after it happened.  An empty value (--notes \"\") clears an optional\n"
+    "field.\n"
+    "\n"
+    "  --home DIR        the store directory\n"
+    "  --json            print {\"id\":...}\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync meeting edit 0190f3a2c4 --outcome \"wants a quote for 40 units\" \\\n"
+    "      --follow-up 2026-12-09\n";
+
+static const char delete_usage[] =
+    "Usage: fieldsync meeting delete MEETING [--json]\n"
+    "\n"
+    "Deletes meeting MEETING (one entered by mistake); an ordinary synced\n"
+    "change.\n"
+    "\n"
+    "  --home DIR        the store directory\n"
+    "  --json            print {\"id\":...,\"deleted\":true}\n";
+
 static const char group_usage[] =
     "Usage: fieldsync meeting COMMAND [ARGS...]\n"
     "\n"
     "Commands:\n"
-    "  add --customer ID --at TIME [--place P] [--kind visit|call|exhibition]\n"
+    "  add --customer C --at TIME [--place P] [--kind visit|call|exhibition]\n"
     "      [--notes TEXT] [--follow-up DATE] [--outcome TEXT]\n"
-    "  list [--customer ID] [--day DATE] [--json]\n"
+    "  list [--customer C] [--day DATE] [--json]\n"
+    "  edit MEETING [--outcome TEXT] [--at TIME] ...\n"
+    "  delete MEETING\n"
     "\n"
     "'fieldsync meeting COMMAND --help' describes each command.\n";
 
@@ -95,17 +125,22 @@ static int meeting_list(cli_ctx *ctx, int argc, char **argv) {
   cJSON *arr = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if (customer && (rc = cli_check_id("customer", customer)) != CLI_OK) return rc;
-  if (customer && strlen(customer) > 128)
-    return cli_usage("meeting list: --customer is not an id (too long).");
+  if (customer && !*customer) return cli_usage("meeting list: --customer needs a customer.");
   if (dayarg && (rc = cli_parse_date(day, "day", dayarg)) != CLI_OK) return rc;
-  arg[0] = '\0';
-  if (customer) snprintf(arg, sizeof arg, "customer=%s", customer);
-  if (dayarg) {
-    size_t l = strlen(arg);
-    snprintf(arg + l, sizeof arg - l, "%sday=%s", l ? "&" : "", day);
+  char cust[FS_ID_SIZE], *doc = NULL;
+  fs_device *dev = NULL;
+  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
+  if (!customer || (rc = cli_resolve(dev, "customers", customer, cust)) == CLI_OK) {
+    arg[0] = '\0';
+    if (customer) snprintf(arg, sizeof arg, "customer=%s", cust);
+    if (dayarg) {
+      size_t l = strlen(arg);
+      snprintf(arg + l, sizeof arg - l, "%sday=%s", l ? "&" : "", day);
+    }
+    rc = cli_view_on(dev, "meetings", arg[0] ? arg : NULL, &doc);
   }
-  if (!cli_view_doc(ctx, "meetings", arg[0] ? arg : NULL, "a meeting list", &arr, &rc)) return rc;
+  fs_device_close(dev);
+  if (rc != CLI_OK || !cli_take_doc(ctx, doc, "a meeting list", &arr, &rc)) return rc;
   static const cli_col cols[] = {
       {"AT", "at", cli_cell_time, NULL, 0},  {"CUSTOMER", "customer_name", NULL, NULL, 0},
       {"KIND", "kind", NULL, NULL, 0},       {"PLACE", "place", NULL, NULL, 0},
@@ -118,7 +153,50 @@ static int meeting_list(cli_ctx *ctx, int argc, char **argv) {
   return rc;
 }
 
-static const cli_sub subs[] = {{"add", meeting_add}, {"list", meeting_list}, {NULL, NULL}};
+static int meeting_edit(cli_ctx *ctx, int argc, char **argv) {
+  const char *id = NULL, *at = NULL, *place = NULL, *kind = NULL, *notes = NULL, *follow = NULL,
+             *outcome = NULL;
+  static const char *const pos_names[] = {"the MEETING id"};
+  const cli_opt opts[] = {
+      {"at", 1, &at, NULL},       {"place", 1, &place, NULL},      {"kind", 1, &kind, NULL},
+      {"notes", 1, &notes, NULL}, {"follow-up", 1, &follow, NULL}, {"outcome", 1, &outcome, NULL},
+      {NULL, 0, NULL, NULL}};
+  cli_spec spec = {"meeting edit", edit_usage, opts, pos_names, &id, 1};
+  char iso[32], day[11];
+  fs_field f[6];
+  size_t n = 0;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (at && (rc = cli_parse_time(iso, "at", at)) != CLI_OK) return rc;
+  if (follow && *follow && (rc = cli_parse_date(day, "follow-up", follow)) != CLI_OK) return rc;
+  if (kind && (rc = cli_parse_enum("kind", kind, kinds)) != CLI_OK) return rc;
+  if (at) f[n++] = (fs_field){"at", iso};
+  if (place) f[n++] = (fs_field){"place", *place ? place : NULL};
+  if (kind) f[n++] = (fs_field){"kind", kind};
+  if (notes) f[n++] = (fs_field){"notes", *notes ? notes : NULL};
+  if (outcome) f[n++] = (fs_field){"outcome", *outcome ? outcome : NULL};
+  if (follow) f[n++] = (fs_field){"follow_up", *follow ? day : NULL};
+  if (n == 0)
+    return cli_usage("meeting edit: give at least one field to change, such as --outcome; see "
+                     "'fieldsync meeting edit --help'.");
+  return cli_update(ctx, "meetings", id, f, n);
+}
+
+static int meeting_delete(cli_ctx *ctx, int argc, char **argv) {
+  const char *id = NULL;
+  static const char *const pos_names[] = {"the MEETING id"};
+  static const cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
+  cli_spec spec = {"meeting delete", delete_usage, no_opts, pos_names, &id, 1};
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  return cli_delete(ctx, "meetings", id, "meeting");
+}
+
+static const cli_sub subs[] = {{"add", meeting_add},
+                               {"list", meeting_list},
+                               {"edit", meeting_edit},
+                               {"delete", meeting_delete},
+                               {NULL, NULL}};
 
 int cmd_meeting(cli_ctx *ctx, int argc, char **argv) {
   return cli_dispatch(ctx, "meeting", group_usage, subs, argc, argv);

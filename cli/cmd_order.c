@@ -1,5 +1,6 @@
 /*
- * cmd_order.c — `fieldsync order new|line|submit|list|show`.
+ * cmd_order.c — `fieldsync order new|line|submit|cancel|list|show` and
+ * `order line edit|remove` to correct a draft.
  *
  * An order is born a draft on the device, gets lines priced from the synced
  * (head-office) price list at the moment the line is added, and is frozen by
@@ -8,12 +9,17 @@
  * sentence naming the flag) before the store is opened; the state rules
  * (draft only, price exists) are the library's and come back as its
  * sentence.  Percentages become basis points (2.5 -> 250) and money stays in
- * integer minor units until it is formatted for a person.
+ * integer minor units until it is formatted for a person.  An ORDER is its
+ * id or a unique prefix (fs_resolve_id); a LINE is its number in `order
+ * show` (1, 2, ...) or its id or a unique prefix of it among the order's
+ * lines.
  */
 #include "cli.h"
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 static const char new_usage[] =
@@ -49,6 +55,47 @@ static const char submit_usage[] =
     "  --home DIR        the store directory\n"
     "  --json            print {\"id\":...,\"status\":\"submitted\"}\n";
 
+static const char line_edit_usage[] =
+    "Usage: fieldsync order line edit ORDER LINE [--qty N] [--discount PCT]\n"
+    "           [--json]\n"
+    "\n"
+    "Changes the quantity or discount of line LINE of draft order ORDER (LINE\n"
+    "is the line's number in 'fieldsync order show', or its id).  The SKU and\n"
+    "price of a line do not change: remove the line and add a new one.\n"
+    "\n"
+    "  --qty N           quantity, a whole number of at least 1\n"
+    "  --discount PCT    line discount in percent, 0 to 100\n"
+    "  --home DIR        the store directory\n"
+    "  --json            print {\"id\":...} (the line's id)\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync order line edit 0190f3a2c4 2 --qty 12 --discount 5\n";
+
+static const char line_remove_usage[] =
+    "Usage: fieldsync order line remove ORDER LINE [--json]\n"
+    "\n"
+    "Removes line LINE (its number in 'fieldsync order show', or its id) from\n"
+    "draft order ORDER.\n"
+    "\n"
+    "  --home DIR        the store directory\n"
+    "  --json            print {\"id\":...,\"deleted\":true}\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync order line remove 0190f3a2c4 2\n";
+
+static const char cancel_usage[] =
+    "Usage: fieldsync order cancel ORDER [--json]\n"
+    "\n"
+    "Cancels draft order ORDER (status cancelled): it is kept, with its\n"
+    "lines, and synced as cancelled.  A submitted order is head office's to\n"
+    "cancel.\n"
+    "\n"
+    "  --home DIR        the store directory\n"
+    "  --json            print {\"id\":...,\"status\":\"cancelled\"}\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync order cancel 0190f3a2c4\n";
+
 static const char list_usage[] = "Usage: fieldsync order list [--json]\n"
                                  "\n"
                                  "Lists the orders on this device with their totals.\n"
@@ -68,7 +115,10 @@ static const char group_usage[] = "Usage: fieldsync order COMMAND [ARGS...]\n"
                                   "Commands:\n"
                                   "  new --customer ID [--currency EUR] [--discount PCT]\n"
                                   "  line ORDER --sku SKU --qty N [--discount PCT]\n"
+                                  "  line edit ORDER LINE [--qty N] [--discount PCT]\n"
+                                  "  line remove ORDER LINE\n"
                                   "  submit ORDER\n"
+                                  "  cancel ORDER\n"
                                   "  list [--json]\n"
                                   "  show ORDER [--json]\n"
                                   "\n"
@@ -108,7 +158,119 @@ static int order_new(cli_ctx *ctx, int argc, char **argv) {
   return cli_insert(ctx, "orders", f, n);
 }
 
+/* Line `typed` of the order doc (its "lines"): a number 1..n as `order
+ * show` prints them, or a whole id or unique prefix (6+ characters) of one
+ * of them.  Its id into out; the exit status. */
+static int pick_line(const cJSON *order, const char *typed, char out[FS_ID_SIZE]) {
+  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(order, "lines"), *it;
+  const char *oid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(order, "id"));
+  size_t n = strlen(typed), digits = strspn(typed, "0123456789");
+  int count = cJSON_GetArraySize(lines), hits = 0;
+  if (n > 0 && digits == n && n < 6) {
+    long no = strtol(typed, NULL, 10);
+    const cJSON *l = no >= 1 && no <= count ? cJSON_GetArrayItem(lines, (int)no - 1) : NULL;
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "id"));
+    if (!id)
+      return cli_fail("order %s has %d line%s; there is no line %s (see 'fieldsync order show').",
+                      oid ? oid : "?", count, count == 1 ? "" : "s", typed);
+    snprintf(out, FS_ID_SIZE, "%s", id);
+    return CLI_OK;
+  }
+  cJSON_ArrayForEach(it, lines) {
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
+    if (id && (!strcmp(id, typed) || (n >= 6 && !strncasecmp(id, typed, n)))) {
+      if (!hits++) snprintf(out, FS_ID_SIZE, "%s", id);
+      if (!strcmp(id, typed)) return CLI_OK;
+    }
+  }
+  if (hits == 1) return CLI_OK;
+  if (hits > 1)
+    return cli_fail("\"%.40s\" starts %d lines of the order; give more of the id.", typed, hits);
+  return cli_fail("order %s has no line \"%.40s\"; give the line's number or id as 'fieldsync "
+                  "order show' lists them.",
+                  oid ? oid : "?", typed);
+}
+
+/* Opens the store and finds ORDER and its LINE as typed: the device (close
+ * it), the order's and the line's ids.  The exit status. */
+static int open_line(cli_ctx *ctx, fs_device **dev, const char *order, const char *line,
+                     char oid[FS_ID_SIZE], char lid[FS_ID_SIZE]) {
+  char *doc = NULL;
+  int rc = cli_open(ctx, dev);
+  if (rc != CLI_OK) return rc;
+  if ((rc = cli_resolve(*dev, "orders", order, oid)) == CLI_OK &&
+      (rc = cli_view_on(*dev, "order", oid, &doc)) == CLI_OK) {
+    cJSON *o = cli_parse_doc(doc, "an order");
+    rc = o ? pick_line(o, line, lid) : CLI_EFAIL;
+    cJSON_Delete(o);
+  }
+  fs_free(doc);
+  if (rc != CLI_OK) {
+    fs_device_close(*dev);
+    *dev = NULL;
+  }
+  return rc;
+}
+
+static int order_line_edit(cli_ctx *ctx, int argc, char **argv) {
+  const char *pos[2] = {NULL, NULL}, *qty_text = NULL, *discount = NULL;
+  static const char *const pos_names[] = {"the ORDER id", "the LINE"};
+  const cli_opt opts[] = {
+      {"qty", 1, &qty_text, NULL}, {"discount", 1, &discount, NULL}, {NULL, 0, NULL, NULL}};
+  cli_spec spec = {"order line edit", line_edit_usage, opts, pos_names, pos, 2};
+  char oid[FS_ID_SIZE], lid[FS_ID_SIZE], q[24], d[24];
+  int64_t qty = 0, bp = 0;
+  fs_field f[2];
+  size_t n = 0;
+  fs_device *dev = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (!qty_text && !discount)
+    return cli_usage("order line edit: give --qty N or --discount PCT; see 'fieldsync order line "
+                     "edit --help'.");
+  if (qty_text && (rc = cli_parse_qty(&qty, "qty", qty_text)) != CLI_OK) return rc;
+  if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK) return rc;
+  snprintf(q, sizeof q, "%lld", (long long)qty);
+  snprintf(d, sizeof d, "%lld", (long long)bp);
+  if (qty_text) f[n++] = (fs_field){"qty", q};
+  if (discount) f[n++] = (fs_field){"discount_bp", d};
+  if ((rc = open_line(ctx, &dev, pos[0], pos[1], oid, lid)) != CLI_OK) return rc;
+  int lrc = fs_update(fs_device_store(dev), "order_lines", lid, f, n);
+  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  fs_device_close(dev);
+  return rc != CLI_OK ? rc : cli_print_id(ctx, lid);
+}
+
+static int order_line_remove(cli_ctx *ctx, int argc, char **argv) {
+  const char *pos[2] = {NULL, NULL};
+  static const char *const pos_names[] = {"the ORDER id", "the LINE"};
+  cli_spec spec = {"order line remove", line_remove_usage, no_opts, pos_names, pos, 2};
+  char oid[FS_ID_SIZE], lid[FS_ID_SIZE];
+  fs_device *dev = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if ((rc = open_line(ctx, &dev, pos[0], pos[1], oid, lid)) != CLI_OK) return rc;
+  int lrc = fs_delete(fs_device_store(dev), "order_lines", lid);
+  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  fs_device_close(dev);
+  if (rc != CLI_OK) return rc;
+  if (!ctx->json) {
+    printf("Removed line %s from order %s.\n", lid, oid);
+    return CLI_OK;
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !cJSON_AddStringToObject(o, "id", lid) || !cJSON_AddTrueToObject(o, "deleted")) {
+    cJSON_Delete(o);
+    return cli_fail("out of memory.");
+  }
+  rc = cli_print_cjson(o);
+  cJSON_Delete(o);
+  return rc;
+}
+
 static int order_line(cli_ctx *ctx, int argc, char **argv) {
+  if (argc > 0 && !strcmp(argv[0], "edit")) return order_line_edit(ctx, argc - 1, argv + 1);
+  if (argc > 0 && !strcmp(argv[0], "remove")) return order_line_remove(ctx, argc - 1, argv + 1);
   const char *order = NULL, *sku = NULL, *qty_text = NULL, *discount = NULL;
   static const char *const pos_names[] = {"the ORDER id"};
   const cli_opt opts[] = {{"sku", 1, &sku, NULL},
@@ -129,13 +291,18 @@ static int order_line(cli_ctx *ctx, int argc, char **argv) {
                      "line --help'.");
   if ((rc = cli_parse_qty(&qty, "qty", qty_text)) != CLI_OK) return rc;
   if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK) return rc;
+  char oid[FS_ID_SIZE];
   if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
-  int lrc = fs_order_line_add(id, fs_device_store(dev), order, sku, qty, bp);
-  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  if ((rc = cli_resolve(dev, "orders", order, oid)) == CLI_OK) {
+    int lrc = fs_order_line_add(id, fs_device_store(dev), oid, sku, qty, bp);
+    if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  }
   fs_device_close(dev);
   if (rc != CLI_OK) return rc;
   return cli_print_id(ctx, id);
 }
+
+static int print_status(cli_ctx *ctx, const char *oid, const char *status);
 
 static int order_submit(cli_ctx *ctx, int argc, char **argv) {
   const char *order = NULL;
@@ -144,18 +311,46 @@ static int order_submit(cli_ctx *ctx, int argc, char **argv) {
   fs_device *dev = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  char oid[FS_ID_SIZE];
   if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
-  int lrc = fs_order_submit(fs_device_store(dev), order);
-  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  if ((rc = cli_resolve(dev, "orders", order, oid)) == CLI_OK) {
+    int lrc = fs_order_submit(fs_device_store(dev), oid);
+    if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  }
   fs_device_close(dev);
   if (rc != CLI_OK) return rc;
+  return print_status(ctx, oid, "submitted");
+}
+
+static int order_cancel(cli_ctx *ctx, int argc, char **argv) {
+  const char *order = NULL;
+  static const char *const pos_names[] = {"the ORDER id"};
+  cli_spec spec = {"order cancel", cancel_usage, no_opts, pos_names, &order, 1};
+  char oid[FS_ID_SIZE];
+  fs_device *dev = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
+  if ((rc = cli_resolve(dev, "orders", order, oid)) == CLI_OK) {
+    const fs_field f[] = {{"status", "cancelled"}};
+    int lrc = fs_update(fs_device_store(dev), "orders", oid, f, 1);
+    if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  }
+  fs_device_close(dev);
+  if (rc != CLI_OK) return rc;
+  return print_status(ctx, oid, "cancelled");
+}
+
+/* "Order ID submitted." or {"id":...,"status":...}. */
+static int print_status(cli_ctx *ctx, const char *oid, const char *status) {
+  int rc;
   if (!ctx->json) {
-    printf("Order %s submitted.\n", order);
+    printf("Order %s %s.\n", oid, status);
     return CLI_OK;
   }
   cJSON *o = cJSON_CreateObject();
-  if (!o || !cJSON_AddStringToObject(o, "id", order) ||
-      !cJSON_AddStringToObject(o, "status", "submitted")) {
+  if (!o || !cJSON_AddStringToObject(o, "id", oid) ||
+      !cJSON_AddStringToObject(o, "status", status)) {
     cJSON_Delete(o);
     return cli_fail("out of memory.");
   }
@@ -192,7 +387,7 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
   cJSON *o = NULL;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if (!cli_view_doc(ctx, "order", id, "an order", &o, &rc)) return rc;
+  if (!cli_view_doc_of(ctx, "order", "orders", id, "an order", &o, &rc)) return rc;
   char cur[16], iso1[64], iso2[64];
   cli_text(cur, sizeof cur, o, "currency", "");
   {
@@ -215,12 +410,14 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
   {
     /* the lines carry no currency: their money is in the order's */
     static const cli_col cols[] = {
+        {"#", "no", cli_cell_int, NULL, 1},
         {"SKU", "sku", NULL, NULL, 0},
         {"NAME", "name", NULL, NULL, 0},
         {"QTY", "qty", NULL, NULL, 1},
         {"UNIT PRICE", "unit_price", cli_cell_money, NULL, 1},
         {"DISC.", "discount_bp", cli_cell_pct, NULL, 1},
         {"AMOUNT", "amount", cli_cell_money, NULL, 1},
+        {"ID", "id", NULL, NULL, 0},
     };
     cli_print_section("Lines", cols, CLI_NCOLS(cols), o, "lines");
   }
@@ -233,8 +430,13 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
 }
 
 static const cli_sub subs[] = {
-    {"new", order_new},   {"line", order_line}, {"submit", order_submit},
-    {"list", order_list}, {"show", order_show}, {NULL, NULL},
+    {"new", order_new},
+    {"line", order_line},
+    {"submit", order_submit},
+    {"cancel", order_cancel},
+    {"list", order_list},
+    {"show", order_show},
+    {NULL, NULL},
 };
 
 int cmd_order(cli_ctx *ctx, int argc, char **argv) {

@@ -287,43 +287,6 @@ static int resolve_refusal(cli_ctx *ctx, const char *text, long long *id) {
   return cli_fail("\"%.40s\" names several refused changes (%s); give the number.", text, list);
 }
 
-/* The customer a person named for --customer: an id, a unique id prefix
- * (6+ characters) or an exact name.  The id into out[FS_ID_SIZE]. */
-static int resolve_customer(cli_ctx *ctx, const char *text, char out[FS_ID_SIZE]) {
-  char *doc = NULL;
-  int rc = cli_view(ctx, "customers", NULL, &doc);
-  if (rc) return rc;
-  cJSON *arr = cli_parse_doc(doc, "the customer list");
-  fs_free(doc);
-  if (!arr) return CLI_EFAIL;
-  const cJSON *it;
-  const char *exact = NULL, *pre = NULL, *named = NULL;
-  int npre = 0, nnamed = 0;
-  size_t n = strlen(text);
-  cJSON_ArrayForEach(it, arr) {
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
-    if (!id) continue;
-    if (!strcmp(id, text)) exact = id;
-    if (n >= 6 && !strncmp(id, text, n)) pre = id, npre++;
-    if (name && !strcmp(name, text)) named = id, nnamed++;
-  }
-  const char *pick = exact ? exact : npre == 1 ? pre : nnamed == 1 ? named : NULL;
-  if (pick) snprintf(out, FS_ID_SIZE, "%s", pick);
-  cJSON_Delete(arr);
-  if (pick) return CLI_OK;
-  /* an id not on this laptop is the library's to explain */
-  if (strlen(text) == FS_ID_SIZE - 1 && npre == 0 && nnamed == 0) {
-    snprintf(out, FS_ID_SIZE, "%s", text);
-    return CLI_OK;
-  }
-  if (npre > 1 || nnamed > 1)
-    return cli_fail("--customer \"%.60s\" matches several customers; give more of the id.", text);
-  return cli_fail("no customer on this laptop has the id or name \"%.60s\"; 'fieldsync customer "
-                  "list' shows your customers.",
-                  text);
-}
-
 /* ------------------------------------------------------------ verbs */
 
 static int refused_list(cli_ctx *ctx, int argc, char **argv) {
@@ -383,10 +346,11 @@ static int refused_copy(cli_ctx *ctx, int argc, char **argv) {
     return cli_usage("refused copy: --customer needs a customer; see 'fieldsync refused copy "
                      "--help'.");
   if ((rc = resolve_refusal(ctx, text, &id))) return rc;
-  if (customer && (rc = resolve_customer(ctx, customer, cust))) return rc;
   if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
-  int lrc = fs_refused_copy(newid, fs_device_store(dev), (int64_t)id, customer ? cust : NULL);
-  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  if (!customer || (rc = cli_resolve(dev, "customers", customer, cust)) == CLI_OK) {
+    int lrc = fs_refused_copy(newid, fs_device_store(dev), (int64_t)id, customer ? cust : NULL);
+    if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  }
   fs_device_close(dev);
   if (rc != CLI_OK) return rc;
   return cli_print_id(ctx, newid);

@@ -92,16 +92,83 @@ int cli_print_id(cli_ctx *ctx, const char *id) {
   return rc;
 }
 
+int cli_resolve(fs_device *dev, const char *table, const char *typed, char out[FS_ID_SIZE]) {
+  int lrc = fs_resolve_id(out, fs_device_store(dev), table, typed);
+  return lrc ? cli_lib_fail(lrc) : CLI_OK;
+}
+
+/* The table a reference column names rows of, for cli_insert. */
+static const char *referenced(const char *column) {
+  return !strcmp(column, "customer_id")  ? "customers"
+         : !strcmp(column, "order_id")   ? "orders"
+         : !strcmp(column, "contact_id") ? "contacts"
+                                         : NULL;
+}
+
 int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields, size_t n) {
+  fs_device *dev = NULL;
+  char id[FS_ID_SIZE] = "", refs[4][FS_ID_SIZE];
+  fs_field f[32];
+  size_t nref = 0;
+  if (n > sizeof f / sizeof *f)
+    return cli_fail("too many fields; this is a bug, please report it.");
+  int rc = cli_open(ctx, &dev);
+  if (rc != CLI_OK) return rc;
+  /* the references a person typed (an id prefix, a customer's name) */
+  for (size_t i = 0; i < n && rc == CLI_OK; i++) {
+    f[i] = fields[i];
+    const char *to = referenced(fields[i].name);
+    if (!to || !fields[i].value || nref == sizeof refs / sizeof *refs) continue;
+    if ((rc = cli_resolve(dev, to, fields[i].value, refs[nref])) == CLI_OK)
+      f[i].value = refs[nref++];
+  }
+  if (rc == CLI_OK) {
+    int lrc = fs_insert(id, fs_device_store(dev), table, f, n);
+    if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  }
+  fs_device_close(dev);
+  if (rc != CLI_OK) return rc;
+  return cli_print_id(ctx, id);
+}
+
+int cli_update(cli_ctx *ctx, const char *table, const char *typed, const fs_field *fields,
+               size_t n) {
   fs_device *dev = NULL;
   char id[FS_ID_SIZE] = "";
   int rc = cli_open(ctx, &dev);
   if (rc != CLI_OK) return rc;
-  int lrc = fs_insert(id, fs_device_store(dev), table, fields, n);
-  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  if ((rc = cli_resolve(dev, table, typed, id)) == CLI_OK) {
+    int lrc = fs_update(fs_device_store(dev), table, id, fields, n);
+    if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  }
   fs_device_close(dev);
   if (rc != CLI_OK) return rc;
   return cli_print_id(ctx, id);
+}
+
+int cli_delete(cli_ctx *ctx, const char *table, const char *typed, const char *what) {
+  fs_device *dev = NULL;
+  char id[FS_ID_SIZE] = "";
+  int rc = cli_open(ctx, &dev);
+  if (rc != CLI_OK) return rc;
+  if ((rc = cli_resolve(dev, table, typed, id)) == CLI_OK) {
+    int lrc = fs_delete(fs_device_store(dev), table, id);
+    if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  }
+  fs_device_close(dev);
+  if (rc != CLI_OK) return rc;
+  if (!ctx->json) {
+    printf("Deleted %s %s.\n", what, id);
+    return CLI_OK;
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !cJSON_AddStringToObject(o, "id", id) || !cJSON_AddTrueToObject(o, "deleted")) {
+    cJSON_Delete(o);
+    return cli_fail("out of memory.");
+  }
+  rc = cli_print_cjson(o);
+  cJSON_Delete(o);
+  return rc;
 }
 
 int cli_view_on(fs_device *dev, const char *view, const char *arg, char **out) {
@@ -126,6 +193,25 @@ int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out) {
   rc = cli_view_on(dev, view, arg, out);
   fs_device_close(dev);
   return rc;
+}
+
+int cli_view_of(cli_ctx *ctx, const char *view, const char *table, const char *typed, char **out,
+                char id[FS_ID_SIZE]) {
+  fs_device *dev = NULL;
+  *out = NULL;
+  int rc = cli_open(ctx, &dev);
+  if (rc != CLI_OK) return rc;
+  if ((rc = cli_resolve(dev, table, typed, id)) == CLI_OK) rc = cli_view_on(dev, view, id, out);
+  fs_device_close(dev);
+  return rc;
+}
+
+int cli_view_doc_of(cli_ctx *ctx, const char *view, const char *table, const char *typed,
+                    const char *what, cJSON **out, int *rc) {
+  char *doc = NULL, id[FS_ID_SIZE];
+  *out = NULL;
+  if ((*rc = cli_view_of(ctx, view, table, typed, &doc, id)) != CLI_OK) return 0;
+  return cli_take_doc(ctx, doc, what, out, rc);
 }
 
 int cli_view_doc(cli_ctx *ctx, const char *view, const char *arg, const char *what, cJSON **out,

@@ -320,8 +320,37 @@ int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi
   return FS_OK; /* the row's rules: fsi_domain_check_row on the merged row */
 }
 
+/* A customer made by mistake may be deleted; one with anything attached
+ * (a contact, a meeting, an order, a balance ...) is archived instead
+ * (status lost), so nothing that belongs to it is orphaned. */
+static int require_unattached(fs_store *st, const char *id) {
+  const fs_schema *sc = st->schema;
+  for (size_t t = 0; t < sc->ntables; t++) {
+    const fs_table *tb = &sc->tables[t];
+    for (size_t c = 0; c < tb->ncols; c++) {
+      if (!(tb->cols[c].flags & FS_COL_CUSTOMER)) continue;
+      char sql[256];
+      sqlite3_stmt *s = NULL;
+      snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" WHERE \"%s\" = ?1", tb->name,
+               tb->cols[c].name);
+      if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return fsi_store_sqlfail(st, "checking what a customer holds");
+      sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+      int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+      sqlite3_finalize(s);
+      if (n < 0) return fsi_store_sqlfail(st, "checking what a customer holds");
+      if (n > 0)
+        return fsi_fail(FS_ECONFLICT,
+                        "customer %s has %" PRId64 " %s; it cannot be deleted, archive it "
+                        "instead with `fieldsync customer archive`",
+                        id, n, tb->name);
+    }
+  }
+  return FS_OK;
+}
+
 int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old) {
-  (void)id;
+  if (is(ts, "customers")) return require_unattached(st, id);
   if (is(ts, "order_lines")) return require_draft(st, old[col_index(ts, "order_id")].s, NULL, NULL);
   if (is(ts, "orders")) {
     int si = col_index(ts, "status");

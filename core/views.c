@@ -133,6 +133,11 @@ static const char SQL_ORDERS_OF[] =
     " FROM orders o WHERE o.customer_id = ?1 ORDER BY o.created_at DESC, o.id";
 static const char SQL_BALANCES_OF[] =
     "SELECT currency, open, overdue FROM balances WHERE customer_id = ?1 ORDER BY currency";
+static const char SQL_CONTACTS[] =
+    "SELECT k.id, k.customer_id, c.name AS customer_name, k.name, k.role, k.phone, k.email"
+    " FROM contacts k LEFT JOIN customers c ON c.id = k.customer_id"
+    " WHERE ?1 IS NULL OR k.customer_id = ?1"
+    " ORDER BY c.name COLLATE NOCASE, k.name COLLATE NOCASE, k.id";
 static const char SQL_MEETINGS[] =
     "SELECT m.id, m.customer_id, c.name AS customer_name, m.at, m.place, m.kind, m.outcome,"
     " m.notes, m.follow_up FROM meetings m LEFT JOIN customers c ON c.id = m.customer_id"
@@ -150,7 +155,8 @@ static const char SQL_ORDER[] =
     " o.discount_bp, o.created_at, o.submitted_at, " FSI_SQL_ORDER_TOTAL " AS total"
     " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id = ?1";
 static const char SQL_LINES_OF[] =
-    "SELECT l.id, l.sku, p.name, l.qty, l.unit_price, l.discount_bp, " FSI_SQL_LINE_AMOUNT
+    "SELECT row_number() OVER (ORDER BY l.id) AS no, l.id, l.sku, p.name, l.qty, l.unit_price,"
+    " l.discount_bp, " FSI_SQL_LINE_AMOUNT
     " AS amount FROM order_lines l LEFT JOIN products p ON p.sku = l.sku"
     " WHERE l.order_id = ?1 ORDER BY l.id";
 static const char SQL_PRODUCTS[] = "SELECT id, sku, name, unit, active FROM products ORDER BY sku";
@@ -372,6 +378,8 @@ int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
     rc = view_customer(st, arg, &doc);
   else if (!strcmp(view, "meetings"))
     rc = view_meetings(st, arg, &doc);
+  else if (!strcmp(view, "contacts"))
+    rc = fsi_view_rows(st, fsi_sql_query(st, SQL_CONTACTS, "t", arg), "reading a view", &doc);
   else if (!strcmp(view, "orders"))
     rc = query_all(st, SQL_ORDERS, &doc);
   else if (!strcmp(view, "order"))

@@ -232,6 +232,15 @@ FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
 
 /* ------------------------------------------------------------- queries */
 
+/* The id of the row of `table` (customers, contacts, meetings, orders,
+ * order_lines) a person means by `typed`: the whole id, a unique prefix of
+ * 6 or more characters (letter case aside), or for a customer its exact
+ * name (letter case aside).  The id goes to out.  FS_ENOTFOUND when nothing
+ * matches; FS_EINVAL when several do (the sentence lists them and asks for
+ * more of the id) or for another table. */
+FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table,
+                            const char *typed);
+
 /* JSON documents for the CLI and reports; *out is a caller-owned
  * NUL-terminated string (free with fs_free; NULL on failure).  `view` is
  * one of:
@@ -256,6 +265,9 @@ FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
  *   "refusal"              one refused change (arg = its id) as listed,
  *                          and for an order its lines (each with the id
  *                          of the refusal that names it, or null)
+ *   "contacts"             contact persons (arg: a customer id, or NULL
+ *                          for all), by customer name and name, each
+ *                          with customer_name
  *   "status"               device id, manager, server, last sync, pending
  *                          changes; refused: the number of open refusals,
  *                          refused_by_state: {open, copied, dismissed},

@@ -170,9 +170,19 @@ static void test_help(void) {
       {"export", "--help"},
       {"init", "--help"},
       {"order", "line", "-h"},
+      {"order", "line", "edit", "--help"},
+      {"order", "line", "remove", "--help"},
+      {"order", "cancel", "--help"},
+      {"customer", "archive", "--help"},
+      {"customer", "delete", "--help"},
+      {"contact", "list", "--help"},
+      {"contact", "edit", "--help"},
+      {"contact", "delete", "--help"},
+      {"meeting", "edit", "--help"},
+      {"meeting", "delete", "--help"},
   };
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
-    const char *argv[6] = {"fieldsync"};
+    const char *argv[6] = {"fieldsync", NULL, NULL, NULL, NULL, NULL};
     char *out = NULL, *err = NULL;
     for (size_t j = 0; j < 4 && verbs[i][j]; j++) argv[j + 1] = verbs[i][j];
     int rc = tu_run(&out, &err, argv);
@@ -605,6 +615,179 @@ static void copy_home(const char *src, const char *dst) {
   closedir(d);
 }
 
+/* A member of the first element of a --json list whose `key` is `val`. */
+static const cJSON *find_in(const cJSON *arr, const char *key, const char *val) {
+  const cJSON *it;
+  cJSON_ArrayForEach(it, arr) {
+    const char *v = str_of(it, key);
+    if (v && !strcmp(v, val)) return it;
+  }
+  return NULL;
+}
+
+/* Mistakes corrected, without typing a whole id: a customer by its exact
+ * name (any letter case) or a unique id prefix, an order's line by its
+ * number; a line's quantity and discount changed, a line removed, a draft
+ * cancelled; a meeting's outcome added after it happened; contacts listed,
+ * edited and deleted; a customer archived, and one made by mistake
+ * deleted.  What may not change (a submitted order, a customer with
+ * something attached, an ambiguous prefix) is refused with a sentence and
+ * changes nothing. */
+static void test_corrections(void) {
+  char kraus[64], mistake[64], order[64], meeting[64], contact[64], prefix[32];
+  cJSON *doc = NULL;
+  char *out = NULL, *err = NULL;
+  if (!ensure_day()) return;
+  take_id(kraus, sizeof kraus,
+          OK_JSON("customer", "add", "--name", "Kraus Maschinenbau", "--city", "Köln", "--json"));
+
+  /* a customer by name, any case; by a unique prefix; not by 5 characters */
+  doc = OK_JSON("customer", "show", "kraus MASCHINENBAU", "--json");
+  CHECK_STR(str_of(doc, "id"), kraus);
+  cJSON_Delete(doc);
+  snprintf(prefix, sizeof prefix, "%.24s", kraus);
+  doc = OK_JSON("customer", "show", prefix, "--json");
+  CHECK_STR(str_of(doc, "name"), "Kraus Maschinenbau");
+  cJSON_Delete(doc);
+  snprintf(prefix, sizeof prefix, "%.5s", kraus);
+  REFUSED(0, "customer", "show", prefix);
+  /* two customers made a moment apart share their first characters (the
+   * ids start with the time): the prefix is ambiguous and both are named */
+  CHECK(strncmp(kraus, g_cust, 6) == 0);
+  snprintf(prefix, sizeof prefix, "%.6s", kraus);
+  REFUSED(0, "customer", "edit", prefix, "--phone", "1");
+  CHECK_EQ_INT(RUN(NULL, &err, "customer", "show", prefix), 1);
+  CHECK_CONTAINS(err, kraus);
+  CHECK_CONTAINS(err, g_cust);
+  CHECK_CONTAINS(err, "give more of the id");
+  free(err);
+  err = NULL;
+
+  /* an order for a customer typed by name; lines corrected by number */
+  take_id(order, sizeof order,
+          OK_JSON("order", "new", "--customer", "Kraus Maschinenbau", "--json"));
+  CHECK_EQ_INT(RUN(NULL, NULL, "order", "line", order, "--sku", "WID-1", "--qty", "3"), 0);
+  CHECK_EQ_INT(RUN(NULL, NULL, "order", "line", order, "--sku", "GAD-2", "--qty", "1"), 0);
+  doc = OK_JSON("order", "line", "edit", order, "2", "--qty", "7", "--discount", "5", "--json");
+  const char *edited = str_of(doc, "id");
+  char line2[64];
+  snprintf(line2, sizeof line2, "%s", edited ? edited : "");
+  cJSON_Delete(doc);
+  doc = OK_JSON("order", "show", order, "--json");
+  const cJSON *l2 = find_in(cJSON_GetObjectItemCaseSensitive(doc, "lines"), "id", line2);
+  CHECK(l2 != NULL);
+  CHECK_STR(str_of(l2, "sku"), "GAD-2");
+  CHECK_EQ_INT(int_of(l2, "qty"), 7);
+  CHECK_EQ_INT(int_of(l2, "discount_bp"), 500);
+  /* 3 x 12.50 + 7 x 1000.00 less 5 % */
+  CHECK_EQ_INT(int_of(doc, "total"), 3 * 1250 + 7 * 100000 * 95 / 100);
+  cJSON_Delete(doc);
+  REFUSED(0, "order", "line", "edit", order, "9", "--qty", "1");
+  REFUSED(2, "order", "line", "edit", order, "1", "--qty", "0");
+  REFUSED(2, "order", "line", "edit", order, "1");
+  REFUSED(0, "order", "line", "remove", order, "3");
+  CHECK_EQ_INT(RUN(&out, NULL, "order", "line", "remove", order, "1"), 0);
+  CHECK_CONTAINS(out, "Removed line");
+  free(out);
+  out = NULL;
+  doc = OK_JSON("order", "show", order, "--json");
+  CHECK_EQ_INT(count_of(doc, "lines"), 1);
+  CHECK(find_in(cJSON_GetObjectItemCaseSensitive(doc, "lines"), "id", line2) != NULL);
+  cJSON_Delete(doc);
+  /* a submitted order's lines are frozen, and it is not the device's to
+   * cancel */
+  REFUSED(0, "order", "line", "edit", g_order1, "1", "--qty", "9");
+  REFUSED(0, "order", "line", "remove", g_order1, "1");
+  REFUSED(0, "order", "cancel", g_order1);
+  CHECK_EQ_INT(RUN(NULL, &err, "order", "cancel", g_order1), 1);
+  CHECK_CONTAINS(err, "submitted");
+  free(err);
+  err = NULL;
+  doc = OK_JSON("order", "cancel", order, "--json");
+  CHECK_STR(str_of(doc, "status"), "cancelled");
+  cJSON_Delete(doc);
+  doc = OK_JSON("order", "show", order, "--json");
+  CHECK_STR(str_of(doc, "status"), "cancelled");
+  CHECK_EQ_INT(count_of(doc, "lines"), 1); /* kept, with its line */
+  cJSON_Delete(doc);
+  REFUSED(0, "order", "cancel", order);
+  REFUSED(0, "order", "line", order, "--sku", "WID-1", "--qty", "1");
+
+  /* a meeting's outcome after it happened; then deleted */
+  take_id(meeting, sizeof meeting,
+          OK_JSON("meeting", "add", "--customer", "Kraus Maschinenbau", "--at", "2026-03-10 10:00",
+                  "--json"));
+  doc = OK_JSON("meeting", "edit", meeting, "--outcome", "wants 40 units, quote by Friday",
+                "--follow-up", "2026-03-13", "--json");
+  CHECK_STR(str_of(doc, "id"), meeting);
+  cJSON_Delete(doc);
+  REFUSED(2, "meeting", "edit", meeting, "--at", "someday");
+  REFUSED(2, "meeting", "edit", meeting);
+  doc = OK_JSON("meeting", "list", "--customer", "Kraus Maschinenbau", "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 1);
+  CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "outcome"), "wants 40 units, quote by Friday");
+  CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "follow_up"), "2026-03-13");
+  cJSON_Delete(doc);
+  doc = OK_JSON("meeting", "delete", meeting, "--json");
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "deleted")));
+  cJSON_Delete(doc);
+  doc = OK_JSON("meeting", "list", "--customer", kraus, "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 0);
+  cJSON_Delete(doc);
+
+  /* contacts: listed for one customer, edited, deleted */
+  take_id(contact, sizeof contact,
+          OK_JSON("contact", "add", "--customer", "Kraus Maschinenbau", "--name", "Lena Kraus",
+                  "--json"));
+  doc = OK_JSON("contact", "list", "--customer", "Kraus Maschinenbau", "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 1);
+  CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "customer_name"), "Kraus Maschinenbau");
+  cJSON_Delete(doc);
+  doc =
+      OK_JSON("contact", "edit", contact, "--phone", "+49 221 555", "--role", "Einkauf", "--json");
+  cJSON_Delete(doc);
+  doc = OK_JSON("contact", "list", "--json");
+  const cJSON *k = find_in(doc, "id", contact);
+  CHECK_STR(str_of(k, "phone"), "+49 221 555");
+  CHECK_STR(str_of(k, "role"), "Einkauf");
+  cJSON_Delete(doc);
+  REFUSED(2, "contact", "edit", contact, "--name", "");
+  REFUSED(0, "contact", "delete", UNKNOWN_ID);
+  CHECK_EQ_INT(RUN(NULL, NULL, "contact", "delete", contact), 0);
+  doc = OK_JSON("contact", "list", "--customer", kraus, "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 0);
+  cJSON_Delete(doc);
+
+  /* a customer with an order is archived, not deleted */
+  REFUSED(0, "customer", "delete", "Kraus Maschinenbau");
+  CHECK_EQ_INT(RUN(NULL, &err, "customer", "delete", kraus), 1);
+  CHECK_CONTAINS(err, "archive");
+  free(err);
+  err = NULL;
+  doc = OK_JSON("customer", "archive", "Kraus Maschinenbau", "--json");
+  CHECK_STR(str_of(doc, "id"), kraus);
+  cJSON_Delete(doc);
+  doc = OK_JSON("customer", "show", kraus, "--json");
+  CHECK_STR(str_of(doc, "status"), "lost");
+  CHECK_EQ_INT(count_of(doc, "orders"), 1);
+  cJSON_Delete(doc);
+  /* one made by mistake, with nothing attached, goes */
+  take_id(mistake, sizeof mistake,
+          OK_JSON("customer", "add", "--name", "Typo Handels AG", "--json"));
+  doc = OK_JSON("customer", "delete", "Typo Handels AG", "--json");
+  CHECK_STR(str_of(doc, "id"), mistake);
+  cJSON_Delete(doc);
+  doc = OK_JSON("customer", "list", "--json");
+  CHECK(find_in(doc, "id", mistake) == NULL);
+  CHECK(find_in(doc, "id", kraus) != NULL);
+  cJSON_Delete(doc);
+  REFUSED(0, "customer", "delete", "Typo Handels AG");
+  /* every correction is a change waiting for the next sync */
+  doc = OK_JSON("status", "--json");
+  CHECK(int_of(doc, "pending") > 0);
+  cJSON_Delete(doc);
+}
+
 static void test_corrupt_store(void) {
   char *dir = tu_tmpdir("cli-corrupt"), home[2048], db[2560];
   size_t n = 0, m = 0;
@@ -666,6 +849,7 @@ int main(void) {
   TEST_RUN(test_no_store);
   TEST_RUN(test_offline_day);
   TEST_RUN(test_bad_input);
+  TEST_RUN(test_corrections);
   TEST_RUN(test_corrupt_store);
   tu_rmrf(dir);
   free(dir);

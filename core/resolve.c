@@ -1,0 +1,132 @@
+/*
+ * resolve.c — the ids a person types: fs_resolve_id turns what was typed
+ * where a command takes the id of a customer, contact, meeting, order or
+ * order line into that row's id.
+ *
+ * An id is taken whole, or as a unique prefix of at least
+ * FSI_RESOLVE_MIN_PREFIX characters (git's rule), and a customer also by
+ * its exact name (letter case aside).  Ambiguity is an error whose sentence
+ * lists the candidates, so the person sees what to type instead; nothing is
+ * ever picked at random.  The SQL of each table is a literal of its own (the
+ * statement cache keys on the text's address, sql.c), and a prefix is a
+ * range on the primary key (id >= p AND id < p-with-its-last-character-
+ * raised), so a lookup is an index search whatever the table's size.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "storeInt.h"
+#include "util.h"
+
+#define FSI_RESOLVE_MIN_PREFIX 6
+#define MAX_SHOWN 5
+
+typedef struct {
+  const char *table, *what; /* "customers", "customer" */
+  const char *exact;        /* ?1 the whole id */
+  const char *prefix;       /* ?1 .. ?2 a range of ids: id and a label */
+  const char *by_name;      /* ?1 an exact name (customers only): id and label */
+} target;
+
+static const target targets[] = {
+    {"customers", "customer", "SELECT id FROM customers WHERE id = ?1",
+     "SELECT id, name || coalesce(' (' || city || ')', '') FROM customers"
+     " WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     "SELECT id, name || coalesce(' (' || city || ')', '') FROM customers"
+     " WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 6"},
+    {"contacts", "contact", "SELECT id FROM contacts WHERE id = ?1",
+     "SELECT id, name FROM contacts WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6", NULL},
+    {"meetings", "meeting", "SELECT id FROM meetings WHERE id = ?1",
+     "SELECT id, kind || ' at ' || at FROM meetings WHERE id >= ?1 AND id < ?2"
+     " ORDER BY id LIMIT 6",
+     NULL},
+    {"orders", "order", "SELECT id FROM orders WHERE id = ?1",
+     "SELECT id, status || coalesce(', created ' || created_at, '') FROM orders"
+     " WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     NULL},
+    {"order_lines", "order line", "SELECT id FROM order_lines WHERE id = ?1",
+     "SELECT id, sku || ' x ' || qty FROM order_lines WHERE id >= ?1 AND id < ?2"
+     " ORDER BY id LIMIT 6",
+     NULL},
+};
+
+static const target *target_of(const char *table) {
+  for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
+    if (!strcmp(targets[i].table, table)) return &targets[i];
+  return NULL;
+}
+
+/* Rows of a prefix or name query into out (when exactly one) or an error
+ * sentence listing them; 0 when there were none. */
+static int collect(fs_store *st, sqlite3_stmt *s, const target *t, const char *typed,
+                   const char *how, char out[FS_ID_SIZE], int *found) {
+  char list[1024] = "";
+  size_t len = 0;
+  int n = 0, r;
+  *found = 0;
+  while ((r = fsi_sql_step(st, s, "looking up an id")) == 1) {
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    const char *label = (const char *)sqlite3_column_text(s, 1);
+    if (n == 0) snprintf(out, FS_ID_SIZE, "%s", id ? id : "");
+    if (n < MAX_SHOWN && len < sizeof list)
+      len += (size_t)snprintf(list + len, sizeof list - len, "%s%s %s", n ? "; " : "",
+                              id ? id : "", label ? label : "");
+    n++;
+  }
+  if (r < 0) return r;
+  if (n == 1) *found = 1;
+  if (n <= 1) return FS_OK;
+  out[0] = '\0';
+  return fsi_fail(FS_EINVAL, "\"%.64s\" %s %s%d %ss: %s%s; give more of the id", typed, how,
+                  n > MAX_SHOWN ? "more than " : "", n > MAX_SHOWN ? MAX_SHOWN : n, t->what, list,
+                  n > MAX_SHOWN ? "; ..." : "");
+}
+
+int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table, const char *typed) {
+  const target *t = table ? target_of(table) : NULL;
+  if (!out || !st || !t) return fsi_fail(FS_EINVAL, "no ids to look up in %.64s", table);
+  out[0] = '\0';
+  if (!typed || !*typed) return fsi_fail(FS_EINVAL, "an empty %s id", t->what);
+  size_t n = strlen(typed);
+  if (n >= FS_ID_SIZE && !t->by_name)
+    return fsi_fail(FS_ENOTFOUND, "%s %.64s does not exist", t->what, typed);
+  /* the whole id */
+  sqlite3_stmt *s = fsi_sql_query(st, t->exact, "t", typed);
+  if (!s) return FS_EIO;
+  int r = fsi_sql_step(st, s, "looking up an id");
+  if (r < 0) return r;
+  if (r == 1) {
+    fsi_sql_done(s);
+    snprintf(out, FS_ID_SIZE, "%s", typed);
+    return FS_OK;
+  }
+  /* a prefix of one: ids are lower-case hexadecimal digits and dashes */
+  int idlike = n < FS_ID_SIZE;
+  char lo[FS_ID_SIZE], hi[FS_ID_SIZE];
+  for (size_t i = 0; idlike && i < n; i++) {
+    char c = (char)tolower((unsigned char)typed[i]);
+    idlike = isxdigit((unsigned char)c) || c == '-';
+    lo[i] = hi[i] = c;
+  }
+  int found = 0, rc;
+  if (idlike && n >= FSI_RESOLVE_MIN_PREFIX) {
+    lo[n] = hi[n] = '\0';
+    hi[n - 1]++; /* '9' + 1 is ':', 'f' + 1 is 'g', '-' + 1 is '.': all above the prefix */
+    if (!(s = fsi_sql_query(st, t->prefix, "tt", lo, hi))) return FS_EIO;
+    if ((rc = collect(st, s, t, typed, "is the start of", out, &found)) || found) return rc;
+  }
+  if (t->by_name) {
+    if (!(s = fsi_sql_query(st, t->by_name, "t", typed))) return FS_EIO;
+    if ((rc = collect(st, s, t, typed, "is the name of", out, &found)) || found) return rc;
+    return fsi_fail(FS_ENOTFOUND,
+                    "no customer has the id, id prefix (%d or more characters) or name "
+                    "\"%.64s\"; see 'fieldsync customer list'",
+                    FSI_RESOLVE_MIN_PREFIX, typed);
+  }
+  if (idlike && n < FSI_RESOLVE_MIN_PREFIX)
+    return fsi_fail(FS_ENOTFOUND,
+                    "%s %.64s does not exist (an id prefix needs %d or more characters)", t->what,
+                    typed, FSI_RESOLVE_MIN_PREFIX);
+  return fsi_fail(FS_ENOTFOUND, "%s %.64s does not exist", t->what, typed);
+}

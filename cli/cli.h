@@ -64,9 +64,12 @@ int cli_insert(cli_ctx *ctx, const char *table, const fs_field *fields, size_t n
  * prints its id (as cli_insert).  Returns the exit status. */
 int cli_update(cli_ctx *ctx, const char *table, const char *typed, const fs_field *fields,
                size_t n);
-/* Deletes the row of `table` a person typed; prints "Deleted WHAT ID." or
- * {"id":...,"deleted":true}.  Returns the exit status. */
-int cli_delete(cli_ctx *ctx, const char *table, const char *typed, const char *what);
+/* Deletes the row of `table` a person typed (with `del` when not NULL, a
+ * domain operation such as fs_customer_delete, else fs_delete); prints
+ * "Deleted WHAT ID." or {"id":...,"deleted":true}.  Returns the exit
+ * status. */
+int cli_delete(cli_ctx *ctx, const char *table, const char *typed, const char *what,
+               int (*del)(fs_store *, const char *));
 /* Opens the store, runs view(arg) and returns its document in *out (free
  * with fs_free).  Returns the exit status (the error already printed). */
 int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out);

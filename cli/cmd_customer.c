@@ -247,7 +247,7 @@ static int customer_delete(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"customer delete", delete_usage, no_opts, pos_names, &id, 1};
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  return cli_delete(ctx, "customers", id, "customer");
+  return cli_delete(ctx, "customers", id, "customer", fs_customer_delete);
 }
 
 static int customer_list(cli_ctx *ctx, int argc, char **argv) {
@@ -440,7 +440,7 @@ static int contact_delete(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"contact delete", contact_delete_usage, no_opts, pos_names, &id, 1};
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  return cli_delete(ctx, "contacts", id, "contact");
+  return cli_delete(ctx, "contacts", id, "contact", NULL);
 }
 
 static const cli_sub contact_subs[] = {{"add", contact_add},

@@ -189,7 +189,7 @@ static int meeting_delete(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"meeting delete", delete_usage, no_opts, pos_names, &id, 1};
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  return cli_delete(ctx, "meetings", id, "meeting");
+  return cli_delete(ctx, "meetings", id, "meeting", NULL);
 }
 
 static const cli_sub subs[] = {{"add", meeting_add},

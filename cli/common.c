@@ -146,13 +146,14 @@ int cli_update(cli_ctx *ctx, const char *table, const char *typed, const fs_fiel
   return cli_print_id(ctx, id);
 }
 
-int cli_delete(cli_ctx *ctx, const char *table, const char *typed, const char *what) {
+int cli_delete(cli_ctx *ctx, const char *table, const char *typed, const char *what,
+               int (*del)(fs_store *, const char *)) {
   fs_device *dev = NULL;
   char id[FS_ID_SIZE] = "";
   int rc = cli_open(ctx, &dev);
   if (rc != CLI_OK) return rc;
   if ((rc = cli_resolve(dev, table, typed, id)) == CLI_OK) {
-    int lrc = fs_delete(fs_device_store(dev), table, id);
+    int lrc = del ? del(fs_device_store(dev), id) : fs_delete(fs_device_store(dev), table, id);
     if (lrc != FS_OK) rc = cli_lib_fail(lrc);
   }
   fs_device_close(dev);

@@ -350,7 +350,7 @@ static int require_unattached(fs_store *st, const char *id) {
 }
 
 int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old) {
-  if (is(ts, "customers")) return require_unattached(st, id);
+  (void)id;
   if (is(ts, "order_lines")) return require_draft(st, old[col_index(ts, "order_id")].s, NULL, NULL);
   if (is(ts, "orders")) {
     int si = col_index(ts, "status");
@@ -392,6 +392,13 @@ int fs_order_submit(fs_store *st, const char *order_id) {
   fs_field f[] = {{"status", "submitted"}, {"submitted_at", now}};
   rc = fs_update(st, "orders", order_id, f, 2);
 done:
+  return fsi_store_tx_end(st, implicit, rc);
+}
+
+int fs_customer_delete(fs_store *st, const char *id) {
+  int implicit = 0, rc = fsi_store_tx_begin(st, &implicit);
+  if (rc) return rc;
+  if (!(rc = require_unattached(st, id))) rc = fs_delete(st, "customers", id);
   return fsi_store_tx_end(st, implicit, rc);
 }
 

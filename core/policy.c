@@ -10,7 +10,8 @@
  * record its own manager on what it creates; its value for a head-office
  * column stands only when it creates the row; every clock in its change
  * that is not its own must be one head office already holds; and every row
- * must pass the same domain rules as a local write (fsi_domain_check_row).
+ * must pass the same domain rules as a local write (fsi_domain_check_row);
+ * an order that left draft is frozen, its lines too (frozen_order).
  *
  * Invariant: nothing is dropped silently.  A refused row or cell is
  * recorded in the merge result (so the sender is told why) and in
@@ -189,6 +190,78 @@ static int hq_column_ok(const fsi_tbl_state *ts, const fsi_rowchange *r, const f
   return 0;
 }
 
+static int col_of(const fsi_tbl_state *ts, const char *name) {
+  for (size_t i = 0; i < ts->decl->ncols; i++)
+    if (!strcmp(ts->decl->cols[i].name, name)) return (int)i;
+  return -1;
+}
+
+/* The newest clock of what a change would alter in the row head office
+ * holds: every clock of a new row or a new incarnation (a delete too), else
+ * those of the cells it would win with another value.  0 when it alters
+ * nothing; the site into *site. */
+static int64_t altering_clock(const fsi_tbl_state *ts, const fsi_rowchange *r,
+                              const fsi_merge_colmap *cm, const fsi_row *l, int64_t *site) {
+  if (l->state == ROW_NONE || r->cl > l->cl) return fsi_merge_remote_max(r, site);
+  if (r->cl < l->cl || l->state != ROW_LIVE) return 0;
+  int64_t h = 0;
+  for (size_t i = 0; i < ts->decl->ncols; i++) {
+    if (cm->idx[i] < 0) continue;
+    fsi_cell rc = fsi_merge_remote_cell(r, cm->idx[i]), lc = fsi_merge_local_cell(l, i);
+    if (fsi_merge_clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) > 0 &&
+        !fsi_value_equal(&r->vals[cm->idx[i]], &l->vals[i]) &&
+        fsi_merge_clock_cmp(rc.hlc, rc.site, h, *site) > 0) {
+      h = rc.hlc;
+      *site = rc.site;
+    }
+  }
+  return h;
+}
+
+/* At head office: an order that left draft (submitted, confirmed,
+ * cancelled) is frozen, lines and all, as it is on the device that wrote
+ * it.  A device's change to such an order or to one of its lines stands
+ * only when it was made before the order left draft: its clock not above
+ * the clock of the order's status.  So an order submitted on one laptop and
+ * its lines, in any order within a batch, are accepted, and a line edited
+ * later on a second laptop of the same manager (which still held the
+ * draft) is refused and logged.  Returns 1 with a sentence in buf, 0, or
+ * the error. */
+static int frozen_order(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
+                        const fsi_merge_colmap *cm, const fsi_row *l, struct fsi_arena *a,
+                        char *buf, size_t n) {
+  int lines = !strcmp(ts->decl->name, "order_lines");
+  if (!lines && strcmp(ts->decl->name, "orders") != 0) return 0;
+  fsi_tbl_state *os = fsi_store_table(st, "orders");
+  int si = os ? col_of(os, "status") : -1;
+  if (si < 0) return 0;
+  fsi_row order;
+  const fsi_row *o = l;
+  const char *oid = r->pk;
+  if (lines) {
+    int oi = col_of(ts, "order_id");
+    oid = NULL;
+    if (oi >= 0 && r->cl % 2 == 1 && cm->idx[oi] >= 0 && r->vals[cm->idx[oi]].type == FS_VAL_TEXT)
+      oid = r->vals[cm->idx[oi]].s;
+    else if (oi >= 0 && l->state == ROW_LIVE && l->vals[oi].type == FS_VAL_TEXT)
+      oid = l->vals[oi].s;
+    if (!oid) return 0;
+    int e = fsi_row_load(st, os, oid, a, &order);
+    if (e) return e;
+    o = &order;
+  }
+  if (o->state != ROW_LIVE || o->vals[si].type != FS_VAL_TEXT || !strcmp(o->vals[si].s, "draft"))
+    return 0;
+  int64_t site = 0, h = altering_clock(ts, r, cm, l, &site);
+  fsi_cell sc = fsi_merge_local_cell(o, (size_t)si);
+  if (!h || site == st->hq_site || fsi_merge_clock_cmp(h, site, sc.hlc, sc.site) <= 0) return 0;
+  snprintf(buf, n,
+           "order %.64s was already %.20s when this change to %s was made; a submitted order "
+           "and its lines are frozen (head office can change it).",
+           oid, o->vals[si].s, lines ? "one of its lines" : "it");
+  return 1;
+}
+
 /* Write policy for one incoming row; returns 1 when the whole row is
  * refused (already logged), 0 to go on, <0 on error.  *drop gets a bit per
  * head-office column whose incoming value must be ignored. */
@@ -304,6 +377,11 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
                v->type == FS_VAL_TEXT ? v->s : "a number", o->sender_manager);
       return refuse_row(st, res, o, ts, r, cm, reason);
     }
+  }
+  if (at_hq && !FS_MUT(64)) {
+    int e = frozen_order(st, ts, r, cm, l, a, reason, sizeof reason);
+    if (e < 0) return e;
+    if (e) return refuse_row(st, res, o, ts, r, cm, reason);
   }
   /* The domain rules of a local write (types, lengths, enumerations,
    * codes, ranges, an order line's list price), on the row as it arrives. */

@@ -70,8 +70,8 @@ static int collect(fs_store *st, sqlite3_stmt *s, const target *t, const char *t
     const char *label = (const char *)sqlite3_column_text(s, 1);
     if (n == 0) snprintf(out, FS_ID_SIZE, "%s", id ? id : "");
     if (n < MAX_SHOWN && len < sizeof list)
-      len += (size_t)snprintf(list + len, sizeof list - len, "%s%s %s", n ? "; " : "",
-                              id ? id : "", label ? label : "");
+      len += (size_t)snprintf(list + len, sizeof list - len, "%s%s %s", n ? "; " : "", id ? id : "",
+                              label ? label : "");
     n++;
   }
   if (r < 0) return r;

@@ -230,6 +230,12 @@ FS_EXTERN int fs_order_line_add(char id_out[FS_ID_SIZE], fs_store *st, const cha
  * not a draft. */
 FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
 
+/* Deletes a customer made by mistake: FS_ECONFLICT (the sentence says to
+ * archive it, status lost) when any row belongs to it (a contact, meeting,
+ * order, balance ...); FS_ENOTFOUND when there is no such customer.  One
+ * transaction. */
+FS_EXTERN int fs_customer_delete(fs_store *st, const char *id);
+
 /* ------------------------------------------------------------- queries */
 
 /* The id of the row of `table` (customers, contacts, meetings, orders,

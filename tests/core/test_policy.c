@@ -484,6 +484,89 @@ static void test_hq_validates_domain(void) {
   fs_store_close(hq);
 }
 
+/* A submitted order is frozen at head office as on the device: an order
+ * submitted with its lines in one batch is accepted whatever the order of
+ * its rows; a line edited afterwards on a second laptop of the same
+ * manager, which still held the draft, is refused and logged; and a
+ * tampered device can neither edit a line of a submitted order, nor delete
+ * the order, nor put it back to draft. */
+static void test_frozen_order(void) {
+  set_now(T0);
+  fs_store *hq = open_hq();
+  fs_store *a1 = open_device("anna", hq), *a2 = open_device("anna", hq);
+  fsi_merge_cursor p1 = {0, -1, ""}, q1 = {0, -1, ""}, p2 = {0, -1, ""}, q2 = {0, -1, ""};
+  CHECK_OK(fs_insert(NULL, hq, "products",
+                     (fs_field[]){{"sku", "A-1"}, {"name", "Anvil"}, {"active", "1"}}, 3));
+  CHECK_OK(fs_insert(NULL, hq, "prices",
+                     (fs_field[]){{"sku", "A-1"}, {"currency", "EUR"}, {"price", "1250"}}, 3));
+  pull(hq, a1, &q1, "anna");
+  char cust[FS_ID_SIZE], ord[FS_ID_SIZE], l1[FS_ID_SIZE], l2[FS_ID_SIZE];
+  CHECK_OK(fs_insert(cust, a1, "customers", (fs_field[]){{"name", "Acme"}}, 1));
+  CHECK_OK(fs_insert(ord, a1, "orders", (fs_field[]){{"customer_id", cust}}, 1));
+  CHECK_OK(fs_order_line_add(l1, a1, ord, "A-1", 1, 0));
+  push(a1, hq, &p1, "anna");
+  pull(hq, a2, &q2, "anna"); /* the second laptop holds the draft */
+  CHECK_STR(text_of(a2, "orders", ord, "status"), "draft");
+  /* a line and the submit, in one batch */
+  set_now(T0 + 1000);
+  CHECK_OK(fs_order_line_add(l2, a1, ord, "A-1", 2, 0));
+  CHECK_OK(fs_order_submit(a1, ord));
+  push(a1, hq, &p1, "anna");
+  CHECK_STR(text_of(hq, "orders", ord, "status"), "submitted");
+  CHECK_EQ_INT(row_state(hq, "order_lines", l2), ROW_LIVE);
+  /* the second laptop edits line 1 later: refused, kept for a person */
+  set_now(T0 + 2000);
+  CHECK_OK(fs_update(a2, "order_lines", l1, (fs_field[]){{"qty", "9"}}, 1));
+  int64_t before = count(hq, "SELECT count(*) FROM fs_refused");
+  CHECK_EQ_INT(sync_ex(a2, hq, &p2, NULL, "anna"), 1);
+  CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_refused"), before + 1);
+  CHECK_EQ_INT(count(hq, "SELECT count(*) FROM fs_refused WHERE reason LIKE '%frozen%'"),
+               before + 1);
+  CHECK_EQ_INT(count(hq, "SELECT qty FROM order_lines WHERE id IN (SELECT id FROM order_lines"
+                         " ORDER BY id LIMIT 1)"),
+               1);
+  /* a tampered device: a line edited, the order deleted, back to draft */
+  int64_t h = LATER(3000), s = fs_store_site(a1);
+  fsi_batch *b = hand_batch(fs_schema_fieldsales());
+  fsi_rowchange *r = hand_row(b, "order_lines", l2, 1, h, s);
+  hand_text(b, r, "order_id", ord);
+  hand_text(b, r, "customer_id", cust);
+  hand_text(b, r, "sku", "A-1");
+  hand_int(b, r, "qty", 200);
+  hand_int(b, r, "unit_price", 1250);
+  hand_text(b, r, "currency", "EUR");
+  hand_int(b, r, "discount_bp", 0);
+  fsi_merge_result res;
+  merge_push(hq, a1, "anna", b, &res);
+  CHECK_EQ_INT(res.refused, 1);
+  if (res.refused) CHECK_CONTAINS(res.refusals[0].reason, "frozen");
+  fsi_merge_result_free(&res);
+  fsi_change_batch_free(b);
+  b = hand_batch(fs_schema_fieldsales());
+  hand_row(b, "orders", ord, 2, h, s); /* a delete */
+  merge_push(hq, a1, "anna", b, &res);
+  CHECK_EQ_INT(res.refused, 1);
+  fsi_merge_result_free(&res);
+  fsi_change_batch_free(b);
+  b = hand_batch(fs_schema_fieldsales());
+  r = hand_row(b, "orders", ord, 1, h, s);
+  hand_text(b, r, "customer_id", cust);
+  hand_text(b, r, "status", "draft");
+  hand_text(b, r, "currency", "EUR");
+  hand_int(b, r, "discount_bp", 0);
+  hand_text(b, r, "manager", "anna");
+  merge_push(hq, a1, "anna", b, &res);
+  CHECK_EQ_INT(res.refused, 1);
+  fsi_merge_result_free(&res);
+  fsi_change_batch_free(b);
+  CHECK_EQ_INT(row_state(hq, "orders", ord), ROW_LIVE);
+  CHECK_STR(text_of(hq, "orders", ord, "status"), "submitted");
+  CHECK_EQ_INT(count(hq, "SELECT sum(qty) FROM order_lines"), 3);
+  fs_store_close(a1);
+  fs_store_close(a2);
+  fs_store_close(hq);
+}
+
 /* Break 9: a device cannot author a write in another device's name; it may
  * send back, with its own edit, what it received from head office. */
 static void test_site_authorship(void) {
@@ -656,6 +739,7 @@ int main(void) {
   TEST_RUN(test_hq_column_only_at_creation);
   TEST_RUN(test_hq_validates_domain);
   TEST_RUN(test_site_authorship);
+  TEST_RUN(test_frozen_order);
   TEST_RUN(test_upgrade_from_format_2);
   TEST_RUN(test_clock_bounds); /* last: before the fix it trips UBSan */
   unsetenv("FIELDSYNC_TEST_NOW_MS");

@@ -381,7 +381,13 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   if (at_hq && !FS_MUT(64)) {
     int e = frozen_order(st, ts, r, cm, l, a, reason, sizeof reason);
     if (e < 0) return e;
-    if (e) return refuse_row(st, res, o, ts, r, cm, reason);
+    /* the sender still holds its change: head office's state is sent
+     * again, above it, so that laptop comes back to the frozen order */
+    if (e && (e = refuse_row(st, res, o, ts, r, cm, reason)) == 1 && l->state == ROW_LIVE) {
+      int re = fsi_row_reassert(st, ts, r->pk, fsi_merge_remote_max(r, NULL), a);
+      if (re) return re;
+    }
+    if (e) return e;
   }
   /* The domain rules of a local write (types, lengths, enumerations,
    * codes, ranges, an order line's list price), on the row as it arrives. */

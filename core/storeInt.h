@@ -164,6 +164,14 @@ typedef struct fsi_row {
 #define ROW_LIVE 1
 #define ROW_TOMB 2
 
+/* Head office holds its state of live row `pk` again after refusing a
+ * change to it: every cell gets a fresh head-office clock above `above` (the
+ * refused change's newest) and the row a new change number, so the device
+ * that sent the change receives head office's values at its next pull and
+ * the replicas converge (the refused values stay in the refusal log).  A
+ * row that is not live is left as it is. */
+int fsi_row_reassert(fs_store *st, fsi_tbl_state *ts, const char *pk, int64_t above,
+                     struct fsi_arena *a);
 /* Loads row `pk` of table ts (live or tombstone), values copied into `a`. */
 int fsi_row_load(fs_store *st, fsi_tbl_state *ts, const char *pk, struct fsi_arena *a, fsi_row *r);
 /* Writes a live row's values and clock (insert when !exists, else update). */

@@ -467,6 +467,26 @@ done:
   return rc;
 }
 
+int fsi_row_reassert(fs_store *st, fsi_tbl_state *ts, const char *pk, int64_t above,
+                     struct fsi_arena *a) {
+  fsi_row r;
+  int rc = fsi_row_load(st, ts, pk, a, &r);
+  if (rc || r.state != ROW_LIVE) return rc;
+  fsi_hlc_observe(&st->clock, above);
+  int64_t h = fsi_hlc_next(&st->clock, fsi_util_now_ms());
+  int had_cells = 0;
+  for (size_t i = 0; i < ts->decl->ncols; i++) {
+    fsi_cell base = r.has_cell[i] ? r.cells[i] : (fsi_cell){(uint16_t)i, r.hlc, r.site, 0, 0};
+    had_cells |= r.has_cell[i];
+    r.cells[i] = (fsi_cell){(uint16_t)i, h, st->site, base.hlc, base.site};
+    r.has_cell[i] = 1;
+  }
+  r.seq = fsi_store_next_seq(st);
+  r.src = 0;
+  if ((rc = fsi_row_put(st, ts, pk, &r, 1))) return rc;
+  return fsi_row_put_cells(st, ts, pk, &r, had_cells);
+}
+
 /* ------------------------------------------------------------ delete */
 
 int fs_delete(fs_store *st, const char *table, const char *id) {

@@ -487,7 +487,8 @@ static void test_hq_validates_domain(void) {
 /* A submitted order is frozen at head office as on the device: an order
  * submitted with its lines in one batch is accepted whatever the order of
  * its rows; a line edited afterwards on a second laptop of the same
- * manager, which still held the draft, is refused and logged; and a
+ * manager, which still held the draft, is refused and logged, and that
+ * laptop receives head office's line again at its next pull; and a
  * tampered device can neither edit a line of a submitted order, nor delete
  * the order, nor put it back to draft. */
 static void test_frozen_order(void) {
@@ -525,6 +526,13 @@ static void test_frozen_order(void) {
   CHECK_EQ_INT(count(hq, "SELECT qty FROM order_lines WHERE id IN (SELECT id FROM order_lines"
                          " ORDER BY id LIMIT 1)"),
                1);
+  /* and head office sends its line again, above the refused edit: the
+   * second laptop comes back to the order as submitted */
+  pull(hq, a2, &q2, "anna");
+  CHECK_STR(text_of(a2, "orders", ord, "status"), "submitted");
+  CHECK_EQ_INT(count(a2, "SELECT qty FROM order_lines WHERE id IN (SELECT id FROM order_lines"
+                         " ORDER BY id LIMIT 1)"),
+               1);
   /* a tampered device: a line edited, the order deleted, back to draft */
   int64_t h = LATER(3000), s = fs_store_site(a1);
   fsi_batch *b = hand_batch(fs_schema_fieldsales());
@@ -548,8 +556,10 @@ static void test_frozen_order(void) {
   CHECK_EQ_INT(res.refused, 1);
   fsi_merge_result_free(&res);
   fsi_change_batch_free(b);
+  /* (head office re-sent its order above the refused delete: the next
+   * attempt comes later still) */
   b = hand_batch(fs_schema_fieldsales());
-  r = hand_row(b, "orders", ord, 1, h, s);
+  r = hand_row(b, "orders", ord, 1, LATER(4000), s);
   hand_text(b, r, "customer_id", cust);
   hand_text(b, r, "status", "draft");
   hand_text(b, r, "currency", "EUR");

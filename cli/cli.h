@@ -120,5 +120,7 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv);
 int cmd_lock(cli_ctx *ctx, int argc, char **argv);
 int cmd_passwd(cli_ctx *ctx, int argc, char **argv);
 int cmd_receipts(cli_ctx *ctx, int argc, char **argv);
+int cmd_complaint(cli_ctx *ctx, int argc, char **argv);
+int cmd_competitor(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -142,14 +142,7 @@ static int order_new(cli_ctx *ctx, int argc, char **argv) {
   if (!customer || !*customer)
     return cli_usage("order new: --customer ID is required; see 'fieldsync "
                      "order new --help'.");
-  if (currency) {
-    if (strlen(currency) != 3 || !isalpha((unsigned char)currency[0]) ||
-        !isalpha((unsigned char)currency[1]) || !isalpha((unsigned char)currency[2]))
-      return cli_usage("--currency must be a three-letter ISO code such as EUR "
-                       "(got \"%.16s\").",
-                       currency);
-    for (int i = 0; i < 3; i++) cur[i] = (char)toupper((unsigned char)currency[i]);
-  }
+  if (currency && (rc = cli_parse_currency(cur, "currency", currency)) != CLI_OK) return rc;
   if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK) return rc;
   snprintf(bp_text, sizeof bp_text, "%lld", (long long)bp);
   f[n++] = (fs_field){"customer_id", customer};

@@ -30,9 +30,14 @@ static const char usage[] =
     "  passwd                           change the passphrase\n"
     "  customer add|edit|list|show      customers (with contacts, meetings,\n"
     "                                   orders and open balance on show)\n"
-    "  contact add                      a contact person of a customer\n"
-    "  meeting add|list                 visits, calls, exhibition meetings\n"
-    "  order new|line|submit|list|show  orders priced from the synced price list\n"
+    "  customer archive|delete          a customer lost, or made by mistake\n"
+    "  contact add|list|edit|delete     contact persons of a customer\n"
+    "  meeting add|list|edit|delete     visits, calls, exhibition meetings\n"
+    "  order new|line|submit|cancel|list|show\n"
+    "                                   orders priced from the synced price list;\n"
+    "                                   order line edit|remove corrects a draft\n"
+    "  complaint add|list|resolve|edit  complaints and feedback until resolved\n"
+    "  competitor add|list              what the competition offers a customer\n"
     "  product list                     the catalog pushed down by head office\n"
     "  status                           device id, pending changes, last sync\n"
     "  conflicts [resolve ID --keep winner|loser]\n"
@@ -57,6 +62,8 @@ static const char usage[] =
     "unlock` cached for the session, else the passphrase in the file\n"
     "$FIELDSYNC_PASSPHRASE_FILE names.\n"
     "\n"
+    "Wherever an id is taken, a unique prefix of it (6+ characters) works, and\n"
+    "for a customer its exact name.\n"
     "Times accept \"YYYY-MM-DD HH:MM\" (local time), \"YYYY-MM-DD\" or ISO-8601.\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 3 a sync that finished but\n"
     "in which head office refused changes (kept: see 'fieldsync refused').\n";
@@ -83,6 +90,8 @@ static const verb verbs[] = {
     {"lock", cmd_lock},
     {"passwd", cmd_passwd},
     {"receipts", cmd_receipts},
+    {"complaint", cmd_complaint},
+    {"competitor", cmd_competitor},
     {NULL, NULL},
 };
 

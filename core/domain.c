@@ -121,6 +121,7 @@ static const char *const customer_status[] = {"prospect", "active", "key", "lost
 static const char *const meeting_kind[] = {"visit", "call", "exhibition", NULL};
 static const char *const order_status[] = {"draft", "submitted", "confirmed", "cancelled", NULL};
 static const char *const complaint_kind[] = {"complaint", "feedback", NULL};
+static const char *const complaint_status[] = {"open", "in_progress", "resolved", NULL};
 
 static int check_table_enums(const fsi_tbl_state *ts, const fsi_value *vals) {
   int rc = check_codes(ts, vals);
@@ -131,8 +132,17 @@ static int check_table_enums(const fsi_tbl_state *ts, const fsi_value *vals) {
     return check_enum(ts, vals, "kind", meeting_kind, "visit, call, exhibition");
   if (is(ts, "orders"))
     return check_enum(ts, vals, "status", order_status, "draft, submitted, confirmed, cancelled");
-  if (is(ts, "complaints"))
-    return check_enum(ts, vals, "kind", complaint_kind, "complaint, feedback");
+  if (is(ts, "complaints")) {
+    if ((rc = check_enum(ts, vals, "kind", complaint_kind, "complaint, feedback"))) return rc;
+    return check_enum(ts, vals, "status", complaint_status, "open, in_progress, resolved");
+  }
+  if (is(ts, "competitor_notes")) {
+    int pi = col_index(ts, "price"), ci = col_index(ts, "currency");
+    if (pi >= 0 && vals[pi].type == FS_VAL_INT && vals[pi].i < 0)
+      return fsi_fail(FS_EINVAL, "a price cannot be negative");
+    if (pi >= 0 && ci >= 0 && vals[pi].type != FS_VAL_NULL && vals[ci].type == FS_VAL_NULL)
+      return fsi_fail(FS_EINVAL, "a competitor's price needs its currency");
+  }
   if (is(ts, "products")) {
     int i = col_index(ts, "active");
     if (i >= 0 && vals[i].type == FS_VAL_INT && vals[i].i != 0 && vals[i].i != 1)
@@ -294,15 +304,34 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
     set_default(ts, vals, "discount_bp", (fsi_value){FS_VAL_INT, 0, NULL, 0});
   } else if (is(ts, "complaints")) {
     set_default(ts, vals, "kind", text_value("complaint"));
+    set_default(ts, vals, "status", text_value("open"));
   }
   return FS_OK; /* the row's rules: fsi_domain_check_row, once defaults are in */
 }
 
 int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old,
-                      fsi_value *vals, const uint8_t *set, struct fsi_arena *a) {
-  (void)a;
-  (void)vals; /* the new values' rules are fsi_domain_check_row's */
-  if (is(ts, "orders")) {
+                      fsi_value *vals, uint8_t *set, struct fsi_arena *a) {
+  /* the new values' rules are fsi_domain_check_row's */
+  if (is(ts, "complaints")) {
+    /* resolved_at is when the status became resolved, and only then */
+    int si = col_index(ts, "status"), ri = col_index(ts, "resolved_at");
+    if (si >= 0 && ri >= 0 && set[si] && !set[ri]) {
+      int resolved =
+          vals[si].type == FS_VAL_TEXT && vals[si].n == 8 && !memcmp(vals[si].s, "resolved", 8);
+      int was = old[si].type == FS_VAL_TEXT && !strcmp(old[si].s, "resolved");
+      if (resolved && !was) {
+        char now[32];
+        fs_time_format(now, fsi_util_now_ms());
+        char *nowp = fsi_arena_strndup(a, now, strlen(now));
+        if (!nowp) return fsi_fail(FS_ENOMEM, "out of memory");
+        vals[ri] = text_value(nowp);
+        set[ri] = 1;
+      } else if (!resolved) {
+        vals[ri] = (fsi_value){FS_VAL_NULL, 0, NULL, 0};
+        set[ri] = 1;
+      }
+    }
+  } else if (is(ts, "orders")) {
     int si = col_index(ts, "status");
     if (old[si].type == FS_VAL_TEXT && strcmp(old[si].s, "draft") != 0)
       return fsi_fail(FS_ECONFLICT, "order %s is %s; it can no longer be changed", id, old[si].s);

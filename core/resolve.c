@@ -45,6 +45,13 @@ static const target targets[] = {
      "SELECT id, status || coalesce(', created ' || created_at, '') FROM orders"
      " WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
      NULL},
+    {"complaints", "complaint", "SELECT id FROM complaints WHERE id = ?1",
+     "SELECT id, kind || ': ' || substr(text, 1, 40) FROM complaints WHERE id >= ?1 AND id < ?2"
+     " ORDER BY id LIMIT 6",
+     NULL},
+    {"competitor_notes", "competitor note", "SELECT id FROM competitor_notes WHERE id = ?1",
+     "SELECT id, competitor FROM competitor_notes WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     NULL},
     {"order_lines", "order line", "SELECT id FROM order_lines WHERE id = ?1",
      "SELECT id, sku || ' x ' || qty FROM order_lines WHERE id >= ?1 AND id < ?2"
      " ORDER BY id LIMIT 6",

@@ -69,12 +69,22 @@ static const fs_column complaints[] = {
     {"kind", T, FS_COL_NOTNULL, 16},
     {"text", T, FS_COL_NOTNULL, 4000},
     {"created_at", T, 0, 32},
+    /* version 2 */
+    {"status", T, 0, 16}, /* open (NULL in rows from version 1), in_progress, resolved */
+    {"resolution", T, 0, 4000},
+    {"resolved_at", T, 0, 32},
+    {"manager", T, 0, 100},
 };
 static const fs_column competitor_notes[] = {
     {"customer_id", T, FS_COL_CUSTOMER, 64},
     {"competitor", T, FS_COL_NOTNULL, 200},
     {"note", T, FS_COL_NOTNULL, 4000},
     {"created_at", T, 0, 32},
+    /* version 2 */
+    {"product", T, 0, 200},
+    {"price", I, 0, 0}, /* minor units of currency, as seen */
+    {"currency", T, 0, 3},
+    {"manager", T, 0, 100},
 };
 static const fs_column products[] = {
     {"sku", T, FS_COL_NOTNULL, 64},
@@ -107,6 +117,9 @@ static const fs_table tables[] = {
     {"balances", FS_OWNER_HQ, balances, N(balances)},
 };
 
-static const fs_schema fieldsales = {"fieldsales", 1, tables, N(tables)};
+/* 1: the first declaration; 2: complaints get status, resolution,
+ * resolved_at and manager; competitor notes product, price, currency and
+ * manager. */
+static const fs_schema fieldsales = {"fieldsales", 2, tables, N(tables)};
 
 const fs_schema *fs_schema_fieldsales(void) { return &fieldsales; }

@@ -217,7 +217,7 @@ int fsi_domain_written(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, i
 /* Local writes only (not merges): defaults, enums, references, states. */
 int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct fsi_arena *a);
 int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old,
-                      fsi_value *vals, const uint8_t *set, struct fsi_arena *a);
+                      fsi_value *vals, uint8_t *set, struct fsi_arena *a);
 int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old);
 
 /* Conflict log (conflict.c). */

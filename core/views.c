@@ -138,6 +138,18 @@ static const char SQL_CONTACTS[] =
     " FROM contacts k LEFT JOIN customers c ON c.id = k.customer_id"
     " WHERE ?1 IS NULL OR k.customer_id = ?1"
     " ORDER BY c.name COLLATE NOCASE, k.name COLLATE NOCASE, k.id";
+static const char SQL_COMPLAINTS[] =
+    "SELECT k.id, k.customer_id, c.name AS customer_name, k.kind,"
+    " coalesce(k.status, 'open') AS status, k.text, k.resolution, k.created_at, k.resolved_at,"
+    " k.manager FROM complaints k LEFT JOIN customers c ON c.id = k.customer_id"
+    " WHERE (?1 IS NULL OR k.customer_id = ?1)"
+    " ORDER BY coalesce(k.status, 'open') = 'resolved', k.created_at DESC, k.id";
+static const char SQL_COMPETITORS[] =
+    "SELECT n.id, n.customer_id, c.name AS customer_name, n.competitor, n.product, n.price,"
+    " n.currency, n.note, n.created_at, n.manager"
+    " FROM competitor_notes n LEFT JOIN customers c ON c.id = n.customer_id"
+    " WHERE (?1 IS NULL OR n.customer_id = ?1)"
+    " ORDER BY n.competitor COLLATE NOCASE, n.created_at DESC, n.id";
 static const char SQL_MEETINGS[] =
     "SELECT m.id, m.customer_id, c.name AS customer_name, m.at, m.place, m.kind, m.outcome,"
     " m.notes, m.follow_up FROM meetings m LEFT JOIN customers c ON c.id = m.customer_id"
@@ -378,6 +390,10 @@ int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
     rc = view_customer(st, arg, &doc);
   else if (!strcmp(view, "meetings"))
     rc = view_meetings(st, arg, &doc);
+  else if (!strcmp(view, "complaints"))
+    rc = fsi_view_rows(st, fsi_sql_query(st, SQL_COMPLAINTS, "t", arg), "reading a view", &doc);
+  else if (!strcmp(view, "competitors"))
+    rc = fsi_view_rows(st, fsi_sql_query(st, SQL_COMPETITORS, "t", arg), "reading a view", &doc);
   else if (!strcmp(view, "contacts"))
     rc = fsi_view_rows(st, fsi_sql_query(st, SQL_CONTACTS, "t", arg), "reading a view", &doc);
   else if (!strcmp(view, "orders"))

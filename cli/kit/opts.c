@@ -19,6 +19,7 @@
  */
 #include "clikit.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,17 @@ int cli_parse_enum(const char *flag, const char *text, const char *const *allowe
     n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s",
                           a == allowed ? "" : (a[1] ? ", " : " or "), *a);
   return cli_usage("--%s must be %s (got %s).", flag, list, quoted(q, sizeof q, text));
+}
+
+int cli_parse_currency(char out[4], const char *flag, const char *text) {
+  char q[64];
+  if (strlen(text) != 3 || !isalpha((unsigned char)text[0]) || !isalpha((unsigned char)text[1]) ||
+      !isalpha((unsigned char)text[2]))
+    return cli_usage("--%s must be a three-letter ISO code such as EUR (got %s).", flag,
+                     quoted(q, sizeof q, text));
+  for (int i = 0; i < 3; i++) out[i] = (char)toupper((unsigned char)text[i]);
+  out[3] = '\0';
+  return CLI_OK;
 }
 
 int cli_check_id(const char *flag, const char *text) {

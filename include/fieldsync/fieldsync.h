@@ -239,11 +239,10 @@ FS_EXTERN int fs_customer_delete(fs_store *st, const char *id);
 /* ------------------------------------------------------------- queries */
 
 /* The id of the row of `table` (customers, contacts, meetings, orders,
- * order_lines) a person means by `typed`: the whole id, a unique prefix of
- * 6 or more characters (letter case aside), or for a customer its exact
- * name (letter case aside).  The id goes to out.  FS_ENOTFOUND when nothing
- * matches; FS_EINVAL when several do (the sentence lists them and asks for
- * more of the id) or for another table. */
+ * order_lines, complaints, competitor_notes) a person means by `typed`: the whole id, a unique
+ * prefix of 6 or more characters (letter case aside), or for a customer its exact name (letter case
+ * aside).  The id goes to out.  FS_ENOTFOUND when nothing matches; FS_EINVAL when several do (the
+ * sentence lists them and asks for more of the id) or for another table. */
 FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table,
                             const char *typed);
 
@@ -271,6 +270,11 @@ FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *tabl
  *   "refusal"              one refused change (arg = its id) as listed,
  *                          and for an order its lines (each with the id
  *                          of the refusal that names it, or null)
+ *   "complaints"           complaints and feedback (arg: a customer id or
+ *                          NULL), open ones first, newest first; status
+ *                          open, in_progress or resolved
+ *   "competitors"          competitor notes (arg: a customer id or NULL),
+ *                          by competitor, with price and currency
  *   "contacts"             contact persons (arg: a customer id, or NULL
  *                          for all), by customer name and name, each
  *                          with customer_name

@@ -180,6 +180,14 @@ static void test_help(void) {
       {"contact", "delete", "--help"},
       {"meeting", "edit", "--help"},
       {"meeting", "delete", "--help"},
+      {"complaint", "--help"},
+      {"complaint", "add", "--help"},
+      {"complaint", "list", "--help"},
+      {"complaint", "resolve", "--help"},
+      {"complaint", "edit", "--help"},
+      {"competitor", "--help"},
+      {"competitor", "add", "--help"},
+      {"competitor", "list", "--help"},
   };
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
     const char *argv[6] = {"fieldsync", NULL, NULL, NULL, NULL, NULL};
@@ -788,6 +796,79 @@ static void test_corrections(void) {
   cJSON_Delete(doc);
 }
 
+/* Complaints until resolved, and what the competition offers: recorded for
+ * a customer typed by name, listed open first, resolved with a resolution
+ * and a time, reopened; a competitor's price in its currency.  Bad input
+ * changes nothing. */
+static void test_complaints_competitors(void) {
+  char id[64], fb[64], note[64];
+  cJSON *doc = NULL;
+  if (!ensure_day()) return;
+  take_id(id, sizeof id,
+          OK_JSON("complaint", "add", "--customer", "Müller GmbH", "--text",
+                  "3 of 40 chairs arrived scratched", "--json"));
+  take_id(fb, sizeof fb,
+          OK_JSON("complaint", "add", "--customer", g_cust, "--text", "likes the new catalog",
+                  "--kind", "feedback", "--json"));
+  doc = OK_JSON("complaint", "list", "--customer", "Müller GmbH", "--json");
+  const cJSON *c = find_in(doc, "id", id);
+  CHECK_STR(str_of(c, "status"), "open");
+  CHECK_STR(str_of(c, "customer_name"), "Müller GmbH");
+  CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c, "resolved_at")));
+  cJSON_Delete(doc);
+  REFUSED(2, "complaint", "add", "--customer", g_cust);
+  REFUSED(2, "complaint", "add", "--customer", g_cust, "--text", "x", "--kind", "praise");
+  REFUSED(2, "complaint", "resolve", id);
+  REFUSED(2, "complaint", "edit", id, "--status", "closed");
+  REFUSED(0, "complaint", "resolve", UNKNOWN_ID, "--resolution", "done");
+  cJSON_Delete(OK_JSON("complaint", "edit", id, "--status", "in_progress", "--json"));
+  cJSON_Delete(
+      OK_JSON("complaint", "resolve", id, "--resolution", "3 chairs replaced on site", "--json"));
+  doc = OK_JSON("complaint", "list", "--json");
+  c = find_in(doc, "id", id);
+  CHECK_STR(str_of(c, "status"), "resolved");
+  CHECK_STR(str_of(c, "resolution"), "3 chairs replaced on site");
+  CHECK(str_of(c, "resolved_at") != NULL);
+  CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "id"), fb); /* open ones first */
+  cJSON_Delete(doc);
+  doc = OK_JSON("complaint", "list", "--open", "--json");
+  CHECK(find_in(doc, "id", id) == NULL);
+  CHECK(find_in(doc, "id", fb) != NULL);
+  cJSON_Delete(doc);
+  /* reopened: no longer resolved, no resolution time */
+  cJSON_Delete(OK_JSON("complaint", "edit", id, "--status", "open", "--json"));
+  doc = OK_JSON("complaint", "list", "--open", "--json");
+  c = find_in(doc, "id", id);
+  CHECK(c != NULL);
+  CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c, "resolved_at")));
+  cJSON_Delete(doc);
+
+  take_id(note, sizeof note,
+          OK_JSON("competitor", "add", "--customer", "Müller GmbH", "--competitor", "Stuhlwerk",
+                  "--product", "S-200", "--price", "89.90", "--currency", "eur", "--notes",
+                  "free delivery", "--json"));
+  REFUSED(2, "competitor", "add", "--customer", g_cust, "--competitor", "X", "--price", "10");
+  REFUSED(2, "competitor", "add", "--customer", g_cust, "--competitor", "X", "--price", "ten",
+          "--currency", "EUR");
+  REFUSED(2, "competitor", "add", "--customer", g_cust, "--competitor", "X", "--price", "-5",
+          "--currency", "EUR");
+  REFUSED(2, "competitor", "add", "--customer", g_cust, "--competitor", "X", "--price", "5",
+          "--currency", "EURO");
+  REFUSED(2, "competitor", "add", "--customer", g_cust);
+  doc = OK_JSON("competitor", "list", "--customer", g_cust, "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 1);
+  c = find_in(doc, "id", note);
+  CHECK_STR(str_of(c, "competitor"), "Stuhlwerk");
+  CHECK_EQ_INT(int_of(c, "price"), 8990);
+  CHECK_STR(str_of(c, "currency"), "EUR");
+  CHECK_STR(str_of(c, "note"), "free delivery");
+  cJSON_Delete(doc);
+  char *out = NULL;
+  CHECK_EQ_INT(RUN(&out, NULL, "competitor", "list"), 0);
+  CHECK_CONTAINS(out, "89.90 EUR");
+  free(out);
+}
+
 static void test_corrupt_store(void) {
   char *dir = tu_tmpdir("cli-corrupt"), home[2048], db[2560];
   size_t n = 0, m = 0;
@@ -850,6 +931,7 @@ int main(void) {
   TEST_RUN(test_offline_day);
   TEST_RUN(test_bad_input);
   TEST_RUN(test_corrections);
+  TEST_RUN(test_complaints_competitors);
   TEST_RUN(test_corrupt_store);
   tu_rmrf(dir);
   free(dir);

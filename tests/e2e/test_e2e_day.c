@@ -24,7 +24,7 @@
 static const cJSON *line_no(const cJSON *order, int no) {
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(order, "lines")) if (e2e_int(it, "no") ==
-                                                                                no) return it;
+                                                                               no) return it;
   return NULL;
 }
 

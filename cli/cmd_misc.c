@@ -163,9 +163,15 @@ static const char status_usage[] =
     "Warns (on stderr; \"behind_receipts\" in the JSON) when the store is\n"
     "behind its receipts: restored from an older copy, or it lost writes;\n"
     "'fieldsync sync' then recovers what head office acknowledged.\n"
+    "Shows until when the device may be unlocked without a sync (its offline\n"
+    "lease from head office, renewed by every sync; \"lease\" in the JSON:\n"
+    "{\"issued_at\",\"until\",\"valid\"}, null when not enrolled).\n"
     "\n"
     "  --home DIR      the store directory\n"
-    "  --json          print JSON\n";
+    "  --json          print JSON\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync status --json\n";
 
 /* Whether the store is behind its receipts (restored from an older copy,
  * lost writes): the library's sentence into msg[n] ("" when not), and the
@@ -190,10 +196,37 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if ((rc = receipts_check(ctx, behind, sizeof behind, &store_seq, &receipt_seq))) return rc;
-  if ((rc = cli_view(ctx, "status", NULL, &doc)) != CLI_OK) return rc;
+  fs_device *dev = NULL;
+  int64_t issued = 0, until = 0;
+  if ((rc = cli_open(ctx, &dev)) != CLI_OK) return rc;
+  int lrc = fs_view_json(&doc, fs_device_store(dev), "status", NULL);
+  int lease = lrc ? lrc : fs_device_lease(&issued, &until, dev);
+  fs_device_close(dev);
+  if (lrc) {
+    fs_free(doc);
+    return cli_lib_fail(lrc);
+  }
   s = cli_parse_doc(doc, "a status");
   fs_free(doc);
   if (!s) return CLI_EFAIL;
+  /* the offline lease: null when not enrolled (no lease needed) */
+  if (lease == FS_ENOTFOUND) {
+    cJSON_AddNullToObject(s, "lease");
+  } else {
+    char t[32];
+    cJSON *l = cJSON_AddObjectToObject(s, "lease");
+    fs_time_format(t, issued);
+    if (issued)
+      cJSON_AddStringToObject(l, "issued_at", t);
+    else
+      cJSON_AddNullToObject(l, "issued_at");
+    fs_time_format(t, until);
+    if (until)
+      cJSON_AddStringToObject(l, "until", t);
+    else
+      cJSON_AddNullToObject(l, "until");
+    cJSON_AddBoolToObject(l, "valid", lease == FS_OK);
+  }
   /* A store behind its receipts says so, on stderr for a person and as
    * "behind_receipts" in the JSON: a warning, not a failure. */
   if (*behind) {
@@ -211,10 +244,11 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
     return rc;
   }
   {
-    static const char *const keys[] = {"device id", "manager",         "server",
-                                       "last sync", "pending changes", "refused changes"};
-    char b[6][256], iso[64];
-    const char *vals[6];
+    static const char *const keys[] = {"device id",       "manager",         "server",
+                                       "last sync",       "pending changes", "refused changes",
+                                       "unlockable until"};
+    char b[7][256], iso[64];
+    const char *vals[7];
     vals[0] = cli_text(b[0], sizeof b[0], s, "device_id", "-");
     vals[1] = cli_text(b[1], sizeof b[1], s, "manager", "-");
     vals[2] = cli_text(b[2], sizeof b[2], s, "server", "not enrolled");
@@ -229,7 +263,16 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
     else
       snprintf(b[5], sizeof b[5], "%lld", open);
     vals[5] = b[5];
-    cli_kv_print(keys, vals, 6, "");
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(s, "lease");
+    char lt[64];
+    if (!cJSON_IsObject(l))
+      snprintf(b[6], sizeof b[6], "no limit (not enrolled)");
+    else
+      snprintf(b[6], sizeof b[6], "%s (each sync renews it)",
+               cli_localtime(lt, sizeof lt, cli_text(iso, sizeof iso, l, "until", ""),
+                             "no valid lease: sync"));
+    vals[6] = b[6];
+    cli_kv_print(keys, vals, 7, "");
     /* each open refusal with head office's reason in full */
     const cJSON *open_list = cJSON_GetObjectItemCaseSensitive(s, "refusals");
     if (cJSON_GetArraySize(open_list) > 0) {

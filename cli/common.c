@@ -52,6 +52,7 @@ int cli_open(cli_ctx *ctx, fs_device **out) {
     fs_unlock_opts uo = FS_UNLOCK_OPTS_INIT;
     uo.passphrase = pass.buf;
     uo.passphrase_len = pass.len;
+    uo.renew_lease = 1; /* an unlock with the passphrase may renew a lease online */
     lrc = fs_device_unlock(*out, &uo);
     cli_secret_free(&pass);
     if (lrc == FS_EAUTH) {
@@ -62,6 +63,7 @@ int cli_open(cli_ctx *ctx, fs_device **out) {
     }
   }
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  if (lrc == FS_EWIPED) rc = CLI_EWIPED;
 done:
   if (rc != CLI_OK) {
     fs_device_close(*out);

@@ -21,3 +21,8 @@ fs_test(test_tokens ${CMAKE_CURRENT_LIST_DIR}/test_tokens.c)
 # opening to the same batch (tests/sync/golden/).  `test_golden --write DIR`
 # regenerates it after a deliberate format change.
 fs_test(test_golden ${CMAKE_CURRENT_LIST_DIR}/test_golden.c)
+
+# Head office's signed orders to a device (sync/hqmsg.c): leases and wipe
+# orders verify only when genuine, for this device and unaltered; the
+# offline lease by a clock the test drives; crypto-shredding a home.
+fs_test(test_hqmsg ${CMAKE_CURRENT_LIST_DIR}/test_hqmsg.c)

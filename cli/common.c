@@ -46,7 +46,9 @@ int cli_open(cli_ctx *ctx, fs_device **out) {
   if (rc != CLI_OK) return rc;
   int lrc = fs_device_unlock_cached(*out);
   const char *file = cli_passphrase_file();
-  if (lrc == FS_ELOCKED && file) {
+  /* no cached key, or a lease that ran out: the passphrase (which may
+   * renew the lease online) */
+  if ((lrc == FS_ELOCKED || lrc == FS_ELEASE) && file) {
     cli_secret pass = {NULL, 0};
     if ((rc = cli_passphrase_from_file(&pass, file)) != CLI_OK) goto done;
     fs_unlock_opts uo = FS_UNLOCK_OPTS_INIT;

@@ -21,7 +21,10 @@
  * read and written through core's devstate functions (engine.h): no SQL
  * here.  The application's progress callback is asked after every committed
  * batch whether to go on; cancelling there is just an interruption at a
- * point where nothing is half done.
+ * point where nothing is half done.  A sync that succeeded ends by taking
+ * a fresh offline lease from head office (lease.h); a device refused as
+ * revoked asks once more for a wipe order, which it carries out only when
+ * it verifies (take_wipe, wipe.h).
  */
 #include <fieldsync/device.h>
 

@@ -40,6 +40,17 @@ static int pinned(fsi_pubkeys *hq, fs_store *st) {
   return FS_OK;
 }
 
+/* Enrolled with a head office whose keys it pinned (fs_enroll): only such
+ * a device has, and needs, a lease.  (A store that merely knows head
+ * office's site, as a test seeds one, has no key to check a lease with.) */
+static int enrolled(fs_store *st) {
+  char *v = NULL;
+  if (!fs_store_hq_site(st)) return 0;
+  int rc = fs_store_get(&v, st, "server_keys");
+  free(v);
+  return rc == FS_OK;
+}
+
 int fsi_lease_save(fs_device *dev, fs_store *st, const char *text, const char *sig) {
   char path[4200], tmp[4200];
   fsi_pubkeys hq;
@@ -101,7 +112,7 @@ int fsi_lease_read(fsi_hqmsg *out, fs_device *dev, fs_store *st) {
 int fsi_lease_check(fs_device *dev, fs_store *st) {
   char last[32], end[32];
   fsi_hqmsg m;
-  if (!fs_store_hq_site(st)) return FS_OK; /* never enrolled: no lease */
+  if (!enrolled(st)) return FS_OK; /* never enrolled: no lease */
   int rc = fsi_lease_read(&m, dev, st);
   if (rc == FS_OK) {
     if (fsi_util_now_ms() <= m.until) return FS_OK;
@@ -129,7 +140,7 @@ int fs_device_lease(int64_t *issued, int64_t *until, fs_device *dev) {
   if (until) *until = 0;
   int rc = fsi_device_need_unlocked(dev);
   if (rc) return rc;
-  if (!fs_store_hq_site(dev->st))
+  if (!enrolled(dev->st))
     return fsi_fail(FS_ENOTFOUND, "this device is not enrolled, so it has no lease");
   rc = fsi_lease_read(&m, dev, dev->st);
   if (rc == FS_OK) {

@@ -9,7 +9,8 @@
  * verify against head office's pinned key for this device, fs_device_unlock
  * refuses with FS_ELEASE and says that the laptop must sync (an unlock with
  * the passphrase and renew_lease set renews it online).  A device never
- * enrolled has no lease and is not restricted.  docs/security.md says what
+ * enrolled (no head-office keys pinned) has no lease and is not
+ * restricted.  docs/security.md says what
  * this does and does not stop.
  */
 #ifndef FS_LEASE_H

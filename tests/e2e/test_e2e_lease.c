@@ -201,6 +201,21 @@ static void test_expired_then_online_unlock(void) {
   free(out);
   long long until = lease_until(__LINE__, home);
   CHECK(until > now_ms() + 15 * DAY_MS + 13 * DAY_MS);
+  /* the key `unlock` cached does not outlive the lease either: thirty days
+   * later, offline, with only the cached key (no passphrase file) */
+  CHECK_EQ_INT(e2e_server_stop(s), 0);
+  clock_off(45 * DAY_MS);
+  char *pf = strdup(getenv("FIELDSYNC_PASSPHRASE_FILE"));
+  unsetenv("FIELDSYNC_PASSPHRASE_FILE");
+  out = err = NULL;
+  CHECK_EQ_INT(e2e_fs(home, &out, &err, ARGS("customer", "list")), 1);
+  CHECK_CONTAINS(err, "lease ran out on");
+  CHECK(!strstr(err, "is locked"));
+  CHECK(!out || !strstr(out, "Leasewerk"));
+  free(out);
+  free(err);
+  setenv("FIELDSYNC_PASSPHRASE_FILE", pf, 1);
+  free(pf);
   FS_RUN(home, "lock");
   clock_off(0);
   free(home);

@@ -120,6 +120,8 @@ static void test_messages(void) {
   CHECK_ERR(fsi_hqmsg_sign(text, sig, &bad, g_hq.sign_sk), FS_EINVAL);
   bad = lease_msg("00112233aabbccdd", T0, T0 - 1);
   CHECK_ERR(fsi_hqmsg_sign(text, sig, &bad, g_hq.sign_sk), FS_EINVAL);
+  CHECK_STR(fs_strerror(FS_ELEASE), "lease ran out: sync to unlock");
+  CHECK_STR(fs_strerror(FS_EWIPED), "wiped by head office");
 }
 
 /* ---------------------------------------------------- a device home */

@@ -1235,7 +1235,10 @@ static int take_wipe(session *s, fs_device *dev, const fsi_http_response *r, int
     cJSON_Delete(o);
     return fsi_fail(rc, "%s; nothing on this laptop was deleted", msg);
   }
+  char order_text[HQMSG_TEXT_MAX];
+  snprintf(order_text, sizeof order_text, "%s", text); /* verified: canonical and short */
   cJSON_Delete(o);
+  s->sign.device = dev->device_id; /* it named the store's copy, closed now */
   fs_store_close(dev->st);
   dev->st = s->st = NULL;
   fsi_keyring_forget(dev->device_id);
@@ -1247,7 +1250,7 @@ static int take_wipe(session *s, fs_device *dev, const fsi_http_response *r, int
   memset(&cr, 0, sizeof cr);
   char body[HQMSG_TEXT_MAX + 64];
   cJSON *b = cJSON_CreateObject();
-  cJSON_AddStringToObject(b, "order", text ? text : "");
+  cJSON_AddStringToObject(b, "order", order_text);
   cJSON_AddBoolToObject(b, "complete", wrc == FS_OK);
   char *bt = cJSON_PrintUnformatted(b);
   cJSON_Delete(b);

@@ -98,6 +98,11 @@ int cli_print_id(cli_ctx *ctx, const char *id);
  * refusals" from a failed sync. */
 #define CLI_EREFUSED 3
 
+/* The exit status when head office's wipe order was carried out (the
+ * device's keys and store are gone: FS_EWIPED), so a script can tell it
+ * from a failure to try again. */
+#define CLI_EWIPED 4
+
 /* The refused changes of a "refused" view (arr) as a table, each row's
  * reason in full under it; with_state adds the STATE column. */
 void cli_print_refusals(const cJSON *arr, const char *indent, int with_state);
@@ -122,5 +127,6 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv);
 int cmd_receipts(cli_ctx *ctx, int argc, char **argv);
 int cmd_complaint(cli_ctx *ctx, int argc, char **argv);
 int cmd_competitor(cli_ctx *ctx, int argc, char **argv);
+int cmd_wipe(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -71,16 +71,15 @@ static const char edit_usage[] =
     "Example:\n"
     "  fieldsync complaint edit 0190f3a2c4 --status in_progress\n";
 
-static const char group_usage[] =
-    "Usage: fieldsync complaint COMMAND [ARGS...]\n"
-    "\n"
-    "Commands:\n"
-    "  add --customer C --text TEXT [--kind complaint|feedback]\n"
-    "  list [--customer C] [--open] [--json]\n"
-    "  resolve COMPLAINT --resolution TEXT\n"
-    "  edit COMPLAINT [--status S] [--text TEXT]\n"
-    "\n"
-    "'fieldsync complaint COMMAND --help' describes each command.\n";
+static const char group_usage[] = "Usage: fieldsync complaint COMMAND [ARGS...]\n"
+                                  "\n"
+                                  "Commands:\n"
+                                  "  add --customer C --text TEXT [--kind complaint|feedback]\n"
+                                  "  list [--customer C] [--open] [--json]\n"
+                                  "  resolve COMPLAINT --resolution TEXT\n"
+                                  "  edit COMPLAINT [--status S] [--text TEXT]\n"
+                                  "\n"
+                                  "'fieldsync complaint COMMAND --help' describes each command.\n";
 
 static const char comp_add_usage[] =
     "Usage: fieldsync competitor add --customer C --competitor NAME\n"
@@ -103,14 +102,13 @@ static const char comp_add_usage[] =
     "  fieldsync competitor add --customer \"Nordwind GmbH\" --competitor Stuhlwerk \\\n"
     "      --product \"S-200\" --price 89.90 --currency EUR --notes \"free delivery\"\n";
 
-static const char comp_list_usage[] =
-    "Usage: fieldsync competitor list [--customer C] [--json]\n"
-    "\n"
-    "Lists competitor notes by competitor, newest first.\n"
-    "\n"
-    "  --customer C      only this customer's\n"
-    "  --home DIR        the store directory\n"
-    "  --json            print the array\n";
+static const char comp_list_usage[] = "Usage: fieldsync competitor list [--customer C] [--json]\n"
+                                      "\n"
+                                      "Lists competitor notes by competitor, newest first.\n"
+                                      "\n"
+                                      "  --customer C      only this customer's\n"
+                                      "  --home DIR        the store directory\n"
+                                      "  --json            print the array\n";
 
 static const char comp_group_usage[] =
     "Usage: fieldsync competitor COMMAND [ARGS...]\n"
@@ -178,8 +176,8 @@ static int complaint_list(cli_ctx *ctx, int argc, char **argv) {
   }
   if (open_only)
     for (int i = cJSON_GetArraySize(arr) - 1; i >= 0; i--) {
-      const char *st =
-          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, i), "status"));
+      const char *st = cJSON_GetStringValue(
+          cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, i), "status"));
       if (st && !strcmp(st, "resolved")) cJSON_DeleteItemFromArray(arr, i);
     }
   if (ctx->json) {
@@ -246,8 +244,8 @@ int cmd_complaint(cli_ctx *ctx, int argc, char **argv) {
 /* ------------------------------------------------------------ competitor */
 
 static int competitor_add(cli_ctx *ctx, int argc, char **argv) {
-  const char *customer = NULL, *competitor = NULL, *product = NULL, *price = NULL,
-             *currency = NULL, *notes = NULL;
+  const char *customer = NULL, *competitor = NULL, *product = NULL, *price = NULL, *currency = NULL,
+             *notes = NULL;
   const cli_opt opts[] = {{"customer", 1, &customer, NULL},
                           {"competitor", 1, &competitor, NULL},
                           {"product", 1, &product, NULL},
@@ -293,15 +291,11 @@ static int competitor_list(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!list_of(ctx, "competitors", customer, "a competitor list", &arr, &rc)) return rc;
   static const cli_col cols[] = {
-      {"COMPETITOR", "competitor", NULL, NULL, 0},
-      {"CUSTOMER", "customer_name", NULL, NULL, 0},
-      {"PRODUCT", "product", NULL, NULL, 0},
-      {"PRICE", "price", cli_cell_money, NULL, 1},
-      {"SEEN", "created_at", cli_cell_time, NULL, 0},
-      {"ID", "id", NULL, NULL, 0},
+      {"COMPETITOR", "competitor", NULL, NULL, 0},    {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"PRODUCT", "product", NULL, NULL, 0},          {"PRICE", "price", cli_cell_money, NULL, 1},
+      {"SEEN", "created_at", cli_cell_time, NULL, 0}, {"ID", "id", NULL, NULL, 0},
   };
-  cli_print_rows_noted(cols, CLI_NCOLS(cols), arr, NULL, "", "No competitor notes yet.\n",
-                       "note");
+  cli_print_rows_noted(cols, CLI_NCOLS(cols), arr, NULL, "", "No competitor notes yet.\n", "note");
   cJSON_Delete(arr);
   return rc;
 }

@@ -69,6 +69,11 @@ static const char unlock_usage[] =
     "The passphrase is read from the terminal without echo, else from one line\n"
     "of standard input, or from the file $FIELDSYNC_PASSPHRASE_FILE names.\n"
     "\n"
+    "An enrolled device unlocks only while its offline lease from head office\n"
+    "holds (renewed by every sync; 14 days unless head office set otherwise).\n"
+    "When it ran out, unlock asks head office for a new one over the network\n"
+    "and refuses when it cannot get one.\n"
+    "\n"
     "  --for DURATION  how long the key stays cached: 90s, 45m, 2h, 1d\n"
     "  --home DIR      the store directory\n"
     "  --json          print {\"device_id\",\"seconds\",\"expires\"}\n"
@@ -92,11 +97,13 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv) {
   fs_unlock_opts uo = FS_UNLOCK_OPTS_INIT;
   uo.passphrase = pass.buf;
   uo.passphrase_len = pass.len;
+  uo.renew_lease = 1; /* a lease that ran out is renewed online, or unlock is refused */
   int lrc = fs_device_unlock(dev, &uo);
   cli_secret_free(&pass);
   if (lrc == FS_OK) lrc = fs_device_cache_key(dev, seconds);
   if (lrc != FS_OK) {
     rc = cli_lib_fail(lrc);
+    if (lrc == FS_EWIPED) rc = CLI_EWIPED;
     goto done;
   }
   char expires[32], dur[32];

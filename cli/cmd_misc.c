@@ -163,16 +163,23 @@ static const char status_usage[] =
     "Warns (on stderr; \"behind_receipts\" in the JSON) when the store is\n"
     "behind its receipts: restored from an older copy, or it lost writes;\n"
     "'fieldsync sync' then recovers what head office acknowledged.\n"
+    "Shows until when the device may be unlocked without a sync (its offline\n"
+    "lease from head office, renewed by every sync; \"lease\" in the JSON:\n"
+    "{\"issued_at\",\"until\",\"valid\"}, null when not enrolled).\n"
     "\n"
     "  --home DIR      the store directory\n"
-    "  --json          print JSON\n";
+    "  --json          print JSON\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync status --json\n";
 
 /* Whether the store is behind its receipts (restored from an older copy,
  * lost writes): the library's sentence into msg[n] ("" when not), and the
- * two push sequences; then the status document, read under the same open
- * (one unlock).  The exit status on a failure to tell. */
+ * two push sequences; then the status document and the offline lease
+ * (fs_device_lease's result and times), read under the same open (one
+ * unlock).  The exit status on a failure to tell. */
 static int status_read(cli_ctx *ctx, char *msg, size_t n, int64_t *store_seq, int64_t *receipt_seq,
-                       char **doc) {
+                       char **doc, int *lease, int64_t *issued, int64_t *until) {
   fs_device *dev = NULL;
   msg[0] = '\0';
   *doc = NULL;
@@ -181,6 +188,7 @@ static int status_read(cli_ctx *ctx, char *msg, size_t n, int64_t *store_seq, in
   int lrc = fs_device_check_receipts(store_seq, receipt_seq, dev);
   if (lrc == FS_ECONFLICT) snprintf(msg, n, "%s", fs_errmsg());
   rc = lrc && lrc != FS_ECONFLICT ? cli_lib_fail(lrc) : cli_view_on(dev, "status", NULL, doc);
+  if (rc == CLI_OK) *lease = fs_device_lease(issued, until, dev);
   fs_device_close(dev);
   return rc;
 }
@@ -192,10 +200,32 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
   int64_t store_seq = 0, receipt_seq = 0;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = status_read(ctx, behind, sizeof behind, &store_seq, &receipt_seq, &doc))) return rc;
+  int64_t issued = 0, until = 0;
+  int lease = 0;
+  if ((rc = status_read(ctx, behind, sizeof behind, &store_seq, &receipt_seq, &doc, &lease, &issued,
+                        &until)))
+    return rc;
   s = cli_parse_doc(doc, "a status");
   fs_free(doc);
   if (!s) return CLI_EFAIL;
+  /* the offline lease: null when not enrolled (no lease needed) */
+  if (lease == FS_ENOTFOUND) {
+    cJSON_AddNullToObject(s, "lease");
+  } else {
+    char t[32];
+    cJSON *l = cJSON_AddObjectToObject(s, "lease");
+    fs_time_format(t, issued);
+    if (issued)
+      cJSON_AddStringToObject(l, "issued_at", t);
+    else
+      cJSON_AddNullToObject(l, "issued_at");
+    fs_time_format(t, until);
+    if (until)
+      cJSON_AddStringToObject(l, "until", t);
+    else
+      cJSON_AddNullToObject(l, "until");
+    cJSON_AddBoolToObject(l, "valid", lease == FS_OK);
+  }
   /* A store behind its receipts says so, on stderr for a person and as
    * "behind_receipts" in the JSON: a warning, not a failure. */
   if (*behind) {
@@ -213,10 +243,11 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
     return rc;
   }
   {
-    static const char *const keys[] = {"device id", "manager",         "server",
-                                       "last sync", "pending changes", "refused changes"};
-    char b[6][256], iso[64];
-    const char *vals[6];
+    static const char *const keys[] = {"device id",       "manager",         "server",
+                                       "last sync",       "pending changes", "refused changes",
+                                       "unlockable until"};
+    char b[7][256], iso[64];
+    const char *vals[7];
     vals[0] = cli_text(b[0], sizeof b[0], s, "device_id", "-");
     vals[1] = cli_text(b[1], sizeof b[1], s, "manager", "-");
     vals[2] = cli_text(b[2], sizeof b[2], s, "server", "not enrolled");
@@ -231,7 +262,16 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv) {
     else
       snprintf(b[5], sizeof b[5], "%lld", open);
     vals[5] = b[5];
-    cli_kv_print(keys, vals, 6, "");
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(s, "lease");
+    char lt[64];
+    if (!cJSON_IsObject(l))
+      snprintf(b[6], sizeof b[6], "no limit (not enrolled)");
+    else
+      snprintf(b[6], sizeof b[6], "%s (each sync renews it)",
+               cli_localtime(lt, sizeof lt, cli_text(iso, sizeof iso, l, "until", ""),
+                             "no valid lease: sync"));
+    vals[6] = b[6];
+    cli_kv_print(keys, vals, 7, "");
     /* each open refusal with head office's reason in full */
     const cJSON *open_list = cJSON_GetObjectItemCaseSensitive(s, "refusals");
     if (cJSON_GetArraySize(open_list) > 0) {

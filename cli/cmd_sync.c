@@ -249,7 +249,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
   if (!rc) rc = fs_pending_count(&pending, fs_device_store(dev));
   fs_device_close(dev);
   if (b.drawn) fputc('\n', stderr);
-  if (rc) return cli_lib_fail(rc);
+  if (rc) return rc == FS_EWIPED ? (cli_lib_fail(rc), CLI_EWIPED) : cli_lib_fail(rc);
   if (ctx->json) {
     printf("{\"pushed\":%lld,\"pulled\":%lld,\"conflicts\":%lld,\"refused\":%lld,"
            "\"batches\":%lld,\"pending\":%lld,\"recovered\":%lld,\"rewinds\":%lld}\n",

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ home */
 
@@ -46,15 +47,23 @@ int cli_open(cli_ctx *ctx, fs_device **out) {
   if (rc != CLI_OK) return rc;
   int lrc = fs_device_unlock_cached(*out);
   const char *file = cli_passphrase_file();
-  if (lrc == FS_ELOCKED && file) {
+  /* no cached key, or a lease that ran out: the passphrase (which may
+   * renew the lease online), from the file; for a lease that ran out also
+   * asked on a terminal, so that `fieldsync sync` renews it as the
+   * sentence says */
+  int ask = lrc == FS_ELEASE && !file && isatty(STDIN_FILENO);
+  if (((lrc == FS_ELOCKED || lrc == FS_ELEASE) && file) || ask) {
     cli_secret pass = {NULL, 0};
-    if ((rc = cli_passphrase_from_file(&pass, file)) != CLI_OK) goto done;
+    rc = ask ? cli_passphrase_ask(&pass, "The lease ran out; passphrase to renew it online: ", 0)
+             : cli_passphrase_from_file(&pass, file);
+    if (rc != CLI_OK) goto done;
     fs_unlock_opts uo = FS_UNLOCK_OPTS_INIT;
     uo.passphrase = pass.buf;
     uo.passphrase_len = pass.len;
+    uo.renew_lease = 1; /* an unlock with the passphrase may renew a lease online */
     lrc = fs_device_unlock(*out, &uo);
     cli_secret_free(&pass);
-    if (lrc == FS_EAUTH) {
+    if (lrc == FS_EAUTH && !ask) {
       rc = cli_fail("the passphrase in FIELDSYNC_PASSPHRASE_FILE (%s) does not unlock the store "
                     "in %s.",
                     file, fs_device_home(*out));
@@ -62,6 +71,7 @@ int cli_open(cli_ctx *ctx, fs_device **out) {
     }
   }
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  if (lrc == FS_EWIPED) rc = CLI_EWIPED;
 done:
   if (rc != CLI_OK) {
     fs_device_close(*out);

@@ -5,7 +5,8 @@
  * --help, --version), finds the verb in one table and hands it the words
  * after it.
  * Each verb lives in a cmd_*.c file and returns the process exit status
- * (0 ok, 1 failure, 2 usage error, 3 a sync with refusals: CLI_EREFUSED); main only adds the final
+ * (0 ok, 1 failure, 2 usage error, 3 a sync with refusals: CLI_EREFUSED,
+ * 4 wiped by head office's order: CLI_EWIPED); main only adds the final
  * flush check so a full disk or a closed pipe is reported rather than silently lost. The verb table
  * is the single place that says which verbs exist: anything else (including head-office verbs such
  * as `product add`) is a usage error.
@@ -50,6 +51,7 @@ static const char usage[] =
     "                                   their values: read, copy or dismiss them\n"
     "  receipts [verify]                head office's signed acknowledgements,\n"
     "                                   proof of what it accepted\n"
+    "  wipe [--yes]                     shred this device's keys and store for good\n"
     "\n"
     "Options (accepted before or after the command):\n"
     "  --home DIR   the store directory (default $FIELDSYNC_HOME, else\n"
@@ -66,7 +68,8 @@ static const char usage[] =
     "for a customer its exact name.\n"
     "Times accept \"YYYY-MM-DD HH:MM\" (local time), \"YYYY-MM-DD\" or ISO-8601.\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 3 a sync that finished but\n"
-    "in which head office refused changes (kept: see 'fieldsync refused').\n";
+    "in which head office refused changes (kept: see 'fieldsync refused'), 4 this\n"
+    "device was wiped by head office's order.\n";
 
 typedef struct verb {
   const char *name;
@@ -74,25 +77,16 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"init", cmd_init},
-    {"customer", cmd_customer},
-    {"contact", cmd_contact},
-    {"meeting", cmd_meeting},
-    {"order", cmd_order},
-    {"product", cmd_product},
-    {"status", cmd_status},
-    {"conflicts", cmd_conflicts},
-    {"export", cmd_export},
-    {"enroll", cmd_enroll},
-    {"sync", cmd_sync},
-    {"refused", cmd_refused},
-    {"unlock", cmd_unlock},
-    {"lock", cmd_lock},
-    {"passwd", cmd_passwd},
-    {"receipts", cmd_receipts},
-    {"complaint", cmd_complaint},
-    {"competitor", cmd_competitor},
-    {NULL, NULL},
+    {"init", cmd_init},           {"customer", cmd_customer},
+    {"contact", cmd_contact},     {"meeting", cmd_meeting},
+    {"order", cmd_order},         {"product", cmd_product},
+    {"status", cmd_status},       {"conflicts", cmd_conflicts},
+    {"export", cmd_export},       {"enroll", cmd_enroll},
+    {"sync", cmd_sync},           {"refused", cmd_refused},
+    {"unlock", cmd_unlock},       {"lock", cmd_lock},
+    {"passwd", cmd_passwd},       {"receipts", cmd_receipts},
+    {"complaint", cmd_complaint}, {"competitor", cmd_competitor},
+    {"wipe", cmd_wipe},           {NULL, NULL},
 };
 
 /* The library's version: this program is built with the library it ships

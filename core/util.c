@@ -71,6 +71,10 @@ const char *fs_strerror(int code) {
     return "cancelled";
   case FS_ELOCKED:
     return "locked";
+  case FS_ELEASE:
+    return "lease ran out: sync to unlock";
+  case FS_EWIPED:
+    return "wiped by head office";
   default:
     return "unknown error";
   }

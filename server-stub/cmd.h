@@ -41,6 +41,7 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv);
 int cmd_token(cli_ctx *ctx, int argc, char **argv);
 int cmd_devices(cli_ctx *ctx, int argc, char **argv);
 int cmd_revoke(cli_ctx *ctx, int argc, char **argv);
+int cmd_lease(cli_ctx *ctx, int argc, char **argv);
 int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv);
 int cmd_verify_log(cli_ctx *ctx, int argc, char **argv);
 int cmd_export_server(cli_ctx *ctx, int argc, char **argv);

@@ -73,7 +73,10 @@ static int call_devices(fs_hq *hq, void *doc) { return fs_hq_devices_json(doc, h
 int cmd_devices(cli_ctx *ctx, int argc, char **argv) {
   const cli_spec spec = {"devices",
                          "Usage: fieldsync-server devices [--json]\n\nEnrolled devices, "
-                         "their manager, last contact and last pushed sequence.\n",
+                         "their manager, last contact, last pushed sequence, revocation, and "
+                         "for a device\nrevoked with --wipe when the wipe was ordered and when "
+                         "the device confirmed it\n(WIPED).\n\nExample:\n  fieldsync-server "
+                         "devices --json\n",
                          NULL,
                          NULL,
                          NULL,
@@ -91,6 +94,8 @@ int cmd_devices(cli_ctx *ctx, int argc, char **argv) {
       {"LAST SEEN", "last_seen", cli_cell_time, NULL, 0},
       {"SEQ", "last_seq", NULL, "0", 1},
       {"REVOKED", "revoked_at", cli_cell_time, NULL, 0},
+      {"WIPE ORDERED", "wipe_ordered_at", cli_cell_time, NULL, 0},
+      {"WIPED", "wipe_confirmed_at", cli_cell_time, NULL, 0},
   };
   cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
                  "No devices enrolled yet; create a token with `fieldsync-server token create "
@@ -101,26 +106,127 @@ int cmd_devices(cli_ctx *ctx, int argc, char **argv) {
 
 /* ---------------------------------------------------------------- revoke */
 
-static int call_revoke(fs_hq *hq, void *device_id) {
-  return fs_hq_revoke(hq, *(const char **)device_id);
+typedef struct revoke_args {
+  const char *dev;
+  int wipe;
+} revoke_args;
+
+static int call_revoke(fs_hq *hq, void *arg) {
+  revoke_args *a = arg;
+  return a->wipe ? fs_hq_revoke_wipe(hq, a->dev) : fs_hq_revoke(hq, a->dev);
 }
 
 int cmd_revoke(cli_ctx *ctx, int argc, char **argv) {
-  const char *dev = NULL;
+  revoke_args a = {NULL, 0};
   static const char *const names[] = {"DEVICE"};
+  const cli_opt opts[] = {{"wipe", 0, NULL, &a.wipe}, {NULL, 0, NULL, NULL}};
   const cli_spec spec = {"revoke",
-                         "Usage: fieldsync-server revoke DEVICE\n\nRefuses DEVICE's pushes, "
-                         "pulls and re-enrollment from now on; what it sent stays.\n",
-                         NULL,
+                         "Usage: fieldsync-server revoke DEVICE [--wipe] [--json]\n\nRefuses "
+                         "DEVICE's pushes, pulls and re-enrollment from now on; what it sent "
+                         "stays.\n\n  --wipe  also order the device wiped: at its next "
+                         "contact it receives the order,\n          signed by head office, "
+                         "shreds its keys and store, and confirms\n          (`fieldsync-server "
+                         "devices` shows when)\n\nExamples:\n  fieldsync-server revoke "
+                         "3f9a0c1d2e4b5a69\n  fieldsync-server revoke 3f9a0c1d2e4b5a69 --wipe\n",
+                         opts,
                          names,
-                         &dev,
+                         &a.dev,
                          1};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
-  if ((rc = srv_with_hq(ctx, call_revoke, &dev))) return rc;
+  if ((rc = srv_with_hq(ctx, call_revoke, &a))) return rc;
   if (!ctx->json)
-    printf("device %s revoked\n", dev);
+    printf(a.wipe ? "device %s revoked; it wipes itself at its next contact\n"
+                  : "device %s revoked\n",
+           a.dev);
+  else if (a.wipe)
+    printf("{\"revoked\":\"%s\",\"wipe\":true}\n", a.dev);
   else
-    printf("{\"revoked\":\"%s\"}\n", dev);
+    printf("{\"revoked\":\"%s\"}\n", a.dev);
   return CLI_OK;
+}
+
+/* ----------------------------------------------------------------- lease */
+
+typedef struct lease_args {
+  const char *manager;
+  int64_t days;
+  char *doc; /* out, fs_free */
+} lease_args;
+
+static int call_lease_set(fs_hq *hq, void *arg) {
+  lease_args *a = arg;
+  return fs_hq_lease_set(hq, a->manager, a->days);
+}
+
+static int call_lease_list(fs_hq *hq, void *arg) {
+  lease_args *a = arg;
+  return fs_hq_leases_json(&a->doc, hq);
+}
+
+static int cmd_lease_set(cli_ctx *ctx, int argc, char **argv) {
+  const char *days = NULL;
+  lease_args a = {NULL, 0, NULL};
+  static const char *const names[] = {"MANAGER"};
+  const cli_opt opts[] = {{"days", 1, &days, NULL}, {NULL, 0, NULL, NULL}};
+  const cli_spec spec = {"lease set",
+                         "Usage: fieldsync-server lease set MANAGER --days N [--json]\n\nHow "
+                         "long MANAGER's devices stay unlockable without a sync: each sync\n"
+                         "gives them a lease until head office's now + N days (1 to 365;\n"
+                         "default 14), from their next sync on.\n\nExample:\n  "
+                         "fieldsync-server lease set alice --days 3\n",
+                         opts,
+                         names,
+                         &a.manager,
+                         1};
+  int ex, rc;
+  if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
+  if (!days) return cli_usage("lease set: --days N is required.");
+  if (cli_parse_qty(&a.days, "days", days)) return CLI_EUSAGE;
+  if ((rc = srv_with_hq(ctx, call_lease_set, &a))) return rc;
+  if (ctx->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "manager", a.manager);
+    cJSON_AddNumberToObject(o, "days", (double)a.days);
+    cli_print_cjson(o);
+    cJSON_Delete(o);
+  } else {
+    printf("devices of %s are leased %lld days from their next sync\n", a.manager,
+           (long long)a.days);
+  }
+  return CLI_OK;
+}
+
+static int cmd_lease_list(cli_ctx *ctx, int argc, char **argv) {
+  lease_args a = {NULL, 0, NULL};
+  const cli_spec spec = {"lease list",
+                         "Usage: fieldsync-server lease list [--json]\n\nThe lease length of "
+                         "each manager's devices (DEFAULT: not set, 14 days).\n\nExample:\n"
+                         "  fieldsync-server lease list --json\n",
+                         NULL,
+                         NULL,
+                         NULL,
+                         0};
+  int ex, rc;
+  if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
+  if ((rc = srv_with_hq(ctx, call_lease_list, &a))) return rc;
+  cJSON *arr = NULL;
+  if (!cli_take_doc(ctx, a.doc, "the lease policy", &arr, &rc)) return rc;
+  static const cli_col cols[] = {
+      {"MANAGER", "manager", NULL, NULL, 0},
+      {"DAYS", "days", NULL, NULL, 1},
+      {"DEFAULT", "default", NULL, NULL, 0},
+  };
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
+                 "No managers yet; every device is leased 14 days.\n");
+  cJSON_Delete(arr);
+  return CLI_OK;
+}
+
+int cmd_lease(cli_ctx *ctx, int argc, char **argv) {
+  static const cli_sub subs[] = {{"set", cmd_lease_set}, {"list", cmd_lease_list}, {NULL, NULL}};
+  return cli_dispatch(ctx, "lease",
+                      "Usage: fieldsync-server lease set MANAGER --days N [--json]\n"
+                      "       fieldsync-server lease list [--json]\n",
+                      subs, argc, argv);
 }

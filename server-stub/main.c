@@ -29,7 +29,11 @@ static const char usage[] =
     "                                  127.0.0.1:8443)\n"
     "  token create --manager NAME     a one-time enrollment token\n"
     "  devices                         enrolled devices\n"
-    "  revoke DEVICE                   refuse a device from now on\n"
+    "  revoke DEVICE [--wipe]          refuse a device from now on (--wipe: and\n"
+    "                                  order it to shred its data)\n"
+    "  lease set MANAGER --days N      how long a manager's devices stay\n"
+    "                                  unlockable without a sync (default 14)\n"
+    "  lease list                      the lease length per manager\n"
     "  import products|prices|balances FILE.csv\n"
     "  assign CUSTOMER MANAGER         move a customer to another manager\n"
     "  report orders|meetings|pipeline [--month YYYY-MM] [--by manager|customer]\n"
@@ -269,6 +273,7 @@ static const verb verbs[] = {
     {"token", cmd_token},
     {"devices", cmd_devices},
     {"revoke", cmd_revoke},
+    {"lease", cmd_lease},
     {"import", cmd_import},
     {"assign", cmd_assign},
     {"report", cmd_report},

@@ -21,7 +21,10 @@
  * read and written through core's devstate functions (engine.h): no SQL
  * here.  The application's progress callback is asked after every committed
  * batch whether to go on; cancelling there is just an interruption at a
- * point where nothing is half done.
+ * point where nothing is half done.  A sync that succeeded ends by taking
+ * a fresh offline lease from head office (lease.h); a device refused as
+ * revoked asks once more for a wipe order, which it carries out only when
+ * it verifies (take_wipe, wipe.h).
  */
 #include <fieldsync/device.h>
 
@@ -44,9 +47,12 @@
 #include "envelope.h"
 #include "http_client.h"
 #include "keys.h"
+#include "keyring.h"
 #include "engine.h"
+#include "lease.h"
 #include "proto.h"
 #include "receipt.h"
+#include "wipe.h"
 
 /* Error sentence from a JSON error body, or a generic one; the error is
  * the answer's "code" where head office gave one ("clock": FS_ESKEW,
@@ -238,7 +244,16 @@ int fs_enroll(fs_device *dev, const fs_enroll_opts *opts) {
   if (ca && (rc = copy_file(ca, srv.ca))) goto done;
   snprintf(srv.pin, sizeof srv.pin, "%s", pin ? pin : "");
   snprintf(srv.keys, sizeof srv.keys, "%s", skeys); /* 128 hex digits: checked above */
-  rc = fsi_devstate_enrolled(st, &srv, site);
+  if ((rc = fsi_devstate_enrolled(st, &srv, site))) goto done;
+  const cJSON *lease = cJSON_GetObjectItemCaseSensitive(ans, "lease");
+  rc =
+      fsi_lease_save(dev, st, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lease, "text")),
+                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lease, "sig")));
+  if (rc) {
+    char why[400];
+    snprintf(why, sizeof why, "%s", fs_errmsg());
+    fsi_fail(rc, "enrolled, but %s; run `fieldsync sync` to get a lease before going offline", why);
+  }
 done:
   if (body) sodium_memzero(body, strlen(body)); /* it holds the token */
   free(body);
@@ -1199,6 +1214,104 @@ static int pull_skew_fail(session *s) {
                   by, at, here, from);
 }
 
+/* ------------------------------------------------- lease and wipe */
+
+/* Carries out the wipe order of a refusal (403) that holds one: verified
+ * against the pinned key and this device's id first (a forged one is
+ * FS_EAUTH and nothing is deleted); then the store is closed, the home
+ * shredded (wipe.h), head office told with a request signed by the
+ * identity still in memory (POST /v1/wiped), and the device locked, which
+ * wipes that too.  FS_EWIPED when done; FS_EREVOKED when the refusal holds
+ * no order. */
+static int take_wipe(session *s, fs_device *dev, const fsi_http_response *r, int refusal) {
+  cJSON *o = cJSON_ParseWithLength((const char *)r->body, r->len);
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "wipe");
+  const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "text"));
+  const char *sig = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "sig"));
+  fsi_hqmsg order;
+  int rc;
+  if (!w) {
+    cJSON_Delete(o);
+    return refusal;
+  }
+  if ((rc = fsi_wipe_verify(&order, dev, dev->st, text, sig))) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", fs_errmsg());
+    cJSON_Delete(o);
+    return fsi_fail(rc, "%s; nothing on this laptop was deleted", msg);
+  }
+  char order_text[HQMSG_TEXT_MAX];
+  snprintf(order_text, sizeof order_text, "%s", text); /* verified: canonical and short */
+  cJSON_Delete(o);
+  s->sign.device = dev->device_id; /* it named the store's copy, closed now */
+  fs_store_close(dev->st);
+  dev->st = s->st = NULL;
+  fsi_keyring_forget(dev->device_id);
+  int wrc = fsi_wipe_home(dev->home);
+  char werr[400] = "";
+  if (wrc) snprintf(werr, sizeof werr, " (but: %s)", fs_errmsg());
+  /* the confirmation is signed with the identity key still in memory */
+  fsi_http_response cr;
+  memset(&cr, 0, sizeof cr);
+  char body[HQMSG_TEXT_MAX + 64];
+  cJSON *b = cJSON_CreateObject();
+  cJSON_AddStringToObject(b, "order", order_text);
+  cJSON_AddBoolToObject(b, "complete", wrc == FS_OK);
+  char *bt = cJSON_PrintUnformatted(b);
+  cJSON_Delete(b);
+  snprintf(body, sizeof body, "%s", bt ? bt : "{}");
+  free(bt);
+  int told =
+      !signed_request(s->c, &s->sign, "/v1/wiped", "application/json", body, strlen(body), &cr) &&
+      cr.status == 200;
+  fsi_http_response_clear(&cr);
+  fs_device_lock(dev);
+  char at[32];
+  fsi_util_date(at, order.issued);
+  return fsi_fail(FS_EWIPED,
+                  "head office ordered this laptop wiped on %s: its keys, store and files in %s "
+                  "were shredded%s and %s; the device is gone: ask head office for a new "
+                  "enrollment",
+                  at, dev->home, werr,
+                  told ? "head office has been told" : "head office could not be told yet");
+}
+
+/* GET /v1/lease: a new lease, verified and saved; or, for a revoked
+ * device, the wipe order carried out (take_wipe). */
+static int lease_renew(session *s, fs_device *dev) {
+  fsi_http_response r;
+  memset(&r, 0, sizeof r);
+  int rc = signed_request(s->c, &s->sign, "/v1/lease", NULL, NULL, 0, &r);
+  if (rc) goto done;
+  if (r.status == 403) {
+    rc = take_wipe(s, dev, &r, http_error(&r, "the lease was refused"));
+    goto done;
+  }
+  if (r.status != 200) {
+    rc = http_error(&r, "the lease was refused");
+    goto done;
+  }
+  cJSON *o = cJSON_ParseWithLength((const char *)r.body, r.len);
+  const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "lease");
+  rc = fsi_lease_save(dev, dev->st,
+                      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "text")),
+                      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "sig")));
+  cJSON_Delete(o);
+done:
+  fsi_http_response_clear(&r);
+  return rc;
+}
+
+int fsi_client_renew_lease(fs_device *dev) {
+  session s;
+  memset(&s, 0, sizeof s);
+  s.st = dev->st;
+  int rc = open_session(&s, dev);
+  if (!rc) rc = lease_renew(&s, dev);
+  close_session(&s);
+  return rc;
+}
+
 int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
   session s;
   fs_sync_stats done_so_far;
@@ -1256,7 +1369,15 @@ int fs_sync(fs_sync_stats *stats, fs_device *dev, const fs_sync_opts *opts) {
   if (!rc && abs64(s.sign.offset_ms) <= CLOCK_AGREE_MS &&
       HLC_PHYS(fsi_store_clock(s.st)) <= fsi_util_now_ms() + CLOCK_AGREE_MS)
     rc = fsi_reclock_note_skew(s.st, 0);
+  if (!rc) rc = lease_renew(&s, dev);
 done:
+  if (rc == FS_EREVOKED && s.c) {
+    /* a revoked device asks once more, for a wipe order head office may hold */
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", fs_errmsg());
+    if ((rc = lease_renew(&s, dev)) == FS_EREVOKED || rc == FS_OK || rc == FS_ENETWORK)
+      rc = fsi_fail(FS_EREVOKED, "%s", msg);
+  }
   close_session(&s);
   sync_unlock(lock);
   if (stats) fsi_device_struct_out(stats, &done_so_far, &sync_stats_v);

@@ -23,6 +23,7 @@
 #include "deviceInt.h"
 #include "engine.h"
 #include "keyring.h"
+#include "lease.h"
 
 #define HOME_PATH 4096
 
@@ -63,7 +64,8 @@ static int check_passphrase(const char *pass, size_t len) {
 static const size_t init_opts_sizes[] = {offsetof(fs_device_init_opts, passphrase_len) +
                                          sizeof(size_t)};
 static const size_t unlock_opts_sizes[] = {offsetof(fs_unlock_opts, key) +
-                                           sizeof(const unsigned char *)};
+                                               sizeof(const unsigned char *),
+                                           offsetof(fs_unlock_opts, renew_lease) + sizeof(int)};
 static const fsi_versions init_opts_v = {"fs_device_init_opts", init_opts_sizes,
                                          FS_DEVICE_INIT_OPTS_VERSION};
 static const fsi_versions unlock_opts_v = {"fs_unlock_opts", unlock_opts_sizes,
@@ -185,8 +187,10 @@ int fs_device_open(fs_device **out, const char *home, const fs_schema *schema) {
 }
 
 /* Unlocks dev with the data key in dev->data_key: the identity must open
- * under it, then the store; on failure the device is locked again. */
-static int unlock_with_key(fs_device *dev) {
+ * under it, then the store, and an enrolled device's lease must hold (or,
+ * with `renew`, be renewed by head office); on failure the device is
+ * locked again. */
+static int unlock_with_key(fs_device *dev, int renew) {
   char store[HOME_PATH], keys[HOME_PATH];
   int rc;
   if ((rc = home_path(store, dev->home, "store.db")) || (rc = home_path(keys, dev->home, "keys")))
@@ -208,8 +212,25 @@ static int unlock_with_key(fs_device *dev) {
                   dev->home, fs_store_device_id(dev->st), dev->device_id);
     goto done;
   }
-  if (fs_store_hq_site(dev->st) == fs_store_site(dev->st))
+  if (fs_store_hq_site(dev->st) == fs_store_site(dev->st)) {
     rc = fsi_fail(FS_EINVAL, "%s is a head-office store; use fieldsync-server with it", dev->home);
+    goto done;
+  }
+  rc = fsi_lease_check(dev, dev->st);
+  if (rc == FS_ELEASE && renew) {
+    char why[300];
+    snprintf(why, sizeof why, "%s", fs_errmsg());
+    int r = fsi_client_renew_lease(dev);
+    if (r == FS_OK)
+      rc = fsi_lease_check(dev, dev->st);
+    else if (r == FS_EWIPED)
+      rc = r;
+    else {
+      char reason[200];
+      snprintf(reason, sizeof reason, "%s", fs_errmsg());
+      rc = fsi_fail(FS_ELEASE, "%s; head office could not renew it just now: %s", why, reason);
+    }
+  }
 done:
   if (rc) fs_device_lock(dev);
   return rc;
@@ -244,7 +265,7 @@ int fs_device_unlock(fs_device *dev, const fs_unlock_opts *opts) {
     fs_device_lock(dev);
     return rc;
   }
-  return unlock_with_key(dev);
+  return unlock_with_key(dev, o.renew_lease);
 }
 
 void fs_device_lock(fs_device *dev) {
@@ -299,7 +320,7 @@ int fs_device_unlock_cached(fs_device *dev) {
     fs_device_lock(dev);
     return fsi_device_need_unlocked(dev);
   }
-  if ((rc = unlock_with_key(dev)) == FS_EAUTH) {
+  if ((rc = unlock_with_key(dev, 0)) == FS_EAUTH) {
     /* a key cached for an earlier home with this id: of no use to anyone */
     fsi_keyring_forget(dev->device_id);
     return fsi_device_need_unlocked(dev);

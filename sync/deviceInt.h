@@ -34,6 +34,13 @@ int fsi_device_need_unlocked(const fs_device *dev);
  * is locked.  Borrowed until fs_device_lock or fs_device_close. */
 int fsi_device_keys(fs_device *dev, const fsi_keys **out);
 
+/* Asks head office for a new offline lease (client.c) for the device,
+ * whose store is open: FS_OK once a new lease verified and was saved
+ * (lease.h); FS_EWIPED when head office answered with a wipe order, which
+ * was carried out (the device is then locked and its home gone); the
+ * errors of a sync's request otherwise. */
+int fsi_client_renew_lease(fs_device *dev);
+
 /* The versions of a versioned struct (device.h): sizes[v - 1] is the size
  * of version v (up to the end of its last member), for v = 1..nversions;
  * nversions is the headers' FS_*_VERSION and sizes[nversions - 1] fits in

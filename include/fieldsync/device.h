@@ -106,9 +106,12 @@ typedef struct fs_unlock_opts {
   const unsigned char *key; /* or the data key itself, FS_DATA_KEY_SIZE bytes
                                (e.g. from head office's recovery); exactly
                                one of passphrase and key */
+  /* version 2: */
+  int renew_lease; /* non-zero: when the offline lease ran out, ask head
+                      office for a new one before refusing (network) */
 } fs_unlock_opts;
 
-#define FS_UNLOCK_OPTS_VERSION 1
+#define FS_UNLOCK_OPTS_VERSION 2
 #define FS_UNLOCK_OPTS_INIT                                                                        \
   { .version = FS_UNLOCK_OPTS_VERSION }
 
@@ -120,8 +123,43 @@ typedef struct fs_unlock_opts {
  * device is already unlocked.  FS_EAUTH for a wrong passphrase or key (the
  * device stays locked); FS_EINVAL (neither or both of passphrase and key);
  * FS_ENOMEM; FS_EINVAL for a head-office store or another schema; the
- * errors of fs_store_open. */
+ * errors of fs_store_open.
+ *
+ * The offline lease: an enrolled device is unlocked only while the lease
+ * head office signed at its last enrollment or successful sync holds
+ * ("this device may be unlocked until T", by this laptop's clock; 14 days
+ * unless head office set otherwise for the manager).  Past T, or with no
+ * lease or one that does not verify against head office's pinned key,
+ * the device stays locked: FS_ELEASE, with the sentence that says since
+ * when the laptop has not synced and that it must.  With renew_lease set
+ * (version 2) an unlock whose lease ran out first asks head office for a
+ * new one (the key proven, the store opened internally; the network as
+ * for fs_sync) and is reported unlocked only once a new lease verified;
+ * FS_ENETWORK etc. when head office cannot be asked, FS_EWIPED when it
+ * answers with a wipe order (the home is then gone, fs_device_wipe).  A
+ * device never enrolled has no lease and is not restricted.
+ * fs_device_unlock_cached refuses the same way (FS_ELEASE; it never goes
+ * to the network). */
 FS_EXTERN int fs_device_unlock(fs_device *dev, const fs_unlock_opts *opts);
+
+/* The device's offline lease (unlocked device): FS_OK with *issued (when
+ * head office last issued it: the last enrollment or sync) and *until
+ * (the end) in milliseconds; FS_ELEASE with the sentence when it ran out
+ * or is missing or forged (the times then 0 when unknown); FS_ENOTFOUND
+ * when the device is not enrolled (no lease needed); FS_ELOCKED. */
+FS_EXTERN int fs_device_lease(int64_t *issued, int64_t *until, fs_device *dev);
+
+/* Crypto-shreds the device's home, as head office's wipe order does at
+ * the next contact of a device revoked with `--wipe`: the device is
+ * locked, its cached key forgotten, the wrapped data key (keys/store.key)
+ * overwritten with random bytes, synced and removed first (from then on
+ * nothing in the home can be decrypted), then the sealed identity, lease,
+ * store, WAL and SHM overwritten and removed, and the other files
+ * fieldsync made in the home removed; the keys directory and the home go
+ * when empty.  Unsent changes are lost.  The device stays open but
+ * empty: only fs_device_close is of use.  FS_EIO naming the first file
+ * that could not be removed. */
+FS_EXTERN int fs_device_wipe(fs_device *dev);
 
 /* Locks the device again: closes the store (an open fs_tx_begin
  * transaction is rolled back) and wipes the data key and secret keys from
@@ -279,6 +317,13 @@ typedef struct fs_sync_opts {
  * sync succeeds at once.  FS_ESKEW when head office's clock and this
  * laptop's disagree so that changes cannot go either way; the sentence
  * says which clock looks wrong and what to do, and nothing is lost.
+ *
+ * Every successful sync renews the device's offline lease (see
+ * fs_device_unlock).  A device head office revoked with a wipe order gets
+ * the order at its next contact, verifies it against the pinned key,
+ * crypto-shreds its home (fs_device_wipe), confirms to head office and
+ * returns FS_EWIPED; a wipe order that does not verify is refused
+ * (FS_EAUTH) and nothing is deleted.
  *
  * FS_ENETWORK when head office cannot be reached (nothing lost),
  * FS_ECANCELED, FS_EREVOKED, FS_EAUTH, FS_EBUSY, FS_ESKEW; FS_EINVAL when

@@ -77,7 +77,9 @@ typedef enum fs_err {
   FS_ETOOBIG = -14,   /* input over a documented size limit */
   FS_EBUSY = -15,     /* busy right now (a bounded resource): try again shortly */
   FS_ECANCELED = -16, /* the application's progress callback asked to stop */
-  FS_ELOCKED = -17    /* the device is locked: unlock it with its passphrase */
+  FS_ELOCKED = -17,   /* the device is locked: unlock it with its passphrase */
+  FS_ELEASE = -18,    /* the device's offline lease ran out: it must sync to unlock */
+  FS_EWIPED = -19     /* this device was wiped by head office's order */
 } fs_err;
 
 /* The human sentence describing the last failure on this thread ("" if

@@ -241,10 +241,21 @@ int fsi_hq_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage
     return 0;
   }
   if (d->revoked && !FS_MUT(9)) {
-    fsi_hq_reply_fail(r, fsi_fail(FS_EREVOKED,
-                                  "device %016llx was revoked by head office; ask head office "
-                                  "for a new device enrollment",
-                                  (unsigned long long)site));
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "device %016llx was revoked by head office; ask head office "
+             "for a new device enrollment",
+             (unsigned long long)site);
+    /* a wipe order, when one was given, goes with every refusal */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    cJSON_AddStringToObject(o, "code", "revoked");
+    if ((rc = fsi_hq_wipe_add(o, hq, site))) {
+      cJSON_Delete(o);
+      fsi_hq_reply_fail(r, rc);
+      return 0;
+    }
+    fsi_hq_reply_json(r, 403, o);
     return 0;
   }
   return fsi_hq_check_signed(hq, q, site, d->pub.sign, stage, r);

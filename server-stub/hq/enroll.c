@@ -103,7 +103,7 @@ static int enroll_record(char *manager, size_t n, fs_hq *hq, const enroll_req *e
 }
 
 /* What a device pins: head office's id and public keys, and its manager. */
-static void enroll_answer(fs_hq_reply *r, fs_hq *hq, const char *manager) {
+static void enroll_answer(fs_hq_reply *r, fs_hq *hq, const char *manager, int64_t site) {
   cJSON *o = cJSON_CreateObject();
   char sid[17], hex[KEYS_PUB_HEX_SIZE];
   snprintf(sid, sizeof sid, "%016llx", (unsigned long long)fs_store_site(hq->st));
@@ -111,6 +111,12 @@ static void enroll_answer(fs_hq_reply *r, fs_hq *hq, const char *manager) {
   cJSON_AddStringToObject(o, "server_id", sid);
   cJSON_AddStringToObject(o, "keys", hex);
   cJSON_AddStringToObject(o, "manager", manager);
+  int rc = fsi_hq_lease_add(o, hq, site, manager); /* the first offline lease */
+  if (rc) {
+    cJSON_Delete(o);
+    fsi_hq_reply_fail(r, rc);
+    return;
+  }
   fsi_hq_reply_json(r, 200, o);
 }
 
@@ -122,7 +128,7 @@ void fsi_hq_enroll(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
     if (rc)
       fsi_hq_reply_fail(r, rc);
     else
-      enroll_answer(r, hq, manager);
+      enroll_answer(r, hq, manager, e.site);
   }
   cJSON_Delete(e.doc);
 }

@@ -91,16 +91,15 @@ void fsi_hq_reply_fail(fs_hq_reply *r, int rc) {
 }
 
 /* The endpoints: what each accepts before its body is read. */
-typedef enum { EP_NONE, EP_HEALTH, EP_ENROLL, EP_PUSH, EP_PULL } endpoint;
+typedef enum { EP_NONE, EP_HEALTH, EP_ENROLL, EP_PUSH, EP_PULL, EP_LEASE, EP_WIPED } endpoint;
 
 static endpoint route(const fs_hq_request *q, int *method_ok) {
   static const struct {
     const char *path, *method;
     endpoint ep;
-  } eps[] = {{"/v1/health", "GET", EP_HEALTH},
-             {"/v1/enroll", "POST", EP_ENROLL},
-             {"/v1/push", "POST", EP_PUSH},
-             {"/v1/pull", "GET", EP_PULL}};
+  } eps[] = {{"/v1/health", "GET", EP_HEALTH}, {"/v1/enroll", "POST", EP_ENROLL},
+             {"/v1/push", "POST", EP_PUSH},    {"/v1/pull", "GET", EP_PULL},
+             {"/v1/lease", "GET", EP_LEASE},   {"/v1/wiped", "POST", EP_WIPED}};
   *method_ok = 0;
   for (size_t i = 0; q->path && i < sizeof eps / sizeof *eps; i++) {
     if (strcmp(q->path, eps[i].path) != 0) continue;
@@ -112,7 +111,10 @@ static endpoint route(const fs_hq_request *q, int *method_ok) {
 
 /* Body bound of an endpoint. */
 static size_t body_bound(endpoint ep) {
-  return ep == EP_ENROLL ? PROTO_ENROLL_MAX_BODY : ep == EP_PUSH ? PROTO_PUSH_MAX_BODY : 0;
+  return ep == EP_ENROLL  ? PROTO_ENROLL_MAX_BODY
+         : ep == EP_PUSH  ? PROTO_PUSH_MAX_BODY
+         : ep == EP_WIPED ? HQ_WIPED_MAX_BODY
+                          : 0;
 }
 
 /* Endpoint, method and declared length; 1 when they are acceptable. */
@@ -141,10 +143,10 @@ int fs_hq_admit(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
   endpoint ep;
   memset(r, 0, sizeof *r);
   if (!admit_shape(q, &ep, r)) return 0;
-  if (ep == EP_PUSH || ep == EP_PULL) {
+  if (ep == EP_PUSH || ep == EP_PULL || ep == EP_LEASE || ep == EP_WIPED) {
     fsi_hq_device d;
     pthread_mutex_lock(&hq->mu);
-    int ok = fsi_hq_caller(&d, hq, q, 1, r);
+    int ok = ep == EP_WIPED ? fsi_hq_wiped_caller(&d, hq, q, 1, r) : fsi_hq_caller(&d, hq, q, 1, r);
     pthread_mutex_unlock(&hq->mu);
     fsi_hq_device_clear(&d);
     if (!ok) return 0;
@@ -182,6 +184,12 @@ void fs_hq_handle(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
     break;
   case EP_PULL:
     fsi_hq_pull(r, hq, q);
+    break;
+  case EP_LEASE:
+    fsi_hq_lease(r, hq, q);
+    break;
+  case EP_WIPED:
+    fsi_hq_wiped(r, hq, q);
     break;
   case EP_NONE:
     break;

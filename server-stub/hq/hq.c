@@ -42,7 +42,14 @@ static const char HQ_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS hq_cursor(site INTEGER PRIMARY KEY, seq INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS hq_restore(id INTEGER PRIMARY KEY, restored_at INTEGER NOT NULL,"
     " source TEXT NOT NULL, old_epoch TEXT, new_epoch TEXT NOT NULL,"
-    " backup_hlc INTEGER NOT NULL, devices TEXT NOT NULL);";
+    " backup_hlc INTEGER NOT NULL, devices TEXT NOT NULL);"
+    /* offline leases (lease.c): a manager's lease length, when not the default */
+    "CREATE TABLE IF NOT EXISTS hq_lease_policy(manager TEXT PRIMARY KEY,"
+    " days INTEGER NOT NULL, set_at INTEGER NOT NULL);"
+    /* remote wipes (lease.c): ordered with the revocation, given to the device
+     * with its refusals, confirmed by it */
+    "CREATE TABLE IF NOT EXISTS hq_wipe(site INTEGER PRIMARY KEY, ordered_at INTEGER NOT NULL,"
+    " delivered_at INTEGER, confirmed_at INTEGER, complete INTEGER);";
 
 /* The store's epoch: made once (by whichever process opens the home
  * first), read into hq->epoch. */

@@ -20,6 +20,8 @@
  *   import.c    CSV imports and customer assignments (head office's writes)
  *   report.c    reports and a manager's export
  *   refused.c   what head office refused from the devices, with its values
+ *   lease.c     offline leases (GET /v1/lease), the lease policy, remote
+ *               wipe orders and their confirmation (POST /v1/wiped)
  *
  * Locking: hq->mu serialises every use of hq->st, hq->batch and the nonce
  * table.  The public entry points take it (server.h says which); every
@@ -164,5 +166,25 @@ void fsi_hq_reply_fail(fs_hq_reply *r, int rc);
 void fsi_hq_enroll(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
 void fsi_hq_push(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
 void fsi_hq_pull(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
+void fsi_hq_lease(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
+void fsi_hq_wiped(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
+
+/* ------------------------------------------------- leases and wipes */
+
+#define HQ_LEASE_DEFAULT_DAYS 14
+#define HQ_LEASE_MAX_DAYS 365
+#define HQ_WIPED_MAX_BODY 1024
+
+/* Adds "lease": {"text","sig"} to o: a fresh lease for device `site` of
+ * `manager` (lease.c), signed with head office's key. */
+int fsi_hq_lease_add(cJSON *o, fs_hq *hq, int64_t site, const char *manager);
+/* Adds "wipe": {"text","sig"} to o when a wipe of `site` was ordered
+ * (and records that it was given); FS_OK and nothing added otherwise. */
+int fsi_hq_wipe_add(cJSON *o, fs_hq *hq, int64_t site);
+/* The caller of POST /v1/wiped: an enrolled device (revoked or not) with
+ * a wipe ordered, whose request verifies (fsi_hq_check_signed at
+ * `stage`).  1 with *d loaded, or 0 with the reply filled. */
+int fsi_hq_wiped_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage,
+                        fs_hq_reply *r);
 
 #endif

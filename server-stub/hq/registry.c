@@ -36,9 +36,11 @@ static int devices_json(char **out, fs_hq *hq) {
   cJSON *arr = cJSON_CreateArray();
   if (!arr) return fsi_fail(FS_ENOMEM, "out of memory");
   sqlite3_stmt *s = fsi_sql_query(hq->st,
-                                  "SELECT printf('%016x', site), manager, enrolled_at,"
-                                  " last_seen, push_seq, revoked_at FROM hq_device"
-                                  " ORDER BY manager, site",
+                                  "SELECT printf('%016x', d.site), manager, enrolled_at,"
+                                  " last_seen, push_seq, revoked_at, w.ordered_at,"
+                                  " w.confirmed_at FROM hq_device d"
+                                  " LEFT JOIN hq_wipe w ON w.site = d.site"
+                                  " ORDER BY manager, d.site",
                                   "");
   if (!s) {
     cJSON_Delete(arr);
@@ -52,6 +54,8 @@ static int devices_json(char **out, fs_hq *hq) {
     add_time(o, "last_seen", s, 3);
     cJSON_AddNumberToObject(o, "last_seq", (double)sqlite3_column_int64(s, 4));
     add_time(o, "revoked_at", s, 5);
+    add_time(o, "wipe_ordered_at", s, 6);
+    add_time(o, "wipe_confirmed_at", s, 7);
     cJSON_AddItemToArray(arr, o);
   }
   if (row == 0 && !(*out = cJSON_PrintUnformatted(arr))) row = fsi_fail(FS_ENOMEM, "out of memory");

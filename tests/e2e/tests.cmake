@@ -31,3 +31,11 @@ fs_test(test_e2e_thief ${CMAKE_CURRENT_LIST_DIR}/test_e2e_thief.c ${CMAKE_CURREN
 add_dependencies(test_e2e_thief fieldsync-cli fieldsync-server)
 fs_test_properties(test_e2e_thief TIMEOUT 300)
 fs_test_label(page_cipher test_e2e_thief.no_customer_data)
+
+# The offline lease (expiry by a clock moved forward, renewal online, per
+# manager) and the remote wipe (`revoke --wipe` shreds the device at its
+# next contact; a forged order deletes nothing; `fieldsync wipe`).
+fs_test(test_e2e_lease ${CMAKE_CURRENT_LIST_DIR}/test_e2e_lease.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c
+  ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
+add_dependencies(test_e2e_lease fieldsync-cli fieldsync-server)
+fs_test_properties(test_e2e_lease TIMEOUT 300)

@@ -87,8 +87,9 @@ const char *fs_hq_key_fingerprint(const fs_hq *hq);
 int fs_hq_token_create(char **out, fs_hq *hq, const char *manager, int64_t ttl_ms);
 
 /* Enrolled devices as a JSON array, *out caller-owned (fs_free): per device
- * id, manager, enrolled_at, last_seen, last_seq, revoked_at (times ISO-8601
- * UTC or null), ordered by manager then id.  FS_ENOMEM or the store's error
+ * id, manager, enrolled_at, last_seen, last_seq, revoked_at,
+ * wipe_ordered_at, wipe_confirmed_at (times ISO-8601 UTC or null), ordered
+ * by manager then id.  FS_ENOMEM or the store's error
  * (FS_EIO, ...).  Locks. */
 int fs_hq_devices_json(char **out, fs_hq *hq);
 
@@ -97,6 +98,23 @@ int fs_hq_devices_json(char **out, fs_hq *hq);
  * for a malformed id, FS_ENOTFOUND for an unknown one, or the store's
  * error.  Locks. */
 int fs_hq_revoke(fs_hq *hq, const char *device_id);
+
+/* Revokes a device as fs_hq_revoke does and orders it wiped, in one
+ * transaction: from then on every refusal of its requests carries a wipe
+ * order signed with head office's key, which the device verifies and
+ * carries out (crypto-shredding its home) at its next contact, then
+ * confirms (wipe_confirmed_at of fs_hq_devices_json).  Ordering it again
+ * keeps the first time.  The errors of fs_hq_revoke.  Locks. */
+int fs_hq_revoke_wipe(fs_hq *hq, const char *device_id);
+
+/* Offline leases: every enrollment and sync gives the device a lease
+ * signed by head office, "unlockable until now + DAYS" (default 14 days).
+ * fs_hq_lease_set sets DAYS (1..365) for every device of `manager`, from
+ * its next sync on; FS_EINVAL out of range.  fs_hq_leases_json: a JSON
+ * array of {manager, days, default} for every manager with a device or a
+ * policy, by manager (*out caller-owned, fs_free).  Both lock. */
+int fs_hq_lease_set(fs_hq *hq, const char *manager, int64_t days);
+int fs_hq_leases_json(char **out, fs_hq *hq);
 
 /* Re-checks every accepted envelope in the audit log: signature, sequence
  * and hash chain, decryption, and that each device's log ends where its

@@ -78,7 +78,11 @@ typedef struct hq_args {
 static int call_import(fs_hq *hq, void *arg) {
   hq_args *x = arg;
   int rc = x->c ? FS_OK : fs_hq_check_clock(hq); /* c: --trust-clock */
-  return rc ? rc : fs_hq_import_csv(&x->count, hq, x->a, x->b);
+  if (!rc) rc = fs_hq_import_csv(&x->count, hq, x->a, x->b);
+  /* a bad row's sentence names its line: the file is named here */
+  if (rc == FS_EINVAL && !strncmp(fs_errmsg(), "line ", 5))
+    return cli_fail("%s %s", x->b, fs_errmsg());
+  return rc;
 }
 
 static int call_assign(fs_hq *hq, void *arg) {
@@ -117,7 +121,7 @@ static int cmd_import(cli_ctx *ctx, int argc, char **argv) {
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   static const char *const kinds[] = {"products", "prices", "balances", NULL};
-  if (cli_parse_enum("KIND", pos[0], kinds)) return CLI_EUSAGE;
+  if (cli_parse_choice("the kind to import", pos[0], kinds)) return CLI_EUSAGE;
   hq_args x = {pos[0], pos[1], trust_clock ? "" : NULL, 0, NULL};
   if ((rc = srv_with_hq(ctx, call_import, &x))) return rc;
   size_t n = x.count;
@@ -179,8 +183,8 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
   if (csv && ctx->json) return cli_usage("report: choose --csv or --json, not both.");
   static const char *const kinds[] = {"orders", "meetings", "pipeline", NULL};
   static const char *const bys[] = {"manager", "customer", NULL};
-  if (cli_parse_enum("REPORT", kind, kinds)) return CLI_EUSAGE;
-  if (by && cli_parse_enum("--by", by, bys)) return CLI_EUSAGE;
+  if (cli_parse_choice("the report", kind, kinds)) return CLI_EUSAGE;
+  if (by && cli_parse_enum("by", by, bys)) return CLI_EUSAGE;
   hq_args x = {kind, month, by, 0, NULL};
   if ((rc = srv_with_hq(ctx, call_report, &x))) return rc;
   char *doc = x.doc;

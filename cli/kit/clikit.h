@@ -107,6 +107,9 @@ int cli_parse_time(char out[32], const char *flag, const char *text);
 int cli_parse_date(char out[11], const char *flag, const char *text);
 /* one of a NULL-terminated list of words */
 int cli_parse_enum(const char *flag, const char *text, const char *const *allowed);
+/* The same for a positional word: "`what` must be a, b or c (got "x")."
+ * (what: "the report"). */
+int cli_parse_choice(const char *what, const char *text, const char *const *allowed);
 /* A three-letter ISO currency code, upper-cased into out. */
 int cli_parse_currency(char out[4], const char *flag, const char *text);
 /* an id as it may appear in a view argument (no '&', '=', control bytes) */

@@ -294,7 +294,7 @@ int cli_parse_date(char out[11], const char *flag, const char *text) {
   return CLI_OK;
 }
 
-int cli_parse_enum(const char *flag, const char *text, const char *const *allowed) {
+int cli_parse_choice(const char *what, const char *text, const char *const *allowed) {
   char q[64], list[256] = "";
   size_t n = 0;
   for (const char *const *a = allowed; *a; a++)
@@ -302,7 +302,13 @@ int cli_parse_enum(const char *flag, const char *text, const char *const *allowe
   for (const char *const *a = allowed; *a; a++)
     n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s",
                           a == allowed ? "" : (a[1] ? ", " : " or "), *a);
-  return cli_usage("--%s must be %s (got %s).", flag, list, quoted(q, sizeof q, text));
+  return cli_usage("%s must be %s (got %s).", what, list, quoted(q, sizeof q, text));
+}
+
+int cli_parse_enum(const char *flag, const char *text, const char *const *allowed) {
+  char what[80];
+  snprintf(what, sizeof what, "--%s", flag);
+  return cli_parse_choice(what, text, allowed);
 }
 
 int cli_parse_currency(char out[4], const char *flag, const char *text) {

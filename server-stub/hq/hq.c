@@ -113,7 +113,8 @@ static int read_key_file(unsigned char *key, const char *path, int env) {
              got != FSI_STORE_KEYBYTES) {
     rc = fsi_fail(env ? FS_EAUTH : FS_EINVAL,
                   "%s holds no server store key: it must hold 64 hex digits (make one with "
-                  "`openssl rand -hex 32`) or 32 raw bytes",
+                  "`openssl rand -hex 32`) or 32 raw bytes; give the key file with --key-file "
+                  "FILE or " FS_HQ_KEY_ENV "=FILE",
                   path);
   }
 done:

@@ -181,8 +181,8 @@ static void test_key_missing_or_wrong(void) {
   refused(__LINE__, "no key", ARGS("serve", "--listen", "127.0.0.1:0"), "is encrypted");
 
   char *wrong = e2e_path(g_dir, "wrong.key");
-  CHECK(tu_write_file(wrong, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n") ==
-        0);
+  CHECK(tu_write_file(wrong,
+                      "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n") == 0);
   refused(__LINE__, "wrong key", ARGS("--key-file", wrong, "devices"), "does not open");
   refused(__LINE__, "wrong key", ARGS("--key-file", wrong, "serve", "--listen", "127.0.0.1:0"),
           "does not open");

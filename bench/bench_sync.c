@@ -25,6 +25,10 @@
  * over the time push requests held the server (verify, decrypt, decode,
  * merge, commit).
  *
+ * Device stores are encrypted (every device home is); with
+ * FS_BENCH_HQ_ENCRYPT=1 head office's store is encrypted at rest too
+ * (fs_hq_create_encrypted), and each figure line says which.
+ *
  * Usage: bench_sync [all|w1|w3|m] [runs=3] [N=100000].  `all` (default) is
  * W1+W2 and W3; `m` runs W1+W2 at N and at 10*N (runs default 1).  One line
  * per figure on stdout (median and range over the runs), detail on stderr.
@@ -423,6 +427,9 @@ int main(int argc, char **argv) {
   printf("sync: real server over HTTPS on 127.0.0.1, each side its own process, %d run%s, "
          "median (range); bytes = request + response bodies per record\n",
          runs, runs > 1 ? "s" : "");
+  const char *hq_enc = getenv("FS_BENCH_HQ_ENCRYPT");
+  printf("stores: device stores encrypted, head office store %s\n",
+         hq_enc && !strcmp(hq_enc, "1") ? "encrypted (FS_BENCH_HQ_ENCRYPT=1)" : "plain");
   fflush(stdout);
   if (!strcmp(mode, "all") || !strcmp(mode, "w1")) {
     fprintf(stderr, "W1/W2, N=%zu\n", n);

@@ -100,7 +100,20 @@ int sh_run_init(sh_run *r, const char *dir) {
     fprintf(stderr, "sync bench: mkdir %s: %s\n", r->hq, strerror(errno));
     return -1;
   }
-  if ((rc = fs_hq_create_schema(r->hq, wl_schema()))) return lib_fail("server home", rc);
+  /* FS_BENCH_HQ_ENCRYPT=1: head office's store encrypted at rest too (a
+   * new key file in the run directory, found by every process through the
+   * environment, as `fieldsync-server` finds it) */
+  const char *enc = getenv("FS_BENCH_HQ_ENCRYPT");
+  if (enc && !strcmp(enc, "1")) {
+    char kf[sizeof r->dir + 16];
+    int made = 0;
+    snprintf(kf, sizeof kf, "%s/hq.key", r->dir);
+    setenv(FS_HQ_KEY_ENV, kf, 1);
+    rc = fs_hq_create_encrypted(r->hq, wl_schema(), kf, &made);
+  } else {
+    rc = fs_hq_create_schema(r->hq, wl_schema());
+  }
+  if (rc) return lib_fail("server home", rc);
   if ((rc = tlsgen_self_signed(r->cert, r->key, NULL, 0)))
     return lib_fail("server certificate", rc);
   return 0;

@@ -68,6 +68,18 @@ int fsi_store_is_encrypted(const char *path, int *out);
 int fsi_store_encrypted(const fs_store *st);
 int fsi_store_check(fs_store *st);
 
+/* A bare SQLite connection to a file that is not opened as a store (head
+ * office's backups and the file a restore prepares), encrypted like a store
+ * when `key` is not NULL: through an encryption layer of its own, *crypt_out,
+ * with the page layout and temp_store=MEMORY set, so it writes no journal
+ * or temporary file (set journal_mode=OFF before writing a new one).
+ * `oflags` are sqlite3_open_v2's.  FS_EAUTH when the key does not open the
+ * file.  Close with fsi_raw_close (both accept NULL). */
+struct fsi_crypt;
+int fsi_raw_open(sqlite3 **db_out, struct fsi_crypt **crypt_out, const char *path,
+                 const unsigned char *key, int oflags);
+void fsi_raw_close(sqlite3 *db, struct fsi_crypt *crypt);
+
 /* The store's SQLite connection, for head office's own tables (registry,
  * tokens, audit log).  Borrowed for the life of the store. */
 sqlite3 *fsi_store_db(fs_store *st);

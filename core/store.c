@@ -816,6 +816,43 @@ int fs_store_open(fs_store **out, const char *path, const fs_schema *schema, uns
 
 int fsi_store_encrypted(const fs_store *st) { return st->crypt != NULL; }
 
+int fsi_raw_open(sqlite3 **db_out, fsi_crypt **crypt_out, const char *path,
+                 const unsigned char *key, int oflags) {
+  sqlite3 *db = NULL;
+  fsi_crypt *c = NULL;
+  int rc = FS_OK;
+  *db_out = NULL;
+  *crypt_out = NULL;
+  if (key && (rc = fsi_crypt_new(&c, key, path))) return rc;
+  if (c && (rc = fsi_crypt_check_key(c))) goto fail;
+  if (sqlite3_open_v2(path, &db, oflags | SQLITE_OPEN_NOMUTEX, c ? fsi_crypt_vfs(c) : NULL) !=
+      SQLITE_OK) {
+    rc = fsi_fail(FS_EIO, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+    goto fail;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 10000);
+  if (c) {
+    int reserve = FSI_CRYPT_RESERVE;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL) != SQLITE_OK) {
+      rc = fsi_fail(FS_EIO, "cannot prepare %s: %s", path, sqlite3_errmsg(db));
+      goto fail;
+    }
+  }
+  *db_out = db;
+  *crypt_out = c;
+  return FS_OK;
+fail:
+  fsi_raw_close(db, c);
+  return rc;
+}
+
+void fsi_raw_close(sqlite3 *db, fsi_crypt *c) {
+  /* the layer outlives the connection (fs_store_close) */
+  if (sqlite3_close(db) == SQLITE_OK) fsi_crypt_free(c);
+}
+
 /* A key for a plain store, or none for an encrypted one, is refused before
  * the file is opened, with a sentence saying which. */
 static int check_kind(const char *path, const unsigned char *key) {

@@ -47,19 +47,34 @@ static int init_record_tls(fs_hq *hq, void *arg) {
 }
 
 int cmd_init_server(cli_ctx *ctx, int argc, char **argv) {
-  const char *cert = NULL, *key = NULL, *host = NULL;
-  const cli_opt opts[] = {{"cert", 1, &cert, NULL},
-                          {"key", 1, &key, NULL},
-                          {"host", 1, &host, NULL},
-                          {NULL, 0, NULL, NULL}};
+  const char *cert = NULL, *key = NULL, *host = NULL, *key_file = NULL;
+  int encrypt = 0;
+  const cli_opt opts[] = {{"cert", 1, &cert, NULL},         {"key", 1, &key, NULL},
+                          {"host", 1, &host, NULL},         {"encrypt", 0, NULL, &encrypt},
+                          {"key-file", 1, &key_file, NULL}, {NULL, 0, NULL, NULL}};
   const cli_spec spec = {
       "init",
-      "Usage: fieldsync-server init [--cert FILE --key FILE] [--host NAME] [--json]\n"
+      "Usage: fieldsync-server init [--cert FILE --key FILE] [--host NAME]\n"
+      "                             [--encrypt [--key-file FILE]] [--json]\n"
       "\n"
       "Creates the server home: Ed25519/X25519 server keys, the store, and a\n"
       "self-signed TLS certificate for 127.0.0.1, ::1, localhost and --host\n"
       "(unless --cert and --key give one).  Prints the certificate path and\n"
-      "the fingerprint devices pin with `fieldsync enroll --pin`.\n",
+      "the fingerprint devices pin with `fieldsync enroll --pin`.\n"
+      "\n"
+      "--encrypt: the store is encrypted at rest (every page and WAL frame,\n"
+      "XChaCha20-Poly1305) under the 256-bit key in the key file (--key-file,\n"
+      "else $FIELDSYNC_SERVER_KEY_FILE): 64 hex digits or 32 raw bytes.  A key\n"
+      "file that does not exist is created (mode 0600) with a new key; keep a\n"
+      "copy of it apart from the backups: without it the store cannot be read.\n"
+      "Every later command finds the key the same way (or in the systemd\n"
+      "credential $CREDENTIALS_DIRECTORY/fieldsync-server.key).  Without\n"
+      "--encrypt the store is plain SQLite.\n"
+      "\n"
+      "Examples:\n"
+      "  fieldsync-server --home /srv/fs init --host hq.example.com\n"
+      "  fieldsync-server --home /srv/fs init --encrypt --key-file /etc/fieldsync/server.key\n"
+      "  openssl rand -hex 32 > server.key   # a key made beforehand (umask 077)\n",
       opts,
       NULL,
       NULL,
@@ -67,11 +82,19 @@ int cmd_init_server(cli_ctx *ctx, int argc, char **argv) {
   int ex;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if (!cert != !key) return cli_usage("init: --cert and --key go together.");
+  if (key_file && !encrypt) return cli_usage("init: --key-file goes with --encrypt.");
+  if (encrypt && !key_file) key_file = getenv(FS_HQ_KEY_ENV);
+  if (encrypt && (!key_file || !*key_file))
+    return cli_usage("init --encrypt needs the key file: --key-file FILE (made with a new key "
+                     "when missing) or " FS_HQ_KEY_ENV "=FILE.");
+  /* what init opens next, every later command finds through the environment */
+  if (encrypt) setenv(FS_HQ_KEY_ENV, key_file, 1);
   const char *home = srv_home(ctx);
   char tls[PATH_MAX - 64], certp[PATH_MAX], keyp[PATH_MAX], pin[TLSGEN_PIN_SIZE];
   if (mkdir(home, 0700) != 0 && errno != EEXIST)
     return cli_fail("cannot create %s: %s.", home, strerror(errno));
-  int rc = fs_hq_create(home);
+  int made = 0;
+  int rc = encrypt ? fs_hq_create_encrypted(home, NULL, key_file, &made) : fs_hq_create(home);
   if (rc) return cli_lib_fail(rc);
   if (cert) {
     if (!realpath(cert, certp) || !realpath(key, keyp))
@@ -96,12 +119,23 @@ int cmd_init_server(cli_ctx *ctx, int argc, char **argv) {
     cJSON_AddStringToObject(o, "fingerprint", pin);
     cJSON_AddStringToObject(o, "server_id", a.server_id);
     cJSON_AddStringToObject(o, "keys_fingerprint", a.keys_fingerprint);
+    cJSON_AddBoolToObject(o, "encrypted", encrypt);
+    if (encrypt) {
+      cJSON_AddStringToObject(o, "key_file", key_file);
+      cJSON_AddBoolToObject(o, "key_created", made);
+    } else {
+      cJSON_AddNullToObject(o, "key_file");
+      cJSON_AddBoolToObject(o, "key_created", 0);
+    }
     cli_print_cjson(o);
     cJSON_Delete(o);
   } else {
-    const char *k[] = {"home", "certificate", "fingerprint", "server id"};
-    const char *v[] = {home, certp, pin, a.server_id};
-    cli_kv_print(k, v, 4, "");
+    char enc[PATH_MAX + 64];
+    snprintf(enc, sizeof enc, "%s%s%s%s", encrypt ? "yes, key in " : "no", encrypt ? key_file : "",
+             made ? " (new key: keep a copy of it apart from the backups)" : "", "");
+    const char *k[] = {"home", "certificate", "fingerprint", "server id", "encrypted"};
+    const char *v[] = {home, certp, pin, a.server_id, enc};
+    cli_kv_print(k, v, 5, "");
     printf("\nDevices enroll with: fieldsync enroll --server https://HOST:PORT "
            "--token-file FILE --ca %s\n",
            certp);

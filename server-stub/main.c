@@ -23,8 +23,9 @@ static const char usage[] =
     "devices what they hold, and reports on the merged data.\n"
     "\n"
     "Commands:\n"
-    "  init [--cert FILE --key FILE] [--host NAME]\n"
+    "  init [--cert FILE --key FILE] [--host NAME] [--encrypt --key-file FILE]\n"
     "                                  server keys, TLS certificate, store\n"
+    "                                  (--encrypt: encrypted at rest)\n"
     "  serve [--listen ADDR:PORT]      the HTTPS sync endpoint (default\n"
     "                                  127.0.0.1:8443)\n"
     "  token create --manager NAME     a one-time enrollment token\n"
@@ -48,6 +49,9 @@ static const char usage[] =
     "Options:\n"
     "  --home DIR   server data (default $FIELDSYNC_SERVER_HOME, else\n"
     "               ./fieldsync-server)\n"
+    "  --key-file FILE  the key of an encrypted store (default\n"
+    "               $FIELDSYNC_SERVER_KEY_FILE, else the systemd credential\n"
+    "               $CREDENTIALS_DIRECTORY/fieldsync-server.key)\n"
     "  --json       one JSON document on stdout\n"
     "  --version    the version: 'fieldsync-server X.Y.Z' ({\"version\":...} with\n"
     "               --json)\n"
@@ -309,6 +313,11 @@ int main(int argc, char **argv) {
       const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
       if (!v || !*v) return cli_usage("--home needs a directory; see 'fieldsync-server --help'.");
       ctx.home = v;
+    } else if (!strcmp(a, "--key-file") || !strncmp(a, "--key-file=", 11)) {
+      const char *v = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!v || !*v) return cli_usage("--key-file needs a file; see 'fieldsync-server --help'.");
+      /* every verb finds the key the same way: through the environment */
+      setenv(FS_HQ_KEY_ENV, v, 1);
     } else {
       return cli_usage("unknown option '%.40s'; see 'fieldsync-server --help'.", a);
     }

@@ -154,27 +154,44 @@ static const char META_SQL[] = "SELECT value FROM fs_meta WHERE key = ?1";
 
 /* ------------------------------------------------------------- backup */
 
+/* Opens a copy (a backup, a staged restore) plain or, with a key,
+ * encrypted; a new encrypted copy is written without a journal (the
+ * encryption layer writes none) and keeps its pages' WAL-mode header, so
+ * it opens as a store again. */
+static int open_copy(sqlite3 **db, struct fsi_crypt **c, const char *path, const unsigned char *key,
+                     int oflags, int fresh) {
+  int rc = fsi_raw_open(db, c, path, key, oflags);
+  if (rc || !fresh) return rc;
+  sqlite3_exec(*db, key ? "PRAGMA journal_mode=OFF" : "PRAGMA journal_mode=DELETE", NULL, NULL,
+               NULL);
+  return FS_OK;
+}
+
+/* After the pages were copied: a plain copy is one file in rollback mode;
+ * an encrypted one stays in WAL mode (its WAL goes when it is closed). */
+static int settle_copy(sqlite3 *db, const unsigned char *key) {
+  if (key) return 1;
+  return sqlite3_exec(db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) == SQLITE_OK;
+}
+
 static int backup_locked(int64_t *bytes, fs_hq *hq, const char *path, const char *tmp) {
   sqlite3 *dst = NULL;
+  struct fsi_crypt *crypt = NULL;
   int rc = create_private(tmp);
   if (rc) return rc;
-  if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    rc = fsi_fail(FS_EIO, "cannot open %s: %s", tmp, dst ? sqlite3_errmsg(dst) : "out of memory");
-    goto done;
-  }
-  /* The copy is one file: no WAL beside it once it is closed. */
-  sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+  /* an encrypted store's backup is encrypted under the same key */
+  if ((rc = open_copy(&dst, &crypt, tmp, hq->key, SQLITE_OPEN_READWRITE, 1))) goto done;
   if ((rc = copy_db(dst, fsi_store_db(hq->st), "backing up the store"))) goto done;
-  if (sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK ||
-      !quick_check_ok(dst)) {
+  if (!settle_copy(dst, hq->key) || !quick_check_ok(dst)) {
     rc = fsi_fail(FS_EIO,
                   "the backup in %s does not pass SQLite's integrity check; it was not "
                   "kept",
                   tmp);
     goto done;
   }
-  sqlite3_close(dst);
+  fsi_raw_close(dst, crypt);
   dst = NULL;
+  crypt = NULL;
   struct stat sb;
   if (fsync_path(tmp, 0) != 0 || stat(tmp, &sb) != 0) {
     rc = fsi_fail(FS_EIO, "cannot write the backup %s: %s", tmp, strerror(errno));
@@ -191,7 +208,7 @@ static int backup_locked(int64_t *bytes, fs_hq *hq, const char *path, const char
   dir_of(dir, sizeof dir, path);
   fsync_path(dir, 1);
 done:
-  sqlite3_close(dst);
+  fsi_raw_close(dst, crypt);
   unlink(tmp);
   unlink_sidecars(tmp);
   return rc;
@@ -261,12 +278,12 @@ static cJSON *positions(sqlite3 *db) {
 }
 
 /* Reads the current store (folding its WAL in, so the kept copy is whole). */
-static void read_current(current *c, const char *store) {
+static void read_current(current *c, const char *store, const unsigned char *key) {
   sqlite3 *db = NULL;
+  struct fsi_crypt *crypt = NULL;
   memset(c, 0, sizeof *c);
   if (access(store, F_OK) != 0) return;
-  if (sqlite3_open_v2(store, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 10000);
+  if (fsi_raw_open(&db, &crypt, store, key, SQLITE_OPEN_READWRITE) == FS_OK) {
     sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     c->readable = db_text(db, META_SQL, "site", c->site, sizeof c->site) &&
                   db_text(db, META_SQL, "schema", c->schema, sizeof c->schema);
@@ -276,7 +293,7 @@ static void read_current(current *c, const char *store) {
     db_i64(db, META_SQL, "dbv", &c->dbv);
     c->devices = positions(db);
   }
-  sqlite3_close(db);
+  fsi_raw_close(db, crypt);
 }
 
 /* The backup is a head-office store of this schema and this head office,
@@ -423,15 +440,17 @@ static int prepare_restored(sqlite3 *db, const char *path, const current *c, cha
 
 /* Copies the backup into tmp and prepares it; *devices_out gets the
  * positions after the restore. */
-static int stage(const char *path, const char *tmp, const current *c, char *epoch,
-                 cJSON **devices_out, int64_t *envelopes) {
+static int stage(const char *path, const char *tmp, const unsigned char *key, const current *c,
+                 char *epoch, cJSON **devices_out, int64_t *envelopes) {
   sqlite3 *src = NULL, *dst = NULL;
-  int rc = FS_OK;
-  if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    rc = fsi_fail(FS_ENOTFOUND, "cannot open the backup %s: %s", path,
-                  src ? sqlite3_errmsg(src) : "out of memory");
-    goto done;
-  }
+  struct fsi_crypt *src_crypt = NULL, *dst_crypt = NULL;
+  int rc = fsi_raw_open(&src, &src_crypt, path, key, SQLITE_OPEN_READONLY);
+  if (rc == FS_EAUTH)
+    rc = fsi_fail(FS_EAUTH,
+                  "the key of this home does not open the encrypted backup %s: it is a backup of "
+                  "another store; nothing was restored",
+                  path);
+  if (rc) goto done;
   int64_t probe;
   if (!db_i64(src, "SELECT count(*) FROM sqlite_schema", NULL, &probe)) {
     rc = fsi_fail(FS_EINVAL, "%s is not a readable SQLite database; nothing was restored", path);
@@ -439,19 +458,45 @@ static int stage(const char *path, const char *tmp, const current *c, char *epoc
   }
   if ((rc = check_backup(src, path, c))) goto done;
   if ((rc = create_private(tmp))) goto done;
-  if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    rc = fsi_fail(FS_EIO, "cannot open %s: %s", tmp, dst ? sqlite3_errmsg(dst) : "out of memory");
-    goto done;
-  }
-  sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+  if ((rc = open_copy(&dst, &dst_crypt, tmp, key, SQLITE_OPEN_READWRITE, 1))) goto done;
   if ((rc = copy_db(dst, src, "copying the backup"))) goto done;
-  sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+  settle_copy(dst, key);
   if ((rc = prepare_restored(dst, path, c, epoch, devices_out))) goto done;
   db_i64(dst, "SELECT count(*) FROM hq_audit", NULL, envelopes);
 done:
-  sqlite3_close(src);
-  sqlite3_close(dst);
+  fsi_raw_close(src, src_crypt);
+  fsi_raw_close(dst, dst_crypt);
   return rc;
+}
+
+/* The key a restore needs: none when both the backup and the home's store
+ * are plain; the home's key (fsi_hq_key_load) when both are encrypted.  A
+ * backup of the other kind than the home's store is refused: a restore
+ * keeps a home encrypted or plain as it was made. */
+static int restore_key(unsigned char **key, const char *store, const char *path, const char *home) {
+  int enc_backup = 0, enc_store = 0, have_store = access(store, F_OK) == 0, rc;
+  *key = NULL;
+  if ((rc = fsi_store_is_encrypted(path, &enc_backup))) return rc;
+  if (have_store && (rc = fsi_store_is_encrypted(store, &enc_store))) return rc;
+  if (have_store && enc_backup && !enc_store)
+    return fsi_fail(FS_EINVAL,
+                    "%s is an encrypted backup and the store of this home is not encrypted; "
+                    "nothing was restored",
+                    path);
+  if (have_store && !enc_backup && enc_store)
+    return fsi_fail(FS_EINVAL,
+                    "%s is a backup without encryption and the store of this home is "
+                    "encrypted; nothing was restored",
+                    path);
+  if (!enc_backup) return FS_OK;
+  if (!(*key = sodium_malloc(FSI_STORE_KEYBYTES))) return fsi_fail(FS_ENOMEM, "out of memory");
+  if ((rc = fsi_hq_key_load(*key, home)) || !have_store) return rc;
+  /* a wrong key is told as such, before the backup is looked at */
+  sqlite3 *db = NULL;
+  struct fsi_crypt *c = NULL;
+  rc = fsi_raw_open(&db, &c, store, *key, SQLITE_OPEN_READONLY);
+  fsi_raw_close(db, c);
+  return rc == FS_EAUTH ? fsi_hq_key_wrong(home) : FS_OK;
 }
 
 /* The name the replaced store is kept under: store.db.before-restore-TIME. */
@@ -472,6 +517,7 @@ int fs_hq_restore(char **out, const char *home, const char *path) {
   current c;
   cJSON *devices = NULL;
   int64_t envelopes = 0;
+  unsigned char *key = NULL;
   int fd = -1, holder = 0, rc;
   *out = NULL;
   memset(&c, 0, sizeof c);
@@ -491,8 +537,9 @@ int fs_hq_restore(char **out, const char *home, const char *path) {
   if (rc) return rc;
   unlink(tmp);
   unlink_sidecars(tmp);
-  read_current(&c, store);
-  rc = stage(path, tmp, &c, epoch, &devices, &envelopes);
+  if ((rc = restore_key(&key, store, path, home))) goto done;
+  read_current(&c, store, key);
+  rc = stage(path, tmp, key, &c, epoch, &devices, &envelopes);
   if (rc) goto done;
   if (fsync_path(tmp, 0) != 0) {
     rc = fsi_fail(FS_EIO, "cannot write %s: %s", tmp, strerror(errno));
@@ -536,6 +583,7 @@ done:
   }
   cJSON_Delete(devices);
   cJSON_Delete(c.devices);
+  sodium_free(key);
   if (fd >= 0) close(fd);
   return rc;
 }

@@ -15,7 +15,12 @@
  *    count change numbers of one epoch;
  *  - at most one process serves a home: `serve` holds an exclusive lock on
  *    HOME/serve.lock for as long as it runs, which `restore` also takes;
- *  - the secret keys are wiped when the handle is closed.
+ *  - the secret keys are wiped when the handle is closed;
+ *  - a store created encrypted (fs_hq_create_encrypted) stays encrypted:
+ *    the file itself says so (fsi_store_is_encrypted), every open reads its
+ *    key from the file the environment names (fsi_hq_key_load), keeps it in
+ *    guarded memory for backups and wipes it at close; a plain store is
+ *    opened without a key and stays plain.
  */
 #include "hqInt.h"
 
@@ -85,24 +90,142 @@ static void paths(const char *home, char *store, char *keys, size_t n) {
 
 int fs_hq_create(const char *home) { return fs_hq_create_schema(home, NULL); }
 
-int fs_hq_create_schema(const char *home, const fs_schema *schema) {
+/* ----------------------------------------------------- the store's key */
+
+/* Reads a key file: 64 hex digits (whitespace after them allowed) or 32
+ * raw bytes. */
+static int read_key_file(unsigned char *key, const char *path, int env) {
+  enum { MAX = 160 };
+  char *buf = sodium_malloc(MAX + 1);
+  if (!buf) return fsi_fail(FS_ENOMEM, "out of memory");
+  int rc = FS_OK;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    rc = fsi_fail(env ? FS_EAUTH : FS_EIO, "cannot read the server store's key file %s: %s%s", path,
+                  strerror(errno),
+                  env ? " (named by " FS_HQ_KEY_ENV " or the systemd credential)" : "");
+    goto done;
+  }
+  size_t n = fread(buf, 1, MAX + 1, f);
+  fclose(f);
+  size_t hexlen = n;
+  while (hexlen > 0 && (buf[hexlen - 1] == '\n' || buf[hexlen - 1] == '\r' ||
+                        buf[hexlen - 1] == ' ' || buf[hexlen - 1] == '\t'))
+    hexlen--;
+  size_t got = 0;
+  if (n == FSI_STORE_KEYBYTES) {
+    memcpy(key, buf, FSI_STORE_KEYBYTES);
+  } else if (hexlen != 2 * FSI_STORE_KEYBYTES ||
+             sodium_hex2bin(key, FSI_STORE_KEYBYTES, buf, hexlen, NULL, &got, NULL) != 0 ||
+             got != FSI_STORE_KEYBYTES) {
+    rc = fsi_fail(env ? FS_EAUTH : FS_EINVAL,
+                  "%s holds no server store key: it must hold 64 hex digits (make one with "
+                  "`openssl rand -hex 32`) or 32 raw bytes; give the key file with --key-file "
+                  "FILE or " FS_HQ_KEY_ENV "=FILE",
+                  path);
+  }
+done:
+  sodium_free(buf); /* wipes it */
+  if (rc) sodium_memzero(key, FSI_STORE_KEYBYTES);
+  return rc;
+}
+
+/* A new key file: a random key as 64 hex digits, mode 0600, never over an
+ * existing file. */
+static int make_key_file(unsigned char *key, const char *path) {
+  char hex[2 * FSI_STORE_KEYBYTES + 2];
+  randombytes_buf(key, FSI_STORE_KEYBYTES);
+  sodium_bin2hex(hex, sizeof hex - 1, key, FSI_STORE_KEYBYTES);
+  size_t len = strlen(hex);
+  hex[len++] = '\n';
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int ok = fd >= 0 && write(fd, hex, len) == (ssize_t)len && fsync(fd) == 0;
+  int err = errno;
+  if (fd >= 0) close(fd);
+  sodium_memzero(hex, sizeof hex);
+  if (!ok) {
+    if (fd >= 0) unlink(path);
+    sodium_memzero(key, FSI_STORE_KEYBYTES);
+    return fsi_fail(FS_EIO, "cannot create the key file %s: %s", path, strerror(err));
+  }
+  return FS_OK;
+}
+
+static const char KEY_HOW[] = "give its key file with --key-file FILE or " FS_HQ_KEY_ENV
+                              "=FILE (under systemd: LoadCredential=" FS_HQ_KEY_CREDENTIAL ":FILE)";
+
+int fsi_hq_key_load(unsigned char *key, const char *home) {
+  const char *env = getenv(FS_HQ_KEY_ENV);
+  if (env && *env) return read_key_file(key, env, 1);
+  const char *cred = getenv("CREDENTIALS_DIRECTORY");
+  if (cred && *cred) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", cred, FS_HQ_KEY_CREDENTIAL);
+    if (access(path, F_OK) == 0) return read_key_file(key, path, 1);
+  }
+  return fsi_fail(FS_EAUTH, "the server store in %s is encrypted: %s; nothing was changed", home,
+                  KEY_HOW);
+}
+
+int fsi_hq_key_wrong(const char *home) {
+  return fsi_fail(FS_EAUTH,
+                  "the key given does not open the encrypted server store in %s: %s, the one "
+                  "it was created with; nothing was changed",
+                  home, KEY_HOW);
+}
+
+/* ------------------------------------------------------------- the home */
+
+static int create(const char *home, const fs_schema *schema, const char *key_file, int *made) {
   char store[4096], keys[4096];
+  unsigned char *key = NULL;
   int rc;
   paths(home, store, keys, sizeof store);
+  if (made) *made = 0;
   if (access(store, F_OK) == 0)
     return fsi_fail(FS_EEXIST,
                     "%s already holds a fieldsync server store; it was left "
                     "untouched",
                     home);
-  if (mkdir(keys, 0700) != 0 && errno != EEXIST)
-    return fsi_fail(FS_EIO, "cannot create %s: %s", keys, strerror(errno));
-  if ((rc = fsi_keys_generate(keys))) return rc;
+  if (key_file) {
+    if (sodium_init() < 0) return fsi_fail(FS_ENOMEM, "libsodium failed to initialise");
+    if (!(key = sodium_malloc(FSI_STORE_KEYBYTES))) return fsi_fail(FS_ENOMEM, "out of memory");
+    if (access(key_file, F_OK) == 0) {
+      rc = read_key_file(key, key_file, 0);
+    } else if (!(rc = make_key_file(key, key_file)) && made) {
+      *made = 1;
+    }
+    if (rc) goto done;
+  }
+  if (mkdir(keys, 0700) != 0 && errno != EEXIST) {
+    rc = fsi_fail(FS_EIO, "cannot create %s: %s", keys, strerror(errno));
+    goto done;
+  }
+  if ((rc = fsi_keys_generate(keys))) goto done;
   fs_store *st = NULL;
-  rc = fs_store_open(&st, store, schema, FS_OPEN_CREATE | FS_OPEN_SERVER);
+  rc = fsi_store_open_keyed(&st, store, schema, FS_OPEN_CREATE | FS_OPEN_SERVER, key);
   if (!rc) rc = create_tables(st);
   fs_store_close(st);
+done:
+  sodium_free(key);
+  if (rc && made && *made) {
+    unlink(key_file);
+    *made = 0;
+  }
   return rc;
 }
+
+int fs_hq_create_schema(const char *home, const fs_schema *schema) {
+  return create(home, schema, NULL, NULL);
+}
+
+int fs_hq_create_encrypted(const char *home, const fs_schema *schema, const char *key_file,
+                           int *made) {
+  if (!key_file || !*key_file) return fsi_fail(FS_EINVAL, "an encrypted store needs a key file");
+  return create(home, schema, key_file, made);
+}
+
+int fs_hq_encrypted(const fs_hq *hq) { return hq->key != NULL; }
 
 int fs_hq_open(fs_hq **out, const char *home) { return fs_hq_open_schema(out, home, NULL); }
 
@@ -117,6 +240,7 @@ int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema) {
                     "no fieldsync server in %s: run `fieldsync-server init` "
                     "first",
                     home);
+  if (sodium_init() < 0) return fsi_fail(FS_ENOMEM, "libsodium failed to initialise");
   hq = calloc(1, sizeof *hq);
   if (!hq) return fsi_fail(FS_ENOMEM, "out of memory");
   hq->serve_fd = -1;
@@ -126,7 +250,18 @@ int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema) {
     return fsi_fail(FS_ENOMEM, "out of memory");
   }
   if ((rc = fsi_keys_load(&hq->keys, keys))) goto done;
-  if ((rc = fs_store_open(&hq->st, store, schema, FS_OPEN_SERVER))) goto done;
+  int encrypted = 0;
+  if ((rc = fsi_store_is_encrypted(store, &encrypted))) goto done;
+  if (encrypted) {
+    if (!(hq->key = sodium_malloc(FSI_STORE_KEYBYTES))) {
+      rc = fsi_fail(FS_ENOMEM, "out of memory");
+      goto done;
+    }
+    if ((rc = fsi_hq_key_load(hq->key, home))) goto done;
+  }
+  rc = fsi_store_open_keyed(&hq->st, store, schema, FS_OPEN_SERVER, hq->key);
+  if (rc == FS_EAUTH && encrypted) rc = fsi_hq_key_wrong(home);
+  if (rc) goto done;
   if (!fsi_store_is_hq(hq->st)) {
     rc = fsi_fail(FS_EINVAL, "%s is a device store, not a server store", store);
     goto done;
@@ -154,6 +289,7 @@ void fs_hq_close(fs_hq *hq) {
   fs_store_close(hq->st);
   fsi_change_batch_free(hq->batch);
   fsi_keys_wipe(&hq->keys);
+  sodium_free(hq->key); /* wipes it */
   fsi_hq_nonces_free(&hq->nonces);
   pthread_mutex_destroy(&hq->mu);
   if (hq->serve_fd >= 0) close(hq->serve_fd); /* releases the serving lock */

@@ -67,7 +67,17 @@ struct fs_hq {
   pthread_mutex_t mu;
   fsi_batch *batch;     /* reused for decoding and extraction, under mu */
   fsi_hq_nonces nonces; /* under mu */
+  unsigned char *key;   /* the store's data key (sodium_malloc), NULL for a plain store */
 };
+
+/* The data key of a home's encrypted store into key (FSI_STORE_KEYBYTES),
+ * from the key file the environment names: FIELDSYNC_SERVER_KEY_FILE, else
+ * $CREDENTIALS_DIRECTORY/fieldsync-server.key (a systemd credential).
+ * FS_EAUTH with the sentence saying how to give it when there is none or
+ * it cannot be read as a key. */
+int fsi_hq_key_load(unsigned char *key, const char *home);
+/* The sentence for a key that does not open the store of `home`. */
+int fsi_hq_key_wrong(const char *home);
 
 /* The serving lock of a home (HOME/serve.lock, flock): FS_OK with *fd_out
  * the descriptor that holds it (close it to release), FS_EBUSY when another

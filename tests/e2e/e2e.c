@@ -210,6 +210,10 @@ static const char prices_csv[] = "sku,currency,price\n"
                                  "CHAIR-01,SEK,3290.00\n";
 
 e2e_server *e2e_server_new(const char *dir, const char *name) {
+  return e2e_server_new_init(dir, name, NULL);
+}
+
+e2e_server *e2e_server_new_init(const char *dir, const char *name, const char *const *init_args) {
   e2e_server *s = calloc(1, sizeof *s);
   char buf[512];
   if (!s) abort();
@@ -221,7 +225,9 @@ e2e_server *e2e_server_new(const char *dir, const char *name) {
   s->port_file = e2e_path(dir, buf);
   if (!s->dir) abort();
   mkdir(s->home, 0700);
-  cJSON *doc = HQ_JSON(s, "init", "--json");
+  const char *argv[24] = {"init", "--json"};
+  for (size_t i = 0; init_args && init_args[i] && i + 3 < 24; i++) argv[2 + i] = init_args[i];
+  cJSON *doc = e2e_hq_json(__LINE__, s, argv);
   const char *cert = e2e_str(doc, "cert"), *pin = e2e_str(doc, "fingerprint");
   CHECK(cert != NULL);
   CHECK(pin != NULL && strncmp(pin, "sha256//", 8) == 0);

@@ -42,6 +42,9 @@ typedef struct e2e_server {
  * the head-office catalog and prices imported (CHAIR-01, DESK-02, LAMP-03 in
  * EUR; CHAIR-01 also in SEK).  NULL (after a failed check) on error. */
 e2e_server *e2e_server_new(const char *dir, const char *name);
+/* The same with more `init` options (NULL-terminated, up to 20), e.g.
+ * ARGS("--encrypt", "--key-file", FILE). */
+e2e_server *e2e_server_new_init(const char *dir, const char *name, const char *const *init_args);
 /* Starts `serve --listen 127.0.0.1:PORT --port-file F` (port 0 = a free
  * one; a non-zero port is retried for a while in case it is still held).
  * Waits (bounded) for the port file.  0 on success. */

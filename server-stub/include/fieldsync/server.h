@@ -59,6 +59,30 @@ int fs_hq_open(fs_hq **out, const char *home);
  * fs_store_open. */
 int fs_hq_create_schema(const char *home, const fs_schema *schema);
 int fs_hq_open_schema(fs_hq **out, const char *home, const fs_schema *schema);
+
+/* Head office at rest (docs/security.md, "Head office at rest").
+ *
+ * fs_hq_create_encrypted  fs_hq_create_schema with the store encrypted like
+ *                        a device's (every page and WAL frame sealed) under
+ *                        the 256-bit key in key_file: 64 hex digits (a
+ *                        newline after them is allowed) or 32 raw bytes.
+ *                        A key_file that does not exist is created (mode
+ *                        0600) with a new random key, and *made is set to 1;
+ *                        it is removed again if the store cannot be made.
+ *                        FS_EEXIST when a store is already there (nothing
+ *                        changed); FS_EINVAL for a key file that holds no key.
+ * Every later fs_hq_open of an encrypted home reads the key from the file
+ * named by FIELDSYNC_SERVER_KEY_FILE, else $CREDENTIALS_DIRECTORY/
+ * fieldsync-server.key (systemd's LoadCredential=): FS_EAUTH, with one
+ * sentence saying how to give the key, when it is missing or does not open
+ * the store (nothing is changed).  A plain home needs no key and stays
+ * plain. */
+#define FS_HQ_KEY_ENV "FIELDSYNC_SERVER_KEY_FILE"
+#define FS_HQ_KEY_CREDENTIAL "fieldsync-server.key"
+int fs_hq_create_encrypted(const char *home, const fs_schema *schema, const char *key_file,
+                           int *made);
+/* 1 when the open home's store is encrypted at rest. */
+int fs_hq_encrypted(const fs_hq *hq);
 /* Closes the handle and wipes the server's secret keys.  Accepts NULL. */
 void fs_hq_close(fs_hq *hq);
 

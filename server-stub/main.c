@@ -30,6 +30,8 @@ static const char usage[] =
     "  token create --manager NAME     a one-time enrollment token\n"
     "  devices                         enrolled devices\n"
     "  revoke DEVICE                   refuse a device from now on\n"
+    "  recover DEVICE [--hours N]      approve a forgotten-passphrase recovery\n"
+    "                                  (a one-time code; --list, --cancel)\n"
     "  import products|prices|balances FILE.csv\n"
     "  assign CUSTOMER MANAGER         move a customer to another manager\n"
     "  report orders|meetings|pipeline [--month YYYY-MM] [--by manager|customer]\n"
@@ -269,6 +271,7 @@ static const verb verbs[] = {
     {"token", cmd_token},
     {"devices", cmd_devices},
     {"revoke", cmd_revoke},
+    {"recover", cmd_recover},
     {"import", cmd_import},
     {"assign", cmd_assign},
     {"report", cmd_report},

@@ -20,6 +20,8 @@
  *   import.c    CSV imports and customer assignments (head office's writes)
  *   report.c    reports and a manager's export
  *   refused.c   what head office refused from the devices, with its values
+ *   recover.c   escrowed data keys, approved recoveries, POST /v1/escrow and
+ *               POST /v1/recover (a forgotten passphrase)
  *
  * Locking: hq->mu serialises every use of hq->st, hq->batch and the nonce
  * table.  The public entry points take it (server.h says which); every
@@ -164,5 +166,16 @@ void fsi_hq_reply_fail(fs_hq_reply *r, int rc);
 void fsi_hq_enroll(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
 void fsi_hq_push(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
 void fsi_hq_pull(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
+void fsi_hq_escrow(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
+void fsi_hq_recover(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
+
+/* ------------------------------------------------------------- recover */
+
+/* The escrow and recovery tables, made when missing (hq.c at open). */
+int fsi_hq_recovery_tables(fs_store *st);
+/* Admission of POST /v1/recover, which is not signed (its device is
+ * locked): 1 when the device it names is enrolled, not revoked and has a
+ * recovery approved and pending; else 0 with the refusal in the reply. */
+int fsi_hq_recover_admit(fs_hq *hq, const fs_hq_request *q, fs_hq_reply *r);
 
 #endif

@@ -128,16 +128,14 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv) {
     rc = cli_print_cjson(o);
   } else {
     char exp[64];
-    cli_localtime(exp, sizeof exp, cJSON_GetStringValue(cJSON_GetObjectItem(o, "expires_at")),
-                  "-");
+    cli_localtime(exp, sizeof exp, cJSON_GetStringValue(cJSON_GetObjectItem(o, "expires_at")), "-");
     printf("recovery of device %s (%s) approved by %s until %s\n"
            "read this code to the manager, who types it into `fieldsync unlock --recover`:\n"
            "\n    %s\n\n"
            "it works once, for this device only; %d wrong codes burn it\n",
            a.device, cJSON_GetStringValue(cJSON_GetObjectItem(o, "manager")),
            cJSON_GetStringValue(cJSON_GetObjectItem(o, "approved_by")), exp,
-           cJSON_GetStringValue(cJSON_GetObjectItem(o, "code")),
-           (int)cli_int(o, "tries", 5));
+           cJSON_GetStringValue(cJSON_GetObjectItem(o, "code")), (int)cli_int(o, "tries", 5));
     rc = CLI_OK;
   }
   cJSON *c = cJSON_GetObjectItem(o, "code");

@@ -73,8 +73,7 @@ void fsi_recovery_code_text(char text[FSI_RECOVERY_CODE_TEXT],
   size_t o = 0;
   for (int sym = 0; sym < 32; sym++) {
     int bit = sym * 5, v = 0;
-    for (int b = 0; b < 5; b++, bit++)
-      v = v << 1 | ((code[bit / 8] >> (7 - bit % 8)) & 1);
+    for (int b = 0; b < 5; b++, bit++) v = v << 1 | ((code[bit / 8] >> (7 - bit % 8)) & 1);
     if (sym && sym % 4 == 0) text[o++] = '-';
     text[o++] = B32[v];
   }

@@ -180,8 +180,9 @@ static int info_read(hq_info *out, const fs_device *dev) {
   if (!url || !pin || !keys || !id || !cJSON_IsBool(ca) || strcmp(id, dev->device_id) != 0 ||
       strlen(url) >= sizeof out->url || strlen(pin) >= sizeof out->pin ||
       fsi_keys_pub_from_hex(&out->keys, keys)) {
-    rc = fsi_fail(FS_ECORRUPT, "%s is damaged; without it this laptop cannot reach head office "
-                               "for a recovery",
+    rc = fsi_fail(FS_ECORRUPT,
+                  "%s is damaged; without it this laptop cannot reach head office "
+                  "for a recovery",
                   path);
   } else {
     snprintf(out->url, sizeof out->url, "%s", url);
@@ -206,8 +207,9 @@ static int refused(const fsi_http_response *r) {
              : r->status == 409 ? FS_ECONFLICT
              : r->status >= 500 ? FS_ENETWORK
                                 : FS_EINVAL;
-  return fsi_fail(code, "head office refused the recovery (%ld): %s; nothing was changed on this "
-                        "laptop",
+  return fsi_fail(code,
+                  "head office refused the recovery (%ld): %s; nothing was changed on this "
+                  "laptop",
                   r->status, text);
 }
 
@@ -302,9 +304,8 @@ int fs_device_recover(fs_device *dev, const fs_recover_opts *opts) {
     fs_unlock_opts uo = FS_UNLOCK_OPTS_INIT;
     uo.key = key;
     if ((rc = fs_device_unlock(dev, &uo)) == FS_EAUTH)
-      rc = fsi_fail(FS_EAUTH,
-                    "the key head office released does not open this laptop's store (its "
-                    "escrow is of another store); nothing was changed on this laptop");
+      rc = fsi_fail(FS_EAUTH, "the key head office released does not open this laptop's store (its "
+                              "escrow is of another store); nothing was changed on this laptop");
     if (rc) goto done;
   } else if (sodium_memcmp(key, dev->data_key, FSI_DATA_KEY_SIZE) != 0) {
     rc = fsi_fail(FS_EAUTH, "the key head office released is not this laptop's; nothing was "

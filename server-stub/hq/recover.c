@@ -65,9 +65,10 @@ static void device_hex(char out[17], int64_t site) {
 }
 
 static int log_event(fs_hq *hq, int64_t site, int64_t recovery, const char *event) {
-  return fsi_sql_run(hq->st, "logging a recovery",
-                     "INSERT INTO hq_recovery_log(at, site, recovery, event) VALUES(?1, ?2, ?3, ?4)",
-                     "iiit", fsi_util_now_ms(), site, recovery, event);
+  return fsi_sql_run(
+      hq->st, "logging a recovery",
+      "INSERT INTO hq_recovery_log(at, site, recovery, event) VALUES(?1, ?2, ?3, ?4)", "iiit",
+      fsi_util_now_ms(), site, recovery, event);
 }
 
 /* ------------------------------------------------------------- escrow */
@@ -75,7 +76,8 @@ static int log_event(fs_hq *hq, int64_t site, int64_t recovery, const char *even
 /* The escrow of `site` into sealed[FSI_ESCROW_SEALED_SIZE]: FS_OK,
  * FS_ENOTFOUND when there is none, FS_ECORRUPT for a damaged row. */
 static int escrow_get(unsigned char *sealed, fs_hq *hq, int64_t site) {
-  sqlite3_stmt *s = fsi_sql_query(hq->st, "SELECT sealed FROM hq_escrow WHERE site = ?1", "i", site);
+  sqlite3_stmt *s =
+      fsi_sql_query(hq->st, "SELECT sealed FROM hq_escrow WHERE site = ?1", "i", site);
   if (!s) return FS_EIO;
   int found = fsi_sql_step(hq->st, s, "reading the escrowed keys");
   if (found < 0) return found;
@@ -106,8 +108,8 @@ static int escrow_key(unsigned char *key, fs_hq *hq, int64_t site) {
   device_hex(dev, site);
   rc = fsi_escrow_open(key, sealed, sizeof sealed, dev, hq->keys.pub.kx, hq->keys.kx_sk);
   if (rc)
-    rc = fsi_fail(FS_ECORRUPT, "the escrowed key of device %s does not open (%s)", dev,
-                  fs_errmsg());
+    rc =
+        fsi_fail(FS_ECORRUPT, "the escrowed key of device %s does not open (%s)", dev, fs_errmsg());
   return rc;
 }
 
@@ -154,8 +156,8 @@ void fsi_hq_escrow(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
   }
   if (rc != FS_ENOTFOUND ||
       (rc = fsi_sql_run(hq->st, "storing an escrowed key",
-                        "INSERT INTO hq_escrow(site, sealed, created_at) VALUES(?1, ?2, ?3)",
-                        "ibi", d.site, sealed, sizeof sealed, fsi_util_now_ms()))) {
+                        "INSERT INTO hq_escrow(site, sealed, created_at) VALUES(?1, ?2, ?3)", "ibi",
+                        d.site, sealed, sizeof sealed, fsi_util_now_ms()))) {
     fsi_hq_reply_fail(r, rc);
     goto done;
   }
@@ -220,8 +222,8 @@ static int recovery_open(recovery *rv, fs_hq *hq, const char *dev, fs_hq_reply *
   char msg[400], at[32];
   memset(rv, 0, sizeof *rv);
   if (!dev || !fsi_proto_site_parse(dev, &site)) {
-    fsi_hq_reply_error(r, 400,
-                       "a recovery names its device (" PROTO_DEVICE_HEADER " header, 16 hex digits)");
+    fsi_hq_reply_error(
+        r, 400, "a recovery names its device (" PROTO_DEVICE_HEADER " header, 16 hex digits)");
     return 0;
   }
   int rc = fsi_hq_device_load(&d, hq, site);
@@ -507,9 +509,14 @@ static int recovery_list(char **out, fs_hq *hq) {
     return FS_EIO;
   }
   while ((row = fsi_sql_step(hq->st, s, "listing the recoveries")) == 1) {
-    recovery rv = {1, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 4),
-                   sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 6),
-                   sqlite3_column_int64(s, 7), sqlite3_column_int64(s, 8), {0}};
+    recovery rv = {1,
+                   sqlite3_column_int64(s, 0),
+                   sqlite3_column_int64(s, 4),
+                   sqlite3_column_int64(s, 5),
+                   sqlite3_column_int64(s, 6),
+                   sqlite3_column_int64(s, 7),
+                   sqlite3_column_int64(s, 8),
+                   {0}};
     char dev[17];
     device_hex(dev, sqlite3_column_int64(s, 1));
     cJSON *o = cJSON_CreateObject();

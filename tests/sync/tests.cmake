@@ -21,3 +21,8 @@ fs_test(test_tokens ${CMAKE_CURRENT_LIST_DIR}/test_tokens.c)
 # opening to the same batch (tests/sync/golden/).  `test_golden --write DIR`
 # regenerates it after a deliberate format change.
 fs_test(test_golden ${CMAKE_CURRENT_LIST_DIR}/test_golden.c)
+
+# A forgotten passphrase: the escrow and recovery codes (sync/escrow.c) and
+# head office's rules for them (server-stub/hq/recover.c) through
+# fs_hq_admit / fs_hq_handle, devices made in memory, a test clock.
+fs_test(test_recovery ${CMAKE_CURRENT_LIST_DIR}/test_recovery.c)

@@ -91,7 +91,8 @@ static const char unlock_usage[] =
     "  --new-file FILE with --recover: the new passphrase, one line (mode 0600)\n"
     "  --home DIR      the store directory\n"
     "  --json          print {\"device_id\",\"seconds\",\"expires\"} (and\n"
-    "                  \"recovered\":true with --recover)\n"
+    "                  \"recovered\":true with --recover; seconds 0 and expires\n"
+    "                  null when the keyring could not keep the key)\n"
     "\n"
     "Examples:\n"
     "  fieldsync unlock\n"
@@ -190,6 +191,12 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv) {
     cli_secret_free(&pass);
   }
   if (lrc == FS_OK) lrc = fs_device_cache_key(dev, seconds);
+  if (lrc != FS_OK && recover && !fs_device_locked(dev)) {
+    /* the recovery is done and the new passphrase in place: a keyring
+     * that refuses only means the next command asks for it */
+    seconds = 0;
+    lrc = FS_OK;
+  }
   if (lrc != FS_OK) {
     rc = cli_lib_fail(lrc);
     goto done;
@@ -200,7 +207,8 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv) {
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddStringToObject(o, "device_id", fs_device_id(dev)) ||
         !cJSON_AddNumberToObject(o, "seconds", (double)seconds) ||
-        !cJSON_AddStringToObject(o, "expires", expires) ||
+        (seconds ? !cJSON_AddStringToObject(o, "expires", expires)
+                 : !cJSON_AddNullToObject(o, "expires")) ||
         (recover && !cJSON_AddTrueToObject(o, "recovered")))
       rc = cli_fail("out of memory.");
     else
@@ -211,8 +219,12 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv) {
       printf("recovered device %s with head office's approval: the new passphrase unlocks it "
              "from now on, the old one no longer does\n",
              fs_device_id(dev));
-    printf("unlocked device %s for this session for %s; `fieldsync lock` locks it now\n",
-           fs_device_id(dev), duration_text(dur, sizeof dur, seconds));
+    if (seconds)
+      printf("unlocked device %s for this session for %s; `fieldsync lock` locks it now\n",
+             fs_device_id(dev), duration_text(dur, sizeof dur, seconds));
+    else
+      printf("the session's keyring could not keep the key, so the next command asks for the "
+             "new passphrase\n");
   }
 done:
   fs_device_close(dev);

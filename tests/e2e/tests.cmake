@@ -31,3 +31,10 @@ fs_test(test_e2e_thief ${CMAKE_CURRENT_LIST_DIR}/test_e2e_thief.c ${CMAKE_CURREN
 add_dependencies(test_e2e_thief fieldsync-cli fieldsync-server)
 fs_test_properties(test_e2e_thief TIMEOUT 300)
 fs_test_label(page_cipher test_e2e_thief.no_customer_data)
+
+# A forgotten passphrase: escrow at enrollment (or the next sync), staff
+# approval with one-time codes, `fieldsync unlock --recover`.
+fs_test(test_e2e_recover ${CMAKE_CURRENT_LIST_DIR}/test_e2e_recover.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c
+  ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
+add_dependencies(test_e2e_recover fieldsync-cli fieldsync-server)
+fs_test_properties(test_e2e_recover TIMEOUT 300)

@@ -269,17 +269,17 @@ static void test_escrow_seal_open(void) {
   CHECK_OK(fsi_keys_new(&other));
   randombytes_buf(key, sizeof key);
   CHECK_OK(fsi_escrow_seal(sealed, key, "00112233445566ff", g_hqk.pub.kx));
-  CHECK_OK(fsi_escrow_open(got, sealed, sizeof sealed, "00112233445566ff", g_hqk.pub.kx,
-                           g_hqk.kx_sk));
+  CHECK_OK(
+      fsi_escrow_open(got, sealed, sizeof sealed, "00112233445566ff", g_hqk.pub.kx, g_hqk.kx_sk));
   CHECK(memcmp(got, key, 32) == 0);
   /* the data key is not in the sealed bytes */
   CHECK(!memmem(sealed, sizeof sealed, key, 16) && !memmem(sealed, sizeof sealed, key + 16, 16));
-  CHECK_ERR(fsi_escrow_open(got, sealed, sizeof sealed, "00112233445566ff", other.pub.kx,
-                            other.kx_sk),
-            FS_EAUTH);
-  CHECK_ERR(fsi_escrow_open(got, sealed, sizeof sealed, "00112233445566fe", g_hqk.pub.kx,
-                            g_hqk.kx_sk),
-            FS_EPERM);
+  CHECK_ERR(
+      fsi_escrow_open(got, sealed, sizeof sealed, "00112233445566ff", other.pub.kx, other.kx_sk),
+      FS_EAUTH);
+  CHECK_ERR(
+      fsi_escrow_open(got, sealed, sizeof sealed, "00112233445566fe", g_hqk.pub.kx, g_hqk.kx_sk),
+      FS_EPERM);
   CHECK(sodium_is_zero(got, sizeof got)); /* wiped on failure */
   CHECK_ERR(fsi_escrow_open(got, sealed, sizeof sealed - 1, "00112233445566ff", g_hqk.pub.kx,
                             g_hqk.kx_sk),
@@ -440,8 +440,8 @@ static void test_right_code_once(void) {
   CHECK_OK(fsi_recovery_code_parse(raw, code));
   sqlite3_stmt *s = NULL;
   int hits = 0;
-  sqlite3_prepare_v2(fsi_store_db(fs_hq_store(g_hq)),
-                     "SELECT hash, approved_by FROM hq_recovery", -1, &s, NULL);
+  sqlite3_prepare_v2(fsi_store_db(fs_hq_store(g_hq)), "SELECT hash, approved_by FROM hq_recovery",
+                     -1, &s, NULL);
   while (sqlite3_step(s) == SQLITE_ROW) {
     const void *h = sqlite3_column_blob(s, 0);
     hits += h && memmem(h, (size_t)sqlite3_column_bytes(s, 0), raw, 8) != NULL;

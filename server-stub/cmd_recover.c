@@ -9,6 +9,7 @@
  * login name).
  */
 #include <pwd.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv) {
   }
   cJSON *o = cJSON_Parse(a.doc);
   if (a.doc) {
-    memset(a.doc, 0, strlen(a.doc)); /* it holds the code */
+    sodium_memzero(a.doc, strlen(a.doc)); /* it holds the code */
     fs_free(a.doc);
   }
   if (!o) return cli_fail("the approval could not be read back; approve it again.");
@@ -139,7 +140,7 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv) {
     rc = CLI_OK;
   }
   cJSON *c = cJSON_GetObjectItem(o, "code");
-  if (c && c->valuestring) memset(c->valuestring, 0, strlen(c->valuestring));
+  if (c && c->valuestring) sodium_memzero(c->valuestring, strlen(c->valuestring));
   cJSON_Delete(o);
   return rc;
 }

@@ -365,9 +365,11 @@ static void test_escrow_endpoint(void) {
   expect(__LINE__, &r, 403, "another device");
   r = post(&a.k, a.id, "/v1/escrow", "{\"sealed\":\"00ff\"}");
   expect(__LINE__, &r, 400, "malformed");
-  CHECK_ERR(fs_hq_recovery_approve(&body, g_hq, a.id, 0, "eva"), FS_ECONFLICT);
+  free(body);
+  char *doc = NULL;
+  CHECK_ERR(fs_hq_recovery_approve(&doc, g_hq, a.id, 0, "eva"), FS_ECONFLICT);
   CHECK_CONTAINS(fs_errmsg(), "no escrowed key");
-  CHECK(body == NULL);
+  CHECK(doc == NULL);
   body = escrow_body(a.data_key, a.id);
   r = post(&a.k, a.id, "/v1/escrow", body);
   expect(__LINE__, &r, 200, "stored");

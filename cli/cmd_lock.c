@@ -8,12 +8,17 @@
  * command of the session opens the store without asking (cli_open).  `lock`
  * removes the cached key at once; `passwd` wraps the same data key under a
  * new passphrase, so the store is not rewritten and a cached key stays good.
- * The passphrases are read by passphrase.c and never printed.
+ * `unlock --recover` is the forgotten passphrase: head office's one-time
+ * code and a new passphrase (fs_device_recover).  The passphrases and the
+ * code are read into sodium_malloc'd buffers and never printed.
  */
+#include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -58,6 +63,7 @@ static const char *duration_text(char *buf, size_t cap, int64_t s) {
 
 static const char unlock_usage[] =
     "Usage: fieldsync unlock [--for DURATION] [--home DIR] [--json]\n"
+    "       fieldsync unlock --recover [--new-file FILE] [--for DURATION] [--json]\n"
     "\n"
     "Asks the passphrase once and keeps this device's unlocked key in the\n"
     "login session's kernel keyring, so the commands that follow in this\n"
@@ -73,34 +79,130 @@ static const char unlock_usage[] =
     "holds (renewed by every sync; 14 days unless head office set otherwise).\n"
     "When it ran out, unlock asks head office for a new one over the network\n"
     "and refuses when it cannot get one.\n"
+
+    "Forgot the passphrase?  Call head office: once staff have checked who you\n"
+    "are, they approve a recovery of this laptop and read you a one-time code.\n"
+    "`unlock --recover` (network needed) asks that code, then a new passphrase\n"
+    "(twice on a terminal), gets the key back from head office and wraps it\n"
+    "under the new passphrase.  Without head office's approval nothing changes.\n"
+    "The code comes from the terminal, else the file\n"
+    "$FIELDSYNC_RECOVERY_CODE_FILE names, else the first line of standard\n"
+    "input; the new passphrase from --new-file FILE, else the file\n"
+    "$FIELDSYNC_PASSPHRASE_FILE names, else the terminal or the next line of\n"
+    "standard input.\n"
     "\n"
     "  --for DURATION  how long the key stays cached: 90s, 45m, 2h, 1d\n"
+    "  --recover       recover a forgotten passphrase with head office's code\n"
+    "  --new-file FILE with --recover: the new passphrase, one line (mode 0600)\n"
     "  --home DIR      the store directory\n"
-    "  --json          print {\"device_id\",\"seconds\",\"expires\"}\n"
+    "  --json          print {\"device_id\",\"seconds\",\"expires\"} (and\n"
+    "                  \"recovered\":true with --recover; seconds 0 and expires\n"
+    "                  null when the keyring could not keep the key)\n"
     "\n"
     "Examples:\n"
     "  fieldsync unlock\n"
-    "  fieldsync unlock --for 2h\n";
+    "  fieldsync unlock --for 2h\n"
+    "  fieldsync unlock --recover\n"
+    "  printf '%s\\n%s\\n' \"$CODE\" \"$NEW\" | fieldsync unlock --recover\n";
+
+/* The recovery code: $FIELDSYNC_RECOVERY_CODE_FILE, else one line of
+ * standard input (a prompt on stderr on a terminal; the code is shown as
+ * typed, it is read from a phone call).  Kept like a passphrase. */
+static int recovery_code(cli_secret *out) {
+  const char *file = getenv("FIELDSYNC_RECOVERY_CODE_FILE");
+  if (file && *file) {
+    int rc = cli_passphrase_from_file(out, file);
+    if (rc) return rc;
+  } else {
+    if (isatty(STDIN_FILENO)) {
+      fputs("Recovery code from head office: ", stderr);
+      fflush(stderr);
+    }
+    if (sodium_init() < 0 || !(out->buf = sodium_malloc(128))) return cli_fail("out of memory.");
+    out->len = 0;
+    for (;;) {
+      char c;
+      ssize_t r = read(STDIN_FILENO, &c, 1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0 || c == '\n') break;
+      if (out->len >= 126) {
+        cli_secret_free(out);
+        return cli_fail("the recovery code is too long; it has 32 characters.");
+      }
+      out->buf[out->len++] = c;
+    }
+    while (out->len && (out->buf[out->len - 1] == '\r' || out->buf[out->len - 1] == ' '))
+      out->len--;
+    out->buf[out->len] = '\0';
+  }
+  if (out->len == 0) {
+    cli_secret_free(out);
+    return cli_fail("no recovery code given; head office reads it to you once it approves the "
+                    "recovery (`fieldsync-server recover DEVICE`).");
+  }
+  return CLI_OK;
+}
+
+/* `unlock --recover`: the code, the new passphrase, head office. */
+static int unlock_recover(fs_device *dev, const char *new_file) {
+  cli_secret code = {NULL, 0}, pass = {NULL, 0};
+  int rc = recovery_code(&code);
+  if (rc) return rc;
+  const char *env = cli_passphrase_file();
+  if (new_file)
+    rc = cli_passphrase_from_file(&pass, new_file);
+  else if (env)
+    rc = cli_passphrase_from_file(&pass, env);
+  else
+    rc = cli_passphrase_ask(&pass, "New passphrase (10+ characters): ", 1);
+  if (rc == CLI_OK) {
+    fs_recover_opts ro = FS_RECOVER_OPTS_INIT;
+    ro.code = code.buf;
+    ro.new_passphrase = pass.buf;
+    ro.new_passphrase_len = pass.len;
+    int lrc = fs_device_recover(dev, &ro);
+    if (lrc != FS_OK) rc = cli_lib_fail(lrc);
+  }
+  cli_secret_free(&code);
+  cli_secret_free(&pass);
+  return rc;
+}
 
 int cmd_unlock(cli_ctx *ctx, int argc, char **argv) {
-  const char *for_text = NULL;
-  const cli_opt opts[] = {{"for", 1, &for_text, NULL}, {NULL, 0, NULL, NULL}};
+  const char *for_text = NULL, *new_file = NULL;
+  int recover = 0;
+  const cli_opt opts[] = {{"for", 1, &for_text, NULL},
+                          {"recover", 0, NULL, &recover},
+                          {"new-file", 1, &new_file, NULL},
+                          {NULL, 0, NULL, NULL}};
   cli_spec spec = {"unlock", unlock_usage, opts, NULL, NULL, 0};
   fs_device *dev = NULL;
   cli_secret pass = {NULL, 0};
   int64_t seconds = FS_KEY_CACHE_DEFAULT_S;
-  int rc;
+  int rc, lrc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (for_text && (rc = parse_duration(&seconds, for_text))) return rc;
+  if (new_file && !recover) return cli_usage("unlock: --new-file goes with --recover.");
   if ((rc = cli_open_locked(ctx, &dev)) != CLI_OK) return rc;
-  if ((rc = cli_passphrase(&pass, "Passphrase: ", 0)) != CLI_OK) goto done;
-  fs_unlock_opts uo = FS_UNLOCK_OPTS_INIT;
-  uo.passphrase = pass.buf;
-  uo.passphrase_len = pass.len;
-  uo.renew_lease = 1; /* a lease that ran out is renewed online, or unlock is refused */
-  int lrc = fs_device_unlock(dev, &uo);
-  cli_secret_free(&pass);
+  if (recover) {
+    if ((rc = unlock_recover(dev, new_file)) != CLI_OK) goto done;
+    lrc = FS_OK;
+  } else {
+    if ((rc = cli_passphrase(&pass, "Passphrase: ", 0)) != CLI_OK) goto done;
+    fs_unlock_opts uo = FS_UNLOCK_OPTS_INIT;
+    uo.passphrase = pass.buf;
+    uo.passphrase_len = pass.len;
+    uo.renew_lease = 1; /* a lease that ran out is renewed online, or unlock is refused */
+    lrc = fs_device_unlock(dev, &uo);
+    cli_secret_free(&pass);
+  }
   if (lrc == FS_OK) lrc = fs_device_cache_key(dev, seconds);
+  if (lrc != FS_OK && recover && !fs_device_locked(dev)) {
+    /* the recovery is done and the new passphrase in place: a keyring
+     * that refuses only means the next command asks for it */
+    seconds = 0;
+    lrc = FS_OK;
+  }
   if (lrc != FS_OK) {
     rc = cli_lib_fail(lrc);
     if (lrc == FS_EWIPED) rc = CLI_EWIPED;
@@ -112,14 +214,24 @@ int cmd_unlock(cli_ctx *ctx, int argc, char **argv) {
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddStringToObject(o, "device_id", fs_device_id(dev)) ||
         !cJSON_AddNumberToObject(o, "seconds", (double)seconds) ||
-        !cJSON_AddStringToObject(o, "expires", expires))
+        (seconds ? !cJSON_AddStringToObject(o, "expires", expires)
+                 : !cJSON_AddNullToObject(o, "expires")) ||
+        (recover && !cJSON_AddTrueToObject(o, "recovered")))
       rc = cli_fail("out of memory.");
     else
       rc = cli_print_cjson(o);
     cJSON_Delete(o);
   } else {
-    printf("unlocked device %s for this session for %s; `fieldsync lock` locks it now\n",
-           fs_device_id(dev), duration_text(dur, sizeof dur, seconds));
+    if (recover)
+      printf("recovered device %s with head office's approval: the new passphrase unlocks it "
+             "from now on, the old one no longer does\n",
+             fs_device_id(dev));
+    if (seconds)
+      printf("unlocked device %s for this session for %s; `fieldsync lock` locks it now\n",
+             fs_device_id(dev), duration_text(dur, sizeof dur, seconds));
+    else
+      printf("the session's keyring could not keep the key, so the next command asks for the "
+             "new passphrase\n");
   }
 done:
   fs_device_close(dev);

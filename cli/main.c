@@ -27,6 +27,7 @@ static const char usage[] =
     "Commands:\n"
     "  init --manager NAME              create the encrypted store and device keys\n"
     "  unlock [--for 2h]                unlock for this session (asks the passphrase)\n"
+    "  unlock --recover                 forgot it: unlock with head office's code\n"
     "  lock                             forget the unlocked key at once\n"
     "  passwd                           change the passphrase\n"
     "  customer add|edit|list|show      customers (with contacts, meetings,\n"

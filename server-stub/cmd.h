@@ -10,7 +10,7 @@
  * only, never while it prints.  The files: main.c (usage, dispatch, the shared helpers,
  * import, assign, report), cmd_serve.c (init, serve), cmd_devices.c (token,
  * devices, revoke), cmd_data.c (conflicts, verify-log, export), cmd_refused.c
- * (refused), cmd_backup.c (backup, restore).
+ * (refused), cmd_backup.c (backup, restore), cmd_recover.c (recover).
  */
 #ifndef FS_SERVER_CMD_H
 #define FS_SERVER_CMD_H
@@ -42,6 +42,7 @@ int cmd_token(cli_ctx *ctx, int argc, char **argv);
 int cmd_devices(cli_ctx *ctx, int argc, char **argv);
 int cmd_revoke(cli_ctx *ctx, int argc, char **argv);
 int cmd_lease(cli_ctx *ctx, int argc, char **argv);
+int cmd_recover(cli_ctx *ctx, int argc, char **argv);
 int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv);
 int cmd_verify_log(cli_ctx *ctx, int argc, char **argv);
 int cmd_export_server(cli_ctx *ctx, int argc, char **argv);

@@ -35,6 +35,8 @@ static const char usage[] =
     "  lease set MANAGER --days N      how long a manager's devices stay\n"
     "                                  unlockable without a sync (default 14)\n"
     "  lease list                      the lease length per manager\n"
+    "  recover DEVICE [--hours N]      approve a forgotten-passphrase recovery\n"
+    "                                  (a one-time code; --list, --cancel)\n"
     "  import products|prices|balances FILE.csv\n"
     "  assign CUSTOMER MANAGER         move a customer to another manager\n"
     "  report orders|meetings|pipeline [--month YYYY-MM] [--by manager|customer]\n"
@@ -282,6 +284,7 @@ static const verb verbs[] = {
     {"devices", cmd_devices},
     {"revoke", cmd_revoke},
     {"lease", cmd_lease},
+    {"recover", cmd_recover},
     {"import", cmd_import},
     {"assign", cmd_assign},
     {"report", cmd_report},

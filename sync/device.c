@@ -403,3 +403,7 @@ int fsi_device_struct_out(void *theirs, const void *mine, const fsi_versions *v)
          n - sizeof(unsigned));
   return FS_OK;
 }
+
+int fsi_device_check_passphrase(const char *pass, size_t len) {
+  return check_passphrase(pass, len);
+}

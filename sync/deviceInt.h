@@ -30,6 +30,11 @@ struct fs_device {
  * that says how to unlock it. */
 int fsi_device_need_unlocked(const fs_device *dev);
 
+/* FS_OK for a passphrase a new wrapping accepts (FS_PASSPHRASE_MIN_CHARS
+ * characters to FS_PASSPHRASE_MAX bytes, no NUL), else FS_EINVAL with the
+ * sentence. */
+int fsi_device_check_passphrase(const char *pass, size_t len);
+
 /* The device's key pairs (unlocked with the device).  FS_ELOCKED while it
  * is locked.  Borrowed until fs_device_lock or fs_device_close. */
 int fsi_device_keys(fs_device *dev, const fsi_keys **out);

@@ -22,6 +22,7 @@
 #define PROTO_REQ_WINDOW_MS (5LL * 60 * 1000) /* |device time - hq time| */
 #define PROTO_REQ_MSG_MAX 4096                /* signed text, bytes */
 #define PROTO_ENROLL_MAX_BODY 4096
+#define PROTO_RECOVER_MAX_BODY 1024                    /* /v1/escrow and /v1/recover */
 #define PROTO_PUSH_MAX_BODY ((size_t)32 * 1024 * 1024) /* ENVELOPE_MAX_SIZE */
 
 /* The plaintext of a pull envelope (docs/protocol.md, "GET /v1/pull"):

@@ -61,8 +61,8 @@ static const char *const shredded[] = {
     "store.db-journal",   "receipts",          NULL,
 };
 static const char *const removed[] = {
-    "keys/sign.pub", "keys/kx.pub", "keys/sign.key", "keys/kx.key", "server-ca.pem",
-    "sync.lock",     NULL,
+    "keys/sign.pub", "keys/kx.pub",  "keys/sign.key",    "keys/kx.key", "server-ca.pem",
+    "sync.lock",     "keys/hq.json", "keys/hq.json.tmp", NULL,
 };
 
 int fsi_wipe_home(const char *home) {

@@ -20,12 +20,12 @@
  * that called fs_sync.
  *
  * Versioned structs (libgit2's rule): fs_device_init_opts, fs_unlock_opts,
- * fs_enroll_opts, fs_sync_opts and fs_sync_stats begin with `version`, which the caller sets to the
- * FS_*_VERSION of the headers it was compiled with; initialise them with
- * their FS_*_INIT macros (FS_ENROLL_OPTS_INIT, FS_SYNC_OPTS_INIT, ...; in C++
- * value-initialise, `fs_sync_opts o{};`, and set version), then set the
- * members wanted.  A struct only ever grows: new members are appended and
- * its FS_*_VERSION goes up by one; nothing is removed or reordered.  So:
+ * fs_recover_opts, fs_enroll_opts, fs_sync_opts and fs_sync_stats begin with `version`, which the
+ * caller sets to the FS_*_VERSION of the headers it was compiled with; initialise them with their
+ * FS_*_INIT macros (FS_ENROLL_OPTS_INIT, FS_SYNC_OPTS_INIT, ...; in C++ value-initialise,
+ * `fs_sync_opts o{};`, and set version), then set the members wanted.  A struct only ever grows:
+ * new members are appended and its FS_*_VERSION goes up by one; nothing is removed or reordered.
+ * So:
  *  - a program built with older headers keeps working with a newer library,
  *    which reads and writes only the members of the version the program
  *    gave (newer options take their default, which is zero);
@@ -178,6 +178,47 @@ FS_EXTERN int fs_device_locked(const fs_device *dev);
  * new passphrase that is too short or too long; FS_EIO, FS_ENOMEM. */
 FS_EXTERN int fs_device_change_passphrase(fs_device *dev, const char *old, size_t old_len,
                                           const char *new_, size_t new_len);
+
+/* A forgotten passphrase (docs/security.md, "Forgotten passphrase").  At
+ * enrollment, and at a later sync if head office did not acknowledge it
+ * then, the device escrows its data key with head office: sealed to head
+ * office's X25519 key (crypto_box_seal) and bound to this device's id.
+ * Head office releases it only for a recovery its staff approved for this
+ * device (`fieldsync-server recover DEVICE`), against the one-time code
+ * they read to the manager, and only sealed to a key this call makes for
+ * the request.  Needs the network; the device may be locked (it usually
+ * is) or unlocked. */
+typedef struct fs_recover_opts {
+  unsigned version;           /* FS_RECOVER_OPTS_VERSION: FS_RECOVER_OPTS_INIT */
+  const char *code;           /* the code head office gave, as typed: case,
+                                 spaces and dashes do not matter */
+  const char *new_passphrase; /* the passphrase from now on, new_passphrase_len
+                                 bytes (the rules of fs_device_create) */
+  size_t new_passphrase_len;
+} fs_recover_opts;
+
+#define FS_RECOVER_OPTS_VERSION 1
+#define FS_RECOVER_OPTS_INIT                                                                       \
+  { .version = FS_RECOVER_OPTS_VERSION }
+
+/* Recovers the device with head office: sends the code (POST /v1/recover),
+ * verifies the answer against head office's key pinned at enrollment,
+ * checks that the released key opens this device's store, then wraps it
+ * under the new passphrase (the store is not rewritten; the old passphrase
+ * stops working at once).  On success the device is unlocked.  The code
+ * and keys are wiped; the caller may wipe its copies when this returns.
+ * Errors, after each of which nothing on the laptop changed:
+ * FS_EINVAL (a malformed code, a new passphrase too short or too long, a
+ * device that never enrolled, so has no record of head office); FS_EPERM
+ * (head office has no pending approval for this device: not approved,
+ * expired, already used, or burned by wrong codes; the sentence says
+ * which); FS_EAUTH (a wrong code, which counts against the approval, or an
+ * answer that does not verify or does not open the store); FS_EREVOKED;
+ * FS_ENOTFOUND (head office does not know the device); FS_ECONFLICT (head
+ * office holds no escrowed key of it); FS_ENETWORK; FS_EIO, FS_ENOMEM.
+ * The code is spent when head office answers with the key, so a failure
+ * after that (a full disk) needs a new approval. */
+FS_EXTERN int fs_device_recover(fs_device *dev, const fs_recover_opts *opts);
 
 /* The session's key cache (the Linux kernel keyring: type "user",
  * description "fieldsync:DEVICE_ID" in the session keyring, readable by

@@ -91,15 +91,26 @@ void fsi_hq_reply_fail(fs_hq_reply *r, int rc) {
 }
 
 /* The endpoints: what each accepts before its body is read. */
-typedef enum { EP_NONE, EP_HEALTH, EP_ENROLL, EP_PUSH, EP_PULL, EP_LEASE, EP_WIPED } endpoint;
+typedef enum {
+  EP_NONE,
+  EP_HEALTH,
+  EP_ENROLL,
+  EP_PUSH,
+  EP_PULL,
+  EP_LEASE,
+  EP_WIPED,
+  EP_ESCROW,
+  EP_RECOVER
+} endpoint;
 
 static endpoint route(const fs_hq_request *q, int *method_ok) {
   static const struct {
     const char *path, *method;
     endpoint ep;
-  } eps[] = {{"/v1/health", "GET", EP_HEALTH}, {"/v1/enroll", "POST", EP_ENROLL},
-             {"/v1/push", "POST", EP_PUSH},    {"/v1/pull", "GET", EP_PULL},
-             {"/v1/lease", "GET", EP_LEASE},   {"/v1/wiped", "POST", EP_WIPED}};
+  } eps[] = {{"/v1/health", "GET", EP_HEALTH},  {"/v1/enroll", "POST", EP_ENROLL},
+             {"/v1/push", "POST", EP_PUSH},     {"/v1/pull", "GET", EP_PULL},
+             {"/v1/lease", "GET", EP_LEASE},    {"/v1/wiped", "POST", EP_WIPED},
+             {"/v1/escrow", "POST", EP_ESCROW}, {"/v1/recover", "POST", EP_RECOVER}};
   *method_ok = 0;
   for (size_t i = 0; q->path && i < sizeof eps / sizeof *eps; i++) {
     if (strcmp(q->path, eps[i].path) != 0) continue;
@@ -111,10 +122,11 @@ static endpoint route(const fs_hq_request *q, int *method_ok) {
 
 /* Body bound of an endpoint. */
 static size_t body_bound(endpoint ep) {
-  return ep == EP_ENROLL  ? PROTO_ENROLL_MAX_BODY
-         : ep == EP_PUSH  ? PROTO_PUSH_MAX_BODY
-         : ep == EP_WIPED ? HQ_WIPED_MAX_BODY
-                          : 0;
+  return ep == EP_ENROLL                       ? PROTO_ENROLL_MAX_BODY
+         : ep == EP_PUSH                       ? PROTO_PUSH_MAX_BODY
+         : ep == EP_WIPED                      ? HQ_WIPED_MAX_BODY
+         : ep == EP_ESCROW || ep == EP_RECOVER ? PROTO_RECOVER_MAX_BODY
+                                               : 0;
 }
 
 /* Endpoint, method and declared length; 1 when they are acceptable. */
@@ -143,7 +155,13 @@ int fs_hq_admit(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
   endpoint ep;
   memset(r, 0, sizeof *r);
   if (!admit_shape(q, &ep, r)) return 0;
-  if (ep == EP_PUSH || ep == EP_PULL || ep == EP_LEASE || ep == EP_WIPED) {
+  if (ep == EP_RECOVER) {
+    pthread_mutex_lock(&hq->mu);
+    int ok = fsi_hq_recover_admit(hq, q, r);
+    pthread_mutex_unlock(&hq->mu);
+    if (!ok) return 0;
+  }
+  if (ep == EP_PUSH || ep == EP_PULL || ep == EP_LEASE || ep == EP_WIPED || ep == EP_ESCROW) {
     fsi_hq_device d;
     pthread_mutex_lock(&hq->mu);
     int ok = ep == EP_WIPED ? fsi_hq_wiped_caller(&d, hq, q, 1, r) : fsi_hq_caller(&d, hq, q, 1, r);
@@ -190,6 +208,12 @@ void fs_hq_handle(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q) {
     break;
   case EP_WIPED:
     fsi_hq_wiped(r, hq, q);
+    break;
+  case EP_ESCROW:
+    fsi_hq_escrow(r, hq, q);
+    break;
+  case EP_RECOVER:
+    fsi_hq_recover(r, hq, q);
     break;
   case EP_NONE:
     break;

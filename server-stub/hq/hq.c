@@ -80,7 +80,7 @@ static int load_epoch(fs_hq *hq) {
 static int create_tables(fs_store *st) {
   if (sqlite3_exec(fsi_store_db(st), HQ_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
     return fsi_store_sqlfail(st, "creating the server tables");
-  return FS_OK;
+  return fsi_hq_recovery_tables(st);
 }
 
 static void paths(const char *home, char *store, char *keys, size_t n) {

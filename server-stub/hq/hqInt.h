@@ -22,6 +22,8 @@
  *   refused.c   what head office refused from the devices, with its values
  *   lease.c     offline leases (GET /v1/lease), the lease policy, remote
  *               wipe orders and their confirmation (POST /v1/wiped)
+ *   recover.c   escrowed data keys, approved recoveries, POST /v1/escrow and
+ *               POST /v1/recover (a forgotten passphrase)
  *
  * Locking: hq->mu serialises every use of hq->st, hq->batch and the nonce
  * table.  The public entry points take it (server.h says which); every
@@ -196,5 +198,16 @@ int fsi_hq_wipe_add(cJSON *o, fs_hq *hq, int64_t site);
  * `stage`).  1 with *d loaded, or 0 with the reply filled. */
 int fsi_hq_wiped_caller(fsi_hq_device *d, fs_hq *hq, const fs_hq_request *q, int stage,
                         fs_hq_reply *r);
+void fsi_hq_escrow(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
+void fsi_hq_recover(fs_hq_reply *r, fs_hq *hq, const fs_hq_request *q);
+
+/* ------------------------------------------------------------- recover */
+
+/* The escrow and recovery tables, made when missing (hq.c at open). */
+int fsi_hq_recovery_tables(fs_store *st);
+/* Admission of POST /v1/recover, which is not signed (its device is
+ * locked): 1 when the device it names is enrolled, not revoked and has a
+ * recovery approved and pending; else 0 with the refusal in the reply. */
+int fsi_hq_recover_admit(fs_hq *hq, const fs_hq_request *q, fs_hq_reply *r);
 
 #endif

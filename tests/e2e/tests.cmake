@@ -40,3 +40,9 @@ fs_test(test_e2e_lease ${CMAKE_CURRENT_LIST_DIR}/test_e2e_lease.c ${CMAKE_CURREN
   ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
 add_dependencies(test_e2e_lease fieldsync-cli fieldsync-server)
 fs_test_properties(test_e2e_lease TIMEOUT 300)
+# A forgotten passphrase: escrow at enrollment (or the next sync), staff
+# approval with one-time codes, `fieldsync unlock --recover`.
+fs_test(test_e2e_recover ${CMAKE_CURRENT_LIST_DIR}/test_e2e_recover.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c
+  ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
+add_dependencies(test_e2e_recover fieldsync-cli fieldsync-server)
+fs_test_properties(test_e2e_recover TIMEOUT 300)

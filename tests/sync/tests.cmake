@@ -31,3 +31,7 @@ fs_test(test_hqmsg ${CMAKE_CURRENT_LIST_DIR}/test_hqmsg.c)
 # through fs_hq_handle: lease lengths per manager, who gets a lease, wipe
 # orders with every refusal, confirmations only from the device.
 fs_test(test_hq_lease ${CMAKE_CURRENT_LIST_DIR}/test_hq_lease.c)
+# A forgotten passphrase: the escrow and recovery codes (sync/escrow.c) and
+# head office's rules for them (server-stub/hq/recover.c) through
+# fs_hq_admit / fs_hq_handle, devices made in memory, a test clock.
+fs_test(test_recovery ${CMAKE_CURRENT_LIST_DIR}/test_recovery.c)

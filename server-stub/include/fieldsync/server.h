@@ -139,6 +139,36 @@ int fs_hq_revoke_wipe(fs_hq *hq, const char *device_id);
  * policy, by manager (*out caller-owned, fs_free).  Both lock. */
 int fs_hq_lease_set(fs_hq *hq, const char *manager, int64_t days);
 int fs_hq_leases_json(char **out, fs_hq *hq);
+/* A forgotten passphrase (docs/security.md, "Forgotten passphrase").
+ * Each device escrows its data key with head office at enrollment (sealed
+ * to head office's X25519 key); a recovery releases it once, to that
+ * device only, with a code staff give the manager after checking who is
+ * calling.
+ *
+ * fs_hq_recovery_approve  approves one recovery of device_id, valid ttl_ms
+ *                         (<= 0: 24 hours; at most 7 days), recorded as
+ *                         approved by `approved_by` (a name, <= 100 bytes).
+ *                         It replaces a pending one of that device.  *out
+ *                         (caller-owned; it holds the code, a secret: wipe
+ *                         it, then fs_free) is {"device","manager","code",
+ *                         "expires_at","tries","approved_by"}; only a hash
+ *                         of the code is kept.  FS_EINVAL (a malformed id,
+ *                         ttl or name), FS_ENOTFOUND (not enrolled),
+ *                         FS_EREVOKED (revoked: never recovered),
+ *                         FS_ECONFLICT (head office holds no escrowed key
+ *                         of it), or the store's error.  Locks.
+ * fs_hq_recovery_cancel   withdraws the pending recovery of device_id:
+ *                         FS_ENOTFOUND when none is pending.  Locks.
+ * fs_hq_recovery_json     every approval, oldest first, as a JSON array:
+ *                         id, device, manager, approved_by, approved_at,
+ *                         expires_at, wrong_codes, used_at, cancelled_at
+ *                         (times ISO-8601 UTC or null) and state (pending,
+ *                         used, expired, burned after 5 wrong codes,
+ *                         cancelled).  *out caller-owned (fs_free).  Locks. */
+int fs_hq_recovery_approve(char **out, fs_hq *hq, const char *device_id, int64_t ttl_ms,
+                           const char *approved_by);
+int fs_hq_recovery_cancel(fs_hq *hq, const char *device_id);
+int fs_hq_recovery_json(char **out, fs_hq *hq);
 
 /* Re-checks every accepted envelope in the audit log: signature, sequence
  * and hash chain, decryption, and that each device's log ends where its

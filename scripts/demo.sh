@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The fieldsync demo: a head-office server with its SQLite store and a
 # generated certificate on 127.0.0.1, a small catalog, two managers' laptops
-# (one manager with two), offline work at an exhibition, a concurrent edit of
-# the same customer, syncs, then the merged orders report and the conflict.
+# (one manager with two), offline work at an exhibition (a mistake corrected,
+# a complaint resolved, a competitor's price noted), a concurrent edit of the
+# same customer, a customer moved by head office while its old manager was
+# offline (his refused meeting kept, with the reason), head office's signed
+# receipts, the offline lease, then the merged orders report and the conflict.
 # Everything lives in a temporary directory that is removed at the end
 # (set FIELDSYNC_DEMO_KEEP=1 to keep it).
 set -euo pipefail
@@ -79,7 +82,14 @@ nord=$("$fs" --home "$A" customer add --name "Nordwind Büro GmbH" --city Hambur
 o1=$("$fs" --home "$A" order new --customer "$nord" --currency EUR)
 "$fs" --home "$A" order line "$o1" --sku CHAIR-01 --qty 40 --discount 5 >/dev/null
 "$fs" --home "$A" order line "$o1" --sku LAMP-03 --qty 40 >/dev/null
+echo "a typo: 40 lamps should be 20 -- corrected by the line's number, no id typed:"
+"$fs" --home "$A" order line edit "$o1" 2 --qty 20 >/dev/null
 "$fs" --home "$A" order submit "$o1"
+c1=$("$fs" --home "$A" complaint add --customer "Nordwind Büro GmbH" --text "3 chairs of the last delivery scratched")
+"$fs" --home "$A" competitor add --customer "Nordwind Büro GmbH" --competitor Stuhlwerk \
+  --product S-200 --price 89.90 --currency EUR --notes "offers free delivery" >/dev/null
+"$fs" --home "$A" complaint resolve "$c1" --resolution "3 chairs replaced on the stand" >/dev/null
+"$fs" --home "$A" complaint list
 balt=$("$fs" --home "$B" customer add --name "Baltic Foods AB" --city Malmö --country SE)
 "$fs" --home "$B" meeting add --customer "$balt" --at "2026-03-10 14:00" --kind exhibition --place "Orgatec Cologne, hall 2" >/dev/null
 o2=$("$fs" --home "$B" order new --customer "$balt" --currency EUR)
@@ -106,6 +116,23 @@ printf 'customer_id,currency,open,overdue\n%s,EUR,12400.00,3150.00\n' "$nord" > 
 "$hq" --home "$H" import balances "$work/balances.csv"
 "$fs" --home "$A" sync >/dev/null
 "$fs" --home "$A" customer show "$nord"
+
+say "Head office moves Baltic Foods to Anna while Ben, offline, books a visit there"
+"$fs" --home "$B" meeting add --customer "Baltic Foods AB" --at "2026-03-12 09:00" --kind visit >/dev/null
+"$hq" --home "$H" assign "$balt" anna
+rc=0; "$fs" --home "$B" sync || rc=$?
+echo "(sync exit $rc: synced, but head office refused Ben's visit; nothing is lost)"
+"$fs" --home "$B" refused
+"$fs" --home "$A" sync >/dev/null
+echo "Anna's laptop now holds Baltic Foods:"
+"$fs" --home "$A" customer list
+
+say "Proof of what head office accepted: its signed receipts"
+"$fs" --home "$A" receipts | head -4
+"$fs" --home "$A" receipts verify
+say "A lost laptop stays locked: each sync renews its offline lease"
+"$fs" --home "$A" status | grep -i "unlockable" || true
+"$hq" --home "$H" lease list
 
 say "Head office: merged orders report (by manager)"
 "$hq" --home "$H" report orders --by manager

@@ -16,6 +16,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char add_usage[] =
@@ -185,6 +186,21 @@ static int complaint_list(cli_ctx *ctx, int argc, char **argv) {
     cJSON_Delete(arr);
     return rc;
   }
+  /* under each row its text, and for a resolved one what was done */
+  cJSON *it;
+  cJSON_ArrayForEach(it, arr) {
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "text"));
+    const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "resolution"));
+    size_t n = (t ? strlen(t) : 0) + (r ? strlen(r) : 0) + 16;
+    char *note = malloc(n);
+    if (!note) {
+      cJSON_Delete(arr);
+      return cli_fail("out of memory.");
+    }
+    snprintf(note, n, "%s%s%s", t ? t : "", r ? "\nresolved: " : "", r ? r : "");
+    cJSON_AddStringToObject(it, "note", note);
+    free(note);
+  }
   static const cli_col cols[] = {
       {"CREATED", "created_at", cli_cell_time, NULL, 0},
       {"CUSTOMER", "customer_name", NULL, NULL, 0},
@@ -193,7 +209,7 @@ static int complaint_list(cli_ctx *ctx, int argc, char **argv) {
       {"ID", "id", NULL, NULL, 0},
   };
   cli_print_rows_noted(cols, CLI_NCOLS(cols), arr, NULL, "",
-                       open_only ? "No open complaints.\n" : "No complaints yet.\n", "text");
+                       open_only ? "No open complaints.\n" : "No complaints yet.\n", "note");
   cJSON_Delete(arr);
   return rc;
 }

@@ -96,12 +96,13 @@ static const char cancel_usage[] =
     "Example:\n"
     "  fieldsync order cancel 0190f3a2c4\n";
 
-static const char list_usage[] = "Usage: fieldsync order list [--json]\n"
-                                 "\n"
-                                 "Lists the orders on this device with their totals.\n"
-                                 "\n"
-                                 "  --home DIR        the store directory\n"
-                                 "  --json            print JSON\n";
+static const char list_usage[] =
+    "Usage: fieldsync order list [--json]\n"
+    "\n"
+    "Lists the orders on this device with their totals, newest first.\n"
+    "\n"
+    "  --home DIR        the store directory\n"
+    "  --json            print JSON\n";
 
 static const char show_usage[] = "Usage: fieldsync order show ORDER [--json]\n"
                                  "\n"
@@ -359,13 +360,14 @@ static int order_list(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc(ctx, "orders", NULL, "an order list", &arr, &rc)) return rc;
   static const cli_col cols[] = {
-      {"ID", "id", NULL, NULL, 0},
+      {"NUMBER", "number", NULL, NULL, 0},
       {"CUSTOMER", "customer_name", NULL, NULL, 0},
       {"STATUS", "status", NULL, NULL, 0},
       {"LINES", "lines", NULL, "0", 1},
       {"DISC.", "discount_bp", cli_cell_pct, NULL, 1},
       {"TOTAL", "total", cli_cell_money, NULL, 1},
       {"CREATED", "created_at", cli_cell_time, NULL, 0},
+      {"ID", "id", NULL, NULL, 0},
   };
   cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
                  "No orders yet; start one with 'fieldsync order new --customer ID'.\n");
@@ -384,10 +386,11 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
   char cur[16], iso1[64], iso2[64];
   cli_text(cur, sizeof cur, o, "currency", "");
   {
-    static const char *const keys[] = {"id",       "customer", "customer id", "status",
-                                       "currency", "discount", "created",     "submitted"};
-    char b[8][256];
-    const char *vals[8];
+    static const char *const keys[] = {"number",   "id",       "customer", "customer id", "status",
+                                       "currency", "discount", "created",  "submitted"};
+    char b[9][256];
+    const char *vals[9];
+    vals[8] = cli_text(b[8], sizeof b[8], o, "number", "-");
     vals[0] = cli_text(b[0], sizeof b[0], o, "id", "-");
     vals[1] = cli_text(b[1], sizeof b[1], o, "customer_name", "-");
     vals[2] = cli_text(b[2], sizeof b[2], o, "customer_id", "-");
@@ -398,7 +401,9 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
         cli_localtime(b[6], sizeof b[6], cli_text(iso1, sizeof iso1, o, "created_at", ""), "-");
     vals[7] =
         cli_localtime(b[7], sizeof b[7], cli_text(iso2, sizeof iso2, o, "submitted_at", ""), "-");
-    cli_kv_print(keys, vals, 8, "");
+    const char *ordered[9] = {vals[8], vals[0], vals[1], vals[2], vals[3],
+                              vals[4], vals[5], vals[6], vals[7]};
+    cli_kv_print(keys, ordered, 9, "");
   }
   {
     /* the lines carry no currency: their money is in the order's */

@@ -284,6 +284,24 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
     int i = col_index(ts, "status");
     if (vals[i].n != 5 || memcmp(vals[i].s, "draft", 5) != 0)
       return fsi_fail(FS_EINVAL, "a new order starts as a draft");
+    int ni = col_index(ts, "number");
+    if (ni >= 0 && vals[ni].type == FS_VAL_NULL && !fsi_store_is_hq(st)) {
+      /* the device's own sequence after the first characters of its id:
+       * short, and unique across devices without asking head office */
+      int64_t n = 0;
+      int rc = fsi_store_meta_get_i64(st, "order_number", &n);
+      if (rc && rc != FS_ENOTFOUND) return rc;
+      if ((rc = fsi_store_meta_set_i64(st, "order_number", ++n))) return rc;
+      char num[32], dev[7];
+      const char *id = fs_store_device_id(st);
+      snprintf(dev, sizeof dev, "%s", id ? id : "000000");
+      for (char *p = dev; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+      snprintf(num, sizeof num, "%s-%" PRId64, dev, n);
+      char *nump = fsi_arena_strndup(a, num, strlen(num));
+      if (!nump) return fsi_fail(FS_ENOMEM, "out of memory");
+      vals[ni] = text_value(nump);
+    }
   } else if (is(ts, "order_lines")) {
     int oi = col_index(ts, "order_id"), si = col_index(ts, "sku");
     if (vals[oi].type != FS_VAL_TEXT) return fsi_fail(FS_EINVAL, "an order line needs an order");

@@ -7,10 +7,10 @@
  * FSI_RESOLVE_MIN_PREFIX characters (git's rule), and a customer also by
  * its exact name (letter case aside).  Ambiguity is an error whose sentence
  * lists the candidates, so the person sees what to type instead; nothing is
- * ever picked at random.  The SQL of each table is a literal of its own (the
- * statement cache keys on the text's address, sql.c), and a prefix is a
- * range on the primary key (id >= p AND id < p-with-its-last-character-
- * raised), so a lookup is an index search whatever the table's size.
+ * ever picked at random.  An order is also found by its number ("3F2A91-17").  The SQL of each
+ * table is a literal of its own (the statement cache keys on the text's address, sql.c), and a
+ * prefix is a range on the primary key (id >= p AND id < p-with-its-last-character- raised), so a
+ * lookup is an index search whatever the table's size.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ typedef struct {
   const char *table, *what; /* "customers", "customer" */
   const char *exact;        /* ?1 the whole id */
   const char *prefix;       /* ?1 .. ?2 a range of ids: id and a label */
-  const char *by_name;      /* ?1 an exact name (customers only): id and label */
+  const char *by_name;      /* ?1 a customer's exact name, an order's number: id, label */
 } target;
 
 static const target targets[] = {
@@ -42,9 +42,9 @@ static const target targets[] = {
      " ORDER BY id LIMIT 6",
      NULL},
     {"orders", "order", "SELECT id FROM orders WHERE id = ?1",
-     "SELECT id, status || coalesce(', created ' || created_at, '') FROM orders"
-     " WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
-     NULL},
+     "SELECT id, coalesce(number || ', ', '') || status || coalesce(', created ' || created_at, '')"
+     " FROM orders WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     "SELECT id, status FROM orders WHERE number = ?1 COLLATE NOCASE ORDER BY id LIMIT 6"},
     {"complaints", "complaint", "SELECT id FROM complaints WHERE id = ?1",
      "SELECT id, kind || ': ' || substr(text, 1, 40) FROM complaints WHERE id >= ?1 AND id < ?2"
      " ORDER BY id LIMIT 6",
@@ -124,8 +124,16 @@ int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table, const c
     if ((rc = collect(st, s, t, typed, "is the start of", out, &found)) || found) return rc;
   }
   if (t->by_name) {
+    int customers = !strcmp(t->table, "customers");
     if (!(s = fsi_sql_query(st, t->by_name, "t", typed))) return FS_EIO;
-    if ((rc = collect(st, s, t, typed, "is the name of", out, &found)) || found) return rc;
+    if ((rc = collect(st, s, t, typed, customers ? "is the name of" : "is the number of", out,
+                      &found)) ||
+        found)
+      return rc;
+    if (!customers)
+      return fsi_fail(FS_ENOTFOUND,
+                      "no %s has the id, id prefix (%d or more characters) or number \"%.64s\"",
+                      t->what, FSI_RESOLVE_MIN_PREFIX, typed);
     return fsi_fail(FS_ENOTFOUND,
                     "no customer has the id, id prefix (%d or more characters) or name "
                     "\"%.64s\"; see 'fieldsync customer list'",

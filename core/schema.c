@@ -54,6 +54,9 @@ static const fs_column orders[] = {
     {"created_at", T, 0, 32},
     {"submitted_at", T, 0, 32},
     {"manager", T, 0, 100},
+    /* version 2: a short number for people, "3F2A91-17" (the device's
+     * sequence), fixed when the order is made */
+    {"number", T, FS_COL_HQ, 32},
 };
 static const fs_column order_lines[] = {
     {"order_id", T, FS_COL_NOTNULL, 64},
@@ -117,7 +120,7 @@ static const fs_table tables[] = {
     {"balances", FS_OWNER_HQ, balances, N(balances)},
 };
 
-/* 1: the first declaration; 2: complaints get status, resolution,
+/* 1: the first declaration; 2: orders get a number; complaints get status, resolution,
  * resolved_at and manager; competitor notes product, price, currency and
  * manager. */
 static const fs_schema fieldsales = {"fieldsales", 2, tables, N(tables)};

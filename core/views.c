@@ -156,14 +156,14 @@ static const char SQL_MEETINGS[] =
     " WHERE (?1 IS NULL OR m.customer_id = ?1)"
     " AND (?2 IS NULL OR (m.at >= ?2 AND m.at < ?3)) ORDER BY m.at, m.id";
 static const char SQL_ORDERS[] =
-    "SELECT o.id, o.customer_id, c.name AS customer_name, o.status, o.currency,"
+    "SELECT o.id, o.number, o.customer_id, c.name AS customer_name, o.status, o.currency,"
     " o.discount_bp, o.created_at, o.submitted_at,"
     " (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id) AS lines,"
     " " FSI_SQL_ORDER_TOTAL " AS total"
     " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"
-    " ORDER BY o.created_at, o.id";
+    " ORDER BY o.created_at DESC, o.id DESC";
 static const char SQL_ORDER[] =
-    "SELECT o.id, o.customer_id, c.name AS customer_name, o.status, o.currency,"
+    "SELECT o.id, o.number, o.customer_id, c.name AS customer_name, o.status, o.currency,"
     " o.discount_bp, o.created_at, o.submitted_at, " FSI_SQL_ORDER_TOTAL " AS total"
     " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id = ?1";
 static const char SQL_LINES_OF[] =

@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define UNKNOWN_ID "01900000-0000-7000-8000-000000000000"
@@ -676,6 +677,32 @@ static void test_corrections(void) {
           OK_JSON("order", "new", "--customer", "Kraus Maschinenbau", "--json"));
   CHECK_EQ_INT(RUN(NULL, NULL, "order", "line", order, "--sku", "WID-1", "--qty", "3"), 0);
   CHECK_EQ_INT(RUN(NULL, NULL, "order", "line", order, "--sku", "GAD-2", "--qty", "1"), 0);
+  /* a short number for people: the device's id start and its sequence */
+  {
+    char number[40] = "", lower[40];
+    doc = OK_JSON("order", "show", order, "--json");
+    snprintf(number, sizeof number, "%s", str_of(doc, "number") ? str_of(doc, "number") : "");
+    cJSON_Delete(doc);
+    CHECK(strlen(number) >= 8 && number[6] == '-');
+    doc = OK_JSON("status", "--json");
+    CHECK(str_of(doc, "device_id") && strncasecmp(number, str_of(doc, "device_id"), 6) == 0);
+    cJSON_Delete(doc);
+    for (size_t i = 0; i <= strlen(number); i++)
+      lower[i] = (char)(number[i] >= 'A' && number[i] <= 'Z' ? number[i] + 32 : number[i]);
+    doc = OK_JSON("order", "show", lower, "--json");
+    CHECK_STR(str_of(doc, "id"), order);
+    cJSON_Delete(doc);
+    /* newest first, each with its own number */
+    doc = OK_JSON("order", "list", "--json");
+    CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "id"), order);
+    CHECK(strcmp(str_of(cJSON_GetArrayItem(doc, 0), "number")
+                     ? str_of(cJSON_GetArrayItem(doc, 0), "number")
+                     : "",
+                 str_of(cJSON_GetArrayItem(doc, 1), "number")
+                     ? str_of(cJSON_GetArrayItem(doc, 1), "number")
+                     : "") != 0);
+    cJSON_Delete(doc);
+  }
   doc = OK_JSON("order", "line", "edit", order, "2", "--qty", "7", "--discount", "5", "--json");
   const char *edited = str_of(doc, "id");
   char line2[64];

@@ -70,6 +70,8 @@ int cli_update(cli_ctx *ctx, const char *table, const char *typed, const fs_fiel
  * status. */
 int cli_delete(cli_ctx *ctx, const char *table, const char *typed, const char *what,
                int (*del)(fs_store *, const char *));
+/* `line` for a person, or {"id":id,"deleted":true} with --json. */
+int cli_print_deleted(cli_ctx *ctx, const char *id, const char *line);
 /* Opens the store, runs view(arg) and returns its document in *out (free
  * with fs_free).  Returns the exit status (the error already printed). */
 int cli_view(cli_ctx *ctx, const char *view, const char *arg, char **out);

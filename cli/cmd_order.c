@@ -248,18 +248,9 @@ static int order_line_remove(cli_ctx *ctx, int argc, char **argv) {
   if (lrc != FS_OK) rc = cli_lib_fail(lrc);
   fs_device_close(dev);
   if (rc != CLI_OK) return rc;
-  if (!ctx->json) {
-    printf("Removed line %s from order %s.\n", lid, oid);
-    return CLI_OK;
-  }
-  cJSON *o = cJSON_CreateObject();
-  if (!o || !cJSON_AddStringToObject(o, "id", lid) || !cJSON_AddTrueToObject(o, "deleted")) {
-    cJSON_Delete(o);
-    return cli_fail("out of memory.");
-  }
-  rc = cli_print_cjson(o);
-  cJSON_Delete(o);
-  return rc;
+  char line[160];
+  snprintf(line, sizeof line, "Removed line %s from order %s.", lid, oid);
+  return cli_print_deleted(ctx, lid, line);
 }
 
 static int order_line(cli_ctx *ctx, int argc, char **argv) {

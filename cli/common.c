@@ -168,8 +168,14 @@ int cli_delete(cli_ctx *ctx, const char *table, const char *typed, const char *w
   }
   fs_device_close(dev);
   if (rc != CLI_OK) return rc;
+  char line[160];
+  snprintf(line, sizeof line, "Deleted %s %s.", what, id);
+  return cli_print_deleted(ctx, id, line);
+}
+
+int cli_print_deleted(cli_ctx *ctx, const char *id, const char *line) {
   if (!ctx->json) {
-    printf("Deleted %s %s.\n", what, id);
+    printf("%s\n", line);
     return CLI_OK;
   }
   cJSON *o = cJSON_CreateObject();
@@ -177,7 +183,7 @@ int cli_delete(cli_ctx *ctx, const char *table, const char *typed, const char *w
     cJSON_Delete(o);
     return cli_fail("out of memory.");
   }
-  rc = cli_print_cjson(o);
+  int rc = cli_print_cjson(o);
   cJSON_Delete(o);
   return rc;
 }

@@ -121,6 +121,7 @@ typedef enum fs_coltype { FS_COL_TEXT = 0, FS_COL_INT = 1 } fs_coltype;
 #define FS_COL_NOTNULL 0x1u  /* a row must have a value */
 #define FS_COL_HQ 0x2u       /* head-office owned after the row is created */
 #define FS_COL_CUSTOMER 0x4u /* holds the customer id the row belongs to */
+#define FS_COL_INDEX 0x8u    /* rows are looked up by this column: the store indexes it */
 
 typedef struct fs_column {
   const char *name;

@@ -199,7 +199,8 @@ static int import_records(fs_store *st, const import_kind *k, char *p, char *end
     }
     int n = csv_record(&p, end, f, CSV_MAX_FIELDS, &line);
     if (n == 0) {
-      if (o && o->progress) o->progress(*count, total, o->progress_arg);
+      if (o && o->progress && (*count == 0 || *count % every))
+        o->progress(*count, total, o->progress_arg);
       return FS_OK;
     }
     if (n != k->ncols)

@@ -42,16 +42,17 @@ static int cmp_double(const void *a, const void *b) {
 static void report(const char *what, double *v, int n, const char *unit) {
   qsort(v, (size_t)n, sizeof *v, cmp_double);
   double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  printf("%-40s median %9.1f %s  (min %.1f, max %.1f, %d runs)\n", what, med, unit, v[0],
-         v[n - 1], n);
+  printf("%-40s median %9.1f %s  (min %.1f, max %.1f, %d runs)\n", what, med, unit, v[0], v[n - 1],
+         n);
 }
 
 static const char *const words[] = {
-    "Schraube", "Kühlschrank", "Kaffeemühle", "Bohrmaschine", "Gartenschlauch", "Drucker",
-    "Monitor", "Keyboard", "Office Chair", "Desk Lamp", "Cable", "Adapter", "Straße-Schild",
-    "Größe", "Café Crème", "Müsli", "电饭煲", "保温杯", "蓝牙耳机", "茶叶", "Thermos", "Battery"};
-static const char *const adj[] = {"Premium", "Basic", "Pro", "Mini", "Öko", "Blue",
-                                  "Steel", "Compact", "Deluxe", "Classic"};
+    "Schraube",      "Kühlschrank", "Kaffeemühle",  "Bohrmaschine", "Gartenschlauch", "Drucker",
+    "Monitor",       "Keyboard",    "Office Chair", "Desk Lamp",    "Cable",          "Adapter",
+    "Straße-Schild", "Größe",       "Café Crème",   "Müsli",        "电饭煲",         "保温杯",
+    "蓝牙耳机",      "茶叶",        "Thermos",      "Battery"};
+static const char *const adj[] = {"Premium", "Basic", "Pro",     "Mini",   "Öko",
+                                  "Blue",    "Steel", "Compact", "Deluxe", "Classic"};
 
 static int write_csv(const char *dir, size_t n, char *pp, char *rp, size_t cap) {
   snprintf(pp, cap, "%s/products.csv", dir);

@@ -25,8 +25,9 @@
 /* The base letter of U+00C0..U+017F, in lower case (0: keep as it is). */
 static const char latin1[64] = "aaaaaaaceeeeiiiidnooooo*ouuuuyts"
                                "aaaaaaaceeeeiiiidnooooo/ouuuuyty";
-static const char latin_ext_a[128] = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllllll"
-                                     "lllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+static const char latin_ext_a[128] =
+    "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllllll"
+    "lllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
 
 /* Folds UTF-8 s into out (cap bytes, NUL-terminated, truncated at a
  * character boundary); returns the length. */
@@ -136,7 +137,8 @@ int fsi_view_product_find(fs_store *st, const char *arg, cJSON **out) {
       continue;
     cJSON *row = cJSON_CreateObject();
     char *copy = strdup(sku ? sku : "");
-    if (!row || !copy || !cJSON_AddStringToObject(row, "id", (const char *)sqlite3_column_text(s, 0)) ||
+    if (!row || !copy ||
+        !cJSON_AddStringToObject(row, "id", (const char *)sqlite3_column_text(s, 0)) ||
         !cJSON_AddStringToObject(row, "sku", sku ? sku : "") ||
         !cJSON_AddStringToObject(row, "name", name ? name : "") ||
         !(sqlite3_column_type(s, 3) == SQLITE_NULL

@@ -301,6 +301,12 @@ int fs_hq_import_csv_opts(size_t *count_out, fs_hq *hq, const char *kind, const 
     rc = fsi_store_tx_end(st, implicit, import_records(st, k, p, end, line, &count, opts, total));
   fs_hq_unlock(hq);
 done:
+  /* a refused row names the file as well as the line */
+  if (rc && !strncmp(fs_errmsg(), "line ", 5)) {
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", fs_errmsg());
+    rc = fsi_fail(rc, "%s, %s", path, msg);
+  }
   if (fp) fclose(fp);
   free(buf);
   if (!rc && count_out) *count_out = count;

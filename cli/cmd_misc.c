@@ -192,13 +192,6 @@ static int product_list(cli_ctx *ctx, int argc, char **argv) {
   const char *limit_text = NULL;
   const cli_opt opts[] = {{"limit", 1, &limit_text, NULL}, {NULL, 0, NULL, NULL}};
   cli_spec spec = {"product list", product_list_usage, opts, NULL, NULL, 0};
-  static const cli_col cols[] = {
-      {"SKU", "sku", NULL, NULL, 0},
-      {"NAME", "name", NULL, NULL, 0},
-      {"UNIT", "unit", NULL, NULL, 0},
-      {"ACTIVE", "active", active_cell, NULL, 0},
-      {"PRICES", "prices", prices_cell, NULL, 0},
-  };
   cJSON *arr = NULL;
   int rc;
   long long limit;
@@ -207,7 +200,7 @@ static int product_list(cli_ctx *ctx, int argc, char **argv) {
   if (parse_limit(limit_text, &limit)) return CLI_EUSAGE;
   snprintf(arg, sizeof arg, "limit=%lld", limit);
   if (!cli_view_doc(ctx, "products", limit ? arg : NULL, "a product list", &arr, &rc)) return rc;
-  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
+  cli_print_rows(product_cols, CLI_NCOLS(product_cols), arr, NULL, "",
                  "No products yet; the catalog arrives from head office with "
                  "'fieldsync sync'.\n");
   cJSON_Delete(arr);

@@ -152,8 +152,7 @@ static void test_sync_during_import(void) {
   ADD(a, cust, "customer", "add", "--name", "Während GmbH");
 
   /* the second import rewrites every product in one transaction */
-  const char *argv[] = {"fieldsync-server", "--home", s->home, "import", "products", second,
-                        NULL};
+  const char *argv[] = {"fieldsync-server", "--home", s->home, "import", "products", second, NULL};
   pid_t pid = e2e_spawn(argv, log, log);
   CHECK(pid > 0);
   e2e_msleep(150);
@@ -164,7 +163,7 @@ static void test_sync_during_import(void) {
   cJSON_Delete(st);
   if (reaped == 0) reaped = (int)waitpid(pid, &ws, WNOHANG);
   if (reaped == 0) fprintf(stderr, "note: the sync ended while the import still ran\n");
-  int status = reaped == 0 ? e2e_wait(pid, 60000)
+  int status = reaped == 0                   ? e2e_wait(pid, 60000)
                : reaped > 0 && WIFEXITED(ws) ? WEXITSTATUS(ws)
                                              : -1;
   CHECK_EQ_INT(status, 0);

@@ -105,7 +105,7 @@ static const char product_find_usage[] =
     "names starting with it, names with a word starting with it, then TEXT\n"
     "anywhere.  Shows the first 50 (--limit N).\n"
     "\n"
-    "  --limit N       at most N products (default 50)\n"
+    "  --limit N       at most N products (default 50, at most 10,000)\n"
     "  --home DIR      the store directory\n"
     "  --json          print JSON\n"
     "\n"

@@ -21,6 +21,7 @@
 
 #define FIND_MAX_TEXT 256
 #define FIND_DEFAULT_LIMIT 50
+#define FIND_MAX_LIMIT 10000
 
 /* The base letter of U+00C0..U+017F, in lower case (0: keep as it is). */
 static const char latin1[64] = "aaaaaaaceeeeiiiidnooooo*ouuuuyts"
@@ -60,8 +61,9 @@ static size_t fold(char *out, size_t cap, const char *s) {
     }
     /* any other character, byte by byte to its end */
     size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    for (size_t i = 0; i < len && p[i] && n + 1 < cap; i++) out[n++] = (char)p[i];
-    p += len;
+    size_t i = 0;
+    for (; i < len && p[i]; i++) out[n++] = (char)p[i]; /* n + 5 < cap: room for 4 */
+    p += i;
     while ((*p & 0xC0) == 0x80) p++; /* a stray continuation byte */
   }
   out[n] = '\0';
@@ -117,6 +119,7 @@ int fsi_view_product_find(fs_store *st, const char *arg, cJSON **out) {
   size_t qn = fold(q, sizeof q, arg);
   if (qn == 0) return fsi_fail(FS_EINVAL, "no text to find");
   if (limit == 0) limit = FIND_DEFAULT_LIMIT;
+  if (limit > FIND_MAX_LIMIT) limit = FIND_MAX_LIMIT;
   hits = calloc(limit + 1, sizeof *hits);
   if (!hits) return fsi_fail(FS_ENOMEM, "out of memory");
   sqlite3_stmt *s = fsi_sql_query(st, SQL_ALL, "");

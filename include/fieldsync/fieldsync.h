@@ -243,7 +243,14 @@ FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
  *                          joined by '&', or NULL
  *   "orders"               array of orders with totals
  *   "order"                one order with its lines and totals (arg = id)
- *   "products"             catalog with prices
+ *   "products"             catalog with prices, by SKU; arg NULL (all) or
+ *                          "limit=N" (the first N)
+ *   "product_find"         products matching a person's text, best first:
+ *                          arg "TEXT" or "N TEXT" (at most N, default 50,
+ *                          at most 10,000); rows as "products" plus "rank"
+ *                          (1 exact SKU, 2 SKU prefix, 3 name prefix, 4 a
+ *                          word of the name, 5 anywhere; case and Latin
+ *                          accents folded)
  *   "conflicts"            conflict log, newest first
  *   "refused"              refused changes, oldest first: id, at, table,
  *                          row, column (null: the whole row), site,

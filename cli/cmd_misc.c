@@ -87,19 +87,39 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv) {
 /* ------------------------------------------------------------ product */
 
 static const char product_list_usage[] =
-    "Usage: fieldsync product list [--json]\n"
+    "Usage: fieldsync product list [--limit N] [--json]\n"
     "\n"
-    "Lists the catalog pushed down by head office, with prices per currency.\n"
-    "Products and prices are read-only on a device.\n"
+    "Lists the catalog pushed down by head office, by SKU, with prices per\n"
+    "currency.  Products and prices are read-only on a device.\n"
     "\n"
+    "  --limit N       the first N products only (a large catalog: use\n"
+    "                  'fieldsync product find TEXT' to look one up)\n"
     "  --home DIR      the store directory\n"
     "  --json          print JSON\n";
+
+static const char product_find_usage[] =
+    "Usage: fieldsync product find TEXT [--limit N] [--json]\n"
+    "\n"
+    "Finds products by SKU or name, ignoring case and accents (\"kuhlschrank\"\n"
+    "finds \"Kühlschrank\"), best first: the exact SKU, SKUs starting with TEXT,\n"
+    "names starting with it, names with a word starting with it, then TEXT\n"
+    "anywhere.  Shows the first 50 (--limit N).\n"
+    "\n"
+    "  --limit N       at most N products (default 50, at most 10,000)\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print JSON\n"
+    "\n"
+    "Examples:\n"
+    "  fieldsync product find SKU-0042\n"
+    "  fieldsync product find kaffee --limit 10 --json\n";
 
 static const char product_usage[] =
     "Usage: fieldsync product COMMAND\n"
     "\n"
     "Commands:\n"
-    "  list [--json]   the catalog pushed down by head office (read-only here)\n";
+    "  list [--limit N] [--json]  the catalog pushed down by head office\n"
+    "                             (read-only here)\n"
+    "  find TEXT [--json]         products by SKU or name, best first\n";
 
 /* "active" is 1 or 0 in the store; anything else is shown as it is. */
 static const char *active_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,
@@ -125,27 +145,70 @@ static const char *prices_cell(char *buf, size_t cap, const cJSON *row, const cl
   return buf;
 }
 
-static int product_list(cli_ctx *ctx, int argc, char **argv) {
-  cli_spec spec = {"product list", product_list_usage, no_opts, NULL, NULL, 0};
-  static const cli_col cols[] = {
-      {"SKU", "sku", NULL, NULL, 0},
-      {"NAME", "name", NULL, NULL, 0},
-      {"UNIT", "unit", NULL, NULL, 0},
-      {"ACTIVE", "active", active_cell, NULL, 0},
-      {"PRICES", "prices", prices_cell, NULL, 0},
-  };
+static const cli_col product_cols[] = {
+    {"SKU", "sku", NULL, NULL, 0},
+    {"NAME", "name", NULL, NULL, 0},
+    {"UNIT", "unit", NULL, NULL, 0},
+    {"ACTIVE", "active", active_cell, NULL, 0},
+    {"PRICES", "prices", prices_cell, NULL, 0},
+};
+
+/* --limit N: a whole number from 1; 0 when not given. */
+static int parse_limit(const char *text, long long *out) {
+  char *end = NULL;
+  *out = 0;
+  if (!text) return 0;
+  long long v = strtoll(text, &end, 10);
+  if (!*text || *end || v < 1 || v > 1000000000)
+    return cli_usage("product: --limit must be a whole number from 1, not \"%.20s\".", text);
+  *out = v;
+  return 0;
+}
+
+static int product_find(cli_ctx *ctx, int argc, char **argv) {
+  const char *pos[1] = {NULL}, *limit_text = NULL;
+  static const char *const names[] = {"TEXT"};
+  const cli_opt opts[] = {{"limit", 1, &limit_text, NULL}, {NULL, 0, NULL, NULL}};
+  cli_spec spec = {"product find", product_find_usage, opts, names, pos, 1};
   cJSON *arr = NULL;
+  long long limit;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if (!cli_view_doc(ctx, "products", NULL, "a product list", &arr, &rc)) return rc;
-  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
+  if (parse_limit(limit_text, &limit)) return CLI_EUSAGE;
+  if (!*pos[0])
+    return cli_usage("product find: TEXT is empty; see 'fieldsync product find --help'.");
+  char arg[512];
+  snprintf(arg, sizeof arg, "%lld %s", limit ? limit : 50, pos[0]);
+  if (strlen(pos[0]) > 256) return cli_usage("product find: TEXT is longer than 256 bytes.");
+  if (!cli_view_doc(ctx, "product_find", arg, "a product search", &arr, &rc)) return rc;
+  char none[400];
+  snprintf(none, sizeof none, "No product matches \"%s\".\n", pos[0]);
+  cli_print_rows(product_cols, CLI_NCOLS(product_cols), arr, NULL, "", none);
+  cJSON_Delete(arr);
+  return rc;
+}
+
+static int product_list(cli_ctx *ctx, int argc, char **argv) {
+  const char *limit_text = NULL;
+  const cli_opt opts[] = {{"limit", 1, &limit_text, NULL}, {NULL, 0, NULL, NULL}};
+  cli_spec spec = {"product list", product_list_usage, opts, NULL, NULL, 0};
+  cJSON *arr = NULL;
+  int rc;
+  long long limit;
+  char arg[48];
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (parse_limit(limit_text, &limit)) return CLI_EUSAGE;
+  snprintf(arg, sizeof arg, "limit=%lld", limit);
+  if (!cli_view_doc(ctx, "products", limit ? arg : NULL, "a product list", &arr, &rc)) return rc;
+  cli_print_rows(product_cols, CLI_NCOLS(product_cols), arr, NULL, "",
                  "No products yet; the catalog arrives from head office with "
                  "'fieldsync sync'.\n");
   cJSON_Delete(arr);
   return rc;
 }
 
-static const cli_sub product_subs[] = {{"list", product_list}, {NULL, NULL}};
+static const cli_sub product_subs[] = {
+    {"list", product_list}, {"find", product_find}, {NULL, NULL}};
 
 int cmd_product(cli_ctx *ctx, int argc, char **argv) {
   return cli_dispatch(ctx, "product", product_usage, product_subs, argc, argv);

@@ -225,6 +225,10 @@ int fsi_domain_letgo(fs_store *st, const char *customer_id, const char *manager)
 int fsi_view_begin(fs_store *st);
 void fsi_view_end(fs_store *st);
 int fsi_view_rows(fs_store *st, sqlite3_stmt *s, const char *what, struct cJSON **out);
+/* The products matching a person's text, ranked (find.c): arg "TEXT" or
+ * "LIMIT TEXT"; rows as the products view's plus "rank" (1 exact SKU, 2 SKU
+ * prefix, 3 name prefix, 4 a word of the name, 5 anywhere). */
+int fsi_view_product_find(fs_store *st, const char *arg, struct cJSON **out);
 int fsi_view_table(fs_store *st, const fs_table *t, const char *where, const char *arg,
                    struct cJSON **out);
 

@@ -9,6 +9,9 @@
  * where the customer is born and head-office owned afterwards (FS_COL_HQ).
  *
  * Columns are only ever appended to a table; bump `version` when they are.
+ * A column flagged FS_COL_INDEX is indexed in every store (head office's
+ * imports and the device's catalog views look rows up by SKU); the index is
+ * made on the next writable open of an older store, so it needs no version.
  */
 #include <fieldsync/fieldsync.h>
 
@@ -90,13 +93,13 @@ static const fs_column competitor_notes[] = {
     {"manager", T, 0, 100},
 };
 static const fs_column products[] = {
-    {"sku", T, FS_COL_NOTNULL, 64},
+    {"sku", T, FS_COL_NOTNULL | FS_COL_INDEX, 64},
     {"name", T, FS_COL_NOTNULL, 200},
     {"unit", T, 0, 20},
     {"active", I, FS_COL_NOTNULL, 0},
 };
 static const fs_column prices[] = {
-    {"sku", T, FS_COL_NOTNULL, 64},
+    {"sku", T, FS_COL_NOTNULL | FS_COL_INDEX, 64},
     {"currency", T, FS_COL_NOTNULL, 3},
     {"price", I, FS_COL_NOTNULL, 0},
 };

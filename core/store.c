@@ -432,12 +432,19 @@ static int migrate_declaration(fs_store *st) {
     }
     sqlite3_finalize(s);
     if (ncols == 0) rc = create_table(st, t);
-    /* Rows are looked up by customer (subsets, reassignment). */
+    /* Rows are looked up by customer (subsets, reassignment) and by the
+     * columns the declaration flags (a catalog by SKU). */
     for (size_t j = 0; j < t->ncols && !rc; j++) {
-      if (!(t->cols[j].flags & FS_COL_CUSTOMER)) continue;
-      snprintf(q, sizeof q, "CREATE INDEX IF NOT EXISTS \"%s__cust\" ON \"%s\"(\"%s\")", t->name,
-               t->name, t->cols[j].name);
-      rc = exec(st, q, "indexing a table");
+      if (t->cols[j].flags & FS_COL_CUSTOMER) {
+        snprintf(q, sizeof q, "CREATE INDEX IF NOT EXISTS \"%s__cust\" ON \"%s\"(\"%s\")", t->name,
+                 t->name, t->cols[j].name);
+        rc = exec(st, q, "indexing a table");
+      }
+      if (!rc && (t->cols[j].flags & FS_COL_INDEX)) {
+        snprintf(q, sizeof q, "CREATE INDEX IF NOT EXISTS \"%s__%s\" ON \"%s\"(\"%s\")", t->name,
+                 t->cols[j].name, t->name, t->cols[j].name);
+        rc = exec(st, q, "indexing a table");
+      }
     }
     if (ncols == 0) continue;
     for (size_t j = 0; j < t->ncols && !rc; j++) {

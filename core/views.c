@@ -172,6 +172,8 @@ static const char SQL_LINES_OF[] =
     " AS amount FROM order_lines l LEFT JOIN products p ON p.sku = l.sku"
     " WHERE l.order_id = ?1 ORDER BY l.id";
 static const char SQL_PRODUCTS[] = "SELECT id, sku, name, unit, active FROM products ORDER BY sku";
+static const char SQL_PRODUCTS_LIMIT[] =
+    "SELECT id, sku, name, unit, active FROM products ORDER BY sku LIMIT ?1";
 static const char SQL_PRICES_OF[] =
     "SELECT currency, price FROM prices WHERE sku = ?1 ORDER BY currency";
 static const char SQL_CONFLICTS[] =
@@ -241,9 +243,20 @@ static int view_order(fs_store *st, const char *id, cJSON **out) {
   return FS_OK;
 }
 
-static int view_products(fs_store *st, cJSON **out) {
+/* arg NULL (every product) or "limit=N": the first N by SKU. */
+static int view_products(fs_store *st, const char *arg, cJSON **out) {
   cJSON *arr = NULL, *it;
-  int rc = query_all(st, SQL_PRODUCTS, &arr);
+  int rc;
+  if (arg) {
+    char *end = NULL;
+    long long lim = strncmp(arg, "limit=", 6) ? -1 : strtoll(arg + 6, &end, 10);
+    if (lim < 0 || !end || *end || end == arg + 6)
+      return fsi_fail(FS_EINVAL, "bad product filter \"%.40s\"", arg);
+    rc = fsi_view_rows(st, fsi_sql_query(st, SQL_PRODUCTS_LIMIT, "i", (int64_t)lim),
+                       "reading a view", &arr);
+  } else {
+    rc = query_all(st, SQL_PRODUCTS, &arr);
+  }
   if (rc) return rc;
   cJSON_ArrayForEach(it, arr) {
     const cJSON *sku = cJSON_GetObjectItemCaseSensitive(it, "sku");
@@ -401,7 +414,9 @@ int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
   else if (!strcmp(view, "order"))
     rc = view_order(st, arg, &doc);
   else if (!strcmp(view, "products"))
-    rc = view_products(st, &doc);
+    rc = view_products(st, arg, &doc);
+  else if (!strcmp(view, "product_find"))
+    rc = fsi_view_product_find(st, arg, &doc);
   else if (!strcmp(view, "conflicts"))
     rc = query_all(st, SQL_CONFLICTS, &doc);
   else if (!strcmp(view, "refused"))

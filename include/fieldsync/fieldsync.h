@@ -123,6 +123,7 @@ typedef enum fs_coltype { FS_COL_TEXT = 0, FS_COL_INT = 1 } fs_coltype;
 #define FS_COL_NOTNULL 0x1u  /* a row must have a value */
 #define FS_COL_HQ 0x2u       /* head-office owned after the row is created */
 #define FS_COL_CUSTOMER 0x4u /* holds the customer id the row belongs to */
+#define FS_COL_INDEX 0x8u    /* rows are looked up by this column: the store indexes it */
 
 typedef struct fs_column {
   const char *name;
@@ -258,7 +259,14 @@ FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *tabl
  *                          joined by '&', or NULL
  *   "orders"               array of orders with totals
  *   "order"                one order with its lines and totals (arg = id)
- *   "products"             catalog with prices
+ *   "products"             catalog with prices, by SKU; arg NULL (all) or
+ *                          "limit=N" (the first N)
+ *   "product_find"         products matching a person's text, best first:
+ *                          arg "TEXT" or "N TEXT" (at most N, default 50,
+ *                          at most 10,000); rows as "products" plus "rank"
+ *                          (1 exact SKU, 2 SKU prefix, 3 name prefix, 4 a
+ *                          word of the name, 5 anywhere; case and Latin
+ *                          accents folded)
  *   "conflicts"            conflict log, newest first
  *   "refused"              refused changes, oldest first: id, at, table,
  *                          row, column (null: the whole row), site,

@@ -186,8 +186,9 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
 /* Imports the records from p on, after the header that ended on `line`,
  * in the caller's transaction; *count the rows imported. */
 static int import_records(fs_store *st, const import_kind *k, char *p, char *end, int line,
-                          size_t *count) {
+                          size_t *count, const fs_hq_import_opts *o, size_t total) {
   char *f[CSV_MAX_FIELDS];
+  size_t every = o && o->progress_every ? o->progress_every : 10000;
   for (;;) {
     line++;
     int start = line;
@@ -197,23 +198,57 @@ static int import_records(fs_store *st, const import_kind *k, char *p, char *end
       continue;
     }
     int n = csv_record(&p, end, f, CSV_MAX_FIELDS, &line);
-    if (n == 0) return FS_OK;
+    if (n == 0) {
+      if (o && o->progress && (*count == 0 || *count % every))
+        o->progress(*count, total, o->progress_arg);
+      return FS_OK;
+    }
     if (n != k->ncols)
       return fsi_fail(FS_EINVAL, "line %d: expected %d fields (%s), found %s", start, k->ncols,
                       k->header, n < 0 ? "a malformed record" : "a different number");
     int rc = import_row(st, k, f, start);
     if (rc) return rc;
     (*count)++;
+    if (o && o->progress && *count % every == 0) o->progress(*count, total, o->progress_arg);
   }
 }
 
+/* The records after the header, for progress: lines that are not blank,
+ * outside quotes (a quoted field may hold a newline).  An estimate for a
+ * malformed file, which the import refuses anyway. */
+static size_t count_records(const char *p, const char *end) {
+  size_t n = 0;
+  int quoted = 0, blank = 1;
+  for (; p < end; p++) {
+    if (*p == '"') quoted = !quoted;
+    if (!quoted && (*p == '\n' || *p == '\r')) {
+      if (!blank) n++;
+      blank = 1;
+    } else {
+      blank = 0;
+    }
+  }
+  return n + !blank;
+}
+
 int fs_hq_import_csv(size_t *count_out, fs_hq *hq, const char *kind, const char *path) {
+  return fs_hq_import_csv_opts(count_out, hq, kind, path, NULL);
+}
+
+int fs_hq_import_csv_opts(size_t *count_out, fs_hq *hq, const char *kind, const char *path,
+                          const fs_hq_import_opts *opts) {
   const import_kind *k = NULL;
   char *buf = NULL;
   FILE *fp = NULL;
   int rc = FS_OK;
   size_t count = 0;
   if (count_out) *count_out = 0;
+  if (opts && opts->version == 0)
+    return fsi_fail(FS_EINVAL, "fs_hq_import_opts is not initialised (FS_HQ_IMPORT_OPTS_INIT)");
+  if (opts && opts->version > FS_HQ_IMPORT_OPTS_VERSION)
+    return fsi_fail(FS_EVERSION,
+                    "fs_hq_import_opts version %u is newer than this library (%d): upgrade it",
+                    opts->version, FS_HQ_IMPORT_OPTS_VERSION);
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
     if (kind && !strcmp(kinds[i].name, kind)) k = &kinds[i];
   if (!k)
@@ -258,13 +293,20 @@ int fs_hq_import_csv(size_t *count_out, fs_hq *hq, const char *kind, const char 
   }
   /* The file is in memory and its header checked; the store is the
    * handle's from here to the end of the transaction. */
+  size_t total = opts && opts->progress ? count_records(p, end) : 0;
   fs_store *st = fs_hq_store(hq);
   int implicit = 0;
   fs_hq_lock(hq);
   if (!(rc = fsi_store_tx_begin(st, &implicit)))
-    rc = fsi_store_tx_end(st, implicit, import_records(st, k, p, end, line, &count));
+    rc = fsi_store_tx_end(st, implicit, import_records(st, k, p, end, line, &count, opts, total));
   fs_hq_unlock(hq);
 done:
+  /* a refused row names the file as well as the line */
+  if (rc && !strncmp(fs_errmsg(), "line ", 5)) {
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", fs_errmsg());
+    rc = fsi_fail(rc, "%s, %s", path, msg);
+  }
   if (fp) fclose(fp);
   free(buf);
   if (!rc && count_out) *count_out = count;

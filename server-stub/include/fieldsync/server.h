@@ -279,6 +279,27 @@ void fs_hq_handle(fs_hq_reply *reply, fs_hq *hq, const fs_hq_request *req);
  * receives the number of rows imported (0 on failure). */
 int fs_hq_import_csv(size_t *count_out, fs_hq *hq, const char *kind, const char *path);
 
+/* Options of fs_hq_import_csv_opts (a versioned struct, as in device.h):
+ * progress, when set, is called with the rows imported so far and the rows
+ * the file holds (its records, counted before the import starts) every
+ * progress_every rows (0 = 10,000) and once at the end, from the calling
+ * thread, with the handle's lock held (it must not call into the handle). */
+typedef struct fs_hq_import_opts {
+  unsigned version; /* FS_HQ_IMPORT_OPTS_VERSION: FS_HQ_IMPORT_OPTS_INIT */
+  void (*progress)(size_t done, size_t total, void *arg);
+  void *progress_arg;
+  size_t progress_every;
+} fs_hq_import_opts;
+
+#define FS_HQ_IMPORT_OPTS_VERSION 1
+#define FS_HQ_IMPORT_OPTS_INIT                                                                     \
+  { .version = FS_HQ_IMPORT_OPTS_VERSION }
+
+/* fs_hq_import_csv with options (NULL: none).  The same errors, and
+ * FS_EINVAL for opts of version 0, FS_EVERSION for a newer version. */
+int fs_hq_import_csv_opts(size_t *count_out, fs_hq *hq, const char *kind, const char *path,
+                          const fs_hq_import_opts *opts);
+
 /* Assigns a customer to a manager: that manager's devices receive the
  * customer with its whole history at their next pull, and the devices of
  * the manager who held it let it go.  FS_EINVAL for an empty manager,

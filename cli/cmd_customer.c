@@ -66,6 +66,21 @@ static const char list_usage[] =
     "  --home DIR      the store directory\n"
     "  --json          print JSON\n";
 
+static const char find_usage[] =
+    "Usage: fieldsync customer find TEXT [--json]\n"
+    "\n"
+    "Finds your customers by name, city, e-mail, VAT id or phone, letter case\n"
+    "and accents aside (\"muller\" finds Müller, \"koln\" Köln), best\n"
+    "first: the exact name, then names that start with TEXT, a word of the\n"
+    "name, the name anywhere, city, e-mail or VAT id, then the phone's digits.\n"
+    "\n"
+    "  --home DIR      the store directory\n"
+    "  --json          print the array (each with its \"rank\", 1 best)\n"
+    "\n"
+    "Examples:\n"
+    "  fieldsync customer find nordwind\n"
+    "  fieldsync customer find 040-1234\n";
+
 static const char show_usage[] =
     "Usage: fieldsync customer show ID [--json]\n"
     "\n"
@@ -113,6 +128,7 @@ static const char group_usage[] =
     "  archive CUSTOMER             status lost; nothing is removed\n"
     "  delete CUSTOMER              only one with nothing attached\n"
     "  list [--json]\n"
+    "  find TEXT [--json]           by name, city, e-mail, VAT id or phone\n"
     "  show CUSTOMER [--json]\n"
     "\n"
     "CUSTOMER is an id, a unique id prefix (6+ characters) or an exact name.\n"
@@ -268,6 +284,30 @@ static int customer_list(cli_ctx *ctx, int argc, char **argv) {
   return rc;
 }
 
+static int customer_find(cli_ctx *ctx, int argc, char **argv) {
+  static const cli_opt opts[] = {{NULL, 0, NULL, NULL}};
+  static const char *const pos_names[] = {"TEXT"};
+  const char *text = NULL;
+  cli_spec spec = {"customer find", find_usage, opts, pos_names, &text, 1};
+  cJSON *arr = NULL;
+  int rc;
+  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  if (!*text)
+    return cli_usage("customer find: TEXT is empty; see 'fieldsync customer find --help'.");
+  if (strlen(text) > 256) return cli_usage("customer find: TEXT is longer than 256 bytes.");
+  if (!cli_view_doc(ctx, "customer_find", text, "a customer search", &arr, &rc)) return rc;
+  static const cli_col cols[] = {
+      {"NAME", "name", NULL, NULL, 0},     {"CITY", "city", NULL, NULL, 0},
+      {"PHONE", "phone", NULL, NULL, 0},   {"EMAIL", "email", NULL, NULL, 0},
+      {"STATUS", "status", NULL, NULL, 0}, {"ID", "id", NULL, NULL, 0},
+  };
+  char none[400];
+  snprintf(none, sizeof none, "No customer matches \"%s\".\n", text);
+  cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "", none);
+  cJSON_Delete(arr);
+  return rc;
+}
+
 /* The overdue warnings, one line per currency with overdue > 0. */
 static void print_overdue(const cJSON *balances) {
   const cJSON *b;
@@ -344,13 +384,10 @@ static int customer_show(cli_ctx *ctx, int argc, char **argv) {
 }
 
 static const cli_sub customer_subs[] = {
-    {"add", customer_add},
-    {"edit", customer_edit},
-    {"archive", customer_archive},
-    {"delete", customer_delete},
-    {"list", customer_list},
-    {"show", customer_show},
-    {NULL, NULL},
+    {"add", customer_add},         {"edit", customer_edit},
+    {"archive", customer_archive}, {"delete", customer_delete},
+    {"list", customer_list},       {"find", customer_find},
+    {"show", customer_show},       {NULL, NULL},
 };
 
 int cmd_customer(cli_ctx *ctx, int argc, char **argv) {

@@ -229,6 +229,9 @@ int fsi_view_rows(fs_store *st, sqlite3_stmt *s, const char *what, struct cJSON 
  * "LIMIT TEXT"; rows as the products view's plus "rank" (1 exact SKU, 2 SKU
  * prefix, 3 name prefix, 4 a word of the name, 5 anywhere). */
 int fsi_view_product_find(fs_store *st, const char *arg, struct cJSON **out);
+/* The customers matching a person's text (find.c), best first: arg the
+ * text. */
+int fsi_view_customer_find(fs_store *st, const char *arg, struct cJSON **out);
 int fsi_view_table(fs_store *st, const fs_table *t, const char *where, const char *arg,
                    struct cJSON **out);
 

@@ -415,6 +415,8 @@ int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
     rc = view_order(st, arg, &doc);
   else if (!strcmp(view, "products"))
     rc = view_products(st, arg, &doc);
+  else if (!strcmp(view, "customer_find"))
+    rc = fsi_view_customer_find(st, arg, &doc);
   else if (!strcmp(view, "product_find"))
     rc = fsi_view_product_find(st, arg, &doc);
   else if (!strcmp(view, "conflicts"))

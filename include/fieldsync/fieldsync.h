@@ -261,6 +261,11 @@ FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *tabl
  *   "order"                one order with its lines and totals (arg = id)
  *   "products"             catalog with prices, by SKU; arg NULL (all) or
  *                          "limit=N" (the first N)
+ *   "customer_find"        customers matching a person's text (arg), best
+ *                          first: rank 1 the exact name, 2 its start, 3 a
+ *                          word of it, 4 anywhere in it, 5 city, e-mail or
+ *                          VAT id, 6 the phone's digits; case and Latin
+ *                          accents aside; then by name
  *   "product_find"         products matching a person's text, best first:
  *                          arg "TEXT" or "N TEXT" (at most N, default 50,
  *                          at most 10,000); rows as "products" plus "rank"

@@ -181,6 +181,7 @@ static void test_help(void) {
       {"contact", "delete", "--help"},
       {"meeting", "edit", "--help"},
       {"meeting", "delete", "--help"},
+      {"customer", "find", "--help"},
       {"complaint", "--help"},
       {"complaint", "add", "--help"},
       {"complaint", "list", "--help"},
@@ -896,6 +897,50 @@ static void test_complaints_competitors(void) {
   free(out);
 }
 
+/* customer find: by name, city, e-mail, VAT id or phone digits, letter case
+ * and accents aside, a Chinese name as typed, best first. */
+static void test_customer_find(void) {
+  char koeln[64], cn[64];
+  cJSON *doc = NULL;
+  if (!ensure_day()) return;
+  take_id(koeln, sizeof koeln,
+          OK_JSON("customer", "add", "--name", "Kölner Büro AG", "--city", "Köln", "--phone",
+                  "+49 221 987654", "--email", "info@koelner.example", "--json"));
+  take_id(cn, sizeof cn,
+          OK_JSON("customer", "add", "--name", "北京贸易有限公司", "--city", "北京", "--json"));
+  doc = OK_JSON("customer", "find", "MULLER", "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 1);
+  CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "id"), g_cust);
+  cJSON_Delete(doc);
+  /* "koln": the name's start outranks a city */
+  doc = OK_JSON("customer", "find", "koln", "--json");
+  CHECK(cJSON_GetArraySize(doc) >= 1);
+  CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "id"), koeln);
+  CHECK_EQ_INT(int_of(cJSON_GetArrayItem(doc, 0), "rank"), 2);
+  cJSON_Delete(doc);
+  doc = OK_JSON("customer", "find", "münchen", "--json"); /* the city */
+  CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "id"), g_cust);
+  CHECK_EQ_INT(int_of(cJSON_GetArrayItem(doc, 0), "rank"), 5);
+  cJSON_Delete(doc);
+  doc = OK_JSON("customer", "find", "221-98765", "--json"); /* the phone's digits */
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 1);
+  CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "id"), koeln);
+  cJSON_Delete(doc);
+  doc = OK_JSON("customer", "find", "贸易", "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 1);
+  CHECK_STR(str_of(cJSON_GetArrayItem(doc, 0), "id"), cn);
+  CHECK_EQ_INT(int_of(cJSON_GetArrayItem(doc, 0), "rank"), 4);
+  cJSON_Delete(doc);
+  doc = OK_JSON("customer", "find", "no such firm", "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(doc), 0);
+  cJSON_Delete(doc);
+  REFUSED(2, "customer", "find", "");
+  char *out = NULL;
+  CHECK_EQ_INT(RUN(&out, NULL, "customer", "find", "büro"), 0);
+  CHECK_CONTAINS(out, "Kölner Büro AG");
+  free(out);
+}
+
 static void test_corrupt_store(void) {
   char *dir = tu_tmpdir("cli-corrupt"), home[2048], db[2560];
   size_t n = 0, m = 0;
@@ -959,6 +1004,7 @@ int main(void) {
   TEST_RUN(test_bad_input);
   TEST_RUN(test_corrections);
   TEST_RUN(test_complaints_competitors);
+  TEST_RUN(test_customer_find);
   TEST_RUN(test_corrupt_store);
   tu_rmrf(dir);
   free(dir);

@@ -116,11 +116,8 @@ void cli_print_refusals(const cJSON *arr, const char *indent, int with_state) {
 /* "key  value" after `indent`, the keys padded to keyw; a value that does
  * not fit beside its key goes whole, wrapped, on the lines under it. */
 static void kv_line(const char *indent, const char *key, size_t keyw, const char *value) {
-  size_t width = cli_term_width(), in = strlen(indent), klen = 0, vlen = 0;
-  for (const char *p = key; *p; p++)
-    if (((unsigned char)*p & 0xC0) != 0x80) klen++;
-  for (const char *p = value; *p; p++)
-    if (((unsigned char)*p & 0xC0) != 0x80) vlen++;
+  size_t width = cli_term_width(), in = strlen(indent);
+  size_t klen = cli_display_width(key, strlen(key)), vlen = cli_display_width(value, strlen(value));
   if (in + keyw + 2 + vlen <= width && !strchr(value, '\n')) {
     printf("%s%s%*s  ", indent, key, (int)(keyw > klen ? keyw - klen : 0), "");
     cli_wrap(stdout, value, 0, width);

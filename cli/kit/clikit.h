@@ -207,6 +207,10 @@ const char *cli_cell_pct(char *buf, size_t cap, const cJSON *row, const cli_col 
  * (rows empty or NULL) it prints `empty` as it is instead, newline included,
  * or the headings alone when empty is NULL.  Returns the number of rows. */
 #define CLI_ROWS_MAXCOLS 16
+/* The columns a terminal shows s[0..n) (UTF-8) in: East Asian wide and
+ * full-width characters and emoji two, combining marks and zero-width
+ * characters none, everything else one; independent of the locale. */
+size_t cli_display_width(const char *s, size_t n);
 /* The number of columns of a cli_col array. */
 #define CLI_NCOLS(cols) (sizeof(cols) / sizeof((cols)[0]))
 size_t cli_print_rows(const cli_col *cols, size_t ncols, const cJSON *rows, const cJSON *doc,

@@ -8,7 +8,8 @@
  * Text that came from the store is untrusted here as everywhere: it may hold
  * newlines or terminal escapes typed or synced from another device, so every
  * cell has its control bytes replaced before it reaches the terminal, and
- * column widths are counted in UTF-8 characters, not bytes, so accented
+ * column widths are counted in terminal columns (cli_display_width: CJK and
+ * emoji two, combining marks none), not bytes, so accented
  * names line up.  Very long cells are shortened in tables (never in --json).
  * Every list is printed by cli_print_rows from a column spec (heading, member,
  * formatter), so a list verb declares its columns and builds no table itself.
@@ -19,6 +20,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,13 +90,69 @@ size_t cli_term_width(void) {
   return 80;
 }
 
-/* Display width of s[0..n): UTF-8 characters. */
-static size_t width_n(const char *s, size_t n) {
+/* Code points a terminal shows in two columns (East Asian wide and full
+ * width, emoji) and in none (combining marks, zero-width and variation
+ * selectors); sorted, inclusive.  A table of our own rather than
+ * wcwidth(3), whose answer depends on the locale the program runs in. */
+static const struct span {
+  uint32_t lo, hi;
+} wide[] = {{0x1100, 0x115F},   {0x231A, 0x231B},   {0x2329, 0x232A},   {0x23E9, 0x23EC},
+            {0x23F0, 0x23F0},   {0x23F3, 0x23F3},   {0x25FD, 0x25FE},   {0x2614, 0x2615},
+            {0x2648, 0x2653},   {0x267F, 0x267F},   {0x2693, 0x2693},   {0x26A1, 0x26A1},
+            {0x26AA, 0x26AB},   {0x26BD, 0x26BE},   {0x26C4, 0x26C5},   {0x26CE, 0x26CE},
+            {0x26D4, 0x26D4},   {0x26EA, 0x26EA},   {0x26F2, 0x26F5},   {0x26FA, 0x26FD},
+            {0x2705, 0x2705},   {0x270A, 0x270B},   {0x2728, 0x2728},   {0x274C, 0x274C},
+            {0x2753, 0x2755},   {0x2757, 0x2757},   {0x2795, 0x2797},   {0x27B0, 0x27B0},
+            {0x27BF, 0x27BF},   {0x2B1B, 0x2B1C},   {0x2B50, 0x2B50},   {0x2B55, 0x2B55},
+            {0x2E80, 0x303E},   {0x3041, 0x33FF},   {0x3400, 0x4DBF},   {0x4E00, 0x9FFF},
+            {0xA000, 0xA4CF},   {0xA960, 0xA97F},   {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},
+            {0xFE10, 0xFE19},   {0xFE30, 0xFE6F},   {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},
+            {0x1F004, 0x1F004}, {0x1F0CF, 0x1F0CF}, {0x1F18E, 0x1F18E}, {0x1F191, 0x1F19A},
+            {0x1F200, 0x1F251}, {0x1F300, 0x1F64F}, {0x1F680, 0x1F6FF}, {0x1F7E0, 0x1F7EB},
+            {0x1F90C, 0x1F9FF}, {0x1FA70, 0x1FAFF}, {0x20000, 0x3FFFD}},
+  zero[] = {{0x0300, 0x036F}, {0x0483, 0x0489}, {0x0591, 0x05BD},  {0x05BF, 0x05BF},
+            {0x05C1, 0x05C2}, {0x05C4, 0x05C5}, {0x05C7, 0x05C7},  {0x0610, 0x061A},
+            {0x064B, 0x065F}, {0x0670, 0x0670}, {0x06D6, 0x06DC},  {0x06DF, 0x06E4},
+            {0x06E7, 0x06E8}, {0x06EA, 0x06ED}, {0x0900, 0x0902},  {0x093C, 0x093C},
+            {0x0941, 0x0948}, {0x094D, 0x094D}, {0x0E31, 0x0E31},  {0x0E34, 0x0E3A},
+            {0x0E47, 0x0E4E}, {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF},  {0x200B, 0x200F},
+            {0x202A, 0x202E}, {0x2060, 0x2064}, {0x20D0, 0x20FF},  {0xFE00, 0xFE0F},
+            {0xFE20, 0xFE2F}, {0xFEFF, 0xFEFF}, {0xE0100, 0xE01EF}};
+
+static int in_spans(const struct span *t, size_t n, uint32_t c) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (c < t[mid].lo)
+      hi = mid;
+    else if (c > t[mid].hi)
+      lo = mid + 1;
+    else
+      return 1;
+  }
+  return 0;
+}
+
+size_t cli_display_width(const char *s, size_t n) {
   size_t w = 0;
-  for (size_t i = 0; i < n; i++)
-    if (((unsigned char)s[i] & 0xC0) != 0x80) w++;
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  while (p < end) {
+    uint32_t c = *p;
+    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (len > (size_t)(end - p)) len = (size_t)(end - p);
+    if (len > 1) {
+      c &= 0x3F >> (len - 1);
+      for (size_t i = 1; i < len; i++) c = (c << 6) | (p[i] & 0x3F);
+    }
+    p += len;
+    if (c >= 0x80 && in_spans(zero, sizeof zero / sizeof *zero, c)) continue;
+    w += c >= 0x1100 && in_spans(wide, sizeof wide / sizeof *wide, c) ? 2 : 1;
+  }
   return w;
 }
+
+/* Display width of s[0..n). */
+static size_t width_n(const char *s, size_t n) { return cli_display_width(s, n); }
 
 void cli_wrap(FILE *f, const char *text, size_t indent, size_t width) {
   size_t room = width > indent + 20 ? width - indent : 20, col = 0;
@@ -207,13 +265,8 @@ struct cli_table {
   char **notes; /* cap entries: a row's note (row r at r - 1), or NULL */
 };
 
-/* Display width: UTF-8 characters (continuation bytes do not count). */
-static size_t width(const char *s) {
-  size_t w = 0;
-  for (; *s; s++)
-    if (((unsigned char)*s & 0xC0) != 0x80) w++;
-  return w;
-}
+/* Display width in terminal columns (cli_display_width). */
+static size_t width(const char *s) { return cli_display_width(s, strlen(s)); }
 
 /* A cell copy: control bytes replaced, shortened past CELL_MAX_CHARS. */
 static char *cell_dup(const char *s) {

@@ -8,13 +8,17 @@
  * spaces; UTF-8 text and ordinary text pass unchanged; numbers, negative
  * ones included, are written bare (they are data, not formulas), even when
  * text spelling the same number is neutralised; true/false are 1/0, null
- * and missing members empty; rows follow the first row's keys.
+ * and missing members empty; rows follow the first row's keys.  And the
+ * width a terminal gives text (cli_display_width: CJK and emoji two
+ * columns, combining marks none) lines up a table of German, Chinese,
+ * Arabic and emoji names.
  */
 #include "clikit.h"
 #include "testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *text_cell(const char *s) {
   FILE *f = tmpfile();
@@ -94,9 +98,68 @@ static void test_rows(void) {
   free(csv);
 }
 
+static size_t dw(const char *s) { return cli_display_width(s, strlen(s)); }
+
+static void test_display_width(void) {
+  CHECK_EQ_INT(dw("Muller"), 6);
+  CHECK_EQ_INT(dw("Müller"), 6);
+  CHECK_EQ_INT(dw("Mu\xcc\x88ller"), 6); /* u + combining diaeresis */
+  CHECK_EQ_INT(dw("北京贸易"), 8);
+  CHECK_EQ_INT(dw("ｱ"), 1);    /* half-width katakana */
+  CHECK_EQ_INT(dw("ＡＢ"), 4); /* full-width latin */
+  CHECK_EQ_INT(dw("مرحبا"), 5);
+  CHECK_EQ_INT(dw("😀"), 2);
+  CHECK_EQ_INT(dw("a\xe2\x80\x8b"
+                  "b"),
+               2);                 /* a zero-width space */
+  CHECK_EQ_INT(dw("\xe4\xb8"), 1); /* a cut character counts once */
+
+  /* a table: every row's second column starts at the same display column */
+  static const char *const names[] = {"Müller GmbH", "北京贸易有限公司", "شركة الخليج",
+                                      "Emoji 😀 Café", "Kraus"};
+  cJSON *rows = cJSON_CreateArray();
+  for (size_t i = 0; i < 5; i++) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "name", names[i]);
+    cJSON_AddStringToObject(r, "city", "X");
+    cJSON_AddItemToArray(rows, r);
+  }
+  static const cli_col cols[] = {{"NAME", "name", NULL, NULL, 0}, {"CITY", "city", NULL, NULL, 0}};
+  FILE *f = tmpfile();
+  if (!f) abort();
+  fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  dup2(fileno(f), STDOUT_FILENO);
+  cli_print_rows(cols, CLI_NCOLS(cols), rows, NULL, "", "none\n");
+  fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  cJSON_Delete(rows);
+  long n = ftell(f);
+  rewind(f);
+  char *buf = calloc(1, (size_t)n + 1);
+  if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) abort();
+  fclose(f);
+  int lines = 0;
+  size_t want = 0;
+  for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+    char *last = strrchr(line, ' '); /* before the last column's value */
+    CHECK(last != NULL);
+    if (!last) break;
+    size_t at = cli_display_width(line, (size_t)(last - line) + 1);
+    if (!lines++) want = at;
+    tu_checks++;
+    if (at != want)
+      tu_fail(__FILE__, __LINE__, "misaligned: \"%s\" (%zu, not %zu)", line, at, want);
+  }
+  CHECK_EQ_INT(lines, 6);
+  free(buf);
+}
+
 int main(void) {
   TEST_RUN(test_formulas_neutralised);
   TEST_RUN(test_text_unchanged);
   TEST_RUN(test_rows);
+  TEST_RUN(test_display_width);
   return tu_finish();
 }

@@ -8,6 +8,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 jobs=$(nproc)
+# The suite makes its own homes, passphrases and keys: a developer's own
+# fieldsync settings must not leak into it.
+unset FIELDSYNC_HOME FIELDSYNC_SERVER_HOME FIELDSYNC_PASSPHRASE_FILE FIELDSYNC_RECOVERY_CODE_FILE \
+  FIELDSYNC_SERVER_KEY_FILE
 
 echo "== release build"
 scripts/setup.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFS_TEST_HOOKS=ON -DFS_WERROR=ON

@@ -48,6 +48,8 @@ static const fs_column meetings[] = {
     {"notes", T, 0, 4000},
     {"follow_up", T, 0, 10},
     {"manager", T, 0, 100},
+    /* version 3: a call's length (`call log --duration`) */
+    {"duration_min", I, 0, 0},
 };
 static const fs_column orders[] = {
     {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
@@ -60,6 +62,9 @@ static const fs_column orders[] = {
     /* version 2: a short number for people, "3F2A91-17" (the device's
      * sequence), fixed when the order is made */
     {"number", T, FS_COL_HQ, 32},
+    /* version 3: the quote it was accepted from, the deal it closes */
+    {"quote_id", T, 0, 64},
+    {"deal_id", T, 0, 64},
 };
 static const fs_column order_lines[] = {
     {"order_id", T, FS_COL_NOTNULL, 64},
@@ -92,6 +97,56 @@ static const fs_column competitor_notes[] = {
     {"currency", T, 0, 3},
     {"manager", T, 0, 100},
 };
+/* version 3: the manager's own to-do list; a task may name no customer. */
+static const fs_column tasks[] = {
+    {"customer_id", T, FS_COL_CUSTOMER, 64},
+    {"title", T, FS_COL_NOTNULL, 200},
+    {"due", T, 0, 10},
+    {"done_at", T, 0, 32},
+    {"notes", T, 0, 2000},
+    {"created_at", T, 0, 32},
+    {"manager", T, 0, 100},
+};
+/* version 3: a proposal, priced like an order, valid until a date; `quote
+ * accept` turns it into an order (orders.quote_id). */
+static const fs_column quotes[] = {
+    {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
+    {"status", T, FS_COL_NOTNULL, 16}, /* draft, sent, accepted, rejected */
+    {"currency", T, FS_COL_NOTNULL, 3},
+    {"discount_bp", I, 0, 0},
+    {"valid_until", T, 0, 10},
+    {"created_at", T, 0, 32},
+    {"sent_at", T, 0, 32},
+    {"decided_at", T, 0, 32},
+    {"manager", T, 0, 100},
+    {"number", T, FS_COL_HQ, 32},
+    {"order_id", T, 0, 64},
+    {"deal_id", T, 0, 64},
+    {"notes", T, 0, 2000},
+};
+static const fs_column quote_lines[] = {
+    {"quote_id", T, FS_COL_NOTNULL, 64},
+    {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
+    {"sku", T, FS_COL_NOTNULL, 64},
+    {"qty", I, FS_COL_NOTNULL, 0},
+    {"unit_price", I, FS_COL_NOTNULL, 0},
+    {"currency", T, FS_COL_NOTNULL, 3},
+    {"discount_bp", I, 0, 0},
+};
+/* version 3: an opportunity, lead to won or lost. */
+static const fs_column deals[] = {
+    {"customer_id", T, FS_COL_NOTNULL | FS_COL_CUSTOMER, 64},
+    {"title", T, 0, 200},
+    {"stage", T, FS_COL_NOTNULL, 16}, /* lead, qualified, proposal, negotiation, won, lost */
+    {"value", I, 0, 0},               /* minor units of currency */
+    {"currency", T, 0, 3},
+    {"probability", I, 0, 0}, /* percent, 0-100 */
+    {"close_date", T, 0, 10},
+    {"lost_reason", T, 0, 2000},
+    {"created_at", T, 0, 32},
+    {"manager", T, 0, 100},
+};
+
 static const fs_column products[] = {
     {"sku", T, FS_COL_NOTNULL | FS_COL_INDEX, 64},
     {"name", T, FS_COL_NOTNULL, 200},
@@ -109,6 +164,15 @@ static const fs_column balances[] = {
     {"open", I, FS_COL_NOTNULL, 0},
     {"overdue", I, FS_COL_NOTNULL, 0},
 };
+/* version 3: the day's norms head office sets for a manager (`fieldsync-server
+ * norms set`); the row whose manager is "*" holds everyone's default. */
+static const fs_column norms[] = {
+    {"manager", T, FS_COL_NOTNULL | FS_COL_INDEX, 100},
+    {"calls_day", I, 0, 0},
+    {"meetings_day", I, 0, 0},
+    {"proposals_day", I, 0, 0},
+    {"contracts_month", I, 0, 0},
+};
 
 static const fs_table tables[] = {
     {"customers", FS_OWNER_SHARED, customers, N(customers)},
@@ -121,11 +185,18 @@ static const fs_table tables[] = {
     {"products", FS_OWNER_HQ, products, N(products)},
     {"prices", FS_OWNER_HQ, prices, N(prices)},
     {"balances", FS_OWNER_HQ, balances, N(balances)},
+    /* version 3 */
+    {"tasks", FS_OWNER_DEVICE, tasks, N(tasks)},
+    {"quotes", FS_OWNER_DEVICE, quotes, N(quotes)},
+    {"quote_lines", FS_OWNER_DEVICE, quote_lines, N(quote_lines)},
+    {"deals", FS_OWNER_DEVICE, deals, N(deals)},
+    {"norms", FS_OWNER_HQ, norms, N(norms)},
 };
 
 /* 1: the first declaration; 2: orders get a number; complaints get status, resolution,
  * resolved_at and manager; competitor notes product, price, currency and
- * manager. */
-static const fs_schema fieldsales = {"fieldsales", 2, tables, N(tables)};
+ * manager; 3: tasks, quotes and their lines, deals, head office's norms; a
+ * call's duration; an order's quote and deal. */
+static const fs_schema fieldsales = {"fieldsales", 3, tables, N(tables)};
 
 const fs_schema *fs_schema_fieldsales(void) { return &fieldsales; }

@@ -285,8 +285,8 @@ static int competitor_add(cli_ctx *ctx, int argc, char **argv) {
   if (currency && (rc = cli_parse_currency(cur, "currency", currency)) != CLI_OK) return rc;
   if (price) {
     int64_t minor = 0;
-    if (fs_money_parse(&minor, price) != FS_OK || minor < 0)
-      return cli_usage("--price must be an amount such as 89.90 (got \"%.20s\").", price);
+    if (fs_amount_parse(&minor, price, cur) != FS_OK || minor < 0)
+      return cli_usage("--price: %s.", fs_errmsg());
     snprintf(minor_text, sizeof minor_text, "%lld", (long long)minor);
   }
   f[n++] = (fs_field){"customer_id", customer};

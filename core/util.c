@@ -20,10 +20,14 @@
 static _Thread_local char errbuf[512];
 
 int fsi_fail(int code, const char *fmt, ...) {
+  /* formatted aside first: a caller may pass fs_errmsg() itself as an
+   * argument, to put a lower layer's sentence into its own */
+  char msg[sizeof errbuf];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  memcpy(errbuf, msg, sizeof errbuf);
   return code;
 }
 
@@ -371,7 +375,33 @@ void fs_time_format(char out[32], int64_t ms) {
   strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int fs_money_parse(int64_t *out_minor, const char *text) {
+/* ISO 4217 minor units: the currencies whose amounts are not in hundredths.
+ * Every code not listed has two decimals (EUR, USD, GBP, CHF, CNY ...).  The
+ * lists are sorted; the table is the standard's "minor unit" column (2024
+ * edition), funds codes aside. */
+static const char *const zero_digit[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
+                                         "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+                                         "VND", "VUV", "XAF", "XOF", "XPF"};
+static const char *const three_digit[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
+
+static int listed(const char *cur, const char *const *list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(cur, list[i])) return 1;
+  return 0;
+}
+
+int fs_currency_digits(const char *currency) {
+  if (!currency) return 2;
+  if (listed(currency, zero_digit, sizeof zero_digit / sizeof *zero_digit)) return 0;
+  if (listed(currency, three_digit, sizeof three_digit / sizeof *three_digit)) return 3;
+  return 2;
+}
+
+static const int64_t scale_of[] = {1, 10, 100, 1000};
+
+int fs_amount_parse(int64_t *out_minor, const char *text, const char *currency) {
+  int digits = fs_currency_digits(currency);
+  int64_t scale = scale_of[digits];
   const char *p = text;
   int neg = 0;
   int64_t units = 0, frac = 0;
@@ -382,37 +412,54 @@ int fs_money_parse(int64_t *out_minor, const char *text) {
     p++;
   }
   while (isdigit((unsigned char)*p)) {
-    if (units > (INT64_MAX / 100 - 9) / 10) goto bad;
+    if (units > (INT64_MAX / 1000 - 9) / 10) goto bad;
     units = units * 10 + (*p++ - '0');
     nd++;
   }
   if (*p == '.') {
     p++;
     while (isdigit((unsigned char)*p)) {
-      if (nf >= 2) goto bad;
+      if (nf >= digits) goto too_fine;
       frac = frac * 10 + (*p++ - '0');
       nf++;
     }
     if (nf == 0) goto bad;
   }
   if (*p || nd == 0) goto bad;
-  if (nf == 1) frac *= 10;
-  *out_minor = (neg ? -1 : 1) * (units * 100 + frac);
+  for (int i = nf; i < digits; i++) frac *= 10;
+  *out_minor = (neg ? -1 : 1) * (units * scale + frac);
   return FS_OK;
+too_fine:
+  if (digits == 0)
+    return fsi_fail(FS_EINVAL, "%s has no minor unit: write \"%.40s\" without decimals", currency,
+                    text);
+  return fsi_fail(FS_EINVAL, "%s has %d decimals: \"%.40s\" has more", currency, digits, text);
 bad:
-  return fsi_fail(FS_EINVAL, "cannot read the amount \"%.40s\": use a decimal such as 12.50",
-                  text ? text : "");
+  if (digits == 0)
+    return fsi_fail(FS_EINVAL, "cannot read the amount \"%.40s\": use a whole number such as 1200",
+                    text ? text : "");
+  return fsi_fail(FS_EINVAL, "cannot read the amount \"%.40s\": use a decimal such as %s",
+                  text ? text : "", digits == 3 ? "12.500" : "12.50");
 }
 
-void fs_money_format(char out[40], int64_t minor) {
+void fs_amount_format(char out[40], int64_t minor, const char *currency) {
+  int digits = fs_currency_digits(currency);
+  uint64_t scale = (uint64_t)scale_of[digits];
   char digitsbuf[32];
   uint64_t a = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
-  snprintf(digitsbuf, sizeof digitsbuf, "%llu", (unsigned long long)(a / 100));
+  snprintf(digitsbuf, sizeof digitsbuf, "%llu", (unsigned long long)(a / scale));
   size_t n = strlen(digitsbuf), o = 0;
   if (minor < 0) out[o++] = '-';
   for (size_t i = 0; i < n; i++) {
     if (i > 0 && (n - i) % 3 == 0) out[o++] = ' ';
     out[o++] = digitsbuf[i];
   }
-  snprintf(out + o, 40 - o, ".%02u", (unsigned)(a % 100));
+  out[o] = '\0';
+  if (digits) snprintf(out + o, 40 - o, ".%0*llu", digits, (unsigned long long)(a % scale));
 }
+
+int fs_money_parse(int64_t *out_minor, const char *text) {
+  return fs_amount_parse(out_minor, text, NULL);
+}
+
+void fs_money_format(char out[40], int64_t minor) { fs_amount_format(out, minor, NULL); }

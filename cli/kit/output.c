@@ -221,7 +221,7 @@ int64_t cli_int(const cJSON *obj, const char *key, int64_t dflt) {
 
 const char *cli_money(char *buf, size_t cap, int64_t minor, const char *cur) {
   char m[40];
-  fs_money_format(m, minor);
+  fs_amount_format(m, minor, cur);
   if (cur && *cur)
     snprintf(buf, cap, "%s %s", m, cur);
   else

@@ -104,9 +104,19 @@ FS_EXTERN int fs_time_parse(int64_t *out_ms, const char *text);
 /* ISO-8601 UTC text ("2026-01-05T08:00:00Z") of ms into out[32]. */
 FS_EXTERN void fs_time_format(char out[32], int64_t ms);
 
-/* Money: parses "12.50" / "12" / "-3.5" into minor units (2 decimals). */
+/* Money is stored as an integer count of the currency's minor unit (ISO
+ * 4217: JPY and KRW have none, BHD, KWD and OMR thousandths, most
+ * currencies hundredths).  fs_currency_digits gives that number of
+ * decimals (2 for a code it does not list, or NULL). */
+FS_EXTERN int fs_currency_digits(const char *currency);
+/* Parses "12.50" / "12" / "-3.5" in currency into minor units; more
+ * decimals than the currency has is FS_EINVAL ("1200.5" in JPY). */
+FS_EXTERN int fs_amount_parse(int64_t *out_minor, const char *text, const char *currency);
+/* "1 234.50" ("1 234" in JPY, "1 234.500" in KWD; groups of three with
+ * spaces) of minor units of currency into out[40]. */
+FS_EXTERN void fs_amount_format(char out[40], int64_t minor, const char *currency);
+/* fs_amount_parse and fs_amount_format for a currency with two decimals. */
 FS_EXTERN int fs_money_parse(int64_t *out_minor, const char *text);
-/* "1 234.50" (thin grouping with spaces) of minor units into out[40]. */
 FS_EXTERN void fs_money_format(char out[40], int64_t minor);
 
 /* --------------------------------------------------------------- schema */

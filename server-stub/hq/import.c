@@ -139,15 +139,15 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
     fields[n++] = (fs_field){"unit", *f[2] ? f[2] : NULL};
     fields[n++] = (fs_field){"active", f[3]};
   } else if (!strcmp(k->name, "prices")) {
-    int64_t m;
+    int64_t m = 0;
     int found = exists_in(st, "SELECT 1 FROM products WHERE sku=?1", f[0]);
     if (found < 0) return found;
     if (!found)
       return fsi_fail(FS_EINVAL, "line %d: SKU %.64s is not in the catalog; import products first",
                       line, f[0]);
-    if (fs_money_parse(&m, f[2]) || m < 0)
-      return fsi_fail(FS_EINVAL, "line %d: price \"%.30s\" is not an amount such as 12.50", line,
-                      f[2]);
+    if (fs_amount_parse(&m, f[2], f[1]) || m < 0)
+      return fsi_fail(FS_EINVAL, "line %d: price \"%.30s\": %s", line, f[2],
+                      m < 0 ? "a price cannot be negative" : fs_errmsg());
     snprintf(a, sizeof a, "%" PRId64, m);
     fields[n++] = (fs_field){"sku", f[0]};
     fields[n++] = (fs_field){"currency", f[1]};
@@ -157,12 +157,10 @@ static int import_row(fs_store *st, const import_kind *k, char **f, int line) {
     int found = exists_in(st, "SELECT 1 FROM customers WHERE id=?1", f[0]);
     if (found < 0) return found;
     if (!found) return fsi_fail(FS_EINVAL, "line %d: customer %.64s does not exist", line, f[0]);
-    if (fs_money_parse(&o, f[2]))
-      return fsi_fail(FS_EINVAL, "line %d: open amount \"%.30s\" is not an amount such as 12.50",
-                      line, f[2]);
-    if (fs_money_parse(&d, f[3]))
-      return fsi_fail(FS_EINVAL, "line %d: overdue amount \"%.30s\" is not an amount such as 12.50",
-                      line, f[3]);
+    if (fs_amount_parse(&o, f[2], f[1]))
+      return fsi_fail(FS_EINVAL, "line %d: open amount \"%.30s\": %s", line, f[2], fs_errmsg());
+    if (fs_amount_parse(&d, f[3], f[1]))
+      return fsi_fail(FS_EINVAL, "line %d: overdue amount \"%.30s\": %s", line, f[3], fs_errmsg());
     snprintf(a, sizeof a, "%" PRId64, o);
     snprintf(b, sizeof b, "%" PRId64, d);
     fields[n++] = (fs_field){"customer_id", f[0]};

@@ -792,6 +792,67 @@ static void test_every_rule_on_insert_and_update(void) {
   env_teardown(&e);
 }
 
+/* ISO 4217 minor units: amounts are parsed, stored and printed with the
+ * currency's own decimals (JPY none, KWD three, EUR two), a price list
+ * in yen is imported as whole yen, and an order in yen totals in yen. */
+static void test_currency_minor_units(void) {
+  int64_t m = -1;
+  char out[40];
+  CHECK_EQ_INT(fs_currency_digits("JPY"), 0);
+  CHECK_EQ_INT(fs_currency_digits("KRW"), 0);
+  CHECK_EQ_INT(fs_currency_digits("KWD"), 3);
+  CHECK_EQ_INT(fs_currency_digits("BHD"), 3);
+  CHECK_EQ_INT(fs_currency_digits("OMR"), 3);
+  CHECK_EQ_INT(fs_currency_digits("EUR"), 2);
+  CHECK_EQ_INT(fs_currency_digits("XYZ"), 2);
+  CHECK_OK(fs_amount_parse(&m, "1200", "JPY"));
+  CHECK_EQ_INT(m, 1200);
+  CHECK_ERR(fs_amount_parse(&m, "1200.5", "JPY"), FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "JPY has no minor unit");
+  CHECK_OK(fs_amount_parse(&m, "12.345", "KWD"));
+  CHECK_EQ_INT(m, 12345);
+  CHECK_OK(fs_amount_parse(&m, "12.5", "KWD"));
+  CHECK_EQ_INT(m, 12500);
+  CHECK_ERR(fs_amount_parse(&m, "1.2345", "KWD"), FS_EINVAL);
+  CHECK_OK(fs_amount_parse(&m, "12.5", "EUR"));
+  CHECK_EQ_INT(m, 1250);
+  CHECK_ERR(fs_amount_parse(&m, "12.345", "EUR"), FS_EINVAL);
+  CHECK_ERR(fs_amount_parse(&m, "12,50", "EUR"), FS_EINVAL);
+  fs_amount_format(out, 1234567, "JPY");
+  CHECK_STR(out, "1 234 567");
+  fs_amount_format(out, 1234567, "KWD");
+  CHECK_STR(out, "1 234.567");
+  fs_amount_format(out, -1234567, "EUR");
+  CHECK_STR(out, "-12 345.67");
+  fs_amount_format(out, 5, "OMR");
+  CHECK_STR(out, "0.005");
+
+  env e;
+  env_setup(&e);
+  import(&e, "prices", "sku,currency,price\nA-1,JPY,1980\nA-1,KWD,3.250\n", 2);
+  char *p = file_in(&e, "yen.csv", "sku,currency,price\nB-2,JPY,19.80\n");
+  CHECK_ERR(fs_hq_import_csv(NULL, e.office, "prices", p), FS_EINVAL);
+  CHECK_CONTAINS(fs_errmsg(), "line 2");
+  CHECK_CONTAINS(fs_errmsg(), "JPY");
+  free(p);
+  pull(&e);
+  char cust[FS_ID_SIZE], jpy[FS_ID_SIZE], kwd[FS_ID_SIZE], l[FS_ID_SIZE];
+  add_customer(&e, "Tanaka Shoji", cust);
+  CHECK_OK(
+      fs_insert(jpy, e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"currency", "JPY"}}, 2));
+  CHECK_OK(fs_order_line_add(l, e.dev, jpy, "A-1", 3, 0));
+  cJSON *o = view(e.dev, "order", jpy);
+  CHECK_EQ_INT(jnum(o, "total"), 5940); /* 3 x 1980 yen, not 59.40 */
+  cJSON_Delete(o);
+  CHECK_OK(
+      fs_insert(kwd, e.dev, "orders", (fs_field[]){{"customer_id", cust}, {"currency", "KWD"}}, 2));
+  CHECK_OK(fs_order_line_add(l, e.dev, kwd, "A-1", 2, 0));
+  o = view(e.dev, "order", kwd);
+  CHECK_EQ_INT(jnum(o, "total"), 6500); /* 2 x 3.250 dinar in fils */
+  cJSON_Delete(o);
+  env_teardown(&e);
+}
+
 int main(void) {
   TEST_RUN(test_catalog_arrives);
   TEST_RUN(test_customer_defaults_and_validation);
@@ -805,5 +866,6 @@ int main(void) {
   TEST_RUN(test_price_snapshot_per_currency);
   TEST_RUN(test_line_qty_on_insert_and_update);
   TEST_RUN(test_every_rule_on_insert_and_update);
+  TEST_RUN(test_currency_minor_units);
   return tu_finish();
 }

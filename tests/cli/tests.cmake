@@ -12,3 +12,6 @@ target_link_libraries(test_cli_csv PRIVATE fieldsync_kit)
 # test's own).
 fs_test(test_cli_lock ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_lock.c)
 add_dependencies(test_cli_lock fieldsync-cli)
+# bash completion (cli/completion/fieldsync.bash) against both real programs.
+add_test(NAME test_completion COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_completion.sh
+  ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/cli/completion/fieldsync.bash)

@@ -36,7 +36,8 @@ p=$work/prefix
 step "cmake --install into $p"
 cmake --install "$build" --prefix "$p" >"$work/install.log" || { cat "$work/install.log"; fail "install failed"; }
 for f in bin/fieldsync bin/fieldsync-server include/fieldsync/fieldsync.h include/fieldsync/device.h \
-         lib/libfieldsync.a lib/pkgconfig/fieldsync.pc lib/cmake/fieldsync/fieldsyncConfig.cmake; do
+         lib/libfieldsync.a lib/pkgconfig/fieldsync.pc lib/cmake/fieldsync/fieldsyncConfig.cmake \
+         share/bash-completion/completions/fieldsync share/bash-completion/completions/fieldsync-server; do
   [ -e "$p/$f" ] || fail "$f was not installed"
 done
 [ ! -e "$p/include/fieldsync/server.h" ] || fail "head office's internal header was installed"

@@ -44,7 +44,10 @@ static const char list_usage[] =
     "  --customer C      only this customer's\n"
     "  --open            only those not resolved\n"
     "  --home DIR        the store directory\n"
-    "  --json            print the array\n";
+    "  --json            print the array\n\n"
+    "Examples:\n"
+    "  fieldsync complaint list --open\n"
+    "  fieldsync complaint list --customer \"Nordwind GmbH\" --json\n";
 
 static const char resolve_usage[] =
     "Usage: fieldsync complaint resolve COMPLAINT --resolution TEXT [--json]\n"
@@ -109,7 +112,9 @@ static const char comp_list_usage[] = "Usage: fieldsync competitor list [--custo
                                       "\n"
                                       "  --customer C      only this customer's\n"
                                       "  --home DIR        the store directory\n"
-                                      "  --json            print the array\n";
+                                      "  --json            print the array\n\n"
+                                      "Example:\n"
+                                      "  fieldsync competitor list --customer \"Nordwind GmbH\"\n";
 
 static const char comp_group_usage[] =
     "Usage: fieldsync competitor COMMAND [ARGS...]\n"

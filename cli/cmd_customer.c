@@ -43,7 +43,10 @@ static const char add_usage[] =
     "  --address A     street address\n"
     "  --status S      prospect, active, key or lost\n"
     "  --home DIR      the store directory\n"
-    "  --json          print {\"id\":...}\n";
+    "  --json          print {\"id\":...}\n\n"
+    "Examples:\n"
+    "  fieldsync customer add --name \"Nordwind GmbH\" --city Hamburg --country DE\n"
+    "  fieldsync customer add --name \"北京华信科技\" --city 北京 --country CN --status prospect\n";
 
 static const char edit_usage[] =
     "Usage: fieldsync customer edit ID [--name NAME] [--city CITY]\n"
@@ -55,7 +58,10 @@ static const char edit_usage[] =
     "(--phone \"\") clears an optional field.\n"
     "\n"
     "  --home DIR      the store directory\n"
-    "  --json          print {\"id\":...}\n";
+    "  --json          print {\"id\":...}\n\n"
+    "Examples:\n"
+    "  fieldsync customer edit \"Nordwind GmbH\" --phone \"+49 40 1234\"\n"
+    "  fieldsync customer edit 3f2a91 --status key\n";
 
 static const char list_usage[] =
     "Usage: fieldsync customer list [--json]\n"
@@ -64,7 +70,10 @@ static const char list_usage[] =
     "manager.  --json prints the array of customer objects.\n"
     "\n"
     "  --home DIR      the store directory\n"
-    "  --json          print JSON\n";
+    "  --json          print JSON\n\n"
+    "Examples:\n"
+    "  fieldsync customer list\n"
+    "  fieldsync customer list --json\n";
 
 static const char find_usage[] =
     "Usage: fieldsync customer find TEXT [--json]\n"
@@ -88,7 +97,10 @@ static const char show_usage[] =
     "an overdue balance is flagged on the first line.\n"
     "\n"
     "  --home DIR      the store directory\n"
-    "  --json          print JSON\n";
+    "  --json          print JSON\n\n"
+    "Examples:\n"
+    "  fieldsync customer show \"Nordwind GmbH\"\n"
+    "  fieldsync customer show 3f2a91 --json\n";
 
 static const char archive_usage[] =
     "Usage: fieldsync customer archive CUSTOMER [--json]\n"
@@ -147,7 +159,10 @@ static const char contact_add_usage[] =
     "  --phone P       phone number\n"
     "  --email E       e-mail address\n"
     "  --home DIR      the store directory\n"
-    "  --json          print {\"id\":...}\n";
+    "  --json          print {\"id\":...}\n\n"
+    "Example:\n"
+    "  fieldsync contact add --customer \"Nordwind GmbH\" --name \"Eva Berg\" --role buyer --phone "
+    "\"+49 40 5678\"\n";
 
 static const char contact_list_usage[] =
     "Usage: fieldsync contact list [--customer CUSTOMER] [--json]\n"
@@ -183,7 +198,9 @@ static const char contact_delete_usage[] =
     "twice); an ordinary synced change.\n"
     "\n"
     "  --home DIR      the store directory\n"
-    "  --json          print {\"id\":...,\"deleted\":true}\n";
+    "  --json          print {\"id\":...,\"deleted\":true}\n\n"
+    "Example:\n"
+    "  fieldsync contact delete 7c01de\n";
 
 static const char contact_usage[] =
     "Usage: fieldsync contact COMMAND [ARGS...]\n"

@@ -95,7 +95,10 @@ static const char product_list_usage[] =
     "  --limit N       the first N products only (a large catalog: use\n"
     "                  'fieldsync product find TEXT' to look one up)\n"
     "  --home DIR      the store directory\n"
-    "  --json          print JSON\n";
+    "  --json          print JSON\n\n"
+    "Examples:\n"
+    "  fieldsync product list --limit 50\n"
+    "  fieldsync product list --json\n";
 
 static const char product_find_usage[] =
     "Usage: fieldsync product find TEXT [--limit N] [--json]\n"
@@ -360,7 +363,10 @@ static const char conflicts_usage[] =
     "\n"
     "  --keep K        winner or loser (resolve only)\n"
     "  --home DIR      the store directory\n"
-    "  --json          print JSON\n";
+    "  --json          print JSON\n\n"
+    "Examples:\n"
+    "  fieldsync conflicts\n"
+    "  fieldsync conflicts resolve 12 --keep loser\n";
 
 static const char resolve_usage[] =
     "Usage: fieldsync conflicts resolve ID --keep winner|loser [--json]\n"
@@ -463,7 +469,9 @@ static const char export_usage[] =
     "{\"table\":[rows sorted by id, all columns]}, for comparing replicas.\n"
     "\n"
     "  --json          required: the export exists only as JSON\n"
-    "  --home DIR      the store directory\n";
+    "  --home DIR      the store directory\n\n"
+    "Example:\n"
+    "  fieldsync export --json > laptop.json\n";
 
 int cmd_export(cli_ctx *ctx, int argc, char **argv) {
   cli_spec spec = {"export", export_usage, no_opts, NULL, NULL, 0};

@@ -31,7 +31,10 @@ static const char receipts_usage[] =
     "verify.\n"
     "\n"
     "  --home DIR      the store directory\n"
-    "  --json          print JSON\n";
+    "  --json          print JSON\n\n"
+    "Examples:\n"
+    "  fieldsync receipts\n"
+    "  fieldsync receipts verify\n";
 
 /* The envelope hash, shortened for a table. */
 static const char *hash_cell(char *buf, size_t cap, const cJSON *row, const cli_col *col,

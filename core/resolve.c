@@ -134,10 +134,13 @@ int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table, const c
       return fsi_fail(FS_ENOTFOUND,
                       "no %s has the id, id prefix (%d or more characters) or number \"%.64s\"",
                       t->what, FSI_RESOLVE_MIN_PREFIX, typed);
+    /* head office's own store is the replica whose site is head office's */
     return fsi_fail(FS_ENOTFOUND,
                     "no customer has the id, id prefix (%d or more characters) or name "
-                    "\"%.64s\"; see 'fieldsync customer list'",
-                    FSI_RESOLVE_MIN_PREFIX, typed);
+                    "\"%.64s\"; see '%s'",
+                    FSI_RESOLVE_MIN_PREFIX, typed,
+                    st->site == st->hq_site ? "fieldsync-server export --json"
+                                            : "fieldsync customer list");
   }
   if (idlike && n < FSI_RESOLVE_MIN_PREFIX)
     return fsi_fail(FS_ENOTFOUND,

@@ -33,7 +33,9 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv) {
                          "exist: SQLite's online backup, one snapshot of everything committed,\n"
                          "safe while `serve` runs.  FILE is readable by its owner only.  The keys\n"
                          "(keys/) and TLS files (tls/) are not in it; back them up once, they do\n"
-                         "not change.  Restore with `fieldsync-server restore FILE`.\n",
+                         "not change.  Restore with `fieldsync-server restore FILE`.\n\n"
+                         "Example:\n"
+                         "  fieldsync-server backup /var/backups/fieldsync-$(date +%F).db\n",
                          NULL,
                          names,
                          &file,
@@ -67,7 +69,9 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv) {
                          "sync: each device finds head office behind its receipts and sends again\n"
                          "everything since the position head office still has, and pulls\n"
                          "everything again.  Head office's own writes after the backup (imports,\n"
-                         "assignments) are not on any device: make them again.\n",
+                         "assignments) are not on any device: make them again.\n\n"
+                         "Example:\n"
+                         "  fieldsync-server restore /var/backups/fieldsync-2026-12-01.db\n",
                          NULL,
                          names,
                          &file,

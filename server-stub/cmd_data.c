@@ -27,7 +27,9 @@ static int call_view(fs_hq *hq, void *arg) {
 int cmd_conflicts_server(cli_ctx *ctx, int argc, char **argv) {
   const cli_spec spec = {"conflicts",
                          "Usage: fieldsync-server conflicts [--json]\n\nConcurrent edits "
-                         "head office resolved by rule (last writer wins per column).\n",
+                         "head office resolved by rule (last writer wins per column).\n\n"
+                         "Example:\n"
+                         "  fieldsync-server conflicts --json\n",
                          NULL,
                          NULL,
                          NULL,
@@ -59,7 +61,9 @@ int cmd_verify_log(cli_ctx *ctx, int argc, char **argv) {
                          "Usage: fieldsync-server verify-log [--json]\n\nRe-checks every "
                          "signature and hash chain of the audit log; reports the first break "
                          "and exits non-zero.  Also says when head office was restored from "
-                         "a backup (\"restores\" in the JSON).\n",
+                         "a backup (\"restores\" in the JSON).\n\n"
+                         "Example:\n"
+                         "  fieldsync-server verify-log\n",
                          NULL,
                          NULL,
                          NULL,
@@ -109,7 +113,9 @@ int cmd_export_server(cli_ctx *ctx, int argc, char **argv) {
   const cli_spec spec = {"export",
                          "Usage: fieldsync-server export --json [--manager NAME]\n\nEvery "
                          "synced table, rows sorted by id; with --manager, exactly what that "
-                         "manager's devices hold.\n",
+                         "manager's devices hold.\n\n"
+                         "Example:\n"
+                         "  fieldsync-server export --json --manager alice > alice.json\n",
                          opts,
                          NULL,
                          NULL,

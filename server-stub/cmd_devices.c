@@ -31,7 +31,9 @@ static int cmd_token_create(cli_ctx *ctx, int argc, char **argv) {
   const cli_spec spec = {"token create",
                          "Usage: fieldsync-server token create --manager NAME [--days N] "
                          "[--json]\n\nA one-time enrollment token for a device of NAME, valid "
-                         "N days (default 7).\n",
+                         "N days (default 7).\n\n"
+                         "Example:\n"
+                         "  fieldsync-server token create --manager alice > alice.token\n",
                          opts,
                          NULL,
                          NULL,

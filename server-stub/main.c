@@ -114,9 +114,17 @@ static int call_import(fs_hq *hq, void *arg) {
   return rc ? rc : fs_hq_import_csv_opts(&x->count, hq, x->a, x->b, &o);
 }
 
+/* The customer as typed (an id, a unique prefix of it, or the exact name)
+ * is resolved under head office's lock, into resolved[]. */
+typedef struct assign_args {
+  hq_args x;
+  char resolved[FS_ID_SIZE];
+} assign_args;
+
 static int call_assign(fs_hq *hq, void *arg) {
-  hq_args *x = arg;
-  return fs_hq_assign(hq, x->a, x->b);
+  assign_args *y = arg;
+  int rc = fs_resolve_id(y->resolved, fs_hq_store(hq), "customers", y->x.a);
+  return rc ? rc : fs_hq_assign(hq, y->resolved, y->x.b);
 }
 
 static int call_report(fs_hq *hq, void *arg) {
@@ -173,19 +181,22 @@ static int cmd_assign(cli_ctx *ctx, int argc, char **argv) {
   const cli_spec spec = {"assign",
                          "Usage: fieldsync-server assign CUSTOMER MANAGER\n\nAssigns a "
                          "customer to a manager: that manager's devices receive its whole "
-                         "history at their next sync.\n",
+                         "history at their next sync.  CUSTOMER is its id, a unique prefix "
+                         "of it (6+ characters) or its exact name.\n\n"
+                         "Example:\n"
+                         "  fieldsync-server assign \"Nordwind GmbH\" bob\n",
                          NULL,
                          names,
                          pos,
                          2};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
-  hq_args x = {pos[0], pos[1], NULL, 0, NULL};
-  if ((rc = srv_with_hq(ctx, call_assign, &x))) return rc;
+  assign_args y = {{pos[0], pos[1], NULL, 0, NULL}, ""};
+  if ((rc = srv_with_hq(ctx, call_assign, &y))) return rc;
   if (ctx->json)
-    printf("{\"customer\":\"%s\",\"manager\":\"%s\"}\n", pos[0], pos[1]);
+    printf("{\"customer\":\"%s\",\"manager\":\"%s\"}\n", y.resolved, pos[1]);
   else
-    printf("customer %s assigned to %s\n", pos[0], pos[1]);
+    printf("customer %s assigned to %s\n", y.resolved, pos[1]);
   return CLI_OK;
 }
 

@@ -191,6 +191,80 @@ static int product_find(cli_ctx *ctx, int argc, char **argv) {
   return rc;
 }
 
+/* The whole catalog, page by page as it is read (PAGE products, the first
+ * page smaller so the first screen shows at once): a 100,000-product list
+ * starts printing in milliseconds and holds one page in memory.  Tables
+ * keep the widths of the pages before (cli_table_print_page); --json
+ * prints one array, element by element. */
+#define FIRST_PAGE 60
+#define PAGE 1000
+
+static int product_pages(cli_ctx *ctx) {
+  fs_device *dev = NULL;
+  int rc = cli_open(ctx, &dev);
+  if (rc != CLI_OK) return rc;
+  size_t widths[CLI_ROWS_MAXCOLS] = {0}, total = 0;
+  const char *heads[CLI_ROWS_MAXCOLS];
+  for (size_t c = 0; c < CLI_NCOLS(product_cols); c++) heads[c] = product_cols[c].head;
+  char after[80] = "", arg[128];
+  for (int page = 0;; page++) {
+    char *doc = NULL;
+    size_t lim = page ? PAGE : FIRST_PAGE;
+    snprintf(arg, sizeof arg, "page=%zu&after=%s", lim, after);
+    if ((rc = cli_view_on(dev, "products", arg, &doc)) != CLI_OK) break;
+    cJSON *arr = cli_parse_doc(doc, "a product list");
+    fs_free(doc);
+    if (!arr) {
+      rc = CLI_EFAIL;
+      break;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(arr);
+    const cJSON *r;
+    if (ctx->json) {
+      if (page == 0) fputc('[', stdout);
+      cJSON_ArrayForEach(r, arr) {
+        char *one = cJSON_PrintUnformatted(r);
+        if (!one) {
+          cJSON_Delete(arr);
+          fs_device_close(dev);
+          return cli_fail("out of memory while printing JSON.");
+        }
+        printf("%s%s", total++ ? "," : "", one);
+        cJSON_free(one);
+      }
+    } else if (n) {
+      cli_table *t = cli_table_new(CLI_NCOLS(product_cols), heads, 0);
+      cJSON_ArrayForEach(r, arr) {
+        char b[CLI_ROWS_MAXCOLS][256];
+        const char *cells[CLI_ROWS_MAXCOLS];
+        for (size_t c = 0; c < CLI_NCOLS(product_cols); c++) {
+          cli_cell_fn cell = product_cols[c].cell ? product_cols[c].cell : cli_cell_text;
+          cells[c] = cell(b[c], sizeof b[c], r, &product_cols[c], NULL);
+        }
+        cli_table_add(t, cells);
+      }
+      cli_table_print_page(t, "", widths, page == 0);
+      cli_table_free(t);
+      total += n;
+    }
+    if (n) {
+      const char *last = cJSON_GetStringValue(
+          cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, (int)n - 1), "sku"));
+      snprintf(after, sizeof after, "%s", last ? last : "");
+    }
+    cJSON_Delete(arr);
+    fflush(stdout);
+    if (n < lim || !*after) break;
+  }
+  fs_device_close(dev);
+  if (rc != CLI_OK) return rc;
+  if (ctx->json)
+    fputs(total ? "]\n" : "[]\n", stdout);
+  else if (!total)
+    fputs("No products yet; the catalog arrives from head office with 'fieldsync sync'.\n", stdout);
+  return CLI_OK;
+}
+
 static int product_list(cli_ctx *ctx, int argc, char **argv) {
   const char *limit_text = NULL;
   const cli_opt opts[] = {{"limit", 1, &limit_text, NULL}, {NULL, 0, NULL, NULL}};
@@ -201,8 +275,9 @@ static int product_list(cli_ctx *ctx, int argc, char **argv) {
   char arg[48];
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (parse_limit(limit_text, &limit)) return CLI_EUSAGE;
+  if (!limit) return product_pages(ctx);
   snprintf(arg, sizeof arg, "limit=%lld", limit);
-  if (!cli_view_doc(ctx, "products", limit ? arg : NULL, "a product list", &arr, &rc)) return rc;
+  if (!cli_view_doc(ctx, "products", arg, "a product list", &arr, &rc)) return rc;
   cli_print_rows(product_cols, CLI_NCOLS(product_cols), arr, NULL, "",
                  "No products yet; the catalog arrives from head office with "
                  "'fieldsync sync'.\n");

@@ -174,6 +174,17 @@ static const char SQL_LINES_OF[] =
 static const char SQL_PRODUCTS[] = "SELECT id, sku, name, unit, active FROM products ORDER BY sku";
 static const char SQL_PRODUCTS_LIMIT[] =
     "SELECT id, sku, name, unit, active FROM products ORDER BY sku LIMIT ?1";
+/* A page of the catalog after SKU ?2: it ends at the SKU ?1 products on
+ * (SQL_PAGE_END), so a page never splits the products of one SKU and a list
+ * read page by page neither repeats nor skips one that stays, whatever
+ * changes between pages.  Both read the SKU index in its order. */
+static const char SQL_PAGE_END[] =
+    "SELECT sku FROM products WHERE sku > ?2 ORDER BY sku LIMIT 1 OFFSET ?1 - 1";
+static const char SQL_PAGE_TO[] =
+    "SELECT id, sku, name, unit, active FROM products WHERE sku > ?1 AND sku <= ?2"
+    " ORDER BY sku, _seq";
+static const char SQL_PAGE_LAST[] =
+    "SELECT id, sku, name, unit, active FROM products WHERE sku > ?1 ORDER BY sku, _seq";
 static const char SQL_PRICES_OF[] =
     "SELECT currency, price FROM prices WHERE sku = ?1 ORDER BY currency";
 static const char SQL_CONFLICTS[] =
@@ -243,11 +254,40 @@ static int view_order(fs_store *st, const char *id, cJSON **out) {
   return FS_OK;
 }
 
-/* arg NULL (every product) or "limit=N": the first N by SKU. */
+#define SKU_MAX 64 /* the declared length of products.sku */
+
+/* A page of about n products after SKU `after` ("" from the first). */
+static int product_page(fs_store *st, long long n, const char *after, cJSON **arr) {
+  sqlite3_stmt *s = fsi_sql_query(st, SQL_PAGE_END, "it", (int64_t)n, after);
+  char end[SKU_MAX + 1] = "";
+  int have = 0, rc;
+  if (!s) return FS_EIO;
+  if ((rc = fsi_sql_step(st, s, "reading the catalog")) < 0) return rc;
+  if (rc == 1) {
+    const unsigned char *t = sqlite3_column_text(s, 0);
+    if (t) snprintf(end, sizeof end, "%s", (const char *)t);
+    have = t != NULL;
+    fsi_sql_done(s);
+  }
+  return fsi_view_rows(st,
+                       have ? fsi_sql_query(st, SQL_PAGE_TO, "tt", after, end)
+                            : fsi_sql_query(st, SQL_PAGE_LAST, "t", after),
+                       "reading a view", arr);
+}
+
+/* arg NULL (every product), "limit=N" (the first N by SKU) or
+ * "page=N&after=SKU" (the page of about N after SKU; "page=N" the first). */
 static int view_products(fs_store *st, const char *arg, cJSON **out) {
   cJSON *arr = NULL, *it;
   int rc;
-  if (arg) {
+  if (arg && !strncmp(arg, "page=", 5)) {
+    char *end = NULL;
+    long long n = strtoll(arg + 5, &end, 10);
+    const char *after = end && !strncmp(end, "&after=", 7) ? end + 7 : NULL;
+    if (n < 1 || end == arg + 5 || (*end && !after) || (after && strlen(after) > SKU_MAX))
+      return fsi_fail(FS_EINVAL, "bad product filter \"%.40s\"", arg);
+    rc = product_page(st, n, after ? after : "", &arr);
+  } else if (arg) {
     char *end = NULL;
     long long lim = strncmp(arg, "limit=", 6) ? -1 : strtoll(arg + 6, &end, 10);
     if (lim < 0 || !end || *end || end == arg + 6)

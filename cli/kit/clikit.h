@@ -161,6 +161,10 @@ void cli_table_add(cli_table *t, const char *const *cells);
 void cli_table_note(cli_table *t, const char *text);
 size_t cli_table_rows(const cli_table *t);
 void cli_table_print(const cli_table *t, const char *indent);
+/* A table printed in pages as its rows arrive: widths[ncols] (zeroed by the
+ * caller before the first page) only grow, so a page is at least as wide as
+ * the pages before it; the headings are printed with the first page only. */
+void cli_table_print_page(const cli_table *t, const char *indent, size_t *widths, int first);
 void cli_table_free(cli_table *t);
 
 /* A list verb's table, declared instead of built: one cli_col per column,

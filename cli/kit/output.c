@@ -344,13 +344,17 @@ size_t cli_table_rows(const cli_table *t) { return t->nrows; }
 
 void cli_table_print(const cli_table *t, const char *indent) {
   size_t w[32] = {0};
+  cli_table_print_page(t, indent, w, 1);
+}
+
+void cli_table_print_page(const cli_table *t, const char *indent, size_t *w, int first) {
   size_t nc = t->ncols < 32 ? t->ncols : 32;
   for (size_t r = 0; r <= t->nrows; r++)
     for (size_t c = 0; c < nc; c++) {
       size_t x = width(t->cells[r * t->ncols + c]);
       if (x > w[c]) w[c] = x;
     }
-  for (size_t r = 0; r <= t->nrows; r++) {
+  for (size_t r = first ? 0 : 1; r <= t->nrows; r++) {
     fputs(indent ? indent : "", stdout);
     for (size_t c = 0; c < nc; c++) {
       const char *s = t->cells[r * t->ncols + c];

@@ -269,8 +269,12 @@ FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *tabl
  *                          joined by '&', or NULL
  *   "orders"               array of orders with totals
  *   "order"                one order with its lines and totals (arg = id)
- *   "products"             catalog with prices, by SKU; arg NULL (all) or
- *                          "limit=N" (the first N)
+ *   "products"             catalog with prices, by SKU; arg NULL (all),
+ *                          "limit=N" (the first N) or "page=N&after=SKU"
+ *                          (about N after SKU, "page=N" the first: a page
+ *                          ends at a SKU boundary, so reading a large
+ *                          catalog page by page, each page's last SKU the
+ *                          next one's `after`, repeats and skips nothing)
  *   "customer_find"        customers matching a person's text (arg), best
  *                          first: rank 1 the exact name, 2 its start, 3 a
  *                          word of it, 4 anywhere in it, 5 city, e-mail or

@@ -148,6 +148,30 @@ static void test_sync_during_import(void) {
   HQ_RUN(s, "import", "products", first);
   a = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
   SYNC(a);
+  /* the whole catalog, read and printed page by page: every product once,
+   * by SKU, in one JSON array; one heading over the whole table */
+  cJSON *all = FS_JSON(a, "product", "list", "--json");
+  CHECK_EQ_INT(cJSON_GetArraySize(all), N + 3);
+  int sorted = 1;
+  const char *prev = "";
+  const cJSON *it;
+  cJSON_ArrayForEach(it, all) { /* (cJSON_GetArrayItem is linear: not in a loop) */
+    const char *sku = e2e_str(it, "sku");
+    if (!sku || strcmp(prev, sku) >= 0) sorted = 0;
+    prev = sku ? sku : "";
+  }
+  CHECK(sorted);
+  cJSON_Delete(all);
+  char *table = e2e_fs_ok(__LINE__, a, ARGS("product", "list"));
+  int lines = 0, heads = 0;
+  for (const char *p = table; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
+    lines++;
+    if (!strncmp(p, "SKU ", 4)) heads++;
+  }
+  CHECK_EQ_INT(lines, N + 3 + 1);
+  CHECK_EQ_INT(heads, 1);
+  CHECK(table && strstr(table, "BULK-149999"));
+  free(table);
   char cust[64];
   ADD(a, cust, "customer", "add", "--name", "Während GmbH");
 

@@ -84,9 +84,12 @@ static int parse_minutes(char out[16], const char *text) {
 static int call_log(cli_ctx *ctx, int argc, char **argv) {
   const char *customer = NULL, *outcome = NULL, *duration = NULL, *follow = NULL, *at = NULL,
              *notes = NULL;
-  const cli_opt opts[] = {{"customer", 1, &customer, NULL}, {"outcome", 1, &outcome, NULL},
-                          {"duration", 1, &duration, NULL}, {"follow-up", 1, &follow, NULL},
-                          {"at", 1, &at, NULL},             {"notes", 1, &notes, NULL},
+  const cli_opt opts[] = {{"customer", 1, &customer, NULL},
+                          {"outcome", 1, &outcome, NULL},
+                          {"duration", 1, &duration, NULL},
+                          {"follow-up", 1, &follow, NULL},
+                          {"at", 1, &at, NULL},
+                          {"notes", 1, &notes, NULL},
                           {NULL, 0, NULL, NULL}};
   cli_spec spec = {"call log", call_log_usage, opts, NULL, NULL, 0};
   char iso[32], day[11], mins[16];
@@ -132,8 +135,10 @@ static int call_list(cli_ctx *ctx, int argc, char **argv) {
   fs_device_close(dev);
   if (rc != CLI_OK || !cli_take_doc(ctx, doc, "a call list", &arr, &rc)) return rc;
   static const cli_col cols[] = {
-      {"AT", "at", cli_cell_time, NULL, 0},           {"CUSTOMER", "customer_name", NULL, NULL, 0},
-      {"MIN", "duration_min", NULL, NULL, 1},         {"FOLLOW-UP", "follow_up", NULL, NULL, 0},
+      {"AT", "at", cli_cell_time, NULL, 0},
+      {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"MIN", "duration_min", NULL, NULL, 1},
+      {"FOLLOW-UP", "follow_up", NULL, NULL, 0},
       {"ID", "id", NULL, NULL, 0},
   };
   cli_print_rows_noted(cols, CLI_NCOLS(cols), arr, NULL, "",
@@ -270,8 +275,10 @@ static int task_list(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc(ctx, "tasks", all ? "all" : NULL, "a task list", &arr, &rc)) return rc;
   static const cli_col cols[] = {
-      {"DUE", "due", NULL, NULL, 0},          {"TITLE", "title", NULL, NULL, 0},
-      {"CUSTOMER", "customer_name", NULL, NULL, 0}, {"STATE", "done_at", task_state, NULL, 0},
+      {"DUE", "due", NULL, NULL, 0},
+      {"TITLE", "title", NULL, NULL, 0},
+      {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"STATE", "done_at", task_state, NULL, 0},
       {"ID", "id", NULL, NULL, 0},
   };
   cli_print_rows_noted(cols, CLI_NCOLS(cols), arr, NULL, "",
@@ -343,8 +350,8 @@ static int task_delete(cli_ctx *ctx, int argc, char **argv) {
   return cli_delete(ctx, "tasks", typed, "task", NULL);
 }
 
-static const cli_sub task_subs[] = {{"add", task_add},   {"list", task_list},
-                                    {"done", task_done}, {"edit", task_edit},
+static const cli_sub task_subs[] = {{"add", task_add},       {"list", task_list},
+                                    {"done", task_done},     {"edit", task_edit},
                                     {"delete", task_delete}, {NULL, NULL}};
 
 int cmd_task(cli_ctx *ctx, int argc, char **argv) {
@@ -461,9 +468,14 @@ static void print_agenda(const cJSON *doc) {
   const char *first = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "day"));
   const char *last = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "last_day"));
   int64_t days = cli_int(doc, "days", 1);
-  time_t now = time(NULL);
+  /* the zone of the day shown (EST or EDT), not of today */
+  int64_t from = 0;
   struct tm tm;
-  if (localtime_r(&now, &tm)) strftime(zone, sizeof zone, "%Z", &tm);
+  if (fs_time_parse(&from, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "from"))) ==
+      FS_OK) {
+    time_t t = (time_t)(from / 1000 + 12 * 3600);
+    if (localtime_r(&t, &tm)) strftime(zone, sizeof zone, "%Z", &tm);
+  }
   if (days == 1)
     printf("Agenda of %s (local time%s%s)\n", weekday_date(a, sizeof a, first), *zone ? ", " : "",
            zone);
@@ -472,9 +484,11 @@ static void print_agenda(const cJSON *doc) {
            weekday_date(b, sizeof b, last), *zone ? ", " : "", zone);
 
   static const cli_col meetings[] = {
-      {"TIME", "at", agenda_time, NULL, 0},    {"KIND", "kind", NULL, NULL, 0},
-      {"CUSTOMER", "customer_name", NULL, NULL, 0}, {"MIN", "duration_min", NULL, "", 1},
-      {"PLACE", "place", NULL, "", 0},        {"ID", "id", NULL, NULL, 0},
+      {"TIME", "at", agenda_time, NULL, 0},
+      {"KIND", "kind", NULL, NULL, 0},
+      {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"MIN", "duration_min", NULL, "", 1},
+      {"PLACE", "place", NULL, "", 0},
   };
   section("Meetings and calls", meetings, CLI_NCOLS(meetings), doc, "meetings", "outcome");
   static const cli_col follow[] = {
@@ -485,14 +499,17 @@ static void print_agenda(const cJSON *doc) {
   };
   section("Follow-ups", follow, CLI_NCOLS(follow), doc, "follow_ups", "outcome");
   static const cli_col tasks[] = {
-      {"DUE", "due", NULL, NULL, 0},           {"TITLE", "title", NULL, NULL, 0},
-      {"CUSTOMER", "customer_name", NULL, "", 0}, {"STATE", "overdue", due_state, NULL, 0},
-      {"ID", "id", NULL, NULL, 0},
+      {"DUE", "due", NULL, NULL, 0},
+      {"TITLE", "title", NULL, NULL, 0},
+      {"CUSTOMER", "customer_name", NULL, "", 0},
+      {"STATE", "overdue", due_state, NULL, 0},
   };
   section("Tasks", tasks, CLI_NCOLS(tasks), doc, "tasks", NULL);
   static const cli_col quotes[] = {
-      {"NUMBER", "number", NULL, NULL, 0},         {"CUSTOMER", "customer_name", NULL, NULL, 0},
-      {"SENT", "sent_at", local_date, NULL, 0},    {"VALID UNTIL", "valid_until", validity, NULL, 0},
+      {"NUMBER", "number", NULL, NULL, 0},
+      {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"SENT", "sent_at", local_date, NULL, 0},
+      {"VALID UNTIL", "valid_until", validity, NULL, 0},
       {"TOTAL", "total", cli_cell_money, NULL, 1},
   };
   section("Quotes awaiting an answer", quotes, CLI_NCOLS(quotes), doc, "quotes", NULL);
@@ -508,10 +525,10 @@ static void print_agenda(const cJSON *doc) {
   if (days == 1) {
     char c[48], m[48], p[48];
     const char *keys[] = {"calls", "meetings", "proposals"};
-    const char *vals[] = {against(c, sizeof c, cli_int(sum, "calls", 0), norms, "calls_day"),
-                          against(m, sizeof m, cli_int(sum, "meetings", 0), norms, "meetings_day"),
-                          against(p, sizeof p, cli_int(sum, "proposals", 0), norms,
-                                  "proposals_day")};
+    const char *vals[] = {
+        against(c, sizeof c, cli_int(sum, "calls", 0), norms, "calls_day"),
+        against(m, sizeof m, cli_int(sum, "meetings", 0), norms, "meetings_day"),
+        against(p, sizeof p, cli_int(sum, "proposals", 0), norms, "proposals_day")};
     printf("\nThe day against the norms:\n");
     cli_kv_print(keys, vals, 3, "  ");
     return;

@@ -79,8 +79,7 @@ int fsi_agenda_check_row(const fsi_tbl_state *ts, const fsi_value *vals) {
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++) {
       int i = col_of(ts, cols[k]);
       if (i >= 0 && vals[i].type == FS_VAL_INT && (vals[i].i < 0 || vals[i].i > 100000))
-        return fsi_fail(FS_EINVAL, "a norm (%s) must be a whole number from 0 to 100000",
-                        cols[k]);
+        return fsi_fail(FS_EINVAL, "a norm (%s) must be a whole number from 0 to 100000", cols[k]);
     }
   }
   return FS_OK;
@@ -187,7 +186,8 @@ static void as_bool(cJSON *arr, const char *key) {
   cJSON *it;
   cJSON_ArrayForEach(it, arr) {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(it, key);
-    if (cJSON_IsNumber(v)) cJSON_ReplaceItemInObjectCaseSensitive(it, key, cJSON_CreateBool(v->valueint));
+    if (cJSON_IsNumber(v))
+      cJSON_ReplaceItemInObjectCaseSensitive(it, key, cJSON_CreateBool(v->valueint));
   }
 }
 
@@ -209,7 +209,8 @@ int fsi_view_tasks(fs_store *st, const char *arg, cJSON **out) {
   char now[16];
   if (arg && strcmp(arg, "all") != 0) return fsi_fail(FS_EINVAL, "bad task filter \"%.40s\"", arg);
   day_text(now, today());
-  int rc = fsi_view_rows(st, fsi_sql_query(st, SQL_TASKS, "tt", now, arg), "reading the tasks", out);
+  int rc =
+      fsi_view_rows(st, fsi_sql_query(st, SQL_TASKS, "tt", now, arg), "reading the tasks", out);
   if (!rc) as_bool(*out, "overdue");
   return rc;
 }
@@ -257,9 +258,8 @@ static const char SQL_AG_CALLS[] =
 static const char SQL_AG_VISITS[] =
     "SELECT count(*) FROM meetings WHERE at >= ?1 AND at < ?2 AND kind != 'call'"
     " AND (?3 IS NULL OR coalesce(manager, ?3) = ?3)";
-static const char SQL_AG_SENT[] =
-    "SELECT count(*) FROM quotes WHERE sent_at >= ?1 AND sent_at < ?2"
-    " AND (?3 IS NULL OR coalesce(manager, ?3) = ?3)";
+static const char SQL_AG_SENT[] = "SELECT count(*) FROM quotes WHERE sent_at >= ?1 AND sent_at < ?2"
+                                  " AND (?3 IS NULL OR coalesce(manager, ?3) = ?3)";
 /* each target the manager's own, else the default row's ("*") */
 static const char SQL_AG_NORMS[] =
     "SELECT (SELECT calls_day FROM norms WHERE manager = ?1 AND calls_day IS NOT NULL"
@@ -284,8 +284,7 @@ static int add_debtors(fs_store *st, cJSON *debtors, cJSON *seen, const cJSON *a
     int rc = fsi_view_rows(st, fsi_sql_query(st, SQL_AG_DEBT, "t", c), "reading balances", &rows);
     if (rc) return rc;
     cJSON *r;
-    while ((r = cJSON_DetachItemFromArray(rows, 0)))
-      cJSON_AddItemToArray(debtors, r);
+    while ((r = cJSON_DetachItemFromArray(rows, 0))) cJSON_AddItemToArray(debtors, r);
     cJSON_Delete(rows);
   }
   return FS_OK;

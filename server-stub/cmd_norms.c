@@ -64,9 +64,9 @@ static int cmd_norms_set(cli_ctx *ctx, int argc, char **argv) {
   const char *pos[1] = {NULL}, *calls = NULL, *meetings = NULL, *proposals = NULL,
              *contracts = NULL;
   int dflt = 0;
-  const cli_opt opts[] = {{"default", 0, NULL, &dflt},         {"calls", 1, &calls, NULL},
-                          {"meetings", 1, &meetings, NULL},    {"proposals", 1, &proposals, NULL},
-                          {"contracts", 1, &contracts, NULL},  {NULL, 0, NULL, NULL}};
+  const cli_opt opts[] = {{"default", 0, NULL, &dflt},        {"calls", 1, &calls, NULL},
+                          {"meetings", 1, &meetings, NULL},   {"proposals", 1, &proposals, NULL},
+                          {"contracts", 1, &contracts, NULL}, {NULL, 0, NULL, NULL}};
   /* MANAGER is not given with --default */
   int npos = 1;
   for (int i = 0; i < argc; i++)

@@ -68,9 +68,8 @@ int fs_hq_norms_set(fs_hq *hq, const char *manager, const fs_hq_norms *norms) {
     char id[FS_ID_SIZE] = "";
     if (strcmp(manager, "*") != 0) rc = known_manager(st, manager);
     if (!rc) {
-      sqlite3_stmt *s =
-          fsi_sql_query(st, "SELECT id FROM norms WHERE manager = ?1 ORDER BY id LIMIT 1", "t",
-                        manager);
+      sqlite3_stmt *s = fsi_sql_query(
+          st, "SELECT id FROM norms WHERE manager = ?1 ORDER BY id LIMIT 1", "t", manager);
       int step = s ? fsi_sql_step(st, s, "reading the norms") : FS_EIO;
       if (step == 1) {
         snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(s, 0));

@@ -12,3 +12,8 @@ target_link_libraries(test_cli_csv PRIVATE fieldsync_kit)
 # test's own).
 fs_test(test_cli_lock ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_lock.c)
 add_dependencies(test_cli_lock fieldsync-cli)
+# The manager's day: call log/list, tasks, the agenda of a local day and
+# week (TZ=America/New_York, across a daylight-saving change) against head
+# office's norms; bad input for every new verb changes nothing.
+fs_test(test_cli_agenda ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_agenda.c)
+add_dependencies(test_cli_agenda fieldsync-cli)

@@ -192,9 +192,9 @@ static void add_quote(const char *customer, const char *status, const char *sent
 
 static void test_help(void) {
   static const char *const verbs[][3] = {
-      {"call", "--help"},          {"call", "log", "--help"},   {"call", "list", "--help"},
-      {"task", "--help"},          {"task", "add", "--help"},   {"task", "list", "--help"},
-      {"task", "done", "--help"},  {"task", "edit", "--help"}, {"task", "delete", "--help"},
+      {"call", "--help"},         {"call", "log", "--help"},  {"call", "list", "--help"},
+      {"task", "--help"},         {"task", "add", "--help"},  {"task", "list", "--help"},
+      {"task", "done", "--help"}, {"task", "edit", "--help"}, {"task", "delete", "--help"},
       {"agenda", "--help"},
   };
   for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
@@ -235,8 +235,8 @@ static void test_calls(void) {
                   "--duration", "12", "--follow-up", "2026-03-12", "--at", "2026-03-10 23:30",
                   "--notes", "asked for Jana", "--json"));
   take_id(visit, sizeof visit,
-          OK_JSON("meeting", "add", "--customer", g_mueller, "--at", "2026-03-10 09:00",
-                  "--place", "Halle 3", "--follow-up", "2026-03-10", "--json"));
+          OK_JSON("meeting", "add", "--customer", g_mueller, "--at", "2026-03-10 09:00", "--place",
+                  "Halle 3", "--follow-up", "2026-03-10", "--json"));
   char *exp = export_of();
   cJSON *e = cJSON_Parse(exp ? exp : "");
   const cJSON *c1 = row_of(e, "meetings", now_call), *c2 = row_of(e, "meetings", late_call);
@@ -321,8 +321,8 @@ static void test_tasks(void) {
 
   /* edit and delete */
   take_id(made, sizeof made, OK_JSON("task", "add", "--title", "typo", "--json"));
-  cJSON_Delete(OK_JSON("task", "edit", made, "--title", "call Kowalski", "--customer",
-                       "Kowalski", "--due", "2026-03-20", "--json"));
+  cJSON_Delete(OK_JSON("task", "edit", made, "--title", "call Kowalski", "--customer", "Kowalski",
+                       "--due", "2026-03-20", "--json"));
   char *exp = export_of();
   cJSON *e = cJSON_Parse(exp ? exp : "");
   const cJSON *t = row_of(e, "tasks", made);
@@ -445,8 +445,8 @@ static void test_agenda_day(void) {
   const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "norms");
   CHECK_EQ_INT(int_of(s, "calls"), 2);
   CHECK_EQ_INT(int_of(s, "meetings"), 1);
-  CHECK_EQ_INT(int_of(s, "proposals"), 3); /* Müller's, Nordwind's sent one and Far Away's (sent, then
-                                             * accepted) */
+  CHECK_EQ_INT(int_of(s, "proposals"), 3); /* Müller's, Nordwind's sent one and Far Away's (sent,
+                                            * then accepted) */
   CHECK_EQ_INT(int_of(n, "calls_day"), 25);
   CHECK_EQ_INT(int_of(n, "meetings_day"), 4);
   CHECK_EQ_INT(int_of(n, "proposals_day"), 50);

@@ -201,16 +201,17 @@ static const char SQL_TASKS[] =
     "SELECT t.id, t.title, t.customer_id, c.name AS customer_name, t.due, t.notes, t.done_at,"
     " t.created_at, (t.done_at IS NULL AND t.due < ?1) AS overdue"
     " FROM tasks t LEFT JOIN customers c ON c.id = t.customer_id"
-    " WHERE (?2 IS NOT NULL OR t.done_at IS NULL)"
+    " WHERE (?2 IS NOT NULL OR t.done_at IS NULL) AND (?3 IS NULL OR coalesce(t.manager, ?3) = ?3)"
     " ORDER BY t.done_at IS NOT NULL, t.due IS NULL, t.due, t.created_at, t.id";
 
-/* arg NULL: the open tasks; "all": every task, the done ones last. */
+/* arg NULL: the open tasks; "all": every task, the done ones last.  This
+ * device's manager's (a customer moved here brings its old manager's). */
 int fsi_view_tasks(fs_store *st, const char *arg, cJSON **out) {
   char now[16];
   if (arg && strcmp(arg, "all") != 0) return fsi_fail(FS_EINVAL, "bad task filter \"%.40s\"", arg);
   day_text(now, today());
-  int rc =
-      fsi_view_rows(st, fsi_sql_query(st, SQL_TASKS, "tt", now, arg), "reading the tasks", out);
+  int rc = fsi_view_rows(st, fsi_sql_query(st, SQL_TASKS, "ttt", now, arg, fsi_store_manager(st)),
+                         "reading the tasks", out);
   if (!rc) as_bool(*out, "overdue");
   return rc;
 }

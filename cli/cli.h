@@ -130,5 +130,8 @@ int cmd_receipts(cli_ctx *ctx, int argc, char **argv);
 int cmd_complaint(cli_ctx *ctx, int argc, char **argv);
 int cmd_competitor(cli_ctx *ctx, int argc, char **argv);
 int cmd_wipe(cli_ctx *ctx, int argc, char **argv);
+int cmd_call(cli_ctx *ctx, int argc, char **argv);
+int cmd_task(cli_ctx *ctx, int argc, char **argv);
+int cmd_agenda(cli_ctx *ctx, int argc, char **argv);
 
 #endif

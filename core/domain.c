@@ -244,7 +244,7 @@ int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
                       (size_t)v->n, max, t->name);
   }
   int rc = check_table_enums(ts, vals);
-  if (rc) return rc;
+  if (rc || (rc = fsi_agenda_check_row(ts, vals))) return rc;
   for (size_t i = 0; i < t->ncols; i++)
     if ((t->cols[i].flags & FS_COL_NOTNULL) && vals[i].type == FS_VAL_NULL)
       return fsi_fail(FS_EINVAL, "%s needs a %s", t->name, t->cols[i].name);
@@ -277,6 +277,7 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
     if (mgr) vals[mi] = text_value(mgr);
   } else if (is(ts, "meetings")) {
     set_default(ts, vals, "kind", text_value("visit"));
+    return fsi_agenda_insert(st, ts, vals, a);
   } else if (is(ts, "orders")) {
     set_default(ts, vals, "status", text_value("draft"));
     set_default(ts, vals, "currency", text_value("EUR"));

@@ -232,6 +232,9 @@ int fsi_view_product_find(fs_store *st, const char *arg, struct cJSON **out);
 /* The customers matching a person's text (find.c), best first: arg the
  * text. */
 int fsi_view_customer_find(fs_store *st, const char *arg, struct cJSON **out);
+/* The manager's tasks and day (agenda.c): the "tasks" and "agenda" views. */
+int fsi_view_tasks(fs_store *st, const char *arg, struct cJSON **out);
+int fsi_view_agenda(fs_store *st, const char *arg, struct cJSON **out);
 int fsi_view_table(fs_store *st, const fs_table *t, const char *where, const char *arg,
                    struct cJSON **out);
 

@@ -109,6 +109,12 @@ static char *stream_sql(fs_store *st, fsi_tbl_state *ts, int tomb, const fsi_mer
                " OR cust IN (SELECT id FROM customers WHERE manager=?4))))");
     else if (fsi_merge_is_customers(ts))
       snprintf(where, sizeof where, " AND manager=?4");
+    else if (ts->cust_col >= 0 && ts->sp[SP_MANAGER] >= 0)
+      /* a row of no customer (a task, a competitor note) is its manager's */
+      snprintf(where, sizeof where,
+               " AND (\"%s\" IN (SELECT id FROM customers WHERE manager=?4)"
+               " OR (\"%s\" IS NULL AND manager=?4))",
+               ts->decl->cols[ts->cust_col].name, ts->decl->cols[ts->cust_col].name);
     else if (ts->cust_col >= 0)
       snprintf(where, sizeof where, " AND \"%s\" IN (SELECT id FROM customers WHERE manager=?4)",
                ts->decl->cols[ts->cust_col].name);

@@ -219,6 +219,10 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
 int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old,
                       fsi_value *vals, uint8_t *set, struct fsi_arena *a);
 int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old);
+/* The agenda's rows (agenda.c): tasks, a call's duration, norms; a meeting
+ * without a time is now. */
+int fsi_agenda_check_row(const fsi_tbl_state *ts, const fsi_value *vals);
+int fsi_agenda_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct fsi_arena *a);
 
 /* Conflict log (conflict.c). */
 int fsi_conflict_log(fs_store *st, const char *table, const char *pk, const char *col,

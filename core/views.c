@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "merge.h"
 #include "refused.h"
@@ -152,9 +153,10 @@ static const char SQL_COMPETITORS[] =
     " ORDER BY n.competitor COLLATE NOCASE, n.created_at DESC, n.id";
 static const char SQL_MEETINGS[] =
     "SELECT m.id, m.customer_id, c.name AS customer_name, m.at, m.place, m.kind, m.outcome,"
-    " m.notes, m.follow_up FROM meetings m LEFT JOIN customers c ON c.id = m.customer_id"
-    " WHERE (?1 IS NULL OR m.customer_id = ?1)"
-    " AND (?2 IS NULL OR (m.at >= ?2 AND m.at < ?3)) ORDER BY m.at, m.id";
+    " m.notes, m.follow_up, m.duration_min FROM meetings m"
+    " LEFT JOIN customers c ON c.id = m.customer_id WHERE (?1 IS NULL OR m.customer_id = ?1)"
+    " AND (?2 IS NULL OR (m.at >= ?2 AND m.at < ?3)) AND (?4 IS NULL OR m.kind = ?4)"
+    " ORDER BY m.at, m.id";
 static const char SQL_ORDERS[] =
     "SELECT o.id, o.number, o.customer_id, c.name AS customer_name, o.status, o.currency,"
     " o.discount_bp, o.created_at, o.submitted_at,"
@@ -208,10 +210,10 @@ static int view_customer(fs_store *st, const char *id, cJSON **out) {
   return FS_OK;
 }
 
-/* "customer=ID&day=YYYY-MM-DD" */
+/* "customer=ID&day=YYYY-MM-DD&kind=K" */
 static int view_meetings(fs_store *st, const char *arg, cJSON **out) {
-  char cust[80] = "", day[16] = "", lo[32], hi[32];
-  const char *args[3] = {NULL, NULL, NULL};
+  char cust[80] = "", day[16] = "", kind[20] = "", lo[32], hi[32];
+  const char *args[4] = {NULL, NULL, NULL, NULL};
   const char *p = arg;
   while (p && *p) {
     const char *amp = strchr(p, '&');
@@ -223,6 +225,10 @@ static int view_meetings(fs_store *st, const char *arg, cJSON **out) {
     } else if (n > 4 && !strncmp(p, "day=", 4) && n - 4 < sizeof day) {
       memcpy(day, p + 4, n - 4);
       day[n - 4] = '\0';
+    } else if (n > 5 && !strncmp(p, "kind=", 5) && n - 5 < sizeof kind) {
+      memcpy(kind, p + 5, n - 5);
+      kind[n - 5] = '\0';
+      args[3] = kind;
     } else {
       return fsi_fail(FS_EINVAL, "bad meeting filter \"%.60s\"", arg);
     }
@@ -232,13 +238,23 @@ static int view_meetings(fs_store *st, const char *arg, cJSON **out) {
     int64_t start;
     if (strlen(day) != 10 || fs_time_parse(&start, day))
       return fsi_fail(FS_EINVAL, "the day \"%.20s\" must be YYYY-MM-DD", day);
-    /* The person's local day, as a UTC range over the stored ISO times. */
+    /* The person's local day, as a UTC range over the stored ISO times
+     * (to the next local midnight: a daylight-saving day is 23 or 25 hours). */
+    int64_t end = start + 86400000;
+    time_t t = (time_t)(start / 1000 + 36 * 3600);
+    struct tm tm;
+    char next[40];
+    if (localtime_r(&t, &tm)) {
+      snprintf(next, sizeof next, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+      if (fs_time_parse(&end, next)) end = start + 86400000;
+    }
     fs_time_format(lo, start);
-    fs_time_format(hi, start + 86400000);
+    fs_time_format(hi, end);
     args[1] = lo;
     args[2] = hi;
   }
-  return fsi_view_rows(st, fsi_sql_query(st, SQL_MEETINGS, "ttt", args[0], args[1], args[2]),
+  return fsi_view_rows(st,
+                       fsi_sql_query(st, SQL_MEETINGS, "tttt", args[0], args[1], args[2], args[3]),
                        "reading a view", out);
 }
 
@@ -459,6 +475,10 @@ int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
     rc = fsi_view_customer_find(st, arg, &doc);
   else if (!strcmp(view, "product_find"))
     rc = fsi_view_product_find(st, arg, &doc);
+  else if (!strcmp(view, "tasks"))
+    rc = fsi_view_tasks(st, arg, &doc);
+  else if (!strcmp(view, "agenda"))
+    rc = fsi_view_agenda(st, arg, &doc);
   else if (!strcmp(view, "conflicts"))
     rc = query_all(st, SQL_CONFLICTS, &doc);
   else if (!strcmp(view, "refused"))

@@ -10,7 +10,8 @@
  * only, never while it prints.  The files: main.c (usage, dispatch, the shared helpers,
  * import, assign, report), cmd_serve.c (init, serve), cmd_devices.c (token,
  * devices, revoke), cmd_data.c (conflicts, verify-log, export), cmd_refused.c
- * (refused), cmd_backup.c (backup, restore), cmd_recover.c (recover).
+ * (refused), cmd_backup.c (backup, restore), cmd_recover.c (recover), cmd_norms.c
+ * (norms).
  */
 #ifndef FS_SERVER_CMD_H
 #define FS_SERVER_CMD_H
@@ -49,5 +50,6 @@ int cmd_export_server(cli_ctx *ctx, int argc, char **argv);
 int cmd_refused_server(cli_ctx *ctx, int argc, char **argv);
 int cmd_backup(cli_ctx *ctx, int argc, char **argv);
 int cmd_restore(cli_ctx *ctx, int argc, char **argv);
+int cmd_norms(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -40,6 +40,9 @@ static const char usage[] =
     "                                  (a one-time code; --list, --cancel)\n"
     "  import products|prices|balances FILE.csv\n"
     "  assign CUSTOMER MANAGER         move a customer to another manager\n"
+    "  norms set MANAGER|--default [--calls N] [--meetings N] [--proposals N]\n"
+    "        [--contracts N]           the day norms the devices' agendas show\n"
+    "  norms list                      the norms per manager\n"
     "  report orders|meetings|pipeline [--month YYYY-MM] [--by manager|customer]\n"
     "                                  [--csv|--json]\n"
     "  conflicts                       concurrent edits resolved by rule\n"
@@ -334,6 +337,7 @@ static const verb verbs[] = {
     {"refused", cmd_refused_server},
     {"backup", cmd_backup},
     {"restore", cmd_restore},
+    {"norms", cmd_norms},
     {NULL, NULL},
 };
 

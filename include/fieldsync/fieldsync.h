@@ -249,13 +249,18 @@ FS_EXTERN int fs_order_submit(fs_store *st, const char *order_id);
  * transaction. */
 FS_EXTERN int fs_customer_delete(fs_store *st, const char *id);
 
+/* Marks a task done: its done_at becomes the library's now (UTC).
+ * FS_ENOTFOUND for an unknown task, FS_ECONFLICT (the sentence says when)
+ * for one already done.  One transaction. */
+FS_EXTERN int fs_task_done(fs_store *st, const char *id);
+
 /* ------------------------------------------------------------- queries */
 
 /* The id of the row of `table` (customers, contacts, meetings, orders,
- * order_lines, complaints, competitor_notes) a person means by `typed`: the whole id, a unique
- * prefix of 6 or more characters (letter case aside), or for a customer its exact name (letter case
- * aside).  The id goes to out.  FS_ENOTFOUND when nothing matches; FS_EINVAL when several do (the
- * sentence lists them and asks for more of the id) or for another table. */
+ * order_lines, complaints, competitor_notes, tasks) a person means by `typed`: the whole id, a
+ * unique prefix of 6 or more characters (letter case aside), or for a customer its exact name
+ * (letter case aside).  The id goes to out.  FS_ENOTFOUND when nothing matches; FS_EINVAL when
+ * several do (the sentence lists them and asks for more of the id) or for another table. */
 FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table,
                             const char *typed);
 
@@ -265,8 +270,20 @@ FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *tabl
  *   "customers"            array of customers (arg unused)
  *   "customer"             one customer with contacts, meetings, orders,
  *                          balances (arg = id)
- *   "meetings"             array; arg = "customer=ID" and/or "day=YYYY-MM-DD"
+ *   "meetings"             array; arg = "customer=ID", "day=YYYY-MM-DD" (a
+ *                          local day) and/or "kind=call|visit|exhibition"
  *                          joined by '&', or NULL
+ *   "tasks"                the open tasks (arg NULL), or every task (arg
+ *                          "all", done ones last): due date first (overdue
+ *                          ones first), those without a due date after;
+ *                          "overdue" true/false against the local today
+ *   "agenda"               a local day (or a week) of the manager: arg
+ *                          "day=YYYY-MM-DD" (default today), "week" (its
+ *                          Monday-to-Sunday week), "days=N" (1-31) joined
+ *                          by '&', or NULL; meetings, follow_ups, tasks,
+ *                          quotes (sent, awaiting an answer), debtors and
+ *                          summary (counts per day against the norms);
+ *                          docs/cli.md ("agenda") has the shape
  *   "orders"               array of orders with totals
  *   "order"                one order with its lines and totals (arg = id)
  *   "products"             catalog with prices, by SKU; arg NULL (all),

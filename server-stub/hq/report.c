@@ -143,11 +143,22 @@ int fs_hq_report_json(char **out, fs_hq *hq, const char *kind, const char *month
  * whole of a table with no customer column. */
 static const char *subset_where(const fs_table *t, char *buf, size_t n) {
   const char *cust = NULL;
+  int mgr = 0;
   if (!strcmp(t->name, "customers")) return "manager = ?1";
-  for (size_t i = 0; i < t->ncols; i++)
+  for (size_t i = 0; i < t->ncols; i++) {
     if (t->cols[i].flags & FS_COL_CUSTOMER) cust = t->cols[i].name;
+    if (!strcmp(t->cols[i].name, "manager")) mgr = 1;
+  }
   if (!cust) return NULL;
-  snprintf(buf, n, "\"%s\" IN (SELECT id FROM customers WHERE manager = ?1)", cust);
+  /* a row of no customer (a task, a competitor note) is its manager's, as
+   * the pull sends it (core/extract.c) */
+  if (mgr)
+    snprintf(buf, n,
+             "(\"%s\" IN (SELECT id FROM customers WHERE manager = ?1) OR (\"%s\" IS NULL AND"
+             " manager = ?1))",
+             cust, cust);
+  else
+    snprintf(buf, n, "\"%s\" IN (SELECT id FROM customers WHERE manager = ?1)", cust);
   return buf;
 }
 

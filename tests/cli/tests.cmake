@@ -15,3 +15,8 @@ add_dependencies(test_cli_lock fieldsync-cli)
 # bash completion (cli/completion/fieldsync.bash) against both real programs.
 add_test(NAME test_completion COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_completion.sh
   ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/cli/completion/fieldsync.bash)
+# The manager's day: call log/list, tasks, the agenda of a local day and
+# week (TZ=America/New_York, across a daylight-saving change) against head
+# office's norms; bad input for every new verb changes nothing.
+fs_test(test_cli_agenda ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_agenda.c)
+add_dependencies(test_cli_agenda fieldsync-cli)

@@ -34,6 +34,45 @@ static int copy_all(fs_store *from, fs_store *to) {
   return rc;
 }
 
+/* Opens the device of home and its head office (made at the first call),
+ * the device knowing head office's site, and sends head office the device's
+ * rows. */
+static int seed_open(const char *home, fs_device **device, fs_hq **office) {
+  char path[4200], store[4300];
+  int rc;
+  *device = NULL;
+  *office = NULL;
+  snprintf(path, sizeof path, "%s.hq", home);
+  snprintf(store, sizeof store, "%s/store.db", path);
+  if ((rc = tu_device_open(device, home, NULL))) return rc;
+  if (access(store, F_OK) != 0) {
+    rc = mkdir(path, 0700) == 0 || errno == EEXIST ? FS_OK : FS_EIO;
+    if (!rc) rc = fs_hq_create(path);
+  }
+  if (!rc) rc = fs_hq_open(office, path);
+  if (!rc) rc = fs_store_set_hq_site(fs_device_store(*device), fs_store_site(fs_hq_store(*office)));
+  if (!rc) rc = copy_all(fs_device_store(*device), fs_hq_store(*office));
+  return rc;
+}
+
+int tu_seed_norms(const char *home, const char *manager, long long calls, long long meetings,
+                  long long proposals) {
+  fs_device *device = NULL;
+  fs_hq *office = NULL;
+  int rc = seed_open(home, &device, &office);
+  if (!rc) {
+    fs_hq_norms n = FS_HQ_NORMS_INIT;
+    n.calls_day = calls;
+    n.meetings_day = meetings;
+    n.proposals_day = proposals;
+    rc = fs_hq_norms_set(office, manager, &n);
+  }
+  if (!rc) rc = copy_all(fs_hq_store(office), fs_device_store(device));
+  fs_hq_close(office);
+  fs_device_close(device);
+  return rc;
+}
+
 int tu_seed_catalog(const char *home, const char *products_csv, const char *prices_csv,
                     const char *balances_csv) {
   char path[4200], store[4300];

@@ -13,4 +13,11 @@
 int tu_seed_catalog(const char *home, const char *products_csv, const char *prices_csv,
                     const char *balances_csv);
 
+/* Head office's norms for `manager` ("*": the default), each value -1 to
+ * leave it as it is (fs_hq_norms_set), sent down to the device as a pull
+ * would.  The device's customers go to head office first, so a manager
+ * with a customer is known there. */
+int tu_seed_norms(const char *home, const char *manager, long long calls, long long meetings,
+                  long long proposals);
+
 #endif

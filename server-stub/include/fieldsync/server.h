@@ -306,6 +306,36 @@ int fs_hq_import_csv_opts(size_t *count_out, fs_hq *hq, const char *kind, const 
  * FS_ENOTFOUND for an unknown customer. */
 int fs_hq_assign(fs_hq *hq, const char *customer_id, const char *manager);
 
+/* A manager's day norms (norms.c), a versioned struct as in device.h:
+ * start from FS_HQ_NORMS_INIT (every member FS_HQ_NORM_KEEP, "leave as it
+ * is"; a row made new leaves it empty: no target) and set the ones wanted,
+ * each 0..FS_HQ_NORM_MAX. */
+#define FS_HQ_NORM_KEEP (-1)
+#define FS_HQ_NORM_MAX 100000
+typedef struct fs_hq_norms {
+  unsigned version; /* FS_HQ_NORMS_VERSION */
+  int64_t calls_day, meetings_day, proposals_day, contracts_month;
+} fs_hq_norms;
+#define FS_HQ_NORMS_VERSION 1
+#define FS_HQ_NORMS_INIT                                                                           \
+  {                                                                                                \
+    .version = FS_HQ_NORMS_VERSION, .calls_day = FS_HQ_NORM_KEEP, .meetings_day = FS_HQ_NORM_KEEP, \
+    .proposals_day = FS_HQ_NORM_KEEP, .contracts_month = FS_HQ_NORM_KEEP                           \
+  }
+
+/* Sets the norms of `manager` ("*": everyone's default) in head office's
+ * `norms` table, with head office's clock, so they reach every device at
+ * its next pull; members left FS_HQ_NORM_KEEP keep their value.  FS_EINVAL
+ * for a value out of range, nothing to set or an empty or over-long
+ * manager; FS_ENOTFOUND for a manager head office does not know (no
+ * device, no customer, no norm yet); FS_EVERSION for a newer struct;
+ * FS_ESKEW as fs_hq_check_clock.  Nothing is written on failure.  Locks. */
+int fs_hq_norms_set(fs_hq *hq, const char *manager, const fs_hq_norms *norms);
+/* The norms rows as a JSON array of {manager, calls_day, meetings_day,
+ * proposals_day, contracts_month} (null: no target), the default "*"
+ * first, then by manager.  *out caller-owned (fs_free).  Locks. */
+int fs_hq_norms_json(char **out, fs_hq *hq);
+
 /* The central replica as the export view shows it (fs_view_json's
  * "export": every synced table, rows sorted by id, every declared column),
  * or, with manager, exactly the subset that manager's devices hold: their

@@ -40,7 +40,7 @@ tab() {
   done
 }
 
-tab fieldsync "" -- customer order meeting sync status !serve
+tab fieldsync "" -- customer order meeting sync agenda call task status !serve
 tab fieldsync or -- order !customer
 tab fieldsync order "" -- new line submit cancel list show
 tab fieldsync order line "" -- edit remove
@@ -49,13 +49,17 @@ tab fieldsync customer add --c -- --city --country !--name
 tab fieldsync refused "" -- show copy dismiss
 tab fieldsync --home "$work" cust -- customer
 tab fieldsync order show 3F2A91-17 "" -- !new !prices.csv
-tab fieldsync-server "" -- serve import report assign lease !agenda
+tab fieldsync-server "" -- serve import report assign lease norms !agenda
 tab fieldsync-server import "" -- products prices balances
 tab fieldsync-server import prices pr -- prices.csv !notes.txt
 tab fieldsync-server report "" -- orders meetings pipeline
 tab fieldsync-server report orders --m -- --month !--by
 tab fieldsync-server lease "" -- set list
 tab fieldsync enroll --token-file no -- notes.txt
+tab fieldsync task "" -- add list done edit delete
+tab fieldsync call log --d -- --duration !--due
+tab fieldsync agenda --w -- --week !--day
+tab fieldsync-server norms "" -- set list
 
 echo "test_completion: $cases cases, $failures failures"
 [ "$failures" -eq 0 ]

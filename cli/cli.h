@@ -130,5 +130,6 @@ int cmd_receipts(cli_ctx *ctx, int argc, char **argv);
 int cmd_complaint(cli_ctx *ctx, int argc, char **argv);
 int cmd_competitor(cli_ctx *ctx, int argc, char **argv);
 int cmd_wipe(cli_ctx *ctx, int argc, char **argv);
+int cmd_deal(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -234,8 +234,9 @@ static int deal_list(cli_ctx *ctx, int argc, char **argv) {
   /* the document is filtered here, then printed either way */
   json = ctx->json;
   ctx->json = 0;
-  int got = customer ? cli_view_doc_of(ctx, "deals", "customers", customer, "a deal list", &arr, &rc)
-                     : cli_view_doc(ctx, "deals", NULL, "a deal list", &arr, &rc);
+  int got = customer
+                ? cli_view_doc_of(ctx, "deals", "customers", customer, "a deal list", &arr, &rc)
+                : cli_view_doc(ctx, "deals", NULL, "a deal list", &arr, &rc);
   ctx->json = json;
   if (!got) return rc;
   for (int i = cJSON_GetArraySize(arr) - 1; i >= 0; i--) {
@@ -250,10 +251,10 @@ static int deal_list(cli_ctx *ctx, int argc, char **argv) {
     return rc;
   }
   static const cli_col cols[] = {
-      {"CLOSE", "close_date", NULL, NULL, 0},        {"CUSTOMER", "customer_name", NULL, NULL, 0},
-      {"STAGE", "stage", NULL, NULL, 0},             {"VALUE", "value", cli_cell_money, NULL, 1},
-      {"PROB", "probability", pct_cell, NULL, 1},    {"WEIGHTED", "weighted", cli_cell_money, NULL, 1},
-      {"TITLE", "title", NULL, NULL, 0},             {"ID", "id", NULL, NULL, 0},
+      {"CLOSE", "close_date", NULL, NULL, 0},     {"CUSTOMER", "customer_name", NULL, NULL, 0},
+      {"STAGE", "stage", NULL, NULL, 0},          {"VALUE", "value", cli_cell_money, NULL, 1},
+      {"PROB", "probability", pct_cell, NULL, 1}, {"WEIGHTED", "weighted", cli_cell_money, NULL, 1},
+      {"TITLE", "title", NULL, NULL, 0},          {"ID", "id", NULL, NULL, 0},
   };
   cli_print_rows(cols, CLI_NCOLS(cols), arr, NULL, "",
                  stage || open_only || customer ? "No deals match.\n" : "No deals yet.\n");
@@ -271,9 +272,9 @@ static int deal_show(cli_ctx *ctx, int argc, char **argv) {
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!cli_view_doc_of(ctx, "deal", "deals", id, "a deal", &d, &rc)) return rc;
   {
-    static const char *const labels[] = {"id",          "customer", "title",    "stage",
+    static const char *const labels[] = {"id",          "customer",    "title",    "stage",
                                          "value",       "probability", "weighted", "close date",
-                                         "lost reason", "manager",  "created"};
+                                         "lost reason", "manager",     "created"};
     enum { NK = sizeof labels / sizeof labels[0] };
     char b[NK][512], iso[64];
     const char *vals[NK];
@@ -285,12 +286,13 @@ static int deal_show(cli_ctx *ctx, int argc, char **argv) {
     vals[3] = cli_text(b[3], sizeof b[3], d, "stage", "-");
     vals[4] = cli_money(b[4], sizeof b[4], cli_int(d, "value", 0), cur);
     vals[5] = pct_cell(b[5], sizeof b[5], d, &(cli_col){"", "probability", NULL, NULL, 0}, NULL);
-    vals[6] = cJSON_IsNumber(p) ? cli_money(b[6], sizeof b[6], cli_int(d, "weighted", 0), cur) : "-";
+    vals[6] =
+        cJSON_IsNumber(p) ? cli_money(b[6], sizeof b[6], cli_int(d, "weighted", 0), cur) : "-";
     vals[7] = cli_text(b[7], sizeof b[7], d, "close_date", "-");
     vals[8] = cli_text(b[8], sizeof b[8], d, "lost_reason", "-");
     vals[9] = cli_text(b[9], sizeof b[9], d, "manager", "-");
-    vals[10] = cli_localtime(b[10], sizeof b[10], cli_text(iso, sizeof iso, d, "created_at", ""),
-                             "-");
+    vals[10] =
+        cli_localtime(b[10], sizeof b[10], cli_text(iso, sizeof iso, d, "created_at", ""), "-");
     cli_kv_print(labels, vals, NK, "");
   }
   {
@@ -317,11 +319,8 @@ static int deal_show(cli_ctx *ctx, int argc, char **argv) {
   return rc;
 }
 
-static const cli_sub subs[] = {{"add", deal_add},
-                               {"edit", deal_edit},
-                               {"list", deal_list},
-                               {"show", deal_show},
-                               {NULL, NULL}};
+static const cli_sub subs[] = {
+    {"add", deal_add}, {"edit", deal_edit}, {"list", deal_list}, {"show", deal_show}, {NULL, NULL}};
 
 int cmd_deal(cli_ctx *ctx, int argc, char **argv) {
   return cli_dispatch(ctx, "deal", group_usage, subs, argc, argv);

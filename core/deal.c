@@ -33,8 +33,8 @@ static const struct {
   const char *name;
   int64_t probability;
 } stages[] = {
-    {"lead", 10},  {"qualified", 25}, {"proposal", 50},
-    {"negotiation", 75}, {"won", 100}, {"lost", 0},
+    {"lead", 10},        {"qualified", 25}, {"proposal", 50},
+    {"negotiation", 75}, {"won", 100},      {"lost", 0},
 };
 #define NSTAGES (sizeof stages / sizeof stages[0])
 #define STAGE_LIST "lead, qualified, proposal, negotiation, won or lost"
@@ -72,10 +72,13 @@ int fsi_deal_check_row(const fsi_tbl_state *ts, const fsi_value *vals) {
   if (stage->type == FS_VAL_NULL) return FS_OK; /* NOT NULL is checked after */
   if (stage_of(stage) < 0)
     return fsi_fail(FS_EINVAL, "a deal's stage \"%.40s\" is not one of " STAGE_LIST, stage->s);
+  if (pi >= 0 && vals[pi].type == FS_VAL_NULL)
+    return fsi_fail(FS_EINVAL, "a deal needs its probability (0 to 100 %%)");
   if (pi >= 0 && vals[pi].type == FS_VAL_INT) {
     int64_t p = vals[pi].i;
     if (p < 0 || p > 100)
-      return fsi_fail(FS_EINVAL, "a deal's probability must be 0 to 100 %%, not %lld", (long long)p);
+      return fsi_fail(FS_EINVAL, "a deal's probability must be 0 to 100 %%, not %lld",
+                      (long long)p);
     if (is_stage(stage, "won") && p != 100)
       return fsi_fail(FS_EINVAL, "a won deal's probability is 100 %%, not %lld", (long long)p);
     if (is_stage(stage, "lost") && p != 0)
@@ -94,8 +97,7 @@ int fsi_deal_check_row(const fsi_tbl_state *ts, const fsi_value *vals) {
     if (vals[di].n != 10 || fs_time_parse(&ms, vals[di].s))
       return fsi_fail(FS_EINVAL, "a deal's close date \"%.40s\" must be YYYY-MM-DD", vals[di].s);
   }
-  if (is_stage(stage, "lost") &&
-      (li < 0 || vals[li].type != FS_VAL_TEXT || blank(&vals[li])))
+  if (is_stage(stage, "lost") && (li < 0 || vals[li].type != FS_VAL_TEXT || blank(&vals[li])))
     return fsi_fail(FS_EINVAL, "a lost deal needs its lost reason (why it was lost)");
   return FS_OK;
 }
@@ -141,8 +143,9 @@ int fsi_deal_check_order(fs_store *st, const fsi_tbl_state *ts, const fsi_value 
   int same = cust && vals[ci].type == FS_VAL_TEXT && !strcmp(cust, vals[ci].s);
   fsi_sql_done(s);
   if (!same)
-    return fsi_fail(FS_EINVAL, "deal %.64s is another customer's; an order closes a deal of its "
-                               "own customer",
+    return fsi_fail(FS_EINVAL,
+                    "deal %.64s is another customer's; an order closes a deal of its "
+                    "own customer",
                     vals[di].s);
   return FS_OK;
 }

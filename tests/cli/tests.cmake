@@ -12,3 +12,7 @@ target_link_libraries(test_cli_csv PRIVATE fieldsync_kit)
 # test's own).
 fs_test(test_cli_lock ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_lock.c)
 add_dependencies(test_cli_lock fieldsync-cli)
+# Deals: add, edit, list, show, default probabilities, the lost reason,
+# every bad input refused with the store unchanged, an order closing a deal.
+fs_test(test_cli_deals ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_deals.c)
+add_dependencies(test_cli_deals fieldsync-cli)

@@ -99,7 +99,8 @@ static void check_by_manager(int line, const cJSON *doc, const char *month) {
     long long n, v, w;
     expect(mgr ? mgr : "?", NULL, stage ? stage : "?", cur ? cur : "?", month, &n, &v, &w);
     tu_checks += 4;
-    if (!n || e2e_int(it, "deals") != n || e2e_int(it, "value") != v || e2e_int(it, "weighted") != w)
+    if (!n || e2e_int(it, "deals") != n || e2e_int(it, "value") != v ||
+        e2e_int(it, "weighted") != w)
       tu_fail(__FILE__, line,
               "pipeline row %s/%s/%s: %lld deals, value %lld, weighted %lld; expected %lld, %lld, "
               "%lld",
@@ -127,7 +128,8 @@ static void check_totals(int line, const cJSON *doc, const char *month) {
     long long n, v, w;
     expect(NULL, NULL, stage ? stage : "?", cur ? cur : "?", month, &n, &v, &w);
     tu_checks += 3;
-    if (!n || e2e_int(it, "deals") != n || e2e_int(it, "value") != v || e2e_int(it, "weighted") != w)
+    if (!n || e2e_int(it, "deals") != n || e2e_int(it, "value") != v ||
+        e2e_int(it, "weighted") != w)
       tu_fail(__FILE__, line, "pipeline total %s/%s: %lld, %lld, %lld; expected %lld, %lld, %lld",
               stage ? stage : "?", cur ? cur : "?", e2e_int(it, "deals"), e2e_int(it, "value"),
               e2e_int(it, "weighted"), n, v, w);
@@ -147,9 +149,9 @@ static void add_deals(const char *home, const char *manager, char ids[][64]) {
   for (size_t i = 0; i < NENTRIES; i++) {
     const entry *e = &entries[i];
     if (strcmp(e->manager, manager)) continue;
-    const char *argv[24] = {"deal",       "add",       "--customer", e->customer, "--stage",
-                            e->stage,     "--value",   e->value,     "--currency", e->currency,
-                            "--close",    e->close,    "--json"};
+    const char *argv[24] = {"deal",    "add",     "--customer", e->customer,  "--stage",
+                            e->stage,  "--value", e->value,     "--currency", e->currency,
+                            "--close", e->close,  "--json"};
     size_t n = 13;
     if (e->probability) {
       argv[n++] = "--probability";
@@ -164,8 +166,8 @@ static void add_deals(const char *home, const char *manager, char ids[][64]) {
   }
 }
 
-static const char *const DEAL_COLS[] = {"customer_id", "title",       "stage",       "value",
-                                        "currency",    "probability", "close_date",  "lost_reason",
+static const char *const DEAL_COLS[] = {"customer_id", "title",       "stage",      "value",
+                                        "currency",    "probability", "close_date", "lost_reason",
                                         "created_at",  "manager",     NULL};
 
 /* Pushes b as h: 200 with `refused` refusals, each naming head office's
@@ -278,12 +280,15 @@ static void test_pipeline_two_managers(void) {
     for (int i = 0; i < 3; i++) fs_uuid7(pk[i]);
     int64_t now = hostile_now_hlc();
     fsi_batch *b = hb_new("deals", DEAL_COLS);
-    const char *v1[] = {nordwind, "Hacked odds", "qualified",          "#100000", "EUR",
-                        "#150",   "2026-06-30",  "~", "2026-06-01T00:00:00Z", "anna"};
-    const char *v2[] = {nordwind, "Hacked stage", "closed",   "#100000", "EUR",
-                        "#50",    "2026-06-30",   "~", "2026-06-01T00:00:00Z", "anna"};
-    const char *v3[] = {nordwind, "Hacked loss", "lost",     "#100000", "EUR",
-                        "#0",     "2026-06-30",  "~", "2026-06-01T00:00:00Z", "anna"};
+    const char *v1[] = {
+        nordwind, "Hacked odds",          "qualified", "#100000", "EUR", "#150", "2026-06-30",
+        "~",      "2026-06-01T00:00:00Z", "anna"};
+    const char *v2[] = {
+        nordwind, "Hacked stage",         "closed", "#100000", "EUR", "#50", "2026-06-30",
+        "~",      "2026-06-01T00:00:00Z", "anna"};
+    const char *v3[] = {
+        nordwind, "Hacked loss",          "lost", "#100000", "EUR", "#0", "2026-06-30",
+        "~",      "2026-06-01T00:00:00Z", "anna"};
     hb_row(b, pk[0], 1, now + 1, h.site, v1);
     hb_row(b, pk[1], 1, now + 2, h.site, v2);
     hb_row(b, pk[2], 1, now + 3, h.site, v3);

@@ -198,8 +198,8 @@ static void test_add_defaults(void) {
   static const struct {
     const char *stage;
     long long pct;
-  } defaults[] = {{"lead", 10}, {"qualified", 25}, {"proposal", 50},
-                  {"negotiation", 75}, {"won", 100}, {"lost", 0}};
+  } defaults[] = {{"lead", 10},        {"qualified", 25}, {"proposal", 50},
+                  {"negotiation", 75}, {"won", 100},      {"lost", 0}};
   char ids[6][64];
   for (size_t i = 0; i < 6; i++) {
     const char *reason = !strcmp(defaults[i].stage, "lost") ? "--lost-reason" : "--title";
@@ -257,8 +257,8 @@ static void test_edit(void) {
   setup("edit");
   today(day);
   take_id(id, sizeof id,
-          OK_JSON("deal", "add", "--customer", "Bergmann AG", "--stage", "lead", "--value",
-                  "5000", "--currency", "EUR", "--close", "2026-10-15", "--json"));
+          OK_JSON("deal", "add", "--customer", "Bergmann AG", "--stage", "lead", "--value", "5000",
+                  "--currency", "EUR", "--close", "2026-10-15", "--json"));
   /* a new stage takes its probability */
   cJSON_Delete(OK_JSON("deal", "edit", id, "--stage", "negotiation", "--json"));
   cJSON *d = deal_of(id);
@@ -301,8 +301,8 @@ static void test_edit(void) {
   CHECK_STR(str_of(d, "close_date"), "2026-12-24");
   cJSON_Delete(d);
   REFUSED(1, "won deal's probability is 100", "deal", "edit", id, "--probability", "30");
-  REFUSED(1, "won deal's probability is 100", "deal", "add", "--customer", g_berg, "--stage",
-          "won", "--value", "1", "--currency", "EUR", "--probability", "30");
+  REFUSED(1, "won deal's probability is 100", "deal", "add", "--customer", g_berg, "--stage", "won",
+          "--value", "1", "--currency", "EUR", "--probability", "30");
 }
 
 static void test_bad_input(void) {

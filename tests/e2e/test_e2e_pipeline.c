@@ -213,6 +213,9 @@ static void test_pipeline_two_managers(void) {
   add_deals(ben, "ben", ids);
   SYNC(anna);
   SYNC(ben);
+  SYNC(anna);
+  SAME_AS_HQ(anna, s, "anna"); /* each laptop holds its deals as head office does */
+  SAME_AS_HQ(ben, s, "ben");
 
   cJSON *doc = HQ_JSON(s, "report", "pipeline", "--json");
   CHECK_STR(e2e_str(doc, "report"), "pipeline");

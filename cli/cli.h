@@ -133,5 +133,6 @@ int cmd_wipe(cli_ctx *ctx, int argc, char **argv);
 int cmd_call(cli_ctx *ctx, int argc, char **argv);
 int cmd_task(cli_ctx *ctx, int argc, char **argv);
 int cmd_agenda(cli_ctx *ctx, int argc, char **argv);
+int cmd_deal(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -24,15 +24,19 @@
 
 static const char new_usage[] =
     "Usage: fieldsync order new --customer ID [--currency EUR] [--discount PCT]\n"
-    "           [--json]\n"
+    "           [--deal D] [--json]\n"
     "\n"
     "Starts a draft order for customer ID and prints the order id.\n"
     "\n"
     "  --customer ID     the customer (required)\n"
     "  --currency CUR    ISO currency code of the price list (default EUR)\n"
     "  --discount PCT    order discount in percent, 0 to 100 (e.g. 5 or 2.5)\n"
+    "  --deal D          the deal (of the same customer) this order closes\n"
     "  --home DIR        the store directory\n"
-    "  --json            print {\"id\":...}\n";
+    "  --json            print {\"id\":...}\n"
+    "\n"
+    "Example:\n"
+    "  fieldsync order new --customer \"Nordwind GmbH\" --deal 0190f3a2c4\n";
 
 static const char line_usage[] =
     "Usage: fieldsync order line ORDER --sku SKU --qty N [--discount PCT]\n"
@@ -115,6 +119,7 @@ static const char group_usage[] = "Usage: fieldsync order COMMAND [ARGS...]\n"
                                   "\n"
                                   "Commands:\n"
                                   "  new --customer ID [--currency EUR] [--discount PCT]\n"
+                                  "      [--deal D]\n"
                                   "  line ORDER --sku SKU --qty N [--discount PCT]\n"
                                   "  line edit ORDER LINE [--qty N] [--discount PCT]\n"
                                   "  line remove ORDER LINE\n"
@@ -128,27 +133,30 @@ static const char group_usage[] = "Usage: fieldsync order COMMAND [ARGS...]\n"
 static const cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
 
 static int order_new(cli_ctx *ctx, int argc, char **argv) {
-  const char *customer = NULL, *currency = NULL, *discount = NULL;
+  const char *customer = NULL, *currency = NULL, *discount = NULL, *deal = NULL;
   const cli_opt opts[] = {{"customer", 1, &customer, NULL},
                           {"currency", 1, &currency, NULL},
                           {"discount", 1, &discount, NULL},
+                          {"deal", 1, &deal, NULL},
                           {NULL, 0, NULL, NULL}};
   cli_spec spec = {"order new", new_usage, opts, NULL, NULL, 0};
   char cur[4] = "EUR", bp_text[16];
   int64_t bp = 0;
-  fs_field f[3];
+  fs_field f[4];
   size_t n = 0;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
   if (!customer || !*customer)
     return cli_usage("order new: --customer ID is required; see 'fieldsync "
                      "order new --help'.");
+  if (deal && !*deal) return cli_usage("order new: --deal needs a deal id.");
   if (currency && (rc = cli_parse_currency(cur, "currency", currency)) != CLI_OK) return rc;
   if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK) return rc;
   snprintf(bp_text, sizeof bp_text, "%lld", (long long)bp);
   f[n++] = (fs_field){"customer_id", customer};
   f[n++] = (fs_field){"currency", cur};
   f[n++] = (fs_field){"discount_bp", bp_text};
+  if (deal) f[n++] = (fs_field){"deal_id", deal};
   return cli_insert(ctx, "orders", f, n);
 }
 

@@ -112,6 +112,7 @@ static const char *referenced(const char *column) {
   return !strcmp(column, "customer_id")  ? "customers"
          : !strcmp(column, "order_id")   ? "orders"
          : !strcmp(column, "contact_id") ? "contacts"
+         : !strcmp(column, "deal_id")    ? "deals"
                                          : NULL;
 }
 

@@ -45,6 +45,7 @@ static const char usage[] =
     "  task add|list|done|edit|delete   your to-do list with due dates\n"
     "  complaint add|list|resolve|edit  complaints and feedback until resolved\n"
     "  competitor add|list              what the competition offers a customer\n"
+    "  deal add|edit|list|show          opportunities, lead to won or lost\n"
     "  product list                     the catalog pushed down by head office\n"
     "  status                           device id, pending changes, last sync\n"
     "  conflicts [resolve ID --keep winner|loser]\n"
@@ -83,29 +84,14 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"init", cmd_init},
-    {"customer", cmd_customer},
-    {"contact", cmd_contact},
-    {"meeting", cmd_meeting},
-    {"order", cmd_order},
-    {"product", cmd_product},
-    {"status", cmd_status},
-    {"conflicts", cmd_conflicts},
-    {"export", cmd_export},
-    {"enroll", cmd_enroll},
-    {"sync", cmd_sync},
-    {"refused", cmd_refused},
-    {"unlock", cmd_unlock},
-    {"lock", cmd_lock},
-    {"passwd", cmd_passwd},
-    {"receipts", cmd_receipts},
-    {"complaint", cmd_complaint},
-    {"competitor", cmd_competitor},
-    {"wipe", cmd_wipe},
-    {"call", cmd_call},
-    {"task", cmd_task},
-    {"agenda", cmd_agenda},
-    {NULL, NULL},
+    {"init", cmd_init},         {"customer", cmd_customer},   {"contact", cmd_contact},
+    {"meeting", cmd_meeting},   {"order", cmd_order},         {"product", cmd_product},
+    {"status", cmd_status},     {"conflicts", cmd_conflicts}, {"export", cmd_export},
+    {"enroll", cmd_enroll},     {"sync", cmd_sync},           {"refused", cmd_refused},
+    {"unlock", cmd_unlock},     {"lock", cmd_lock},           {"passwd", cmd_passwd},
+    {"receipts", cmd_receipts}, {"complaint", cmd_complaint}, {"competitor", cmd_competitor},
+    {"wipe", cmd_wipe},         {"call", cmd_call},           {"task", cmd_task},
+    {"agenda", cmd_agenda},     {"deal", cmd_deal},           {NULL, NULL},
 };
 
 /* The library's version: this program is built with the library it ships

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deal.h"
 #include "merge.h"
 #include "storeInt.h"
 #include "util.h"
@@ -143,6 +144,7 @@ static int check_table_enums(const fsi_tbl_state *ts, const fsi_value *vals) {
     if (pi >= 0 && ci >= 0 && vals[pi].type != FS_VAL_NULL && vals[ci].type == FS_VAL_NULL)
       return fsi_fail(FS_EINVAL, "a competitor's price needs its currency");
   }
+  if (is(ts, "deals")) return fsi_deal_check_row(ts, vals);
   if (is(ts, "products")) {
     int i = col_index(ts, "active");
     if (i >= 0 && vals[i].type == FS_VAL_INT && vals[i].i != 0 && vals[i].i != 1)
@@ -285,6 +287,8 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
     int i = col_index(ts, "status");
     if (vals[i].n != 5 || memcmp(vals[i].s, "draft", 5) != 0)
       return fsi_fail(FS_EINVAL, "a new order starts as a draft");
+    int drc = fsi_deal_check_order(st, ts, vals);
+    if (drc) return drc;
     int ni = col_index(ts, "number");
     if (ni >= 0 && vals[ni].type == FS_VAL_NULL && !fsi_store_is_hq(st)) {
       /* the device's own sequence after the first characters of its id:
@@ -324,6 +328,8 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
   } else if (is(ts, "complaints")) {
     set_default(ts, vals, "kind", text_value("complaint"));
     set_default(ts, vals, "status", text_value("open"));
+  } else if (is(ts, "deals")) {
+    return fsi_deal_defaults(ts, NULL, vals, NULL, a);
   }
   return FS_OK; /* the row's rules: fsi_domain_check_row, once defaults are in */
 }
@@ -364,6 +370,8 @@ int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi
                      !strcmp(c, "currency") || !strcmp(c, "customer_id")))
         return fsi_fail(FS_EINVAL, "an order line's %s cannot be changed; add a new line", c);
     }
+  } else if (is(ts, "deals")) {
+    return fsi_deal_defaults(ts, old, vals, set, a);
   }
   return FS_OK; /* the row's rules: fsi_domain_check_row on the merged row */
 }

@@ -205,6 +205,9 @@ int fsi_domain_letgo(fs_store *st, const char *customer_id, const char *manager)
 #define FSI_SQL_ORDER_TOTAL                                                                        \
   "(SELECT (coalesce(sum(" FSI_SQL_LINE_AMOUNT "), 0) * (10000 - coalesce(o.discount_bp, 0))"      \
   " + 5000) / 10000 FROM order_lines l WHERE l.order_id = o.id)"
+/* A deal d's weighted value: value x probability / 100, rounded half up to
+ * the minor unit (core/deal.c). */
+#define FSI_DEAL_SQL_WEIGHTED "((d.value * d.probability + 50) / 100)"
 
 /* Views (views.c).  A view reads inside one read transaction, so it is a
  * consistent snapshot: fsi_view_begin opens it (FS_OK, or the store's

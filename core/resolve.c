@@ -1,7 +1,7 @@
 /*
  * resolve.c — the ids a person types: fs_resolve_id turns what was typed
  * where a command takes the id of a customer, contact, meeting, order,
- * order line, complaint, competitor note or task into that row's id.
+ * order line, complaint, competitor note, task or deal into that row's id.
  *
  * An id is taken whole, or as a unique prefix of at least
  * FSI_RESOLVE_MIN_PREFIX characters (git's rule), and a customer also by
@@ -55,6 +55,10 @@ static const target targets[] = {
     {"tasks", "task", "SELECT id FROM tasks WHERE id = ?1",
      "SELECT id, coalesce('due ' || due || ': ', '') || substr(title, 1, 40) FROM tasks"
      " WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     NULL},
+    {"deals", "deal", "SELECT id FROM deals WHERE id = ?1",
+     "SELECT id, stage || coalesce(', ' || title, '') FROM deals WHERE id >= ?1 AND id < ?2"
+     " ORDER BY id LIMIT 6",
      NULL},
     {"order_lines", "order line", "SELECT id FROM order_lines WHERE id = ?1",
      "SELECT id, sku || ' x ' || qty FROM order_lines WHERE id >= ?1 AND id < ?2"

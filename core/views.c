@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "deal.h"
 #include "merge.h"
 #include "refused.h"
 #include "storeInt.h"
@@ -471,6 +472,8 @@ int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
     rc = view_order(st, arg, &doc);
   else if (!strcmp(view, "products"))
     rc = view_products(st, arg, &doc);
+  else if (!strcmp(view, "deals") || !strcmp(view, "deal"))
+    rc = fsi_deal_view(st, view, arg, &doc);
   else if (!strcmp(view, "customer_find"))
     rc = fsi_view_customer_find(st, arg, &doc);
   else if (!strcmp(view, "product_find"))

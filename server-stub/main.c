@@ -220,9 +220,16 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
       "\n"
       "orders:   submitted and confirmed orders, count and total per currency\n"
       "meetings: meetings by kind\n"
-      "pipeline: orders by status (drafts included), per currency\n"
+      "pipeline: deals by stage (lead, qualified, proposal, negotiation open;\n"
+      "          won, lost closed): count, value and weighted value (value x\n"
+      "          probability / 100 per deal), per currency; a deal counts in\n"
+      "          the month of its close date (expected, or when it was won or\n"
+      "          lost), else of its creation\n"
       "Totals are exact integer minor units per currency (--json, --csv) and\n"
-      "shown as amounts with their currency in tables.\n",
+      "shown as amounts with their currency in tables.\n"
+      "\n"
+      "Example:\n"
+      "  fieldsync-server report pipeline --month 2026-06 --by manager\n",
       opts,
       names,
       &kind,
@@ -279,8 +286,9 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
     cJSON_ArrayForEach(f, it) {
       if (i == nc) break;
       if (!strcmp(f->string, "currency")) continue;
-      if (!strcmp(f->string, "total"))
-        cli_money(cellbuf[i], sizeof cellbuf[i], cli_int(it, "total", 0), cur);
+      if (!strcmp(f->string, "total") || !strcmp(f->string, "value") ||
+          !strcmp(f->string, "weighted"))
+        cli_money(cellbuf[i], sizeof cellbuf[i], cli_int(it, f->string, 0), cur);
       else
         cli_text(cellbuf[i], sizeof cellbuf[i], it, f->string, "-");
       cells[i] = cellbuf[i];
@@ -292,9 +300,17 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
   cli_table_free(t);
   const cJSON *totals = cJSON_GetObjectItem(o, "totals");
   cJSON_ArrayForEach(it, totals) {
-    char m[64];
-    cli_money(m, sizeof m, cli_int(it, "total", 0),
-              cJSON_GetStringValue(cJSON_GetObjectItem(it, "currency")));
+    char m[64], w[64];
+    const char *cur = cJSON_GetStringValue(cJSON_GetObjectItem(it, "currency"));
+    const char *stage = cJSON_GetStringValue(cJSON_GetObjectItem(it, "stage"));
+    if (stage) {
+      cli_money(m, sizeof m, cli_int(it, "value", 0), cur);
+      cli_money(w, sizeof w, cli_int(it, "weighted", 0), cur);
+      printf("total %s: %lld deals, %s, weighted %s\n", stage, (long long)cli_int(it, "deals", 0),
+             m, w);
+      continue;
+    }
+    cli_money(m, sizeof m, cli_int(it, "total", 0), cur);
     printf("total: %lld orders, %s\n", (long long)cli_int(it, "orders", 0), m);
   }
   cJSON_Delete(o);

@@ -257,8 +257,8 @@ FS_EXTERN int fs_task_done(fs_store *st, const char *id);
 /* ------------------------------------------------------------- queries */
 
 /* The id of the row of `table` (customers, contacts, meetings, orders,
- * order_lines, complaints, competitor_notes, tasks) a person means by `typed`: the whole id, a
- * unique prefix of 6 or more characters (letter case aside), or for a customer its exact name
+ * order_lines, complaints, competitor_notes, tasks, deals) a person means by `typed`: the whole id,
+ * a unique prefix of 6 or more characters (letter case aside), or for a customer its exact name
  * (letter case aside).  The id goes to out.  FS_ENOTFOUND when nothing matches; FS_EINVAL when
  * several do (the sentence lists them and asks for more of the id) or for another table. */
 FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table,
@@ -324,6 +324,14 @@ FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *tabl
  *   "contacts"             contact persons (arg: a customer id, or NULL
  *                          for all), by customer name and name, each
  *                          with customer_name
+ *   "deals"                deals (arg: a customer id or NULL), by expected
+ *                          close date (none last): customer_name, stage,
+ *                          value and weighted (minor units; weighted =
+ *                          value x probability / 100 rounded half up),
+ *                          currency, probability (percent), close_date
+ *   "deal"                 one deal (arg = id) as listed, with "quotes" and
+ *                          "orders": the rows that name it (deal_id), each
+ *                          with number, status, currency and total
  *   "status"               device id, manager, server, last sync, pending
  *                          changes; refused: the number of open refusals,
  *                          refused_by_state: {open, copied, dismissed},

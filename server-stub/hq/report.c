@@ -4,9 +4,16 @@
  * Reports count and total the merged field data per manager (the
  * customer's current manager, which head office assigns) or per customer:
  * submitted and confirmed orders, meetings by kind, and the pipeline of
- * orders by status, each optionally for one month.  Money stays integer
+ * deals by stage, each optionally for one month.  Money stays integer
  * minor units per currency, totalled with the engine's order amounts
- * (FSI_SQL_ORDER_TOTAL), so a report and the order views agree to the cent.
+ * (FSI_SQL_ORDER_TOTAL) and deals' weighted values (FSI_DEAL_SQL_WEIGHTED),
+ * so a report and the device's views agree to the cent.
+ *
+ * The pipeline counts every deal: open stages (lead, qualified, proposal,
+ * negotiation) and the closed ones (won, lost), each with its value and its
+ * weighted value (value x probability / 100 per deal, rounded half up).  A
+ * month is a deal's close date's (the expected one while open, the day it
+ * was won or lost once closed), or its creation's when it has none.
  *
  * The manager's export has exactly the shape of the device's export view
  * (fsi_view_table for every synced table) and exactly the rows that
@@ -47,11 +54,20 @@ static int has_table(const fs_schema *sc, const char *name) {
   " sum(o.kind = 'exhibition') AS exhibitions FROM meetings o"                                     \
   " LEFT JOIN customers c ON c.id = o.customer_id"                                                 \
   " WHERE (?1 IS NULL OR substr(o.at, 1, 7) = ?1) GROUP BY 1 ORDER BY 1"
+/* Deals: the group columns (over d), the stages in their order, the sums. */
+#define DEAL_BY_MANAGER "coalesce(c.manager, d.manager, '(unassigned)') AS manager"
+#define DEAL_BY_CUSTOMER "d.customer_id AS customer_id, c.name AS customer_name"
+#define DEAL_STAGE_ORDER                                                                           \
+  "CASE d.stage WHEN 'lead' THEN 1 WHEN 'qualified' THEN 2 WHEN 'proposal' THEN 3"                 \
+  " WHEN 'negotiation' THEN 4 WHEN 'won' THEN 5 WHEN 'lost' THEN 6 ELSE 7 END"
+#define DEAL_SUMS                                                                                  \
+  "d.stage, d.currency, count(*) AS deals, coalesce(sum(d.value), 0) AS value,"                    \
+  " coalesce(sum(" FSI_DEAL_SQL_WEIGHTED "), 0) AS weighted"
+#define DEAL_MONTH "(?1 IS NULL OR substr(coalesce(d.close_date, d.created_at), 1, 7) = ?1)"
 #define PIPELINE_ROWS(group)                                                                       \
-  "SELECT " group ", o.status, o.currency, count(*) AS orders, sum(" FSI_SQL_ORDER_TOTAL           \
-  ") AS total FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"                         \
-  " WHERE (?1 IS NULL OR substr(o.created_at, 1, 7) = ?1)"                                         \
-  " GROUP BY 1, o.status, o.currency ORDER BY 1, o.status, o.currency"
+  "SELECT " group ", " DEAL_SUMS " FROM deals d LEFT JOIN customers c ON c.id = d.customer_id"     \
+  " WHERE " DEAL_MONTH " GROUP BY 1, d.stage, d.currency"                                          \
+  " ORDER BY 1, " DEAL_STAGE_ORDER ", d.currency"
 
 typedef struct report {
   const char *kind;
@@ -68,10 +84,9 @@ static const report reports[] = {
      " GROUP BY 1 ORDER BY 1"},
     {"meetings", {MEETINGS_ROWS(BY_MANAGER), MEETINGS_ROWS(BY_CUSTOMER)}, NULL},
     {"pipeline",
-     {PIPELINE_ROWS(BY_MANAGER), PIPELINE_ROWS(BY_CUSTOMER)},
-     "SELECT o.currency, count(*) AS orders, sum(" FSI_SQL_ORDER_TOTAL ") AS total"
-     " FROM orders o WHERE (?1 IS NULL OR substr(o.created_at, 1, 7) = ?1)"
-     " GROUP BY 1 ORDER BY 1"},
+     {PIPELINE_ROWS(DEAL_BY_MANAGER), PIPELINE_ROWS(DEAL_BY_CUSTOMER)},
+     "SELECT " DEAL_SUMS " FROM deals d WHERE " DEAL_MONTH " GROUP BY d.stage, d.currency"
+     " ORDER BY " DEAL_STAGE_ORDER ", d.currency"},
 };
 
 /* The report's rows and totals, in one read snapshot. */
@@ -105,7 +120,7 @@ int fs_hq_report_json(char **out, fs_hq *hq, const char *kind, const char *month
     if (strlen(month) != 7 || fs_time_parse(&ms, day))
       return fsi_fail(FS_EINVAL, "--month must be YYYY-MM, not \"%.30s\"", month);
   }
-  if (!has_table(fsi_store_schema(st), "orders"))
+  if (!has_table(fsi_store_schema(st), "orders") || !has_table(fsi_store_schema(st), "deals"))
     return fsi_fail(FS_EINVAL, "this store has no field-sales schema to report on");
   for (size_t i = 0; i < sizeof reports / sizeof reports[0]; i++)
     if (!strcmp(reports[i].kind, kind ? kind : "orders")) r = &reports[i];

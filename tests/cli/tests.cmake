@@ -20,3 +20,7 @@ add_test(NAME test_completion COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_comple
 # office's norms; bad input for every new verb changes nothing.
 fs_test(test_cli_agenda ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_agenda.c)
 add_dependencies(test_cli_agenda fieldsync-cli)
+# Deals: add, edit, list, show, default probabilities, the lost reason,
+# every bad input refused with the store unchanged, an order closing a deal.
+fs_test(test_cli_deals ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_deals.c)
+add_dependencies(test_cli_deals fieldsync-cli)

@@ -620,6 +620,11 @@ static size_t base_fields(fs_field *f, const char *table, const char *cust, cons
     f[n++] = (fs_field){"customer_id", cust};
     f[n++] = (fs_field){"competitor", "Rival Oy"};
     f[n++] = (fs_field){"note", "cheaper by 5 %"};
+  } else if (!strcmp(table, "deals")) {
+    f[n++] = (fs_field){"customer_id", cust};
+    f[n++] = (fs_field){"stage", "qualified"};
+    f[n++] = (fs_field){"value", "100000"};
+    f[n++] = (fs_field){"currency", "EUR"};
   } else if (!strcmp(table, "products")) {
     f[n++] = (fs_field){"sku", "R-9"};
     f[n++] = (fs_field){"name", "Rule"};
@@ -777,6 +782,17 @@ static void test_every_rule_on_insert_and_update(void) {
       {"complaints", "text", t4001, "broken leg", "too long", "too long"},
       {"complaints", "text", NULL, "late", "needs a text", "needs a text"},
       {"competitor_notes", "competitor", n201, "Rival AB", "too long", "too long"},
+      {"deals", "stage", "closed", "negotiation", "is not one of", "is not one of"},
+      {"deals", "stage", "lost", NULL, "lost reason", "lost reason"},
+      {"deals", "stage", NULL, NULL, "needs a stage", "needs a stage"},
+      {"deals", "probability", "101", "60", "0 to 100", "0 to 100"},
+      {"deals", "probability", "-1", "0", "0 to 100", "0 to 100"},
+      {"deals", "value", "-1", "0", "negative", "negative"},
+      {"deals", "currency", "eur", "SEK", "3-letter", "3-letter"},
+      {"deals", "currency", NULL, NULL, "needs its currency", "needs its currency"},
+      {"deals", "close_date", "2026-13-01", "2026-06-30", "YYYY-MM-DD", "YYYY-MM-DD"},
+      {"deals", "close_date", "30.06.2026", "2026-07-31", "YYYY-MM-DD", "YYYY-MM-DD"},
+      {"deals", "title", n201, "Chairs", "too long", "too long"},
   };
   for (size_t i = 0; i < sizeof dev_rules / sizeof dev_rules[0]; i++)
     check_rule(__LINE__, e.dev, &dev_rules[i], cust, ord);

@@ -215,7 +215,13 @@ int fs_hq_claim_serving(fs_hq *hq);
 
 /* A report as JSON, *out caller-owned (fs_free).  kind: orders | meetings
  * | pipeline (NULL = orders); month: "YYYY-MM" or NULL; by: "manager" |
- * "customer" (NULL = manager).  FS_EINVAL for any other kind, month or by,
+ * "customer" (NULL = manager).  *out is {"report","month","by","rows",
+ * "totals"}: orders rows {manager | customer_id, customer_name, currency,
+ * orders, total}; meetings rows {..., meetings, visits, calls,
+ * exhibitions}; pipeline (deals) rows {..., stage, currency, deals, value,
+ * weighted} and totals {stage, currency, deals, value, weighted}, stages in
+ * their order (lead .. won, lost), a deal's month its close date's, else its
+ * creation's; money in integer minor units.  FS_EINVAL for any other kind, month or by,
  * or a home without the field-sales schema; FS_ENOMEM or the store's
  * error.  Locks. */
 int fs_hq_report_json(char **out, fs_hq *hq, const char *kind, const char *month, const char *by);

@@ -12,3 +12,7 @@ target_link_libraries(test_cli_csv PRIVATE fieldsync_kit)
 # test's own).
 fs_test(test_cli_lock ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_lock.c)
 add_dependencies(test_cli_lock fieldsync-cli)
+# Quotes made, sent, accepted into orders (at the quote's prices) or
+# rejected; copies of quotes and orders; expiry; bad input changing nothing.
+fs_test(test_cli_quotes ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_quotes.c)
+add_dependencies(test_cli_quotes fieldsync-cli)

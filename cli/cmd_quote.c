@@ -217,8 +217,8 @@ static int quote_new(cli_ctx *ctx, int argc, char **argv) {
     if (!discount)
       snprintf(bp_text, sizeof bp_text, "%lld", (long long)cli_int(src, "discount_bp", 0));
   }
-  fs_field f[] = {{"customer_id", cid},  {"currency", cur},    {"discount_bp", bp_text},
-                  {"valid_until", NULL}, {"deal_id", deal},    {"notes", notes}};
+  fs_field f[] = {{"customer_id", cid},  {"currency", cur}, {"discount_bp", bp_text},
+                  {"valid_until", NULL}, {"deal_id", deal}, {"notes", notes}};
   if (*date) f[3].value = date;
   int lrc = fs_tx_begin(st);
   if (!lrc) lrc = fs_insert(id, st, "quotes", f, sizeof f / sizeof *f);
@@ -495,8 +495,8 @@ static int quote_list(cli_ctx *ctx, int argc, char **argv) {
     cli_text(c, sizeof c, q, "customer_id", "");
     cli_text(s, sizeof s, q, "status", "");
     int ok = (!*cid || !strcmp(c, cid)) &&
-             (!status || (!strcmp(status, "expired") ? cli_int(q, "expired", 0) != 0
-                                                     : !strcmp(status, s)));
+             (!status ||
+              (!strcmp(status, "expired") ? cli_int(q, "expired", 0) != 0 : !strcmp(status, s)));
     if (ok)
       cJSON_AddItemToArray(keep, q);
     else
@@ -570,10 +570,9 @@ static int quote_show(cli_ctx *ctx, int argc, char **argv) {
   if (!cli_view_doc_of(ctx, "quote", "quotes", id, "a quote", &o, &rc)) return rc;
   char cur[16], b[14][256], iso[3][64];
   cli_text(cur, sizeof cur, o, "currency", "");
-  static const char *const keys[] = {"number",      "id",       "customer", "customer id",
-                                     "status",      "currency", "discount", "valid until",
-                                     "created",     "sent",     "decided",  "order",
-                                     "deal",        "notes"};
+  static const char *const keys[] = {"number",   "id",       "customer",    "customer id", "status",
+                                     "currency", "discount", "valid until", "created",     "sent",
+                                     "decided",  "order",    "deal",        "notes"};
   const char *vals[14];
   vals[0] = cli_text(b[0], sizeof b[0], o, "number", "-");
   vals[1] = cli_text(b[1], sizeof b[1], o, "id", "-");
@@ -583,8 +582,8 @@ static int quote_show(cli_ctx *ctx, int argc, char **argv) {
   vals[5] = cur;
   vals[6] = cli_pct(b[6], sizeof b[6], cli_int(o, "discount_bp", 0));
   vals[7] = cli_text(b[7], sizeof b[7], o, "valid_until", "-");
-  vals[8] = cli_localtime(b[8], sizeof b[8], cli_text(iso[0], sizeof iso[0], o, "created_at", ""),
-                          "-");
+  vals[8] =
+      cli_localtime(b[8], sizeof b[8], cli_text(iso[0], sizeof iso[0], o, "created_at", ""), "-");
   vals[9] =
       cli_localtime(b[9], sizeof b[9], cli_text(iso[1], sizeof iso[1], o, "sent_at", ""), "-");
   vals[10] =
@@ -619,9 +618,8 @@ static int quote_show(cli_ctx *ctx, int argc, char **argv) {
 }
 
 static const cli_sub subs[] = {
-    {"new", quote_new},       {"line", quote_line},     {"send", quote_send},
-    {"accept", quote_accept}, {"reject", quote_reject}, {"show", quote_show},
-    {"list", quote_list},     {NULL, NULL},
+    {"new", quote_new},       {"line", quote_line}, {"send", quote_send}, {"accept", quote_accept},
+    {"reject", quote_reject}, {"show", quote_show}, {"list", quote_list}, {NULL, NULL},
 };
 
 int cmd_quote(cli_ctx *ctx, int argc, char **argv) {

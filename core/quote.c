@@ -106,9 +106,8 @@ static int quote_read(fs_store *st, const char *id, quote_row *q) {
   if (step == 0) return fsi_fail(FS_ENOTFOUND, "quote %.64s does not exist", id);
   char *dst[] = {q->status, q->customer, q->currency, q->valid_until,
                  q->number, q->order_id, q->deal_id};
-  size_t cap[] = {sizeof q->status,      sizeof q->customer, sizeof q->currency,
-                  sizeof q->valid_until, sizeof q->number,   sizeof q->order_id,
-                  sizeof q->deal_id};
+  size_t cap[] = {sizeof q->status, sizeof q->customer, sizeof q->currency, sizeof q->valid_until,
+                  sizeof q->number, sizeof q->order_id, sizeof q->deal_id};
   for (int i = 0; i < 7; i++) {
     const unsigned char *t = sqlite3_column_text(s, i);
     snprintf(dst[i], cap[i], "%s", t ? (const char *)t : "");
@@ -258,8 +257,9 @@ int fsi_quote_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_
       const char *c = ts->decl->cols[i].name;
       if (!set[i] || (int)i == si || !strcmp(c, "notes")) continue;
       if (!strcmp(c, "customer_id") || !strcmp(c, "currency"))
-        return fsi_fail(FS_EINVAL, "a quote's %s cannot be changed; make a new quote with "
-                                   "`fieldsync quote new --from`",
+        return fsi_fail(FS_EINVAL,
+                        "a quote's %s cannot be changed; make a new quote with "
+                        "`fieldsync quote new --from`",
                         c);
       if (strcmp(was, "draft") != 0 && !(!strcmp(c, "order_id") && is_text(&vals[si], "accepted")))
         return fsi_fail(FS_ECONFLICT, "quote %s is %s; its %s can no longer be changed", name, was,
@@ -308,8 +308,9 @@ int fsi_quote_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
     int ok = s->type != FS_VAL_TEXT;
     for (size_t i = 0; !ok && quote_status[i]; i++) ok = is_text(s, quote_status[i]);
     if (!ok)
-      return fsi_fail(FS_EINVAL, "quote status \"%.40s\" is not one of draft, sent, accepted, "
-                                 "rejected",
+      return fsi_fail(FS_EINVAL,
+                      "quote status \"%.40s\" is not one of draft, sent, accepted, "
+                      "rejected",
                       s->s);
     if (v->type == FS_VAL_TEXT && !valid_date(v->s, v->n))
       return fsi_fail(FS_EINVAL, "valid-until date \"%.40s\" must be a date YYYY-MM-DD", v->s);
@@ -352,7 +353,7 @@ int fsi_quote_priced(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals) {
   "(SELECT coalesce(sum(" QUOTE_LINE_AMOUNT "), 0) FROM quote_lines l WHERE l.quote_id = q.id)"
 #define QUOTE_COLS                                                                                 \
   "SELECT q.id, q.number, q.customer_id, c.name AS customer_name, q.status,"                       \
-  " (q.status IN ('draft', 'sent') AND q.valid_until < ?1) AS expired,"      \
+  " (q.status IN ('draft', 'sent') AND q.valid_until < ?1) AS expired,"                            \
   " q.currency, coalesce(q.discount_bp, 0) AS discount_bp, q.valid_until, q.created_at,"           \
   " q.sent_at, q.decided_at, q.order_id, o.number AS order_number, q.deal_id, q.notes,"            \
   " (SELECT count(*) FROM quote_lines l WHERE l.quote_id = q.id) AS lines,"                        \
@@ -379,8 +380,8 @@ int fsi_view_quote(fs_store *st, const char *id, cJSON **out) {
   cJSON *arr = NULL, *lines = NULL;
   char today[11];
   local_date(today, 0);
-  int rc = fsi_view_rows(st, fsi_sql_query(st, SQL_QUOTE_ONE, "tt", today, id), "reading a quote",
-                         &arr);
+  int rc =
+      fsi_view_rows(st, fsi_sql_query(st, SQL_QUOTE_ONE, "tt", today, id), "reading a quote", &arr);
   if (rc) return rc;
   cJSON *o = cJSON_DetachItemFromArray(arr, 0);
   cJSON_Delete(arr);
@@ -431,8 +432,8 @@ int fs_quote_send(fs_store *st, const char *quote_id) {
     rc = fsi_fail(FS_EINVAL, "quote %s has no lines; add one with `fieldsync quote line`",
                   name_of(&q, quote_id));
   } else if (expired(&q)) {
-    rc = fsi_fail(FS_ECONFLICT, "quote %s expired on %s; it cannot be sent",
-                  name_of(&q, quote_id), q.valid_until);
+    rc = fsi_fail(FS_ECONFLICT, "quote %s expired on %s; it cannot be sent", name_of(&q, quote_id),
+                  q.valid_until);
   } else {
     fs_field f[] = {{"status", "sent"}};
     rc = fs_update(st, "quotes", quote_id, f, 1);
@@ -456,8 +457,8 @@ int fs_quote_reject(fs_store *st, const char *quote_id, const char *reason) {
   size_t nf = 1;
   if (reason && *reason) {
     /* the reason is the last line of the notes: "Rejected: ..." */
-    sqlite3_stmt *s = fsi_sql_query(st, "SELECT coalesce(notes, '') FROM quotes WHERE id=?1", "t",
-                                    quote_id);
+    sqlite3_stmt *s =
+        fsi_sql_query(st, "SELECT coalesce(notes, '') FROM quotes WHERE id=?1", "t", quote_id);
     if (!s) {
       rc = FS_EIO;
       goto done;
@@ -493,8 +494,8 @@ int fs_quote_accept(char order_id_out[FS_ID_SIZE], fs_store *st, const char *quo
   if ((rc = quote_read(st, quote_id, &q)) || (rc = count_lines(st, quote_id, &n))) goto done;
   const char *name = name_of(&q, quote_id);
   if (!strcmp(q.status, "draft")) {
-    rc = fsi_fail(FS_ECONFLICT, "quote %s is a draft; send it first (`fieldsync quote send`)",
-                  name);
+    rc =
+        fsi_fail(FS_ECONFLICT, "quote %s is a draft; send it first (`fieldsync quote send`)", name);
     goto done;
   }
   if (strcmp(q.status, "sent") != 0) {
@@ -593,7 +594,8 @@ static int copy_lines(fs_store *st, const char *sql, const char *from, const cha
     n++;
   }
   if (step < 0) rc = step;
-  for (size_t i = 0; !rc && i < n; i++) rc = add(NULL, st, to, lines[i].sku, lines[i].qty, lines[i].bp);
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = add(NULL, st, to, lines[i].sku, lines[i].qty, lines[i].bp);
   free(lines);
   return rc;
 }

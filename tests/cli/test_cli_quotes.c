@@ -161,7 +161,8 @@ static int setup(void) {
   if (done) return done > 0;
   done = -1;
   cJSON *doc = OK_JSON("init", "--manager", "Anna Berger", "--json");
-  snprintf(g_device, sizeof g_device, "%s", str_of(doc, "device_id") ? str_of(doc, "device_id") : "");
+  snprintf(g_device, sizeof g_device, "%s",
+           str_of(doc, "device_id") ? str_of(doc, "device_id") : "");
   cJSON_Delete(doc);
   take_id(g_cust, sizeof g_cust,
           OK_JSON("customer", "add", "--name", "Müller GmbH", "--city", "München", "--json"));
@@ -184,11 +185,16 @@ static void make_quote(char id[64], const char *customer, const char *sku, const
 
 static void test_help(void) {
   static const char *const verbs[][4] = {
-      {"quote", "--help"},           {"quote", "new", "--help"},
-      {"quote", "line", "--help"},   {"quote", "line", "edit", "--help"},
-      {"quote", "line", "remove", "--help"}, {"quote", "send", "--help"},
-      {"quote", "accept", "--help"}, {"quote", "reject", "--help"},
-      {"quote", "show", "--help"},   {"quote", "list", "--help"},
+      {"quote", "--help"},
+      {"quote", "new", "--help"},
+      {"quote", "line", "--help"},
+      {"quote", "line", "edit", "--help"},
+      {"quote", "line", "remove", "--help"},
+      {"quote", "send", "--help"},
+      {"quote", "accept", "--help"},
+      {"quote", "reject", "--help"},
+      {"quote", "show", "--help"},
+      {"quote", "list", "--help"},
       {"order", "new", "--help"},
   };
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
@@ -246,7 +252,8 @@ static void test_accept(void) {
   /* a draft's lines may be corrected */
   take_id(line1, sizeof line1, OK_JSON("quote", "line", "edit", q, "1", "--qty", "20", "--json"));
   char extra[64];
-  take_id(extra, sizeof extra, OK_JSON("quote", "line", q, "--sku", "FRM-1", "--qty", "1", "--json"));
+  take_id(extra, sizeof extra,
+          OK_JSON("quote", "line", q, "--sku", "FRM-1", "--qty", "1", "--json"));
   cJSON_Delete(OK_JSON("quote", "line", "remove", q, "3", "--json"));
 
   doc = OK_JSON("quote", "show", q, "--json");
@@ -355,10 +362,9 @@ static void test_accept(void) {
 static void test_from(void) {
   if (!setup()) return;
   char q[64], q2[64], order[64], o2[64];
-  take_id(q, sizeof q,
-          OK_JSON("quote", "new", "--customer", g_cust, "--discount", "3", "--json"));
-  cJSON_Delete(OK_JSON("quote", "line", q, "--sku", "FRM-1", "--qty", "7", "--discount", "2",
-                       "--json"));
+  take_id(q, sizeof q, OK_JSON("quote", "new", "--customer", g_cust, "--discount", "3", "--json"));
+  cJSON_Delete(
+      OK_JSON("quote", "line", q, "--sku", "FRM-1", "--qty", "7", "--discount", "2", "--json"));
   cJSON_Delete(OK_JSON("quote", "line", q, "--sku", "FRM-2", "--qty", "4", "--json"));
   cJSON_Delete(OK_JSON("quote", "send", q, "--json"));
   cJSON *doc = OK_JSON("quote", "accept", q, "--json");
@@ -407,8 +413,8 @@ static void test_from(void) {
   /* nothing is made when a line cannot be copied */
   REFUSED(1, "no price in USD", "quote", "new", "--customer", g_cust, "--from", q, "--currency",
           "USD");
-  REFUSED(1, "no price in USD", "order", "new", "--customer", g_cust, "--from", order,
-          "--currency", "USD");
+  REFUSED(1, "no price in USD", "order", "new", "--customer", g_cust, "--from", order, "--currency",
+          "USD");
   seed("sku,name,unit,active\nFRM-2,Frame XL,pcs,0\n", NULL);
   REFUSED(1, "no longer sold", "quote", "new", "--customer", g_cust, "--from", q);
   REFUSED(1, "no longer sold", "order", "new", "--customer", g_cust, "--from", order);

@@ -332,8 +332,10 @@ static void test_accept(void) {
   cJSON *ex = json_doc(all);
   const cJSON *orders = cJSON_GetObjectItemCaseSensitive(ex, "orders"), *o;
   int found = 0;
-  cJSON_ArrayForEach(o, orders) if (str_of(o, "id") && !strcmp(str_of(o, "id"), order)) found =
-      str_of(o, "quote_id") && !strcmp(str_of(o, "quote_id"), q);
+  cJSON_ArrayForEach(o, orders) {
+    if (str_of(o, "id") && !strcmp(str_of(o, "id"), order))
+      found = str_of(o, "quote_id") && !strcmp(str_of(o, "quote_id"), q);
+  }
   CHECK(found);
   cJSON_Delete(ex);
   free(all);

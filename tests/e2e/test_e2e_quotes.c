@@ -149,15 +149,14 @@ static void push_expect(int line, hostile *h, fsi_batch *b, int refused) {
   cJSON_Delete(ack);
 }
 
-static const char *const QUOTE_COLS[] = {"customer_id", "status",     "currency", "discount_bp",
-                                         "valid_until", "created_at", "sent_at",  "decided_at",
-                                         "manager",     "number",     "order_id", "deal_id",
-                                         "notes",       NULL};
-static const char *const QLINE_COLS[] = {"quote_id", "customer_id", "sku",         "qty",
-                                         "unit_price", "currency",  "discount_bp", NULL};
-static const char *const ORDER_COLS[] = {"customer_id", "status",  "currency", "discount_bp",
-                                         "created_at",  "submitted_at", "manager", "number",
-                                         "quote_id",    "deal_id", NULL};
+static const char *const QUOTE_COLS[] = {
+    "customer_id", "status",  "currency", "discount_bp", "valid_until", "created_at", "sent_at",
+    "decided_at",  "manager", "number",   "order_id",    "deal_id",     "notes",      NULL};
+static const char *const QLINE_COLS[] = {"quote_id",   "customer_id", "sku",         "qty",
+                                         "unit_price", "currency",    "discount_bp", NULL};
+static const char *const ORDER_COLS[] = {"customer_id", "status",       "currency", "discount_bp",
+                                         "created_at",  "submitted_at", "manager",  "number",
+                                         "quote_id",    "deal_id",      NULL};
 static const char *const OLINE_COLS[] = {"order_id",   "customer_id", "sku",         "qty",
                                          "unit_price", "currency",    "discount_bp", NULL};
 
@@ -187,8 +186,8 @@ static void test_hostile_quote_price(void) {
   fsi_batch *b = hb_new("quotes", QUOTE_COLS);
   uint16_t tq = 0, tql = hb_table(b, "quote_lines", QLINE_COLS);
   uint16_t to = hb_table(b, "orders", ORDER_COLS), tol = hb_table(b, "order_lines", OLINE_COLS);
-  const char *qv[] = {cust, "sent", "EUR", "#0", "2099-01-01", "~", "~", "~", "anna", "~", "~",
-                      "~",  "~"};
+  const char *qv[] = {cust, "sent", "EUR", "#0", "2099-01-01", "~", "~",
+                      "~",  "anna", "~",   "~",  "~",          "~"};
   hb_row_in(b, tq, fq, 1, now + 1, h.site, qv);
   const char *qlv[] = {fq, cust, "CHAIR-01", "#40", "#100", "EUR", "#0"};
   hb_row_in(b, tql, fql, 1, now + 2, h.site, qlv);

@@ -16,6 +16,8 @@
  * quote with a line below the quote's price, and with the quote's price on
  * another SKU.  Head office refuses every one of those lines (and keeps
  * none of them), and still takes an order line at the real quote's price.
+ * A change to a line of the sent quote, made after it was sent, is refused
+ * as frozen.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -188,24 +190,24 @@ static void test_hostile_quote_price(void) {
   uint16_t to = hb_table(b, "orders", ORDER_COLS), tol = hb_table(b, "order_lines", OLINE_COLS);
   const char *qv[] = {cust, "sent", "EUR", "#0", "2099-01-01", "~", "~",
                       "~",  "anna", "~",   "~",  "~",          "~"};
-  hb_row_in(b, tq, fq, 1, now + 1, h.site, qv);
+  hb_row_in(b, tq, fq, 1, now + 3, h.site, qv); /* sent after its line */
   const char *qlv[] = {fq, cust, "CHAIR-01", "#40", "#100", "EUR", "#0"};
   hb_row_in(b, tql, fql, 1, now + 2, h.site, qlv);
   const char *ov1[] = {cust, "draft", "EUR", "#0", "~", "~", "anna", "~", fq, "~"};
-  hb_row_in(b, to, o1, 1, now + 3, h.site, ov1);
+  hb_row_in(b, to, o1, 1, now + 4, h.site, ov1);
   const char *lv1[] = {o1, cust, "CHAIR-01", "#40", "#100", "EUR", "#0"};
-  hb_row_in(b, tol, l1, 1, now + 4, h.site, lv1);
+  hb_row_in(b, tol, l1, 1, now + 5, h.site, lv1);
   const char *ov2[] = {cust, "draft", "EUR", "#0", "~", "~", "anna", "~", q, "~"};
-  hb_row_in(b, to, o2, 1, now + 5, h.site, ov2);
+  hb_row_in(b, to, o2, 1, now + 6, h.site, ov2);
   /* below the real quote's price */
   const char *lv2[] = {o2, cust, "CHAIR-01", "#40", "#20000", "EUR", "#0"};
-  hb_row_in(b, tol, l2, 1, now + 6, h.site, lv2);
+  hb_row_in(b, tol, l2, 1, now + 7, h.site, lv2);
   /* the quote's chair price on a lamp */
   const char *lv3[] = {o2, cust, "LAMP-03", "#1", "#28900", "EUR", "#0"};
-  hb_row_in(b, tol, l3, 1, now + 7, h.site, lv3);
+  hb_row_in(b, tol, l3, 1, now + 8, h.site, lv3);
   /* the real quote's price, on the quote's SKU: taken */
   const char *lv4[] = {o2, cust, "CHAIR-01", "#40", "#28900", "EUR", "#0"};
-  hb_row_in(b, tol, l4, 1, now + 8, h.site, lv4);
+  hb_row_in(b, tol, l4, 1, now + 9, h.site, lv4);
   push_expect(__LINE__, &h, b, 4);
   fsi_change_batch_free(b);
   cJSON *doc = hq_export(__LINE__, s);
@@ -214,6 +216,26 @@ static void test_hostile_quote_price(void) {
   CHECK(row_of(doc, "order_lines", l2) == NULL);
   CHECK(row_of(doc, "order_lines", l3) == NULL);
   CHECK_EQ_INT(e2e_int(row_of(doc, "order_lines", l4), "unit_price"), 28900);
+  cJSON_Delete(doc);
+
+  /* the real quote was sent: a later change to its line is refused */
+  doc = FS_JSON(anna, "quote", "show", q, "--json");
+  const cJSON *line = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "lines"), 0);
+  char qline[64];
+  snprintf(qline, sizeof qline, "%s", e2e_str(line, "id") ? e2e_str(line, "id") : "");
+  cJSON_Delete(doc);
+  b = hb_new("quote_lines", QLINE_COLS);
+  const char *edit[] = {q, cust, "CHAIR-01", "#400", "#28900", "EUR", "#0"};
+  hb_row(b, qline, 1, hostile_now_hlc() + 100, h.site, edit);
+  fsi_http_response r;
+  memset(&r, 0, sizeof r);
+  tu_checks += 2;
+  CHECK(hostile_push(&h, b, &r) == FS_OK && r.status == 200);
+  CHECK_CONTAINS((const char *)r.body, "a sent quote's lines are frozen");
+  fsi_http_response_clear(&r);
+  fsi_change_batch_free(b);
+  doc = hq_export(__LINE__, s);
+  CHECK_EQ_INT(e2e_int(row_of(doc, "quote_lines", qline), "qty"), 40);
   cJSON_Delete(doc);
 done:
   if (open) hostile_close(&h);

@@ -253,6 +253,13 @@ int fsi_quote_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_
                       "quote %s is %s; it cannot become %.16s (a quote goes draft, sent, then "
                       "accepted or rejected)",
                       name, was, vals[si].type == FS_VAL_TEXT ? vals[si].s : "nothing");
+    int oi = col(ts, "order_id");
+    if (set[si] && is_text(&vals[si], "accepted") && strcmp(was, "accepted") != 0 &&
+        !(set[oi] && vals[oi].type == FS_VAL_TEXT))
+      return fsi_fail(FS_EINVAL,
+                      "quote %s is accepted with its order (fs_quote_accept, "
+                      "`fieldsync quote accept`)",
+                      name);
     for (size_t i = 0; i < ts->decl->ncols; i++) {
       const char *c = ts->decl->cols[i].name;
       if (!set[i] || (int)i == si || !strcmp(c, "notes")) continue;

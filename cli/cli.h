@@ -93,6 +93,10 @@ int cli_view_doc_of(cli_ctx *ctx, const char *view, const char *table, const cha
                     const char *what, cJSON **out, int *rc);
 /* Prints {"id":id} with --json, or the id on its own line. */
 int cli_print_id(cli_ctx *ctx, const char *id);
+/* How the total of an order or quote doc (its "lines" with qty, unit_price
+ * and amount; its discount_bp and total) is reached: lines at unit price,
+ * line discounts, lines, the WHAT discount, total, in currency cur. */
+void cli_print_total(const cJSON *doc, const char *cur, const char *what);
 
 /* The exit status of a sync that finished but in which head office
  * refused changes (they are kept: `fieldsync refused`).  Distinct from
@@ -116,6 +120,7 @@ int cmd_customer(cli_ctx *ctx, int argc, char **argv);
 int cmd_contact(cli_ctx *ctx, int argc, char **argv);
 int cmd_meeting(cli_ctx *ctx, int argc, char **argv);
 int cmd_order(cli_ctx *ctx, int argc, char **argv);
+int cmd_quote(cli_ctx *ctx, int argc, char **argv);
 int cmd_product(cli_ctx *ctx, int argc, char **argv);
 int cmd_status(cli_ctx *ctx, int argc, char **argv);
 int cmd_conflicts(cli_ctx *ctx, int argc, char **argv);

@@ -24,18 +24,22 @@
 
 static const char new_usage[] =
     "Usage: fieldsync order new --customer ID [--currency EUR] [--discount PCT]\n"
-    "           [--deal D] [--json]\n"
+    "           [--from ORDER] [--deal D] [--json]\n"
     "\n"
-    "Starts a draft order for customer ID and prints the order id.\n"
+    "Starts a draft order for customer ID and prints the order id.  With\n"
+    "--from, the lines of a previous order (SKU, quantity, line discount) are\n"
+    "copied at today's prices, for the same or another customer.\n"
     "\n"
     "  --customer ID     the customer (required)\n"
-    "  --currency CUR    ISO currency code of the price list (default EUR)\n"
-    "  --discount PCT    order discount in percent, 0 to 100 (e.g. 5 or 2.5)\n"
+    "  --currency CUR    price list currency (default EUR, or the --from order's)\n"
+    "  --discount PCT    order discount, 0 to 100 % (e.g. 2.5; default 0 or --from's)\n"
+    "  --from ORDER      copy this order's lines (id, prefix or number)\n"
     "  --deal D          the deal (of the same customer) this order closes\n"
     "  --home DIR        the store directory\n"
     "  --json            print {\"id\":...}\n"
     "\n"
     "Example:\n"
+    "  fieldsync order new --customer \"Müller GmbH\" --from 3F2A91-17\n"
     "  fieldsync order new --customer \"Nordwind GmbH\" --deal 0190f3a2c4\n";
 
 static const char line_usage[] =
@@ -110,7 +114,8 @@ static const char list_usage[] =
 
 static const char show_usage[] = "Usage: fieldsync order show ORDER [--json]\n"
                                  "\n"
-                                 "Shows one order with its lines and total.\n"
+                                 "Shows one order with its lines and how its total is\n"
+                                 "reached (lines, line discounts, order discount, total).\n"
                                  "\n"
                                  "  --home DIR        the store directory\n"
                                  "  --json            print JSON\n";
@@ -119,7 +124,7 @@ static const char group_usage[] = "Usage: fieldsync order COMMAND [ARGS...]\n"
                                   "\n"
                                   "Commands:\n"
                                   "  new --customer ID [--currency EUR] [--discount PCT]\n"
-                                  "      [--deal D]\n"
+                                  "      [--from ORDER] [--deal D]\n"
                                   "  line ORDER --sku SKU --qty N [--discount PCT]\n"
                                   "  line edit ORDER LINE [--qty N] [--discount PCT]\n"
                                   "  line remove ORDER LINE\n"
@@ -132,13 +137,51 @@ static const char group_usage[] = "Usage: fieldsync order COMMAND [ARGS...]\n"
 
 static const cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
 
+/* order new --from: a new draft for the customer with the lines of order
+ * `from` at today's prices, in one transaction. */
+static int order_new_from(cli_ctx *ctx, const char *customer, const char *currency,
+                          const char *discount_bp, const char *from, const char *deal) {
+  char cid[FS_ID_SIZE], fid[FS_ID_SIZE], did[FS_ID_SIZE], id[FS_ID_SIZE] = "", cur[8] = "EUR",
+                                                          bp[24] = "0";
+  char *doc = NULL;
+  fs_device *dev = NULL;
+  int rc = cli_open(ctx, &dev);
+  if (rc != CLI_OK) return rc;
+  fs_store *st = fs_device_store(dev);
+  if ((rc = cli_resolve(dev, "customers", customer, cid)) == CLI_OK &&
+      (rc = cli_resolve(dev, "orders", from, fid)) == CLI_OK &&
+      (!deal || (rc = cli_resolve(dev, "deals", deal, did)) == CLI_OK) &&
+      (rc = cli_view_on(dev, "order", fid, &doc)) == CLI_OK) {
+    cJSON *src = cli_parse_doc(doc, "an order");
+    if (!src) rc = CLI_EFAIL;
+    cli_text(cur, sizeof cur, src, "currency", "EUR");
+    snprintf(bp, sizeof bp, "%lld", (long long)cli_int(src, "discount_bp", 0));
+    cJSON_Delete(src);
+  }
+  fs_free(doc);
+  if (rc == CLI_OK) {
+    fs_field f[] = {{"customer_id", cid},
+                    {"currency", currency ? currency : cur},
+                    {"discount_bp", discount_bp ? discount_bp : bp},
+                    {"deal_id", did}};
+    int lrc = fs_tx_begin(st);
+    if (!lrc) lrc = fs_insert(id, st, "orders", f, deal ? 4 : 3);
+    if (!lrc) lrc = fs_order_copy_lines(st, id, fid);
+    if (!lrc) lrc = fs_tx_commit(st);
+    if (lrc) {
+      rc = cli_lib_fail(lrc);
+      fs_tx_rollback(st);
+    }
+  }
+  fs_device_close(dev);
+  return rc != CLI_OK ? rc : cli_print_id(ctx, id);
+}
+
 static int order_new(cli_ctx *ctx, int argc, char **argv) {
-  const char *customer = NULL, *currency = NULL, *discount = NULL, *deal = NULL;
-  const cli_opt opts[] = {{"customer", 1, &customer, NULL},
-                          {"currency", 1, &currency, NULL},
-                          {"discount", 1, &discount, NULL},
-                          {"deal", 1, &deal, NULL},
-                          {NULL, 0, NULL, NULL}};
+  const char *customer = NULL, *currency = NULL, *discount = NULL, *deal = NULL, *from = NULL;
+  const cli_opt opts[] = {{"customer", 1, &customer, NULL}, {"currency", 1, &currency, NULL},
+                          {"discount", 1, &discount, NULL}, {"deal", 1, &deal, NULL},
+                          {"from", 1, &from, NULL},         {NULL, 0, NULL, NULL}};
   cli_spec spec = {"order new", new_usage, opts, NULL, NULL, 0};
   char cur[4] = "EUR", bp_text[16];
   int64_t bp = 0;
@@ -153,6 +196,9 @@ static int order_new(cli_ctx *ctx, int argc, char **argv) {
   if (currency && (rc = cli_parse_currency(cur, "currency", currency)) != CLI_OK) return rc;
   if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK) return rc;
   snprintf(bp_text, sizeof bp_text, "%lld", (long long)bp);
+  if (from)
+    return order_new_from(ctx, customer, currency ? cur : NULL, discount ? bp_text : NULL, from,
+                          deal);
   f[n++] = (fs_field){"customer_id", customer};
   f[n++] = (fs_field){"currency", cur};
   f[n++] = (fs_field){"discount_bp", bp_text};
@@ -386,9 +432,9 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
   cli_text(cur, sizeof cur, o, "currency", "");
   {
     static const char *const keys[] = {"number",   "id",       "customer", "customer id", "status",
-                                       "currency", "discount", "created",  "submitted"};
-    char b[9][256];
-    const char *vals[9];
+                                       "currency", "discount", "created",  "submitted",   "quote"};
+    char b[10][256];
+    const char *vals[10];
     vals[8] = cli_text(b[8], sizeof b[8], o, "number", "-");
     vals[0] = cli_text(b[0], sizeof b[0], o, "id", "-");
     vals[1] = cli_text(b[1], sizeof b[1], o, "customer_name", "-");
@@ -400,9 +446,12 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
         cli_localtime(b[6], sizeof b[6], cli_text(iso1, sizeof iso1, o, "created_at", ""), "-");
     vals[7] =
         cli_localtime(b[7], sizeof b[7], cli_text(iso2, sizeof iso2, o, "submitted_at", ""), "-");
-    const char *ordered[9] = {vals[8], vals[0], vals[1], vals[2], vals[3],
-                              vals[4], vals[5], vals[6], vals[7]};
-    cli_kv_print(keys, ordered, 9, "");
+    vals[9] = cli_text(b[9], sizeof b[9], o, "quote_number", "-");
+    const char *ordered[10] = {vals[8], vals[0], vals[1], vals[2], vals[3],
+                               vals[4], vals[5], vals[6], vals[7], vals[9]};
+    /* an order not accepted from a quote has no "quote" line */
+    size_t nk = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "quote_id")) ? 10 : 9;
+    cli_kv_print(keys, ordered, nk, "");
   }
   {
     /* the lines carry no currency: their money is in the order's */
@@ -418,10 +467,7 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
     };
     cli_print_section("Lines", cols, CLI_NCOLS(cols), o, "lines");
   }
-  {
-    char tot[64];
-    printf("\nTotal: %s\n", cli_money(tot, sizeof tot, cli_int(o, "total", 0), cur));
-  }
+  cli_print_total(o, cur, "Order");
   cJSON_Delete(o);
   return rc;
 }

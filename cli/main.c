@@ -38,6 +38,8 @@ static const char usage[] =
     "  order new|line|submit|cancel|list|show\n"
     "                                   orders priced from the synced price list;\n"
     "                                   order line edit|remove corrects a draft\n"
+    "  quote new|line|send|accept|reject|show|list\n"
+    "                                   proposals; accept makes the order\n"
     "  agenda [--day DATE] [--week]     the day (or week): meetings, calls,\n"
     "                                   follow-ups, tasks, quotes awaiting an\n"
     "                                   answer, debtors, counts against the norms\n"
@@ -84,14 +86,31 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
-    {"init", cmd_init},         {"customer", cmd_customer},   {"contact", cmd_contact},
-    {"meeting", cmd_meeting},   {"order", cmd_order},         {"product", cmd_product},
-    {"status", cmd_status},     {"conflicts", cmd_conflicts}, {"export", cmd_export},
-    {"enroll", cmd_enroll},     {"sync", cmd_sync},           {"refused", cmd_refused},
-    {"unlock", cmd_unlock},     {"lock", cmd_lock},           {"passwd", cmd_passwd},
-    {"receipts", cmd_receipts}, {"complaint", cmd_complaint}, {"competitor", cmd_competitor},
-    {"wipe", cmd_wipe},         {"call", cmd_call},           {"task", cmd_task},
-    {"agenda", cmd_agenda},     {"deal", cmd_deal},           {NULL, NULL},
+    {"init", cmd_init},
+    {"customer", cmd_customer},
+    {"contact", cmd_contact},
+    {"meeting", cmd_meeting},
+    {"order", cmd_order},
+    {"quote", cmd_quote},
+    {"product", cmd_product},
+    {"status", cmd_status},
+    {"conflicts", cmd_conflicts},
+    {"export", cmd_export},
+    {"enroll", cmd_enroll},
+    {"sync", cmd_sync},
+    {"refused", cmd_refused},
+    {"unlock", cmd_unlock},
+    {"lock", cmd_lock},
+    {"passwd", cmd_passwd},
+    {"receipts", cmd_receipts},
+    {"complaint", cmd_complaint},
+    {"competitor", cmd_competitor},
+    {"wipe", cmd_wipe},
+    {"call", cmd_call},
+    {"task", cmd_task},
+    {"agenda", cmd_agenda},
+    {"deal", cmd_deal},
+    {NULL, NULL},
 };
 
 /* The library's version: this program is built with the library it ships

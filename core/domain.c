@@ -22,6 +22,7 @@
 
 #include "deal.h"
 #include "merge.h"
+#include "quote.h"
 #include "storeInt.h"
 #include "util.h"
 
@@ -187,9 +188,11 @@ static int check_line_price(fs_store *st, fsi_tbl_state *ts, const fsi_value *va
     return FS_OK; /* NOT NULL and types are checked first */
   /* text values are NUL-terminated (change.h), so 't' binds them whole */
   int64_t price = 0, held = 0;
-  int rc = fsi_sql_i64(st, &price, "reading the price list",
-                       "SELECT price FROM prices WHERE sku=?1 AND currency=?2", "tt", vals[si].s,
-                       vals[ci].s);
+  int rc = fsi_quote_priced(st, ts, vals); /* its order's quote gave it this price */
+  if (rc) return rc < 0 ? rc : FS_OK;
+  rc = fsi_sql_i64(st, &price, "reading the price list",
+                   "SELECT price FROM prices WHERE sku=?1 AND currency=?2", "tt", vals[si].s,
+                   vals[ci].s);
   if (rc == FS_ENOTFOUND)
     return fsi_fail(FS_EINVAL, "SKU %.64s has no price in %.3s on the price list", vals[si].s,
                     vals[ci].s);
@@ -250,6 +253,7 @@ int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
   for (size_t i = 0; i < t->ncols; i++)
     if ((t->cols[i].flags & FS_COL_NOTNULL) && vals[i].type == FS_VAL_NULL)
       return fsi_fail(FS_EINVAL, "%s needs a %s", t->name, t->cols[i].name);
+  if (fsi_quote_table(ts)) return fsi_quote_check_row(st, ts, vals, m, check_line_price);
   if (is(ts, "order_lines")) {
     if (!(FS_MUT(28) && m == NULL) && (rc = check_line_qty(ts, vals))) return rc;
     /* A line's price is checked when the line is new here or its price
@@ -316,15 +320,21 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
     char cust[65], cur[4];
     rc = require_draft(st, vals[oi].s, cust, cur);
     if (rc) return rc;
-    int64_t price = 0;
-    if ((rc = price_of(st, vals[si].s, FS_MUT(29) ? "EUR" : cur, &price))) return rc;
     const char *custp = fsi_arena_strndup(a, cust, strlen(cust));
     const char *curp = fsi_arena_strndup(a, cur, strlen(cur));
     if (!custp || !curp) return fsi_fail(FS_ENOMEM, "out of memory");
     vals[col_index(ts, "customer_id")] = text_value(custp);
     vals[col_index(ts, "currency")] = text_value(curp);
-    vals[col_index(ts, "unit_price")] = (fsi_value){FS_VAL_INT, price, NULL, 0};
+    /* a price given with the line stands only when the order's quote gave it */
+    int pi = col_index(ts, "unit_price");
+    int64_t price = vals[pi].i;
+    int quoted = vals[pi].type == FS_VAL_INT ? fsi_quote_priced(st, ts, vals) : 0;
+    if (quoted < 0) return quoted;
+    if (!quoted && (rc = price_of(st, vals[si].s, FS_MUT(29) ? "EUR" : cur, &price))) return rc;
+    vals[pi] = (fsi_value){FS_VAL_INT, price, NULL, 0};
     set_default(ts, vals, "discount_bp", (fsi_value){FS_VAL_INT, 0, NULL, 0});
+  } else if (fsi_quote_table(ts)) {
+    return fsi_quote_insert(st, ts, vals, a);
   } else if (is(ts, "complaints")) {
     set_default(ts, vals, "kind", text_value("complaint"));
     set_default(ts, vals, "status", text_value("open"));
@@ -337,6 +347,7 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
 int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old,
                       fsi_value *vals, uint8_t *set, struct fsi_arena *a) {
   /* the new values' rules are fsi_domain_check_row's */
+  if (fsi_quote_table(ts)) return fsi_quote_update(st, ts, id, old, vals, set, a);
   if (is(ts, "complaints")) {
     /* resolved_at is when the status became resolved, and only then */
     int si = col_index(ts, "status"), ri = col_index(ts, "resolved_at");
@@ -407,6 +418,7 @@ static int require_unattached(fs_store *st, const char *id) {
 
 int fsi_domain_delete(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old) {
   (void)id;
+  if (fsi_quote_table(ts)) return fsi_quote_delete(st, ts, id, old);
   if (is(ts, "order_lines")) return require_draft(st, old[col_index(ts, "order_id")].s, NULL, NULL);
   if (is(ts, "orders")) {
     int si = col_index(ts, "status");

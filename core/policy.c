@@ -11,7 +11,8 @@
  * column stands only when it creates the row; every clock in its change
  * that is not its own must be one head office already holds; and every row
  * must pass the same domain rules as a local write (fsi_domain_check_row);
- * an order that left draft is frozen, its lines too (frozen_order).
+ * an order that left draft is frozen, its lines too, and a sent quote's
+ * lines (frozen_order).
  *
  * Invariant: nothing is dropped silently.  A refused row or cell is
  * recorded in the merge result (so the sender is told why) and in
@@ -225,21 +226,24 @@ static int64_t altering_clock(const fsi_tbl_state *ts, const fsi_rowchange *r,
  * the clock of the order's status.  So an order submitted on one laptop and
  * its lines, in any order within a batch, are accepted, and a line edited
  * later on a second laptop of the same manager (which still held the
- * draft) is refused and logged.  Returns 1 with a sentence in buf, 0, or
- * the error. */
+ * draft) is refused and logged.  A quote's lines are frozen the same way
+ * once the quote left draft (sent, accepted, rejected).  Returns 1 with a
+ * sentence in buf, 0, or the error. */
 static int frozen_order(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
                         const fsi_merge_colmap *cm, const fsi_row *l, struct fsi_arena *a,
                         char *buf, size_t n) {
-  int lines = !strcmp(ts->decl->name, "order_lines");
+  /* a sent quote's lines likewise (the quote itself still moves on) */
+  int quote = !strcmp(ts->decl->name, "quote_lines");
+  int lines = quote || !strcmp(ts->decl->name, "order_lines");
   if (!lines && strcmp(ts->decl->name, "orders") != 0) return 0;
-  fsi_tbl_state *os = fsi_store_table(st, "orders");
+  fsi_tbl_state *os = fsi_store_table(st, quote ? "quotes" : "orders");
   int si = os ? col_of(os, "status") : -1;
   if (si < 0) return 0;
   fsi_row order;
   const fsi_row *o = l;
   const char *oid = r->pk;
   if (lines) {
-    int oi = col_of(ts, "order_id");
+    int oi = col_of(ts, quote ? "quote_id" : "order_id");
     oid = NULL;
     if (oi >= 0 && r->cl % 2 == 1 && cm->idx[oi] >= 0 && r->vals[cm->idx[oi]].type == FS_VAL_TEXT)
       oid = r->vals[cm->idx[oi]].s;
@@ -255,10 +259,16 @@ static int frozen_order(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   int64_t site = 0, h = altering_clock(ts, r, cm, l, &site);
   fsi_cell sc = fsi_merge_local_cell(o, (size_t)si);
   if (!h || site == st->hq_site || fsi_merge_clock_cmp(h, site, sc.hlc, sc.site) <= 0) return 0;
-  snprintf(buf, n,
-           "order %.64s was already %.20s when this change to %s was made; a submitted order "
-           "and its lines are frozen (head office can change it).",
-           oid, o->vals[si].s, lines ? "one of its lines" : "it");
+  if (quote)
+    snprintf(buf, n,
+             "quote %.64s was already %.20s when this change to one of its lines was made; a "
+             "sent quote's lines are frozen.",
+             oid, o->vals[si].s);
+  else
+    snprintf(buf, n,
+             "order %.64s was already %.20s when this change to %s was made; a submitted order "
+             "and its lines are frozen (head office can change it).",
+             oid, o->vals[si].s, lines ? "one of its lines" : "it");
   return 1;
 }
 

@@ -1,13 +1,14 @@
 /*
  * resolve.c — the ids a person types: fs_resolve_id turns what was typed
  * where a command takes the id of a customer, contact, meeting, order,
- * order line, complaint, competitor note, task or deal into that row's id.
+ * order line, complaint, competitor note, task, deal, quote or quote line into that row's id.
  *
  * An id is taken whole, or as a unique prefix of at least
  * FSI_RESOLVE_MIN_PREFIX characters (git's rule), and a customer also by
  * its exact name (letter case aside).  Ambiguity is an error whose sentence
  * lists the candidates, so the person sees what to type instead; nothing is
- * ever picked at random.  An order is also found by its number ("3F2A91-17").  The SQL of each
+ * ever picked at random.  An order is also found by its number ("3F2A91-17"), a quote by its
+ * ("3F2A91-Q17").  The SQL of each
  * table is a literal of its own (the statement cache keys on the text's address, sql.c), and a
  * prefix is a range on the primary key (id >= p AND id < p-with-its-last-character- raised), so a
  * lookup is an index search whatever the table's size.
@@ -62,6 +63,14 @@ static const target targets[] = {
      NULL},
     {"order_lines", "order line", "SELECT id FROM order_lines WHERE id = ?1",
      "SELECT id, sku || ' x ' || qty FROM order_lines WHERE id >= ?1 AND id < ?2"
+     " ORDER BY id LIMIT 6",
+     NULL},
+    {"quotes", "quote", "SELECT id FROM quotes WHERE id = ?1",
+     "SELECT id, coalesce(number || ', ', '') || status || coalesce(', created ' || created_at, '')"
+     " FROM quotes WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     "SELECT id, status FROM quotes WHERE number = ?1 COLLATE NOCASE ORDER BY id LIMIT 6"},
+    {"quote_lines", "quote line", "SELECT id FROM quote_lines WHERE id = ?1",
+     "SELECT id, sku || ' x ' || qty FROM quote_lines WHERE id >= ?1 AND id < ?2"
      " ORDER BY id LIMIT 6",
      NULL},
 };

@@ -25,6 +25,7 @@
 #include "merge.h"
 #include "refused.h"
 #include "storeInt.h"
+#include "quote.h"
 #include "util.h"
 
 /* Adds column i of the current row of s to object o under name. */
@@ -167,8 +168,9 @@ static const char SQL_ORDERS[] =
     " ORDER BY o.created_at DESC, o.id DESC";
 static const char SQL_ORDER[] =
     "SELECT o.id, o.number, o.customer_id, c.name AS customer_name, o.status, o.currency,"
-    " o.discount_bp, o.created_at, o.submitted_at, " FSI_SQL_ORDER_TOTAL " AS total"
-    " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id = ?1";
+    " o.discount_bp, o.created_at, o.submitted_at, " FSI_SQL_ORDER_TOTAL " AS total,"
+    " o.quote_id, (SELECT q.number FROM quotes q WHERE q.id = o.quote_id) AS quote_number,"
+    " o.deal_id FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.id = ?1";
 static const char SQL_LINES_OF[] =
     "SELECT row_number() OVER (ORDER BY l.id) AS no, l.id, l.sku, p.name, l.qty, l.unit_price,"
     " l.discount_bp, " FSI_SQL_LINE_AMOUNT
@@ -470,6 +472,8 @@ int fs_view_json(char **out, fs_store *st, const char *view, const char *arg) {
     rc = query_all(st, SQL_ORDERS, &doc);
   else if (!strcmp(view, "order"))
     rc = view_order(st, arg, &doc);
+  else if (!strcmp(view, "quotes") || !strcmp(view, "quote"))
+    rc = view[5] ? fsi_view_quotes(st, &doc) : fsi_view_quote(st, arg, &doc);
   else if (!strcmp(view, "products"))
     rc = view_products(st, arg, &doc);
   else if (!strcmp(view, "deals") || !strcmp(view, "deal"))

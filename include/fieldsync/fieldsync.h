@@ -253,14 +253,49 @@ FS_EXTERN int fs_customer_delete(fs_store *st, const char *id);
  * FS_ENOTFOUND for an unknown task, FS_ECONFLICT (the sentence says when)
  * for one already done.  One transaction. */
 FS_EXTERN int fs_task_done(fs_store *st, const char *id);
+/* Quotes (proposals): a row of `quotes` made with fs_insert (customer_id;
+ * currency, default EUR; valid_until YYYY-MM-DD, default 30 days after
+ * today in the local calendar; discount_bp, deal_id, notes) is a draft with
+ * a number for people, "3F2A91-Q17" (the device's quote sequence; an
+ * order's is "3F2A91-17").  Its status goes draft -> sent -> accepted or
+ * rejected only; its lines change only while it is a draft.
+ *
+ * fs_quote_line_add: a line for `sku` priced from the synced price list in
+ * the quote's currency now, like fs_order_line_add (same errors;
+ * FS_ECONFLICT when the quote is no longer a draft). */
+FS_EXTERN int fs_quote_line_add(char id_out[FS_ID_SIZE], fs_store *st, const char *quote_id,
+                                const char *sku, int64_t qty, int64_t discount_bp);
+/* draft -> sent (sent_at now); FS_EINVAL without lines, FS_ECONFLICT when
+ * not a draft or expired (valid_until before today). */
+FS_EXTERN int fs_quote_send(fs_store *st, const char *quote_id);
+/* sent -> rejected (decided_at now); a non-empty reason is appended to the
+ * quote's notes as a last line "Rejected: REASON".  FS_ECONFLICT when the
+ * quote is not sent. */
+FS_EXTERN int fs_quote_reject(fs_store *st, const char *quote_id, const char *reason);
+/* sent -> accepted, in one transaction: a draft order for the quote's
+ * customer (quote_id, deal_id, currency and discount of the quote) with a
+ * copy of every line at the quote's unit price and discount, and the quote
+ * marked accepted with decided_at and order_id.  The new order's id goes to
+ * order_id_out.  FS_ECONFLICT when the quote is a draft, already decided or
+ * expired (valid_until before today, local calendar). */
+FS_EXTERN int fs_quote_accept(char order_id_out[FS_ID_SIZE], fs_store *st, const char *quote_id);
+/* Adds the lines of quote `from_quote` (SKU, quantity, line discount) to
+ * draft quote `to_quote` at today's prices in to_quote's currency; one
+ * transaction, nothing added when one line fails (an SKU no longer sold or
+ * without a price). */
+FS_EXTERN int fs_quote_copy_lines(fs_store *st, const char *to_quote, const char *from_quote);
+/* The same for orders: the lines of `from_order` into draft `to_order`. */
+FS_EXTERN int fs_order_copy_lines(fs_store *st, const char *to_order, const char *from_order);
 
 /* ------------------------------------------------------------- queries */
 
 /* The id of the row of `table` (customers, contacts, meetings, orders,
- * order_lines, complaints, competitor_notes, tasks, deals) a person means by `typed`: the whole id,
- * a unique prefix of 6 or more characters (letter case aside), or for a customer its exact name
- * (letter case aside).  The id goes to out.  FS_ENOTFOUND when nothing matches; FS_EINVAL when
- * several do (the sentence lists them and asks for more of the id) or for another table. */
+ * order_lines, complaints, competitor_notes, tasks, deals, quotes,
+ * quote_lines) a person means by `typed`: the
+ * whole id, a unique prefix of 6 or more characters (letter case aside), for a customer its exact
+ * name (letter case aside), for an order or a quote its number ("3F2A91-17", "3F2A91-Q17").  The id
+ * goes to out.  FS_ENOTFOUND when nothing matches; FS_EINVAL when several do (the sentence lists
+ * them and asks for more of the id) or for another table. */
 FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table,
                             const char *typed);
 
@@ -286,6 +321,9 @@ FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *tabl
  *                          docs/cli.md ("agenda") has the shape
  *   "orders"               array of orders with totals
  *   "order"                one order with its lines and totals (arg = id)
+ *   "quotes"               array of quotes with totals, newest first; "expired"
+ *                          is 1 for a draft or sent quote past valid_until
+ *   "quote"                one quote with its lines and totals (arg = id)
  *   "products"             catalog with prices, by SKU; arg NULL (all),
  *                          "limit=N" (the first N) or "page=N&after=SKU"
  *                          (about N after SKU, "page=N" the first: a page

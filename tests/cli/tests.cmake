@@ -24,3 +24,7 @@ add_dependencies(test_cli_agenda fieldsync-cli)
 # every bad input refused with the store unchanged, an order closing a deal.
 fs_test(test_cli_deals ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_deals.c)
 add_dependencies(test_cli_deals fieldsync-cli)
+# Quotes made, sent, accepted into orders (at the quote's prices) or
+# rejected; copies of quotes and orders; expiry; bad input changing nothing.
+fs_test(test_cli_quotes ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_quotes.c)
+add_dependencies(test_cli_quotes fieldsync-cli)

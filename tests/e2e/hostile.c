@@ -141,12 +141,32 @@ fsi_batch *hb_new(const char *table, const char *const *cols) {
   return b;
 }
 
+uint16_t hb_table(fsi_batch *b, const char *table, const char *const *cols) {
+  size_t n = 0;
+  while (cols[n]) n++;
+  fsi_batch_table *t = fsi_arena_alloc(b->arena, (b->ntables + 1u) * sizeof *t);
+  memcpy(t, b->tables, b->ntables * sizeof *t);
+  t[b->ntables].name = fsi_arena_strndup(b->arena, table, strlen(table));
+  t[b->ntables].ncols = (uint16_t)n;
+  t[b->ntables].cols = fsi_arena_alloc(b->arena, (n ? n : 1) * sizeof(char *));
+  for (size_t i = 0; i < n; i++)
+    t[b->ntables].cols[i] = fsi_arena_strndup(b->arena, cols[i], strlen(cols[i]));
+  b->tables = t;
+  return b->ntables++;
+}
+
 fsi_rowchange *hb_row(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc, int64_t site,
                       const char *const *vals) {
-  if (b->nrows == 64) return NULL;
+  return hb_row_in(b, 0, pk, cl, hlc, site, vals);
+}
+
+fsi_rowchange *hb_row_in(fsi_batch *b, uint16_t t, const char *pk, int64_t cl, int64_t hlc,
+                         int64_t site, const char *const *vals) {
+  if (b->nrows == 64 || t >= b->ntables) return NULL;
   fsi_rowchange *r = &b->rows[b->nrows++];
-  size_t n = b->tables[0].ncols;
+  size_t n = b->tables[t].ncols;
   memset(r, 0, sizeof *r);
+  r->table = t;
   r->pk = fsi_arena_strndup(b->arena, pk, strlen(pk));
   r->cl = cl;
   r->hlc = hlc;

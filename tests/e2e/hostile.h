@@ -60,6 +60,14 @@ fsi_batch *hb_new(const char *table, const char *const *cols);
 fsi_rowchange *hb_row(fsi_batch *b, const char *pk, int64_t cl, int64_t hlc, int64_t site,
                       const char *const *vals);
 
+/* Adds another table to b (columns NULL-terminated) and returns its index
+ * for hb_row_in: a batch of several tables, as one push of a real device
+ * carries. */
+uint16_t hb_table(fsi_batch *b, const char *table, const char *const *cols);
+/* hb_row for the rows of table t of b. */
+fsi_rowchange *hb_row_in(fsi_batch *b, uint16_t t, const char *pk, int64_t cl, int64_t hlc,
+                         int64_t site, const char *const *vals);
+
 /* Seals b as the next envelope of h's chain and POSTs it to /v1/push; on
  * 200 the chain advances.  FS_OK when an HTTP answer came. */
 int hostile_push(hostile *h, fsi_batch *b, fsi_http_response *r);

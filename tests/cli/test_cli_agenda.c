@@ -165,27 +165,30 @@ static size_t widest_line(const char *text) {
 }
 
 /* A quote as `quote send` leaves it: made a draft, then sent at sent_at. */
+/* A quote as the quote verbs make it, on the store's clock of its day: made
+ * and (unless a draft) sent at `sent_at` with one line, accepted into an
+ * order when status is "accepted"; the clock goes back to NOW_MS after. */
 static void add_quote(const char *customer, const char *status, const char *sent_at,
                       const char *valid_until) {
   fs_device *dev = NULL;
-  char id[FS_ID_SIZE];
-  CHECK_OK(tu_device_open(&dev, g_home, NULL));
-  if (!dev) return;
-  fs_store *st = fs_device_store(dev);
-  fs_field f[] = {{"customer_id", customer},
-                  {"status", "draft"},
-                  {"currency", "EUR"},
-                  {"valid_until", valid_until}};
-  CHECK_OK(fs_insert(id, st, "quotes", f, 4));
-  if (strcmp(status, "draft") != 0) {
-    fs_field s[] = {{"status", "sent"}, {"sent_at", sent_at}};
-    CHECK_OK(fs_update(st, "quotes", id, s, 2));
-    if (strcmp(status, "sent") != 0) {
-      fs_field d[] = {{"status", status}};
-      CHECK_OK(fs_update(st, "quotes", id, d, 1));
-    }
+  char id[FS_ID_SIZE], line[FS_ID_SIZE], order[FS_ID_SIZE], when[32];
+  int64_t ms = 0;
+  if (sent_at) {
+    CHECK_OK(fs_time_parse(&ms, sent_at));
+    snprintf(when, sizeof when, "%lld", (long long)ms);
+    setenv("FIELDSYNC_TEST_NOW_MS", when, 1);
   }
-  fs_device_close(dev);
+  CHECK_OK(tu_device_open(&dev, g_home, NULL));
+  if (dev) {
+    fs_store *st = fs_device_store(dev);
+    fs_field f[] = {{"customer_id", customer}, {"currency", "EUR"}, {"valid_until", valid_until}};
+    CHECK_OK(fs_insert(id, st, "quotes", f, 3));
+    CHECK_OK(fs_quote_line_add(line, st, id, "Q-1", 2, 0));
+    if (strcmp(status, "draft") != 0) CHECK_OK(fs_quote_send(st, id));
+    if (!strcmp(status, "accepted")) CHECK_OK(fs_quote_accept(order, st, id));
+    fs_device_close(dev);
+  }
+  setenv("FIELDSYNC_TEST_NOW_MS", NOW_MS, 1);
 }
 
 /* ------------------------------------------------------------ cases */
@@ -356,14 +359,21 @@ static void seed_day(void) {
   char path[4096], csv[1024];
   test_tasks();
   if (seeded++) return;
+  char products[4096], prices[4096];
+  snprintf(products, sizeof products, "%s.products.csv", g_home);
+  snprintf(prices, sizeof prices, "%s.prices.csv", g_home);
+  CHECK_OK(tu_write_file(products, "sku,name,unit,active\nQ-1,Quoted chair,pcs,1\n"));
+  CHECK_OK(tu_write_file(prices, "sku,currency,price\nQ-1,EUR,99.00\n"));
   snprintf(path, sizeof path, "%s.balances.csv", g_home);
   snprintf(csv, sizeof csv,
            "customer_id,currency,open,overdue\n%s,EUR,2000.00,1234.50\n%s,EUR,90.00,50.00\n"
            "%s,EUR,500.00,0\n%s,EUR,700.00,700.00\n",
            g_mueller, g_kowa, g_nord, g_far);
   CHECK_OK(tu_write_file(path, csv));
-  CHECK_OK(tu_seed_catalog(g_home, NULL, NULL, path));
+  CHECK_OK(tu_seed_catalog(g_home, products, prices, path));
   remove(path);
+  remove(products);
+  remove(prices);
   CHECK_OK(tu_seed_norms(g_home, "*", 30, 4, 50));
   CHECK_OK(tu_seed_norms(g_home, "anna", 25, -1, -1)); /* her own calls, the default else */
 
@@ -431,7 +441,7 @@ static void test_agenda_day(void) {
   CHECK_STR(str_of(item(a, "quotes", 2), "customer_id"), g_nord);
   CHECK_STR(str_of(item(a, "quotes", 2), "sent_at"), "2026-03-11T02:00:00Z");
   CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(item(a, "quotes", 2), "validity")));
-  CHECK_EQ_INT(int_of(item(a, "quotes", 2), "total"), 0);
+  CHECK_EQ_INT(int_of(item(a, "quotes", 2), "total"), 19800); /* 2 x 99.00 EUR */
   /* debtors among the day's customers (Far Away's debt is not today's) */
   CHECK_EQ_INT(count_of(a, "debtors"), 2);
   CHECK_STR(str_of(item(a, "debtors", 0), "customer_id"), g_mueller);

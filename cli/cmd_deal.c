@@ -4,8 +4,8 @@
  *
  * A deal belongs to one customer and moves through the stages lead,
  * qualified, proposal, negotiation, won and lost; it carries an expected
- * value in a currency (integer minor units, parsed exactly by
- * fs_money_parse), a probability in whole percent and an expected close
+ * value in a currency (integer minor units of that currency, parsed exactly by
+ * fs_amount_parse), a probability in whole percent and an expected close
  * date.  The library fills the probability of the stage when none is given
  * (lead 10, qualified 25, proposal 50, negotiation 75, won 100, lost 0),
  * sets the close date of a deal that becomes won or lost to today unless
@@ -56,7 +56,7 @@ static const char edit_usage[] =
     "lost without --close, the deal closes today.\n"
     "\n"
     "  --stage S           lead, qualified, proposal, negotiation, won or lost\n"
-    "  --value AMOUNT      the expected value, e.g. 14000.00\n"
+    "  --value AMOUNT      the expected value, e.g. 14000.00 (with --currency)\n"
     "  --currency CUR      ISO code of the value, such as EUR\n"
     "  --probability PCT   chance of winning, whole percent 0 to 100\n"
     "  --close DATE        expected close date, YYYY-MM-DD\n"
@@ -114,6 +114,7 @@ static const char *const stages[] = {"lead", "qualified", "proposal", "negotiati
 typedef struct deal_args {
   const char *stage, *value, *currency, *title, *probability, *close, *lost_reason;
   char cur[4], minor[32], pct[8], day[11];
+  int stored_currency; /* currency is the deal's own: read the value in it, do not write it */
 } deal_args;
 
 /* Checks every given field and fills f[] (at most 7); the exit status. */
@@ -124,7 +125,13 @@ static int deal_fields(deal_args *d, fs_field *f, size_t *n) {
     return rc;
   if (d->value) {
     int64_t minor = 0;
-    if (fs_money_parse(&minor, d->value) != FS_OK || minor < 0)
+    /* an amount is read in its currency's decimals (none for JPY) */
+    if (!d->currency)
+      return cli_usage("--value needs --currency (the amount is read in the currency's "
+                       "decimals: 1980 JPY, 12.50 EUR).");
+    if (fs_amount_parse(&minor, d->value, d->cur) != FS_OK)
+      return cli_usage("--value: %s.", fs_errmsg());
+    if (minor < 0)
       return cli_usage("--value must be an amount of at least 0 such as 12500.00 (got \"%.20s\").",
                        d->value);
     snprintf(d->minor, sizeof d->minor, "%lld", (long long)minor);
@@ -141,7 +148,7 @@ static int deal_fields(deal_args *d, fs_field *f, size_t *n) {
   if (d->lost_reason && !*d->lost_reason) return cli_usage("--lost-reason cannot be empty.");
   if (d->stage) f[(*n)++] = (fs_field){"stage", d->stage};
   if (d->value) f[(*n)++] = (fs_field){"value", d->minor};
-  if (d->currency) f[(*n)++] = (fs_field){"currency", d->cur};
+  if (d->currency && !d->stored_currency) f[(*n)++] = (fs_field){"currency", d->cur};
   if (d->title) f[(*n)++] = (fs_field){"title", d->title};
   if (d->probability) f[(*n)++] = (fs_field){"probability", d->pct};
   if (d->close) f[(*n)++] = (fs_field){"close_date", d->day};
@@ -199,6 +206,18 @@ static int deal_edit(cli_ctx *ctx, int argc, char **argv) {
   size_t n = 0;
   int rc;
   if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
+  /* a new value without a currency is in the deal's own currency */
+  char cur[8] = "";
+  if (d.value && !d.currency) {
+    char *doc = NULL, did[FS_ID_SIZE];
+    if ((rc = cli_view_of(ctx, "deal", "deals", id, &doc, did)) != CLI_OK) return rc;
+    cJSON *o = cli_parse_doc(doc, "a deal");
+    fs_free(doc);
+    if (!o) return CLI_EFAIL;
+    cli_text(cur, sizeof cur, o, "currency", "");
+    cJSON_Delete(o);
+    if (*cur) d.currency = cur, d.stored_currency = 1;
+  }
   if ((rc = deal_fields(&d, f, &n)) != CLI_OK) return rc;
   if (n == 0)
     return cli_usage("deal edit: give what changes (--stage, --value, --probability, --close, "

@@ -277,6 +277,20 @@ static void test_edit(void) {
   CHECK_STR(str_of(d, "title"), "Lager");
   CHECK_STR(str_of(d, "close_date"), "2026-11-30");
   cJSON_Delete(d);
+  /* an amount in yen has no decimals: typed, stored and changed as yen */
+  char yen[64];
+  take_id(yen, sizeof yen,
+          OK_JSON("deal", "add", "--customer", "Bergmann AG", "--stage", "lead", "--value",
+                  "1980000", "--currency", "JPY", "--json"));
+  d = deal_of(yen);
+  CHECK_EQ_INT(int_of(d, "value"), 1980000);
+  cJSON_Delete(d);
+  REFUSED(2, "JPY has no minor unit", "deal", "edit", yen, "--value", "19800.50");
+  cJSON_Delete(OK_JSON("deal", "edit", yen, "--value", "2500000", "--json"));
+  d = deal_of(yen);
+  CHECK_EQ_INT(int_of(d, "value"), 2500000);
+  CHECK_STR(str_of(d, "currency"), "JPY");
+  cJSON_Delete(d);
   /* lost needs a reason, on edit as on add */
   REFUSED(1, "lost reason", "deal", "edit", id, "--stage", "lost");
   REFUSED(2, "--lost-reason", "deal", "add", "--customer", g_berg, "--stage", "lost", "--value",

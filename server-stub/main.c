@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -205,18 +206,48 @@ static int cmd_assign(cli_ctx *ctx, int argc, char **argv) {
 
 /* ---------------------------------------------------------------- report */
 
+/* --tz ZONE: a zone of the system's time zone database (TZDIR, else
+ * /usr/share/zoneinfo) or UTC, made the process's local zone.  The C library
+ * takes an unknown name for UTC without a word, so the name is checked. */
+static int use_zone(const char *zone) {
+  const char *dir = getenv("TZDIR");
+  char path[512];
+  struct stat sb;
+  int ok = !strcmp(zone, "UTC");
+  if (!ok && *zone && *zone != '/' && !strstr(zone, "..") && strlen(zone) < 128) {
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", zone);
+    ok = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+  }
+  if (!ok)
+    return cli_usage("--tz: \"%.60s\" is not a time zone; use a name such as Europe/Berlin, "
+                     "Asia/Tokyo or UTC.",
+                     zone);
+  setenv("TZ", zone, 1);
+  tzset();
+  return CLI_OK;
+}
+
 static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
-  const char *kind = NULL, *month = NULL, *by = NULL;
+  const char *kind = NULL, *month = NULL, *by = NULL, *tz = NULL;
   int csv = 0;
   static const char *const names[] = {"REPORT (orders, meetings or pipeline)"};
   const cli_opt opts[] = {{"month", 1, &month, NULL},
                           {"by", 1, &by, NULL},
                           {"csv", 0, NULL, &csv},
+                          {"tz", 1, &tz, NULL},
                           {NULL, 0, NULL, NULL}};
   const cli_spec spec = {
       "report",
       "Usage: fieldsync-server report orders|meetings|pipeline [--month YYYY-MM]\n"
-      "                               [--by manager|customer] [--csv|--json]\n"
+      "                               [--by manager|customer] [--tz ZONE]\n"
+      "                               [--csv|--json]\n"
+      "\n"
+      "  --month YYYY-MM  one month of head office's local calendar\n"
+      "  --by B           group by manager (default) or customer\n"
+      "  --tz ZONE        the time zone whose calendar --month means, such as\n"
+      "                   Europe/Berlin (default: $TZ, else the server's)\n"
+      "  --csv            comma-separated rows for a spreadsheet\n"
+      "  --json           the report document\n"
       "\n"
       "orders:   submitted and confirmed orders, count and total per currency\n"
       "meetings: meetings by kind\n"
@@ -228,8 +259,12 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
       "Totals are exact integer minor units per currency (--json, --csv) and\n"
       "shown as amounts with their currency in tables.\n"
       "\n"
-      "Example:\n"
-      "  fieldsync-server report pipeline --month 2026-06 --by manager\n",
+      "Times are stored in UTC; a month is counted in the local calendar (an\n"
+      "order submitted at 23:30 UTC on 31 March is April's in Berlin).\n"
+      "\n"
+      "Examples:\n"
+      "  fieldsync-server report pipeline --month 2026-06 --by manager\n"
+      "  fieldsync-server report orders --month 2026-04 --tz Asia/Tokyo --csv\n",
       opts,
       names,
       &kind,
@@ -241,6 +276,7 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
   static const char *const bys[] = {"manager", "customer", NULL};
   if (cli_parse_choice("the report", kind, kinds)) return CLI_EUSAGE;
   if (by && cli_parse_enum("by", by, bys)) return CLI_EUSAGE;
+  if (tz && (rc = use_zone(tz)) != CLI_OK) return rc;
   hq_args x = {kind, month, by, 0, NULL};
   if ((rc = srv_with_hq(ctx, call_report, &x))) return rc;
   char *doc = x.doc;
@@ -296,6 +332,8 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
     }
     cli_table_add(t, cells);
   }
+  const char *zone = cJSON_GetStringValue(cJSON_GetObjectItem(o, "time_zone"));
+  if (month) printf("%s, %s (%s)\n", kind, month, zone ? zone : "local time");
   cli_table_print(t, "");
   cli_table_free(t);
   const cJSON *totals = cJSON_GetObjectItem(o, "totals");

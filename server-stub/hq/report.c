@@ -26,7 +26,9 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine.h"
 
@@ -42,18 +44,24 @@ static int has_table(const fs_schema *sc, const char *name) {
 #define BY_MANAGER "coalesce(c.manager, o.manager, '(unassigned)') AS manager"
 #define BY_CUSTOMER "o.customer_id AS customer_id, c.name AS customer_name"
 
+/* A stored UTC time's month in the local calendar of head office (TZ, else
+ * the system's zone; `report --tz`): an order submitted at 23:30 UTC on 31
+ * March is April's in Berlin. */
+#define LOCAL_MONTH(t) "strftime('%Y-%m', " t ", 'localtime')"
+
 #define ORDERS_ROWS(group)                                                                         \
   "SELECT " group ", o.currency, count(*) AS orders, sum(" FSI_SQL_ORDER_TOTAL ") AS total"        \
   " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"                                   \
   " WHERE o.status IN ('submitted', 'confirmed')"                                                  \
-  " AND (?1 IS NULL OR substr(coalesce(o.submitted_at, o.created_at), 1, 7) = ?1)"                 \
-  " GROUP BY 1, o.currency ORDER BY 1, o.currency"
+  " AND (?1 IS NULL OR " LOCAL_MONTH(                                                              \
+      "coalesce(o.submitted_at, o.created_at)") " = ?1)"                                           \
+                                                " GROUP BY 1, o.currency ORDER BY 1, o.currency"
 #define MEETINGS_ROWS(group)                                                                       \
   "SELECT " group ", count(*) AS meetings,"                                                        \
   " sum(o.kind = 'visit') AS visits, sum(o.kind = 'call') AS calls,"                               \
   " sum(o.kind = 'exhibition') AS exhibitions FROM meetings o"                                     \
   " LEFT JOIN customers c ON c.id = o.customer_id"                                                 \
-  " WHERE (?1 IS NULL OR substr(o.at, 1, 7) = ?1) GROUP BY 1 ORDER BY 1"
+  " WHERE (?1 IS NULL OR " LOCAL_MONTH("o.at") " = ?1) GROUP BY 1 ORDER BY 1"
 /* Deals: the group columns (over d), the stages in their order, the sums. */
 #define DEAL_BY_MANAGER "coalesce(c.manager, d.manager, '(unassigned)') AS manager"
 #define DEAL_BY_CUSTOMER "d.customer_id AS customer_id, c.name AS customer_name"
@@ -63,7 +71,9 @@ static int has_table(const fs_schema *sc, const char *name) {
 #define DEAL_SUMS                                                                                  \
   "d.stage, d.currency, count(*) AS deals, coalesce(sum(d.value), 0) AS value,"                    \
   " coalesce(sum(" FSI_DEAL_SQL_WEIGHTED "), 0) AS weighted"
-#define DEAL_MONTH "(?1 IS NULL OR substr(coalesce(d.close_date, d.created_at), 1, 7) = ?1)"
+/* a close date is a day of the local calendar already; a creation time is UTC */
+#define DEAL_MONTH                                                                                 \
+  "(?1 IS NULL OR coalesce(substr(d.close_date, 1, 7), " LOCAL_MONTH("d.created_at") ") = ?1)"
 #define PIPELINE_ROWS(group)                                                                       \
   "SELECT " group ", " DEAL_SUMS " FROM deals d LEFT JOIN customers c ON c.id = d.customer_id"     \
   " WHERE " DEAL_MONTH " GROUP BY 1, d.stage, d.currency"                                          \
@@ -80,14 +90,34 @@ static const report reports[] = {
      {ORDERS_ROWS(BY_MANAGER), ORDERS_ROWS(BY_CUSTOMER)},
      "SELECT o.currency, count(*) AS orders, sum(" FSI_SQL_ORDER_TOTAL ") AS total"
      " FROM orders o WHERE o.status IN ('submitted', 'confirmed')"
-     " AND (?1 IS NULL OR substr(coalesce(o.submitted_at, o.created_at), 1, 7) = ?1)"
-     " GROUP BY 1 ORDER BY 1"},
+     " AND (?1 IS NULL OR " LOCAL_MONTH(
+         "coalesce(o.submitted_at, o.created_at)") " = ?1)"
+                                                   " GROUP BY 1 ORDER BY 1"},
     {"meetings", {MEETINGS_ROWS(BY_MANAGER), MEETINGS_ROWS(BY_CUSTOMER)}, NULL},
     {"pipeline",
      {PIPELINE_ROWS(DEAL_BY_MANAGER), PIPELINE_ROWS(DEAL_BY_CUSTOMER)},
      "SELECT " DEAL_SUMS " FROM deals d WHERE " DEAL_MONTH " GROUP BY d.stage, d.currency"
      " ORDER BY " DEAL_STAGE_ORDER ", d.currency"},
 };
+
+/* The name of the zone months are counted in: $TZ, else the system's
+ * (/etc/localtime's target below zoneinfo/), else UTC. */
+static const char *local_zone(char *buf, size_t cap) {
+  const char *tz = getenv("TZ");
+  if (tz && *tz) {
+    snprintf(buf, cap, "%s", tz[0] == ':' ? tz + 1 : tz);
+    return buf;
+  }
+  char link[256];
+  ssize_t n = readlink("/etc/localtime", link, sizeof link - 1);
+  const char *z = NULL;
+  if (n > 0) {
+    link[n] = '\0';
+    z = strstr(link, "zoneinfo/");
+  }
+  snprintf(buf, cap, "%s", z ? z + 9 : "UTC");
+  return buf;
+}
 
 /* The report's rows and totals, in one read snapshot. */
 static int report_read(fs_store *st, const report *r, int by_customer, const char *month,
@@ -143,6 +173,8 @@ int fs_hq_report_json(char **out, fs_hq *hq, const char *kind, const char *month
   else
     cJSON_AddNullToObject(o, "month");
   cJSON_AddStringToObject(o, "by", by_customer ? "customer" : "manager");
+  char zone[128];
+  cJSON_AddStringToObject(o, "time_zone", local_zone(zone, sizeof zone));
   cJSON_AddItemToObject(o, "rows", rows);
   if (totals) cJSON_AddItemToObject(o, "totals", totals);
   *out = cJSON_PrintUnformatted(o);

@@ -9,7 +9,8 @@
  * name come out byte for byte as typed; the numeric columns (counts, order
  * totals in minor units) stay bare numbers; the header row is unchanged.
  * The CSV writer itself (cli/kit/output.c) is checked cell by cell in
- * tests/cli/test_cli_csv.c.
+ * tests/cli/test_cli_csv.c.  test_report_local_month: --month in head
+ * office's local calendar and --tz.
  */
 #include "e2e.h"
 
@@ -106,8 +107,56 @@ done:
   free(dir);
 }
 
+/* Head office's --month is its local calendar: a visit at 23:30 UTC on 31
+ * March is April's in Berlin (UTC+2 then) and March's in UTC; --tz names
+ * the zone, an unknown zone is refused in one line. */
+static int meetings_in(const e2e_server *s, const char *month, const char *zone) {
+  cJSON *rep = e2e_hq_json(__LINE__, s,
+                           ARGS("report", "meetings", "--month", month, "--tz", zone, "--json"));
+  int n = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rep, "rows")) n +=
+      e2e_int(it, "meetings");
+  if (rep) CHECK_STR(e2e_str(rep, "time_zone"), zone);
+  cJSON_Delete(rep);
+  return n;
+}
+
+static void test_report_local_month(void) {
+  char *dir = tu_tmpdir("e2e-month");
+  e2e_server *s = e2e_server_new(dir, "hq");
+  char *a = NULL, cust[64], m1[64], m2[64];
+  if (!s || e2e_server_start(s, 0)) goto done;
+  a = e2e_device_new(__LINE__, s, dir, "anna-laptop", "anna");
+  ADD(a, cust, "customer", "add", "--name", "Spree Handel GmbH", "--city", "Berlin");
+  ADD(a, m1, "meeting", "add", "--customer", cust, "--at", "2026-03-31T23:30:00Z");
+  ADD(a, m2, "meeting", "add", "--customer", cust, "--at", "2026-03-15T10:00:00Z");
+  SYNC(a);
+  CHECK_EQ_INT(meetings_in(s, "2026-04", "Europe/Berlin"), 1);
+  CHECK_EQ_INT(meetings_in(s, "2026-03", "Europe/Berlin"), 1);
+  CHECK_EQ_INT(meetings_in(s, "2026-04", "UTC"), 0);
+  CHECK_EQ_INT(meetings_in(s, "2026-03", "UTC"), 2);
+  CHECK_EQ_INT(meetings_in(s, "2026-03", "America/New_York"), 2);
+  char *out = NULL, *err = NULL;
+  CHECK_EQ_INT(e2e_hq(s, &out, &err, ARGS("report", "meetings", "--tz", "Mars/Olympus")), 2);
+  CHECK(err && e2e_one_line(err, "fieldsync-server: "));
+  CHECK_CONTAINS(err, "not a time zone");
+  free(out);
+  free(err);
+  out = e2e_hq_ok(__LINE__, s,
+                  ARGS("report", "meetings", "--month", "2026-04", "--tz", "Europe/Berlin"));
+  CHECK_CONTAINS(out, "meetings, 2026-04 (Europe/Berlin)");
+  free(out);
+done:
+  free(a);
+  e2e_server_free(s);
+  tu_rmrf(dir);
+  free(dir);
+}
+
 int main(void) {
   TEST_RUN(test_report_csv);
+  TEST_RUN(test_report_local_month);
   e2e_stop_all();
   return tu_finish();
 }

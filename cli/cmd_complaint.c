@@ -69,6 +69,8 @@ static const char edit_usage[] =
     "Changes a complaint's status (in_progress while someone works on it) or\n"
     "corrects its text.\n"
     "\n"
+    "  --status S        open, in_progress or resolved\n"
+    "  --text TEXT       the complaint's text, corrected\n"
     "  --home DIR        the store directory\n"
     "  --json            print {\"id\":...}\n"
     "\n"

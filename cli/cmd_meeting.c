@@ -32,7 +32,11 @@ static const char add_usage[] =
     "  --outcome TEXT    what came out of it\n"
     "  --follow-up DATE  follow-up date, \"YYYY-MM-DD\"\n"
     "  --home DIR        the store directory\n"
-    "  --json            print {\"id\":...}\n";
+    "  --json            print {\"id\":...}\n\n"
+    "Examples:\n"
+    "  fieldsync meeting add --customer \"Nordwind GmbH\" --at \"2026-12-07 10:30\" --place "
+    "\"Hamburg, Speicherstadt\"\n"
+    "  fieldsync meeting add --customer 北京华信科技 --at 2026-12-08T02:00:00Z --kind exhibition\n";
 
 static const char list_usage[] =
     "Usage: fieldsync meeting list [--customer ID] [--day DATE] [--json]\n"
@@ -42,7 +46,10 @@ static const char list_usage[] =
     "  --customer ID     only this customer's meetings\n"
     "  --day DATE        only meetings on this day, \"YYYY-MM-DD\"\n"
     "  --home DIR        the store directory\n"
-    "  --json            print JSON\n";
+    "  --json            print JSON\n\n"
+    "Examples:\n"
+    "  fieldsync meeting list --day 2026-12-07\n"
+    "  fieldsync meeting list --customer \"Nordwind GmbH\" --json\n";
 
 static const char edit_usage[] =
     "Usage: fieldsync meeting edit MEETING [--at TIME] [--place P]\n"
@@ -54,6 +61,12 @@ static const char edit_usage[] =
     "after it happened.  An empty value (--notes \"\") clears an optional\n"
     "field.\n"
     "\n"
+    "  --at TIME         when: \"YYYY-MM-DD HH:MM\" (local time) or ISO-8601\n"
+    "  --place P         where\n"
+    "  --kind K          visit, call or exhibition\n"
+    "  --notes TEXT      free notes\n"
+    "  --outcome TEXT    what came out of it\n"
+    "  --follow-up DATE  when to follow up, \"YYYY-MM-DD\" (\"\" clears it)\n"
     "  --home DIR        the store directory\n"
     "  --json            print {\"id\":...}\n"
     "\n"
@@ -68,7 +81,9 @@ static const char delete_usage[] =
     "change.\n"
     "\n"
     "  --home DIR        the store directory\n"
-    "  --json            print {\"id\":...,\"deleted\":true}\n";
+    "  --json            print {\"id\":...,\"deleted\":true}\n\n"
+    "Example:\n"
+    "  fieldsync meeting delete 0190f3a2c4b1\n";
 
 static const char group_usage[] =
     "Usage: fieldsync meeting COMMAND [ARGS...]\n"

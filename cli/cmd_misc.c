@@ -452,7 +452,9 @@ static const char resolve_usage[] =
     "\n"
     "  --keep K        winner or loser (required)\n"
     "  --home DIR      the store directory\n"
-    "  --json          print {\"id\":ID,\"kept\":\"winner\"|\"loser\"}\n";
+    "  --json          print {\"id\":ID,\"kept\":\"winner\"|\"loser\"}\n\n"
+    "Example:\n"
+    "  fieldsync conflicts resolve 12 --keep loser\n";
 
 static int conflicts_resolve(cli_ctx *ctx, int argc, char **argv) {
   const char *id_text = NULL, *keep = NULL;

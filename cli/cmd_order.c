@@ -53,7 +53,9 @@ static const char line_usage[] =
     "  --qty N           quantity, a whole number of at least 1 (required)\n"
     "  --discount PCT    line discount in percent, 0 to 100\n"
     "  --home DIR        the store directory\n"
-    "  --json            print {\"id\":...}\n";
+    "  --json            print {\"id\":...}\n\n"
+    "Example:\n"
+    "  fieldsync order line 3F2A91-17 --sku CHAIR-01 --qty 40 --discount 5\n";
 
 static const char submit_usage[] =
     "Usage: fieldsync order submit ORDER [--json]\n"
@@ -61,7 +63,9 @@ static const char submit_usage[] =
     "Submits draft order ORDER; its lines cannot change after this.\n"
     "\n"
     "  --home DIR        the store directory\n"
-    "  --json            print {\"id\":...,\"status\":\"submitted\"}\n";
+    "  --json            print {\"id\":...,\"status\":\"submitted\"}\n\n"
+    "Example:\n"
+    "  fieldsync order submit 3F2A91-17\n";
 
 static const char line_edit_usage[] =
     "Usage: fieldsync order line edit ORDER LINE [--qty N] [--discount PCT]\n"
@@ -110,7 +114,10 @@ static const char list_usage[] =
     "Lists the orders on this device with their totals, newest first.\n"
     "\n"
     "  --home DIR        the store directory\n"
-    "  --json            print JSON\n";
+    "  --json            print JSON\n\n"
+    "Examples:\n"
+    "  fieldsync order list\n"
+    "  fieldsync order list --json\n";
 
 static const char show_usage[] = "Usage: fieldsync order show ORDER [--json]\n"
                                  "\n"
@@ -118,7 +125,9 @@ static const char show_usage[] = "Usage: fieldsync order show ORDER [--json]\n"
                                  "reached (lines, line discounts, order discount, total).\n"
                                  "\n"
                                  "  --home DIR        the store directory\n"
-                                 "  --json            print JSON\n";
+                                 "  --json            print JSON\n\n"
+                                 "Example:\n"
+                                 "  fieldsync order show 3F2A91-17\n";
 
 static const char group_usage[] = "Usage: fieldsync order COMMAND [ARGS...]\n"
                                   "\n"

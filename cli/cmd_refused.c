@@ -41,6 +41,7 @@ static const char list_usage[] =
     "--help' describes show (every value), copy (re-create a refused order or\n"
     "meeting for one of your customers) and dismiss (close one once read).\n"
     "\n"
+    "  --customer C      copy: the customer to re-create it under (one you may write)\n"
     "  --all           also the dismissed and copied ones\n"
     "  --home DIR      the store directory\n"
     "  --json          print JSON (with every value)\n"

@@ -122,6 +122,12 @@ int cmd_enroll(cli_ctx *ctx, int argc, char **argv) {
       "every user of this computer in the process list while enroll starts.\n"
       "On a terminal, --token - asks for the token without echoing it.\n"
       "\n"
+      "  --server URL       head office's address, https://HOST:PORT\n"
+      "  --token-file FILE  the one-time token from `fieldsync-server token create`\n"
+      "  --token T          the token itself; \"-\" reads it from standard input\n"
+      "  --ca FILE          trust head office's certificate in FILE (PEM)\n"
+      "  --pin SHA256       or trust the key fingerprint `init` printed\n"
+      "\n"
       "Examples:\n"
       "  fieldsync enroll --server https://hq.example.com:8443 --token-file anna.token \\\n"
       "                   --ca hq-cert.pem\n"
@@ -204,29 +210,32 @@ static int progress(void *user, const char *phase, int64_t done, int64_t total) 
 int cmd_sync(cli_ctx *ctx, int argc, char **argv) {
   const char *wait = NULL;
   const cli_opt opts[] = {{"wait", 1, &wait, NULL}, {NULL, 0, NULL, NULL}};
-  const cli_spec spec = {"sync",
-                         "Usage: fieldsync sync [--wait SECONDS] [--json]\n"
-                         "\n"
-                         "Pushes every local change to head office, then pulls what head office\n"
-                         "has for this device (catalog, prices, balances, this manager's\n"
-                         "customers).  Safe to interrupt: the next sync finishes the job with\n"
-                         "nothing lost and nothing applied twice.\n"
-                         "\n"
-                         "One sync runs at a time on a laptop: a sync started while another is\n"
-                         "running waits for it (--wait SECONDS, default 30; 0 = do not wait)\n"
-                         "and then says that one is already running.\n"
-                         "\n"
-                         "Exit status: 0 synced; 3 synced, but head office refused changes\n"
-                         "(they are kept with their values: 'fieldsync refused'); 1 the sync\n"
-                         "failed (nothing lost: run it again); 2 usage error.\n"
-                         "\n"
-                         "Examples:\n"
-                         "  fieldsync sync\n"
-                         "  fieldsync sync --wait 0 --json\n",
-                         opts,
-                         NULL,
-                         NULL,
-                         0};
+  const cli_spec spec = {
+      "sync",
+      "Usage: fieldsync sync [--wait SECONDS] [--json]\n"
+      "\n"
+      "Pushes every local change to head office, then pulls what head office\n"
+      "has for this device (catalog, prices, balances, this manager's\n"
+      "customers).  Safe to interrupt: the next sync finishes the job with\n"
+      "nothing lost and nothing applied twice.\n"
+      "\n"
+      "One sync runs at a time on a laptop: a sync started while another is\n"
+      "running waits for it (--wait SECONDS, default 30; 0 = do not wait)\n"
+      "and then says that one is already running.\n"
+      "\n"
+      "Exit status: 0 synced; 3 synced, but head office refused changes\n"
+      "(they are kept with their values: 'fieldsync refused'); 1 the sync\n"
+      "failed (nothing lost: run it again); 2 usage error.\n"
+      "\n"
+      "  --wait SECONDS    wait up to SECONDS for another sync of this laptop to finish\n"
+      "\n"
+      "Examples:\n"
+      "  fieldsync sync\n"
+      "  fieldsync sync --wait 0 --json\n",
+      opts,
+      NULL,
+      NULL,
+      0};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   long long wait_s = 30;

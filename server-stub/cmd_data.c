@@ -114,6 +114,8 @@ int cmd_export_server(cli_ctx *ctx, int argc, char **argv) {
                          "Usage: fieldsync-server export --json [--manager NAME]\n\nEvery "
                          "synced table, rows sorted by id; with --manager, exactly what that "
                          "manager's devices hold.\n\n"
+                         "  --manager NAME    exactly what that manager's devices hold\n"
+                         "\n"
                          "Example:\n"
                          "  fieldsync-server export --json --manager alice > alice.json\n",
                          opts,

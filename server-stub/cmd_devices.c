@@ -32,6 +32,9 @@ static int cmd_token_create(cli_ctx *ctx, int argc, char **argv) {
                          "Usage: fieldsync-server token create --manager NAME [--days N] "
                          "[--json]\n\nA one-time enrollment token for a device of NAME, valid "
                          "N days (default 7).\n\n"
+                         "  --manager NAME    the manager whose device enrolls with it (required)\n"
+                         "  --days N          days the token stays valid (default 7)\n"
+                         "\n"
                          "Example:\n"
                          "  fieldsync-server token create --manager alice > alice.token\n",
                          opts,
@@ -171,16 +174,19 @@ static int cmd_lease_set(cli_ctx *ctx, int argc, char **argv) {
   lease_args a = {NULL, 0, NULL};
   static const char *const names[] = {"MANAGER"};
   const cli_opt opts[] = {{"days", 1, &days, NULL}, {NULL, 0, NULL, NULL}};
-  const cli_spec spec = {"lease set",
-                         "Usage: fieldsync-server lease set MANAGER --days N [--json]\n\nHow "
-                         "long MANAGER's devices stay unlockable without a sync: each sync\n"
-                         "gives them a lease until head office's now + N days (1 to 365;\n"
-                         "default 14), from their next sync on.\n\nExample:\n  "
-                         "fieldsync-server lease set alice --days 3\n",
-                         opts,
-                         names,
-                         &a.manager,
-                         1};
+  const cli_spec spec = {
+      "lease set",
+      "Usage: fieldsync-server lease set MANAGER --days N [--json]\n\nHow "
+      "long MANAGER's devices stay unlockable without a sync: each sync\n"
+      "gives them a lease until head office's now + N days (1 to 365;\n"
+      "  --days N          days a device stays unlockable without a sync (1 to 365)\n"
+      "\n"
+      "default 14), from their next sync on.\n\nExample:\n  "
+      "fieldsync-server lease set alice --days 3\n",
+      opts,
+      names,
+      &a.manager,
+      1};
   int ex, rc;
   if (cli_parse(ctx, &spec, argc, argv, &ex)) return ex;
   if (!days) return cli_usage("lease set: --days N is required.");

@@ -159,6 +159,9 @@ static int cmd_import(cli_ctx *ctx, int argc, char **argv) {
                          "100,000 products\").  Devices keep syncing meanwhile: their\n"
                          "changes wait for the import's transaction (seconds) and go in after.\n"
                          "\n"
+                         "  --trust-clock     import although this machine's clock is behind the "
+                         "store's newest change\n"
+                         "\n"
                          "Example:\n"
                          "  fieldsync-server import products catalog.csv\n",
                          opts,

@@ -28,3 +28,8 @@ add_dependencies(test_cli_deals fieldsync-cli)
 # rejected; copies of quotes and orders; expiry; bad input changing nothing.
 fs_test(test_cli_quotes ${PROJECT_SOURCE_DIR}/tests/cli/test_cli_quotes.c)
 add_dependencies(test_cli_quotes fieldsync-cli)
+# Every command of both programs: --help exits 0, describes every option its
+# usage names on a line of its own and shows an example (walked from the
+# programs' own help, so a new verb is checked without a list).
+add_test(NAME test_help COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_help.sh
+  ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/cli/completion/fieldsync.bash)

@@ -40,7 +40,7 @@ tab() {
   done
 }
 
-tab fieldsync "" -- customer order meeting sync agenda call task status !serve
+tab fieldsync "" -- customer order meeting sync agenda call task quote deal status !serve
 tab fieldsync or -- order !customer
 tab fieldsync order "" -- new line submit cancel list show
 tab fieldsync order line "" -- edit remove
@@ -60,6 +60,9 @@ tab fieldsync task "" -- add list done edit delete
 tab fieldsync call log --d -- --duration !--due
 tab fieldsync agenda --w -- --week !--day
 tab fieldsync-server norms "" -- set list
+tab fieldsync quote "" -- new line send accept reject show list
+tab fieldsync quote line "" -- edit remove
+tab fieldsync deal ed -- edit !add
 
 echo "test_completion: $cases cases, $failures failures"
 [ "$failures" -eq 0 ]

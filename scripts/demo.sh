@@ -2,7 +2,9 @@
 # The fieldsync demo: a head-office server with its SQLite store and a
 # generated certificate on 127.0.0.1, a small catalog, two managers' laptops
 # (one manager with two), offline work at an exhibition (a mistake corrected,
-# a complaint resolved, a competitor's price noted), a concurrent edit of the
+# a complaint resolved, a competitor's price noted), a manager's day (a call,
+# a quote accepted into an order, a task, a deal, the agenda against head
+# office's norms), a concurrent edit of the
 # same customer, a customer moved by head office while its old manager was
 # offline (his refused meeting kept, with the reason), head office's signed
 # receipts, the offline lease, then the merged orders report and the conflict.
@@ -48,6 +50,7 @@ CHAIR-01,SEK,3290.00
 CSV
 "$hq" --home "$H" import products "$work/products.csv"
 "$hq" --home "$H" import prices "$work/prices.csv"
+"$hq" --home "$H" norms set --default --calls 30 --meetings 4 --proposals 50
 
 "$hq" --home "$H" serve --listen 127.0.0.1:0 --port-file "$work/port" 2>"$work/server.log" &
 server_pid=$!
@@ -101,6 +104,25 @@ o2=$("$fs" --home "$B" order new --customer "$balt" --currency EUR)
 say "Back online: everyone syncs"
 for d in "$A" "$B" "$T"; do "$fs" --home "$d" sync; done
 
+say "Anna's day on her tablet: a call, a quote, a task, the agenda against the norms"
+tomorrow=$(date -d tomorrow +%F); today=$(date +%F)
+"$fs" --home "$T" call log --customer "Nordwind Büro GmbH" --outcome "wants 20 more chairs" \
+  --duration 7 --follow-up "$tomorrow" >/dev/null
+qn=$("$fs" --home "$T" quote new --customer "Nordwind Büro GmbH" --json | sed 's/.*"number":"\([^"]*\)".*/\1/')
+"$fs" --home "$T" quote line "$qn" --sku CHAIR-01 --qty 20 >/dev/null
+"$fs" --home "$T" quote send "$qn" >/dev/null
+"$fs" --home "$T" task add --title "send the floor plan" --customer "Nordwind Büro GmbH" --due "$today" >/dev/null
+"$fs" --home "$T" deal add --customer "Nordwind Büro GmbH" --stage proposal --value 5780 --currency EUR \
+  --title "2nd floor chairs" --close "$tomorrow" >/dev/null
+"$fs" --home "$T" agenda
+"$fs" --home "$T" sync >/dev/null
+
+say "Nordwind says yes: on the laptop, quote $qn becomes an order in one step"
+"$fs" --home "$A" sync >/dev/null
+on=$("$fs" --home "$A" quote accept "$qn" --json | sed 's/.*"order_number":"\([^"]*\)".*/\1/')
+"$fs" --home "$A" order submit "$on"
+"$fs" --home "$A" order show "$on"
+
 say "A concurrent edit: Anna changes Nordwind's phone on both devices, offline"
 "$fs" --home "$A" customer edit "$nord" --phone "+49 40 5550" >/dev/null
 "$fs" --home "$T" customer edit "$nord" --phone "+49 40 7770" --status key >/dev/null
@@ -136,6 +158,8 @@ say "A lost laptop stays locked: each sync renews its offline lease"
 
 say "Head office: merged orders report (by manager)"
 "$hq" --home "$H" report orders --by manager
+say "Head office: the pipeline of deals (weighted by probability)"
+"$hq" --home "$H" report pipeline
 say "Head office: the conflict, resolved by rule and logged for review"
 "$hq" --home "$H" conflicts
 say "Head office: audit log"

@@ -347,12 +347,13 @@ static int cmd_report(cli_ctx *ctx, int argc, char **argv) {
     if (stage) {
       cli_money(m, sizeof m, cli_int(it, "value", 0), cur);
       cli_money(w, sizeof w, cli_int(it, "weighted", 0), cur);
-      printf("total %s: %lld deals, %s, weighted %s\n", stage, (long long)cli_int(it, "deals", 0),
-             m, w);
+      long long nd = (long long)cli_int(it, "deals", 0);
+      printf("total %s: %lld deal%s, %s, weighted %s\n", stage, nd, nd == 1 ? "" : "s", m, w);
       continue;
     }
     cli_money(m, sizeof m, cli_int(it, "total", 0), cur);
-    printf("total: %lld orders, %s\n", (long long)cli_int(it, "orders", 0), m);
+    long long no = (long long)cli_int(it, "orders", 0);
+    printf("total: %lld order%s, %s\n", no, no == 1 ? "" : "s", m);
   }
   cJSON_Delete(o);
   return CLI_OK;

@@ -268,7 +268,7 @@ static void test_pipeline_two_managers(void) {
   char *table = e2e_hq_ok(__LINE__, s, ARGS("report", "pipeline"));
   CHECK_CONTAINS(table, "WEIGHTED");
   CHECK_CONTAINS(table, "83.33 EUR");
-  CHECK_CONTAINS(table, "total won: 1 deals, 5 000.00 EUR, weighted 5 000.00 EUR");
+  CHECK_CONTAINS(table, "total won: 1 deal, 5 000.00 EUR, weighted 5 000.00 EUR");
   free(table);
   char *csv = e2e_hq_ok(__LINE__, s, ARGS("report", "pipeline", "--csv"));
   CHECK(csv && !strncmp(csv, "manager,stage,currency,deals,value,weighted\n", 44));

@@ -4,8 +4,10 @@
  * order line, complaint, competitor note, task, deal, quote or quote line into that row's id.
  *
  * An id is taken whole, or as a unique prefix of at least
- * FSI_RESOLVE_MIN_PREFIX characters (git's rule), and a customer also by
- * its exact name (letter case aside).  Ambiguity is an error whose sentence
+ * FSI_RESOLVE_MIN_PREFIX characters (git's rule), or as a unique end of as
+ * many (a UUIDv7 starts with its time, so rows made together share a long
+ * prefix, and ends in random digits), and a customer also by its exact name
+ * (letter case aside).  Ambiguity is an error whose sentence
  * lists the candidates, so the person sees what to type instead; nothing is
  * ever picked at random.  An order is also found by its number ("3F2A91-17"), a quote by its
  * ("3F2A91-Q17").  The SQL of each
@@ -27,52 +29,48 @@ typedef struct {
   const char *table, *what; /* "customers", "customer" */
   const char *exact;        /* ?1 the whole id */
   const char *prefix;       /* ?1 .. ?2 a range of ids: id and a label */
+  const char *ending;       /* ?1 the end of an id: id and a label */
   const char *by_name;      /* ?1 a customer's exact name, an order's number: id, label */
 } target;
 
+/* The two id lookups of a table, from its "SELECT id, label FROM table":
+ * a prefix is a range of the primary key (an index search); an ending (the
+ * random last digits of a UUIDv7, which differ even between rows made in
+ * the same millisecond) is a scan of the ids. */
+#define BY_ID(head)                                                                                \
+  head " WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",                                          \
+      head " WHERE id LIKE '%' || ?1 ORDER BY id LIMIT 6"
+
 static const target targets[] = {
     {"customers", "customer", "SELECT id FROM customers WHERE id = ?1",
-     "SELECT id, name || coalesce(' (' || city || ')', '') FROM customers"
-     " WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     BY_ID("SELECT id, name || coalesce(' (' || city || ')', '') FROM customers"),
      "SELECT id, name || coalesce(' (' || city || ')', '') FROM customers"
      " WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 6"},
     {"contacts", "contact", "SELECT id FROM contacts WHERE id = ?1",
-     "SELECT id, name FROM contacts WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6", NULL},
+     BY_ID("SELECT id, name FROM contacts"), NULL},
     {"meetings", "meeting", "SELECT id FROM meetings WHERE id = ?1",
-     "SELECT id, kind || ' at ' || at FROM meetings WHERE id >= ?1 AND id < ?2"
-     " ORDER BY id LIMIT 6",
-     NULL},
+     BY_ID("SELECT id, kind || ' at ' || at FROM meetings"), NULL},
     {"orders", "order", "SELECT id FROM orders WHERE id = ?1",
-     "SELECT id, coalesce(number || ', ', '') || status || coalesce(', created ' || created_at, '')"
-     " FROM orders WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     BY_ID("SELECT id, coalesce(number || ', ', '') || status"
+           " || coalesce(', created ' || created_at, '') FROM orders"),
      "SELECT id, status FROM orders WHERE number = ?1 COLLATE NOCASE ORDER BY id LIMIT 6"},
     {"complaints", "complaint", "SELECT id FROM complaints WHERE id = ?1",
-     "SELECT id, kind || ': ' || substr(text, 1, 40) FROM complaints WHERE id >= ?1 AND id < ?2"
-     " ORDER BY id LIMIT 6",
-     NULL},
+     BY_ID("SELECT id, kind || ': ' || substr(text, 1, 40) FROM complaints"), NULL},
     {"competitor_notes", "competitor note", "SELECT id FROM competitor_notes WHERE id = ?1",
-     "SELECT id, competitor FROM competitor_notes WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
-     NULL},
+     BY_ID("SELECT id, competitor FROM competitor_notes"), NULL},
     {"tasks", "task", "SELECT id FROM tasks WHERE id = ?1",
-     "SELECT id, coalesce('due ' || due || ': ', '') || substr(title, 1, 40) FROM tasks"
-     " WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     BY_ID("SELECT id, coalesce('due ' || due || ': ', '') || substr(title, 1, 40) FROM tasks"),
      NULL},
     {"deals", "deal", "SELECT id FROM deals WHERE id = ?1",
-     "SELECT id, stage || coalesce(', ' || title, '') FROM deals WHERE id >= ?1 AND id < ?2"
-     " ORDER BY id LIMIT 6",
-     NULL},
+     BY_ID("SELECT id, stage || coalesce(', ' || title, '') FROM deals"), NULL},
     {"order_lines", "order line", "SELECT id FROM order_lines WHERE id = ?1",
-     "SELECT id, sku || ' x ' || qty FROM order_lines WHERE id >= ?1 AND id < ?2"
-     " ORDER BY id LIMIT 6",
-     NULL},
+     BY_ID("SELECT id, sku || ' x ' || qty FROM order_lines"), NULL},
     {"quotes", "quote", "SELECT id FROM quotes WHERE id = ?1",
-     "SELECT id, coalesce(number || ', ', '') || status || coalesce(', created ' || created_at, '')"
-     " FROM quotes WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6",
+     BY_ID("SELECT id, coalesce(number || ', ', '') || status"
+           " || coalesce(', created ' || created_at, '') FROM quotes"),
      "SELECT id, status FROM quotes WHERE number = ?1 COLLATE NOCASE ORDER BY id LIMIT 6"},
     {"quote_lines", "quote line", "SELECT id FROM quote_lines WHERE id = ?1",
-     "SELECT id, sku || ' x ' || qty FROM quote_lines WHERE id >= ?1 AND id < ?2"
-     " ORDER BY id LIMIT 6",
-     NULL},
+     BY_ID("SELECT id, sku || ' x ' || qty FROM quote_lines"), NULL},
 };
 
 static const target *target_of(const char *table) {
@@ -140,21 +138,29 @@ int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table, const c
     if (!(s = fsi_sql_query(st, t->prefix, "tt", lo, hi))) return FS_EIO;
     if ((rc = collect(st, s, t, typed, "is the start of", out, &found)) || found) return rc;
   }
+  int customers = !strcmp(t->table, "customers");
   if (t->by_name) {
-    int customers = !strcmp(t->table, "customers");
     if (!(s = fsi_sql_query(st, t->by_name, "t", typed))) return FS_EIO;
     if ((rc = collect(st, s, t, typed, customers ? "is the name of" : "is the number of", out,
                       &found)) ||
         found)
       return rc;
+  }
+  /* the end of an id: its random last digits, as a list shows them */
+  if (idlike && n >= FSI_RESOLVE_MIN_PREFIX) {
+    if (!(s = fsi_sql_query(st, t->ending, "t", lo))) return FS_EIO;
+    if ((rc = collect(st, s, t, typed, "is the end of", out, &found)) || found) return rc;
+  }
+  if (t->by_name) {
     if (!customers)
       return fsi_fail(FS_ENOTFOUND,
-                      "no %s has the id, id prefix (%d or more characters) or number \"%.64s\"",
+                      "no %s has the id, start or end of an id (%d or more characters) or number "
+                      "\"%.64s\"",
                       t->what, FSI_RESOLVE_MIN_PREFIX, typed);
     /* head office's own store is the replica whose site is head office's */
     return fsi_fail(FS_ENOTFOUND,
-                    "no customer has the id, id prefix (%d or more characters) or name "
-                    "\"%.64s\"; see '%s'",
+                    "no customer has the id, start or end of an id (%d or more characters) or "
+                    "name \"%.64s\"; see '%s'",
                     FSI_RESOLVE_MIN_PREFIX, typed,
                     st->site == st->hq_site ? "fieldsync-server export --json"
                                             : "fieldsync customer list");

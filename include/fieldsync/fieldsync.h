@@ -291,11 +291,12 @@ FS_EXTERN int fs_order_copy_lines(fs_store *st, const char *to_order, const char
 
 /* The id of the row of `table` (customers, contacts, meetings, orders,
  * order_lines, complaints, competitor_notes, tasks, deals, quotes,
- * quote_lines) a person means by `typed`: the
- * whole id, a unique prefix of 6 or more characters (letter case aside), for a customer its exact
- * name (letter case aside), for an order or a quote its number ("3F2A91-17", "3F2A91-Q17").  The id
- * goes to out.  FS_ENOTFOUND when nothing matches; FS_EINVAL when several do (the sentence lists
- * them and asks for more of the id) or for another table. */
+ * quote_lines) a person means by `typed`: the whole id, a unique prefix or
+ * end of it of 6 or more characters (letter case aside), for a customer its
+ * exact name (letter case aside), for an order or a quote its number
+ * ("3F2A91-17", "3F2A91-Q17").  The id goes to out.  FS_ENOTFOUND when
+ * nothing matches; FS_EINVAL when several do (the sentence lists them and
+ * asks for more of the id) or for another table. */
 FS_EXTERN int fs_resolve_id(char out[FS_ID_SIZE], fs_store *st, const char *table,
                             const char *typed);
 

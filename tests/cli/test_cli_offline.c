@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -672,6 +673,20 @@ static void test_corrections(void) {
   CHECK_CONTAINS(err, "give more of the id");
   free(err);
   err = NULL;
+  /* ... while the ends of their ids (random digits) tell them apart: the
+   * last 8 characters, in any letter case, find each */
+  char end[16];
+  snprintf(end, sizeof end, "%s", kraus + strlen(kraus) - 8);
+  for (char *c = end; *c; c++) *c = (char)toupper((unsigned char)*c);
+  doc = OK_JSON("customer", "show", end, "--json");
+  CHECK_STR(str_of(doc, "id"), kraus);
+  cJSON_Delete(doc);
+  snprintf(end, sizeof end, "%s", g_cust + strlen(g_cust) - 6);
+  doc = OK_JSON("customer", "show", end, "--json");
+  CHECK_STR(str_of(doc, "id"), g_cust);
+  cJSON_Delete(doc);
+  snprintf(end, sizeof end, "%s", kraus + strlen(kraus) - 5);
+  REFUSED(0, "customer", "show", end); /* 5 characters: too few */
 
   /* an order for a customer typed by name; lines corrected by number */
   take_id(order, sizeof order,

@@ -135,7 +135,8 @@ static void test_ben_order_for_a_moved_customer(void) {
    * lead types it; an unknown name is refused and moves nothing). */
   char *hout = NULL, *herr = NULL;
   CHECK_EQ_INT(e2e_hq(s, &hout, &herr, ARGS("assign", "Nordwind AG", "anna")), 1);
-  CHECK_CONTAINS(herr, "no customer has the id, id prefix (6 or more characters) or name");
+  CHECK_CONTAINS(herr,
+                 "no customer has the id, start or end of an id (6 or more characters) or name");
   free(hout);
   free(herr);
   hout = e2e_hq_ok(__LINE__, s, ARGS("assign", "nordwind gmbh", "anna"));

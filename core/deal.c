@@ -76,7 +76,7 @@ int fsi_deal_check_row(const fsi_tbl_state *ts, const fsi_value *vals) {
     return fsi_fail(FS_EINVAL, "a deal needs its probability (0 to 100 %%)");
   if (pi >= 0 && vals[pi].type == FS_VAL_INT) {
     int64_t p = vals[pi].i;
-    if (p < 0 || p > 100)
+    if (!FS_MUT(66) && (p < 0 || p > 100))
       return fsi_fail(FS_EINVAL, "a deal's probability must be 0 to 100 %%, not %lld",
                       (long long)p);
     if (is_stage(stage, "won") && p != 100)

@@ -113,8 +113,9 @@ static char *stream_sql(fs_store *st, fsi_tbl_state *ts, int tomb, const fsi_mer
       /* a row of no customer (a task, a competitor note) is its manager's */
       snprintf(where, sizeof where,
                " AND (\"%s\" IN (SELECT id FROM customers WHERE manager=?4)"
-               " OR (\"%s\" IS NULL AND manager=?4))",
-               ts->decl->cols[ts->cust_col].name, ts->decl->cols[ts->cust_col].name);
+               " OR (\"%s\" IS NULL AND %s))",
+               ts->decl->cols[ts->cust_col].name, ts->decl->cols[ts->cust_col].name,
+               FS_MUT(67) ? "1" : "manager=?4");
     else if (ts->cust_col >= 0)
       snprintf(where, sizeof where, " AND \"%s\" IN (SELECT id FROM customers WHERE manager=?4)",
                ts->decl->cols[ts->cust_col].name);

@@ -336,6 +336,15 @@ static const char SQL_PRICED[] =
     "SELECT 1 FROM orders o JOIN quote_lines q ON q.quote_id = o.quote_id"
     " WHERE o.id = ?1 AND q.customer_id = ?2 AND q.sku = ?3 AND q.currency = ?4"
     " AND q.unit_price = ?5 LIMIT 1";
+#ifdef FS_MUTANTS
+static const char SQL_PRICED_ANY[] = /* mutant 65: the quote's price is not compared */
+    "SELECT 1 FROM orders o JOIN quote_lines q ON q.quote_id = o.quote_id"
+    " WHERE o.id = ?1 AND q.customer_id = ?2 AND q.sku = ?3 AND q.currency = ?4"
+    " AND ?5 IS NOT NULL LIMIT 1";
+#define PRICED_SQL (FS_MUT(65) ? SQL_PRICED_ANY : SQL_PRICED)
+#else
+#define PRICED_SQL SQL_PRICED
+#endif
 
 int fsi_quote_priced(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals) {
   if (strcmp(ts->decl->name, "order_lines") != 0 || !fsi_store_table(st, "quote_lines")) return 0;
@@ -346,7 +355,7 @@ int fsi_quote_priced(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals) {
       cur->type != FS_VAL_TEXT || p->type != FS_VAL_INT)
     return 0;
   int64_t one = 0;
-  int rc = fsi_sql_i64(st, &one, "reading an order's quote", SQL_PRICED, "tttti", o->s, c->s, s->s,
+  int rc = fsi_sql_i64(st, &one, "reading an order's quote", PRICED_SQL, "tttti", o->s, c->s, s->s,
                        cur->s, p->i);
   if (rc == FS_ENOTFOUND) return 0;
   return rc ? rc : 1;

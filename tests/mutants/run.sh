@@ -14,7 +14,7 @@ list="$src/tests/mutants/mutants.txt"
 fast=(test_hlc test_reclock test_keys test_codec test_envelope test_golden test_tokens test_hq_handle
       test_acks test_policy test_merge test_domain test_store test_faults fuzz_replay_codec
       fuzz_replay_envelope fuzz_replay_hq test_convergence test_e2e_trust test_e2e_sync
-      test_e2e_relay test_e2e_receipts)
+      test_e2e_relay test_e2e_receipts test_quote test_e2e_quotes test_e2e_agenda)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -93,6 +93,17 @@ int cli_view_doc_of(cli_ctx *ctx, const char *view, const char *table, const cha
                     const char *what, cJSON **out, int *rc);
 /* Prints {"id":id} with --json, or the id on its own line. */
 int cli_print_id(cli_ctx *ctx, const char *id);
+/* The lines of a draft order or quote, corrected one way for both
+ * (lines.c): `WHAT line edit DOC LINE [--qty N] [--discount PCT]` and `WHAT
+ * line remove DOC LINE`, LINE the line's number in `WHAT show` or its id. */
+typedef struct cli_lines {
+  const char *what;        /* "order": the verb, the view of one, the word in messages */
+  const char *table;       /* "orders": where DOC is resolved */
+  const char *lines_table; /* "order_lines" */
+  const char *doc_name;    /* "the ORDER": the first argument, in usage errors */
+} cli_lines;
+int cli_lines_edit(cli_ctx *ctx, const cli_lines *k, const char *usage, int argc, char **argv);
+int cli_lines_remove(cli_ctx *ctx, const cli_lines *k, const char *usage, int argc, char **argv);
 /* How the total of an order or quote doc (its "lines" with qty, unit_price
  * and amount; its discount_bp and total) is reached: lines at unit price,
  * line discounts, lines, the WHAT discount, total, in currency cur. */

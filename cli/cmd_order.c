@@ -215,110 +215,14 @@ static int order_new(cli_ctx *ctx, int argc, char **argv) {
   return cli_insert(ctx, "orders", f, n);
 }
 
-/* Line `typed` of the order doc (its "lines"): a number 1..n as `order
- * show` prints them, or a whole id or unique prefix (6+ characters) of one
- * of them.  Its id into out; the exit status. */
-static int pick_line(const cJSON *order, const char *typed, char out[FS_ID_SIZE]) {
-  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(order, "lines"), *it;
-  const char *oid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(order, "id"));
-  size_t n = strlen(typed), digits = strspn(typed, "0123456789");
-  int count = cJSON_GetArraySize(lines), hits = 0;
-  if (n > 0 && digits == n && n < 6) {
-    long no = strtol(typed, NULL, 10);
-    const cJSON *l = no >= 1 && no <= count ? cJSON_GetArrayItem(lines, (int)no - 1) : NULL;
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "id"));
-    if (!id)
-      return cli_fail("order %s has %d line%s; there is no line %s (see 'fieldsync order show').",
-                      oid ? oid : "?", count, count == 1 ? "" : "s", typed);
-    snprintf(out, FS_ID_SIZE, "%s", id);
-    return CLI_OK;
-  }
-  cJSON_ArrayForEach(it, lines) {
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-    if (id && (!strcmp(id, typed) || (n >= 6 && !strncasecmp(id, typed, n)))) {
-      if (!hits++) snprintf(out, FS_ID_SIZE, "%s", id);
-      if (!strcmp(id, typed)) return CLI_OK;
-    }
-  }
-  if (hits == 1) return CLI_OK;
-  if (hits > 1)
-    return cli_fail("\"%.40s\" starts %d lines of the order; give more of the id.", typed, hits);
-  return cli_fail("order %s has no line \"%.40s\"; give the line's number or id as 'fieldsync "
-                  "order show' lists them.",
-                  oid ? oid : "?", typed);
-}
-
-/* Opens the store and finds ORDER and its LINE as typed: the device (close
- * it), the order's and the line's ids.  The exit status. */
-static int open_line(cli_ctx *ctx, fs_device **dev, const char *order, const char *line,
-                     char oid[FS_ID_SIZE], char lid[FS_ID_SIZE]) {
-  char *doc = NULL;
-  int rc = cli_open(ctx, dev);
-  if (rc != CLI_OK) return rc;
-  if ((rc = cli_resolve(*dev, "orders", order, oid)) == CLI_OK &&
-      (rc = cli_view_on(*dev, "order", oid, &doc)) == CLI_OK) {
-    cJSON *o = cli_parse_doc(doc, "an order");
-    rc = o ? pick_line(o, line, lid) : CLI_EFAIL;
-    cJSON_Delete(o);
-  }
-  fs_free(doc);
-  if (rc != CLI_OK) {
-    fs_device_close(*dev);
-    *dev = NULL;
-  }
-  return rc;
-}
-
-static int order_line_edit(cli_ctx *ctx, int argc, char **argv) {
-  const char *pos[2] = {NULL, NULL}, *qty_text = NULL, *discount = NULL;
-  static const char *const pos_names[] = {"the ORDER id", "the LINE"};
-  const cli_opt opts[] = {
-      {"qty", 1, &qty_text, NULL}, {"discount", 1, &discount, NULL}, {NULL, 0, NULL, NULL}};
-  cli_spec spec = {"order line edit", line_edit_usage, opts, pos_names, pos, 2};
-  char oid[FS_ID_SIZE], lid[FS_ID_SIZE], q[24], d[24];
-  int64_t qty = 0, bp = 0;
-  fs_field f[2];
-  size_t n = 0;
-  fs_device *dev = NULL;
-  int rc;
-  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if (!qty_text && !discount)
-    return cli_usage("order line edit: give --qty N or --discount PCT; see 'fieldsync order line "
-                     "edit --help'.");
-  if (qty_text && (rc = cli_parse_qty(&qty, "qty", qty_text)) != CLI_OK) return rc;
-  if (discount && (rc = cli_parse_pct(&bp, "discount", discount)) != CLI_OK) return rc;
-  snprintf(q, sizeof q, "%lld", (long long)qty);
-  snprintf(d, sizeof d, "%lld", (long long)bp);
-  if (qty_text) f[n++] = (fs_field){"qty", q};
-  if (discount) f[n++] = (fs_field){"discount_bp", d};
-  if ((rc = open_line(ctx, &dev, pos[0], pos[1], oid, lid)) != CLI_OK) return rc;
-  int lrc = fs_update(fs_device_store(dev), "order_lines", lid, f, n);
-  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
-  fs_device_close(dev);
-  return rc != CLI_OK ? rc : cli_print_id(ctx, lid);
-}
-
-static int order_line_remove(cli_ctx *ctx, int argc, char **argv) {
-  const char *pos[2] = {NULL, NULL};
-  static const char *const pos_names[] = {"the ORDER id", "the LINE"};
-  cli_spec spec = {"order line remove", line_remove_usage, no_opts, pos_names, pos, 2};
-  char oid[FS_ID_SIZE], lid[FS_ID_SIZE];
-  fs_device *dev = NULL;
-  int rc;
-  if (cli_parse(ctx, &spec, argc, argv, &rc)) return rc;
-  if ((rc = open_line(ctx, &dev, pos[0], pos[1], oid, lid)) != CLI_OK) return rc;
-  int lrc = fs_delete(fs_device_store(dev), "order_lines", lid);
-  if (lrc != FS_OK) rc = cli_lib_fail(lrc);
-  fs_device_close(dev);
-  if (rc != CLI_OK) return rc;
-  char line[160];
-  snprintf(line, sizeof line, "Removed line %s from order %s.", lid, oid);
-  return cli_print_deleted(ctx, lid, line);
-}
+/* order line edit|remove, quote line edit|remove: cli/lines.c */
+static const cli_lines order_lines = {"order", "orders", "order_lines", "the ORDER id"};
 
 static int order_line(cli_ctx *ctx, int argc, char **argv) {
-  if (argc > 0 && !strcmp(argv[0], "edit")) return order_line_edit(ctx, argc - 1, argv + 1);
-  if (argc > 0 && !strcmp(argv[0], "remove")) return order_line_remove(ctx, argc - 1, argv + 1);
+  if (argc > 0 && !strcmp(argv[0], "edit"))
+    return cli_lines_edit(ctx, &order_lines, line_edit_usage, argc - 1, argv + 1);
+  if (argc > 0 && !strcmp(argv[0], "remove"))
+    return cli_lines_remove(ctx, &order_lines, line_remove_usage, argc - 1, argv + 1);
   const char *order = NULL, *sku = NULL, *qty_text = NULL, *discount = NULL;
   static const char *const pos_names[] = {"the ORDER id"};
   const cli_opt opts[] = {{"sku", 1, &sku, NULL},

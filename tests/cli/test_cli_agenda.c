@@ -17,6 +17,7 @@
  * byte as it was.
  */
 #include "seed.h"
+#include "clitest.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -27,109 +28,8 @@
 #define NOW_MS "1773169200000" /* 2026-03-10T19:00:00Z, 15:00 in New York */
 #define UNKNOWN_ID "01900000-0000-7000-8000-000000000000"
 
-static char *g_home;
 static char g_mueller[64], g_nord[64], g_kowa[64], g_far[64];
 static char g_task_over[64], g_task_today[64], g_task_later[64], g_task_none[64];
-
-static int run_in(const char *home, char **out, char **err, const char *const *args) {
-  const char *argv[64];
-  size_t n = 0;
-  argv[n++] = "fieldsync";
-  argv[n++] = "--home";
-  argv[n++] = home;
-  for (size_t i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
-  argv[n] = NULL;
-  return tu_run(out, err, argv);
-}
-
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define RUN(out, err, ...) run_in(g_home, out, err, ARGS(__VA_ARGS__))
-
-static int one_line(const char *err) {
-  size_t n = err ? strlen(err) : 0;
-  if (n < 13 || strncmp(err, "fieldsync: ", 11) != 0 || err[n - 1] != '\n') return 0;
-  return memchr(err, '\n', n - 1) == NULL;
-}
-
-static char *export_of(void) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(g_home, &out, &err, ARGS("export", "--json"));
-  CHECK_EQ_INT(rc, 0);
-  free(err);
-  return out;
-}
-
-static void refused_at(int line, int want_rc, const char *const *args) {
-  char *before = export_of(), *after = NULL, *out = NULL, *err = NULL;
-  char what[256] = "";
-  size_t wn = 0;
-  for (size_t i = 0; args[i] && wn < sizeof what - 1; i++)
-    wn += (size_t)snprintf(what + wn, sizeof what - wn, "%s%.30s", i ? " " : "", args[i]);
-  int rc = run_in(g_home, &out, &err, args);
-  after = export_of();
-  tu_checks += 4;
-  if (want_rc ? rc != want_rc : rc <= 0)
-    tu_fail(__FILE__, line, "[%s] exit %d, expected %d", what, rc, want_rc);
-  if (!out || *out) tu_fail(__FILE__, line, "[%s] printed on stdout: %s", what, out ? out : "");
-  if (!one_line(err))
-    tu_fail(__FILE__, line, "[%s] stderr is not one 'fieldsync: ' line: \"%s\"", what,
-            err ? err : "(null)");
-  if (!before || !after || strcmp(before, after) != 0)
-    tu_fail(__FILE__, line, "[%s] changed the store", what);
-  free(before);
-  free(after);
-  free(out);
-  free(err);
-}
-#define REFUSED(rc, ...) refused_at(__LINE__, rc, ARGS(__VA_ARGS__))
-
-static cJSON *ok_json_at(int line, const char *const *args) {
-  char *out = NULL, *err = NULL;
-  const char *end = NULL;
-  int rc = run_in(g_home, &out, &err, args);
-  cJSON *doc = rc == 0 && out ? cJSON_ParseWithOpts(out, &end, 1) : NULL;
-  tu_checks += 2;
-  if (rc != 0)
-    tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
-  else if (!doc)
-    tu_fail(__FILE__, line, "stdout is not one JSON document: %s", out ? out : "");
-  free(out);
-  free(err);
-  return doc;
-}
-#define OK_JSON(...) ok_json_at(__LINE__, ARGS(__VA_ARGS__))
-
-static char *ok_text_at(int line, const char *const *args) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(g_home, &out, &err, args);
-  tu_checks++;
-  if (rc != 0) tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
-  free(err);
-  return out;
-}
-#define OK_TEXT(...) ok_text_at(__LINE__, ARGS(__VA_ARGS__))
-
-static void take_id(char *buf, size_t cap, cJSON *doc) {
-  const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
-  CHECK(cJSON_IsString(id) && strlen(id->valuestring) == 36);
-  snprintf(buf, cap, "%s", cJSON_IsString(id) ? id->valuestring : "");
-  cJSON_Delete(doc);
-}
-
-static const char *str_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long int_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? (long long)v->valuedouble : -999999;
-}
-
-static int count_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
-}
 
 static const cJSON *item(const cJSON *o, const char *key, int i) {
   return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, key), i);
@@ -178,7 +78,7 @@ static void add_quote(const char *customer, const char *status, const char *sent
     snprintf(when, sizeof when, "%lld", (long long)ms);
     setenv("FIELDSYNC_TEST_NOW_MS", when, 1);
   }
-  CHECK_OK(tu_device_open(&dev, g_home, NULL));
+  CHECK_OK(tu_device_open(&dev, ct_home, NULL));
   if (dev) {
     fs_store *st = fs_device_store(dev);
     fs_field f[] = {{"customer_id", customer}, {"currency", "EUR"}, {"valid_until", valid_until}};
@@ -203,7 +103,7 @@ static void test_help(void) {
   for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
     char *out = NULL, *err = NULL;
     const char *args[4] = {verbs[i][0], verbs[i][1], verbs[i][2], NULL};
-    CHECK_EQ_INT(run_in(g_home, &out, &err, args), 0);
+    CHECK_EQ_INT(ct_run_in(ct_home, &out, &err, args), 0);
     CHECK_CONTAINS(out, "Usage: fieldsync ");
     if (i != 0 && i != 3) CHECK_CONTAINS(out, "xample");
     CHECK(widest_line(out) <= 80);
@@ -240,7 +140,7 @@ static void test_calls(void) {
   take_id(visit, sizeof visit,
           OK_JSON("meeting", "add", "--customer", g_mueller, "--at", "2026-03-10 09:00", "--place",
                   "Halle 3", "--follow-up", "2026-03-10", "--json"));
-  char *exp = export_of();
+  char *exp = ct_export(ct_home);
   cJSON *e = cJSON_Parse(exp ? exp : "");
   const cJSON *c1 = row_of(e, "meetings", now_call), *c2 = row_of(e, "meetings", late_call);
   CHECK_STR(str_of(c1, "kind"), "call");
@@ -326,7 +226,7 @@ static void test_tasks(void) {
   take_id(made, sizeof made, OK_JSON("task", "add", "--title", "typo", "--json"));
   cJSON_Delete(OK_JSON("task", "edit", made, "--title", "call Kowalski", "--customer", "Kowalski",
                        "--due", "2026-03-20", "--json"));
-  char *exp = export_of();
+  char *exp = ct_export(ct_home);
   cJSON *e = cJSON_Parse(exp ? exp : "");
   const cJSON *t = row_of(e, "tasks", made);
   CHECK_STR(str_of(t, "title"), "call Kowalski");
@@ -336,7 +236,7 @@ static void test_tasks(void) {
   cJSON_Delete(e);
   free(exp);
   cJSON_Delete(OK_JSON("task", "edit", made, "--due", "", "--customer", "", "--json"));
-  exp = export_of();
+  exp = ct_export(ct_home);
   e = cJSON_Parse(exp ? exp : "");
   t = row_of(e, "tasks", made);
   CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(t, "due")));
@@ -360,22 +260,22 @@ static void seed_day(void) {
   test_tasks();
   if (seeded++) return;
   char products[4096], prices[4096];
-  snprintf(products, sizeof products, "%s.products.csv", g_home);
-  snprintf(prices, sizeof prices, "%s.prices.csv", g_home);
+  snprintf(products, sizeof products, "%s.products.csv", ct_home);
+  snprintf(prices, sizeof prices, "%s.prices.csv", ct_home);
   CHECK_OK(tu_write_file(products, "sku,name,unit,active\nQ-1,Quoted chair,pcs,1\n"));
   CHECK_OK(tu_write_file(prices, "sku,currency,price\nQ-1,EUR,99.00\n"));
-  snprintf(path, sizeof path, "%s.balances.csv", g_home);
+  snprintf(path, sizeof path, "%s.balances.csv", ct_home);
   snprintf(csv, sizeof csv,
            "customer_id,currency,open,overdue\n%s,EUR,2000.00,1234.50\n%s,EUR,90.00,50.00\n"
            "%s,EUR,500.00,0\n%s,EUR,700.00,700.00\n",
            g_mueller, g_kowa, g_nord, g_far);
   CHECK_OK(tu_write_file(path, csv));
-  CHECK_OK(tu_seed_catalog(g_home, products, prices, path));
+  CHECK_OK(tu_seed_catalog(ct_home, products, prices, path));
   remove(path);
   remove(products);
   remove(prices);
-  CHECK_OK(tu_seed_norms(g_home, "*", 30, 4, 50));
-  CHECK_OK(tu_seed_norms(g_home, "anna", 25, -1, -1)); /* her own calls, the default else */
+  CHECK_OK(tu_seed_norms(ct_home, "*", 30, 4, 50));
+  CHECK_OK(tu_seed_norms(ct_home, "anna", 25, -1, -1)); /* her own calls, the default else */
 
   /* proposals of the local 10th: 10:00 local, and 22:00 local (the 11th
    * in UTC) */
@@ -596,7 +496,7 @@ static void test_bad_input(void) {
    * (and what head office checks on what devices push) */
   fs_device *dev = NULL;
   char id[FS_ID_SIZE];
-  CHECK_OK(tu_device_open(&dev, g_home, NULL));
+  CHECK_OK(tu_device_open(&dev, ct_home, NULL));
   if (!dev) return;
   fs_store *st = fs_device_store(dev);
   fs_field t1[] = {{"title", "x"}, {"due", "2026-3-1"}};
@@ -626,9 +526,9 @@ int main(void) {
   unsetenv("FIELDSYNC_HOME");
   char *dir = tu_tmpdir("cli-agenda");
   size_t n = strlen(dir) + 16;
-  g_home = malloc(n);
-  if (!g_home) return 1;
-  snprintf(g_home, n, "%s/home", dir);
+  ct_home = malloc(n);
+  if (!ct_home) return 1;
+  snprintf(ct_home, n, "%s/home", dir);
 
   TEST_RUN(test_help);
   TEST_RUN(test_calls);
@@ -638,6 +538,6 @@ int main(void) {
   TEST_RUN(test_bad_input);
   tu_rmrf(dir);
   free(dir);
-  free(g_home);
+  free(ct_home);
   return tu_finish();
 }

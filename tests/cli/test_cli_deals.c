@@ -16,6 +16,7 @@
  *
  * TZ=Europe/Berlin, so that a date typed is a local calendar date.
  */
+#include "clitest.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -25,104 +26,7 @@
 
 #define UNKNOWN_ID "01900000-0000-7000-8000-000000000000"
 
-static char *g_dir, *g_home;
-
-static int run_in(const char *home, char **out, char **err, const char *const *args) {
-  const char *argv[64];
-  size_t n = 0;
-  argv[n++] = "fieldsync";
-  if (home) {
-    argv[n++] = "--home";
-    argv[n++] = home;
-  }
-  for (size_t i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
-  argv[n] = NULL;
-  return tu_run(out, err, argv);
-}
-
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-static int one_line(const char *err) {
-  size_t n = err ? strlen(err) : 0;
-  if (n < 13 || strncmp(err, "fieldsync: ", 11) != 0 || err[n - 1] != '\n') return 0;
-  return memchr(err, '\n', n - 1) == NULL;
-}
-
-static char *export_of(void) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(g_home, &out, &err, ARGS("export", "--json"));
-  CHECK_EQ_INT(rc, 0);
-  free(err);
-  return out;
-}
-
-/* A command that must fail with one line (and `needle` in it, when not
- * NULL) and change nothing.  want_rc 0 = any non-zero status. */
-static void refused_at(int line, int want_rc, const char *needle, const char *const *args) {
-  char *before = export_of(), *after = NULL, *out = NULL, *err = NULL, what[256] = "";
-  size_t wn = 0;
-  for (size_t i = 0; args[i] && wn < sizeof what - 1; i++)
-    wn += (size_t)snprintf(what + wn, sizeof what - wn, "%s%.30s", i ? " " : "", args[i]);
-  int rc = run_in(g_home, &out, &err, args);
-  after = export_of();
-  tu_checks += 5;
-  if (want_rc ? rc != want_rc : rc <= 0)
-    tu_fail(__FILE__, line, "[%s] exit %d, expected %d", what, rc, want_rc);
-  if (!out || *out) tu_fail(__FILE__, line, "[%s] printed on stdout: %s", what, out ? out : "");
-  if (!one_line(err)) tu_fail(__FILE__, line, "[%s] stderr: \"%s\"", what, err ? err : "");
-  if (needle && (!err || !strstr(err, needle)))
-    tu_fail(__FILE__, line, "[%s] \"%s\" does not say \"%s\"", what, err ? err : "", needle);
-  if (!before || !after || strcmp(before, after) != 0)
-    tu_fail(__FILE__, line, "[%s] changed the store", what);
-  free(before);
-  free(after);
-  free(out);
-  free(err);
-}
-#define REFUSED(rc, needle, ...) refused_at(__LINE__, rc, needle, ARGS(__VA_ARGS__))
-
-static cJSON *ok_json_at(int line, const char *const *args) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(g_home, &out, &err, args);
-  const char *end = NULL;
-  cJSON *doc = rc == 0 && out ? cJSON_ParseWithOpts(out, &end, 1) : NULL;
-  tu_checks += 2;
-  if (rc != 0)
-    tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
-  else if (!doc)
-    tu_fail(__FILE__, line, "stdout is not one JSON document: %s", out);
-  free(out);
-  free(err);
-  return doc;
-}
-#define OK_JSON(...) ok_json_at(__LINE__, ARGS(__VA_ARGS__))
-
-static char *ok_text_at(int line, const char *const *args) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(g_home, &out, &err, args);
-  tu_checks++;
-  if (rc != 0) tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
-  free(err);
-  return out;
-}
-#define OK_TEXT(...) ok_text_at(__LINE__, ARGS(__VA_ARGS__))
-
-static void take_id(char *buf, size_t cap, cJSON *doc) {
-  const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
-  CHECK(cJSON_IsString(id) && strlen(id->valuestring) == 36);
-  snprintf(buf, cap, "%s", cJSON_IsString(id) ? id->valuestring : "");
-  cJSON_Delete(doc);
-}
-
-static const char *str_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long int_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? (long long)v->valuedouble : -999999;
-}
+static char *g_dir;
 
 static const cJSON *find_id(const cJSON *arr, const char *id) {
   const cJSON *it;
@@ -187,7 +91,7 @@ static char g_nord[64], g_berg[64];
 /* A home of the case's own (a case runs alone, tests/support/testutil.h)
  * with Anna's two customers. */
 static void setup(const char *name) {
-  snprintf(g_home, strlen(g_dir) + 32, "%s/%s", g_dir, name);
+  snprintf(ct_home, strlen(g_dir) + 32, "%s/%s", g_dir, name);
   cJSON_Delete(OK_JSON("init", "--manager", "anna", "--json"));
   take_id(g_nord, sizeof g_nord, OK_JSON("customer", "add", "--name", "Nordwind GmbH", "--json"));
   take_id(g_berg, sizeof g_berg, OK_JSON("customer", "add", "--name", "Bergmann AG", "--json"));
@@ -285,17 +189,17 @@ static void test_edit(void) {
   d = deal_of(yen);
   CHECK_EQ_INT(int_of(d, "value"), 1980000);
   cJSON_Delete(d);
-  REFUSED(2, "JPY has no minor unit", "deal", "edit", yen, "--value", "19800.50");
+  REFUSED_SAYING(2, "JPY has no minor unit", "deal", "edit", yen, "--value", "19800.50");
   cJSON_Delete(OK_JSON("deal", "edit", yen, "--value", "2500000", "--json"));
   d = deal_of(yen);
   CHECK_EQ_INT(int_of(d, "value"), 2500000);
   CHECK_STR(str_of(d, "currency"), "JPY");
   cJSON_Delete(d);
   /* lost needs a reason, on edit as on add */
-  REFUSED(1, "lost reason", "deal", "edit", id, "--stage", "lost");
-  REFUSED(2, "--lost-reason", "deal", "add", "--customer", g_berg, "--stage", "lost", "--value",
-          "1", "--currency", "EUR");
-  REFUSED(2, "--lost-reason", "deal", "edit", id, "--stage", "lost", "--lost-reason", "");
+  REFUSED_SAYING(1, "lost reason", "deal", "edit", id, "--stage", "lost");
+  REFUSED_SAYING(2, "--lost-reason", "deal", "add", "--customer", g_berg, "--stage", "lost",
+                 "--value", "1", "--currency", "EUR");
+  REFUSED_SAYING(2, "--lost-reason", "deal", "edit", id, "--stage", "lost", "--lost-reason", "");
   /* a prefix of the id works */
   char prefix[40];
   snprintf(prefix, sizeof prefix, "%.35s", id);
@@ -307,16 +211,16 @@ static void test_edit(void) {
   CHECK_STR(str_of(d, "lost_reason"), "went with Stuhlwerk");
   CHECK_STR(str_of(d, "close_date"), day); /* lost today */
   cJSON_Delete(d);
-  REFUSED(1, "lost deal's probability is 0", "deal", "edit", id, "--probability", "20");
+  REFUSED_SAYING(1, "lost deal's probability is 0", "deal", "edit", id, "--probability", "20");
   /* won: 100 %, and no other */
   cJSON_Delete(OK_JSON("deal", "edit", id, "--stage", "won", "--close", "2026-12-24", "--json"));
   d = deal_of(id);
   CHECK_EQ_INT(int_of(d, "probability"), 100);
   CHECK_STR(str_of(d, "close_date"), "2026-12-24");
   cJSON_Delete(d);
-  REFUSED(1, "won deal's probability is 100", "deal", "edit", id, "--probability", "30");
-  REFUSED(1, "won deal's probability is 100", "deal", "add", "--customer", g_berg, "--stage", "won",
-          "--value", "1", "--currency", "EUR", "--probability", "30");
+  REFUSED_SAYING(1, "won deal's probability is 100", "deal", "edit", id, "--probability", "30");
+  REFUSED_SAYING(1, "won deal's probability is 100", "deal", "add", "--customer", g_berg, "--stage",
+                 "won", "--value", "1", "--currency", "EUR", "--probability", "30");
 }
 
 static void test_bad_input(void) {
@@ -326,49 +230,53 @@ static void test_bad_input(void) {
           OK_JSON("deal", "add", "--customer", g_berg, "--stage", "lead", "--value", "10",
                   "--currency", "EUR", "--json"));
   /* stages */
-  REFUSED(2, "--stage must be lead, qualified, proposal, negotiation, won or lost", "deal", "add",
-          "--customer", g_berg, "--stage", "closed", "--value", "1", "--currency", "EUR");
-  REFUSED(2, "--stage", "deal", "edit", id, "--stage", "Won");
-  REFUSED(2, "--stage", "deal", "list", "--stage", "open");
+  REFUSED_SAYING(2, "--stage must be lead, qualified, proposal, negotiation, won or lost", "deal",
+                 "add", "--customer", g_berg, "--stage", "closed", "--value", "1", "--currency",
+                 "EUR");
+  REFUSED_SAYING(2, "--stage", "deal", "edit", id, "--stage", "Won");
+  REFUSED_SAYING(2, "--stage", "deal", "list", "--stage", "open");
   /* required options */
-  REFUSED(2, "--customer", "deal", "add", "--stage", "lead", "--value", "1", "--currency", "EUR");
-  REFUSED(2, "--stage", "deal", "add", "--customer", g_berg, "--value", "1", "--currency", "EUR");
-  REFUSED(2, "--value", "deal", "add", "--customer", g_berg, "--stage", "lead", "--currency",
-          "EUR");
-  REFUSED(2, "--currency", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value", "1");
+  REFUSED_SAYING(2, "--customer", "deal", "add", "--stage", "lead", "--value", "1", "--currency",
+                 "EUR");
+  REFUSED_SAYING(2, "--stage", "deal", "add", "--customer", g_berg, "--value", "1", "--currency",
+                 "EUR");
+  REFUSED_SAYING(2, "--value", "deal", "add", "--customer", g_berg, "--stage", "lead", "--currency",
+                 "EUR");
+  REFUSED_SAYING(2, "--currency", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value",
+                 "1");
   /* values, probabilities, dates, currencies */
   static const char *const values[] = {"-5", "abc", "12,50", "1e3", ""};
   for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
-    REFUSED(2, "--value", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value",
-            values[i], "--currency", "EUR");
+    REFUSED_SAYING(2, "--value", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value",
+                   values[i], "--currency", "EUR");
   static const char *const pcts[] = {"101", "-1", "5.5", "abc", "", "1000", "50%"};
   for (size_t i = 0; i < sizeof pcts / sizeof pcts[0]; i++) {
-    REFUSED(2, "--probability", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value",
-            "1", "--currency", "EUR", "--probability", pcts[i]);
-    REFUSED(2, "--probability", "deal", "edit", id, "--probability", pcts[i]);
+    REFUSED_SAYING(2, "--probability", "deal", "add", "--customer", g_berg, "--stage", "lead",
+                   "--value", "1", "--currency", "EUR", "--probability", pcts[i]);
+    REFUSED_SAYING(2, "--probability", "deal", "edit", id, "--probability", pcts[i]);
   }
-  REFUSED(2, "--close", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value", "1",
-          "--currency", "EUR", "--close", "2026-13-45");
-  REFUSED(2, "--close", "deal", "edit", id, "--close", "next week");
-  REFUSED(2, "--currency", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value", "1",
-          "--currency", "EURO");
-  REFUSED(2, "--currency", "deal", "edit", id, "--currency", "E1R");
-  REFUSED(2, "--title", "deal", "edit", id, "--title", "");
+  REFUSED_SAYING(2, "--close", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value",
+                 "1", "--currency", "EUR", "--close", "2026-13-45");
+  REFUSED_SAYING(2, "--close", "deal", "edit", id, "--close", "next week");
+  REFUSED_SAYING(2, "--currency", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value",
+                 "1", "--currency", "EURO");
+  REFUSED_SAYING(2, "--currency", "deal", "edit", id, "--currency", "E1R");
+  REFUSED_SAYING(2, "--title", "deal", "edit", id, "--title", "");
   /* nothing to change, unknown rows, unknown options */
-  REFUSED(2, "give what changes", "deal", "edit", id);
-  REFUSED(1, "deal", "deal", "edit", UNKNOWN_ID, "--stage", "won");
-  REFUSED(1, "deal", "deal", "show", UNKNOWN_ID);
-  REFUSED(1, "customer", "deal", "add", "--customer", "Niemand KG", "--stage", "lead", "--value",
-          "1", "--currency", "EUR");
-  REFUSED(2, "--bogus", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value", "1",
-          "--currency", "EUR", "--bogus");
-  REFUSED(2, NULL, "deal", "frobnicate");
-  REFUSED(2, NULL, "deal");
+  REFUSED_SAYING(2, "give what changes", "deal", "edit", id);
+  REFUSED_SAYING(1, "deal", "deal", "edit", UNKNOWN_ID, "--stage", "won");
+  REFUSED_SAYING(1, "deal", "deal", "show", UNKNOWN_ID);
+  REFUSED_SAYING(1, "customer", "deal", "add", "--customer", "Niemand KG", "--stage", "lead",
+                 "--value", "1", "--currency", "EUR");
+  REFUSED_SAYING(2, "--bogus", "deal", "add", "--customer", g_berg, "--stage", "lead", "--value",
+                 "1", "--currency", "EUR", "--bogus");
+  REFUSED_SAYING(2, NULL, "deal", "frobnicate");
+  REFUSED_SAYING(2, NULL, "deal");
   /* a title longer than the declaration allows: the library's rule */
   char *longtitle = malloc(301);
   memset(longtitle, 'x', 300);
   longtitle[300] = '\0';
-  REFUSED(1, "too long", "deal", "edit", id, "--title", longtitle);
+  REFUSED_SAYING(1, "too long", "deal", "edit", id, "--title", longtitle);
   free(longtitle);
 }
 
@@ -446,7 +354,7 @@ static void test_list(void) {
   CHECK_STR(str_of(cJSON_GetArrayItem(orders, 0), "status"), "draft");
   CHECK(str_of(cJSON_GetArrayItem(orders, 0), "number") != NULL);
   cJSON_Delete(d);
-  char *ex = export_of();
+  char *ex = ct_export(ct_home);
   cJSON *exd = ex ? cJSON_Parse(ex) : NULL;
   const cJSON *row = find_id(cJSON_GetObjectItemCaseSensitive(exd, "orders"), order);
   CHECK_STR(str_of(row, "deal_id"), a);
@@ -460,17 +368,17 @@ static void test_list(void) {
   CHECK_CONTAINS(t, order);
   free(t);
   /* only the customer's own deal, and only one that exists */
-  REFUSED(1, "another customer's", "order", "new", "--customer", "Bergmann AG", "--deal", a);
-  REFUSED(1, "deal", "order", "new", "--customer", "Bergmann AG", "--deal", UNKNOWN_ID);
-  REFUSED(2, "--deal", "order", "new", "--customer", "Bergmann AG", "--deal", "");
+  REFUSED_SAYING(1, "another customer's", "order", "new", "--customer", "Bergmann AG", "--deal", a);
+  REFUSED_SAYING(1, "deal", "order", "new", "--customer", "Bergmann AG", "--deal", UNKNOWN_ID);
+  REFUSED_SAYING(2, "--deal", "order", "new", "--customer", "Bergmann AG", "--deal", "");
 }
 
 int main(void) {
   setenv("TZ", "Europe/Berlin", 1);
   unsetenv("FIELDSYNC_HOME");
   g_dir = tu_tmpdir("cli-deals");
-  g_home = malloc(strlen(g_dir) + 32);
-  if (!g_home) return 1;
+  ct_home = malloc(strlen(g_dir) + 32);
+  if (!ct_home) return 1;
   TEST_RUN(test_help);
   TEST_RUN(test_add_defaults);
   TEST_RUN(test_edit);
@@ -478,6 +386,6 @@ int main(void) {
   TEST_RUN(test_list);
   tu_rmrf(g_dir);
   free(g_dir);
-  free(g_home);
+  free(ct_home);
   return tu_finish();
 }

@@ -17,6 +17,7 @@
  * and a missing conversion shows.
  */
 #include "seed.h"
+#include "clitest.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -30,118 +31,10 @@
 
 #define UNKNOWN_ID "01900000-0000-7000-8000-000000000000"
 
-static char *g_home;      /* the day's device home */
 static char g_cust[64];   /* the customer */
 static char g_order1[64]; /* submitted order */
 static char g_order2[64]; /* draft order */
 static char g_device[64];
-
-/* Runs `fieldsync --home HOME args...` (args NULL-terminated). */
-static int run_in(const char *home, char **out, char **err, const char *const *args) {
-  const char *argv[64];
-  size_t n = 0;
-  argv[n++] = "fieldsync";
-  if (home) {
-    argv[n++] = "--home";
-    argv[n++] = home;
-  }
-  for (size_t i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
-  argv[n] = NULL;
-  return tu_run(out, err, argv);
-}
-
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define RUN(out, err, ...) run_in(g_home, out, err, ARGS(__VA_ARGS__))
-
-/* Exactly one line, "fieldsync: " first, newline last. */
-static int one_line(const char *err) {
-  size_t n = err ? strlen(err) : 0;
-  if (n < 13 || strncmp(err, "fieldsync: ", 11) != 0 || err[n - 1] != '\n') return 0;
-  return memchr(err, '\n', n - 1) == NULL;
-}
-
-/* stdout is exactly one JSON document (and whitespace); caller deletes. */
-static cJSON *json_doc(const char *out) {
-  const char *end = NULL;
-  if (!out) return NULL;
-  return cJSON_ParseWithOpts(out, &end, 1);
-}
-
-static char *export_of(const char *home) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(home, &out, &err, ARGS("export", "--json"));
-  CHECK_EQ_INT(rc, 0);
-  if (rc != 0) fprintf(stderr, "export failed: %s", err ? err : "");
-  free(err);
-  return out;
-}
-
-/* A command that must fail cleanly and change nothing.  want_rc 0 = any
- * non-zero status. */
-static void refused_at(int line, int want_rc, const char *const *args) {
-  char *before = export_of(g_home), *after = NULL, *out = NULL, *err = NULL;
-  char what[256] = "";
-  size_t wn = 0;
-  for (size_t i = 0; args[i] && wn < sizeof what - 1; i++)
-    wn += (size_t)snprintf(what + wn, sizeof what - wn, "%s%.30s", i ? " " : "", args[i]);
-  int rc = run_in(g_home, &out, &err, args);
-  after = export_of(g_home);
-  tu_checks += 4;
-  if (want_rc ? rc != want_rc : (rc == 0 || rc < 0))
-    tu_fail(__FILE__, line, "[%s] exit %d, expected %s%d", what, rc,
-            want_rc ? "" : "non-zero, not ", want_rc);
-  if (!out || *out)
-    tu_fail(__FILE__, line, "[%s] printed on stdout: %s", what, out ? out : "(null)");
-  if (!one_line(err))
-    tu_fail(__FILE__, line, "[%s] stderr is not one 'fieldsync: ' line: \"%s\"", what,
-            err ? err : "(null)");
-  if (!before || !after || strcmp(before, after) != 0)
-    tu_fail(__FILE__, line, "[%s] changed the store", what);
-  free(before);
-  free(after);
-  free(out);
-  free(err);
-}
-#define REFUSED(rc, ...) refused_at(__LINE__, rc, ARGS(__VA_ARGS__))
-
-/* Runs a --json command that must succeed; returns the parsed document. */
-static cJSON *ok_json_at(int line, const char *const *args) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(g_home, &out, &err, args);
-  cJSON *doc = rc == 0 ? json_doc(out) : NULL;
-  tu_checks += 2;
-  if (rc != 0)
-    tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
-  else if (!doc)
-    tu_fail(__FILE__, line, "stdout is not one JSON document: %s", out);
-  free(out);
-  free(err);
-  return doc;
-}
-#define OK_JSON(...) ok_json_at(__LINE__, ARGS(__VA_ARGS__))
-
-/* The "id" of a {"id":...} document into buf. */
-static void take_id(char *buf, size_t cap, cJSON *doc) {
-  const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
-  CHECK(cJSON_IsString(id) && strlen(id->valuestring) == 36);
-  snprintf(buf, cap, "%s", cJSON_IsString(id) ? id->valuestring : "");
-  cJSON_Delete(doc);
-}
-
-static const char *str_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long int_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? (long long)v->valuedouble : -999999;
-}
-
-static int count_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
-}
 
 /* ------------------------------------------------------------ cases */
 
@@ -232,7 +125,7 @@ static void test_version(void) {
   free(out);
   out = NULL;
   CHECK_EQ_INT(tu_run(&out, NULL, ARGS("fieldsync", "--version", "--json")), 0);
-  cJSON *doc = json_doc(out);
+  cJSON *doc = ct_json_doc(out);
   CHECK_STR(str_of(doc, "version"), FS_VERSION_STRING);
   cJSON_Delete(doc);
   free(out);
@@ -264,7 +157,7 @@ static void test_usage_errors(void) {
       tu_fail(__FILE__, __LINE__, "case %zu (%s): exit %d, want 2", i,
               cases[i][1] ? cases[i][1] : "", rc);
     if (!out || *out) tu_fail(__FILE__, __LINE__, "case %zu: stdout: %s", i, out);
-    if (!one_line(err)) tu_fail(__FILE__, __LINE__, "case %zu: stderr: %s", i, err);
+    if (!ct_one_line(err)) tu_fail(__FILE__, __LINE__, "case %zu: stderr: %s", i, err);
     free(out);
     free(err);
   }
@@ -281,10 +174,10 @@ static void test_usage_errors(void) {
 static void test_no_store(void) {
   char *dir = tu_tmpdir("cli-nostore"), path[4096], *out = NULL, *err = NULL;
   snprintf(path, sizeof path, "%s/none", dir);
-  int rc = run_in(path, &out, &err, ARGS("customer", "list", "--json"));
+  int rc = ct_run_in(path, &out, &err, ARGS("customer", "list", "--json"));
   CHECK_EQ_INT(rc, 1);
   CHECK_STR(out, "");
-  CHECK(one_line(err));
+  CHECK(ct_one_line(err));
   CHECK_CONTAINS(err, "fieldsync init");
   free(out);
   free(err);
@@ -304,7 +197,7 @@ static void test_offline_day(void) {
   /* init, then init again refuses to overwrite */
   doc = OK_JSON("init", "--manager", "Anna Berger", "--json");
   CHECK_STR(str_of(doc, "manager"), "Anna Berger");
-  CHECK_STR(str_of(doc, "home"), g_home);
+  CHECK_STR(str_of(doc, "home"), ct_home);
   snprintf(g_device, sizeof g_device, "%s",
            str_of(doc, "device_id") ? str_of(doc, "device_id") : "");
   CHECK(strlen(g_device) == 16);
@@ -325,10 +218,10 @@ static void test_offline_day(void) {
                           "einkauf@mueller.example",
                           "--json",
                           "--home",
-                          g_home,
+                          ct_home,
                           NULL};
     CHECK_EQ_INT(tu_run(&out, &err, argv), 0);
-    doc = json_doc(out);
+    doc = ct_json_doc(out);
     CHECK(doc && cJSON_GetArraySize(doc) == 1); /* only the id */
     take_id(g_cust, sizeof g_cust, doc);
     free(out);
@@ -340,13 +233,13 @@ static void test_offline_day(void) {
     char pp[4096], pr[4096], pb[4096], bal[256];
     snprintf(bal, sizeof bal, "customer_id,currency,open,overdue\n%s,EUR,2000.00,1234.50\n",
              g_cust);
-    CHECK(write_csv(g_home, "p.csv",
+    CHECK(write_csv(ct_home, "p.csv",
                     "sku,name,unit,active\nWID-1,Widget,pcs,1\nGAD-2,Gadget Pro,pcs,1\n", pp,
                     sizeof pp) == 0);
-    CHECK(write_csv(g_home, "pr.csv", "sku,currency,price\nWID-1,EUR,12.50\nGAD-2,EUR,1000.00\n",
+    CHECK(write_csv(ct_home, "pr.csv", "sku,currency,price\nWID-1,EUR,12.50\nGAD-2,EUR,1000.00\n",
                     pr, sizeof pr) == 0);
-    CHECK(write_csv(g_home, "b.csv", bal, pb, sizeof pb) == 0);
-    CHECK_OK(tu_seed_catalog(g_home, pp, pr, pb));
+    CHECK(write_csv(ct_home, "b.csv", bal, pb, sizeof pb) == 0);
+    CHECK_OK(tu_seed_catalog(ct_home, pp, pr, pb));
     remove(pp);
     remove(pr);
     remove(pb);
@@ -489,7 +382,7 @@ static void test_offline_day(void) {
   cJSON_Delete(doc);
 
   /* $FIELDSYNC_HOME is the default home */
-  setenv("FIELDSYNC_HOME", g_home, 1);
+  setenv("FIELDSYNC_HOME", ct_home, 1);
   CHECK_EQ_INT(tu_run(&out, NULL, ARGS("fieldsync", "status", "--json")), 0);
   CHECK_CONTAINS(out, g_device);
   free(out);
@@ -528,12 +421,12 @@ static int ensure_day(void) {
           OK_JSON("customer", "add", "--name", "Müller GmbH", "--city", "München", "--json"));
   {
     char pp[4096], pr[4096];
-    CHECK(write_csv(g_home, "p.csv",
+    CHECK(write_csv(ct_home, "p.csv",
                     "sku,name,unit,active\nWID-1,Widget,pcs,1\nGAD-2,Gadget Pro,pcs,1\n", pp,
                     sizeof pp) == 0);
-    CHECK(write_csv(g_home, "pr.csv", "sku,currency,price\nWID-1,EUR,12.50\nGAD-2,EUR,1000.00\n",
+    CHECK(write_csv(ct_home, "pr.csv", "sku,currency,price\nWID-1,EUR,12.50\nGAD-2,EUR,1000.00\n",
                     pr, sizeof pr) == 0);
-    CHECK_OK(tu_seed_catalog(g_home, pp, pr, NULL));
+    CHECK_OK(tu_seed_catalog(ct_home, pp, pr, NULL));
     remove(pp);
     remove(pr);
   }
@@ -597,7 +490,7 @@ static void test_bad_input(void) {
   /* a line on the submitted order names the reason */
   char *err = NULL;
   CHECK(RUN(NULL, &err, "order", "line", g_order1, "--sku", "WID-1", "--qty", "1") != 0);
-  CHECK(one_line(err));
+  CHECK(ct_one_line(err));
   free(err);
 }
 
@@ -962,7 +855,7 @@ static void test_corrupt_store(void) {
   snprintf(home, sizeof home, "%s/home", dir);
   snprintf(db, sizeof db, "%s/store.db", home);
   if (!ensure_day()) goto done;
-  copy_home(g_home, home);
+  copy_home(ct_home, home);
   char *orig = tu_read_file(db, &n);
   CHECK(orig && n > 512);
   if (orig && n > 512) {
@@ -984,12 +877,12 @@ static void test_corrupt_store(void) {
     const char *args[9] = {0};
     char *out = NULL, *err = NULL;
     for (size_t j = 0; j < 8 && cmds[i][j]; j++) args[j] = cmds[i][j];
-    int rc = run_in(home, &out, &err, args);
+    int rc = ct_run_in(home, &out, &err, args);
     tu_checks += 3;
     if (rc == 0 || rc < 0)
       tu_fail(__FILE__, __LINE__, "%s %s on a corrupt store: exit %d", cmds[i][0], cmds[i][1], rc);
     if (!out || *out) tu_fail(__FILE__, __LINE__, "%s: stdout: %s", cmds[i][0], out);
-    if (!one_line(err)) tu_fail(__FILE__, __LINE__, "%s: stderr: %s", cmds[i][0], err);
+    if (!ct_one_line(err)) tu_fail(__FILE__, __LINE__, "%s: stderr: %s", cmds[i][0], err);
     free(out);
     free(err);
   }
@@ -1007,9 +900,9 @@ int main(void) {
   unsetenv("FIELDSYNC_HOME");
   char *dir = tu_tmpdir("cli-offline");
   size_t n = strlen(dir) + 16;
-  g_home = malloc(n);
-  if (!g_home) return 1;
-  snprintf(g_home, n, "%s/home", dir);
+  ct_home = malloc(n);
+  if (!ct_home) return 1;
+  snprintf(ct_home, n, "%s/home", dir);
 
   TEST_RUN(test_help);
   TEST_RUN(test_version);
@@ -1023,6 +916,6 @@ int main(void) {
   TEST_RUN(test_corrupt_store);
   tu_rmrf(dir);
   free(dir);
-  free(g_home);
+  free(ct_home);
   return tu_finish();
 }

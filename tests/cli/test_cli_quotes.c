@@ -15,6 +15,7 @@
  * TZ=Europe/Berlin, so local dates differ from UTC ones around midnight.
  */
 #include "seed.h"
+#include "clitest.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -22,109 +23,8 @@
 #include <string.h>
 #include <time.h>
 
-static char *g_dir, *g_home;
+static char *g_dir;
 static char g_cust[64], g_cust2[64], g_device[64];
-
-static int run_in(const char *home, char **out, char **err, const char *const *args) {
-  const char *argv[64];
-  size_t n = 0;
-  argv[n++] = "fieldsync";
-  argv[n++] = "--home";
-  argv[n++] = home;
-  for (size_t i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
-  argv[n] = NULL;
-  return tu_run(out, err, argv);
-}
-
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define RUN(out, err, ...) run_in(g_home, out, err, ARGS(__VA_ARGS__))
-
-static int one_line(const char *err) {
-  size_t n = err ? strlen(err) : 0;
-  if (n < 13 || strncmp(err, "fieldsync: ", 11) != 0 || err[n - 1] != '\n') return 0;
-  return memchr(err, '\n', n - 1) == NULL;
-}
-
-static cJSON *json_doc(const char *out) {
-  const char *end = NULL;
-  return out ? cJSON_ParseWithOpts(out, &end, 1) : NULL;
-}
-
-static char *export_of(void) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(g_home, &out, &err, ARGS("export", "--json"));
-  CHECK_EQ_INT(rc, 0);
-  free(err);
-  return out;
-}
-
-/* A command that must fail with one line, print nothing and change
- * nothing; the error line must contain `needle` (NULL: any). */
-static void refused_at(int line, int want_rc, const char *needle, const char *const *args) {
-  char *before = export_of(), *after = NULL, *out = NULL, *err = NULL, what[256] = "";
-  size_t wn = 0;
-  for (size_t i = 0; args[i] && wn < sizeof what - 1; i++)
-    wn += (size_t)snprintf(what + wn, sizeof what - wn, "%s%.30s", i ? " " : "", args[i]);
-  int rc = run_in(g_home, &out, &err, args);
-  after = export_of();
-  tu_checks += 5;
-  if (want_rc ? rc != want_rc : rc <= 0)
-    tu_fail(__FILE__, line, "[%s] exit %d, expected %d", what, rc, want_rc);
-  if (!out || *out) tu_fail(__FILE__, line, "[%s] printed on stdout: %s", what, out ? out : "");
-  if (!one_line(err)) tu_fail(__FILE__, line, "[%s] stderr: \"%s\"", what, err ? err : "");
-  if (needle && (!err || !strstr(err, needle)))
-    tu_fail(__FILE__, line, "[%s] stderr lacks \"%s\": %s", what, needle, err ? err : "");
-  if (!before || !after || strcmp(before, after) != 0)
-    tu_fail(__FILE__, line, "[%s] changed the store", what);
-  free(before);
-  free(after);
-  free(out);
-  free(err);
-}
-#define REFUSED(rc, needle, ...) refused_at(__LINE__, rc, needle, ARGS(__VA_ARGS__))
-
-static cJSON *ok_json_at(int line, const char *const *args) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(g_home, &out, &err, args);
-  cJSON *doc = rc == 0 ? json_doc(out) : NULL;
-  tu_checks += 2;
-  if (rc != 0)
-    tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
-  else if (!doc)
-    tu_fail(__FILE__, line, "stdout is not one JSON document: %s", out);
-  free(out);
-  free(err);
-  return doc;
-}
-#define OK_JSON(...) ok_json_at(__LINE__, ARGS(__VA_ARGS__))
-
-/* Human output of a command that must succeed (caller frees). */
-static char *ok_text_at(int line, const char *const *args) {
-  char *out = NULL, *err = NULL;
-  int rc = run_in(g_home, &out, &err, args);
-  tu_checks++;
-  if (rc != 0) tu_fail(__FILE__, line, "exit %d: %s", rc, err ? err : "");
-  free(err);
-  return out;
-}
-#define OK_TEXT(...) ok_text_at(__LINE__, ARGS(__VA_ARGS__))
-
-static const char *str_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long int_of(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? (long long)v->valuedouble : -999999;
-}
-
-static void take_id(char *buf, size_t cap, cJSON *doc) {
-  const char *id = str_of(doc, "id");
-  CHECK(id && strlen(id) == 36);
-  snprintf(buf, cap, "%s", id ? id : "");
-  cJSON_Delete(doc);
-}
 
 static const cJSON *line_of(const cJSON *doc, int i) {
   return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "lines"), i);
@@ -141,7 +41,7 @@ static void seed(const char *products, const char *prices) {
     snprintf(pr, sizeof pr, "%s/pr.csv", g_dir);
     CHECK(tu_write_file(pr, prices) == 0);
   }
-  CHECK_OK(tu_seed_catalog(g_home, products ? pp : NULL, prices ? pr : NULL, NULL));
+  CHECK_OK(tu_seed_catalog(ct_home, products ? pp : NULL, prices ? pr : NULL, NULL));
 }
 
 /* Local date today + days. */
@@ -277,16 +177,16 @@ static void test_accept(void) {
   free(out);
 
   /* a draft is sent before it is accepted or rejected */
-  REFUSED(1, "send it first", "quote", "accept", q);
-  REFUSED(1, "only a sent quote", "quote", "reject", q);
+  REFUSED_SAYING(1, "send it first", "quote", "accept", q);
+  REFUSED_SAYING(1, "only a sent quote", "quote", "reject", q);
   doc = OK_JSON("quote", "send", q, "--json");
   CHECK_STR(str_of(doc, "status"), "sent");
   cJSON_Delete(doc);
   /* sent: the lines are frozen, and it is not sent twice */
-  REFUSED(1, "frozen", "quote", "line", q, "--sku", "WID-1", "--qty", "1");
-  REFUSED(1, "frozen", "quote", "line", "edit", q, "1", "--qty", "3");
-  REFUSED(1, "frozen", "quote", "line", "remove", q, "1");
-  REFUSED(1, "only a draft", "quote", "send", q);
+  REFUSED_SAYING(1, "frozen", "quote", "line", q, "--sku", "WID-1", "--qty", "1");
+  REFUSED_SAYING(1, "frozen", "quote", "line", "edit", q, "1", "--qty", "3");
+  REFUSED_SAYING(1, "frozen", "quote", "line", "remove", q, "1");
+  REFUSED_SAYING(1, "only a draft", "quote", "send", q);
 
   /* head office raises the prices; the accepted order keeps the quote's */
   seed(NULL, "sku,currency,price\nWID-1,EUR,15.00\nGAD-2,EUR,1100.00\n");
@@ -327,9 +227,9 @@ static void test_accept(void) {
   CHECK_EQ_INT(int_of(line_of(doc, 2), "unit_price"), 1500);
   cJSON_Delete(doc);
   /* the export holds the order with its quote */
-  char *all = export_of();
+  char *all = ct_export(ct_home);
   CHECK_CONTAINS(all, q);
-  cJSON *ex = json_doc(all);
+  cJSON *ex = ct_json_doc(all);
   const cJSON *orders = cJSON_GetObjectItemCaseSensitive(ex, "orders"), *o;
   int found = 0;
   cJSON_ArrayForEach(o, orders) {
@@ -340,8 +240,8 @@ static void test_accept(void) {
   cJSON_Delete(ex);
   free(all);
   /* decided: neither accepted again nor rejected */
-  REFUSED(1, "accepted already", "quote", "accept", q);
-  REFUSED(1, "only a sent quote", "quote", "reject", q);
+  REFUSED_SAYING(1, "accepted already", "quote", "accept", q);
+  REFUSED_SAYING(1, "only a sent quote", "quote", "reject", q);
   /* listed newest first, filtered */
   char q2[64];
   make_quote(q2, g_cust2, "WID-1", "1");
@@ -413,15 +313,15 @@ static void test_from(void) {
   CHECK_STR(str_of(doc, "currency"), "EUR");
   cJSON_Delete(doc);
   /* nothing is made when a line cannot be copied */
-  REFUSED(1, "no price in USD", "quote", "new", "--customer", g_cust, "--from", q, "--currency",
-          "USD");
-  REFUSED(1, "no price in USD", "order", "new", "--customer", g_cust, "--from", order, "--currency",
-          "USD");
+  REFUSED_SAYING(1, "no price in USD", "quote", "new", "--customer", g_cust, "--from", q,
+                 "--currency", "USD");
+  REFUSED_SAYING(1, "no price in USD", "order", "new", "--customer", g_cust, "--from", order,
+                 "--currency", "USD");
   seed("sku,name,unit,active\nFRM-2,Frame XL,pcs,0\n", NULL);
-  REFUSED(1, "no longer sold", "quote", "new", "--customer", g_cust, "--from", q);
-  REFUSED(1, "no longer sold", "order", "new", "--customer", g_cust, "--from", order);
-  REFUSED(1, "no quote", "quote", "new", "--customer", g_cust, "--from", "ZZZZZZ-Q999");
-  REFUSED(1, "no order", "order", "new", "--customer", g_cust, "--from", "ZZZZZZ-999");
+  REFUSED_SAYING(1, "no longer sold", "quote", "new", "--customer", g_cust, "--from", q);
+  REFUSED_SAYING(1, "no longer sold", "order", "new", "--customer", g_cust, "--from", order);
+  REFUSED_SAYING(1, "no quote", "quote", "new", "--customer", g_cust, "--from", "ZZZZZZ-Q999");
+  REFUSED_SAYING(1, "no order", "order", "new", "--customer", g_cust, "--from", "ZZZZZZ-999");
 }
 
 static void test_reject(void) {
@@ -440,9 +340,9 @@ static void test_reject(void) {
   CHECK(str_of(doc, "decided_at") != NULL);
   CHECK(str_of(doc, "order_id") == NULL);
   cJSON_Delete(doc);
-  REFUSED(1, "rejected already", "quote", "accept", q);
-  REFUSED(1, "only a draft", "quote", "send", q);
-  REFUSED(1, "frozen", "quote", "line", q, "--sku", "WID-1", "--qty", "1");
+  REFUSED_SAYING(1, "rejected already", "quote", "accept", q);
+  REFUSED_SAYING(1, "only a draft", "quote", "send", q);
+  REFUSED_SAYING(1, "frozen", "quote", "line", q, "--sku", "WID-1", "--qty", "1");
   doc = OK_JSON("quote", "list", "--status", "rejected", "--json");
   int seen = 0;
   const cJSON *it;
@@ -466,7 +366,8 @@ static void test_expired(void) {
   /* a date already past is refused when the quote is made */
   char yesterday[11];
   local_day(yesterday, -1);
-  REFUSED(1, "already past", "quote", "new", "--customer", g_cust, "--valid-until", yesterday);
+  REFUSED_SAYING(1, "already past", "quote", "new", "--customer", g_cust, "--valid-until",
+                 yesterday);
 
   cJSON *doc = OK_JSON("quote", "show", q, "--json");
   CHECK_EQ_INT(int_of(doc, "expired"), 0);
@@ -489,7 +390,7 @@ static void test_expired(void) {
   char *out = OK_TEXT("quote", "list", "--status", "expired");
   CHECK_CONTAINS(out, "sent (expired)");
   free(out);
-  REFUSED(1, "expired on", "quote", "accept", q);
+  REFUSED_SAYING(1, "expired on", "quote", "accept", q);
   /* the draft (valid 30 days) is not expired and may be sent */
   doc = OK_JSON("quote", "show", draft, "--json");
   CHECK_EQ_INT(int_of(doc, "expired"), 0);
@@ -521,9 +422,9 @@ static void test_resolve(void) {
   CHECK_STR(str_of(doc, "id"), q);
   cJSON_Delete(doc);
   /* a quote's number is not an order's, nor the other way round */
-  REFUSED(1, "no order", "order", "show", number);
-  REFUSED(1, "no quote", "quote", "show", "ZZZZZZ-Q999");
-  REFUSED(1, "no quote", "quote", "show", "01900000-0000-7000-8000-000000000000");
+  REFUSED_SAYING(1, "no order", "order", "show", number);
+  REFUSED_SAYING(1, "no quote", "quote", "show", "ZZZZZZ-Q999");
+  REFUSED_SAYING(1, "no quote", "quote", "show", "01900000-0000-7000-8000-000000000000");
 }
 
 /* Bad input for every verb: one line, nothing changed. */
@@ -532,29 +433,31 @@ static void test_bad_input(void) {
   char q[64], empty[64];
   make_quote(q, g_cust, "WID-1", "5");
   take_id(empty, sizeof empty, OK_JSON("quote", "new", "--customer", g_cust, "--json"));
-  REFUSED(2, "--customer", "quote", "new");
-  REFUSED(1, "no customer", "quote", "new", "--customer", "Nobody Ltd");
-  REFUSED(2, "currency", "quote", "new", "--customer", g_cust, "--currency", "EURO");
-  REFUSED(2, "valid-until", "quote", "new", "--customer", g_cust, "--valid-until", "2026-13-45");
-  REFUSED(2, "discount", "quote", "new", "--customer", g_cust, "--discount", "101");
-  REFUSED(2, "deal", "quote", "new", "--customer", g_cust, "--deal", "a&b=c");
-  REFUSED(2, NULL, "quote", "new", "--customer", g_cust, "--bogus", "1");
-  REFUSED(2, "--sku", "quote", "line", q, "--qty", "1");
-  REFUSED(2, "--qty", "quote", "line", q, "--sku", "WID-1");
-  REFUSED(2, "qty", "quote", "line", q, "--sku", "WID-1", "--qty", "0");
-  REFUSED(2, "qty", "quote", "line", q, "--sku", "WID-1", "--qty", "1.5");
-  REFUSED(2, "discount", "quote", "line", q, "--sku", "WID-1", "--qty", "1", "--discount", "150");
-  REFUSED(1, "unknown SKU", "quote", "line", q, "--sku", "NOPE-1", "--qty", "1");
-  REFUSED(1, "no quote", "quote", "line", "ZZZZZZ-Q999", "--sku", "WID-1", "--qty", "1");
-  REFUSED(1, "no line 7", "quote", "line", "edit", q, "7", "--qty", "2");
-  REFUSED(2, "--qty", "quote", "line", "edit", q, "1");
-  REFUSED(1, "no line", "quote", "line", "remove", q, "9");
-  REFUSED(1, "no lines", "quote", "send", empty);
-  REFUSED(2, "status", "quote", "list", "--status", "open");
-  REFUSED(1, "no customer", "quote", "list", "--customer", "Nobody Ltd");
-  REFUSED(2, NULL, "quote", "reject");
-  REFUSED(2, NULL, "quote", "frobnicate");
-  REFUSED(1, "no quote", "quote", "accept", "ZZZZZZ-Q999", "--json");
+  REFUSED_SAYING(2, "--customer", "quote", "new");
+  REFUSED_SAYING(1, "no customer", "quote", "new", "--customer", "Nobody Ltd");
+  REFUSED_SAYING(2, "currency", "quote", "new", "--customer", g_cust, "--currency", "EURO");
+  REFUSED_SAYING(2, "valid-until", "quote", "new", "--customer", g_cust, "--valid-until",
+                 "2026-13-45");
+  REFUSED_SAYING(2, "discount", "quote", "new", "--customer", g_cust, "--discount", "101");
+  REFUSED_SAYING(2, "deal", "quote", "new", "--customer", g_cust, "--deal", "a&b=c");
+  REFUSED_SAYING(2, NULL, "quote", "new", "--customer", g_cust, "--bogus", "1");
+  REFUSED_SAYING(2, "--sku", "quote", "line", q, "--qty", "1");
+  REFUSED_SAYING(2, "--qty", "quote", "line", q, "--sku", "WID-1");
+  REFUSED_SAYING(2, "qty", "quote", "line", q, "--sku", "WID-1", "--qty", "0");
+  REFUSED_SAYING(2, "qty", "quote", "line", q, "--sku", "WID-1", "--qty", "1.5");
+  REFUSED_SAYING(2, "discount", "quote", "line", q, "--sku", "WID-1", "--qty", "1", "--discount",
+                 "150");
+  REFUSED_SAYING(1, "unknown SKU", "quote", "line", q, "--sku", "NOPE-1", "--qty", "1");
+  REFUSED_SAYING(1, "no quote", "quote", "line", "ZZZZZZ-Q999", "--sku", "WID-1", "--qty", "1");
+  REFUSED_SAYING(1, "no line 7", "quote", "line", "edit", q, "7", "--qty", "2");
+  REFUSED_SAYING(2, "--qty", "quote", "line", "edit", q, "1");
+  REFUSED_SAYING(1, "no line", "quote", "line", "remove", q, "9");
+  REFUSED_SAYING(1, "no lines", "quote", "send", empty);
+  REFUSED_SAYING(2, "status", "quote", "list", "--status", "open");
+  REFUSED_SAYING(1, "no customer", "quote", "list", "--customer", "Nobody Ltd");
+  REFUSED_SAYING(2, NULL, "quote", "reject");
+  REFUSED_SAYING(2, NULL, "quote", "frobnicate");
+  REFUSED_SAYING(1, "no quote", "quote", "accept", "ZZZZZZ-Q999", "--json");
 }
 
 int main(void) {
@@ -563,9 +466,9 @@ int main(void) {
   unsetenv("FIELDSYNC_TEST_CLOCK_OFFSET_MS");
   g_dir = tu_tmpdir("cli-quotes");
   size_t n = strlen(g_dir) + 16;
-  g_home = malloc(n);
-  if (!g_home) return 1;
-  snprintf(g_home, n, "%s/home", g_dir);
+  ct_home = malloc(n);
+  if (!ct_home) return 1;
+  snprintf(ct_home, n, "%s/home", g_dir);
   TEST_RUN(test_help);
   TEST_RUN(test_accept);
   TEST_RUN(test_from);
@@ -575,6 +478,6 @@ int main(void) {
   TEST_RUN(test_bad_input);
   tu_rmrf(g_dir);
   free(g_dir);
-  free(g_home);
+  free(ct_home);
   return tu_finish();
 }

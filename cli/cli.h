@@ -104,6 +104,9 @@ typedef struct cli_lines {
 } cli_lines;
 int cli_lines_edit(cli_ctx *ctx, const cli_lines *k, const char *usage, int argc, char **argv);
 int cli_lines_remove(cli_ctx *ctx, const cli_lines *k, const char *usage, int argc, char **argv);
+/* The "Lines" section of `order show` and `quote show`: number, SKU, name,
+ * quantity, unit price, discount, amount, id. */
+void cli_print_lines(const cJSON *doc);
 /* How the total of an order or quote doc (its "lines" with qty, unit_price
  * and amount; its discount_bp and total) is reached: lines at unit price,
  * line discounts, lines, the WHAT discount, total, in currency cur. */

@@ -366,20 +366,7 @@ static int order_show(cli_ctx *ctx, int argc, char **argv) {
     size_t nk = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "quote_id")) ? 10 : 9;
     cli_kv_print(keys, ordered, nk, "");
   }
-  {
-    /* the lines carry no currency: their money is in the order's */
-    static const cli_col cols[] = {
-        {"#", "no", cli_cell_int, NULL, 1},
-        {"SKU", "sku", NULL, NULL, 0},
-        {"NAME", "name", NULL, NULL, 0},
-        {"QTY", "qty", NULL, NULL, 1},
-        {"UNIT PRICE", "unit_price", cli_cell_money, NULL, 1},
-        {"DISC.", "discount_bp", cli_cell_pct, NULL, 1},
-        {"AMOUNT", "amount", cli_cell_money, NULL, 1},
-        {"ID", "id", NULL, NULL, 0},
-    };
-    cli_print_section("Lines", cols, CLI_NCOLS(cols), o, "lines");
-  }
+  cli_print_lines(o);
   cli_print_total(o, cur, "Order");
   cJSON_Delete(o);
   return rc;

@@ -506,17 +506,7 @@ static int quote_show(cli_ctx *ctx, int argc, char **argv) {
   vals[12] = cli_text(b[12], sizeof b[12], o, "deal_id", "-");
   vals[13] = cli_text(b[13], sizeof b[13], o, "notes", "-");
   cli_kv_print(keys, vals, 14, "");
-  static const cli_col cols[] = {
-      {"#", "no", cli_cell_int, NULL, 1},
-      {"SKU", "sku", NULL, NULL, 0},
-      {"NAME", "name", NULL, NULL, 0},
-      {"QTY", "qty", NULL, NULL, 1},
-      {"UNIT PRICE", "unit_price", cli_cell_money, NULL, 1},
-      {"DISC.", "discount_bp", cli_cell_pct, NULL, 1},
-      {"AMOUNT", "amount", cli_cell_money, NULL, 1},
-      {"ID", "id", NULL, NULL, 0},
-  };
-  cli_print_section("Lines", cols, CLI_NCOLS(cols), o, "lines");
+  cli_print_lines(o);
   cli_print_total(o, cur, "Quote");
   cJSON_Delete(o);
   return rc;

@@ -118,3 +118,18 @@ int cli_lines_remove(cli_ctx *ctx, const cli_lines *k, const char *usage, int ar
   snprintf(line, sizeof line, "Removed line %s from %s %s.", lid, k->what, did);
   return cli_print_deleted(ctx, lid, line);
 }
+
+void cli_print_lines(const cJSON *doc) {
+  /* the lines carry no currency: their money is in the order's or quote's */
+  static const cli_col cols[] = {
+      {"#", "no", cli_cell_int, NULL, 1},
+      {"SKU", "sku", NULL, NULL, 0},
+      {"NAME", "name", NULL, NULL, 0},
+      {"QTY", "qty", NULL, NULL, 1},
+      {"UNIT PRICE", "unit_price", cli_cell_money, NULL, 1},
+      {"DISC.", "discount_bp", cli_cell_pct, NULL, 1},
+      {"AMOUNT", "amount", cli_cell_money, NULL, 1},
+      {"ID", "id", NULL, NULL, 0},
+  };
+  cli_print_section("Lines", cols, CLI_NCOLS(cols), doc, "lines");
+}

@@ -159,8 +159,7 @@ static int check_table_enums(const fsi_tbl_state *ts, const fsi_value *vals) {
   return FS_OK;
 }
 
-/* Unit price of sku in currency from the synced price list. */
-static int price_of(fs_store *st, const char *sku, const char *currency, int64_t *out) {
+int fsi_domain_list_price(fs_store *st, const char *sku, const char *currency, int64_t *out) {
   int64_t active = 0;
   int rc = fsi_sql_i64(st, &active, "reading the catalog",
                        "SELECT active FROM products WHERE sku=?1", "t", sku);
@@ -330,7 +329,8 @@ int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct f
     int64_t price = vals[pi].i;
     int quoted = vals[pi].type == FS_VAL_INT ? fsi_quote_priced(st, ts, vals) : 0;
     if (quoted < 0) return quoted;
-    if (!quoted && (rc = price_of(st, vals[si].s, FS_MUT(29) ? "EUR" : cur, &price))) return rc;
+    if (!quoted && (rc = fsi_domain_list_price(st, vals[si].s, FS_MUT(29) ? "EUR" : cur, &price)))
+      return rc;
     vals[pi] = (fsi_value){FS_VAL_INT, price, NULL, 0};
     set_default(ts, vals, "discount_bp", (fsi_value){FS_VAL_INT, 0, NULL, 0});
   } else if (fsi_quote_table(ts)) {

@@ -136,23 +136,6 @@ static int quote_require_draft(fs_store *st, const char *id, quote_row *q) {
   return FS_OK;
 }
 
-/* Unit price of sku in currency from the synced price list (an active
- * product), as order lines take it. */
-static int list_price(fs_store *st, const char *sku, const char *currency, int64_t *out) {
-  int64_t active = 0;
-  int rc = fsi_sql_i64(st, &active, "reading the catalog",
-                       "SELECT active FROM products WHERE sku=?1", "t", sku);
-  if (rc == FS_ENOTFOUND)
-    return fsi_fail(FS_ENOTFOUND, "unknown SKU %.64s: it is not in the catalog", sku);
-  if (rc) return rc;
-  if (!active) return fsi_fail(FS_EINVAL, "SKU %.64s is no longer sold (inactive)", sku);
-  rc = fsi_sql_i64(st, out, "reading the price list",
-                   "SELECT price FROM prices WHERE sku=?1 AND currency=?2", "tt", sku, currency);
-  if (rc == FS_ENOTFOUND)
-    return fsi_fail(FS_ENOTFOUND, "SKU %.64s has no price in %s", sku, currency);
-  return rc;
-}
-
 /* ------------------------------------------------------------ hooks */
 
 static int next_number(fs_store *st, fsi_value *v, struct fsi_arena *a) {
@@ -210,7 +193,7 @@ int fsi_quote_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct fs
   int rc = quote_require_draft(st, vals[qi].s, &q);
   if (rc) return rc;
   int64_t price = 0;
-  if ((rc = list_price(st, vals[si].s, q.currency, &price))) return rc;
+  if ((rc = fsi_domain_list_price(st, vals[si].s, q.currency, &price))) return rc;
   const char *custp = dup(a, q.customer), *curp = dup(a, q.currency);
   if (!custp || !curp) return fsi_fail(FS_ENOMEM, "out of memory");
   vals[col(ts, "customer_id")] = text(custp);

@@ -214,6 +214,11 @@ int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
  * need (the price list's history). */
 int fsi_domain_written(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals, int64_t hlc);
 
+/* The unit price of sku in currency from the synced price list, for a line
+ * of an order or a quote: FS_ENOTFOUND (unknown SKU, no price in it) or
+ * FS_EINVAL (no longer sold), each with its sentence. */
+int fsi_domain_list_price(fs_store *st, const char *sku, const char *currency, int64_t *out);
+
 /* Local writes only (not merges): defaults, enums, references, states. */
 int fsi_domain_insert(fs_store *st, fsi_tbl_state *ts, fsi_value *vals, struct fsi_arena *a);
 int fsi_domain_update(fs_store *st, fsi_tbl_state *ts, const char *id, const fsi_value *old,

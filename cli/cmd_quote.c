@@ -456,9 +456,12 @@ void cli_print_total(const cJSON *doc, const char *cur, const char *what) {
     if (strlen(v[i]) > w) w = strlen(v[i]);
   }
   /* money right-aligned, so the sum reads down a column */
-  char padded[5][80];
+  char padded[5][64];
   for (size_t i = 0; i < n; i++) {
-    snprintf(padded[i], sizeof padded[i], "%*s", (int)w, v[i]);
+    /* w is the longest of v[], each shorter than 64: only spaces are added */
+    size_t pad = w - strlen(v[i]);
+    memset(padded[i], ' ', pad);
+    memcpy(padded[i] + pad, v[i], strlen(v[i]) + 1);
     vals[i] = padded[i];
   }
   printf("\n");

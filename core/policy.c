@@ -312,7 +312,24 @@ static int quote_moved_back(const fs_store *st, const fsi_tbl_state *ts, const f
              r->pk, was);
     return 1;
   }
-  if (r->cl % 2 == 0 || cm->idx[si] < 0) return 0;
+  if (r->cl % 2 == 0) return 0;
+  /* a quote's customer and currency never change; once it left draft only
+   * its status, decision, order and notes do */
+  for (size_t i = 0; i < ts->decl->ncols; i++) {
+    const char *c = ts->decl->cols[i].name;
+    if (cm->idx[i] < 0 || (int)i == si || !strcmp(c, "notes")) continue;
+    int fixed = !strcmp(c, "customer_id") || !strcmp(c, "currency");
+    if (!fixed && (!strcmp(was, "draft") || !strcmp(c, "order_id") || !strcmp(c, "decided_at")))
+      continue;
+    fsi_cell rc = fsi_merge_remote_cell(r, cm->idx[i]), lc = fsi_merge_local_cell(l, i);
+    if (rc.site == st->hq_site || fsi_merge_clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) <= 0 ||
+        fsi_value_equal(&r->vals[cm->idx[i]], &l->vals[i]) ||
+        (!fixed && fsi_merge_clock_cmp(rc.hlc, rc.site, sc.hlc, sc.site) <= 0))
+      continue;
+    snprintf(buf, n, "quote %.64s is %.20s; its %s can no longer be changed.", r->pk, was, c);
+    return 1;
+  }
+  if (cm->idx[si] < 0) return 0;
   const fsi_value *to = &r->vals[cm->idx[si]];
   fsi_cell rc = fsi_merge_remote_cell(r, cm->idx[si]);
   if (rc.site == st->hq_site || fsi_merge_clock_cmp(rc.hlc, rc.site, sc.hlc, sc.site) <= 0 ||

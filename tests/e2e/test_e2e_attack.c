@@ -6,11 +6,11 @@
  *
  * quote_rules: a quote head office holds as a draft, sent and accepted
  * offline, arrives accepted in one push and is taken.  Anna's quote is
- * sent.  Her device then pushes the quote back
- * to draft (which would unfreeze its lines), a delete of the sent quote,
- * and, on a draft quote of one customer, a line that names another of her
- * customers.  Head office refuses each with a reason and keeps the quote as
- * it was; Anna's laptop still equals her subset.
+ * sent.  Her device then pushes the quote back to draft (which would
+ * unfreeze its lines), a raised discount on it, a delete of it, and, on a
+ * draft quote of one customer, a line that names another of her
+ * customers.  Head office refuses each with a reason and keeps the quote
+ * as it was; Anna's laptop still equals her subset.
  *
  * cross_manager: Bob's device pushes a line into Anna's draft order (the
  * line naming one of Bob's customers), a norms row (head-office data), and
@@ -80,8 +80,7 @@ static const char *const QLINE_COLS[] = {"quote_id",   "customer_id", "sku",    
                                          "unit_price", "currency",    "discount_bp", NULL};
 
 /* The values of `row` (an export row) for cols, as hb_row takes them. */
-static void values_of(const cJSON *row, const char *const *cols, const char **out,
-                      char num[][24]) {
+static void values_of(const cJSON *row, const char *const *cols, const char **out, char num[][24]) {
   for (size_t i = 0; cols[i]; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, cols[i]);
     if (cJSON_IsString(v)) {
@@ -136,6 +135,14 @@ static void test_quote_rules(void) {
   hb_row(b, q, 1, hostile_now_hlc() + 100, h.site, v);
   REFUSED_ONE(&h, b, "cannot become draft");
 
+  /* the sent quote's discount raised */
+  v[1] = "sent";
+  v[3] = "#5000";
+  b = hb_new("quotes", QUOTE_COLS);
+  hb_row(b, q, 1, hostile_now_hlc() + 150, h.site, v);
+  REFUSED_ONE(&h, b, "its discount_bp can no longer be changed");
+  v[3] = "#0";
+
   /* a delete of the sent quote (a tombstone carries no values) */
   b = hb_new("quotes", QUOTE_COLS);
   fsi_rowchange *t = hb_row(b, q, 2, hostile_now_hlc() + 200, h.site, v);
@@ -153,6 +160,7 @@ static void test_quote_rules(void) {
 
   doc = hq_export(__LINE__, s);
   CHECK_STR(e2e_str(row_of(doc, "quotes", q), "status"), "sent");
+  CHECK_EQ_INT(e2e_int(row_of(doc, "quotes", q), "discount_bp"), 0);
   CHECK(row_of(doc, "quote_lines", fl) == NULL);
   CHECK_EQ_INT(e2e_int(row_of(doc, "quote_lines", ql), "qty"), 40);
   cJSON_Delete(doc);

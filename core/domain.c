@@ -228,6 +228,53 @@ static int check_line_qty(const fsi_tbl_state *ts, const fsi_value *vals) {
   return FS_OK;
 }
 
+int fsi_line_matches_parent(fs_store *st, const char *table, const char *what, const fsi_value *id,
+                            const fsi_value *customer, const fsi_value *currency) {
+  if (id->type != FS_VAL_TEXT || customer->type != FS_VAL_TEXT || currency->type != FS_VAL_TEXT ||
+      !fsi_store_table(st, table))
+    return FS_OK; /* NOT NULL and types are checked first */
+  char sql[96];
+  snprintf(sql, sizeof sql, "SELECT customer_id, currency FROM \"%s\" WHERE id=?1", table);
+  sqlite3_stmt *s = fsi_sql_query(st, sql, "t", id->s);
+  if (!s) return FS_EIO;
+  int step = fsi_sql_step(st, s, "reading a line's parent");
+  if (step <= 0) return step; /* not held here: nothing to compare */
+  const char *c = (const char *)sqlite3_column_text(s, 0);
+  const char *cur = (const char *)sqlite3_column_text(s, 1);
+  char pc[65], pcur[4];
+  snprintf(pc, sizeof pc, "%s", c ? c : "");
+  snprintf(pcur, sizeof pcur, "%s", cur ? cur : "");
+  fsi_sql_done(s);
+  if (strcmp(pc, customer->s) != 0)
+    return fsi_fail(FS_EINVAL,
+                    "the line names customer %.64s, not its %s's customer %s (%s %.64s); a "
+                    "line belongs to its %s's customer",
+                    customer->s, what, pc, what, id->s, what);
+  if (strcmp(pcur, currency->s) != 0)
+    return fsi_fail(FS_EINVAL, "the line is in %.3s, not in its %s's currency %s", currency->s,
+                    what, pcur);
+  return FS_OK;
+}
+
+/* An order's quote and deal are its own customer's (as `quote accept` and
+ * `order new --deal` make them): FS_EINVAL when row `id` of `table` is
+ * held here and belongs to another customer. */
+static int same_customer(fs_store *st, const char *table, const char *what, const fsi_value *id,
+                         const fsi_value *customer) {
+  if (id->type != FS_VAL_TEXT || customer->type != FS_VAL_TEXT || !fsi_store_table(st, table))
+    return FS_OK;
+  char sql[96];
+  snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE id=?1 AND customer_id IS NOT ?2", table);
+  int64_t other = 0;
+  int rc =
+      fsi_sql_i64(st, &other, "reading an order's quote or deal", sql, "tt", id->s, customer->s);
+  if (rc == FS_ENOTFOUND) return FS_OK;
+  if (rc) return rc;
+  return fsi_fail(FS_EINVAL,
+                  "%s %.64s is another customer's; an order names a %s of its own customer", what,
+                  id->s, what);
+}
+
 int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
                          const fsi_domain_merge *m) {
   const fs_table *t = ts->decl;
@@ -253,8 +300,18 @@ int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
     if ((t->cols[i].flags & FS_COL_NOTNULL) && vals[i].type == FS_VAL_NULL)
       return fsi_fail(FS_EINVAL, "%s needs a %s", t->name, t->cols[i].name);
   if (fsi_quote_table(ts)) return fsi_quote_check_row(st, ts, vals, m, check_line_price);
+  if (is(ts, "orders")) {
+    const fsi_value *c = &vals[col_index(ts, "customer_id")];
+    int qi = col_index(ts, "quote_id"), di = col_index(ts, "deal_id");
+    if (qi >= 0 && (rc = same_customer(st, "quotes", "quote", &vals[qi], c))) return rc;
+    if (di >= 0 && (rc = same_customer(st, "deals", "deal", &vals[di], c))) return rc;
+  }
   if (is(ts, "order_lines")) {
     if (!(FS_MUT(28) && m == NULL) && (rc = check_line_qty(ts, vals))) return rc;
+    if ((rc = fsi_line_matches_parent(st, "orders", "order", &vals[col_index(ts, "order_id")],
+                                      &vals[col_index(ts, "customer_id")],
+                                      &vals[col_index(ts, "currency")])))
+      return rc;
     /* A line's price is checked when the line is new here or its price
      * changes: a later list price does not make an accepted line wrong. */
     int pi = col_index(ts, "unit_price");

@@ -12,7 +12,8 @@
  * that is not its own must be one head office already holds; and every row
  * must pass the same domain rules as a local write (fsi_domain_check_row);
  * an order that left draft is frozen, its lines too, and a sent quote's
- * lines (frozen_order).
+ * lines (frozen_order); a quote's status only moves forward, and a quote
+ * that left draft is not deleted (quote_moved_back).
  *
  * Invariant: nothing is dropped silently.  A refused row or cell is
  * recorded in the merge result (so the sender is told why) and in
@@ -272,6 +273,75 @@ static int frozen_order(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   return 1;
 }
 
+/* A quote status's place in draft -> sent -> accepted | rejected; -1 for
+ * no status (the domain rules refuse it). */
+static int quote_rank(const fsi_value *v) {
+  static const char *const order[] = {"draft", "sent", "accepted", "rejected"};
+  for (int i = 0; v->type == FS_VAL_TEXT && i < 4; i++)
+    if (strlen(order[i]) == v->n && !memcmp(order[i], v->s, v->n)) return i < 3 ? i : 2;
+  return -1;
+}
+
+/* At head office: a quote's status moves draft -> sent -> accepted or
+ * rejected and no other way, and a quote that left draft is not deleted,
+ * as on the device that wrote it (a sent quote moved back to draft would
+ * unfreeze its lines).  A push carries a row's latest state, so a draft
+ * head office holds may arrive sent or decided (sent and accepted
+ * offline): any forward move stands.  A device's change that moves the
+ * status otherwise (back, or from accepted to rejected),
+ * or a delete or re-creation of a quote that left draft, stands only when
+ * it was made before the quote left draft (its clock not above the clock
+ * of the status), as for a frozen order.  Returns 1 with a sentence in
+ * buf, or 0. */
+static int quote_moved_back(const fs_store *st, const fsi_tbl_state *ts, const fsi_rowchange *r,
+                            const fsi_merge_colmap *cm, const fsi_row *l, char *buf, size_t n) {
+  int si = col_of(ts, "status");
+  if (strcmp(ts->decl->name, "quotes") != 0 || si < 0 || l->state != ROW_LIVE ||
+      l->vals[si].type != FS_VAL_TEXT || r->cl < l->cl)
+    return 0;
+  const char *was = l->vals[si].s;
+  fsi_cell sc = fsi_merge_local_cell(l, (size_t)si);
+  if (r->cl > l->cl) {
+    int64_t site = 0, h = fsi_merge_remote_max(r, &site);
+    if (!strcmp(was, "draft") || site == st->hq_site ||
+        fsi_merge_clock_cmp(h, site, sc.hlc, sc.site) <= 0)
+      return 0;
+    snprintf(buf, n,
+             "quote %.64s was already %.20s when it was deleted; a quote that left draft "
+             "cannot be deleted.",
+             r->pk, was);
+    return 1;
+  }
+  if (r->cl % 2 == 0) return 0;
+  /* a quote's customer and currency never change; once it left draft only
+   * its status, decision, order and notes do */
+  for (size_t i = 0; i < ts->decl->ncols; i++) {
+    const char *c = ts->decl->cols[i].name;
+    if (cm->idx[i] < 0 || (int)i == si || !strcmp(c, "notes")) continue;
+    int fixed = !strcmp(c, "customer_id") || !strcmp(c, "currency");
+    if (!fixed && (!strcmp(was, "draft") || !strcmp(c, "order_id") || !strcmp(c, "decided_at")))
+      continue;
+    fsi_cell rc = fsi_merge_remote_cell(r, cm->idx[i]), lc = fsi_merge_local_cell(l, i);
+    if (rc.site == st->hq_site || fsi_merge_clock_cmp(rc.hlc, rc.site, lc.hlc, lc.site) <= 0 ||
+        fsi_value_equal(&r->vals[cm->idx[i]], &l->vals[i]) ||
+        (!fixed && fsi_merge_clock_cmp(rc.hlc, rc.site, sc.hlc, sc.site) <= 0))
+      continue;
+    snprintf(buf, n, "quote %.64s is %.20s; its %s can no longer be changed.", r->pk, was, c);
+    return 1;
+  }
+  if (cm->idx[si] < 0) return 0;
+  const fsi_value *to = &r->vals[cm->idx[si]];
+  fsi_cell rc = fsi_merge_remote_cell(r, cm->idx[si]);
+  if (rc.site == st->hq_site || fsi_merge_clock_cmp(rc.hlc, rc.site, sc.hlc, sc.site) <= 0 ||
+      fsi_value_equal(to, &l->vals[si]) || quote_rank(to) > quote_rank(&l->vals[si]))
+    return 0;
+  snprintf(buf, n,
+           "quote %.64s is %.20s; it cannot become %.16s (a quote goes draft, sent, then "
+           "accepted or rejected).",
+           r->pk, was, to->type == FS_VAL_TEXT ? to->s : "nothing");
+  return 1;
+}
+
 /* Write policy for one incoming row; returns 1 when the whole row is
  * refused (already logged), 0 to go on, <0 on error.  *drop gets a bit per
  * head-office column whose incoming value must be ignored. */
@@ -313,7 +383,7 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
    * live or deleted (a tombstone remembers whose customer it was). */
   if (o->sender_manager && fsi_store_table(st, "customers")) {
     const char *owner = NULL;
-    int known = 0, deleted = 0;
+    int known = 0, deleted = 0, nocust = 0;
     if (fsi_merge_is_customers(ts)) {
       int mi = ts->sp[SP_MANAGER];
       if (l->state == ROW_LIVE) {
@@ -352,9 +422,21 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
         owner = l->mgr;
         known = 1;
       }
+      /* a row of no customer (a task) is the manager's it records */
+      int mi = ts->sp[SP_MANAGER];
+      if (!known && !custs[1] && l->state == ROW_LIVE && mi >= 0 &&
+          l->vals[mi].type == FS_VAL_TEXT) {
+        owner = l->vals[mi].s;
+        known = nocust = 1;
+      }
     }
     if (known && !FS_MUT(23) && (!owner || strcmp(owner, o->sender_manager) != 0)) {
-      if (deleted)
+      if (nocust)
+        snprintf(reason, sizeof reason,
+                 "this %s row of no customer belongs to %.100s, not to this device's manager "
+                 "%.100s.",
+                 t->name, owner, o->sender_manager);
+      else if (deleted)
         snprintf(reason, sizeof reason,
                  "this customer was deleted while assigned to %.100s; only that manager's "
                  "devices or head office may re-create it, not this device's manager %.100s.",
@@ -391,6 +473,7 @@ int fsi_policy_check(fs_store *st, fsi_tbl_state *ts, const fsi_rowchange *r,
   if (at_hq && !FS_MUT(64)) {
     int e = frozen_order(st, ts, r, cm, l, a, reason, sizeof reason);
     if (e < 0) return e;
+    if (!e) e = quote_moved_back(st, ts, r, cm, l, reason, sizeof reason);
     /* the sender still holds its change: head office's state is sent
      * again, above it, so that laptop comes back to the frozen order */
     if (e && (e = refuse_row(st, res, o, ts, r, cm, reason)) == 1 && l->state == ROW_LIVE) {

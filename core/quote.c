@@ -309,6 +309,9 @@ int fsi_quote_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
   const fsi_value *q = &vals[col(ts, "qty")];
   if (q->type != FS_VAL_INT || q->i <= 0)
     return fsi_fail(FS_EINVAL, "quantity must be a positive whole number");
+  int rc = fsi_line_matches_parent(st, "quotes", "quote", &vals[col(ts, "quote_id")],
+                                   &vals[col(ts, "customer_id")], &vals[col(ts, "currency")]);
+  if (rc) return rc;
   int pi = col(ts, "unit_price");
   if (m && (!m->held || !fsi_value_equal(&m->held[pi], &vals[pi])))
     return price_check(st, ts, vals, m->when);

@@ -208,6 +208,11 @@ typedef struct fsi_domain_merge {
   const fsi_value *held; /* NULL: the row is new here */
   int64_t when;          /* the clock the row was written with */
 } fsi_domain_merge;
+/* A line (of an order or quote) belongs to its parent's customer and is in
+ * its currency: FS_EINVAL when row `id` of `table` (a `what`) exists and
+ * names another; FS_OK when they match or the parent is not held here. */
+int fsi_line_matches_parent(fs_store *st, const char *table, const char *what, const fsi_value *id,
+                            const fsi_value *customer, const fsi_value *currency);
 int fsi_domain_check_row(fs_store *st, fsi_tbl_state *ts, const fsi_value *vals,
                          const fsi_domain_merge *m);
 /* After a local write at head office (clock hlc): keeps what later checks

@@ -4,7 +4,7 @@
 foreach(t test_e2e_sync test_e2e_trust test_e2e_faults test_e2e_hostile test_e2e_relay
     test_e2e_refused test_e2e_receipts test_e2e_clock test_e2e_laptop test_e2e_day
     test_e2e_hqcrypt test_e2e_catalog test_e2e_agenda
-    test_e2e_pipeline test_e2e_quotes)
+    test_e2e_pipeline test_e2e_quotes test_e2e_attack)
   fs_test(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.c ${CMAKE_CURRENT_LIST_DIR}/e2e.c
     ${CMAKE_CURRENT_LIST_DIR}/hostile.c)
   add_dependencies(${t} fieldsync-cli fieldsync-server)

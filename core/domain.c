@@ -228,13 +228,26 @@ static int check_line_qty(const fsi_tbl_state *ts, const fsi_value *vals) {
   return FS_OK;
 }
 
+/* The parent and reference lookups: one literal per table, since the
+ * statement cache keys on the text's address (sql.c), never a buffer. */
+static const char *parent_sql(const char *table) {
+  if (!strcmp(table, "orders")) return "SELECT customer_id, currency FROM orders WHERE id=?1";
+  if (!strcmp(table, "quotes")) return "SELECT customer_id, currency FROM quotes WHERE id=?1";
+  return NULL;
+}
+
+static const char *other_customer_sql(const char *table) {
+  if (!strcmp(table, "quotes")) return "SELECT 1 FROM quotes WHERE id=?1 AND customer_id IS NOT ?2";
+  if (!strcmp(table, "deals")) return "SELECT 1 FROM deals WHERE id=?1 AND customer_id IS NOT ?2";
+  return NULL;
+}
+
 int fsi_line_matches_parent(fs_store *st, const char *table, const char *what, const fsi_value *id,
                             const fsi_value *customer, const fsi_value *currency) {
-  if (id->type != FS_VAL_TEXT || customer->type != FS_VAL_TEXT || currency->type != FS_VAL_TEXT ||
-      !fsi_store_table(st, table))
+  const char *sql = parent_sql(table);
+  if (!sql || id->type != FS_VAL_TEXT || customer->type != FS_VAL_TEXT ||
+      currency->type != FS_VAL_TEXT || !fsi_store_table(st, table))
     return FS_OK; /* NOT NULL and types are checked first */
-  char sql[96];
-  snprintf(sql, sizeof sql, "SELECT customer_id, currency FROM \"%s\" WHERE id=?1", table);
   sqlite3_stmt *s = fsi_sql_query(st, sql, "t", id->s);
   if (!s) return FS_EIO;
   int step = fsi_sql_step(st, s, "reading a line's parent");
@@ -261,10 +274,10 @@ int fsi_line_matches_parent(fs_store *st, const char *table, const char *what, c
  * held here and belongs to another customer. */
 static int same_customer(fs_store *st, const char *table, const char *what, const fsi_value *id,
                          const fsi_value *customer) {
-  if (id->type != FS_VAL_TEXT || customer->type != FS_VAL_TEXT || !fsi_store_table(st, table))
+  const char *sql = other_customer_sql(table);
+  if (!sql || id->type != FS_VAL_TEXT || customer->type != FS_VAL_TEXT ||
+      !fsi_store_table(st, table))
     return FS_OK;
-  char sql[96];
-  snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE id=?1 AND customer_id IS NOT ?2", table);
   int64_t other = 0;
   int rc =
       fsi_sql_i64(st, &other, "reading an order's quote or deal", sql, "tt", id->s, customer->s);
